@@ -1,0 +1,524 @@
+//! The `ServiceSpecificCredential` custom resource (`iam.ssc-operator.dev/v1alpha1`).
+//!
+//! Everything the apiserver can check lives in the generated schema (patterns, enums, ranges, CEL
+//! rules), so `kubectl apply` of a bad manifest fails before the operator sees it. What the schema
+//! cannot express is checked again by [`ServiceSpecificCredentialSpec::validate`].
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{CustomResource, CustomResourceExt, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The API group of the kind and the prefix of every label, annotation and finalizer we own.
+pub const GROUP: &str = "iam.ssc-operator.dev";
+/// The finalizer that makes deletion wait for the IAM credential to be deleted (or retained).
+pub const FINALIZER: &str = "iam.ssc-operator.dev/cleanup";
+/// Annotation on the resource: a new value asks for one on-demand rotation.
+pub const ROTATE_ANNOTATION: &str = "iam.ssc-operator.dev/rotate";
+/// Annotation on a Namespace: comma-separated globs of IAM user names its resources may use.
+pub const ALLOWED_USERS_ANNOTATION: &str = "iam.ssc-operator.dev/allowed-users";
+/// The only quota IAM has for these credentials: per user, per service.
+pub const CREDENTIALS_PER_USER_PER_SERVICE: usize = 2;
+
+/// Secret keys the operator writes itself; templates cannot replace them.
+pub const RESERVED_SECRET_KEYS: [&str; 4] = ["username", "password", "alias", "secret"];
+
+/// Services whose credentials are a user name and password.
+const PASSWORD_SERVICES: [&str; 2] = ["codecommit.amazonaws.com", "cassandra.amazonaws.com"];
+/// Services whose credentials are long-term API keys (alias + bearer secret).
+const API_KEY_SERVICES: [&str; 4] = [
+    "bedrock.amazonaws.com",
+    "logs.amazonaws.com",
+    "cloudwatch.amazonaws.com",
+    "aws-external-anthropic.amazonaws.com",
+];
+
+/// A service-specific credential of one IAM user for one AWS service, delivered into a Secret.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "iam.ssc-operator.dev",
+    version = "v1alpha1",
+    kind = "ServiceSpecificCredential",
+    plural = "servicespecificcredentials",
+    singular = "servicespecificcredential",
+    shortname = "ssc",
+    category = "iam",
+    namespaced,
+    status = "ServiceSpecificCredentialStatus",
+    derive = "PartialEq",
+    doc = "An IAM service-specific credential (CodeCommit/Keyspaces password or Bedrock/CloudWatch API key) delivered into a Secret.",
+    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#),
+    printcolumn(name = "Reason", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].reason"#),
+    printcolumn(name = "User", type_ = "string", json_path = ".spec.userName"),
+    printcolumn(name = "Service", type_ = "string", json_path = ".spec.serviceName"),
+    printcolumn(name = "Credential ID", type_ = "string", json_path = ".status.credentialId"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(
+    validation = Rule::new("self.userName == oldSelf.userName").message("userName is immutable"),
+    validation = Rule::new("self.serviceName == oldSelf.serviceName").message("serviceName is immutable"),
+    validation = Rule::new("!has(self.credentialAgeDays) || self.serviceName in ['bedrock.amazonaws.com', 'logs.amazonaws.com', 'cloudwatch.amazonaws.com', 'aws-external-anthropic.amazonaws.com']")
+        .message("credentialAgeDays applies only to API-key services (bedrock, logs, cloudwatch, aws-external-anthropic)"),
+    validation = Rule::new("!has(self.rotation) || !has(self.rotation.beforeExpiry) || self.serviceName in ['bedrock.amazonaws.com', 'logs.amazonaws.com', 'cloudwatch.amazonaws.com', 'aws-external-anthropic.amazonaws.com']")
+        .message("rotation.beforeExpiry applies only to API-key services"),
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpecificCredentialSpec {
+    /// The IAM user that owns the credential. Immutable.
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[\w+=,.@-]+$"))]
+    pub user_name: String,
+    /// The AWS service the credential is for. Immutable.
+    pub service_name: ServiceName,
+    /// The IAM status the credential should have.
+    #[serde(default)]
+    pub status: DesiredStatus,
+    /// API-key services only: the key expires this many days after creation. Without it, it never expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 36600))]
+    pub credential_age_days: Option<i32>,
+    /// The Secret the credential is written to.
+    #[serde(default)]
+    pub secret: SecretSpec,
+    /// Periodic rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<RotationSpec>,
+    /// What happens to the IAM credential when this resource is deleted.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// The supported AWS services (IAM `ServiceName`).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum ServiceName {
+    #[serde(rename = "codecommit.amazonaws.com")]
+    CodeCommit,
+    #[serde(rename = "cassandra.amazonaws.com")]
+    Keyspaces,
+    #[serde(rename = "bedrock.amazonaws.com")]
+    Bedrock,
+    #[serde(rename = "logs.amazonaws.com")]
+    CloudWatchLogs,
+    #[serde(rename = "cloudwatch.amazonaws.com")]
+    CloudWatch,
+    #[serde(rename = "aws-external-anthropic.amazonaws.com")]
+    ClaudePlatform,
+}
+
+impl ServiceName {
+    pub const ALL: [ServiceName; 6] = [
+        ServiceName::CodeCommit,
+        ServiceName::Keyspaces,
+        ServiceName::Bedrock,
+        ServiceName::CloudWatchLogs,
+        ServiceName::CloudWatch,
+        ServiceName::ClaudePlatform,
+    ];
+
+    /// The service principal string IAM expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceName::CodeCommit => PASSWORD_SERVICES[0],
+            ServiceName::Keyspaces => PASSWORD_SERVICES[1],
+            ServiceName::Bedrock => API_KEY_SERVICES[0],
+            ServiceName::CloudWatchLogs => API_KEY_SERVICES[1],
+            ServiceName::CloudWatch => API_KEY_SERVICES[2],
+            ServiceName::ClaudePlatform => API_KEY_SERVICES[3],
+        }
+    }
+
+    pub fn kind(self) -> CredentialKind {
+        if PASSWORD_SERVICES.contains(&self.as_str()) {
+            CredentialKind::Password
+        } else {
+            CredentialKind::ApiKey
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The two shapes of service-specific credentials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// `ServiceUserName` + `ServicePassword` (CodeCommit, Keyspaces).
+    Password,
+    /// `ServiceCredentialAlias` + `ServiceCredentialSecret` (Bedrock, CloudWatch Logs, ...).
+    ApiKey,
+}
+
+/// The IAM status a user can ask for (`Expired` is IAM's to set, never ours).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DesiredStatus {
+    #[default]
+    Active,
+    Inactive,
+}
+
+impl DesiredStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DesiredStatus::Active => "Active",
+            DesiredStatus::Inactive => "Inactive",
+        }
+    }
+}
+
+/// What deletion of the resource does to the IAM credential.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete the IAM credential (the Secret is garbage-collected with the resource).
+    #[default]
+    Delete,
+    /// Keep the IAM credential in IAM.
+    Retain,
+}
+
+/// Where and how the credential is written.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretSpec {
+    /// Name of the Secret in the resource's namespace. Default: the resource's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    pub name: Option<String>,
+    /// Extra shape of the Secret: type, labels, annotations and templated keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<SecretTemplate>,
+}
+
+/// The Secret template. Data values are minijinja templates over `username`, `password`, `alias`,
+/// `secret`, `credentialId`, `userName`, `serviceName`, with filters such as `urlencode` and `base64`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretTemplate {
+    /// Secret type. Default: `kubernetes.io/basic-auth` for password services, `Opaque` for API keys.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub type_: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// Extra keys, each rendered from a template. Keys are Secret keys (`[-._a-zA-Z0-9]+`) other
+    /// than the ones the operator writes. (Checked by the operator, not by CEL: a rule over every map
+    /// key has an unbounded estimated cost and would make the apiserver refuse the CRD.)
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, String>,
+}
+
+/// Rotation settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RotationSpec {
+    /// Rotate on this period (Go duration, e.g. `720h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"))]
+    pub interval: Option<String>,
+    /// `Reset` keeps the credential and replaces its password; `Recreate` creates a new one in the second slot, then swaps.
+    #[serde(default)]
+    pub strategy: RotationStrategy,
+    /// Recreate: how long the old credential lives after the swap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"))]
+    pub grace_period: Option<String>,
+    /// API keys with an expiry: renew this long before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"))]
+    pub before_expiry: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum RotationStrategy {
+    #[default]
+    Reset,
+    Recreate,
+}
+
+/// Observed state, written only through the status subresource. Never holds secret material.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpecificCredentialStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The IAM `ServiceSpecificCredentialId` this resource owns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_id: Option<String>,
+    /// Password services: the user name to log in with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_user_name: Option<String>,
+    /// API-key services: the public part of the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_credential_alias: Option<String>,
+    /// The status as IAM reports it: Active, Inactive or Expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_date: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_date: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rotation_time: Option<Time>,
+    /// The last value of the rotate annotation that was handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled_rotate_request: Option<String>,
+    /// Set just before asking IAM for a new credential. If the operator dies before the Secret is
+    /// written, a credential of this user and service created after this time and owned by no other
+    /// resource is ours: it is adopted (with a Reset) instead of creating a second one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_requested_at: Option<Time>,
+    /// How many of the user's credential slots for this service are used (IAM allows 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slots_used: Option<i32>,
+}
+
+/// A condition in the Kubernetes convention (`metav1.Condition`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// "True", "False" or "Unknown".
+    pub status: String,
+    pub reason: String,
+    #[serde(default)]
+    pub message: String,
+    pub last_transition_time: Time,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+impl ServiceSpecificCredential {
+    /// The name of the Secret this resource writes: `spec.secret.name`, else the resource name.
+    pub fn secret_name(&self) -> String {
+        self.spec
+            .secret
+            .name
+            .clone()
+            .unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
+    }
+
+    /// The Ready condition, if any.
+    pub fn ready_condition(&self) -> Option<&Condition> {
+        self.status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+    }
+}
+
+impl ServiceSpecificCredentialSpec {
+    /// Checks what the CRD schema cannot express (or what an old CRD may have let through).
+    /// Returns a message fit for `Ready=False, InvalidSpec`.
+    pub fn validate(&self) -> Result<(), String> {
+        let name_ok = !self.user_name.is_empty()
+            && self.user_name.chars().count() <= 64
+            && self
+                .user_name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || "+=,.@-".contains(c));
+        if !name_ok {
+            return Err(format!(
+                "spec.userName {:?} must be 1-64 characters of letters, digits and _+=,.@-",
+                self.user_name
+            ));
+        }
+        let api_key = self.service_name.kind() == CredentialKind::ApiKey;
+        if let Some(days) = self.credential_age_days {
+            if !api_key {
+                return Err("spec.credentialAgeDays applies only to API-key services".into());
+            }
+            if !(1..=36600).contains(&days) {
+                return Err("spec.credentialAgeDays must be between 1 and 36600".into());
+            }
+        }
+        if let Some(rotation) = &self.rotation {
+            for (field, value) in [
+                ("interval", &rotation.interval),
+                ("gracePeriod", &rotation.grace_period),
+                ("beforeExpiry", &rotation.before_expiry),
+            ] {
+                if let Some(v) = value {
+                    parse_duration(v).map_err(|e| format!("spec.rotation.{field}: {e}"))?;
+                }
+            }
+            if rotation.before_expiry.is_some() && !api_key {
+                return Err("spec.rotation.beforeExpiry applies only to API-key services".into());
+            }
+        }
+        if let Some(template) = &self.secret.template {
+            for key in template.data.keys() {
+                if RESERVED_SECRET_KEYS.contains(&key.as_str()) {
+                    return Err(format!(
+                        "spec.secret.template.data key {key:?} is written by the operator"
+                    ));
+                }
+                let key_ok = !key.is_empty()
+                    && key.len() <= 253
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
+                if !key_ok {
+                    return Err(format!(
+                        "spec.secret.template.data key {key:?} is not a valid Secret key (alphanumerics, '-', '_' or '.')"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses a Go-style duration (`720h`, `1h30m`, `10m`) as Kubernetes does.
+pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
+    let parsed: kube::core::Duration = value
+        .parse()
+        .map_err(|e| format!("invalid duration {value:?}: {e}"))?;
+    if parsed.is_negative() {
+        return Err(format!("invalid duration {value:?}: must not be negative"));
+    }
+    Ok(parsed.into())
+}
+
+/// The CRD as YAML, exactly what `ssc-operator crd` prints and `crds/` holds.
+pub fn crd_yaml() -> String {
+    let crd = ServiceSpecificCredential::crd();
+    serde_yaml::to_string(&crd).expect("a CRD always serializes to YAML")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(service: ServiceName) -> ServiceSpecificCredentialSpec {
+        ServiceSpecificCredentialSpec {
+            user_name: "sofia".into(),
+            service_name: service,
+            status: DesiredStatus::Active,
+            credential_age_days: None,
+            secret: SecretSpec::default(),
+            rotation: None,
+            deletion_policy: DeletionPolicy::Delete,
+        }
+    }
+
+    #[test]
+    fn service_kinds() {
+        assert_eq!(ServiceName::CodeCommit.kind(), CredentialKind::Password);
+        assert_eq!(ServiceName::Keyspaces.kind(), CredentialKind::Password);
+        for s in [
+            ServiceName::Bedrock,
+            ServiceName::CloudWatchLogs,
+            ServiceName::CloudWatch,
+            ServiceName::ClaudePlatform,
+        ] {
+            assert_eq!(s.kind(), CredentialKind::ApiKey, "{s}");
+        }
+    }
+
+    #[test]
+    fn minimal_manifest_gets_defaults() {
+        let obj: ServiceSpecificCredentialSpec = serde_json::from_value(serde_json::json!({
+            "userName": "sofia", "serviceName": "codecommit.amazonaws.com"
+        }))
+        .unwrap();
+        assert_eq!(obj.status, DesiredStatus::Active);
+        assert_eq!(obj.deletion_policy, DeletionPolicy::Delete);
+        assert!(obj.validate().is_ok());
+    }
+
+    #[test]
+    fn validate_rejects_what_the_schema_would() {
+        let mut s = spec(ServiceName::CodeCommit);
+        s.credential_age_days = Some(30);
+        assert!(s.validate().unwrap_err().contains("credentialAgeDays"));
+        let mut s = spec(ServiceName::Bedrock);
+        s.credential_age_days = Some(0);
+        assert!(s.validate().is_err());
+        s.credential_age_days = Some(30);
+        assert!(s.validate().is_ok());
+        let mut s = spec(ServiceName::CodeCommit);
+        s.user_name = "a b".into();
+        assert!(s.validate().is_err());
+        s.user_name = "x".repeat(65);
+        assert!(s.validate().is_err());
+        let mut s = spec(ServiceName::CodeCommit);
+        s.rotation = Some(RotationSpec {
+            interval: Some("tomorrow".into()),
+            strategy: RotationStrategy::Reset,
+            grace_period: None,
+            before_expiry: None,
+        });
+        assert!(s.validate().unwrap_err().contains("rotation.interval"));
+        let mut s = spec(ServiceName::CodeCommit);
+        s.secret.template = Some(SecretTemplate {
+            data: [("password".to_string(), "x".to_string())].into(),
+            ..Default::default()
+        });
+        assert!(s.validate().is_err());
+        s.secret.template = Some(SecretTemplate {
+            data: [("bad key/".to_string(), "x".to_string())].into(),
+            ..Default::default()
+        });
+        assert!(s.validate().unwrap_err().contains("not a valid Secret key"));
+    }
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(
+            parse_duration("720h").unwrap(),
+            std::time::Duration::from_secs(720 * 3600)
+        );
+        assert_eq!(
+            parse_duration("1h30m").unwrap(),
+            std::time::Duration::from_secs(5400)
+        );
+        assert!(parse_duration("-1h").is_err());
+        assert!(parse_duration("1d").is_err());
+    }
+
+    /// `crds/` must hold exactly what `ssc-operator crd` prints. `SSC_UPDATE_CRDS=1 cargo test` rewrites it.
+    #[test]
+    fn committed_crd_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/", "servicespecificcredentials.iam.ssc-operator.dev.yaml");
+        let generated = crd_yaml();
+        if std::env::var_os("SSC_UPDATE_CRDS").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{path} is stale: run `cargo run -- crd > {path}` (or SSC_UPDATE_CRDS=1 cargo test --lib)"
+        );
+    }
+
+    #[test]
+    fn crd_carries_the_validation() {
+        let yaml = crd_yaml();
+        for needle in [
+            "shortNames:\n    - ssc",
+            "categories:\n    - iam",
+            "subresources:\n      status: {}",
+            "userName is immutable",
+            "serviceName is immutable",
+            "credentialAgeDays applies only to API-key services",
+            "maxLength: 64",
+            "maximum: 36600",
+            "- codecommit.amazonaws.com",
+            "- aws-external-anthropic.amazonaws.com",
+            "default: Active",
+            "default: Delete",
+            "name: Credential ID",
+        ] {
+            assert!(yaml.contains(needle), "CRD lacks {needle:?}:\n{yaml}");
+        }
+    }
+}

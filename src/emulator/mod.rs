@@ -1,0 +1,1 @@
+//! The IAM emulator (`ssc-operator emulator`). Owned by the emulator work stream.

@@ -1,0 +1,13 @@
+//! ssc-operator: a Kubernetes operator for AWS IAM service-specific credentials, and an IAM emulator.
+//!
+//! Data flows one way: watch event → observe (Kubernetes + IAM) → decide (pure, [`reconcile::plan`])
+//! → act (IAM, Secret, status) → Events and metrics.
+
+pub mod api;
+pub mod emulator;
+pub mod iam;
+pub mod operator;
+pub mod policy;
+pub mod reconcile;
+pub mod secret;
+pub mod telemetry;
