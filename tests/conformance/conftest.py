@@ -166,20 +166,28 @@ class Emulator:
         assert 200 <= status < 300, f"{method} {path} -> {status}: {data[:500]!r}"
         return json.loads(data) if data.strip() else None
 
+    # Fault settings over HTTP (src/emulator/faults.rs):
+    #   GET/PUT /_emulator/faults {"throttleRate":0.0,"serverErrorRate":0.0,"latencyMs":0,"actions":null}
+    #   POST /_emulator/faults/inject {"action":"CreateUser"|null,"kind":"throttle"|"serverError","status":503,"count":N}
+    FAULT_FIELDS = ("throttleRate", "serverErrorRate", "latencyMs", "actions")
+
     def get_faults(self) -> dict:
         return self.admin("GET", "/_emulator/faults")
 
     def set_faults(self, **fields: Any) -> Any:
-        cur = self.get_faults()
+        cur = {k: v for k, v in self.get_faults().items() if k in self.FAULT_FIELDS}
         cur.update(fields)
         return self.admin("PUT", "/_emulator/faults", cur)
 
     def clear_faults(self) -> None:
-        self.set_faults(throttle_rate=0.0, server_error_rate=0.0)
+        self.set_faults(throttleRate=0.0, serverErrorRate=0.0, latencyMs=0, actions=None)
 
-    def inject(self, kind: Any, count: int, action: str | None = None) -> Any:
-        """kind: "Throttle" or {"ServerError": 503}."""
-        return self.admin("POST", "/_emulator/faults/inject", {"action": action, "kind": kind, "count": count})
+    def inject(self, kind: str, count: int, action: str | None = None, status: int | None = None) -> Any:
+        """kind: "throttle" or "serverError" (with status, default 503)."""
+        body: dict[str, Any] = {"action": action, "kind": kind, "count": count}
+        if status is not None:
+            body["status"] = status
+        return self.admin("POST", "/_emulator/faults/inject", body)
 
     def advance_clock(self, seconds: int) -> Any:
         return self.admin("POST", "/_emulator/clock", {"advanceSeconds": seconds})

@@ -9,8 +9,8 @@ from conftest import aws, expect_error, iam_client
 
 CC = "codecommit.amazonaws.com"
 CREATE = "CreateServiceSpecificCredential"
-THROTTLE = "Throttle"
-SERVER_503 = {"ServerError": 503}
+THROTTLE = "throttle"
+SERVER_ERROR = "serverError"
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_cli_reports_throttling_after_max_retries(emu_f):
 
 def test_injected_503_seen_without_retries(emu_f):
     client = iam_client(emu_f)
-    emu_f.inject(SERVER_503, 1, action="ListUsers")
+    emu_f.inject(SERVER_ERROR, 1, action="ListUsers", status=503)
     from botocore.exceptions import ClientError
 
     with pytest.raises(ClientError) as ei:
@@ -103,7 +103,7 @@ def test_injected_503_seen_without_retries(emu_f):
 
 def test_injected_500_seen_without_retries(emu_f):
     client = iam_client(emu_f)
-    emu_f.inject({"ServerError": 500}, 1, action="GetUser")
+    emu_f.inject(SERVER_ERROR, 1, action="GetUser", status=500)
     from botocore.exceptions import ClientError
 
     with pytest.raises(ClientError) as ei:
@@ -117,10 +117,10 @@ def test_injected_500_seen_without_retries(emu_f):
 def test_503_retried_to_success(emu_f):
     client = iam_client(emu_f, retries=True)
     user = _user(client)
-    emu_f.inject(SERVER_503, 2, action=CREATE)
+    emu_f.inject(SERVER_ERROR, 2, action=CREATE, status=503)
     resp = client.create_service_specific_credential(UserName=user, ServiceName=CC)
     assert resp["ResponseMetadata"]["RetryAttempts"] == 2
-    emu_f.inject(SERVER_503, 1, action="ListServiceSpecificCredentials")
+    emu_f.inject(SERVER_ERROR, 1, action="ListServiceSpecificCredentials")
     out = aws(emu_f, "list-service-specific-credentials", "--user-name", user).json
     assert len(out["ServiceSpecificCredentials"]) == 1
 
@@ -128,27 +128,27 @@ def test_503_retried_to_success(emu_f):
 def test_throttle_rate_setting(emu_f):
     client = iam_client(emu_f)
     faults = emu_f.get_faults()
-    assert faults["throttle_rate"] == 0.0 and faults["server_error_rate"] == 0.0
-    emu_f.set_faults(throttle_rate=1.0)
-    assert emu_f.get_faults()["throttle_rate"] == 1.0
+    assert faults["throttleRate"] == 0.0 and faults["serverErrorRate"] == 0.0
+    emu_f.set_faults(throttleRate=1.0)
+    assert emu_f.get_faults()["throttleRate"] == 1.0
     for _ in range(3):
         expect_error(client, lambda: client.list_users(), code="Throttling", status=400, message="Rate exceeded")
     # admin endpoints are never faulted
     assert emu_f.http("GET", "/healthz")[0] == 200
-    emu_f.set_faults(throttle_rate=0.0)
+    emu_f.set_faults(throttleRate=0.0)
     client.list_users()
 
 
 def test_server_error_rate_setting(emu_f):
     client = iam_client(emu_f)
-    emu_f.set_faults(server_error_rate=1.0)
+    emu_f.set_faults(serverErrorRate=1.0)
     from botocore.exceptions import ClientError
 
     for _ in range(2):
         with pytest.raises(ClientError) as ei:
             client.list_users()
         assert ei.value.response["ResponseMetadata"]["HTTPStatusCode"] >= 500
-    emu_f.set_faults(server_error_rate=0.0)
+    emu_f.set_faults(serverErrorRate=0.0)
     client.list_users()
 
 
@@ -156,7 +156,7 @@ def test_throttle_rate_flag(emulator_factory):
     e = emulator_factory(users=("caller",), extra=("--throttle-rate", "1.0"))
     client = iam_client(e)
     expect_error(client, lambda: client.list_users(), code="Throttling", status=400, message="Rate exceeded")
-    assert e.get_faults()["throttle_rate"] == 1.0
+    assert e.get_faults()["throttleRate"] == 1.0
 
 
 def test_server_error_rate_flag(emulator_factory):
@@ -176,3 +176,28 @@ def test_latency_flag(emulator_factory):
     t0 = time.monotonic()
     client.list_users()
     assert time.monotonic() - t0 >= 0.4
+
+
+def test_fault_settings_action_filter(emu_f):
+    client = iam_client(emu_f)
+    emu_f.set_faults(throttleRate=1.0, actions=["ListUsers"])
+    expect_error(client, lambda: client.list_users(), code="Throttling", status=400, message="Rate exceeded")
+    assert client.get_user()["User"]["UserName"] == "caller"
+    emu_f.clear_faults()
+    client.list_users()
+
+
+def test_latency_setting(emu_f):
+    client = iam_client(emu_f)
+    client.list_users()
+    emu_f.set_faults(latencyMs=300)
+    t0 = time.monotonic()
+    client.list_users()
+    assert time.monotonic() - t0 >= 0.3
+    emu_f.clear_faults()
+
+
+def test_bad_fault_settings_rejected(emu_f):
+    status, _h, _b = emu_f.http("PUT", "/_emulator/faults", {"throttleRate": 1.5})
+    assert status in (400, 422), status
+    assert emu_f.get_faults()["throttleRate"] == 0.0
