@@ -1,0 +1,126 @@
+{{/* Chart name. */}}
+{{- define "ssc-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: the object name prefix. */}}
+{{- define "ssc-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "ssc-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every object. */}}
+{{- define "ssc-operator.labels" -}}
+helm.sh/chart: {{ include "ssc-operator.chart" . }}
+app.kubernetes.io/name: {{ include "ssc-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: ssc-operator
+{{- end }}
+
+{{/* Selector labels of the operator pods. */}}
+{{- define "ssc-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "ssc-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: controller
+{{- end }}
+
+{{/* Selector labels of the emulator pod. */}}
+{{- define "ssc-operator.emulator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "ssc-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: iam-emulator
+{{- end }}
+
+{{- define "ssc-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "ssc-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The container image: repository@digest or repository:tag. */}}
+{{- define "ssc-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{- define "ssc-operator.emulator.fullname" -}}
+{{- printf "%s-iam-emulator" (include "ssc-operator.fullname" . | trunc 50 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "ssc-operator.leaseName" -}}
+{{- default (include "ssc-operator.fullname" .) .Values.leaderElection.leaseName }}
+{{- end }}
+
+{{/* The IAM endpoint the operator uses: the explicit one, the emulator, or none (AWS). */}}
+{{- define "ssc-operator.iamEndpointUrl" -}}
+{{- if .Values.emulator.enabled }}
+{{- printf "http://%s.%s.svc:%d" (include "ssc-operator.emulator.fullname" .) .Release.Namespace (int .Values.emulator.port) }}
+{{- else }}
+{{- .Values.iam.endpointUrl }}
+{{- end }}
+{{- end }}
+
+{{/* Combinations the schema cannot express; fail early with a clear message. */}}
+{{- define "ssc-operator.validate" -}}
+{{- if and (not .Values.leaderElection.enabled) (gt (int .Values.replicaCount) 1) }}
+{{- fail "replicaCount > 1 needs leaderElection.enabled=true: two active controllers would fight over the same credentials" }}
+{{- end }}
+{{- if and .Values.emulator.enabled .Values.iam.endpointUrl }}
+{{- fail "set either emulator.enabled or iam.endpointUrl, not both: with the emulator on, the operator is pointed at it" }}
+{{- end }}
+{{- if and .Values.emulator.enabled .Values.aws.credentialsSecret.name }}
+{{- fail "emulator.enabled gives the operator dummy AWS credentials; unset aws.credentialsSecret.name" }}
+{{- end }}
+{{- end }}
+
+{{/*
+RBAC rules of the operator. Least privilege: exactly the requests the operator makes.
+- servicespecificcredentials get/list/watch, patch (finalizer); /status patch.
+- secrets get/list/watch/create/update/patch/delete. The operator lists and
+  watches only Secrets labelled app.kubernetes.io/managed-by=ssc-operator, but
+  RBAC cannot restrict by label: scope it with watchNamespace.
+- namespaces get: the iam.ssc-operator.dev/allowed-users tenancy annotation.
+- events.k8s.io events create/patch.
+With watchNamespace, all of it is a Role in that namespace: the API server
+authorizes GET /api/v1/namespaces/NAME with namespace=NAME, so a RoleBinding in
+NAME covers reading that Namespace object (limited further by resourceNames).
+*/}}
+{{- define "ssc-operator.rules" -}}
+- apiGroups: ["iam.ssc-operator.dev"]
+  resources: ["servicespecificcredentials"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["iam.ssc-operator.dev"]
+  resources: ["servicespecificcredentials/status"]
+  verbs: ["patch"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["namespaces"]
+  {{- with .Values.watchNamespace }}
+  resourceNames: [{{ . | quote }}]
+  {{- end }}
+  verbs: ["get"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
