@@ -1,1 +1,638 @@
-//! iam
+//! The operator's narrow view of IAM: the five service-specific-credential calls behind a trait,
+//! their aws-sdk-iam implementation, one client-side rate limiter for every call, a short-lived cache
+//! that batches List calls per user and service, and the classification of IAM's errors.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_iam::config::http::HttpResponse;
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::types::StatusType;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use jiff::Timestamp;
+
+/// A password or API-key secret. Never printed: `Debug` is redacted and there is no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    pub fn new(value: impl Into<String>) -> Self {
+        SecretValue(value.into())
+    }
+
+    /// The secret itself; only for writing it into the Secret.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretValue(<redacted>)")
+    }
+}
+
+/// The IAM status of a credential.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CredentialStatus {
+    Active,
+    Inactive,
+    Expired,
+    Other(String),
+}
+
+impl CredentialStatus {
+    pub fn as_str(&self) -> &str {
+        match self {
+            CredentialStatus::Active => "Active",
+            CredentialStatus::Inactive => "Inactive",
+            CredentialStatus::Expired => "Expired",
+            CredentialStatus::Other(s) => s,
+        }
+    }
+
+    fn from_sdk(status: &StatusType) -> Self {
+        match status {
+            StatusType::Active => CredentialStatus::Active,
+            StatusType::Inactive => CredentialStatus::Inactive,
+            StatusType::Expired => CredentialStatus::Expired,
+            other => CredentialStatus::Other(other.as_str().to_string()),
+        }
+    }
+}
+
+/// What IAM tells about a credential, never including its secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialMetadata {
+    pub id: String,
+    pub user_name: String,
+    pub service_name: String,
+    /// Password services: the login name (`user-at-ACCOUNT`).
+    pub service_user_name: Option<String>,
+    /// API-key services: the public part of the key.
+    pub alias: Option<String>,
+    pub status: CredentialStatus,
+    pub create_date: Timestamp,
+    pub expiration_date: Option<Timestamp>,
+}
+
+impl CredentialMetadata {
+    /// The name a client logs in with: the service user name or the API-key alias.
+    pub fn login(&self) -> &str {
+        self.service_user_name
+            .as_deref()
+            .or(self.alias.as_deref())
+            .unwrap_or_default()
+    }
+}
+
+/// A credential with its one-time secret, as Create and Reset return it.
+#[derive(Clone, Debug)]
+pub struct IssuedCredential {
+    pub metadata: CredentialMetadata,
+    pub secret: SecretValue,
+}
+
+/// IAM's answers, classified into what the reconcile loop acts on. Messages come from IAM's error
+/// metadata or the transport and never hold secret material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IamError {
+    #[error("IAM user {user:?} does not exist")]
+    UserNotFound { user: String },
+    #[error("IAM does not support service-specific credentials for {service:?}")]
+    ServiceNotSupported { service: String },
+    #[error("IAM refused a new credential: the user holds the maximum number for this service ({message})")]
+    LimitExceeded { message: String },
+    #[error("credential {id} does not exist in IAM")]
+    CredentialNotFound { id: String },
+    #[error("IAM throttled the request ({message})")]
+    Throttled { message: String },
+    #[error("IAM denied the operator's request: {message}")]
+    AccessDenied { message: String },
+    #[error("IAM rejected the request: {code}: {message}")]
+    Rejected { code: String, message: String },
+    #[error("IAM is unavailable: {message}")]
+    Unavailable { message: String },
+}
+
+impl IamError {
+    /// Short machine-readable code for metrics labels.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IamError::UserNotFound { .. } => "UserNotFound",
+            IamError::ServiceNotSupported { .. } => "ServiceNotSupported",
+            IamError::LimitExceeded { .. } => "LimitExceeded",
+            IamError::CredentialNotFound { .. } => "CredentialNotFound",
+            IamError::Throttled { .. } => "Throttled",
+            IamError::AccessDenied { .. } => "AccessDenied",
+            IamError::Rejected { .. } => "Rejected",
+            IamError::Unavailable { .. } => "Unavailable",
+        }
+    }
+}
+
+/// Classifies an IAM error from its wire code, HTTP status and message.
+///
+/// IAM answers several different conditions with `NoSuchEntity`; the message tells them apart
+/// (recorded AWS answers: "The user with name X cannot be found.", "No such service X is supported
+/// for Service Specific Credentials", "No such credential X exists").
+pub fn classify(
+    code: Option<&str>,
+    message: Option<&str>,
+    http_status: Option<u16>,
+    user: &str,
+    service: Option<&str>,
+    id: Option<&str>,
+) -> IamError {
+    let message = message.unwrap_or_default().to_string();
+    match code {
+        Some("NoSuchEntity") if message.starts_with("No such service") => {
+            IamError::ServiceNotSupported {
+                service: service.unwrap_or_default().to_string(),
+            }
+        }
+        Some("NoSuchEntity") if message.starts_with("No such credential") => {
+            IamError::CredentialNotFound {
+                id: id.unwrap_or_default().to_string(),
+            }
+        }
+        Some("NoSuchEntity") => IamError::UserNotFound {
+            user: user.to_string(),
+        },
+        Some("NotSupportedService") => IamError::ServiceNotSupported {
+            service: service.unwrap_or_default().to_string(),
+        },
+        Some("LimitExceeded") => IamError::LimitExceeded { message },
+        Some(
+            "Throttling"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "TooManyRequestsException",
+        ) => IamError::Throttled { message },
+        Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation") => {
+            IamError::AccessDenied { message }
+        }
+        Some(code) if http_status.is_some_and(|s| s >= 500) => IamError::Unavailable {
+            message: format!("{code}: {message}"),
+        },
+        Some(
+            "ServiceFailure" | "ServiceUnavailable" | "InternalFailure" | "InternalError",
+        ) => IamError::Unavailable { message },
+        Some(code) => IamError::Rejected {
+            code: code.to_string(),
+            message,
+        },
+        None if http_status.is_some_and(|s| s == 429) => IamError::Throttled { message },
+        None => IamError::Unavailable {
+            message: if message.is_empty() {
+                format!("HTTP status {}", http_status.unwrap_or_default())
+            } else {
+                message
+            },
+        },
+    }
+}
+
+fn classify_sdk<E>(
+    error: SdkError<E, HttpResponse>,
+    user: &str,
+    service: Option<&str>,
+    id: Option<&str>,
+) -> IamError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match &error {
+        SdkError::ServiceError(service_error) => {
+            let status = Some(service_error.raw().status().as_u16());
+            let err = service_error.err();
+            classify(err.code(), err.message(), status, user, service, id)
+        }
+        SdkError::TimeoutError(_) => IamError::Unavailable {
+            message: "request timed out".into(),
+        },
+        SdkError::DispatchFailure(failure) => IamError::Unavailable {
+            message: if failure.is_timeout() {
+                "request timed out".into()
+            } else {
+                "could not connect to the IAM endpoint".into()
+            },
+        },
+        SdkError::ResponseError(_) => IamError::Unavailable {
+            message: "unreadable response from IAM".into(),
+        },
+        SdkError::ConstructionFailure(_) => IamError::Rejected {
+            code: "ConstructionFailure".into(),
+            message: "the request could not be built (check region and credentials)".into(),
+        },
+        _ => IamError::Unavailable {
+            message: "unexpected error talking to IAM".into(),
+        },
+    }
+}
+
+/// The five IAM calls the reconcile loop makes. Object-safe so tests and the controller share it.
+#[async_trait]
+pub trait Iam: Send + Sync {
+    async fn create(
+        &self,
+        user: &str,
+        service: &str,
+        credential_age_days: Option<i32>,
+    ) -> Result<IssuedCredential, IamError>;
+    /// Every credential of `user` for `service`, across all pages.
+    async fn list(&self, user: &str, service: &str) -> Result<Vec<CredentialMetadata>, IamError>;
+    async fn reset(&self, user: &str, id: &str) -> Result<IssuedCredential, IamError>;
+    async fn update_status(&self, user: &str, id: &str, active: bool) -> Result<(), IamError>;
+    async fn delete(&self, user: &str, id: &str) -> Result<(), IamError>;
+}
+
+/// Observes every IAM call: for metrics (operation, outcome code, rate-limiter wait).
+pub trait IamObserver: Send + Sync {
+    fn call(&self, operation: &'static str, result: Result<(), &IamError>, waited: Duration);
+}
+
+/// An observer that records nothing.
+pub struct NoopObserver;
+
+impl IamObserver for NoopObserver {
+    fn call(&self, _: &'static str, _: Result<(), &IamError>, _: Duration) {}
+}
+
+/// Settings of the client-side limiter and List cache.
+#[derive(Clone, Debug)]
+pub struct IamLimits {
+    /// Calls per second across the whole operator.
+    pub rate_per_second: NonZeroU32,
+    pub burst: NonZeroU32,
+    /// How long a List answer is reused for other resources of the same user and service.
+    pub list_cache_ttl: Duration,
+}
+
+impl Default for IamLimits {
+    fn default() -> Self {
+        IamLimits {
+            rate_per_second: NonZeroU32::new(5).expect("non-zero"),
+            burst: NonZeroU32::new(10).expect("non-zero"),
+            list_cache_ttl: Duration::from_secs(20),
+        }
+    }
+}
+
+type ListKey = (String, String);
+
+/// The [`Iam`] implementation over aws-sdk-iam.
+pub struct AwsIam {
+    client: aws_sdk_iam::Client,
+    limiter: DefaultDirectRateLimiter,
+    list_cache: Mutex<HashMap<ListKey, (Instant, Vec<CredentialMetadata>)>>,
+    list_cache_ttl: Duration,
+    observer: Arc<dyn IamObserver>,
+}
+
+impl AwsIam {
+    pub fn new(
+        client: aws_sdk_iam::Client,
+        limits: IamLimits,
+        observer: Arc<dyn IamObserver>,
+    ) -> Self {
+        let quota = Quota::per_second(limits.rate_per_second).allow_burst(limits.burst);
+        AwsIam {
+            client,
+            limiter: RateLimiter::direct(quota),
+            list_cache: Mutex::new(HashMap::new()),
+            list_cache_ttl: limits.list_cache_ttl,
+            observer,
+        }
+    }
+
+    /// Builds the SDK client from the standard AWS chain, with an optional endpoint override
+    /// (the SDK's own `AWS_ENDPOINT_URL_IAM` also works) and region.
+    pub async fn sdk_client(
+        endpoint_url: Option<&str>,
+        region: Option<&str>,
+        credentials: Option<aws_credential_types::Credentials>,
+    ) -> aws_sdk_iam::Client {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(url) = endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(region) = region {
+            loader = loader.region(aws_config::Region::new(region.to_string()));
+        }
+        if let Some(credentials) = credentials {
+            loader = loader.credentials_provider(credentials);
+        }
+        let config = loader.load().await;
+        let mut builder = aws_sdk_iam::config::Builder::from(&config);
+        if config.region().is_none() {
+            // IAM is global; its signing region is us-east-1.
+            builder = builder.region(aws_config::Region::new("us-east-1"));
+        }
+        aws_sdk_iam::Client::from_conf(builder.build())
+    }
+
+    async fn admit(&self) -> Duration {
+        let started = Instant::now();
+        self.limiter.until_ready().await;
+        started.elapsed()
+    }
+
+    fn key(user: &str, service: &str) -> ListKey {
+        // IAM user names are case-insensitive.
+        (user.to_lowercase(), service.to_string())
+    }
+
+    fn invalidate(&self, user: &str) {
+        let user = user.to_lowercase();
+        self.list_cache
+            .lock()
+            .expect("list cache lock")
+            .retain(|(u, _), _| *u != user);
+    }
+
+    fn record<T>(
+        &self,
+        operation: &'static str,
+        result: &Result<T, IamError>,
+        waited: Duration,
+    ) {
+        self.observer
+            .call(operation, result.as_ref().map(|_| ()), waited);
+    }
+}
+
+fn timestamp(dt: &aws_smithy_types::DateTime) -> Timestamp {
+    Timestamp::new(dt.secs(), dt.subsec_nanos() as i32).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn non_empty(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+fn issued(c: &aws_sdk_iam::types::ServiceSpecificCredential) -> IssuedCredential {
+    let secret = c
+        .service_credential_secret()
+        .map(str::to_string)
+        .or_else(|| non_empty(c.service_password()))
+        .unwrap_or_default();
+    IssuedCredential {
+        metadata: CredentialMetadata {
+            id: c.service_specific_credential_id().to_string(),
+            user_name: c.user_name().to_string(),
+            service_name: c.service_name().to_string(),
+            service_user_name: non_empty(c.service_user_name()),
+            alias: c.service_credential_alias().and_then(non_empty),
+            status: CredentialStatus::from_sdk(c.status()),
+            create_date: timestamp(c.create_date()),
+            expiration_date: c.expiration_date().map(timestamp),
+        },
+        secret: SecretValue::new(secret),
+    }
+}
+
+fn metadata(c: &aws_sdk_iam::types::ServiceSpecificCredentialMetadata) -> CredentialMetadata {
+    CredentialMetadata {
+        id: c.service_specific_credential_id().to_string(),
+        user_name: c.user_name().to_string(),
+        service_name: c.service_name().to_string(),
+        service_user_name: non_empty(c.service_user_name()),
+        alias: c.service_credential_alias().and_then(non_empty),
+        status: CredentialStatus::from_sdk(c.status()),
+        create_date: timestamp(c.create_date()),
+        expiration_date: c.expiration_date().map(timestamp),
+    }
+}
+
+#[async_trait]
+impl Iam for AwsIam {
+    async fn create(
+        &self,
+        user: &str,
+        service: &str,
+        credential_age_days: Option<i32>,
+    ) -> Result<IssuedCredential, IamError> {
+        let waited = self.admit().await;
+        self.invalidate(user);
+        let result = self
+            .client
+            .create_service_specific_credential()
+            .user_name(user)
+            .service_name(service)
+            .set_credential_age_days(credential_age_days)
+            .send()
+            .await
+            .map_err(|e| classify_sdk(e, user, Some(service), None))
+            .and_then(|out| {
+                out.service_specific_credential()
+                    .map(issued)
+                    .ok_or_else(|| IamError::Unavailable {
+                        message: "IAM answered Create without a credential".into(),
+                    })
+            });
+        self.record("CreateServiceSpecificCredential", &result, waited);
+        result
+    }
+
+    async fn list(&self, user: &str, service: &str) -> Result<Vec<CredentialMetadata>, IamError> {
+        let key = Self::key(user, service);
+        if let Some((at, cached)) = self.list_cache.lock().expect("list cache lock").get(&key)
+            && at.elapsed() < self.list_cache_ttl
+        {
+            return Ok(cached.clone());
+        }
+        let mut all = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let waited = self.admit().await;
+            let result = self
+                .client
+                .list_service_specific_credentials()
+                .user_name(user)
+                .service_name(service)
+                .set_marker(marker.clone())
+                .send()
+                .await
+                .map_err(|e| classify_sdk(e, user, Some(service), None));
+            self.record("ListServiceSpecificCredentials", &result, waited);
+            let page = result?;
+            all.extend(page.service_specific_credentials().iter().map(metadata));
+            match page.marker() {
+                Some(next) if page.is_truncated() && !next.is_empty() => {
+                    marker = Some(next.to_string())
+                }
+                _ => break,
+            }
+        }
+        self.list_cache
+            .lock()
+            .expect("list cache lock")
+            .insert(key, (Instant::now(), all.clone()));
+        Ok(all)
+    }
+
+    async fn reset(&self, user: &str, id: &str) -> Result<IssuedCredential, IamError> {
+        let waited = self.admit().await;
+        self.invalidate(user);
+        let result = self
+            .client
+            .reset_service_specific_credential()
+            .user_name(user)
+            .service_specific_credential_id(id)
+            .send()
+            .await
+            .map_err(|e| classify_sdk(e, user, None, Some(id)))
+            .and_then(|out| {
+                out.service_specific_credential()
+                    .map(issued)
+                    .ok_or_else(|| IamError::Unavailable {
+                        message: "IAM answered Reset without a credential".into(),
+                    })
+            });
+        self.record("ResetServiceSpecificCredential", &result, waited);
+        result
+    }
+
+    async fn update_status(&self, user: &str, id: &str, active: bool) -> Result<(), IamError> {
+        let waited = self.admit().await;
+        self.invalidate(user);
+        let status = if active {
+            StatusType::Active
+        } else {
+            StatusType::Inactive
+        };
+        let result = self
+            .client
+            .update_service_specific_credential()
+            .user_name(user)
+            .service_specific_credential_id(id)
+            .status(status)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify_sdk(e, user, None, Some(id)));
+        self.record("UpdateServiceSpecificCredential", &result, waited);
+        result
+    }
+
+    async fn delete(&self, user: &str, id: &str) -> Result<(), IamError> {
+        let waited = self.admit().await;
+        self.invalidate(user);
+        let result = self
+            .client
+            .delete_service_specific_credential()
+            .user_name(user)
+            .service_specific_credential_id(id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify_sdk(e, user, None, Some(id)));
+        self.record("DeleteServiceSpecificCredential", &result, waited);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(code: &str, message: &str, status: u16) -> IamError {
+        classify(
+            Some(code),
+            Some(message),
+            Some(status),
+            "sofia",
+            Some("codecommit.amazonaws.com"),
+            Some("ACCAQFODXMPL4YFHP7DZE"),
+        )
+    }
+
+    #[test]
+    fn no_such_entity_is_told_apart_by_message() {
+        assert_eq!(
+            class(
+                "NoSuchEntity",
+                "The user with name sofia cannot be found.",
+                404
+            ),
+            IamError::UserNotFound {
+                user: "sofia".into()
+            }
+        );
+        assert!(matches!(
+            class(
+                "NoSuchEntity",
+                "No such service lambda.amazonaws.com is supported for Service Specific Credentials",
+                404
+            ),
+            IamError::ServiceNotSupported { .. }
+        ));
+        assert!(matches!(
+            class(
+                "NoSuchEntity",
+                "No such credential ACCAQFODXMPL4YFHP7DZE exists",
+                404
+            ),
+            IamError::CredentialNotFound { .. }
+        ));
+    }
+
+    #[test]
+    fn codes_map_to_reasons() {
+        assert!(matches!(
+            class("NotSupportedService", "x", 404),
+            IamError::ServiceNotSupported { .. }
+        ));
+        assert!(matches!(
+            class("LimitExceeded", "quota", 409),
+            IamError::LimitExceeded { .. }
+        ));
+        assert!(matches!(
+            class("Throttling", "Rate exceeded", 400),
+            IamError::Throttled { .. }
+        ));
+        assert!(matches!(
+            class("ServiceUnavailable", "down", 503),
+            IamError::Unavailable { .. }
+        ));
+        assert!(matches!(
+            class("InternalFailure", "oops", 500),
+            IamError::Unavailable { .. }
+        ));
+        assert!(matches!(
+            class("AccessDenied", "no", 403),
+            IamError::AccessDenied { .. }
+        ));
+        assert!(matches!(
+            class("ValidationError", "bad", 400),
+            IamError::Rejected { .. }
+        ));
+        assert!(matches!(
+            classify(None, None, Some(502), "u", None, None),
+            IamError::Unavailable { .. }
+        ));
+    }
+
+    #[test]
+    fn secret_value_debug_is_redacted() {
+        let s = SecretValue::new("k1zPZM6uVxMQ3oxqgoYlNuJPyRTZ1vREs76zTQE3eJk=");
+        assert!(!format!("{s:?}").contains("k1zP"));
+        let issued = IssuedCredential {
+            metadata: CredentialMetadata {
+                id: "ACCA".into(),
+                user_name: "u".into(),
+                service_name: "s".into(),
+                service_user_name: None,
+                alias: None,
+                status: CredentialStatus::Active,
+                create_date: Timestamp::UNIX_EPOCH,
+                expiration_date: None,
+            },
+            secret: s,
+        };
+        assert!(!format!("{issued:?}").contains("k1zP"));
+    }
+}

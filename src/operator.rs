@@ -1,9 +1,242 @@
-//! Wiring of `ssc-operator run`: configuration, clients, the controller and the HTTP endpoints.
+//! Wiring of `ssc-operator run`: flags, the Kubernetes and IAM clients, the optional embedded
+//! emulator, the HTTP endpoints and the controller, with graceful shutdown on SIGTERM.
 
-/// Flags of `ssc-operator run`.
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use kube::CustomResourceExt;
+use tracing::{info, warn};
+
+use crate::api::ServiceSpecificCredential;
+use crate::emulator::{Emulator, EmulatorConfig};
+use crate::iam::{AwsIam, IamLimits, NoopObserver};
+use crate::policy::PolicyMode;
+use crate::reconcile;
+use crate::telemetry::{self, LogFormat};
+
+/// Flags of `ssc-operator run`. Each can also be set with the environment variable shown.
 #[derive(clap::Args, Debug, Clone)]
-pub struct RunArgs {}
+pub struct RunArgs {
+    /// IAM endpoint URL, e.g. the in-cluster emulator. Default: the AWS SDK's choice (it also
+    /// honours AWS_ENDPOINT_URL_IAM).
+    #[arg(long, env = "SSC_IAM_ENDPOINT_URL", value_name = "URL")]
+    pub iam_endpoint_url: Option<String>,
 
-pub async fn run(_args: RunArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+    /// AWS region for signing. Default: the AWS SDK chain (AWS_REGION, profile), else us-east-1.
+    #[arg(long, env = "SSC_AWS_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Dev mode: start the IAM emulator in this process and point the IAM client at it. Never
+    /// switches on by itself. Also installs the CRD if the cluster lacks it.
+    #[arg(long, env = "SSC_EMBEDDED_EMULATOR")]
+    pub embedded_emulator: bool,
+
+    /// With --embedded-emulator: IAM users the emulator starts with (repeatable; env comma-separated).
+    #[arg(long = "emulator-user", value_name = "NAME", env = "SSC_EMULATOR_USERS", value_delimiter = ',')]
+    pub emulator_users: Vec<String>,
+
+    /// Tenancy: `enforcing` requires each namespace to allow IAM users through its
+    /// iam.ssc-operator.dev/allowed-users annotation; `permissive` turns the check off.
+    #[arg(long, env = "SSC_POLICY", value_enum, default_value_t = PolicyMode::Enforcing)]
+    pub policy: PolicyMode,
+
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "SSC_WATCH_NAMESPACE", value_name = "NAMESPACE")]
+    pub watch_namespace: Option<String>,
+
+    /// IAM calls per second, across all resources (IAM's own limits are per account and not raisable).
+    #[arg(long, env = "SSC_IAM_RATE_LIMIT", default_value_t = NonZeroU32::new(5).expect("non-zero"))]
+    pub iam_rate_limit: NonZeroU32,
+
+    /// IAM calls allowed in a burst above the rate.
+    #[arg(long, env = "SSC_IAM_BURST", default_value_t = NonZeroU32::new(10).expect("non-zero"))]
+    pub iam_burst: NonZeroU32,
+
+    /// How often a Ready resource is checked against IAM for drift (Go duration).
+    #[arg(long, env = "SSC_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_duration)]
+    pub resync_interval: Duration,
+
+    /// Reconciles running at once.
+    #[arg(long, env = "SSC_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: u16,
+
+    /// Address of the HTTP server for /metrics, /healthz and /readyz.
+    #[arg(long, env = "SSC_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    pub http_addr: SocketAddr,
+
+    /// Log format.
+    #[arg(long, env = "SSC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+
+    /// Log level or tracing filter (RUST_LOG overrides it).
+    #[arg(long, env = "SSC_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Name of this replica in Events and the leader-election Lease (default: hostname).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+}
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    crate::api::parse_duration(value)
+}
+
+/// Runs the controller until SIGTERM or Ctrl-C.
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    telemetry::init(args.log_format, &args.log_level);
+    let client = connect_kubernetes().await?;
+    ensure_crd(&client, args.embedded_emulator).await?;
+
+    let (endpoint, credentials, _emulator) = if args.embedded_emulator {
+        let handle = Emulator::start(EmulatorConfig {
+            users: args.emulator_users.clone(),
+            ..EmulatorConfig::default()
+        })
+        .await
+        .context("starting the embedded IAM emulator")?;
+        info!(endpoint = %handle.endpoint_url(), users = ?args.emulator_users, "embedded IAM emulator started (dev mode: no AWS account is used)");
+        let credentials = aws_credential_types::Credentials::new(
+            "AKIDEMBEDDEDEMULATOR",
+            "embedded-emulator-secret",
+            None,
+            None,
+            "embedded-emulator",
+        );
+        (Some(handle.endpoint_url()), Some(credentials), Some(handle))
+    } else {
+        (args.iam_endpoint_url.clone(), None, None)
+    };
+    let sdk = AwsIam::sdk_client(endpoint.as_deref(), args.region.as_deref(), credentials).await;
+    let iam = Arc::new(AwsIam::new(
+        sdk,
+        IamLimits {
+            rate_per_second: args.iam_rate_limit,
+            burst: args.iam_burst,
+            ..IamLimits::default()
+        },
+        Arc::new(NoopObserver),
+    ));
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let http = tokio::spawn(serve_http(args.http_addr, ready.clone()));
+
+    let config = reconcile::Config {
+        policy: args.policy,
+        resync: args.resync_interval,
+        watch_namespace: args.watch_namespace.clone(),
+        concurrency: args.concurrency,
+        instance: args.identity.clone(),
+    };
+    info!(policy = ?args.policy, namespace = ?args.watch_namespace, "starting controller");
+    ready.store(true, Ordering::SeqCst);
+    reconcile::run(client, iam, config, None, shutdown_signal()).await;
+    http.abort();
+    Ok(())
+}
+
+async fn connect_kubernetes() -> anyhow::Result<kube::Client> {
+    let hint = "point it at a cluster: set KUBECONFIG (or ~/.kube/config) to a cluster you can reach, e.g. `kind create cluster` or `k3d cluster create`, or run it in-cluster";
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| anyhow::anyhow!("no Kubernetes configuration found ({e}); {hint}"))?;
+    match tokio::time::timeout(Duration::from_secs(10), client.apiserver_version()).await {
+        Ok(Ok(version)) => {
+            info!(version = %version.git_version, "connected to Kubernetes");
+            Ok(client)
+        }
+        Ok(Err(e)) => anyhow::bail!("cannot reach the Kubernetes API server ({e}); {hint}"),
+        Err(_) => anyhow::bail!("the Kubernetes API server did not answer within 10s; {hint}"),
+    }
+}
+
+/// Checks the CRD is served; in dev mode installs it.
+async fn ensure_crd(client: &kube::Client, install: bool) -> anyhow::Result<()> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds = kube::Api::<CustomResourceDefinition>::all(client.clone());
+    let crd = ServiceSpecificCredential::crd();
+    let name = crd.metadata.name.clone().unwrap_or_default();
+    match crds.get_opt(&name).await {
+        Ok(Some(_)) => return Ok(()),
+        Ok(None) if install => {}
+        Ok(None) => anyhow::bail!(
+            "the CustomResourceDefinition {name} is not installed: run `ssc-operator crd | kubectl apply -f -` (or `kubectl apply -f crds/`)"
+        ),
+        // Without permission to read CRDs, trust the install and let the watch report problems.
+        Err(e) => {
+            warn!(error = %e, "could not check the CRD");
+            return Ok(());
+        }
+    }
+    info!(%name, "installing the CRD (dev mode)");
+    crds.patch(
+        &name,
+        &kube::api::PatchParams::apply(reconcile::FIELD_MANAGER).force(),
+        &kube::api::Patch::Apply(&crd),
+    )
+    .await
+    .context("installing the CRD")?;
+    // Give the apiserver a moment to serve the new kind.
+    for _ in 0..50 {
+        let api = kube::Api::<ServiceSpecificCredential>::all(client.clone());
+        if api.list(&kube::api::ListParams::default().limit(1)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
+async fn serve_http(addr: SocketAddr, ready: Arc<AtomicBool>) {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = ready.clone();
+                async move {
+                    if ready.load(Ordering::SeqCst) {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "starting")
+                    }
+                }
+            }),
+        );
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => {
+            if let Err(error) = axum::serve(listener, app).await {
+                warn!(%error, "HTTP server stopped");
+            }
+        }
+        Err(error) => warn!(%error, %addr, "cannot serve /healthz and /readyz"),
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    info!("shutdown requested: finishing in-flight reconciles");
 }

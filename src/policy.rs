@@ -1,1 +1,83 @@
-//! policy
+//! Tenancy: which IAM users a namespace's resources may mint credentials for.
+//!
+//! A namespace lists allowed IAM user names in its annotation
+//! `iam.ssc-operator.dev/allowed-users` as comma-separated globs (`team-a-*, ci-bot`). Without a
+//! match the resource reports `NotPermitted` and no IAM call is made. IAM user names are
+//! case-insensitive, so matching is too: `Alice` is the same IAM user as `alice`.
+
+use crate::api::ALLOWED_USERS_ANNOTATION;
+
+/// `--policy`: whether the tenancy check runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyMode {
+    /// Check every resource against its namespace's allowed-users annotation (the default).
+    #[default]
+    Enforcing,
+    /// No check: any namespace may use any IAM user the operator can reach (single-tenant clusters).
+    Permissive,
+}
+
+/// Decides whether `user` may be used from a namespace whose allowed-users annotation is
+/// `annotation`. The error is a message for the `NotPermitted` condition.
+pub fn check_user(
+    mode: PolicyMode,
+    namespace: &str,
+    annotation: Option<&str>,
+    user: &str,
+) -> Result<(), String> {
+    if mode == PolicyMode::Permissive {
+        return Ok(());
+    }
+    let Some(annotation) = annotation.filter(|a| !a.trim().is_empty()) else {
+        return Err(format!(
+            "namespace {namespace} does not allow any IAM user: annotate it with {ALLOWED_USERS_ANNOTATION}=<comma-separated globs>"
+        ));
+    };
+    let user = user.to_lowercase();
+    let matched = annotation
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .any(|glob| glob_matches(&glob.to_lowercase(), &user));
+    if matched {
+        Ok(())
+    } else {
+        Err(format!(
+            "IAM user {user} is not allowed in namespace {namespace} (annotation {ALLOWED_USERS_ANNOTATION}: {annotation:?})"
+        ))
+    }
+}
+
+/// Shell-style glob match (`*`, `?`, `[...]`). An invalid glob matches nothing.
+fn glob_matches(glob: &str, name: &str) -> bool {
+    glob::Pattern::new(glob).is_ok_and(|p| p.matches(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissive_allows_everything() {
+        assert!(check_user(PolicyMode::Permissive, "ns", None, "root").is_ok());
+    }
+
+    #[test]
+    fn enforcing_without_annotation_denies() {
+        let err = check_user(PolicyMode::Enforcing, "team-a", None, "alice").unwrap_err();
+        assert!(err.contains(ALLOWED_USERS_ANNOTATION));
+        assert!(check_user(PolicyMode::Enforcing, "team-a", Some("  "), "alice").is_err());
+    }
+
+    #[test]
+    fn globs_match_case_insensitively() {
+        let ann = Some("team-a-*, ci-bot");
+        assert!(check_user(PolicyMode::Enforcing, "t", ann, "team-a-git").is_ok());
+        assert!(check_user(PolicyMode::Enforcing, "t", ann, "TEAM-A-git").is_ok());
+        assert!(check_user(PolicyMode::Enforcing, "t", ann, "ci-bot").is_ok());
+        assert!(check_user(PolicyMode::Enforcing, "t", ann, "ci-bot2").is_err());
+        assert!(check_user(PolicyMode::Enforcing, "t", ann, "team-b-git").is_err());
+        assert!(check_user(PolicyMode::Enforcing, "t", Some("["), "x").is_err());
+        assert!(check_user(PolicyMode::Enforcing, "t", Some("*"), "anyone").is_ok());
+    }
+}

@@ -1,1 +1,390 @@
-//! The IAM emulator (`ssc-operator emulator`). Owned by the emulator work stream.
+//! The IAM emulator (`ssc-operator emulator`): the IAM Query protocol for users and service-specific
+//! credentials, as the AWS CLI, boto3 and aws-sdk-iam expect it. See `docs/emulator.md`.
+//!
+//! Modules, one job each: [`protocol`] (form decoding, XML), [`error`] (AWS error shapes), [`validate`]
+//! (model constraints), [`service`] (the operations), [`store`] + [`persist`] (state, state file), [`check`]
+//! (would a service accept this credential?), [`faults`], [`sigv4`], [`clock`], `server` (HTTP).
+//!
+//! In-process use:
+//! ```no_run
+//! # async fn demo() -> Result<(), ssc_operator::emulator::EmulatorError> {
+//! use ssc_operator::emulator::{Emulator, EmulatorConfig};
+//! let handle = Emulator::start(EmulatorConfig { users: vec!["alice".into()], ..Default::default() }).await?;
+//! println!("{}", handle.endpoint_url());
+//! handle.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod check;
+pub mod clock;
+pub mod error;
+pub mod faults;
+pub mod ids;
+pub mod persist;
+pub mod protocol;
+mod server;
+pub mod service;
+pub mod services;
+pub mod sigv4;
+pub mod store;
+pub mod validate;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::{ApiError, UnsupportedServiceCode};
+pub use faults::{FaultConfig, FaultKind, InjectedFault};
+pub use sigv4::AccessKey;
+
+use clock::Clock;
+use persist::{PersistError, Persister};
+use service::{Service, ServiceConfig};
+use store::{State, Store};
+
+/// Log output of `ssc-operator emulator`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Flags of `ssc-operator emulator`. Every flag can also be set with its `SSC_EMULATOR_*` variable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EmulatorArgs {
+    /// Address to serve the IAM Query API (and the /_emulator admin endpoints) on.
+    #[arg(long, env = "SSC_EMULATOR_LISTEN", default_value = "127.0.0.1:9600")]
+    pub listen: SocketAddr,
+
+    /// The 12-digit AWS account id the emulator pretends to be (appears in ARNs and service user names).
+    #[arg(long, env = "SSC_EMULATOR_ACCOUNT_ID", default_value = "123456789012", value_parser = parse_account_id)]
+    pub account_id: String,
+
+    /// IAM user to create at start (repeatable; the env var takes a comma-separated list). Existing users are kept.
+    #[arg(long = "user", value_name = "NAME", env = "SSC_EMULATOR_USERS", value_delimiter = ',')]
+    pub users: Vec<String>,
+
+    /// Persist state to this JSON file (atomic writes after every change); loaded at start, missing = empty.
+    #[arg(long, value_name = "PATH", env = "SSC_EMULATOR_STATE_FILE")]
+    pub state_file: Option<PathBuf>,
+
+    /// Access key to verify SigV4 against, as AKID:SECRET[:USER] (repeatable; env var comma-separated). When
+    /// any is given every IAM request must be signed with one of them (any region); USER is the caller for
+    /// requests without UserName and is created at start if missing.
+    #[arg(long = "access-key", value_name = "AKID:SECRET[:USER]", env = "SSC_EMULATOR_ACCESS_KEYS", value_delimiter = ',')]
+    pub access_keys: Vec<AccessKey>,
+
+    /// The caller's IAM user for requests without UserName when SigV4 is off or the key names no user.
+    /// Default: the first --user.
+    #[arg(long, value_name = "NAME", env = "SSC_EMULATOR_CALLER_USER")]
+    pub caller_user: Option<String>,
+
+    /// Fraction (0-1) of IAM requests answered with 400 Throttling "Rate exceeded".
+    #[arg(long, env = "SSC_EMULATOR_THROTTLE_RATE", default_value_t = 0.0, value_parser = parse_rate)]
+    pub throttle_rate: f64,
+
+    /// Fraction (0-1) of IAM requests answered with 503 ServiceUnavailable.
+    #[arg(long, env = "SSC_EMULATOR_SERVER_ERROR_RATE", default_value_t = 0.0, value_parser = parse_rate)]
+    pub server_error_rate: f64,
+
+    /// Delay added to every IAM request, in milliseconds.
+    #[arg(long, env = "SSC_EMULATOR_LATENCY_MS", default_value_t = 0)]
+    pub latency_ms: u64,
+
+    /// Restrict --throttle-rate, --server-error-rate and --latency-ms to these IAM actions (repeatable;
+    /// env var comma-separated). Default: all actions.
+    #[arg(long = "fault-action", value_name = "ACTION", env = "SSC_EMULATOR_FAULT_ACTIONS", value_delimiter = ',')]
+    pub fault_actions: Vec<String>,
+
+    /// Largest accepted request body; larger ones get 413 RequestEntityTooLarge.
+    #[arg(long, env = "SSC_EMULATOR_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Wire code for an unsupported ServiceName: no-such-entity (what AWS answered in recorded tests) or
+    /// not-supported-service (the modeled ServiceNotSupportedException). Both are HTTP 404.
+    #[arg(long, env = "SSC_EMULATOR_UNSUPPORTED_SERVICE_CODE", value_enum, default_value_t = UnsupportedServiceCode::NoSuchEntity)]
+    pub unsupported_service_code: UnsupportedServiceCode,
+
+    /// Log format: text or json. Passwords and secrets are never logged.
+    #[arg(long, env = "SSC_EMULATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+fn parse_account_id(s: &str) -> Result<String, String> {
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_string())
+    } else {
+        Err("must be 12 digits".into())
+    }
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let r: f64 = s.parse().map_err(|_| format!("not a number: {s}"))?;
+    if (0.0..=1.0).contains(&r) {
+        Ok(r)
+    } else {
+        Err("must be between 0 and 1".into())
+    }
+}
+
+/// Everything [`Emulator::start`] needs. `Default` listens on `127.0.0.1:0` (an ephemeral port).
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    pub listen: SocketAddr,
+    pub account_id: String,
+    pub users: Vec<String>,
+    pub state_file: Option<PathBuf>,
+    pub access_keys: Vec<AccessKey>,
+    pub caller_user: Option<String>,
+    pub faults: FaultConfig,
+    pub max_body_bytes: usize,
+    pub unsupported_service_code: UnsupportedServiceCode,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            account_id: "123456789012".into(),
+            users: Vec::new(),
+            state_file: None,
+            access_keys: Vec::new(),
+            caller_user: None,
+            faults: FaultConfig::default(),
+            max_body_bytes: 1024 * 1024,
+            unsupported_service_code: UnsupportedServiceCode::NoSuchEntity,
+        }
+    }
+}
+
+impl From<EmulatorArgs> for EmulatorConfig {
+    fn from(a: EmulatorArgs) -> Self {
+        Self {
+            listen: a.listen,
+            account_id: a.account_id,
+            users: a.users.into_iter().filter(|u| !u.is_empty()).collect(),
+            state_file: a.state_file,
+            access_keys: a.access_keys,
+            caller_user: a.caller_user,
+            faults: FaultConfig {
+                throttle_rate: a.throttle_rate,
+                server_error_rate: a.server_error_rate,
+                latency: Duration::from_millis(a.latency_ms),
+                actions: (!a.fault_actions.is_empty()).then_some(a.fault_actions),
+            },
+            max_body_bytes: a.max_body_bytes,
+            unsupported_service_code: a.unsupported_service_code,
+        }
+    }
+}
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("invalid emulator configuration: {0}")]
+    Config(String),
+    #[error("invalid seed user {name:?}: {message}")]
+    SeedUser { name: String, message: String },
+    #[error(transparent)]
+    State(#[from] PersistError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Starts emulators.
+pub struct Emulator;
+
+impl Emulator {
+    /// Loads state, seeds users, binds `config.listen` and serves in the background until the handle is shut
+    /// down or dropped.
+    pub async fn start(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
+        parse_account_id(&config.account_id).map_err(|e| EmulatorError::Config(format!("account id {e}")))?;
+        config.faults.validate().map_err(EmulatorError::Config)?;
+        if config.max_body_bytes == 0 {
+            return Err(EmulatorError::Config("max body bytes must be positive".into()));
+        }
+        let persister = config.state_file.as_ref().map(Persister::new);
+        let state = match &persister {
+            Some(p) => p.load(&config.account_id)?,
+            None => None,
+        }
+        .unwrap_or_else(|| State::new(&config.account_id));
+        let service = Service::new(
+            Store::new(state, persister),
+            Arc::new(Clock::default()),
+            ServiceConfig {
+                account_id: config.account_id.clone(),
+                unsupported_service_code: config.unsupported_service_code,
+            },
+        );
+        let key_users = config.access_keys.iter().filter_map(|k| k.user.clone());
+        for name in config.users.iter().cloned().chain(key_users) {
+            service.ensure_user(&name).map_err(|e| EmulatorError::SeedUser {
+                name: name.clone(),
+                message: e.message,
+            })?;
+        }
+        let shared = Arc::new(server::Shared {
+            caller_user: config.caller_user.clone().or_else(|| config.users.first().cloned()),
+            service,
+            faults: faults::Faults::new(config.faults.clone()),
+            keys: config.access_keys.clone(),
+            max_body_bytes: config.max_body_bytes,
+        });
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| EmulatorError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| EmulatorError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = server::router(Arc::clone(&shared));
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "emulator server stopped with an error");
+            }
+        });
+        tracing::info!(%addr, sigv4 = !config.access_keys.is_empty(), "IAM emulator listening");
+        Ok(EmulatorHandle {
+            addr,
+            shared,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// A running emulator. Dropping it stops the server.
+pub struct EmulatorHandle {
+    addr: SocketAddr,
+    shared: Arc<server::Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl EmulatorHandle {
+    /// The bound address (the real port when configured with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR` for `--endpoint-url`; an unspecified bind address (0.0.0.0, ::) becomes loopback.
+    pub fn endpoint_url(&self) -> String {
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr.ip() {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            });
+        }
+        format!("http://{addr}")
+    }
+
+    /// Replaces the standing fault settings. Rates are clamped into 0–1 (NaN becomes 0).
+    pub fn set_faults(&self, mut faults: FaultConfig) {
+        let clamp = |r: f64| if r.is_nan() { 0.0 } else { r.clamp(0.0, 1.0) };
+        faults.throttle_rate = clamp(faults.throttle_rate);
+        faults.server_error_rate = clamp(faults.server_error_rate);
+        if let Err(e) = self.shared.faults.set(faults) {
+            tracing::warn!(error = %e, "fault settings rejected");
+        }
+    }
+
+    /// The standing fault settings.
+    pub fn faults(&self) -> FaultConfig {
+        self.shared.faults.snapshot().config
+    }
+
+    /// Queues a one-shot fault for the next matching requests.
+    pub fn inject(&self, fault: InjectedFault) {
+        self.shared.faults.inject(fault);
+    }
+
+    /// Moves the emulator's clock forward (expiry of API keys); SigV4 skew checks keep using the wall clock.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.service.clock.advance(by);
+    }
+
+    /// The emulator's current time, in Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.shared.service.clock.now()
+    }
+
+    /// Stops accepting requests, lets in-flight ones finish (up to 5 s), and waits for the server to stop.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Another subscriber (set by the caller) wins; that is not an error.
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// `ssc-operator emulator`: serves until SIGINT/SIGTERM.
+pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
+    init_tracing(args.log_format);
+    let handle = Emulator::start(args.into()).await?;
+    tracing::info!(endpoint = %handle.endpoint_url(), "IAM emulator ready");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    handle.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,1 +1,314 @@
-//! reconcile
+//! The reconcile loop: kube-runtime's `Controller` over `ServiceSpecificCredential`s and the
+//! Secrets they own. Each pass observes ([`observe`]), decides ([`plan`], pure) and acts ([`act`]).
+
+pub mod act;
+pub mod conditions;
+pub mod observe;
+pub mod plan;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::api::{FINALIZER, ServiceSpecificCredential};
+use crate::iam::{Iam, IamError};
+use crate::policy::PolicyMode;
+use crate::reconcile::conditions::Reason;
+use crate::secret::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RenderError};
+
+/// The field manager and Event reporter name.
+pub const FIELD_MANAGER: &str = "ssc-operator";
+
+/// Errors of one reconcile pass. None carries secret material.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API request failed: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("IAM request failed: {0}")]
+    Iam(#[from] IamError),
+    #[error("rendering the Secret failed: {0}")]
+    Render(#[from] RenderError),
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    #[error("the resource has no namespace")]
+    NoNamespace,
+}
+
+/// Settings of the reconcile loop.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub policy: PolicyMode,
+    /// How often a Ready resource is checked against IAM for drift.
+    pub resync: Duration,
+    /// Only this namespace, or all.
+    pub watch_namespace: Option<String>,
+    /// Reconciles running at once.
+    pub concurrency: u16,
+    /// The Event reporting instance (pod name).
+    pub instance: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            policy: PolicyMode::Enforcing,
+            resync: Duration::from_secs(600),
+            watch_namespace: None,
+            concurrency: 4,
+            instance: None,
+        }
+    }
+}
+
+/// Observes reconcile outcomes, for metrics.
+pub trait ReconcileObserver: Send + Sync {
+    fn reconciled(&self, resource: &ObjectRef<ServiceSpecificCredential>, outcome: Result<Reason, &Error>, took: Duration);
+    fn forget(&self, _resource: &ObjectRef<ServiceSpecificCredential>) {}
+}
+
+struct NoopReconcileObserver;
+
+impl ReconcileObserver for NoopReconcileObserver {
+    fn reconciled(&self, _: &ObjectRef<ServiceSpecificCredential>, _: Result<Reason, &Error>, _: Duration) {}
+}
+
+/// Shared state of all reconciles.
+pub struct Context {
+    pub client: Client,
+    pub iam: Arc<dyn Iam>,
+    pub recorder: Recorder,
+    pub config: Config,
+    /// The controller's cache of all resources: which credential ids are claimed.
+    pub store: Store<ServiceSpecificCredential>,
+    /// Consecutive non-Ready outcomes per resource uid, for backoff.
+    failures: Mutex<HashMap<String, (Reason, u32)>>,
+    observer: Arc<dyn ReconcileObserver>,
+}
+
+impl Context {
+    fn attempt(&self, uid: &str, reason: Reason) -> u32 {
+        let mut failures = self.failures.lock().expect("failures lock");
+        if reason.is_ready() {
+            failures.remove(uid);
+            return 0;
+        }
+        let entry = failures.entry(uid.to_string()).or_insert((reason, 0));
+        if entry.0 == reason {
+            entry.1 = entry.1.saturating_add(1);
+        } else {
+            *entry = (reason, 1);
+        }
+        entry.1 - 1
+    }
+}
+
+fn jitter() -> f64 {
+    rand::random::<f64>()
+}
+
+async fn reconcile(
+    resource: Arc<ServiceSpecificCredential>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let namespace = resource.namespace().ok_or(Error::NoNamespace)?;
+    let api = Api::<ServiceSpecificCredential>::namespaced(ctx.client.clone(), &namespace);
+    let started = std::time::Instant::now();
+    let oref = ObjectRef::from_obj(resource.as_ref());
+    let reported = Mutex::new(None);
+    let result = finalizer(&api, FINALIZER, resource, |event| async {
+        let (action, reason) = match event {
+            FinalizerEvent::Apply(resource) => apply(&resource, &ctx).await?,
+            FinalizerEvent::Cleanup(resource) => cleanup(&resource, &ctx).await?,
+        };
+        *reported.lock().expect("reason lock") = Some(reason);
+        Ok(action)
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    let reason = reported.lock().expect("reason lock").take();
+    match (&result, reason) {
+        (Ok(_), Some(reason)) => ctx.observer.reconciled(&oref, Ok(reason), started.elapsed()),
+        (Ok(_), None) => {}
+        (Err(error), _) => ctx.observer.reconciled(&oref, Err(error), started.elapsed()),
+    }
+    result
+}
+
+/// Wrapper so the finalizer helper can carry the reason out.
+type Applied = (Action, Reason);
+
+async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Applied, Error> {
+    let mut snapshot = observe::observe_kubernetes(ctx, resource).await?;
+    if plan::gate(&snapshot.observed()).is_none() {
+        observe::observe_iam(ctx, &mut snapshot).await;
+    }
+    let decision = plan::decide(&snapshot.observed());
+    tracing::debug!(?decision, "decided");
+    let outcome = act::act(ctx, &snapshot, decision).await?;
+    let uid = resource.uid().unwrap_or_default();
+    let attempt = ctx.attempt(&uid, outcome.reason);
+    let action = match outcome.reason.retry_after(attempt, ctx.config.resync, jitter()) {
+        Some(after) => Action::requeue(after),
+        None => Action::await_change(),
+    };
+    Ok((action, outcome.reason))
+}
+
+async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Applied, Error> {
+    let snapshot = observe::observe_kubernetes(ctx, resource).await?;
+    let observed = snapshot.observed();
+    let listed = if plan::cleanup_needs_list(&observed) {
+        Some(
+            ctx.iam
+                .list(&resource.spec.user_name, resource.spec.service_name.as_str())
+                .await,
+        )
+    } else {
+        None
+    };
+    let credentials = match &listed {
+        Some(Ok(list)) => Some(list.as_slice()),
+        Some(Err(IamError::UserNotFound { .. })) => None,
+        Some(Err(error)) => return Err(Error::Iam(error.clone())),
+        None => None,
+    };
+    match plan::decide_cleanup(&observed, credentials) {
+        plan::Cleanup::Nothing => {}
+        plan::Cleanup::Retain { id } => {
+            act::publish(
+                ctx,
+                resource,
+                kube::runtime::events::EventType::Normal,
+                "CredentialRetained",
+                "DeleteCredential",
+                format!("deletionPolicy Retain: IAM credential {id} is kept"),
+            )
+            .await;
+        }
+        plan::Cleanup::Delete { ids } => {
+            for id in ids {
+                match ctx.iam.delete(&resource.spec.user_name, &id).await {
+                    Ok(()) => {
+                        info!(credential_id = %id, "deleted IAM credential");
+                        act::publish(
+                            ctx,
+                            resource,
+                            kube::runtime::events::EventType::Normal,
+                            "CredentialDeleted",
+                            "DeleteCredential",
+                            format!("deleted IAM credential {id}"),
+                        )
+                        .await;
+                    }
+                    // Already gone: deletion is done.
+                    Err(IamError::CredentialNotFound { .. } | IamError::UserNotFound { .. }) => {}
+                    Err(error) => {
+                        let reason = conditions::reason_for(&error);
+                        act::write_status(
+                            ctx,
+                            resource,
+                            &snapshot.status,
+                            snapshot.status.clone(),
+                            Reason::Deleting,
+                            format!("deleting IAM credential {id}: {error}"),
+                        )
+                        .await?;
+                        warn!(%error, ?reason, "could not delete IAM credential; keeping the finalizer");
+                        return Err(Error::Iam(error));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(uid) = resource.uid() {
+        ctx.failures.lock().expect("failures lock").remove(&uid);
+    }
+    ctx.observer.forget(&ObjectRef::from_obj(resource));
+    Ok((Action::await_change(), Reason::Deleting))
+}
+
+fn error_policy(resource: Arc<ServiceSpecificCredential>, error: &Error, ctx: Arc<Context>) -> Action {
+    let uid = resource.uid().unwrap_or_default();
+    let reason = match error {
+        Error::Iam(IamError::Throttled { .. }) => Reason::Throttled,
+        _ => Reason::IamUnavailable,
+    };
+    let attempt = ctx.attempt(&uid, reason);
+    let after = reason
+        .retry_after(attempt, ctx.config.resync, jitter())
+        .unwrap_or(Duration::from_secs(30));
+    warn!(error = %error, retry_in = ?after, "reconcile failed");
+    Action::requeue(after)
+}
+
+/// Builds and runs the controller until `shutdown` resolves, then finishes in-flight reconciles.
+pub async fn run(
+    client: Client,
+    iam: Arc<dyn Iam>,
+    config: Config,
+    observer: Option<Arc<dyn ReconcileObserver>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (resources, secrets) = match &config.watch_namespace {
+        Some(ns) => (
+            Api::<ServiceSpecificCredential>::namespaced(client.clone(), ns),
+            Api::<Secret>::namespaced(client.clone(), ns),
+        ),
+        None => (Api::all(client.clone()), Api::all(client.clone())),
+    };
+    let secret_watch =
+        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
+    let controller = Controller::new(resources, watcher::Config::default())
+        .owns(secrets, secret_watch)
+        .with_config(
+            kube::runtime::controller::Config::default().concurrency(config.concurrency),
+        )
+        .graceful_shutdown_on(shutdown);
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: config.instance.clone(),
+        },
+    );
+    let ctx = Arc::new(Context {
+        client,
+        iam,
+        recorder,
+        store: controller.store(),
+        config,
+        failures: Mutex::new(HashMap::new()),
+        observer: observer.unwrap_or_else(|| Arc::new(NoopReconcileObserver)),
+    });
+    controller
+        .run(
+            |resource, ctx| {
+                let span = info_span!(
+                    "reconcile",
+                    namespace = resource.namespace().unwrap_or_default(),
+                    name = resource.name_any()
+                );
+                reconcile(resource, ctx).instrument(span)
+            },
+            error_policy,
+            ctx,
+        )
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "controller event");
+            }
+        })
+        .await;
+    info!("controller stopped");
+}

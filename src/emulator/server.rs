@@ -1,0 +1,265 @@
+//! HTTP: the IAM Query endpoint on `/` and the `/_emulator/*` admin endpoints.
+//!
+//! IAM request pipeline: method → body (size-limited) → SigV4 (when keys are configured) → form decoding →
+//! Action/Version → faults → the operation (on a blocking thread: it may fsync) → XML.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::check::{CheckRequest, check};
+use super::clock::{iso8601, wall_now};
+use super::error::ApiError;
+use super::faults::{FaultConfig, Faults, InjectedFault};
+use super::protocol::{API_VERSION, decode_form, error_xml, media_type, success_xml};
+use super::service::{Action, Service};
+use super::sigv4::{self, AccessKey, SignedRequest};
+
+/// Everything the handlers share.
+pub struct Shared {
+    pub service: Service,
+    pub faults: Faults,
+    pub keys: Vec<AccessKey>,
+    /// The caller for requests without `UserName` when the key names no user (or SigV4 is off).
+    pub caller_user: Option<String>,
+    pub max_body_bytes: usize,
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", any(iam))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/_emulator/faults", get(get_faults).put(put_faults))
+        .route("/_emulator/faults/inject", post(inject).delete(clear_injections))
+        .route("/_emulator/clock", get(get_clock).post(advance_clock))
+        .route("/_emulator/check", post(check_credential))
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+fn xml_response(status: u16, body: Vec<u8>, request_id: &str) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
+fn error_response(err: &ApiError, request_id: &str) -> Response {
+    let mut resp = xml_response(err.status, error_xml(err, request_id), request_id);
+    if err.status == 405 {
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    }
+    resp
+}
+
+fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+async fn not_found(req: Request) -> Response {
+    let rid = new_request_id();
+    error_response(&ApiError::not_found(req.uri().path()), &rid)
+}
+
+/// What the request log line carries (never parameters, passwords or secrets).
+struct LogFields {
+    action: String,
+    user: String,
+}
+
+async fn iam(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let rid = new_request_id();
+    let mut log = LogFields {
+        action: String::new(),
+        user: String::new(),
+    };
+    let resp = match handle_iam(&shared, req, &rid, &mut log).await {
+        Ok(body) => xml_response(200, body, &rid),
+        Err(e) => error_response(&e, &rid),
+    };
+    tracing::info!(
+        request_id = %rid,
+        action = %log.action,
+        user = %log.user,
+        status = resp.status().as_u16(),
+        "iam request"
+    );
+    resp
+}
+
+async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::payload_too_large(limit));
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::payload_too_large(limit))
+}
+
+async fn handle_iam(shared: &Arc<Shared>, req: Request, rid: &str, log: &mut LogFields) -> Result<Vec<u8>, ApiError> {
+    let (parts, body) = req.into_parts();
+    if parts.method != Method::GET && parts.method != Method::POST {
+        return Err(ApiError::method_not_allowed(parts.method.as_str()));
+    }
+    let body = read_body(body, &parts.headers, shared.max_body_bytes).await?;
+    let query = parts.uri.query().unwrap_or("");
+
+    let mut caller = shared.caller_user.clone();
+    if !shared.keys.is_empty() {
+        let signed = SignedRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query,
+            headers: &parts.headers,
+            body: &body,
+        };
+        let key = sigv4::verify(&signed, &shared.keys, wall_now())?;
+        if key.user.is_some() {
+            caller = key.user.clone();
+        }
+    }
+
+    let mut params = decode_form(query.as_bytes())?;
+    if !body.is_empty() {
+        let ct = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| media_type(&String::from_utf8_lossy(v.as_bytes())));
+        if let Some(ct) = ct
+            && ct != "application/x-www-form-urlencoded"
+        {
+            return Err(ApiError::malformed_query(format!(
+                "Unsupported Content-Type {ct}; the IAM Query API takes application/x-www-form-urlencoded."
+            )));
+        }
+        params.extend(decode_form(&body)?);
+    }
+
+    let action_name = match params.get("Action") {
+        Some(a) if !a.is_empty() => a.to_string(),
+        _ => return Err(ApiError::missing_action()),
+    };
+    log.action = action_name.clone();
+    let version = params.get("Version");
+    let action = match (Action::parse(&action_name), version) {
+        (Some(a), Some(API_VERSION)) => a,
+        _ => return Err(ApiError::invalid_action(&action_name, version)),
+    };
+    log.user = params
+        .get("UserName")
+        .map(str::to_string)
+        .or_else(|| caller.clone())
+        .unwrap_or_default();
+
+    let decision = shared.faults.decide(action.name(), || rand::random::<f64>());
+    if decision.delay > Duration::ZERO {
+        tokio::time::sleep(decision.delay).await;
+    }
+    if let Some(e) = decision.error {
+        return Err(e);
+    }
+
+    let worker = Arc::clone(shared);
+    let output = tokio::task::spawn_blocking(move || worker.service.call(action, &params, caller.as_deref()))
+        .await
+        .map_err(|_| ApiError::internal(500))??;
+    success_xml(action.name(), &output, rid).map_err(|_| ApiError::internal(500))
+}
+
+/// JSON error for the admin endpoints.
+fn bad_request(message: impl std::fmt::Display) -> Response {
+    (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": message.to_string() }))).into_response()
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid JSON body: {e}")))
+}
+
+async fn get_faults(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(shared.faults.snapshot()).into_response()
+}
+
+async fn put_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let config: FaultConfig = match parse_json(&body) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Err(e) = shared.faults.set(config) {
+        return bad_request(e);
+    }
+    tracing::info!("fault settings replaced");
+    axum::Json(shared.faults.snapshot()).into_response()
+}
+
+async fn inject(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let fault: InjectedFault = match parse_json(&body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    tracing::info!(action = ?fault.action, kind = ?fault.kind, count = fault.count, "fault injected");
+    shared.faults.inject(fault);
+    axum::Json(shared.faults.snapshot()).into_response()
+}
+
+async fn clear_injections(State(shared): State<Arc<Shared>>) -> Response {
+    shared.faults.clear_pending();
+    axum::Json(shared.faults.snapshot()).into_response()
+}
+
+fn clock_json(shared: &Shared) -> Response {
+    let clock = &shared.service.clock;
+    axum::Json(json!({ "now": iso8601(clock.now()), "offsetSeconds": clock.offset() })).into_response()
+}
+
+async fn get_clock(State(shared): State<Arc<Shared>>) -> Response {
+    clock_json(&shared)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AdvanceClock {
+    advance_seconds: u64,
+}
+
+async fn advance_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: AdvanceClock = match parse_json(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    shared.service.clock.advance(Duration::from_secs(req.advance_seconds));
+    tracing::info!(advance_seconds = req.advance_seconds, "clock advanced");
+    clock_json(&shared)
+}
+
+async fn check_credential(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: CheckRequest = match parse_json(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let now = shared.service.clock.now();
+    let verdict = shared.service.store.read(|s| check(s, now, &req));
+    tracing::info!(
+        service = req.service_name.as_deref().unwrap_or(""),
+        valid = verdict.valid,
+        reason = ?verdict.reason,
+        "credential check"
+    );
+    axum::Json(verdict).into_response()
+}

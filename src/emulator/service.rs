@@ -1,0 +1,485 @@
+//! The IAM operations: validated input in, [`Output`] or [`ApiError`] out, in AWS's order of checks.
+//!
+//! No HTTP here. Each operation validates (`validate`), then runs its business checks and mutation under the
+//! store's lock, so the 2-per-service quota holds under concurrent requests.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::clock::{Clock, iso8601};
+use super::error::{ApiError, UnsupportedServiceCode};
+use super::ids;
+use super::persist::PersistError;
+use super::protocol::{CredentialSecret, CredentialView, Output, Params, UserView};
+use super::services::{CredentialKind, PER_SERVICE_QUOTA, kind_of};
+use super::store::{Credential, State, StoredStatus, Store, User};
+use super::validate::{self, Page, StatusInput};
+
+/// IAM's quota of users per account.
+pub const USERS_PER_ACCOUNT: usize = 5000;
+/// Page size when `MaxItems` is absent (ListUsers documents 100; the same is used for List…Credentials).
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+
+/// The operations the emulator serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    CreateUser,
+    GetUser,
+    ListUsers,
+    DeleteUser,
+    CreateServiceSpecificCredential,
+    ListServiceSpecificCredentials,
+    ResetServiceSpecificCredential,
+    UpdateServiceSpecificCredential,
+    DeleteServiceSpecificCredential,
+}
+
+impl Action {
+    pub const ALL: [Action; 9] = [
+        Action::CreateUser,
+        Action::GetUser,
+        Action::ListUsers,
+        Action::DeleteUser,
+        Action::CreateServiceSpecificCredential,
+        Action::ListServiceSpecificCredentials,
+        Action::ResetServiceSpecificCredential,
+        Action::UpdateServiceSpecificCredential,
+        Action::DeleteServiceSpecificCredential,
+    ];
+
+    /// Exact, case-sensitive match, as AWS does.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::CreateUser => "CreateUser",
+            Action::GetUser => "GetUser",
+            Action::ListUsers => "ListUsers",
+            Action::DeleteUser => "DeleteUser",
+            Action::CreateServiceSpecificCredential => "CreateServiceSpecificCredential",
+            Action::ListServiceSpecificCredentials => "ListServiceSpecificCredentials",
+            Action::ResetServiceSpecificCredential => "ResetServiceSpecificCredential",
+            Action::UpdateServiceSpecificCredential => "UpdateServiceSpecificCredential",
+            Action::DeleteServiceSpecificCredential => "DeleteServiceSpecificCredential",
+        }
+    }
+}
+
+impl From<PersistError> for ApiError {
+    fn from(e: PersistError) -> Self {
+        tracing::error!(error = %e, "state file write failed; the request changed nothing");
+        ApiError::internal(500)
+    }
+}
+
+/// Settings of the operations layer.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub account_id: String,
+    pub unsupported_service_code: UnsupportedServiceCode,
+}
+
+pub struct Service {
+    pub store: Store,
+    pub clock: Arc<Clock>,
+    pub config: ServiceConfig,
+}
+
+impl Service {
+    pub fn new(store: Store, clock: Arc<Clock>, config: ServiceConfig) -> Self {
+        Self { store, clock, config }
+    }
+
+    /// Runs one operation. `caller` is the IAM user the request is made as, if it is a user.
+    pub fn call(&self, action: Action, p: &Params, caller: Option<&str>) -> Result<Output, ApiError> {
+        match action {
+            Action::CreateUser => self.create_user(p),
+            Action::GetUser => self.get_user(p, caller),
+            Action::ListUsers => self.list_users(p),
+            Action::DeleteUser => self.delete_user(p),
+            Action::CreateServiceSpecificCredential => self.create_credential(p),
+            Action::ListServiceSpecificCredentials => self.list_credentials(p, caller),
+            Action::ResetServiceSpecificCredential => self.reset_credential(p, caller),
+            Action::UpdateServiceSpecificCredential => self.update_credential(p, caller),
+            Action::DeleteServiceSpecificCredential => self.delete_credential(p, caller),
+        }
+    }
+
+    /// Creates a user unless one of that name (any case) exists; used to seed users at start.
+    pub fn ensure_user(&self, name: &str) -> Result<(), ApiError> {
+        let p = Params::from_pairs([("UserName", name)]);
+        match self.create_user(&p) {
+            Ok(_) => Ok(()),
+            Err(e) if e.code == "EntityAlreadyExists" => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn unsupported(&self, service: &str) -> ApiError {
+        ApiError::unsupported_service(service, self.config.unsupported_service_code)
+    }
+
+    fn create_user(&self, p: &Params) -> Result<Output, ApiError> {
+        let input = validate::create_user(p)?;
+        let now = self.clock.now();
+        self.store.mutate(|s| {
+            let key = State::user_key(&input.user_name);
+            if s.users.contains_key(&key) {
+                return Err(ApiError::user_exists(&input.user_name));
+            }
+            if s.users.len() >= USERS_PER_ACCOUNT {
+                return Err(ApiError::quota("UsersPerAccount", USERS_PER_ACCOUNT));
+            }
+            let user = User {
+                name: input.user_name.clone(),
+                id: unique(|| ids::entity_id("AIDA", &s.account_id), |id| s.users.values().any(|u| u.id == id)),
+                path: input.path.clone(),
+                create_date: now,
+                permissions_boundary: input.permissions_boundary.clone(),
+                tags: input.tags.clone(),
+            };
+            let view = user_view(s, &user);
+            s.users.insert(key, user);
+            Ok(Output::User(view))
+        })
+    }
+
+    fn get_user(&self, p: &Params, caller: Option<&str>) -> Result<Output, ApiError> {
+        let name = target_user(validate::get_user(p)?, caller)?;
+        self.store.read(|s| {
+            let user = s.user(&name).ok_or_else(|| ApiError::no_such_user(&name))?;
+            Ok(Output::User(user_view(s, user)))
+        })
+    }
+
+    fn list_users(&self, p: &Params) -> Result<Output, ApiError> {
+        let input = validate::list_users(p)?;
+        let after = decode_marker(input.page.marker.as_deref(), 'u')?;
+        self.store.read(|s| {
+            let matching = s
+                .users
+                .iter()
+                .filter(|(_, u)| input.path_prefix.as_deref().is_none_or(|pre| u.path.starts_with(pre)))
+                .filter(|(k, _)| after.as_deref().is_none_or(|a| k.as_str() > a));
+            let (page, next) = paginate(matching, &input.page, |(k, _)| (*k).clone());
+            Ok(Output::ListUsers {
+                users: page.into_iter().map(|(_, u)| user_view(s, u)).collect(),
+                marker: next.map(|k| encode_marker('u', &k)),
+            })
+        })
+    }
+
+    fn delete_user(&self, p: &Params) -> Result<Output, ApiError> {
+        let name = validate::delete_user(p)?;
+        self.store.mutate(|s| {
+            let key = State::user_key(&name);
+            if !s.users.contains_key(&key) {
+                return Err(ApiError::no_such_user(&name));
+            }
+            if s.credentials_of(&key, None).next().is_some() {
+                return Err(ApiError::delete_conflict());
+            }
+            s.users.remove(&key);
+            Ok(Output::Empty)
+        })
+    }
+
+    fn create_credential(&self, p: &Params) -> Result<Output, ApiError> {
+        let input = validate::create_credential(p)?;
+        let now = self.clock.now();
+        self.store.mutate(|s| {
+            let user = s
+                .user(&input.user_name)
+                .ok_or_else(|| ApiError::no_such_user(&input.user_name))?
+                .clone();
+            let kind = kind_of(&input.service_name).ok_or_else(|| self.unsupported(&input.service_name))?;
+            if input.credential_age_days.is_some() && kind == CredentialKind::Password {
+                return Err(ApiError::invalid_input(format!(
+                    "CredentialAgeDays is not supported for service {}.",
+                    input.service_name
+                )));
+            }
+            let user_key = State::user_key(&user.name);
+            let slot = s
+                .free_slot(&user_key, &input.service_name, PER_SERVICE_QUOTA)
+                .ok_or_else(|| ApiError::quota("ServiceSpecificCredentialsPerUser", PER_SERVICE_QUOTA))?;
+            let secret = new_secret(kind, &s.display_name(&user.name, slot));
+            let credential = Credential {
+                id: unique(|| ids::entity_id("ACCA", &s.account_id), |id| s.credentials.contains_key(id)),
+                user_key,
+                service_name: input.service_name.clone(),
+                slot,
+                create_date: now,
+                expiration_date: input.credential_age_days.map(|d| now.saturating_add(d.saturating_mul(86_400))),
+                status: StoredStatus::Active,
+                secret_sha256: ids::digest(secret_text(&secret)),
+                seq: s.take_seq(),
+            };
+            let view = credential_view(s, &credential, now, Some(secret));
+            s.credentials.insert(credential.id.clone(), credential);
+            Ok(Output::Credential(view))
+        })
+    }
+
+    fn list_credentials(&self, p: &Params, caller: Option<&str>) -> Result<Output, ApiError> {
+        let input = validate::list_credentials(p)?;
+        let after = decode_marker(input.page.marker.as_deref(), 'c')?;
+        let after: Option<u64> = match after {
+            None => None,
+            Some(a) => Some(a.parse().map_err(|_| invalid_marker())?),
+        };
+        let user_name = if input.all_users {
+            None
+        } else {
+            Some(target_user(input.user_name.clone(), caller)?)
+        };
+        let now = self.clock.now();
+        self.store.read(|s| {
+            let user_key = match &user_name {
+                Some(name) => Some(State::user_key(&s.user(name).ok_or_else(|| ApiError::no_such_user(name))?.name)),
+                None => None,
+            };
+            if let Some(service) = &input.service_name
+                && kind_of(service).is_none()
+            {
+                return Err(self.unsupported(service));
+            }
+            let mut matching: Vec<&Credential> = s
+                .credentials
+                .values()
+                .filter(|c| user_key.as_deref().is_none_or(|k| c.user_key == k))
+                .filter(|c| input.service_name.as_deref().is_none_or(|svc| c.service_name == svc))
+                .filter(|c| after.is_none_or(|a| c.seq > a))
+                .collect();
+            matching.sort_by_key(|c| c.seq);
+            let (page, next) = paginate(matching.into_iter(), &input.page, |c| c.seq.to_string());
+            Ok(Output::ListCredentials {
+                credentials: page.into_iter().map(|c| credential_view(s, c, now, None)).collect(),
+                marker: next.map(|k| encode_marker('c', &k)),
+            })
+        })
+    }
+
+    /// Finds the user's credential: user first (404 user), then the id among the user's credentials.
+    fn locate(s: &State, user_name: &str, id: &str) -> Result<(String, Credential), ApiError> {
+        let user = s.user(user_name).ok_or_else(|| ApiError::no_such_user(user_name))?;
+        let key = State::user_key(&user.name);
+        match s.credentials.get(id) {
+            Some(c) if c.user_key == key => Ok((key, c.clone())),
+            _ => Err(ApiError::no_such_credential(id)),
+        }
+    }
+
+    fn reset_credential(&self, p: &Params, caller: Option<&str>) -> Result<Output, ApiError> {
+        let input = validate::credential(p)?;
+        let user_name = target_user(input.user_name, caller)?;
+        let now = self.clock.now();
+        self.store.mutate(|s| {
+            let (_, mut credential) = Self::locate(s, &user_name, &input.id)?;
+            let kind = kind_of(&credential.service_name).unwrap_or(CredentialKind::Password);
+            let owner = s.users.get(&credential.user_key).map(|u| u.name.clone()).unwrap_or_default();
+            let secret = new_secret(kind, &s.display_name(&owner, credential.slot));
+            credential.secret_sha256 = ids::digest(secret_text(&secret));
+            let view = credential_view(s, &credential, now, Some(secret));
+            s.credentials.insert(credential.id.clone(), credential);
+            Ok(Output::Credential(view))
+        })
+    }
+
+    fn update_credential(&self, p: &Params, caller: Option<&str>) -> Result<Output, ApiError> {
+        let input = validate::update_credential(p)?;
+        let user_name = target_user(input.target.user_name, caller)?;
+        self.store.mutate(|s| {
+            let (_, mut credential) = Self::locate(s, &user_name, &input.target.id)?;
+            // An expired key keeps reporting Expired whatever is stored: Active does not revive it.
+            credential.status = match input.status {
+                StatusInput::Inactive => StoredStatus::Inactive,
+                StatusInput::Active | StatusInput::Expired => StoredStatus::Active,
+            };
+            s.credentials.insert(credential.id.clone(), credential);
+            Ok(Output::Empty)
+        })
+    }
+
+    fn delete_credential(&self, p: &Params, caller: Option<&str>) -> Result<Output, ApiError> {
+        let input = validate::credential(p)?;
+        let user_name = target_user(input.user_name, caller)?;
+        self.store.mutate(|s| {
+            let (_, credential) = Self::locate(s, &user_name, &input.id)?;
+            s.credentials.remove(&credential.id);
+            Ok(Output::Empty)
+        })
+    }
+}
+
+/// The explicit user name, else the caller's user, else IAM's error for non-user callers.
+fn target_user(explicit: Option<String>, caller: Option<&str>) -> Result<String, ApiError> {
+    explicit
+        .or_else(|| caller.map(str::to_string))
+        .ok_or_else(ApiError::no_caller_user)
+}
+
+/// Draws values until one is not taken (ids are random; a clash is astronomically unlikely but cheap to rule out).
+fn unique(mut make: impl FnMut() -> String, taken: impl Fn(&str) -> bool) -> String {
+    loop {
+        let v = make();
+        if !taken(&v) {
+            return v;
+        }
+    }
+}
+
+fn new_secret(kind: CredentialKind, display_name: &str) -> CredentialSecret {
+    match kind {
+        CredentialKind::Password => CredentialSecret::Password(ids::password()),
+        CredentialKind::ApiKey { prefix } => CredentialSecret::ApiKey(ids::api_key_secret(prefix, display_name)),
+    }
+}
+
+fn secret_text(s: &CredentialSecret) -> &str {
+    match s {
+        CredentialSecret::Password(p) | CredentialSecret::ApiKey(p) => p,
+    }
+}
+
+fn user_view(s: &State, u: &User) -> UserView {
+    UserView {
+        path: u.path.clone(),
+        user_name: u.name.clone(),
+        user_id: u.id.clone(),
+        arn: format!("arn:aws:iam::{}:user{}{}", s.account_id, u.path, u.name),
+        create_date: iso8601(u.create_date),
+        permissions_boundary: u.permissions_boundary.clone(),
+        tags: u.tags.clone(),
+    }
+}
+
+pub fn credential_view(s: &State, c: &Credential, now: i64, secret: Option<CredentialSecret>) -> CredentialView {
+    let owner = s.users.get(&c.user_key).map(|u| u.name.clone()).unwrap_or_else(|| c.user_key.clone());
+    let display = s.display_name(&owner, c.slot);
+    let api_key = matches!(kind_of(&c.service_name), Some(CredentialKind::ApiKey { .. }));
+    CredentialView {
+        create_date: iso8601(c.create_date),
+        expiration_date: c.expiration_date.map(iso8601),
+        service_name: c.service_name.clone(),
+        service_user_name: (!api_key).then(|| display.clone()),
+        service_credential_alias: api_key.then_some(display),
+        secret,
+        id: c.id.clone(),
+        user_name: owner,
+        status: c.reported_status(now),
+    }
+}
+
+/// Takes one page; returns it and, when more items follow, the key of its last item.
+fn paginate<T>(items: impl Iterator<Item = T>, page: &Page, key: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
+    let max = page.max_items.unwrap_or(DEFAULT_PAGE_SIZE).max(1);
+    let mut items = items.peekable();
+    let mut out = Vec::new();
+    while out.len() < max {
+        match items.next() {
+            Some(i) => out.push(i),
+            None => break,
+        }
+    }
+    let next = if items.peek().is_some() { out.last().map(&key) } else { None };
+    (out, next)
+}
+
+/// Markers are opaque to clients: URL-safe base64 of `<kind>:<key of the last item returned>`.
+fn encode_marker(kind: char, key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{kind}:{key}"))
+}
+
+fn decode_marker(marker: Option<&str>, kind: char) -> Result<Option<String>, ApiError> {
+    let Some(m) = marker else {
+        return Ok(None);
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(m).map_err(|_| invalid_marker())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid_marker())?;
+    let (k, key) = text.split_once(':').ok_or_else(invalid_marker)?;
+    if k.len() != 1 || !k.starts_with(kind) {
+        return Err(invalid_marker());
+    }
+    Ok(Some(key.to_string()))
+}
+
+fn invalid_marker() -> ApiError {
+    ApiError::invalid_input("Invalid Marker.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service() -> Service {
+        Service::new(
+            Store::new(State::new("123456789012"), None),
+            Arc::new(Clock::default()),
+            ServiceConfig {
+                account_id: "123456789012".into(),
+                unsupported_service_code: UnsupportedServiceCode::NoSuchEntity,
+            },
+        )
+    }
+
+    fn call(s: &Service, action: Action, pairs: &[(&str, &str)]) -> Result<Output, ApiError> {
+        s.call(action, &Params::from_pairs(pairs.iter().copied()), None)
+    }
+
+    fn created(o: Output) -> CredentialView {
+        match o {
+            Output::Credential(c) => c,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn create_order_of_checks() {
+        let s = service();
+        // Missing user with a bad service: the user error wins.
+        let e = call(&s, Action::CreateServiceSpecificCredential, &[("UserName", "nobody"), ("ServiceName", "x")]).unwrap_err();
+        assert_eq!(e.message, "The user with name nobody cannot be found.");
+        call(&s, Action::CreateUser, &[("UserName", "dev")]).unwrap();
+        let e = call(&s, Action::CreateServiceSpecificCredential, &[("UserName", "dev"), ("ServiceName", "lambda.amazonaws.com")]).unwrap_err();
+        assert_eq!((e.status, e.code.as_ref()), (404, "NoSuchEntity"));
+        assert_eq!(e.message, "No such service lambda.amazonaws.com is supported for Service Specific Credentials");
+        let svc = [("UserName", "dev"), ("ServiceName", "codecommit.amazonaws.com")];
+        let a = created(call(&s, Action::CreateServiceSpecificCredential, &svc).unwrap());
+        let b = created(call(&s, Action::CreateServiceSpecificCredential, &svc).unwrap());
+        assert_eq!(a.service_user_name.as_deref(), Some("dev-at-123456789012"));
+        assert_eq!(b.service_user_name.as_deref(), Some("dev+1-at-123456789012"));
+        let e = call(&s, Action::CreateServiceSpecificCredential, &svc).unwrap_err();
+        assert_eq!((e.status, e.code.as_ref()), (409, "LimitExceeded"));
+        assert_eq!(e.message, "Cannot exceed quota for ServiceSpecificCredentialsPerUser: 2");
+        // Freed slot 0 is reused.
+        call(&s, Action::DeleteServiceSpecificCredential, &[("UserName", "dev"), ("ServiceSpecificCredentialId", &a.id)]).unwrap();
+        let c = created(call(&s, Action::CreateServiceSpecificCredential, &svc).unwrap());
+        assert_eq!(c.service_user_name.as_deref(), Some("dev-at-123456789012"));
+    }
+
+    #[test]
+    fn markers_round_trip_and_reject_foreign_kinds() {
+        let m = encode_marker('c', "12");
+        assert_eq!(decode_marker(Some(&m), 'c').unwrap().as_deref(), Some("12"));
+        assert!(decode_marker(Some(&m), 'u').is_err());
+        assert!(decode_marker(Some("!!!"), 'u').is_err());
+    }
+
+    #[test]
+    fn caller_fallback() {
+        let s = service();
+        call(&s, Action::CreateUser, &[("UserName", "Me")]).unwrap();
+        let out = s.call(Action::GetUser, &Params::default(), Some("me")).unwrap();
+        match out {
+            Output::User(u) => assert_eq!(u.user_name, "Me"),
+            other => panic!("{other:?}"),
+        }
+        let e = s.call(Action::GetUser, &Params::default(), None).unwrap_err();
+        assert_eq!(e.code, "ValidationError");
+    }
+}

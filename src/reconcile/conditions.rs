@@ -1,0 +1,208 @@
+//! The Ready condition: its reasons, when it transitions, and how long to wait before retrying.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::api::Condition;
+use crate::iam::IamError;
+
+pub const READY: &str = "Ready";
+
+/// Why the resource is or is not Ready. The string form is the condition's `reason` and the
+/// Event reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The credential exists, has the desired status and the Secret holds it.
+    Available,
+    /// A credential is being created or adopted.
+    Creating,
+    UserNotFound,
+    ServiceNotSupported,
+    LimitExceeded,
+    Throttled,
+    /// The namespace may not use this IAM user (tenancy).
+    NotPermitted,
+    /// A Secret of that name exists and is not ours.
+    SecretConflict,
+    /// The API key is past its expiration date.
+    Expired,
+    InvalidSpec,
+    IamUnavailable,
+    /// IAM refused the operator's own credentials (its IAM policy lacks a permission).
+    AccessDenied,
+    /// IAM rejected the request as invalid.
+    IamRejected,
+    Deleting,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 14] = [
+        Reason::Available,
+        Reason::Creating,
+        Reason::UserNotFound,
+        Reason::ServiceNotSupported,
+        Reason::LimitExceeded,
+        Reason::Throttled,
+        Reason::NotPermitted,
+        Reason::SecretConflict,
+        Reason::Expired,
+        Reason::InvalidSpec,
+        Reason::IamUnavailable,
+        Reason::AccessDenied,
+        Reason::IamRejected,
+        Reason::Deleting,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Available => "Available",
+            Reason::Creating => "Creating",
+            Reason::UserNotFound => "UserNotFound",
+            Reason::ServiceNotSupported => "ServiceNotSupported",
+            Reason::LimitExceeded => "LimitExceeded",
+            Reason::Throttled => "Throttled",
+            Reason::NotPermitted => "NotPermitted",
+            Reason::SecretConflict => "SecretConflict",
+            Reason::Expired => "Expired",
+            Reason::InvalidSpec => "InvalidSpec",
+            Reason::IamUnavailable => "IamUnavailable",
+            Reason::AccessDenied => "AccessDenied",
+            Reason::IamRejected => "IamRejected",
+            Reason::Deleting => "Deleting",
+        }
+    }
+
+    pub fn from_str(reason: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == reason)
+    }
+
+    pub fn is_ready(self) -> bool {
+        self == Reason::Available
+    }
+
+    /// Whether an Event for this reason is a Warning.
+    pub fn is_warning(self) -> bool {
+        !matches!(
+            self,
+            Reason::Available | Reason::Creating | Reason::Deleting
+        )
+    }
+
+    /// When to look again after reporting this reason for the `attempt`-th time in a row
+    /// (0-based). `None` means: only when the resource changes. `jitter` in `[0, 1)` spreads
+    /// retries of many resources apart (±20%).
+    pub fn retry_after(self, attempt: u32, resync: Duration, jitter: f64) -> Option<Duration> {
+        let backoff = |base: u64, cap: u64| {
+            let secs = base.saturating_mul(1u64 << attempt.min(20)).min(cap) as f64;
+            Duration::from_secs_f64(secs * (0.8 + 0.4 * jitter.clamp(0.0, 1.0)))
+        };
+        match self {
+            Reason::Available | Reason::Expired => Some(resync),
+            Reason::InvalidSpec => None,
+            Reason::Creating | Reason::Deleting => Some(Duration::from_secs(1)),
+            Reason::Throttled => Some(backoff(2, 300)),
+            Reason::IamUnavailable => Some(backoff(5, 300)),
+            Reason::LimitExceeded => Some(backoff(60, 1800)),
+            Reason::ServiceNotSupported => Some(backoff(600, 3600)),
+            Reason::UserNotFound
+            | Reason::NotPermitted
+            | Reason::SecretConflict
+            | Reason::AccessDenied
+            | Reason::IamRejected => Some(backoff(30, 1800)),
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The reason an IAM error is reported under.
+pub fn reason_for(error: &IamError) -> Reason {
+    match error {
+        IamError::UserNotFound { .. } => Reason::UserNotFound,
+        IamError::ServiceNotSupported { .. } => Reason::ServiceNotSupported,
+        IamError::LimitExceeded { .. } => Reason::LimitExceeded,
+        IamError::Throttled { .. } => Reason::Throttled,
+        IamError::AccessDenied { .. } => Reason::AccessDenied,
+        IamError::Rejected { .. } => Reason::IamRejected,
+        IamError::Unavailable { .. } | IamError::CredentialNotFound { .. } => {
+            Reason::IamUnavailable
+        }
+    }
+}
+
+/// The Ready condition for `reason`, keeping `lastTransitionTime` from `previous` unless the
+/// status or the reason really changed.
+pub fn ready_condition(
+    previous: Option<&Condition>,
+    reason: Reason,
+    message: String,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Condition {
+    let status = if reason.is_ready() { "True" } else { "False" };
+    let last_transition_time = match previous {
+        Some(p) if p.status == status && p.reason == reason.as_str() => {
+            p.last_transition_time.clone()
+        }
+        _ => Time(now),
+    };
+    Condition {
+        type_: READY.into(),
+        status: status.into(),
+        reason: reason.as_str().into(),
+        message,
+        last_transition_time,
+        observed_generation: generation,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transition_time_moves_only_on_change() {
+        let t0 = Timestamp::from_second(1_000).unwrap();
+        let t1 = Timestamp::from_second(2_000).unwrap();
+        let first = ready_condition(None, Reason::Throttled, "a".into(), Some(1), t0);
+        let same = ready_condition(Some(&first), Reason::Throttled, "b".into(), Some(2), t1);
+        assert_eq!(same.last_transition_time, Time(t0));
+        assert_eq!(same.message, "b");
+        assert_eq!(same.observed_generation, Some(2));
+        let other = ready_condition(Some(&same), Reason::IamUnavailable, "c".into(), Some(2), t1);
+        assert_eq!(other.last_transition_time, Time(t1));
+        assert_eq!(other.status, "False");
+        let ready = ready_condition(Some(&other), Reason::Available, "".into(), Some(2), t1);
+        assert_eq!(ready.status, "True");
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        let resync = Duration::from_secs(600);
+        let t = |attempt, jitter| Reason::Throttled.retry_after(attempt, resync, jitter).unwrap();
+        assert!(t(0, 0.5) < t(1, 0.5));
+        assert!(t(1, 0.5) < t(3, 0.5));
+        assert_eq!(t(30, 0.5), Duration::from_secs(300));
+        assert!(t(0, 0.0) < t(0, 0.99));
+        assert!(t(0, 0.0) >= Duration::from_millis(1600));
+        // LimitExceeded never hot-loops.
+        assert!(Reason::LimitExceeded.retry_after(0, resync, 0.0).unwrap() >= Duration::from_secs(48));
+        assert_eq!(Reason::InvalidSpec.retry_after(0, resync, 0.0), None);
+        assert_eq!(Reason::Available.retry_after(5, resync, 0.0), Some(resync));
+    }
+
+    #[test]
+    fn reasons_round_trip() {
+        for r in Reason::ALL {
+            assert_eq!(Reason::from_str(r.as_str()), Some(r));
+        }
+        assert!(Reason::LimitExceeded.is_warning());
+        assert!(!Reason::Available.is_warning());
+    }
+}

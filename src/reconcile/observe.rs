@@ -1,0 +1,193 @@
+//! Reads the state a decision needs: the Namespace (tenancy), the Secret, the other resources'
+//! claims and — only when the gates pass — the user's credentials in IAM.
+
+use std::collections::HashSet;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::Api;
+use kube::{Resource, ResourceExt};
+
+use crate::api::{ALLOWED_USERS_ANNOTATION, ROTATE_ANNOTATION, ServiceSpecificCredential};
+use crate::iam::{CredentialMetadata, IamError, SecretValue};
+use crate::policy;
+use crate::reconcile::plan::{Observed, SecretObservation};
+use crate::reconcile::{Context, Error};
+use crate::secret;
+
+/// Owned observations; [`Snapshot::observed`] borrows them as a [`plan::Observed`].
+pub struct Snapshot {
+    pub resource: ServiceSpecificCredential,
+    pub status: crate::api::ServiceSpecificCredentialStatus,
+    pub validity: Result<(), String>,
+    pub permission: Result<(), String>,
+    pub template: Result<(), String>,
+    pub secret: Option<Secret>,
+    pub secret_observation: SecretObservation,
+    /// Our Secret under the name status records, when spec.secret.name moved away from it.
+    pub old_secret: Option<Secret>,
+    pub old_secret_intact: Option<String>,
+    pub credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
+    pub claimed_elsewhere: HashSet<String>,
+    pub now: Timestamp,
+}
+
+impl Snapshot {
+    pub fn observed(&self) -> Observed<'_> {
+        Observed {
+            spec: &self.resource.spec,
+            status: &self.status,
+            rotate_request: self.resource.annotations().get(ROTATE_ANNOTATION).map(String::as_str),
+            validity: self.validity.clone(),
+            permission: self.permission.clone(),
+            secret: self.secret_observation.clone(),
+            old_secret_intact: self.old_secret_intact.clone(),
+            template: self.template.clone(),
+            credentials: self.credentials.clone(),
+            claimed_elsewhere: &self.claimed_elsewhere,
+            now: self.now,
+        }
+    }
+}
+
+/// Observes everything but IAM.
+pub async fn observe_kubernetes(
+    ctx: &Context,
+    resource: &ServiceSpecificCredential,
+) -> Result<Snapshot, Error> {
+    let namespace = resource.namespace().ok_or(Error::NoNamespace)?;
+    let uid = resource.uid().unwrap_or_default();
+    let kind = resource.spec.service_name.kind();
+
+    let validity = resource.spec.validate();
+    let permission = if ctx.config.policy == policy::PolicyMode::Permissive {
+        Ok(())
+    } else {
+        let ns = Api::<Namespace>::all(ctx.client.clone())
+            .get_opt(&namespace)
+            .await?;
+        let annotation = ns
+            .as_ref()
+            .and_then(|n| n.annotations().get(ALLOWED_USERS_ANNOTATION).cloned());
+        policy::check_user(
+            ctx.config.policy,
+            &namespace,
+            annotation.as_deref(),
+            &resource.spec.user_name,
+        )
+    };
+    let template = check_template(resource);
+
+    let secrets = Api::<Secret>::namespaced(ctx.client.clone(), &namespace);
+    let secret_name = resource.secret_name();
+    let secret = secrets.get_opt(&secret_name).await?;
+    let secret_observation = match &secret {
+        None => SecretObservation::Missing,
+        Some(s) if !secret::is_owned_by(s, &uid) => SecretObservation::Foreign,
+        Some(s) => {
+            let read = secret::read_back(s, kind);
+            let up_to_date = match &read {
+                Some((id, login, value)) => rendered_matches(resource, s, id, login, value),
+                None => false,
+            };
+            SecretObservation::Owned {
+                credential_id: s
+                    .annotations()
+                    .get(secret::CREDENTIAL_ID_ANNOTATION)
+                    .cloned(),
+                intact: read.is_some(),
+                up_to_date,
+            }
+        }
+    };
+
+    let status = resource.status.clone().unwrap_or_default();
+    let (old_secret, old_secret_intact) = match status.secret_name.as_deref() {
+        Some(old) if old != secret_name => match secrets.get_opt(old).await? {
+            Some(s) if secret::is_owned_by(&s, &uid) => {
+                let intact = secret::read_back(&s, kind).map(|(id, _, _)| id);
+                (Some(s), intact)
+            }
+            _ => (None, None),
+        },
+        _ => (None, None),
+    };
+
+    let claimed_elsewhere = ctx
+        .store
+        .state()
+        .iter()
+        .filter(|other| other.uid() != resource.uid())
+        .filter_map(|other| other.status.as_ref()?.credential_id.clone())
+        .collect();
+
+    Ok(Snapshot {
+        resource: resource.clone(),
+        status,
+        validity,
+        permission,
+        template,
+        secret,
+        secret_observation,
+        old_secret,
+        old_secret_intact,
+        credentials: None,
+        claimed_elsewhere,
+        now: Timestamp::now(),
+    })
+}
+
+/// Asks IAM for the user's credentials of this service (through the rate limiter and List cache).
+pub async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot) {
+    let spec = &snapshot.resource.spec;
+    snapshot.credentials = Some(
+        ctx.iam
+            .list(&spec.user_name, spec.service_name.as_str())
+            .await,
+    );
+}
+
+/// Renders the template with placeholder material: syntax errors and unknown variables show up
+/// here, before any credential exists.
+fn check_template(resource: &ServiceSpecificCredential) -> Result<(), String> {
+    if resource.spec.secret.template.is_none() {
+        return Ok(());
+    }
+    let placeholder = SecretValue::new("placeholder");
+    let mut probe = resource.clone();
+    if probe.metadata.uid.is_none() {
+        probe.metadata.uid = Some("placeholder".into());
+    }
+    secret::render(
+        &probe,
+        &secret::Material {
+            kind: resource.spec.service_name.kind(),
+            credential_id: "ACCAPLACEHOLDER000000",
+            login: "placeholder",
+            secret: &placeholder,
+        },
+    )
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
+
+fn rendered_matches(
+    resource: &ServiceSpecificCredential,
+    existing: &Secret,
+    id: &str,
+    login: &str,
+    value: &SecretValue,
+) -> bool {
+    let material = secret::Material {
+        kind: resource.spec.service_name.kind(),
+        credential_id: id,
+        login,
+        secret: value,
+    };
+    secret::render(resource, &material).is_ok_and(|desired| secret::is_up_to_date(existing, &desired))
+}
+
+/// The object reference Events are attached to.
+pub fn object_ref(resource: &ServiceSpecificCredential) -> k8s_openapi::api::core::v1::ObjectReference {
+    resource.object_ref(&())
+}
