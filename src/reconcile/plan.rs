@@ -370,3 +370,352 @@ pub fn cleanup_needs_list(observed: &Observed<'_>) -> bool {
         && owned_id(observed).is_none()
         && observed.status.create_requested_at.is_some()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{RotationSpec, RotationStrategy, SecretSpec, ServiceName};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(secs).unwrap()
+    }
+
+    fn spec() -> ServiceSpecificCredentialSpec {
+        ServiceSpecificCredentialSpec {
+            user_name: "sofia".into(),
+            service_name: ServiceName::CodeCommit,
+            status: DesiredStatus::Active,
+            credential_age_days: None,
+            secret: SecretSpec::default(),
+            rotation: None,
+            deletion_policy: DeletionPolicy::Delete,
+        }
+    }
+
+    fn cred(id: &str, created: i64) -> CredentialMetadata {
+        CredentialMetadata {
+            id: id.into(),
+            user_name: "sofia".into(),
+            service_name: "codecommit.amazonaws.com".into(),
+            service_user_name: Some("sofia-at-123456789012".into()),
+            alias: None,
+            status: CredentialStatus::Active,
+            create_date: at(created),
+            expiration_date: None,
+        }
+    }
+
+    fn owned(id: &str) -> SecretObservation {
+        SecretObservation::Owned {
+            credential_id: Some(id.into()),
+            intact: true,
+            up_to_date: true,
+        }
+    }
+
+    struct Case {
+        spec: ServiceSpecificCredentialSpec,
+        status: ServiceSpecificCredentialStatus,
+        rotate: Option<&'static str>,
+        validity: Result<(), String>,
+        permission: Result<(), String>,
+        template: Result<(), String>,
+        secret: SecretObservation,
+        old_secret_intact: Option<String>,
+        credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
+        claimed: HashSet<String>,
+    }
+
+    impl Case {
+        fn new() -> Self {
+            Case {
+                spec: spec(),
+                status: ServiceSpecificCredentialStatus::default(),
+                rotate: None,
+                validity: Ok(()),
+                permission: Ok(()),
+                template: Ok(()),
+                secret: SecretObservation::Missing,
+                old_secret_intact: None,
+                credentials: Some(Ok(vec![])),
+                claimed: HashSet::new(),
+            }
+        }
+
+        fn holding(id: &str) -> Self {
+            let mut c = Case::new();
+            c.status.credential_id = Some(id.into());
+            c.secret = owned(id);
+            c.credentials = Some(Ok(vec![cred(id, NOW - 100)]));
+            c
+        }
+
+        fn decide(&self) -> Decision {
+            decide(&self.observed())
+        }
+
+        fn observed(&self) -> Observed<'_> {
+            Observed {
+                spec: &self.spec,
+                status: &self.status,
+                rotate_request: self.rotate,
+                validity: self.validity.clone(),
+                permission: self.permission.clone(),
+                secret: self.secret.clone(),
+                old_secret_intact: self.old_secret_intact.clone(),
+                template: self.template.clone(),
+                credentials: self.credentials.clone(),
+                claimed_elsewhere: &self.claimed,
+                now: at(NOW),
+            }
+        }
+    }
+
+    fn reason(d: &Decision) -> Reason {
+        match d {
+            Decision::Report { reason, .. } => *reason,
+            other => panic!("expected a report, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fresh_resource_creates() {
+        assert_eq!(Case::new().decide(), Decision::Create { replaces: None });
+    }
+
+    #[test]
+    fn gates_stop_before_iam_in_order() {
+        let mut c = Case::new();
+        c.credentials = None;
+        c.validity = Err("bad".into());
+        c.permission = Err("no".into());
+        c.secret = SecretObservation::Foreign;
+        assert_eq!(reason(&c.decide()), Reason::InvalidSpec);
+        assert!(gate(&c.observed()).is_some());
+        c.validity = Ok(());
+        c.template = Err("template".into());
+        assert_eq!(reason(&c.decide()), Reason::InvalidSpec);
+        c.template = Ok(());
+        assert_eq!(reason(&c.decide()), Reason::NotPermitted);
+        c.permission = Ok(());
+        assert_eq!(reason(&c.decide()), Reason::SecretConflict);
+        c.secret = SecretObservation::Missing;
+        assert!(gate(&c.observed()).is_none());
+    }
+
+    #[test]
+    fn secret_conflict_never_touches_iam_even_with_a_credential() {
+        let mut c = Case::holding("ACCA1");
+        c.secret = SecretObservation::Foreign;
+        assert_eq!(reason(&c.decide()), Reason::SecretConflict);
+    }
+
+    #[test]
+    fn iam_errors_are_reported_typed() {
+        for (error, expected) in [
+            (IamError::UserNotFound { user: "sofia".into() }, Reason::UserNotFound),
+            (IamError::ServiceNotSupported { service: "x".into() }, Reason::ServiceNotSupported),
+            (IamError::Throttled { message: "Rate exceeded".into() }, Reason::Throttled),
+            (IamError::Unavailable { message: "down".into() }, Reason::IamUnavailable),
+            (IamError::AccessDenied { message: "no".into() }, Reason::AccessDenied),
+        ] {
+            let mut c = Case::new();
+            c.credentials = Some(Err(error));
+            assert_eq!(reason(&c.decide()), expected);
+        }
+    }
+
+    #[test]
+    fn full_quota_reports_limit_exceeded_with_the_ids() {
+        let mut c = Case::new();
+        c.credentials = Some(Ok(vec![cred("ACCA1", NOW - 10), cred("ACCA2", NOW - 5)]));
+        match c.decide() {
+            Decision::Report { reason, message, slots_used, .. } => {
+                assert_eq!(reason, Reason::LimitExceeded);
+                assert!(message.contains("ACCA1") && message.contains("ACCA2"), "{message}");
+                assert_eq!(slots_used, Some(2));
+            }
+            other => panic!("{other:?}"),
+        }
+        // One slot held by someone else: we still create.
+        c.credentials = Some(Ok(vec![cred("ACCA1", NOW - 10)]));
+        assert_eq!(c.decide(), Decision::Create { replaces: None });
+    }
+
+    #[test]
+    fn orphan_of_interrupted_create_is_adopted_not_duplicated() {
+        let mut c = Case::new();
+        c.status.create_requested_at = Some(Time(at(NOW - 60)));
+        c.credentials = Some(Ok(vec![cred("OLD", NOW - 3600), cred("ORPHAN", NOW - 59)]));
+        assert_eq!(
+            c.decide(),
+            Decision::Reset { credential: cred("ORPHAN", NOW - 59), cause: ResetCause::Adopt }
+        );
+        // Claimed by another resource: not ours.
+        c.claimed.insert("ORPHAN".into());
+        assert!(matches!(c.decide(), Decision::Report { reason: Reason::LimitExceeded, .. }));
+        // Older than the request (minus skew): not ours.
+        let mut c = Case::new();
+        c.status.create_requested_at = Some(Time(at(NOW - 60)));
+        c.credentials = Some(Ok(vec![cred("OLD", NOW - 120)]));
+        assert_eq!(c.decide(), Decision::Create { replaces: None });
+        // Within the skew: ours.
+        c.credentials = Some(Ok(vec![cred("SKEW", NOW - 63)]));
+        assert!(matches!(c.decide(), Decision::Reset { cause: ResetCause::Adopt, .. }));
+    }
+
+    #[test]
+    fn without_request_marker_nothing_is_adopted() {
+        let mut c = Case::new();
+        c.credentials = Some(Ok(vec![cred("HUMAN", NOW - 1)]));
+        assert_eq!(c.decide(), Decision::Create { replaces: None });
+    }
+
+    #[test]
+    fn crash_after_secret_write_recovers_the_id_from_the_secret() {
+        let mut c = Case::new();
+        c.status.create_requested_at = Some(Time(at(NOW - 60)));
+        c.secret = owned("ACCA9");
+        c.credentials = Some(Ok(vec![cred("ACCA9", NOW - 59)]));
+        assert!(matches!(c.decide(), Decision::Report { reason: Reason::Available, .. }));
+    }
+
+    #[test]
+    fn healthy_credential_is_available() {
+        let c = Case::holding("ACCA1");
+        match c.decide() {
+            Decision::Report { reason, credential, .. } => {
+                assert_eq!(reason, Reason::Available);
+                assert_eq!(credential.unwrap().id, "ACCA1");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn credential_deleted_out_of_band_is_recreated() {
+        let mut c = Case::holding("ACCA1");
+        c.credentials = Some(Ok(vec![]));
+        assert_eq!(c.decide(), Decision::Create { replaces: Some("ACCA1".into()) });
+    }
+
+    #[test]
+    fn lost_or_edited_secret_resets() {
+        for secret in [
+            SecretObservation::Missing,
+            SecretObservation::Owned { credential_id: Some("ACCA1".into()), intact: false, up_to_date: false },
+            SecretObservation::Owned { credential_id: Some("OTHER".into()), intact: true, up_to_date: true },
+        ] {
+            let mut c = Case::holding("ACCA1");
+            c.secret = secret;
+            assert!(
+                matches!(c.decide(), Decision::Reset { cause: ResetCause::SecretLost, .. }),
+                "{:?}",
+                c.secret
+            );
+        }
+    }
+
+    #[test]
+    fn template_change_rewrites_without_reset() {
+        let mut c = Case::holding("ACCA1");
+        c.secret = SecretObservation::Owned { credential_id: Some("ACCA1".into()), intact: true, up_to_date: false };
+        assert!(matches!(c.decide(), Decision::RewriteSecret { .. }));
+    }
+
+    #[test]
+    fn renamed_secret_moves_without_reset() {
+        let mut c = Case::holding("ACCA1");
+        c.secret = SecretObservation::Missing;
+        c.old_secret_intact = Some("ACCA1".into());
+        assert!(matches!(c.decide(), Decision::RewriteSecret { .. }));
+    }
+
+    #[test]
+    fn status_drift_is_set_back() {
+        let mut c = Case::holding("ACCA1");
+        let mut inactive = cred("ACCA1", NOW - 100);
+        inactive.status = CredentialStatus::Inactive;
+        c.credentials = Some(Ok(vec![inactive.clone()]));
+        assert_eq!(
+            c.decide(),
+            Decision::UpdateStatus { credential: inactive, desired: DesiredStatus::Active }
+        );
+        let mut c = Case::holding("ACCA1");
+        c.spec.status = DesiredStatus::Inactive;
+        assert!(matches!(c.decide(), Decision::UpdateStatus { desired: DesiredStatus::Inactive, .. }));
+    }
+
+    #[test]
+    fn expired_is_reported_never_reactivated() {
+        let mut c = Case::holding("ACCA1");
+        c.spec.service_name = ServiceName::Bedrock;
+        let mut expired = cred("ACCA1", NOW - 100);
+        expired.status = CredentialStatus::Expired;
+        c.credentials = Some(Ok(vec![expired]));
+        assert_eq!(reason(&c.decide()), Reason::Expired);
+        // Past its date even if IAM still says Active.
+        let mut late = cred("ACCA1", NOW - 100);
+        late.expiration_date = Some(at(NOW - 1));
+        c.credentials = Some(Ok(vec![late]));
+        assert_eq!(reason(&c.decide()), Reason::Expired);
+        // Missing Secret does not bring a reset of an expired key either.
+        c.secret = SecretObservation::Missing;
+        assert_eq!(reason(&c.decide()), Reason::Expired);
+    }
+
+    #[test]
+    fn rotate_annotation_resets_once_per_value() {
+        let mut c = Case::holding("ACCA1");
+        c.rotate = Some("1732280000");
+        assert_eq!(
+            c.decide(),
+            Decision::Reset {
+                credential: cred("ACCA1", NOW - 100),
+                cause: ResetCause::Rotate(Some("1732280000".into()))
+            }
+        );
+        c.status.handled_rotate_request = Some("1732280000".into());
+        assert_eq!(reason(&c.decide()), Reason::Available);
+    }
+
+    #[test]
+    fn interval_rotation_when_due() {
+        let mut c = Case::holding("ACCA1");
+        c.spec.rotation = Some(RotationSpec {
+            interval: Some("1h".into()),
+            strategy: RotationStrategy::Reset,
+            grace_period: None,
+            before_expiry: None,
+        });
+        assert_eq!(reason(&c.decide()), Reason::Available, "created 100s ago");
+        c.credentials = Some(Ok(vec![cred("ACCA1", NOW - 3601)]));
+        assert!(matches!(c.decide(), Decision::Reset { cause: ResetCause::Rotate(None), .. }));
+        c.status.last_rotation_time = Some(Time(at(NOW - 60)));
+        assert_eq!(reason(&c.decide()), Reason::Available, "rotated a minute ago");
+    }
+
+    #[test]
+    fn cleanup_follows_deletion_policy() {
+        let c = Case::holding("ACCA1");
+        assert_eq!(decide_cleanup(&c.observed(), None), Cleanup::Delete { ids: vec!["ACCA1".into()] });
+        let mut c = Case::holding("ACCA1");
+        c.spec.deletion_policy = DeletionPolicy::Retain;
+        assert_eq!(decide_cleanup(&c.observed(), None), Cleanup::Retain { id: "ACCA1".into() });
+        let c = Case::new();
+        assert!(!cleanup_needs_list(&c.observed()));
+        assert_eq!(decide_cleanup(&c.observed(), None), Cleanup::Nothing);
+    }
+
+    #[test]
+    fn cleanup_deletes_the_orphan_of_an_interrupted_create() {
+        let mut c = Case::new();
+        c.status.create_requested_at = Some(Time(at(NOW - 60)));
+        assert!(cleanup_needs_list(&c.observed()));
+        let list = vec![cred("OLD", NOW - 3600), cred("ORPHAN", NOW - 30)];
+        assert_eq!(decide_cleanup(&c.observed(), Some(&list)), Cleanup::Delete { ids: vec!["ORPHAN".into()] });
+    }
+}
