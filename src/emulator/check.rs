@@ -141,7 +141,12 @@ mod tests {
         s
     }
 
-    fn req(service: &str, user: Option<&str>, password: Option<&str>, secret: Option<&str>) -> CheckRequest {
+    fn req(
+        service: &str,
+        user: Option<&str>,
+        password: Option<&str>,
+        secret: Option<&str>,
+    ) -> CheckRequest {
         CheckRequest {
             service_name: Some(service.into()),
             username: user.map(Into::into),
@@ -154,18 +159,47 @@ mod tests {
     fn password_reasons() {
         let cc = "codecommit.amazonaws.com";
         let s = state_with("pw", cc, None, StoredStatus::Active);
-        let ok = check(&s, 0, &req(cc, Some("Bob+1-at-123456789012"), Some("pw"), None));
+        let ok = check(
+            &s,
+            0,
+            &req(cc, Some("Bob+1-at-123456789012"), Some("pw"), None),
+        );
         assert!(ok.valid);
         assert_eq!(ok.credential_id.as_deref(), Some("ACCA1"));
         assert_eq!(ok.user_name.as_deref(), Some("Bob"));
-        let wrong = check(&s, 0, &req(cc, Some("Bob+1-at-123456789012"), Some("nope"), None));
+        let wrong = check(
+            &s,
+            0,
+            &req(cc, Some("Bob+1-at-123456789012"), Some("nope"), None),
+        );
         assert_eq!(wrong.reason, CheckReason::WrongPassword);
-        let unknown = check(&s, 0, &req(cc, Some("Bob-at-123456789012"), Some("pw"), None));
+        let unknown = check(
+            &s,
+            0,
+            &req(cc, Some("Bob-at-123456789012"), Some("pw"), None),
+        );
         assert_eq!(unknown, CheckResponse::unknown());
-        let other_service = check(&s, 0, &req("cassandra.amazonaws.com", Some("Bob+1-at-123456789012"), Some("pw"), None));
+        let other_service = check(
+            &s,
+            0,
+            &req(
+                "cassandra.amazonaws.com",
+                Some("Bob+1-at-123456789012"),
+                Some("pw"),
+                None,
+            ),
+        );
         assert_eq!(other_service.reason, CheckReason::Unknown);
         let s = state_with("pw", cc, None, StoredStatus::Inactive);
-        assert_eq!(check(&s, 0, &req(cc, Some("Bob+1-at-123456789012"), Some("pw"), None)).reason, CheckReason::Inactive);
+        assert_eq!(
+            check(
+                &s,
+                0,
+                &req(cc, Some("Bob+1-at-123456789012"), Some("pw"), None)
+            )
+            .reason,
+            CheckReason::Inactive
+        );
     }
 
     #[test]
@@ -174,10 +208,22 @@ mod tests {
         let secret = ids::api_key_secret("ABSK", "Bob+1-at-123456789012");
         let s = state_with(&secret, svc, Some(100), StoredStatus::Active);
         assert!(check(&s, 99, &req(svc, None, None, Some(&secret))).valid);
-        assert_eq!(check(&s, 100, &req(svc, None, None, Some(&secret))).reason, CheckReason::Expired);
+        assert_eq!(
+            check(&s, 100, &req(svc, None, None, Some(&secret))).reason,
+            CheckReason::Expired
+        );
         let other = ids::api_key_secret("ABSK", "Bob+1-at-123456789012");
-        assert_eq!(check(&s, 0, &req(svc, None, None, Some(&other))).reason, CheckReason::WrongPassword);
-        assert_eq!(check(&s, 0, &req(svc, None, None, Some("garbage"))).reason, CheckReason::Unknown);
-        assert_eq!(check(&s, 0, &req(svc, None, None, None)).reason, CheckReason::Unknown);
+        assert_eq!(
+            check(&s, 0, &req(svc, None, None, Some(&other))).reason,
+            CheckReason::WrongPassword
+        );
+        assert_eq!(
+            check(&s, 0, &req(svc, None, None, Some("garbage"))).reason,
+            CheckReason::Unknown
+        );
+        assert_eq!(
+            check(&s, 0, &req(svc, None, None, None)).reason,
+            CheckReason::Unknown
+        );
     }
 }

@@ -18,7 +18,9 @@ impl Clock {
         let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
         let _ = self
             .offset_secs
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| Some(o.saturating_add(secs)));
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| {
+                Some(o.saturating_add(secs))
+            });
     }
 
     pub fn offset(&self) -> i64 {

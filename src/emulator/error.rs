@@ -27,7 +27,11 @@ pub enum UnsupportedServiceCode {
 }
 
 impl ApiError {
-    pub fn new(status: u16, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+    pub fn new(
+        status: u16,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             code: code.into(),
@@ -53,7 +57,11 @@ impl ApiError {
     }
 
     pub fn no_such_credential(id: &str) -> Self {
-        Self::new(404, "NoSuchEntity", format!("No such credential {id} exists"))
+        Self::new(
+            404,
+            "NoSuchEntity",
+            format!("No such credential {id} exists"),
+        )
     }
 
     pub fn unsupported_service(name: &str, code: UnsupportedServiceCode) -> Self {
@@ -141,7 +149,11 @@ impl ApiError {
     /// An injected or random server-side failure: 503 is `ServiceUnavailable`, any other 5xx `InternalFailure`.
     pub fn server_error(status: u16) -> Self {
         if status == 503 {
-            Self::new(503, "ServiceUnavailable", "Service is unavailable. Please try again later.")
+            Self::new(
+                503,
+                "ServiceUnavailable",
+                "Service is unavailable. Please try again later.",
+            )
         } else {
             Self::internal(status)
         }

@@ -31,7 +31,10 @@ pub struct FaultConfig {
 impl FaultConfig {
     /// Rates must be within 0–1 (NaN is rejected).
     pub fn validate(&self) -> Result<(), String> {
-        for (name, rate) in [("throttleRate", self.throttle_rate), ("serverErrorRate", self.server_error_rate)] {
+        for (name, rate) in [
+            ("throttleRate", self.throttle_rate),
+            ("serverErrorRate", self.server_error_rate),
+        ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be between 0 and 1, got {rate}"));
             }
@@ -207,7 +210,11 @@ impl Faults {
     pub fn decide(&self, action: &str, mut roll: impl FnMut() -> f64) -> Decision {
         let mut st = self.lock();
         let applies = st.config.applies_to(action);
-        let delay = if applies { st.config.latency } else { Duration::ZERO };
+        let delay = if applies {
+            st.config.latency
+        } else {
+            Duration::ZERO
+        };
         if let Some(i) = st
             .pending
             .iter()
@@ -249,8 +256,14 @@ mod tests {
             count: 2,
         });
         assert_eq!(f.decide("GetUser", || 0.5).error, None);
-        assert_eq!(f.decide("CreateUser", || 0.5).error.unwrap().code, "Throttling");
-        assert_eq!(f.decide("CreateUser", || 0.5).error.unwrap().code, "Throttling");
+        assert_eq!(
+            f.decide("CreateUser", || 0.5).error.unwrap().code,
+            "Throttling"
+        );
+        assert_eq!(
+            f.decide("CreateUser", || 0.5).error.unwrap().code,
+            "Throttling"
+        );
         assert_eq!(f.decide("CreateUser", || 0.5).error, None);
         f.inject(InjectedFault {
             action: None,
@@ -273,21 +286,46 @@ mod tests {
         assert_eq!(d.error.unwrap().code, "Throttling");
         assert_eq!(d.delay, Duration::from_millis(5));
         let d = f.decide("GetUser", || 0.0);
-        assert_eq!(d, Decision { delay: Duration::ZERO, error: None });
-        assert!(f.set(FaultConfig { throttle_rate: 1.5, ..Default::default() }).is_err());
-        assert!(f.set(FaultConfig { server_error_rate: f64::NAN, ..Default::default() }).is_err());
+        assert_eq!(
+            d,
+            Decision {
+                delay: Duration::ZERO,
+                error: None
+            }
+        );
+        assert!(
+            f.set(FaultConfig {
+                throttle_rate: 1.5,
+                ..Default::default()
+            })
+            .is_err()
+        );
+        assert!(
+            f.set(FaultConfig {
+                server_error_rate: f64::NAN,
+                ..Default::default()
+            })
+            .is_err()
+        );
     }
 
     #[test]
     fn wire_formats() {
-        let c: FaultConfig = serde_json::from_str(r#"{"throttleRate":0.5,"latencyMs":20,"actions":["GetUser"]}"#).unwrap();
+        let c: FaultConfig =
+            serde_json::from_str(r#"{"throttleRate":0.5,"latencyMs":20,"actions":["GetUser"]}"#)
+                .unwrap();
         assert_eq!(c.latency, Duration::from_millis(20));
         assert_eq!(c.throttle_rate, 0.5);
-        let i: InjectedFault = serde_json::from_str(r#"{"kind":"serverError","status":500,"count":3}"#).unwrap();
+        let i: InjectedFault =
+            serde_json::from_str(r#"{"kind":"serverError","status":500,"count":3}"#).unwrap();
         assert_eq!(i.kind, FaultKind::ServerError(500));
-        let i: InjectedFault = serde_json::from_str(r#"{"action":"CreateUser","kind":"throttle"}"#).unwrap();
+        let i: InjectedFault =
+            serde_json::from_str(r#"{"action":"CreateUser","kind":"throttle"}"#).unwrap();
         assert_eq!(i.count, 1);
-        assert!(serde_json::from_str::<InjectedFault>(r#"{"kind":"serverError","status":404}"#).is_err());
+        assert!(
+            serde_json::from_str::<InjectedFault>(r#"{"kind":"serverError","status":404}"#)
+                .is_err()
+        );
         let back = serde_json::to_value(&i).unwrap();
         assert_eq!(back["kind"], "throttle");
     }

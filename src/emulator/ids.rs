@@ -79,7 +79,11 @@ pub fn digest(secret: &str) -> String {
 
 /// Compares two digests without an early exit.
 pub fn digest_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 #[cfg(test)]
@@ -93,7 +97,10 @@ mod tests {
         assert!(id.starts_with("ACCAQAAAAAAA"), "{id}");
         // Even account: the middle char is in A..=P.
         assert!(('A'..='P').contains(&id.chars().nth(12).unwrap()));
-        assert!(id.chars().all(|c| c.is_ascii_uppercase() || ('2'..='7').contains(&c)));
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_uppercase() || ('2'..='7').contains(&c))
+        );
         let user = entity_id("AIDA", "123456789012");
         assert_eq!(user.len(), 21);
         assert!(user.starts_with("AIDA"));
@@ -112,7 +119,10 @@ mod tests {
     fn api_key_secrets_embed_the_alias() {
         let s = api_key_secret("ABSK", "bob-at-123456789012");
         assert!(s.starts_with("ABSK"));
-        assert_eq!(alias_of_secret("ABSK", &s).as_deref(), Some("bob-at-123456789012"));
+        assert_eq!(
+            alias_of_secret("ABSK", &s).as_deref(),
+            Some("bob-at-123456789012")
+        );
         let inner = String::from_utf8(STANDARD.decode(&s[4..]).unwrap()).unwrap();
         assert_eq!(inner.split_once(':').unwrap().1.len(), 60);
         assert_eq!(alias_of_secret("ACWL", &s), None);

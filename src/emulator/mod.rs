@@ -63,7 +63,12 @@ pub struct EmulatorArgs {
     pub account_id: String,
 
     /// IAM user to create at start (repeatable; the env var takes a comma-separated list). Existing users are kept.
-    #[arg(long = "user", value_name = "NAME", env = "SSC_EMULATOR_USERS", value_delimiter = ',')]
+    #[arg(
+        long = "user",
+        value_name = "NAME",
+        env = "SSC_EMULATOR_USERS",
+        value_delimiter = ','
+    )]
     pub users: Vec<String>,
 
     /// Persist state to this JSON file (atomic writes after every change); loaded at start, missing = empty.
@@ -73,7 +78,12 @@ pub struct EmulatorArgs {
     /// Access key to verify SigV4 against, as AKID:SECRET[:USER] (repeatable; env var comma-separated). When
     /// any is given every IAM request must be signed with one of them (any region); USER is the caller for
     /// requests without UserName and is created at start if missing.
-    #[arg(long = "access-key", value_name = "AKID:SECRET[:USER]", env = "SSC_EMULATOR_ACCESS_KEYS", value_delimiter = ',')]
+    #[arg(
+        long = "access-key",
+        value_name = "AKID:SECRET[:USER]",
+        env = "SSC_EMULATOR_ACCESS_KEYS",
+        value_delimiter = ','
+    )]
     pub access_keys: Vec<AccessKey>,
 
     /// The caller's IAM user for requests without UserName when SigV4 is off or the key names no user.
@@ -95,7 +105,12 @@ pub struct EmulatorArgs {
 
     /// Restrict --throttle-rate, --server-error-rate and --latency-ms to these IAM actions (repeatable;
     /// env var comma-separated). Default: all actions.
-    #[arg(long = "fault-action", value_name = "ACTION", env = "SSC_EMULATOR_FAULT_ACTIONS", value_delimiter = ',')]
+    #[arg(
+        long = "fault-action",
+        value_name = "ACTION",
+        env = "SSC_EMULATOR_FAULT_ACTIONS",
+        value_delimiter = ','
+    )]
     pub fault_actions: Vec<String>,
 
     /// Largest accepted request body; larger ones get 413 RequestEntityTooLarge.
@@ -203,10 +218,13 @@ impl Emulator {
     /// Loads state, seeds users, binds `config.listen` and serves in the background until the handle is shut
     /// down or dropped.
     pub async fn start(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
-        parse_account_id(&config.account_id).map_err(|e| EmulatorError::Config(format!("account id {e}")))?;
+        parse_account_id(&config.account_id)
+            .map_err(|e| EmulatorError::Config(format!("account id {e}")))?;
         config.faults.validate().map_err(EmulatorError::Config)?;
         if config.max_body_bytes == 0 {
-            return Err(EmulatorError::Config("max body bytes must be positive".into()));
+            return Err(EmulatorError::Config(
+                "max body bytes must be positive".into(),
+            ));
         }
         let persister = config.state_file.as_ref().map(Persister::new);
         let state = match &persister {
@@ -224,13 +242,18 @@ impl Emulator {
         );
         let key_users = config.access_keys.iter().filter_map(|k| k.user.clone());
         for name in config.users.iter().cloned().chain(key_users) {
-            service.ensure_user(&name).map_err(|e| EmulatorError::SeedUser {
-                name: name.clone(),
-                message: e.message,
-            })?;
+            service
+                .ensure_user(&name)
+                .map_err(|e| EmulatorError::SeedUser {
+                    name: name.clone(),
+                    message: e.message,
+                })?;
         }
         let shared = Arc::new(server::Shared {
-            caller_user: config.caller_user.clone().or_else(|| config.users.first().cloned()),
+            caller_user: config
+                .caller_user
+                .clone()
+                .or_else(|| config.users.first().cloned()),
             service,
             faults: faults::Faults::new(config.faults.clone()),
             keys: config.access_keys.clone(),
@@ -242,10 +265,12 @@ impl Emulator {
                 addr: config.listen,
                 source,
             })?;
-        let addr = listener.local_addr().map_err(|source| EmulatorError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind {
+                addr: config.listen,
+                source,
+            })?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = server::router(Arc::clone(&shared));
         let task = tokio::spawn(async move {
@@ -330,7 +355,9 @@ impl EmulatorHandle {
             let _ = tx.send(());
         }
         if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
         {
             task.abort();
         }

@@ -21,9 +21,13 @@ pub enum PersistError {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("state file {path} has format version {found}, this emulator reads version {STATE_VERSION}")]
+    #[error(
+        "state file {path} has format version {found}, this emulator reads version {STATE_VERSION}"
+    )]
     Version { path: PathBuf, found: u32 },
-    #[error("state file {path} belongs to account {found}, but the emulator runs as account {expected}")]
+    #[error(
+        "state file {path} belongs to account {found}, but the emulator runs as account {expected}"
+    )]
     Account {
         path: PathBuf,
         found: String,
@@ -66,10 +70,11 @@ impl Persister {
                 });
             }
         };
-        let state: State = serde_json::from_slice(&bytes).map_err(|source| PersistError::Corrupt {
-            path: self.path.clone(),
-            source,
-        })?;
+        let state: State =
+            serde_json::from_slice(&bytes).map_err(|source| PersistError::Corrupt {
+                path: self.path.clone(),
+                source,
+            })?;
         if state.version != STATE_VERSION {
             return Err(PersistError::Version {
                 path: self.path.clone(),
@@ -124,9 +129,12 @@ fn parent_dir(path: &Path) -> Option<&Path> {
 
 /// The temp file a write to `path` goes through (exposed for crash-simulation tests).
 pub fn temp_path(path: &Path) -> std::io::Result<PathBuf> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "state file path has no file name"))?;
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "state file path has no file name",
+        )
+    })?;
     let dir = parent_dir(path).unwrap_or(Path::new("."));
     Ok(dir.join(format!(
         ".{}.tmp-{}-{}",
@@ -140,7 +148,10 @@ pub fn temp_path(path: &Path) -> std::io::Result<PathBuf> {
 pub fn write_temp(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
     let tmp = temp_path(path)?;
     let result = (|| {
-        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()
     })();
@@ -187,7 +198,10 @@ mod tests {
         s.next_seq = 42;
         p.save(&s).unwrap();
         assert_eq!(p.load("123456789012").unwrap(), Some(s));
-        assert!(matches!(p.load("999999999999"), Err(PersistError::Account { .. })));
+        assert!(matches!(
+            p.load("999999999999"),
+            Err(PersistError::Account { .. })
+        ));
     }
 
     #[test]
@@ -205,7 +219,10 @@ mod tests {
         let torn = write_temp(&path, b"{\"version\":1,\"acc").unwrap();
         assert!(tmp.exists() && torn.exists());
         assert_eq!(p.load("1").unwrap(), Some(old));
-        assert!(!tmp.exists() && !torn.exists(), "stale temp files are removed at load");
+        assert!(
+            !tmp.exists() && !torn.exists(),
+            "stale temp files are removed at load"
+        );
     }
 
     #[test]
@@ -213,7 +230,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         fs::write(&path, b"{\"version\":1,").unwrap();
-        assert!(matches!(Persister::new(&path).load("1"), Err(PersistError::Corrupt { .. })));
+        assert!(matches!(
+            Persister::new(&path).load("1"),
+            Err(PersistError::Corrupt { .. })
+        ));
     }
 
     #[test]

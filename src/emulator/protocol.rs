@@ -3,6 +3,7 @@
 //! Everything here is pure: bytes in, values out.
 
 use quick_xml::Writer;
+use quick_xml::escape::partial_escape;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
 use super::error::ApiError;
@@ -34,9 +35,14 @@ pub struct Params {
 }
 
 impl Params {
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         Self {
-            pairs: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            pairs: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
@@ -60,7 +66,8 @@ impl Params {
     /// absent list both give an empty list. Entries whose index is not a positive integer are ignored.
     pub fn member_list(&self, name: &str) -> Vec<Vec<(String, String)>> {
         let prefix = format!("{name}.member.");
-        let mut entries: std::collections::BTreeMap<u32, Vec<(String, String)>> = Default::default();
+        let mut entries: std::collections::BTreeMap<u32, Vec<(String, String)>> =
+            Default::default();
         for (k, v) in self.iter() {
             let Some(rest) = k.strip_prefix(&prefix) else {
                 continue;
@@ -165,7 +172,11 @@ pub fn xml_safe(text: &str) -> std::borrow::Cow<'_, str> {
     if text.chars().all(ok) {
         std::borrow::Cow::Borrowed(text)
     } else {
-        std::borrow::Cow::Owned(text.chars().map(|c| if ok(c) { c } else { '\u{FFFD}' }).collect())
+        std::borrow::Cow::Owned(
+            text.chars()
+                .map(|c| if ok(c) { c } else { '\u{FFFD}' })
+                .collect(),
+        )
     }
 }
 
@@ -221,8 +232,11 @@ impl Xml {
     /// `<name>text</name>`, text escaped and made XML-safe.
     pub fn leaf(&mut self, name: &str, text: &str) -> &mut Self {
         self.open(name);
+        // Only `<`, `>` and `&` are escaped in text, as AWS does (quotes stay literal).
         let safe = xml_safe(text);
-        self.event(Event::Text(BytesText::new(&safe)));
+        self.event(Event::Text(BytesText::from_escaped(partial_escape(
+            safe.as_ref(),
+        ))));
         self.close(name)
     }
 
@@ -324,7 +338,11 @@ pub enum Output {
 }
 
 /// The success document: `<{action}Response><{action}Result>…</…Result><ResponseMetadata>…`.
-pub fn success_xml(action: &str, output: &Output, request_id: &str) -> Result<Vec<u8>, std::io::Error> {
+pub fn success_xml(
+    action: &str,
+    output: &Output,
+    request_id: &str,
+) -> Result<Vec<u8>, std::io::Error> {
     let response = format!("{action}Response");
     let result = format!("{action}Result");
     let mut x = Xml::new();
@@ -347,7 +365,10 @@ pub fn success_xml(action: &str, output: &Output, request_id: &str) -> Result<Ve
                 }
                 x.close("Users");
             }
-            x.leaf("IsTruncated", if marker.is_some() { "true" } else { "false" });
+            x.leaf(
+                "IsTruncated",
+                if marker.is_some() { "true" } else { "false" },
+            );
             x.leaf_opt("Marker", marker.as_deref());
             x.close(&result);
         }
@@ -371,7 +392,10 @@ pub fn success_xml(action: &str, output: &Output, request_id: &str) -> Result<Ve
                 x.close("ServiceSpecificCredentials");
             }
             x.leaf_opt("Marker", marker.as_deref());
-            x.leaf("IsTruncated", if marker.is_some() { "true" } else { "false" });
+            x.leaf(
+                "IsTruncated",
+                if marker.is_some() { "true" } else { "false" },
+            );
             x.close(&result);
         }
     }
@@ -399,7 +423,10 @@ fn write_user(x: &mut Xml, element: &str, u: &UserView, full: bool) {
         if !u.tags.is_empty() {
             x.open("Tags");
             for (k, v) in &u.tags {
-                x.open("member").leaf("Key", k).leaf("Value", v).close("member");
+                x.open("member")
+                    .leaf("Key", k)
+                    .leaf("Value", v)
+                    .close("member");
             }
             x.close("Tags");
         }
@@ -413,7 +440,10 @@ fn write_credential(x: &mut Xml, element: &str, c: &CredentialView) {
         .leaf_opt("ExpirationDate", c.expiration_date.as_deref())
         .leaf("ServiceName", &c.service_name)
         .leaf_opt("ServiceUserName", c.service_user_name.as_deref())
-        .leaf_opt("ServiceCredentialAlias", c.service_credential_alias.as_deref());
+        .leaf_opt(
+            "ServiceCredentialAlias",
+            c.service_credential_alias.as_deref(),
+        );
     match &c.secret {
         Some(CredentialSecret::Password(p)) => {
             x.leaf("ServicePassword", p);
@@ -436,7 +466,8 @@ mod tests {
 
     #[test]
     fn decodes_plus_percent_and_order() {
-        let p = decode_form(b"UserName=a+b&Action=X&Version=2010-05-08&N=u%2B1%40x&E=&Tags=").unwrap();
+        let p =
+            decode_form(b"UserName=a+b&Action=X&Version=2010-05-08&N=u%2B1%40x&E=&Tags=").unwrap();
         assert_eq!(p.get("UserName"), Some("a b"));
         assert_eq!(p.get("N"), Some("u+1@x"));
         assert_eq!(p.get("E"), Some(""));
@@ -461,7 +492,10 @@ mod tests {
         .unwrap();
         let tags = p.member_list("Tags");
         assert_eq!(tags.len(), 2);
-        assert_eq!(tags[0], vec![("Key".into(), "a".into()), ("Value".into(), "v 1".into())]);
+        assert_eq!(
+            tags[0],
+            vec![("Key".into(), "a".into()), ("Value".into(), "v 1".into())]
+        );
         assert_eq!(tags[1][0], ("Key".into(), "b".into()));
     }
 
@@ -503,7 +537,11 @@ mod tests {
 
     #[test]
     fn control_characters_are_replaced() {
-        let xml = String::from_utf8(error_xml(&ApiError::invalid_action("a\u{1}<b>&", None), "r")).unwrap();
+        let xml = String::from_utf8(error_xml(
+            &ApiError::invalid_action("a\u{1}<b>&", None),
+            "r",
+        ))
+        .unwrap();
         assert!(xml.contains("a\u{FFFD}&lt;b&gt;&amp;"), "{xml}");
     }
 

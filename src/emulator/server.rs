@@ -38,7 +38,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/", any(iam))
         .route("/healthz", get(|| async { "ok" }))
         .route("/_emulator/faults", get(get_faults).put(put_faults))
-        .route("/_emulator/faults/inject", post(inject).delete(clear_injections))
+        .route(
+            "/_emulator/faults/inject",
+            post(inject).delete(clear_injections),
+        )
         .route("/_emulator/clock", get(get_clock).post(advance_clock))
         .route("/_emulator/check", post(check_credential))
         .fallback(not_found)
@@ -113,7 +116,12 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
         .map_err(|_| ApiError::payload_too_large(limit))
 }
 
-async fn handle_iam(shared: &Arc<Shared>, req: Request, rid: &str, log: &mut LogFields) -> Result<Vec<u8>, ApiError> {
+async fn handle_iam(
+    shared: &Arc<Shared>,
+    req: Request,
+    rid: &str,
+    log: &mut LogFields,
+) -> Result<Vec<u8>, ApiError> {
     let (parts, body) = req.into_parts();
     if parts.method != Method::GET && parts.method != Method::POST {
         return Err(ApiError::method_not_allowed(parts.method.as_str()));
@@ -168,7 +176,7 @@ async fn handle_iam(shared: &Arc<Shared>, req: Request, rid: &str, log: &mut Log
         .or_else(|| caller.clone())
         .unwrap_or_default();
 
-    let decision = shared.faults.decide(action.name(), || rand::random::<f64>());
+    let decision = shared.faults.decide(action.name(), rand::random::<f64>);
     if decision.delay > Duration::ZERO {
         tokio::time::sleep(decision.delay).await;
     }
@@ -177,19 +185,25 @@ async fn handle_iam(shared: &Arc<Shared>, req: Request, rid: &str, log: &mut Log
     }
 
     let worker = Arc::clone(shared);
-    let output = tokio::task::spawn_blocking(move || worker.service.call(action, &params, caller.as_deref()))
-        .await
-        .map_err(|_| ApiError::internal(500))??;
+    let output = tokio::task::spawn_blocking(move || {
+        worker.service.call(action, &params, caller.as_deref())
+    })
+    .await
+    .map_err(|_| ApiError::internal(500))??;
     success_xml(action.name(), &output, rid).map_err(|_| ApiError::internal(500))
 }
 
 /// JSON error for the admin endpoints.
 fn bad_request(message: impl std::fmt::Display) -> Response {
-    (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": message.to_string() }))).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({ "error": message.to_string() })),
+    )
+        .into_response()
 }
 
-fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid JSON body: {e}")))
+fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))
 }
 
 async fn get_faults(State(shared): State<Arc<Shared>>) -> Response {
@@ -199,7 +213,7 @@ async fn get_faults(State(shared): State<Arc<Shared>>) -> Response {
 async fn put_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let config: FaultConfig = match parse_json(&body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(e) => return bad_request(e),
     };
     if let Err(e) = shared.faults.set(config) {
         return bad_request(e);
@@ -211,7 +225,7 @@ async fn put_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
 async fn inject(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let fault: InjectedFault = match parse_json(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(e) => return bad_request(e),
     };
     tracing::info!(action = ?fault.action, kind = ?fault.kind, count = fault.count, "fault injected");
     shared.faults.inject(fault);
@@ -225,7 +239,8 @@ async fn clear_injections(State(shared): State<Arc<Shared>>) -> Response {
 
 fn clock_json(shared: &Shared) -> Response {
     let clock = &shared.service.clock;
-    axum::Json(json!({ "now": iso8601(clock.now()), "offsetSeconds": clock.offset() })).into_response()
+    axum::Json(json!({ "now": iso8601(clock.now()), "offsetSeconds": clock.offset() }))
+        .into_response()
 }
 
 async fn get_clock(State(shared): State<Arc<Shared>>) -> Response {
@@ -241,9 +256,12 @@ struct AdvanceClock {
 async fn advance_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let req: AdvanceClock = match parse_json(&body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return bad_request(e),
     };
-    shared.service.clock.advance(Duration::from_secs(req.advance_seconds));
+    shared
+        .service
+        .clock
+        .advance(Duration::from_secs(req.advance_seconds));
     tracing::info!(advance_seconds = req.advance_seconds, "clock advanced");
     clock_json(&shared)
 }
@@ -251,7 +269,7 @@ async fn advance_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> Respon
 async fn check_credential(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let req: CheckRequest = match parse_json(&body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return bad_request(e),
     };
     let now = shared.service.clock.now();
     let verdict = shared.service.store.read(|s| check(s, now, &req));

@@ -14,7 +14,7 @@ use super::ids;
 use super::persist::PersistError;
 use super::protocol::{CredentialSecret, CredentialView, Output, Params, UserView};
 use super::services::{CredentialKind, PER_SERVICE_QUOTA, kind_of};
-use super::store::{Credential, State, StoredStatus, Store, User};
+use super::store::{Credential, State, Store, StoredStatus, User};
 use super::validate::{self, Page, StatusInput};
 
 /// IAM's quota of users per account.
@@ -91,11 +91,20 @@ pub struct Service {
 
 impl Service {
     pub fn new(store: Store, clock: Arc<Clock>, config: ServiceConfig) -> Self {
-        Self { store, clock, config }
+        Self {
+            store,
+            clock,
+            config,
+        }
     }
 
     /// Runs one operation. `caller` is the IAM user the request is made as, if it is a user.
-    pub fn call(&self, action: Action, p: &Params, caller: Option<&str>) -> Result<Output, ApiError> {
+    pub fn call(
+        &self,
+        action: Action,
+        p: &Params,
+        caller: Option<&str>,
+    ) -> Result<Output, ApiError> {
         match action {
             Action::CreateUser => self.create_user(p),
             Action::GetUser => self.get_user(p, caller),
@@ -136,7 +145,10 @@ impl Service {
             }
             let user = User {
                 name: input.user_name.clone(),
-                id: unique(|| ids::entity_id("AIDA", &s.account_id), |id| s.users.values().any(|u| u.id == id)),
+                id: unique(
+                    || ids::entity_id("AIDA", &s.account_id),
+                    |id| s.users.values().any(|u| u.id == id),
+                ),
                 path: input.path.clone(),
                 create_date: now,
                 permissions_boundary: input.permissions_boundary.clone(),
@@ -163,7 +175,12 @@ impl Service {
             let matching = s
                 .users
                 .iter()
-                .filter(|(_, u)| input.path_prefix.as_deref().is_none_or(|pre| u.path.starts_with(pre)))
+                .filter(|(_, u)| {
+                    input
+                        .path_prefix
+                        .as_deref()
+                        .is_none_or(|pre| u.path.starts_with(pre))
+                })
                 .filter(|(k, _)| after.as_deref().is_none_or(|a| k.as_str() > a));
             let (page, next) = paginate(matching, &input.page, |(k, _)| (*k).clone());
             Ok(Output::ListUsers {
@@ -196,7 +213,8 @@ impl Service {
                 .user(&input.user_name)
                 .ok_or_else(|| ApiError::no_such_user(&input.user_name))?
                 .clone();
-            let kind = kind_of(&input.service_name).ok_or_else(|| self.unsupported(&input.service_name))?;
+            let kind = kind_of(&input.service_name)
+                .ok_or_else(|| self.unsupported(&input.service_name))?;
             if input.credential_age_days.is_some() && kind == CredentialKind::Password {
                 return Err(ApiError::invalid_input(format!(
                     "CredentialAgeDays is not supported for service {}.",
@@ -206,15 +224,22 @@ impl Service {
             let user_key = State::user_key(&user.name);
             let slot = s
                 .free_slot(&user_key, &input.service_name, PER_SERVICE_QUOTA)
-                .ok_or_else(|| ApiError::quota("ServiceSpecificCredentialsPerUser", PER_SERVICE_QUOTA))?;
+                .ok_or_else(|| {
+                    ApiError::quota("ServiceSpecificCredentialsPerUser", PER_SERVICE_QUOTA)
+                })?;
             let secret = new_secret(kind, &s.display_name(&user.name, slot));
             let credential = Credential {
-                id: unique(|| ids::entity_id("ACCA", &s.account_id), |id| s.credentials.contains_key(id)),
+                id: unique(
+                    || ids::entity_id("ACCA", &s.account_id),
+                    |id| s.credentials.contains_key(id),
+                ),
                 user_key,
                 service_name: input.service_name.clone(),
                 slot,
                 create_date: now,
-                expiration_date: input.credential_age_days.map(|d| now.saturating_add(d.saturating_mul(86_400))),
+                expiration_date: input
+                    .credential_age_days
+                    .map(|d| now.saturating_add(d.saturating_mul(86_400))),
                 status: StoredStatus::Active,
                 secret_sha256: ids::digest(secret_text(&secret)),
                 seq: s.take_seq(),
@@ -240,7 +265,11 @@ impl Service {
         let now = self.clock.now();
         self.store.read(|s| {
             let user_key = match &user_name {
-                Some(name) => Some(State::user_key(&s.user(name).ok_or_else(|| ApiError::no_such_user(name))?.name)),
+                Some(name) => Some(State::user_key(
+                    &s.user(name)
+                        .ok_or_else(|| ApiError::no_such_user(name))?
+                        .name,
+                )),
                 None => None,
             };
             if let Some(service) = &input.service_name
@@ -252,13 +281,21 @@ impl Service {
                 .credentials
                 .values()
                 .filter(|c| user_key.as_deref().is_none_or(|k| c.user_key == k))
-                .filter(|c| input.service_name.as_deref().is_none_or(|svc| c.service_name == svc))
+                .filter(|c| {
+                    input
+                        .service_name
+                        .as_deref()
+                        .is_none_or(|svc| c.service_name == svc)
+                })
                 .filter(|c| after.is_none_or(|a| c.seq > a))
                 .collect();
             matching.sort_by_key(|c| c.seq);
             let (page, next) = paginate(matching.into_iter(), &input.page, |c| c.seq.to_string());
             Ok(Output::ListCredentials {
-                credentials: page.into_iter().map(|c| credential_view(s, c, now, None)).collect(),
+                credentials: page
+                    .into_iter()
+                    .map(|c| credential_view(s, c, now, None))
+                    .collect(),
                 marker: next.map(|k| encode_marker('c', &k)),
             })
         })
@@ -266,7 +303,9 @@ impl Service {
 
     /// Finds the user's credential: user first (404 user), then the id among the user's credentials.
     fn locate(s: &State, user_name: &str, id: &str) -> Result<(String, Credential), ApiError> {
-        let user = s.user(user_name).ok_or_else(|| ApiError::no_such_user(user_name))?;
+        let user = s
+            .user(user_name)
+            .ok_or_else(|| ApiError::no_such_user(user_name))?;
         let key = State::user_key(&user.name);
         match s.credentials.get(id) {
             Some(c) if c.user_key == key => Ok((key, c.clone())),
@@ -281,7 +320,11 @@ impl Service {
         self.store.mutate(|s| {
             let (_, mut credential) = Self::locate(s, &user_name, &input.id)?;
             let kind = kind_of(&credential.service_name).unwrap_or(CredentialKind::Password);
-            let owner = s.users.get(&credential.user_key).map(|u| u.name.clone()).unwrap_or_default();
+            let owner = s
+                .users
+                .get(&credential.user_key)
+                .map(|u| u.name.clone())
+                .unwrap_or_default();
             let secret = new_secret(kind, &s.display_name(&owner, credential.slot));
             credential.secret_sha256 = ids::digest(secret_text(&secret));
             let view = credential_view(s, &credential, now, Some(secret));
@@ -336,7 +379,9 @@ fn unique(mut make: impl FnMut() -> String, taken: impl Fn(&str) -> bool) -> Str
 fn new_secret(kind: CredentialKind, display_name: &str) -> CredentialSecret {
     match kind {
         CredentialKind::Password => CredentialSecret::Password(ids::password()),
-        CredentialKind::ApiKey { prefix } => CredentialSecret::ApiKey(ids::api_key_secret(prefix, display_name)),
+        CredentialKind::ApiKey { prefix } => {
+            CredentialSecret::ApiKey(ids::api_key_secret(prefix, display_name))
+        }
     }
 }
 
@@ -358,10 +403,22 @@ fn user_view(s: &State, u: &User) -> UserView {
     }
 }
 
-pub fn credential_view(s: &State, c: &Credential, now: i64, secret: Option<CredentialSecret>) -> CredentialView {
-    let owner = s.users.get(&c.user_key).map(|u| u.name.clone()).unwrap_or_else(|| c.user_key.clone());
+pub fn credential_view(
+    s: &State,
+    c: &Credential,
+    now: i64,
+    secret: Option<CredentialSecret>,
+) -> CredentialView {
+    let owner = s
+        .users
+        .get(&c.user_key)
+        .map(|u| u.name.clone())
+        .unwrap_or_else(|| c.user_key.clone());
     let display = s.display_name(&owner, c.slot);
-    let api_key = matches!(kind_of(&c.service_name), Some(CredentialKind::ApiKey { .. }));
+    let api_key = matches!(
+        kind_of(&c.service_name),
+        Some(CredentialKind::ApiKey { .. })
+    );
     CredentialView {
         create_date: iso8601(c.create_date),
         expiration_date: c.expiration_date.map(iso8601),
@@ -376,7 +433,11 @@ pub fn credential_view(s: &State, c: &Credential, now: i64, secret: Option<Crede
 }
 
 /// Takes one page; returns it and, when more items follow, the key of its last item.
-fn paginate<T>(items: impl Iterator<Item = T>, page: &Page, key: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
+fn paginate<T>(
+    items: impl Iterator<Item = T>,
+    page: &Page,
+    key: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
     let max = page.max_items.unwrap_or(DEFAULT_PAGE_SIZE).max(1);
     let mut items = items.peekable();
     let mut out = Vec::new();
@@ -386,7 +447,11 @@ fn paginate<T>(items: impl Iterator<Item = T>, page: &Page, key: impl Fn(&T) -> 
             None => break,
         }
     }
-    let next = if items.peek().is_some() { out.last().map(&key) } else { None };
+    let next = if items.peek().is_some() {
+        out.last().map(&key)
+    } else {
+        None
+    };
     (out, next)
 }
 
@@ -442,22 +507,49 @@ mod tests {
     fn create_order_of_checks() {
         let s = service();
         // Missing user with a bad service: the user error wins.
-        let e = call(&s, Action::CreateServiceSpecificCredential, &[("UserName", "nobody"), ("ServiceName", "x")]).unwrap_err();
+        let e = call(
+            &s,
+            Action::CreateServiceSpecificCredential,
+            &[("UserName", "nobody"), ("ServiceName", "x")],
+        )
+        .unwrap_err();
         assert_eq!(e.message, "The user with name nobody cannot be found.");
         call(&s, Action::CreateUser, &[("UserName", "dev")]).unwrap();
-        let e = call(&s, Action::CreateServiceSpecificCredential, &[("UserName", "dev"), ("ServiceName", "lambda.amazonaws.com")]).unwrap_err();
+        let e = call(
+            &s,
+            Action::CreateServiceSpecificCredential,
+            &[("UserName", "dev"), ("ServiceName", "lambda.amazonaws.com")],
+        )
+        .unwrap_err();
         assert_eq!((e.status, e.code.as_ref()), (404, "NoSuchEntity"));
-        assert_eq!(e.message, "No such service lambda.amazonaws.com is supported for Service Specific Credentials");
-        let svc = [("UserName", "dev"), ("ServiceName", "codecommit.amazonaws.com")];
+        assert_eq!(
+            e.message,
+            "No such service lambda.amazonaws.com is supported for Service Specific Credentials"
+        );
+        let svc = [
+            ("UserName", "dev"),
+            ("ServiceName", "codecommit.amazonaws.com"),
+        ];
         let a = created(call(&s, Action::CreateServiceSpecificCredential, &svc).unwrap());
         let b = created(call(&s, Action::CreateServiceSpecificCredential, &svc).unwrap());
         assert_eq!(a.service_user_name.as_deref(), Some("dev-at-123456789012"));
-        assert_eq!(b.service_user_name.as_deref(), Some("dev+1-at-123456789012"));
+        assert_eq!(
+            b.service_user_name.as_deref(),
+            Some("dev+1-at-123456789012")
+        );
         let e = call(&s, Action::CreateServiceSpecificCredential, &svc).unwrap_err();
         assert_eq!((e.status, e.code.as_ref()), (409, "LimitExceeded"));
-        assert_eq!(e.message, "Cannot exceed quota for ServiceSpecificCredentialsPerUser: 2");
+        assert_eq!(
+            e.message,
+            "Cannot exceed quota for ServiceSpecificCredentialsPerUser: 2"
+        );
         // Freed slot 0 is reused.
-        call(&s, Action::DeleteServiceSpecificCredential, &[("UserName", "dev"), ("ServiceSpecificCredentialId", &a.id)]).unwrap();
+        call(
+            &s,
+            Action::DeleteServiceSpecificCredential,
+            &[("UserName", "dev"), ("ServiceSpecificCredentialId", &a.id)],
+        )
+        .unwrap();
         let c = created(call(&s, Action::CreateServiceSpecificCredential, &svc).unwrap());
         assert_eq!(c.service_user_name.as_deref(), Some("dev-at-123456789012"));
     }
@@ -474,12 +566,16 @@ mod tests {
     fn caller_fallback() {
         let s = service();
         call(&s, Action::CreateUser, &[("UserName", "Me")]).unwrap();
-        let out = s.call(Action::GetUser, &Params::default(), Some("me")).unwrap();
+        let out = s
+            .call(Action::GetUser, &Params::default(), Some("me"))
+            .unwrap();
         match out {
             Output::User(u) => assert_eq!(u.user_name, "Me"),
             other => panic!("{other:?}"),
         }
-        let e = s.call(Action::GetUser, &Params::default(), None).unwrap_err();
+        let e = s
+            .call(Action::GetUser, &Params::default(), None)
+            .unwrap_err();
         assert_eq!(e.code, "ValidationError");
     }
 }

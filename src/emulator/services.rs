@@ -13,9 +13,18 @@ pub enum CredentialKind {
 pub const SERVICES: &[(&str, CredentialKind)] = &[
     ("codecommit.amazonaws.com", CredentialKind::Password),
     ("cassandra.amazonaws.com", CredentialKind::Password),
-    ("bedrock.amazonaws.com", CredentialKind::ApiKey { prefix: "ABSK" }),
-    ("logs.amazonaws.com", CredentialKind::ApiKey { prefix: "ACWL" }),
-    ("cloudwatch.amazonaws.com", CredentialKind::ApiKey { prefix: "ACWM" }),
+    (
+        "bedrock.amazonaws.com",
+        CredentialKind::ApiKey { prefix: "ABSK" },
+    ),
+    (
+        "logs.amazonaws.com",
+        CredentialKind::ApiKey { prefix: "ACWL" },
+    ),
+    (
+        "cloudwatch.amazonaws.com",
+        CredentialKind::ApiKey { prefix: "ACWM" },
+    ),
     (
         "aws-external-anthropic.amazonaws.com",
         CredentialKind::ApiKey { prefix: "AEAA" },
@@ -40,7 +49,10 @@ mod tests {
     #[test]
     fn six_services_two_kinds() {
         assert_eq!(SERVICES.len(), 6);
-        assert_eq!(kind_of("codecommit.amazonaws.com"), Some(CredentialKind::Password));
+        assert_eq!(
+            kind_of("codecommit.amazonaws.com"),
+            Some(CredentialKind::Password)
+        );
         assert_eq!(
             kind_of("bedrock.amazonaws.com"),
             Some(CredentialKind::ApiKey { prefix: "ABSK" })

@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
-use hmac::{Hmac, KeyInit, Mac};
 use axum::http::HeaderMap;
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
@@ -127,7 +127,11 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, SigV4Error> {
         }
     }
     let mut missing = Vec::new();
-    for (name, v) in [("Credential", credential), ("Signature", signature), ("SignedHeaders", signed)] {
+    for (name, v) in [
+        ("Credential", credential),
+        ("Signature", signature),
+        ("SignedHeaders", signed),
+    ] {
         if v.is_none_or(str::is_empty) {
             missing.push(format!("Authorization header requires '{name}' parameter."));
         }
@@ -171,7 +175,12 @@ fn parse_amz_date(s: &str) -> Option<i64> {
         0,
     )
     .ok()?;
-    Some(dt.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp().as_second())
+    Some(
+        dt.to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()?
+            .timestamp()
+            .as_second(),
+    )
 }
 
 fn amz_format(secs: i64) -> String {
@@ -184,7 +193,10 @@ fn amz_format(secs: i64) -> String {
 fn uri_encode(input: &[u8], keep_slash: bool) -> String {
     let mut out = String::with_capacity(input.len());
     for &b in input {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && b == b'/')
+        {
             out.push(b as char);
         } else {
             let _ = write!(out, "%{b:02X}");
@@ -199,7 +211,9 @@ fn percent_decode(input: &str) -> Vec<u8> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%'
-            && let Some(byte) = input.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(byte) = input
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(byte);
             i += 3;
@@ -217,7 +231,10 @@ fn canonical_query(query: &str) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (uri_encode(&percent_decode(k), false), uri_encode(&percent_decode(v), false))
+            (
+                uri_encode(&percent_decode(k), false),
+                uri_encode(&percent_decode(v), false),
+            )
         })
         .collect();
     pairs.sort();
@@ -257,9 +274,17 @@ pub fn canonical_request(req: &SignedRequest<'_>, signed_headers: &[&str]) -> St
     let path = if req.path.is_empty() { "/" } else { req.path };
     let mut headers = String::new();
     for name in signed_headers {
-        let _ = writeln!(headers, "{name}:{}", canonical_header_value(req.headers, name));
+        let _ = writeln!(
+            headers,
+            "{name}:{}",
+            canonical_header_value(req.headers, name)
+        );
     }
-    let payload = match req.headers.get("x-amz-content-sha256").map(|v| v.as_bytes()) {
+    let payload = match req
+        .headers
+        .get("x-amz-content-sha256")
+        .map(|v| v.as_bytes())
+    {
         Some(b"UNSIGNED-PAYLOAD") => "UNSIGNED-PAYLOAD".to_string(),
         _ => hex_sha256(req.body),
     };
@@ -297,21 +322,34 @@ pub fn signature(
 }
 
 /// Verifies the request's signature; returns the key it was signed with. `now` is wall-clock Unix seconds.
-pub fn verify<'k>(req: &SignedRequest<'_>, keys: &'k [AccessKey], now: i64) -> Result<&'k AccessKey, SigV4Error> {
-    let query_signed = req.query.split('&').any(|p| p.starts_with("X-Amz-Signature="));
+pub fn verify<'k>(
+    req: &SignedRequest<'_>,
+    keys: &'k [AccessKey],
+    now: i64,
+) -> Result<&'k AccessKey, SigV4Error> {
+    let query_signed = req
+        .query
+        .split('&')
+        .any(|p| p.starts_with("X-Amz-Signature="));
     let Some(header) = req.headers.get(axum::http::header::AUTHORIZATION) else {
         return Err(if query_signed {
-            SigV4Error::Incomplete("Query-string (presigned) authentication is not supported by this emulator.".into())
+            SigV4Error::Incomplete(
+                "Query-string (presigned) authentication is not supported by this emulator.".into(),
+            )
         } else {
             SigV4Error::Missing
         });
     };
     let header = String::from_utf8_lossy(header.as_bytes()).into_owned();
     let auth = parse_authorization(&header)?;
-    let Some(amz_date) = req.headers.get("x-amz-date").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    let Some(amz_date) = req
+        .headers
+        .get("x-amz-date")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     else {
         return Err(SigV4Error::Incomplete(
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.".into(),
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+                .into(),
         ));
     };
     let key = keys
@@ -319,7 +357,9 @@ pub fn verify<'k>(req: &SignedRequest<'_>, keys: &'k [AccessKey], now: i64) -> R
         .find(|k| k.access_key_id == auth.access_key_id)
         .ok_or(SigV4Error::UnknownKey)?;
     if auth.service != "iam" {
-        return Err(SigV4Error::Scope("Credential should be scoped to correct service: 'iam'. ".into()));
+        return Err(SigV4Error::Scope(
+            "Credential should be scoped to correct service: 'iam'. ".into(),
+        ));
     }
     if auth.terminator != "aws4_request" {
         return Err(SigV4Error::Scope(format!(
@@ -328,7 +368,9 @@ pub fn verify<'k>(req: &SignedRequest<'_>, keys: &'k [AccessKey], now: i64) -> R
         )));
     }
     let Some(signed_at) = parse_amz_date(&amz_date) else {
-        return Err(SigV4Error::Incomplete(format!("Invalid X-Amz-Date '{amz_date}'.")));
+        return Err(SigV4Error::Incomplete(format!(
+            "Invalid X-Amz-Date '{amz_date}'."
+        )));
     };
     if !amz_date.starts_with(auth.date) || auth.date.len() != 8 {
         return Err(SigV4Error::Scope(format!(
@@ -395,7 +437,10 @@ mod tests {
             "service",
         )
         .unwrap();
-        assert_eq!(sig, "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500");
+        assert_eq!(
+            sig,
+            "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"
+        );
     }
 
     #[test]
@@ -414,11 +459,20 @@ mod tests {
         let keys = vec!["AKID:secret".parse::<AccessKey>().unwrap()];
         let mut headers = HeaderMap::new();
         let req = |h: &HeaderMap| {
-            let r = SignedRequest { method: "POST", path: "/", query: "", headers: h, body: b"" };
+            let r = SignedRequest {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: h,
+                body: b"",
+            };
             verify(&r, &keys, 0).map(|_| ())
         };
         assert_eq!(req(&headers), Err(SigV4Error::Missing));
-        headers.insert("authorization", HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=AKID/x"));
+        headers.insert(
+            "authorization",
+            HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=AKID/x"),
+        );
         assert!(matches!(req(&headers), Err(SigV4Error::Incomplete(_))));
         headers.insert("authorization", HeaderValue::from_static("Basic abc"));
         assert!(matches!(req(&headers), Err(SigV4Error::Incomplete(_))));

@@ -176,7 +176,10 @@ impl Store {
 
     /// Runs a mutation atomically. `f` must do all of its checks before it changes anything. With a state file,
     /// the changed state is written before it becomes visible; if the write fails, nothing changes.
-    pub fn mutate<T, E: From<PersistError>>(&self, f: impl FnOnce(&mut State) -> Result<T, E>) -> Result<T, E> {
+    pub fn mutate<T, E: From<PersistError>>(
+        &self,
+        f: impl FnOnce(&mut State) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut guard = self.lock();
         match &self.persister {
             None => f(&mut guard),
@@ -218,15 +221,20 @@ mod tests {
     fn slots_are_reused_lowest_first() {
         let mut s = State::new("123456789012");
         assert_eq!(s.free_slot("bob", "svc", 2), Some(0));
-        s.credentials.insert("A".into(), cred("A", "bob", "svc", 1, 1));
+        s.credentials
+            .insert("A".into(), cred("A", "bob", "svc", 1, 1));
         assert_eq!(s.free_slot("bob", "svc", 2), Some(0));
-        s.credentials.insert("B".into(), cred("B", "bob", "svc", 0, 2));
+        s.credentials
+            .insert("B".into(), cred("B", "bob", "svc", 0, 2));
         assert_eq!(s.free_slot("bob", "svc", 2), None);
         assert_eq!(s.free_slot("bob", "other", 2), Some(0));
         assert_eq!(s.free_slot("ann", "svc", 2), Some(0));
         assert_eq!(s.display_name("bob", 0), "bob-at-123456789012");
         assert_eq!(s.display_name("bob", 1), "bob+1-at-123456789012");
-        let order: Vec<&str> = s.credentials_of("bob", None).map(|c| c.id.as_str()).collect();
+        let order: Vec<&str> = s
+            .credentials_of("bob", None)
+            .map(|c| c.id.as_str())
+            .collect();
         assert_eq!(order, ["A", "B"]);
     }
 

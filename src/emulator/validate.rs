@@ -43,7 +43,9 @@ impl Pattern {
         let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
         let tag = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
         match self {
-            Pattern::UserName => !s.is_empty() && s.chars().all(|c| word(c) || "+=,.@-".contains(c)),
+            Pattern::UserName => {
+                !s.is_empty() && s.chars().all(|c| word(c) || "+=,.@-".contains(c))
+            }
             Pattern::CredentialId => !s.is_empty() && s.chars().all(word),
             Pattern::Path => {
                 s == "/"
@@ -55,7 +57,9 @@ impl Pattern {
             Pattern::PathPrefix => {
                 s.starts_with('/') && s.chars().all(|c| ('\u{21}'..='\u{7F}').contains(&c))
             }
-            Pattern::Marker => !s.is_empty() && s.chars().all(|c| ('\u{20}'..='\u{FF}').contains(&c)),
+            Pattern::Marker => {
+                !s.is_empty() && s.chars().all(|c| ('\u{20}'..='\u{FF}').contains(&c))
+            }
             Pattern::TagKey => !s.is_empty() && s.chars().all(tag),
             Pattern::TagValue => s.chars().all(tag),
         }
@@ -120,8 +124,9 @@ impl<'a> Checker<'a> {
     }
 
     fn violation(&mut self, member: &str, constraint: impl std::fmt::Display) {
-        self.violations
-            .push(format!("Value at '{member}' failed to satisfy constraint: {constraint}"));
+        self.violations.push(format!(
+            "Value at '{member}' failed to satisfy constraint: {constraint}"
+        ));
     }
 
     fn null(&mut self, member: &str) {
@@ -133,17 +138,26 @@ impl<'a> Checker<'a> {
     fn check_str(&mut self, member: &str, value: &str, c: &Str) {
         let len = value.chars().count();
         if len < c.min {
-            self.violation(member, format!("Member must have length greater than or equal to {}", c.min));
+            self.violation(
+                member,
+                format!("Member must have length greater than or equal to {}", c.min),
+            );
         }
         if len > c.max {
-            self.violation(member, format!("Member must have length less than or equal to {}", c.max));
+            self.violation(
+                member,
+                format!("Member must have length less than or equal to {}", c.max),
+            );
         }
         if let Some(p) = c.pattern
             && !p.matches(value)
         {
             self.violation(
                 member,
-                format!("Member must satisfy regular expression pattern: {}", p.regex()),
+                format!(
+                    "Member must satisfy regular expression pattern: {}",
+                    p.regex()
+                ),
             );
         }
     }
@@ -178,10 +192,16 @@ impl<'a> Checker<'a> {
             Ok(n) => {
                 let n = i64::from(n);
                 if n < min {
-                    self.violation(member, format!("Member must have value greater than or equal to {min}"));
+                    self.violation(
+                        member,
+                        format!("Member must have value greater than or equal to {min}"),
+                    );
                 }
                 if n > max {
-                    self.violation(member, format!("Member must have value less than or equal to {max}"));
+                    self.violation(
+                        member,
+                        format!("Member must have value less than or equal to {max}"),
+                    );
                 }
                 Some(n)
             }
@@ -261,7 +281,12 @@ pub fn create_user(p: &Params) -> Result<CreateUserInput, ApiError> {
     }
     let mut tags = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
-        let field = |name: &str| entry.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let field = |name: &str| {
+            entry
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
         let member = |f: &str| format!("tags.{}.member.{f}", i + 1);
         let key = field("Key");
         let value = field("Value");
@@ -439,7 +464,11 @@ pub struct CredentialRef {
 
 fn credential_ref(c: &mut Checker<'_>) -> (Option<String>, Option<String>) {
     let user_name = c.optional("UserName", "userName", &USER_NAME);
-    let id = c.string("ServiceSpecificCredentialId", "serviceSpecificCredentialId", &CREDENTIAL_ID);
+    let id = c.string(
+        "ServiceSpecificCredentialId",
+        "serviceSpecificCredentialId",
+        &CREDENTIAL_ID,
+    );
     (user_name, id)
 }
 
@@ -554,10 +583,18 @@ mod tests {
     #[test]
     fn several_violations_are_joined() {
         let long = "x".repeat(65);
-        let e = create_credential(&params(&[("UserName", &long), ("CredentialAgeDays", "0")])).unwrap_err();
-        assert!(e.message.starts_with("3 validation errors detected: "), "{}", e.message);
+        let e = create_credential(&params(&[("UserName", &long), ("CredentialAgeDays", "0")]))
+            .unwrap_err();
+        assert!(
+            e.message.starts_with("3 validation errors detected: "),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains("'credentialAgeDays' failed to satisfy constraint: Member must have value greater than or equal to 1"));
-        assert!(e.message.contains("Member must have length less than or equal to 64"));
+        assert!(
+            e.message
+                .contains("Member must have length less than or equal to 64")
+        );
         assert!(e.message.contains("Value null at 'serviceName'"));
     }
 
@@ -580,7 +617,10 @@ mod tests {
         let ok = list_credentials(&params(&[("AllUsers", "false"), ("UserName", "a")])).unwrap();
         assert!(!ok.all_users);
         let e = list_credentials(&params(&[("MaxItems", "1001")])).unwrap_err();
-        assert!(e.message.contains("Member must have value less than or equal to 1000"));
+        assert!(
+            e.message
+                .contains("Member must have value less than or equal to 1000")
+        );
     }
 
     #[test]
@@ -602,9 +642,18 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(dup.code, "InvalidInput");
-        let missing = create_user(&params(&[("UserName", "alice"), ("Tags.member.1.Key", "team")])).unwrap_err();
-        assert!(missing.message.contains("Value null at 'tags.1.member.value'"));
-        let bad_path = create_user(&params(&[("UserName", "alice"), ("Path", "nope")])).unwrap_err();
+        let missing = create_user(&params(&[
+            ("UserName", "alice"),
+            ("Tags.member.1.Key", "team"),
+        ]))
+        .unwrap_err();
+        assert!(
+            missing
+                .message
+                .contains("Value null at 'tags.1.member.value'")
+        );
+        let bad_path =
+            create_user(&params(&[("UserName", "alice"), ("Path", "nope")])).unwrap_err();
         assert!(bad_path.message.contains("'path'"));
     }
 
