@@ -1,0 +1,404 @@
+"""charts/ssc-operator through Helm's own Go library (helm-sdkpy): lint, and
+render with every documented values combination; each render is schema-valid,
+hardened, and passes the container exactly the flags the values ask for."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+
+import jsonschema
+import pytest
+import yaml
+
+import helm
+from manifests import CHART, DEPLOY, IMAGE, assert_hardened, assert_operator_pod, container, env_map, validate_schemas
+
+DEFAULTS = yaml.safe_load((CHART / "values.yaml").read_text())
+SCHEMA = json.loads((CHART / "values.schema.json").read_text())
+NS = "ssc-system"
+ARN = "arn:aws:iam::123456789012:role/ssc-operator"
+DIGEST = "sha256:" + "a" * 64
+
+
+def merged(values: dict) -> dict:
+    def merge(a, b):
+        out = copy.deepcopy(a)
+        for k, v in b.items():
+            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        return out
+    return merge(DEFAULTS, values)
+
+
+def fullname(release: str) -> str:
+    return release if "ssc-operator" in release else f"{release}-ssc-operator"
+
+
+def expected_args(v: dict, release: str, namespace: str) -> list[str]:
+    """The chart's contract with `ssc-operator run` (the agreed flags)."""
+    name = fullname(release)
+    args = ["run", f"--policy={v['policy']}"]
+    if v["watchNamespace"]:
+        args.append(f"--watch-namespace={v['watchNamespace']}")
+    if v["emulator"]["enabled"]:
+        args.append(f"--iam-endpoint-url=http://{name}-iam-emulator.{namespace}.svc:{v['emulator']['port']}")
+    elif v["iam"]["endpointUrl"]:
+        args.append(f"--iam-endpoint-url={v['iam']['endpointUrl']}")
+    if v["iam"]["region"]:
+        args.append(f"--region={v['iam']['region']}")
+    elif v["emulator"]["enabled"]:
+        args.append("--region=us-east-1")
+    args += [
+        f"--iam-rate-limit={v['iam']['rateLimit']}",
+        f"--iam-burst={v['iam']['burst']}",
+        f"--resync-interval={v['resyncInterval']}",
+        f"--http-addr=0.0.0.0:{v['metrics']['port']}",
+        f"--log-format={v['logFormat']}",
+        f"--log-level={v['logLevel']}",
+        f"--leader-elect={'true' if v['leaderElection']['enabled'] else 'false'}",
+    ]
+    if v["leaderElection"]["enabled"]:
+        args += [f"--lease-name={v['leaderElection']['leaseName'] or name}",
+                 f"--lease-namespace={namespace}",
+                 f"--lease-duration={v['leaderElection']['leaseDuration']}"]
+    return args + list(v["extraArgs"])
+
+
+CASES = {
+    "defaults": {},
+    "emulator": {"emulator": {"enabled": True}},
+    "emulator-persistent": {"emulator": {"enabled": True, "users": ["alice", "bob"], "throttleRate": 0.1,
+                                         "serverErrorRate": 0.05, "latencyMs": 20,
+                                         "persistence": {"enabled": True, "storageClassName": "standard"}}},
+    "emulator-existing-claim": {"emulator": {"enabled": True, "persistence": {"enabled": True,
+                                                                              "existingClaim": "my-claim"}}},
+    "watch-namespace": {"watchNamespace": "team-a"},
+    "irsa": {"aws": {"irsaRoleArn": ARN}, "iam": {"region": "eu-west-1"}},
+    "credentials-secret": {"aws": {"credentialsSecret": {"name": "aws-creds", "sessionTokenKey": "token"}}},
+    "service-monitor": {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}},
+    "network-policy": {"networkPolicy": {"enabled": True, "apiServer": {"cidrs": ["10.0.0.1/32"]},
+                                         "metrics": {"from": [{"namespaceSelector": {"matchLabels": {
+                                             "kubernetes.io/metadata.name": "monitoring"}}}]}}},
+    "network-policy-emulator": {"networkPolicy": {"enabled": True}, "emulator": {"enabled": True}},
+    "single-replica": {"leaderElection": {"enabled": False}, "replicaCount": 1},
+    "permissive": {"policy": "permissive"},
+    "text-logs": {"logFormat": "text", "logLevel": "debug"},
+    "json-logs": {"logFormat": "json", "logLevel": "warn"},
+    "iam-endpoint": {"iam": {"endpointUrl": "https://iam.example.internal", "region": "us-gov-west-1",
+                             "rateLimit": 2.5, "burst": 4}, "resyncInterval": "1h"},
+    "image-digest": {"image": {"digest": DIGEST, "pullSecrets": ["regcred"], "pullPolicy": "Always"}},
+    "image-tag": {"image": {"repository": "registry.example/ssc", "tag": "dev"}},
+    "metrics-port": {"metrics": {"port": 9090, "service": {"port": 9090}}},
+    "scheduling": {"nodeSelector": {"kubernetes.io/os": "linux"},
+                   "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+                   "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                       "nodeSelectorTerms": [{"matchExpressions": [
+                           {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}]}}},
+                   "podAnnotations": {"a": "b"}, "podLabels": {"team": "platform"},
+                   "priorityClassName": "system-cluster-critical"},
+    "lease": {"leaderElection": {"leaseName": "ssc-lock", "leaseDuration": "30s"}, "replicaCount": 3},
+    "external-sa": {"serviceAccount": {"create": False, "name": "existing"}, "rbac": {"create": False}},
+    "extras": {"extraArgs": ["--some-flag=1"], "extraEnv": [{"name": "RUST_LOG", "value": "debug"}],
+               "serviceAccount": {"annotations": {"x": "y"}}},
+    "no-pdb-no-service": {"podDisruptionBudget": {"enabled": False}, "metrics": {"service": {"enabled": False}}},
+}
+
+
+@pytest.fixture(scope="module")
+def renders():
+    cache: dict = {}
+
+    def get(case: str, release: str = "ssc-operator", namespace: str = NS):
+        key = (case, release, namespace)
+        if key not in cache:
+            cache[key] = helm.render(CASES[case], release=release, namespace=namespace)
+        return cache[key]
+    return get
+
+
+def test_lint_default_values_clean():
+    result = helm.lint()
+    assert result["TotalChartsLinted"] == 1
+    problems = [m for m in result["Messages"] if m["Severity"] >= 2]  # 2 warning, 3 error
+    assert not problems, problems
+
+
+def test_lint_catches_a_broken_template(tmp_path):
+    broken = tmp_path / "ssc-operator"
+    shutil.copytree(CHART, broken)
+    (broken / "templates" / "broken.yaml").write_text("kind: {{ .Values.nope.deeper }\n")
+    result = helm.lint(broken)
+    assert any(m["Severity"] == 3 for m in result["Messages"]), result
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_values_are_schema_valid(case):
+    jsonschema.validate(merged(CASES[case]), SCHEMA)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_render(case, renders):
+    r = renders(case)
+    v = merged(CASES[case])
+    name = "ssc-operator"
+    validate_schemas(r.objects)
+    keys = [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in r.objects]
+    assert len(keys) == len(set(keys))
+    for o in r.objects:
+        labels = o["metadata"]["labels"]
+        assert labels["app.kubernetes.io/instance"] == name and labels["app.kubernetes.io/managed-by"] == "Helm"
+        if o["kind"] not in ("ClusterRole", "ClusterRoleBinding") and o["kind"] not in ("Role", "RoleBinding"):
+            assert o["metadata"]["namespace"] == NS, o["metadata"]["name"]
+
+    d = r.one("Deployment", name) if not v["emulator"]["enabled"] else \
+        [o for o in r.kind("Deployment") if o["metadata"]["name"] == name][0]
+    assert d["spec"]["replicas"] == v["replicaCount"]
+    c = assert_operator_pod(d, port=v["metrics"]["port"])
+    spec = d["spec"]["template"]["spec"]
+    assert c["args"] == expected_args(v, name, NS)
+    assert c["resources"] == v["resources"]
+    assert spec["securityContext"] == v["podSecurityContext"]
+    assert c["securityContext"] == v["securityContext"]
+    assert c["imagePullPolicy"] == v["image"]["pullPolicy"]
+    if v["image"]["digest"]:
+        assert c["image"] == f"{v['image']['repository']}@{v['image']['digest']}"
+    else:
+        assert c["image"] == f"{v['image']['repository']}:{v['image']['tag'] or '0.1.0'}"
+    assert spec.get("imagePullSecrets", []) == [{"name": s} for s in v["image"]["pullSecrets"]]
+    assert spec["serviceAccountName"] == (v["serviceAccount"]["name"] or name)
+    for key in ("nodeSelector", "tolerations", "priorityClassName"):
+        assert spec.get(key, DEFAULTS[key]) == v[key]
+    if v["affinity"]:
+        assert spec["affinity"] == v["affinity"]
+    else:
+        assert "podAntiAffinity" in spec["affinity"]
+    pod_meta = d["spec"]["template"]["metadata"]
+    assert pod_meta.get("annotations", {}) == v["podAnnotations"]
+    assert v["podLabels"].items() <= pod_meta["labels"].items()
+    strategy = d["spec"]["strategy"]["type"]
+    assert strategy == ("RollingUpdate" if v["leaderElection"]["enabled"] else "Recreate")
+
+    env = env_map(c)
+    for extra in v["extraEnv"]:
+        assert env[extra["name"]] == extra["value"]
+    secret = v["aws"]["credentialsSecret"]
+    if secret["name"]:
+        assert env["AWS_ACCESS_KEY_ID"] == {"secretKeyRef": {"name": secret["name"], "key": secret["accessKeyIdKey"]}}
+        assert env["AWS_SECRET_ACCESS_KEY"] == {"secretKeyRef": {"name": secret["name"],
+                                                                 "key": secret["secretAccessKeyKey"]}}
+        if secret["sessionTokenKey"]:
+            assert env["AWS_SESSION_TOKEN"] == {"secretKeyRef": {"name": secret["name"],
+                                                                 "key": secret["sessionTokenKey"]}}
+    elif v["emulator"]["enabled"]:
+        assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"]
+    else:
+        assert "AWS_ACCESS_KEY_ID" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+
+    # ServiceAccount and IRSA.
+    sas = r.kind("ServiceAccount")
+    if v["serviceAccount"]["create"]:
+        [sa] = sas
+        assert sa["automountServiceAccountToken"] is True
+        annotations = sa["metadata"].get("annotations", {})
+        expected = dict(v["serviceAccount"]["annotations"])
+        if v["aws"]["irsaRoleArn"]:
+            expected["eks.amazonaws.com/role-arn"] = v["aws"]["irsaRoleArn"]
+        assert annotations == expected
+    else:
+        assert not sas
+    if not v["rbac"]["create"]:
+        assert not [o for o in r.objects if o["apiVersion"].startswith("rbac.")]
+
+    # Metrics Service, ServiceMonitor, PDB.
+    svcs = [s for s in r.kind("Service") if s["metadata"]["name"] == f"{name}-metrics"]
+    if v["metrics"]["service"]["enabled"]:
+        [svc] = svcs
+        assert svc["spec"]["selector"].items() <= pod_meta["labels"].items()
+        assert svc["spec"]["ports"] == [{"name": "metrics", "port": v["metrics"]["service"]["port"],
+                                         "targetPort": "http", "protocol": "TCP"}]
+    else:
+        assert not svcs
+    monitors = r.kind("ServiceMonitor")
+    if v["metrics"]["serviceMonitor"]["enabled"]:
+        [sm] = monitors
+        assert sm["spec"]["selector"]["matchLabels"].items() <= svcs[0]["metadata"]["labels"].items()
+        assert sm["spec"]["endpoints"][0]["port"] == "metrics"
+        assert v["metrics"]["serviceMonitor"]["labels"].items() <= sm["metadata"]["labels"].items()
+    else:
+        assert not monitors
+    pdbs = r.kind("PodDisruptionBudget")
+    if v["podDisruptionBudget"]["enabled"]:
+        [pdb] = pdbs
+        assert pdb["spec"]["maxUnavailable"] == v["podDisruptionBudget"]["maxUnavailable"]
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_meta["labels"].items()
+    else:
+        assert not pdbs
+
+    # The chart installs its CRD from crds/.
+    assert [c["metadata"]["name"] for c in r.crds_applied] == ["servicespecificcredentials.iam.ssc-operator.dev"]
+    assert "ssc-operator" in r.notes
+
+
+@pytest.mark.parametrize("case", ["emulator", "emulator-persistent", "emulator-existing-claim",
+                                  "network-policy-emulator"])
+def test_emulator(case, renders):
+    r = renders(case)
+    v = merged(CASES[case])
+    em = r.one("Deployment", "-iam-emulator")
+    assert em["metadata"]["name"] == "ssc-operator-iam-emulator"
+    assert_hardened(em, "emulator")
+    assert em["spec"]["replicas"] == 1 and em["spec"]["strategy"]["type"] == "Recreate"
+    spec = em["spec"]["template"]["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    c = container(spec, "emulator")
+    e = v["emulator"]
+    args = ["emulator", f"--listen=0.0.0.0:{e['port']}", f"--account-id={e['accountId']}",
+            "--state-file=/var/lib/ssc-iam-emulator/state.json", f"--log-format={v['logFormat']}"]
+    args += [f"--user={u}" for u in e["users"]]
+    if e["throttleRate"]:
+        args.append(f"--throttle-rate={e['throttleRate']}")
+    if e["serverErrorRate"]:
+        args.append(f"--server-error-rate={e['serverErrorRate']}")
+    if e["latencyMs"]:
+        args.append(f"--latency-ms={e['latencyMs']}")
+    assert c["args"] == args
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    svc = r.one("Service", "-iam-emulator")
+    assert svc["spec"]["selector"].items() <= em["spec"]["template"]["metadata"]["labels"].items()
+    op = r.one("Deployment", "ssc-operator")
+    assert not svc["spec"]["selector"].items() <= op["spec"]["template"]["metadata"]["labels"].items()
+    # The operator's endpoint names this Service, namespace and port.
+    url = [a for a in container(op["spec"]["template"]["spec"], "manager")["args"]
+           if a.startswith("--iam-endpoint-url=")]
+    assert url == [f"--iam-endpoint-url=http://{svc['metadata']['name']}.{NS}.svc:{svc['spec']['ports'][0]['port']}"]
+    vol = {x["name"]: x for x in spec["volumes"]}["state"]
+    pvcs = r.kind("PersistentVolumeClaim")
+    if not e["persistence"]["enabled"]:
+        assert "emptyDir" in vol and not pvcs
+    elif e["persistence"]["existingClaim"]:
+        assert vol["persistentVolumeClaim"] == {"claimName": e["persistence"]["existingClaim"]} and not pvcs
+    else:
+        [pvc] = pvcs
+        assert vol["persistentVolumeClaim"] == {"claimName": pvc["metadata"]["name"]}
+        assert pvc["spec"]["storageClassName"] == e["persistence"]["storageClassName"]
+    assert "DEV/TEST ONLY" in r.notes
+
+
+def test_emulator_off_renders_no_emulator(renders):
+    r = renders("defaults")
+    assert not [o for o in r.objects if "emulator" in o["metadata"]["name"]]
+
+
+def test_release_name_prefixes_every_name(renders):
+    r = renders("emulator", release="dev", namespace="sandbox")
+    names = {o["metadata"]["name"] for o in r.objects}
+    assert "dev-ssc-operator" in names and "dev-ssc-operator-iam-emulator" in names
+    op = r.one("Deployment", "dev-ssc-operator")
+    args = container(op["spec"]["template"]["spec"], "manager")["args"]
+    assert args == expected_args(merged(CASES["emulator"]), "dev", "sandbox")
+    for o in r.objects:
+        if o["kind"] in ("RoleBinding", "ClusterRoleBinding"):
+            assert o["subjects"] == [{"kind": "ServiceAccount", "name": "dev-ssc-operator", "namespace": "sandbox"}]
+
+
+@pytest.mark.parametrize("case", ["network-policy", "network-policy-emulator"])
+def test_network_policy(case, renders):
+    r = renders(case)
+    v = merged(CASES[case])
+    op = r.one("Deployment", "ssc-operator")
+    pod_labels = op["spec"]["template"]["metadata"]["labels"]
+    [np] = [n for n in r.kind("NetworkPolicy") if n["metadata"]["name"] == "ssc-operator"]
+    assert np["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert sorted(np["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+    [ingress] = np["spec"]["ingress"]
+    assert ingress["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert ingress.get("from", []) == v["networkPolicy"]["metrics"]["from"]
+    egress_ports = [sorted((p["port"], p["protocol"]) for p in e["ports"]) for e in np["spec"]["egress"]]
+    assert [(53, "TCP"), (53, "UDP")] in egress_ports
+    assert sorted((p, "TCP") for p in v["networkPolicy"]["apiServer"]["ports"]) in egress_ports
+    api = np["spec"]["egress"][1]
+    assert [t["ipBlock"]["cidr"] for t in api.get("to", [])] == v["networkPolicy"]["apiServer"]["cidrs"]
+    if v["emulator"]["enabled"]:
+        em = r.one("Deployment", "-iam-emulator")
+        iam = np["spec"]["egress"][2]
+        assert iam["ports"] == [{"port": v["emulator"]["port"], "protocol": "TCP"}]
+        assert iam["to"][0]["podSelector"]["matchLabels"].items() <= \
+            em["spec"]["template"]["metadata"]["labels"].items()
+        [emnp] = [n for n in r.kind("NetworkPolicy") if n["metadata"]["name"].endswith("-iam-emulator")]
+        assert emnp["spec"]["egress"] == []
+        assert emnp["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    else:
+        iam = np["spec"]["egress"][2]
+        assert iam["ports"] == [{"port": 443, "protocol": "TCP"}]
+        assert [t["ipBlock"]["cidr"] for t in iam["to"]] == ["0.0.0.0/0"]
+
+
+def test_single_replica_without_leader_election_has_no_lease_role(renders):
+    r = renders("single-replica")
+    assert not [o for o in r.kind("Role") if "leader" in o["metadata"]["name"]]
+
+
+def test_lease_role_names_the_lease(renders):
+    r = renders("lease")
+    role = r.one("Role", "-leader-election")
+    assert [x.get("resourceNames") for x in role["rules"]] == [None, ["ssc-lock"]]
+
+
+def test_defaults_match_deploy():
+    """The chart and deploy/ ship the same image and operator defaults."""
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["apiVersion"] == "v2"
+    assert f"{DEFAULTS['image']['repository']}:{chart['appVersion']}" == IMAGE
+    deploy_text = (DEPLOY / "base" / "deployment.yaml").read_text()
+    assert IMAGE in deploy_text
+
+
+# Values that must be rejected at install time, and the message that says why.
+BAD = {
+    "policy-lax": ({"policy": "lax"}, "/policy"),
+    "replicas-string": ({"replicaCount": "two"}, "/replicaCount"),
+    "unknown-top-level": ({"replicas": 2}, "additional properties 'replicas'"),
+    "unknown-nested": ({"iam": {"endpoint": "http://x"}}, "additional properties 'endpoint'"),
+    "log-format": ({"logFormat": "yaml"}, "/logFormat"),
+    "log-level": ({"logLevel": "verbose"}, "/logLevel"),
+    "duration": ({"resyncInterval": "ten minutes"}, "/resyncInterval"),
+    "lease-duration": ({"leaderElection": {"leaseDuration": 15}}, "/leaderElection/leaseDuration"),
+    "rate-limit-zero": ({"iam": {"rateLimit": 0}}, "/iam/rateLimit"),
+    "endpoint-scheme": ({"iam": {"endpointUrl": "iam.amazonaws.com"}}, "/iam/endpointUrl"),
+    "irsa-arn": ({"aws": {"irsaRoleArn": "my-role"}}, "/aws/irsaRoleArn"),
+    "digest": ({"image": {"digest": "latest"}}, "/image/digest"),
+    "watch-namespace": ({"watchNamespace": "Team_A"}, "/watchNamespace"),
+    "account-id": ({"emulator": {"accountId": 123}}, "/emulator/accountId"),
+    "throttle-rate": ({"emulator": {"throttleRate": 2}}, "/emulator/throttleRate"),
+    "no-leader-election-two-replicas": ({"leaderElection": {"enabled": False}}, "/replicaCount"),
+    "emulator-and-endpoint": ({"emulator": {"enabled": True}, "iam": {"endpointUrl": "https://x"}},
+                              "/iam/endpointUrl"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_values_fail_the_schema(case):
+    values, where = BAD[case]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(merged(values), SCHEMA)
+    with pytest.raises(helm.sdk().InstallError) as err:
+        helm.render(values)
+    assert "values don't meet the specifications of the schema" in str(err.value)
+    assert where in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"emulator": {"enabled": True}, "aws": {"credentialsSecret": {"name": "x"}}}, "unset aws.credentialsSecret"),
+    ({"serviceAccount": {"create": False}}, "serviceAccount.name is required"),
+    ({"metrics": {"serviceMonitor": {"enabled": True}, "service": {"enabled": False}}},
+     "metrics.serviceMonitor.enabled needs metrics.service.enabled"),
+])
+def test_inconsistent_values_fail_with_a_message(values, message):
+    with pytest.raises(helm.sdk().InstallError) as err:
+        helm.render(values)
+    assert message in str(err.value)
+
+
+def test_kube_version_floor():
+    assert yaml.safe_load((CHART / "Chart.yaml").read_text())["kubeVersion"] == ">=1.25.0-0"

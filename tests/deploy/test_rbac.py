@@ -1,0 +1,281 @@
+"""RBAC: the evaluator in rbac.py (unit tests), and the rules shipped in deploy/
+and the chart: exactly the operator's requests, nothing more."""
+
+from __future__ import annotations
+
+import pytest
+
+import helm
+from manifests import DEPLOY, kustomize
+from rbac import Request, Scoped, allowed, effective_rules, request_attributes, rule_allows
+
+SA_NS, SA = "ssc-system", "ssc-operator"
+SSC = "/apis/iam.ssc-operator.dev/v1alpha1"
+LEASES = "/apis/coordination.k8s.io/v1/namespaces"
+MANAGED = "labelSelector=app.kubernetes.io%2Fmanaged-by%3Dssc-operator"
+
+# ---------------------------------------------------------------- rbac.py unit tests
+
+
+@pytest.mark.parametrize("method,path,expected", [
+    ("GET", "/api/v1/namespaces/a/secrets/s", Request("get", "", "secrets", "", "a", "s")),
+    ("GET", "/api/v1/namespaces/a/secrets", Request("list", "", "secrets", "", "a", "")),
+    ("GET", "/api/v1/secrets?watch=true&" + MANAGED, Request("watch", "", "secrets", "", "", "")),
+    ("GET", "/api/v1/secrets?watch=1", Request("watch", "", "secrets", "", "", "")),
+    ("GET", "/api/v1/namespaces/a/secrets?fieldSelector=metadata.name%3Ds&watch=true",
+     Request("watch", "", "secrets", "", "a", "s")),
+    ("GET", "/api/v1/namespaces/a/secrets/s?watch=true", Request("get", "", "secrets", "", "a", "s")),
+    ("POST", "/api/v1/namespaces/a/secrets", Request("create", "", "secrets", "", "a", "")),
+    ("PUT", "/api/v1/namespaces/a/secrets/s", Request("update", "", "secrets", "", "a", "s")),
+    ("PATCH", "/api/v1/namespaces/a/secrets/s", Request("patch", "", "secrets", "", "a", "s")),
+    ("DELETE", "/api/v1/namespaces/a/secrets/s", Request("delete", "", "secrets", "", "a", "s")),
+    ("DELETE", "/api/v1/namespaces/a/secrets", Request("deletecollection", "", "secrets", "", "a", "")),
+    ("GET", "/api/v1/namespaces/a", Request("get", "", "namespaces", "", "a", "a")),
+    ("GET", "/api/v1/namespaces", Request("list", "", "namespaces", "", "", "")),
+    ("PUT", "/api/v1/namespaces/a/status", Request("update", "", "namespaces", "status", "a", "a")),
+    ("PATCH", SSC + "/namespaces/a/servicespecificcredentials/x/status",
+     Request("patch", "iam.ssc-operator.dev", "servicespecificcredentials", "status", "a", "x")),
+    ("GET", SSC + "/servicespecificcredentials?watch=true&resourceVersion=5",
+     Request("watch", "iam.ssc-operator.dev", "servicespecificcredentials", "", "", "")),
+    ("GET", "/apis/coordination.k8s.io/v1/watch/namespaces/n/leases/l",
+     Request("watch", "coordination.k8s.io", "leases", "", "n", "l")),
+])
+def test_request_attributes(method, path, expected):
+    assert request_attributes(method, path) == expected
+
+
+def test_request_attributes_rejects_non_resource_paths():
+    for path in ("/version", "/apis", "/api/v1", "/healthz"):
+        with pytest.raises(ValueError):
+            request_attributes("GET", path)
+
+
+def test_rule_matching():
+    r = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}
+    assert rule_allows(r, "get", "", "secrets")
+    assert not rule_allows(r, "watch", "", "secrets")
+    assert not rule_allows(r, "get", "apps", "secrets")
+    assert not rule_allows(r, "get", "", "configmaps")
+    # A resource rule does not cover its subresources, and vice versa.
+    assert not rule_allows({"apiGroups": ["g"], "resources": ["things"], "verbs": ["patch"]},
+                           "patch", "g", "things", "status")
+    assert rule_allows({"apiGroups": ["g"], "resources": ["things/status"], "verbs": ["patch"]},
+                       "patch", "g", "things", "status")
+    assert not rule_allows({"apiGroups": ["g"], "resources": ["things/status"], "verbs": ["patch"]},
+                           "patch", "g", "things")
+    # Wildcards.
+    assert rule_allows({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, "delete", "x", "y", "z")
+    assert rule_allows({"apiGroups": ["g"], "resources": ["*/status"], "verbs": ["get"]}, "get", "g", "a", "status")
+    assert not rule_allows({"apiGroups": ["g"], "resources": ["*/status"], "verbs": ["get"]}, "get", "g", "a")
+    # resourceNames: only requests naming an object; never list/create without a name.
+    named = {"apiGroups": [""], "resources": ["leases"], "resourceNames": ["l"], "verbs": ["get", "list"]}
+    assert rule_allows(named, "get", "", "leases", name="l")
+    assert not rule_allows(named, "get", "", "leases", name="other")
+    assert not rule_allows(named, "list", "", "leases")
+    # Non-resource rules never grant resource requests.
+    assert not rule_allows({"nonResourceURLs": ["*"], "verbs": ["*"]}, "get", "", "secrets")
+
+
+def test_scoped_rules_apply_only_in_their_namespace():
+    rules = [Scoped("a", {"apiGroups": [""], "resources": ["secrets", "namespaces"], "verbs": ["get", "list"]})]
+    assert allowed(rules, "get", "", "secrets", "", "a", "s")
+    assert not allowed(rules, "get", "", "secrets", "", "b", "s")
+    assert not allowed(rules, "list", "", "secrets", "", "", "")  # all namespaces
+    # The Namespace object itself is authorized with namespace=its name.
+    assert allowed(rules, *_attrs("GET", "/api/v1/namespaces/a"))
+    assert not allowed(rules, *_attrs("GET", "/api/v1/namespaces/b"))
+    cluster = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]
+    assert allowed(cluster, "list", "", "secrets", "", "", "")
+    assert allowed(cluster, "list", "", "secrets", "", "b", "")
+
+
+def test_effective_rules_follow_bindings():
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "r", "namespace": "a"},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}
+    crole = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "c"},
+             "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]}
+    sa = {"kind": "ServiceAccount", "name": "op", "namespace": "sys"}
+
+    def binding(kind, ns, ref_kind, ref_name, subject=sa):
+        meta = {"name": "b"} | ({"namespace": ns} if ns else {})
+        return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": meta,
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": ref_kind, "name": ref_name},
+                "subjects": [subject]}
+
+    # RoleBinding -> Role: only in that namespace.
+    rules = effective_rules([role, binding("RoleBinding", "a", "Role", "r")], "sys", "op")
+    assert allowed(rules, "get", "", "pods", "", "a", "p") and not allowed(rules, "get", "", "pods", "", "b", "p")
+    # RoleBinding -> ClusterRole: the ClusterRole's rules, only in the binding's namespace.
+    rules = effective_rules([crole, binding("RoleBinding", "a", "ClusterRole", "c")], "sys", "op")
+    assert allowed(rules, "get", "", "secrets", "", "a", "s") and not allowed(rules, "get", "", "secrets", "", "b", "s")
+    # ClusterRoleBinding -> ClusterRole: everywhere.
+    rules = effective_rules([crole, binding("ClusterRoleBinding", None, "ClusterRole", "c")], "sys", "op")
+    assert allowed(rules, "get", "", "secrets", "", "b", "s")
+    # Another subject, a dangling roleRef, a Role of another namespace: nothing.
+    other = {"kind": "ServiceAccount", "name": "op", "namespace": "elsewhere"}
+    assert effective_rules([crole, binding("ClusterRoleBinding", None, "ClusterRole", "c", other)], "sys", "op") == []
+    assert effective_rules([binding("ClusterRoleBinding", None, "ClusterRole", "missing")], "sys", "op") == []
+    assert effective_rules([role, binding("RoleBinding", "b", "Role", "r")], "sys", "op") == []
+    # Groups that contain every service account.
+    group = {"kind": "Group", "name": "system:serviceaccounts:sys", "apiGroup": "rbac.authorization.k8s.io"}
+    assert effective_rules([crole, binding("ClusterRoleBinding", None, "ClusterRole", "c", group)], "sys", "op")
+
+
+def _attrs(method: str, path: str):
+    r = request_attributes(method, path)
+    return r.verb, r.group, r.resource, r.subresource, r.namespace, r.name
+
+
+# ---------------------------------------------------------------- the shipped rules
+
+EXPECTED_RULES = {
+    # (apiGroup, resource, resourceNames) -> verbs
+    ("iam.ssc-operator.dev", "servicespecificcredentials", ()): {"get", "list", "watch", "patch"},
+    ("iam.ssc-operator.dev", "servicespecificcredentials/status", ()): {"patch"},
+    ("", "secrets", ()): {"get", "list", "watch", "create", "update", "patch", "delete"},
+    ("events.k8s.io", "events", ()): {"create", "patch"},
+}
+EXPECTED_LEASE_RULES = {
+    ("coordination.k8s.io", "leases", ()): {"create"},
+    ("coordination.k8s.io", "leases", ("ssc-operator",)): {"get", "update"},
+}
+
+
+def _flatten(rules: list[dict]) -> dict:
+    out: dict = {}
+    for r in rules:
+        for key in ("apiGroups", "resources", "verbs"):
+            assert "*" not in r.get(key, []), f"wildcard in {r}"
+        assert not r.get("nonResourceURLs"), r
+        for g in r["apiGroups"]:
+            for res in r["resources"]:
+                key = (g, res, tuple(r.get("resourceNames") or ()))
+                out.setdefault(key, set()).update(r["verbs"])
+    return out
+
+
+def _rbac_objects(objects):
+    return [o for o in objects if o["apiVersion"].startswith("rbac.authorization.k8s.io/")]
+
+
+def _cluster_namespaced(objects):
+    roles: dict = {k: [] for k in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")}
+    for o in _rbac_objects(objects):
+        roles.setdefault(o["kind"], []).append(o)
+    return roles
+
+
+def test_deploy_rules_are_exactly_the_operators_requests():
+    objects = _rbac_objects(kustomize(DEPLOY))
+    roles = _cluster_namespaced(objects)
+    assert len(roles["ClusterRole"]) == 1 and len(roles["Role"]) == 1
+    assert _flatten(roles["ClusterRole"][0]["rules"]) == EXPECTED_RULES | {("", "namespaces", ()): {"get"}}
+    lease_role = roles["Role"][0]
+    assert lease_role["metadata"]["namespace"] == SA_NS
+    assert _flatten(lease_role["rules"]) == EXPECTED_LEASE_RULES
+
+
+@pytest.fixture(scope="module")
+def chart_default():
+    return helm.render().objects
+
+
+@pytest.fixture(scope="module")
+def chart_watch_ns():
+    return helm.render({"watchNamespace": "team-a"}).objects
+
+
+@pytest.fixture(scope="module")
+def chart_single():
+    return helm.render({"leaderElection": {"enabled": False}, "replicaCount": 1}).objects
+
+
+def test_chart_rules_default(chart_default):
+    roles = _cluster_namespaced(chart_default)
+    assert len(roles["ClusterRole"]) == 1 and len(roles["ClusterRoleBinding"]) == 1
+    assert _flatten(roles["ClusterRole"][0]["rules"]) == EXPECTED_RULES | {("", "namespaces", ()): {"get"}}
+    [lease_role] = roles["Role"]
+    assert lease_role["metadata"]["namespace"] == SA_NS
+    assert _flatten(lease_role["rules"]) == EXPECTED_LEASE_RULES
+
+
+def test_chart_rules_watch_namespace(chart_watch_ns):
+    roles = _cluster_namespaced(chart_watch_ns)
+    assert not roles["ClusterRole"] and not roles["ClusterRoleBinding"], "no cluster-wide grant with watchNamespace"
+    by_ns = {r["metadata"]["namespace"]: r for r in roles["Role"]}
+    assert set(by_ns) == {"team-a", SA_NS}
+    assert _flatten(by_ns["team-a"]["rules"]) == EXPECTED_RULES | {("", "namespaces", ("team-a",)): {"get"}}
+    assert _flatten(by_ns[SA_NS]["rules"]) == EXPECTED_LEASE_RULES
+
+
+def test_chart_without_leader_election_has_no_lease_rules(chart_single):
+    rules = effective_rules(chart_single, SA_NS, SA)
+    assert not any(allowed(rules, v, "coordination.k8s.io", "leases", "", SA_NS, "ssc-operator")
+                   for v in ("get", "create", "update"))
+
+
+# Requests the operator makes (design §5 and the agreed interface).
+def operator_requests(watch_ns: str | None, tenant: str = "team-a"):
+    ns_prefix = f"/namespaces/{watch_ns}" if watch_ns else ""
+    yield "GET", f"{SSC}{ns_prefix}/servicespecificcredentials?limit=500"
+    yield "GET", f"{SSC}{ns_prefix}/servicespecificcredentials?watch=true&resourceVersion=1"
+    yield "GET", f"/api/v1{ns_prefix}/secrets?{MANAGED}"
+    yield "GET", f"/api/v1{ns_prefix}/secrets?{MANAGED}&watch=true"
+    yield "GET", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x"
+    yield "PATCH", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x"
+    yield "PATCH", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x/status"
+    for method, suffix in (("GET", "/s"), ("POST", ""), ("PUT", "/s"), ("PATCH", "/s"), ("DELETE", "/s")):
+        yield method, f"/api/v1/namespaces/{tenant}/secrets{suffix}"
+    yield "GET", f"/api/v1/namespaces/{tenant}"
+    yield "POST", f"/apis/events.k8s.io/v1/namespaces/{tenant}/events"
+    yield "PATCH", f"/apis/events.k8s.io/v1/namespaces/{tenant}/events/x.123"
+    yield "GET", f"{LEASES}/{SA_NS}/leases/ssc-operator"
+    yield "POST", f"{LEASES}/{SA_NS}/leases"
+    yield "PUT", f"{LEASES}/{SA_NS}/leases/ssc-operator"
+
+
+def forbidden_requests(watch_ns: str | None, tenant: str = "team-a"):
+    yield "POST", f"{SSC}/namespaces/{tenant}/servicespecificcredentials"
+    yield "PUT", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x"
+    yield "DELETE", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x"
+    yield "PUT", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x/status"
+    yield "DELETE", f"/api/v1/namespaces/{tenant}/secrets"
+    yield "GET", f"/api/v1/namespaces/{tenant}/configmaps"
+    yield "GET", f"/api/v1/namespaces/{tenant}/pods"
+    yield "GET", "/api/v1/namespaces"
+    yield "PATCH", f"/api/v1/namespaces/{tenant}"
+    yield "POST", f"/api/v1/namespaces/{tenant}/events"
+    yield "GET", "/apis/coordination.k8s.io/v1/leases"
+    yield "GET", f"{LEASES}/{SA_NS}/leases/someone-else"
+    yield "PUT", f"{LEASES}/{SA_NS}/leases/someone-else"
+    yield "DELETE", f"{LEASES}/{SA_NS}/leases/ssc-operator"
+    yield "PUT", f"{LEASES}/{tenant}/leases/ssc-operator"
+    yield "POST", f"{LEASES}/{tenant}/leases"
+    yield "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    yield "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+    if watch_ns:
+        yield "GET", "/api/v1/secrets?" + MANAGED
+        yield "GET", f"{SSC}/servicespecificcredentials?watch=true"
+        yield "GET", "/api/v1/namespaces/team-b/secrets/s"
+        yield "GET", "/api/v1/namespaces/team-b"
+        yield "PATCH", f"{SSC}/namespaces/team-b/servicespecificcredentials/x"
+
+
+def _check(objects, watch_ns):
+    rules = effective_rules(objects, SA_NS, SA)
+    denied = [(m, p) for m, p in operator_requests(watch_ns) if not allowed(rules, *_attrs(m, p))]
+    assert not denied, f"the operator's requests are denied: {denied}"
+    granted = [(m, p) for m, p in forbidden_requests(watch_ns) if allowed(rules, *_attrs(m, p))]
+    assert not granted, f"more than the operator needs is granted: {granted}"
+
+
+def test_deploy_allows_the_operators_requests_and_nothing_else():
+    _check(kustomize(DEPLOY), None)
+
+
+def test_chart_allows_the_operators_requests_and_nothing_else(chart_default):
+    _check(chart_default, None)
+
+
+def test_chart_watch_namespace_allows_only_that_namespace(chart_watch_ns):
+    _check(chart_watch_ns, "team-a")
