@@ -6,6 +6,8 @@
 pub mod api;
 pub mod emulator;
 pub mod iam;
+pub mod leader;
+pub mod metrics;
 pub mod operator;
 pub mod policy;
 pub mod reconcile;

@@ -9,11 +9,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use kube::CustomResourceExt;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::api::ServiceSpecificCredential;
 use crate::emulator::{Emulator, EmulatorConfig};
-use crate::iam::{AwsIam, IamLimits, NoopObserver};
+use crate::iam::{AwsIam, IamLimits};
+use crate::leader::{self, LeaseConfig};
+use crate::metrics::Metrics;
 use crate::policy::PolicyMode;
 use crate::reconcile;
 use crate::telemetry::{self, LogFormat};
@@ -79,6 +82,23 @@ pub struct RunArgs {
     /// Name of this replica in Events and the leader-election Lease (default: hostname).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+
+    /// Elect a leader on a Lease so that 2+ replicas are safe: only the leader reconciles.
+    #[arg(long, env = "SSC_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub leader_elect: bool,
+
+    /// Name of the leader-election Lease.
+    #[arg(long, env = "SSC_LEASE_NAME", default_value = "ssc-operator")]
+    pub lease_name: String,
+
+    /// Namespace of the Lease (default: POD_NAMESPACE, the service account's namespace, or the
+    /// kubeconfig's namespace).
+    #[arg(long, env = "SSC_LEASE_NAMESPACE", value_name = "NAMESPACE")]
+    pub lease_namespace: Option<String>,
+
+    /// How long a leader's claim lasts without renewal; a killed leader is replaced within it.
+    #[arg(long, env = "SSC_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
 }
 
 fn parse_duration(value: &str) -> Result<Duration, String> {
@@ -110,6 +130,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     } else {
         (args.iam_endpoint_url.clone(), None, None)
     };
+    let metrics = Arc::new(Metrics::new());
     let sdk = AwsIam::sdk_client(endpoint.as_deref(), args.region.as_deref(), credentials).await;
     let iam = Arc::new(AwsIam::new(
         sdk,
@@ -118,24 +139,124 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             burst: args.iam_burst,
             ..IamLimits::default()
         },
-        Arc::new(NoopObserver),
+        metrics.clone(),
     ));
 
+    let shutdown = CancellationToken::new();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown_signal().await;
+            shutdown.cancel();
+        }
+    });
     let ready = Arc::new(AtomicBool::new(false));
-    let http = tokio::spawn(serve_http(args.http_addr, ready.clone()));
+    let listener = tokio::net::TcpListener::bind(args.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on --http-addr {}", args.http_addr))?;
+    let http = tokio::spawn(serve_http(listener, ready.clone(), metrics.clone()));
 
+    let identity = args.identity.clone().unwrap_or_else(hostname);
     let config = reconcile::Config {
         policy: args.policy,
         resync: args.resync_interval,
         watch_namespace: args.watch_namespace.clone(),
         concurrency: args.concurrency,
-        instance: args.identity.clone(),
+        instance: Some(identity.clone()),
     };
-    info!(policy = ?args.policy, namespace = ?args.watch_namespace, "starting controller");
     ready.store(true, Ordering::SeqCst);
-    reconcile::run(client, iam, config, None, shutdown_signal()).await;
+    let outcome = if args.leader_elect {
+        let lease = LeaseConfig {
+            name: args.lease_name.clone(),
+            namespace: args
+                .lease_namespace
+                .clone()
+                .unwrap_or_else(|| own_namespace(&client)),
+            identity,
+            lease_duration: args.lease_duration,
+            retry_period: (args.lease_duration / 5).max(Duration::from_millis(200)),
+        };
+        run_as_leader(client, iam, config, metrics.clone(), lease, shutdown).await
+    } else {
+        info!(policy = ?args.policy, namespace = ?args.watch_namespace, "starting controller (leader election off)");
+        metrics.set_leader(true);
+        let token = shutdown.clone();
+        reconcile::run(client, iam, config, Some(metrics.clone()), async move { token.cancelled().await }).await;
+        Ok(())
+    };
     http.abort();
+    outcome
+}
+
+/// Waits for leadership, reconciles while leading, and releases the Lease on shutdown. Losing
+/// leadership ends the process with an error so that it restarts as a standby (as client-go does).
+pub async fn run_as_leader(
+    client: kube::Client,
+    iam: Arc<dyn crate::iam::Iam>,
+    config: reconcile::Config,
+    metrics: Arc<Metrics>,
+    lease: LeaseConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let stop_election = CancellationToken::new();
+    let (mut leading, election) = leader::spawn(client.clone(), lease.clone(), {
+        let stop = stop_election.clone();
+        async move { stop.cancelled().await }
+    });
+    info!(lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity, "waiting for leadership");
+    let became_leader = tokio::select! {
+        _ = shutdown.cancelled() => false,
+        changed = leading.wait_for(|l| *l) => changed.is_ok(),
+    };
+    if !became_leader {
+        stop_election.cancel();
+        let _ = election.await;
+        return Ok(());
+    }
+    metrics.set_leader(true);
+    info!("leading: starting controller");
+    let lost = CancellationToken::new();
+    let stop_controller = {
+        let shutdown = shutdown.clone();
+        let lost = lost.clone();
+        let mut leading = leading.clone();
+        async move {
+            tokio::select! {
+                _ = shutdown.cancelled() => {},
+                _ = leading.wait_for(|l| !*l) => lost.cancel(),
+            }
+        }
+    };
+    reconcile::run(client, iam, config, Some(metrics.clone()), stop_controller).await;
+    metrics.set_leader(false);
+    stop_election.cancel();
+    let _ = election.await;
+    if lost.is_cancelled() && !shutdown.is_cancelled() {
+        anyhow::bail!("lost the leader Lease; exiting so a restart rejoins as a standby");
+    }
     Ok(())
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("ssc-operator-{}", uuid::Uuid::new_v4().simple()))
+}
+
+fn own_namespace(client: &kube::Client) -> String {
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+                .ok()
+                .map(|n| n.trim().to_string())
+        })
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| client.default_namespace().to_string())
 }
 
 async fn connect_kubernetes() -> anyhow::Result<kube::Client> {
@@ -190,11 +311,31 @@ async fn ensure_crd(client: &kube::Client, install: bool) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn serve_http(addr: SocketAddr, ready: Arc<AtomicBool>) {
-    use axum::http::StatusCode;
+/// Serves `/metrics`, `/healthz` and `/readyz` until aborted.
+pub async fn serve_http(
+    listener: tokio::net::TcpListener,
+    ready: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+) {
+    use axum::http::{StatusCode, header};
     use axum::routing::get;
     let app = axum::Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        metrics.encode(),
+                    )
+                }
+            }),
+        )
         .route(
             "/readyz",
             get(move || {
@@ -208,13 +349,8 @@ async fn serve_http(addr: SocketAddr, ready: Arc<AtomicBool>) {
                 }
             }),
         );
-    match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => {
-            if let Err(error) = axum::serve(listener, app).await {
-                warn!(%error, "HTTP server stopped");
-            }
-        }
-        Err(error) => warn!(%error, %addr, "cannot serve /healthz and /readyz"),
+    if let Err(error) = axum::serve(listener, app).await {
+        warn!(%error, "HTTP server stopped");
     }
 }
 

@@ -54,7 +54,7 @@ fn xml_response(status: u16, body: Vec<u8>, request_id: &str) -> Response {
     let headers = resp.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        headers.insert("x-amzn-RequestId", v);
+        headers.insert("x-amzn-requestid", v);
     }
     resp
 }

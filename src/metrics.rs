@@ -1,0 +1,215 @@
+//! Prometheus metrics (text format on `/metrics`). Labels are reasons, operations and error codes:
+//! never names of users, credentials or anything secret.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kube::runtime::reflector::ObjectRef;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::api::ServiceSpecificCredential;
+use crate::iam::{IamError, IamObserver};
+use crate::reconcile::conditions::Reason;
+use crate::reconcile::{Error, ReconcileObserver};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IamLabels {
+    operation: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+/// All metrics of the operator.
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Family<ResultLabels, Counter>,
+    reconcile_duration: Histogram,
+    iam_calls: Family<IamLabels, Counter>,
+    rate_limiter_wait: Histogram,
+    resources: Family<ReasonLabels, Gauge>,
+    leader: Gauge,
+    reasons: Mutex<HashMap<ObjectRef<ServiceSpecificCredential>, Reason>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("ssc_operator");
+        let reconciles = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "reconciles",
+            "Reconciles by result (the Ready reason, or error)",
+            reconciles.clone(),
+        );
+        let reconcile_duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of one reconcile",
+            reconcile_duration.clone(),
+        );
+        let iam_calls = Family::<IamLabels, Counter>::default();
+        registry.register(
+            "iam_calls",
+            "IAM API calls by operation and outcome code",
+            iam_calls.clone(),
+        );
+        let rate_limiter_wait = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        registry.register(
+            "iam_rate_limiter_wait_seconds",
+            "Time IAM calls waited for the client-side rate limiter",
+            rate_limiter_wait.clone(),
+        );
+        let resources = Family::<ReasonLabels, Gauge>::default();
+        registry.register(
+            "resources",
+            "ServiceSpecificCredentials by Ready reason",
+            resources.clone(),
+        );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader Lease",
+            leader.clone(),
+        );
+        Metrics {
+            registry,
+            reconciles,
+            reconcile_duration,
+            iam_calls,
+            rate_limiter_wait,
+            resources,
+            leader,
+            reasons: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.set(i64::from(leader));
+    }
+
+    fn refresh_resources(&self, reasons: &HashMap<ObjectRef<ServiceSpecificCredential>, Reason>) {
+        for reason in Reason::ALL {
+            let n = reasons.values().filter(|r| **r == reason).count();
+            self.resources
+                .get_or_create(&ReasonLabels {
+                    reason: reason.as_str().into(),
+                })
+                .set(n as i64);
+        }
+    }
+}
+
+impl ReconcileObserver for Metrics {
+    fn reconciled(
+        &self,
+        resource: &ObjectRef<ServiceSpecificCredential>,
+        outcome: Result<Reason, &Error>,
+        took: Duration,
+    ) {
+        self.reconcile_duration.observe(took.as_secs_f64());
+        let result = match outcome {
+            Ok(reason) => reason.as_str(),
+            Err(_) => "error",
+        };
+        self.reconciles
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
+        if let Ok(reason) = outcome {
+            let mut reasons = self.reasons.lock().expect("reasons lock");
+            if reason == Reason::Deleting {
+                reasons.remove(resource);
+            } else {
+                reasons.insert(resource.clone(), reason);
+            }
+            self.refresh_resources(&reasons);
+        }
+    }
+
+    fn forget(&self, resource: &ObjectRef<ServiceSpecificCredential>) {
+        let mut reasons = self.reasons.lock().expect("reasons lock");
+        reasons.remove(resource);
+        self.refresh_resources(&reasons);
+    }
+}
+
+impl IamObserver for Metrics {
+    fn call(&self, operation: &'static str, result: Result<(), &IamError>, waited: Duration) {
+        let code = match result {
+            Ok(()) => "Success",
+            Err(e) => e.code(),
+        };
+        self.iam_calls
+            .get_or_create(&IamLabels {
+                operation: operation.into(),
+                code: code.into(),
+            })
+            .inc();
+        self.rate_limiter_wait.observe(waited.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_every_family() {
+        let m = Metrics::new();
+        let r = ObjectRef::<ServiceSpecificCredential>::new("a").within("ns");
+        m.reconciled(&r, Ok(Reason::Available), Duration::from_millis(20));
+        m.call("CreateServiceSpecificCredential", Ok(()), Duration::ZERO);
+        m.call(
+            "ListServiceSpecificCredentials",
+            Err(&IamError::Throttled {
+                message: "Rate exceeded".into(),
+            }),
+            Duration::from_millis(3),
+        );
+        m.set_leader(true);
+        let text = m.encode();
+        for needle in [
+            "ssc_operator_reconciles_total{result=\"Available\"} 1",
+            "ssc_operator_reconcile_duration_seconds_count 1",
+            "ssc_operator_iam_calls_total{operation=\"CreateServiceSpecificCredential\",code=\"Success\"} 1",
+            "ssc_operator_iam_calls_total{operation=\"ListServiceSpecificCredentials\",code=\"Throttled\"} 1",
+            "ssc_operator_iam_rate_limiter_wait_seconds_count 2",
+            "ssc_operator_resources{reason=\"Available\"} 1",
+            "ssc_operator_resources{reason=\"LimitExceeded\"} 0",
+            "ssc_operator_leader 1",
+        ] {
+            assert!(text.contains(needle), "missing {needle}:\n{text}");
+        }
+        m.forget(&r);
+        assert!(m.encode().contains("ssc_operator_resources{reason=\"Available\"} 0"));
+    }
+}
