@@ -49,12 +49,12 @@ const API_KEY_SERVICES: [&str; 4] = [
     status = "ServiceSpecificCredentialStatus",
     derive = "PartialEq",
     doc = "An IAM service-specific credential (CodeCommit/Keyspaces password or Bedrock/CloudWatch API key) delivered into a Secret.",
-    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#),
-    printcolumn(name = "Reason", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].reason"#),
-    printcolumn(name = "User", type_ = "string", json_path = ".spec.userName"),
-    printcolumn(name = "Service", type_ = "string", json_path = ".spec.serviceName"),
-    printcolumn(name = "Credential ID", type_ = "string", json_path = ".status.credentialId"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"User","type":"string","jsonPath":".spec.userName"}"#,
+    printcolumn = r#"{"name":"Service","type":"string","jsonPath":".spec.serviceName"}"#,
+    printcolumn = r#"{"name":"Credential ID","type":"string","jsonPath":".status.credentialId"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[x_kube(
     validation = Rule::new("self.userName == oldSelf.userName").message("userName is immutable"),

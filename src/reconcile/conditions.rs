@@ -74,7 +74,7 @@ impl Reason {
         }
     }
 
-    pub fn from_str(reason: &str) -> Option<Reason> {
+    pub fn from_name(reason: &str) -> Option<Reason> {
         Reason::ALL.into_iter().find(|r| r.as_str() == reason)
     }
 
@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn reasons_round_trip() {
         for r in Reason::ALL {
-            assert_eq!(Reason::from_str(r.as_str()), Some(r));
+            assert_eq!(Reason::from_name(r.as_str()), Some(r));
         }
         assert!(Reason::LimitExceeded.is_warning());
         assert!(!Reason::Available.is_warning());
