@@ -240,14 +240,29 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
 
 fn error_policy(resource: Arc<ServiceSpecificCredential>, error: &Error, ctx: Arc<Context>) -> Action {
     let uid = resource.uid().unwrap_or_default();
-    let reason = match error {
-        Error::Iam(IamError::Throttled { .. }) => Reason::Throttled,
-        _ => Reason::IamUnavailable,
+    let inner = match error {
+        Error::Finalizer(boxed) => match boxed.as_ref() {
+            kube::runtime::finalizer::Error::ApplyFailed(e)
+            | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+            _ => error,
+        },
+        _ => error,
     };
-    let attempt = ctx.attempt(&uid, reason);
-    let after = reason
-        .retry_after(attempt, ctx.config.resync, jitter())
-        .unwrap_or(Duration::from_secs(30));
+    let after = match inner {
+        Error::Iam(e) => {
+            let reason = conditions::reason_for(e);
+            let attempt = ctx.attempt(&uid, reason);
+            reason
+                .retry_after(attempt, ctx.config.resync, jitter())
+                .unwrap_or(Duration::from_secs(30))
+        }
+        // Kubernetes errors (conflicts, a failed write) are retried quickly, then backed off.
+        _ => {
+            let attempt = ctx.attempt(&uid, Reason::Creating);
+            Duration::from_millis(500u64.saturating_mul(1 << attempt.min(7)))
+                .mul_f64(0.8 + 0.4 * jitter())
+        }
+    };
     warn!(error = %error, retry_in = ?after, "reconcile failed");
     Action::requeue(after)
 }

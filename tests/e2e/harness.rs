@@ -1,0 +1,427 @@
+//! The end-to-end harness: the Kubernetes API stand-in, the IAM emulator over real HTTP with the
+//! real aws-sdk-iam client, and the operator's controller running in-process between them.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, CustomResourceExt, ResourceExt};
+use serde_json::json;
+use ssc_operator::api::ServiceSpecificCredential;
+use ssc_operator::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use ssc_operator::iam::{AwsIam, IamLimits, NoopObserver};
+use ssc_operator::policy::PolicyMode;
+use ssc_operator::reconcile;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::support::apiserver::ApiServer;
+
+pub const NS: &str = "team-a";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Everything the operator logs in this test process, at debug level, to prove no secret leaks.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
+}
+
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    BUFFER.get_or_init(|| Arc::new(Mutex::new(Vec::new())))
+}
+
+#[derive(Clone)]
+struct BufferWriter;
+
+impl Write for BufferWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        log_buffer().lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logs() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter("ssc_operator=trace,kube=debug,aws_smithy_runtime=debug")
+            .json()
+            .with_writer(|| BufferWriter)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
+pub struct Options {
+    pub policy: PolicyMode,
+    pub users: Vec<&'static str>,
+    pub allowed_users: Option<&'static str>,
+    pub resync: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            policy: PolicyMode::Enforcing,
+            users: vec!["sofia", "developer", "anika", "bot"],
+            allowed_users: Some("*"),
+            resync: Duration::from_secs(600),
+        }
+    }
+}
+
+pub struct Harness {
+    pub kube: ApiServer,
+    pub emulator: EmulatorHandle,
+    pub iam_sdk: aws_sdk_iam::Client,
+    options: Options,
+    operator: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    http: reqwest::Client,
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        Harness::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Harness {
+        init_logs();
+        let kube = ApiServer::start(vec![ServiceSpecificCredential::crd()]).await;
+        let annotations: Vec<(&str, &str)> = options
+            .allowed_users
+            .map(|a| vec![(ssc_operator::api::ALLOWED_USERS_ANNOTATION, a)])
+            .unwrap_or_default();
+        kube.create_namespace(NS, &annotations).await;
+        let emulator = Emulator::start(EmulatorConfig {
+            users: options.users.iter().map(|u| u.to_string()).collect(),
+            ..EmulatorConfig::default()
+        })
+        .await
+        .expect("emulator starts");
+        let iam_sdk = sdk(&emulator).await;
+        let mut harness = Harness {
+            kube,
+            emulator,
+            iam_sdk,
+            options,
+            operator: None,
+            http: reqwest::Client::new(),
+        };
+        harness.start_operator().await;
+        harness
+    }
+
+    /// Starts the controller (a fresh process-equivalent: no state survives from a previous one).
+    pub async fn start_operator(&mut self) {
+        let iam = Arc::new(AwsIam::new(
+            sdk(&self.emulator).await,
+            IamLimits {
+                list_cache_ttl: Duration::ZERO,
+                ..IamLimits::default()
+            },
+            Arc::new(NoopObserver),
+        ));
+        let config = reconcile::Config {
+            policy: self.options.policy,
+            resync: self.options.resync,
+            watch_namespace: None,
+            concurrency: 4,
+            instance: Some("test".into()),
+        };
+        let (tx, rx) = oneshot::channel::<()>();
+        let client = self.kube.client();
+        let task = tokio::spawn(async move {
+            reconcile::run(client, iam, config, None, async move {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        self.operator = Some((tx, task));
+    }
+
+    /// Stops the controller, letting in-flight reconciles finish.
+    pub async fn stop_operator(&mut self) {
+        if let Some((tx, task)) = self.operator.take() {
+            let _ = tx.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+
+    /// Kills the controller at once, as a crash would.
+    pub async fn kill_operator(&mut self) {
+        if let Some((_, task)) = self.operator.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        self.kube.client()
+    }
+
+    pub fn resources(&self) -> Api<ServiceSpecificCredential> {
+        Api::namespaced(self.client(), NS)
+    }
+
+    pub fn secrets(&self) -> Api<Secret> {
+        Api::namespaced(self.client(), NS)
+    }
+
+    pub async fn apply(&self, manifest: serde_json::Value) -> ServiceSpecificCredential {
+        let mut manifest = manifest;
+        manifest["apiVersion"] = json!("iam.ssc-operator.dev/v1alpha1");
+        manifest["kind"] = json!("ServiceSpecificCredential");
+        let resource: ServiceSpecificCredential =
+            serde_json::from_value(manifest).expect("manifest parses");
+        self.resources()
+            .create(&PostParams::default(), &resource)
+            .await
+            .expect("resource created")
+    }
+
+    pub async fn patch_spec(&self, name: &str, patch: serde_json::Value) {
+        self.resources()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("spec patched");
+    }
+
+    pub async fn delete(&self, name: &str) {
+        self.resources()
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete accepted");
+    }
+
+    pub async fn get(&self, name: &str) -> Option<ServiceSpecificCredential> {
+        self.resources().get_opt(name).await.expect("get")
+    }
+
+    /// Waits until the resource satisfies `done`; panics with its last state otherwise.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        done: impl Fn(&ServiceSpecificCredential) -> bool,
+    ) -> ServiceSpecificCredential {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let current = self.get(name).await;
+            if let Some(r) = &current
+                && done(r)
+            {
+                return r.clone();
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {name}: {what}; last state: {}",
+                    serde_json::to_string_pretty(&current).unwrap()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn wait_for_reason(&self, name: &str, reason: &str) -> ServiceSpecificCredential {
+        self.wait_for(name, &format!("Ready reason {reason}"), |r| {
+            r.ready_condition().is_some_and(|c| c.reason == reason)
+        })
+        .await
+    }
+
+    pub async fn wait_ready(&self, name: &str) -> ServiceSpecificCredential {
+        self.wait_for(name, "Ready=True at the current generation", |r| {
+            r.ready_condition().is_some_and(|c| {
+                c.status == "True" && c.observed_generation == r.metadata.generation
+            }) && r.status.as_ref().and_then(|s| s.observed_generation) == r.metadata.generation
+        })
+        .await
+    }
+
+    pub async fn wait_gone(&self, name: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.get(name).await.is_some() {
+            assert!(tokio::time::Instant::now() < deadline, "{name} was not deleted");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn secret(&self, name: &str) -> Option<Secret> {
+        self.secrets().get_opt(name).await.expect("get secret")
+    }
+
+    pub async fn wait_secret(&self, name: &str, done: impl Fn(&Secret) -> bool) -> Secret {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(s) = self.secret(name).await
+                && done(&s)
+            {
+                return s;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for Secret {name}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn events(&self) -> Vec<Event> {
+        Api::<Event>::namespaced(self.client(), NS)
+            .list(&ListParams::default())
+            .await
+            .expect("list events")
+            .items
+    }
+
+    pub async fn event_reasons(&self, name: &str) -> Vec<String> {
+        self.events()
+            .await
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .filter_map(|e| e.reason)
+            .collect()
+    }
+
+    /// The user's credentials for a service, straight from IAM.
+    pub async fn iam_credentials(
+        &self,
+        user: &str,
+        service: &str,
+    ) -> Vec<aws_sdk_iam::types::ServiceSpecificCredentialMetadata> {
+        self.iam_sdk
+            .list_service_specific_credentials()
+            .user_name(user)
+            .service_name(service)
+            .send()
+            .await
+            .expect("list credentials")
+            .service_specific_credentials()
+            .to_vec()
+    }
+
+    /// Asks the emulator whether this login + secret works, as CodeCommit or Bedrock would.
+    pub async fn check(&self, service: &str, login: &str, secret: &str) -> serde_json::Value {
+        let body = if ssc_operator::api::ServiceName::ALL
+            .iter()
+            .any(|s| s.as_str() == service && s.kind() == ssc_operator::api::CredentialKind::ApiKey)
+        {
+            json!({"serviceName": service, "secret": secret})
+        } else {
+            json!({"serviceName": service, "username": login, "password": secret})
+        };
+        self.http
+            .post(format!("{}/_emulator/check", self.emulator.endpoint_url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("check request")
+            .json()
+            .await
+            .expect("check answer")
+    }
+
+    /// Whether the Secret holds a credential the service accepts right now.
+    pub async fn secret_works(&self, secret: &Secret, service: &str) -> bool {
+        let (login, value) = login_and_secret(secret);
+        self.check(service, &login, &value).await["valid"] == json!(true)
+    }
+
+    /// Asserts no secret value from any Secret appears in status, Events or logs.
+    pub async fn assert_no_secret_leaks(&self) {
+        let secrets = self
+            .secrets()
+            .list(&ListParams::default())
+            .await
+            .expect("list secrets")
+            .items;
+        let resources = serde_json::to_string(
+            &self
+                .resources()
+                .list(&ListParams::default())
+                .await
+                .expect("list resources")
+                .items,
+        )
+        .unwrap();
+        let events = serde_json::to_string(&self.events().await).unwrap();
+        let logs = captured_logs();
+        for secret in secrets {
+            for (key, value) in secret.data.clone().unwrap_or_default() {
+                if ["password", "secret", ".git-credentials", "dsn"].contains(&key.as_str()) {
+                    let text = String::from_utf8_lossy(&value.0).into_owned();
+                    assert!(text.len() >= 20, "{key} too short to search for");
+                    for (place, haystack) in
+                        [("status", &resources), ("events", &events), ("logs", &logs)]
+                    {
+                        assert!(
+                            !haystack.contains(&text),
+                            "the value of Secret key {key} appears in {place}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some((_, task)) = self.operator.take() {
+            task.abort();
+        }
+    }
+}
+
+async fn sdk(emulator: &EmulatorHandle) -> aws_sdk_iam::Client {
+    let credentials = aws_credential_types::Credentials::new(
+        "AKIDTEST",
+        "test-secret",
+        None,
+        None,
+        "e2e",
+    );
+    AwsIam::sdk_client(
+        Some(&emulator.endpoint_url()),
+        Some("eu-west-1"),
+        Some(credentials),
+    )
+    .await
+}
+
+pub fn data(secret: &Secret) -> BTreeMap<String, String> {
+    secret
+        .data
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+        .collect()
+}
+
+/// (login, secret) from a Secret of either kind.
+pub fn login_and_secret(secret: &Secret) -> (String, String) {
+    let d = data(secret);
+    match (d.get("username"), d.get("password")) {
+        (Some(u), Some(p)) => (u.clone(), p.clone()),
+        _ => (
+            d.get("alias").cloned().unwrap_or_default(),
+            d.get("secret").cloned().unwrap_or_default(),
+        ),
+    }
+}
+
+pub fn status(r: &ServiceSpecificCredential) -> ssc_operator::api::ServiceSpecificCredentialStatus {
+    r.status.clone().unwrap_or_default()
+}
+
+pub fn name_of(r: &ServiceSpecificCredential) -> String {
+    r.name_any()
+}

@@ -1,0 +1,537 @@
+//! End-to-end: the operator against the Kubernetes API stand-in and the IAM emulator.
+//! Each test reads as a specification of one behaviour a user relies on.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod harness;
+mod operations;
+
+use std::time::Duration;
+
+use harness::{Harness, NS, Options, data, login_and_secret, status};
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::{Patch, PatchParams, PostParams};
+use serde_json::json;
+use ssc_operator::policy::PolicyMode;
+use support::apiserver::RequestMatcher;
+
+const CODECOMMIT: &str = "codecommit.amazonaws.com";
+const BEDROCK: &str = "bedrock.amazonaws.com";
+
+fn codecommit(name: &str, user: &str) -> serde_json::Value {
+    json!({
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"userName": user, "serviceName": CODECOMMIT}
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_writes_the_secret_and_reports_status() {
+    let h = Harness::start().await;
+    h.apply(codecommit("sofia-git", "sofia")).await;
+    let r = h.wait_ready("sofia-git").await;
+
+    let st = status(&r);
+    let id = st.credential_id.clone().expect("credentialId");
+    assert!(id.starts_with("ACCA") && id.len() == 21, "{id}");
+    assert_eq!(st.service_user_name.as_deref(), Some("sofia-at-123456789012"));
+    assert_eq!(st.credential_status.as_deref(), Some("Active"));
+    assert!(st.create_date.is_some());
+    assert_eq!(st.secret_name.as_deref(), Some("sofia-git"));
+    assert_eq!(st.observed_generation, r.metadata.generation);
+    assert_eq!(st.slots_used, Some(1));
+    assert!(st.create_requested_at.is_none(), "intent marker cleared");
+    let ready = r.ready_condition().unwrap();
+    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("True", "Available"));
+    assert!(r.finalizers().contains(&ssc_operator::api::FINALIZER.to_string()));
+
+    let secret = h.secret("sofia-git").await.expect("Secret written");
+    assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/basic-auth"));
+    let d = data(&secret);
+    assert_eq!(d["username"], "sofia-at-123456789012");
+    assert_eq!(d["password"].len(), 44);
+    assert_eq!(secret.labels()["app.kubernetes.io/managed-by"], "ssc-operator");
+    assert_eq!(secret.annotations()["iam.ssc-operator.dev/credential-id"], id);
+    assert_eq!(secret.annotations()["iam.ssc-operator.dev/owner"], "team-a/sofia-git");
+    let owner = &secret.owner_references()[0];
+    assert_eq!((owner.uid.as_str(), owner.controller), (r.uid().unwrap().as_str(), Some(true)));
+    assert!(h.secret_works(&secret, CODECOMMIT).await, "the Secret holds a working password");
+
+    assert_eq!(h.iam_credentials("sofia", CODECOMMIT).await.len(), 1);
+    assert!(h.event_reasons("sofia-git").await.contains(&"CredentialCreated".to_string()));
+    h.assert_no_secret_leaks().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_key_credentials_land_as_alias_and_secret_with_expiry() {
+    let h = Harness::start().await;
+    h.apply(json!({
+        "metadata": {"name": "bot-bedrock", "namespace": NS},
+        "spec": {"userName": "bot", "serviceName": BEDROCK, "credentialAgeDays": 30}
+    }))
+    .await;
+    let r = h.wait_ready("bot-bedrock").await;
+    let st = status(&r);
+    assert_eq!(st.service_credential_alias.as_deref(), Some("bot-at-123456789012"));
+    assert!(st.service_user_name.is_none());
+    let created = st.create_date.unwrap().0;
+    let expires = st.expiration_date.expect("expirationDate").0;
+    assert_eq!(expires.as_second() - created.as_second(), 30 * 86400);
+
+    let secret = h.secret("bot-bedrock").await.unwrap();
+    assert_eq!(secret.type_.as_deref(), Some("Opaque"));
+    let d = data(&secret);
+    assert_eq!(d["alias"], "bot-at-123456789012");
+    assert!(d["secret"].starts_with("ABSK"));
+    assert!(!d.contains_key("password"));
+    assert!(h.secret_works(&secret, BEDROCK).await);
+    h.assert_no_secret_leaks().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_api_key_is_reported_and_not_reactivated() {
+    let h = Harness::start_with(Options {
+        resync: Duration::from_secs(1),
+        ..Options::default()
+    })
+    .await;
+    h.apply(json!({
+        "metadata": {"name": "short", "namespace": NS},
+        "spec": {"userName": "bot", "serviceName": BEDROCK, "credentialAgeDays": 1}
+    }))
+    .await;
+    h.wait_ready("short").await;
+    h.emulator.advance_clock(Duration::from_secs(2 * 86400));
+    let r = h.wait_for_reason("short", "Expired").await;
+    assert_eq!(status(&r).credential_status.as_deref(), Some("Expired"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let creds = h.iam_credentials("bot", BEDROCK).await;
+    assert_eq!(creds.len(), 1);
+    assert_eq!(creds[0].status().as_str(), "Expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_renders_extra_keys() {
+    let h = Harness::start().await;
+    h.apply(json!({
+        "metadata": {"name": "tpl", "namespace": NS},
+        "spec": {
+            "userName": "sofia", "serviceName": CODECOMMIT,
+            "secret": {"name": "git-creds", "template": {
+                "type": "Opaque",
+                "labels": {"team": "a"},
+                "data": {".git-credentials": "https://{{ username | urlencode }}:{{ password | urlencode }}@git-codecommit.eu-west-1.amazonaws.com"}
+            }}
+        }
+    }))
+    .await;
+    h.wait_ready("tpl").await;
+    let secret = h.secret("git-creds").await.expect("Secret under spec.secret.name");
+    assert_eq!(secret.type_.as_deref(), Some("Opaque"));
+    assert_eq!(secret.labels()["team"], "a");
+    let d = data(&secret);
+    let expected = format!(
+        "https://{}:{}@git-codecommit.eu-west-1.amazonaws.com",
+        d["username"],
+        d["password"].replace('+', "%2B").replace('/', "%2F").replace('=', "%3D")
+    );
+    assert_eq!(d[".git-credentials"], expected);
+    h.assert_no_secret_leaks().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn third_credential_reports_limit_exceeded_without_hot_looping() {
+    let h = Harness::start().await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let out = h
+            .iam_sdk
+            .create_service_specific_credential()
+            .user_name("developer")
+            .service_name(CODECOMMIT)
+            .send()
+            .await
+            .unwrap();
+        held.push(out.service_specific_credential().unwrap().service_specific_credential_id().to_string());
+    }
+    h.apply(codecommit("dev-git", "developer")).await;
+    let r = h.wait_for_reason("dev-git", "LimitExceeded").await;
+    let message = &r.ready_condition().unwrap().message;
+    for id in &held {
+        assert!(message.contains(id.as_str()), "message names {id}: {message}");
+    }
+    assert_eq!(status(&r).slots_used, Some(2));
+    assert!(h.secret("dev-git").await.is_none());
+    // No hot loop: over three seconds, at most one more look.
+    h.kube.clear_requests();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let status_writes = h
+        .kube
+        .requests()
+        .into_iter()
+        .filter(|q| q.resource == "servicespecificcredentials")
+        .count();
+    assert!(status_writes <= 2, "{status_writes} requests in 3s");
+    assert_eq!(h.iam_credentials("developer", CODECOMMIT).await.len(), 2);
+    assert!(h.event_reasons("dev-git").await.contains(&"LimitExceeded".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_user_reports_user_not_found() {
+    let h = Harness::start().await;
+    h.apply(codecommit("ghost", "nobody")).await;
+    let r = h.wait_for_reason("ghost", "UserNotFound").await;
+    assert_eq!(r.ready_condition().unwrap().status, "False");
+    assert!(r.ready_condition().unwrap().message.contains("nobody"));
+    assert!(h.secret("ghost").await.is_none());
+    assert!(h.event_reasons("ghost").await.contains(&"UserNotFound".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_service_is_rejected_by_the_schema() {
+    let h = Harness::start().await;
+    let bad: ssc_operator::api::ServiceSpecificCredential = serde_json::from_value(json!({
+        "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "ServiceSpecificCredential",
+        "metadata": {"name": "bad", "namespace": NS},
+        "spec": {"userName": "sofia", "serviceName": "codecommit.amazonaws.com"}
+    }))
+    .unwrap();
+    let mut raw = serde_json::to_value(&bad).unwrap();
+    raw["spec"]["serviceName"] = json!("lambda.amazonaws.com");
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        h.client(),
+        NS,
+        &kube::api::ApiResource::erase::<ssc_operator::api::ServiceSpecificCredential>(&()),
+    );
+    let obj: kube::api::DynamicObject = serde_json::from_value(raw).unwrap();
+    let err = api.create(&PostParams::default(), &obj).await.unwrap_err();
+    match err {
+        kube::Error::Api(status) => {
+            assert_eq!(status.code, 422);
+            assert!(status.message.contains("spec.serviceName"), "{}", status.message);
+            assert!(status.message.contains("codecommit.amazonaws.com"), "{}", status.message);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_with_delete_policy_removes_the_iam_credential() {
+    let h = Harness::start().await;
+    h.apply(codecommit("gone", "anika")).await;
+    h.wait_ready("gone").await;
+    assert_eq!(h.iam_credentials("anika", CODECOMMIT).await.len(), 1);
+    h.delete("gone").await;
+    h.wait_gone("gone").await;
+    assert!(h.iam_credentials("anika", CODECOMMIT).await.is_empty());
+    // The Secret goes with its owner (garbage collection).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while h.secret("gone").await.is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "Secret not garbage-collected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_with_retain_policy_keeps_the_iam_credential() {
+    let h = Harness::start().await;
+    let mut m = codecommit("kept", "anika");
+    m["spec"]["deletionPolicy"] = json!("Retain");
+    h.apply(m).await;
+    let r = h.wait_ready("kept").await;
+    let id = status(&r).credential_id.unwrap();
+    h.delete("kept").await;
+    h.wait_gone("kept").await;
+    let creds = h.iam_credentials("anika", CODECOMMIT).await;
+    assert_eq!(creds.len(), 1);
+    assert_eq!(creds[0].service_specific_credential_id(), id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spec_status_inactive_is_applied_in_iam() {
+    let h = Harness::start().await;
+    h.apply(codecommit("toggle", "sofia")).await;
+    h.wait_ready("toggle").await;
+    let secret = h.secret("toggle").await.unwrap();
+    h.patch_spec("toggle", json!({"spec": {"status": "Inactive"}})).await;
+    let r = h
+        .wait_for("toggle", "credentialStatus Inactive", |r| {
+            status(r).credential_status.as_deref() == Some("Inactive")
+                && r.ready_condition().is_some_and(|c| c.status == "True")
+                && status(r).observed_generation == Some(2)
+        })
+        .await;
+    assert_eq!(r.metadata.generation, Some(2));
+    let (login, password) = login_and_secret(&secret);
+    assert_eq!(h.check(CODECOMMIT, &login, &password).await["reason"], "inactive");
+    h.patch_spec("toggle", json!({"spec": {"status": "Active"}})).await;
+    h.wait_for("toggle", "Active again", |r| {
+        status(r).credential_status.as_deref() == Some("Active") && status(r).observed_generation == Some(3)
+    })
+    .await;
+    assert!(h.secret_works(&secret, CODECOMMIT).await, "same password works again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credential_deleted_out_of_band_is_recreated() {
+    let h = Harness::start().await;
+    h.apply(codecommit("oob", "sofia")).await;
+    let first = status(&h.wait_ready("oob").await).credential_id.unwrap();
+    h.iam_sdk
+        .delete_service_specific_credential()
+        .user_name("sofia")
+        .service_specific_credential_id(&first)
+        .send()
+        .await
+        .unwrap();
+    // Nudge: a watch event brings the next reconcile (the resync would too, later).
+    h.resources()
+        .patch("oob", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"nudge": "1"}}})))
+        .await
+        .unwrap();
+    let r = h
+        .wait_for("oob", "a new credential", |r| {
+            status(r).credential_id.as_deref().is_some_and(|id| id != first)
+                && r.ready_condition().is_some_and(|c| c.status == "True")
+        })
+        .await;
+    let second = status(&r).credential_id.unwrap();
+    let secret = h
+        .wait_secret("oob", |s| s.annotations().get("iam.ssc-operator.dev/credential-id") == Some(&second))
+        .await;
+    assert!(h.secret_works(&secret, CODECOMMIT).await);
+    assert_eq!(h.iam_credentials("sofia", CODECOMMIT).await.len(), 1);
+    assert!(h.event_reasons("oob").await.contains(&"CredentialRecreated".to_string()));
+    h.assert_no_secret_leaks().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_status_changed_out_of_band_is_set_back() {
+    let h = Harness::start().await;
+    h.apply(codecommit("drift", "sofia")).await;
+    let id = status(&h.wait_ready("drift").await).credential_id.unwrap();
+    h.iam_sdk
+        .update_service_specific_credential()
+        .user_name("sofia")
+        .service_specific_credential_id(&id)
+        .status(aws_sdk_iam::types::StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    h.resources()
+        .patch("drift", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"nudge": "1"}}})))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let creds = h.iam_credentials("sofia", CODECOMMIT).await;
+        if creds[0].status().as_str() == "Active" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "status not set back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(h.event_reasons("drift").await.contains(&"CredentialStatusUpdated".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_or_edited_secret_is_repaired_with_a_reset() {
+    let h = Harness::start().await;
+    h.apply(codecommit("repair", "sofia")).await;
+    let id = status(&h.wait_ready("repair").await).credential_id.unwrap();
+    let original = h.secret("repair").await.unwrap();
+
+    h.secrets().delete("repair", &Default::default()).await.unwrap();
+    let rewritten = h
+        .wait_secret("repair", |s| login_and_secret(s).1 != login_and_secret(&original).1)
+        .await;
+    assert!(h.secret_works(&rewritten, CODECOMMIT).await);
+    assert!(!h.secret_works(&original, CODECOMMIT).await, "the old password is gone");
+    assert_eq!(h.iam_credentials("sofia", CODECOMMIT).await.len(), 1, "same credential, reset");
+    assert_eq!(rewritten.annotations()["iam.ssc-operator.dev/credential-id"], id);
+
+    // Edit the password key.
+    let mut edited = rewritten.clone();
+    edited.data.as_mut().unwrap().insert("password".into(), k8s_openapi::ByteString(b"hunter2".to_vec()));
+    h.secrets().replace("repair", &PostParams::default(), &edited).await.unwrap();
+    let repaired = h
+        .wait_secret("repair", |s| {
+            let p = login_and_secret(s).1;
+            p != "hunter2" && p != login_and_secret(&rewritten).1
+        })
+        .await;
+    assert!(h.secret_works(&repaired, CODECOMMIT).await);
+    assert!(h.event_reasons("repair").await.contains(&"SecretRepaired".to_string()));
+    h.assert_no_secret_leaks().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_secret_is_never_overwritten() {
+    let h = Harness::start().await;
+    let foreign: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "taken", "namespace": NS},
+        "stringData": {"password": "not-yours"}
+    }))
+    .unwrap();
+    h.secrets().create(&PostParams::default(), &foreign).await.unwrap();
+    h.apply(codecommit("taken", "sofia")).await;
+    let r = h.wait_for_reason("taken", "SecretConflict").await;
+    assert_eq!(r.ready_condition().unwrap().status, "False");
+    assert!(h.iam_credentials("sofia", CODECOMMIT).await.is_empty(), "no IAM call made");
+    assert_eq!(data(&h.secret("taken").await.unwrap())["password"], "not-yours");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenancy_blocks_users_the_namespace_does_not_allow() {
+    let h = Harness::start_with(Options {
+        allowed_users: Some("team-a-*, SOFIA"),
+        ..Options::default()
+    })
+    .await;
+    h.apply(codecommit("not-mine", "developer")).await;
+    let r = h.wait_for_reason("not-mine", "NotPermitted").await;
+    assert!(r.ready_condition().unwrap().message.contains("developer"));
+    assert!(h.iam_credentials("developer", CODECOMMIT).await.is_empty());
+    // Case-insensitive, as IAM user names are.
+    h.apply(codecommit("mine", "sofia")).await;
+    h.wait_ready("mine").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenancy_without_annotation_denies_and_permissive_allows() {
+    let h = Harness::start_with(Options {
+        allowed_users: None,
+        ..Options::default()
+    })
+    .await;
+    h.apply(codecommit("denied", "sofia")).await;
+    h.wait_for_reason("denied", "NotPermitted").await;
+    drop(h);
+    let h = Harness::start_with(Options {
+        allowed_users: None,
+        policy: PolicyMode::Permissive,
+        ..Options::default()
+    })
+    .await;
+    h.apply(codecommit("allowed", "sofia")).await;
+    h.wait_ready("allowed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_backs_off_and_recovers() {
+    let h = Harness::start().await;
+    // More throttles than the SDK's own retries.
+    h.emulator.inject(ssc_operator::emulator::InjectedFault {
+        action: Some("ListServiceSpecificCredentials".into()),
+        kind: ssc_operator::emulator::FaultKind::Throttle,
+        count: 4,
+    });
+    h.apply(codecommit("slow", "sofia")).await;
+    h.wait_for_reason("slow", "Throttled").await;
+    h.wait_ready("slow").await;
+    assert!(h.event_reasons("slow").await.contains(&"Throttled".to_string()));
+    assert_eq!(h.iam_credentials("sofia", CODECOMMIT).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_between_create_and_secret_write_adopts_instead_of_duplicating() {
+    let mut h = Harness::start().await;
+    // Every Secret create fails until the operator is restarted.
+    h.kube.fail_next(
+        RequestMatcher { verb: Some("create".into()), resource: Some("secrets".into()), ..Default::default() },
+        500,
+        1000,
+    );
+    h.apply(codecommit("crashy", "sofia")).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while h.iam_credentials("sofia", CODECOMMIT).await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "Create never happened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.kill_operator().await;
+    h.kube.fail_next(RequestMatcher { verb: Some("create".into()), resource: Some("secrets".into()), ..Default::default() }, 500, 0);
+    h.start_operator().await;
+    let r = h.wait_ready("crashy").await;
+    let creds = h.iam_credentials("sofia", CODECOMMIT).await;
+    assert_eq!(creds.len(), 1, "at most one credential per resource");
+    assert_eq!(status(&r).credential_id.as_deref(), Some(creds[0].service_specific_credential_id()));
+    let secret = h.secret("crashy").await.unwrap();
+    assert!(h.secret_works(&secret, CODECOMMIT).await, "the password is not lost");
+    assert!(h.event_reasons("crashy").await.contains(&"CredentialAdopted".to_string()));
+    h.assert_no_secret_leaks().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_between_secret_write_and_status_write_keeps_the_first_password() {
+    let mut h = Harness::start().await;
+    h.apply(codecommit("halfway", "sofia")).await;
+    // Let the intent marker land, then fail every status write after the Secret exists.
+    h.wait_for("halfway", "intent recorded", |r| status(r).create_requested_at.is_some() || status(r).credential_id.is_some())
+        .await;
+    h.kube.fail_next(
+        RequestMatcher {
+            verb: Some("patch".into()),
+            resource: Some("servicespecificcredentials".into()),
+            subresource: Some("status".into()),
+            ..Default::default()
+        },
+        500,
+        1000,
+    );
+    let secret = h.wait_secret("halfway", |_| true).await;
+    h.kill_operator().await;
+    h.kube.fail_next(RequestMatcher { verb: Some("patch".into()), ..Default::default() }, 500, 0);
+    h.start_operator().await;
+    let r = h.wait_ready("halfway").await;
+    let creds = h.iam_credentials("sofia", CODECOMMIT).await;
+    assert_eq!(creds.len(), 1);
+    assert_eq!(status(&r).credential_id.as_deref(), Some(creds[0].service_specific_credential_id()));
+    let now = h.secret("halfway").await.unwrap();
+    assert_eq!(login_and_secret(&now), login_and_secret(&secret), "no reset was needed");
+    assert!(h.secret_works(&now, CODECOMMIT).await);
+    let reasons = h.event_reasons("halfway").await;
+    assert!(!reasons.contains(&"CredentialAdopted".to_string()), "{reasons:?}");
+    assert!(!reasons.contains(&"SecretRepaired".to_string()), "{reasons:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_annotation_resets_once() {
+    let h = Harness::start().await;
+    h.apply(codecommit("rot", "sofia")).await;
+    h.wait_ready("rot").await;
+    let before = h.secret("rot").await.unwrap();
+    h.resources()
+        .patch(
+            "rot",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"iam.ssc-operator.dev/rotate": "1732280000"}}})),
+        )
+        .await
+        .unwrap();
+    let r = h
+        .wait_for("rot", "rotation handled", |r| status(r).handled_rotate_request.as_deref() == Some("1732280000"))
+        .await;
+    assert!(status(&r).last_rotation_time.is_some());
+    let after = h.wait_secret("rot", |s| login_and_secret(s) != login_and_secret(&before)).await;
+    assert!(h.secret_works(&after, CODECOMMIT).await);
+    assert!(!h.secret_works(&before, CODECOMMIT).await);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(login_and_secret(&h.secret("rot").await.unwrap()), login_and_secret(&after), "once per value");
+    h.assert_no_secret_leaks().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_template_reports_invalid_spec_without_leaking() {
+    let h = Harness::start().await;
+    h.apply(json!({
+        "metadata": {"name": "badtpl", "namespace": NS},
+        "spec": {"userName": "sofia", "serviceName": CODECOMMIT,
+                 "secret": {"template": {"data": {"x": "{{ password | nosuchfilter }}"}}}}
+    }))
+    .await;
+    let r = h.wait_for_reason("badtpl", "InvalidSpec").await;
+    assert!(r.ready_condition().unwrap().message.contains("\"x\""));
+    assert!(h.iam_credentials("sofia", CODECOMMIT).await.is_empty());
+}

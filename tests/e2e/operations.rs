@@ -1,0 +1,200 @@
+//! Operating the operator: leader election with 2 replicas, graceful shutdown, /metrics and
+//! probes, against the Kubernetes API stand-in.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use serde_json::json;
+use ssc_operator::iam::{AwsIam, IamLimits};
+use ssc_operator::leader::LeaseConfig;
+use ssc_operator::metrics::Metrics;
+use ssc_operator::operator::{run_as_leader, serve_http};
+use ssc_operator::reconcile;
+use tokio_util::sync::CancellationToken;
+
+use crate::harness::{Harness, NS, Options, status};
+
+const LEASE_NS: &str = "ssc-system";
+
+struct Replica {
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    metrics: Arc<Metrics>,
+}
+
+async fn start_replica(h: &Harness, identity: &str, lease_duration: Duration) -> Replica {
+    let metrics = Arc::new(Metrics::new());
+    let iam = Arc::new(AwsIam::new(
+        AwsIam::sdk_client(
+            Some(&h.emulator.endpoint_url()),
+            Some("eu-west-1"),
+            Some(aws_credential_types::Credentials::new("AKIDTEST", "test-secret", None, None, "e2e")),
+        )
+        .await,
+        IamLimits::default(),
+        metrics.clone(),
+    ));
+    let config = reconcile::Config {
+        instance: Some(identity.to_string()),
+        ..reconcile::Config::default()
+    };
+    let lease = LeaseConfig {
+        name: "ssc-operator".into(),
+        namespace: LEASE_NS.into(),
+        identity: identity.into(),
+        lease_duration,
+        retry_period: lease_duration / 5,
+    };
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run_as_leader(
+        h.client(),
+        iam,
+        config,
+        metrics.clone(),
+        lease,
+        shutdown.clone(),
+    ));
+    Replica { shutdown, task, metrics }
+}
+
+async fn holder(h: &Harness) -> Option<String> {
+    Api::<Lease>::namespaced(h.client(), LEASE_NS)
+        .get_opt("ssc-operator")
+        .await
+        .unwrap()
+        .and_then(|l| l.spec)
+        .and_then(|s| s.holder_identity)
+}
+
+async fn wait_holder(h: &Harness, identity: &str, within: Duration) -> Duration {
+    let started = Instant::now();
+    while holder(h).await.as_deref() != Some(identity) {
+        assert!(started.elapsed() < within, "{identity} did not take the Lease within {within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    started.elapsed()
+}
+
+async fn reporting_instances(h: &Harness, name: &str) -> Vec<String> {
+    h.events()
+        .await
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .filter_map(|e| e.reporting_instance)
+        .collect()
+}
+
+fn manifest(name: &str) -> serde_json::Value {
+    json!({"metadata": {"name": name, "namespace": NS},
+           "spec": {"userName": "sofia", "serviceName": "cassandra.amazonaws.com"}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_leader_reconciles_and_a_standby_replaces_a_killed_leader() {
+    let mut h = Harness::start().await;
+    h.stop_operator().await;
+    h.kube.create_namespace(LEASE_NS, &[]).await;
+    let lease_duration = Duration::from_secs(2);
+    let a = start_replica(&h, "replica-a", lease_duration).await;
+    wait_holder(&h, "replica-a", Duration::from_secs(10)).await;
+    let b = start_replica(&h, "replica-b", lease_duration).await;
+
+    h.apply(manifest("first")).await;
+    h.wait_ready("first").await;
+    let instances = reporting_instances(&h, "first").await;
+    assert!(!instances.is_empty());
+    assert!(instances.iter().all(|i| i == "replica-a"), "{instances:?}");
+    assert!(a.metrics.encode().contains("ssc_operator_leader 1"));
+    assert!(b.metrics.encode().contains("ssc_operator_leader 0"));
+
+    // Kill the leader without releasing the Lease: the standby takes over once it expires.
+    a.task.abort();
+    let took = wait_holder(&h, "replica-b", lease_duration * 4).await;
+    assert!(took <= lease_duration * 3, "takeover took {took:?}");
+    h.apply(manifest("second")).await;
+    h.wait_ready("second").await;
+    let instances = reporting_instances(&h, "second").await;
+    assert!(instances.iter().all(|i| i == "replica-b"), "{instances:?}");
+    b.shutdown.cancel();
+    let _ = b.task.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_releases_the_lease_for_a_fast_handover() {
+    let mut h = Harness::start().await;
+    h.stop_operator().await;
+    h.kube.create_namespace(LEASE_NS, &[]).await;
+    let lease_duration = Duration::from_secs(10);
+    let a = start_replica(&h, "replica-a", lease_duration).await;
+    wait_holder(&h, "replica-a", Duration::from_secs(10)).await;
+    h.apply(manifest("work")).await;
+    h.wait_ready("work").await;
+
+    a.shutdown.cancel();
+    let result = tokio::time::timeout(Duration::from_secs(10), a.task)
+        .await
+        .expect("shutdown finishes")
+        .expect("task joins");
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(holder(&h).await, None, "released on shutdown");
+
+    // A standby takes over at once instead of waiting out the 10s lease.
+    let b = start_replica(&h, "replica-b", lease_duration).await;
+    let took = wait_holder(&h, "replica-b", Duration::from_secs(5)).await;
+    assert!(took < lease_duration / 2, "{took:?}");
+    b.shutdown.cancel();
+    let _ = b.task.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_probes_are_served_without_secrets() {
+    let mut h = Harness::start_with(Options::default()).await;
+    h.stop_operator().await;
+    h.kube.create_namespace(LEASE_NS, &[]).await;
+    let a = start_replica(&h, "replica-a", Duration::from_secs(5)).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let ready = Arc::new(AtomicBool::new(false));
+    let server = tokio::spawn(serve_http(listener, ready.clone(), a.metrics.clone()));
+    let http = reqwest::Client::new();
+    let get = |path: &'static str| {
+        let http = http.clone();
+        async move { http.get(format!("http://{addr}{path}")).send().await.unwrap() }
+    };
+    assert_eq!(get("/healthz").await.status(), 200);
+    assert_eq!(get("/readyz").await.status(), 503);
+    ready.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(get("/readyz").await.status(), 200);
+
+    h.apply(manifest("measured")).await;
+    let r = h.wait_ready("measured").await;
+    h.apply(json!({"metadata": {"name": "nobody", "namespace": NS},
+                   "spec": {"userName": "nobody", "serviceName": "codecommit.amazonaws.com"}}))
+        .await;
+    h.wait_for_reason("nobody", "UserNotFound").await;
+    let response = get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    for needle in [
+        "ssc_operator_reconciles_total{result=\"Available\"}",
+        "ssc_operator_reconcile_duration_seconds_bucket",
+        "ssc_operator_iam_calls_total{operation=\"CreateServiceSpecificCredential\",code=\"Success\"} 1",
+        "ssc_operator_iam_calls_total{operation=\"ListServiceSpecificCredentials\",code=\"UserNotFound\"}",
+        "ssc_operator_iam_rate_limiter_wait_seconds_count",
+        "ssc_operator_resources{reason=\"Available\"} 1",
+        "ssc_operator_resources{reason=\"UserNotFound\"} 1",
+        "ssc_operator_leader 1",
+    ] {
+        assert!(text.contains(needle), "missing {needle}:\n{text}");
+    }
+    let secret = h.secret("measured").await.unwrap();
+    let (_, password) = crate::harness::login_and_secret(&secret);
+    assert!(!text.contains(&password));
+    assert!(!text.contains(status(&r).credential_id.as_deref().unwrap()), "no ids as labels");
+    a.shutdown.cancel();
+    let _ = a.task.await;
+    server.abort();
+}
