@@ -99,7 +99,9 @@ class Emulator:
             log = open(self.log_path, "ab")
             log.write(f"\n$ {' '.join(cmd)}\n".encode())
             log.flush()
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
+            # the emulator reads SSC_EMULATOR_* variables as flag defaults: keep the host's out
+            env = {k: v for k, v in os.environ.items() if not k.startswith("SSC_EMULATOR_")}
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env=env)
             log.close()
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:

@@ -398,3 +398,37 @@ def test_cli_max_items_out_of_range(emu, user):
 def test_cli_user_name_pattern(emu):
     r = aws(emu, "list-service-specific-credentials", "--user-name", "bad name")
     assert_cli_error(r, "ValidationError", "ListServiceSpecificCredentials", USERNAME_PATTERN_MSG)
+
+
+# -- --unsupported-service-code not-supported-service ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def emu_nss(tmp_path_factory):
+    from conftest import start_emulator
+
+    e = start_emulator(tmp_path_factory.mktemp("nss"), users=("caller", "nss-user"),
+                       extra=("--unsupported-service-code", "not-supported-service"), name="nss")
+    yield e
+    e.stop()
+
+
+@pytest.mark.parametrize("service", UNKNOWN_SERVICES)
+def test_not_supported_service_code_is_modeled(emu_nss, service):
+    # wire code NotSupportedService must map to botocore's ServiceNotSupportedException
+    client = iam_client(emu_nss)
+    expect_error(client, lambda: client.create_service_specific_credential(UserName="nss-user", ServiceName=service),
+                 code="NotSupportedService", status=404, message=no_service(service),
+                 exc="ServiceNotSupportedException")
+    expect_error(client, lambda: client.list_service_specific_credentials(UserName="nss-user", ServiceName=service),
+                 code="NotSupportedService", status=404, message=no_service(service),
+                 exc="ServiceNotSupportedException")
+    # the user check still comes first
+    expect_error(client, lambda: client.create_service_specific_credential(UserName="nobody", ServiceName=service),
+                 code="NoSuchEntity", status=404, message=no_user("nobody"), exc="NoSuchEntityException")
+
+
+def test_cli_not_supported_service(emu_nss):
+    r = aws(emu_nss, "create-service-specific-credential", "--user-name", "nss-user",
+            "--service-name", "lambda.amazonaws.com")
+    assert_cli_error(r, "NotSupportedService", "CreateServiceSpecificCredential", no_service("lambda.amazonaws.com"))

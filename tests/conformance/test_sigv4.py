@@ -55,7 +55,8 @@ def test_auth_errors_change_nothing(signed, names):
         client = iam_client(signed, key=key, secret=secret)
         with pytest.raises(ClientError):
             client.create_user(UserName=name)
-    expect_error(good(signed), lambda: good(signed).get_user(UserName=name), code="NoSuchEntity", status=404,
+    client = good(signed)
+    expect_error(client, lambda: client.get_user(UserName=name), code="NoSuchEntity", status=404,
                  exc="NoSuchEntityException")
 
 
