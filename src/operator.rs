@@ -109,7 +109,7 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     telemetry::init(args.log_format, &args.log_level);
     let client = connect_kubernetes().await?;
-    ensure_crd(&client, args.embedded_emulator).await?;
+    ensure_crd(&client, args.embedded_emulator, args.watch_namespace.as_deref()).await?;
 
     let (endpoint, credentials, _emulator) = if args.embedded_emulator {
         let handle = Emulator::start(EmulatorConfig {
@@ -274,41 +274,51 @@ async fn connect_kubernetes() -> anyhow::Result<kube::Client> {
     }
 }
 
-/// Checks the CRD is served; in dev mode installs it.
-async fn ensure_crd(client: &kube::Client, install: bool) -> anyhow::Result<()> {
+/// Checks the kind is served (a LIST with limit 1, which the operator's RBAC allows anyway);
+/// in dev mode installs the CRD when it is missing.
+async fn ensure_crd(
+    client: &kube::Client,
+    install: bool,
+    namespace: Option<&str>,
+) -> anyhow::Result<()> {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    let crds = kube::Api::<CustomResourceDefinition>::all(client.clone());
-    let crd = ServiceSpecificCredential::crd();
-    let name = crd.metadata.name.clone().unwrap_or_default();
-    match crds.get_opt(&name).await {
-        Ok(Some(_)) => return Ok(()),
-        Ok(None) if install => {}
-        Ok(None) => anyhow::bail!(
-            "the CustomResourceDefinition {name} is not installed: run `ssc-operator crd | kubectl apply -f -` (or `kubectl apply -f crds/`)"
+    let served = || async {
+        let api = match namespace {
+            Some(ns) => kube::Api::<ServiceSpecificCredential>::namespaced(client.clone(), ns),
+            None => kube::Api::<ServiceSpecificCredential>::all(client.clone()),
+        };
+        api.list(&kube::api::ListParams::default().limit(1)).await
+    };
+    match served().await {
+        Ok(_) => return Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 && install => {}
+        Err(kube::Error::Api(e)) if e.code == 404 => anyhow::bail!(
+            "the ServiceSpecificCredential CRD is not installed: run `ssc-operator crd | kubectl apply -f -` (or `kubectl apply -f crds/`)"
         ),
-        // Without permission to read CRDs, trust the install and let the watch report problems.
+        // Anything else (e.g. RBAC) shows up again, with context, in the watch errors.
         Err(e) => {
-            warn!(error = %e, "could not check the CRD");
+            warn!(error = %e, "could not check that the CRD is served");
             return Ok(());
         }
     }
+    let crd = ServiceSpecificCredential::crd();
+    let name = crd.metadata.name.clone().unwrap_or_default();
     info!(%name, "installing the CRD (dev mode)");
-    crds.patch(
-        &name,
-        &kube::api::PatchParams::apply(reconcile::FIELD_MANAGER).force(),
-        &kube::api::Patch::Apply(&crd),
-    )
-    .await
-    .context("installing the CRD")?;
-    // Give the apiserver a moment to serve the new kind.
+    kube::Api::<CustomResourceDefinition>::all(client.clone())
+        .patch(
+            &name,
+            &kube::api::PatchParams::apply(reconcile::FIELD_MANAGER).force(),
+            &kube::api::Patch::Apply(&crd),
+        )
+        .await
+        .context("installing the CRD")?;
     for _ in 0..50 {
-        let api = kube::Api::<ServiceSpecificCredential>::all(client.clone());
-        if api.list(&kube::api::ListParams::default().limit(1)).await.is_ok() {
-            break;
+        if served().await.is_ok() {
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Ok(())
+    anyhow::bail!("the CRD {name} was installed but is not served yet; try again")
 }
 
 /// Serves `/metrics`, `/healthz` and `/readyz` until aborted.
