@@ -578,4 +578,34 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code, "ValidationError");
     }
+
+    #[test]
+    fn users_per_account_quota() {
+        let s = service();
+        s.store
+            .mutate::<_, ApiError>(|st| {
+                for i in 0..USERS_PER_ACCOUNT {
+                    let name = format!("u{i}");
+                    st.users.insert(
+                        name.clone(),
+                        User {
+                            name,
+                            id: format!("AIDA{i}"),
+                            path: "/".into(),
+                            create_date: 0,
+                            permissions_boundary: None,
+                            tags: vec![],
+                        },
+                    );
+                }
+                Ok(())
+            })
+            .unwrap();
+        let e = call(&s, Action::CreateUser, &[("UserName", "one-too-many")]).unwrap_err();
+        assert_eq!((e.status, e.code.as_ref()), (409, "LimitExceeded"));
+        assert_eq!(e.message, "Cannot exceed quota for UsersPerAccount: 5000");
+        // The duplicate check still comes first.
+        let e = call(&s, Action::CreateUser, &[("UserName", "U1")]).unwrap_err();
+        assert_eq!(e.code, "EntityAlreadyExists");
+    }
 }

@@ -237,3 +237,68 @@ async fn user_name_constraints() {
         .unwrap_err();
     assert!(wire(&e).1.contains("Value at 'path'"));
 }
+
+#[tokio::test]
+async fn create_user_tag_rules() {
+    let h = start(&[]).await;
+    let iam = sdk(&h);
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
+    let e = iam
+        .create_user()
+        .user_name("t")
+        .tags(tag("Team", "a"))
+        .tags(tag("team", "b"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        wire(&e),
+        (
+            "InvalidInput".into(),
+            "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into()
+        )
+    );
+    assert_eq!(status(&e), 400);
+    let too_many: Vec<Tag> = (0..51).map(|i| tag(&format!("k{i}"), "v")).collect();
+    let e = iam
+        .create_user()
+        .user_name("t")
+        .set_tags(Some(too_many))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(wire(&e).1.contains("Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50"));
+    let e = iam
+        .create_user()
+        .user_name("t")
+        .tags(tag("bad*key", "v"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(wire(&e).1.contains("'tags.1.member.key'"), "{}", wire(&e).1);
+    let e = iam
+        .create_user()
+        .user_name("t")
+        .permissions_boundary("not-an-arn-but-long-enough")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(wire(&e).0, "InvalidInput");
+    let ok = iam
+        .create_user()
+        .user_name("t")
+        .permissions_boundary("arn:aws:iam::aws:policy/PowerUserAccess")
+        .send()
+        .await
+        .unwrap();
+    let got = iam.get_user().user_name("t").send().await.unwrap();
+    assert_eq!(
+        got.user()
+            .unwrap()
+            .permissions_boundary()
+            .unwrap()
+            .permissions_boundary_arn(),
+        Some("arn:aws:iam::aws:policy/PowerUserAccess")
+    );
+    assert!(ok.user().is_some());
+}
