@@ -302,13 +302,13 @@ impl Service {
     }
 
     /// Finds the user's credential: user first (404 user), then the id among the user's credentials.
-    fn locate(s: &State, user_name: &str, id: &str) -> Result<(String, Credential), ApiError> {
+    fn locate(s: &State, user_name: &str, id: &str) -> Result<Credential, ApiError> {
         let user = s
             .user(user_name)
             .ok_or_else(|| ApiError::no_such_user(user_name))?;
         let key = State::user_key(&user.name);
         match s.credentials.get(id) {
-            Some(c) if c.user_key == key => Ok((key, c.clone())),
+            Some(c) if c.user_key == key => Ok(c.clone()),
             _ => Err(ApiError::no_such_credential(id)),
         }
     }
@@ -318,7 +318,7 @@ impl Service {
         let user_name = target_user(input.user_name, caller)?;
         let now = self.clock.now();
         self.store.mutate(|s| {
-            let (_, mut credential) = Self::locate(s, &user_name, &input.id)?;
+            let mut credential = Self::locate(s, &user_name, &input.id)?;
             let kind = kind_of(&credential.service_name).unwrap_or(CredentialKind::Password);
             let owner = s
                 .users
@@ -337,7 +337,7 @@ impl Service {
         let input = validate::update_credential(p)?;
         let user_name = target_user(input.target.user_name, caller)?;
         self.store.mutate(|s| {
-            let (_, mut credential) = Self::locate(s, &user_name, &input.target.id)?;
+            let mut credential = Self::locate(s, &user_name, &input.target.id)?;
             // An expired key keeps reporting Expired whatever is stored: Active does not revive it.
             credential.status = match input.status {
                 StatusInput::Inactive => StoredStatus::Inactive,
@@ -352,7 +352,7 @@ impl Service {
         let input = validate::credential(p)?;
         let user_name = target_user(input.user_name, caller)?;
         self.store.mutate(|s| {
-            let (_, credential) = Self::locate(s, &user_name, &input.id)?;
+            let credential = Self::locate(s, &user_name, &input.id)?;
             s.credentials.remove(&credential.id);
             Ok(Output::Empty)
         })
