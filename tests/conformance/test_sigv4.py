@@ -137,3 +137,43 @@ def test_unsigned_emulator_accepts_any_credentials(emu):
     # without --access-key, any well-formed signature is accepted
     client = iam_client(emu, key="AKIDWHATEVER", secret="whatever")
     assert client.get_user()["User"]["UserName"] == "caller"
+
+
+def _shift_clock(monkeypatch, delta):
+    import botocore.auth
+
+    real = botocore.auth.get_current_datetime
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: real(*a, **k) + delta)
+
+
+def test_request_signed_20_minutes_ago_is_expired(signed, monkeypatch):
+    import datetime as dt
+
+    _shift_clock(monkeypatch, -dt.timedelta(minutes=20))
+    client = good(signed)
+    expect_error(client, lambda: client.list_users(), code="RequestExpired", status=400)
+
+
+def test_request_signed_20_minutes_ahead_is_expired(signed, monkeypatch):
+    import datetime as dt
+
+    _shift_clock(monkeypatch, dt.timedelta(minutes=20))
+    client = good(signed)
+    expect_error(client, lambda: client.list_users(), code="RequestExpired", status=400)
+
+
+def test_small_clock_skew_is_accepted(signed, monkeypatch):
+    import datetime as dt
+
+    _shift_clock(monkeypatch, -dt.timedelta(minutes=5))
+    assert good(signed).get_user()["User"]["UserName"] == "alice"
+
+
+def test_malformed_authorization_header(signed):
+    status, _h, body = signed.http(
+        "POST", "/", raw=b"Action=ListUsers&Version=2010-05-08",
+        headers={"Content-Type": "application/x-www-form-urlencoded",
+                 "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/iam/aws4_request",
+                 "X-Amz-Date": "20260101T000000Z"})
+    assert status == 400, (status, body)
+    assert b"<Code>IncompleteSignature</Code>" in body, body

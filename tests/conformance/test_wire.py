@@ -163,8 +163,9 @@ def test_unknown_action(emu):
     assert err.find(f"{NS}Type").text == "Sender"
 
 
-@pytest.mark.parametrize("size", [1 << 20])
+@pytest.mark.parametrize("size", [5000, 16 * 1024])
 def test_max_body_bytes(emulator_factory, size):
+    # small enough to sit in the socket buffers, so the answer is read even if the server stops reading early
     e = emulator_factory(users=("caller",), extra=("--max-body-bytes", "4096"))
     status, _h, _data = send(e, "Action=GetUser&Version=2010-05-08&UserName=caller&Pad=" + "x" * size)
     assert status in (400, 413), status
