@@ -20,6 +20,10 @@ local terminal = {
   InvalidSpec = true,
   Expired = true,
   LimitExceeded = true,
+  -- IAM refused the operator's own identity (its IAM policy) or the request:
+  -- both need a person too.
+  AccessDenied = true,
+  IamRejected = true,
 }
 
 local function describe(cond)

@@ -14,7 +14,7 @@ from manifests import ROOT
 
 SCRIPT = (ROOT / "docs" / "argocd-health.lua").read_text()
 TERMINAL = ["UserNotFound", "ServiceNotSupported", "NotPermitted", "SecretConflict", "InvalidSpec", "Expired",
-            "LimitExceeded"]
+            "LimitExceeded", "AccessDenied", "IamRejected"]
 TRANSIENT = ["Throttled", "IamUnavailable", "Rotating", "Deleting", "Creating", "Reconciling"]
 ARGO_STATUSES = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
 
@@ -141,3 +141,18 @@ def test_docs_embed_the_script_verbatim():
     [cm] = [c for c in cms if c["metadata"]["name"] == "argocd-cm"]
     key = "resource.customizations.health.iam.ssc-operator.dev_ServiceSpecificCredential"
     assert cm["data"][key] == SCRIPT
+
+
+def test_every_reason_of_the_operator_is_classified():
+    """A reason added to the operator must be sorted into terminal (Degraded) or transient here."""
+    source = ROOT / "src" / "reconcile" / "conditions.rs"
+    if not source.exists():
+        pytest.skip("src/reconcile/conditions.rs not found")
+    reasons = set(re.findall(r'Reason::\w+ => "(\w+)"', source.read_text()))
+    if not reasons:
+        pytest.skip("no `Reason::X => \"X\"` mapping found in src/reconcile/conditions.rs")
+    unclassified = reasons - set(TERMINAL) - set(TRANSIENT) - {"Available"}
+    assert not unclassified, f"classify {unclassified} in docs/argocd-health.lua and this test"
+    for reason in reasons - {"Available"}:
+        expected = "Degraded" if reason in TERMINAL else "Progressing"
+        assert health(credential(ready=("False", reason)))["status"] == expected, reason
