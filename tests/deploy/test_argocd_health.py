@@ -156,3 +156,58 @@ def test_every_reason_of_the_operator_is_classified():
     for reason in reasons - {"Available"}:
         expected = "Degraded" if reason in TERMINAL else "Progressing"
         assert health(credential(ready=("False", reason)))["status"] == expected, reason
+
+
+# ------------------------------------------------------------------ Flux healthCheckExprs
+
+FLUX_FOR_ARGO = {"Healthy": "Current", "Degraded": "Failed", "Progressing": "InProgress"}
+
+
+def flux_exprs() -> dict:
+    doc = (ROOT / "docs" / "argocd.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", doc, re.S)
+    [ks] = [yaml.safe_load(b) for b in blocks if "kind: Kustomization" in b and "healthCheckExprs" in b]
+    [check] = ks["spec"]["healthCheckExprs"]
+    assert (check["apiVersion"], check["kind"]) == ("iam.ssc-operator.dev/v1alpha1", "ServiceSpecificCredential")
+    return check
+
+
+def flux_status(obj: dict) -> str:
+    """kustomize-controller's CEL status reader: inProgress, then failed, then current, else InProgress."""
+    import celpy  # noqa: PLC0415
+
+    env = celpy.Environment()
+    activation = {k: celpy.json_to_cel(v) for k, v in obj.items()}
+    check = flux_exprs()
+
+    def true(name):
+        if name not in check:
+            return False
+        result = env.program(env.compile(check[name])).evaluate(activation)
+        assert not isinstance(result, celpy.CELEvalError), f"{name}: {result}"
+        return bool(result)
+
+    if true("inProgress"):
+        return "InProgress"
+    if true("failed"):
+        return "Failed"
+    if true("current"):
+        return "Current"
+    return "InProgress"
+
+
+FLUX_CASES = [
+    credential(),
+    credential(ready=("True", "Available")),
+    credential(generation=4, observed=3, ready=("True", "Available")),
+    credential(generation=4, observed=4, cond_generation=3, ready=("True", "Available")),
+    credential(generation=5, observed=4, ready=("False", "UserNotFound")),
+    credential(ready=("Unknown", "Throttled")),
+    credential(ready=("True", "Available"), deletionTimestamp="2026-11-22T15:00:00Z"),
+    *[credential(ready=("False", r)) for r in TERMINAL + TRANSIENT],
+]
+
+
+@pytest.mark.parametrize("obj", FLUX_CASES, ids=lambda o: str(o.get("status", {}).get("conditions", "none"))[:60])
+def test_flux_health_check_exprs_agree_with_argo(obj):
+    assert flux_status(obj) == FLUX_FOR_ARGO[health(obj)["status"]]
