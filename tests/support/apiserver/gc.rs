@@ -1,0 +1,246 @@
+//! kube-controller-manager's garbage collector and namespace controller, run asynchronously a few
+//! milliseconds after each write: dependents whose owners (matched by uid) are all gone are
+//! deleted, dangling references next to live owners are removed, foreground/orphan finalizers
+//! are processed, and terminating namespaces are emptied and then removed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::handlers::{DeleteOpts, Deleted, Mf, do_delete, do_update, res_key};
+use super::resources::{FieldValidation, KindImpl, ResourceDef};
+use super::server::{Shared, WriteCtx, finalizers, is_terminating, meta_str};
+use super::store::{ObjKey, ResKey, Store};
+
+pub async fn run(sh: Arc<Shared>) {
+    let mut rx = sh.rev_tx.subscribe();
+    loop {
+        tokio::select! {
+            r = rx.changed() => if r.is_err() { return },
+            _ = sh.shutdown.cancelled() => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(sh.gc_delay) => {}
+            _ = sh.shutdown.cancelled() => return,
+        }
+        // Several passes: a deletion can make further objects collectable.
+        for _ in 0..8 {
+            if !pass(&sh) {
+                break;
+            }
+            sh.notify();
+        }
+        rx.borrow_and_update();
+    }
+}
+
+enum OwnerState {
+    Solid,
+    /// Present, being deleted in the foreground.
+    DeletingForeground,
+    Absent,
+    /// The kind cannot be resolved: the GC leaves the dependent alone.
+    Unknown,
+}
+
+struct Index<'a> {
+    sh: &'a Shared,
+    by_key: BTreeMap<(ResKey, ObjKey), Arc<Value>>,
+}
+
+impl Index<'_> {
+    fn owner_state(&self, dependent_ns: &str, r: &Value) -> OwnerState {
+        let api_version = r.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
+        let name = r.get("name").and_then(Value::as_str).unwrap_or("");
+        let uid = r.get("uid").and_then(Value::as_str).unwrap_or("");
+        let Some(def) = self.sh.find_kind(api_version, kind) else { return OwnerState::Unknown };
+        let ns = if def.namespaced { dependent_ns.to_string() } else { String::new() };
+        match self.by_key.get(&(res_key(&def), (ns, name.to_string()))) {
+            Some(o) if meta_str(o, "uid") == uid => {
+                if is_terminating(o) && finalizers(o).iter().any(|f| f == "foregroundDeletion") {
+                    OwnerState::DeletingForeground
+                } else {
+                    OwnerState::Solid
+                }
+            }
+            _ => OwnerState::Absent,
+        }
+    }
+}
+
+fn ctx(sh: &Shared) -> WriteCtx {
+    WriteCtx { manager: "kube-controller-manager".into(), dry_run: false, fv: FieldValidation::Ignore, now: sh.now() }
+}
+
+fn def_for(sh: &Shared, res: &ResKey) -> Option<Arc<ResourceDef>> {
+    sh.resources.iter().find(|d| d.group == res.0 && d.plural == res.1).cloned()
+}
+
+/// One collection pass; true if anything changed.
+fn pass(sh: &Shared) -> bool {
+    let mut st = sh.store();
+    let all = st.all();
+    let index = Index { sh, by_key: all.iter().map(|(r, k, v)| ((r.clone(), k.clone()), v.clone())).collect() };
+    let mut changed = false;
+    if sh.gc {
+        changed |= collect_dependents(sh, &mut st, &index, &all);
+        changed |= process_owner_finalizers(sh, &mut st, &all);
+    }
+    changed |= namespaces(sh, &mut st, &all);
+    changed
+}
+
+fn collect_dependents(sh: &Shared, st: &mut Store, index: &Index<'_>, all: &[(ResKey, ObjKey, Arc<Value>)]) -> bool {
+    let mut changed = false;
+    for (res, key, obj) in all {
+        let Some(refs) = obj.get("metadata").and_then(|m| m.get("ownerReferences")).and_then(Value::as_array) else {
+            continue;
+        };
+        if refs.is_empty() {
+            continue;
+        }
+        let Some(def) = def_for(sh, res) else { continue };
+        let states: Vec<OwnerState> = refs.iter().map(|r| index.owner_state(&key.0, r)).collect();
+        if states.iter().any(|s| matches!(s, OwnerState::Unknown)) {
+            continue;
+        }
+        let solid = states.iter().filter(|s| matches!(s, OwnerState::Solid)).count();
+        let foreground = states.iter().filter(|s| matches!(s, OwnerState::DeletingForeground)).count();
+        let absent = states.iter().filter(|s| matches!(s, OwnerState::Absent)).count();
+        if solid == 0 {
+            if is_terminating(obj) {
+                continue;
+            }
+            let propagation = if foreground > 0 { "Foreground" } else { "Background" };
+            let opts = DeleteOpts { propagation: Some(propagation.into()), ..DeleteOpts::default() };
+            if let Ok(Deleted::Gone(_) | Deleted::Pending(_)) = do_delete(st, &def, key, &opts, sh.now()) {
+                changed = true;
+            }
+        } else if absent > 0 {
+            // Remove the dangling references, keep the object.
+            let kept: Vec<Value> = refs
+                .iter()
+                .zip(states.iter())
+                .filter(|(_, s)| !matches!(s, OwnerState::Absent))
+                .map(|(r, _)| r.clone())
+                .collect();
+            let mut new = (**obj).clone();
+            new["metadata"]["ownerReferences"] = json!(kept);
+            if do_update(st, &def, None, obj, new, Mf::Update, &ctx(sh)).is_ok() {
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
+fn process_owner_finalizers(sh: &Shared, st: &mut Store, all: &[(ResKey, ObjKey, Arc<Value>)]) -> bool {
+    let mut changed = false;
+    for (res, key, obj) in all {
+        if !is_terminating(obj) {
+            continue;
+        }
+        let fins = finalizers(obj);
+        let orphan = fins.iter().any(|f| f == "orphan");
+        let foreground = fins.iter().any(|f| f == "foregroundDeletion");
+        if !orphan && !foreground {
+            continue;
+        }
+        let uid = meta_str(obj, "uid").to_string();
+        let dependents: Vec<&(ResKey, ObjKey, Arc<Value>)> = all
+            .iter()
+            .filter(|(_, _, d)| {
+                d.get("metadata")
+                    .and_then(|m| m.get("ownerReferences"))
+                    .and_then(Value::as_array)
+                    .is_some_and(|rs| rs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(uid.as_str())))
+            })
+            .collect();
+        let Some(def) = def_for(sh, res) else { continue };
+        if orphan {
+            for (dres, _, dep) in &dependents {
+                let Some(ddef) = def_for(sh, dres) else { continue };
+                let Some(cur) = st.get(dres, &(meta_str(dep, "namespace").to_string(), meta_str(dep, "name").to_string())) else {
+                    continue;
+                };
+                let mut new = (*cur).clone();
+                let kept: Vec<Value> = cur["metadata"]["ownerReferences"]
+                    .as_array()
+                    .map(|a| a.iter().filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str())).cloned().collect())
+                    .unwrap_or_default();
+                if kept.is_empty() {
+                    if let Some(m) = new["metadata"].as_object_mut() {
+                        m.remove("ownerReferences");
+                    }
+                } else {
+                    new["metadata"]["ownerReferences"] = json!(kept);
+                }
+                if do_update(st, &ddef, None, &cur, new, Mf::Update, &ctx(sh)).is_ok() {
+                    changed = true;
+                }
+            }
+        } else {
+            let blocking = dependents.iter().any(|(_, _, d)| {
+                d.get("metadata").and_then(|m| m.get("ownerReferences")).and_then(Value::as_array).is_some_and(|rs| {
+                    rs.iter().any(|r| {
+                        r.get("uid").and_then(Value::as_str) == Some(uid.as_str())
+                            && r.get("blockOwnerDeletion").and_then(Value::as_bool) == Some(true)
+                    })
+                })
+            });
+            if blocking {
+                continue;
+            }
+        }
+        let Some(cur) = st.get(res, key) else { continue };
+        let remaining: Vec<String> =
+            finalizers(&cur).into_iter().filter(|f| f != "orphan" && f != "foregroundDeletion").collect();
+        let mut new = (*cur).clone();
+        if remaining.is_empty() {
+            if let Some(m) = new["metadata"].as_object_mut() {
+                m.remove("finalizers");
+            }
+        } else {
+            new["metadata"]["finalizers"] = json!(remaining);
+        }
+        if do_update(st, &def, None, &cur, new, Mf::Update, &ctx(sh)).is_ok() {
+            changed = true;
+        }
+    }
+    changed
+}
+
+fn namespaces(sh: &Shared, st: &mut Store, all: &[(ResKey, ObjKey, Arc<Value>)]) -> bool {
+    let mut changed = false;
+    let terminating: BTreeSet<String> = all
+        .iter()
+        .filter(|(r, _, o)| r.0.is_empty() && r.1 == "namespaces" && is_terminating(o))
+        .map(|(_, k, _)| k.1.clone())
+        .collect();
+    for ns in terminating {
+        let mut remaining = 0;
+        for (res, key, obj) in all.iter().filter(|(r, k, _)| k.0 == ns && !(r.0.is_empty() && r.1 == "namespaces")) {
+            remaining += 1;
+            if is_terminating(obj) {
+                continue;
+            }
+            let Some(def) = def_for(sh, res) else { continue };
+            if do_delete(st, &def, key, &DeleteOpts::default(), sh.now()).is_ok() {
+                changed = true;
+            }
+        }
+        if remaining == 0 {
+            let nskey = (String::from(""), String::from("namespaces"));
+            let Some(def) = def_for(sh, &nskey) else { continue };
+            if !matches!(def.imp, KindImpl::Namespace) {
+                continue;
+            }
+            if st.remove(&nskey, &(String::new(), ns.clone())).is_some() {
+                changed = true;
+            }
+        }
+    }
+    changed
+}

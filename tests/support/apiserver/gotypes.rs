@@ -1,0 +1,798 @@
+//! Descriptors of the Go structs the API server serves (field order, omitempty, list types), used to
+//! decode request bodies the way Go's `encoding/json` does, to re-encode answers in Go struct order
+//! with Go's string escaping, and to derive the field-management schema of built-in kinds.
+
+use serde_json::{Map, Value};
+
+/// How a field is left out of the JSON encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Omit {
+    /// No `omitempty` (or a struct value): always encoded, zero value when unset.
+    Never,
+    /// `omitempty` on a value type: left out when it is the zero value.
+    Zero,
+    /// A pointer with `omitempty`: left out only when nil.
+    Nil,
+}
+
+/// The list semantics used by field management (`x-kubernetes-list-type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListKind {
+    Atomic,
+    Set,
+    Map(&'static [&'static str]),
+}
+
+#[derive(Debug)]
+pub enum Ty {
+    Str,
+    Int32,
+    Int64,
+    Bool,
+    /// `metav1.Time`: RFC 3339, encoded with second precision.
+    Time,
+    /// `metav1.MicroTime`: RFC 3339 with exactly 6 fractional digits.
+    MicroTime,
+    /// `[]byte`: standard base64.
+    Bytes,
+    /// Any JSON (`RawExtension`, `FieldsV1`, unstructured content): keys sorted.
+    Raw,
+    Struct(&'static GoStruct),
+    Map(&'static Ty),
+    List(&'static Ty, ListKind),
+}
+
+#[derive(Debug)]
+pub struct GoField {
+    pub json: &'static str,
+    pub ty: Ty,
+    pub omit: Omit,
+}
+
+#[derive(Debug)]
+pub struct GoStruct {
+    /// Go type name as printed in decode errors, e.g. `v1.ObjectMeta`.
+    pub go_name: &'static str,
+    /// Short name used in "Go struct field X.y" errors.
+    pub short: &'static str,
+    pub fields: &'static [GoField],
+    /// `+structType=atomic`
+    pub atomic: bool,
+}
+
+impl GoStruct {
+    pub fn field(&self, name: &str) -> Option<&GoField> {
+        self.fields.iter().find(|f| f.json == name)
+    }
+}
+
+const fn f(json: &'static str, ty: Ty, omit: Omit) -> GoField {
+    GoField { json, ty, omit }
+}
+
+use Omit::{Never, Nil, Zero};
+
+pub static OWNER_REFERENCE: GoStruct = GoStruct {
+    go_name: "v1.OwnerReference",
+    short: "OwnerReference",
+    atomic: false,
+    fields: &[
+        f("apiVersion", Ty::Str, Never),
+        f("kind", Ty::Str, Never),
+        f("name", Ty::Str, Never),
+        f("uid", Ty::Str, Never),
+        f("controller", Ty::Bool, Nil),
+        f("blockOwnerDeletion", Ty::Bool, Nil),
+    ],
+};
+
+pub static MANAGED_FIELDS_ENTRY: GoStruct = GoStruct {
+    go_name: "v1.ManagedFieldsEntry",
+    short: "ManagedFieldsEntry",
+    atomic: false,
+    fields: &[
+        f("manager", Ty::Str, Zero),
+        f("operation", Ty::Str, Zero),
+        f("apiVersion", Ty::Str, Zero),
+        f("time", Ty::Time, Nil),
+        f("fieldsType", Ty::Str, Zero),
+        f("fieldsV1", Ty::Raw, Nil),
+        f("subresource", Ty::Str, Zero),
+    ],
+};
+
+pub static OBJECT_META: GoStruct = GoStruct {
+    go_name: "v1.ObjectMeta",
+    short: "ObjectMeta",
+    atomic: false,
+    fields: &[
+        f("name", Ty::Str, Zero),
+        f("generateName", Ty::Str, Zero),
+        f("namespace", Ty::Str, Zero),
+        f("selfLink", Ty::Str, Zero),
+        f("uid", Ty::Str, Zero),
+        f("resourceVersion", Ty::Str, Zero),
+        f("generation", Ty::Int64, Zero),
+        f("creationTimestamp", Ty::Time, Never),
+        f("deletionTimestamp", Ty::Time, Nil),
+        f("deletionGracePeriodSeconds", Ty::Int64, Nil),
+        f("labels", Ty::Map(&Ty::Str), Zero),
+        f("annotations", Ty::Map(&Ty::Str), Zero),
+        f("ownerReferences", Ty::List(&Ty::Struct(&OWNER_REFERENCE), ListKind::Map(&["uid"])), Zero),
+        f("finalizers", Ty::List(&Ty::Str, ListKind::Set), Zero),
+        f("managedFields", Ty::List(&Ty::Struct(&MANAGED_FIELDS_ENTRY), ListKind::Atomic), Zero),
+    ],
+};
+
+pub static SECRET: GoStruct = GoStruct {
+    go_name: "v1.Secret",
+    short: "Secret",
+    atomic: false,
+    fields: &[
+        f("kind", Ty::Str, Zero),
+        f("apiVersion", Ty::Str, Zero),
+        f("metadata", Ty::Struct(&OBJECT_META), Never),
+        f("immutable", Ty::Bool, Nil),
+        f("data", Ty::Map(&Ty::Bytes), Zero),
+        f("stringData", Ty::Map(&Ty::Str), Zero),
+        f("type", Ty::Str, Zero),
+    ],
+};
+
+pub static LEASE_SPEC: GoStruct = GoStruct {
+    go_name: "v1.LeaseSpec",
+    short: "LeaseSpec",
+    atomic: false,
+    fields: &[
+        f("holderIdentity", Ty::Str, Nil),
+        f("leaseDurationSeconds", Ty::Int32, Nil),
+        f("acquireTime", Ty::MicroTime, Nil),
+        f("renewTime", Ty::MicroTime, Nil),
+        f("leaseTransitions", Ty::Int32, Nil),
+    ],
+};
+
+pub static LEASE: GoStruct = GoStruct {
+    go_name: "v1.Lease",
+    short: "Lease",
+    atomic: false,
+    fields: &[
+        f("kind", Ty::Str, Zero),
+        f("apiVersion", Ty::Str, Zero),
+        f("metadata", Ty::Struct(&OBJECT_META), Never),
+        f("spec", Ty::Struct(&LEASE_SPEC), Never),
+    ],
+};
+
+pub static OBJECT_REFERENCE: GoStruct = GoStruct {
+    go_name: "v1.ObjectReference",
+    short: "ObjectReference",
+    atomic: true,
+    fields: &[
+        f("kind", Ty::Str, Zero),
+        f("namespace", Ty::Str, Zero),
+        f("name", Ty::Str, Zero),
+        f("uid", Ty::Str, Zero),
+        f("apiVersion", Ty::Str, Zero),
+        f("resourceVersion", Ty::Str, Zero),
+        f("fieldPath", Ty::Str, Zero),
+    ],
+};
+
+pub static EVENT_SERIES: GoStruct = GoStruct {
+    go_name: "v1.EventSeries",
+    short: "EventSeries",
+    atomic: false,
+    fields: &[f("count", Ty::Int32, Never), f("lastObservedTime", Ty::MicroTime, Never)],
+};
+
+pub static EVENT_SOURCE: GoStruct = GoStruct {
+    go_name: "v1.EventSource",
+    short: "EventSource",
+    atomic: false,
+    fields: &[f("component", Ty::Str, Zero), f("host", Ty::Str, Zero)],
+};
+
+pub static EVENT_V1: GoStruct = GoStruct {
+    go_name: "v1.Event",
+    short: "Event",
+    atomic: false,
+    fields: &[
+        f("kind", Ty::Str, Zero),
+        f("apiVersion", Ty::Str, Zero),
+        f("metadata", Ty::Struct(&OBJECT_META), Never),
+        f("eventTime", Ty::MicroTime, Never),
+        f("series", Ty::Struct(&EVENT_SERIES), Nil),
+        f("reportingController", Ty::Str, Zero),
+        f("reportingInstance", Ty::Str, Zero),
+        f("action", Ty::Str, Zero),
+        f("reason", Ty::Str, Zero),
+        f("regarding", Ty::Struct(&OBJECT_REFERENCE), Never),
+        f("related", Ty::Struct(&OBJECT_REFERENCE), Nil),
+        f("note", Ty::Str, Zero),
+        f("type", Ty::Str, Zero),
+        f("deprecatedSource", Ty::Struct(&EVENT_SOURCE), Never),
+        f("deprecatedFirstTimestamp", Ty::Time, Never),
+        f("deprecatedLastTimestamp", Ty::Time, Never),
+        f("deprecatedCount", Ty::Int32, Zero),
+    ],
+};
+
+pub static NAMESPACE_SPEC: GoStruct = GoStruct {
+    go_name: "v1.NamespaceSpec",
+    short: "NamespaceSpec",
+    atomic: false,
+    fields: &[f("finalizers", Ty::List(&Ty::Str, ListKind::Atomic), Zero)],
+};
+
+pub static NAMESPACE_CONDITION: GoStruct = GoStruct {
+    go_name: "v1.NamespaceCondition",
+    short: "NamespaceCondition",
+    atomic: false,
+    fields: &[
+        f("type", Ty::Str, Never),
+        f("status", Ty::Str, Never),
+        f("lastTransitionTime", Ty::Time, Never),
+        f("reason", Ty::Str, Zero),
+        f("message", Ty::Str, Zero),
+    ],
+};
+
+pub static NAMESPACE_STATUS: GoStruct = GoStruct {
+    go_name: "v1.NamespaceStatus",
+    short: "NamespaceStatus",
+    atomic: false,
+    fields: &[
+        f("phase", Ty::Str, Zero),
+        f("conditions", Ty::List(&Ty::Struct(&NAMESPACE_CONDITION), ListKind::Map(&["type"])), Zero),
+    ],
+};
+
+pub static NAMESPACE: GoStruct = GoStruct {
+    go_name: "v1.Namespace",
+    short: "Namespace",
+    atomic: false,
+    fields: &[
+        f("kind", Ty::Str, Zero),
+        f("apiVersion", Ty::Str, Zero),
+        f("metadata", Ty::Struct(&OBJECT_META), Never),
+        f("spec", Ty::Struct(&NAMESPACE_SPEC), Never),
+        f("status", Ty::Struct(&NAMESPACE_STATUS), Never),
+    ],
+};
+
+pub static LIST_META: GoStruct = GoStruct {
+    go_name: "v1.ListMeta",
+    short: "ListMeta",
+    atomic: false,
+    fields: &[
+        f("selfLink", Ty::Str, Zero),
+        f("resourceVersion", Ty::Str, Zero),
+        f("continue", Ty::Str, Zero),
+        f("remainingItemCount", Ty::Int64, Nil),
+    ],
+};
+
+pub static STATUS_CAUSE: GoStruct = GoStruct {
+    go_name: "v1.StatusCause",
+    short: "StatusCause",
+    atomic: false,
+    fields: &[f("reason", Ty::Str, Zero), f("message", Ty::Str, Zero), f("field", Ty::Str, Zero)],
+};
+
+pub static STATUS_DETAILS: GoStruct = GoStruct {
+    go_name: "v1.StatusDetails",
+    short: "StatusDetails",
+    atomic: false,
+    fields: &[
+        f("name", Ty::Str, Zero),
+        f("group", Ty::Str, Zero),
+        f("kind", Ty::Str, Zero),
+        f("uid", Ty::Str, Zero),
+        f("causes", Ty::List(&Ty::Struct(&STATUS_CAUSE), ListKind::Atomic), Zero),
+        f("retryAfterSeconds", Ty::Int32, Zero),
+    ],
+};
+
+pub static STATUS: GoStruct = GoStruct {
+    go_name: "v1.Status",
+    short: "Status",
+    atomic: false,
+    fields: &[
+        f("kind", Ty::Str, Zero),
+        f("apiVersion", Ty::Str, Zero),
+        f("metadata", Ty::Struct(&LIST_META), Never),
+        f("status", Ty::Str, Zero),
+        f("message", Ty::Str, Zero),
+        f("reason", Ty::Str, Zero),
+        f("details", Ty::Struct(&STATUS_DETAILS), Nil),
+        f("code", Ty::Int32, Zero),
+    ],
+};
+
+pub static API_RESOURCE: GoStruct = GoStruct {
+    go_name: "v1.APIResource",
+    short: "APIResource",
+    atomic: false,
+    fields: &[
+        f("name", Ty::Str, Never),
+        f("singularName", Ty::Str, Never),
+        f("namespaced", Ty::Bool, Never),
+        f("group", Ty::Str, Zero),
+        f("version", Ty::Str, Zero),
+        f("kind", Ty::Str, Never),
+        f("verbs", Ty::List(&Ty::Str, ListKind::Atomic), Never),
+        f("shortNames", Ty::List(&Ty::Str, ListKind::Atomic), Zero),
+        f("categories", Ty::List(&Ty::Str, ListKind::Atomic), Zero),
+        f("storageVersionHash", Ty::Str, Zero),
+    ],
+};
+
+pub static API_RESOURCE_LIST: GoStruct = GoStruct {
+    go_name: "v1.APIResourceList",
+    short: "APIResourceList",
+    atomic: false,
+    fields: &[
+        f("kind", Ty::Str, Zero),
+        f("apiVersion", Ty::Str, Zero),
+        f("groupVersion", Ty::Str, Never),
+        f("resources", Ty::List(&Ty::Struct(&API_RESOURCE), ListKind::Atomic), Never),
+    ],
+};
+
+pub static GROUP_VERSION_FOR_DISCOVERY: GoStruct = GoStruct {
+    go_name: "v1.GroupVersionForDiscovery",
+    short: "GroupVersionForDiscovery",
+    atomic: false,
+    fields: &[f("groupVersion", Ty::Str, Never), f("version", Ty::Str, Never)],
+};
+
+pub static SERVER_ADDRESS: GoStruct = GoStruct {
+    go_name: "v1.ServerAddressByClientCIDR",
+    short: "ServerAddressByClientCIDR",
+    atomic: false,
+    fields: &[f("clientCIDR", Ty::Str, Never), f("serverAddress", Ty::Str, Never)],
+};
+
+pub static API_GROUP: GoStruct = GoStruct {
+    go_name: "v1.APIGroup",
+    short: "APIGroup",
+    atomic: false,
+    fields: &[
+        f("kind", Ty::Str, Zero),
+        f("apiVersion", Ty::Str, Zero),
+        f("name", Ty::Str, Never),
+        f("versions", Ty::List(&Ty::Struct(&GROUP_VERSION_FOR_DISCOVERY), ListKind::Atomic), Never),
+        f("preferredVersion", Ty::Struct(&GROUP_VERSION_FOR_DISCOVERY), Zero),
+        f("serverAddressByClientCIDRs", Ty::List(&Ty::Struct(&SERVER_ADDRESS), ListKind::Atomic), Zero),
+    ],
+};
+
+pub static API_GROUP_LIST: GoStruct = GoStruct {
+    go_name: "v1.APIGroupList",
+    short: "APIGroupList",
+    atomic: false,
+    fields: &[
+        f("kind", Ty::Str, Zero),
+        f("apiVersion", Ty::Str, Zero),
+        f("groups", Ty::List(&Ty::Struct(&API_GROUP), ListKind::Atomic), Never),
+    ],
+};
+
+pub static API_VERSIONS: GoStruct = GoStruct {
+    go_name: "v1.APIVersions",
+    short: "APIVersions",
+    atomic: false,
+    fields: &[
+        f("kind", Ty::Str, Zero),
+        f("apiVersion", Ty::Str, Zero),
+        f("versions", Ty::List(&Ty::Str, ListKind::Atomic), Never),
+        f("serverAddressByClientCIDRs", Ty::List(&Ty::Struct(&SERVER_ADDRESS), ListKind::Atomic), Never),
+    ],
+};
+
+pub static VERSION_INFO: GoStruct = GoStruct {
+    go_name: "version.Info",
+    short: "Info",
+    atomic: false,
+    fields: &[
+        f("major", Ty::Str, Never),
+        f("minor", Ty::Str, Never),
+        f("gitVersion", Ty::Str, Never),
+        f("gitCommit", Ty::Str, Never),
+        f("gitTreeState", Ty::Str, Never),
+        f("buildDate", Ty::Str, Never),
+        f("goVersion", Ty::Str, Never),
+        f("compiler", Ty::Str, Never),
+        f("platform", Ty::Str, Never),
+    ],
+};
+
+pub static PARTIAL_OBJECT_METADATA: GoStruct = GoStruct {
+    go_name: "v1.PartialObjectMetadata",
+    short: "PartialObjectMetadata",
+    atomic: false,
+    fields: &[
+        f("kind", Ty::Str, Zero),
+        f("apiVersion", Ty::Str, Zero),
+        f("metadata", Ty::Struct(&OBJECT_META), Never),
+    ],
+};
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------------
+
+/// Encodes `v` as compact JSON in Go's field order (`ty`) with Go's string escaping.
+pub fn encode(v: &Value, ty: &Ty) -> String {
+    let mut out = String::new();
+    write(&mut out, v, ty);
+    out
+}
+
+/// Encodes arbitrary JSON (keys sorted, as Go encodes `map[string]interface{}`).
+pub fn encode_raw(v: &Value) -> String {
+    encode(v, &Ty::Raw)
+}
+
+pub fn write(out: &mut String, v: &Value, ty: &Ty) {
+    match (ty, v) {
+        (Ty::Struct(s), Value::Object(m)) => {
+            out.push('{');
+            let mut first = true;
+            for field in s.fields {
+                if let Some(fv) = m.get(field.json) {
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    write_str(out, field.json);
+                    out.push(':');
+                    write(out, fv, &field.ty);
+                }
+            }
+            for (k, fv) in m {
+                if s.field(k).is_none() {
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    write_str(out, k);
+                    out.push(':');
+                    write(out, fv, &Ty::Raw);
+                }
+            }
+            out.push('}');
+        }
+        (Ty::Map(elem), Value::Object(m)) => {
+            out.push('{');
+            for (i, (k, fv)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(out, k);
+                out.push(':');
+                write(out, fv, elem);
+            }
+            out.push('}');
+        }
+        (Ty::List(elem, _), Value::Array(a)) => {
+            out.push('[');
+            for (i, item) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write(out, item, elem);
+            }
+            out.push(']');
+        }
+        (_, Value::Object(m)) => {
+            out.push('{');
+            for (i, (k, fv)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(out, k);
+                out.push(':');
+                write(out, fv, &Ty::Raw);
+            }
+            out.push('}');
+        }
+        (_, Value::Array(a)) => {
+            out.push('[');
+            for (i, item) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write(out, item, &Ty::Raw);
+            }
+            out.push(']');
+        }
+        (_, Value::String(s)) => write_str(out, s),
+        (_, Value::Null) => out.push_str("null"),
+        (_, Value::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
+        (_, Value::Number(n)) => {
+            if n.is_i64() || n.is_u64() {
+                out.push_str(&n.to_string());
+            } else {
+                let f = n.as_f64().unwrap_or(0.0);
+                out.push_str(&super::status::go_float(f));
+            }
+        }
+    }
+}
+
+/// Go `encoding/json` string escaping (HTML-safe: `<`, `>`, `&` are escaped).
+pub fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding (Go encoding/json semantics into typed structs, then back to JSON)
+// ---------------------------------------------------------------------------------------------
+
+/// Result of decoding a request body into a typed Go struct.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    /// Paths of unknown fields that were dropped (`.spec.foo`).
+    pub unknown: Vec<String>,
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn go_type_name(ty: &Ty) -> String {
+    match ty {
+        Ty::Str => "string".into(),
+        Ty::Int32 => "int32".into(),
+        Ty::Int64 => "int64".into(),
+        Ty::Bool => "bool".into(),
+        Ty::Time => "v1.Time".into(),
+        Ty::MicroTime => "v1.MicroTime".into(),
+        Ty::Bytes => "[]uint8".into(),
+        Ty::Raw => "interface {}".into(),
+        Ty::Struct(s) => s.go_name.into(),
+        Ty::Map(e) => format!("map[string]{}", go_type_name(e)),
+        Ty::List(e, _) => format!("[]{}", go_type_name(e)),
+    }
+}
+
+fn type_err(v: &Value, ty: &Ty, owner: &str, path: &str) -> String {
+    let what = match v {
+        Value::Number(n) => format!("number {n}"),
+        other => json_kind(other).to_string(),
+    };
+    format!("json: cannot unmarshal {what} into Go struct field {owner}{path} of type {}", go_type_name(ty))
+}
+
+static RFC3339: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$").expect("regex")
+});
+static RFC3339_MICRO: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$").expect("regex")
+});
+
+/// Parses a `metav1.Time` (RFC 3339) into a timestamp.
+pub fn parse_time(s: &str) -> Option<jiff::Timestamp> {
+    if !RFC3339.is_match(s) {
+        return None;
+    }
+    s.parse::<jiff::Timestamp>().ok()
+}
+
+/// Parses a `metav1.MicroTime` (RFC 3339 with exactly six fractional digits).
+pub fn parse_micro_time(s: &str) -> Option<jiff::Timestamp> {
+    if !RFC3339_MICRO.is_match(s) {
+        return None;
+    }
+    s.parse::<jiff::Timestamp>().ok()
+}
+
+pub fn format_time(t: jiff::Timestamp) -> String {
+    jiff::fmt::strtime::format("%Y-%m-%dT%H:%M:%SZ", t).unwrap_or_default()
+}
+
+pub fn format_micro_time(t: jiff::Timestamp) -> String {
+    jiff::fmt::strtime::format("%Y-%m-%dT%H:%M:%S%.6fZ", t).unwrap_or_default()
+}
+
+/// Decodes `v` as Go would into a value of type `ty` and re-encodes it: unknown struct fields are
+/// dropped (and reported), zero values of non-omitempty fields appear, formats are normalised.
+/// Returns `Ok(None)` when the field is left out of the encoding.
+pub fn normalize(v: &Value, ty: &Ty, omit: Omit, owner: &str, path: &str, d: &mut Decoded) -> Result<Option<Value>, String> {
+    let out = match ty {
+        Ty::Str => match v {
+            Value::String(s) => Value::String(s.clone()),
+            Value::Null => Value::String(String::new()),
+            other => return Err(type_err(other, ty, owner, path)),
+        },
+        Ty::Int32 | Ty::Int64 => match v {
+            Value::Number(n) => {
+                let i = n.as_i64().ok_or_else(|| type_err(v, ty, owner, path))?;
+                if matches!(ty, Ty::Int32) && (i < i32::MIN as i64 || i > i32::MAX as i64) {
+                    return Err(type_err(v, ty, owner, path));
+                }
+                Value::from(i)
+            }
+            Value::Null => Value::from(0),
+            other => return Err(type_err(other, ty, owner, path)),
+        },
+        Ty::Bool => match v {
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Null => Value::Bool(false),
+            other => return Err(type_err(other, ty, owner, path)),
+        },
+        Ty::Time => match v {
+            Value::String(s) => match parse_time(s) {
+                Some(t) => Value::String(format_time(t)),
+                None => {
+                    return Err(format!(
+                        "parsing time {} as \"2006-01-02T15:04:05Z07:00\": cannot parse {} as \"2006\"",
+                        super::status::go_quote(s),
+                        super::status::go_quote(s)
+                    ));
+                }
+            },
+            Value::Null => Value::Null,
+            other => return Err(type_err(other, ty, owner, path)),
+        },
+        Ty::MicroTime => match v {
+            Value::String(s) => match parse_micro_time(s) {
+                Some(t) => Value::String(format_micro_time(t)),
+                None => {
+                    return Err(format!(
+                        "parsing time {} as \"2006-01-02T15:04:05.000000Z07:00\": cannot parse {} as \"2006-01-02T15:04:05.000000Z07:00\"",
+                        super::status::go_quote(s),
+                        super::status::go_quote(s)
+                    ));
+                }
+            },
+            Value::Null => Value::Null,
+            other => return Err(type_err(other, ty, owner, path)),
+        },
+        Ty::Bytes => match v {
+            Value::String(s) => {
+                use base64::Engine;
+                let cleaned: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+                match base64::engine::general_purpose::STANDARD.decode(cleaned.as_bytes()) {
+                    Ok(bytes) => Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                    Err(e) => return Err(format!("illegal base64 data at input byte {}", base64_err_offset(&e))),
+                }
+            }
+            Value::Null => Value::Null,
+            other => return Err(type_err(other, ty, owner, path)),
+        },
+        Ty::Raw => v.clone(),
+        Ty::Struct(s) => match v {
+            Value::Object(m) => {
+                let mut out = Map::new();
+                for field in s.fields {
+                    let child_path = format!("{path}.{}", field.json);
+                    match m.get(field.json) {
+                        Some(fv) => {
+                            if let Some(nv) = normalize(fv, &field.ty, field.omit, s.short, &child_path, d)? {
+                                out.insert(field.json.to_string(), nv);
+                            }
+                        }
+                        None => {
+                            if field.omit == Omit::Never {
+                                out.insert(field.json.to_string(), zero_value(&field.ty));
+                            }
+                        }
+                    }
+                }
+                for k in m.keys() {
+                    if s.field(k).is_none() {
+                        d.unknown.push(format!("{path}.{k}"));
+                    }
+                }
+                Value::Object(out)
+            }
+            Value::Null => {
+                if omit == Omit::Nil {
+                    return Ok(None);
+                }
+                zero_value(ty)
+            }
+            other => return Err(type_err(other, ty, owner, path)),
+        },
+        Ty::Map(elem) => match v {
+            Value::Object(m) => {
+                let mut out = Map::new();
+                for (k, ev) in m {
+                    let nv = normalize(ev, elem, Omit::Never, owner, path, d)?.unwrap_or(Value::Null);
+                    out.insert(k.clone(), nv);
+                }
+                Value::Object(out)
+            }
+            Value::Null => Value::Null,
+            other => return Err(type_err(other, ty, owner, path)),
+        },
+        Ty::List(elem, _) => match v {
+            Value::Array(a) => {
+                let mut out = Vec::with_capacity(a.len());
+                for ev in a {
+                    out.push(normalize(ev, elem, Omit::Never, owner, path, d)?.unwrap_or(Value::Null));
+                }
+                Value::Array(out)
+            }
+            Value::Null => Value::Null,
+            other => return Err(type_err(other, ty, owner, path)),
+        },
+    };
+    let omitted = match omit {
+        Omit::Never => false,
+        Omit::Nil => out.is_null(),
+        Omit::Zero => is_zero(&out, ty),
+    };
+    Ok(if omitted { None } else { Some(out) })
+}
+
+fn base64_err_offset(e: &base64::DecodeError) -> usize {
+    match e {
+        base64::DecodeError::InvalidByte(i, _) => *i,
+        base64::DecodeError::InvalidLength(l) => *l,
+        base64::DecodeError::InvalidLastSymbol(i, _) => *i,
+        base64::DecodeError::InvalidPadding => 0,
+    }
+}
+
+fn is_zero(v: &Value, ty: &Ty) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty() && !matches!(ty, Ty::Time | Ty::MicroTime),
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::Bool(b) => !b,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => matches!(ty, Ty::Map(_)) && m.is_empty(),
+    }
+}
+
+/// The JSON encoding of Go's zero value for `ty`.
+pub fn zero_value(ty: &Ty) -> Value {
+    match ty {
+        Ty::Str => Value::String(String::new()),
+        Ty::Int32 | Ty::Int64 => Value::from(0),
+        Ty::Bool => Value::Bool(false),
+        Ty::Time | Ty::MicroTime | Ty::Bytes | Ty::Raw | Ty::Map(_) | Ty::List(..) => Value::Null,
+        Ty::Struct(s) => {
+            let mut out = Map::new();
+            for field in s.fields {
+                if field.omit == Omit::Never {
+                    out.insert(field.json.to_string(), zero_value(&field.ty));
+                }
+            }
+            Value::Object(out)
+        }
+    }
+}
+
+/// Normalises a whole top-level object of struct type `s`.
+pub fn normalize_object(v: &Value, s: &'static GoStruct, d: &mut Decoded) -> Result<Value, String> {
+    Ok(normalize(v, &Ty::Struct(s), Omit::Never, s.short, "", d)?.unwrap_or(Value::Null))
+}

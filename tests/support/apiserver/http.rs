@@ -1,0 +1,391 @@
+//! HTTP routing: path → resource, authentication/authorization, fault injection, request
+//! recording, and the JSON/streaming responses.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+
+use super::auth::{self, Attributes};
+use super::discovery;
+use super::gotypes::{self, Ty};
+use super::handlers::{self, Query, Reply};
+use super::resources::ResourceDef;
+use super::server::{Shared, WriteCtx, lock};
+use super::status::ApiError;
+use super::watch;
+use super::{RecordedRequest, RequestMatcher};
+
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
+enum Route {
+    Version,
+    Health,
+    ApiVersions,
+    Groups,
+    Group(String),
+    ResourceList(String, String),
+    Resource { def: Arc<ResourceDef>, ns: Option<String>, name: Option<String>, sub: Option<String> },
+    NotFound,
+}
+
+fn route(sh: &Shared, path: &str) -> Route {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    match segs.as_slice() {
+        ["version"] => Route::Version,
+        ["healthz"] | ["livez"] | ["readyz"] => Route::Health,
+        ["api"] => Route::ApiVersions,
+        ["apis"] => Route::Groups,
+        ["apis", g] => Route::Group(g.to_string()),
+        ["api", "v1", rest @ ..] => resource_route(sh, "", "v1", rest),
+        ["apis", g, v, rest @ ..] => resource_route(sh, g, v, rest),
+        _ => Route::NotFound,
+    }
+}
+
+fn resource_route(sh: &Shared, group: &str, version: &str, rest: &[&str]) -> Route {
+    if !sh.resources.iter().any(|r| r.group == group && r.version == version) {
+        return Route::NotFound;
+    }
+    if rest.is_empty() {
+        return Route::ResourceList(group.to_string(), version.to_string());
+    }
+    let s = |x: Option<&&str>| x.map(|v| v.to_string());
+    if rest[0] == "namespaces"
+        && rest.len() >= 3
+        && let Some(def) = sh.find(group, version, rest[2]).filter(|d| d.namespaced)
+    {
+        if rest.len() > 5 {
+            return Route::NotFound;
+        }
+        let sub = s(rest.get(4));
+        if sub.as_deref().is_some_and(|x| !def.has_subresource(x)) {
+            return Route::NotFound;
+        }
+        return Route::Resource { def, ns: Some(rest[1].to_string()), name: s(rest.get(3)), sub };
+    }
+    let Some(def) = sh.find(group, version, rest[0]) else { return Route::NotFound };
+    if rest.len() > 3 || (def.namespaced && rest.len() > 1) {
+        return Route::NotFound;
+    }
+    let sub = s(rest.get(2));
+    if sub.as_deref().is_some_and(|x| !def.has_subresource(x)) {
+        return Route::NotFound;
+    }
+    Route::Resource { def, ns: None, name: s(rest.get(1)), sub }
+}
+
+fn is_true(v: Option<&String>) -> bool {
+    matches!(v.map(String::as_str), Some("1" | "t" | "T" | "true" | "TRUE" | "True"))
+}
+
+fn verb_of(method: &str, name: bool, sub: bool, watch: bool) -> Option<&'static str> {
+    match (method, name, sub) {
+        ("GET", false, false) => Some(if watch { "watch" } else { "list" }),
+        ("GET", true, _) => Some("get"),
+        ("POST", false, false) => Some("create"),
+        ("PUT", true, _) => Some("update"),
+        ("PATCH", true, _) => Some("patch"),
+        ("DELETE", true, false) => Some("delete"),
+        ("DELETE", false, false) => Some("deletecollection"),
+        _ => None,
+    }
+}
+
+fn json_response(code: u16, body: String, extra: &[(String, String)]) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert("cache-control", HeaderValue::from_static("no-cache, private"));
+    for (k, v) in extra {
+        if let (Ok(name), Ok(value)) = (axum::http::HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) {
+            resp.headers_mut().append(name, value);
+        }
+    }
+    resp
+}
+
+fn error_response(e: &ApiError) -> Response {
+    json_response(e.code, gotypes::encode(&e.status, &Ty::Struct(&gotypes::STATUS)), &e.headers)
+}
+
+fn reply_response(r: Reply) -> Response {
+    let warnings: Vec<(String, String)> = r
+        .warnings
+        .iter()
+        .map(|w| ("warning".to_string(), format!("299 - {}", serde_json::to_string(w).unwrap_or_default())))
+        .collect();
+    json_response(r.code, r.body, &warnings)
+}
+
+fn text_response(code: u16, body: &str) -> Response {
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
+    resp.headers_mut().insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp
+}
+
+fn parse_query(q: Option<&str>) -> Query {
+    let mut out = BTreeMap::new();
+    if let Some(q) = q {
+        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+            if k.is_empty() {
+                continue;
+            }
+            out.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+        }
+    }
+    out
+}
+
+fn header(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// Whether the client accepts JSON; whether it asked for PartialObjectMetadata.
+fn negotiate(h: &HeaderMap) -> Result<bool, ApiError> {
+    let Some(accept) = header(h, "accept") else { return Ok(false) };
+    let mut ok = false;
+    let mut meta = false;
+    for part in accept.split(',') {
+        let p = part.trim();
+        let mt = p.split(';').next().unwrap_or("").trim();
+        if matches!(mt, "application/json" | "*/*" | "application/*" | "") {
+            ok = true;
+            if p.contains("as=PartialObjectMetadata") {
+                meta = true;
+            }
+        }
+    }
+    if ok { Ok(meta) } else { Err(ApiError::not_acceptable()) }
+}
+
+fn take_fault(sh: &Shared, rec: &RecordedRequest) -> Option<u16> {
+    let mut faults = lock(&sh.faults);
+    let f = faults.iter_mut().find(|f| f.remaining > 0 && f.matcher.matches(rec))?;
+    f.remaining -= 1;
+    let status = f.status;
+    faults.retain(|f| f.remaining > 0);
+    Some(status)
+}
+
+pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let method = parts.method.as_str().to_string();
+    let path = parts.uri.path().to_string();
+    let query = parse_query(parts.uri.query());
+    let headers = parts.headers;
+    let user_agent = header(&headers, "user-agent");
+    let content_type = header(&headers, "content-type");
+    let route = route(&sh, &path);
+    let watch = is_true(query.get("watch"));
+    let mut rec = RecordedRequest {
+        method: method.clone(),
+        path: path.clone(),
+        query: query.clone(),
+        verb: String::new(),
+        api_group: String::new(),
+        resource: String::new(),
+        subresource: None,
+        namespace: None,
+        name: None,
+        content_type: content_type.clone(),
+        user_agent: user_agent.clone(),
+        status: 0,
+    };
+    let verb = match &route {
+        Route::Resource { def, ns, name, sub } => {
+            rec.api_group = def.group.clone();
+            rec.resource = def.plural.clone();
+            rec.subresource = sub.clone();
+            rec.namespace = ns.clone();
+            rec.name = name.clone();
+            verb_of(&method, name.is_some(), sub.is_some(), watch)
+        }
+        _ => Some(match method.as_str() {
+            "GET" | "HEAD" => "get",
+            "POST" => "post",
+            "PUT" => "put",
+            "PATCH" => "patch",
+            "DELETE" => "delete",
+            _ => "get",
+        }),
+    };
+    rec.verb = verb.unwrap_or("").to_string();
+
+    let resp = serve(&sh, &route, verb, &method, &path, &query, &headers, body, user_agent.as_deref(), content_type.as_deref(), &rec).await;
+    rec.status = resp.status().as_u16();
+    lock(&sh.requests).push(rec);
+    resp
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve(
+    sh: &Arc<Shared>,
+    route: &Route,
+    verb: Option<&str>,
+    method: &str,
+    path: &str,
+    query: &Query,
+    headers: &HeaderMap,
+    body: Body,
+    user_agent: Option<&str>,
+    content_type: Option<&str>,
+    rec: &RecordedRequest,
+) -> Response {
+    // Authentication, impersonation, authorization.
+    let user = match auth::authenticate(&sh.tokens, headers).and_then(|u| auth::impersonate(&sh.tokens, u, headers)) {
+        Ok(u) => u,
+        Err(e) => return error_response(&e),
+    };
+    let (group, resource, sub, ns, name, is_res) = match route {
+        Route::Resource { def, ns, name, sub } => (
+            def.group.as_str(),
+            def.plural.as_str(),
+            sub.as_deref().unwrap_or(""),
+            ns.as_deref().unwrap_or(""),
+            name.as_deref().unwrap_or(""),
+            true,
+        ),
+        _ => ("", "", "", "", "", false),
+    };
+    let attrs = Attributes {
+        verb: verb.unwrap_or(match method {
+            "POST" => "create",
+            "PUT" => "update",
+            "PATCH" => "patch",
+            "DELETE" => "delete",
+            _ => "get",
+        }),
+        resource_request: is_res,
+        path,
+        group,
+        resource,
+        subresource: sub,
+        namespace: ns,
+        name,
+    };
+    if !auth::authorize(&user, &attrs) {
+        return error_response(&auth::forbidden(&user, &attrs));
+    }
+    if let Some(status) = take_fault(sh, rec) {
+        return error_response(&ApiError::injected(status));
+    }
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => return error_response(&ApiError::too_large()),
+    };
+    match route {
+        Route::Version => json_response(200, discovery::version(), &[]),
+        Route::Health => text_response(200, "ok"),
+        Route::ApiVersions => json_response(200, discovery::api_versions(&sh_addr(headers)), &[]),
+        Route::Groups => json_response(200, discovery::groups(sh), &[]),
+        Route::Group(g) => match discovery::group(sh, g) {
+            Some(b) => json_response(200, b, &[]),
+            None => error_response(&ApiError::not_found_generic()),
+        },
+        Route::ResourceList(g, v) => match discovery::resource_list(sh, g, v) {
+            Some(b) => json_response(200, b, &[]),
+            None => error_response(&ApiError::not_found_generic()),
+        },
+        Route::NotFound => error_response(&ApiError::not_found_generic()),
+        Route::Resource { def, ns, name, sub } => {
+            let Some(verb) = verb else { return error_response(&ApiError::method_not_allowed()) };
+            if def.namespaced && ns.is_none() && verb != "list" && verb != "watch" {
+                return error_response(&ApiError::method_not_allowed());
+            }
+            match serve_resource(sh, def, ns.as_deref(), name.as_deref(), sub.as_deref(), verb, query, headers, body, user_agent, content_type).await {
+                Ok(resp) => resp,
+                Err(e) => error_response(&e),
+            }
+        }
+    }
+}
+
+fn sh_addr(headers: &HeaderMap) -> String {
+    header(headers, "host").unwrap_or_else(|| "127.0.0.1:6443".into())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve_resource(
+    sh: &Arc<Shared>,
+    def: &Arc<ResourceDef>,
+    ns: Option<&str>,
+    name: Option<&str>,
+    sub: Option<&str>,
+    verb: &str,
+    query: &Query,
+    headers: &HeaderMap,
+    body: Bytes,
+    user_agent: Option<&str>,
+    content_type: Option<&str>,
+) -> Result<Response, ApiError> {
+    let meta_only = negotiate(headers)?;
+    let manager = query
+        .get("fieldManager")
+        .cloned()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| user_agent.map(|ua| ua.split('/').next().unwrap_or("").to_string()).unwrap_or_default());
+    let manager: String = manager.chars().take(128).collect();
+    let write_ctx = || -> Result<WriteCtx, ApiError> {
+        Ok(WriteCtx {
+            manager: manager.clone(),
+            dry_run: handlers::dry_run(query)?,
+            fv: handlers::field_validation(query)?,
+            now: sh.now(),
+        })
+    };
+    let name_s = name.unwrap_or("");
+    let reply = match verb {
+        "get" => handlers::get(sh, def, ns, name_s, meta_only)?,
+        "list" => handlers::list(sh, def, ns, query, meta_only).await?,
+        "watch" => {
+            let rx = watch::watch(sh.clone(), def.clone(), ns.map(str::to_string), query.clone(), meta_only).await?;
+            let stream = futures::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|b| (Ok::<Bytes, std::convert::Infallible>(b), rx))
+            });
+            let mut resp = Response::new(Body::from_stream(stream));
+            resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+            resp.headers_mut().insert("cache-control", HeaderValue::from_static("no-cache, private"));
+            return Ok(resp);
+        }
+        "create" => {
+            check_json_content_type(content_type)?;
+            handlers::create(sh, def, ns, &body, &write_ctx()?)?
+        }
+        "update" => {
+            check_json_content_type(content_type)?;
+            handlers::update(sh, def, ns, name_s, sub, &body, &write_ctx()?)?
+        }
+        "patch" => {
+            let ct = content_type.unwrap_or("");
+            handlers::patch(sh, def, ns, name_s, sub, &body, ct, query, &write_ctx()?)?
+        }
+        "delete" => handlers::delete(sh, def, ns, name_s, &body, query, sh.now())?,
+        "deletecollection" => handlers::delete_collection(sh, def, ns, &body, query, sh.now())?,
+        _ => return Err(ApiError::method_not_allowed()),
+    };
+    Ok(reply_response(reply))
+}
+
+fn check_json_content_type(ct: Option<&str>) -> Result<(), ApiError> {
+    let mt = ct.unwrap_or("application/json").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if mt == "application/json" || mt.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_media_type(&["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]))
+    }
+}
+
+impl RequestMatcher {
+    pub fn matches(&self, r: &RecordedRequest) -> bool {
+        self.verb.as_ref().is_none_or(|v| *v == r.verb)
+            && self.resource.as_ref().is_none_or(|v| *v == r.resource)
+            && self.subresource.as_ref().is_none_or(|v| Some(v) == r.subresource.as_ref())
+            && self.name.as_ref().is_none_or(|v| Some(v) == r.name.as_ref())
+            && self.namespace.as_ref().is_none_or(|v| Some(v) == r.namespace.as_ref())
+    }
+}

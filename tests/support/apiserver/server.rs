@@ -1,0 +1,117 @@
+//! Shared server state: the store, the resource registry, the clock, configuration.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::resources::ResourceDef;
+use super::store::Store;
+use super::{RecordedRequest, RequestMatcher, TokenUser};
+
+pub struct Fault {
+    pub matcher: RequestMatcher,
+    pub status: u16,
+    pub remaining: usize,
+}
+
+pub struct Shared {
+    pub store: Mutex<Store>,
+    pub rev_tx: tokio::sync::watch::Sender<u64>,
+    pub resources: Vec<Arc<ResourceDef>>,
+    pub tokens: Vec<TokenUser>,
+    pub gc: bool,
+    pub gc_delay: Duration,
+    pub bookmark_interval: Duration,
+    pub owner_references_permission_enforcement: bool,
+    pub requests: Mutex<Vec<RecordedRequest>>,
+    pub faults: Mutex<Vec<Fault>>,
+    pub frozen_time: Mutex<Option<jiff::Timestamp>>,
+    pub shutdown: CancellationToken,
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub fn now(&self) -> jiff::Timestamp {
+        lock(&self.frozen_time).unwrap_or_else(jiff::Timestamp::now)
+    }
+
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+
+    /// Wakes watchers and the garbage collector after a write.
+    pub fn notify(&self) {
+        let rev = self.store().rev;
+        self.rev_tx.send_replace(rev);
+    }
+
+    pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDef>> {
+        self.resources
+            .iter()
+            .find(|r| r.group == group && r.version == version && r.plural == plural)
+            .cloned()
+    }
+
+    /// The resource for an owner reference (`apiVersion` + `kind`).
+    pub fn find_kind(&self, api_version: &str, kind: &str) -> Option<Arc<ResourceDef>> {
+        let (group, version) = match api_version.rsplit_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        self.resources
+            .iter()
+            .find(|r| r.group == group && r.version == version && r.kind == kind)
+            .or_else(|| self.resources.iter().find(|r| r.group == group && r.kind == kind))
+            .cloned()
+    }
+
+    pub fn group_versions(&self) -> BTreeMap<String, Vec<String>> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for r in &self.resources {
+            let v = out.entry(r.group.clone()).or_default();
+            if !v.contains(&r.version) {
+                v.push(r.version.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Per-write request options.
+#[derive(Clone, Debug)]
+pub struct WriteCtx {
+    pub manager: String,
+    pub dry_run: bool,
+    pub fv: super::resources::FieldValidation,
+    pub now: jiff::Timestamp,
+}
+
+/// Reads `metadata.<key>` as a string.
+pub fn meta_str<'a>(obj: &'a Value, key: &str) -> &'a str {
+    obj.get("metadata").and_then(|m| m.get(key)).and_then(Value::as_str).unwrap_or("")
+}
+
+pub fn meta_mut(obj: &mut Value) -> &mut serde_json::Map<String, Value> {
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = Value::Object(serde_json::Map::new());
+    }
+    obj["metadata"].as_object_mut().expect("metadata object")
+}
+
+pub fn finalizers(obj: &Value) -> Vec<String> {
+    obj.get("metadata")
+        .and_then(|m| m.get("finalizers"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+pub fn is_terminating(obj: &Value) -> bool {
+    obj.get("metadata").and_then(|m| m.get("deletionTimestamp")).is_some_and(|v| !v.is_null())
+}

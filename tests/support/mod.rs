@@ -1,0 +1,4 @@
+//! Test support shared by the integration tests (`mod support;`).
+#![allow(dead_code)]
+
+pub mod apiserver;
