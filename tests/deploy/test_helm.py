@@ -134,6 +134,23 @@ def test_lint_catches_a_broken_template(tmp_path):
     assert any(m["Severity"] == 3 for m in result["Messages"]), result
 
 
+def chart_with_values(tmp_path, values: dict):
+    """A copy of the chart whose values.yaml is `values` merged over the defaults:
+    helm-sdkpy's lint takes no values, so lint sees them as the chart's own."""
+    chart = tmp_path / "ssc-operator"
+    shutil.copytree(CHART, chart)
+    # JSON is YAML, and is read back exactly (PyYAML would write `y` unquoted, a bool to Go's YAML 1.1).
+    (chart / "values.yaml").write_text(json.dumps(merged(values), indent=2))
+    return chart
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_lint_each_values_combination(case, tmp_path):
+    result = helm.lint(chart_with_values(tmp_path, CASES[case]))
+    problems = [m for m in result["Messages"] if m["Severity"] >= 2]
+    assert not problems, problems
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_values_are_schema_valid(case):
     jsonschema.validate(merged(CASES[case]), SCHEMA)
@@ -379,6 +396,12 @@ BAD = {
     "emulator-and-endpoint": ({"emulator": {"enabled": True}, "iam": {"endpointUrl": "https://x"}},
                               "/iam/endpointUrl"),
 }
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_lint_rejects_bad_values(case, tmp_path):
+    result = helm.lint(chart_with_values(tmp_path, BAD[case][0]))
+    assert any(m["Severity"] == 3 and m["Path"] == "values.yaml" for m in result["Messages"]), result
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
