@@ -13,7 +13,6 @@ installs it with --target into .venv/helm-sdkpy (HELM_SDKPY_DIR overrides).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import sys
 from dataclasses import dataclass
@@ -26,8 +25,6 @@ from fakekube import FakeKube
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "ssc-operator"
 SDK_DIR = Path(os.environ.get("HELM_SDKPY_DIR", ROOT / ".venv" / "helm-sdkpy"))
-
-_counter = itertools.count()
 
 
 def sdk():
@@ -62,9 +59,8 @@ def render(values: dict | None = None, *, release: str = "ssc-operator", namespa
     h = sdk()
     with FakeKube() as kube:
         cfg = h.Configuration(namespace=namespace, kubeconfig=kube.kubeconfig)
-        # A fresh release name per call keeps Helm's in-process state apart.
-        name = release if release else f"r{next(_counter)}"
-        result = asyncio.run(h.Install(cfg).run(name, str(chart), values=values or {}, wait=False, timeout=60))
+        # Each call has its own FakeKube, so nothing of an earlier release is seen.
+        result = asyncio.run(h.Install(cfg).run(release, str(chart), values=values or {}, wait=False, timeout=60))
         manifest = result.get("manifest", "")
         objects = [d for d in yaml.safe_load_all(manifest) if d]
         created = kube.created_objects()
