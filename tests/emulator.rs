@@ -1,5 +1,6 @@
 //! The IAM emulator, tested from outside: the real aws-sdk-iam client over HTTP, raw HTTP for malformed input,
-//! property tests over the request handling, and persistence across restarts.
+//! property tests over the request handling, persistence across restarts, and the built binary configured
+//! through `SSC_EMULATOR_*` variables.
 //!
 //! Run: `cargo test --test emulator`.
 
@@ -8,8 +9,12 @@ mod support;
 
 #[path = "emulator/check.rs"]
 mod check;
+#[path = "emulator/cli.rs"]
+mod cli;
 #[path = "emulator/credentials.rs"]
 mod credentials;
+#[path = "emulator/disabled_services.rs"]
+mod disabled_services;
 #[path = "emulator/faults.rs"]
 mod faults;
 #[path = "emulator/persistence.rs"]

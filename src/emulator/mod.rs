@@ -51,8 +51,10 @@ pub enum LogFormat {
     Json,
 }
 
-/// Flags of `ssc-operator emulator`. Every flag can also be set with its `SSC_EMULATOR_*` variable.
+/// Flags of `ssc-operator emulator`. Every flag can also be set with its `SSC_EMULATOR_*` variable; a variable
+/// that is set but empty counts as unset.
 #[derive(Debug, Clone, clap::Args)]
+#[command(mut_args = empty_env_as_unset)]
 pub struct EmulatorArgs {
     /// Address to serve the IAM Query API (and the /_emulator admin endpoints) on.
     #[arg(long, env = "SSC_EMULATOR_LISTEN", default_value = "127.0.0.1:9600")]
@@ -122,9 +124,35 @@ pub struct EmulatorArgs {
     #[arg(long, env = "SSC_EMULATOR_UNSUPPORTED_SERVICE_CODE", value_enum, default_value_t = UnsupportedServiceCode::NoSuchEntity)]
     pub unsupported_service_code: UnsupportedServiceCode,
 
+    /// Answer Create and List for this supported service as for an unsupported one (see
+    /// --unsupported-service-code), like a region or partition where it is not offered (repeatable; env var
+    /// comma-separated). Existing credentials of it stay listed by List without ServiceName.
+    #[arg(
+        long = "disable-service",
+        value_name = "NAME",
+        env = "SSC_EMULATOR_DISABLED_SERVICES",
+        value_delimiter = ','
+    )]
+    pub disabled_services: Vec<String>,
+
     /// Log format: text or json. Passwords and secrets are never logged.
     #[arg(long, env = "SSC_EMULATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// clap hands a set-but-empty variable to the value parser as `""`, which paths, numbers, enums and access keys
+/// reject, so `SSC_EMULATOR_STATE_FILE=` would stop the start. An empty variable means unset here (as it does for
+/// a Helm value or compose entry left blank): its flag falls back to the command line or the default.
+fn empty_env_as_unset(arg: clap::Arg) -> clap::Arg {
+    let empty = arg
+        .get_env()
+        .and_then(std::env::var_os)
+        .is_some_and(|v| v.is_empty());
+    if empty {
+        arg.env(None::<&'static str>)
+    } else {
+        arg
+    }
 }
 
 fn parse_account_id(s: &str) -> Result<String, String> {
@@ -156,6 +184,8 @@ pub struct EmulatorConfig {
     pub faults: FaultConfig,
     pub max_body_bytes: usize,
     pub unsupported_service_code: UnsupportedServiceCode,
+    /// Supported `ServiceName`s answered as unsupported by Create and List (see `--disable-service`).
+    pub disabled_services: Vec<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -170,6 +200,7 @@ impl Default for EmulatorConfig {
             faults: FaultConfig::default(),
             max_body_bytes: 1024 * 1024,
             unsupported_service_code: UnsupportedServiceCode::NoSuchEntity,
+            disabled_services: Vec::new(),
         }
     }
 }
@@ -191,6 +222,11 @@ impl From<EmulatorArgs> for EmulatorConfig {
             },
             max_body_bytes: a.max_body_bytes,
             unsupported_service_code: a.unsupported_service_code,
+            disabled_services: a
+                .disabled_services
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect(),
         }
     }
 }
@@ -226,6 +262,17 @@ impl Emulator {
                 "max body bytes must be positive".into(),
             ));
         }
+        if let Some(name) = config
+            .disabled_services
+            .iter()
+            .find(|name| services::kind_of(name).is_none())
+        {
+            let known: Vec<&str> = services::SERVICES.iter().map(|(n, _)| *n).collect();
+            return Err(EmulatorError::Config(format!(
+                "cannot disable {name:?}: not a supported service (supported: {})",
+                known.join(", ")
+            )));
+        }
         let persister = config.state_file.as_ref().map(Persister::new);
         let state = match &persister {
             Some(p) => p.load(&config.account_id)?,
@@ -238,10 +285,19 @@ impl Emulator {
             ServiceConfig {
                 account_id: config.account_id.clone(),
                 unsupported_service_code: config.unsupported_service_code,
+                disabled_services: config.disabled_services.clone(),
             },
         );
         let key_users = config.access_keys.iter().filter_map(|k| k.user.clone());
-        for name in config.users.iter().cloned().chain(key_users) {
+        // An empty seed name is skipped, as an empty SSC_EMULATOR_USERS item is (the operator's
+        // --emulator-user reads that variable too).
+        let seed_users: Vec<String> = config
+            .users
+            .iter()
+            .filter(|u| !u.is_empty())
+            .cloned()
+            .collect();
+        for name in seed_users.iter().cloned().chain(key_users) {
             service
                 .ensure_user(&name)
                 .map_err(|e| EmulatorError::SeedUser {
@@ -253,7 +309,7 @@ impl Emulator {
             caller_user: config
                 .caller_user
                 .clone()
-                .or_else(|| config.users.first().cloned()),
+                .or_else(|| seed_users.first().cloned()),
             service,
             faults: faults::Faults::new(config.faults.clone()),
             keys: config.access_keys.clone(),
@@ -283,7 +339,12 @@ impl Emulator {
                 tracing::error!(error = %e, "emulator server stopped with an error");
             }
         });
-        tracing::info!(%addr, sigv4 = !config.access_keys.is_empty(), "IAM emulator listening");
+        tracing::info!(
+            %addr,
+            sigv4 = !config.access_keys.is_empty(),
+            disabled_services = ?config.disabled_services,
+            "IAM emulator listening"
+        );
         Ok(EmulatorHandle {
             addr,
             shared,

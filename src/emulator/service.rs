@@ -81,6 +81,10 @@ impl From<PersistError> for ApiError {
 pub struct ServiceConfig {
     pub account_id: String,
     pub unsupported_service_code: UnsupportedServiceCode,
+    /// Supported services that Create and List answer as unsupported here (a region or partition where the
+    /// service is not offered). Existing credentials of these services are kept and still listed without
+    /// `ServiceName`.
+    pub disabled_services: Vec<String>,
 }
 
 pub struct Service {
@@ -126,6 +130,11 @@ impl Service {
             Err(e) if e.code == "EntityAlreadyExists" => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// The kind of credential `service` issues here: `None` when it is unknown or disabled.
+    fn offered(&self, service: &str) -> Option<CredentialKind> {
+        kind_of(service).filter(|_| !self.config.disabled_services.iter().any(|d| d == service))
     }
 
     fn unsupported(&self, service: &str) -> ApiError {
@@ -213,7 +222,8 @@ impl Service {
                 .user(&input.user_name)
                 .ok_or_else(|| ApiError::no_such_user(&input.user_name))?
                 .clone();
-            let kind = kind_of(&input.service_name)
+            let kind = self
+                .offered(&input.service_name)
                 .ok_or_else(|| self.unsupported(&input.service_name))?;
             if input.credential_age_days.is_some() && kind == CredentialKind::Password {
                 return Err(ApiError::invalid_input(format!(
@@ -273,7 +283,7 @@ impl Service {
                 None => None,
             };
             if let Some(service) = &input.service_name
-                && kind_of(service).is_none()
+                && self.offered(service).is_none()
             {
                 return Err(self.unsupported(service));
             }
@@ -482,12 +492,17 @@ mod tests {
     use super::*;
 
     fn service() -> Service {
+        service_without(&[])
+    }
+
+    fn service_without(disabled: &[&str]) -> Service {
         Service::new(
             Store::new(State::new("123456789012"), None),
             Arc::new(Clock::default()),
             ServiceConfig {
                 account_id: "123456789012".into(),
                 unsupported_service_code: UnsupportedServiceCode::NoSuchEntity,
+                disabled_services: disabled.iter().map(|d| d.to_string()).collect(),
             },
         )
     }
@@ -552,6 +567,42 @@ mod tests {
         .unwrap();
         let c = created(call(&s, Action::CreateServiceSpecificCredential, &svc).unwrap());
         assert_eq!(c.service_user_name.as_deref(), Some("dev-at-123456789012"));
+    }
+
+    #[test]
+    fn disabled_service_is_unsupported_for_create_and_list_only() {
+        let s = service_without(&["logs.amazonaws.com"]);
+        call(&s, Action::CreateUser, &[("UserName", "dev")]).unwrap();
+        let logs = [("UserName", "dev"), ("ServiceName", "logs.amazonaws.com")];
+        let e = call(&s, Action::CreateServiceSpecificCredential, &logs).unwrap_err();
+        assert_eq!((e.status, e.code.as_ref()), (404, "NoSuchEntity"));
+        assert_eq!(
+            e.message,
+            "No such service logs.amazonaws.com is supported for Service Specific Credentials"
+        );
+        let e = call(&s, Action::ListServiceSpecificCredentials, &logs).unwrap_err();
+        assert_eq!(e.code, "NoSuchEntity");
+        // The user check still comes first.
+        let e = call(
+            &s,
+            Action::CreateServiceSpecificCredential,
+            &[
+                ("UserName", "nobody"),
+                ("ServiceName", "logs.amazonaws.com"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(e.message, "The user with name nobody cannot be found.");
+        // Other services are unaffected.
+        call(
+            &s,
+            Action::CreateServiceSpecificCredential,
+            &[
+                ("UserName", "dev"),
+                ("ServiceName", "bedrock.amazonaws.com"),
+            ],
+        )
+        .unwrap();
     }
 
     #[test]
