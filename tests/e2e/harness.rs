@@ -64,6 +64,8 @@ pub struct Options {
     pub users: Vec<&'static str>,
     pub allowed_users: Option<&'static str>,
     pub resync: Duration,
+    /// Services the emulator answers as unsupported (a region without them).
+    pub disabled_services: Vec<&'static str>,
 }
 
 impl Default for Options {
@@ -73,6 +75,7 @@ impl Default for Options {
             users: vec!["sofia", "developer", "anika", "bot"],
             allowed_users: Some("*"),
             resync: Duration::from_secs(600),
+            disabled_services: Vec::new(),
         }
     }
 }
@@ -101,6 +104,11 @@ impl Harness {
         kube.create_namespace(NS, &annotations).await;
         let emulator = Emulator::start(EmulatorConfig {
             users: options.users.iter().map(|u| u.to_string()).collect(),
+            disabled_services: options
+                .disabled_services
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             ..EmulatorConfig::default()
         })
         .await

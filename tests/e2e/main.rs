@@ -218,6 +218,37 @@ async fn unknown_service_is_rejected_by_the_schema() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_iam_does_not_offer_reports_service_not_supported() {
+    let h = Harness::start_with(Options {
+        disabled_services: vec!["logs.amazonaws.com"],
+        ..Options::default()
+    })
+    .await;
+    h.apply(json!({
+        "metadata": {"name": "logs-key", "namespace": NS},
+        "spec": {"userName": "bot", "serviceName": "logs.amazonaws.com"}
+    }))
+    .await;
+    let r = h.wait_for_reason("logs-key", "ServiceNotSupported").await;
+    assert!(r.ready_condition().unwrap().message.contains("logs.amazonaws.com"));
+    assert!(h.secret("logs-key").await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_outage_reports_iam_unavailable_then_recovers() {
+    let h = Harness::start().await;
+    h.emulator.inject(ssc_operator::emulator::InjectedFault {
+        action: None,
+        kind: ssc_operator::emulator::FaultKind::ServerError(503),
+        count: 6,
+    });
+    h.apply(codecommit("outage", "sofia")).await;
+    h.wait_for_reason("outage", "IamUnavailable").await;
+    h.wait_ready("outage").await;
+    assert_eq!(h.iam_credentials("sofia", CODECOMMIT).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletion_with_delete_policy_removes_the_iam_credential() {
     let h = Harness::start().await;
     h.apply(codecommit("gone", "anika")).await;
