@@ -34,21 +34,44 @@ pub struct Attributes<'a> {
 
 pub fn authenticate(tokens: &[TokenUser], headers: &HeaderMap) -> Result<User, ApiError> {
     let Some(auth) = headers.get("authorization") else {
-        return Ok(User { name: "system:anonymous".into(), groups: vec!["system:unauthenticated".into()], rules: Some(Vec::new()) });
+        return Ok(User {
+            name: "system:anonymous".into(),
+            groups: vec!["system:unauthenticated".into()],
+            rules: Some(Vec::new()),
+        });
     };
     let auth = auth.to_str().map_err(|_| ApiError::unauthorized())?;
-    let token = auth.strip_prefix("Bearer ").ok_or_else(ApiError::unauthorized)?.trim();
-    let t = tokens.iter().find(|t| t.token == token).ok_or_else(ApiError::unauthorized)?;
+    let token = auth
+        .strip_prefix("Bearer ")
+        .ok_or_else(ApiError::unauthorized)?
+        .trim();
+    let t = tokens
+        .iter()
+        .find(|t| t.token == token)
+        .ok_or_else(ApiError::unauthorized)?;
     let mut groups = t.groups.clone();
     groups.push("system:authenticated".into());
-    Ok(User { name: t.user.clone(), groups, rules: t.rules.clone() })
+    Ok(User {
+        name: t.user.clone(),
+        groups,
+        rules: t.rules.clone(),
+    })
 }
 
 /// Applies `Impersonate-User` / `Impersonate-Group`.
-pub fn impersonate(tokens: &[TokenUser], user: User, headers: &HeaderMap) -> Result<User, ApiError> {
-    let Some(target) = headers.get("impersonate-user").and_then(|v| v.to_str().ok()) else {
+pub fn impersonate(
+    tokens: &[TokenUser],
+    user: User,
+    headers: &HeaderMap,
+) -> Result<User, ApiError> {
+    let Some(target) = headers
+        .get("impersonate-user")
+        .and_then(|v| v.to_str().ok())
+    else {
         if headers.contains_key("impersonate-group") {
-            return Err(ApiError::internal("requested [{Group  }] without impersonating a user"));
+            return Err(ApiError::internal(
+                "requested [{Group  }] without impersonating a user",
+            ));
         }
         return Ok(user);
     };
@@ -56,7 +79,10 @@ pub fn impersonate(tokens: &[TokenUser], user: User, headers: &HeaderMap) -> Res
         return Err(ApiError::forbidden(
             &GroupResource::new("", "users"),
             target,
-            &format!("User {} cannot impersonate resource \"users\" in API group \"\" at the cluster scope", go_quote(&user.name)),
+            &format!(
+                "User {} cannot impersonate resource \"users\" in API group \"\" at the cluster scope",
+                go_quote(&user.name)
+            ),
         ));
     }
     let mut groups: Vec<String> = headers
@@ -66,8 +92,16 @@ pub fn impersonate(tokens: &[TokenUser], user: User, headers: &HeaderMap) -> Res
         .map(str::to_string)
         .collect();
     groups.push("system:authenticated".into());
-    let rules = tokens.iter().find(|t| t.user == target).map(|t| t.rules.clone().unwrap_or_default()).or(Some(Vec::new()));
-    Ok(User { name: target.to_string(), groups, rules })
+    let rules = tokens
+        .iter()
+        .find(|t| t.user == target)
+        .map(|t| t.rules.clone().unwrap_or_default())
+        .or(Some(Vec::new()));
+    Ok(User {
+        name: target.to_string(),
+        groups,
+        rules,
+    })
 }
 
 fn rule_allows(rule: &PolicyRule, a: &Attributes<'_>) -> bool {
@@ -76,18 +110,31 @@ fn rule_allows(rule: &PolicyRule, a: &Attributes<'_>) -> bool {
         return false;
     }
     if !a.resource_request {
-        return rule
-            .non_resource_urls
-            .as_ref()
-            .is_some_and(|u| u.iter().any(|u| u == "*" || u == a.path || (u.ends_with('*') && a.path.starts_with(&u[..u.len() - 1]))));
+        return rule.non_resource_urls.as_ref().is_some_and(|u| {
+            u.iter().any(|u| {
+                u == "*"
+                    || u == a.path
+                    || (u.ends_with('*') && a.path.starts_with(&u[..u.len() - 1]))
+            })
+        });
     }
-    let groups_ok = rule.api_groups.as_ref().is_some_and(|g| g.iter().any(|g| g == "*" || g == a.group));
-    let combined = if a.subresource.is_empty() { a.resource.to_string() } else { format!("{}/{}", a.resource, a.subresource) };
+    let groups_ok = rule
+        .api_groups
+        .as_ref()
+        .is_some_and(|g| g.iter().any(|g| g == "*" || g == a.group));
+    let combined = if a.subresource.is_empty() {
+        a.resource.to_string()
+    } else {
+        format!("{}/{}", a.resource, a.subresource)
+    };
     let res_ok = rule.resources.as_ref().is_some_and(|rs| {
         rs.iter().any(|r| {
             r == "*"
                 || *r == combined
-                || (!a.subresource.is_empty() && r.len() == a.subresource.len() + 2 && r.starts_with("*/") && r.ends_with(a.subresource))
+                || (!a.subresource.is_empty()
+                    && r.len() == a.subresource.len() + 2
+                    && r.starts_with("*/")
+                    && r.ends_with(a.subresource))
         })
     });
     let names_ok = match &rule.resource_names {
@@ -99,11 +146,20 @@ fn rule_allows(rule: &PolicyRule, a: &Attributes<'_>) -> bool {
 
 /// Whether `user` may perform the request.
 pub fn authorize(user: &User, a: &Attributes<'_>) -> bool {
-    let Some(rules) = &user.rules else { return true };
+    let Some(rules) = &user.rules else {
+        return true;
+    };
     if !a.resource_request {
         // system:public-info-viewer (everyone) and system:discovery (authenticated users)
-        let public = matches!(a.path, "/version" | "/version/" | "/healthz" | "/livez" | "/readyz");
-        let discovery = a.path == "/api" || a.path == "/apis" || a.path.starts_with("/api/") || a.path.starts_with("/apis/") || a.path == "/openapi/v2";
+        let public = matches!(
+            a.path,
+            "/version" | "/version/" | "/healthz" | "/livez" | "/readyz"
+        );
+        let discovery = a.path == "/api"
+            || a.path == "/apis"
+            || a.path.starts_with("/api/")
+            || a.path.starts_with("/apis/")
+            || a.path == "/openapi/v2";
         if public || (discovery && !user.is_anonymous()) {
             return true;
         }
@@ -117,10 +173,19 @@ pub fn forbidden(user: &User, a: &Attributes<'_>) -> ApiError {
         return ApiError::forbidden(
             &GroupResource::new("", ""),
             "",
-            &format!("User {} cannot {} path {}", go_quote(&user.name), a.verb, go_quote(a.path)),
+            &format!(
+                "User {} cannot {} path {}",
+                go_quote(&user.name),
+                a.verb,
+                go_quote(a.path)
+            ),
         );
     }
-    let resource = if a.subresource.is_empty() { a.resource.to_string() } else { format!("{}/{}", a.resource, a.subresource) };
+    let resource = if a.subresource.is_empty() {
+        a.resource.to_string()
+    } else {
+        format!("{}/{}", a.resource, a.subresource)
+    };
     let scope = if a.namespace.is_empty() {
         "at the cluster scope".to_string()
     } else {

@@ -8,9 +8,29 @@ use super::server::Shared;
 
 fn verbs(def: &ResourceDef) -> Vec<&'static str> {
     match def.imp {
-        KindImpl::Custom(_) => vec!["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"],
-        KindImpl::Namespace => vec!["create", "delete", "get", "list", "patch", "update", "watch"],
-        _ => vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+        KindImpl::Custom(_) => vec![
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "create",
+            "update",
+            "watch",
+        ],
+        KindImpl::Namespace => vec![
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ],
+        _ => vec![
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ],
     }
 }
 
@@ -47,19 +67,33 @@ fn resource_entries(def: &ResourceDef) -> Vec<Value> {
 
 /// `APIResourceList` of one group/version, `None` if not served.
 pub fn resource_list(sh: &Shared, group: &str, version: &str) -> Option<String> {
-    let defs: Vec<_> = sh.resources.iter().filter(|r| r.group == group && r.version == version).collect();
+    let defs: Vec<_> = sh
+        .resources
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
     if defs.is_empty() {
         return None;
     }
     let resources: Vec<Value> = defs.iter().flat_map(|d| resource_entries(d)).collect();
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     let v = json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources});
-    Some(gotypes::encode(&v, &Ty::Struct(&gotypes::API_RESOURCE_LIST)))
+    Some(gotypes::encode(
+        &v,
+        &Ty::Struct(&gotypes::API_RESOURCE_LIST),
+    ))
 }
 
 fn group_value(sh: &Shared, group: &str) -> Option<Value> {
     let versions = sh.group_versions().remove(group)?;
-    let vs: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
     let preferred = vs.first().cloned().unwrap_or(Value::Null);
     Some(json!({"name": group, "versions": vs, "preferredVersion": preferred}))
 }
@@ -75,7 +109,12 @@ pub fn group(sh: &Shared, group: &str) -> Option<String> {
 }
 
 pub fn groups(sh: &Shared) -> String {
-    let groups: Vec<Value> = sh.group_versions().keys().filter(|g| !g.is_empty()).filter_map(|g| group_value(sh, g)).collect();
+    let groups: Vec<Value> = sh
+        .group_versions()
+        .keys()
+        .filter(|g| !g.is_empty())
+        .filter_map(|g| group_value(sh, g))
+        .collect();
     let v = json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups});
     gotypes::encode(&v, &Ty::Struct(&gotypes::API_GROUP_LIST))
 }

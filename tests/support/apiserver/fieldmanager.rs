@@ -24,19 +24,34 @@ impl Entry {
     pub fn identifier(&self) -> String {
         let mut m = Vec::new();
         if !self.manager.is_empty() {
-            m.push(format!("\"manager\":{}", serde_json::to_string(&self.manager).unwrap_or_default()));
+            m.push(format!(
+                "\"manager\":{}",
+                serde_json::to_string(&self.manager).unwrap_or_default()
+            ));
         }
         m.push(format!("\"operation\":\"{}\"", self.operation));
         if self.operation == "Update" && !self.api_version.is_empty() {
-            m.push(format!("\"apiVersion\":{}", serde_json::to_string(&self.api_version).unwrap_or_default()));
+            m.push(format!(
+                "\"apiVersion\":{}",
+                serde_json::to_string(&self.api_version).unwrap_or_default()
+            ));
         }
         if !self.subresource.is_empty() {
-            m.push(format!("\"subresource\":{}", serde_json::to_string(&self.subresource).unwrap_or_default()));
+            m.push(format!(
+                "\"subresource\":{}",
+                serde_json::to_string(&self.subresource).unwrap_or_default()
+            ));
         }
         format!("{{{}}}", m.join(","))
     }
 
-    fn same_key(&self, manager: &str, operation: &str, api_version: &str, subresource: &str) -> bool {
+    fn same_key(
+        &self,
+        manager: &str,
+        operation: &str,
+        api_version: &str,
+        subresource: &str,
+    ) -> bool {
         self.manager == manager
             && self.operation == operation
             && self.subresource == subresource
@@ -95,7 +110,11 @@ impl Managed {
     /// (then the live object's); `[{}]` resets them.
     pub fn live_or_new(live: Option<&Value>, new: Option<&Value>, ignore_new: bool) -> Managed {
         if !ignore_new && let Some(Value::Array(a)) = new {
-            if a.len() == 1 && a[0].as_object().is_some_and(|o| o.is_empty() || (o.get("manager").is_none() && o.get("apiVersion").is_none())) {
+            if a.len() == 1
+                && a[0].as_object().is_some_and(|o| {
+                    o.is_empty() || (o.get("manager").is_none() && o.get("apiVersion").is_none())
+                })
+            {
                 return Managed::default();
             }
             if !a.is_empty()
@@ -150,14 +169,22 @@ impl Managed {
 
     /// Merges the oldest Update entries into "ancient-changes" buckets beyond the cap of 10.
     fn cap_update_managers(&mut self) {
-        let updaters = self.entries.iter().filter(|e| e.operation == "Update").count();
+        let updaters = self
+            .entries
+            .iter()
+            .filter(|e| e.operation == "Update")
+            .count();
         if updaters <= MAX_UPDATE_MANAGERS {
             return;
         }
-        let mut order: Vec<usize> = (0..self.entries.len()).filter(|i| self.entries[*i].operation == "Update").collect();
+        let mut order: Vec<usize> = (0..self.entries.len())
+            .filter(|i| self.entries[*i].operation == "Update")
+            .collect();
         order.sort_by(|a, b| {
             let (ea, eb) = (&self.entries[*a], &self.entries[*b]);
-            seconds(&ea.time).cmp(&seconds(&eb.time)).then(ea.manager.cmp(&eb.manager))
+            seconds(&ea.time)
+                .cmp(&seconds(&eb.time))
+                .then(ea.manager.cmp(&eb.manager))
         });
         let mut length = order.len();
         let mut remove = Vec::new();
@@ -236,9 +263,15 @@ pub fn update(mut managed: Managed, live: &Value, new: &Value, w: &Writer<'_>) -
     for e in &mut managed.entries {
         e.set = e.set.difference(&changed).difference(&cmp.removed);
     }
-    let current = changed.recursive_difference(w.ignored).difference(&strip_set());
+    let current = changed
+        .recursive_difference(w.ignored)
+        .difference(&strip_set());
     if !current.is_empty() {
-        match managed.entries.iter_mut().find(|e| e.same_key(w.manager, "Update", w.api_version, w.subresource)) {
+        match managed
+            .entries
+            .iter_mut()
+            .find(|e| e.same_key(w.manager, "Update", w.api_version, w.subresource))
+        {
             Some(e) => {
                 e.set = e.set.union(&current);
                 e.time = Some(w.now.to_string());
@@ -259,12 +292,25 @@ pub fn update(mut managed: Managed, live: &Value, new: &Value, w: &Writer<'_>) -
 }
 
 /// A server-side apply: returns the merged object and the new managed fields, or a 409 conflict.
-pub fn apply(mut managed: Managed, live: &Value, config: &Value, force: bool, w: &Writer<'_>) -> Result<(Value, Managed), ApiError> {
+pub fn apply(
+    mut managed: Managed,
+    live: &Value,
+    config: &Value,
+    force: bool,
+    w: &Writer<'_>,
+) -> Result<(Value, Managed), ApiError> {
     let live = without_managed_fields(live);
     let config = without_managed_fields(config);
-    let me = managed.entries.iter().position(|e| e.same_key(w.manager, "Apply", "", w.subresource));
-    let last_set = me.map(|i| managed.entries[i].set.clone()).unwrap_or_default();
-    let new_set = to_field_set(&config, w.schema).recursive_difference(w.ignored).difference(&strip_set());
+    let me = managed
+        .entries
+        .iter()
+        .position(|e| e.same_key(w.manager, "Apply", "", w.subresource));
+    let last_set = me
+        .map(|i| managed.entries[i].set.clone())
+        .unwrap_or_default();
+    let new_set = to_field_set(&config, w.schema)
+        .recursive_difference(w.ignored)
+        .difference(&strip_set());
     let mut merged = merge(&live, &config, w.schema);
     // Fields this manager applied before, no longer applies, and nobody else owns are removed.
     let mut others = FieldSet::new();
@@ -330,7 +376,11 @@ fn conflict_error(managed: &Managed, conflicts: &[(usize, FieldSet)]) -> ApiErro
         .iter()
         .map(|(i, set)| {
             let e = &managed.entries[*i];
-            (e.identifier(), e, set.paths().iter().map(|p| path_string(p)).collect())
+            (
+                e.identifier(),
+                e,
+                set.paths().iter().map(|p| path_string(p)).collect(),
+            )
         })
         .collect();
     // Causes: one per (manager, path); the real server's order follows Go map iteration.
@@ -348,7 +398,11 @@ fn conflict_error(managed: &Managed, conflicts: &[(usize, FieldSet)]) -> ApiErro
     let total: usize = by_manager.iter().map(|(_, _, p)| p.len()).sum();
     let message = if total == 1 {
         let (_, e, p) = &by_manager[0];
-        format!("Apply failed with 1 conflict: conflict with {}: {}", e.print(), p[0])
+        format!(
+            "Apply failed with 1 conflict: conflict with {}: {}",
+            e.print(),
+            p[0]
+        )
     } else {
         by_manager.sort_by(|a, b| a.0.cmp(&b.0));
         let mut lines = Vec::new();

@@ -12,8 +12,15 @@ use super::gotypes::{GoStruct, ListKind, Ty};
 pub enum Smd {
     Scalar,
     /// A struct (named fields) and/or a map (`elem`). `atomic` = `x-kubernetes-map-type: atomic`.
-    Struct { fields: BTreeMap<String, Smd>, elem: Option<Box<Smd>>, atomic: bool },
-    List { elem: Box<Smd>, kind: SmdList },
+    Struct {
+        fields: BTreeMap<String, Smd>,
+        elem: Option<Box<Smd>>,
+        atomic: bool,
+    },
+    List {
+        elem: Box<Smd>,
+        kind: SmdList,
+    },
     /// `__untyped_deduced_`: maps are granular, lists atomic, everything else a scalar.
     Deduced,
 }
@@ -27,7 +34,11 @@ pub enum SmdList {
 
 impl Smd {
     pub fn map_of(elem: Smd) -> Smd {
-        Smd::Struct { fields: BTreeMap::new(), elem: Some(Box::new(elem)), atomic: false }
+        Smd::Struct {
+            fields: BTreeMap::new(),
+            elem: Some(Box::new(elem)),
+            atomic: false,
+        }
     }
 
     /// Builds the SMD schema of a Go struct descriptor.
@@ -36,7 +47,11 @@ impl Smd {
         for f in s.fields {
             fields.insert(f.json.to_string(), Smd::from_ty(&f.ty));
         }
-        Smd::Struct { fields, elem: None, atomic: s.atomic }
+        Smd::Struct {
+            fields,
+            elem: None,
+            atomic: s.atomic,
+        }
     }
 
     pub fn from_ty(ty: &Ty) -> Smd {
@@ -48,7 +63,9 @@ impl Smd {
                 kind: match kind {
                     ListKind::Atomic => SmdList::Atomic,
                     ListKind::Set => SmdList::Set,
-                    ListKind::Map(keys) => SmdList::Map(keys.iter().map(|k| k.to_string()).collect()),
+                    ListKind::Map(keys) => {
+                        SmdList::Map(keys.iter().map(|k| k.to_string()).collect())
+                    }
                 },
             },
             Ty::Raw => Smd::Deduced,
@@ -115,7 +132,11 @@ impl Pe {
                 let v: Value = serde_json::from_str(k).unwrap_or(Value::Null);
                 let parts: Vec<String> = v
                     .as_object()
-                    .map(|m| m.iter().map(|(k, v)| format!("{k}={}", canonical(v))).collect())
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| format!("{k}={}", canonical(v)))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 format!("[{}]", parts.join(","))
             }
@@ -323,7 +344,11 @@ fn list_item_pe(kind: &SmdList, item: &Value, index: usize) -> Pe {
                     }
                 }
             }
-            if k.is_empty() { Pe::Index(index) } else { Pe::Key(canonical(&Value::Object(k))) }
+            if k.is_empty() {
+                Pe::Index(index)
+            } else {
+                Pe::Key(canonical(&Value::Object(k)))
+            }
         }
         SmdList::Atomic => Pe::Index(index),
     }
@@ -349,7 +374,10 @@ fn walk_set(v: &Value, schema: &Smd, path: &mut Path, out: &mut FieldSet) {
                 walk_map(m, schema, path, out);
             }
         }
-        Smd::List { kind: SmdList::Atomic, .. } => out.insert(path),
+        Smd::List {
+            kind: SmdList::Atomic,
+            ..
+        } => out.insert(path),
         Smd::List { elem, kind } => {
             if let Value::Array(a) = v {
                 for (i, item) in a.iter().enumerate() {
@@ -365,7 +393,9 @@ fn walk_set(v: &Value, schema: &Smd, path: &mut Path, out: &mut FieldSet) {
 
 fn walk_map(m: &Map<String, Value>, schema: &Smd, path: &mut Path, out: &mut FieldSet) {
     for (k, cv) in m {
-        let Some(child) = schema.child(k) else { continue };
+        let Some(child) = schema.child(k) else {
+            continue;
+        };
         path.push(Pe::Field(k.clone()));
         walk_set(cv, child, path, out);
         let empty_map = cv.as_object().is_some_and(|o| o.is_empty());
@@ -411,7 +441,14 @@ fn leaf(lhs: Option<&Value>, rhs: Option<&Value>, path: &Path, c: &mut Compariso
     }
 }
 
-fn cmp(lhs: Option<&Value>, rhs: Option<&Value>, schema: &Smd, path: &mut Path, c: &mut Comparison, root_skip: bool) {
+fn cmp(
+    lhs: Option<&Value>,
+    rhs: Option<&Value>,
+    schema: &Smd,
+    path: &mut Path,
+    c: &mut Comparison,
+    root_skip: bool,
+) {
     if lhs.is_none() && rhs.is_none() {
         return;
     }
@@ -454,14 +491,26 @@ fn cmp(lhs: Option<&Value>, rhs: Option<&Value>, schema: &Smd, path: &mut Path, 
                     keys.extend(m.keys());
                 }
                 for k in keys {
-                    let Some(child) = schema.child(k) else { continue };
+                    let Some(child) = schema.child(k) else {
+                        continue;
+                    };
                     path.push(Pe::Field(k.clone()));
-                    cmp(lmap.and_then(|m| m.get(k)), rmap.and_then(|m| m.get(k)), child, path, c, false);
+                    cmp(
+                        lmap.and_then(|m| m.get(k)),
+                        rmap.and_then(|m| m.get(k)),
+                        child,
+                        path,
+                        c,
+                        false,
+                    );
                     path.pop();
                 }
             }
         }
-        Smd::List { kind: SmdList::Atomic, .. } => {
+        Smd::List {
+            kind: SmdList::Atomic,
+            ..
+        } => {
             leaf(lhs, rhs, path, c);
             in_leaf = true;
         }
@@ -473,8 +522,13 @@ fn cmp(lhs: Option<&Value>, rhs: Option<&Value>, schema: &Smd, path: &mut Path, 
                 in_leaf = true;
             } else {
                 let index = |a: Option<&Vec<Value>>| -> Vec<(Pe, Value)> {
-                    a.map(|a| a.iter().enumerate().map(|(i, v)| (list_item_pe(kind, v, i), v.clone())).collect())
-                        .unwrap_or_default()
+                    a.map(|a| {
+                        a.iter()
+                            .enumerate()
+                            .map(|(i, v)| (list_item_pe(kind, v, i), v.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default()
                 };
                 let litems = index(larr);
                 let ritems = index(rarr);
@@ -517,9 +571,20 @@ pub fn merge(live: &Value, config: &Value, schema: &Smd) -> Value {
             }
             Value::Object(out)
         }
-        (Smd::List { elem, kind: kind @ (SmdList::Set | SmdList::Map(_)) }, Value::Array(l), Value::Array(r)) => {
+        (
+            Smd::List {
+                elem,
+                kind: kind @ (SmdList::Set | SmdList::Map(_)),
+            },
+            Value::Array(l),
+            Value::Array(r),
+        ) => {
             let mut out: Vec<Value> = Vec::new();
-            let rpes: Vec<Pe> = r.iter().enumerate().map(|(i, v)| list_item_pe(kind, v, i)).collect();
+            let rpes: Vec<Pe> = r
+                .iter()
+                .enumerate()
+                .map(|(i, v)| list_item_pe(kind, v, i))
+                .collect();
             for (i, lv) in l.iter().enumerate() {
                 let pe = list_item_pe(kind, lv, i);
                 match rpes.iter().position(|p| *p == pe) {
@@ -527,7 +592,11 @@ pub fn merge(live: &Value, config: &Value, schema: &Smd) -> Value {
                     None => out.push(lv.clone()),
                 }
             }
-            let lpes: Vec<Pe> = l.iter().enumerate().map(|(i, v)| list_item_pe(kind, v, i)).collect();
+            let lpes: Vec<Pe> = l
+                .iter()
+                .enumerate()
+                .map(|(i, v)| list_item_pe(kind, v, i))
+                .collect();
             for (j, rv) in r.iter().enumerate() {
                 if !lpes.contains(&rpes[j]) {
                     out.push(rv.clone());

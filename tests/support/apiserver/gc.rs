@@ -55,8 +55,14 @@ impl Index<'_> {
         let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
         let name = r.get("name").and_then(Value::as_str).unwrap_or("");
         let uid = r.get("uid").and_then(Value::as_str).unwrap_or("");
-        let Some(def) = self.sh.find_kind(api_version, kind) else { return OwnerState::Unknown };
-        let ns = if def.namespaced { dependent_ns.to_string() } else { String::new() };
+        let Some(def) = self.sh.find_kind(api_version, kind) else {
+            return OwnerState::Unknown;
+        };
+        let ns = if def.namespaced {
+            dependent_ns.to_string()
+        } else {
+            String::new()
+        };
         match self.by_key.get(&(res_key(&def), (ns, name.to_string()))) {
             Some(o) if meta_str(o, "uid") == uid => {
                 if is_terminating(o) && finalizers(o).iter().any(|f| f == "foregroundDeletion") {
@@ -71,18 +77,32 @@ impl Index<'_> {
 }
 
 fn ctx(sh: &Shared) -> WriteCtx {
-    WriteCtx { manager: "kube-controller-manager".into(), dry_run: false, fv: FieldValidation::Ignore, now: sh.now() }
+    WriteCtx {
+        manager: "kube-controller-manager".into(),
+        dry_run: false,
+        fv: FieldValidation::Ignore,
+        now: sh.now(),
+    }
 }
 
 fn def_for(sh: &Shared, res: &ResKey) -> Option<Arc<ResourceDef>> {
-    sh.resources.iter().find(|d| d.group == res.0 && d.plural == res.1).cloned()
+    sh.resources
+        .iter()
+        .find(|d| d.group == res.0 && d.plural == res.1)
+        .cloned()
 }
 
 /// One collection pass; true if anything changed.
 fn pass(sh: &Shared) -> bool {
     let mut st = sh.store();
     let all = st.all();
-    let index = Index { sh, by_key: all.iter().map(|(r, k, v)| ((r.clone(), k.clone()), v.clone())).collect() };
+    let index = Index {
+        sh,
+        by_key: all
+            .iter()
+            .map(|(r, k, v)| ((r.clone(), k.clone()), v.clone()))
+            .collect(),
+    };
     let mut changed = false;
     if sh.gc {
         changed |= collect_dependents(sh, &mut st, &index, &all);
@@ -92,30 +112,59 @@ fn pass(sh: &Shared) -> bool {
     changed
 }
 
-fn collect_dependents(sh: &Shared, st: &mut Store, index: &Index<'_>, all: &[(ResKey, ObjKey, Arc<Value>)]) -> bool {
+fn collect_dependents(
+    sh: &Shared,
+    st: &mut Store,
+    index: &Index<'_>,
+    all: &[(ResKey, ObjKey, Arc<Value>)],
+) -> bool {
     let mut changed = false;
     for (res, key, obj) in all {
-        let Some(refs) = obj.get("metadata").and_then(|m| m.get("ownerReferences")).and_then(Value::as_array) else {
+        let Some(refs) = obj
+            .get("metadata")
+            .and_then(|m| m.get("ownerReferences"))
+            .and_then(Value::as_array)
+        else {
             continue;
         };
         if refs.is_empty() {
             continue;
         }
-        let Some(def) = def_for(sh, res) else { continue };
+        let Some(def) = def_for(sh, res) else {
+            continue;
+        };
         let states: Vec<OwnerState> = refs.iter().map(|r| index.owner_state(&key.0, r)).collect();
         if states.iter().any(|s| matches!(s, OwnerState::Unknown)) {
             continue;
         }
-        let solid = states.iter().filter(|s| matches!(s, OwnerState::Solid)).count();
-        let foreground = states.iter().filter(|s| matches!(s, OwnerState::DeletingForeground)).count();
-        let absent = states.iter().filter(|s| matches!(s, OwnerState::Absent)).count();
+        let solid = states
+            .iter()
+            .filter(|s| matches!(s, OwnerState::Solid))
+            .count();
+        let foreground = states
+            .iter()
+            .filter(|s| matches!(s, OwnerState::DeletingForeground))
+            .count();
+        let absent = states
+            .iter()
+            .filter(|s| matches!(s, OwnerState::Absent))
+            .count();
         if solid == 0 {
             if is_terminating(obj) {
                 continue;
             }
-            let propagation = if foreground > 0 { "Foreground" } else { "Background" };
-            let opts = DeleteOpts { propagation: Some(propagation.into()), ..DeleteOpts::default() };
-            if let Ok(Deleted::Gone(_) | Deleted::Pending(_)) = do_delete(st, &def, key, &opts, sh.now()) {
+            let propagation = if foreground > 0 {
+                "Foreground"
+            } else {
+                "Background"
+            };
+            let opts = DeleteOpts {
+                propagation: Some(propagation.into()),
+                ..DeleteOpts::default()
+            };
+            if let Ok(Deleted::Gone(_) | Deleted::Pending(_)) =
+                do_delete(st, &def, key, &opts, sh.now())
+            {
                 changed = true;
             }
         } else if absent > 0 {
@@ -136,7 +185,11 @@ fn collect_dependents(sh: &Shared, st: &mut Store, index: &Index<'_>, all: &[(Re
     changed
 }
 
-fn process_owner_finalizers(sh: &Shared, st: &mut Store, all: &[(ResKey, ObjKey, Arc<Value>)]) -> bool {
+fn process_owner_finalizers(
+    sh: &Shared,
+    st: &mut Store,
+    all: &[(ResKey, ObjKey, Arc<Value>)],
+) -> bool {
     let mut changed = false;
     for (res, key, obj) in all {
         if !is_terminating(obj) {
@@ -155,20 +208,38 @@ fn process_owner_finalizers(sh: &Shared, st: &mut Store, all: &[(ResKey, ObjKey,
                 d.get("metadata")
                     .and_then(|m| m.get("ownerReferences"))
                     .and_then(Value::as_array)
-                    .is_some_and(|rs| rs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(uid.as_str())))
+                    .is_some_and(|rs| {
+                        rs.iter()
+                            .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid.as_str()))
+                    })
             })
             .collect();
-        let Some(def) = def_for(sh, res) else { continue };
+        let Some(def) = def_for(sh, res) else {
+            continue;
+        };
         if orphan {
             for (dres, _, dep) in &dependents {
-                let Some(ddef) = def_for(sh, dres) else { continue };
-                let Some(cur) = st.get(dres, &(meta_str(dep, "namespace").to_string(), meta_str(dep, "name").to_string())) else {
+                let Some(ddef) = def_for(sh, dres) else {
+                    continue;
+                };
+                let Some(cur) = st.get(
+                    dres,
+                    &(
+                        meta_str(dep, "namespace").to_string(),
+                        meta_str(dep, "name").to_string(),
+                    ),
+                ) else {
                     continue;
                 };
                 let mut new = (*cur).clone();
                 let kept: Vec<Value> = cur["metadata"]["ownerReferences"]
                     .as_array()
-                    .map(|a| a.iter().filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str())).cloned().collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()))
+                            .cloned()
+                            .collect()
+                    })
                     .unwrap_or_default();
                 if kept.is_empty() {
                     if let Some(m) = new["metadata"].as_object_mut() {
@@ -183,20 +254,28 @@ fn process_owner_finalizers(sh: &Shared, st: &mut Store, all: &[(ResKey, ObjKey,
             }
         } else {
             let blocking = dependents.iter().any(|(_, _, d)| {
-                d.get("metadata").and_then(|m| m.get("ownerReferences")).and_then(Value::as_array).is_some_and(|rs| {
-                    rs.iter().any(|r| {
-                        r.get("uid").and_then(Value::as_str) == Some(uid.as_str())
-                            && r.get("blockOwnerDeletion").and_then(Value::as_bool) == Some(true)
+                d.get("metadata")
+                    .and_then(|m| m.get("ownerReferences"))
+                    .and_then(Value::as_array)
+                    .is_some_and(|rs| {
+                        rs.iter().any(|r| {
+                            r.get("uid").and_then(Value::as_str) == Some(uid.as_str())
+                                && r.get("blockOwnerDeletion").and_then(Value::as_bool)
+                                    == Some(true)
+                        })
                     })
-                })
             });
             if blocking {
                 continue;
             }
         }
-        let Some(cur) = st.get(res, key) else { continue };
-        let remaining: Vec<String> =
-            finalizers(&cur).into_iter().filter(|f| f != "orphan" && f != "foregroundDeletion").collect();
+        let Some(cur) = st.get(res, key) else {
+            continue;
+        };
+        let remaining: Vec<String> = finalizers(&cur)
+            .into_iter()
+            .filter(|f| f != "orphan" && f != "foregroundDeletion")
+            .collect();
         let mut new = (*cur).clone();
         if remaining.is_empty() {
             if let Some(m) = new["metadata"].as_object_mut() {
@@ -221,19 +300,26 @@ fn namespaces(sh: &Shared, st: &mut Store, all: &[(ResKey, ObjKey, Arc<Value>)])
         .collect();
     for ns in terminating {
         let mut remaining = 0;
-        for (res, key, obj) in all.iter().filter(|(r, k, _)| k.0 == ns && !(r.0.is_empty() && r.1 == "namespaces")) {
+        for (res, key, obj) in all
+            .iter()
+            .filter(|(r, k, _)| k.0 == ns && !(r.0.is_empty() && r.1 == "namespaces"))
+        {
             remaining += 1;
             if is_terminating(obj) {
                 continue;
             }
-            let Some(def) = def_for(sh, res) else { continue };
+            let Some(def) = def_for(sh, res) else {
+                continue;
+            };
             if do_delete(st, &def, key, &DeleteOpts::default(), sh.now()).is_ok() {
                 changed = true;
             }
         }
         if remaining == 0 {
             let nskey = (String::from(""), String::from("namespaces"));
-            let Some(def) = def_for(sh, &nskey) else { continue };
+            let Some(def) = def_for(sh, &nskey) else {
+                continue;
+            };
             if !matches!(def.imp, KindImpl::Namespace) {
                 continue;
             }

@@ -75,7 +75,7 @@ use Omit::{Never, Nil, Zero};
 pub static OWNER_REFERENCE: GoStruct = GoStruct {
     go_name: "v1.OwnerReference",
     short: "OwnerReference",
-    atomic: false,
+    atomic: true,
     fields: &[
         f("apiVersion", Ty::Str, Never),
         f("kind", Ty::Str, Never),
@@ -118,9 +118,17 @@ pub static OBJECT_META: GoStruct = GoStruct {
         f("deletionGracePeriodSeconds", Ty::Int64, Nil),
         f("labels", Ty::Map(&Ty::Str), Zero),
         f("annotations", Ty::Map(&Ty::Str), Zero),
-        f("ownerReferences", Ty::List(&Ty::Struct(&OWNER_REFERENCE), ListKind::Map(&["uid"])), Zero),
+        f(
+            "ownerReferences",
+            Ty::List(&Ty::Struct(&OWNER_REFERENCE), ListKind::Map(&["uid"])),
+            Zero,
+        ),
         f("finalizers", Ty::List(&Ty::Str, ListKind::Set), Zero),
-        f("managedFields", Ty::List(&Ty::Struct(&MANAGED_FIELDS_ENTRY), ListKind::Atomic), Zero),
+        f(
+            "managedFields",
+            Ty::List(&Ty::Struct(&MANAGED_FIELDS_ENTRY), ListKind::Atomic),
+            Zero,
+        ),
     ],
 };
 
@@ -183,7 +191,10 @@ pub static EVENT_SERIES: GoStruct = GoStruct {
     go_name: "v1.EventSeries",
     short: "EventSeries",
     atomic: false,
-    fields: &[f("count", Ty::Int32, Never), f("lastObservedTime", Ty::MicroTime, Never)],
+    fields: &[
+        f("count", Ty::Int32, Never),
+        f("lastObservedTime", Ty::MicroTime, Never),
+    ],
 };
 
 pub static EVENT_SOURCE: GoStruct = GoStruct {
@@ -244,7 +255,11 @@ pub static NAMESPACE_STATUS: GoStruct = GoStruct {
     atomic: false,
     fields: &[
         f("phase", Ty::Str, Zero),
-        f("conditions", Ty::List(&Ty::Struct(&NAMESPACE_CONDITION), ListKind::Map(&["type"])), Zero),
+        f(
+            "conditions",
+            Ty::List(&Ty::Struct(&NAMESPACE_CONDITION), ListKind::Map(&["type"])),
+            Zero,
+        ),
     ],
 };
 
@@ -277,7 +292,11 @@ pub static STATUS_CAUSE: GoStruct = GoStruct {
     go_name: "v1.StatusCause",
     short: "StatusCause",
     atomic: false,
-    fields: &[f("reason", Ty::Str, Zero), f("message", Ty::Str, Zero), f("field", Ty::Str, Zero)],
+    fields: &[
+        f("reason", Ty::Str, Zero),
+        f("message", Ty::Str, Zero),
+        f("field", Ty::Str, Zero),
+    ],
 };
 
 pub static STATUS_DETAILS: GoStruct = GoStruct {
@@ -289,7 +308,11 @@ pub static STATUS_DETAILS: GoStruct = GoStruct {
         f("group", Ty::Str, Zero),
         f("kind", Ty::Str, Zero),
         f("uid", Ty::Str, Zero),
-        f("causes", Ty::List(&Ty::Struct(&STATUS_CAUSE), ListKind::Atomic), Zero),
+        f(
+            "causes",
+            Ty::List(&Ty::Struct(&STATUS_CAUSE), ListKind::Atomic),
+            Zero,
+        ),
         f("retryAfterSeconds", Ty::Int32, Zero),
     ],
 };
@@ -336,7 +359,11 @@ pub static API_RESOURCE_LIST: GoStruct = GoStruct {
         f("kind", Ty::Str, Zero),
         f("apiVersion", Ty::Str, Zero),
         f("groupVersion", Ty::Str, Never),
-        f("resources", Ty::List(&Ty::Struct(&API_RESOURCE), ListKind::Atomic), Never),
+        f(
+            "resources",
+            Ty::List(&Ty::Struct(&API_RESOURCE), ListKind::Atomic),
+            Never,
+        ),
     ],
 };
 
@@ -344,14 +371,20 @@ pub static GROUP_VERSION_FOR_DISCOVERY: GoStruct = GoStruct {
     go_name: "v1.GroupVersionForDiscovery",
     short: "GroupVersionForDiscovery",
     atomic: false,
-    fields: &[f("groupVersion", Ty::Str, Never), f("version", Ty::Str, Never)],
+    fields: &[
+        f("groupVersion", Ty::Str, Never),
+        f("version", Ty::Str, Never),
+    ],
 };
 
 pub static SERVER_ADDRESS: GoStruct = GoStruct {
     go_name: "v1.ServerAddressByClientCIDR",
     short: "ServerAddressByClientCIDR",
     atomic: false,
-    fields: &[f("clientCIDR", Ty::Str, Never), f("serverAddress", Ty::Str, Never)],
+    fields: &[
+        f("clientCIDR", Ty::Str, Never),
+        f("serverAddress", Ty::Str, Never),
+    ],
 };
 
 pub static API_GROUP: GoStruct = GoStruct {
@@ -362,9 +395,21 @@ pub static API_GROUP: GoStruct = GoStruct {
         f("kind", Ty::Str, Zero),
         f("apiVersion", Ty::Str, Zero),
         f("name", Ty::Str, Never),
-        f("versions", Ty::List(&Ty::Struct(&GROUP_VERSION_FOR_DISCOVERY), ListKind::Atomic), Never),
-        f("preferredVersion", Ty::Struct(&GROUP_VERSION_FOR_DISCOVERY), Zero),
-        f("serverAddressByClientCIDRs", Ty::List(&Ty::Struct(&SERVER_ADDRESS), ListKind::Atomic), Zero),
+        f(
+            "versions",
+            Ty::List(&Ty::Struct(&GROUP_VERSION_FOR_DISCOVERY), ListKind::Atomic),
+            Never,
+        ),
+        f(
+            "preferredVersion",
+            Ty::Struct(&GROUP_VERSION_FOR_DISCOVERY),
+            Zero,
+        ),
+        f(
+            "serverAddressByClientCIDRs",
+            Ty::List(&Ty::Struct(&SERVER_ADDRESS), ListKind::Atomic),
+            Zero,
+        ),
     ],
 };
 
@@ -375,7 +420,11 @@ pub static API_GROUP_LIST: GoStruct = GoStruct {
     fields: &[
         f("kind", Ty::Str, Zero),
         f("apiVersion", Ty::Str, Zero),
-        f("groups", Ty::List(&Ty::Struct(&API_GROUP), ListKind::Atomic), Never),
+        f(
+            "groups",
+            Ty::List(&Ty::Struct(&API_GROUP), ListKind::Atomic),
+            Never,
+        ),
     ],
 };
 
@@ -387,7 +436,11 @@ pub static API_VERSIONS: GoStruct = GoStruct {
         f("kind", Ty::Str, Zero),
         f("apiVersion", Ty::Str, Zero),
         f("versions", Ty::List(&Ty::Str, ListKind::Atomic), Never),
-        f("serverAddressByClientCIDRs", Ty::List(&Ty::Struct(&SERVER_ADDRESS), ListKind::Atomic), Never),
+        f(
+            "serverAddressByClientCIDRs",
+            Ty::List(&Ty::Struct(&SERVER_ADDRESS), ListKind::Atomic),
+            Never,
+        ),
     ],
 };
 
@@ -587,14 +640,19 @@ fn type_err(v: &Value, ty: &Ty, owner: &str, path: &str) -> String {
         Value::Number(n) => format!("number {n}"),
         other => json_kind(other).to_string(),
     };
-    format!("json: cannot unmarshal {what} into Go struct field {owner}{path} of type {}", go_type_name(ty))
+    format!(
+        "json: cannot unmarshal {what} into Go struct field {owner}{path} of type {}",
+        go_type_name(ty)
+    )
 }
 
 static RFC3339: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$").expect("regex")
+    regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+        .expect("regex")
 });
 static RFC3339_MICRO: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$").expect("regex")
+    regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$")
+        .expect("regex")
 });
 
 /// Parses a `metav1.Time` (RFC 3339) into a timestamp.
@@ -624,7 +682,14 @@ pub fn format_micro_time(t: jiff::Timestamp) -> String {
 /// Decodes `v` as Go would into a value of type `ty` and re-encodes it: unknown struct fields are
 /// dropped (and reported), zero values of non-omitempty fields appear, formats are normalised.
 /// Returns `Ok(None)` when the field is left out of the encoding.
-pub fn normalize(v: &Value, ty: &Ty, omit: Omit, owner: &str, path: &str, d: &mut Decoded) -> Result<Option<Value>, String> {
+pub fn normalize(
+    v: &Value,
+    ty: &Ty,
+    omit: Omit,
+    owner: &str,
+    path: &str,
+    d: &mut Decoded,
+) -> Result<Option<Value>, String> {
     let out = match ty {
         Ty::Str => match v {
             Value::String(s) => Value::String(s.clone()),
@@ -680,8 +745,15 @@ pub fn normalize(v: &Value, ty: &Ty, omit: Omit, owner: &str, path: &str, d: &mu
                 use base64::Engine;
                 let cleaned: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
                 match base64::engine::general_purpose::STANDARD.decode(cleaned.as_bytes()) {
-                    Ok(bytes) => Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
-                    Err(e) => return Err(format!("illegal base64 data at input byte {}", base64_err_offset(&e))),
+                    Ok(bytes) => {
+                        Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+                    }
+                    Err(e) => {
+                        return Err(format!(
+                            "illegal base64 data at input byte {}",
+                            base64_err_offset(&e)
+                        ));
+                    }
                 }
             }
             Value::Null => Value::Null,
@@ -695,7 +767,9 @@ pub fn normalize(v: &Value, ty: &Ty, omit: Omit, owner: &str, path: &str, d: &mu
                     let child_path = format!("{path}.{}", field.json);
                     match m.get(field.json) {
                         Some(fv) => {
-                            if let Some(nv) = normalize(fv, &field.ty, field.omit, s.short, &child_path, d)? {
+                            if let Some(nv) =
+                                normalize(fv, &field.ty, field.omit, s.short, &child_path, d)?
+                            {
                                 out.insert(field.json.to_string(), nv);
                             }
                         }
@@ -725,7 +799,8 @@ pub fn normalize(v: &Value, ty: &Ty, omit: Omit, owner: &str, path: &str, d: &mu
             Value::Object(m) => {
                 let mut out = Map::new();
                 for (k, ev) in m {
-                    let nv = normalize(ev, elem, Omit::Never, owner, path, d)?.unwrap_or(Value::Null);
+                    let nv =
+                        normalize(ev, elem, Omit::Never, owner, path, d)?.unwrap_or(Value::Null);
                     out.insert(k.clone(), nv);
                 }
                 Value::Object(out)
@@ -737,7 +812,9 @@ pub fn normalize(v: &Value, ty: &Ty, omit: Omit, owner: &str, path: &str, d: &mu
             Value::Array(a) => {
                 let mut out = Vec::with_capacity(a.len());
                 for ev in a {
-                    out.push(normalize(ev, elem, Omit::Never, owner, path, d)?.unwrap_or(Value::Null));
+                    out.push(
+                        normalize(ev, elem, Omit::Never, owner, path, d)?.unwrap_or(Value::Null),
+                    );
                 }
                 Value::Array(out)
             }

@@ -28,7 +28,11 @@ pub struct Reply {
 
 impl Reply {
     fn new(code: u16, body: String) -> Reply {
-        Reply { code, body, warnings: Vec::new() }
+        Reply {
+            code,
+            body,
+            warnings: Vec::new(),
+        }
     }
 }
 
@@ -37,7 +41,14 @@ pub fn res_key(def: &ResourceDef) -> ResKey {
 }
 
 pub fn obj_key(def: &ResourceDef, ns: Option<&str>, name: &str) -> ObjKey {
-    (if def.namespaced { ns.unwrap_or("").to_string() } else { String::new() }, name.to_string())
+    (
+        if def.namespaced {
+            ns.unwrap_or("").to_string()
+        } else {
+            String::new()
+        },
+        name.to_string(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -55,12 +66,22 @@ fn partial_metadata(obj: &Value) -> Value {
 /// One object as the server encodes it (CRs: sorted keys; built-ins: Go struct order).
 pub fn encode_object(def: &ResourceDef, obj: &Value, meta_only: bool) -> String {
     if meta_only {
-        return gotypes::encode(&partial_metadata(obj), &Ty::Struct(&gotypes::PARTIAL_OBJECT_METADATA));
+        return gotypes::encode(
+            &partial_metadata(obj),
+            &Ty::Struct(&gotypes::PARTIAL_OBJECT_METADATA),
+        );
     }
     gotypes::encode(obj, &def.ty())
 }
 
-fn encode_list(def: &ResourceDef, rv: u64, cont: &str, remaining: Option<i64>, items: &[Arc<Value>], meta_only: bool) -> String {
+fn encode_list(
+    def: &ResourceDef,
+    rv: u64,
+    cont: &str,
+    remaining: Option<i64>,
+    items: &[Arc<Value>],
+    meta_only: bool,
+) -> String {
     let mut out = String::new();
     if meta_only {
         out.push_str("{\"kind\":\"PartialObjectMetadataList\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":");
@@ -140,7 +161,11 @@ pub fn dry_run(q: &Query) -> Result<bool, ApiError> {
             "meta.k8s.io",
             "CreateOptions",
             "",
-            &[FieldError::not_supported("dryRun", BadValue::Raw(format!("[]string{{{}}}", go_quote(other))), &["All".into()])],
+            &[FieldError::not_supported(
+                "dryRun",
+                BadValue::Raw(format!("[]string{{{}}}", go_quote(other))),
+                &["All".into()],
+            )],
         )),
     }
 }
@@ -176,8 +201,22 @@ fn parse_body(def: &ResourceDef, body: &[u8]) -> Result<Value, ApiError> {
     })
 }
 
-fn writer<'a>(def: &'a ResourceDef, manager: &'a str, sub: Option<&'a str>, api_version: &'a str, ignored: &'a super::fieldpath::FieldSet, now: &'a str) -> Writer<'a> {
-    Writer { manager, api_version, subresource: sub.unwrap_or(""), schema: &def.smd, ignored, now }
+fn writer<'a>(
+    def: &'a ResourceDef,
+    manager: &'a str,
+    sub: Option<&'a str>,
+    api_version: &'a str,
+    ignored: &'a super::fieldpath::FieldSet,
+    now: &'a str,
+) -> Writer<'a> {
+    Writer {
+        manager,
+        api_version,
+        subresource: sub.unwrap_or(""),
+        schema: &def.smd,
+        ignored,
+        now,
+    }
 }
 
 fn name_mismatch(obj_name: &str, url_name: &str) -> ApiError {
@@ -187,7 +226,9 @@ fn name_mismatch(obj_name: &str, url_name: &str) -> ApiError {
 }
 
 fn namespace_mismatch() -> ApiError {
-    ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request")
+    ApiError::bad_request(
+        "the namespace of the provided object does not match the namespace sent on the request",
+    )
 }
 
 /// `EnsureObjectNamespaceMatchesRequestNamespace`.
@@ -210,13 +251,21 @@ fn ensure_namespace(def: &ResourceDef, obj: &mut Value, ns: Option<&str>) -> Res
 }
 
 fn dedup_owner_references(obj: &mut Value, warnings: &mut Vec<String>) {
-    let Some(refs) = obj.get_mut("metadata").and_then(|m| m.get_mut("ownerReferences")).and_then(Value::as_array_mut) else {
+    let Some(refs) = obj
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("ownerReferences"))
+        .and_then(Value::as_array_mut)
+    else {
         return;
     };
     let mut seen = Vec::new();
     let mut dups = Vec::new();
     refs.retain(|r| {
-        let uid = r.get("uid").and_then(Value::as_str).unwrap_or("").to_string();
+        let uid = r
+            .get("uid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         if seen.contains(&uid) {
             dups.push(uid);
             false
@@ -237,7 +286,13 @@ fn dedup_owner_references(obj: &mut Value, warnings: &mut Vec<String>) {
 // GET / LIST
 // ---------------------------------------------------------------------------------------------
 
-pub fn get(sh: &Shared, def: &ResourceDef, ns: Option<&str>, name: &str, meta_only: bool) -> Result<Reply, ApiError> {
+pub fn get(
+    sh: &Shared,
+    def: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    meta_only: bool,
+) -> Result<Reply, ApiError> {
     let st = sh.store();
     match st.get(&res_key(def), &obj_key(def, ns, name)) {
         Some(obj) => Ok(Reply::new(200, encode_object(def, &obj, meta_only))),
@@ -258,20 +313,28 @@ pub async fn wait_for_rv(sh: &Shared, rv: u64) -> Result<(), ApiError> {
         if cur >= rv {
             return Ok(());
         }
-        if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+        if tokio::time::timeout_at(deadline, rx.changed())
+            .await
+            .is_err()
+        {
             return Err(ApiError::too_large_resource_version(rv, sh.store().rev));
         }
     }
 }
 
 fn parse_rv(s: &str) -> Result<u64, ApiError> {
-    s.parse::<u64>().map_err(|_| ApiError::bad_request(&format!("invalid resource version: {s}")))
+    s.parse::<u64>()
+        .map_err(|_| ApiError::bad_request(&format!("invalid resource version: {s}")))
 }
 
 pub fn selectors(def: &ResourceDef, q: &Query) -> Result<(LabelSelector, FieldSelector), ApiError> {
-    let ls = LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str)).map_err(|e| ApiError::bad_request(&e))?;
-    let fs = FieldSelector::parse(q.get("fieldSelector").map_or("", String::as_str), &def.field_selectors())
+    let ls = LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str))
         .map_err(|e| ApiError::bad_request(&e))?;
+    let fs = FieldSelector::parse(
+        q.get("fieldSelector").map_or("", String::as_str),
+        &def.field_selectors(),
+    )
+    .map_err(|e| ApiError::bad_request(&e))?;
     Ok((ls, fs))
 }
 
@@ -288,7 +351,11 @@ struct ContinueToken {
 
 fn encode_continue(rv: u64, start: &str) -> String {
     use base64::Engine;
-    let tok = ContinueToken { v: "meta.k8s.io/v1".into(), rv: rv as i64, start: start.to_string() };
+    let tok = ContinueToken {
+        v: "meta.k8s.io/v1".into(),
+        rv: rv as i64,
+        start: start.to_string(),
+    };
     let json = serde_json::to_string(&tok).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.as_bytes())
 }
@@ -299,21 +366,36 @@ fn decode_continue(s: &str) -> Result<ContinueToken, ApiError> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s.trim_end_matches('=').as_bytes())
         .map_err(|e| bad(&format!("continue key is not valid: {e}")))?;
-    let tok: ContinueToken = serde_json::from_slice(&raw).map_err(|e| bad(&format!("continue key is not valid: {e}")))?;
+    let tok: ContinueToken = serde_json::from_slice(&raw)
+        .map_err(|e| bad(&format!("continue key is not valid: {e}")))?;
     if tok.v != "meta.k8s.io/v1" {
-        return Err(bad("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"));
+        return Err(bad(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        ));
     }
     if tok.rv <= 0 {
-        return Err(bad("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"));
+        return Err(bad(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        ));
     }
     Ok(tok)
 }
 
 fn item_key(def: &ResourceDef, ns: Option<&str>, key: &ObjKey) -> String {
-    if def.namespaced && ns.is_none() { format!("{}/{}", key.0, key.1) } else { key.1.clone() }
+    if def.namespaced && ns.is_none() {
+        format!("{}/{}", key.0, key.1)
+    } else {
+        key.1.clone()
+    }
 }
 
-pub async fn list(sh: &Shared, def: &ResourceDef, ns: Option<&str>, q: &Query, meta_only: bool) -> Result<Reply, ApiError> {
+pub async fn list(
+    sh: &Shared,
+    def: &ResourceDef,
+    ns: Option<&str>,
+    q: &Query,
+    meta_only: bool,
+) -> Result<Reply, ApiError> {
     let (ls, fs) = selectors(def, q)?;
     let rv_param = q.get("resourceVersion").cloned().unwrap_or_default();
     let rv_match = q.get("resourceVersionMatch").cloned().unwrap_or_default();
@@ -321,10 +403,16 @@ pub async fn list(sh: &Shared, def: &ResourceDef, ns: Option<&str>, q: &Query, m
     let mut errs = Vec::new();
     if !rv_match.is_empty() {
         if rv_param.is_empty() {
-            errs.push(FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided"));
+            errs.push(FieldError::forbidden(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden unless resourceVersion is provided",
+            ));
         }
         if !cont.is_empty() {
-            errs.push(FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided"));
+            errs.push(FieldError::forbidden(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden when continue is provided",
+            ));
         }
         if rv_match != "Exact" && rv_match != "NotOlderThan" {
             errs.push(FieldError::not_supported(
@@ -334,17 +422,25 @@ pub async fn list(sh: &Shared, def: &ResourceDef, ns: Option<&str>, q: &Query, m
             ));
         }
         if rv_match == "Exact" && rv_param == "0" {
-            errs.push(FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+            errs.push(FieldError::forbidden(
+                "resourceVersionMatch",
+                "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+            ));
         }
     }
     if q.contains_key("sendInitialEvents") {
-        errs.push(FieldError::forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"));
+        errs.push(FieldError::forbidden(
+            "sendInitialEvents",
+            "sendInitialEvents is forbidden for list",
+        ));
     }
     if !errs.is_empty() {
         return Err(list_options_invalid(&errs));
     }
     let limit: i64 = match q.get("limit") {
-        Some(l) if !l.is_empty() => l.parse().map_err(|_| ApiError::bad_request(&format!("invalid limit: {l}")))?,
+        Some(l) if !l.is_empty() => l
+            .parse()
+            .map_err(|_| ApiError::bad_request(&format!("invalid limit: {l}")))?,
         _ => 0,
     };
     // Which revision to read, whether paging applies.
@@ -355,7 +451,9 @@ pub async fn list(sh: &Shared, def: &ResourceDef, ns: Option<&str>, q: &Query, m
     let mut start = String::new();
     let (at, paging) = if !cont.is_empty() {
         if !rv_param.is_empty() && rv_param != "0" {
-            return Err(ApiError::bad_request("specifying resource version is not allowed when using continue"));
+            return Err(ApiError::bad_request(
+                "specifying resource version is not allowed when using continue",
+            ));
         }
         let tok = decode_continue(&cont)?;
         start = tok.start;
@@ -396,7 +494,11 @@ pub async fn list(sh: &Shared, def: &ResourceDef, ns: Option<&str>, q: &Query, m
                     "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
                 ));
             }
-            None => return Err(ApiError::expired("The resourceVersion for the provided list is too old.")),
+            None => {
+                return Err(ApiError::expired(
+                    "The resourceVersion for the provided list is too old.",
+                ));
+            }
         },
     };
     drop(st);
@@ -407,22 +509,38 @@ pub async fn list(sh: &Shared, def: &ResourceDef, ns: Option<&str>, q: &Query, m
         .filter(|(_, v)| matches(v, &ls, &fs))
         .collect();
     let (page, cont_out, remaining) = if paging && limit > 0 && candidates.len() as i64 > limit {
-        let page: Vec<Arc<Value>> = candidates[..limit as usize].iter().map(|(_, v)| v.clone()).collect();
+        let page: Vec<Arc<Value>> = candidates[..limit as usize]
+            .iter()
+            .map(|(_, v)| v.clone())
+            .collect();
         let last = &candidates[limit as usize - 1].0;
         let token = encode_continue(rv, &format!("{last}\u{0}"));
         let remaining = (ls.is_empty() && fs.is_empty()).then_some(candidates.len() as i64 - limit);
         (page, token, remaining)
     } else {
-        (candidates.into_iter().map(|(_, v)| v).collect(), String::new(), None)
+        (
+            candidates.into_iter().map(|(_, v)| v).collect(),
+            String::new(),
+            None,
+        )
     };
-    Ok(Reply::new(200, encode_list(def, rv, &cont_out, remaining, &page, meta_only)))
+    Ok(Reply::new(
+        200,
+        encode_list(def, rv, &cont_out, remaining, &page, meta_only),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
 // CREATE
 // ---------------------------------------------------------------------------------------------
 
-pub fn create(sh: &Shared, def: &Arc<ResourceDef>, ns: Option<&str>, body: &[u8], ctx: &WriteCtx) -> Result<Reply, ApiError> {
+pub fn create(
+    sh: &Shared,
+    def: &Arc<ResourceDef>,
+    ns: Option<&str>,
+    body: &[u8],
+    ctx: &WriteCtx,
+) -> Result<Reply, ApiError> {
     let v = parse_body(def, body)?;
     let (mut obj, mut warnings) = def.decode(&v, ctx.fv)?;
     ensure_namespace(def, &mut obj, ns)?;
@@ -431,11 +549,19 @@ pub fn create(sh: &Shared, def: &Arc<ResourceDef>, ns: Option<&str>, body: &[u8]
     let out = do_create(&mut st, def, obj, None, ctx)?;
     drop(st);
     sh.notify();
-    Ok(Reply { code: 201, body: encode_object(def, &out, false), warnings: warnings.iter().map(|w| unknown_warning(w)).collect() })
+    Ok(Reply {
+        code: 201,
+        body: encode_object(def, &out, false),
+        warnings: warnings.iter().map(|w| unknown_warning(w)).collect(),
+    })
 }
 
 fn unknown_warning(w: &str) -> String {
-    if w.starts_with(".metadata.ownerReferences") { w.to_string() } else { format!("unknown field {}", go_quote(w)) }
+    if w.starts_with(".metadata.ownerReferences") {
+        w.to_string()
+    } else {
+        format!("unknown field {}", go_quote(w))
+    }
 }
 
 /// Namespace lifecycle admission for creates.
@@ -447,13 +573,21 @@ fn check_namespace(st: &Store, def: &ResourceDef, obj: &Value) -> Result<(), Api
     if ns.is_empty() {
         return Ok(());
     }
-    match st.get(&("".into(), "namespaces".into()), &(String::new(), ns.to_string())) {
-        None => Err(ApiError::not_found(&GroupResource::new("", "namespaces"), ns)),
+    match st.get(
+        &("".into(), "namespaces".into()),
+        &(String::new(), ns.to_string()),
+    ) {
+        None => Err(ApiError::not_found(
+            &GroupResource::new("", "namespaces"),
+            ns,
+        )),
         Some(n) if is_terminating(&n) => {
             let mut e = ApiError::forbidden(
                 &def.gr(),
                 meta_str(obj, "name"),
-                &format!("unable to create new content in namespace {ns} because it is being terminated"),
+                &format!(
+                    "unable to create new content in namespace {ns} because it is being terminated"
+                ),
             );
             if let Some(d) = e.status.get_mut("details").and_then(Value::as_object_mut) {
                 d.insert(
@@ -477,16 +611,30 @@ fn set_managed(obj: &mut Value, managed: &Managed) {
 }
 
 /// The create path after decoding: field management, admission, BeforeCreate, validation, storage.
-pub fn do_create(st: &mut Store, def: &ResourceDef, mut obj: Value, managed: Option<Managed>, ctx: &WriteCtx) -> Result<Value, ApiError> {
+pub fn do_create(
+    st: &mut Store,
+    def: &ResourceDef,
+    mut obj: Value,
+    managed: Option<Managed>,
+    ctx: &WriteCtx,
+) -> Result<Value, ApiError> {
     let now = gotypes::format_time(ctx.now);
     let managed = match managed {
         Some(m) => m,
         None => {
-            let sent = obj.get("metadata").and_then(|m| m.get("managedFields")).cloned();
+            let sent = obj
+                .get("metadata")
+                .and_then(|m| m.get("managedFields"))
+                .cloned();
             let base = Managed::live_or_new(None, sent.as_ref(), false);
             let ignored = def.reset_fields(None);
             let av = def.api_version();
-            fieldmanager::update(base, &def.zero_object(), &obj, &writer(def, &ctx.manager, None, &av, &ignored, &now))
+            fieldmanager::update(
+                base,
+                &def.zero_object(),
+                &obj,
+                &writer(def, &ctx.manager, None, &av, &ignored, &now),
+            )
         }
     };
     check_namespace(st, def, &obj)?;
@@ -501,8 +649,16 @@ pub fn do_create(st: &mut Store, def: &ResourceDef, mut obj: Value, managed: Opt
         let m = meta_mut(&mut obj);
         m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         m.insert("creationTimestamp".into(), json!(now));
-        let name = m.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-        let generate = m.get("generateName").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = m
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let generate = m
+            .get("generateName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         if name.is_empty() && !generate.is_empty() {
             m.insert("name".into(), json!(meta::generate_name(&generate)));
         }
@@ -515,7 +671,9 @@ pub fn do_create(st: &mut Store, def: &ResourceDef, mut obj: Value, managed: Opt
         return Err(ApiError::invalid(g, k, &name, &errs));
     }
     if !meta_str(&obj, "resourceVersion").is_empty() {
-        return Err(ApiError::internal("resourceVersion should not be set on objects to be created"));
+        return Err(ApiError::internal(
+            "resourceVersion should not be set on objects to be created",
+        ));
     }
     let key = obj_key(def, Some(meta_str(&obj, "namespace")), &name);
     if st.get(&res_key(def), &key).is_some() {
@@ -531,7 +689,15 @@ pub fn do_create(st: &mut Store, def: &ResourceDef, mut obj: Value, managed: Opt
 // UPDATE (PUT)
 // ---------------------------------------------------------------------------------------------
 
-pub fn update(sh: &Shared, def: &Arc<ResourceDef>, ns: Option<&str>, name: &str, sub: Option<&str>, body: &[u8], ctx: &WriteCtx) -> Result<Reply, ApiError> {
+pub fn update(
+    sh: &Shared,
+    def: &Arc<ResourceDef>,
+    ns: Option<&str>,
+    name: &str,
+    sub: Option<&str>,
+    body: &[u8],
+    ctx: &WriteCtx,
+) -> Result<Reply, ApiError> {
     let v = parse_body(def, body)?;
     let (mut obj, mut warnings) = def.decode(&v, ctx.fv)?;
     let obj_name = meta_str(&obj, "name").to_string();
@@ -551,14 +717,22 @@ pub fn update(sh: &Shared, def: &Arc<ResourceDef>, ns: Option<&str>, name: &str,
             let out = do_create(&mut st, def, obj, None, ctx)?;
             drop(st);
             sh.notify();
-            return Ok(Reply { code: 201, body: encode_object(def, &out, false), warnings });
+            return Ok(Reply {
+                code: 201,
+                body: encode_object(def, &out, false),
+                warnings,
+            });
         }
         return Err(ApiError::not_found(&def.gr(), name));
     };
     let (code, out) = do_update(&mut st, def, sub, &existing, obj, Mf::Update, ctx)?;
     drop(st);
     sh.notify();
-    Ok(Reply { code, body: encode_object(def, &out, false), warnings })
+    Ok(Reply {
+        code,
+        body: encode_object(def, &out, false),
+        warnings,
+    })
 }
 
 /// How the managed fields of an update are computed.
@@ -573,19 +747,35 @@ pub enum Mf {
 
 /// The update path: resourceVersion preconditions, field management, BeforeUpdate, validation,
 /// finalizer-triggered deletion, no-op detection, storage.
-pub fn do_update(st: &mut Store, def: &ResourceDef, sub: Option<&str>, existing: &Arc<Value>, mut obj: Value, mf: Mf, ctx: &WriteCtx) -> Result<(u16, Value), ApiError> {
+pub fn do_update(
+    st: &mut Store,
+    def: &ResourceDef,
+    sub: Option<&str>,
+    existing: &Arc<Value>,
+    mut obj: Value,
+    mf: Mf,
+    ctx: &WriteCtx,
+) -> Result<(u16, Value), ApiError> {
     let name = meta_str(existing, "name").to_string();
     let ns = meta_str(existing, "namespace").to_string();
     let existing_rv = rv_of(existing);
     let new_rv_str = meta_str(&obj, "resourceVersion").to_string();
-    let new_rv = if new_rv_str.is_empty() { 0 } else { parse_rv(&new_rv_str)? };
+    let new_rv = if new_rv_str.is_empty() {
+        0
+    } else {
+        parse_rv(&new_rv_str)?
+    };
     if new_rv == 0 {
         if !def.allow_unconditional_update() {
             return Err(ApiError::invalid(
                 &def.group,
                 &def.plural,
                 &name,
-                &[FieldError::invalid("metadata.resourceVersion", BadValue::Raw("0x0".into()), "must be specified for an update")],
+                &[FieldError::invalid(
+                    "metadata.resourceVersion",
+                    BadValue::Raw("0x0".into()),
+                    "must be specified for an update",
+                )],
             ));
         }
         meta_mut(&mut obj).insert("resourceVersion".into(), json!(existing_rv.to_string()));
@@ -595,12 +785,23 @@ pub fn do_update(st: &mut Store, def: &ResourceDef, sub: Option<&str>, existing:
     let now = gotypes::format_time(ctx.now);
     let managed = match mf {
         Mf::Update => {
-            let sent = obj.get("metadata").and_then(|m| m.get("managedFields")).cloned();
-            let live = existing.get("metadata").and_then(|m| m.get("managedFields")).cloned();
+            let sent = obj
+                .get("metadata")
+                .and_then(|m| m.get("managedFields"))
+                .cloned();
+            let live = existing
+                .get("metadata")
+                .and_then(|m| m.get("managedFields"))
+                .cloned();
             let base = Managed::live_or_new(live.as_ref(), sent.as_ref(), sub.is_some());
             let ignored = def.reset_fields(sub);
             let av = def.api_version();
-            Some(fieldmanager::update(base, existing, &obj, &writer(def, &ctx.manager, sub, &av, &ignored, &now)))
+            Some(fieldmanager::update(
+                base,
+                existing,
+                &obj,
+                &writer(def, &ctx.manager, sub, &av, &ignored, &now),
+            ))
         }
         Mf::Precomputed(m) => Some(m),
         Mf::Keep => None,
@@ -608,7 +809,10 @@ pub fn do_update(st: &mut Store, def: &ResourceDef, sub: Option<&str>, existing:
     match &managed {
         Some(m) => set_managed(&mut obj, m),
         None => {
-            let live = existing.get("metadata").and_then(|m| m.get("managedFields")).cloned();
+            let live = existing
+                .get("metadata")
+                .and_then(|m| m.get("managedFields"))
+                .cloned();
             let m = meta_mut(&mut obj);
             match live {
                 Some(l) => m.insert("managedFields".into(), l),
@@ -618,7 +822,10 @@ pub fn do_update(st: &mut Store, def: &ResourceDef, sub: Option<&str>, existing:
     }
     // BeforeUpdate
     {
-        let old_meta = existing.get("metadata").cloned().unwrap_or_else(|| json!({}));
+        let old_meta = existing
+            .get("metadata")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         let m = meta_mut(&mut obj);
         match old_meta.get("generation") {
             Some(g) => m.insert("generation".into(), g.clone()),
@@ -628,9 +835,14 @@ pub fn do_update(st: &mut Store, def: &ResourceDef, sub: Option<&str>, existing:
     }
     def.prepare_update(sub, &mut obj, existing);
     {
-        let old_meta = existing.get("metadata").cloned().unwrap_or_else(|| json!({}));
+        let old_meta = existing
+            .get("metadata")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         let m = meta_mut(&mut obj);
-        if m.get("uid").and_then(Value::as_str).is_none_or(str::is_empty)
+        if m.get("uid")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
             && let Some(u) = old_meta.get("uid")
         {
             m.insert("uid".into(), u.clone());
@@ -642,13 +854,17 @@ pub fn do_update(st: &mut Store, def: &ResourceDef, sub: Option<&str>, existing:
             m.insert("deletionTimestamp".into(), d.clone());
         }
         if let Some(g) = old_meta.get("deletionGracePeriodSeconds")
-            && m.get("deletionGracePeriodSeconds").is_none_or(Value::is_null)
+            && m.get("deletionGracePeriodSeconds")
+                .is_none_or(Value::is_null)
         {
             m.insert("deletionGracePeriodSeconds".into(), g.clone());
         }
     }
     let nm = obj.get("metadata").cloned().unwrap_or_else(|| json!({}));
-    let om = existing.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    let om = existing
+        .get("metadata")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     let mut errs = meta::validate_object_meta_update(&nm, &om);
     errs.extend(def.validate_update(&obj, existing));
     if !errs.is_empty() {
@@ -656,7 +872,11 @@ pub fn do_update(st: &mut Store, def: &ResourceDef, sub: Option<&str>, existing:
         return Err(ApiError::invalid(g, k, &name, &errs));
     }
     let key: ObjKey = (if def.namespaced { ns } else { String::new() }, name);
-    let grace_zero = existing.get("metadata").and_then(|m| m.get("deletionGracePeriodSeconds")).and_then(Value::as_i64) == Some(0);
+    let grace_zero = existing
+        .get("metadata")
+        .and_then(|m| m.get("deletionGracePeriodSeconds"))
+        .and_then(Value::as_i64)
+        == Some(0);
     if grace_zero && finalizers(&obj).is_empty() {
         if !ctx.dry_run {
             st.remove(&res_key(def), &key);
@@ -680,8 +900,23 @@ pub fn do_update(st: &mut Store, def: &ResourceDef, sub: Option<&str>, existing:
 const APPLY: &str = "application/apply-patch+yaml";
 
 #[allow(clippy::too_many_arguments)]
-pub fn patch(sh: &Shared, def: &Arc<ResourceDef>, ns: Option<&str>, name: &str, sub: Option<&str>, body: &[u8], content_type: &str, q: &Query, ctx: &WriteCtx) -> Result<Reply, ApiError> {
-    let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+pub fn patch(
+    sh: &Shared,
+    def: &Arc<ResourceDef>,
+    ns: Option<&str>,
+    name: &str,
+    sub: Option<&str>,
+    body: &[u8],
+    content_type: &str,
+    q: &Query,
+    ctx: &WriteCtx,
+) -> Result<Reply, ApiError> {
+    let ct = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if !def.patch_types().contains(&ct.as_str()) {
         return Err(ApiError::unsupported_media_type(def.patch_types()));
     }
@@ -692,18 +927,27 @@ pub fn patch(sh: &Shared, def: &Arc<ResourceDef>, ns: Option<&str>, name: &str, 
                 "meta.k8s.io",
                 "PatchOptions",
                 "",
-                &[FieldError::required("fieldManager", "is required for apply patch")],
+                &[FieldError::required(
+                    "fieldManager",
+                    "is required for apply patch",
+                )],
             ));
         }
         let force = q.get("force").map(String::as_str) == Some("true");
-        let ctx = WriteCtx { manager, ..ctx.clone() };
+        let ctx = WriteCtx {
+            manager,
+            ..ctx.clone()
+        };
         return apply_patch(sh, def, ns, name, sub, body, force, &ctx);
     } else if q.contains_key("force") {
         return Err(ApiError::invalid(
             "meta.k8s.io",
             "PatchOptions",
             "",
-            &[FieldError::forbidden("force", "may not be specified for non-apply patch")],
+            &[FieldError::forbidden(
+                "force",
+                "may not be specified for non-apply patch",
+            )],
         ));
     }
     let mut st = sh.store();
@@ -713,14 +957,16 @@ pub fn patch(sh: &Shared, def: &Arc<ResourceDef>, ns: Option<&str>, name: &str, 
     };
     let patched = match ct.as_str() {
         "application/merge-patch+json" => {
-            let p: Value = serde_json::from_slice(body).map_err(|_| ApiError::bad_request("Invalid JSON Patch"))?;
+            let p: Value = serde_json::from_slice(body)
+                .map_err(|_| ApiError::bad_request("Invalid JSON Patch"))?;
             if !p.is_object() {
                 return Err(ApiError::bad_request("Invalid JSON Patch"));
             }
             patch::merge_patch(&existing, &p)
         }
         "application/json-patch+json" => {
-            let p: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(&e.to_string()))?;
+            let p: Value =
+                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(&e.to_string()))?;
             match patch::json_patch(&existing, &p) {
                 Ok(v) => v,
                 Err(PatchError::Bad(m)) => return Err(ApiError::bad_request(&m)),
@@ -728,7 +974,8 @@ pub fn patch(sh: &Shared, def: &Arc<ResourceDef>, ns: Option<&str>, name: &str, 
             }
         }
         _ => {
-            let p: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(&e.to_string()))?;
+            let p: Value =
+                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(&e.to_string()))?;
             match patch::strategic_merge_patch(&existing, &p) {
                 Ok(v) => v,
                 Err(PatchError::Bad(m)) => return Err(ApiError::bad_request(&m)),
@@ -749,12 +996,26 @@ pub fn patch(sh: &Shared, def: &Arc<ResourceDef>, ns: Option<&str>, name: &str, 
     let (code, out) = do_update(&mut st, def, sub, &existing, obj, Mf::Update, ctx)?;
     drop(st);
     sh.notify();
-    Ok(Reply { code, body: encode_object(def, &out, false), warnings: w.iter().map(|x| unknown_warning(x)).collect() })
+    Ok(Reply {
+        code,
+        body: encode_object(def, &out, false),
+        warnings: w.iter().map(|x| unknown_warning(x)).collect(),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
-fn apply_patch(sh: &Shared, def: &Arc<ResourceDef>, ns: Option<&str>, name: &str, sub: Option<&str>, body: &[u8], force: bool, ctx: &WriteCtx) -> Result<Reply, ApiError> {
-    let config: Value = serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(&format!("error decoding YAML: {e}")))?;
+fn apply_patch(
+    sh: &Shared,
+    def: &Arc<ResourceDef>,
+    ns: Option<&str>,
+    name: &str,
+    sub: Option<&str>,
+    body: &[u8],
+    force: bool,
+    ctx: &WriteCtx,
+) -> Result<Reply, ApiError> {
+    let config: Value = serde_yaml::from_slice(body)
+        .map_err(|e| ApiError::bad_request(&format!("error decoding YAML: {e}")))?;
     let Value::Object(cm) = &config else {
         return Err(ApiError::bad_request("invalid object type: /, Kind="));
     };
@@ -762,7 +1023,9 @@ fn apply_patch(sh: &Shared, def: &Arc<ResourceDef>, ns: Option<&str>, name: &str
     let kind = cm.get("kind").and_then(Value::as_str).unwrap_or("");
     if av.is_empty() || kind.is_empty() {
         let (g, v) = av.rsplit_once('/').unwrap_or(("", av));
-        return Err(ApiError::bad_request(&format!("invalid object type: {g}/{v}, Kind={kind}")));
+        return Err(ApiError::bad_request(&format!(
+            "invalid object type: {g}/{v}, Kind={kind}"
+        )));
     }
     if av != def.api_version() || kind != def.kind {
         return Err(ApiError::bad_request(&format!(
@@ -800,7 +1063,8 @@ fn apply_patch(sh: &Shared, def: &Arc<ResourceDef>, ns: Option<&str>, name: &str
             if sub.is_some() {
                 return Err(ApiError::not_found(&def.gr(), name));
             }
-            let (merged, managed) = fieldmanager::apply(Managed::default(), &def.zero_object(), &config, force, &w)?;
+            let (merged, managed) =
+                fieldmanager::apply(Managed::default(), &def.zero_object(), &config, force, &w)?;
             let (mut obj, _) = def.decode(&merged, FieldValidation::Ignore)?;
             {
                 let m = meta_mut(&mut obj);
@@ -816,11 +1080,22 @@ fn apply_patch(sh: &Shared, def: &Arc<ResourceDef>, ns: Option<&str>, name: &str
             if !cfg_rv.is_empty() && cfg_rv != meta_str(&existing, "resourceVersion") {
                 return Err(ApiError::conflict_modified(&def.gr(), name));
             }
-            let live_mf = existing.get("metadata").and_then(|m| m.get("managedFields")).cloned();
+            let live_mf = existing
+                .get("metadata")
+                .and_then(|m| m.get("managedFields"))
+                .cloned();
             let base = Managed::decode(live_mf.as_ref()).unwrap_or_default();
             let (merged, managed) = fieldmanager::apply(base, &existing, &config, force, &w)?;
             let (obj, _) = def.decode(&merged, FieldValidation::Ignore)?;
-            do_update(&mut st, def, sub, &existing, obj, Mf::Precomputed(managed), ctx)?
+            do_update(
+                &mut st,
+                def,
+                sub,
+                &existing,
+                obj,
+                Mf::Precomputed(managed),
+                ctx,
+            )?
         }
     };
     drop(st);
@@ -844,15 +1119,24 @@ pub struct DeleteOpts {
 pub fn parse_delete_options(body: &[u8], q: &Query) -> Result<DeleteOpts, ApiError> {
     let mut o = DeleteOpts::default();
     if !body.iter().all(u8::is_ascii_whitespace) {
-        let v: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(&format!("error decoding DeleteOptions: {e}")))?;
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(&format!("error decoding DeleteOptions: {e}")))?;
         if !v.is_object() {
-            return Err(ApiError::bad_request("error decoding DeleteOptions: expected an object"));
+            return Err(ApiError::bad_request(
+                "error decoding DeleteOptions: expected an object",
+            ));
         }
-        o.propagation = v.get("propagationPolicy").and_then(Value::as_str).map(str::to_string);
+        o.propagation = v
+            .get("propagationPolicy")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         o.orphan_dependents = v.get("orphanDependents").and_then(Value::as_bool);
         if let Some(p) = v.get("preconditions") {
             o.precondition_uid = p.get("uid").and_then(Value::as_str).map(str::to_string);
-            o.precondition_rv = p.get("resourceVersion").and_then(Value::as_str).map(str::to_string);
+            o.precondition_rv = p
+                .get("resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string);
         }
         if let Some(d) = v.get("dryRun").and_then(Value::as_array) {
             o.dry_run = d.iter().any(|x| x == "All");
@@ -873,7 +1157,12 @@ pub fn parse_delete_options(body: &[u8], q: &Query) -> Result<DeleteOpts, ApiErr
             errs.push(FieldError::not_supported(
                 "propagationPolicy",
                 BadValue::Str(p.clone()),
-                &["Foreground".into(), "Background".into(), "Orphan".into(), "nil".into()],
+                &[
+                    "Foreground".into(),
+                    "Background".into(),
+                    "Orphan".into(),
+                    "nil".into(),
+                ],
             ));
         }
         if o.orphan_dependents.is_some() {
@@ -902,22 +1191,30 @@ fn gc_finalizers(existing: &Value, opts: &DeleteOpts) -> (bool, Vec<String>) {
     let orphan = match (opts.orphan_dependents, opts.propagation.as_deref()) {
         (Some(o), _) => o,
         (None, Some(p)) => p == "Orphan",
-        (None, None) => fins.iter().find_map(|f| match f.as_str() {
-            "orphan" => Some(true),
-            "foregroundDeletion" => Some(false),
-            _ => None,
-        }) == Some(true),
+        (None, None) => {
+            fins.iter().find_map(|f| match f.as_str() {
+                "orphan" => Some(true),
+                "foregroundDeletion" => Some(false),
+                _ => None,
+            }) == Some(true)
+        }
     };
     let foreground = match (opts.orphan_dependents, opts.propagation.as_deref()) {
         (Some(_), _) => false,
         (None, Some(p)) => p == "Foreground",
-        (None, None) => fins.iter().find_map(|f| match f.as_str() {
-            "orphan" => Some(false),
-            "foregroundDeletion" => Some(true),
-            _ => None,
-        }) == Some(true),
+        (None, None) => {
+            fins.iter().find_map(|f| match f.as_str() {
+                "orphan" => Some(false),
+                "foregroundDeletion" => Some(true),
+                _ => None,
+            }) == Some(true)
+        }
     };
-    let mut new: Vec<String> = fins.iter().filter(|f| *f != "orphan" && *f != "foregroundDeletion").cloned().collect();
+    let mut new: Vec<String> = fins
+        .iter()
+        .filter(|f| *f != "orphan" && *f != "foregroundDeletion")
+        .cloned()
+        .collect();
     if orphan {
         new.push("orphan".into());
     }
@@ -933,7 +1230,13 @@ fn gc_finalizers(existing: &Value, opts: &DeleteOpts) -> (bool, Vec<String>) {
 }
 
 /// The delete path of the generic registry store (finalizers, GC propagation finalizers).
-pub fn do_delete(st: &mut Store, def: &ResourceDef, key: &ObjKey, opts: &DeleteOpts, now: jiff::Timestamp) -> Result<Deleted, ApiError> {
+pub fn do_delete(
+    st: &mut Store,
+    def: &ResourceDef,
+    key: &ObjKey,
+    opts: &DeleteOpts,
+    now: jiff::Timestamp,
+) -> Result<Deleted, ApiError> {
     let name = key.1.clone();
     let Some(existing) = st.get(&res_key(def), key) else {
         return Err(ApiError::not_found(&def.gr(), &name));
@@ -944,7 +1247,9 @@ pub fn do_delete(st: &mut Store, def: &ResourceDef, key: &ObjKey, opts: &DeleteO
             return Err(ApiError::conflict(
                 &def.gr(),
                 &name,
-                &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"),
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                ),
             ));
         }
     }
@@ -954,7 +1259,9 @@ pub fn do_delete(st: &mut Store, def: &ResourceDef, key: &ObjKey, opts: &DeleteO
             return Err(ApiError::conflict(
                 &def.gr(),
                 &name,
-                &format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"),
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"
+                ),
             ));
         }
     }
@@ -1003,24 +1310,46 @@ pub fn do_delete(st: &mut Store, def: &ResourceDef, key: &ObjKey, opts: &DeleteO
     Ok(Deleted::Gone(gone))
 }
 
-pub fn delete(sh: &Shared, def: &Arc<ResourceDef>, ns: Option<&str>, name: &str, body: &[u8], q: &Query, now: jiff::Timestamp) -> Result<Reply, ApiError> {
+pub fn delete(
+    sh: &Shared,
+    def: &Arc<ResourceDef>,
+    ns: Option<&str>,
+    name: &str,
+    body: &[u8],
+    q: &Query,
+    now: jiff::Timestamp,
+) -> Result<Reply, ApiError> {
     let opts = parse_delete_options(body, q)?;
     let mut st = sh.store();
     let key = obj_key(def, ns, name);
     let out = do_delete(&mut st, def, &key, &opts, now)?;
     drop(st);
     sh.notify();
-    let code = if matches!(out, Deleted::Pending(_)) && opts.orphan_dependents == Some(false) { 202 } else { 200 };
+    let code = if matches!(out, Deleted::Pending(_)) && opts.orphan_dependents == Some(false) {
+        202
+    } else {
+        200
+    };
     match out {
         Deleted::Pending(obj) => Ok(Reply::new(code, encode_object(def, &obj, false))),
         Deleted::Gone(obj) => {
             let body = status::success_status(&def.gr(), name, meta_str(&obj, "uid"));
-            Ok(Reply::new(code, gotypes::encode(&body, &Ty::Struct(&gotypes::STATUS))))
+            Ok(Reply::new(
+                code,
+                gotypes::encode(&body, &Ty::Struct(&gotypes::STATUS)),
+            ))
         }
     }
 }
 
-pub fn delete_collection(sh: &Shared, def: &Arc<ResourceDef>, ns: Option<&str>, body: &[u8], q: &Query, now: jiff::Timestamp) -> Result<Reply, ApiError> {
+pub fn delete_collection(
+    sh: &Shared,
+    def: &Arc<ResourceDef>,
+    ns: Option<&str>,
+    body: &[u8],
+    q: &Query,
+    now: jiff::Timestamp,
+) -> Result<Reply, ApiError> {
     let opts = parse_delete_options(body, q)?;
     let (ls, fs) = selectors(def, q)?;
     let mut st = sh.store();

@@ -28,12 +28,21 @@ enum Route {
     Groups,
     Group(String),
     ResourceList(String, String),
-    Resource { def: Arc<ResourceDef>, ns: Option<String>, name: Option<String>, sub: Option<String> },
+    Resource {
+        def: Arc<ResourceDef>,
+        ns: Option<String>,
+        name: Option<String>,
+        sub: Option<String>,
+    },
     NotFound,
 }
 
 fn route(sh: &Shared, path: &str) -> Route {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     match segs.as_slice() {
         ["version"] => Route::Version,
         ["healthz"] | ["livez"] | ["readyz"] => Route::Health,
@@ -47,7 +56,11 @@ fn route(sh: &Shared, path: &str) -> Route {
 }
 
 fn resource_route(sh: &Shared, group: &str, version: &str, rest: &[&str]) -> Route {
-    if !sh.resources.iter().any(|r| r.group == group && r.version == version) {
+    if !sh
+        .resources
+        .iter()
+        .any(|r| r.group == group && r.version == version)
+    {
         return Route::NotFound;
     }
     if rest.is_empty() {
@@ -65,9 +78,16 @@ fn resource_route(sh: &Shared, group: &str, version: &str, rest: &[&str]) -> Rou
         if sub.as_deref().is_some_and(|x| !def.has_subresource(x)) {
             return Route::NotFound;
         }
-        return Route::Resource { def, ns: Some(rest[1].to_string()), name: s(rest.get(3)), sub };
+        return Route::Resource {
+            def,
+            ns: Some(rest[1].to_string()),
+            name: s(rest.get(3)),
+            sub,
+        };
     }
-    let Some(def) = sh.find(group, version, rest[0]) else { return Route::NotFound };
+    let Some(def) = sh.find(group, version, rest[0]) else {
+        return Route::NotFound;
+    };
     if rest.len() > 3 || (def.namespaced && rest.len() > 1) {
         return Route::NotFound;
     }
@@ -75,11 +95,19 @@ fn resource_route(sh: &Shared, group: &str, version: &str, rest: &[&str]) -> Rou
     if sub.as_deref().is_some_and(|x| !def.has_subresource(x)) {
         return Route::NotFound;
     }
-    Route::Resource { def, ns: None, name: s(rest.get(1)), sub }
+    Route::Resource {
+        def,
+        ns: None,
+        name: s(rest.get(1)),
+        sub,
+    }
 }
 
 fn is_true(v: Option<&String>) -> bool {
-    matches!(v.map(String::as_str), Some("1" | "t" | "T" | "true" | "TRUE" | "True"))
+    matches!(
+        v.map(String::as_str),
+        Some("1" | "t" | "T" | "true" | "TRUE" | "True")
+    )
 }
 
 fn verb_of(method: &str, name: bool, sub: bool, watch: bool) -> Option<&'static str> {
@@ -98,10 +126,17 @@ fn verb_of(method: &str, name: bool, sub: bool, watch: bool) -> Option<&'static 
 fn json_response(code: u16, body: String, extra: &[(String, String)]) -> Response {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
-    resp.headers_mut().insert("cache-control", HeaderValue::from_static("no-cache, private"));
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        "cache-control",
+        HeaderValue::from_static("no-cache, private"),
+    );
     for (k, v) in extra {
-        if let (Ok(name), Ok(value)) = (axum::http::HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::try_from(k.as_str()),
+            HeaderValue::from_str(v),
+        ) {
             resp.headers_mut().append(name, value);
         }
     }
@@ -109,14 +144,23 @@ fn json_response(code: u16, body: String, extra: &[(String, String)]) -> Respons
 }
 
 fn error_response(e: &ApiError) -> Response {
-    json_response(e.code, gotypes::encode(&e.status, &Ty::Struct(&gotypes::STATUS)), &e.headers)
+    json_response(
+        e.code,
+        gotypes::encode(&e.status, &Ty::Struct(&gotypes::STATUS)),
+        &e.headers,
+    )
 }
 
 fn reply_response(r: Reply) -> Response {
     let warnings: Vec<(String, String)> = r
         .warnings
         .iter()
-        .map(|w| ("warning".to_string(), format!("299 - {}", serde_json::to_string(w).unwrap_or_default())))
+        .map(|w| {
+            (
+                "warning".to_string(),
+                format!("299 - {}", serde_json::to_string(w).unwrap_or_default()),
+            )
+        })
         .collect();
     json_response(r.code, r.body, &warnings)
 }
@@ -124,7 +168,10 @@ fn reply_response(r: Reply) -> Response {
 fn text_response(code: u16, body: &str) -> Response {
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
-    resp.headers_mut().insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     resp
 }
 
@@ -142,12 +189,16 @@ fn parse_query(q: Option<&str>) -> Query {
 }
 
 fn header(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// Whether the client accepts JSON; whether it asked for PartialObjectMetadata.
 fn negotiate(h: &HeaderMap) -> Result<bool, ApiError> {
-    let Some(accept) = header(h, "accept") else { return Ok(false) };
+    let Some(accept) = header(h, "accept") else {
+        return Ok(false);
+    };
     let mut ok = false;
     let mut meta = false;
     for part in accept.split(',') {
@@ -160,12 +211,18 @@ fn negotiate(h: &HeaderMap) -> Result<bool, ApiError> {
             }
         }
     }
-    if ok { Ok(meta) } else { Err(ApiError::not_acceptable()) }
+    if ok {
+        Ok(meta)
+    } else {
+        Err(ApiError::not_acceptable())
+    }
 }
 
 fn take_fault(sh: &Shared, rec: &RecordedRequest) -> Option<u16> {
     let mut faults = lock(&sh.faults);
-    let f = faults.iter_mut().find(|f| f.remaining > 0 && f.matcher.matches(rec))?;
+    let f = faults
+        .iter_mut()
+        .find(|f| f.remaining > 0 && f.matcher.matches(rec))?;
     f.remaining -= 1;
     let status = f.status;
     faults.retain(|f| f.remaining > 0);
@@ -216,7 +273,20 @@ pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     };
     rec.verb = verb.unwrap_or("").to_string();
 
-    let resp = serve(&sh, &route, verb, &method, &path, &query, &headers, body, user_agent.as_deref(), content_type.as_deref(), &rec).await;
+    let resp = serve(
+        &sh,
+        &route,
+        verb,
+        &method,
+        &path,
+        &query,
+        &headers,
+        body,
+        user_agent.as_deref(),
+        content_type.as_deref(),
+        &rec,
+    )
+    .await;
     rec.status = resp.status().as_u16();
     lock(&sh.requests).push(rec);
     resp
@@ -237,7 +307,9 @@ async fn serve(
     rec: &RecordedRequest,
 ) -> Response {
     // Authentication, impersonation, authorization.
-    let user = match auth::authenticate(&sh.tokens, headers).and_then(|u| auth::impersonate(&sh.tokens, u, headers)) {
+    let user = match auth::authenticate(&sh.tokens, headers)
+        .and_then(|u| auth::impersonate(&sh.tokens, u, headers))
+    {
         Ok(u) => u,
         Err(e) => return error_response(&e),
     };
@@ -293,11 +365,27 @@ async fn serve(
         },
         Route::NotFound => error_response(&ApiError::not_found_generic()),
         Route::Resource { def, ns, name, sub } => {
-            let Some(verb) = verb else { return error_response(&ApiError::method_not_allowed()) };
+            let Some(verb) = verb else {
+                return error_response(&ApiError::method_not_allowed());
+            };
             if def.namespaced && ns.is_none() && verb != "list" && verb != "watch" {
                 return error_response(&ApiError::method_not_allowed());
             }
-            match serve_resource(sh, def, ns.as_deref(), name.as_deref(), sub.as_deref(), verb, query, headers, body, user_agent, content_type).await {
+            match serve_resource(
+                sh,
+                def,
+                ns.as_deref(),
+                name.as_deref(),
+                sub.as_deref(),
+                verb,
+                query,
+                headers,
+                body,
+                user_agent,
+                content_type,
+            )
+            .await
+            {
                 Ok(resp) => resp,
                 Err(e) => error_response(&e),
             }
@@ -328,7 +416,11 @@ async fn serve_resource(
         .get("fieldManager")
         .cloned()
         .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| user_agent.map(|ua| ua.split('/').next().unwrap_or("").to_string()).unwrap_or_default());
+        .unwrap_or_else(|| {
+            user_agent
+                .map(|ua| ua.split('/').next().unwrap_or("").to_string())
+                .unwrap_or_default()
+        });
     let manager: String = manager.chars().take(128).collect();
     let write_ctx = || -> Result<WriteCtx, ApiError> {
         Ok(WriteCtx {
@@ -343,13 +435,26 @@ async fn serve_resource(
         "get" => handlers::get(sh, def, ns, name_s, meta_only)?,
         "list" => handlers::list(sh, def, ns, query, meta_only).await?,
         "watch" => {
-            let rx = watch::watch(sh.clone(), def.clone(), ns.map(str::to_string), query.clone(), meta_only).await?;
+            let rx = watch::watch(
+                sh.clone(),
+                def.clone(),
+                ns.map(str::to_string),
+                query.clone(),
+                meta_only,
+            )
+            .await?;
             let stream = futures::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|b| (Ok::<Bytes, std::convert::Infallible>(b), rx))
+                rx.recv()
+                    .await
+                    .map(|b| (Ok::<Bytes, std::convert::Infallible>(b), rx))
             });
             let mut resp = Response::new(Body::from_stream(stream));
-            resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
-            resp.headers_mut().insert("cache-control", HeaderValue::from_static("no-cache, private"));
+            resp.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
+            resp.headers_mut().insert(
+                "cache-control",
+                HeaderValue::from_static("no-cache, private"),
+            );
             return Ok(resp);
         }
         "create" => {
@@ -372,11 +477,21 @@ async fn serve_resource(
 }
 
 fn check_json_content_type(ct: Option<&str>) -> Result<(), ApiError> {
-    let mt = ct.unwrap_or("application/json").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mt = ct
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if mt == "application/json" || mt.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::unsupported_media_type(&["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]))
+        Err(ApiError::unsupported_media_type(&[
+            "application/json",
+            "application/yaml",
+            "application/vnd.kubernetes.protobuf",
+        ]))
     }
 }
 
@@ -384,8 +499,17 @@ impl RequestMatcher {
     pub fn matches(&self, r: &RecordedRequest) -> bool {
         self.verb.as_ref().is_none_or(|v| *v == r.verb)
             && self.resource.as_ref().is_none_or(|v| *v == r.resource)
-            && self.subresource.as_ref().is_none_or(|v| Some(v) == r.subresource.as_ref())
-            && self.name.as_ref().is_none_or(|v| Some(v) == r.name.as_ref())
-            && self.namespace.as_ref().is_none_or(|v| Some(v) == r.namespace.as_ref())
+            && self
+                .subresource
+                .as_ref()
+                .is_none_or(|v| Some(v) == r.subresource.as_ref())
+            && self
+                .name
+                .as_ref()
+                .is_none_or(|v| Some(v) == r.name.as_ref())
+            && self
+                .namespace
+                .as_ref()
+                .is_none_or(|v| Some(v) == r.namespace.as_ref())
     }
 }

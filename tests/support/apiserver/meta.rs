@@ -7,8 +7,7 @@ use super::status::{BadValue, FieldError, go_quote};
 
 const DNS1123_LABEL_ERR: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
 const DNS1123_SUBDOMAIN_ERR: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
-const QUALIFIED_NAME_ERR: &str =
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const QUALIFIED_NAME_ERR: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const LABEL_VALUE_ERR: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 
 /// apimachinery `RegexError`.
@@ -49,7 +48,11 @@ pub fn is_dns1123_label(s: &str) -> Vec<String> {
         errs.push(max_len_error(63));
     }
     if !matches_dns1123_label(s) {
-        errs.push(regex_error(DNS1123_LABEL_ERR, "[a-z0-9]([-a-z0-9]*[a-z0-9])?", &["my-name", "123-abc"]));
+        errs.push(regex_error(
+            DNS1123_LABEL_ERR,
+            "[a-z0-9]([-a-z0-9]*[a-z0-9])?",
+            &["my-name", "123-abc"],
+        ));
     }
     errs
 }
@@ -70,17 +73,29 @@ pub fn is_dns1123_subdomain(s: &str) -> Vec<String> {
 }
 
 fn mask_trailing_dash(s: &str) -> String {
-    if s.len() > 1 && s.ends_with('-') { format!("{}a", &s[..s.len() - 1]) } else { s.to_string() }
+    if s.len() > 1 && s.ends_with('-') {
+        format!("{}a", &s[..s.len() - 1])
+    } else {
+        s.to_string()
+    }
 }
 
 /// `NameIsDNSSubdomain(name, prefix)`.
 pub fn name_is_dns_subdomain(name: &str, prefix: bool) -> Vec<String> {
-    if prefix { is_dns1123_subdomain(&mask_trailing_dash(name)) } else { is_dns1123_subdomain(name) }
+    if prefix {
+        is_dns1123_subdomain(&mask_trailing_dash(name))
+    } else {
+        is_dns1123_subdomain(name)
+    }
 }
 
 /// `NameIsDNSLabel(name, prefix)` (namespace names).
 pub fn name_is_dns_label(name: &str, prefix: bool) -> Vec<String> {
-    if prefix { is_dns1123_label(&mask_trailing_dash(name)) } else { is_dns1123_label(name) }
+    if prefix {
+        is_dns1123_label(&mask_trailing_dash(name))
+    } else {
+        is_dns1123_label(name)
+    }
 }
 
 fn is_alnum(c: u8) -> bool {
@@ -92,7 +107,8 @@ fn matches_qualified_name_part(s: &str) -> bool {
     !b.is_empty()
         && is_alnum(b[0])
         && is_alnum(b[b.len() - 1])
-        && b.iter().all(|c| is_alnum(*c) || matches!(c, b'-' | b'_' | b'.'))
+        && b.iter()
+            .all(|c| is_alnum(*c) || matches!(c, b'-' | b'_' | b'.'))
 }
 
 /// `validation.IsQualifiedName`.
@@ -112,11 +128,13 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
             *name
         }
         _ => {
-            return vec![regex_error(
-                &format!("a qualified name {QUALIFIED_NAME_ERR}"),
-                "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]",
-                &["MyName", "my.name", "123-abc"],
-            ) + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"];
+            return vec![
+                regex_error(
+                    &format!("a qualified name {QUALIFIED_NAME_ERR}"),
+                    "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]",
+                    &["MyName", "my.name", "123-abc"],
+                ) + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+            ];
         }
     };
     if name.is_empty() {
@@ -161,14 +179,20 @@ fn str_field<'a>(m: &'a Value, k: &str) -> &'a str {
 }
 
 fn validate_labels(labels: Option<&Value>, field: &str, errs: &mut Vec<FieldError>) {
-    let Some(Value::Object(m)) = labels else { return };
+    let Some(Value::Object(m)) = labels else {
+        return;
+    };
     for (k, v) in m {
         for msg in is_qualified_name(k) {
             errs.push(FieldError::invalid(field, BadValue::Str(k.clone()), &msg));
         }
         let v = v.as_str().unwrap_or("");
         for msg in is_valid_label_value(v) {
-            errs.push(FieldError::invalid(field, BadValue::Str(v.to_string()), &msg));
+            errs.push(FieldError::invalid(
+                field,
+                BadValue::Str(v.to_string()),
+                &msg,
+            ));
         }
     }
 }
@@ -202,13 +226,25 @@ fn validate_owner_references(refs: Option<&Value>, field: &str, errs: &mut Vec<F
         }
         let kind = str_field(r, "kind");
         if kind.is_empty() {
-            errs.push(FieldError::invalid(&format!("{field}.kind"), BadValue::Str(String::new()), "kind must not be empty"));
+            errs.push(FieldError::invalid(
+                &format!("{field}.kind"),
+                BadValue::Str(String::new()),
+                "kind must not be empty",
+            ));
         }
         if str_field(r, "name").is_empty() {
-            errs.push(FieldError::invalid(&format!("{field}.name"), BadValue::Str(String::new()), "name must not be empty"));
+            errs.push(FieldError::invalid(
+                &format!("{field}.name"),
+                BadValue::Str(String::new()),
+                "name must not be empty",
+            ));
         }
         if str_field(r, "uid").is_empty() {
-            errs.push(FieldError::invalid(&format!("{field}.uid"), BadValue::Str(String::new()), "uid must not be empty"));
+            errs.push(FieldError::invalid(
+                &format!("{field}.uid"),
+                BadValue::Str(String::new()),
+                "uid must not be empty",
+            ));
         }
         if r.get("controller").and_then(Value::as_bool) == Some(true) {
             let cur = format!("{}/{}", kind, str_field(r, "name"));
@@ -232,7 +268,11 @@ fn validate_finalizers(fins: Option<&Value>, field: &str, errs: &mut Vec<FieldEr
     let names: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
     for n in &names {
         for msg in is_qualified_name(n) {
-            errs.push(FieldError::invalid(field, BadValue::Str(n.to_string()), &msg));
+            errs.push(FieldError::invalid(
+                field,
+                BadValue::Str(n.to_string()),
+                &msg,
+            ));
         }
     }
     if names.contains(&"orphan") && names.contains(&"foregroundDeletion") {
@@ -240,7 +280,11 @@ fn validate_finalizers(fins: Option<&Value>, field: &str, errs: &mut Vec<FieldEr
             field,
             BadValue::Raw(format!(
                 "[]string{{{}}}",
-                names.iter().map(|n| go_quote(n)).collect::<Vec<_>>().join(", ")
+                names
+                    .iter()
+                    .map(|n| go_quote(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
             "finalizer orphan and foregroundDeletion cannot be both set",
         ));
@@ -275,15 +319,26 @@ pub fn validate_object_meta(meta: &Value, namespaced: bool, name_fn: NameFn) -> 
     let generate_name = str_field(meta, "generateName");
     if !generate_name.is_empty() {
         for msg in name_fn(generate_name, true) {
-            errs.push(FieldError::invalid("metadata.generateName", BadValue::Str(generate_name.to_string()), &msg));
+            errs.push(FieldError::invalid(
+                "metadata.generateName",
+                BadValue::Str(generate_name.to_string()),
+                &msg,
+            ));
         }
     }
     let name = str_field(meta, "name");
     if name.is_empty() {
-        errs.push(FieldError::required("metadata.name", "name or generateName is required"));
+        errs.push(FieldError::required(
+            "metadata.name",
+            "name or generateName is required",
+        ));
     } else {
         for msg in name_fn(name, false) {
-            errs.push(FieldError::invalid("metadata.name", BadValue::Str(name.to_string()), &msg));
+            errs.push(FieldError::invalid(
+                "metadata.name",
+                BadValue::Str(name.to_string()),
+                &msg,
+            ));
         }
     }
     let ns = str_field(meta, "namespace");
@@ -292,28 +347,52 @@ pub fn validate_object_meta(meta: &Value, namespaced: bool, name_fn: NameFn) -> 
             errs.push(FieldError::required("metadata.namespace", ""));
         } else {
             for msg in is_dns1123_label(ns) {
-                errs.push(FieldError::invalid("metadata.namespace", BadValue::Str(ns.to_string()), &msg));
+                errs.push(FieldError::invalid(
+                    "metadata.namespace",
+                    BadValue::Str(ns.to_string()),
+                    &msg,
+                ));
             }
         }
     } else if !ns.is_empty() {
-        errs.push(FieldError::forbidden("metadata.namespace", "not allowed on this type"));
+        errs.push(FieldError::forbidden(
+            "metadata.namespace",
+            "not allowed on this type",
+        ));
     }
     if let Some(g) = meta.get("generation").and_then(Value::as_i64)
         && g < 0
     {
-        errs.push(FieldError::invalid("metadata.generation", BadValue::Int(g), "must be greater than or equal to 0"));
+        errs.push(FieldError::invalid(
+            "metadata.generation",
+            BadValue::Int(g),
+            "must be greater than or equal to 0",
+        ));
     }
     validate_labels(meta.get("labels"), "metadata.labels", &mut errs);
     validate_annotations(meta.get("annotations"), "metadata.annotations", &mut errs);
-    validate_owner_references(meta.get("ownerReferences"), "metadata.ownerReferences", &mut errs);
+    validate_owner_references(
+        meta.get("ownerReferences"),
+        "metadata.ownerReferences",
+        &mut errs,
+    );
     validate_finalizers(meta.get("finalizers"), "metadata.finalizers", &mut errs);
-    validate_managed_fields(meta.get("managedFields"), "metadata.managedFields", &mut errs);
+    validate_managed_fields(
+        meta.get("managedFields"),
+        "metadata.managedFields",
+        &mut errs,
+    );
     errs
 }
 
 fn string_list(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -332,7 +411,10 @@ pub fn validate_object_meta_update(new: &Value, old: &Value) -> Vec<FieldError> 
     let mut errs = Vec::new();
     if old.get("deletionTimestamp").is_some_and(|v| !v.is_null()) {
         let old_f = string_list(old.get("finalizers"));
-        let added: Vec<String> = string_list(new.get("finalizers")).into_iter().filter(|f| !old_f.contains(f)).collect();
+        let added: Vec<String> = string_list(new.get("finalizers"))
+            .into_iter()
+            .filter(|f| !old_f.contains(f))
+            .collect();
         if !added.is_empty() {
             errs.push(FieldError::forbidden(
                 "metadata.finalizers",
@@ -344,28 +426,58 @@ pub fn validate_object_meta_update(new: &Value, old: &Value) -> Vec<FieldError> 
         }
     }
     if str_field(new, "resourceVersion").is_empty() {
-        errs.push(FieldError::invalid("metadata.resourceVersion", BadValue::Str(String::new()), "must be specified for an update"));
+        errs.push(FieldError::invalid(
+            "metadata.resourceVersion",
+            BadValue::Str(String::new()),
+            "must be specified for an update",
+        ));
     }
     let ng = new.get("generation").and_then(Value::as_i64).unwrap_or(0);
     let og = old.get("generation").and_then(Value::as_i64).unwrap_or(0);
     if ng < og {
-        errs.push(FieldError::invalid("metadata.generation", BadValue::Int(ng), "must not be decremented"));
+        errs.push(FieldError::invalid(
+            "metadata.generation",
+            BadValue::Int(ng),
+            "must not be decremented",
+        ));
     }
-    for key in ["name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+    for key in [
+        "name",
+        "namespace",
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+    ] {
         immutable(new, old, key, &mut errs);
     }
     validate_labels(new.get("labels"), "metadata.labels", &mut errs);
     validate_annotations(new.get("annotations"), "metadata.annotations", &mut errs);
-    validate_owner_references(new.get("ownerReferences"), "metadata.ownerReferences", &mut errs);
-    validate_managed_fields(new.get("managedFields"), "metadata.managedFields", &mut errs);
+    validate_owner_references(
+        new.get("ownerReferences"),
+        "metadata.ownerReferences",
+        &mut errs,
+    );
+    validate_managed_fields(
+        new.get("managedFields"),
+        "metadata.managedFields",
+        &mut errs,
+    );
     errs
 }
 
 /// `names.SimpleNameGenerator`: prefix + 5 random characters from Kubernetes' alphabet.
 pub fn generate_name(prefix: &str) -> String {
     const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let prefix = if prefix.len() > 58 { &prefix[..58] } else { prefix };
+    let prefix = if prefix.len() > 58 {
+        &prefix[..58]
+    } else {
+        prefix
+    };
     let bytes = uuid::Uuid::new_v4();
-    let suffix: String = bytes.as_bytes()[..5].iter().map(|b| ALPHANUMS[*b as usize % ALPHANUMS.len()] as char).collect();
+    let suffix: String = bytes.as_bytes()[..5]
+        .iter()
+        .map(|b| ALPHANUMS[*b as usize % ALPHANUMS.len()] as char)
+        .collect();
     format!("{prefix}{suffix}")
 }

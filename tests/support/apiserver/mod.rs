@@ -53,11 +53,21 @@ pub struct TokenUser {
 
 impl TokenUser {
     pub fn admin(token: &str) -> TokenUser {
-        TokenUser { token: token.into(), user: "admin".into(), groups: vec!["system:masters".into()], rules: None }
+        TokenUser {
+            token: token.into(),
+            user: "admin".into(),
+            groups: vec!["system:masters".into()],
+            rules: None,
+        }
     }
 
     pub fn with_rules(token: &str, user: &str, rules: Vec<PolicyRule>) -> TokenUser {
-        TokenUser { token: token.into(), user: user.into(), groups: Vec::new(), rules: Some(rules) }
+        TokenUser {
+            token: token.into(),
+            user: user.into(),
+            groups: Vec::new(),
+            rules: Some(rules),
+        }
     }
 }
 
@@ -172,18 +182,25 @@ pub struct ApiServer {
 
 impl std::fmt::Debug for ApiServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiServer").field("addr", &self.inner.addr).finish()
+        f.debug_struct("ApiServer")
+            .field("addr", &self.inner.addr)
+            .finish()
     }
 }
 
 impl ApiServer {
     /// Starts a stand-in serving `crds` plus the built-in kinds, on 127.0.0.1 (random port).
     pub async fn start(crds: Vec<CustomResourceDefinition>) -> ApiServer {
-        Self::start_with(ApiServerConfig { crds, ..ApiServerConfig::default() }).await
+        Self::start_with(ApiServerConfig {
+            crds,
+            ..ApiServerConfig::default()
+        })
+        .await
     }
 
     pub async fn start_with(config: ApiServerConfig) -> ApiServer {
-        let mut defs: Vec<Arc<resources::ResourceDef>> = resources::builtins().into_iter().map(Arc::new).collect();
+        let mut defs: Vec<Arc<resources::ResourceDef>> =
+            resources::builtins().into_iter().map(Arc::new).collect();
         for crd in &config.crds {
             defs.extend(resources::from_crd(crd).into_iter().map(Arc::new));
         }
@@ -212,15 +229,28 @@ impl ApiServer {
             create_namespace_internal(&shared, ns, &[]);
         }
         shared.store().compact();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
-        let app = axum::Router::new().fallback(http::handle).with_state(shared.clone());
+        let app = axum::Router::new()
+            .fallback(http::handle)
+            .with_state(shared.clone());
         let cancel = shared.shutdown.clone();
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await;
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(cancel.cancelled_owned())
+                .await;
         });
         let gc = tokio::spawn(gc::run(shared.clone()));
-        ApiServer { inner: Arc::new(Inner { shared, addr, admin_token, tasks: Mutex::new(vec![server, gc]) }) }
+        ApiServer {
+            inner: Arc::new(Inner {
+                shared,
+                addr,
+                admin_token,
+                tasks: Mutex::new(vec![server, gc]),
+            }),
+        }
     }
 
     /// `http://127.0.0.1:PORT`
@@ -260,7 +290,11 @@ impl ApiServer {
     /// The next `times` requests matching `matcher` (after authentication/authorization) are
     /// answered with a `Status` of HTTP code `status` instead of being served.
     pub fn fail_next(&self, matcher: RequestMatcher, status: u16, times: usize) {
-        lock(&self.inner.shared.faults).push(Fault { matcher, status, remaining: times });
+        lock(&self.inner.shared.faults).push(Fault {
+            matcher,
+            status,
+            remaining: times,
+        });
     }
 
     /// Drops the watch history: older resourceVersions get 410 Expired (watch and exact list).
@@ -285,15 +319,26 @@ impl ApiServer {
 }
 
 fn create_namespace_internal(sh: &Shared, name: &str, annotations: &[(&str, &str)]) {
-    let Some(def) = sh.find("", "v1", "namespaces") else { return };
+    let Some(def) = sh.find("", "v1", "namespaces") else {
+        return;
+    };
     let mut obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
     if !annotations.is_empty() {
-        let ann: serde_json::Map<String, serde_json::Value> =
-            annotations.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+        let ann: serde_json::Map<String, serde_json::Value> = annotations
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
         obj["metadata"]["annotations"] = serde_json::Value::Object(ann);
     }
-    let Ok((obj, _)) = def.decode(&obj, resources::FieldValidation::Strict) else { return };
-    let ctx = WriteCtx { manager: "kube-apiserver".into(), dry_run: false, fv: resources::FieldValidation::Strict, now: sh.now() };
+    let Ok((obj, _)) = def.decode(&obj, resources::FieldValidation::Strict) else {
+        return;
+    };
+    let ctx = WriteCtx {
+        manager: "kube-apiserver".into(),
+        dry_run: false,
+        fv: resources::FieldValidation::Strict,
+        now: sh.now(),
+    };
     let mut st = sh.store();
     let key = (String::new(), name.to_string());
     let res = match st.get(&handlers::res_key(&def), &key) {
@@ -305,7 +350,16 @@ fn create_namespace_internal(sh: &Shared, name: &str, annotations: &[(&str, &str
                 let ann = m.entry("annotations").or_insert_with(|| json!({}));
                 ann[*k] = json!(v);
             }
-            handlers::do_update(&mut st, &def, None, &existing, new, handlers::Mf::Update, &ctx).map(|_| ())
+            handlers::do_update(
+                &mut st,
+                &def,
+                None,
+                &existing,
+                new,
+                handlers::Mf::Update,
+                &ctx,
+            )
+            .map(|_| ())
         }
         None => handlers::do_create(&mut st, &def, obj, None, &ctx).map(|_| ()),
     };

@@ -52,10 +52,18 @@ fn parse_index(tok: &str, len: usize, allow_end: bool) -> Result<usize, PatchErr
     if tok == "-" && allow_end {
         return Ok(len);
     }
-    let i: i64 = tok.parse().map_err(|_| PatchError::Apply(format!("invalid index {tok}")))?;
-    let max = if allow_end { len as i64 } else { len as i64 - 1 };
+    let i: i64 = tok
+        .parse()
+        .map_err(|_| PatchError::Apply(format!("invalid index {tok}")))?;
+    let max = if allow_end {
+        len as i64
+    } else {
+        len as i64 - 1
+    };
     if i < 0 || i > max {
-        return Err(PatchError::Apply("Unable to access invalid index".to_string()));
+        return Err(PatchError::Apply(
+            "Unable to access invalid index".to_string(),
+        ));
     }
     Ok(i as usize)
 }
@@ -92,8 +100,12 @@ fn add(doc: &mut Value, tokens: &[String], value: Value) -> Result<(), PatchErro
         *doc = value;
         return Ok(());
     };
-    let container = get_mut(doc, parent)
-        .ok_or_else(|| PatchError::Apply(format!("add operation does not apply: doc is missing path: /{}", tokens.join("/"))))?;
+    let container = get_mut(doc, parent).ok_or_else(|| {
+        PatchError::Apply(format!(
+            "add operation does not apply: doc is missing path: /{}",
+            tokens.join("/")
+        ))
+    })?;
     match container {
         Value::Object(m) => {
             m.insert(last.clone(), value);
@@ -104,7 +116,9 @@ fn add(doc: &mut Value, tokens: &[String], value: Value) -> Result<(), PatchErro
             a.insert(i, value);
             Ok(())
         }
-        _ => Err(PatchError::Apply("add operation does not apply: doc is missing path".to_string())),
+        _ => Err(PatchError::Apply(
+            "add operation does not apply: doc is missing path".to_string(),
+        )),
     }
 }
 
@@ -112,66 +126,105 @@ fn remove(doc: &mut Value, tokens: &[String]) -> Result<Value, PatchError> {
     let Some((last, parent)) = tokens.split_last() else {
         return Err(PatchError::Apply("unable to remove the root".to_string()));
     };
-    let container = get_mut(doc, parent)
-        .ok_or_else(|| PatchError::Apply(format!("remove operation does not apply: doc is missing path: /{}", tokens.join("/"))))?;
+    let container = get_mut(doc, parent).ok_or_else(|| {
+        PatchError::Apply(format!(
+            "remove operation does not apply: doc is missing path: /{}",
+            tokens.join("/")
+        ))
+    })?;
     match container {
-        Value::Object(m) => m
-            .remove(last)
-            .ok_or_else(|| PatchError::Apply(format!("Unable to remove nonexistent key: {last}: missing value"))),
+        Value::Object(m) => m.remove(last).ok_or_else(|| {
+            PatchError::Apply(format!(
+                "Unable to remove nonexistent key: {last}: missing value"
+            ))
+        }),
         Value::Array(a) => {
             let i = parse_index(last, a.len(), false)?;
             Ok(a.remove(i))
         }
-        _ => Err(PatchError::Apply("remove operation does not apply".to_string())),
+        _ => Err(PatchError::Apply(
+            "remove operation does not apply".to_string(),
+        )),
     }
 }
 
 /// RFC 6902 JSON patch with evanphx/json-patch semantics.
 pub fn json_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
     let ops = patch.as_array().ok_or_else(|| {
-        PatchError::Bad("json: cannot unmarshal object into Go value of type jsonpatch.Patch".to_string())
+        PatchError::Bad(
+            "json: cannot unmarshal object into Go value of type jsonpatch.Patch".to_string(),
+        )
     })?;
     let mut doc = doc.clone();
     for op in ops {
-        let o = op.as_object().ok_or_else(|| PatchError::Bad("json: cannot unmarshal into jsonpatch.Operation".to_string()))?;
+        let o = op.as_object().ok_or_else(|| {
+            PatchError::Bad("json: cannot unmarshal into jsonpatch.Operation".to_string())
+        })?;
         let kind = o.get("op").and_then(Value::as_str).unwrap_or("");
         let path = o.get("path").and_then(Value::as_str);
         let value = o.get("value");
         match kind {
             "add" => {
-                let tokens = parse_pointer(path.ok_or_else(|| PatchError::Apply("add operation missing path".into()))?)?;
-                let v = value.ok_or_else(|| PatchError::Apply("add operation missing value".into()))?;
+                let tokens = parse_pointer(
+                    path.ok_or_else(|| PatchError::Apply("add operation missing path".into()))?,
+                )?;
+                let v =
+                    value.ok_or_else(|| PatchError::Apply("add operation missing value".into()))?;
                 add(&mut doc, &tokens, v.clone())?;
             }
             "remove" => {
-                let tokens = parse_pointer(path.ok_or_else(|| PatchError::Apply("remove operation missing path".into()))?)?;
+                let tokens =
+                    parse_pointer(path.ok_or_else(|| {
+                        PatchError::Apply("remove operation missing path".into())
+                    })?)?;
                 remove(&mut doc, &tokens)?;
             }
             "replace" => {
-                let tokens = parse_pointer(path.ok_or_else(|| PatchError::Apply("replace operation missing path".into()))?)?;
-                let v = value.ok_or_else(|| PatchError::Apply("replace operation missing value".into()))?;
+                let tokens =
+                    parse_pointer(path.ok_or_else(|| {
+                        PatchError::Apply("replace operation missing path".into())
+                    })?)?;
+                let v = value
+                    .ok_or_else(|| PatchError::Apply("replace operation missing value".into()))?;
                 if tokens.is_empty() {
                     doc = v.clone();
                     continue;
                 }
-                let target = get_mut(&mut doc, &tokens)
-                    .ok_or_else(|| PatchError::Apply("replace operation does not apply: doc is missing key".into()))?;
+                let target = get_mut(&mut doc, &tokens).ok_or_else(|| {
+                    PatchError::Apply("replace operation does not apply: doc is missing key".into())
+                })?;
                 *target = v.clone();
             }
             "move" => {
-                let from = parse_pointer(o.get("from").and_then(Value::as_str).ok_or_else(|| PatchError::Apply("move missing from".into()))?)?;
-                let tokens = parse_pointer(path.ok_or_else(|| PatchError::Apply("move operation missing path".into()))?)?;
+                let from = parse_pointer(
+                    o.get("from")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| PatchError::Apply("move missing from".into()))?,
+                )?;
+                let tokens = parse_pointer(
+                    path.ok_or_else(|| PatchError::Apply("move operation missing path".into()))?,
+                )?;
                 let v = remove(&mut doc, &from)?;
                 add(&mut doc, &tokens, v)?;
             }
             "copy" => {
-                let from = parse_pointer(o.get("from").and_then(Value::as_str).ok_or_else(|| PatchError::Apply("copy missing from".into()))?)?;
-                let tokens = parse_pointer(path.ok_or_else(|| PatchError::Apply("copy operation missing path".into()))?)?;
-                let v = get(&doc, &from).cloned().ok_or_else(|| PatchError::Apply("copy from missing".into()))?;
+                let from = parse_pointer(
+                    o.get("from")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| PatchError::Apply("copy missing from".into()))?,
+                )?;
+                let tokens = parse_pointer(
+                    path.ok_or_else(|| PatchError::Apply("copy operation missing path".into()))?,
+                )?;
+                let v = get(&doc, &from)
+                    .cloned()
+                    .ok_or_else(|| PatchError::Apply("copy from missing".into()))?;
                 add(&mut doc, &tokens, v)?;
             }
             "test" => {
-                let tokens = parse_pointer(path.ok_or_else(|| PatchError::Apply("test operation missing path".into()))?)?;
+                let tokens = parse_pointer(
+                    path.ok_or_else(|| PatchError::Apply("test operation missing path".into()))?,
+                )?;
                 let expected = value.cloned().unwrap_or(Value::Null);
                 if tokens.is_empty() {
                     if doc != expected {
@@ -181,7 +234,10 @@ pub fn json_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
                 }
                 let (_, parent) = tokens.split_last().expect("non-empty");
                 if get(&doc, parent).is_none() {
-                    return Err(PatchError::Apply(format!("test operation does not apply: is missing path: {}", path.unwrap_or(""))));
+                    return Err(PatchError::Apply(format!(
+                        "test operation does not apply: is missing path: {}",
+                        path.unwrap_or("")
+                    )));
                 }
                 let actual = get(&doc, &tokens);
                 let ok = match actual {
@@ -189,7 +245,10 @@ pub fn json_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
                     Some(a) => *a == expected,
                 };
                 if !ok {
-                    return Err(PatchError::Apply(format!("testing value {} failed", path.unwrap_or(""))));
+                    return Err(PatchError::Apply(format!(
+                        "testing value {} failed",
+                        path.unwrap_or("")
+                    )));
                 }
             }
             other => return Err(PatchError::Apply(format!("Unexpected kind: {other}"))),
@@ -203,7 +262,9 @@ pub fn json_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
 /// `$patch`, `$deleteFromPrimitiveList` and `$setElementOrder` directives are honoured.
 pub fn strategic_merge_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
     if !patch.is_object() {
-        return Err(PatchError::Bad("unable to find api field in struct Unstructured for the json field \"\"".into()));
+        return Err(PatchError::Bad(
+            "unable to find api field in struct Unstructured for the json field \"\"".into(),
+        ));
     }
     Ok(smp(doc, patch, ""))
 }
@@ -217,7 +278,9 @@ fn merge_key(path: &str) -> Option<Option<&'static str>> {
 }
 
 fn smp(doc: &Value, patch: &Value, path: &str) -> Value {
-    let Value::Object(p) = patch else { return patch.clone() };
+    let Value::Object(p) = patch else {
+        return patch.clone();
+    };
     match p.get("$patch").and_then(Value::as_str) {
         Some("replace") => {
             let mut p = p.clone();
@@ -247,7 +310,9 @@ fn smp(doc: &Value, patch: &Value, path: &str) -> Value {
             continue;
         }
         let merged = match (merge_key(&child_path), out.get(k), pv) {
-            (Some(key), Some(Value::Array(cur)), Value::Array(items)) => Value::Array(merge_list(cur, items, key)),
+            (Some(key), Some(Value::Array(cur)), Value::Array(items)) => {
+                Value::Array(merge_list(cur, items, key))
+            }
             (_, cur, Value::Object(_)) => {
                 let v = smp(cur.unwrap_or(&Value::Null), pv, &child_path);
                 if v.is_null() {
@@ -275,7 +340,9 @@ fn merge_list(cur: &[Value], items: &[Value], key: Option<&str>) -> Vec<Value> {
             Some(key) => {
                 let id = item.get(key).cloned();
                 let directive = item.get("$patch").and_then(Value::as_str);
-                let pos = out.iter().position(|o| o.get(key).cloned() == id && id.is_some());
+                let pos = out
+                    .iter()
+                    .position(|o| o.get(key).cloned() == id && id.is_some());
                 match (pos, directive) {
                     (Some(i), Some("delete")) => {
                         out.remove(i);

@@ -47,7 +47,11 @@ pub enum FieldValidation {
 
 impl ResourceDef {
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     pub fn gr(&self) -> GroupResource {
@@ -81,7 +85,10 @@ impl ResourceDef {
     }
 
     pub fn allow_unconditional_update(&self) -> bool {
-        matches!(self.imp, KindImpl::Secret | KindImpl::Namespace | KindImpl::EventV1)
+        matches!(
+            self.imp,
+            KindImpl::Secret | KindImpl::Namespace | KindImpl::EventV1
+        )
     }
 
     /// The (group, kind) `errors.NewInvalid` reports.
@@ -141,7 +148,11 @@ impl ResourceDef {
 
     pub fn patch_types(&self) -> &'static [&'static str] {
         if self.is_custom() {
-            &["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]
+            &[
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/apply-patch+yaml",
+            ]
         } else {
             &[
                 "application/json-patch+json",
@@ -155,7 +166,9 @@ impl ResourceDef {
     pub fn storage_version_hash(&self) -> String {
         use base64::Engine;
         use sha2::Digest;
-        let digest = sha2::Sha256::digest(format!("{}/{}/{}", self.group, self.version, self.kind).as_bytes());
+        let digest = sha2::Sha256::digest(
+            format!("{}/{}/{}", self.group, self.version, self.kind).as_bytes(),
+        );
         base64::engine::general_purpose::STANDARD.encode(&digest[..8])
     }
 
@@ -182,12 +195,17 @@ impl ResourceDef {
     /// Decodes a request body (already parsed JSON) into the stored form: apiVersion/kind
     /// defaulted and checked, typed normalisation (built-ins) or pruning + defaulting (custom
     /// resources). Returns the object and the unknown fields that were dropped.
-    pub fn decode(&self, body: &Value, fv: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
+    pub fn decode(
+        &self,
+        body: &Value,
+        fv: FieldValidation,
+    ) -> Result<(Value, Vec<String>), ApiError> {
         let Value::Object(m) = body else {
             return Err(self.cannot_handle(&format!(
                 "json: cannot unmarshal {} into Go value of type {}",
                 kind_of(body),
-                self.go_struct().map_or("map[string]interface {}", |s| s.go_name)
+                self.go_struct()
+                    .map_or("map[string]interface {}", |s| s.go_name)
             )));
         };
         let mut m = m.clone();
@@ -240,28 +258,56 @@ impl ResourceDef {
                 let mut obj = body;
                 let meta_in = obj.get("metadata").cloned().unwrap_or(Value::Null);
                 let mut d = Decoded::default();
-                let meta = gotypes::normalize(&meta_in, &Ty::Struct(&gotypes::OBJECT_META), gotypes::Omit::Never, "ObjectMeta", ".metadata", &mut d)
-                    .map_err(|e| self.cannot_handle(&e))?
-                    .unwrap_or_else(|| json!({}));
-                unknown.extend(d.unknown.into_iter().map(|u| u.trim_start_matches('.').to_string()));
-                obj.as_object_mut().expect("object").insert("metadata".into(), meta);
+                let meta = gotypes::normalize(
+                    &meta_in,
+                    &Ty::Struct(&gotypes::OBJECT_META),
+                    gotypes::Omit::Never,
+                    "ObjectMeta",
+                    ".metadata",
+                    &mut d,
+                )
+                .map_err(|e| self.cannot_handle(&e))?
+                .unwrap_or_else(|| json!({}));
+                unknown.extend(
+                    d.unknown
+                        .into_iter()
+                        .map(|u| u.trim_start_matches('.').to_string()),
+                );
+                obj.as_object_mut()
+                    .expect("object")
+                    .insert("metadata".into(), meta);
                 schema.prune_and_default(&mut obj, &mut unknown);
                 obj
             }
             _ => {
                 let s = self.go_struct().expect("built-in");
                 let mut d = Decoded::default();
-                let mut obj = gotypes::normalize_object(&body, s, &mut d).map_err(|e| self.cannot_handle(&e))?;
-                unknown.extend(d.unknown.into_iter().map(|u| u.trim_start_matches('.').to_string()));
+                let mut obj = gotypes::normalize_object(&body, s, &mut d)
+                    .map_err(|e| self.cannot_handle(&e))?;
+                unknown.extend(
+                    d.unknown
+                        .into_iter()
+                        .map(|u| u.trim_start_matches('.').to_string()),
+                );
                 self.default_builtin(&mut obj);
                 obj
             }
         };
         if fv == FieldValidation::Strict && !unknown.is_empty() {
-            let list: Vec<String> = unknown.iter().map(|u| format!("unknown field {}", go_quote(u))).collect();
-            return Err(ApiError::bad_request(&format!("strict decoding error: {}", list.join(", "))));
+            let list: Vec<String> = unknown
+                .iter()
+                .map(|u| format!("unknown field {}", go_quote(u)))
+                .collect();
+            return Err(ApiError::bad_request(&format!(
+                "strict decoding error: {}",
+                list.join(", ")
+            )));
         }
-        let warnings = if fv == FieldValidation::Warn { unknown } else { Vec::new() };
+        let warnings = if fv == FieldValidation::Warn {
+            unknown
+        } else {
+            Vec::new()
+        };
         Ok((obj, warnings))
     }
 
@@ -278,14 +324,22 @@ impl ResourceDef {
                 if let Some(d) = data.as_object_mut() {
                     for (k, v) in sd {
                         let s = v.as_str().unwrap_or("");
-                        d.insert(k, json!(base64::engine::general_purpose::STANDARD.encode(s.as_bytes())));
+                        d.insert(
+                            k,
+                            json!(base64::engine::general_purpose::STANDARD.encode(s.as_bytes())),
+                        );
                     }
                 }
             }
-            if m.get("data").is_some_and(|d| d.as_object().is_some_and(Map::is_empty) || d.is_null()) {
+            if m.get("data")
+                .is_some_and(|d| d.as_object().is_some_and(Map::is_empty) || d.is_null())
+            {
                 m.remove("data");
             }
-            if m.get("type").and_then(Value::as_str).is_none_or(str::is_empty) {
+            if m.get("type")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
                 m.insert("type".into(), json!("Opaque"));
             }
         }
@@ -310,14 +364,20 @@ impl ResourceDef {
             KindImpl::Namespace => {
                 m.insert("status".into(), json!({"phase": "Active"}));
                 let spec = m.entry("spec").or_insert_with(|| json!({}));
-                let fins = spec.get("finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
+                let fins = spec
+                    .get("finalizers")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 if !fins.contains(&json!("kubernetes")) {
                     let mut f = fins;
                     f.push(json!("kubernetes"));
                     spec["finalizers"] = Value::Array(f);
                 }
                 let name = m.get("metadata").and_then(|md| md.get("name")).cloned();
-                if let (Some(name), Some(meta)) = (name, m.get_mut("metadata").and_then(Value::as_object_mut)) {
+                if let (Some(name), Some(meta)) =
+                    (name, m.get_mut("metadata").and_then(Value::as_object_mut))
+                {
                     let labels = meta.entry("labels").or_insert_with(|| json!({}));
                     if labels.is_null() {
                         *labels = json!({});
@@ -339,7 +399,10 @@ impl ResourceDef {
             (Some("status"), _) => {
                 // Everything but .status comes from the stored object (managedFields excepted).
                 let status = new.get("status").cloned();
-                let managed = new.get("metadata").and_then(|m| m.get("managedFields")).cloned();
+                let managed = new
+                    .get("metadata")
+                    .and_then(|m| m.get("managedFields"))
+                    .cloned();
                 let mut out = old.clone();
                 if let Some(m) = out.as_object_mut() {
                     match status {
@@ -379,7 +442,11 @@ impl ResourceDef {
                     v
                 };
                 if strip(new) != strip(old) {
-                    let g = old.get("metadata").and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(0);
+                    let g = old
+                        .get("metadata")
+                        .and_then(|m| m.get("generation"))
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0);
                     new["metadata"]["generation"] = json!(g + 1);
                 }
             }
@@ -430,21 +497,46 @@ impl ResourceDef {
                 }
                 let t = obj.get("type").and_then(Value::as_str).unwrap_or("");
                 if t != "Normal" && t != "Warning" {
-                    errs.push(FieldError::invalid("type", BadValue::Str(String::new()), &format!("has invalid value: {t}")));
+                    errs.push(FieldError::invalid(
+                        "type",
+                        BadValue::Str(String::new()),
+                        &format!("has invalid value: {t}"),
+                    ));
                 }
                 for (field, key) in [
                     ("deprecatedFirstTimestamp", "deprecatedFirstTimestamp"),
                     ("deprecatedLastTimestamp", "deprecatedLastTimestamp"),
                 ] {
                     if obj.get(key).is_some_and(|v| !v.is_null()) {
-                        errs.push(FieldError::invalid(field, BadValue::Str(String::new()), "needs to be unset"));
+                        errs.push(FieldError::invalid(
+                            field,
+                            BadValue::Str(String::new()),
+                            "needs to be unset",
+                        ));
                     }
                 }
-                if obj.get("deprecatedCount").and_then(Value::as_i64).unwrap_or(0) != 0 {
-                    errs.push(FieldError::invalid("deprecatedCount", BadValue::Str(String::new()), "needs to be unset"));
+                if obj
+                    .get("deprecatedCount")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0)
+                    != 0
+                {
+                    errs.push(FieldError::invalid(
+                        "deprecatedCount",
+                        BadValue::Str(String::new()),
+                        "needs to be unset",
+                    ));
                 }
-                if obj.get("deprecatedSource").and_then(Value::as_object).is_some_and(|s| !s.is_empty()) {
-                    errs.push(FieldError::invalid("deprecatedSource", BadValue::Str(String::new()), "needs to be unset"));
+                if obj
+                    .get("deprecatedSource")
+                    .and_then(Value::as_object)
+                    .is_some_and(|s| !s.is_empty())
+                {
+                    errs.push(FieldError::invalid(
+                        "deprecatedSource",
+                        BadValue::Str(String::new()),
+                        "needs to be unset",
+                    ));
                 }
                 errs
             }
@@ -473,10 +565,16 @@ impl ResourceDef {
                 }
                 if old.get("immutable").and_then(Value::as_bool) == Some(true) {
                     if new.get("immutable").and_then(Value::as_bool) != Some(true) {
-                        errs.push(FieldError::forbidden("immutable", "field is immutable when `immutable` is set"));
+                        errs.push(FieldError::forbidden(
+                            "immutable",
+                            "field is immutable when `immutable` is set",
+                        ));
                     }
                     if new.get("data") != old.get("data") {
-                        errs.push(FieldError::forbidden("data", "field is immutable when `immutable` is set"));
+                        errs.push(FieldError::forbidden(
+                            "data",
+                            "field is immutable when `immutable` is set",
+                        ));
                     }
                 }
                 errs.extend(meta::validate_object_meta(&nm, true, self.name_fn()));
@@ -528,22 +626,39 @@ impl ResourceDef {
         let mut errs = Vec::new();
         let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
         if kind != self.kind {
-            errs.push(FieldError::invalid("kind", BadValue::Str(kind.into()), &format!("must be {}", self.kind)));
+            errs.push(FieldError::invalid(
+                "kind",
+                BadValue::Str(kind.into()),
+                &format!("must be {}", self.kind),
+            ));
         }
         let av = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
         if av != self.api_version() {
-            errs.push(FieldError::invalid("apiVersion", BadValue::Str(av.into()), &format!("must be {}", self.api_version())));
+            errs.push(FieldError::invalid(
+                "apiVersion",
+                BadValue::Str(av.into()),
+                &format!("must be {}", self.api_version()),
+            ));
         }
         errs
     }
 
     /// Runs CEL unless a blocking OpenAPI error exists (then adds the "<nil>" cause).
-    fn cel(&self, schema: &CrdSchema, obj: &Value, old: Option<&Value>, mut errs: Vec<FieldError>) -> Vec<FieldError> {
+    fn cel(
+        &self,
+        schema: &CrdSchema,
+        obj: &Value,
+        old: Option<&Value>,
+        mut errs: Vec<FieldError>,
+    ) -> Vec<FieldError> {
         if !schema.has_cel() {
             return errs;
         }
         let blocking = errs.iter().any(|e| {
-            matches!(e.kind, ErrType::Required | ErrType::TooLong | ErrType::TooMany | ErrType::TypeInvalid)
+            matches!(
+                e.kind,
+                ErrType::Required | ErrType::TooLong | ErrType::TooMany | ErrType::TypeInvalid
+            )
         });
         if blocking {
             errs.push(FieldError::invalid(
@@ -578,9 +693,15 @@ fn validate_secret_body(obj: &Value) -> Vec<FieldError> {
         for (k, v) in d {
             let field = format!("data[{k}]");
             if k.len() > 253 {
-                errs.push(FieldError::invalid(&field, BadValue::Str(k.clone()), "must be no more than 253 characters"));
+                errs.push(FieldError::invalid(
+                    &field,
+                    BadValue::Str(k.clone()),
+                    "must be no more than 253 characters",
+                ));
             }
-            let key_ok = !k.is_empty() && k.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'));
+            let key_ok = !k.is_empty()
+                && k.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'));
             if !key_ok {
                 errs.push(FieldError::invalid(
                     &field,
@@ -593,11 +714,23 @@ fn validate_secret_body(obj: &Value) -> Vec<FieldError> {
                 ));
             }
             if k == "." {
-                errs.push(FieldError::invalid(&field, BadValue::Str(k.clone()), "must not be '.'"));
+                errs.push(FieldError::invalid(
+                    &field,
+                    BadValue::Str(k.clone()),
+                    "must not be '.'",
+                ));
             } else if k == ".." {
-                errs.push(FieldError::invalid(&field, BadValue::Str(k.clone()), "must not be '..'"));
+                errs.push(FieldError::invalid(
+                    &field,
+                    BadValue::Str(k.clone()),
+                    "must not be '..'",
+                ));
             } else if k.starts_with("..") {
-                errs.push(FieldError::invalid(&field, BadValue::Str(k.clone()), "must not start with '..'"));
+                errs.push(FieldError::invalid(
+                    &field,
+                    BadValue::Str(k.clone()),
+                    "must not start with '..'",
+                ));
             }
             total += v
                 .as_str()
@@ -609,7 +742,11 @@ fn validate_secret_body(obj: &Value) -> Vec<FieldError> {
         errs.push(FieldError::too_long("data", 1024 * 1024));
     }
     let has = |k: &str| data.is_some_and(|d| d.contains_key(k));
-    let nonempty = |k: &str| data.and_then(|d| d.get(k)).and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+    let nonempty = |k: &str| {
+        data.and_then(|d| d.get(k))
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty())
+    };
     match obj.get("type").and_then(Value::as_str).unwrap_or("") {
         "kubernetes.io/service-account-token" => {
             let name = obj
@@ -619,7 +756,10 @@ fn validate_secret_body(obj: &Value) -> Vec<FieldError> {
                 .and_then(Value::as_str)
                 .unwrap_or("");
             if name.is_empty() {
-                errs.push(FieldError::required("metadata.annotations[kubernetes.io/service-account.name]", ""));
+                errs.push(FieldError::required(
+                    "metadata.annotations[kubernetes.io/service-account.name]",
+                    "",
+                ));
             }
         }
         "kubernetes.io/dockercfg" => {
@@ -658,10 +798,19 @@ fn validate_secret_body(obj: &Value) -> Vec<FieldError> {
 
 fn validate_namespace_finalizers(obj: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    let fins = obj.get("spec").and_then(|s| s.get("finalizers")).and_then(Value::as_array).cloned().unwrap_or_default();
+    let fins = obj
+        .get("spec")
+        .and_then(|s| s.get("finalizers"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     for f in fins.iter().filter_map(Value::as_str) {
         for msg in meta::is_qualified_name(f) {
-            errs.push(FieldError::invalid("spec.finalizers", BadValue::Str(f.into()), &msg));
+            errs.push(FieldError::invalid(
+                "spec.finalizers",
+                BadValue::Str(f.into()),
+                &msg,
+            ));
         }
         if !f.contains('/') && f != "kubernetes" {
             errs.push(FieldError::invalid(
@@ -677,15 +826,27 @@ fn validate_namespace_finalizers(obj: &Value) -> Vec<FieldError> {
 fn validate_lease_spec(obj: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let spec = obj.get("spec");
-    if let Some(d) = spec.and_then(|s| s.get("leaseDurationSeconds")).and_then(Value::as_i64)
+    if let Some(d) = spec
+        .and_then(|s| s.get("leaseDurationSeconds"))
+        .and_then(Value::as_i64)
         && d <= 0
     {
-        errs.push(FieldError::invalid("spec.leaseDurationSeconds", BadValue::Int(d), "must be greater than 0"));
+        errs.push(FieldError::invalid(
+            "spec.leaseDurationSeconds",
+            BadValue::Int(d),
+            "must be greater than 0",
+        ));
     }
-    if let Some(t) = spec.and_then(|s| s.get("leaseTransitions")).and_then(Value::as_i64)
+    if let Some(t) = spec
+        .and_then(|s| s.get("leaseTransitions"))
+        .and_then(Value::as_i64)
         && t < 0
     {
-        errs.push(FieldError::invalid("spec.leaseTransitions", BadValue::Int(t), "must be greater than or equal to 0"));
+        errs.push(FieldError::invalid(
+            "spec.leaseTransitions",
+            BadValue::Int(t),
+            "must be greater than or equal to 0",
+        ));
     }
     errs
 }
@@ -693,54 +854,100 @@ fn validate_lease_spec(obj: &Value) -> Vec<FieldError> {
 fn legacy_validate_event(ev: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let s = |k: &str| ev.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let ns = ev.get("metadata").and_then(|m| m.get("namespace")).and_then(Value::as_str).unwrap_or("").to_string();
-    let involved_ns = ev.get("regarding").and_then(|r| r.get("namespace")).and_then(Value::as_str).unwrap_or("").to_string();
+    let ns = ev
+        .get("metadata")
+        .and_then(|m| m.get("namespace"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let involved_ns = ev
+        .get("regarding")
+        .and_then(|r| r.get("namespace"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if ev.get("eventTime").is_none_or(Value::is_null) {
         if involved_ns.is_empty() {
             if !ns.is_empty() && ns != "default" {
-                errs.push(FieldError::invalid("involvedObject.namespace", BadValue::Str(involved_ns.clone()), "does not match event.namespace"));
+                errs.push(FieldError::invalid(
+                    "involvedObject.namespace",
+                    BadValue::Str(involved_ns.clone()),
+                    "does not match event.namespace",
+                ));
             }
         } else if ns != involved_ns {
-            errs.push(FieldError::invalid("involvedObject.namespace", BadValue::Str(involved_ns.clone()), "does not match event.namespace"));
+            errs.push(FieldError::invalid(
+                "involvedObject.namespace",
+                BadValue::Str(involved_ns.clone()),
+                "does not match event.namespace",
+            ));
         }
     } else {
         if involved_ns.is_empty() && ns != "default" && ns != "kube-system" {
-            errs.push(FieldError::invalid("involvedObject.namespace", BadValue::Str(involved_ns.clone()), "does not match event.namespace"));
+            errs.push(FieldError::invalid(
+                "involvedObject.namespace",
+                BadValue::Str(involved_ns.clone()),
+                "does not match event.namespace",
+            ));
         }
         let rc = s("reportingController");
         if rc.is_empty() {
             errs.push(FieldError::required("reportingController", ""));
         }
         for msg in meta::is_qualified_name(&rc) {
-            errs.push(FieldError::invalid("reportingController", BadValue::Str(rc.clone()), &msg));
+            errs.push(FieldError::invalid(
+                "reportingController",
+                BadValue::Str(rc.clone()),
+                &msg,
+            ));
         }
         let ri = s("reportingInstance");
         if ri.is_empty() {
             errs.push(FieldError::required("reportingInstance", ""));
         }
         if ri.len() > 128 {
-            errs.push(FieldError::invalid("reportingInstance", BadValue::Str(String::new()), "can have at most 128 characters"));
+            errs.push(FieldError::invalid(
+                "reportingInstance",
+                BadValue::Str(String::new()),
+                "can have at most 128 characters",
+            ));
         }
         let action = s("action");
         if action.is_empty() {
             errs.push(FieldError::required("action", ""));
         }
         if action.len() > 128 {
-            errs.push(FieldError::invalid("action", BadValue::Str(String::new()), "can have at most 128 characters"));
+            errs.push(FieldError::invalid(
+                "action",
+                BadValue::Str(String::new()),
+                "can have at most 128 characters",
+            ));
         }
         let reason = s("reason");
         if reason.is_empty() {
             errs.push(FieldError::required("reason", ""));
         }
         if reason.len() > 128 {
-            errs.push(FieldError::invalid("reason", BadValue::Str(String::new()), "can have at most 128 characters"));
+            errs.push(FieldError::invalid(
+                "reason",
+                BadValue::Str(String::new()),
+                "can have at most 128 characters",
+            ));
         }
         if s("note").len() > 1024 {
-            errs.push(FieldError::invalid("message", BadValue::Str(String::new()), "can have at most 1024 characters"));
+            errs.push(FieldError::invalid(
+                "message",
+                BadValue::Str(String::new()),
+                "can have at most 1024 characters",
+            ));
         }
     }
     for msg in meta::is_dns1123_subdomain(&ns) {
-        errs.push(FieldError::invalid("namespace", BadValue::Str(ns.clone()), &msg));
+        errs.push(FieldError::invalid(
+            "namespace",
+            BadValue::Str(ns.clone()),
+            &msg,
+        ));
     }
     errs
 }
@@ -749,7 +956,11 @@ fn validate_event_series(ev: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     if let Some(series) = ev.get("series").filter(|s| !s.is_null()) {
         if series.get("count").and_then(Value::as_i64).unwrap_or(0) < 2 {
-            errs.push(FieldError::invalid("series.count", BadValue::Str(String::new()), "should be at least 2"));
+            errs.push(FieldError::invalid(
+                "series.count",
+                BadValue::Str(String::new()),
+                "should be at least 2",
+            ));
         }
         if series.get("lastObservedTime").is_none_or(Value::is_null) {
             errs.push(FieldError::required("series.lastObservedTime", ""));
@@ -774,10 +985,23 @@ pub fn from_crd(crd: &CustomResourceDefinition) -> Vec<ResourceDef> {
     let names = &spec["names"];
     let plural = names["plural"].as_str().unwrap_or("").to_string();
     let kind = names["kind"].as_str().unwrap_or("").to_string();
-    let singular = names["singular"].as_str().map(str::to_string).unwrap_or_else(|| kind.to_lowercase());
-    let list_kind = names["listKind"].as_str().map(str::to_string).unwrap_or_else(|| format!("{kind}List"));
+    let singular = names["singular"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| kind.to_lowercase());
+    let list_kind = names["listKind"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{kind}List"));
     let strs = |v: &Value| -> Vec<String> {
-        v.as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let short_names = strs(&names["shortNames"]);
     let categories = strs(&names["categories"]);
@@ -791,9 +1015,14 @@ pub fn from_crd(crd: &CustomResourceDefinition) -> Vec<ResourceDef> {
             .get("schema")
             .and_then(|s| s.get("openAPIV3Schema"))
             .cloned()
-            .unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
+            .unwrap_or_else(
+                || json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
+            );
         let crd_schema = Arc::new(CrdSchema::new(&schema));
-        let status_subresource = ver.get("subresources").and_then(|s| s.get("status")).is_some();
+        let status_subresource = ver
+            .get("subresources")
+            .and_then(|s| s.get("status"))
+            .is_some();
         out.push(ResourceDef {
             group: group.clone(),
             version: str_at(&ver, &["name"]).unwrap_or("").to_string(),
@@ -814,7 +1043,15 @@ pub fn from_crd(crd: &CustomResourceDefinition) -> Vec<ResourceDef> {
 
 /// The built-in resources served.
 pub fn builtins() -> Vec<ResourceDef> {
-    let b = |group: &str, version: &str, plural: &str, singular: &str, kind: &str, namespaced: bool, short: &[&str], imp: KindImpl, st: &'static GoStruct| {
+    let b = |group: &str,
+             version: &str,
+             plural: &str,
+             singular: &str,
+             kind: &str,
+             namespaced: bool,
+             short: &[&str],
+             imp: KindImpl,
+             st: &'static GoStruct| {
         ResourceDef {
             group: group.into(),
             version: version.into(),
@@ -831,9 +1068,49 @@ pub fn builtins() -> Vec<ResourceDef> {
         }
     };
     vec![
-        b("", "v1", "namespaces", "namespace", "Namespace", false, &["ns"], KindImpl::Namespace, &gotypes::NAMESPACE),
-        b("", "v1", "secrets", "secret", "Secret", true, &[], KindImpl::Secret, &gotypes::SECRET),
-        b("events.k8s.io", "v1", "events", "event", "Event", true, &["ev"], KindImpl::EventV1, &gotypes::EVENT_V1),
-        b("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, &[], KindImpl::Lease, &gotypes::LEASE),
+        b(
+            "",
+            "v1",
+            "namespaces",
+            "namespace",
+            "Namespace",
+            false,
+            &["ns"],
+            KindImpl::Namespace,
+            &gotypes::NAMESPACE,
+        ),
+        b(
+            "",
+            "v1",
+            "secrets",
+            "secret",
+            "Secret",
+            true,
+            &[],
+            KindImpl::Secret,
+            &gotypes::SECRET,
+        ),
+        b(
+            "events.k8s.io",
+            "v1",
+            "events",
+            "event",
+            "Event",
+            true,
+            &["ev"],
+            KindImpl::EventV1,
+            &gotypes::EVENT_V1,
+        ),
+        b(
+            "coordination.k8s.io",
+            "v1",
+            "leases",
+            "lease",
+            "Lease",
+            true,
+            &[],
+            KindImpl::Lease,
+            &gotypes::LEASE,
+        ),
     ]
 }

@@ -27,7 +27,9 @@ impl std::fmt::Debug for CrdSchema {
 fn has_rules(s: &Value) -> bool {
     match s {
         Value::Object(m) => {
-            m.get("x-kubernetes-validations").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+            m.get("x-kubernetes-validations")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
                 || m.values().any(has_rules)
         }
         Value::Array(a) => a.iter().any(has_rules),
@@ -117,7 +119,12 @@ impl CrdSchema {
             fields.insert("metadata".into(), Smd::from_go(&OBJECT_META));
         }
         let cel = has_rules(root).then(|| std::sync::Mutex::new(kube_cel::compile_schema(root)));
-        CrdSchema { root: root.clone(), smd, cel, regexes: std::sync::Mutex::new(BTreeMap::new()) }
+        CrdSchema {
+            root: root.clone(),
+            smd,
+            cel,
+            regexes: std::sync::Mutex::new(BTreeMap::new()),
+        }
     }
 
     pub fn has_cel(&self) -> bool {
@@ -159,16 +166,24 @@ impl CrdSchema {
 
     /// `x-kubernetes-validations` rules; transition rules only when `old` is given.
     pub fn validate_cel(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
-        let Some(cel) = &self.cel else { return Vec::new() };
+        let Some(cel) = &self.cel else {
+            return Vec::new();
+        };
         let compiled = cel.lock().unwrap_or_else(|e| e.into_inner());
         let result = kube_cel::validate_compiled(&compiled, obj, old);
         drop(compiled);
-        let Err(errors) = result else { return Vec::new() };
+        let Err(errors) = result else {
+            return Vec::new();
+        };
         errors
             .iter()
             .map(|e| {
                 let ty = self.type_at(&e.field_path);
-                let field = if e.field_path.is_empty() { "<nil>".to_string() } else { e.field_path.clone() };
+                let field = if e.field_path.is_empty() {
+                    "<nil>".to_string()
+                } else {
+                    e.field_path.clone()
+                };
                 match e.reason.as_deref() {
                     Some("FieldValueForbidden") => FieldError::forbidden(&field, &e.message),
                     Some("FieldValueRequired") => FieldError::required(&field, &e.message),
@@ -199,12 +214,19 @@ impl CrdSchema {
             }
         }
         let t = schema_type(s);
-        if t.is_empty() { "object".into() } else { t.into() }
+        if t.is_empty() {
+            "object".into()
+        } else {
+            t.into()
+        }
     }
 
     fn regex(&self, pattern: &str) -> Option<regex::Regex> {
         let mut cache = self.regexes.lock().unwrap_or_else(|e| e.into_inner());
-        cache.entry(pattern.to_string()).or_insert_with(|| go_regex(pattern)).clone()
+        cache
+            .entry(pattern.to_string())
+            .or_insert_with(|| go_regex(pattern))
+            .clone()
     }
 
     fn validate_node(&self, v: &Value, s: &Value, path: &str, errs: &mut Vec<FieldError>) {
@@ -293,13 +315,20 @@ impl CrdSchema {
                     errs.push(FieldError::invalid(
                         field,
                         bad.clone(),
-                        &format!("{display} in body should be a multiple of {}", fmt(&s["multipleOf"])),
+                        &format!(
+                            "{display} in body should be a multiple of {}",
+                            fmt(&s["multipleOf"])
+                        ),
                     ));
                 }
                 if let Some(max) = s.get("maximum").and_then(Value::as_f64) {
                     let excl = flag(s, "exclusiveMaximum");
                     if f > max || (excl && f == max) {
-                        let word = if excl { "less than" } else { "less than or equal to" };
+                        let word = if excl {
+                            "less than"
+                        } else {
+                            "less than or equal to"
+                        };
                         errs.push(FieldError::invalid(
                             field,
                             bad.clone(),
@@ -310,7 +339,11 @@ impl CrdSchema {
                 if let Some(min) = s.get("minimum").and_then(Value::as_f64) {
                     let excl = flag(s, "exclusiveMinimum");
                     if f < min || (excl && f == min) {
-                        let word = if excl { "greater than" } else { "greater than or equal to" };
+                        let word = if excl {
+                            "greater than"
+                        } else {
+                            "greater than or equal to"
+                        };
                         errs.push(FieldError::invalid(
                             field,
                             bad,
@@ -365,7 +398,11 @@ impl CrdSchema {
                     other => serde_json::to_string(other).unwrap_or_default(),
                 })
                 .collect();
-            errs.push(FieldError::not_supported(field, BadValue::from_json(v), &vals));
+            errs.push(FieldError::not_supported(
+                field,
+                BadValue::from_json(v),
+                &vals,
+            ));
         }
         if let Value::Object(m) = v {
             if let Some(max) = s.get("maxProperties").and_then(Value::as_i64)
@@ -420,19 +457,29 @@ impl CrdSchema {
                     .and_then(Value::as_array)
                     .map(|k| k.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
-                let key_of = |item: &Value| -> Vec<Option<Value>> { keys.iter().map(|k| item.get(*k).cloned()).collect() };
+                let key_of = |item: &Value| -> Vec<Option<Value>> {
+                    keys.iter().map(|k| item.get(*k).cloned()).collect()
+                };
                 for (i, item) in a.iter().enumerate() {
                     let k = key_of(item);
                     if a[..i].iter().any(|o| key_of(o) == k) {
                         let shown: Vec<String> = keys
                             .iter()
                             .zip(k.iter())
-                            .map(|(name, v)| format!("\"{name}\"={}", v.as_ref().map(|v| v.to_string()).unwrap_or_default()))
+                            .map(|(name, v)| {
+                                format!(
+                                    "\"{name}\"={}",
+                                    v.as_ref().map(|v| v.to_string()).unwrap_or_default()
+                                )
+                            })
                             .collect();
                         errs.push(FieldError::new(
                             ErrType::Duplicate,
                             &format!("{field}[{i}]"),
-                            BadValue::Raw(format!("map[string]interface {{}}{{{}}}", shown.join(", "))),
+                            BadValue::Raw(format!(
+                                "map[string]interface {{}}{{{}}}",
+                                shown.join(", ")
+                            )),
                             "",
                         ));
                     }
@@ -444,7 +491,11 @@ impl CrdSchema {
 }
 
 fn join(path: &str, k: &str) -> String {
-    if path.is_empty() { k.to_string() } else { format!("{path}.{k}") }
+    if path.is_empty() {
+        k.to_string()
+    } else {
+        format!("{path}.{k}")
+    }
 }
 
 fn prune_default(v: &mut Value, s: &Value, path: &str, unknown: &mut Vec<String>) {
@@ -538,10 +589,16 @@ pub fn smd_from_schema(s: &Value) -> Smd {
             if flag(s, "x-kubernetes-embedded-resource") {
                 fields.entry("apiVersion".into()).or_insert(Smd::Scalar);
                 fields.entry("kind".into()).or_insert(Smd::Scalar);
-                fields.entry("metadata".into()).or_insert_with(|| Smd::from_go(&OBJECT_META));
+                fields
+                    .entry("metadata".into())
+                    .or_insert_with(|| Smd::from_go(&OBJECT_META));
             }
             let atomic = s.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic");
-            Smd::Struct { fields, elem, atomic }
+            Smd::Struct {
+                fields,
+                elem,
+                atomic,
+            }
         }
         "array" => {
             let elem = s.get("items").map(smd_from_schema).unwrap_or(Smd::Deduced);
@@ -550,12 +607,20 @@ pub fn smd_from_schema(s: &Value) -> Smd {
                 Some("map") => SmdList::Map(
                     s.get("x-kubernetes-list-map-keys")
                         .and_then(Value::as_array)
-                        .map(|k| k.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                        .map(|k| {
+                            k.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string)
+                                .collect()
+                        })
                         .unwrap_or_default(),
                 ),
                 _ => SmdList::Atomic,
             };
-            Smd::List { elem: Box::new(elem), kind }
+            Smd::List {
+                elem: Box::new(elem),
+                kind,
+            }
         }
         "" if flag(s, "x-kubernetes-preserve-unknown-fields") => Smd::Deduced,
         _ => Smd::Scalar,

@@ -32,7 +32,10 @@ fn check_key(k: &str) -> Result<(), String> {
     if errs.is_empty() {
         Ok(())
     } else {
-        Err(format!("unable to parse requirement: key: Invalid value: \"{k}\": {}", errs.join("; ")))
+        Err(format!(
+            "unable to parse requirement: key: Invalid value: \"{k}\": {}",
+            errs.join("; ")
+        ))
     }
 }
 
@@ -41,7 +44,10 @@ fn check_value(v: &str) -> Result<(), String> {
     if errs.is_empty() {
         Ok(())
     } else {
-        Err(format!("unable to parse requirement: values[0][{v}]: Invalid value: \"{v}\": {}", errs.join("; ")))
+        Err(format!(
+            "unable to parse requirement: values[0][{v}]: Invalid value: \"{v}\": {}",
+            errs.join("; ")
+        ))
     }
 }
 
@@ -97,46 +103,75 @@ impl LabelSelector {
             let req = if let Some(key) = part.strip_prefix('!') {
                 let key = key.trim();
                 check_key(key)?;
-                Req { key: key.into(), op: Op::NotExists }
+                Req {
+                    key: key.into(),
+                    op: Op::NotExists,
+                }
             } else if let Some(i) = part.find("!=") {
                 let (k, v) = (part[..i].trim(), part[i + 2..].trim());
                 check_key(k)?;
                 check_value(v)?;
-                Req { key: k.into(), op: Op::NotEq(v.into()) }
+                Req {
+                    key: k.into(),
+                    op: Op::NotEq(v.into()),
+                }
             } else if let Some(i) = part.find("==") {
                 let (k, v) = (part[..i].trim(), part[i + 2..].trim());
                 check_key(k)?;
                 check_value(v)?;
-                Req { key: k.into(), op: Op::Eq(v.into()) }
+                Req {
+                    key: k.into(),
+                    op: Op::Eq(v.into()),
+                }
             } else if let Some(i) = part.find('=') {
                 let (k, v) = (part[..i].trim(), part[i + 1..].trim());
                 check_key(k)?;
                 check_value(v)?;
-                Req { key: k.into(), op: Op::Eq(v.into()) }
+                Req {
+                    key: k.into(),
+                    op: Op::Eq(v.into()),
+                }
             } else if let Some(i) = part.find(" notin ").or_else(|| part.find(" notin(")) {
                 let k = part[..i].trim();
                 check_key(k)?;
-                Req { key: k.into(), op: Op::NotIn(parse_set(&part[i + 6..])?) }
+                Req {
+                    key: k.into(),
+                    op: Op::NotIn(parse_set(&part[i + 6..])?),
+                }
             } else if let Some(i) = part.find(" in ").or_else(|| part.find(" in(")) {
                 let k = part[..i].trim();
                 check_key(k)?;
-                Req { key: k.into(), op: Op::In(parse_set(&part[i + 3..])?) }
+                Req {
+                    key: k.into(),
+                    op: Op::In(parse_set(&part[i + 3..])?),
+                }
             } else if let Some(i) = part.find('>') {
                 let k = part[..i].trim();
                 check_key(k)?;
                 let n = part[i + 1..].trim().parse().map_err(|_| format!("unable to parse requirement: for 'gt', 'lt' operators, the value must be an integer"))?;
-                Req { key: k.into(), op: Op::Gt(n) }
+                Req {
+                    key: k.into(),
+                    op: Op::Gt(n),
+                }
             } else if let Some(i) = part.find('<') {
                 let k = part[..i].trim();
                 check_key(k)?;
                 let n = part[i + 1..].trim().parse().map_err(|_| format!("unable to parse requirement: for 'gt', 'lt' operators, the value must be an integer"))?;
-                Req { key: k.into(), op: Op::Lt(n) }
+                Req {
+                    key: k.into(),
+                    op: Op::Lt(n),
+                }
             } else {
                 if part.contains(' ') {
-                    return Err(format!("unable to parse requirement: found '{part}', expected: ',' or 'end of string'"));
+                    return Err(format!(
+                        "unable to parse requirement: found '{part}', expected: ',' or 'end of string'"
+                    ));
                 }
                 check_key(part)?;
-                Req { key: part.into(), op: Op::Exists }
+                Req {
+                    key: part.into(),
+                    op: Op::Exists,
+                }
             };
             reqs.push(req);
         }
@@ -156,8 +191,12 @@ impl LabelSelector {
             Op::NotIn(vs) => get(&r.key).is_none_or(|x| !vs.iter().any(|v| v == x)),
             Op::Exists => get(&r.key).is_some(),
             Op::NotExists => get(&r.key).is_none(),
-            Op::Gt(n) => get(&r.key).and_then(|x| x.parse::<i64>().ok()).is_some_and(|x| x > *n),
-            Op::Lt(n) => get(&r.key).and_then(|x| x.parse::<i64>().ok()).is_some_and(|x| x < *n),
+            Op::Gt(n) => get(&r.key)
+                .and_then(|x| x.parse::<i64>().ok())
+                .is_some_and(|x| x > *n),
+            Op::Lt(n) => get(&r.key)
+                .and_then(|x| x.parse::<i64>().ok())
+                .is_some_and(|x| x < *n),
         })
     }
 }
@@ -183,7 +222,9 @@ impl FieldSelector {
             } else if let Some(i) = part.find('=') {
                 (&part[..i], true, &part[i + 1..])
             } else {
-                return Err(format!("invalid selector: '{s}'; can't understand '{part}'"));
+                return Err(format!(
+                    "invalid selector: '{s}'; can't understand '{part}'"
+                ));
             };
             let k = k.trim();
             if !supported.contains(&k) {

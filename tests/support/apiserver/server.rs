@@ -67,7 +67,11 @@ impl Shared {
         self.resources
             .iter()
             .find(|r| r.group == group && r.version == version && r.kind == kind)
-            .or_else(|| self.resources.iter().find(|r| r.group == group && r.kind == kind))
+            .or_else(|| {
+                self.resources
+                    .iter()
+                    .find(|r| r.group == group && r.kind == kind)
+            })
             .cloned()
     }
 
@@ -94,7 +98,10 @@ pub struct WriteCtx {
 
 /// Reads `metadata.<key>` as a string.
 pub fn meta_str<'a>(obj: &'a Value, key: &str) -> &'a str {
-    obj.get("metadata").and_then(|m| m.get(key)).and_then(Value::as_str).unwrap_or("")
+    obj.get("metadata")
+        .and_then(|m| m.get(key))
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 pub fn meta_mut(obj: &mut Value) -> &mut serde_json::Map<String, Value> {
@@ -108,10 +115,17 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
     obj.get("metadata")
         .and_then(|m| m.get("finalizers"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 pub fn is_terminating(obj: &Value) -> bool {
-    obj.get("metadata").and_then(|m| m.get("deletionTimestamp")).is_some_and(|v| !v.is_null())
+    obj.get("metadata")
+        .and_then(|m| m.get("deletionTimestamp"))
+        .is_some_and(|v| !v.is_null())
 }

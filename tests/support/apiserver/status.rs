@@ -11,7 +11,10 @@ pub struct GroupResource {
 
 impl GroupResource {
     pub fn new(group: &str, resource: &str) -> Self {
-        GroupResource { group: group.to_string(), resource: resource.to_string() }
+        GroupResource {
+            group: group.to_string(),
+            resource: resource.to_string(),
+        }
     }
 }
 
@@ -119,16 +122,31 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(kind: ErrType, field: &str, bad_value: BadValue, detail: &str) -> Self {
-        FieldError { kind, field: field.to_string(), bad_value, detail: detail.to_string() }
+        FieldError {
+            kind,
+            field: field.to_string(),
+            bad_value,
+            detail: detail.to_string(),
+        }
     }
     pub fn required(field: &str, detail: &str) -> Self {
-        Self::new(ErrType::Required, field, BadValue::Str(String::new()), detail)
+        Self::new(
+            ErrType::Required,
+            field,
+            BadValue::Str(String::new()),
+            detail,
+        )
     }
     pub fn invalid(field: &str, value: BadValue, detail: &str) -> Self {
         Self::new(ErrType::Invalid, field, value, detail)
     }
     pub fn forbidden(field: &str, detail: &str) -> Self {
-        Self::new(ErrType::Forbidden, field, BadValue::Str(String::new()), detail)
+        Self::new(
+            ErrType::Forbidden,
+            field,
+            BadValue::Str(String::new()),
+            detail,
+        )
     }
     pub fn not_supported(field: &str, value: BadValue, valid: &[String]) -> Self {
         let quoted: Vec<String> = valid.iter().map(|v| go_quote(v)).collect();
@@ -140,13 +158,28 @@ impl FieldError {
         Self::new(ErrType::NotSupported, field, value, &detail)
     }
     pub fn too_long(field: &str, max: usize) -> Self {
-        Self::new(ErrType::TooLong, field, BadValue::Str(String::new()), &format!("must have at most {max} bytes"))
+        Self::new(
+            ErrType::TooLong,
+            field,
+            BadValue::Str(String::new()),
+            &format!("must have at most {max} bytes"),
+        )
     }
     pub fn too_long_max_length(field: &str, max: i64) -> Self {
-        Self::new(ErrType::TooLong, field, BadValue::Str(String::new()), &format!("may not be longer than {max}"))
+        Self::new(
+            ErrType::TooLong,
+            field,
+            BadValue::Str(String::new()),
+            &format!("may not be longer than {max}"),
+        )
     }
     pub fn too_many(field: &str, actual: i64, max: i64) -> Self {
-        Self::new(ErrType::TooMany, field, BadValue::Int(actual), &format!("must have at most {max} items"))
+        Self::new(
+            ErrType::TooMany,
+            field,
+            BadValue::Int(actual),
+            &format!("must have at most {max} items"),
+        )
     }
     pub fn type_invalid(field: &str, value: BadValue, detail: &str) -> Self {
         Self::new(ErrType::TypeInvalid, field, value, detail)
@@ -193,7 +226,11 @@ pub fn aggregate(errs: &[FieldError]) -> String {
             seen.push(m);
         }
     }
-    if seen.len() == 1 { seen.remove(0) } else { format!("[{}]", seen.join(", ")) }
+    if seen.len() == 1 {
+        seen.remove(0)
+    } else {
+        format!("[{}]", seen.join(", "))
+    }
 }
 
 /// Go's `strconv.Quote` (what `%q` prints for a string).
@@ -211,7 +248,9 @@ pub fn go_quote(s: &str) -> String {
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -271,7 +310,11 @@ fn details(name: &str, group: &str, kind: &str) -> Value {
 
 impl ApiError {
     pub fn new(code: u16, reason: &str, message: &str, details: Option<Value>) -> Self {
-        ApiError { code, status: status_value(code, reason, message, details), headers: Vec::new() }
+        ApiError {
+            code,
+            status: status_value(code, reason, message, details),
+            headers: Vec::new(),
+        }
     }
 
     pub fn not_found(gr: &GroupResource, name: &str) -> Self {
@@ -285,7 +328,12 @@ impl ApiError {
 
     /// The generic 404 for unknown paths and resources.
     pub fn not_found_generic() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource", Some(json!({})))
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+            Some(json!({})),
+        )
     }
 
     pub fn method_not_allowed() -> Self {
@@ -310,7 +358,10 @@ impl ApiError {
         Self::new(
             409,
             "Conflict",
-            &format!("Operation cannot be fulfilled on {gr} {}: {msg}", go_quote(name)),
+            &format!(
+                "Operation cannot be fulfilled on {gr} {}: {msg}",
+                go_quote(name)
+            ),
             Some(details(name, &gr.group, &gr.resource)),
         )
     }
@@ -325,11 +376,19 @@ impl ApiError {
 
     /// `errors.NewInvalid(GroupKind, name, errs)`.
     pub fn invalid(group: &str, kind: &str, name: &str, errs: &[FieldError]) -> Self {
-        let qualified = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+        let qualified = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
         let message = if errs.is_empty() {
             format!("{qualified} {} is invalid", go_quote(name))
         } else {
-            format!("{qualified} {} is invalid: {}", go_quote(name), aggregate(errs))
+            format!(
+                "{qualified} {} is invalid: {}",
+                go_quote(name),
+                aggregate(errs)
+            )
         };
         let mut d = details(name, group, kind);
         let causes: Vec<Value> = errs
@@ -337,7 +396,9 @@ impl ApiError {
             .map(|e| json!({"reason": e.kind.reason(), "message": e.body(), "field": e.field}))
             .collect();
         if !causes.is_empty() {
-            d.as_object_mut().expect("object").insert("causes".into(), Value::Array(causes));
+            d.as_object_mut()
+                .expect("object")
+                .insert("causes".into(), Value::Array(causes));
         }
         Self::new(422, "Invalid", &message, Some(d))
     }
@@ -364,7 +425,12 @@ impl ApiError {
         } else {
             format!("{gr} {} is forbidden: {msg}", go_quote(name))
         };
-        Self::new(403, "Forbidden", &message, Some(details(name, &gr.group, &gr.resource)))
+        Self::new(
+            403,
+            "Forbidden",
+            &message,
+            Some(details(name, &gr.group, &gr.resource)),
+        )
     }
 
     pub fn unauthorized() -> Self {
@@ -397,7 +463,12 @@ impl ApiError {
     }
 
     pub fn too_large() -> Self {
-        Self::new(413, "RequestEntityTooLarge", "the server has received too large of a request body", None)
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            "the server has received too large of a request body",
+            None,
+        )
     }
 
     pub fn internal(msg: &str) -> Self {
@@ -426,18 +497,42 @@ impl ApiError {
     /// An injected failure with a proper Status body for the given HTTP code.
     pub fn injected(code: u16) -> Self {
         let (reason, message) = match code {
-            400 => ("BadRequest", "the server rejected our request for an unknown reason"),
+            400 => (
+                "BadRequest",
+                "the server rejected our request for an unknown reason",
+            ),
             401 => ("Unauthorized", "Unauthorized"),
             403 => ("Forbidden", "forbidden: injected failure"),
-            404 => ("NotFound", "the server could not find the requested resource"),
-            405 => ("MethodNotAllowed", "the server does not allow this method on the requested resource"),
+            404 => (
+                "NotFound",
+                "the server could not find the requested resource",
+            ),
+            405 => (
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            ),
             409 => ("Conflict", "the server reported a conflict"),
             410 => ("Expired", "the resource version is too old"),
-            422 => ("Invalid", "the server rejected our request due to an error in our request"),
-            429 => ("TooManyRequests", "the server has received too many requests and has asked us to try again later"),
-            500 => ("InternalError", "an error on the server (\"injected failure\") has prevented the request from succeeding"),
-            503 => ("ServiceUnavailable", "the server is currently unable to handle the request"),
-            504 => ("Timeout", "the server was unable to return a response in the time allotted, but may still be processing the request"),
+            422 => (
+                "Invalid",
+                "the server rejected our request due to an error in our request",
+            ),
+            429 => (
+                "TooManyRequests",
+                "the server has received too many requests and has asked us to try again later",
+            ),
+            500 => (
+                "InternalError",
+                "an error on the server (\"injected failure\") has prevented the request from succeeding",
+            ),
+            503 => (
+                "ServiceUnavailable",
+                "the server is currently unable to handle the request",
+            ),
+            504 => (
+                "Timeout",
+                "the server was unable to return a response in the time allotted, but may still be processing the request",
+            ),
             _ => ("", "the server responded with an injected failure"),
         };
         let details = if code == 429 || code == 503 || code == 504 {
@@ -456,7 +551,9 @@ impl ApiError {
 /// The `Status` answered by a successful DELETE of an object that was removed immediately.
 pub fn success_status(gr: &GroupResource, name: &str, uid: &str) -> Value {
     let mut d = details(name, &gr.group, &gr.resource);
-    d.as_object_mut().expect("object").insert("uid".into(), json!(uid));
+    d.as_object_mut()
+        .expect("object")
+        .insert("uid".into(), json!(uid));
     json!({
         "kind": "Status",
         "apiVersion": "v1",

@@ -54,7 +54,13 @@ pub fn rv_of(obj: &Value) -> u64 {
 
 impl Store {
     pub fn new(capacity: usize) -> Store {
-        Store { rev: 1, objects: BTreeMap::new(), history: VecDeque::new(), history_start: 1, capacity: capacity.max(1) }
+        Store {
+            rev: 1,
+            objects: BTreeMap::new(),
+            history: VecDeque::new(),
+            history_start: 1,
+            capacity: capacity.max(1),
+        }
     }
 
     pub fn get(&self, res: &ResKey, key: &ObjKey) -> Option<Arc<Value>> {
@@ -75,9 +81,24 @@ impl Store {
         self.rev += 1;
         set_rv(&mut obj, self.rev);
         let obj = Arc::new(obj);
-        let prev = self.objects.entry(res.clone()).or_default().insert(key.clone(), obj.clone());
-        let typ = if prev.is_some() { EvType::Modified } else { EvType::Added };
-        self.push(HistEvent { rv: self.rev, res: res.clone(), key: key.clone(), typ, prev, obj: Some(obj.clone()) });
+        let prev = self
+            .objects
+            .entry(res.clone())
+            .or_default()
+            .insert(key.clone(), obj.clone());
+        let typ = if prev.is_some() {
+            EvType::Modified
+        } else {
+            EvType::Added
+        };
+        self.push(HistEvent {
+            rv: self.rev,
+            res: res.clone(),
+            key: key.clone(),
+            typ,
+            prev,
+            obj: Some(obj.clone()),
+        });
         obj
     }
 
@@ -85,7 +106,14 @@ impl Store {
     pub fn remove(&mut self, res: &ResKey, key: &ObjKey) -> Option<Arc<Value>> {
         let prev = self.objects.get_mut(res)?.remove(key)?;
         self.rev += 1;
-        self.push(HistEvent { rv: self.rev, res: res.clone(), key: key.clone(), typ: EvType::Deleted, prev: Some(prev.clone()), obj: None });
+        self.push(HistEvent {
+            rv: self.rev,
+            res: res.clone(),
+            key: key.clone(),
+            typ: EvType::Deleted,
+            prev: Some(prev.clone()),
+            obj: None,
+        });
         let mut last = (*prev).clone();
         set_rv(&mut last, self.rev);
         Some(Arc::new(last))
@@ -116,7 +144,12 @@ impl Store {
     }
 
     /// The objects of a resource as they were at revision `rv`; `None` if compacted.
-    pub fn snapshot(&self, res: &ResKey, ns: Option<&str>, rv: u64) -> Option<Vec<(ObjKey, Arc<Value>)>> {
+    pub fn snapshot(
+        &self,
+        res: &ResKey,
+        ns: Option<&str>,
+        rv: u64,
+    ) -> Option<Vec<(ObjKey, Arc<Value>)>> {
         if rv < self.history_start {
             return None;
         }
@@ -137,7 +170,12 @@ impl Store {
                 }
             }
         }
-        Some(state.into_iter().filter(|((n, _), _)| ns.is_none_or(|x| x == n)).collect())
+        Some(
+            state
+                .into_iter()
+                .filter(|((n, _), _)| ns.is_none_or(|x| x == n))
+                .collect(),
+        )
     }
 
     /// Events after `rv` (all resources); `Err(history_start)` when `rv` is too old.

@@ -27,7 +27,11 @@ struct Filter {
 impl Filter {
     fn passes(&self, obj: &Value) -> bool {
         if let Some(ns) = &self.ns {
-            let ons = obj.get("metadata").and_then(|m| m.get("namespace")).and_then(Value::as_str).unwrap_or("");
+            let ons = obj
+                .get("metadata")
+                .and_then(|m| m.get("namespace"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if ons != ns {
                 return false;
             }
@@ -49,7 +53,8 @@ impl Filter {
         if ev.res != res_key(&self.def) {
             return None;
         }
-        let cur_passes = ev.typ != EvType::Deleted && ev.obj.as_deref().is_some_and(|o| self.passes(o));
+        let cur_passes =
+            ev.typ != EvType::Deleted && ev.obj.as_deref().is_some_and(|o| self.passes(o));
         let old_passes = ev.prev.as_deref().is_some_and(|o| self.passes(o));
         match (old_passes, cur_passes) {
             (false, true) => Some(self.line("ADDED", ev.obj.as_deref()?)),
@@ -64,7 +69,11 @@ impl Filter {
     }
 
     fn bookmark(&self, rv: u64) -> Bytes {
-        let mut obj = if self.def.is_custom() { json!({}) } else { self.def.zero_object() };
+        let mut obj = if self.def.is_custom() {
+            json!({})
+        } else {
+            self.def.zero_object()
+        };
         obj["apiVersion"] = json!(self.def.api_version());
         obj["kind"] = json!(self.def.kind);
         obj["metadata"] = if self.def.is_custom() {
@@ -113,39 +122,73 @@ fn validate_watch_options(q: &Query) -> Result<(), ApiError> {
             ));
         }
         if rv_match != "NotOlderThan" {
-            errs.push(FieldError::not_supported("resourceVersionMatch", BadValue::Str(rv_match.clone()), &["NotOlderThan".into()]));
+            errs.push(FieldError::not_supported(
+                "resourceVersionMatch",
+                BadValue::Str(rv_match.clone()),
+                &["NotOlderThan".into()],
+            ));
         }
     }
-    if errs.is_empty() { Ok(()) } else { Err(ApiError::invalid("meta.k8s.io", "ListOptions", "", &errs)) }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid("meta.k8s.io", "ListOptions", "", &errs))
+    }
 }
 
 /// Starts a watch; returns the receiving end of the line stream.
-pub async fn watch(sh: Arc<Shared>, def: Arc<ResourceDef>, ns: Option<String>, q: Query, meta_only: bool) -> Result<mpsc::Receiver<Bytes>, ApiError> {
+pub async fn watch(
+    sh: Arc<Shared>,
+    def: Arc<ResourceDef>,
+    ns: Option<String>,
+    q: Query,
+    meta_only: bool,
+) -> Result<mpsc::Receiver<Bytes>, ApiError> {
     validate_watch_options(&q)?;
     let (ls, fs) = selectors(&def, &q)?;
     let timeout = match q.get("timeoutSeconds") {
         Some(t) if !t.is_empty() => {
-            let secs: u64 = t.parse().map_err(|_| ApiError::bad_request(&format!("invalid timeoutSeconds: {t}")))?;
+            let secs: u64 = t
+                .parse()
+                .map_err(|_| ApiError::bad_request(&format!("invalid timeoutSeconds: {t}")))?;
             Duration::from_secs(secs)
         }
         _ => Duration::from_secs(1800),
     };
-    let bookmarks = q.get("allowWatchBookmarks").is_some_and(|b| b == "true" || b == "1");
+    let bookmarks = q
+        .get("allowWatchBookmarks")
+        .is_some_and(|b| b == "true" || b == "1");
     let rv_param = q.get("resourceVersion").cloned().unwrap_or_default();
-    let filter = Filter { ns: if def.namespaced { ns } else { None }, def, ls, fs, meta_only };
+    let filter = Filter {
+        ns: if def.namespaced { ns } else { None },
+        def,
+        ls,
+        fs,
+        meta_only,
+    };
     let (tx, rx) = mpsc::channel::<Bytes>(4096);
 
     let (initial, from): (Vec<Bytes>, u64) = if rv_param.is_empty() || rv_param == "0" {
         let st = sh.store();
         let items = st.list(&res_key(&filter.def), filter.ns.as_deref());
-        let lines = items.iter().filter(|(_, o)| filter.passes(o)).map(|(_, o)| filter.line("ADDED", o)).collect();
+        let lines = items
+            .iter()
+            .filter(|(_, o)| filter.passes(o))
+            .map(|(_, o)| filter.line("ADDED", o))
+            .collect();
         (lines, st.rev)
     } else {
-        let rv: u64 = rv_param.parse().map_err(|_| ApiError::bad_request(&format!("invalid resource version: {rv_param}")))?;
+        let rv: u64 = rv_param
+            .parse()
+            .map_err(|_| ApiError::bad_request(&format!("invalid resource version: {rv_param}")))?;
         wait_for_rv(&sh, rv).await?;
         let st = sh.store();
         if rv < st.history_start {
-            let line = error_line(410, "Expired", &format!("too old resource version: {rv} ({})", st.history_start));
+            let line = error_line(
+                410,
+                "Expired",
+                &format!("too old resource version: {rv} ({})", st.history_start),
+            );
             drop(st);
             let _ = tx.try_send(line);
             return Ok(rx);
@@ -162,7 +205,9 @@ pub async fn watch(sh: Arc<Shared>, def: Arc<ResourceDef>, ns: Option<String>, q
         }
         let started = tokio::time::Instant::now();
         let deadline = started + timeout;
-        let pre_timeout = deadline.checked_sub(Duration::from_secs(2)).filter(|t| *t > started);
+        let pre_timeout = deadline
+            .checked_sub(Duration::from_secs(2))
+            .filter(|t| *t > started);
         let mut next_bookmark = started + sh.bookmark_interval;
         if let Some(p) = pre_timeout
             && p < next_bookmark
@@ -190,7 +235,13 @@ pub async fn watch(sh: Arc<Shared>, def: Arc<ResourceDef>, ns: Option<String>, q
                     last = last.max(rev);
                 }
                 Err(oldest) => {
-                    let _ = tx.send(error_line(410, "Expired", &format!("too old resource version: {last} ({oldest})"))).await;
+                    let _ = tx
+                        .send(error_line(
+                            410,
+                            "Expired",
+                            &format!("too old resource version: {last} ({oldest})"),
+                        ))
+                        .await;
                     return;
                 }
             }
