@@ -185,7 +185,10 @@ pub enum DeletionPolicy {
 pub struct SecretSpec {
     /// Name of the Secret in the resource's namespace. Default: the resource's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub name: Option<String>,
     /// Extra shape of the Secret: type, labels, annotations and templated keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -488,7 +491,11 @@ mod tests {
     /// `crds/` must hold exactly what `ssc-operator crd` prints. `SSC_UPDATE_CRDS=1 cargo test` rewrites it.
     #[test]
     fn committed_crd_is_current() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/", "servicespecificcredentials.iam.ssc-operator.dev.yaml");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/crds/",
+            "servicespecificcredentials.iam.ssc-operator.dev.yaml"
+        );
         let generated = crd_yaml();
         if std::env::var_os("SSC_UPDATE_CRDS").is_some() {
             std::fs::write(path, &generated).unwrap();

@@ -104,7 +104,9 @@ pub enum IamError {
     UserNotFound { user: String },
     #[error("IAM does not support service-specific credentials for {service:?}")]
     ServiceNotSupported { service: String },
-    #[error("IAM refused a new credential: the user holds the maximum number for this service ({message})")]
+    #[error(
+        "IAM refused a new credential: the user holds the maximum number for this service ({message})"
+    )]
     LimitExceeded { message: String },
     #[error("credential {id} does not exist in IAM")]
     CredentialNotFound { id: String },
@@ -178,9 +180,9 @@ pub fn classify(
         Some(code) if http_status.is_some_and(|s| s >= 500) => IamError::Unavailable {
             message: format!("{code}: {message}"),
         },
-        Some(
-            "ServiceFailure" | "ServiceUnavailable" | "InternalFailure" | "InternalError",
-        ) => IamError::Unavailable { message },
+        Some("ServiceFailure" | "ServiceUnavailable" | "InternalFailure" | "InternalError") => {
+            IamError::Unavailable { message }
+        }
         Some(code) => IamError::Rejected {
             code: code.to_string(),
             message,
@@ -354,12 +356,7 @@ impl AwsIam {
             .retain(|(u, _), _| *u != user);
     }
 
-    fn record<T>(
-        &self,
-        operation: &'static str,
-        result: &Result<T, IamError>,
-        waited: Duration,
-    ) {
+    fn record<T>(&self, operation: &'static str, result: &Result<T, IamError>, waited: Duration) {
         self.observer
             .call(operation, result.as_ref().map(|_| ()), waited);
     }

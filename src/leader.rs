@@ -59,7 +59,10 @@ pub fn decide(current: Option<&LeaseSpec>, config: &LeaseConfig, now: Timestamp)
         (None, _) | (_, None) => true,
         (Some(_), Some(renewed)) => {
             let held = SignedDuration::from_secs(spec.lease_duration_seconds.unwrap_or(0).into());
-            renewed.0.checked_add(held).map_or(true, |until| until <= now)
+            renewed
+                .0
+                .checked_add(held)
+                .map_or(true, |until| until <= now)
         }
     };
     if expired {
@@ -167,7 +170,10 @@ async fn release(api: &Api<Lease>, config: &LeaseConfig) {
     spec.holder_identity = None;
     spec.lease_duration_seconds = Some(1);
     spec.renew_time = Some(MicroTime(Timestamp::now()));
-    match api.replace(&config.name, &PostParams::default(), &lease).await {
+    match api
+        .replace(&config.name, &PostParams::default(), &lease)
+        .await
+    {
         Ok(_) => info!(lease = %config.name, "released the leader Lease"),
         Err(error) => warn!(%error, "could not release the leader Lease"),
     }
@@ -216,7 +222,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(decide(Some(&held), &config("b"), at(114)), LeaseAction::Wait);
+        assert_eq!(
+            decide(Some(&held), &config("b"), at(114)),
+            LeaseAction::Wait
+        );
         match decide(Some(&held), &config("b"), at(115)) {
             LeaseAction::Update(spec) => {
                 assert_eq!(spec.holder_identity.as_deref(), Some("b"));

@@ -210,6 +210,9 @@ mod tests {
             assert!(text.contains(needle), "missing {needle}:\n{text}");
         }
         m.forget(&r);
-        assert!(m.encode().contains("ssc_operator_resources{reason=\"Available\"} 0"));
+        assert!(
+            m.encode()
+                .contains("ssc_operator_resources{reason=\"Available\"} 0")
+        );
     }
 }

@@ -39,7 +39,12 @@ pub struct RunArgs {
     pub embedded_emulator: bool,
 
     /// With --embedded-emulator: IAM users the emulator starts with (repeatable; env comma-separated).
-    #[arg(long = "emulator-user", value_name = "NAME", env = "SSC_EMULATOR_USERS", value_delimiter = ',')]
+    #[arg(
+        long = "emulator-user",
+        value_name = "NAME",
+        env = "SSC_EMULATOR_USERS",
+        value_delimiter = ','
+    )]
     pub emulator_users: Vec<String>,
 
     /// Tenancy: `enforcing` requires each namespace to allow IAM users through its
@@ -109,7 +114,12 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     telemetry::init(args.log_format, &args.log_level);
     let client = connect_kubernetes().await?;
-    ensure_crd(&client, args.embedded_emulator, args.watch_namespace.as_deref()).await?;
+    ensure_crd(
+        &client,
+        args.embedded_emulator,
+        args.watch_namespace.as_deref(),
+    )
+    .await?;
 
     let (endpoint, credentials, _emulator) = if args.embedded_emulator {
         let handle = Emulator::start(EmulatorConfig {
@@ -181,7 +191,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         info!(policy = ?args.policy, namespace = ?args.watch_namespace, "starting controller (leader election off)");
         metrics.set_leader(true);
         let token = shutdown.clone();
-        reconcile::run(client, iam, config, Some(metrics.clone()), async move { token.cancelled().await }).await;
+        reconcile::run(client, iam, config, Some(metrics.clone()), async move {
+            token.cancelled().await
+        })
+        .await;
         Ok(())
     };
     http.abort();
@@ -203,6 +216,9 @@ pub async fn run_as_leader(
         let stop = stop_election.clone();
         async move { stop.cancelled().await }
     });
+    // If this future is dropped (the task aborted), the election dies with it, as in a crash:
+    // no release, the Lease expires and a standby takes over.
+    let mut election = AbortOnDrop(Some(election));
     info!(lease = %lease.name, namespace = %lease.namespace, identity = %lease.identity, "waiting for leadership");
     let became_leader = tokio::select! {
         _ = shutdown.cancelled() => false,
@@ -210,7 +226,7 @@ pub async fn run_as_leader(
     };
     if !became_leader {
         stop_election.cancel();
-        let _ = election.await;
+        election.join().await;
         return Ok(());
     }
     metrics.set_leader(true);
@@ -230,18 +246,41 @@ pub async fn run_as_leader(
     reconcile::run(client, iam, config, Some(metrics.clone()), stop_controller).await;
     metrics.set_leader(false);
     stop_election.cancel();
-    let _ = election.await;
+    election.join().await;
     if lost.is_cancelled() && !shutdown.is_cancelled() {
         anyhow::bail!("lost the leader Lease; exiting so a restart rejoins as a standby");
     }
     Ok(())
 }
 
+/// Aborts the task when dropped, unless it was joined.
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl AbortOnDrop {
+    async fn join(&mut self) {
+        if let Some(task) = self.0.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
 fn hostname() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| format!("ssc-operator-{}", uuid::Uuid::new_v4().simple()))
 }

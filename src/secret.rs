@@ -146,7 +146,9 @@ pub fn render(
                 name: resource.name_any(),
                 uid,
                 controller: Some(true),
-                block_owner_deletion: Some(true),
+                // Not set: blocking the owner's foreground deletion would need `update` on
+                // servicespecificcredentials/finalizers where OwnerReferencesPermissionEnforcement runs.
+                block_owner_deletion: None,
             }]),
             ..ObjectMeta::default()
         },
@@ -174,7 +176,10 @@ pub fn is_up_to_date(existing: &Secret, desired: &Secret) -> bool {
         && existing.type_.as_deref().unwrap_or("Opaque")
             == desired.type_.as_deref().unwrap_or("Opaque")
         && contains_all(&existing.metadata.labels, &desired.metadata.labels)
-        && contains_all(&existing.metadata.annotations, &desired.metadata.annotations)
+        && contains_all(
+            &existing.metadata.annotations,
+            &desired.metadata.annotations,
+        )
         && existing.metadata.owner_references == desired.metadata.owner_references
 }
 
@@ -222,7 +227,10 @@ mod tests {
 
     const PASSWORD: &str = "k1zPZM6uVxMQ3oxqgoYlNuJPyRTZ1vREs76zTQE3eJk=";
 
-    fn resource(service: ServiceName, template: Option<SecretTemplate>) -> ServiceSpecificCredential {
+    fn resource(
+        service: ServiceName,
+        template: Option<SecretTemplate>,
+    ) -> ServiceSpecificCredential {
         let mut spec: ServiceSpecificCredentialSpec = serde_json::from_value(serde_json::json!({
             "userName": "sofia", "serviceName": service.as_str()
         }))
@@ -250,13 +258,20 @@ mod tests {
     #[test]
     fn password_secret_has_keys_type_labels_annotations_owner() {
         let value = SecretValue::new(PASSWORD);
-        let s = render(&resource(ServiceName::CodeCommit, None), &password_material(&value)).unwrap();
+        let s = render(
+            &resource(ServiceName::CodeCommit, None),
+            &password_material(&value),
+        )
+        .unwrap();
         assert_eq!(s.metadata.name.as_deref(), Some("sofia-git"));
         assert_eq!(s.metadata.namespace.as_deref(), Some("team-a"));
         assert_eq!(s.type_.as_deref(), Some("kubernetes.io/basic-auth"));
         assert_eq!(text(&s, "username"), "sofia-at-123456789012");
         assert_eq!(text(&s, "password"), PASSWORD);
-        assert_eq!(s.metadata.labels.as_ref().unwrap()[MANAGED_BY_LABEL], "ssc-operator");
+        assert_eq!(
+            s.metadata.labels.as_ref().unwrap()[MANAGED_BY_LABEL],
+            "ssc-operator"
+        );
         let ann = s.metadata.annotations.as_ref().unwrap();
         assert_eq!(ann[OWNER_ANNOTATION], "team-a/sofia-git");
         assert_eq!(ann[CREDENTIAL_ID_ANNOTATION], "ACCAQFODXMPL4YFHP7DZE");
@@ -303,7 +318,11 @@ mod tests {
             .into(),
         };
         let value = SecretValue::new(PASSWORD);
-        let s = render(&resource(ServiceName::CodeCommit, Some(template)), &password_material(&value)).unwrap();
+        let s = render(
+            &resource(ServiceName::CodeCommit, Some(template)),
+            &password_material(&value),
+        )
+        .unwrap();
         assert_eq!(
             text(&s, ".git-credentials"),
             "https://sofia-at-123456789012:k1zPZM6uVxMQ3oxqgoYlNuJPyRTZ1vREs76zTQE3eJk%3D@git-codecommit.eu-west-1.amazonaws.com"
@@ -312,7 +331,10 @@ mod tests {
             text(&s, "b64"),
             base64::engine::general_purpose::STANDARD.encode(PASSWORD)
         );
-        assert_eq!(text(&s, "meta"), "sofia/codecommit.amazonaws.com/ACCAQFODXMPL4YFHP7DZE");
+        assert_eq!(
+            text(&s, "meta"),
+            "sofia/codecommit.amazonaws.com/ACCAQFODXMPL4YFHP7DZE"
+        );
         assert_eq!(s.type_.as_deref(), Some("Opaque"));
         assert_eq!(s.metadata.labels.as_ref().unwrap()["team"], "a");
         assert_eq!(s.metadata.annotations.as_ref().unwrap()["note"], "x");
@@ -320,14 +342,23 @@ mod tests {
 
     #[test]
     fn template_errors_name_the_key_and_never_the_secret() {
-        for source in ["{{ nope }}", "{{ password | nosuchfilter }}", "{% for %}", "{{ password + 1 }}", "{{ password | int + 1 }}{{ password.x.y }}"] {
+        for source in [
+            "{{ nope }}",
+            "{{ password | nosuchfilter }}",
+            "{% for %}",
+            "{{ password + 1 }}",
+            "{{ password | int + 1 }}{{ password.x.y }}",
+        ] {
             let template = SecretTemplate {
                 data: [("k".to_string(), source.to_string())].into(),
                 ..Default::default()
             };
             let value = SecretValue::new(PASSWORD);
-            let err = render(&resource(ServiceName::CodeCommit, Some(template)), &password_material(&value))
-                .unwrap_err();
+            let err = render(
+                &resource(ServiceName::CodeCommit, Some(template)),
+                &password_material(&value),
+            )
+            .unwrap_err();
             let text = err.to_string();
             assert!(text.contains("\"k\""), "{text}");
             assert!(!text.contains(PASSWORD), "{text}");
@@ -338,22 +369,40 @@ mod tests {
     #[test]
     fn runaway_templates_are_stopped() {
         let template = SecretTemplate {
-            data: [("k".to_string(), "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}".to_string())].into(),
+            data: [(
+                "k".to_string(),
+                "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}"
+                    .to_string(),
+            )]
+            .into(),
             ..Default::default()
         };
         let value = SecretValue::new(PASSWORD);
-        assert!(render(&resource(ServiceName::CodeCommit, Some(template)), &password_material(&value)).is_err());
+        assert!(
+            render(
+                &resource(ServiceName::CodeCommit, Some(template)),
+                &password_material(&value)
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn read_back_detects_edits() {
         let value = SecretValue::new(PASSWORD);
-        let mut s = render(&resource(ServiceName::CodeCommit, None), &password_material(&value)).unwrap();
+        let mut s = render(
+            &resource(ServiceName::CodeCommit, None),
+            &password_material(&value),
+        )
+        .unwrap();
         let (id, login, secret) = read_back(&s, CredentialKind::Password).unwrap();
         assert_eq!(id, "ACCAQFODXMPL4YFHP7DZE");
         assert_eq!(login, "sofia-at-123456789012");
         assert_eq!(secret, value);
-        s.data.as_mut().unwrap().insert("password".into(), ByteString(b"edited".to_vec()));
+        s.data
+            .as_mut()
+            .unwrap()
+            .insert("password".into(), ByteString(b"edited".to_vec()));
         assert!(read_back(&s, CredentialKind::Password).is_none());
         s.data.as_mut().unwrap().remove("password");
         assert!(read_back(&s, CredentialKind::Password).is_none());
@@ -362,11 +411,24 @@ mod tests {
     #[test]
     fn up_to_date_ignores_foreign_labels_but_not_data() {
         let value = SecretValue::new(PASSWORD);
-        let desired = render(&resource(ServiceName::CodeCommit, None), &password_material(&value)).unwrap();
+        let desired = render(
+            &resource(ServiceName::CodeCommit, None),
+            &password_material(&value),
+        )
+        .unwrap();
         let mut existing = desired.clone();
-        existing.metadata.labels.as_mut().unwrap().insert("other".into(), "x".into());
+        existing
+            .metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert("other".into(), "x".into());
         assert!(is_up_to_date(&existing, &desired));
-        existing.data.as_mut().unwrap().insert("extra".into(), ByteString(b"x".to_vec()));
+        existing
+            .data
+            .as_mut()
+            .unwrap()
+            .insert("extra".into(), ByteString(b"x".to_vec()));
         assert!(!is_up_to_date(&existing, &desired));
     }
 }

@@ -73,8 +73,15 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
                 crate::api::DesiredStatus::Inactive => crate::iam::CredentialStatus::Inactive,
             };
             apply_credential(&mut status, &updated);
-            write_status(ctx, resource, &snapshot.status, status, Reason::Available, String::new())
-                .await?;
+            write_status(
+                ctx,
+                resource,
+                &snapshot.status,
+                status,
+                Reason::Available,
+                String::new(),
+            )
+            .await?;
             Ok(Outcome {
                 reason: Reason::Available,
             })
@@ -95,8 +102,15 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
             delete_old_secret(ctx, snapshot).await?;
             let mut status = snapshot.status.clone();
             apply_credential(&mut status, &credential);
-            write_status(ctx, resource, &snapshot.status, status, Reason::Available, String::new())
-                .await?;
+            write_status(
+                ctx,
+                resource,
+                &snapshot.status,
+                status,
+                Reason::Available,
+                String::new(),
+            )
+            .await?;
             Ok(Outcome {
                 reason: Reason::Available,
             })
@@ -125,7 +139,10 @@ async fn create(
         &snapshot.status,
         status.clone(),
         Reason::Creating,
-        format!("creating a credential for IAM user {} and {}", spec.user_name, spec.service_name),
+        format!(
+            "creating a credential for IAM user {} and {}",
+            spec.user_name, spec.service_name
+        ),
     )
     .await?;
     if let Some(old) = &replaces {
@@ -135,7 +152,9 @@ async fn create(
             EventType::Warning,
             "CredentialRecreated",
             "CreateCredential",
-            format!("IAM credential {old} no longer exists (deleted out of band); creating a new one"),
+            format!(
+                "IAM credential {old} no longer exists (deleted out of band); creating a new one"
+            ),
         )
         .await;
     }
@@ -143,12 +162,20 @@ async fn create(
     // 2. IAM Create: from here the one-time secret exists only in this process.
     let issued = match ctx
         .iam
-        .create(&spec.user_name, spec.service_name.as_str(), spec.credential_age_days)
+        .create(
+            &spec.user_name,
+            spec.service_name.as_str(),
+            spec.credential_age_days,
+        )
         .await
     {
         Ok(issued) => issued,
         Err(IamError::LimitExceeded { .. }) => {
-            let ids = match ctx.iam.list(&spec.user_name, spec.service_name.as_str()).await {
+            let ids = match ctx
+                .iam
+                .list(&spec.user_name, spec.service_name.as_str())
+                .await
+            {
                 Ok(list) => list.into_iter().map(|c| c.id).collect::<Vec<_>>(),
                 Err(_) => Vec::new(),
             };
@@ -170,7 +197,15 @@ async fn create(
         }
         Err(error) => {
             let reason = reason_for(&error);
-            write_status(ctx, resource, &base, base.clone(), reason, error.to_string()).await?;
+            write_status(
+                ctx,
+                resource,
+                &base,
+                base.clone(),
+                reason,
+                error.to_string(),
+            )
+            .await?;
             return Ok(Outcome { reason });
         }
     };
@@ -207,7 +242,11 @@ async fn reset(
     cause: ResetCause,
 ) -> Result<Outcome, Error> {
     let resource = &snapshot.resource;
-    let issued = match ctx.iam.reset(&resource.spec.user_name, &credential.id).await {
+    let issued = match ctx
+        .iam
+        .reset(&resource.spec.user_name, &credential.id)
+        .await
+    {
         Ok(issued) => issued,
         Err(error) => return report_iam_error(ctx, snapshot, error).await,
     };
@@ -273,7 +312,15 @@ async fn deliver(
     let mut status = base.clone();
     apply_credential(&mut status, &issued.metadata);
     adjust(&mut status);
-    write_status(ctx, resource, base, status, Reason::Available, String::new()).await?;
+    write_status(
+        ctx,
+        resource,
+        base,
+        status,
+        Reason::Available,
+        String::new(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -344,7 +391,10 @@ async fn write_secret(
         Some(existing) if existing.type_ == desired.type_ => {
             for (mine, theirs) in [
                 (&mut desired.metadata.labels, &existing.metadata.labels),
-                (&mut desired.metadata.annotations, &existing.metadata.annotations),
+                (
+                    &mut desired.metadata.annotations,
+                    &existing.metadata.annotations,
+                ),
             ] {
                 let merged = mine.get_or_insert_with(Default::default);
                 for (k, v) in theirs.iter().flatten() {
@@ -401,7 +451,13 @@ pub async fn write_status(
 ) -> Result<ServiceSpecificCredentialStatus, Error> {
     let previous = old.conditions.iter().find(|c| c.type_ == "Ready");
     let generation = resource.meta().generation;
-    let condition = ready_condition(previous, reason, message.clone(), generation, Timestamp::now());
+    let condition = ready_condition(
+        previous,
+        reason,
+        message.clone(),
+        generation,
+        Timestamp::now(),
+    );
     new.conditions.retain(|c| c.type_ != "Ready");
     new.conditions.insert(0, condition);
     new.observed_generation = generation;
@@ -433,7 +489,15 @@ pub async fn write_status(
         } else {
             message
         };
-        publish(ctx, resource, event_type, reason.as_str(), "Reconcile", note).await;
+        publish(
+            ctx,
+            resource,
+            event_type,
+            reason.as_str(),
+            "Reconcile",
+            note,
+        )
+        .await;
     }
     Ok(new)
 }
@@ -470,7 +534,11 @@ pub async fn publish(
         action: action.into(),
         secondary: None,
     };
-    if let Err(error) = ctx.recorder.publish(&event, &resource.object_ref(&())).await {
+    if let Err(error) = ctx
+        .recorder
+        .publish(&event, &resource.object_ref(&()))
+        .await
+    {
         warn!(%error, reason, "could not publish Event");
     }
 }

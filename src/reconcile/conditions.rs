@@ -185,14 +185,20 @@ mod tests {
     #[test]
     fn backoff_grows_is_capped_and_jittered() {
         let resync = Duration::from_secs(600);
-        let t = |attempt, jitter| Reason::Throttled.retry_after(attempt, resync, jitter).unwrap();
+        let t = |attempt, jitter| {
+            Reason::Throttled
+                .retry_after(attempt, resync, jitter)
+                .unwrap()
+        };
         assert!(t(0, 0.5) < t(1, 0.5));
         assert!(t(1, 0.5) < t(3, 0.5));
         assert_eq!(t(30, 0.5), Duration::from_secs(300));
         assert!(t(0, 0.0) < t(0, 0.99));
         assert!(t(0, 0.0) >= Duration::from_millis(1600));
         // LimitExceeded never hot-loops.
-        assert!(Reason::LimitExceeded.retry_after(0, resync, 0.0).unwrap() >= Duration::from_secs(48));
+        assert!(
+            Reason::LimitExceeded.retry_after(0, resync, 0.0).unwrap() >= Duration::from_secs(48)
+        );
         assert_eq!(Reason::InvalidSpec.retry_after(0, resync, 0.0), None);
         assert_eq!(Reason::Available.retry_after(5, resync, 0.0), Some(resync));
     }

@@ -73,14 +73,25 @@ impl Default for Config {
 
 /// Observes reconcile outcomes, for metrics.
 pub trait ReconcileObserver: Send + Sync {
-    fn reconciled(&self, resource: &ObjectRef<ServiceSpecificCredential>, outcome: Result<Reason, &Error>, took: Duration);
+    fn reconciled(
+        &self,
+        resource: &ObjectRef<ServiceSpecificCredential>,
+        outcome: Result<Reason, &Error>,
+        took: Duration,
+    );
     fn forget(&self, _resource: &ObjectRef<ServiceSpecificCredential>) {}
 }
 
 struct NoopReconcileObserver;
 
 impl ReconcileObserver for NoopReconcileObserver {
-    fn reconciled(&self, _: &ObjectRef<ServiceSpecificCredential>, _: Result<Reason, &Error>, _: Duration) {}
+    fn reconciled(
+        &self,
+        _: &ObjectRef<ServiceSpecificCredential>,
+        _: Result<Reason, &Error>,
+        _: Duration,
+    ) {
+    }
 }
 
 /// Shared state of all reconciles.
@@ -138,9 +149,13 @@ async fn reconcile(
     .map_err(|e| Error::Finalizer(Box::new(e)));
     let reason = reported.lock().expect("reason lock").take();
     match (&result, reason) {
-        (Ok(_), Some(reason)) => ctx.observer.reconciled(&oref, Ok(reason), started.elapsed()),
+        (Ok(_), Some(reason)) => ctx
+            .observer
+            .reconciled(&oref, Ok(reason), started.elapsed()),
         (Ok(_), None) => {}
-        (Err(error), _) => ctx.observer.reconciled(&oref, Err(error), started.elapsed()),
+        (Err(error), _) => ctx
+            .observer
+            .reconciled(&oref, Err(error), started.elapsed()),
     }
     result
 }
@@ -158,7 +173,10 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
     let outcome = act::act(ctx, &snapshot, decision).await?;
     let uid = resource.uid().unwrap_or_default();
     let attempt = ctx.attempt(&uid, outcome.reason);
-    let action = match outcome.reason.retry_after(attempt, ctx.config.resync, jitter()) {
+    let action = match outcome
+        .reason
+        .retry_after(attempt, ctx.config.resync, jitter())
+    {
         Some(after) => Action::requeue(after),
         None => Action::await_change(),
     };
@@ -171,7 +189,10 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
     let listed = if plan::cleanup_needs_list(&observed) {
         Some(
             ctx.iam
-                .list(&resource.spec.user_name, resource.spec.service_name.as_str())
+                .list(
+                    &resource.spec.user_name,
+                    resource.spec.service_name.as_str(),
+                )
                 .await,
         )
     } else {
@@ -238,7 +259,11 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
     Ok((Action::await_change(), Reason::Deleting))
 }
 
-fn error_policy(resource: Arc<ServiceSpecificCredential>, error: &Error, ctx: Arc<Context>) -> Action {
+fn error_policy(
+    resource: Arc<ServiceSpecificCredential>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
     let uid = resource.uid().unwrap_or_default();
     let inner = match error {
         Error::Finalizer(boxed) => match boxed.as_ref() {
@@ -286,9 +311,7 @@ pub async fn run(
         watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
     let controller = Controller::new(resources, watcher::Config::default())
         .owns(secrets, secret_watch)
-        .with_config(
-            kube::runtime::controller::Config::default().concurrency(config.concurrency),
-        )
+        .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency))
         .graceful_shutdown_on(shutdown);
     let recorder = Recorder::new(
         client.clone(),

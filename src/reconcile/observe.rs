@@ -37,7 +37,11 @@ impl Snapshot {
         Observed {
             spec: &self.resource.spec,
             status: &self.status,
-            rotate_request: self.resource.annotations().get(ROTATE_ANNOTATION).map(String::as_str),
+            rotate_request: self
+                .resource
+                .annotations()
+                .get(ROTATE_ANNOTATION)
+                .map(String::as_str),
             validity: self.validity.clone(),
             permission: self.permission.clone(),
             secret: self.secret_observation.clone(),
@@ -184,10 +188,13 @@ fn rendered_matches(
         login,
         secret: value,
     };
-    secret::render(resource, &material).is_ok_and(|desired| secret::is_up_to_date(existing, &desired))
+    secret::render(resource, &material)
+        .is_ok_and(|desired| secret::is_up_to_date(existing, &desired))
 }
 
 /// The object reference Events are attached to.
-pub fn object_ref(resource: &ServiceSpecificCredential) -> k8s_openapi::api::core::v1::ObjectReference {
+pub fn object_ref(
+    resource: &ServiceSpecificCredential,
+) -> k8s_openapi::api::core::v1::ObjectReference {
     resource.object_ref(&())
 }

@@ -129,13 +129,17 @@ pub fn gate(observed: &Observed<'_>) -> Option<Decision> {
 /// The credential id this resource holds: from status, else from our Secret's annotation (a
 /// crash after the Secret write and before the status write).
 pub fn owned_id<'a>(observed: &'a Observed<'_>) -> Option<&'a str> {
-    observed.status.credential_id.as_deref().or(match &observed.secret {
-        SecretObservation::Owned {
-            credential_id: Some(id),
-            ..
-        } => Some(id.as_str()),
-        _ => observed.old_secret_intact.as_deref(),
-    })
+    observed
+        .status
+        .credential_id
+        .as_deref()
+        .or(match &observed.secret {
+            SecretObservation::Owned {
+                credential_id: Some(id),
+                ..
+            } => Some(id.as_str()),
+            _ => observed.old_secret_intact.as_deref(),
+        })
 }
 
 pub fn decide(observed: &Observed<'_>) -> Decision {
@@ -227,7 +231,9 @@ fn decide_with_credential(
         slots_used: Some(slots_used),
     };
     let expired = credential.status == CredentialStatus::Expired
-        || credential.expiration_date.is_some_and(|e| e <= observed.now);
+        || credential
+            .expiration_date
+            .is_some_and(|e| e <= observed.now);
     if expired {
         // Never "fixed" by setting it Active: an expired key stays expired.
         return report(
@@ -516,11 +522,36 @@ mod tests {
     #[test]
     fn iam_errors_are_reported_typed() {
         for (error, expected) in [
-            (IamError::UserNotFound { user: "sofia".into() }, Reason::UserNotFound),
-            (IamError::ServiceNotSupported { service: "x".into() }, Reason::ServiceNotSupported),
-            (IamError::Throttled { message: "Rate exceeded".into() }, Reason::Throttled),
-            (IamError::Unavailable { message: "down".into() }, Reason::IamUnavailable),
-            (IamError::AccessDenied { message: "no".into() }, Reason::AccessDenied),
+            (
+                IamError::UserNotFound {
+                    user: "sofia".into(),
+                },
+                Reason::UserNotFound,
+            ),
+            (
+                IamError::ServiceNotSupported {
+                    service: "x".into(),
+                },
+                Reason::ServiceNotSupported,
+            ),
+            (
+                IamError::Throttled {
+                    message: "Rate exceeded".into(),
+                },
+                Reason::Throttled,
+            ),
+            (
+                IamError::Unavailable {
+                    message: "down".into(),
+                },
+                Reason::IamUnavailable,
+            ),
+            (
+                IamError::AccessDenied {
+                    message: "no".into(),
+                },
+                Reason::AccessDenied,
+            ),
         ] {
             let mut c = Case::new();
             c.credentials = Some(Err(error));
@@ -533,9 +564,17 @@ mod tests {
         let mut c = Case::new();
         c.credentials = Some(Ok(vec![cred("ACCA1", NOW - 10), cred("ACCA2", NOW - 5)]));
         match c.decide() {
-            Decision::Report { reason, message, slots_used, .. } => {
+            Decision::Report {
+                reason,
+                message,
+                slots_used,
+                ..
+            } => {
                 assert_eq!(reason, Reason::LimitExceeded);
-                assert!(message.contains("ACCA1") && message.contains("ACCA2"), "{message}");
+                assert!(
+                    message.contains("ACCA1") && message.contains("ACCA2"),
+                    "{message}"
+                );
                 assert_eq!(slots_used, Some(2));
             }
             other => panic!("{other:?}"),
@@ -552,11 +591,20 @@ mod tests {
         c.credentials = Some(Ok(vec![cred("OLD", NOW - 3600), cred("ORPHAN", NOW - 59)]));
         assert_eq!(
             c.decide(),
-            Decision::Reset { credential: cred("ORPHAN", NOW - 59), cause: ResetCause::Adopt }
+            Decision::Reset {
+                credential: cred("ORPHAN", NOW - 59),
+                cause: ResetCause::Adopt
+            }
         );
         // Claimed by another resource: not ours.
         c.claimed.insert("ORPHAN".into());
-        assert!(matches!(c.decide(), Decision::Report { reason: Reason::LimitExceeded, .. }));
+        assert!(matches!(
+            c.decide(),
+            Decision::Report {
+                reason: Reason::LimitExceeded,
+                ..
+            }
+        ));
         // Older than the request (minus skew): not ours.
         let mut c = Case::new();
         c.status.create_requested_at = Some(Time(at(NOW - 60)));
@@ -564,7 +612,13 @@ mod tests {
         assert_eq!(c.decide(), Decision::Create { replaces: None });
         // Within the skew: ours.
         c.credentials = Some(Ok(vec![cred("SKEW", NOW - 63)]));
-        assert!(matches!(c.decide(), Decision::Reset { cause: ResetCause::Adopt, .. }));
+        assert!(matches!(
+            c.decide(),
+            Decision::Reset {
+                cause: ResetCause::Adopt,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -580,14 +634,22 @@ mod tests {
         c.status.create_requested_at = Some(Time(at(NOW - 60)));
         c.secret = owned("ACCA9");
         c.credentials = Some(Ok(vec![cred("ACCA9", NOW - 59)]));
-        assert!(matches!(c.decide(), Decision::Report { reason: Reason::Available, .. }));
+        assert!(matches!(
+            c.decide(),
+            Decision::Report {
+                reason: Reason::Available,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn healthy_credential_is_available() {
         let c = Case::holding("ACCA1");
         match c.decide() {
-            Decision::Report { reason, credential, .. } => {
+            Decision::Report {
+                reason, credential, ..
+            } => {
                 assert_eq!(reason, Reason::Available);
                 assert_eq!(credential.unwrap().id, "ACCA1");
             }
@@ -599,20 +661,39 @@ mod tests {
     fn credential_deleted_out_of_band_is_recreated() {
         let mut c = Case::holding("ACCA1");
         c.credentials = Some(Ok(vec![]));
-        assert_eq!(c.decide(), Decision::Create { replaces: Some("ACCA1".into()) });
+        assert_eq!(
+            c.decide(),
+            Decision::Create {
+                replaces: Some("ACCA1".into())
+            }
+        );
     }
 
     #[test]
     fn lost_or_edited_secret_resets() {
         for secret in [
             SecretObservation::Missing,
-            SecretObservation::Owned { credential_id: Some("ACCA1".into()), intact: false, up_to_date: false },
-            SecretObservation::Owned { credential_id: Some("OTHER".into()), intact: true, up_to_date: true },
+            SecretObservation::Owned {
+                credential_id: Some("ACCA1".into()),
+                intact: false,
+                up_to_date: false,
+            },
+            SecretObservation::Owned {
+                credential_id: Some("OTHER".into()),
+                intact: true,
+                up_to_date: true,
+            },
         ] {
             let mut c = Case::holding("ACCA1");
             c.secret = secret;
             assert!(
-                matches!(c.decide(), Decision::Reset { cause: ResetCause::SecretLost, .. }),
+                matches!(
+                    c.decide(),
+                    Decision::Reset {
+                        cause: ResetCause::SecretLost,
+                        ..
+                    }
+                ),
                 "{:?}",
                 c.secret
             );
@@ -622,7 +703,11 @@ mod tests {
     #[test]
     fn template_change_rewrites_without_reset() {
         let mut c = Case::holding("ACCA1");
-        c.secret = SecretObservation::Owned { credential_id: Some("ACCA1".into()), intact: true, up_to_date: false };
+        c.secret = SecretObservation::Owned {
+            credential_id: Some("ACCA1".into()),
+            intact: true,
+            up_to_date: false,
+        };
         assert!(matches!(c.decide(), Decision::RewriteSecret { .. }));
     }
 
@@ -642,11 +727,20 @@ mod tests {
         c.credentials = Some(Ok(vec![inactive.clone()]));
         assert_eq!(
             c.decide(),
-            Decision::UpdateStatus { credential: inactive, desired: DesiredStatus::Active }
+            Decision::UpdateStatus {
+                credential: inactive,
+                desired: DesiredStatus::Active
+            }
         );
         let mut c = Case::holding("ACCA1");
         c.spec.status = DesiredStatus::Inactive;
-        assert!(matches!(c.decide(), Decision::UpdateStatus { desired: DesiredStatus::Inactive, .. }));
+        assert!(matches!(
+            c.decide(),
+            Decision::UpdateStatus {
+                desired: DesiredStatus::Inactive,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -693,18 +787,36 @@ mod tests {
         });
         assert_eq!(reason(&c.decide()), Reason::Available, "created 100s ago");
         c.credentials = Some(Ok(vec![cred("ACCA1", NOW - 3601)]));
-        assert!(matches!(c.decide(), Decision::Reset { cause: ResetCause::Rotate(None), .. }));
+        assert!(matches!(
+            c.decide(),
+            Decision::Reset {
+                cause: ResetCause::Rotate(None),
+                ..
+            }
+        ));
         c.status.last_rotation_time = Some(Time(at(NOW - 60)));
-        assert_eq!(reason(&c.decide()), Reason::Available, "rotated a minute ago");
+        assert_eq!(
+            reason(&c.decide()),
+            Reason::Available,
+            "rotated a minute ago"
+        );
     }
 
     #[test]
     fn cleanup_follows_deletion_policy() {
         let c = Case::holding("ACCA1");
-        assert_eq!(decide_cleanup(&c.observed(), None), Cleanup::Delete { ids: vec!["ACCA1".into()] });
+        assert_eq!(
+            decide_cleanup(&c.observed(), None),
+            Cleanup::Delete {
+                ids: vec!["ACCA1".into()]
+            }
+        );
         let mut c = Case::holding("ACCA1");
         c.spec.deletion_policy = DeletionPolicy::Retain;
-        assert_eq!(decide_cleanup(&c.observed(), None), Cleanup::Retain { id: "ACCA1".into() });
+        assert_eq!(
+            decide_cleanup(&c.observed(), None),
+            Cleanup::Retain { id: "ACCA1".into() }
+        );
         let c = Case::new();
         assert!(!cleanup_needs_list(&c.observed()));
         assert_eq!(decide_cleanup(&c.observed(), None), Cleanup::Nothing);
@@ -716,6 +828,11 @@ mod tests {
         c.status.create_requested_at = Some(Time(at(NOW - 60)));
         assert!(cleanup_needs_list(&c.observed()));
         let list = vec![cred("OLD", NOW - 3600), cred("ORPHAN", NOW - 30)];
-        assert_eq!(decide_cleanup(&c.observed(), Some(&list)), Cleanup::Delete { ids: vec!["ORPHAN".into()] });
+        assert_eq!(
+            decide_cleanup(&c.observed(), Some(&list)),
+            Cleanup::Delete {
+                ids: vec!["ORPHAN".into()]
+            }
+        );
     }
 }

@@ -256,7 +256,10 @@ impl Harness {
     pub async fn wait_gone(&self, name: &str) {
         let deadline = tokio::time::Instant::now() + WAIT;
         while self.get(name).await.is_some() {
-            assert!(tokio::time::Instant::now() < deadline, "{name} was not deleted");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} was not deleted"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -389,13 +392,8 @@ impl Drop for Harness {
 }
 
 async fn sdk(emulator: &EmulatorHandle) -> aws_sdk_iam::Client {
-    let credentials = aws_credential_types::Credentials::new(
-        "AKIDTEST",
-        "test-secret",
-        None,
-        None,
-        "e2e",
-    );
+    let credentials =
+        aws_credential_types::Credentials::new("AKIDTEST", "test-secret", None, None, "e2e");
     AwsIam::sdk_client(
         Some(&emulator.endpoint_url()),
         Some("eu-west-1"),

@@ -31,7 +31,13 @@ async fn start_replica(h: &Harness, identity: &str, lease_duration: Duration) ->
         AwsIam::sdk_client(
             Some(&h.emulator.endpoint_url()),
             Some("eu-west-1"),
-            Some(aws_credential_types::Credentials::new("AKIDTEST", "test-secret", None, None, "e2e")),
+            Some(aws_credential_types::Credentials::new(
+                "AKIDTEST",
+                "test-secret",
+                None,
+                None,
+                "e2e",
+            )),
         )
         .await,
         IamLimits::default(),
@@ -57,7 +63,11 @@ async fn start_replica(h: &Harness, identity: &str, lease_duration: Duration) ->
         lease,
         shutdown.clone(),
     ));
-    Replica { shutdown, task, metrics }
+    Replica {
+        shutdown,
+        task,
+        metrics,
+    }
 }
 
 async fn holder(h: &Harness) -> Option<String> {
@@ -72,7 +82,10 @@ async fn holder(h: &Harness) -> Option<String> {
 async fn wait_holder(h: &Harness, identity: &str, within: Duration) -> Duration {
     let started = Instant::now();
     while holder(h).await.as_deref() != Some(identity) {
-        assert!(started.elapsed() < within, "{identity} did not take the Lease within {within:?}");
+        assert!(
+            started.elapsed() < within,
+            "{identity} did not take the Lease within {within:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     started.elapsed()
@@ -162,7 +175,12 @@ async fn metrics_and_probes_are_served_without_secrets() {
     let http = reqwest::Client::new();
     let get = |path: &'static str| {
         let http = http.clone();
-        async move { http.get(format!("http://{addr}{path}")).send().await.unwrap() }
+        async move {
+            http.get(format!("http://{addr}{path}"))
+                .send()
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(get("/healthz").await.status(), 200);
     assert_eq!(get("/readyz").await.status(), 503);
@@ -193,7 +211,10 @@ async fn metrics_and_probes_are_served_without_secrets() {
     let secret = h.secret("measured").await.unwrap();
     let (_, password) = crate::harness::login_and_secret(&secret);
     assert!(!text.contains(&password));
-    assert!(!text.contains(status(&r).credential_id.as_deref().unwrap()), "no ids as labels");
+    assert!(
+        !text.contains(status(&r).credential_id.as_deref().unwrap()),
+        "no ids as labels"
+    );
     a.shutdown.cancel();
     let _ = a.task.await;
     server.abort();
