@@ -451,6 +451,15 @@ fn at(t: &str) -> jiff::Timestamp {
     t.parse().expect("timestamp")
 }
 
+/// A transcript request with the stand-in's values substituted.
+struct RequestParts {
+    method: String,
+    path: String,
+    content_type: Option<String>,
+    body: Option<String>,
+    headers: Vec<(&'static str, String)>,
+}
+
 struct Replay {
     server: ApiServer,
     norm: Norm,
@@ -464,16 +473,7 @@ impl Replay {
         }
     }
 
-    fn request_parts(
-        &self,
-        t: &Transcript,
-    ) -> (
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Vec<(&'static str, String)>,
-    ) {
+    fn request_parts(&self, t: &Transcript) -> RequestParts {
         let r = &t.request;
         let method = r
             .get("method")
@@ -511,7 +511,13 @@ impl Replay {
                 headers.push((k, v));
             }
         }
-        (method, path, ct, body, headers)
+        RequestParts {
+            method,
+            path,
+            content_type: ct,
+            body,
+            headers,
+        }
     }
 
     /// Sends a transcript's request and requires the recorded answer.
@@ -520,7 +526,13 @@ impl Replay {
         if let Some(time) = step_time(&t.body, t.events.as_ref()) {
             self.server.set_time(Some(time));
         }
-        let (method, path, ct, body, headers) = self.request_parts(&t);
+        let RequestParts {
+            method,
+            path,
+            content_type: ct,
+            body,
+            headers,
+        } = self.request_parts(&t);
         let ans = send(&self.server, &method, &path, ct.as_deref(), body, &headers).await;
         assert_eq!(
             ans.status, t.status,
@@ -837,12 +849,19 @@ async fn watch_step(r: &mut Replay) {
 
 /// 34/35: events.k8s.io Events, with generated names.
 async fn event_steps(r: &mut Replay) {
+    let re = regex::Regex::new("^ssc-operator-[bcdfghjklmnpqrstvwxz2456789]{5}$").unwrap();
     for (prefix, recorded) in [("34-", "ssc-operator-hkb9c"), ("35-", "ssc-operator-jrd2k")] {
         let t = transcript(prefix);
         if let Some(time) = step_time(&t.body, None) {
             r.server.set_time(Some(time));
         }
-        let (method, path, ct, body, headers) = r.request_parts(&t);
+        let RequestParts {
+            method,
+            path,
+            content_type: ct,
+            body,
+            headers,
+        } = r.request_parts(&t);
         let ans = send(&r.server, &method, &path, ct.as_deref(), body, &headers).await;
         assert_eq!(ans.status, t.status, "{}: {}", t.file, ans.body);
         let v = ans.json().to_json();
@@ -851,7 +870,6 @@ async fn event_steps(r: &mut Replay) {
             .or(v["details"]["name"].as_str())
             .expect("generated name")
             .to_string();
-        let re = regex::Regex::new("^ssc-operator-[bcdfghjklmnpqrstvwxz2456789]{5}$").unwrap();
         assert!(re.is_match(&generated), "generated name {generated}");
         r.norm.names.insert(recorded.to_string(), generated);
         if let Err(e) = r.norm.cmp(&t.body, &ans.json(), "body", "") {
@@ -863,7 +881,12 @@ async fn event_steps(r: &mut Replay) {
 /// 27: a watch from a too-old resourceVersion: HTTP 200, one ERROR line, closed at once.
 async fn too_old_watch_step(r: &mut Replay) {
     let t = transcript("27-");
-    let (method, path, _, _, headers) = r.request_parts(&t);
+    let RequestParts {
+        method,
+        path,
+        headers,
+        ..
+    } = r.request_parts(&t);
     let started = std::time::Instant::now();
     let ans = send(&r.server, &method, &path, None, None, &headers).await;
     assert!(
@@ -918,5 +941,1654 @@ fn reorder_like(like: &OValue, v: &OValue) -> OValue {
                 .collect(),
         ),
         _ => v.clone(),
+    }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Focused behaviour tests (raw HTTP)
+// -------------------------------------------------------------------------------------------------
+
+async fn call(
+    server: &ApiServer,
+    method: &str,
+    path: &str,
+    ct: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let body = if body.is_null() {
+        None
+    } else {
+        Some(body.to_string())
+    };
+    let a = send(server, method, path, ct, body, &[]).await;
+    let v = serde_json::from_str(&a.body).unwrap_or_else(|_| Value::String(a.body.clone()));
+    (a.status, v)
+}
+
+async fn post(server: &ApiServer, path: &str, body: Value) -> (u16, Value) {
+    call(server, "POST", path, Some("application/json"), body).await
+}
+
+async fn get(server: &ApiServer, path: &str) -> (u16, Value) {
+    call(server, "GET", path, None, Value::Null).await
+}
+
+async fn merge(server: &ApiServer, path: &str, body: Value) -> (u16, Value) {
+    call(
+        server,
+        "PATCH",
+        path,
+        Some("application/merge-patch+json"),
+        body,
+    )
+    .await
+}
+
+fn alice() -> Value {
+    ssc_body(
+        "alice",
+        json!({"team": "platform"}),
+        json!({"userName": "alice", "serviceName": "codecommit.amazonaws.com"}),
+    )
+}
+
+async fn ssc_server() -> ApiServer {
+    ApiServer::start(vec![crd()]).await
+}
+
+fn rv(v: &Value) -> u64 {
+    v["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("resourceVersion")
+        .parse()
+        .expect("numeric resourceVersion")
+}
+
+#[tokio::test]
+async fn status_subresource_split_and_generation() {
+    let s = ssc_server().await;
+    let (code, created) = post(&s, SSC, alice()).await;
+    assert_eq!(code, 201);
+    assert_eq!(created["metadata"]["generation"], 1);
+    assert_eq!(
+        created["spec"]["status"], "Active",
+        "schema default applied on create"
+    );
+    // metadata-only change: generation stays, resourceVersion moves
+    let (_, v) = merge(
+        &s,
+        &format!("{SSC}/alice"),
+        json!({"metadata": {"labels": {"env": "test"}}}),
+    )
+    .await;
+    assert_eq!(v["metadata"]["generation"], 1);
+    assert!(rv(&v) > rv(&created));
+    // main resource: .status is dropped, spec change bumps generation
+    let (code, v) = merge(
+        &s,
+        &format!("{SSC}/alice"),
+        json!({"spec": {"status": "Inactive"}, "status": {"phase": "Hacked"}}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(v["metadata"]["generation"], 2);
+    assert!(
+        v.get("status").is_none(),
+        "status written through the main resource: {v}"
+    );
+    // /status: only .status is kept (spec, labels, finalizers dropped), generation kept
+    let (code, v) = merge(
+        &s,
+        &format!("{SSC}/alice/status"),
+        json!({"spec": {"userName": "mallory"}, "metadata": {"labels": {"x": "y"}, "finalizers": ["a.b/c"]}, "status": {"observedGeneration": 2}}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(v["status"]["observedGeneration"], 2);
+    assert_eq!(v["spec"]["userName"], "alice");
+    assert!(v["metadata"]["labels"].get("x").is_none());
+    assert!(v["metadata"].get("finalizers").is_none());
+    assert_eq!(v["metadata"]["generation"], 2);
+    // PUT on the main resource keeps the stored status
+    let mut put = v.clone();
+    put["status"] = json!({"observedGeneration": 99});
+    put["spec"]["status"] = json!("Active");
+    let (code, v) = call(
+        &s,
+        "PUT",
+        &format!("{SSC}/alice"),
+        Some("application/json"),
+        put,
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(v["status"]["observedGeneration"], 2);
+    assert_eq!(v["metadata"]["generation"], 3);
+    // a no-op write does not create a revision
+    let before = s.revision();
+    let (code, same) = merge(
+        &s,
+        &format!("{SSC}/alice"),
+        json!({"spec": {"status": "Active"}}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(rv(&same), rv(&v));
+    assert_eq!(s.revision(), before, "no-op patch must not write");
+}
+
+#[tokio::test]
+async fn optimistic_concurrency() {
+    let s = ssc_server().await;
+    let (_, created) = post(&s, SSC, alice()).await;
+    // PUT without resourceVersion: 422 with the plural kind (custom resources)
+    let mut body = created.clone();
+    body["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    let (code, v) = call(
+        &s,
+        "PUT",
+        &format!("{SSC}/alice"),
+        Some("application/json"),
+        body,
+    )
+    .await;
+    assert_eq!(code, 422, "{v}");
+    assert_eq!(
+        v["message"],
+        "servicespecificcredentials.iam.ssc-operator.dev \"alice\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+    );
+    assert_eq!(v["details"]["kind"], "servicespecificcredentials");
+    // stale resourceVersion inside a merge patch: 409 Conflict
+    merge(
+        &s,
+        &format!("{SSC}/alice"),
+        json!({"metadata": {"labels": {"a": "b"}}}),
+    )
+    .await;
+    let stale = created["metadata"]["resourceVersion"].clone();
+    let (code, v) = merge(
+        &s,
+        &format!("{SSC}/alice"),
+        json!({"metadata": {"resourceVersion": stale}, "spec": {"status": "Inactive"}}),
+    )
+    .await;
+    assert_eq!(code, 409);
+    assert_eq!(v["reason"], "Conflict");
+    // ... and in a json patch
+    let (code, _) = call(
+        &s,
+        "PATCH",
+        &format!("{SSC}/alice"),
+        Some("application/json-patch+json"),
+        json!([{"op": "replace", "path": "/metadata/resourceVersion", "value": stale}]),
+    )
+    .await;
+    assert_eq!(code, 409);
+    // Secrets allow unconditional updates; Leases do not
+    let (code, _) = post(
+        &s,
+        "/api/v1/namespaces/default/secrets",
+        json!({"metadata": {"name": "s"}, "stringData": {"a": "b"}}),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let (code, v) = call(
+        &s,
+        "PUT",
+        "/api/v1/namespaces/default/secrets/s",
+        Some("application/json"),
+        json!({"metadata": {"name": "s"}, "stringData": {"a": "c"}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["data"]["a"], "Yw==");
+    let lease = json!({"metadata": {"name": "l"}, "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15}});
+    let (code, _) = post(
+        &s,
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+        lease.clone(),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let (code, v) = call(
+        &s,
+        "PUT",
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases/l",
+        Some("application/json"),
+        lease,
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(v["details"]["kind"], "leases");
+    assert_eq!(v["details"]["group"], "coordination.k8s.io");
+}
+
+#[tokio::test]
+async fn validation_messages() {
+    let s = ssc_server().await;
+    // invalid name
+    let (code, v) = post(
+        &s,
+        SSC,
+        ssc_body(
+            "Bad_Name",
+            Value::Null,
+            json!({"userName": "a", "serviceName": "codecommit.amazonaws.com"}),
+        ),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(v["details"]["causes"][0]["field"], "metadata.name");
+    assert!(
+        v["details"]["causes"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain")
+    );
+    // maxLength (blocking: CEL skipped), minimum, type
+    let long = "a".repeat(65);
+    let (code, v) = post(
+        &s,
+        SSC,
+        ssc_body(
+            "x",
+            Value::Null,
+            json!({"userName": long, "serviceName": "codecommit.amazonaws.com"}),
+        ),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        v["details"]["causes"][0],
+        json!({"reason": "FieldValueTooLong", "message": "Too long: may not be longer than 64", "field": "spec.userName"})
+    );
+    assert_eq!(v["details"]["causes"][1]["field"], "<nil>");
+    let (_, v) = post(&s, SSC, ssc_body("x", Value::Null, json!({"userName": "a", "serviceName": "bedrock.amazonaws.com", "credentialAgeDays": 0}))).await;
+    assert_eq!(
+        v["details"]["causes"][0],
+        json!({"reason": "FieldValueInvalid", "message": "Invalid value: 0: spec.credentialAgeDays in body should be greater than or equal to 1", "field": "spec.credentialAgeDays"})
+    );
+    let (_, v) = post(&s, SSC, ssc_body("x", Value::Null, json!({"userName": "a", "serviceName": "bedrock.amazonaws.com", "credentialAgeDays": "7"}))).await;
+    assert_eq!(v["details"]["causes"][0]["reason"], "FieldValueTypeInvalid");
+    assert_eq!(
+        v["details"]["causes"][0]["message"],
+        "Invalid value: \"string\": spec.credentialAgeDays in body must be of type integer: \"string\""
+    );
+    // \w is ASCII-only (Go RE2): a non-ASCII letter does not match
+    let (code, _) = post(
+        &s,
+        SSC,
+        ssc_body(
+            "x",
+            Value::Null,
+            json!({"userName": "jos\u{e9}", "serviceName": "codecommit.amazonaws.com"}),
+        ),
+    )
+    .await;
+    assert_eq!(code, 422);
+    // the CEL rule allows credentialAgeDays on bedrock; unknown fields are pruned with a warning
+    let a = send(
+        &s,
+        "POST",
+        SSC,
+        Some("application/json"),
+        Some(ssc_body("y", Value::Null, json!({"userName": "a", "serviceName": "bedrock.amazonaws.com", "credentialAgeDays": 7, "bogus": 1})).to_string()),
+        &[],
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert!(!a.body.contains("bogus"));
+    // strict field validation rejects unknown fields
+    let (code, v) = post(
+        &s,
+        &format!("{SSC}?fieldValidation=Strict"),
+        ssc_body(
+            "z",
+            Value::Null,
+            json!({"userName": "a", "serviceName": "bedrock.amazonaws.com", "bogus": 1}),
+        ),
+    )
+    .await;
+    assert_eq!(code, 400);
+    assert_eq!(
+        v["message"],
+        "strict decoding error: unknown field \"spec.bogus\""
+    );
+    // namespace must exist
+    let (code, v) = post(
+        &s,
+        "/apis/iam.ssc-operator.dev/v1alpha1/namespaces/nope/servicespecificcredentials",
+        alice(),
+    )
+    .await;
+    assert_eq!(code, 404);
+    assert_eq!(v["message"], "namespaces \"nope\" not found");
+    assert_eq!(v["details"], json!({"name": "nope", "kind": "namespaces"}));
+    // resourceVersion must not be set on create
+    let mut b = alice();
+    b["metadata"]["resourceVersion"] = json!("5");
+    let (code, _) = post(&s, SSC, b).await;
+    assert_eq!(code, 500);
+}
+
+#[tokio::test]
+async fn patch_types_and_apply() {
+    let s = ssc_server().await;
+    post(&s, SSC, alice()).await;
+    // strategic merge patch is not supported for custom resources
+    let (code, v) = call(
+        &s,
+        "PATCH",
+        &format!("{SSC}/alice"),
+        Some("application/strategic-merge-patch+json"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(code, 415);
+    assert_eq!(
+        v["message"],
+        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+    );
+    // apply needs a fieldManager
+    let a = send(
+        &s,
+        "PATCH",
+        &format!("{SSC}/alice"),
+        Some("application/apply-patch+yaml"),
+        Some("apiVersion: iam.ssc-operator.dev/v1alpha1\nkind: ServiceSpecificCredential\n".into()),
+        &[],
+    )
+    .await;
+    assert_eq!(a.status, 422);
+    let v: Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(
+        v["message"],
+        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"
+    );
+    assert_eq!(
+        v["details"],
+        json!({"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [{"reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"}]})
+    );
+    // apply needs apiVersion and kind
+    let a = send(
+        &s,
+        "PATCH",
+        &format!("{SSC}/alice?fieldManager=x"),
+        Some("application/apply-patch+yaml"),
+        Some("spec:\n  status: Inactive\n".into()),
+        &[],
+    )
+    .await;
+    assert_eq!(a.status, 400);
+    assert!(
+        a.body.contains("invalid object type: /, Kind="),
+        "{}",
+        a.body
+    );
+    // apply creates, then owns; another manager conflicts unless forced
+    let cfg = "apiVersion: iam.ssc-operator.dev/v1alpha1\nkind: ServiceSpecificCredential\nmetadata:\n  name: bob\nspec:\n  userName: bob\n  serviceName: cassandra.amazonaws.com\n";
+    let a = send(
+        &s,
+        "PATCH",
+        &format!("{SSC}/bob?fieldManager=gitops"),
+        Some("application/apply-patch+yaml"),
+        Some(cfg.into()),
+        &[],
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let other = "apiVersion: iam.ssc-operator.dev/v1alpha1\nkind: ServiceSpecificCredential\nmetadata:\n  name: bob\nspec:\n  status: Inactive\n";
+    let a = send(
+        &s,
+        "PATCH",
+        &format!("{SSC}/bob?fieldManager=other"),
+        Some("application/apply-patch+yaml"),
+        Some(other.into()),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        a.status, 200,
+        "spec.status was defaulted, not owned by gitops: {}",
+        a.body
+    );
+    let mine = "apiVersion: iam.ssc-operator.dev/v1alpha1\nkind: ServiceSpecificCredential\nmetadata:\n  name: bob\nspec:\n  userName: bob\n  serviceName: cassandra.amazonaws.com\n  status: Active\n";
+    let a = send(
+        &s,
+        "PATCH",
+        &format!("{SSC}/bob?fieldManager=gitops"),
+        Some("application/apply-patch+yaml"),
+        Some(mine.into()),
+        &[],
+    )
+    .await;
+    assert_eq!(a.status, 409, "{}", a.body);
+    let v: Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(
+        v["message"],
+        "Apply failed with 1 conflict: conflict with \"other\": .spec.status"
+    );
+    let a = send(
+        &s,
+        "PATCH",
+        &format!("{SSC}/bob?fieldManager=gitops&force=true"),
+        Some("application/apply-patch+yaml"),
+        Some(mine.into()),
+        &[],
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    // a failing json-patch test is a generic 422
+    let (code, v) = call(
+        &s,
+        "PATCH",
+        &format!("{SSC}/bob"),
+        Some("application/json-patch+json"),
+        json!([{"op": "test", "path": "/spec/userName", "value": "zed"}]),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(v["details"], json!({}));
+    // an undecodable json patch is a 400
+    let (code, _) = call(
+        &s,
+        "PATCH",
+        &format!("{SSC}/bob"),
+        Some("application/json-patch+json"),
+        json!({"op": "add"}),
+    )
+    .await;
+    assert_eq!(code, 400);
+}
+
+#[tokio::test]
+async fn finalizers_and_deletion() {
+    let s = ssc_server().await;
+    let mut b = alice();
+    b["metadata"]["finalizers"] = json!(["iam.ssc-operator.dev/cleanup"]);
+    let (_, created) = post(&s, SSC, b).await;
+    let (code, v) = call(&s, "DELETE", &format!("{SSC}/alice"), None, Value::Null).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        v["kind"], "ServiceSpecificCredential",
+        "the object, not a Status"
+    );
+    assert_eq!(v["metadata"]["deletionGracePeriodSeconds"], 0);
+    assert_eq!(v["metadata"]["generation"], 2);
+    assert!(v["metadata"]["deletionTimestamp"].is_string());
+    // deleting again: same object, no write
+    let before = s.revision();
+    let (code, again) = call(&s, "DELETE", &format!("{SSC}/alice"), None, Value::Null).await;
+    assert_eq!(code, 200);
+    assert_eq!(again, v);
+    assert_eq!(s.revision(), before);
+    // no new finalizers while terminating (reported twice, like the real server)
+    let (code, e) = call(
+        &s,
+        "PATCH",
+        &format!("{SSC}/alice"),
+        Some("application/json-patch+json"),
+        json!([{"op": "add", "path": "/metadata/finalizers/-", "value": "x.io/y"}]),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(e["details"]["causes"].as_array().unwrap().len(), 2);
+    // removing the last finalizer deletes in the same request
+    let (code, v) = call(
+        &s,
+        "PATCH",
+        &format!("{SSC}/alice"),
+        Some("application/json-patch+json"),
+        json!([{"op": "test", "path": "/metadata/finalizers/0", "value": "iam.ssc-operator.dev/cleanup"}, {"op": "remove", "path": "/metadata/finalizers/0"}]),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert!(v["metadata"].get("finalizers").is_none());
+    assert_eq!(get(&s, &format!("{SSC}/alice")).await.0, 404);
+    // delete preconditions
+    let (_, bob) = post(
+        &s,
+        SSC,
+        ssc_body(
+            "bob",
+            Value::Null,
+            json!({"userName": "bob", "serviceName": "codecommit.amazonaws.com"}),
+        ),
+    )
+    .await;
+    let (code, v) = call(
+        &s,
+        "DELETE",
+        &format!("{SSC}/bob"),
+        Some("application/json"),
+        json!({"preconditions": {"uid": created["metadata"]["uid"]}}),
+    )
+    .await;
+    assert_eq!(code, 409);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("Precondition failed: UID in precondition")
+    );
+    let (code, v) = call(&s, "DELETE", &format!("{SSC}/bob"), Some("application/json"), json!({"preconditions": {"uid": bob["metadata"]["uid"], "resourceVersion": bob["metadata"]["resourceVersion"]}})).await;
+    assert_eq!(code, 200);
+    assert_eq!(v["status"], "Success");
+    assert_eq!(v["details"]["uid"], bob["metadata"]["uid"]);
+    // foreground deletion waits for dependents via the foregroundDeletion finalizer
+    let (_, carol) = post(
+        &s,
+        SSC,
+        ssc_body(
+            "carol",
+            Value::Null,
+            json!({"userName": "carol", "serviceName": "codecommit.amazonaws.com"}),
+        ),
+    )
+    .await;
+    let (code, _) = post(
+        &s,
+        "/api/v1/namespaces/default/secrets",
+        json!({"metadata": {"name": "carol-dep", "ownerReferences": [owner_ref(&carol, true)]}}),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let (code, v) = call(
+        &s,
+        "DELETE",
+        &format!("{SSC}/carol"),
+        Some("application/json"),
+        json!({"propagationPolicy": "Foreground"}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(v["metadata"]["finalizers"], json!(["foregroundDeletion"]));
+    wait_gone(&s, "/api/v1/namespaces/default/secrets/carol-dep").await;
+    wait_gone(&s, &format!("{SSC}/carol")).await;
+}
+
+fn owner_ref(owner: &Value, block: bool) -> Value {
+    json!({
+        "apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"], "controller": true, "blockOwnerDeletion": block,
+    })
+}
+
+#[tokio::test]
+async fn garbage_collection() {
+    let s = ssc_server().await;
+    let secrets = "/api/v1/namespaces/default/secrets";
+    let (_, owner) = post(&s, SSC, alice()).await;
+    // owner only terminating (finalizer): dependents stay
+    let mut b = ssc_body(
+        "fin",
+        Value::Null,
+        json!({"userName": "f", "serviceName": "codecommit.amazonaws.com"}),
+    );
+    b["metadata"]["finalizers"] = json!(["x.io/keep"]);
+    let (_, fin) = post(&s, SSC, b).await;
+    post(
+        &s,
+        secrets,
+        json!({"metadata": {"name": "a", "ownerReferences": [owner_ref(&owner, true)]}}),
+    )
+    .await;
+    post(
+        &s,
+        secrets,
+        json!({"metadata": {"name": "f", "ownerReferences": [owner_ref(&fin, true)]}}),
+    )
+    .await;
+    // two owners, one of them missing: the dangling reference is removed, the object kept
+    let mut ghost = owner_ref(&owner, false);
+    ghost["uid"] = json!("00000000-0000-4000-8000-000000000009");
+    ghost["name"] = json!("ghost");
+    ghost["controller"] = json!(false);
+    post(
+        &s,
+        secrets,
+        json!({"metadata": {"name": "two", "ownerReferences": [owner_ref(&fin, false), ghost]}}),
+    )
+    .await;
+    call(&s, "DELETE", &format!("{SSC}/fin"), None, Value::Null).await;
+    call(&s, "DELETE", &format!("{SSC}/alice"), None, Value::Null).await;
+    wait_gone(&s, &format!("{secrets}/a")).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        get(&s, &format!("{secrets}/f")).await.0,
+        200,
+        "owner terminating with finalizers does not trigger GC"
+    );
+    let (_, two) = get(&s, &format!("{secrets}/two")).await;
+    assert_eq!(
+        two["metadata"]["ownerReferences"].as_array().map(Vec::len),
+        Some(1),
+        "{two}"
+    );
+    // an owner with the right name but another uid does not count
+    let mut wrong = owner_ref(&fin, true);
+    wrong["uid"] = json!("11111111-0000-4000-8000-000000000000");
+    post(
+        &s,
+        secrets,
+        json!({"metadata": {"name": "w", "ownerReferences": [wrong]}}),
+    )
+    .await;
+    wait_gone(&s, &format!("{secrets}/w")).await;
+
+    // without the garbage collector dependents stay forever
+    let s = ApiServer::start_with(ApiServerConfig {
+        crds: vec![crd()],
+        gc: false,
+        ..ApiServerConfig::default()
+    })
+    .await;
+    let (_, owner) = post(&s, SSC, alice()).await;
+    post(
+        &s,
+        secrets,
+        json!({"metadata": {"name": "a", "ownerReferences": [owner_ref(&owner, true)]}}),
+    )
+    .await;
+    call(&s, "DELETE", &format!("{SSC}/alice"), None, Value::Null).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(get(&s, &format!("{secrets}/a")).await.0, 200);
+}
+
+#[tokio::test]
+async fn list_selectors_paging_and_resource_versions() {
+    let s = ssc_server().await;
+    s.create_namespace("team-a", &[]).await;
+    let mk = |name: &str, team: Option<&str>| {
+        let labels = team.map_or(Value::Null, |t| json!({"team": t}));
+        ssc_body(
+            name,
+            labels,
+            json!({"userName": name, "serviceName": "codecommit.amazonaws.com"}),
+        )
+    };
+    post(&s, SSC, mk("c", Some("platform"))).await;
+    post(&s, SSC, mk("a", Some("data"))).await;
+    post(&s, SSC, mk("b", None)).await;
+    post(
+        &s,
+        "/apis/iam.ssc-operator.dev/v1alpha1/namespaces/team-a/servicespecificcredentials",
+        mk("a", Some("platform")),
+    )
+    .await;
+    let names = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                format!(
+                    "{}/{}",
+                    i["metadata"]["namespace"].as_str().unwrap(),
+                    i["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    for (sel, expected) in [
+        ("team%3Dplatform", vec!["default/c"]),
+        ("team!%3Dplatform", vec!["default/a", "default/b"]),
+        (
+            "team%20in%20(data,platform)",
+            vec!["default/a", "default/c"],
+        ),
+        ("team%20notin%20(data)", vec!["default/b", "default/c"]),
+        ("team", vec!["default/a", "default/c"]),
+        ("!team", vec!["default/b"]),
+        ("team%3Dnobody", vec![]),
+    ] {
+        let (code, v) = get(&s, &format!("{SSC}?labelSelector={sel}")).await;
+        assert_eq!(code, 200);
+        assert_eq!(names(&v), expected, "selector {sel}");
+        assert!(v["items"].is_array(), "items is [] when empty");
+    }
+    let (_, v) = get(&s, &format!("{SSC}?fieldSelector=metadata.name%3Da")).await;
+    assert_eq!(names(&v), vec!["default/a"]);
+    let (code, _) = get(&s, &format!("{SSC}?fieldSelector=spec.userName%3Da")).await;
+    assert_eq!(code, 400);
+    let (code, _) = get(&s, &format!("{SSC}?labelSelector=%3D%3D")).await;
+    assert_eq!(code, 400);
+    // cluster-wide list: sorted by namespace then name; continue keys are namespace/name
+    let (_, all) = get(
+        &s,
+        "/apis/iam.ssc-operator.dev/v1alpha1/servicespecificcredentials?limit=3",
+    )
+    .await;
+    assert_eq!(names(&all), vec!["default/a", "default/b", "default/c"]);
+    assert_eq!(all["metadata"]["remainingItemCount"], 1);
+    let tok = all["metadata"]["continue"].as_str().unwrap().to_string();
+    assert_eq!(decode_token(&tok)["start"], "default/c\u{0}");
+    // pages come from the snapshot of the first page
+    post(&s, SSC, mk("d", None)).await;
+    let (_, rest) = get(
+        &s,
+        &format!(
+            "/apis/iam.ssc-operator.dev/v1alpha1/servicespecificcredentials?limit=3&continue={tok}"
+        ),
+    )
+    .await;
+    assert_eq!(names(&rest), vec!["team-a/a"]);
+    assert_eq!(
+        rest["metadata"]["resourceVersion"],
+        all["metadata"]["resourceVersion"]
+    );
+    assert_eq!(rest["metadata"]["continue"], "");
+    let (code, v) = get(&s, &format!("{SSC}?limit=1&continue=garbage")).await;
+    assert_eq!(code, 400);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid continue token")
+    );
+    // exact reads at an older revision; 410 after compaction
+    let old_rv = all["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, v) = get(
+        &s,
+        &format!("{SSC}?resourceVersion={old_rv}&resourceVersionMatch=Exact"),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        names(&v),
+        vec!["default/a", "default/b", "default/c"],
+        "the state at that revision (no d)"
+    );
+    s.compact();
+    let (code, v) = get(
+        &s,
+        &format!("{SSC}?resourceVersion={old_rv}&resourceVersionMatch=Exact"),
+    )
+    .await;
+    assert_eq!(code, 410);
+    assert_eq!(v["reason"], "Expired");
+    let (code, _) = get(&s, &format!("{SSC}?limit=3&continue={tok}")).await;
+    assert_eq!(code, 410);
+    // resourceVersion=0 ignores limit
+    let (_, v) = get(&s, &format!("{SSC}?resourceVersion=0&limit=1")).await;
+    assert_eq!(names(&v).len(), 4);
+    // list option validation, built-in list shape
+    let (code, v) = get(&s, &format!("{SSC}?resourceVersionMatch=Exact")).await;
+    assert_eq!(code, 422);
+    assert_eq!(v["details"]["kind"], "ListOptions");
+    let a = send(&s, "GET", "/api/v1/namespaces", None, None, &[]).await;
+    let v: Value = serde_json::from_str(&a.body).unwrap();
+    assert!(
+        a.body.starts_with(
+            "{\"kind\":\"NamespaceList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
+        ),
+        "{}",
+        a.body
+    );
+    assert!(
+        v["items"][0].get("kind").is_none(),
+        "built-in list items carry no kind"
+    );
+    assert!(v["metadata"].get("continue").is_none());
+}
+
+#[tokio::test]
+async fn watch_semantics() {
+    let s = ssc_server().await;
+    let secrets = "/api/v1/namespaces/default/secrets";
+    post(
+        &s,
+        secrets,
+        json!({"metadata": {"name": "pre", "labels": {"app": "x"}}}),
+    )
+    .await;
+    let rv0 = s.revision();
+    // collect a watch for `secs` seconds
+    async fn watch(
+        s: &ApiServer,
+        query: &str,
+        secs: u64,
+        during: impl std::future::Future<Output = ()>,
+    ) -> Vec<Value> {
+        let url = format!(
+            "{}/api/v1/namespaces/default/secrets?watch=true&timeoutSeconds={secs}&{query}",
+            s.url()
+        );
+        let token = s.admin_token();
+        let h = tokio::spawn(async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        during.await;
+        h.await
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+    let summary = |evs: &[Value]| -> Vec<String> {
+        evs.iter()
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["type"].as_str().unwrap(),
+                    e["object"]["metadata"]["name"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    // resourceVersion=0: synthetic ADDED for what exists
+    let evs = watch(&s, "resourceVersion=0", 1, async {}).await;
+    assert_eq!(summary(&evs), vec!["ADDED pre"]);
+    // a label-selected watch: objects entering/leaving the selection are ADDED/DELETED
+    let evs = watch(
+        &s,
+        &format!("resourceVersion={rv0}&labelSelector=app%3Dx"),
+        2,
+        async {
+            post(&s, secrets, json!({"metadata": {"name": "other"}})).await;
+            merge(
+                &s,
+                &format!("{secrets}/other"),
+                json!({"metadata": {"labels": {"app": "x"}}}),
+            )
+            .await;
+            merge(
+                &s,
+                &format!("{secrets}/pre"),
+                json!({"metadata": {"labels": {"app": "y"}}}),
+            )
+            .await;
+            merge(
+                &s,
+                &format!("{secrets}/other"),
+                json!({"data": {"k": "dg=="}}),
+            )
+            .await;
+            call(&s, "DELETE", &format!("{secrets}/other"), None, Value::Null).await;
+        },
+    )
+    .await;
+    assert_eq!(
+        summary(&evs),
+        vec![
+            "ADDED other",
+            "DELETED pre",
+            "MODIFIED other",
+            "DELETED other"
+        ]
+    );
+    let deleted_rv: u64 = evs[3]["object"]["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let modified_rv: u64 = evs[2]["object"]["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        deleted_rv > modified_rv,
+        "DELETED carries a new resourceVersion"
+    );
+    assert_eq!(
+        evs[1]["object"]["metadata"]["labels"]["app"], "x",
+        "DELETED on leaving the selection shows the previous state"
+    );
+    assert_eq!(
+        evs[0]["object"]["kind"], "Secret",
+        "watch objects carry kind/apiVersion"
+    );
+    // bookmarks only when asked for, never when idle
+    let evs = watch(
+        &s,
+        &format!("resourceVersion={}&allowWatchBookmarks=true", s.revision()),
+        3,
+        async {},
+    )
+    .await;
+    assert!(evs.is_empty(), "idle watch: {evs:?}");
+    // too old: one ERROR event
+    let evs = watch(&s, "resourceVersion=1", 5, async {}).await;
+    assert_eq!(evs.len(), 1);
+    assert_eq!(evs[0]["type"], "ERROR");
+    assert_eq!(evs[0]["object"]["code"], 410);
+    // compaction (a reset watch cache) ends live watches
+    let started = std::time::Instant::now();
+    let evs = watch(
+        &s,
+        &format!("resourceVersion={}", s.revision()),
+        30,
+        async { s.compact() },
+    )
+    .await;
+    assert!(
+        evs.is_empty() && started.elapsed() < Duration::from_secs(5),
+        "{evs:?}"
+    );
+    // sendInitialEvents is off in 1.28
+    let (code, v) = get(
+        &s,
+        &format!("{secrets}?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"),
+    )
+    .await;
+    assert_eq!(code, 422, "{v}");
+}
+
+#[tokio::test]
+async fn secrets_events_leases_namespaces() {
+    let s = ssc_server().await;
+    let secrets = "/api/v1/namespaces/default/secrets";
+    let (code, v) = post(
+        &s,
+        secrets,
+        json!({"metadata": {"name": "b64"}, "data": {"k": "not base64!"}}),
+    )
+    .await;
+    assert_eq!(code, 400, "{v}");
+    let (code, v) = post(
+        &s,
+        secrets,
+        json!({"metadata": {"name": "key"}, "stringData": {"bad key": "v"}}),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(v["details"]["causes"][0]["field"], "data[bad key]");
+    let big = "x".repeat(1024 * 1024 + 1);
+    let (code, v) = post(
+        &s,
+        secrets,
+        json!({"metadata": {"name": "big"}, "stringData": {"k": big}}),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        v["details"]["causes"][0],
+        json!({"reason": "FieldValueTooLong", "message": "Too long: must have at most 1048576 bytes", "field": "data"})
+    );
+    // only password is enough for basic-auth
+    let (code, _) = post(&s, secrets, json!({"metadata": {"name": "pw"}, "type": "kubernetes.io/basic-auth", "stringData": {"password": "p"}})).await;
+    assert_eq!(code, 201);
+    let (code, v) = merge(&s, &format!("{secrets}/pw"), json!({"type": "Opaque"})).await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        v["details"]["causes"][0]["message"],
+        "Invalid value: \"Opaque\": field is immutable"
+    );
+    post(
+        &s,
+        secrets,
+        json!({"metadata": {"name": "frozen"}, "immutable": true, "stringData": {"a": "b"}}),
+    )
+    .await;
+    let (code, v) = merge(
+        &s,
+        &format!("{secrets}/frozen"),
+        json!({"stringData": {"a": "c"}}),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        v["details"]["causes"][0],
+        json!({"reason": "FieldValueForbidden", "message": "Forbidden: field is immutable when `immutable` is set", "field": "data"})
+    );
+    // events.k8s.io: Recorder-style series patch; immutable fields
+    let ev = json!({
+        "metadata": {"name": "e1"}, "eventTime": "2026-11-22T14:01:53.934194Z", "reason": "R", "action": "A",
+        "type": "Normal", "reportingController": "ssc-operator", "reportingInstance": "i",
+        "regarding": {"kind": "ServiceSpecificCredential", "namespace": "default", "name": "x"}
+    });
+    let (code, v) = post(
+        &s,
+        "/apis/events.k8s.io/v1/namespaces/default/events",
+        ev.clone(),
+    )
+    .await;
+    assert_eq!(code, 201, "{v}");
+    let (code, v) = merge(
+        &s,
+        "/apis/events.k8s.io/v1/namespaces/default/events/e1",
+        json!({"series": {"count": 2, "lastObservedTime": "2026-11-22T14:02:00.000000Z"}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["series"]["count"], 2);
+    let (code, _) = merge(
+        &s,
+        "/apis/events.k8s.io/v1/namespaces/default/events/e1",
+        json!({"series": {"count": 1, "lastObservedTime": "2026-11-22T14:02:00.000000Z"}}),
+    )
+    .await;
+    assert_eq!(code, 422);
+    let (code, _) = merge(
+        &s,
+        "/apis/events.k8s.io/v1/namespaces/default/events/e1",
+        json!({"reason": "Other"}),
+    )
+    .await;
+    assert_eq!(code, 422);
+    let mut bad = ev.clone();
+    bad["metadata"]["name"] = json!("e2");
+    bad["eventTime"] = json!("2026-11-22T14:01:53Z");
+    let (code, _) = post(&s, "/apis/events.k8s.io/v1/namespaces/default/events", bad).await;
+    assert_eq!(code, 400, "MicroTime needs six fractional digits");
+    // leases
+    let (code, v) = post(
+        &s,
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+        json!({"metadata": {"name": "l"}, "spec": {"leaseDurationSeconds": 0}}),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        v["details"]["causes"][0]["message"],
+        "Invalid value: 0: must be greater than 0"
+    );
+    // namespaces: annotations, terminating namespaces refuse new content
+    s.create_namespace("team-b", &[("iam.ssc-operator.dev/allowed-users", "bob*")])
+        .await;
+    let (_, ns) = get(&s, "/api/v1/namespaces/team-b").await;
+    assert_eq!(
+        ns["metadata"]["annotations"]["iam.ssc-operator.dev/allowed-users"],
+        "bob*"
+    );
+    assert_eq!(
+        ns["metadata"]["labels"]["kubernetes.io/metadata.name"],
+        "team-b"
+    );
+    assert_eq!(ns["status"]["phase"], "Active");
+    let mut b = ssc_body(
+        "keep",
+        Value::Null,
+        json!({"userName": "k", "serviceName": "codecommit.amazonaws.com"}),
+    );
+    b["metadata"]["finalizers"] = json!(["x.io/keep"]);
+    post(
+        &s,
+        "/apis/iam.ssc-operator.dev/v1alpha1/namespaces/team-b/servicespecificcredentials",
+        b,
+    )
+    .await;
+    let (code, v) = call(&s, "DELETE", "/api/v1/namespaces/team-b", None, Value::Null).await;
+    assert_eq!(code, 200);
+    assert_eq!(v["status"]["phase"], "Terminating");
+    let (code, v) = post(
+        &s,
+        "/api/v1/namespaces/team-b/secrets",
+        json!({"metadata": {"name": "late"}}),
+    )
+    .await;
+    assert_eq!(code, 403);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("because it is being terminated")
+    );
+    // the namespace controller marks the content deleting; the namespace waits for the finalizer
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, keep) = get(
+        &s,
+        "/apis/iam.ssc-operator.dev/v1alpha1/namespaces/team-b/servicespecificcredentials/keep",
+    )
+    .await;
+    assert!(keep["metadata"]["deletionTimestamp"].is_string());
+    assert_eq!(get(&s, "/api/v1/namespaces/team-b").await.0, 200);
+    merge(
+        &s,
+        "/apis/iam.ssc-operator.dev/v1alpha1/namespaces/team-b/servicespecificcredentials/keep",
+        json!({"metadata": {"finalizers": null}}),
+    )
+    .await;
+    wait_gone(&s, "/api/v1/namespaces/team-b").await;
+}
+
+#[tokio::test]
+async fn auth_discovery_routing_and_faults() {
+    let s = ssc_server().await;
+    let no_token = reqwest::Client::new()
+        .get(format!("{}{SSC}", s.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_token.status().as_u16(), 403);
+    let v: Value = no_token.json().await.unwrap();
+    assert_eq!(
+        v["message"],
+        "servicespecificcredentials.iam.ssc-operator.dev is forbidden: User \"system:anonymous\" cannot list resource \"servicespecificcredentials\" in API group \"iam.ssc-operator.dev\" in the namespace \"default\""
+    );
+    let version = reqwest::Client::new()
+        .get(format!("{}/version", s.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(version.status().as_u16(), 200, "/version is public");
+    let (code, v) = get(&s, "/api").await;
+    assert_eq!(code, 200);
+    assert_eq!(v["versions"], json!(["v1"]));
+    let (_, v) = get(&s, "/apis").await;
+    let groups: Vec<&str> = v["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert!(groups.contains(&"iam.ssc-operator.dev") && groups.contains(&"coordination.k8s.io"));
+    let (code, v) = get(&s, "/apis/nope.example.com/v1/things").await;
+    assert_eq!(code, 404);
+    assert_eq!(
+        v["message"],
+        "the server could not find the requested resource"
+    );
+    let (code, _) = get(&s, "/api/v1/namespaces/default/secrets/x/status").await;
+    assert_eq!(code, 404);
+    let (code, _) = call(&s, "PUT", SSC, Some("application/json"), json!({})).await;
+    assert_eq!(code, 405);
+    // injected failures, then normal service; requests are recorded with RBAC verbs
+    s.clear_requests();
+    s.fail_next(
+        RequestMatcher::default()
+            .verb("get")
+            .resource("servicespecificcredentials")
+            .name("x"),
+        500,
+        1,
+    );
+    let (code, v) = get(&s, &format!("{SSC}/x")).await;
+    assert_eq!(code, 500);
+    assert_eq!(v["kind"], "Status");
+    assert_eq!(get(&s, &format!("{SSC}/x")).await.0, 404);
+    get(&s, &format!("{SSC}?watch=true&timeoutSeconds=1")).await;
+    merge(&s, &format!("{SSC}/x/status"), json!({})).await;
+    let reqs = s.requests();
+    let verbs: Vec<(String, Option<String>, u16)> = reqs
+        .iter()
+        .map(|r| (r.verb.clone(), r.subresource.clone(), r.status))
+        .collect();
+    assert_eq!(
+        verbs,
+        vec![
+            ("get".into(), None, 500),
+            ("get".into(), None, 404),
+            ("watch".into(), None, 200),
+            ("patch".into(), Some("status".into()), 404)
+        ]
+    );
+    assert_eq!(reqs[0].api_group, "iam.ssc-operator.dev");
+    assert_eq!(reqs[0].namespace.as_deref(), Some("default"));
+    assert_eq!(reqs[0].user_agent.as_deref(), Some(UA));
+}
+
+// -------------------------------------------------------------------------------------------------
+// A real kube::Client and kube-runtime against the stand-in
+// -------------------------------------------------------------------------------------------------
+
+mod client {
+    use super::*;
+    use futures::{StreamExt, TryStreamExt};
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+    use kube::core::{ApiResource, GroupVersionKind};
+    use kube::runtime::watcher::{self, Event};
+    use kube::runtime::{WatchStreamExt, reflector};
+
+    fn ssc_api(client: kube::Client) -> Api<DynamicObject> {
+        let ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(
+                "iam.ssc-operator.dev",
+                "v1alpha1",
+                "ServiceSpecificCredential",
+            ),
+            "servicespecificcredentials",
+        );
+        Api::namespaced_with(client, "default", &ar)
+    }
+
+    fn ssc(name: &str) -> DynamicObject {
+        serde_json::from_value(ssc_body(
+            name,
+            Value::Null,
+            json!({"userName": name, "serviceName": "codecommit.amazonaws.com"}),
+        ))
+        .unwrap()
+    }
+
+    fn secret(name: &str, labels: &[(&str, &str)]) -> Secret {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": labels.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>()},
+            "stringData": {"password": "p"},
+        }))
+        .unwrap()
+    }
+
+    fn code(e: kube::Error) -> (u16, String) {
+        match e {
+            kube::Error::Api(s) => (s.code, s.reason.clone()),
+            other => panic!("not an API error: {other}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn crud_and_conflicts() {
+        let s = ssc_server().await;
+        let secrets: Api<Secret> = Api::default_namespaced(s.client());
+        let created = secrets
+            .create(&PostParams::default(), &secret("s1", &[]))
+            .await
+            .unwrap();
+        assert_eq!(created.data.as_ref().unwrap()["password"].0, b"p");
+        assert!(created.string_data.is_none());
+        // stale replace: 409 Conflict
+        let mut stale = created.clone();
+        secrets
+            .patch(
+                "s1",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
+            )
+            .await
+            .unwrap();
+        stale.metadata.labels = Some([("z".to_string(), "1".to_string())].into());
+        assert_eq!(
+            code(
+                secrets
+                    .replace("s1", &PostParams::default(), &stale)
+                    .await
+                    .unwrap_err()
+            ),
+            (409, "Conflict".into())
+        );
+        assert_eq!(
+            code(
+                secrets
+                    .create(&PostParams::default(), &secret("s1", &[]))
+                    .await
+                    .unwrap_err()
+            ),
+            (409, "AlreadyExists".into())
+        );
+        assert!(secrets.get_opt("missing").await.unwrap().is_none());
+        // custom resources through DynamicObject, status via the subresource
+        let api = ssc_api(s.client());
+        let obj = api
+            .create(&PostParams::default(), &ssc("alice"))
+            .await
+            .unwrap();
+        assert_eq!(obj.data["spec"]["status"], "Active");
+        let patched = api
+            .patch_status("alice", &PatchParams::apply("ssc-operator").force(), &Patch::Apply(json!({
+                "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "ServiceSpecificCredential",
+                "status": {"observedGeneration": 1}
+            })))
+            .await
+            .unwrap();
+        assert_eq!(patched.data["status"]["observedGeneration"], 1);
+        let mut stale = obj.clone();
+        stale.data["spec"]["status"] = json!("Inactive");
+        assert_eq!(
+            code(
+                api.replace("alice", &PostParams::default(), &stale)
+                    .await
+                    .unwrap_err()
+            ),
+            (409, "Conflict".into())
+        );
+        let e = api
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(ssc_body(
+                    "x",
+                    Value::Null,
+                    json!({"userName": "bad name"}),
+                ))
+                .unwrap(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(code(e), (422, "Invalid".into()));
+        let deleted = api.delete("alice", &DeleteParams::default()).await.unwrap();
+        assert!(deleted.is_right(), "deleted without finalizers: a Status");
+    }
+
+    #[tokio::test]
+    async fn watcher_sees_changes_and_reflector_stores_them() {
+        let s = ssc_server().await;
+        let secrets: Api<Secret> = Api::default_namespaced(s.client());
+        secrets
+            .create(&PostParams::default(), &secret("before", &[]))
+            .await
+            .unwrap();
+        let (reader, writer) = reflector::store::<Secret>();
+        let mut stream = reflector::reflector(
+            writer,
+            watcher::watcher(secrets.clone(), watcher::Config::default()),
+        )
+        .boxed();
+        let mut seen = Vec::new();
+        let mut step = 0;
+        while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+            .await
+            .map(|r| r.unwrap())
+        {
+            let label = match &ev {
+                Event::Init => "init".to_string(),
+                Event::InitApply(o) => {
+                    format!("init-apply {}", o.metadata.name.as_deref().unwrap())
+                }
+                Event::InitDone => "init-done".to_string(),
+                Event::Apply(o) => format!(
+                    "apply {} {}",
+                    o.metadata.name.as_deref().unwrap(),
+                    o.metadata.labels.as_ref().map_or(0, |l| l.len())
+                ),
+                Event::Delete(o) => format!("delete {}", o.metadata.name.as_deref().unwrap()),
+            };
+            seen.push(label);
+            match (step, &ev) {
+                (0, Event::InitDone) => {
+                    step = 1;
+                    secrets
+                        .create(&PostParams::default(), &secret("new", &[]))
+                        .await
+                        .unwrap();
+                }
+                (1, Event::Apply(_)) => {
+                    step = 2;
+                    secrets
+                        .patch(
+                            "new",
+                            &PatchParams::default(),
+                            &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
+                        )
+                        .await
+                        .unwrap();
+                }
+                (2, Event::Apply(_)) => {
+                    step = 3;
+                    secrets
+                        .delete("new", &DeleteParams::default())
+                        .await
+                        .unwrap();
+                }
+                (3, Event::Delete(_)) => break,
+                _ => {}
+            }
+        }
+        assert_eq!(
+            seen,
+            vec![
+                "init",
+                "init-apply before",
+                "init-done",
+                "apply new 0",
+                "apply new 1",
+                "delete new"
+            ]
+        );
+        let names: Vec<String> = reader
+            .state()
+            .iter()
+            .map(|s| s.metadata.name.clone().unwrap())
+            .collect();
+        assert_eq!(names, vec!["before"]);
+        // the initial list was paged (limit=500) and the watch resumed from its resourceVersion
+        let reqs = s.requests();
+        let list = reqs
+            .iter()
+            .find(|r| r.verb == "list" && r.resource == "secrets")
+            .unwrap();
+        assert_eq!(list.query.get("limit").map(String::as_str), Some("500"));
+        let watch = reqs.iter().find(|r| r.verb == "watch").unwrap();
+        assert_eq!(
+            watch.query.get("allowWatchBookmarks").map(String::as_str),
+            Some("true")
+        );
+    }
+
+    #[tokio::test]
+    async fn watcher_relists_after_410() {
+        let s = ssc_server().await;
+        let secrets: Api<Secret> = Api::default_namespaced(s.client());
+        let mut stream = watcher::watcher(secrets.clone(), watcher::Config::default()).boxed();
+        let mut inits = 0;
+        let mut errors = 0;
+        let mut compacted = false;
+        let mut relisted = Vec::new();
+        while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
+            match ev {
+                Ok(Event::InitApply(o)) if inits == 1 => relisted.push(o.metadata.name.unwrap()),
+                Ok(Event::InitDone) => {
+                    inits += 1;
+                    if inits == 2 {
+                        break;
+                    }
+                    // A write elsewhere moves the revision past the watcher's resourceVersion; the
+                    // watch cache is then reset: the watch ends and resuming it gets 410.
+                    ssc_api(s.client())
+                        .create(&PostParams::default(), &ssc("elsewhere"))
+                        .await
+                        .unwrap();
+                    secrets
+                        .create(&PostParams::default(), &secret("unseen", &[]))
+                        .await
+                        .ok();
+                    s.compact();
+                    compacted = true;
+                }
+                Ok(_) => {}
+                Err(watcher::Error::WatchError(e)) => {
+                    assert_eq!(e.code, 410);
+                    errors += 1;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(compacted);
+        assert_eq!(errors, 1, "one 410 ERROR event");
+        assert_eq!(inits, 2, "relisted after 410");
+        assert_eq!(relisted, vec!["unseen"]);
+        let lists = s
+            .requests()
+            .iter()
+            .filter(|r| r.verb == "list" && r.resource == "secrets")
+            .count();
+        assert_eq!(lists, 2);
+    }
+
+    #[tokio::test]
+    async fn label_selected_secret_watch() {
+        let s = ssc_server().await;
+        let secrets: Api<Secret> = Api::default_namespaced(s.client());
+        let label = "app.kubernetes.io/managed-by=ssc-operator";
+        let cfg = watcher::Config::default().labels(label);
+        let mut stream = watcher::watcher(secrets.clone(), cfg)
+            .applied_objects()
+            .boxed();
+        secrets
+            .create(&PostParams::default(), &secret("unlabelled", &[]))
+            .await
+            .unwrap();
+        secrets
+            .create(
+                &PostParams::default(),
+                &secret(
+                    "labelled",
+                    &[("app.kubernetes.io/managed-by", "ssc-operator")],
+                ),
+            )
+            .await
+            .unwrap();
+        secrets
+            .create(
+                &PostParams::default(),
+                &secret("other", &[("app.kubernetes.io/managed-by", "someone-else")]),
+            )
+            .await
+            .unwrap();
+        let first = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.metadata.name.as_deref(), Some("labelled"));
+        secrets
+            .patch(
+                "unlabelled",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"data": {"x": "eA=="}})),
+            )
+            .await
+            .unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), stream.try_next())
+                .await
+                .is_err(),
+            "unlabelled secrets are not seen"
+        );
+        let reqs = s.requests();
+        assert!(
+            reqs.iter()
+                .filter(|r| r.resource == "secrets" && (r.verb == "list" || r.verb == "watch"))
+                .all(|r| r.query.get("labelSelector").map(String::as_str) == Some(label))
+        );
+    }
+
+    #[tokio::test]
+    async fn gc_removes_owned_secret() {
+        let s = ssc_server().await;
+        let api = ssc_api(s.client());
+        let owner = api
+            .create(&PostParams::default(), &ssc("owner"))
+            .await
+            .unwrap();
+        let secrets: Api<Secret> = Api::default_namespaced(s.client());
+        let mut sec = secret("owned", &[]);
+        sec.metadata.owner_references = Some(vec![
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                api_version: "iam.ssc-operator.dev/v1alpha1".into(),
+                kind: "ServiceSpecificCredential".into(),
+                name: "owner".into(),
+                uid: owner.metadata.uid.clone().unwrap(),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            },
+        ]);
+        secrets.create(&PostParams::default(), &sec).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            secrets.get_opt("owned").await.unwrap().is_some(),
+            "owner exists: kept"
+        );
+        api.delete("owner", &DeleteParams::default()).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while secrets.get_opt("owned").await.unwrap().is_some() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "owned secret not collected"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn recorder_creates_then_patches_series() {
+        let s = ssc_server().await;
+        let api = ssc_api(s.client());
+        let obj = api
+            .create(&PostParams::default(), &ssc("alice"))
+            .await
+            .unwrap();
+        let reference = k8s_openapi::api::core::v1::ObjectReference {
+            api_version: Some("iam.ssc-operator.dev/v1alpha1".into()),
+            kind: Some("ServiceSpecificCredential".into()),
+            name: obj.metadata.name.clone(),
+            namespace: obj.metadata.namespace.clone(),
+            uid: obj.metadata.uid.clone(),
+            ..Default::default()
+        };
+        let recorder = kube::runtime::events::Recorder::new(
+            s.client(),
+            kube::runtime::events::Reporter {
+                controller: "ssc-operator".into(),
+                instance: Some("pod-1".into()),
+            },
+        );
+        let ev = kube::runtime::events::Event {
+            type_: kube::runtime::events::EventType::Warning,
+            reason: "UserNotFound".into(),
+            note: Some("no such user".into()),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        recorder.publish(&ev, &reference).await.unwrap();
+        recorder.publish(&ev, &reference).await.unwrap();
+        let events: Api<k8s_openapi::api::events::v1::Event> = Api::default_namespaced(s.client());
+        let list = events.list(&ListParams::default()).await.unwrap();
+        assert_eq!(list.items.len(), 1);
+        assert_eq!(list.items[0].series.as_ref().map(|s| s.count), Some(2));
+        let verbs: Vec<String> = s
+            .requests()
+            .iter()
+            .filter(|r| r.resource == "events")
+            .map(|r| r.verb.clone())
+            .collect();
+        assert_eq!(verbs, vec!["create", "patch", "list"]);
+    }
+
+    #[tokio::test]
+    async fn finalizer_helper_round_trip() {
+        use kube::runtime::controller::Action;
+        use kube::runtime::finalizer::{Event as FEvent, finalizer};
+        let s = ssc_server().await;
+        let api = ssc_api(s.client());
+        api.create(&PostParams::default(), &ssc("alice"))
+            .await
+            .unwrap();
+        let name = "iam.ssc-operator.dev/cleanup";
+        let reconcile = |ev: FEvent<DynamicObject>| async move {
+            Ok::<_, std::io::Error>(match ev {
+                FEvent::Apply(_) => Action::await_change(),
+                FEvent::Cleanup(_) => Action::await_change(),
+            })
+        };
+        // first call adds the finalizer (json patch with a test op)
+        let obj = std::sync::Arc::new(api.get("alice").await.unwrap());
+        finalizer(&api, name, obj, reconcile).await.unwrap();
+        let obj = api.get("alice").await.unwrap();
+        assert_eq!(
+            obj.metadata.finalizers.as_deref(),
+            Some(&[name.to_string()][..])
+        );
+        // a second add from a stale copy fails the test op (422) instead of duplicating
+        let mut stale = obj.clone();
+        stale.metadata.finalizers = None;
+        assert!(
+            finalizer(&api, name, std::sync::Arc::new(stale), reconcile)
+                .await
+                .is_err()
+        );
+        // deletion: the object stays terminating until cleanup removes the finalizer
+        api.delete("alice", &DeleteParams::default()).await.unwrap();
+        let obj = api.get("alice").await.unwrap();
+        assert!(obj.metadata.deletion_timestamp.is_some());
+        finalizer(&api, name, std::sync::Arc::new(obj), reconcile)
+            .await
+            .unwrap();
+        assert!(api.get_opt("alice").await.unwrap().is_none());
     }
 }

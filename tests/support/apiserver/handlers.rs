@@ -1186,7 +1186,8 @@ pub enum Deleted {
     Pending(Value),
 }
 
-fn gc_finalizers(existing: &Value, opts: &DeleteOpts) -> (bool, Vec<String>) {
+/// The finalizers after a delete request (orphan/foregroundDeletion per propagation policy).
+fn gc_finalizers(existing: &Value, opts: &DeleteOpts) -> Vec<String> {
     let fins = finalizers(existing);
     let orphan = match (opts.orphan_dependents, opts.propagation.as_deref()) {
         (Some(o), _) => o,
@@ -1226,7 +1227,7 @@ fn gc_finalizers(existing: &Value, opts: &DeleteOpts) -> (bool, Vec<String>) {
     let mut b = new.clone();
     b.sort();
     b.dedup();
-    if a == b { (false, fins) } else { (true, new) }
+    if a == b { fins } else { new }
 }
 
 /// The delete path of the generic registry store (finalizers, GC propagation finalizers).
@@ -1279,29 +1280,27 @@ pub fn do_delete(
         let stored = st.put(&res_key(def), key, obj);
         return Ok(Deleted::Pending((*stored).clone()));
     }
-    let (needs_update, new_fins) = gc_finalizers(&existing, opts);
-    if is_terminating(&existing) || !new_fins.is_empty() || needs_update {
-        if !new_fins.is_empty() {
-            let mut obj = (*existing).clone();
-            {
-                let m = meta_mut(&mut obj);
-                m.insert("finalizers".into(), json!(new_fins));
-                if m.get("deletionTimestamp").is_none_or(Value::is_null) {
-                    if let Some(g) = m.get("generation").and_then(Value::as_i64)
-                        && g > 0
-                    {
-                        m.insert("generation".into(), json!(g + 1));
-                    }
-                    m.insert("deletionTimestamp".into(), json!(now_s));
+    let new_fins = gc_finalizers(&existing, opts);
+    if !new_fins.is_empty() {
+        let mut obj = (*existing).clone();
+        {
+            let m = meta_mut(&mut obj);
+            m.insert("finalizers".into(), json!(new_fins));
+            if m.get("deletionTimestamp").is_none_or(Value::is_null) {
+                if let Some(g) = m.get("generation").and_then(Value::as_i64)
+                    && g > 0
+                {
+                    m.insert("generation".into(), json!(g + 1));
                 }
-                m.insert("deletionGracePeriodSeconds".into(), json!(0));
+                m.insert("deletionTimestamp".into(), json!(now_s));
             }
-            if obj == *existing || opts.dry_run {
-                return Ok(Deleted::Pending(obj));
-            }
-            let stored = st.put(&res_key(def), key, obj);
-            return Ok(Deleted::Pending((*stored).clone()));
+            m.insert("deletionGracePeriodSeconds".into(), json!(0));
         }
+        if obj == *existing || opts.dry_run {
+            return Ok(Deleted::Pending(obj));
+        }
+        let stored = st.put(&res_key(def), key, obj);
+        return Ok(Deleted::Pending((*stored).clone()));
     }
     if opts.dry_run {
         return Ok(Deleted::Gone(existing));

@@ -224,6 +224,7 @@ impl ApiServer {
             faults: Mutex::new(Vec::new()),
             frozen_time: Mutex::new(None),
             shutdown: CancellationToken::new(),
+            watch_reset: Mutex::new(CancellationToken::new()),
         });
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             create_namespace_internal(&shared, ns, &[]);
@@ -297,9 +298,15 @@ impl ApiServer {
         });
     }
 
-    /// Drops the watch history: older resourceVersions get 410 Expired (watch and exact list).
+    /// Drops the watch history, as a restarted apiserver's fresh watch cache would: live watches
+    /// end, and watches or exact lists from an older resourceVersion get 410 Expired.
     pub fn compact(&self) {
         self.inner.shared.store().compact();
+        let old = std::mem::replace(
+            &mut *lock(&self.inner.shared.watch_reset),
+            CancellationToken::new(),
+        );
+        old.cancel();
     }
 
     /// The current global revision (the resourceVersion a list would report).

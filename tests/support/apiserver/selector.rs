@@ -148,7 +148,7 @@ impl LabelSelector {
             } else if let Some(i) = part.find('>') {
                 let k = part[..i].trim();
                 check_key(k)?;
-                let n = part[i + 1..].trim().parse().map_err(|_| format!("unable to parse requirement: for 'gt', 'lt' operators, the value must be an integer"))?;
+                let n = part[i + 1..].trim().parse().map_err(|_| "unable to parse requirement: for 'gt', 'lt' operators, the value must be an integer".to_string())?;
                 Req {
                     key: k.into(),
                     op: Op::Gt(n),
@@ -156,7 +156,7 @@ impl LabelSelector {
             } else if let Some(i) = part.find('<') {
                 let k = part[..i].trim();
                 check_key(k)?;
-                let n = part[i + 1..].trim().parse().map_err(|_| format!("unable to parse requirement: for 'gt', 'lt' operators, the value must be an integer"))?;
+                let n = part[i + 1..].trim().parse().map_err(|_| "unable to parse requirement: for 'gt', 'lt' operators, the value must be an integer".to_string())?;
                 Req {
                     key: k.into(),
                     op: Op::Lt(n),

@@ -30,6 +30,8 @@ pub struct Shared {
     pub faults: Mutex<Vec<Fault>>,
     pub frozen_time: Mutex<Option<jiff::Timestamp>>,
     pub shutdown: CancellationToken,
+    /// Cancelled (and replaced) by `compact()`: ends every live watch like an apiserver restart.
+    pub watch_reset: Mutex<CancellationToken>,
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

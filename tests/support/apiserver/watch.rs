@@ -12,7 +12,7 @@ use super::gotypes::{self, Ty};
 use super::handlers::{Query, encode_object, matches, res_key, selectors, wait_for_rv};
 use super::resources::ResourceDef;
 use super::selector::{FieldSelector, LabelSelector};
-use super::server::Shared;
+use super::server::{self, Shared};
 use super::status::{ApiError, BadValue, FieldError};
 use super::store::{EvType, HistEvent, set_rv};
 
@@ -196,6 +196,7 @@ pub async fn watch(
         (Vec::new(), rv)
     };
 
+    let reset = server::lock(&sh.watch_reset).clone();
     tokio::spawn(async move {
         let start_rv = from;
         for l in initial {
@@ -273,6 +274,7 @@ pub async fn watch(
                 }
                 _ = tx.closed() => return,
                 _ = sh.shutdown.cancelled() => return,
+                _ = reset.cancelled() => return,
             }
         }
     });
