@@ -78,6 +78,7 @@ impl Index<'_> {
 
 fn ctx(sh: &Shared) -> WriteCtx {
     WriteCtx {
+        user: None,
         manager: "kube-controller-manager".into(),
         dry_run: false,
         fv: FieldValidation::Ignore,

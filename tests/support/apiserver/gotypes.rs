@@ -690,6 +690,10 @@ pub fn normalize(
     path: &str,
     d: &mut Decoded,
 ) -> Result<Option<Value>, String> {
+    if v.is_null() && omit == Omit::Nil {
+        // a nil pointer stays nil
+        return Ok(None);
+    }
     let out = match ty {
         Ty::Str => match v {
             Value::String(s) => Value::String(s.clone()),

@@ -282,6 +282,70 @@ fn dedup_owner_references(obj: &mut Value, warnings: &mut Vec<String>) {
     }
 }
 
+/// OwnerReferencesPermissionEnforcement: a new `blockOwnerDeletion: true` reference needs
+/// `update` on the owner's `finalizers` subresource.
+fn check_owner_refs(
+    sh: &Shared,
+    def: &ResourceDef,
+    ctx: &WriteCtx,
+    new: &Value,
+    old: Option<&Value>,
+) -> Result<(), ApiError> {
+    let Some(user) = &ctx.user else { return Ok(()) };
+    if !sh.owner_references_permission_enforcement || user.rules.is_none() {
+        return Ok(());
+    }
+    let refs = |v: Option<&Value>| -> Vec<Value> {
+        v.and_then(|v| v.get("metadata"))
+            .and_then(|m| m.get("ownerReferences"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let old_refs = refs(old);
+    let ns = meta_str(new, "namespace");
+    for r in refs(Some(new)) {
+        if r.get("blockOwnerDeletion").and_then(Value::as_bool) != Some(true) {
+            continue;
+        }
+        let uid = r.get("uid");
+        let was_blocking = old_refs.iter().any(|o| {
+            o.get("uid") == uid
+                && o.get("blockOwnerDeletion").and_then(Value::as_bool) == Some(true)
+        });
+        if was_blocking {
+            continue;
+        }
+        let api_version = r.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
+        let name = r.get("name").and_then(Value::as_str).unwrap_or("");
+        let forbidden = |why: String| ApiError::forbidden(&def.gr(), meta_str(new, "name"), &why);
+        let Some(owner) = sh.find_kind(api_version, kind) else {
+            return Err(forbidden(format!(
+                "cannot set blockOwnerDeletion in this case because cannot find RESTMapping for APIVersion {api_version} Kind {kind}: no matches for kind {} in version {}",
+                go_quote(kind),
+                go_quote(api_version)
+            )));
+        };
+        let attrs = super::auth::Attributes {
+            verb: "update",
+            resource_request: true,
+            path: "",
+            group: &owner.group,
+            resource: &owner.plural,
+            subresource: "finalizers",
+            namespace: if owner.namespaced { ns } else { "" },
+            name,
+        };
+        if !super::auth::authorize(user, &attrs) {
+            return Err(forbidden(
+                "cannot set blockOwnerDeletion if an ownerReference refers to a resource you can't set finalizers on: , <nil>".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // GET / LIST
 // ---------------------------------------------------------------------------------------------
@@ -545,6 +609,7 @@ pub fn create(
     let (mut obj, mut warnings) = def.decode(&v, ctx.fv)?;
     ensure_namespace(def, &mut obj, ns)?;
     dedup_owner_references(&mut obj, &mut warnings);
+    check_owner_refs(sh, def, ctx, &obj, None)?;
     let mut st = sh.store();
     let out = do_create(&mut st, def, obj, None, ctx)?;
     drop(st);
@@ -725,6 +790,7 @@ pub fn update(
         }
         return Err(ApiError::not_found(&def.gr(), name));
     };
+    check_owner_refs(sh, def, ctx, &obj, Some(&existing))?;
     let (code, out) = do_update(&mut st, def, sub, &existing, obj, Mf::Update, ctx)?;
     drop(st);
     sh.notify();
@@ -993,6 +1059,7 @@ pub fn patch(
     }
     let mut w = warnings;
     dedup_owner_references(&mut obj, &mut w);
+    check_owner_refs(sh, def, ctx, &obj, Some(&existing))?;
     let (code, out) = do_update(&mut st, def, sub, &existing, obj, Mf::Update, ctx)?;
     drop(st);
     sh.notify();

@@ -373,6 +373,7 @@ async fn serve(
             }
             match serve_resource(
                 sh,
+                &user,
                 def,
                 ns.as_deref(),
                 name.as_deref(),
@@ -400,6 +401,7 @@ fn sh_addr(headers: &HeaderMap) -> String {
 #[allow(clippy::too_many_arguments)]
 async fn serve_resource(
     sh: &Arc<Shared>,
+    user: &auth::User,
     def: &Arc<ResourceDef>,
     ns: Option<&str>,
     name: Option<&str>,
@@ -424,6 +426,7 @@ async fn serve_resource(
     let manager: String = manager.chars().take(128).collect();
     let write_ctx = || -> Result<WriteCtx, ApiError> {
         Ok(WriteCtx {
+            user: Some(user.clone()),
             manager: manager.clone(),
             dry_run: handlers::dry_run(query)?,
             fv: handlers::field_validation(query)?,

@@ -469,11 +469,11 @@ pub fn validate_object_meta_update(new: &Value, old: &Value) -> Vec<FieldError> 
 /// `names.SimpleNameGenerator`: prefix + 5 random characters from Kubernetes' alphabet.
 pub fn generate_name(prefix: &str) -> String {
     const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let prefix = if prefix.len() > 58 {
-        &prefix[..58]
-    } else {
-        prefix
-    };
+    let mut cut = prefix.len().min(58);
+    while !prefix.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let prefix = &prefix[..cut];
     let bytes = uuid::Uuid::new_v4();
     let suffix: String = bytes.as_bytes()[..5]
         .iter()

@@ -86,6 +86,10 @@ pub struct ApiServerConfig {
     pub bookmark_interval: Duration,
     /// Accepted bearer tokens. The first unrestricted one is used by [`ApiServer::client`].
     pub tokens: Vec<TokenUser>,
+    /// The OwnerReferencesPermissionEnforcement admission plugin (off by default in
+    /// kube-apiserver, on in OpenShift): setting `blockOwnerDeletion` needs `update` on the
+    /// owner's `finalizers` subresource (checked for users with RBAC rules).
+    pub owner_references_permission_enforcement: bool,
 }
 
 impl Default for ApiServerConfig {
@@ -97,6 +101,7 @@ impl Default for ApiServerConfig {
             watch_history: 10_000,
             bookmark_interval: Duration::from_secs(60),
             tokens: vec![TokenUser::admin(ADMIN_TOKEN)],
+            owner_references_permission_enforcement: false,
         }
     }
 }
@@ -219,7 +224,7 @@ impl ApiServer {
             gc: config.gc,
             gc_delay: config.gc_delay,
             bookmark_interval: config.bookmark_interval,
-            owner_references_permission_enforcement: false,
+            owner_references_permission_enforcement: config.owner_references_permission_enforcement,
             requests: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
             frozen_time: Mutex::new(None),
@@ -341,6 +346,7 @@ fn create_namespace_internal(sh: &Shared, name: &str, annotations: &[(&str, &str
         return;
     };
     let ctx = WriteCtx {
+        user: None,
         manager: "kube-apiserver".into(),
         dry_run: false,
         fv: resources::FieldValidation::Strict,

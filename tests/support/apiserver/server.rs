@@ -92,6 +92,8 @@ impl Shared {
 /// Per-write request options.
 #[derive(Clone, Debug)]
 pub struct WriteCtx {
+    /// The requesting user (`None` for the server's own controllers).
+    pub user: Option<super::auth::User>,
     pub manager: String,
     pub dry_run: bool,
     pub fv: super::resources::FieldValidation,

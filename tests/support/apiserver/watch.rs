@@ -147,7 +147,7 @@ pub async fn watch(
     validate_watch_options(&q)?;
     let (ls, fs) = selectors(&def, &q)?;
     let timeout = match q.get("timeoutSeconds") {
-        Some(t) if !t.is_empty() => {
+        Some(t) if !t.is_empty() && t != "0" => {
             let secs: u64 = t
                 .parse()
                 .map_err(|_| ApiError::bad_request(&format!("invalid timeoutSeconds: {t}")))?;
