@@ -298,11 +298,25 @@ fn own_namespace(client: &kube::Client) -> String {
         .unwrap_or_else(|| client.default_namespace().to_string())
 }
 
+/// The User-Agent of the operator's Kubernetes requests (audit logs, RBAC debugging).
+pub const USER_AGENT: &str = concat!("ssc-operator/", env!("CARGO_PKG_VERSION"));
+
+/// A Kubernetes client from `config` that identifies itself as the operator.
+pub fn kube_client(mut config: kube::Config) -> Result<kube::Client, kube::Error> {
+    config.headers.push((
+        axum::http::header::USER_AGENT,
+        axum::http::HeaderValue::from_static(USER_AGENT),
+    ));
+    kube::Client::try_from(config)
+}
+
 async fn connect_kubernetes() -> anyhow::Result<kube::Client> {
     let hint = "point it at a cluster: set KUBECONFIG (or ~/.kube/config) to a cluster you can reach, e.g. `kind create cluster` or `k3d cluster create`, or run it in-cluster";
-    let client = kube::Client::try_default()
+    let config = kube::Config::infer()
         .await
         .map_err(|e| anyhow::anyhow!("no Kubernetes configuration found ({e}); {hint}"))?;
+    let client = kube_client(config)
+        .map_err(|e| anyhow::anyhow!("cannot build a Kubernetes client ({e}); {hint}"))?;
     match tokio::time::timeout(Duration::from_secs(10), client.apiserver_version()).await {
         Ok(Ok(version)) => {
             info!(version = %version.git_version, "connected to Kubernetes");

@@ -130,9 +130,9 @@ def _attrs(method: str, path: str):
 
 EXPECTED_RULES = {
     # (apiGroup, resource, resourceNames) -> verbs
-    ("iam.ssc-operator.dev", "servicespecificcredentials", ()): {"get", "list", "watch", "patch"},
+    ("iam.ssc-operator.dev", "servicespecificcredentials", ()): {"list", "watch", "patch"},
     ("iam.ssc-operator.dev", "servicespecificcredentials/status", ()): {"patch"},
-    ("", "secrets", ()): {"get", "list", "watch", "create", "update", "patch", "delete"},
+    ("", "secrets", ()): {"get", "list", "watch", "create", "update", "delete"},
     ("events.k8s.io", "events", ()): {"create", "patch"},
 }
 EXPECTED_LEASE_RULES = {
@@ -221,10 +221,9 @@ def operator_requests(watch_ns: str | None, tenant: str = "team-a"):
     yield "GET", f"{SSC}{ns_prefix}/servicespecificcredentials?watch=true&resourceVersion=1"
     yield "GET", f"/api/v1{ns_prefix}/secrets?{MANAGED}"
     yield "GET", f"/api/v1{ns_prefix}/secrets?{MANAGED}&watch=true"
-    yield "GET", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x"
     yield "PATCH", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x"
     yield "PATCH", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x/status"
-    for method, suffix in (("GET", "/s"), ("POST", ""), ("PUT", "/s"), ("PATCH", "/s"), ("DELETE", "/s")):
+    for method, suffix in (("GET", "/s"), ("POST", ""), ("PUT", "/s"), ("DELETE", "/s")):
         yield method, f"/api/v1/namespaces/{tenant}/secrets{suffix}"
     yield "GET", f"/api/v1/namespaces/{tenant}"
     yield "POST", f"/apis/events.k8s.io/v1/namespaces/{tenant}/events"
@@ -240,6 +239,8 @@ def forbidden_requests(watch_ns: str | None, tenant: str = "team-a"):
     yield "DELETE", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x"
     yield "PUT", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x/status"
     yield "DELETE", f"/api/v1/namespaces/{tenant}/secrets"
+    yield "PATCH", f"/api/v1/namespaces/{tenant}/secrets/s"
+    yield "GET", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x"
     yield "GET", f"/api/v1/namespaces/{tenant}/configmaps"
     yield "GET", f"/api/v1/namespaces/{tenant}/pods"
     yield "GET", "/api/v1/namespaces"

@@ -9,7 +9,8 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::{Client, CustomResourceExt, ResourceExt};
+use axum::http;
+use kube::{Client, CustomResourceExt};
 use serde_json::json;
 use ssc_operator::api::ServiceSpecificCredential;
 use ssc_operator::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
@@ -144,7 +145,7 @@ impl Harness {
             instance: Some("test".into()),
         };
         let (tx, rx) = oneshot::channel::<()>();
-        let client = self.kube.client();
+        let client = self.operator_client();
         let task = tokio::spawn(async move {
             reconcile::run(client, iam, config, None, async move {
                 let _ = rx.await;
@@ -170,8 +171,54 @@ impl Harness {
         }
     }
 
+    /// The test's own client (admin).
     pub fn client(&self) -> Client {
         self.kube.client()
+    }
+
+    /// The client the operator uses: identified by its User-Agent in the recorded requests.
+    pub fn operator_client(&self) -> Client {
+        let mut config = kube::Config::new(self.kube.url().parse().expect("url"));
+        config.headers.push((
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_str(&format!("Bearer {}", self.kube.admin_token())).unwrap(),
+        ));
+        ssc_operator::operator::kube_client(config).expect("operator client")
+    }
+
+    /// Appends every request the operator made to `target/operator-requests/`, for the RBAC
+    /// test (tests/deploy/test_rbac_recorded.py) that checks each against deploy/ and the chart.
+    fn record_operator_requests(&self) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/operator-requests");
+        let _ = std::fs::create_dir_all(&dir);
+        let mut lines = String::new();
+        for r in self.kube.requests() {
+            if !r.user_agent.as_deref().is_some_and(|ua| ua.starts_with("ssc-operator/")) {
+                continue;
+            }
+            let query: Vec<String> = r
+                .query
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}={}",
+                        url::form_urlencoded::byte_serialize(k.as_bytes()).collect::<String>(),
+                        url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                    )
+                })
+                .collect();
+            let path = if query.is_empty() {
+                r.path.clone()
+            } else {
+                format!("{}?{}", r.path, query.join("&"))
+            };
+            lines.push_str(&json!({"method": r.method, "path": path, "status": r.status}).to_string());
+            lines.push('\n');
+        }
+        if !lines.is_empty() {
+            let file = dir.join(format!("{}.jsonl", uuid::Uuid::new_v4().simple()));
+            let _ = std::fs::write(file, lines);
+        }
     }
 
     pub fn resources(&self) -> Api<ServiceSpecificCredential> {
@@ -388,6 +435,7 @@ impl Drop for Harness {
         if let Some((_, task)) = self.operator.take() {
             task.abort();
         }
+        self.record_operator_requests();
     }
 }
 
@@ -426,8 +474,4 @@ pub fn login_and_secret(secret: &Secret) -> (String, String) {
 
 pub fn status(r: &ServiceSpecificCredential) -> ssc_operator::api::ServiceSpecificCredentialStatus {
     r.status.clone().unwrap_or_default()
-}
-
-pub fn name_of(r: &ServiceSpecificCredential) -> String {
-    r.name_any()
 }

@@ -179,6 +179,33 @@ async fn template_renders_extra_keys() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renaming_the_secret_moves_the_credential_without_a_reset() {
+    let h = Harness::start().await;
+    h.apply(codecommit("moving", "sofia")).await;
+    h.wait_ready("moving").await;
+    let before = h.secret("moving").await.unwrap();
+    h.patch_spec("moving", json!({"spec": {"secret": {"name": "moved"}}})).await;
+    let r = h
+        .wait_for("moving", "secretName moved", |r| {
+            status(r).secret_name.as_deref() == Some("moved") && status(r).observed_generation == Some(2)
+        })
+        .await;
+    assert_eq!(r.ready_condition().unwrap().status, "True");
+    let after = h.wait_secret("moved", |_| true).await;
+    assert_eq!(login_and_secret(&after), login_and_secret(&before), "no reset");
+    assert!(h.secret_works(&after, CODECOMMIT).await);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while h.secret("moving").await.is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "old Secret not deleted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A template type change replaces the Secret (type is immutable) without a reset.
+    h.patch_spec("moving", json!({"spec": {"secret": {"template": {"type": "Opaque"}}}})).await;
+    let opaque = h.wait_secret("moved", |s| s.type_.as_deref() == Some("Opaque")).await;
+    assert_eq!(login_and_secret(&opaque), login_and_secret(&before));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn third_credential_reports_limit_exceeded_without_hot_looping() {
     let h = Harness::start().await;
     let mut held = Vec::new();

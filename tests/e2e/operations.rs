@@ -56,7 +56,7 @@ async fn start_replica(h: &Harness, identity: &str, lease_duration: Duration) ->
     };
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(run_as_leader(
-        h.client(),
+        h.operator_client(),
         iam,
         config,
         metrics.clone(),

@@ -107,13 +107,13 @@ NAME covers reading that Namespace object (limited further by resourceNames).
 {{- define "ssc-operator.rules" -}}
 - apiGroups: ["iam.ssc-operator.dev"]
   resources: ["servicespecificcredentials"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: ["iam.ssc-operator.dev"]
   resources: ["servicespecificcredentials/status"]
   verbs: ["patch"]
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "update", "delete"]
 - apiGroups: [""]
   resources: ["namespaces"]
   {{- with .Values.watchNamespace }}

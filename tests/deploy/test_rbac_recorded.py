@@ -1,0 +1,112 @@
+"""RBAC proven against what the operator really does.
+
+The end-to-end tests (`cargo test --test e2e`, run first by scripts/test) record every request
+the operator's client makes to the Kubernetes API stand-in into target/operator-requests/*.jsonl.
+Here each recorded request must be allowed by the rules in deploy/ and in the rendered chart, and
+every rule must be used by some recorded request (no rule grants more than what is used). The
+e2e tests run the operator in namespace team-a with its Lease in ssc-system, as the manifests do.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+import helm
+from manifests import DEPLOY, kustomize
+from rbac import Scoped, allowed, effective_rules, request_attributes
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORDINGS = ROOT / "target" / "operator-requests"
+SA_NS, SA = "ssc-system", "ssc-operator"
+MANAGED_BY = "app.kubernetes.io/managed-by=ssc-operator"
+
+
+def _recorded() -> list[dict]:
+    files = sorted(RECORDINGS.glob("*.jsonl")) if RECORDINGS.is_dir() else []
+    if not files:
+        pytest.fail(f"no recordings in {RECORDINGS}: run `cargo test --test e2e` first (scripts/test does)")
+    out = []
+    for f in files:
+        for line in f.read_text().splitlines():
+            if line.strip():
+                out.append(json.loads(line))
+    return out
+
+
+@pytest.fixture(scope="module")
+def requests() -> list[dict]:
+    return _recorded()
+
+
+@pytest.fixture(scope="module")
+def attributes(requests):
+    return [(r, request_attributes(r["method"], r["path"])) for r in requests]
+
+
+def _rule_items(rules):
+    """Each (verb, group, resource[/sub], namespace-or-None, resourceNames) a rule list grants."""
+    for r in rules:
+        scope = None
+        if isinstance(r, Scoped):
+            scope, r = r.namespace, r.rule
+        for verb in r.get("verbs", []):
+            for group in r.get("apiGroups", []):
+                for resource in r.get("resources", []):
+                    yield verb, group, resource, scope, tuple(r.get("resourceNames") or ())
+
+
+def _check(objects, attributes, watch_namespace=None):
+    rules = effective_rules(objects, SA_NS, SA)
+    assert rules, "no rules bound to the operator's ServiceAccount"
+    denied = []
+    for raw, a in attributes:
+        if watch_namespace and a.namespace not in (watch_namespace, SA_NS):
+            continue
+        if not allowed(rules, a.verb, a.group, a.resource, a.subresource, a.namespace, a.name):
+            denied.append(f"{raw['method']} {raw['path']} -> {a}")
+    assert not denied, "requests the rules do not allow:\n" + "\n".join(denied[:20])
+
+    unused = []
+    for verb, group, resource, scope, names in _rule_items(rules):
+        res, _, sub = resource.partition("/")
+        used = any(
+            a.verb == verb and a.group == group and a.resource == res and a.subresource == sub
+            and (scope is None or a.namespace == scope)
+            and (not names or a.name in names)
+            for _, a in attributes
+        )
+        if not used:
+            unused.append((verb, group, resource, scope, names))
+    assert not unused, f"rules never used by the operator (grant more than needed): {unused}"
+
+
+def test_recordings_cover_every_kind_of_call(attributes):
+    kinds = {(a.verb, a.resource, a.subresource) for _, a in attributes}
+    for expected in [
+        ("list", "servicespecificcredentials", ""), ("watch", "servicespecificcredentials", ""),
+        ("patch", "servicespecificcredentials", ""), ("patch", "servicespecificcredentials", "status"),
+        ("get", "secrets", ""), ("create", "secrets", ""), ("update", "secrets", ""),
+        ("delete", "secrets", ""), ("list", "secrets", ""), ("watch", "secrets", ""),
+        ("get", "namespaces", ""), ("create", "events", ""), ("patch", "events", ""),
+        ("get", "leases", ""), ("create", "leases", ""), ("update", "leases", ""),
+    ]:
+        assert expected in kinds, f"no recorded {expected}; recorded: {sorted(kinds)}"
+
+
+def test_secrets_are_only_listed_and_watched_by_label(requests, attributes):
+    for raw, a in attributes:
+        if a.resource == "secrets" and a.verb in ("list", "watch"):
+            selectors = parse_qs(urlsplit(raw["path"]).query).get("labelSelector", [])
+            assert MANAGED_BY in selectors, f"unselected Secret {a.verb}: {raw['path']}"
+
+
+def test_deploy_rbac_allows_exactly_the_recorded_requests(attributes):
+    _check(kustomize(DEPLOY), attributes)
+
+
+def test_chart_rbac_allows_exactly_the_recorded_requests(attributes):
+    _check(helm.render().objects, attributes)
