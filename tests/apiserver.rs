@@ -2730,3 +2730,62 @@ async fn rbac_rules_and_owner_reference_enforcement() {
     .await;
     assert_eq!(a.status, 403);
 }
+
+/// The project's own CRD (`crds/`) is served with its defaults, formats and CEL rules.
+#[tokio::test]
+async fn project_crd_is_served_strictly() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crds");
+    let Some(path) = std::fs::read_dir(&dir)
+        .ok()
+        .and_then(|mut d| d.find_map(|e| e.ok().map(|e| e.path())))
+    else {
+        return;
+    };
+    let crd =
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).expect("crds/ holds a CRD");
+    let s = ApiServer::start(vec![crd]).await;
+    let (code, v) = post(
+        &s,
+        SSC,
+        ssc_body(
+            "a",
+            Value::Null,
+            json!({"userName": "alice", "serviceName": "codecommit.amazonaws.com"}),
+        ),
+    )
+    .await;
+    assert_eq!(code, 201, "{v}");
+    assert_eq!(v["spec"]["status"], "Active");
+    let cond = json!({"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": "yesterday"});
+    let (code, v) = merge(
+        &s,
+        &format!("{SSC}/a/status"),
+        json!({"status": {"conditions": [cond]}}),
+    )
+    .await;
+    assert_eq!(code, 422, "{v}");
+    assert_eq!(v["details"]["causes"][0]["reason"], "FieldValueTypeInvalid");
+    assert_eq!(
+        v["details"]["causes"][0]["message"],
+        "Invalid value: \"yesterday\": status.conditions[0].lastTransitionTime in body must be of type date-time: \"yesterday\""
+    );
+    let cond = json!({"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": "2026-11-22T14:00:00Z"});
+    let (code, v) = merge(
+        &s,
+        &format!("{SSC}/a/status"),
+        json!({"status": {"conditions": [cond], "bogus": 1}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert!(
+        v["status"].get("bogus").is_none(),
+        "unknown status fields are pruned"
+    );
+    let (code, _) = merge(
+        &s,
+        &format!("{SSC}/a"),
+        json!({"spec": {"serviceName": "bedrock.amazonaws.com"}}),
+    )
+    .await;
+    assert_eq!(code, 422, "serviceName is immutable");
+}

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::fieldpath::{Smd, SmdList};
 use super::gotypes::OBJECT_META;
@@ -300,6 +300,18 @@ impl CrdSchema {
                         ));
                     }
                 }
+                if let Some(f) = s.get("format").and_then(Value::as_str)
+                    && !format_ok(f, sv)
+                {
+                    errs.push(FieldError::type_invalid(
+                        field,
+                        BadValue::Str(sv.clone()),
+                        &format!(
+                            "{display} in body must be of type {f}: {}",
+                            super::status::go_quote(sv)
+                        ),
+                    ));
+                }
             }
             Value::Number(n) => {
                 let f = n.as_f64().unwrap_or(0.0);
@@ -490,6 +502,31 @@ impl CrdSchema {
     }
 }
 
+static DATE_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$",
+    )
+    .expect("regex")
+});
+static DATE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"^\d{4}-\d{2}-\d{2}$").expect("regex"));
+static UUID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
+        .expect("regex")
+});
+
+/// The string formats kube-apiserver validates in custom resources (others are ignored).
+fn format_ok(format: &str, v: &str) -> bool {
+    use base64::Engine;
+    match format {
+        "date-time" | "datetime" => DATE_TIME.is_match(v),
+        "date" => DATE.is_match(v),
+        "uuid" | "uuid3" | "uuid4" | "uuid5" => UUID.is_match(v),
+        "byte" => base64::engine::general_purpose::STANDARD.decode(v).is_ok(),
+        _ => true,
+    }
+}
+
 fn join(path: &str, k: &str) -> String {
     if path.is_empty() {
         k.to_string()
@@ -625,9 +662,4 @@ pub fn smd_from_schema(s: &Value) -> Smd {
         "" if flag(s, "x-kubernetes-preserve-unknown-fields") => Smd::Deduced,
         _ => Smd::Scalar,
     }
-}
-
-/// Returns a fresh empty object map.
-pub fn empty() -> Map<String, Value> {
-    Map::new()
 }
