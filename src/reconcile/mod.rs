@@ -332,10 +332,11 @@ pub async fn run(
     controller
         .run(
             |resource, ctx| {
+                // `resource`, not `name`: JSON logs already use `name` for the span's own name.
                 let span = info_span!(
                     "reconcile",
                     namespace = resource.namespace().unwrap_or_default(),
-                    name = resource.name_any()
+                    resource = resource.name_any()
                 );
                 reconcile(resource, ctx).instrument(span)
             },

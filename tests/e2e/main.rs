@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod binary;
 mod harness;
 mod operations;
 

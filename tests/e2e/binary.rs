@@ -1,0 +1,175 @@
+//! The real binary: `ssc-operator run` in dev mode (the README's first command) against the API
+//! stand-in through a kubeconfig, its probes, JSON logs, SIGTERM, and the message it gives without
+//! a cluster.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use serde_json::json;
+
+use crate::harness::{Harness, NS, Options, data};
+use ssc_operator::policy::PolicyMode;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ssc-operator");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn run_without_a_cluster_says_how_to_point_it_at_one() {
+    let out = Command::new(BIN)
+        .args(["run", "--log-format", "text"])
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env("HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("KUBECONFIG"), "{stderr}");
+    assert!(stderr.contains("kind create cluster"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_mode_reconciles_logs_json_and_stops_on_sigterm() {
+    let mut h = Harness::start_with(Options {
+        policy: PolicyMode::Permissive,
+        ..Options::default()
+    })
+    .await;
+    h.stop_operator().await;
+    h.kube.create_namespace("ssc-system", &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: standin\n  cluster:\n    server: {}\nusers:\n- name: admin\n  user:\n    token: {}\ncontexts:\n- name: standin\n  context:\n    cluster: standin\n    user: admin\n    namespace: ssc-system\ncurrent-context: standin\n",
+            h.kube.url(),
+            h.kube.admin_token()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            "--embedded-emulator",
+            "--emulator-user",
+            "alice",
+            "--policy",
+            "permissive",
+            "--http-addr",
+            &format!("127.0.0.1:{port}"),
+            "--lease-duration",
+            "5s",
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .env_remove("RUST_LOG")
+        .env("POD_NAME", "dev-replica")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let lines = lines.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        })
+    };
+
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        let ready = http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .map(|r| r.status() == 200)
+            .unwrap_or(false);
+        if ready {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never ready: {:?}",
+            lines.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        http.get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    h.apply(json!({
+        "metadata": {"name": "alice-git", "namespace": NS},
+        "spec": {"userName": "alice", "serviceName": "codecommit.amazonaws.com"}
+    }))
+    .await;
+    h.wait_ready("alice-git").await;
+    let secret = h.secret("alice-git").await.unwrap();
+    assert_eq!(data(&secret)["username"], "alice-at-123456789012");
+    let password = data(&secret)["password"].clone();
+    let metrics = http
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("ssc_operator_leader 1"), "{metrics}");
+    assert!(!metrics.contains(&password));
+
+    // SIGTERM: finish, release the Lease, exit 0.
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    reader.join().unwrap();
+    let lines = lines.lock().unwrap().clone();
+    assert!(status.success(), "exit {status:?}: {lines:?}");
+    let lease = Api::<Lease>::namespaced(h.client(), "ssc-system")
+        .get("ssc-operator")
+        .await
+        .unwrap();
+    assert_eq!(lease.spec.unwrap().holder_identity, None, "released on SIGTERM");
+
+    // Logs: JSON lines; every line inside a reconcile names the resource; no secret anywhere.
+    let mut reconcile_lines = 0;
+    for line in &lines {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(!line.contains(&password), "password in the logs");
+        if let Some(span) = value.get("span").filter(|s| s["name"] == "reconcile") {
+            reconcile_lines += 1;
+            assert_eq!(span["namespace"], NS, "{line}");
+            assert_eq!(span["resource"], "alice-git", "{line}");
+        }
+    }
+    assert!(reconcile_lines > 0, "no reconcile log lines: {lines:?}");
+}
