@@ -24,6 +24,8 @@ pub async fn run(sh: Arc<Shared>) {
             _ = tokio::time::sleep(sh.gc_delay) => {}
             _ = sh.shutdown.cancelled() => return,
         }
+        // Mark as seen before looking, so writes made meanwhile trigger another round.
+        rx.borrow_and_update();
         // Several passes: a deletion can make further objects collectable.
         for _ in 0..8 {
             if !pass(&sh) {
@@ -31,7 +33,6 @@ pub async fn run(sh: Arc<Shared>) {
             }
             sh.notify();
         }
-        rx.borrow_and_update();
     }
 }
 

@@ -502,10 +502,13 @@ impl RequestMatcher {
     pub fn matches(&self, r: &RecordedRequest) -> bool {
         self.verb.as_ref().is_none_or(|v| *v == r.verb)
             && self.resource.as_ref().is_none_or(|v| *v == r.resource)
-            && self
-                .subresource
-                .as_ref()
-                .is_none_or(|v| Some(v) == r.subresource.as_ref())
+            && self.subresource.as_ref().is_none_or(|v| {
+                if v.is_empty() {
+                    r.subresource.is_none()
+                } else {
+                    Some(v) == r.subresource.as_ref()
+                }
+            })
             && self
                 .name
                 .as_ref()

@@ -127,7 +127,8 @@ pub struct RecordedRequest {
     pub status: u16,
 }
 
-/// Selects requests for [`ApiServer::fail_next`]; `None` fields match anything.
+/// Selects requests for [`ApiServer::fail_next`]; `None` fields match anything, and
+/// `subresource: Some("")` (`.main_resource()`) matches only requests without a subresource.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RequestMatcher {
     pub verb: Option<String>,
@@ -151,6 +152,11 @@ impl RequestMatcher {
     }
     pub fn subresource(mut self, subresource: &str) -> Self {
         self.subresource = Some(subresource.into());
+        self
+    }
+    /// Only requests to the resource itself (not /status).
+    pub fn main_resource(mut self) -> Self {
+        self.subresource = Some(String::new());
         self
     }
     pub fn name(mut self, name: &str) -> Self {
