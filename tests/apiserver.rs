@@ -1270,8 +1270,13 @@ async fn validation_messages() {
     // resourceVersion must not be set on create
     let mut b = alice();
     b["metadata"]["resourceVersion"] = json!("5");
-    let (code, _) = post(&s, SSC, b).await;
+    let (code, v) = post(&s, SSC, b).await;
     assert_eq!(code, 500);
+    assert_eq!(
+        v["message"],
+        "resourceVersion should not be set on objects to be created"
+    );
+    assert!(v.get("reason").is_none());
 }
 
 #[tokio::test]
@@ -1998,6 +2003,19 @@ async fn secrets_events_leases_namespaces() {
     assert_eq!(
         v["details"]["causes"][0]["message"],
         "Invalid value: 0: must be greater than 0"
+    );
+    let (code, v) = call(
+        &s,
+        "DELETE",
+        "/api/v1/namespaces/default",
+        None,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(code, 403);
+    assert_eq!(
+        v["message"],
+        "namespaces \"default\" is forbidden: this namespace may not be deleted"
     );
     // namespaces: annotations, terminating namespaces refuse new content
     s.create_namespace("team-b", &[("iam.ssc-operator.dev/allowed-users", "bob*")])

@@ -736,8 +736,12 @@ pub fn do_create(
         return Err(ApiError::invalid(g, k, &name, &errs));
     }
     if !meta_str(&obj, "resourceVersion").is_empty() {
-        return Err(ApiError::internal(
+        // a plain storage error: 500 with no reason (ErrorToAPIStatus of a non-status error)
+        return Err(ApiError::new(
+            500,
+            "",
             "resourceVersion should not be set on objects to be created",
+            None,
         ));
     }
     let key = obj_key(def, Some(meta_str(&obj, "namespace")), &name);
@@ -1335,6 +1339,13 @@ pub fn do_delete(
     }
     let now_s = gotypes::format_time(now);
     if matches!(def.imp, KindImpl::Namespace) {
+        if matches!(name.as_str(), "default" | "kube-system" | "kube-public") {
+            return Err(ApiError::forbidden(
+                &def.gr(),
+                &name,
+                "this namespace may not be deleted",
+            ));
+        }
         if is_terminating(&existing) {
             return Ok(Deleted::Pending((*existing).clone()));
         }
