@@ -1,12 +1,34 @@
 //! An in-process Kubernetes API server stand-in that a real `kube::Client` talks to over HTTP,
-//! as strict as kube-apiserver v1.28 (plus kube-controller-manager's garbage collector) for every
-//! request the operator makes. See `tests/fixtures/kube-apiserver-transcripts/` for the recorded
-//! behaviour it reproduces and `tests/apiserver.rs` for its conformance tests.
+//! as strict as kube-apiserver v1.28 (plus kube-controller-manager's garbage collector and
+//! namespace controller) for every request the operator makes. It reproduces the recorded
+//! answers in `tests/fixtures/kube-apiserver-transcripts/`; `tests/apiserver.rs` replays them.
 //!
 //! ```ignore
-//! let server = ApiServer::start(vec![crd]).await;
-//! let client = server.client();
+//! let server = ApiServer::start(vec![ServiceSpecificCredential::crd()]).await;
+//! let client = server.client(); // admin token, default namespace "default"
 //! ```
+//!
+//! Served (JSON only): the given CRDs (status subresource, structural-schema pruning/defaulting/
+//! validation, CEL rules via kube-cel), core/v1 `namespaces` and `secrets`, `events.k8s.io/v1`
+//! `events`, `coordination.k8s.io/v1` `leases`, discovery and `/version`. Verbs: get, list, watch,
+//! create, update (PUT), patch (merge, json, strategic for built-ins, server-side apply),
+//! delete, deletecollection. Namespaces `default`, `kube-system`, `kube-public` and
+//! `kube-node-lease` exist from the start.
+//!
+//! Known differences from the real server (none of them more permissive on what the operator does):
+//! - no protobuf/YAML request or response bodies, no `as=Table`, no aggregated discovery;
+//!   `customresourcedefinitions`, core/v1 `events` and every other built-in kind are not served (404);
+//! - OpenAPI validation covers type, required, enum, pattern, min/max length, minimum/maximum,
+//!   multipleOf, min/max items and properties, uniqueItems, list-type set/map, date-time/date/
+//!   uuid/byte formats; `allOf`/`anyOf`/`oneOf`/`not` and int32/int64 range checks are not applied;
+//! - the field manager implements SMD's Update/Apply bookkeeping with a simplified apply merge
+//!   (no schema conversion between versions, simplified pruning of fields an applier dropped);
+//! - strategic merge patch knows only the list merge keys of `metadata` (ownerReferences by uid,
+//!   finalizers as a set);
+//! - revisions are per server (start at a few, not etcd's); one global watch history serves all
+//!   resources; `compact()` also ends live watches (like a restarted apiserver);
+//! - no graceful deletion, no ResourceQuota/LimitRange/webhooks/PodSecurity admission;
+//!   OwnerReferencesPermissionEnforcement is opt-in; RBAC is a per-token rule list.
 
 mod auth;
 mod discovery;
