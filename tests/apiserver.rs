@@ -1267,6 +1267,18 @@ async fn validation_messages() {
     assert_eq!(code, 404);
     assert_eq!(v["message"], "namespaces \"nope\" not found");
     assert_eq!(v["details"], json!({"name": "nope", "kind": "namespaces"}));
+    // fieldManager is at most 128 bytes
+    let (code, v) = post(
+        &s,
+        &format!("{SSC}?fieldManager={}", "m".repeat(129)),
+        alice(),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        v["message"],
+        "CreateOptions.meta.k8s.io \"\" is invalid: fieldManager: Too long: must have at most 128 bytes"
+    );
     // resourceVersion must not be set on create
     let mut b = alice();
     b["metadata"]["resourceVersion"] = json!("5");

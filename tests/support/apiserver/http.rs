@@ -15,7 +15,7 @@ use super::gotypes::{self, Ty};
 use super::handlers::{self, Query, Reply};
 use super::resources::ResourceDef;
 use super::server::{Shared, WriteCtx, lock};
-use super::status::ApiError;
+use super::status::{ApiError, BadValue, FieldError};
 use super::watch;
 use super::{RecordedRequest, RequestMatcher};
 
@@ -425,6 +425,29 @@ async fn serve_resource(
         });
     let manager: String = manager.chars().take(128).collect();
     let write_ctx = || -> Result<WriteCtx, ApiError> {
+        if let Some(fm) = query.get("fieldManager") {
+            let mut errs = Vec::new();
+            if fm.len() > 128 {
+                errs.push(FieldError::too_long("fieldManager", 128));
+            }
+            for (i, c) in fm.char_indices() {
+                if c.is_control() {
+                    errs.push(FieldError::invalid(
+                        "fieldManager",
+                        BadValue::Str(fm.clone()),
+                        &format!("invalid character U+{:04X} (at position {i})", c as u32),
+                    ));
+                }
+            }
+            if !errs.is_empty() {
+                let kind = match verb {
+                    "create" => "CreateOptions",
+                    "update" => "UpdateOptions",
+                    _ => "PatchOptions",
+                };
+                return Err(ApiError::invalid("meta.k8s.io", kind, "", &errs));
+            }
+        }
         Ok(WriteCtx {
             user: Some(user.clone()),
             manager: manager.clone(),
