@@ -348,6 +348,36 @@ impl AwsIam {
         (user.to_lowercase(), service.to_string())
     }
 
+    /// Applies a successful write to the cached lists of `user` (of `service`, when known), so
+    /// the reconcile that follows a write does not need another List call.
+    fn write_through(
+        &self,
+        user: &str,
+        service: Option<&str>,
+        change: impl Fn(&mut Vec<CredentialMetadata>),
+    ) {
+        let user = user.to_lowercase();
+        let mut cache = self.list_cache.lock().expect("list cache lock");
+        for ((u, s), (_, list)) in cache.iter_mut() {
+            if *u == user && service.is_none_or(|service| service == s) {
+                change(list);
+            }
+        }
+    }
+
+    fn after_write<T>(
+        &self,
+        user: &str,
+        service: Option<&str>,
+        result: &Result<T, IamError>,
+        change: impl Fn(&mut Vec<CredentialMetadata>, &T),
+    ) {
+        match result {
+            Ok(value) => self.write_through(user, service, |list| change(list, value)),
+            Err(_) => self.invalidate(user),
+        }
+    }
+
     fn invalidate(&self, user: &str) {
         let user = user.to_lowercase();
         self.list_cache
@@ -413,7 +443,6 @@ impl Iam for AwsIam {
         credential_age_days: Option<i32>,
     ) -> Result<IssuedCredential, IamError> {
         let waited = self.admit().await;
-        self.invalidate(user);
         let result = self
             .client
             .create_service_specific_credential()
@@ -431,6 +460,9 @@ impl Iam for AwsIam {
                     })
             });
         self.record("CreateServiceSpecificCredential", &result, waited);
+        self.after_write(user, Some(service), &result, |list, issued| {
+            list.push(issued.metadata.clone())
+        });
         result
     }
 
@@ -473,7 +505,6 @@ impl Iam for AwsIam {
 
     async fn reset(&self, user: &str, id: &str) -> Result<IssuedCredential, IamError> {
         let waited = self.admit().await;
-        self.invalidate(user);
         let result = self
             .client
             .reset_service_specific_credential()
@@ -490,12 +521,16 @@ impl Iam for AwsIam {
                     })
             });
         self.record("ResetServiceSpecificCredential", &result, waited);
+        self.after_write(user, None, &result, |list, issued| {
+            for c in list.iter_mut().filter(|c| c.id == issued.metadata.id) {
+                *c = issued.metadata.clone();
+            }
+        });
         result
     }
 
     async fn update_status(&self, user: &str, id: &str, active: bool) -> Result<(), IamError> {
         let waited = self.admit().await;
-        self.invalidate(user);
         let status = if active {
             StatusType::Active
         } else {
@@ -512,12 +547,20 @@ impl Iam for AwsIam {
             .map(|_| ())
             .map_err(|e| classify_sdk(e, user, None, Some(id)));
         self.record("UpdateServiceSpecificCredential", &result, waited);
+        self.after_write(user, None, &result, |list, _| {
+            for c in list.iter_mut().filter(|c| c.id == id) {
+                c.status = if active {
+                    CredentialStatus::Active
+                } else {
+                    CredentialStatus::Inactive
+                };
+            }
+        });
         result
     }
 
     async fn delete(&self, user: &str, id: &str) -> Result<(), IamError> {
         let waited = self.admit().await;
-        self.invalidate(user);
         let result = self
             .client
             .delete_service_specific_credential()
@@ -528,6 +571,7 @@ impl Iam for AwsIam {
             .map(|_| ())
             .map_err(|e| classify_sdk(e, user, None, Some(id)));
         self.record("DeleteServiceSpecificCredential", &result, waited);
+        self.after_write(user, None, &result, |list, _| list.retain(|c| c.id != id));
         result
     }
 }

@@ -141,7 +141,13 @@ async fn dev_mode_reconciles_logs_json_and_stops_on_sigterm() {
 
     // SIGTERM: finish, release the Lease, exit 0.
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -157,7 +163,11 @@ async fn dev_mode_reconciles_logs_json_and_stops_on_sigterm() {
         .get("ssc-operator")
         .await
         .unwrap();
-    assert_eq!(lease.spec.unwrap().holder_identity, None, "released on SIGTERM");
+    assert_eq!(
+        lease.spec.unwrap().holder_identity,
+        None,
+        "released on SIGTERM"
+    );
 
     // Logs: JSON lines; every line inside a reconcile names the resource; no secret anywhere.
     let mut reconcile_lines = 0;

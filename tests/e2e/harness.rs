@@ -6,10 +6,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use axum::http;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use axum::http;
 use kube::{Client, CustomResourceExt};
 use serde_json::json;
 use ssc_operator::api::ServiceSpecificCredential;
@@ -193,7 +193,11 @@ impl Harness {
         let _ = std::fs::create_dir_all(&dir);
         let mut lines = String::new();
         for r in self.kube.requests() {
-            if !r.user_agent.as_deref().is_some_and(|ua| ua.starts_with("ssc-operator/")) {
+            if !r
+                .user_agent
+                .as_deref()
+                .is_some_and(|ua| ua.starts_with("ssc-operator/"))
+            {
                 continue;
             }
             let query: Vec<String> = r
@@ -212,7 +216,9 @@ impl Harness {
             } else {
                 format!("{}?{}", r.path, query.join("&"))
             };
-            lines.push_str(&json!({"method": r.method, "path": path, "status": r.status}).to_string());
+            lines.push_str(
+                &json!({"method": r.method, "path": path, "status": r.status}).to_string(),
+            );
             lines.push('\n');
         }
         if !lines.is_empty() {

@@ -6,6 +6,7 @@ mod support;
 
 mod binary;
 mod harness;
+mod iam_client;
 mod operations;
 
 use std::time::Duration;
@@ -185,24 +186,39 @@ async fn renaming_the_secret_moves_the_credential_without_a_reset() {
     h.apply(codecommit("moving", "sofia")).await;
     h.wait_ready("moving").await;
     let before = h.secret("moving").await.unwrap();
-    h.patch_spec("moving", json!({"spec": {"secret": {"name": "moved"}}})).await;
+    h.patch_spec("moving", json!({"spec": {"secret": {"name": "moved"}}}))
+        .await;
     let r = h
         .wait_for("moving", "secretName moved", |r| {
-            status(r).secret_name.as_deref() == Some("moved") && status(r).observed_generation == Some(2)
+            status(r).secret_name.as_deref() == Some("moved")
+                && status(r).observed_generation == Some(2)
         })
         .await;
     assert_eq!(r.ready_condition().unwrap().status, "True");
     let after = h.wait_secret("moved", |_| true).await;
-    assert_eq!(login_and_secret(&after), login_and_secret(&before), "no reset");
+    assert_eq!(
+        login_and_secret(&after),
+        login_and_secret(&before),
+        "no reset"
+    );
     assert!(h.secret_works(&after, CODECOMMIT).await);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while h.secret("moving").await.is_some() {
-        assert!(tokio::time::Instant::now() < deadline, "old Secret not deleted");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "old Secret not deleted"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // A template type change replaces the Secret (type is immutable) without a reset.
-    h.patch_spec("moving", json!({"spec": {"secret": {"template": {"type": "Opaque"}}}})).await;
-    let opaque = h.wait_secret("moved", |s| s.type_.as_deref() == Some("Opaque")).await;
+    h.patch_spec(
+        "moving",
+        json!({"spec": {"secret": {"template": {"type": "Opaque"}}}}),
+    )
+    .await;
+    let opaque = h
+        .wait_secret("moved", |s| s.type_.as_deref() == Some("Opaque"))
+        .await;
     assert_eq!(login_and_secret(&opaque), login_and_secret(&before));
 }
 

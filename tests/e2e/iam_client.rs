@@ -1,0 +1,109 @@
+//! The operator's IAM client against the emulator: error classification through the real SDK, and
+//! the List cache that batches drift checks and writes through on Create/Reset/Update/Delete.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ssc_operator::emulator::{Emulator, EmulatorConfig};
+use ssc_operator::iam::{AwsIam, CredentialStatus, Iam, IamError, IamLimits, IamObserver};
+
+#[derive(Default)]
+struct Calls(Mutex<Vec<&'static str>>);
+
+impl IamObserver for Calls {
+    fn call(&self, operation: &'static str, _: Result<(), &IamError>, _: Duration) {
+        self.0.lock().unwrap().push(operation);
+    }
+}
+
+async fn client(ttl: Duration) -> (ssc_operator::emulator::EmulatorHandle, AwsIam, Arc<Calls>) {
+    let emulator = Emulator::start(EmulatorConfig {
+        users: vec!["sofia".into()],
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let calls = Arc::new(Calls::default());
+    let sdk = AwsIam::sdk_client(
+        Some(&emulator.endpoint_url()),
+        None,
+        Some(aws_credential_types::Credentials::new(
+            "AKIDTEST", "x", None, None, "t",
+        )),
+    )
+    .await;
+    let iam = AwsIam::new(
+        sdk,
+        IamLimits {
+            list_cache_ttl: ttl,
+            ..IamLimits::default()
+        },
+        calls.clone(),
+    );
+    (emulator, iam, calls)
+}
+
+#[tokio::test]
+async fn list_cache_is_shared_and_written_through() {
+    let (_emulator, iam, calls) = client(Duration::from_secs(60)).await;
+    let service = "codecommit.amazonaws.com";
+    assert!(iam.list("sofia", service).await.unwrap().is_empty());
+    let created = iam.create("sofia", service, None).await.unwrap();
+    // Same user in another case: IAM user names are case-insensitive.
+    let listed = iam.list("SOFIA", service).await.unwrap();
+    assert_eq!(listed, vec![created.metadata.clone()]);
+    iam.update_status("sofia", &created.metadata.id, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        iam.list("sofia", service).await.unwrap()[0].status,
+        CredentialStatus::Inactive
+    );
+    let reset = iam.reset("sofia", &created.metadata.id).await.unwrap();
+    assert_ne!(reset.secret, created.secret);
+    iam.delete("sofia", &created.metadata.id).await.unwrap();
+    assert!(iam.list("sofia", service).await.unwrap().is_empty());
+    assert_eq!(
+        *calls.0.lock().unwrap(),
+        vec![
+            "ListServiceSpecificCredentials",
+            "CreateServiceSpecificCredential",
+            "UpdateServiceSpecificCredential",
+            "ResetServiceSpecificCredential",
+            "DeleteServiceSpecificCredential",
+        ],
+        "one List for the whole sequence"
+    );
+}
+
+#[tokio::test]
+async fn errors_are_classified_through_the_real_sdk() {
+    let (_emulator, iam, _) = client(Duration::ZERO).await;
+    assert!(matches!(
+        iam.list("nobody", "codecommit.amazonaws.com").await,
+        Err(IamError::UserNotFound { .. })
+    ));
+    assert!(matches!(
+        iam.create("nobody", "codecommit.amazonaws.com", None).await,
+        Err(IamError::UserNotFound { .. })
+    ));
+    assert!(matches!(
+        iam.reset("sofia", "ACCAAAAAAAAAAAAAAAAAA").await,
+        Err(IamError::CredentialNotFound { .. })
+    ));
+    iam.create("sofia", "cassandra.amazonaws.com", None)
+        .await
+        .unwrap();
+    iam.create("sofia", "cassandra.amazonaws.com", None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        iam.create("sofia", "cassandra.amazonaws.com", None).await,
+        Err(IamError::LimitExceeded { .. })
+    ));
+    assert!(matches!(
+        iam.create("sofia", "codecommit.amazonaws.com", Some(3))
+            .await,
+        Err(IamError::Rejected { .. })
+    ));
+}
