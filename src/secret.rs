@@ -24,6 +24,13 @@ pub const CREDENTIAL_ID_ANNOTATION: &str = "iam.ssc-operator.dev/credential-id";
 /// The secret is 256 bits of randomness, so the digest reveals nothing about it.
 pub const DIGEST_ANNOTATION: &str = "iam.ssc-operator.dev/credential-digest";
 
+/// What `urlencode` escapes: all but RFC 3986 unreserved characters.
+const URL_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Template execution budget: a template is a few filters, not a program.
 const TEMPLATE_FUEL: u64 = 50_000;
 
@@ -195,6 +202,11 @@ fn render_value(
     env.add_filter("base64", |value: String| {
         base64::engine::general_purpose::STANDARD.encode(value.as_bytes())
     });
+    // Jinja's urlencode keeps `/`, which breaks a password placed in a URL's userinfo
+    // (`https://user:pa/ss@host`). Ours escapes everything but RFC 3986 unreserved characters.
+    env.add_filter("urlencode", |value: String| {
+        percent_encoding::utf8_percent_encode(&value, URL_COMPONENT).to_string()
+    });
     let (login_key, secret_key) = credential_keys(material.kind);
     let mut context = BTreeMap::new();
     context.insert(login_key, material.login);
@@ -338,6 +350,21 @@ mod tests {
         assert_eq!(s.type_.as_deref(), Some("Opaque"));
         assert_eq!(s.metadata.labels.as_ref().unwrap()["team"], "a");
         assert_eq!(s.metadata.annotations.as_ref().unwrap()["note"], "x");
+    }
+
+    #[test]
+    fn urlencode_escapes_slashes_for_userinfo() {
+        let template = SecretTemplate {
+            data: [("u".to_string(), "{{ password | urlencode }}".to_string())].into(),
+            ..Default::default()
+        };
+        let value = SecretValue::new("+oaFsNk7/obP9G h~=");
+        let s = render(
+            &resource(ServiceName::CodeCommit, Some(template)),
+            &password_material(&value),
+        )
+        .unwrap();
+        assert_eq!(text(&s, "u"), "%2BoaFsNk7%2FobP9G%20h~%3D");
     }
 
     #[test]
