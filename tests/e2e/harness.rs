@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::http;
+use base64::Engine;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -422,13 +423,19 @@ impl Harness {
                 if ["password", "secret", ".git-credentials", "dsn"].contains(&key.as_str()) {
                     let text = String::from_utf8_lossy(&value.0).into_owned();
                     assert!(text.len() >= 20, "{key} too short to search for");
-                    for (place, haystack) in
-                        [("status", &resources), ("events", &events), ("logs", &logs)]
-                    {
-                        assert!(
-                            !haystack.contains(&text),
-                            "the value of Secret key {key} appears in {place}"
-                        );
+                    // Plain, base64 (as in a Secret's JSON) and JSON-escaped forms.
+                    let encoded = base64::engine::general_purpose::STANDARD.encode(&value.0);
+                    let escaped = serde_json::to_string(&text).unwrap();
+                    let escaped = escaped.trim_matches('"').to_string();
+                    for form in [&text, &encoded, &escaped] {
+                        for (place, haystack) in
+                            [("status", &resources), ("events", &events), ("logs", &logs)]
+                        {
+                            assert!(
+                                !haystack.contains(form.as_str()),
+                                "the value of Secret key {key} appears in {place}"
+                            );
+                        }
                     }
                 }
             }

@@ -193,10 +193,7 @@ async fn metrics_and_probes_are_served_without_secrets() {
                    "spec": {"userName": "nobody", "serviceName": "codecommit.amazonaws.com"}}))
         .await;
     h.wait_for_reason("nobody", "UserNotFound").await;
-    let response = get("/metrics").await;
-    assert_eq!(response.status(), 200);
-    let text = response.text().await.unwrap();
-    for needle in [
+    let needles = [
         "ssc_operator_reconciles_total{result=\"Available\"}",
         "ssc_operator_reconcile_duration_seconds_bucket",
         "ssc_operator_iam_calls_total{operation=\"CreateServiceSpecificCredential\",code=\"Success\"} 1",
@@ -205,9 +202,20 @@ async fn metrics_and_probes_are_served_without_secrets() {
         "ssc_operator_resources{reason=\"Available\"} 1",
         "ssc_operator_resources{reason=\"UserNotFound\"} 1",
         "ssc_operator_leader 1",
-    ] {
-        assert!(text.contains(needle), "missing {needle}:\n{text}");
-    }
+    ];
+    // The metrics are recorded when a reconcile returns, just after its status write is visible.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let response = get("/metrics").await;
+        assert_eq!(response.status(), 200);
+        let text = response.text().await.unwrap();
+        let missing: Vec<_> = needles.iter().filter(|n| !text.contains(*n)).collect();
+        if missing.is_empty() {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "missing {missing:?}:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let secret = h.secret("measured").await.unwrap();
     let (_, password) = crate::harness::login_and_secret(&secret);
     assert!(!text.contains(&password));
