@@ -42,9 +42,21 @@ def requests() -> list[dict]:
     return _recorded()
 
 
+# Non-resource URLs every authenticated identity may GET through kube-apiserver's default
+# ClusterRole system:public-info-viewer (bound to system:authenticated and system:unauthenticated).
+PUBLIC_INFO = {"/healthz", "/livez", "/readyz", "/version", "/version/"}
+
+
 @pytest.fixture(scope="module")
 def attributes(requests):
-    return [(r, request_attributes(r["method"], r["path"])) for r in requests]
+    out = []
+    for r in requests:
+        path = urlsplit(r["path"]).path
+        if not path.startswith(("/api/", "/apis/")):
+            assert r["method"] == "GET" and path in PUBLIC_INFO, f"non-resource request not allowed by default: {r}"
+            continue
+        out.append((r, request_attributes(r["method"], r["path"])))
+    return out
 
 
 def _rule_items(rules):
