@@ -66,25 +66,12 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
                 ),
             )
             .await;
-            let mut status = snapshot.status.clone();
             let mut updated = credential.clone();
             updated.status = match desired {
                 crate::api::DesiredStatus::Active => crate::iam::CredentialStatus::Active,
                 crate::api::DesiredStatus::Inactive => crate::iam::CredentialStatus::Inactive,
             };
-            apply_credential(&mut status, &updated);
-            write_status(
-                ctx,
-                resource,
-                &snapshot.status,
-                status,
-                Reason::Available,
-                String::new(),
-            )
-            .await?;
-            Ok(Outcome {
-                reason: Reason::Available,
-            })
+            mark_available(ctx, snapshot, &updated).await
         }
         Decision::RewriteSecret { credential } => {
             let source = match &snapshot.secret_observation {
@@ -100,22 +87,31 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
             };
             write_secret(ctx, snapshot, &credential.id, &login, &value).await?;
             delete_old_secret(ctx, snapshot).await?;
-            let mut status = snapshot.status.clone();
-            apply_credential(&mut status, &credential);
-            write_status(
-                ctx,
-                resource,
-                &snapshot.status,
-                status,
-                Reason::Available,
-                String::new(),
-            )
-            .await?;
-            Ok(Outcome {
-                reason: Reason::Available,
-            })
+            mark_available(ctx, snapshot, &credential).await
         }
     }
+}
+
+/// Records `credential` in status with Ready=True.
+async fn mark_available(
+    ctx: &Context,
+    snapshot: &Snapshot,
+    credential: &CredentialMetadata,
+) -> Result<Outcome, Error> {
+    let mut status = snapshot.status.clone();
+    apply_credential(&mut status, credential);
+    write_status(
+        ctx,
+        &snapshot.resource,
+        &snapshot.status,
+        status,
+        Reason::Available,
+        String::new(),
+    )
+    .await?;
+    Ok(Outcome {
+        reason: Reason::Available,
+    })
 }
 
 async fn create(

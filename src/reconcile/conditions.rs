@@ -106,11 +106,12 @@ impl Reason {
             Reason::IamUnavailable => Some(backoff(5, 300)),
             Reason::LimitExceeded => Some(backoff(60, 1800)),
             Reason::ServiceNotSupported => Some(backoff(600, 3600)),
-            Reason::UserNotFound
-            | Reason::NotPermitted
-            | Reason::SecretConflict
-            | Reason::AccessDenied
-            | Reason::IamRejected => Some(backoff(30, 1800)),
+            // Fixed by someone soon after (a user created, a namespace annotated, a Secret
+            // removed), and not watched: look again within minutes.
+            Reason::UserNotFound | Reason::NotPermitted | Reason::SecretConflict => {
+                Some(backoff(15, 300))
+            }
+            Reason::AccessDenied | Reason::IamRejected => Some(backoff(30, 1800)),
         }
     }
 }
