@@ -39,6 +39,38 @@ fn run_without_a_cluster_says_how_to_point_it_at_one() {
     assert!(stderr.contains("kind create cluster"), "{stderr}");
 }
 
+fn kubeconfig_for(dir: &std::path::Path, url: &str, token: &str) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: standin\n  cluster:\n    server: {url}\nusers:\n- name: admin\n  user:\n    token: {token}\ncontexts:\n- name: standin\n  context:\n    cluster: standin\n    user: admin\n    namespace: ssc-system\ncurrent-context: standin\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_without_the_crd_says_how_to_install_it() {
+    let kube = crate::support::apiserver::ApiServer::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = kubeconfig_for(dir.path(), &kube.url(), &kube.admin_token());
+    let out = tokio::process::Command::new(BIN)
+        .args(["run", "--log-format", "text", "--http-addr", "127.0.0.1:0"])
+        .env("KUBECONFIG", &kubeconfig)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CRD is not installed"), "{stderr}");
+    assert!(
+        stderr.contains("ssc-operator crd | kubectl apply -f -"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_mode_reconciles_logs_json_and_stops_on_sigterm() {
     let mut h = Harness::start_with(Options {
@@ -49,16 +81,7 @@ async fn dev_mode_reconciles_logs_json_and_stops_on_sigterm() {
     h.stop_operator().await;
     h.kube.create_namespace("ssc-system", &[]).await;
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: standin\n  cluster:\n    server: {}\nusers:\n- name: admin\n  user:\n    token: {}\ncontexts:\n- name: standin\n  context:\n    cluster: standin\n    user: admin\n    namespace: ssc-system\ncurrent-context: standin\n",
-            h.kube.url(),
-            h.kube.admin_token()
-        ),
-    )
-    .unwrap();
+    let kubeconfig = kubeconfig_for(dir.path(), &h.kube.url(), &h.kube.admin_token());
     let port = free_port();
     let mut child = Command::new(BIN)
         .args([
