@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::ResourceExt;
 use kube::api::Api;
-use kube::{Resource, ResourceExt};
 
 use crate::api::{ALLOWED_USERS_ANNOTATION, ROTATE_ANNOTATION, ServiceSpecificCredential};
 use crate::iam::{CredentialMetadata, IamError, SecretValue};
@@ -190,11 +190,4 @@ fn rendered_matches(
     };
     secret::render(resource, &material)
         .is_ok_and(|desired| secret::is_up_to_date(existing, &desired))
-}
-
-/// The object reference Events are attached to.
-pub fn object_ref(
-    resource: &ServiceSpecificCredential,
-) -> k8s_openapi::api::core::v1::ObjectReference {
-    resource.object_ref(&())
 }
