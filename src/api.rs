@@ -226,11 +226,12 @@ pub struct RotationSpec {
     /// `Reset` keeps the credential and replaces its password; `Recreate` creates a new one in the second slot, then swaps.
     #[serde(default)]
     pub strategy: RotationStrategy,
-    /// Recreate: how long the old credential lives after the swap.
+    /// Recreate: how long the old credential lives after the swap (default 10m).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"))]
     pub grace_period: Option<String>,
-    /// API keys with an expiry: renew this long before it.
+    /// API keys with an expiry: create a new key (in the second slot, then swap, as Recreate) this
+    /// long before the current one expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"))]
     pub before_expiry: Option<String>,
@@ -279,6 +280,11 @@ pub struct ServiceSpecificCredentialStatus {
     /// resource is ours: it is adopted (with a Reset) instead of creating a second one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_requested_at: Option<Time>,
+    /// Recreate rotation: the previous credential, still valid until `retireAfter`, then deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring_credential_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retire_after: Option<Time>,
     /// How many of the user's credential slots for this service are used (IAM allows 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slots_used: Option<i32>,
@@ -298,6 +304,19 @@ pub struct Condition {
     pub last_transition_time: Time,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+}
+
+/// How long the previous credential stays valid after a Recreate rotation, by default.
+pub const DEFAULT_GRACE_PERIOD: std::time::Duration = std::time::Duration::from_secs(600);
+
+impl RotationSpec {
+    /// The grace period of a Recreate rotation.
+    pub fn grace(&self) -> std::time::Duration {
+        self.grace_period
+            .as_deref()
+            .and_then(|g| parse_duration(g).ok())
+            .unwrap_or(DEFAULT_GRACE_PERIOD)
+    }
 }
 
 impl ServiceSpecificCredential {
@@ -355,6 +374,13 @@ impl ServiceSpecificCredentialSpec {
             }
             if rotation.before_expiry.is_some() && !api_key {
                 return Err("spec.rotation.beforeExpiry applies only to API-key services".into());
+            }
+            if let (Some(before), Some(days)) = (&rotation.before_expiry, self.credential_age_days)
+                && parse_duration(before)?.as_secs() >= u64::try_from(days).unwrap_or(0) * 86_400
+            {
+                return Err(format!(
+                    "spec.rotation.beforeExpiry ({before}) must be shorter than credentialAgeDays ({days}d), or every new key would be renewed at once"
+                ));
             }
         }
         if let Some(template) = &self.secret.template {
@@ -461,6 +487,21 @@ mod tests {
             before_expiry: None,
         });
         assert!(s.validate().unwrap_err().contains("rotation.interval"));
+        let mut s = spec(ServiceName::Bedrock);
+        s.credential_age_days = Some(1);
+        s.rotation = Some(RotationSpec {
+            interval: None,
+            strategy: RotationStrategy::Reset,
+            grace_period: None,
+            before_expiry: Some("24h".into()),
+        });
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .contains("shorter than credentialAgeDays")
+        );
+        s.rotation.as_mut().unwrap().before_expiry = Some("23h".into());
+        assert!(s.validate().is_ok());
         let mut s = spec(ServiceName::CodeCommit);
         s.secret.template = Some(SecretTemplate {
             data: [("password".to_string(), "x".to_string())].into(),

@@ -42,6 +42,66 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
             Ok(Outcome { reason })
         }
         Decision::Create { replaces } => create(ctx, snapshot, replaces).await,
+        Decision::Recreate { old, cause } => recreate(ctx, snapshot, old, cause).await,
+        Decision::CompleteRotation { new, old } => {
+            let mut status = snapshot.status.clone();
+            apply_credential(&mut status, &new);
+            start_retirement(&mut status, snapshot, &old.id, Timestamp::now());
+            write_status(
+                ctx,
+                resource,
+                &snapshot.status,
+                status,
+                Reason::Available,
+                String::new(),
+            )
+            .await?;
+            publish(
+                ctx,
+                resource,
+                EventType::Normal,
+                "CredentialRotated",
+                "CreateCredential",
+                format!(
+                    "completed an interrupted rotation: IAM credential {} replaces {}",
+                    new.id, old.id
+                ),
+            )
+            .await;
+            Ok(Outcome {
+                reason: Reason::Available,
+            })
+        }
+        Decision::Retire { id } => {
+            match ctx.iam.delete(&resource.spec.user_name, &id).await {
+                Ok(()) | Err(IamError::CredentialNotFound { .. }) => {}
+                Err(error) => return report_iam_error(ctx, snapshot, error).await,
+            }
+            publish(
+                ctx,
+                resource,
+                EventType::Normal,
+                "CredentialRetired",
+                "DeleteCredential",
+                format!("deleted the previous IAM credential {id} after its grace period"),
+            )
+            .await;
+            let mut status = snapshot.status.clone();
+            status.retiring_credential_id = None;
+            status.retire_after = None;
+            write_status(
+                ctx,
+                resource,
+                &snapshot.status,
+                status,
+                Reason::Available,
+                String::new(),
+            )
+            .await?;
+            Ok(Outcome {
+                reason: Reason::Available,
+            })
+        }
         Decision::Reset { credential, cause } => reset(ctx, snapshot, credential, cause).await,
         Decision::UpdateStatus {
             credential,
@@ -269,15 +329,27 @@ async fn reset(
             "CredentialRotated",
             format!("rotated IAM credential {} (reset)", credential.id),
         ),
+        ResetCause::AdoptRotation { old } => (
+            EventType::Normal,
+            "CredentialRotated",
+            format!(
+                "adopted IAM credential {} left by an interrupted rotation (reset); {old} retires after the grace period",
+                credential.id
+            ),
+        ),
     };
     let now = Timestamp::now();
     deliver(ctx, snapshot, &snapshot.status, &issued, |status| {
         status.create_requested_at = None;
-        if let ResetCause::Rotate(request) = &cause {
-            status.last_rotation_time = Some(Time(now));
-            if let Some(request) = request {
-                status.handled_rotate_request = Some(request.clone());
+        match &cause {
+            ResetCause::Rotate(request) => {
+                status.last_rotation_time = Some(Time(now));
+                if let Some(request) = request {
+                    status.handled_rotate_request = Some(request.clone());
+                }
             }
+            ResetCause::AdoptRotation { old } => start_retirement(status, snapshot, old, now),
+            ResetCause::Adopt | ResetCause::SecretLost => {}
         }
     })
     .await?;
@@ -285,6 +357,114 @@ async fn reset(
     Ok(Outcome {
         reason: Reason::Available,
     })
+}
+
+/// Recreate rotation: a new credential in the free slot, then the Secret, then status naming the
+/// new one and the old one as retiring. Crash-safe like `create` (see
+/// `plan::resume_interrupted_rotation`).
+async fn recreate(
+    ctx: &Context,
+    snapshot: &Snapshot,
+    old: CredentialMetadata,
+    cause: ResetCause,
+) -> Result<Outcome, Error> {
+    let resource = &snapshot.resource;
+    let spec = &resource.spec;
+    let mut status = snapshot.status.clone();
+    if status.create_requested_at.is_none() {
+        status.create_requested_at = Some(Time(Timestamp::now()));
+    }
+    let base = write_status(
+        ctx,
+        resource,
+        &snapshot.status,
+        status,
+        Reason::Rotating,
+        format!("creating a new credential to replace {}", old.id),
+    )
+    .await?;
+    let issued = match ctx
+        .iam
+        .create(
+            &spec.user_name,
+            spec.service_name.as_str(),
+            spec.credential_age_days,
+        )
+        .await
+    {
+        Ok(issued) => issued,
+        Err(error) => {
+            let reason = reason_for(&error);
+            write_status(
+                ctx,
+                resource,
+                &base,
+                base.clone(),
+                reason,
+                error.to_string(),
+            )
+            .await?;
+            return Ok(Outcome { reason });
+        }
+    };
+    info!(credential_id = %issued.metadata.id, replaces = %old.id, "created IAM credential (rotation)");
+    let now = Timestamp::now();
+    deliver(ctx, snapshot, &base, &issued, |status| {
+        start_retirement(status, snapshot, &old.id, now);
+        if let ResetCause::Rotate(Some(request)) = &cause {
+            status.handled_rotate_request = Some(request.clone());
+        }
+    })
+    .await?;
+    let grace = grace_period(resource);
+    publish(
+        ctx,
+        resource,
+        EventType::Normal,
+        "CredentialRotated",
+        "CreateCredential",
+        format!(
+            "created IAM credential {} to replace {} (Recreate); {} stays valid for {}s",
+            issued.metadata.id,
+            old.id,
+            old.id,
+            grace.as_secs()
+        ),
+    )
+    .await;
+    Ok(Outcome {
+        reason: Reason::Available,
+    })
+}
+
+fn grace_period(resource: &ServiceSpecificCredential) -> std::time::Duration {
+    resource
+        .spec
+        .rotation
+        .as_ref()
+        .map_or(crate::api::DEFAULT_GRACE_PERIOD, |r| r.grace())
+}
+
+/// Records `old` as retiring after the grace period, and the rotation as done.
+fn start_retirement(
+    status: &mut ServiceSpecificCredentialStatus,
+    snapshot: &Snapshot,
+    old: &str,
+    now: Timestamp,
+) {
+    let grace = jiff::SignedDuration::try_from(grace_period(&snapshot.resource))
+        .unwrap_or(jiff::SignedDuration::ZERO);
+    status.create_requested_at = None;
+    status.retiring_credential_id = Some(old.to_string());
+    status.retire_after = Some(Time(now.checked_add(grace).unwrap_or(now)));
+    status.last_rotation_time = Some(Time(now));
+    if let Some(request) = snapshot
+        .resource
+        .annotations()
+        .get(crate::api::ROTATE_ANNOTATION)
+    {
+        status.handled_rotate_request = Some(request.clone());
+    }
 }
 
 /// Writes the Secret for a freshly issued secret, then the status naming the credential.

@@ -34,11 +34,13 @@ pub enum Reason {
     AccessDenied,
     /// IAM rejected the request as invalid.
     IamRejected,
+    /// A Recreate rotation is under way; the current credential still works (Ready stays True).
+    Rotating,
     Deleting,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 14] = [
+    pub const ALL: [Reason; 15] = [
         Reason::Available,
         Reason::Creating,
         Reason::UserNotFound,
@@ -52,6 +54,7 @@ impl Reason {
         Reason::IamUnavailable,
         Reason::AccessDenied,
         Reason::IamRejected,
+        Reason::Rotating,
         Reason::Deleting,
     ];
 
@@ -70,6 +73,7 @@ impl Reason {
             Reason::IamUnavailable => "IamUnavailable",
             Reason::AccessDenied => "AccessDenied",
             Reason::IamRejected => "IamRejected",
+            Reason::Rotating => "Rotating",
             Reason::Deleting => "Deleting",
         }
     }
@@ -78,15 +82,16 @@ impl Reason {
         Reason::ALL.into_iter().find(|r| r.as_str() == reason)
     }
 
+    /// Whether Ready is True under this reason: the Secret holds a working credential.
     pub fn is_ready(self) -> bool {
-        self == Reason::Available
+        matches!(self, Reason::Available | Reason::Rotating)
     }
 
     /// Whether an Event for this reason is a Warning.
     pub fn is_warning(self) -> bool {
         !matches!(
             self,
-            Reason::Available | Reason::Creating | Reason::Deleting
+            Reason::Available | Reason::Creating | Reason::Rotating | Reason::Deleting
         )
     }
 
@@ -101,7 +106,7 @@ impl Reason {
         match self {
             Reason::Available | Reason::Expired => Some(resync),
             Reason::InvalidSpec => None,
-            Reason::Creating | Reason::Deleting => Some(Duration::from_secs(1)),
+            Reason::Creating | Reason::Rotating | Reason::Deleting => Some(Duration::from_secs(1)),
             Reason::Throttled => Some(backoff(2, 300)),
             Reason::IamUnavailable => Some(backoff(5, 300)),
             Reason::LimitExceeded => Some(backoff(60, 1800)),

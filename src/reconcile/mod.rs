@@ -173,13 +173,17 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
     let outcome = act::act(ctx, &snapshot, decision).await?;
     let uid = resource.uid().unwrap_or_default();
     let attempt = ctx.attempt(&uid, outcome.reason);
-    let action = match outcome
+    let mut after = outcome
         .reason
-        .retry_after(attempt, ctx.config.resync, jitter())
-    {
-        Some(after) => Action::requeue(after),
-        None => Action::await_change(),
-    };
+        .retry_after(attempt, ctx.config.resync, jitter());
+    // Retirements, rotations and expiries happen on time, not at the next resync.
+    if let Some(at) = plan::wake_at(&snapshot.observed()) {
+        let until = at.duration_since(jiff::Timestamp::now());
+        let until =
+            Duration::try_from(until).unwrap_or(Duration::ZERO) + Duration::from_millis(100);
+        after = Some(after.map_or(until, |a| a.min(until)));
+    }
+    let action = after.map_or_else(Action::await_change, Action::requeue);
     Ok((action, outcome.reason))
 }
 
@@ -204,51 +208,46 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
         Some(Err(error)) => return Err(Error::Iam(error.clone())),
         None => None,
     };
-    match plan::decide_cleanup(&observed, credentials) {
-        plan::Cleanup::Nothing => {}
-        plan::Cleanup::Retain { id } => {
-            act::publish(
-                ctx,
-                resource,
-                kube::runtime::events::EventType::Normal,
-                "CredentialRetained",
-                "DeleteCredential",
-                format!("deletionPolicy Retain: IAM credential {id} is kept"),
-            )
-            .await;
-        }
-        plan::Cleanup::Delete { ids } => {
-            for id in ids {
-                match ctx.iam.delete(&resource.spec.user_name, &id).await {
-                    Ok(()) => {
-                        info!(credential_id = %id, "deleted IAM credential");
-                        act::publish(
-                            ctx,
-                            resource,
-                            kube::runtime::events::EventType::Normal,
-                            "CredentialDeleted",
-                            "DeleteCredential",
-                            format!("deleted IAM credential {id}"),
-                        )
-                        .await;
-                    }
-                    // Already gone: deletion is done.
-                    Err(IamError::CredentialNotFound { .. } | IamError::UserNotFound { .. }) => {}
-                    Err(error) => {
-                        let reason = conditions::reason_for(&error);
-                        act::write_status(
-                            ctx,
-                            resource,
-                            &snapshot.status,
-                            snapshot.status.clone(),
-                            Reason::Deleting,
-                            format!("deleting IAM credential {id}: {error}"),
-                        )
-                        .await?;
-                        warn!(%error, ?reason, "could not delete IAM credential; keeping the finalizer");
-                        return Err(Error::Iam(error));
-                    }
-                }
+    let plan::Cleanup { delete, retain } = plan::decide_cleanup(&observed, credentials);
+    if let Some(id) = retain {
+        act::publish(
+            ctx,
+            resource,
+            kube::runtime::events::EventType::Normal,
+            "CredentialRetained",
+            "DeleteCredential",
+            format!("deletionPolicy Retain: IAM credential {id} is kept"),
+        )
+        .await;
+    }
+    for id in delete {
+        match ctx.iam.delete(&resource.spec.user_name, &id).await {
+            Ok(()) => {
+                info!(credential_id = %id, "deleted IAM credential");
+                act::publish(
+                    ctx,
+                    resource,
+                    kube::runtime::events::EventType::Normal,
+                    "CredentialDeleted",
+                    "DeleteCredential",
+                    format!("deleted IAM credential {id}"),
+                )
+                .await;
+            }
+            // Already gone: deletion is done.
+            Err(IamError::CredentialNotFound { .. } | IamError::UserNotFound { .. }) => {}
+            Err(error) => {
+                act::write_status(
+                    ctx,
+                    resource,
+                    &snapshot.status,
+                    snapshot.status.clone(),
+                    Reason::Deleting,
+                    format!("deleting IAM credential {id}: {error}"),
+                )
+                .await?;
+                warn!(%error, "could not delete IAM credential; keeping the finalizer");
+                return Err(Error::Iam(error));
             }
         }
     }

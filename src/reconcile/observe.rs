@@ -122,7 +122,9 @@ pub async fn observe_kubernetes(
         .state()
         .iter()
         .filter(|other| other.uid() != resource.uid())
-        .filter_map(|other| other.status.as_ref()?.credential_id.clone())
+        .filter_map(|other| other.status.as_ref())
+        .flat_map(|s| [s.credential_id.clone(), s.retiring_credential_id.clone()])
+        .flatten()
         .collect();
 
     Ok(Snapshot {

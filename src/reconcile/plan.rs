@@ -13,8 +13,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::api::{
-    CREDENTIALS_PER_USER_PER_SERVICE, DeletionPolicy, DesiredStatus, ServiceSpecificCredentialSpec,
-    ServiceSpecificCredentialStatus,
+    CREDENTIALS_PER_USER_PER_SERVICE, DeletionPolicy, DesiredStatus, RotationStrategy,
+    ServiceSpecificCredentialSpec, ServiceSpecificCredentialStatus,
 };
 use crate::iam::{CredentialMetadata, CredentialStatus, IamError};
 use crate::reconcile::conditions::{Reason, reason_for};
@@ -72,6 +72,8 @@ pub enum ResetCause {
     SecretLost,
     /// Rotation: the value of the rotate annotation, or `None` for interval rotation.
     Rotate(Option<String>),
+    /// The orphan of an interrupted Recreate rotation is adopted; `old` then retires.
+    AdoptRotation { old: String },
 }
 
 /// The one next step.
@@ -98,6 +100,19 @@ pub enum Decision {
     },
     /// Rewrite the Secret from the credential it already holds (template or name changed).
     RewriteSecret { credential: CredentialMetadata },
+    /// Recreate rotation: create a new credential in the free slot, write it to the Secret, and
+    /// let `old` retire after the grace period. `cause` is a `Rotate` cause.
+    Recreate {
+        old: CredentialMetadata,
+        cause: ResetCause,
+    },
+    /// An interrupted Recreate already put `new` into the Secret: only status is behind.
+    CompleteRotation {
+        new: CredentialMetadata,
+        old: CredentialMetadata,
+    },
+    /// Delete the previous credential: its grace period is over.
+    Retire { id: String },
 }
 
 /// Checks that need no IAM call. `Some` stops the reconcile before IAM is asked anything.
@@ -173,7 +188,7 @@ pub fn decide(observed: &Observed<'_>) -> Decision {
         // Deleted out of band: make a new one.
         return decide_without_credential(observed, credentials, Some(id.to_string()));
     };
-    decide_with_credential(observed, credential, credentials.len())
+    decide_with_credential(observed, credential, credentials)
 }
 
 fn decide_without_credential(
@@ -222,24 +237,42 @@ pub fn limit_message(spec: &ServiceSpecificCredentialSpec, ids: &[&str]) -> Stri
 fn decide_with_credential(
     observed: &Observed<'_>,
     credential: &CredentialMetadata,
-    slots_used: usize,
+    credentials: &[CredentialMetadata],
 ) -> Decision {
+    let slots_used = credentials.len();
     let report = |reason, message: String| Decision::Report {
         reason,
         message,
         credential: Some(credential.clone()),
         slots_used: Some(slots_used),
     };
+    if let Some(resume) = resume_interrupted_rotation(observed, credential, credentials) {
+        return resume;
+    }
+    let status = observed.status;
+    if let Some(retiring) = &status.retiring_credential_id
+        && status
+            .retire_after
+            .as_ref()
+            .is_none_or(|after| after.0 <= observed.now)
+    {
+        return Decision::Retire {
+            id: retiring.clone(),
+        };
+    }
+
+    let rotation = rotation_trigger(observed, credential);
+    let recreate = rotation.as_ref().is_some_and(|(_, recreate)| *recreate);
     let expired = credential.status == CredentialStatus::Expired
         || credential
             .expiration_date
             .is_some_and(|e| e <= observed.now);
-    if expired {
+    if expired && !recreate {
         // Never "fixed" by setting it Active: an expired key stays expired.
         return report(
             Reason::Expired,
             format!(
-                "API key {} expired at {}; delete this resource's credential or recreate the resource to get a new key",
+                "API key {} expired at {}; set spec.rotation.beforeExpiry to renew keys automatically, or delete the credential to get a new one",
                 credential.id,
                 credential
                     .expiration_date
@@ -258,25 +291,39 @@ fn decide_with_credential(
         _ => false,
     };
     let movable = observed.old_secret_intact.as_deref() == Some(credential.id.as_str());
-    if !secret_holds_it && !movable {
+    if !secret_holds_it && !movable && !recreate {
         return Decision::Reset {
             credential: credential.clone(),
             cause: ResetCause::SecretLost,
         };
     }
 
-    if let Some(request) = observed.rotate_request
-        && observed.status.handled_rotate_request.as_deref() != Some(request)
-    {
-        return Decision::Reset {
-            credential: credential.clone(),
-            cause: ResetCause::Rotate(Some(request.to_string())),
-        };
-    }
-    if rotation_due(observed, credential) {
-        return Decision::Reset {
-            credential: credential.clone(),
-            cause: ResetCause::Rotate(None),
+    if let Some((cause, recreate)) = rotation {
+        if !recreate {
+            return Decision::Reset {
+                credential: credential.clone(),
+                cause,
+            };
+        }
+        if let Some(retiring) = &status.retiring_credential_id {
+            return report(
+                Reason::Available,
+                format!("rotation waits until the previous credential {retiring} retires"),
+            );
+        }
+        if slots_used >= CREDENTIALS_PER_USER_PER_SERVICE {
+            let ids: Vec<&str> = credentials.iter().map(|c| c.id.as_str()).collect();
+            return report(
+                Reason::LimitExceeded,
+                format!(
+                    "rotation by Recreate needs a free slot: {}",
+                    limit_message(observed.spec, &ids)
+                ),
+            );
+        }
+        return Decision::Recreate {
+            old: credential.clone(),
+            cause,
         };
     }
 
@@ -299,7 +346,128 @@ fn decide_with_credential(
             credential: credential.clone(),
         };
     }
-    report(Reason::Available, String::new())
+    let message = match (&status.retiring_credential_id, &status.retire_after) {
+        (Some(id), Some(after)) => format!("previous credential {id} is deleted at {}", after.0),
+        _ => String::new(),
+    };
+    report(Reason::Available, message)
+}
+
+/// A Recreate rotation was interrupted after `createRequestedAt` was recorded (the current
+/// credential is still in status). Either the Secret already holds the new credential (only the
+/// status write was lost), or an unclaimed credential created since is the new one, whose secret
+/// was lost: adopt it with a Reset. Without either, the create never happened.
+fn resume_interrupted_rotation(
+    observed: &Observed<'_>,
+    current: &CredentialMetadata,
+    credentials: &[CredentialMetadata],
+) -> Option<Decision> {
+    let requested_at = observed.status.create_requested_at.as_ref()?;
+    // Only a rotation starts while status names the current credential; an interrupted first
+    // create (id known only from the Secret) has nothing to resume here.
+    if observed.status.credential_id.as_deref() != Some(current.id.as_str()) {
+        return None;
+    }
+    let since = requested_at.0 - ADOPTION_SKEW;
+    let retiring = observed.status.retiring_credential_id.as_deref();
+    let fresh = |c: &&CredentialMetadata| {
+        c.id != current.id
+            && c.create_date >= since
+            && Some(c.id.as_str()) != retiring
+            && !observed.claimed_elsewhere.contains(&c.id)
+    };
+    if let SecretObservation::Owned {
+        credential_id: Some(secret_id),
+        intact: true,
+        ..
+    } = &observed.secret
+        && let Some(new) = credentials
+            .iter()
+            .filter(fresh)
+            .find(|c| &c.id == secret_id)
+    {
+        return Some(Decision::CompleteRotation {
+            new: new.clone(),
+            old: current.clone(),
+        });
+    }
+    let orphan = credentials
+        .iter()
+        .filter(fresh)
+        .max_by_key(|c| c.create_date)?;
+    Some(Decision::Reset {
+        credential: orphan.clone(),
+        cause: ResetCause::AdoptRotation {
+            old: current.id.clone(),
+        },
+    })
+}
+
+/// Whether a rotation is due, with its cause and whether it recreates (strategy Recreate, or an
+/// API key nearing its expiry, which a Reset would not extend).
+fn rotation_trigger(
+    observed: &Observed<'_>,
+    credential: &CredentialMetadata,
+) -> Option<(ResetCause, bool)> {
+    let rotation = observed.spec.rotation.as_ref();
+    let recreate = rotation.is_some_and(|r| r.strategy == RotationStrategy::Recreate);
+    if let Some(request) = observed.rotate_request
+        && observed.status.handled_rotate_request.as_deref() != Some(request)
+    {
+        return Some((ResetCause::Rotate(Some(request.to_string())), recreate));
+    }
+    if rotation_due(observed, credential) {
+        return Some((ResetCause::Rotate(None), recreate));
+    }
+    let before_expiry = rotation
+        .and_then(|r| r.before_expiry.as_deref())
+        .and_then(|b| crate::api::parse_duration(b).ok())
+        .and_then(|b| jiff::SignedDuration::try_from(b).ok())?;
+    let expires = credential.expiration_date?;
+    let renew_at = expires.checked_sub(before_expiry).unwrap_or(expires);
+    (renew_at <= observed.now).then_some((ResetCause::Rotate(None), true))
+}
+
+/// The next moment something becomes due without any change in Kubernetes: the retirement of a
+/// previous credential, an interval rotation, an API key's renewal before expiry, or its expiry.
+/// The reconcile loop looks again then, rather than at the next resync.
+pub fn wake_at(observed: &Observed<'_>) -> Option<Timestamp> {
+    let mut times = Vec::new();
+    if let Some(after) = &observed.status.retire_after {
+        times.push(after.0);
+    }
+    let id = owned_id(observed);
+    let credential = match &observed.credentials {
+        Some(Ok(list)) => list.iter().find(|c| Some(c.id.as_str()) == id),
+        _ => None,
+    };
+    if let Some(credential) = credential {
+        let rotation = observed.spec.rotation.as_ref();
+        if let Some(interval) = rotation
+            .and_then(|r| r.interval.as_deref())
+            .and_then(|i| crate::api::parse_duration(i).ok())
+            .and_then(|i| jiff::SignedDuration::try_from(i).ok())
+        {
+            let since = observed
+                .status
+                .last_rotation_time
+                .as_ref()
+                .map_or(credential.create_date, |t| t.0)
+                .max(credential.create_date);
+            times.extend(since.checked_add(interval).ok());
+        }
+        if let Some(expires) = credential.expiration_date {
+            times.push(expires);
+            if let Some(before) = rotation
+                .and_then(|r| r.before_expiry.as_deref())
+                .and_then(|b| crate::api::parse_duration(b).ok())
+                .and_then(|b| jiff::SignedDuration::try_from(b).ok())
+            {
+                times.extend(expires.checked_sub(before).ok());
+            }
+        }
+    }
+    times.into_iter().filter(|t| *t > observed.now).min()
 }
 
 /// Whether the rotation interval has passed since the last rotation (or creation).
@@ -328,46 +496,53 @@ fn rotation_due(observed: &Observed<'_>, credential: &CredentialMetadata) -> boo
         .is_ok_and(|due| due <= observed.now)
 }
 
-/// What deletion does with the IAM credential.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Cleanup {
-    /// Nothing in IAM to do.
-    Nothing,
-    /// deletionPolicy Retain: leave it.
-    Retain { id: String },
-    /// Delete these credentials (ours, plus an unclaimed orphan of an interrupted create).
-    Delete { ids: Vec<String> },
+/// What deletion does with the IAM credentials.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cleanup {
+    /// Delete these (ours, a retiring one, or an unclaimed orphan of an interrupted create).
+    pub delete: Vec<String>,
+    /// deletionPolicy Retain: leave this one in IAM.
+    pub retain: Option<String>,
 }
 
 /// Decides the cleanup on deletion. `credentials` is needed only to find the orphan of an
-/// interrupted create; pass `None` when IAM was not listed.
+/// interrupted create; pass `None` when IAM was not listed. A credential retiring after a
+/// Recreate rotation is deleted under either policy: it was going to be deleted anyway.
 pub fn decide_cleanup(
     observed: &Observed<'_>,
     credentials: Option<&[CredentialMetadata]>,
 ) -> Cleanup {
     let id = owned_id(observed).map(str::to_string);
+    let mut cleanup = Cleanup {
+        delete: observed
+            .status
+            .retiring_credential_id
+            .iter()
+            .cloned()
+            .collect(),
+        retain: None,
+    };
     if observed.spec.deletion_policy == DeletionPolicy::Retain {
-        return id.map_or(Cleanup::Nothing, |id| Cleanup::Retain { id });
+        cleanup.retain = id;
+        return cleanup;
     }
     if let Some(id) = id {
-        return Cleanup::Delete { ids: vec![id] };
+        cleanup.delete.insert(0, id);
+        return cleanup;
     }
-    match (observed.status.create_requested_at.as_ref(), credentials) {
-        (Some(requested_at), Some(list)) => {
-            let since = requested_at.0 - ADOPTION_SKEW;
-            let ids: Vec<String> = list
-                .iter()
+    if let (Some(requested_at), Some(list)) =
+        (observed.status.create_requested_at.as_ref(), credentials)
+    {
+        let since = requested_at.0 - ADOPTION_SKEW;
+        cleanup.delete.extend(
+            list.iter()
                 .filter(|c| c.create_date >= since && !observed.claimed_elsewhere.contains(&c.id))
+                .filter(|c| !cleanup.delete.contains(&c.id))
                 .map(|c| c.id.clone())
-                .collect();
-            if ids.is_empty() {
-                Cleanup::Nothing
-            } else {
-                Cleanup::Delete { ids }
-            }
-        }
-        _ => Cleanup::Nothing,
+                .collect::<Vec<_>>(),
+        );
     }
+    cleanup
 }
 
 /// Whether cleanup needs an IAM List (only to find the orphan of an interrupted create).
@@ -807,19 +982,39 @@ mod tests {
         let c = Case::holding("ACCA1");
         assert_eq!(
             decide_cleanup(&c.observed(), None),
-            Cleanup::Delete {
-                ids: vec!["ACCA1".into()]
+            Cleanup {
+                delete: vec!["ACCA1".into()],
+                retain: None
             }
         );
         let mut c = Case::holding("ACCA1");
         c.spec.deletion_policy = DeletionPolicy::Retain;
         assert_eq!(
             decide_cleanup(&c.observed(), None),
-            Cleanup::Retain { id: "ACCA1".into() }
+            Cleanup {
+                delete: vec![],
+                retain: Some("ACCA1".into())
+            }
         );
         let c = Case::new();
         assert!(!cleanup_needs_list(&c.observed()));
-        assert_eq!(decide_cleanup(&c.observed(), None), Cleanup::Nothing);
+        assert_eq!(decide_cleanup(&c.observed(), None), Cleanup::default());
+    }
+
+    #[test]
+    fn cleanup_deletes_a_retiring_credential_under_both_policies() {
+        let mut c = Case::holding("NEW");
+        c.status.retiring_credential_id = Some("OLD".into());
+        assert_eq!(
+            decide_cleanup(&c.observed(), None).delete,
+            vec!["NEW", "OLD"]
+        );
+        c.spec.deletion_policy = DeletionPolicy::Retain;
+        let cleanup = decide_cleanup(&c.observed(), None);
+        assert_eq!(
+            (cleanup.delete, cleanup.retain),
+            (vec!["OLD".to_string()], Some("NEW".to_string()))
+        );
     }
 
     #[test]
@@ -829,10 +1024,160 @@ mod tests {
         assert!(cleanup_needs_list(&c.observed()));
         let list = vec![cred("OLD", NOW - 3600), cred("ORPHAN", NOW - 30)];
         assert_eq!(
-            decide_cleanup(&c.observed(), Some(&list)),
-            Cleanup::Delete {
-                ids: vec!["ORPHAN".into()]
+            decide_cleanup(&c.observed(), Some(&list)).delete,
+            vec!["ORPHAN"]
+        );
+    }
+
+    fn recreate(c: &mut Case) {
+        c.spec.rotation = Some(RotationSpec {
+            interval: None,
+            strategy: RotationStrategy::Recreate,
+            grace_period: None,
+            before_expiry: None,
+        });
+    }
+
+    #[test]
+    fn recreate_rotation_creates_in_the_free_slot() {
+        let mut c = Case::holding("ACCA1");
+        recreate(&mut c);
+        c.rotate = Some("1");
+        assert_eq!(
+            c.decide(),
+            Decision::Recreate {
+                old: cred("ACCA1", NOW - 100),
+                cause: ResetCause::Rotate(Some("1".into()))
             }
         );
+        // Both slots taken: blocked, visibly, and nothing is reset.
+        c.credentials = Some(Ok(vec![cred("ACCA1", NOW - 100), cred("OTHER", NOW - 50)]));
+        match c.decide() {
+            Decision::Report {
+                reason, message, ..
+            } => {
+                assert_eq!(reason, Reason::LimitExceeded);
+                assert!(
+                    message.contains("needs a free slot") && message.contains("OTHER"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn retiring_credential_is_deleted_after_its_grace_period_only() {
+        let mut c = Case::holding("NEW");
+        c.credentials = Some(Ok(vec![cred("NEW", NOW - 10), cred("OLD", NOW - 1000)]));
+        c.status.retiring_credential_id = Some("OLD".into());
+        c.status.retire_after = Some(Time(at(NOW + 60)));
+        match c.decide() {
+            Decision::Report {
+                reason, message, ..
+            } => {
+                assert_eq!(reason, Reason::Available);
+                assert!(message.contains("OLD"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A new rotation request waits for the retirement.
+        recreate(&mut c);
+        c.rotate = Some("2");
+        assert!(matches!(
+            c.decide(),
+            Decision::Report {
+                reason: Reason::Available,
+                ..
+            }
+        ));
+        c.status.retire_after = Some(Time(at(NOW)));
+        assert_eq!(c.decide(), Decision::Retire { id: "OLD".into() });
+    }
+
+    #[test]
+    fn interrupted_recreate_resumes_without_a_third_credential() {
+        // Crash after the Secret write: the Secret names the new credential, status the old.
+        let mut c = Case::holding("OLD");
+        recreate(&mut c);
+        c.rotate = Some("1");
+        c.status.create_requested_at = Some(Time(at(NOW - 30)));
+        c.credentials = Some(Ok(vec![cred("OLD", NOW - 1000), cred("NEW", NOW - 29)]));
+        c.secret = owned("NEW");
+        assert_eq!(
+            c.decide(),
+            Decision::CompleteRotation {
+                new: cred("NEW", NOW - 29),
+                old: cred("OLD", NOW - 1000)
+            }
+        );
+        // Crash before the Secret write: the new credential's secret is lost; adopt it.
+        c.secret = owned("OLD");
+        assert_eq!(
+            c.decide(),
+            Decision::Reset {
+                credential: cred("NEW", NOW - 29),
+                cause: ResetCause::AdoptRotation { old: "OLD".into() }
+            }
+        );
+        // Crash before Create: nothing to resume; the rotation is still due.
+        c.credentials = Some(Ok(vec![cred("OLD", NOW - 1000)]));
+        assert!(matches!(c.decide(), Decision::Recreate { .. }));
+    }
+
+    #[test]
+    fn wakes_up_for_what_becomes_due() {
+        let mut c = Case::holding("KEY");
+        assert_eq!(wake_at(&c.observed()), None);
+        let mut key = cred("KEY", NOW - 100);
+        key.expiration_date = Some(at(NOW + 1000));
+        c.credentials = Some(Ok(vec![key]));
+        assert_eq!(wake_at(&c.observed()), Some(at(NOW + 1000)));
+        c.spec.rotation = Some(RotationSpec {
+            interval: Some("10m".into()),
+            strategy: RotationStrategy::Reset,
+            grace_period: None,
+            before_expiry: Some("900s".into()),
+        });
+        assert_eq!(
+            wake_at(&c.observed()),
+            Some(at(NOW + 100)),
+            "renewal before expiry"
+        );
+        c.status.retire_after = Some(Time(at(NOW + 50)));
+        assert_eq!(wake_at(&c.observed()), Some(at(NOW + 50)));
+        c.status.retire_after = Some(Time(at(NOW - 5)));
+        assert_eq!(
+            wake_at(&c.observed()),
+            Some(at(NOW + 100)),
+            "past times are not waited for"
+        );
+    }
+
+    #[test]
+    fn api_keys_renew_before_expiry_by_recreating() {
+        let mut c = Case::holding("KEY");
+        c.spec.service_name = ServiceName::Bedrock;
+        c.spec.rotation = Some(RotationSpec {
+            interval: None,
+            strategy: RotationStrategy::Reset,
+            grace_period: None,
+            before_expiry: Some("72h".into()),
+        });
+        let mut key = cred("KEY", NOW - 1000);
+        key.expiration_date = Some(at(NOW + 73 * 3600));
+        c.credentials = Some(Ok(vec![key.clone()]));
+        assert_eq!(reason(&c.decide()), Reason::Available);
+        key.expiration_date = Some(at(NOW + 71 * 3600));
+        c.credentials = Some(Ok(vec![key.clone()]));
+        assert!(
+            matches!(c.decide(), Decision::Recreate { .. }),
+            "Reset would not extend the expiry"
+        );
+        // Already expired (the operator was down): renewed too, not "fixed".
+        key.status = CredentialStatus::Expired;
+        key.expiration_date = Some(at(NOW - 1));
+        c.credentials = Some(Ok(vec![key]));
+        assert!(matches!(c.decide(), Decision::Recreate { .. }));
     }
 }

@@ -784,3 +784,196 @@ async fn invalid_template_reports_invalid_spec_without_leaking() {
     assert!(r.ready_condition().unwrap().message.contains("\"x\""));
     assert!(h.iam_credentials("sofia", CODECOMMIT).await.is_empty());
 }
+
+async fn annotate_rotate(h: &Harness, name: &str, value: &str) {
+    h.resources()
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"annotations": {"iam.ssc-operator.dev/rotate": value}}}),
+            ),
+        )
+        .await
+        .unwrap();
+}
+
+async fn wait_iam_count(h: &Harness, user: &str, service: &str, n: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while h.iam_credentials(user, service).await.len() != n {
+        if tokio::time::Instant::now() > deadline {
+            let resources = h.resources().list(&Default::default()).await.unwrap();
+            panic!(
+                "{user} never held {n} credentials; resources: {}; events: {:?}",
+                serde_json::to_string(
+                    &resources
+                        .items
+                        .iter()
+                        .map(|r| &r.status)
+                        .collect::<Vec<_>>()
+                )
+                .unwrap(),
+                h.events()
+                    .await
+                    .iter()
+                    .map(|e| (e.reason.clone(), e.note.clone()))
+                    .collect::<Vec<_>>()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recreate_rotation_keeps_the_old_credential_for_the_grace_period() {
+    let h = Harness::start().await;
+    let mut m = codecommit("blue-green", "sofia");
+    m["spec"]["rotation"] = json!({"strategy": "Recreate", "gracePeriod": "3s"});
+    h.apply(m).await;
+    let old_id = status(&h.wait_ready("blue-green").await)
+        .credential_id
+        .unwrap();
+    let old_secret = h.secret("blue-green").await.unwrap();
+    annotate_rotate(&h, "blue-green", "1").await;
+    let r = h
+        .wait_for(
+            "blue-green",
+            "a new credential with the old one retiring",
+            |r| {
+                status(r)
+                    .credential_id
+                    .as_deref()
+                    .is_some_and(|id| id != old_id)
+                    && status(r).retiring_credential_id.as_deref() == Some(old_id.as_str())
+            },
+        )
+        .await;
+    assert_eq!(status(&r).handled_rotate_request.as_deref(), Some("1"));
+    assert_eq!(r.ready_condition().unwrap().status, "True");
+    let new_id = status(&r).credential_id.unwrap();
+    let new_secret = h
+        .wait_secret("blue-green", |s| {
+            s.annotations().get("iam.ssc-operator.dev/credential-id") == Some(&new_id)
+        })
+        .await;
+    assert_eq!(
+        data(&new_secret)["username"],
+        "sofia+1-at-123456789012",
+        "the second slot"
+    );
+    assert!(h.secret_works(&new_secret, CODECOMMIT).await);
+    assert!(
+        h.secret_works(&old_secret, CODECOMMIT).await,
+        "the old password works during the grace period"
+    );
+    assert_eq!(h.iam_credentials("sofia", CODECOMMIT).await.len(), 2);
+
+    // After the grace period the old credential is deleted, on time.
+    wait_iam_count(&h, "sofia", CODECOMMIT, 1).await;
+    assert!(!h.secret_works(&old_secret, CODECOMMIT).await);
+    assert!(h.secret_works(&new_secret, CODECOMMIT).await);
+    let r = h
+        .wait_for("blue-green", "retirement recorded", |r| {
+            status(r).retiring_credential_id.is_none()
+        })
+        .await;
+    assert_eq!(status(&r).credential_id.as_deref(), Some(new_id.as_str()));
+    let reasons = h.event_reasons("blue-green").await;
+    assert!(
+        reasons.contains(&"CredentialRotated".to_string()),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"CredentialRetired".to_string()),
+        "{reasons:?}"
+    );
+    h.assert_no_secret_leaks().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_are_renewed_before_they_expire() {
+    let h = Harness::start().await;
+    // A 1-day key renewed 23h59m52s before it expires: due 8 s after creation.
+    h.apply(json!({
+        "metadata": {"name": "renewing", "namespace": NS},
+        "spec": {"userName": "bot", "serviceName": BEDROCK, "credentialAgeDays": 1,
+                 "rotation": {"beforeExpiry": "23h59m52s", "gracePeriod": "1s"}}
+    }))
+    .await;
+    let first = status(&h.wait_ready("renewing").await);
+    let first_id = first.credential_id.clone().unwrap();
+    let old_secret = h.secret("renewing").await.unwrap();
+    let r = h
+        .wait_for("renewing", "a renewed key", |r| {
+            status(r)
+                .credential_id
+                .as_deref()
+                .is_some_and(|id| id != first_id)
+        })
+        .await;
+    let renewed = status(&r);
+    assert!(renewed.expiration_date.unwrap().0 > first.expiration_date.unwrap().0);
+    let secret = h
+        .wait_secret("renewing", |s| {
+            s.annotations().get("iam.ssc-operator.dev/credential-id")
+                == renewed.credential_id.as_ref()
+        })
+        .await;
+    assert!(h.secret_works(&secret, BEDROCK).await);
+    // The old key retires after its 1 s grace period.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while h.secret_works(&old_secret, BEDROCK).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "old key never retired"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_during_recreate_rotation_leaves_one_credential_and_a_working_secret() {
+    let mut h = Harness::start().await;
+    let mut m = codecommit("rot-crash", "sofia");
+    m["spec"]["rotation"] = json!({"strategy": "Recreate", "gracePeriod": "2s"});
+    h.apply(m).await;
+    let old_id = status(&h.wait_ready("rot-crash").await)
+        .credential_id
+        .unwrap();
+    // The Secret update of the rotation fails; the operator dies after creating the new credential.
+    h.kube.fail_next(
+        RequestMatcher::any().verb("update").resource("secrets"),
+        500,
+        3,
+    );
+    annotate_rotate(&h, "rot-crash", "1").await;
+    wait_iam_count(&h, "sofia", CODECOMMIT, 2).await;
+    h.kill_operator().await;
+    h.start_operator().await;
+    let r = h
+        .wait_for("rot-crash", "rotation completed", |r| {
+            status(r)
+                .credential_id
+                .as_deref()
+                .is_some_and(|id| id != old_id)
+                && r.ready_condition().is_some_and(|c| c.status == "True")
+        })
+        .await;
+    let new_id = status(&r).credential_id.unwrap();
+    let secret = h
+        .wait_secret("rot-crash", |s| {
+            s.annotations().get("iam.ssc-operator.dev/credential-id") == Some(&new_id)
+        })
+        .await;
+    assert!(
+        h.secret_works(&secret, CODECOMMIT).await,
+        "the new password is not lost"
+    );
+    assert!(
+        h.iam_credentials("sofia", CODECOMMIT).await.len() <= 2,
+        "never a third"
+    );
+    wait_iam_count(&h, "sofia", CODECOMMIT, 1).await;
+    let remaining = h.iam_credentials("sofia", CODECOMMIT).await;
+    assert_eq!(remaining[0].service_specific_credential_id(), new_id);
+}
