@@ -251,19 +251,7 @@ async fn create(
                 reason: Reason::LimitExceeded,
             });
         }
-        Err(error) => {
-            let reason = reason_for(&error);
-            write_status(
-                ctx,
-                resource,
-                &base,
-                base.clone(),
-                reason,
-                error.to_string(),
-            )
-            .await?;
-            return Ok(Outcome { reason });
-        }
+        Err(error) => return report_failed_create(ctx, resource, &base, error).await,
     };
     info!(credential_id = %issued.metadata.id, "created IAM credential");
 
@@ -393,19 +381,7 @@ async fn recreate(
         .await
     {
         Ok(issued) => issued,
-        Err(error) => {
-            let reason = reason_for(&error);
-            write_status(
-                ctx,
-                resource,
-                &base,
-                base.clone(),
-                reason,
-                error.to_string(),
-            )
-            .await?;
-            return Ok(Outcome { reason });
-        }
+        Err(error) => return report_failed_create(ctx, resource, &base, error).await,
     };
     info!(credential_id = %issued.metadata.id, replaces = %old.id, "created IAM credential (rotation)");
     let now = Timestamp::now();
@@ -498,6 +474,19 @@ async fn deliver(
     )
     .await?;
     Ok(())
+}
+
+/// Reports a failed Create. The intent marker stays: even after an error answer, an SDK retry
+/// may hide an earlier attempt that IAM did carry out, and that credential must be adopted.
+async fn report_failed_create(
+    ctx: &Context,
+    resource: &ServiceSpecificCredential,
+    base: &ServiceSpecificCredentialStatus,
+    error: IamError,
+) -> Result<Outcome, Error> {
+    let reason = reason_for(&error);
+    write_status(ctx, resource, base, base.clone(), reason, error.to_string()).await?;
+    Ok(Outcome { reason })
 }
 
 async fn report_iam_error(
