@@ -196,20 +196,12 @@ fn decide_without_credential(
     credentials: &[CredentialMetadata],
     vanished: Option<String>,
 ) -> Decision {
-    if let Some(requested_at) = observed.status.create_requested_at.as_ref() {
-        let since = requested_at.0 - ADOPTION_SKEW;
-        let orphan = credentials
-            .iter()
-            .filter(|c| c.create_date >= since)
-            .filter(|c| !observed.claimed_elsewhere.contains(&c.id))
-            .filter(|c| Some(c.id.as_str()) != vanished.as_deref())
-            .max_by_key(|c| c.create_date);
-        if let Some(orphan) = orphan {
-            return Decision::Reset {
-                credential: orphan.clone(),
-                cause: ResetCause::Adopt,
-            };
-        }
+    let exclude: Vec<&str> = vanished.iter().map(String::as_str).collect();
+    if let Some(orphan) = orphans(observed, credentials, &exclude).max_by_key(|c| c.create_date) {
+        return Decision::Reset {
+            credential: orphan.clone(),
+            cause: ResetCause::Adopt,
+        };
     }
     if credentials.len() >= CREDENTIALS_PER_USER_PER_SERVICE {
         let ids: Vec<&str> = credentials.iter().map(|c| c.id.as_str()).collect();
@@ -221,6 +213,26 @@ fn decide_without_credential(
         };
     }
     Decision::Create { replaces: vanished }
+}
+
+/// Credentials that may be the orphan of this resource's interrupted create: created after its
+/// `createRequestedAt` (minus the clock skew), claimed by no other resource, and not in `exclude`.
+/// None without the marker.
+fn orphans<'a>(
+    observed: &'a Observed<'_>,
+    credentials: &'a [CredentialMetadata],
+    exclude: &'a [&str],
+) -> impl Iterator<Item = &'a CredentialMetadata> {
+    let since = observed
+        .status
+        .create_requested_at
+        .as_ref()
+        .map(|t| t.0 - ADOPTION_SKEW);
+    credentials.iter().filter(move |c| {
+        since.is_some_and(|since| c.create_date >= since)
+            && !observed.claimed_elsewhere.contains(&c.id)
+            && !exclude.contains(&c.id.as_str())
+    })
 }
 
 /// The LimitExceeded message: names the ids holding the slots, never a secret.
@@ -362,39 +374,27 @@ fn resume_interrupted_rotation(
     current: &CredentialMetadata,
     credentials: &[CredentialMetadata],
 ) -> Option<Decision> {
-    let requested_at = observed.status.create_requested_at.as_ref()?;
+    observed.status.create_requested_at.as_ref()?;
     // Only a rotation starts while status names the current credential; an interrupted first
     // create (id known only from the Secret) has nothing to resume here.
     if observed.status.credential_id.as_deref() != Some(current.id.as_str()) {
         return None;
     }
-    let since = requested_at.0 - ADOPTION_SKEW;
-    let retiring = observed.status.retiring_credential_id.as_deref();
-    let fresh = |c: &&CredentialMetadata| {
-        c.id != current.id
-            && c.create_date >= since
-            && Some(c.id.as_str()) != retiring
-            && !observed.claimed_elsewhere.contains(&c.id)
-    };
+    let mut exclude = vec![current.id.as_str()];
+    exclude.extend(observed.status.retiring_credential_id.as_deref());
     if let SecretObservation::Owned {
         credential_id: Some(secret_id),
         intact: true,
         ..
     } = &observed.secret
-        && let Some(new) = credentials
-            .iter()
-            .filter(fresh)
-            .find(|c| &c.id == secret_id)
+        && let Some(new) = orphans(observed, credentials, &exclude).find(|c| &c.id == secret_id)
     {
         return Some(Decision::CompleteRotation {
             new: new.clone(),
             old: current.clone(),
         });
     }
-    let orphan = credentials
-        .iter()
-        .filter(fresh)
-        .max_by_key(|c| c.create_date)?;
+    let orphan = orphans(observed, credentials, &exclude).max_by_key(|c| c.create_date)?;
     Some(Decision::Reset {
         credential: orphan.clone(),
         cause: ResetCause::AdoptRotation {
@@ -530,17 +530,12 @@ pub fn decide_cleanup(
         cleanup.delete.insert(0, id);
         return cleanup;
     }
-    if let (Some(requested_at), Some(list)) =
-        (observed.status.create_requested_at.as_ref(), credentials)
-    {
-        let since = requested_at.0 - ADOPTION_SKEW;
-        cleanup.delete.extend(
-            list.iter()
-                .filter(|c| c.create_date >= since && !observed.claimed_elsewhere.contains(&c.id))
-                .filter(|c| !cleanup.delete.contains(&c.id))
-                .map(|c| c.id.clone())
-                .collect::<Vec<_>>(),
-        );
+    if let Some(list) = credentials {
+        let found: Vec<String> = orphans(observed, list, &[])
+            .filter(|c| !cleanup.delete.contains(&c.id))
+            .map(|c| c.id.clone())
+            .collect();
+        cleanup.delete.extend(found);
     }
     cleanup
 }
