@@ -416,16 +416,40 @@ fn rotation_trigger(
     {
         return Some((ResetCause::Rotate(Some(request.to_string())), recreate));
     }
-    if rotation_due(observed, credential) {
+    if interval_due_at(observed, credential).is_some_and(|due| due <= observed.now) {
         return Some((ResetCause::Rotate(None), recreate));
     }
-    let before_expiry = rotation
-        .and_then(|r| r.before_expiry.as_deref())
-        .and_then(|b| crate::api::parse_duration(b).ok())
-        .and_then(|b| jiff::SignedDuration::try_from(b).ok())?;
-    let expires = credential.expiration_date?;
-    let renew_at = expires.checked_sub(before_expiry).unwrap_or(expires);
+    let renew_at = renew_at(observed, credential)?;
     (renew_at <= observed.now).then_some((ResetCause::Rotate(None), true))
+}
+
+/// A duration field of `spec.rotation`, when set and valid.
+fn rotation_duration(
+    observed: &Observed<'_>,
+    field: impl Fn(&crate::api::RotationSpec) -> Option<&String>,
+) -> Option<jiff::SignedDuration> {
+    let value = observed.spec.rotation.as_ref().and_then(field)?;
+    let duration = crate::api::parse_duration(value).ok()?;
+    jiff::SignedDuration::try_from(duration).ok()
+}
+
+/// When the rotation interval has passed since the last rotation (or the creation).
+fn interval_due_at(observed: &Observed<'_>, credential: &CredentialMetadata) -> Option<Timestamp> {
+    let interval = rotation_duration(observed, |r| r.interval.as_ref())?;
+    let since = observed
+        .status
+        .last_rotation_time
+        .as_ref()
+        .map_or(credential.create_date, |t| t.0)
+        .max(credential.create_date);
+    since.checked_add(interval).ok()
+}
+
+/// When an API key with an expiry is renewed (`beforeExpiry` before it expires).
+fn renew_at(observed: &Observed<'_>, credential: &CredentialMetadata) -> Option<Timestamp> {
+    let before_expiry = rotation_duration(observed, |r| r.before_expiry.as_ref())?;
+    let expires = credential.expiration_date?;
+    Some(expires.checked_sub(before_expiry).unwrap_or(expires))
 }
 
 /// The next moment something becomes due without any change in Kubernetes: the retirement of a
@@ -442,58 +466,11 @@ pub fn wake_at(observed: &Observed<'_>) -> Option<Timestamp> {
         _ => None,
     };
     if let Some(credential) = credential {
-        let rotation = observed.spec.rotation.as_ref();
-        if let Some(interval) = rotation
-            .and_then(|r| r.interval.as_deref())
-            .and_then(|i| crate::api::parse_duration(i).ok())
-            .and_then(|i| jiff::SignedDuration::try_from(i).ok())
-        {
-            let since = observed
-                .status
-                .last_rotation_time
-                .as_ref()
-                .map_or(credential.create_date, |t| t.0)
-                .max(credential.create_date);
-            times.extend(since.checked_add(interval).ok());
-        }
-        if let Some(expires) = credential.expiration_date {
-            times.push(expires);
-            if let Some(before) = rotation
-                .and_then(|r| r.before_expiry.as_deref())
-                .and_then(|b| crate::api::parse_duration(b).ok())
-                .and_then(|b| jiff::SignedDuration::try_from(b).ok())
-            {
-                times.extend(expires.checked_sub(before).ok());
-            }
-        }
+        times.extend(interval_due_at(observed, credential));
+        times.extend(credential.expiration_date);
+        times.extend(renew_at(observed, credential));
     }
     times.into_iter().filter(|t| *t > observed.now).min()
-}
-
-/// Whether the rotation interval has passed since the last rotation (or creation).
-fn rotation_due(observed: &Observed<'_>, credential: &CredentialMetadata) -> bool {
-    let Some(interval) = observed
-        .spec
-        .rotation
-        .as_ref()
-        .and_then(|r| r.interval.as_deref())
-        .and_then(|i| crate::api::parse_duration(i).ok())
-    else {
-        return false;
-    };
-    let since = observed
-        .status
-        .last_rotation_time
-        .as_ref()
-        .map(|t| t.0)
-        .unwrap_or(credential.create_date)
-        .max(credential.create_date);
-    let Ok(interval) = jiff::SignedDuration::try_from(interval) else {
-        return false;
-    };
-    since
-        .checked_add(interval)
-        .is_ok_and(|due| due <= observed.now)
 }
 
 /// What deletion does with the IAM credentials.

@@ -452,7 +452,8 @@ impl Drop for Harness {
     }
 }
 
-async fn sdk(emulator: &EmulatorHandle) -> aws_sdk_iam::Client {
+/// An aws-sdk-iam client for the emulator, with test credentials.
+pub async fn sdk(emulator: &EmulatorHandle) -> aws_sdk_iam::Client {
     let credentials =
         aws_credential_types::Credentials::new("AKIDTEST", "test-secret", None, None, "e2e");
     AwsIam::sdk_client(

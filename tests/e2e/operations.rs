@@ -28,18 +28,7 @@ struct Replica {
 async fn start_replica(h: &Harness, identity: &str, lease_duration: Duration) -> Replica {
     let metrics = Arc::new(Metrics::new());
     let iam = Arc::new(AwsIam::new(
-        AwsIam::sdk_client(
-            Some(&h.emulator.endpoint_url()),
-            Some("eu-west-1"),
-            Some(aws_credential_types::Credentials::new(
-                "AKIDTEST",
-                "test-secret",
-                None,
-                None,
-                "e2e",
-            )),
-        )
-        .await,
+        crate::harness::sdk(&h.emulator).await,
         IamLimits::default(),
         metrics.clone(),
     ));
