@@ -1127,6 +1127,29 @@ async fn optimistic_concurrency() {
     )
     .await;
     assert_eq!(code, 409);
+    // the status subresource checks a resourceVersion in the patch too (before its strategy
+    // resets metadata): the operator's status writes are fenced this way
+    let (_, current) = get(&s, &format!("{SSC}/alice")).await;
+    let (code, v) = merge(
+        &s,
+        &format!("{SSC}/alice/status"),
+        json!({"metadata": {"resourceVersion": stale}, "status": {"observedGeneration": 1}}),
+    )
+    .await;
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(
+        v["message"],
+        "Operation cannot be fulfilled on servicespecificcredentials.iam.ssc-operator.dev \"alice\": the object has been modified; please apply your changes to the latest version and try again"
+    );
+    // a fence with the current resourceVersion and no change is a no-op: no new version
+    let (code, v) = merge(
+        &s,
+        &format!("{SSC}/alice/status"),
+        json!({"metadata": {"resourceVersion": current["metadata"]["resourceVersion"]}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(rv(&v), rv(&current));
     // Secrets allow unconditional updates; Leases do not
     let (code, _) = post(
         &s,

@@ -24,6 +24,17 @@ pub struct Outcome {
 
 pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Result<Outcome, Error> {
     let resource = &snapshot.resource;
+    // A write decided from a stale cached copy must not happen: Create and Recreate are fenced
+    // by their first status write, every other write is checked here first.
+    if matches!(
+        decision,
+        Decision::Reset { .. }
+            | Decision::UpdateStatus { .. }
+            | Decision::RewriteSecret { .. }
+            | Decision::Retire { .. }
+    ) {
+        ensure_current(ctx, snapshot).await?;
+    }
     match decision {
         Decision::Report {
             reason,
@@ -34,11 +45,12 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
             let mut status = snapshot.status.clone();
             if let Some(c) = &credential {
                 apply_credential(&mut status, c);
+                settle_intent(&mut status, snapshot, c);
             }
             if let Some(n) = slots_used {
                 status.slots_used = Some(n as i32);
             }
-            write_status(ctx, resource, &snapshot.status, status, reason, message).await?;
+            write_status(ctx, snapshot, &snapshot.status, status, reason, message).await?;
             Ok(Outcome { reason })
         }
         Decision::Create { replaces } => create(ctx, snapshot, replaces).await,
@@ -49,7 +61,7 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
             start_retirement(&mut status, snapshot, &old.id, Timestamp::now());
             write_status(
                 ctx,
-                resource,
+                snapshot,
                 &snapshot.status,
                 status,
                 Reason::Available,
@@ -91,7 +103,7 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
             status.retire_after = None;
             write_status(
                 ctx,
-                resource,
+                snapshot,
                 &snapshot.status,
                 status,
                 Reason::Available,
@@ -160,9 +172,10 @@ async fn mark_available(
 ) -> Result<Outcome, Error> {
     let mut status = snapshot.status.clone();
     apply_credential(&mut status, credential);
+    settle_intent(&mut status, snapshot, credential);
     write_status(
         ctx,
-        &snapshot.resource,
+        snapshot,
         &snapshot.status,
         status,
         Reason::Available,
@@ -191,7 +204,7 @@ async fn create(
     }
     let base = write_status(
         ctx,
-        resource,
+        snapshot,
         &snapshot.status,
         status.clone(),
         Reason::Creating,
@@ -201,6 +214,7 @@ async fn create(
         ),
     )
     .await?;
+    ensure_current(ctx, snapshot).await?;
     if let Some(old) = &replaces {
         publish(
             ctx,
@@ -240,7 +254,7 @@ async fn create(
             status.slots_used = Some(ids.len() as i32);
             write_status(
                 ctx,
-                resource,
+                snapshot,
                 &base,
                 status,
                 Reason::LimitExceeded,
@@ -251,7 +265,7 @@ async fn create(
                 reason: Reason::LimitExceeded,
             });
         }
-        Err(error) => return report_failed_create(ctx, resource, &base, error).await,
+        Err(error) => return report_failed_create(ctx, snapshot, &base, error).await,
     };
     info!(credential_id = %issued.metadata.id, "created IAM credential");
 
@@ -364,13 +378,14 @@ async fn recreate(
     }
     let base = write_status(
         ctx,
-        resource,
+        snapshot,
         &snapshot.status,
         status,
         Reason::Rotating,
         format!("creating a new credential to replace {}", old.id),
     )
     .await?;
+    ensure_current(ctx, snapshot).await?;
     let issued = match ctx
         .iam
         .create(
@@ -381,7 +396,7 @@ async fn recreate(
         .await
     {
         Ok(issued) => issued,
-        Err(error) => return report_failed_create(ctx, resource, &base, error).await,
+        Err(error) => return report_failed_create(ctx, snapshot, &base, error).await,
     };
     info!(credential_id = %issued.metadata.id, replaces = %old.id, "created IAM credential (rotation)");
     let now = Timestamp::now();
@@ -451,7 +466,6 @@ async fn deliver(
     issued: &IssuedCredential,
     adjust: impl FnOnce(&mut ServiceSpecificCredentialStatus),
 ) -> Result<(), Error> {
-    let resource = &snapshot.resource;
     write_secret(
         ctx,
         snapshot,
@@ -466,7 +480,7 @@ async fn deliver(
     adjust(&mut status);
     write_status(
         ctx,
-        resource,
+        snapshot,
         base,
         status,
         Reason::Available,
@@ -480,12 +494,12 @@ async fn deliver(
 /// may hide an earlier attempt that IAM did carry out, and that credential must be adopted.
 async fn report_failed_create(
     ctx: &Context,
-    resource: &ServiceSpecificCredential,
+    snapshot: &Snapshot,
     base: &ServiceSpecificCredentialStatus,
     error: IamError,
 ) -> Result<Outcome, Error> {
     let reason = reason_for(&error);
-    write_status(ctx, resource, base, base.clone(), reason, error.to_string()).await?;
+    write_status(ctx, snapshot, base, base.clone(), reason, error.to_string()).await?;
     Ok(Outcome { reason })
 }
 
@@ -503,7 +517,7 @@ async fn report_iam_error(
     let reason = reason_for(&error);
     write_status(
         ctx,
-        &snapshot.resource,
+        snapshot,
         &snapshot.status,
         snapshot.status.clone(),
         reason,
@@ -511,6 +525,17 @@ async fn report_iam_error(
     )
     .await?;
     Ok(Outcome { reason })
+}
+
+/// Drops the intent marker once it has nothing left to protect (see `plan::intent_settled`).
+fn settle_intent(
+    status: &mut ServiceSpecificCredentialStatus,
+    snapshot: &Snapshot,
+    held: &CredentialMetadata,
+) {
+    if status.create_requested_at.is_some() && plan::intent_settled(&snapshot.observed(), held) {
+        status.create_requested_at = None;
+    }
 }
 
 fn apply_credential(status: &mut ServiceSpecificCredentialStatus, c: &CredentialMetadata) {
@@ -606,14 +631,19 @@ async fn delete_old_secret(ctx: &Context, snapshot: &Snapshot) -> Result<(), Err
 
 /// Writes status through the status subresource (a merge patch that also clears removed
 /// fields) and publishes an Event when the Ready reason changes. Returns the status written.
+///
+/// The patch is fenced with the resourceVersion the snapshot was taken at (then the one this
+/// reconcile last wrote): a reconcile working from a stale cached copy gets 409 Conflict instead
+/// of writing old fields back over newer ones.
 pub async fn write_status(
     ctx: &Context,
-    resource: &ServiceSpecificCredential,
+    snapshot: &Snapshot,
     old: &ServiceSpecificCredentialStatus,
     mut new: ServiceSpecificCredentialStatus,
     reason: Reason,
     message: String,
 ) -> Result<ServiceSpecificCredentialStatus, Error> {
+    let resource = &snapshot.resource;
     let previous = old.conditions.iter().find(|c| c.type_ == "Ready");
     let generation = resource.meta().generation;
     let condition = ready_condition(
@@ -630,18 +660,7 @@ pub async fn write_status(
     if new == *old {
         return Ok(new);
     }
-    let patch = status_merge_patch(old, &new);
-    let namespace = resource.namespace().ok_or(Error::NoNamespace)?;
-    Api::<ServiceSpecificCredential>::namespaced(ctx.client.clone(), &namespace)
-        .patch_status(
-            &resource.name_any(),
-            &PatchParams {
-                field_manager: Some(FIELD_MANAGER.into()),
-                ..PatchParams::default()
-            },
-            &Patch::Merge(&patch),
-        )
-        .await?;
+    fenced_status_patch(ctx, snapshot, status_merge_patch(old, &new)).await?;
     let reason_changed = previous.map(|c| c.reason.as_str()) != Some(reason.as_str());
     if reason_changed {
         let event_type = if reason.is_warning() {
@@ -665,6 +684,50 @@ pub async fn write_status(
         .await;
     }
     Ok(new)
+}
+
+/// Proves the snapshot current before an IAM write: a no-op status patch fenced with its
+/// resourceVersion (409 Conflict when the cache served a stale copy). Skipped when a fenced status
+/// write of this reconcile already proved it.
+pub async fn ensure_current(ctx: &Context, snapshot: &Snapshot) -> Result<(), Error> {
+    if snapshot.fence.lock().expect("fence lock").confirmed {
+        return Ok(());
+    }
+    fenced_status_patch(ctx, snapshot, serde_json::json!({})).await
+}
+
+/// Sends `patch` to the status subresource with the fence's resourceVersion, and moves the fence
+/// to the version written.
+async fn fenced_status_patch(
+    ctx: &Context,
+    snapshot: &Snapshot,
+    mut patch: serde_json::Value,
+) -> Result<(), Error> {
+    let resource = &snapshot.resource;
+    let version = snapshot
+        .fence
+        .lock()
+        .expect("fence lock")
+        .resource_version
+        .clone();
+    if let Some(version) = version {
+        patch["metadata"] = serde_json::json!({ "resourceVersion": version });
+    }
+    let namespace = resource.namespace().ok_or(Error::NoNamespace)?;
+    let written = Api::<ServiceSpecificCredential>::namespaced(ctx.client.clone(), &namespace)
+        .patch_status(
+            &resource.name_any(),
+            &PatchParams {
+                field_manager: Some(FIELD_MANAGER.into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(&patch),
+        )
+        .await?;
+    let mut fence = snapshot.fence.lock().expect("fence lock");
+    fence.resource_version = written.resource_version();
+    fence.confirmed = true;
+    Ok(())
 }
 
 /// `{"status": new}` plus explicit nulls for fields `new` no longer has (a JSON merge patch

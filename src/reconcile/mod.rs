@@ -220,6 +220,10 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
         )
         .await;
     }
+    if !delete.is_empty() {
+        // Deleting what a stale copy names could leak the credential a newer status holds.
+        act::ensure_current(ctx, &snapshot).await?;
+    }
     for id in delete {
         match ctx.iam.delete(&resource.spec.user_name, &id).await {
             Ok(()) => {
@@ -239,7 +243,7 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
             Err(error) => {
                 act::write_status(
                     ctx,
-                    resource,
+                    &snapshot,
                     &snapshot.status,
                     snapshot.status.clone(),
                     Reason::Deleting,
@@ -280,7 +284,17 @@ fn error_policy(
                 .retry_after(attempt, ctx.config.resync, jitter())
                 .unwrap_or(Duration::from_secs(30))
         }
-        // Kubernetes errors (conflicts, a failed write) are retried quickly, then backed off.
+        // The cached copy was stale, or someone wrote meanwhile: normal, look again soon.
+        Error::Kube(kube::Error::Api(status)) if status.code == 409 => {
+            let attempt = ctx.attempt(&uid, Reason::Creating);
+            let after = Duration::from_millis(200 * u64::from(attempt.min(10) + 1));
+            tracing::info!(
+                retry_in = ?after,
+                "resource changed while reconciling; retrying with the newer version"
+            );
+            return Action::requeue(after);
+        }
+        // Other Kubernetes errors (a failed write) are retried quickly, then backed off.
         _ => {
             let attempt = ctx.attempt(&uid, Reason::Creating);
             Duration::from_millis(500u64.saturating_mul(1 << attempt.min(7)))

@@ -2,6 +2,7 @@
 //! claims and — only when the gates pass — the user's credentials in IAM.
 
 use std::collections::HashSet;
+use std::sync::Mutex;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -30,6 +31,17 @@ pub struct Snapshot {
     pub credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
     pub claimed_elsewhere: HashSet<String>,
     pub now: Timestamp,
+    /// What this reconcile's status writes are conditioned on (see `act::write_status`).
+    pub fence: Mutex<Fence>,
+}
+
+/// The resourceVersion the next status write is conditioned on: the snapshot's, then the one
+/// this reconcile last wrote. `confirmed` once a fenced write succeeded, which proved the
+/// snapshot was not a stale cached copy.
+#[derive(Debug, Default)]
+pub struct Fence {
+    pub resource_version: Option<String>,
+    pub confirmed: bool,
 }
 
 impl Snapshot {
@@ -140,6 +152,10 @@ pub async fn observe_kubernetes(
         credentials: None,
         claimed_elsewhere,
         now: Timestamp::now(),
+        fence: Mutex::new(Fence {
+            resource_version: resource.resource_version(),
+            confirmed: false,
+        }),
     })
 }
 

@@ -235,6 +235,19 @@ fn orphans<'a>(
     })
 }
 
+/// Whether the `createRequestedAt` marker has served its purpose while the resource holds `held`
+/// (recovered from our Secret after a crash, or named in status): no other credential created
+/// since the marker is waiting to be adopted. A marker left behind would later let the resource
+/// adopt a credential someone else created.
+pub fn intent_settled(observed: &Observed<'_>, held: &CredentialMetadata) -> bool {
+    let Some(Ok(credentials)) = &observed.credentials else {
+        return false;
+    };
+    let mut exclude = vec![held.id.as_str()];
+    exclude.extend(observed.status.retiring_credential_id.as_deref());
+    orphans(observed, credentials, &exclude).next().is_none()
+}
+
 /// The LimitExceeded message: names the ids holding the slots, never a secret.
 pub fn limit_message(spec: &ServiceSpecificCredentialSpec, ids: &[&str]) -> String {
     format!(
@@ -788,6 +801,16 @@ mod tests {
                 ..
             }
         ));
+        // ... and the marker can go, unless another credential created since awaits adoption.
+        assert!(intent_settled(&c.observed(), &cred("ACCA9", NOW - 59)));
+        c.credentials = Some(Ok(vec![cred("ACCA9", NOW - 59), cred("ACCA8", NOW - 58)]));
+        assert!(!intent_settled(&c.observed(), &cred("ACCA9", NOW - 59)));
+        // A credential older than the marker is not waiting for anything.
+        c.credentials = Some(Ok(vec![cred("ACCA9", NOW - 59), cred("OLD", NOW - 3600)]));
+        assert!(intent_settled(&c.observed(), &cred("ACCA9", NOW - 59)));
+        // Without a listing nothing is known.
+        c.credentials = None;
+        assert!(!intent_settled(&c.observed(), &cred("ACCA9", NOW - 59)));
     }
 
     #[test]

@@ -15,13 +15,13 @@ use kube::{Client, CustomResourceExt};
 use serde_json::json;
 use ssc_operator::api::ServiceSpecificCredential;
 use ssc_operator::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
-use ssc_operator::iam::{AwsIam, IamLimits, NoopObserver};
+use ssc_operator::iam::{AwsIam, IamError, IamLimits, IamObserver};
 use ssc_operator::policy::PolicyMode;
 use ssc_operator::reconcile;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::support::apiserver::ApiServer;
+use crate::support::apiserver::{ApiServer, ApiServerConfig};
 
 pub const NS: &str = "team-a";
 const WAIT: Duration = Duration::from_secs(30);
@@ -68,6 +68,8 @@ pub struct Options {
     pub resync: Duration,
     /// Services the emulator answers as unsupported (a region without them).
     pub disabled_services: Vec<&'static str>,
+    /// How far the stand-in's watch streams trail its writes (stale controller caches).
+    pub watch_lag: Duration,
 }
 
 impl Default for Options {
@@ -78,7 +80,18 @@ impl Default for Options {
             allowed_users: Some("*"),
             resync: Duration::from_secs(600),
             disabled_services: Vec::new(),
+            watch_lag: Duration::ZERO,
         }
+    }
+}
+
+/// Counts the operator's IAM calls by operation (what the metrics observer sees).
+#[derive(Default)]
+pub struct IamCalls(Mutex<BTreeMap<&'static str, usize>>);
+
+impl IamObserver for IamCalls {
+    fn call(&self, operation: &'static str, _: Result<(), &IamError>, _: Duration) {
+        *self.0.lock().unwrap().entry(operation).or_default() += 1;
     }
 }
 
@@ -86,6 +99,8 @@ pub struct Harness {
     pub kube: ApiServer,
     pub emulator: EmulatorHandle,
     pub iam_sdk: aws_sdk_iam::Client,
+    /// Every IAM call the operator made, across restarts.
+    pub iam_calls: Arc<IamCalls>,
     options: Options,
     operator: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     http: reqwest::Client,
@@ -98,7 +113,12 @@ impl Harness {
 
     pub async fn start_with(options: Options) -> Harness {
         init_logs();
-        let kube = ApiServer::start(vec![ServiceSpecificCredential::crd()]).await;
+        let kube = ApiServer::start_with(ApiServerConfig {
+            crds: vec![ServiceSpecificCredential::crd()],
+            watch_lag: options.watch_lag,
+            ..ApiServerConfig::default()
+        })
+        .await;
         let annotations: Vec<(&str, &str)> = options
             .allowed_users
             .map(|a| vec![(ssc_operator::api::ALLOWED_USERS_ANNOTATION, a)])
@@ -120,6 +140,7 @@ impl Harness {
             kube,
             emulator,
             iam_sdk,
+            iam_calls: Arc::default(),
             options,
             operator: None,
             http: reqwest::Client::new(),
@@ -136,7 +157,7 @@ impl Harness {
                 list_cache_ttl: Duration::ZERO,
                 ..IamLimits::default()
             },
-            Arc::new(NoopObserver),
+            self.iam_calls.clone(),
         ));
         let config = reconcile::Config {
             policy: self.options.policy,
@@ -353,6 +374,17 @@ impl Harness {
             .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
             .filter_map(|e| e.reason)
             .collect()
+    }
+
+    /// How many times the operator called an IAM operation, e.g. `ResetServiceSpecificCredential`.
+    pub fn iam_call_count(&self, operation: &str) -> usize {
+        self.iam_calls
+            .0
+            .lock()
+            .unwrap()
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The user's credentials for a service, straight from IAM.

@@ -693,21 +693,24 @@ async fn crash_between_create_and_secret_write_adopts_instead_of_duplicating() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_between_secret_write_and_status_write_keeps_the_first_password() {
     let mut h = Harness::start().await;
-    h.apply(codecommit("halfway", "sofia")).await;
-    // Let the intent marker land, then fail every status write after the Secret exists.
-    h.wait_for("halfway", "intent recorded", |r| {
-        status(r).create_requested_at.is_some() || status(r).credential_id.is_some()
-    })
-    .await;
+    // The status write naming the credential fails (twice), then the operator dies.
     h.kube.fail_next(
         RequestMatcher::any()
             .verb("patch")
             .resource("servicespecificcredentials")
-            .subresource("status"),
+            .subresource("status")
+            .body_contains("credentialId"),
         500,
-        3,
+        2,
     );
+    h.apply(codecommit("halfway", "sofia")).await;
     let secret = h.wait_secret("halfway", |_| true).await;
+    let r = h.get("halfway").await.unwrap();
+    assert!(status(&r).create_requested_at.is_some());
+    assert!(
+        status(&r).credential_id.is_none(),
+        "the status write failed"
+    );
     h.kill_operator().await;
     h.start_operator().await;
     let r = h.wait_ready("halfway").await;
@@ -717,6 +720,12 @@ async fn crash_between_secret_write_and_status_write_keeps_the_first_password() 
         status(&r).credential_id.as_deref(),
         Some(creds[0].service_specific_credential_id())
     );
+    let r = h
+        .wait_for("halfway", "intent marker cleared", |r| {
+            status(r).create_requested_at.is_none()
+        })
+        .await;
+    assert_eq!(r.ready_condition().unwrap().reason, "Available");
     let now = h.secret("halfway").await.unwrap();
     assert_eq!(
         login_and_secret(&now),
@@ -976,4 +985,53 @@ async fn crash_during_recreate_rotation_leaves_one_credential_and_a_working_secr
     wait_iam_count(&h, "sofia", CODECOMMIT, 1).await;
     let remaining = h.iam_credentials("sofia", CODECOMMIT).await;
     assert_eq!(remaining[0].service_specific_credential_id(), new_id);
+}
+
+/// A lagging watch hands the controller stale copies of the resource right after its own writes.
+/// Acting on one must neither undo a newer status nor repeat an IAM mutation already done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_cache_neither_undoes_status_nor_repeats_iam_changes() {
+    let h = Harness::start_with(Options {
+        watch_lag: Duration::from_millis(400),
+        ..Options::default()
+    })
+    .await;
+    h.apply(codecommit("lagged", "sofia")).await;
+    h.wait_ready("lagged").await;
+    // Long enough for every stale requeue to have run.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let r = h.get("lagged").await.unwrap();
+    let st = status(&r);
+    assert!(st.create_requested_at.is_none(), "intent marker cleared");
+    assert_eq!(r.ready_condition().unwrap().reason, "Available");
+    assert_eq!(h.iam_call_count("CreateServiceSpecificCredential"), 1);
+    assert_eq!(
+        h.iam_call_count("ResetServiceSpecificCredential"),
+        0,
+        "no adoption of its own fresh credential"
+    );
+    let first = h.secret("lagged").await.unwrap();
+    assert!(h.secret_works(&first, CODECOMMIT).await);
+
+    annotate_rotate(&h, "lagged", "r1").await;
+    h.wait_for("lagged", "rotation handled", |r| {
+        status(r).handled_rotate_request.as_deref() == Some("r1")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        h.iam_call_count("ResetServiceSpecificCredential"),
+        1,
+        "one rotation per request"
+    );
+    let rotated = h.secret("lagged").await.unwrap();
+    assert_ne!(login_and_secret(&rotated), login_and_secret(&first));
+    assert!(h.secret_works(&rotated, CODECOMMIT).await);
+    assert!(
+        status(&h.get("lagged").await.unwrap())
+            .create_requested_at
+            .is_none()
+    );
+    assert_eq!(h.iam_credentials("sofia", CODECOMMIT).await.len(), 1);
+    h.assert_no_secret_leaks().await;
 }

@@ -218,11 +218,11 @@ fn negotiate(h: &HeaderMap) -> Result<bool, ApiError> {
     }
 }
 
-fn take_fault(sh: &Shared, rec: &RecordedRequest) -> Option<u16> {
+fn take_fault(sh: &Shared, rec: &RecordedRequest, body: &[u8]) -> Option<u16> {
     let mut faults = lock(&sh.faults);
     let f = faults
         .iter_mut()
-        .find(|f| f.remaining > 0 && f.matcher.matches(rec))?;
+        .find(|f| f.remaining > 0 && f.matcher.matches(rec, body))?;
     f.remaining -= 1;
     let status = f.status;
     faults.retain(|f| f.remaining > 0);
@@ -343,13 +343,13 @@ async fn serve(
     if !auth::authorize(&user, &attrs) {
         return error_response(&auth::forbidden(&user, &attrs));
     }
-    if let Some(status) = take_fault(sh, rec) {
-        return error_response(&ApiError::injected(status));
-    }
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => return error_response(&ApiError::too_large()),
     };
+    if let Some(status) = take_fault(sh, rec, &body) {
+        return error_response(&ApiError::injected(status));
+    }
     match route {
         Route::Version => json_response(200, discovery::version(), &[]),
         Route::Health => text_response(200, "ok"),
@@ -522,8 +522,12 @@ fn check_json_content_type(ct: Option<&str>) -> Result<(), ApiError> {
 }
 
 impl RequestMatcher {
-    pub fn matches(&self, r: &RecordedRequest) -> bool {
-        self.verb.as_ref().is_none_or(|v| *v == r.verb)
+    pub fn matches(&self, r: &RecordedRequest, body: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(body);
+        self.body_contains
+            .as_ref()
+            .is_none_or(|needle| text.contains(needle.as_str()))
+            && self.verb.as_ref().is_none_or(|v| *v == r.verb)
             && self.resource.as_ref().is_none_or(|v| *v == r.resource)
             && self.subresource.as_ref().is_none_or(|v| {
                 if v.is_empty() {

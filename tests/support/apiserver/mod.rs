@@ -112,6 +112,9 @@ pub struct ApiServerConfig {
     /// kube-apiserver, on in OpenShift): setting `blockOwnerDeletion` needs `update` on the
     /// owner's `finalizers` subresource (checked for users with RBAC rules).
     pub owner_references_permission_enforcement: bool,
+    /// How far watch streams lag behind writes. A real watch cache trails etcd by a few
+    /// milliseconds, and more under load; a lag makes controller caches visibly stale.
+    pub watch_lag: Duration,
 }
 
 impl Default for ApiServerConfig {
@@ -124,6 +127,7 @@ impl Default for ApiServerConfig {
             bookmark_interval: Duration::from_secs(60),
             tokens: vec![TokenUser::admin(ADMIN_TOKEN)],
             owner_references_permission_enforcement: false,
+            watch_lag: Duration::ZERO,
         }
     }
 }
@@ -158,6 +162,8 @@ pub struct RequestMatcher {
     pub subresource: Option<String>,
     pub name: Option<String>,
     pub namespace: Option<String>,
+    /// A substring the request body must contain.
+    pub body_contains: Option<String>,
 }
 
 impl RequestMatcher {
@@ -187,6 +193,11 @@ impl RequestMatcher {
     }
     pub fn namespace(mut self, namespace: &str) -> Self {
         self.namespace = Some(namespace.into());
+        self
+    }
+    /// Only requests whose body contains `needle` (e.g. one field of a status patch).
+    pub fn body_contains(mut self, needle: &str) -> Self {
+        self.body_contains = Some(needle.into());
         self
     }
 }
@@ -253,6 +264,7 @@ impl ApiServer {
             gc_delay: config.gc_delay,
             bookmark_interval: config.bookmark_interval,
             owner_references_permission_enforcement: config.owner_references_permission_enforcement,
+            watch_lag: config.watch_lag,
             requests: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
             frozen_time: Mutex::new(None),

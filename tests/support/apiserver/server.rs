@@ -26,6 +26,7 @@ pub struct Shared {
     pub gc_delay: Duration,
     pub bookmark_interval: Duration,
     pub owner_references_permission_enforcement: bool,
+    pub watch_lag: Duration,
     pub requests: Mutex<Vec<RecordedRequest>>,
     pub faults: Mutex<Vec<Fault>>,
     pub frozen_time: Mutex<Option<jiff::Timestamp>>,

@@ -218,14 +218,18 @@ pub async fn watch(
         let mut rev_rx = sh.rev_tx.subscribe();
         let mut last = from;
         loop {
-            // Deliver everything stored after `last`.
+            // Deliver everything stored after `last` (with a lag: what was stored `watch_lag` ago).
+            let target = sh.store().rev;
+            if !sh.watch_lag.is_zero() && target > last {
+                tokio::time::sleep(sh.watch_lag).await;
+            }
             let (evs, rev) = {
                 let st = sh.store();
                 (st.events_after(last), st.rev)
             };
             match evs {
                 Ok(evs) => {
-                    for ev in &evs {
+                    for ev in evs.iter().filter(|ev| ev.rv <= target) {
                         if let Some(line) = filter.convert(ev)
                             && tx.send(line).await.is_err()
                         {
@@ -233,7 +237,11 @@ pub async fn watch(
                         }
                         last = ev.rv;
                     }
-                    last = last.max(rev);
+                    last = last.max(target);
+                    if rev > target {
+                        // Written while this batch lagged: its own lag starts now.
+                        continue;
+                    }
                 }
                 Err(oldest) => {
                     let _ = tx
