@@ -272,6 +272,7 @@ async fn create(
     // 3. The Secret, annotated with the credential id.
     deliver(ctx, snapshot, &base, &issued, |status| {
         status.create_requested_at = None;
+        status.slots_used = slots_after_create(snapshot);
     })
     .await?;
     publish(
@@ -402,6 +403,7 @@ async fn recreate(
     let now = Timestamp::now();
     deliver(ctx, snapshot, &base, &issued, |status| {
         start_retirement(status, snapshot, &old.id, now);
+        status.slots_used = slots_after_create(snapshot);
         if let ResetCause::Rotate(Some(request)) = &cause {
             status.handled_rotate_request = Some(request.clone());
         }
@@ -426,6 +428,14 @@ async fn recreate(
     Ok(Outcome {
         reason: Reason::Available,
     })
+}
+
+/// The user's slots for the service once a Create succeeded: the ones listed plus the new one.
+fn slots_after_create(snapshot: &Snapshot) -> Option<i32> {
+    match &snapshot.credentials {
+        Some(Ok(list)) => Some(list.len() as i32 + 1),
+        _ => None,
+    }
 }
 
 fn grace_period(resource: &ServiceSpecificCredential) -> std::time::Duration {

@@ -68,7 +68,8 @@ pub struct Options {
     pub resync: Duration,
     /// Services the emulator answers as unsupported (a region without them).
     pub disabled_services: Vec<&'static str>,
-    /// How far the stand-in's watch streams trail its writes (stale controller caches).
+    /// How far the stand-in's watch streams trail its writes (stale controller caches). Defaults
+    /// to `SSC_TEST_WATCH_LAG_MS`, so `scripts/test` can run the whole suite with a lag.
     pub watch_lag: Duration,
 }
 
@@ -80,7 +81,10 @@ impl Default for Options {
             allowed_users: Some("*"),
             resync: Duration::from_secs(600),
             disabled_services: Vec::new(),
-            watch_lag: Duration::ZERO,
+            watch_lag: std::env::var("SSC_TEST_WATCH_LAG_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map_or(Duration::ZERO, Duration::from_millis),
         }
     }
 }
