@@ -657,7 +657,7 @@ async fn crash_between_create_and_secret_write_adopts_instead_of_duplicating() {
     h.kube.fail_next(
         RequestMatcher::any().verb("create").resource("secrets"),
         500,
-        3,
+        usize::MAX,
     );
     h.apply(codecommit("crashy", "sofia")).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -669,6 +669,7 @@ async fn crash_between_create_and_secret_write_adopts_instead_of_duplicating() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     h.kill_operator().await;
+    h.kube.clear_faults();
     h.start_operator().await;
     let r = h.wait_ready("crashy").await;
     let creds = h.iam_credentials("sofia", CODECOMMIT).await;
@@ -693,7 +694,7 @@ async fn crash_between_create_and_secret_write_adopts_instead_of_duplicating() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_between_secret_write_and_status_write_keeps_the_first_password() {
     let mut h = Harness::start().await;
-    // The status write naming the credential fails (twice), then the operator dies.
+    // Every status write naming the credential fails, then the operator dies.
     h.kube.fail_next(
         RequestMatcher::any()
             .verb("patch")
@@ -701,7 +702,7 @@ async fn crash_between_secret_write_and_status_write_keeps_the_first_password() 
             .subresource("status")
             .body_contains("credentialId"),
         500,
-        2,
+        usize::MAX,
     );
     h.apply(codecommit("halfway", "sofia")).await;
     let secret = h.wait_secret("halfway", |_| true).await;
@@ -712,6 +713,7 @@ async fn crash_between_secret_write_and_status_write_keeps_the_first_password() 
         "the status write failed"
     );
     h.kill_operator().await;
+    h.kube.clear_faults();
     h.start_operator().await;
     let r = h.wait_ready("halfway").await;
     let creds = h.iam_credentials("sofia", CODECOMMIT).await;
@@ -953,11 +955,12 @@ async fn crash_during_recreate_rotation_leaves_one_credential_and_a_working_secr
     h.kube.fail_next(
         RequestMatcher::any().verb("update").resource("secrets"),
         500,
-        3,
+        usize::MAX,
     );
     annotate_rotate(&h, "rot-crash", "1").await;
     wait_iam_count(&h, "sofia", CODECOMMIT, 2).await;
     h.kill_operator().await;
+    h.kube.clear_faults();
     h.start_operator().await;
     let r = h
         .wait_for("rot-crash", "rotation completed", |r| {

@@ -343,6 +343,11 @@ impl ApiServer {
         });
     }
 
+    /// Drops every fault not yet used up.
+    pub fn clear_faults(&self) {
+        lock(&self.inner.shared.faults).clear();
+    }
+
     /// Drops the watch history, as a restarted apiserver's fresh watch cache would: live watches
     /// end, and watches or exact lists from an older resourceVersion get 410 Expired.
     pub fn compact(&self) {
