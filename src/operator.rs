@@ -21,8 +21,10 @@ use crate::policy::PolicyMode;
 use crate::reconcile;
 use crate::telemetry::{self, LogFormat};
 
-/// Flags of `ssc-operator run`. Each can also be set with the environment variable shown.
+/// Flags of `ssc-operator run`. Each can also be set with the environment variable shown; a
+/// variable that is set but empty counts as unset.
 #[derive(clap::Args, Debug, Clone)]
+#[command(mut_args = crate::emulator::empty_env_as_unset)]
 pub struct RunArgs {
     /// IAM endpoint URL, e.g. the in-cluster emulator. Default: the AWS SDK's choice (it also
     /// honours AWS_ENDPOINT_URL_IAM).
@@ -52,9 +54,16 @@ pub struct RunArgs {
     #[arg(long, env = "SSC_POLICY", value_enum, default_value_t = PolicyMode::Enforcing)]
     pub policy: PolicyMode,
 
-    /// Watch only this namespace (default: all namespaces).
-    #[arg(long, env = "SSC_WATCH_NAMESPACE", value_name = "NAMESPACE")]
-    pub watch_namespace: Option<String>,
+    /// Watch only these namespaces: comma-separated or the flag repeated (default: all
+    /// namespaces). Each needs the operator's Role there instead of a ClusterRole.
+    #[arg(
+        long,
+        env = "SSC_WATCH_NAMESPACE",
+        value_name = "NAMESPACE",
+        value_delimiter = ',',
+        value_parser = parse_namespace
+    )]
+    pub watch_namespace: Vec<String>,
 
     /// IAM calls per second, across all resources (IAM's own limits are per account and not raisable).
     #[arg(long, env = "SSC_IAM_RATE_LIMIT", default_value_t = NonZeroU32::new(5).expect("non-zero"))]
@@ -106,6 +115,25 @@ pub struct RunArgs {
     pub lease_duration: Duration,
 }
 
+/// A namespace name: a DNS-1123 label, as Kubernetes requires.
+fn parse_namespace(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let valid = !value.is_empty()
+        && value.len() <= 63
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !value.starts_with('-')
+        && !value.ends_with('-');
+    if valid {
+        Ok(value.to_string())
+    } else {
+        Err(format!(
+            "{value:?} is not a namespace name (lower-case letters, digits and '-', at most 63, starting and ending alphanumeric)"
+        ))
+    }
+}
+
 fn parse_duration(value: &str) -> Result<Duration, String> {
     crate::api::parse_duration(value)
 }
@@ -117,7 +145,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     ensure_crd(
         &client,
         args.embedded_emulator,
-        args.watch_namespace.as_deref(),
+        args.watch_namespace.first().map(String::as_str),
     )
     .await?;
 
@@ -170,7 +198,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let config = reconcile::Config {
         policy: args.policy,
         resync: args.resync_interval,
-        watch_namespace: args.watch_namespace.clone(),
+        watch_namespaces: args.watch_namespace.clone(),
         concurrency: args.concurrency,
         instance: Some(identity.clone()),
     };
@@ -188,7 +216,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         };
         run_as_leader(client, iam, config, metrics.clone(), lease, shutdown).await
     } else {
-        info!(policy = ?args.policy, namespace = ?args.watch_namespace, "starting controller (leader election off)");
+        info!(policy = ?args.policy, namespaces = ?args.watch_namespace, "starting controller (leader election off)");
         metrics.set_leader(true);
         let token = shutdown.clone();
         reconcile::run(client, iam, config, Some(metrics.clone()), async move {
@@ -438,4 +466,47 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     info!("shutdown requested: finishing in-flight reconciles");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<RunArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("ssc-operator").chain(args.iter().copied()))
+            .map(|c| c.run)
+    }
+
+    #[test]
+    fn watch_namespaces_are_comma_separated_or_repeated() {
+        assert!(parse(&[]).unwrap().watch_namespace.is_empty());
+        assert_eq!(
+            parse(&["--watch-namespace", "team-a,team-b"])
+                .unwrap()
+                .watch_namespace,
+            ["team-a", "team-b"]
+        );
+        assert_eq!(
+            parse(&["--watch-namespace=team-a", "--watch-namespace=team-b"])
+                .unwrap()
+                .watch_namespace,
+            ["team-a", "team-b"]
+        );
+        let error = parse(&["--watch-namespace", "team-a,Team_B"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.contains("\"Team_B\" is not a namespace name"),
+            "{error}"
+        );
+        assert!(parse(&["--watch-namespace", "a,,b"]).is_err());
+    }
 }

@@ -143,7 +143,7 @@ pub struct EmulatorArgs {
 /// clap hands a set-but-empty variable to the value parser as `""`, which paths, numbers, enums and access keys
 /// reject, so `SSC_EMULATOR_STATE_FILE=` would stop the start. An empty variable means unset here (as it does for
 /// a Helm value or compose entry left blank): its flag falls back to the command line or the default.
-fn empty_env_as_unset(arg: clap::Arg) -> clap::Arg {
+pub(crate) fn empty_env_as_unset(arg: clap::Arg) -> clap::Arg {
     let empty = arg
         .get_env()
         .and_then(std::env::var_os)

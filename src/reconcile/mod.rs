@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
@@ -51,8 +51,8 @@ pub struct Config {
     pub policy: PolicyMode,
     /// How often a Ready resource is checked against IAM for drift.
     pub resync: Duration,
-    /// Only this namespace, or all.
-    pub watch_namespace: Option<String>,
+    /// Only these namespaces; empty: all.
+    pub watch_namespaces: Vec<String>,
     /// Reconciles running at once.
     pub concurrency: u16,
     /// The Event reporting instance (pod name).
@@ -64,7 +64,7 @@ impl Default for Config {
         Config {
             policy: PolicyMode::Enforcing,
             resync: Duration::from_secs(600),
-            watch_namespace: None,
+            watch_namespaces: Vec::new(),
             concurrency: 4,
             instance: None,
         }
@@ -100,8 +100,9 @@ pub struct Context {
     pub iam: Arc<dyn Iam>,
     pub recorder: Recorder,
     pub config: Config,
-    /// The controller's cache of all resources: which credential ids are claimed.
-    pub store: Store<ServiceSpecificCredential>,
+    /// The controllers' caches of all watched resources (one per watched namespace, or one for
+    /// the cluster): which credential ids are claimed.
+    pub stores: Vec<Store<ServiceSpecificCredential>>,
     /// Consecutive non-Ready outcomes per resource uid, for backoff.
     failures: Mutex<HashMap<String, (Reason, u32)>>,
     observer: Arc<dyn ReconcileObserver>,
@@ -313,19 +314,29 @@ pub async fn run(
     observer: Option<Arc<dyn ReconcileObserver>>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (resources, secrets) = match &config.watch_namespace {
-        Some(ns) => (
-            Api::<ServiceSpecificCredential>::namespaced(client.clone(), ns),
-            Api::<Secret>::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
-    };
-    let secret_watch =
-        watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
-    let controller = Controller::new(resources, watcher::Config::default())
-        .owns(secrets, secret_watch)
-        .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency))
-        .graceful_shutdown_on(shutdown);
+    // One controller per watched namespace (their watches need only namespaced RBAC), or one
+    // for the whole cluster; they share the IAM client, its rate limiter and the backoff state.
+    let shutdown = shutdown.shared();
+    let controllers: Vec<_> = scopes(&config.watch_namespaces)
+        .into_iter()
+        .map(|namespace| {
+            let (resources, secrets) = match namespace {
+                Some(ns) => (
+                    Api::<ServiceSpecificCredential>::namespaced(client.clone(), ns),
+                    Api::<Secret>::namespaced(client.clone(), ns),
+                ),
+                None => (Api::all(client.clone()), Api::all(client.clone())),
+            };
+            let secret_watch = watcher::Config::default()
+                .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
+            Controller::new(resources, watcher::Config::default())
+                .owns(secrets, secret_watch)
+                .with_config(
+                    kube::runtime::controller::Config::default().concurrency(config.concurrency),
+                )
+                .graceful_shutdown_on(shutdown.clone())
+        })
+        .collect();
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -337,30 +348,58 @@ pub async fn run(
         client,
         iam,
         recorder,
-        store: controller.store(),
+        stores: controllers.iter().map(Controller::store).collect(),
         config,
         failures: Mutex::new(HashMap::new()),
         observer: observer.unwrap_or_else(|| Arc::new(NoopReconcileObserver)),
     });
-    controller
-        .run(
-            |resource, ctx| {
-                // `resource`, not `name`: JSON logs already use `name` for the span's own name.
-                let span = info_span!(
-                    "reconcile",
-                    namespace = resource.namespace().unwrap_or_default(),
-                    resource = resource.name_any()
-                );
-                reconcile(resource, ctx).instrument(span)
-            },
-            error_policy,
-            ctx,
-        )
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "controller event");
-            }
-        })
-        .await;
+    let runs = controllers.into_iter().map(|controller| {
+        controller
+            .run(
+                |resource, ctx| {
+                    // `resource`, not `name`: JSON logs already use `name` for the span's own name.
+                    let span = info_span!(
+                        "reconcile",
+                        namespace = resource.namespace().unwrap_or_default(),
+                        resource = resource.name_any()
+                    );
+                    reconcile(resource, ctx).instrument(span)
+                },
+                error_policy,
+                ctx.clone(),
+            )
+            .for_each(|result| async move {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "controller event");
+                }
+            })
+    });
+    futures::future::join_all(runs).await;
     info!("controller stopped");
+}
+
+/// The watch scopes: each listed namespace once, or `None` (the whole cluster) for none.
+fn scopes(namespaces: &[String]) -> Vec<Option<&str>> {
+    let mut scopes: Vec<Option<&str>> = Vec::new();
+    for ns in namespaces {
+        if !scopes.contains(&Some(ns.as_str())) {
+            scopes.push(Some(ns));
+        }
+    }
+    if scopes.is_empty() {
+        scopes.push(None);
+    }
+    scopes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scopes;
+
+    #[test]
+    fn scopes_are_the_namespaces_once_or_the_cluster() {
+        assert_eq!(scopes(&[]), [None]);
+        let listed = ["a".to_string(), "b".to_string(), "a".to_string()];
+        assert_eq!(scopes(&listed), [Some("a"), Some("b")]);
+    }
 }

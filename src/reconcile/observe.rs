@@ -130,12 +130,17 @@ pub async fn observe_kubernetes(
     };
 
     let claimed_elsewhere = ctx
-        .store
-        .state()
+        .stores
         .iter()
+        .flat_map(|store| store.state())
         .filter(|other| other.uid() != resource.uid())
-        .filter_map(|other| other.status.as_ref())
-        .flat_map(|s| [s.credential_id.clone(), s.retiring_credential_id.clone()])
+        .filter_map(|other| {
+            other
+                .status
+                .as_ref()
+                .map(|s| [s.credential_id.clone(), s.retiring_credential_id.clone()])
+        })
+        .flatten()
         .flatten()
         .collect();
 

@@ -38,7 +38,7 @@ def flags_of(args: list[str]) -> set[str]:
 
 
 ALL_ON = {"emulator": {"enabled": True, "throttleRate": 0.1, "serverErrorRate": 0.1, "latencyMs": 5},
-          "watchNamespace": "team-a", "iam": {"region": "eu-west-1"}}
+          "watchNamespaces": ["team-a", "team-b"], "iam": {"region": "eu-west-1"}}
 
 
 def test_chart_flags_exist():

@@ -39,8 +39,8 @@ def expected_args(v: dict, release: str, namespace: str) -> list[str]:
     """The chart's contract with `ssc-operator run` (the agreed flags)."""
     name = fullname(release)
     args = ["run", f"--policy={v['policy']}"]
-    if v["watchNamespace"]:
-        args.append(f"--watch-namespace={v['watchNamespace']}")
+    if v["watchNamespaces"]:
+        args.append(f"--watch-namespace={','.join(v['watchNamespaces'])}")
     if v["emulator"]["enabled"]:
         args.append(f"--iam-endpoint-url=http://{name}-iam-emulator.{namespace}.svc:{v['emulator']['port']}")
     elif v["iam"]["endpointUrl"]:
@@ -74,7 +74,8 @@ CASES = {
                                          "persistence": {"enabled": True, "storageClassName": "standard"}}},
     "emulator-existing-claim": {"emulator": {"enabled": True, "persistence": {"enabled": True,
                                                                               "existingClaim": "my-claim"}}},
-    "watch-namespace": {"watchNamespace": "team-a"},
+    "watch-namespace": {"watchNamespaces": ["team-a"]},
+    "watch-namespaces": {"watchNamespaces": ["team-a", "team-b"]},
     "irsa": {"aws": {"irsaRoleArn": ARN}, "iam": {"region": "eu-west-1"}},
     "credentials-secret": {"aws": {"credentialsSecret": {"name": "aws-creds", "sessionTokenKey": "token"}}},
     "service-monitor": {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}},
@@ -389,7 +390,9 @@ BAD = {
     "endpoint-scheme": ({"iam": {"endpointUrl": "iam.amazonaws.com"}}, "/iam/endpointUrl"),
     "irsa-arn": ({"aws": {"irsaRoleArn": "my-role"}}, "/aws/irsaRoleArn"),
     "digest": ({"image": {"digest": "latest"}}, "/image/digest"),
-    "watch-namespace": ({"watchNamespace": "Team_A"}, "/watchNamespace"),
+    "watch-namespace": ({"watchNamespaces": ["Team_A"]}, "/watchNamespaces/0"),
+    "watch-namespace-string": ({"watchNamespaces": "team-a"}, "/watchNamespaces"),
+    "watch-namespace-twice": ({"watchNamespaces": ["team-a", "team-a"]}, "/watchNamespaces"),
     "account-id": ({"emulator": {"accountId": 123}}, "/emulator/accountId"),
     "throttle-rate": ({"emulator": {"throttleRate": 2}}, "/emulator/throttleRate"),
     "no-leader-election-two-replicas": ({"leaderElection": {"enabled": False}}, "/replicaCount"),

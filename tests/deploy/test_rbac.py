@@ -182,7 +182,7 @@ def chart_default():
 
 @pytest.fixture(scope="module")
 def chart_watch_ns():
-    return helm.render({"watchNamespace": "team-a"}).objects
+    return helm.render({"watchNamespaces": ["team-a", "team-b"]}).objects
 
 
 @pytest.fixture(scope="module")
@@ -201,10 +201,11 @@ def test_chart_rules_default(chart_default):
 
 def test_chart_rules_watch_namespace(chart_watch_ns):
     roles = _cluster_namespaced(chart_watch_ns)
-    assert not roles["ClusterRole"] and not roles["ClusterRoleBinding"], "no cluster-wide grant with watchNamespace"
+    assert not roles["ClusterRole"] and not roles["ClusterRoleBinding"], "no cluster-wide grant with watchNamespaces"
     by_ns = {r["metadata"]["namespace"]: r for r in roles["Role"]}
-    assert set(by_ns) == {"team-a", SA_NS}
-    assert _flatten(by_ns["team-a"]["rules"]) == EXPECTED_RULES | {("", "namespaces", ("team-a",)): {"get"}}
+    assert set(by_ns) == {"team-a", "team-b", SA_NS}
+    for ns in ("team-a", "team-b"):
+        assert _flatten(by_ns[ns]["rules"]) == EXPECTED_RULES | {("", "namespaces", (ns,)): {"get"}}
     assert _flatten(by_ns[SA_NS]["rules"]) == EXPECTED_LEASE_RULES
 
 
@@ -257,16 +258,19 @@ def forbidden_requests(watch_ns: str | None, tenant: str = "team-a"):
     if watch_ns:
         yield "GET", "/api/v1/secrets?" + MANAGED
         yield "GET", f"{SSC}/servicespecificcredentials?watch=true"
-        yield "GET", "/api/v1/namespaces/team-b/secrets/s"
-        yield "GET", "/api/v1/namespaces/team-b"
-        yield "PATCH", f"{SSC}/namespaces/team-b/servicespecificcredentials/x"
+        yield "GET", "/api/v1/namespaces/team-c/secrets/s"
+        yield "GET", "/api/v1/namespaces/team-c"
+        yield "PATCH", f"{SSC}/namespaces/team-c/servicespecificcredentials/x"
 
 
-def _check(objects, watch_ns):
+def _check(objects, watch_namespaces):
     rules = effective_rules(objects, SA_NS, SA)
-    denied = [(m, p) for m, p in operator_requests(watch_ns) if not allowed(rules, *_attrs(m, p))]
+    scopes = [(ns, ns) for ns in watch_namespaces] if watch_namespaces else [(None, "team-a")]
+    needed = [r for ns, tenant in scopes for r in operator_requests(ns, tenant)]
+    denied = [(m, p) for m, p in needed if not allowed(rules, *_attrs(m, p))]
     assert not denied, f"the operator's requests are denied: {denied}"
-    granted = [(m, p) for m, p in forbidden_requests(watch_ns) if allowed(rules, *_attrs(m, p))]
+    extra = [r for ns, tenant in scopes for r in forbidden_requests(ns, tenant)]
+    granted = [(m, p) for m, p in extra if allowed(rules, *_attrs(m, p))]
     assert not granted, f"more than the operator needs is granted: {granted}"
 
 
@@ -278,5 +282,5 @@ def test_chart_allows_the_operators_requests_and_nothing_else(chart_default):
     _check(chart_default, None)
 
 
-def test_chart_watch_namespace_allows_only_that_namespace(chart_watch_ns):
-    _check(chart_watch_ns, "team-a")
+def test_chart_watch_namespaces_allow_only_those_namespaces(chart_watch_ns):
+    _check(chart_watch_ns, ["team-a", "team-b"])

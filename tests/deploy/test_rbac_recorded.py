@@ -122,3 +122,25 @@ def test_deploy_rbac_allows_exactly_the_recorded_requests(attributes):
 
 def test_chart_rbac_allows_exactly_the_recorded_requests(attributes):
     _check(helm.render().objects, attributes)
+
+
+def test_chart_with_watch_namespaces_allows_what_the_scoped_operator_did():
+    """The e2e run with `--watch-namespace team-a,team-b` against the chart rendered for those
+    namespaces: Roles only, so any cluster-wide or other-namespace request would be denied. (That
+    run covers a few calls, so unused rules are checked by the cluster-wide tests above.)"""
+    files = sorted(RECORDINGS.glob("scoped-*.jsonl")) if RECORDINGS.is_dir() else []
+    if not files:
+        pytest.fail(f"no scoped recordings in {RECORDINGS}: run `cargo test --test e2e` first")
+    for f in files:
+        namespaces = f.name[len("scoped-"):].rsplit("-", 1)[0].split("+")
+        rules = effective_rules(helm.render({"watchNamespaces": namespaces}).objects, SA_NS, SA)
+        denied = []
+        for line in f.read_text().splitlines():
+            r = json.loads(line)
+            if not urlsplit(r["path"]).path.startswith(("/api/", "/apis/")):
+                continue
+            a = request_attributes(r["method"], r["path"])
+            if not allowed(rules, a.verb, a.group, a.resource, a.subresource, a.namespace, a.name):
+                denied.append(f"{r['method']} {r['path']}")
+        assert not denied, f"{namespaces}: requests the chart's Roles do not allow:\n" + "\n".join(denied[:20])
+        assert any("/namespaces/team-b/" in json.loads(l)["path"] for l in f.read_text().splitlines())

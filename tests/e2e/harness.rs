@@ -71,6 +71,8 @@ pub struct Options {
     /// How far the stand-in's watch streams trail its writes (stale controller caches). Defaults
     /// to `SSC_TEST_WATCH_LAG_MS`, so `scripts/test` can run the whole suite with a lag.
     pub watch_lag: Duration,
+    /// `--watch-namespace`: empty watches the whole cluster.
+    pub watch_namespaces: Vec<&'static str>,
 }
 
 impl Default for Options {
@@ -85,6 +87,7 @@ impl Default for Options {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .map_or(Duration::ZERO, Duration::from_millis),
+            watch_namespaces: Vec::new(),
         }
     }
 }
@@ -166,7 +169,12 @@ impl Harness {
         let config = reconcile::Config {
             policy: self.options.policy,
             resync: self.options.resync,
-            watch_namespace: None,
+            watch_namespaces: self
+                .options
+                .watch_namespaces
+                .iter()
+                .map(|ns| ns.to_string())
+                .collect(),
             concurrency: 4,
             instance: Some("test".into()),
         };
@@ -248,7 +256,13 @@ impl Harness {
             lines.push('\n');
         }
         if !lines.is_empty() {
-            let file = dir.join(format!("{}.jsonl", uuid::Uuid::new_v4().simple()));
+            // Runs scoped to namespaces are checked against the chart rendered for them.
+            let scope = if self.options.watch_namespaces.is_empty() {
+                String::new()
+            } else {
+                format!("scoped-{}-", self.options.watch_namespaces.join("+"))
+            };
+            let file = dir.join(format!("{scope}{}.jsonl", uuid::Uuid::new_v4().simple()));
             let _ = std::fs::write(file, lines);
         }
     }

@@ -1038,3 +1038,88 @@ async fn stale_cache_neither_undoes_status_nor_repeats_iam_changes() {
     assert_eq!(h.iam_credentials("sofia", CODECOMMIT).await.len(), 1);
     h.assert_no_secret_leaks().await;
 }
+
+/// `--watch-namespace team-a,team-b`: both are reconciled, another namespace is left alone, and
+/// every request stays inside the two (tests/deploy checks them against the chart's Roles).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_namespaces_scope_the_operator() {
+    let h = Harness::start_with(Options {
+        watch_namespaces: vec![NS, "team-b"],
+        ..Options::default()
+    })
+    .await;
+    let allow_all = [(ssc_operator::api::ALLOWED_USERS_ANNOTATION, "*")];
+    h.kube.create_namespace("team-b", &allow_all).await;
+    h.kube.create_namespace("team-c", &allow_all).await;
+    let in_namespace = |ns: &str| {
+        kube::Api::<ssc_operator::api::ServiceSpecificCredential>::namespaced(h.client(), ns)
+    };
+    for (ns, name, user) in [
+        (NS, "a", "sofia"),
+        ("team-b", "b", "developer"),
+        ("team-c", "c", "anika"),
+    ] {
+        let manifest = json!({
+            "apiVersion": "iam.ssc-operator.dev/v1alpha1",
+            "kind": "ServiceSpecificCredential",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"userName": user, "serviceName": CODECOMMIT}
+        });
+        in_namespace(ns)
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(manifest).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    h.wait_ready("a").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let b = in_namespace("team-b").get("b").await.unwrap();
+        if b.ready_condition().is_some_and(|c| c.status == "True") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "team-b not reconciled"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let secret = kube::Api::<Secret>::namespaced(h.client(), "team-b")
+        .get("b")
+        .await
+        .unwrap();
+    assert!(h.secret_works(&secret, CODECOMMIT).await);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let c = in_namespace("team-c").get("c").await.unwrap();
+    assert!(c.status.is_none(), "team-c is not watched");
+    assert!(c.finalizers().is_empty());
+    assert!(h.iam_credentials("anika", CODECOMMIT).await.is_empty());
+    let outside: Vec<String> = h
+        .kube
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.user_agent
+                .as_deref()
+                .is_some_and(|ua| ua.starts_with("ssc-operator/"))
+        })
+        .filter(|r| !r.resource.is_empty())
+        .filter(|r| {
+            let scoped = r
+                .namespace
+                .as_deref()
+                .is_some_and(|ns| ns == NS || ns == "team-b");
+            // GET of the Namespace object itself is authorized inside that namespace.
+            let own_namespace = r.resource == "namespaces"
+                && r.name.as_deref().is_some_and(|n| n == NS || n == "team-b");
+            !(scoped || own_namespace)
+        })
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "requests outside the watched namespaces: {outside:?}"
+    );
+}

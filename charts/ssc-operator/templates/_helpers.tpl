@@ -97,12 +97,13 @@ RBAC rules of the operator. Least privilege: exactly the requests the operator m
 - servicespecificcredentials get/list/watch, patch (finalizer); /status patch.
 - secrets get/list/watch/create/update/patch/delete. The operator lists and
   watches only Secrets labelled app.kubernetes.io/managed-by=ssc-operator, but
-  RBAC cannot restrict by label: scope it with watchNamespace.
+  RBAC cannot restrict by label: scope it with watchNamespaces.
 - namespaces get: the iam.ssc-operator.dev/allowed-users tenancy annotation.
 - events.k8s.io events create/patch.
-With watchNamespace, all of it is a Role in that namespace: the API server
+With watchNamespaces, all of it is a Role in each of them: the API server
 authorizes GET /api/v1/namespaces/NAME with namespace=NAME, so a RoleBinding in
 NAME covers reading that Namespace object (limited further by resourceNames).
+Call with a dict: "namespace" (empty for the ClusterRole).
 */}}
 {{- define "ssc-operator.rules" -}}
 - apiGroups: ["iam.ssc-operator.dev"]
@@ -116,7 +117,7 @@ NAME covers reading that Namespace object (limited further by resourceNames).
   verbs: ["get", "list", "watch", "create", "update", "delete"]
 - apiGroups: [""]
   resources: ["namespaces"]
-  {{- with .Values.watchNamespace }}
+  {{- with .namespace }}
   resourceNames: [{{ . | quote }}]
   {{- end }}
   verbs: ["get"]
