@@ -25,7 +25,8 @@ pub struct Outcome {
 pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Result<Outcome, Error> {
     let resource = &snapshot.resource;
     // A write decided from a stale cached copy must not happen: Create and Recreate are fenced
-    // by their first status write, every other write is checked here first.
+    // by their intent-marker status write (or check when it was a no-op), every other write is
+    // checked here first.
     if matches!(
         decision,
         Decision::Reset { .. }
