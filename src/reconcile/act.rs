@@ -60,15 +60,7 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
             let mut status = snapshot.status.clone();
             apply_credential(&mut status, &new);
             start_retirement(&mut status, snapshot, &old.id, Timestamp::now());
-            write_status(
-                ctx,
-                snapshot,
-                &snapshot.status,
-                status,
-                Reason::Available,
-                String::new(),
-            )
-            .await?;
+            let outcome = available(ctx, snapshot, status).await?;
             publish(
                 ctx,
                 resource,
@@ -81,9 +73,7 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
                 ),
             )
             .await;
-            Ok(Outcome {
-                reason: Reason::Available,
-            })
+            Ok(outcome)
         }
         Decision::Retire { id } => {
             match ctx.iam.delete(&resource.spec.user_name, &id).await {
@@ -102,18 +92,7 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
             let mut status = snapshot.status.clone();
             status.retiring_credential_id = None;
             status.retire_after = None;
-            write_status(
-                ctx,
-                snapshot,
-                &snapshot.status,
-                status,
-                Reason::Available,
-                String::new(),
-            )
-            .await?;
-            Ok(Outcome {
-                reason: Reason::Available,
-            })
+            available(ctx, snapshot, status).await
         }
         Decision::Reset { credential, cause } => reset(ctx, snapshot, credential, cause).await,
         Decision::UpdateStatus {
@@ -174,6 +153,15 @@ async fn mark_available(
     let mut status = snapshot.status.clone();
     apply_credential(&mut status, credential);
     settle_intent(&mut status, snapshot, credential);
+    available(ctx, snapshot, status).await
+}
+
+/// Writes `status` over the snapshot's with Ready=True, reason Available.
+async fn available(
+    ctx: &Context,
+    snapshot: &Snapshot,
+    status: ServiceSpecificCredentialStatus,
+) -> Result<Outcome, Error> {
     write_status(
         ctx,
         snapshot,

@@ -21,7 +21,7 @@ use ssc_operator::reconcile;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::support::apiserver::{ApiServer, ApiServerConfig};
+use crate::support::apiserver::{ApiServer, ApiServerConfig, RecordedRequest};
 
 pub const NS: &str = "team-a";
 const WAIT: Duration = Duration::from_secs(30);
@@ -226,14 +226,7 @@ impl Harness {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/operator-requests");
         let _ = std::fs::create_dir_all(&dir);
         let mut lines = String::new();
-        for r in self.kube.requests() {
-            if !r
-                .user_agent
-                .as_deref()
-                .is_some_and(|ua| ua.starts_with("ssc-operator/"))
-            {
-                continue;
-            }
+        for r in self.operator_requests() {
             let query: Vec<String> = r
                 .query
                 .iter()
@@ -265,6 +258,19 @@ impl Harness {
             let file = dir.join(format!("{scope}{}.jsonl", uuid::Uuid::new_v4().simple()));
             let _ = std::fs::write(file, lines);
         }
+    }
+
+    /// The requests the operator's client made (told apart by its User-Agent).
+    pub fn operator_requests(&self) -> Vec<RecordedRequest> {
+        self.kube
+            .requests()
+            .into_iter()
+            .filter(|r| {
+                r.user_agent
+                    .as_deref()
+                    .is_some_and(|ua| ua.starts_with("ssc-operator/"))
+            })
+            .collect()
     }
 
     pub fn resources(&self) -> Api<ServiceSpecificCredential> {
@@ -312,9 +318,21 @@ impl Harness {
         what: &str,
         done: impl Fn(&ServiceSpecificCredential) -> bool,
     ) -> ServiceSpecificCredential {
+        self.wait_for_in(NS, name, what, done).await
+    }
+
+    /// [`Harness::wait_for`] in another namespace.
+    pub async fn wait_for_in(
+        &self,
+        namespace: &str,
+        name: &str,
+        what: &str,
+        done: impl Fn(&ServiceSpecificCredential) -> bool,
+    ) -> ServiceSpecificCredential {
+        let api = Api::<ServiceSpecificCredential>::namespaced(self.client(), namespace);
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let current = self.get(name).await;
+            let current = api.get_opt(name).await.expect("get");
             if let Some(r) = &current
                 && done(r)
             {

@@ -1074,18 +1074,10 @@ async fn watch_namespaces_scope_the_operator() {
             .unwrap();
     }
     h.wait_ready("a").await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let b = in_namespace("team-b").get("b").await.unwrap();
-        if b.ready_condition().is_some_and(|c| c.status == "True") {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "team-b not reconciled"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    h.wait_for_in("team-b", "b", "Ready", |r| {
+        r.ready_condition().is_some_and(|c| c.status == "True")
+    })
+    .await;
     let secret = kube::Api::<Secret>::namespaced(h.client(), "team-b")
         .get("b")
         .await
@@ -1097,14 +1089,8 @@ async fn watch_namespaces_scope_the_operator() {
     assert!(c.finalizers().is_empty());
     assert!(h.iam_credentials("anika", CODECOMMIT).await.is_empty());
     let outside: Vec<String> = h
-        .kube
-        .requests()
+        .operator_requests()
         .into_iter()
-        .filter(|r| {
-            r.user_agent
-                .as_deref()
-                .is_some_and(|ua| ua.starts_with("ssc-operator/"))
-        })
         .filter(|r| !r.resource.is_empty())
         .filter(|r| {
             let scoped = r
