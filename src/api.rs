@@ -87,6 +87,20 @@ pub struct ServiceSpecificCredentialSpec {
     /// What happens to the IAM credential when this resource is deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// Take over an existing IAM credential of this user and service (one kept by `deletionPolicy:
+    /// Retain`, or made by hand) instead of creating one. Its secret cannot be recovered, so it is
+    /// reset. Refused when another resource holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt: Option<AdoptSpec>,
+}
+
+/// Which existing credential to take over.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdoptSpec {
+    /// The IAM `ServiceSpecificCredentialId`.
+    #[schemars(length(min = 20, max = 128), regex(pattern = r"^[\w]+$"))]
+    pub credential_id: String,
 }
 
 /// The supported AWS services (IAM `ServiceName`).
@@ -216,7 +230,15 @@ pub struct SecretTemplate {
 }
 
 /// Rotation settings.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(
+    validation = Rule::new("!has(self.interval) || duration(self.interval) >= duration('60s')")
+        .message("rotation.interval must be at least 1m: shorter intervals only churn credentials"),
+    validation = Rule::new("!has(self.gracePeriod) || duration(self.gracePeriod) >= duration('1s')")
+        .message("rotation.gracePeriod must be at least 1s"),
+    validation = Rule::new("!has(self.beforeExpiry) || duration(self.beforeExpiry) >= duration('60s')")
+        .message("rotation.beforeExpiry must be at least 1m"),
+)]
 #[serde(rename_all = "camelCase")]
 pub struct RotationSpec {
     /// Rotate on this period (Go duration, e.g. `720h`).
@@ -280,6 +302,10 @@ pub struct ServiceSpecificCredentialStatus {
     /// resource is ours: it is adopted (with a Reset) instead of creating a second one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_requested_at: Option<Time>,
+    /// The user's credentials for this service listed just before that Create: none of them can be
+    /// the one the Create made, so none is ever adopted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials_before_create: Vec<String>,
     /// Recreate rotation: the previous credential, still valid until `retireAfter`, then deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retiring_credential_id: Option<String>,
@@ -305,6 +331,11 @@ pub struct Condition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 }
+
+/// The shortest rotation interval (and renewal lead time) accepted: shorter ones only churn.
+pub const MIN_ROTATION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+/// The shortest grace period of a Recreate rotation.
+pub const MIN_GRACE_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How long the previous credential stays valid after a Recreate rotation, by default.
 pub const DEFAULT_GRACE_PERIOD: std::time::Duration = std::time::Duration::from_secs(600);
@@ -363,13 +394,23 @@ impl ServiceSpecificCredentialSpec {
             }
         }
         if let Some(rotation) = &self.rotation {
-            for (field, value) in [
-                ("interval", &rotation.interval),
-                ("gracePeriod", &rotation.grace_period),
-                ("beforeExpiry", &rotation.before_expiry),
+            for (field, value, floor) in [
+                ("interval", &rotation.interval, MIN_ROTATION_INTERVAL),
+                ("gracePeriod", &rotation.grace_period, MIN_GRACE_PERIOD),
+                (
+                    "beforeExpiry",
+                    &rotation.before_expiry,
+                    MIN_ROTATION_INTERVAL,
+                ),
             ] {
                 if let Some(v) = value {
-                    parse_duration(v).map_err(|e| format!("spec.rotation.{field}: {e}"))?;
+                    let d = parse_duration(v).map_err(|e| format!("spec.rotation.{field}: {e}"))?;
+                    if d < floor {
+                        return Err(format!(
+                            "spec.rotation.{field} ({v}) must be at least {}s",
+                            floor.as_secs()
+                        ));
+                    }
                 }
             }
             if rotation.before_expiry.is_some() && !api_key {
@@ -384,6 +425,13 @@ impl ServiceSpecificCredentialSpec {
             }
         }
         if let Some(template) = &self.secret.template {
+            if template.data.len() > crate::template::MAX_TEMPLATE_KEYS {
+                return Err(format!(
+                    "spec.secret.template.data has {} keys; at most {} are allowed",
+                    template.data.len(),
+                    crate::template::MAX_TEMPLATE_KEYS
+                ));
+            }
             for key in template.data.keys() {
                 if RESERVED_SECRET_KEYS.contains(&key.as_str()) {
                     return Err(format!(
@@ -436,6 +484,7 @@ mod tests {
             secret: SecretSpec::default(),
             rotation: None,
             deletion_policy: DeletionPolicy::Delete,
+            adopt: None,
         }
     }
 
@@ -513,6 +562,37 @@ mod tests {
             ..Default::default()
         });
         assert!(s.validate().unwrap_err().contains("not a valid Secret key"));
+    }
+
+    #[test]
+    fn rotation_durations_have_floors() {
+        let cases: [(Option<&str>, Option<&str>, Option<&str>); 4] = [
+            (Some("0s"), None, None),
+            (Some("59s"), None, None),
+            (None, Some("0s"), None),
+            (None, Some("500ms"), None),
+        ];
+        for (interval, grace, before) in cases {
+            let mut s = spec(ServiceName::CodeCommit);
+            s.rotation = Some(RotationSpec {
+                interval: interval.map(Into::into),
+                strategy: RotationStrategy::Recreate,
+                grace_period: grace.map(Into::into),
+                before_expiry: before.map(Into::into),
+            });
+            let err = s.validate().unwrap_err();
+            assert!(err.contains("at least"), "{err}");
+        }
+        let mut s = spec(ServiceName::Bedrock);
+        s.rotation = Some(RotationSpec {
+            interval: None,
+            strategy: RotationStrategy::Reset,
+            grace_period: None,
+            before_expiry: Some("0s".into()),
+        });
+        assert!(s.validate().unwrap_err().contains("at least"));
+        s.rotation.as_mut().unwrap().before_expiry = Some("1m".into());
+        assert!(s.validate().is_ok());
     }
 
     #[test]

@@ -207,6 +207,11 @@ fn classify_sdk<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    if lacks_credentials(&error) {
+        return IamError::AccessDenied {
+            message: "the operator has no AWS credentials (none in its environment, profile, web identity token, container or instance metadata): give its ServiceAccount an IAM role (IRSA or EKS Pod Identity) or set AWS credentials".into(),
+        };
+    }
     match &error {
         SdkError::ServiceError(service_error) => {
             let status = Some(service_error.raw().status().as_u16());
@@ -236,6 +241,20 @@ where
     }
 }
 
+/// Whether the SDK failed because its credentials chain found nothing to sign with.
+fn lacks_credentials(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            .is_some()
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
 /// The five IAM calls the reconcile loop makes. Object-safe so tests and the controller share it.
 #[async_trait]
 pub trait Iam: Send + Sync {
@@ -263,6 +282,10 @@ pub struct NoopObserver;
 impl IamObserver for NoopObserver {
     fn call(&self, _: &'static str, _: Result<(), &IamError>, _: Duration) {}
 }
+
+/// How long one CreateServiceSpecificCredential may take (well inside
+/// `plan::ADOPTION_WINDOW`).
+pub const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Settings of the client-side limiter and List cache.
 #[derive(Clone, Debug)]
@@ -443,12 +466,25 @@ impl Iam for AwsIam {
         credential_age_days: Option<i32>,
     ) -> Result<IssuedCredential, IamError> {
         let waited = self.admit().await;
+        // Never retried by the SDK: a retry after a lost answer could make a second credential
+        // nobody knows of. A failed attempt is resolved by the reconcile loop instead, which finds
+        // the credential the attempt may have made (see `plan::adoption_candidates`) — within the
+        // adoption window, which the operation timeout keeps this call inside.
+        let once = aws_sdk_iam::config::Builder::default()
+            .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
+            .timeout_config(
+                aws_sdk_iam::config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(CREATE_TIMEOUT)
+                    .build(),
+            );
         let result = self
             .client
             .create_service_specific_credential()
             .user_name(user)
             .service_name(service)
             .set_credential_age_days(credential_age_days)
+            .customize()
+            .config_override(once)
             .send()
             .await
             .map_err(|e| classify_sdk(e, user, Some(service), None))

@@ -13,3 +13,4 @@ pub mod policy;
 pub mod reconcile;
 pub mod secret;
 pub mod telemetry;
+pub mod template;

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -20,19 +19,11 @@ pub const MANAGED_BY_VALUE: &str = "ssc-operator";
 pub const OWNER_ANNOTATION: &str = "iam.ssc-operator.dev/owner";
 /// Annotation naming the IAM credential id the Secret holds.
 pub const CREDENTIAL_ID_ANNOTATION: &str = "iam.ssc-operator.dev/credential-id";
+/// Annotation on a Secret released by `deletionPolicy: Retain`: the resource it came from.
+pub const RETAINED_FROM_ANNOTATION: &str = "iam.ssc-operator.dev/retained-from";
 /// Annotation with a SHA-256 over id, login and secret: tells whether someone edited the keys.
 /// The secret is 256 bits of randomness, so the digest reveals nothing about it.
 pub const DIGEST_ANNOTATION: &str = "iam.ssc-operator.dev/credential-digest";
-
-/// What `urlencode` escapes: all but RFC 3986 unreserved characters.
-const URL_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// Template execution budget: a template is a few filters, not a program.
-const TEMPLATE_FUEL: u64 = 50_000;
 
 /// The credential material a Secret is rendered from.
 pub struct Material<'a> {
@@ -108,8 +99,16 @@ pub fn render(
     let (login_key, secret_key) = credential_keys(material.kind);
 
     let mut data = BTreeMap::new();
+    let vars = variables(resource, material);
+    let mut budget = crate::template::MAX_RENDERED_TOTAL;
     for (key, source) in &template.data {
-        let value = render_value(key, source, resource, material)?;
+        let value = crate::template::render(source, &vars, budget).map_err(|error| {
+            RenderError::Template {
+                key: key.clone(),
+                message: error.to_string(),
+            }
+        })?;
+        budget = budget.saturating_sub(value.len());
         data.insert(key.clone(), ByteString(value.into_bytes()));
     }
     data.insert(
@@ -190,52 +189,39 @@ pub fn is_up_to_date(existing: &Secret, desired: &Secret) -> bool {
         && existing.metadata.owner_references == desired.metadata.owner_references
 }
 
-fn render_value(
-    key: &str,
-    source: &str,
-    resource: &ServiceSpecificCredential,
-    material: &Material<'_>,
-) -> Result<String, RenderError> {
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    env.set_fuel(Some(TEMPLATE_FUEL));
-    env.add_filter("base64", |value: String| {
-        base64::engine::general_purpose::STANDARD.encode(value.as_bytes())
-    });
-    // Jinja's urlencode keeps `/`, which breaks a password placed in a URL's userinfo
-    // (`https://user:pa/ss@host`). Ours escapes everything but RFC 3986 unreserved characters.
-    env.add_filter("urlencode", |value: String| {
-        percent_encoding::utf8_percent_encode(&value, URL_COMPONENT).to_string()
-    });
+/// The variables a template of `material` sees.
+fn variables<'a>(
+    resource: &'a ServiceSpecificCredential,
+    material: &'a Material<'a>,
+) -> crate::template::Variables<'a> {
     let (login_key, secret_key) = credential_keys(material.kind);
-    let mut context = BTreeMap::new();
-    context.insert(login_key, material.login);
-    context.insert(secret_key, material.secret.expose());
-    context.insert("credentialId", material.credential_id);
-    context.insert("userName", resource.spec.user_name.as_str());
-    context.insert("serviceName", resource.spec.service_name.as_str());
-    env.render_str(source, context).map_err(|error| {
-        // Keep the kind and position; drop details that could echo a value.
-        let mut message = error.kind().to_string();
-        if let Some(detail) = error.detail()
-            && !detail.contains(material.secret.expose())
-        {
-            message = format!("{message}: {detail}");
-        }
-        if let Some(line) = error.line() {
-            message = format!("{message} (line {line})");
-        }
-        RenderError::Template {
-            key: key.to_string(),
-            message,
-        }
-    })
+    [
+        (login_key, material.login),
+        (secret_key, material.secret.expose()),
+        ("credentialId", material.credential_id),
+        ("userName", resource.spec.user_name.as_str()),
+        ("serviceName", resource.spec.service_name.as_str()),
+    ]
+    .into()
+}
+
+/// The variable names templates of this kind may use.
+pub fn variable_names(kind: CredentialKind) -> [&'static str; 5] {
+    let (login_key, secret_key) = credential_keys(kind);
+    [
+        login_key,
+        secret_key,
+        "credentialId",
+        "userName",
+        "serviceName",
+    ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::{SecretTemplate, ServiceName, ServiceSpecificCredentialSpec};
+    use base64::Engine;
 
     const PASSWORD: &str = "k1zPZM6uVxMQ3oxqgoYlNuJPyRTZ1vREs76zTQE3eJk=";
 
@@ -390,6 +376,36 @@ mod tests {
             assert!(text.contains("\"k\""), "{text}");
             assert!(!text.contains(PASSWORD), "{text}");
             assert!(!text.contains("k1zP"), "{text}");
+        }
+    }
+
+    #[test]
+    fn template_errors_never_echo_any_part_of_the_secret() {
+        for source in [
+            "{% include password[1:] %}",
+            "{% include password[:-1] %}",
+            "{% import password[2:] as x %}",
+            "{{ password[1:] | nosuchfilter }}",
+            "{{ undefined_thing(password[1:]) }}",
+            "{{ password[1:] ~ 1 + password[1:] }}",
+        ] {
+            let template = SecretTemplate {
+                data: [("k".to_string(), source.to_string())].into(),
+                ..Default::default()
+            };
+            let value = SecretValue::new(PASSWORD);
+            let err = render(
+                &resource(ServiceName::CodeCommit, Some(template)),
+                &password_material(&value),
+            )
+            .unwrap_err();
+            let text = err.to_string();
+            for start in 0..PASSWORD.len() - 8 {
+                assert!(
+                    !text.contains(&PASSWORD[start..start + 8]),
+                    "{source}: part of the password in {text}"
+                );
+            }
         }
     }
 

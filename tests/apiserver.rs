@@ -1,9 +1,10 @@
 //! Conformance tests of the Kubernetes API stand-in (`tests/support/apiserver`).
 //!
-//! `transcripts_replay_in_order` replays every recorded request of
-//! `tests/fixtures/kube-apiserver-transcripts/` (one sequence against a real kube-apiserver
-//! v1.28.7 + kube-controller-manager) against a fresh stand-in and requires the same status codes
-//! and bodies — key order included — modulo uids, resourceVersions (mapped consistently and
+//! `transcripts_replay_in_order` (01–41) and `transcripts_42_to_53_replay_in_order` (the later
+//! sequence in namespace `rec`) replay every recorded request of
+//! `tests/fixtures/kube-apiserver-transcripts/` (recorded against a real kube-apiserver v1.28.7 +
+//! kube-controller-manager), each sequence against a fresh stand-in, and require the same status
+//! codes and bodies — key order included — modulo uids, resourceVersions (mapped consistently and
 //! required to increase where the real ones did), generated names and continue tokens.
 //! Timestamps are compared exactly: the stand-in's clock is set to the recorded time of each step.
 //! The other tests drive the stand-in with a real `kube::Client` and kube-runtime.
@@ -210,12 +211,16 @@ async fn send(
     headers: &[(&str, String)],
 ) -> Answer {
     let client = reqwest::Client::new();
-    let mut req = client
-        .request(
-            reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
-            format!("{}{}", server.url(), path),
-        )
-        .header("user-agent", UA);
+    let mut req = client.request(
+        reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+        format!("{}{}", server.url(), path),
+    );
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+    {
+        req = req.header("user-agent", UA);
+    }
     if !headers
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
@@ -393,7 +398,10 @@ impl Norm {
                     .map(|a| a.to_string());
                 Value::String(mapped.unwrap_or_else(|| s.clone()))
             }
-            OValue::String(s) => Value::String(self.subst(s)),
+            OValue::String(s) => match truncated_placeholder(s) {
+                Some(full) => Value::String(full),
+                None => Value::String(self.subst(s)),
+            },
             other => other.to_json(),
         }
     }
@@ -427,6 +435,16 @@ impl Norm {
         }
         Ok(())
     }
+}
+
+/// A request value the transcript shows truncated as `<N x characters>` (46), rebuilt.
+fn truncated_placeholder(s: &str) -> Option<String> {
+    let n: usize = s
+        .strip_prefix('<')?
+        .strip_suffix(" x characters>")?
+        .parse()
+        .ok()?;
+    Some("x".repeat(n))
 }
 
 /// The recorded time of a step: the latest server-set timestamp in its answer.
@@ -463,13 +481,20 @@ struct RequestParts {
 struct Replay {
     server: ApiServer,
     norm: Norm,
+    /// The recording client's User-Agent (its prefix is the default field manager).
+    user_agent: &'static str,
 }
 
 impl Replay {
     async fn new() -> Replay {
+        Self::with_user_agent(UA).await
+    }
+
+    async fn with_user_agent(user_agent: &'static str) -> Replay {
         Replay {
             server: ApiServer::start(vec![crd()]).await,
             norm: Norm::default(),
+            user_agent,
         }
     }
 
@@ -494,7 +519,7 @@ impl Replay {
             Some(OValue::String(s)) => Some(self.norm.subst(s)),
             Some(v) => Some(self.norm.request_json(v, "").to_string()),
         };
-        let mut headers = Vec::new();
+        let mut headers = vec![("user-agent", self.user_agent.to_string())];
         if let Some(OValue::Object(h)) = r.get("headers") {
             for (k, v) in h {
                 let v = v.as_str().unwrap_or("").to_string();
@@ -506,6 +531,7 @@ impl Replay {
                 let k: &'static str = match k.to_ascii_lowercase().as_str() {
                     "authorization" => "authorization",
                     "impersonate-user" => "impersonate-user",
+                    "accept" => "accept",
                     other => panic!("unexpected header {other}"),
                 };
                 headers.push((k, v));
@@ -544,6 +570,19 @@ impl Replay {
             "{}: content type",
             t.file
         );
+        if let OValue::Array(events) = &t.body {
+            // a watch stream recorded as its parsed lines
+            assert!(ans.body.ends_with('\n'), "{}: {:?}", t.file, ans.body);
+            let lines: Vec<OValue> = ans.body.lines().map(OValue::parse).collect();
+            let actual = OValue::Array(lines);
+            if let Err(e) = self
+                .norm
+                .cmp(&OValue::Array(events.clone()), &actual, "lines", "")
+            {
+                panic!("{}: {e}\nactual:\n{}", t.file, ans.body);
+            }
+            return ans;
+        }
         let actual = ans.json();
         if let Err(e) = self.norm.cmp(&t.body, &actual, "body", "") {
             panic!(
@@ -571,7 +610,8 @@ impl Replay {
         } else {
             Some(body.to_string())
         };
-        let ans = send(&self.server, method, path, ct, body, &[]).await;
+        let headers = [("user-agent", self.user_agent.to_string())];
+        let ans = send(&self.server, method, path, ct, body, &headers).await;
         assert!(
             ans.status < 300,
             "{method} {path}: {} {}",
@@ -926,6 +966,203 @@ async fn too_old_watch_step(r: &mut Replay) {
     {
         panic!("27: {err}\n{}", ans.body);
     }
+}
+
+/// The client of the 2026-12-01 recordings (its managedFields entries say "Python-urllib").
+const PY_UA: &str = "Python-urllib/3.12";
+
+const REC_SECRETS: &str = "/api/v1/namespaces/rec/secrets";
+const REC_SSC: &str =
+    "/apis/iam.ssc-operator.dev/v1alpha1/namespaces/rec/servicespecificcredentials";
+
+fn basic_auth_secret(name: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "ssc-operator"}},
+        "type": "kubernetes.io/basic-auth",
+        "stringData": {"username": "alice-at-123456789012", "password": "p"},
+    })
+}
+
+/// The uid of an answer's object, mapped to the recorded one (for steps that print it).
+fn map_recorded_uid(r: &mut Replay, recorded: &str, ans: &Answer, at: &str) {
+    let v = ans.json().to_json();
+    let uid = v["metadata"]["uid"].as_str().expect("uid");
+    r.norm
+        .map_uid(recorded, uid, at)
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The second recorded sequence (README "Added 2026-12-01"): namespace `rec`, its own uids and
+/// resourceVersions, recorded with Python's urllib. The unrecorded set-up steps are the ones the
+/// recorded answers imply (the objects they show, created by the same client at those times).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transcripts_42_to_53_replay_in_order() {
+    let mut r = Replay::with_user_agent(PY_UA).await;
+    r.server.create_namespace("rec", &[]).await;
+    // 42/43: a dry-run create answers the would-be object and stores nothing
+    let dry = r.step("42-").await.json().to_json();
+    assert!(dry["metadata"].get("resourceVersion").is_none());
+    r.step("43-").await;
+    // 44-46: validation (and the 1 MiB limit) runs in dry runs too
+    for p in ["44-", "45-", "46-"] {
+        r.step(p).await;
+    }
+    assert_eq!(
+        get(&r.server, &format!("{REC_SECRETS}/dry-big")).await.0,
+        404
+    );
+    // 47's Secret (shown in 51): immutable, created by the recording client
+    let mut frozen = basic_auth_secret("frozen");
+    frozen["immutable"] = json!(true);
+    let a = r
+        .extra(
+            "2026-12-01T09:33:43Z",
+            "POST",
+            REC_SECRETS,
+            Some("application/json"),
+            frozen,
+        )
+        .await;
+    map_recorded_uid(&mut r, "aa7577c3-0d32-4831-b961-56aa49fc8cfa", &a, "frozen");
+    r.step("47-").await;
+    r.step("48-").await;
+    let (code, kept) = get(&r.server, &format!("{REC_SECRETS}/frozen")).await;
+    assert_eq!(code, 200, "a failed precondition deletes nothing: {kept}");
+    // 49's Secret: owned (controller reference) by a ServiceSpecificCredential
+    let owner = r
+        .extra(
+            "2026-12-01T09:34:02Z",
+            "POST",
+            REC_SSC,
+            Some("application/json"),
+            ssc_body(
+                "alice-rec",
+                Value::Null,
+                json!({"userName": "alice", "serviceName": "codecommit.amazonaws.com"}),
+            ),
+        )
+        .await
+        .json()
+        .to_json();
+    let mut owned = basic_auth_secret("owned");
+    owned["metadata"]["ownerReferences"] = json!([{
+        "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "ServiceSpecificCredential",
+        "name": "alice-rec", "uid": owner["metadata"]["uid"], "controller": true,
+        "blockOwnerDeletion": true,
+    }]);
+    r.extra(
+        "2026-12-01T09:34:02Z",
+        "POST",
+        REC_SECRETS,
+        Some("application/json"),
+        owned,
+    )
+    .await;
+    r.step("49-").await;
+    // 50: the former owner is deleted; the garbage collector leaves the orphan alone
+    r.extra(
+        "2026-12-01T09:34:03Z",
+        "DELETE",
+        &format!("{REC_SSC}/alice-rec"),
+        None,
+        Value::Null,
+    )
+    .await;
+    wait_gone(&r.server, &format!("{REC_SSC}/alice-rec")).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    r.step("50-").await;
+    // 51/52: metadata-only list and watch (kube-runtime's metadata_watcher)
+    r.step("51-").await;
+    let started = std::time::Instant::now();
+    r.step("52-").await;
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(5),
+        "the watch ends at timeoutSeconds=2, after {took:?}"
+    );
+    // 53: namespace `term` is being deleted; a resource there still holds its finalizer
+    r.server.create_namespace("term", &[]).await;
+    let term_ssc = "/apis/iam.ssc-operator.dev/v1alpha1/namespaces/term/servicespecificcredentials";
+    let mut held = ssc_body(
+        "held",
+        Value::Null,
+        json!({"userName": "held", "serviceName": "codecommit.amazonaws.com"}),
+    );
+    held["metadata"]["finalizers"] = json!(["iam.ssc-operator.dev/cleanup"]);
+    r.extra(
+        "2026-12-01T09:34:20Z",
+        "POST",
+        term_ssc,
+        Some("application/json"),
+        held,
+    )
+    .await;
+    r.extra(
+        "2026-12-01T09:34:20Z",
+        "POST",
+        "/api/v1/namespaces/term/secrets",
+        Some("application/json"),
+        basic_auth_secret("doomed"),
+    )
+    .await;
+    let ns = r
+        .extra(
+            "2026-12-01T09:34:21Z",
+            "DELETE",
+            "/api/v1/namespaces/term",
+            None,
+            Value::Null,
+        )
+        .await
+        .json()
+        .to_json();
+    assert_eq!(ns["status"]["phase"], "Terminating");
+    // the namespace controller deletes the content; the finalizer keeps one object (and the
+    // namespace) around
+    wait_gone(&r.server, "/api/v1/namespaces/term/secrets/doomed").await;
+    r.step("53-").await;
+    // 53's notes: Events get the same 403 ...
+    let (code, v) = post(
+        &r.server,
+        "/apis/events.k8s.io/v1/namespaces/term/events",
+        json!({
+            "metadata": {"name": "late-event"}, "eventTime": "2026-12-01T09:34:22.000000Z",
+            "reason": "R", "action": "A", "type": "Normal", "reportingController": "ssc-operator",
+            "reportingInstance": "i",
+            "regarding": {"kind": "ServiceSpecificCredential", "namespace": "term", "name": "held"},
+        }),
+    )
+    .await;
+    assert_eq!(code, 403, "{v}");
+    assert_eq!(
+        v["message"],
+        "events.events.k8s.io \"late-event\" is forbidden: unable to create new content in namespace term because it is being terminated"
+    );
+    assert_eq!(v["details"]["causes"][0]["reason"], "NamespaceTerminating");
+    // ... and the resource with the finalizer can be read, patched and released
+    let (code, v) = get(&r.server, &format!("{term_ssc}/held")).await;
+    assert_eq!(code, 200);
+    assert!(v["metadata"]["deletionTimestamp"].is_string(), "{v}");
+    let (code, v) = merge(
+        &r.server,
+        &format!("{term_ssc}/held"),
+        json!({"metadata": {"labels": {"x": "y"}}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(get(&r.server, "/api/v1/namespaces/term").await.0, 200);
+    let (code, v) = merge(
+        &r.server,
+        &format!("{term_ssc}/held"),
+        json!({"metadata": {"finalizers": null}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    wait_gone(&r.server, "/api/v1/namespaces/term").await;
+    r.norm
+        .check_rv_order()
+        .expect("resourceVersions increase as recorded");
 }
 
 /// `v` with the key order of `like` (for values rebuilt through serde_json::Value).
@@ -1508,11 +1745,34 @@ async fn finalizers_and_deletion() {
     )
     .await;
     assert_eq!(code, 409);
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .contains("Precondition failed: UID in precondition")
+    // rest.BeforeDelete names the Kind (48 shows it for a Secret)
+    assert_eq!(
+        v["message"],
+        format!(
+            "Operation cannot be fulfilled on ServiceSpecificCredential.iam.ssc-operator.dev \"bob\": the UID in the precondition ({}) does not match the UID in record ({}). The object might have been deleted and then recreated",
+            created["metadata"]["uid"].as_str().unwrap(),
+            bob["metadata"]["uid"].as_str().unwrap()
+        )
+    );
+    assert_eq!(
+        v["details"],
+        json!({"name": "bob", "group": "iam.ssc-operator.dev", "kind": "ServiceSpecificCredential"})
+    );
+    let (code, v) = call(
+        &s,
+        "DELETE",
+        &format!("{SSC}/bob"),
+        Some("application/json"),
+        json!({"preconditions": {"resourceVersion": "1"}}),
+    )
+    .await;
+    assert_eq!(code, 409);
+    assert_eq!(
+        v["message"],
+        format!(
+            "Operation cannot be fulfilled on ServiceSpecificCredential.iam.ssc-operator.dev \"bob\": the ResourceVersion in the precondition (1) does not match the ResourceVersion in record ({}). The object might have been modified",
+            bob["metadata"]["resourceVersion"].as_str().unwrap()
+        )
     );
     let (code, v) = call(&s, "DELETE", &format!("{SSC}/bob"), Some("application/json"), json!({"preconditions": {"uid": bob["metadata"]["uid"], "resourceVersion": bob["metadata"]["resourceVersion"]}})).await;
     assert_eq!(code, 200);
@@ -2112,6 +2372,379 @@ async fn secrets_events_leases_namespaces() {
 }
 
 #[tokio::test]
+async fn dry_run_writes_store_nothing() {
+    let s = ssc_server().await;
+    let secrets = "/api/v1/namespaces/default/secrets";
+    let start = s.revision();
+    // create with generateName: the would-be name, uid and creationTimestamp, no resourceVersion
+    let (code, v) = post(
+        &s,
+        &format!("{secrets}?dryRun=All"),
+        json!({"metadata": {"generateName": "gen-"}, "stringData": {"k": "v"}}),
+    )
+    .await;
+    assert_eq!(code, 201, "{v}");
+    let name = v["metadata"]["name"].as_str().unwrap();
+    assert!(
+        regex::Regex::new("^gen-[bcdfghjklmnpqrstvwxz2456789]{5}$")
+            .unwrap()
+            .is_match(name),
+        "{name}"
+    );
+    assert_eq!(v["metadata"]["generateName"], "gen-");
+    assert!(v["metadata"]["uid"].is_string());
+    assert!(v["metadata"].get("resourceVersion").is_none());
+    assert_eq!(get(&s, &format!("{secrets}/{name}")).await.0, 404);
+    let (_, list) = get(&s, secrets).await;
+    assert_eq!(list["items"], json!([]));
+    assert_eq!(s.revision(), start, "a dry run writes nothing");
+    // a real generateName create
+    let (code, v) = post(
+        &s,
+        secrets,
+        json!({"metadata": {"generateName": "gen-"}, "stringData": {"k": "v"}}),
+    )
+    .await;
+    assert_eq!(code, 201, "{v}");
+    assert!(v["metadata"]["name"].as_str().unwrap().starts_with("gen-"));
+    assert_eq!(v["metadata"]["name"].as_str().unwrap().len(), 9);
+    // dry-run create of an existing name: AlreadyExists
+    post(
+        &s,
+        secrets,
+        json!({"metadata": {"name": "s"}, "stringData": {"k": "v"}}),
+    )
+    .await;
+    let (code, v) = post(
+        &s,
+        &format!("{secrets}?dryRun=All"),
+        json!({"metadata": {"name": "s"}}),
+    )
+    .await;
+    assert_eq!(code, 409);
+    assert_eq!(v["reason"], "AlreadyExists");
+    let (_, stored) = get(&s, &format!("{secrets}/s")).await;
+    let at = s.revision();
+    // PUT, merge patch and apply: the updated object, stored unchanged
+    let mut put = stored.clone();
+    put["data"]["k"] = json!("d2Vy");
+    let (code, v) = call(
+        &s,
+        "PUT",
+        &format!("{secrets}/s?dryRun=All"),
+        Some("application/json"),
+        put,
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["data"]["k"], "d2Vy");
+    assert_eq!(
+        v["metadata"]["resourceVersion"],
+        stored["metadata"]["resourceVersion"]
+    );
+    let (code, v) = merge(
+        &s,
+        &format!("{secrets}/s?dryRun=All"),
+        json!({"metadata": {"labels": {"a": "b"}}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["metadata"]["labels"]["a"], "b");
+    let (code, v) = call(
+        &s,
+        "PATCH",
+        &format!("{secrets}/s?dryRun=All&fieldManager=applier"),
+        Some("application/apply-patch+yaml"),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "annotations": {"x": "y"}}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["metadata"]["annotations"]["x"], "y");
+    assert_eq!(get(&s, &format!("{secrets}/s")).await.1, stored);
+    // DELETE, with ?dryRun or DeleteOptions.dryRun: the answer of a delete, nothing deleted
+    for (path, body) in [
+        (format!("{secrets}/s?dryRun=All"), Value::Null),
+        (format!("{secrets}/s"), json!({"dryRun": ["All"]})),
+    ] {
+        let (code, v) = call(&s, "DELETE", &path, Some("application/json"), body).await;
+        assert_eq!(code, 200, "{v}");
+        assert_eq!(v["status"], "Success");
+        assert_eq!(v["details"]["uid"], stored["metadata"]["uid"]);
+    }
+    assert_eq!(get(&s, &format!("{secrets}/s")).await.1, stored);
+    assert_eq!(s.revision(), at, "dry runs write nothing");
+    // validation of the option, reported for each verb's options kind
+    let bad = "Unsupported value: []string{\"Yes\"}: supported values: \"All\"";
+    let (code, v) = post(
+        &s,
+        &format!("{secrets}?dryRun=Yes"),
+        json!({"metadata": {"name": "x"}}),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        v["message"],
+        format!("CreateOptions.meta.k8s.io \"\" is invalid: dryRun: {bad}")
+    );
+    let (code, v) = call(
+        &s,
+        "PUT",
+        &format!("{secrets}/s?dryRun=Yes"),
+        Some("application/json"),
+        stored.clone(),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(v["details"]["kind"], "UpdateOptions");
+    let (code, v) = call(
+        &s,
+        "DELETE",
+        &format!("{secrets}/s"),
+        Some("application/json"),
+        json!({"dryRun": ["Yes"]}),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        v["message"],
+        format!("DeleteOptions.meta.k8s.io \"\" is invalid: dryRun: {bad}")
+    );
+    // a delete's body wins over its query (the handler decodes one or the other)
+    let (code, v) = call(
+        &s,
+        "DELETE",
+        &format!("{secrets}/s?dryRun=All"),
+        Some("application/json"),
+        json!({"kind": "DeleteOptions", "apiVersion": "v1"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(get(&s, &format!("{secrets}/s")).await.0, 404);
+}
+
+#[tokio::test]
+async fn metadata_only_answers() {
+    let s = ssc_server().await;
+    let secrets = "/api/v1/namespaces/default/secrets";
+    post(
+        &s,
+        secrets,
+        json!({"metadata": {"name": "m", "labels": {"a": "b"}}, "stringData": {"k": "v"}}),
+    )
+    .await;
+    post(&s, SSC, alice()).await;
+    let accept = |as_: &str| {
+        vec![(
+            "accept",
+            format!("application/json;as={as_};g=meta.k8s.io;v=v1,application/json"),
+        )]
+    };
+    let ask = |method: &'static str, path: String, as_: &'static str, body: Option<Value>| {
+        let s = s.clone();
+        async move {
+            let ct = match method {
+                "PATCH" => Some("application/merge-patch+json"),
+                _ => None,
+            };
+            let a = send(
+                &s,
+                method,
+                &path,
+                ct,
+                body.map(|b| b.to_string()),
+                &accept(as_),
+            )
+            .await;
+            (a.status, a.json().to_json())
+        }
+    };
+    let (code, v) = ask("GET", format!("{secrets}/m"), "PartialObjectMetadata", None).await;
+    assert_eq!(code, 200);
+    assert_eq!(v["kind"], "PartialObjectMetadata");
+    assert_eq!(v["apiVersion"], "meta.k8s.io/v1");
+    assert!(v.get("data").is_none());
+    // a list conversion for one object, an object conversion for a list: 406
+    let (code, v) = ask(
+        "GET",
+        format!("{secrets}/m"),
+        "PartialObjectMetadataList",
+        None,
+    )
+    .await;
+    assert_eq!(code, 406);
+    assert_eq!(
+        v,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "you requested PartialObjectMetadataList, but the requested object is not a list (*core.Secret)", "reason": "NotAcceptable", "code": 406})
+    );
+    let (code, v) = ask("GET", secrets.to_string(), "PartialObjectMetadata", None).await;
+    assert_eq!(code, 406);
+    assert_eq!(
+        v["message"],
+        "you requested PartialObjectMetadata, but the requested object is a list (*core.SecretList)"
+    );
+    let (code, v) = ask(
+        "GET",
+        format!("{SSC}/alice"),
+        "PartialObjectMetadataList",
+        None,
+    )
+    .await;
+    assert_eq!(code, 406);
+    assert_eq!(
+        v["message"],
+        "you requested PartialObjectMetadataList, but the requested object is not a list (*unstructured.Unstructured)"
+    );
+    let (code, v) = ask("GET", SSC.to_string(), "PartialObjectMetadataList", None).await;
+    assert_eq!(code, 200);
+    assert_eq!(v["kind"], "PartialObjectMetadataList");
+    assert_eq!(v["items"][0]["kind"], "PartialObjectMetadata");
+    assert!(v["items"][0].get("spec").is_none());
+    // writes answer the converted object too (kube's Api::patch_metadata)
+    let (code, v) = ask(
+        "PATCH",
+        format!("{secrets}/m"),
+        "PartialObjectMetadata",
+        Some(json!({"metadata": {"labels": {"c": "d"}}})),
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["kind"], "PartialObjectMetadata");
+    assert_eq!(v["metadata"]["labels"]["c"], "d");
+    let (code, v) = ask(
+        "DELETE",
+        format!("{secrets}/m"),
+        "PartialObjectMetadata",
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["kind"], "Status", "a Status is never converted");
+    // a conversion the stand-in does not serve is skipped for the next acceptable type
+    let a = send(
+        &s,
+        "GET",
+        &format!("{SSC}/alice"),
+        None,
+        None,
+        &[(
+            "accept",
+            "application/json;as=Table;g=meta.k8s.io;v=v1,application/json".into(),
+        )],
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json().to_json()["kind"], "ServiceSpecificCredential");
+}
+
+#[tokio::test]
+async fn namespace_termination() {
+    let s = ssc_server().await;
+    // a namespace with a foreign spec finalizer stays Terminating once emptied
+    let (code, v) = post(
+        &s,
+        "/api/v1/namespaces",
+        json!({"metadata": {"name": "held"}, "spec": {"finalizers": ["example.com/wait"]}}),
+    )
+    .await;
+    assert_eq!(code, 201, "{v}");
+    assert_eq!(
+        v["spec"]["finalizers"],
+        json!(["example.com/wait", "kubernetes"])
+    );
+    // spec.finalizers change only through /finalize
+    let (code, v) = merge(
+        &s,
+        "/api/v1/namespaces/held",
+        json!({"spec": {"finalizers": null}}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        v["spec"]["finalizers"],
+        json!(["example.com/wait", "kubernetes"])
+    );
+    let (code, _) = call(&s, "DELETE", "/api/v1/namespaces/held", None, Value::Null).await;
+    assert_eq!(code, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let ns = loop {
+        let (_, ns) = get(&s, "/api/v1/namespaces/held").await;
+        if ns["spec"]["finalizers"] == json!(["example.com/wait"]) {
+            break ns;
+        }
+        assert!(std::time::Instant::now() < deadline, "not finalized: {ns}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(ns["status"]["phase"], "Terminating");
+    let mut fin = ns.clone();
+    fin["spec"]["finalizers"] = json!([]);
+    let (code, v) = call(
+        &s,
+        "PUT",
+        "/api/v1/namespaces/held/finalize",
+        Some("application/json"),
+        fin,
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(get(&s, "/api/v1/namespaces/held").await.0, 404);
+
+    // the helper: Terminating until released; content is deleted meanwhile
+    s.create_namespace("t", &[]).await;
+    post(
+        &s,
+        "/api/v1/namespaces/t/secrets",
+        json!({"metadata": {"name": "doomed"}}),
+    )
+    .await;
+    let tssc = "/apis/iam.ssc-operator.dev/v1alpha1/namespaces/t/servicespecificcredentials";
+    let mut keep = ssc_body(
+        "keep",
+        Value::Null,
+        json!({"userName": "k", "serviceName": "codecommit.amazonaws.com"}),
+    );
+    keep["metadata"]["finalizers"] = json!(["iam.ssc-operator.dev/cleanup"]);
+    post(&s, tssc, keep).await;
+    s.terminate_namespace("t").await;
+    let (_, ns) = get(&s, "/api/v1/namespaces/t").await;
+    assert_eq!(ns["status"]["phase"], "Terminating");
+    assert!(ns["metadata"]["deletionTimestamp"].is_string());
+    wait_gone(&s, "/api/v1/namespaces/t/secrets/doomed").await;
+    let (code, v) = post(
+        &s,
+        "/api/v1/namespaces/t/secrets",
+        json!({"metadata": {"name": "late"}}),
+    )
+    .await;
+    assert_eq!(code, 403);
+    assert_eq!(v["details"]["causes"][0]["reason"], "NamespaceTerminating");
+    let (_, k) = get(&s, &format!("{tssc}/keep")).await;
+    assert!(k["metadata"]["deletionTimestamp"].is_string());
+    merge(
+        &s,
+        &format!("{tssc}/keep"),
+        json!({"metadata": {"finalizers": null}}),
+    )
+    .await;
+    wait_gone(&s, &format!("{tssc}/keep")).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (code, ns) = get(&s, "/api/v1/namespaces/t").await;
+    assert_eq!(code, 200, "held by the helper");
+    assert_eq!(
+        ns["spec"]["finalizers"],
+        json!([support::apiserver::NAMESPACE_HOLD_FINALIZER])
+    );
+    s.release_namespace("t").await;
+    wait_gone(&s, "/api/v1/namespaces/t").await;
+    // an empty namespace: held the same way
+    s.create_namespace("empty", &[]).await;
+    s.terminate_namespace("empty").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(get(&s, "/api/v1/namespaces/empty").await.0, 200);
+    s.release_namespace("empty").await;
+    assert_eq!(get(&s, "/api/v1/namespaces/empty").await.0, 404);
+}
+
+#[tokio::test]
 async fn auth_discovery_routing_and_faults() {
     let s = ssc_server().await;
     let no_token = reqwest::Client::new()
@@ -2519,6 +3152,108 @@ mod client {
                 .filter(|r| r.resource == "secrets" && (r.verb == "list" || r.verb == "watch"))
                 .all(|r| r.query.get("labelSelector").map(String::as_str) == Some(label))
         );
+    }
+
+    #[tokio::test]
+    async fn metadata_watcher_dry_runs_and_preconditions() {
+        let s = ssc_server().await;
+        let secrets: Api<Secret> = Api::default_namespaced(s.client());
+        let label = "app.kubernetes.io/managed-by=ssc-operator";
+        secrets
+            .create(
+                &PostParams::default(),
+                &secret("m1", &[("app.kubernetes.io/managed-by", "ssc-operator")]),
+            )
+            .await
+            .unwrap();
+        let cfg = watcher::Config::default().labels(label);
+        // Api<PartialObjectMeta<K>> asks for metadata-only lists and watches
+        let metas: Api<kube::core::PartialObjectMeta<Secret>> = Api::default_namespaced(s.client());
+        let mut stream = watcher::watcher(metas.clone(), cfg)
+            .applied_objects()
+            .boxed();
+        let first = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.metadata.name.as_deref(), Some("m1"));
+        assert_eq!(first.types.as_ref().unwrap().kind, "PartialObjectMetadata");
+        secrets
+            .create(
+                &PostParams::default(),
+                &secret("m2", &[("app.kubernetes.io/managed-by", "ssc-operator")]),
+            )
+            .await
+            .unwrap();
+        let second = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(second.metadata.name.as_deref(), Some("m2"));
+        let meta = secrets.get_metadata("m1").await.unwrap();
+        assert_eq!(meta.types.unwrap().kind, "PartialObjectMetadata");
+        let patched = secrets
+            .patch_metadata(
+                "m1",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations": {"a": "b"}}})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(patched.types.unwrap().kind, "PartialObjectMetadata");
+        // dry runs through kube's PostParams/PatchParams/DeleteParams
+        let dry = secrets
+            .create(
+                &PostParams {
+                    dry_run: true,
+                    field_manager: Some("ssc-operator".into()),
+                },
+                &secret("dry", &[]),
+            )
+            .await
+            .unwrap();
+        assert!(dry.metadata.uid.is_some());
+        assert!(dry.metadata.resource_version.is_none());
+        assert!(secrets.get_opt("dry").await.unwrap().is_none());
+        let pp = PatchParams {
+            dry_run: true,
+            ..PatchParams::default()
+        };
+        let p = secrets
+            .patch("m1", &pp, &Patch::Merge(json!({"data": {"x": "eA=="}})))
+            .await
+            .unwrap();
+        assert!(p.data.unwrap().contains_key("x"));
+        assert!(
+            !secrets
+                .get("m1")
+                .await
+                .unwrap()
+                .data
+                .unwrap()
+                .contains_key("x")
+        );
+        let dp = DeleteParams {
+            dry_run: true,
+            ..DeleteParams::default()
+        };
+        secrets.delete("m1", &dp).await.unwrap();
+        assert!(secrets.get_opt("m1").await.unwrap().is_some());
+        // a uid precondition of another object: 409, nothing deleted
+        let err = secrets
+            .delete(
+                "m1",
+                &DeleteParams::default().preconditions(kube::api::Preconditions {
+                    uid: Some("00000000-0000-0000-0000-000000000000".into()),
+                    resource_version: None,
+                }),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(code(err), (409, "Conflict".to_string()));
+        assert!(secrets.get_opt("m1").await.unwrap().is_some());
     }
 
     #[tokio::test]

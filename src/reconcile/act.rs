@@ -36,6 +36,28 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
     ) {
         ensure_current(ctx, snapshot).await?;
     }
+    // Every write of the Secret is tried first as a server-side dry run: a Secret the API server
+    // rejects must not cost an IAM write (whose one-time secret would then be discarded), nor the
+    // live Secret.
+    if matches!(
+        decision,
+        Decision::Create { .. }
+            | Decision::Recreate { .. }
+            | Decision::Reset { .. }
+            | Decision::RewriteSecret { .. }
+    ) && let Some((reason, message)) = preflight_secret(ctx, snapshot).await?
+    {
+        write_status(
+            ctx,
+            snapshot,
+            &snapshot.status,
+            snapshot.status.clone(),
+            reason,
+            message,
+        )
+        .await?;
+        return Ok(Outcome { reason });
+    }
     match decision {
         Decision::Report {
             reason,
@@ -54,27 +76,12 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
             write_status(ctx, snapshot, &snapshot.status, status, reason, message).await?;
             Ok(Outcome { reason })
         }
-        Decision::Create { replaces } => create(ctx, snapshot, replaces).await,
-        Decision::Recreate { old, cause } => recreate(ctx, snapshot, old, cause).await,
-        Decision::CompleteRotation { new, old } => {
-            let mut status = snapshot.status.clone();
-            apply_credential(&mut status, &new);
-            start_retirement(&mut status, snapshot, &old.id, Timestamp::now());
-            let outcome = available(ctx, snapshot, status).await?;
-            publish(
-                ctx,
-                resource,
-                EventType::Normal,
-                "CredentialRotated",
-                "CreateCredential",
-                format!(
-                    "completed an interrupted rotation: IAM credential {} replaces {}",
-                    new.id, old.id
-                ),
-            )
-            .await;
-            Ok(outcome)
-        }
+        Decision::Create { replaces, existing } => create(ctx, snapshot, replaces, existing).await,
+        Decision::Recreate {
+            old,
+            cause,
+            existing,
+        } => recreate(ctx, snapshot, old, cause, existing).await,
         Decision::Retire { id } => {
             match ctx.iam.delete(&resource.spec.user_name, &id).await {
                 Ok(()) | Err(IamError::CredentialNotFound { .. }) => {}
@@ -139,7 +146,11 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
             };
             write_secret(ctx, snapshot, &credential.id, &login, &value).await?;
             delete_old_secret(ctx, snapshot).await?;
-            mark_available(ctx, snapshot, &credential).await
+            let mut status = snapshot.status.clone();
+            apply_credential(&mut status, &credential);
+            settle_intent(&mut status, snapshot, &credential);
+            status.secret_name = Some(resource.secret_name());
+            available(ctx, snapshot, status).await
         }
     }
 }
@@ -176,10 +187,37 @@ async fn available(
     })
 }
 
+/// The Ready reason and message while an IAM write is attempted: `Creating`/`Rotating` at
+/// first, but a failure being retried keeps its own (no flip back and forth, no Event per retry).
+fn attempt_condition(snapshot: &Snapshot, reason: Reason, message: String) -> (Reason, String) {
+    match snapshot.resource.ready_condition() {
+        Some(c) if c.status == "False" && c.reason != Reason::Creating.as_str() => {
+            match Reason::ALL.into_iter().find(|r| r.as_str() == c.reason) {
+                Some(failing) if !failing.is_ready() => (failing, c.message.clone()),
+                _ => (reason, message),
+            }
+        }
+        _ => (reason, message),
+    }
+}
+
+/// Records the intent to create before IAM holds anything: the time and the ids that exist now,
+/// none of which can be the new one (see `plan::adoption_candidates`).
+fn record_intent(status: &mut ServiceSpecificCredentialStatus, existing: Vec<String>) {
+    status.create_requested_at = Some(Time(Timestamp::now()));
+    status.credentials_before_create = existing;
+}
+
+fn clear_intent(status: &mut ServiceSpecificCredentialStatus) {
+    status.create_requested_at = None;
+    status.credentials_before_create = Vec::new();
+}
+
 async fn create(
     ctx: &Context,
     snapshot: &Snapshot,
     replaces: Option<String>,
+    existing: Vec<String>,
 ) -> Result<Outcome, Error> {
     let resource = &snapshot.resource;
     let spec = &resource.spec;
@@ -188,21 +226,16 @@ async fn create(
     if replaces.is_some() {
         status.credential_id = None;
     }
-    if status.create_requested_at.is_none() || replaces.is_some() {
-        status.create_requested_at = Some(Time(Timestamp::now()));
-    }
-    let base = write_status(
-        ctx,
+    record_intent(&mut status, existing);
+    let (reason, message) = attempt_condition(
         snapshot,
-        &snapshot.status,
-        status.clone(),
         Reason::Creating,
         format!(
             "creating a credential for IAM user {} and {}",
             spec.user_name, spec.service_name
         ),
-    )
-    .await?;
+    );
+    let base = write_status(ctx, snapshot, &snapshot.status, status, reason, message).await?;
     ensure_current(ctx, snapshot).await?;
     if let Some(old) = &replaces {
         publish(
@@ -230,26 +263,18 @@ async fn create(
     {
         Ok(issued) => issued,
         Err(IamError::LimitExceeded { .. }) => {
-            let ids = match ctx
+            // A definite no (Create is never retried by the SDK): nothing was created, and the
+            // marker must not outlive this attempt.
+            let list = ctx
                 .iam
                 .list(&spec.user_name, spec.service_name.as_str())
                 .await
-            {
-                Ok(list) => list.into_iter().map(|c| c.id).collect::<Vec<_>>(),
-                Err(_) => Vec::new(),
-            };
-            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+                .unwrap_or_default();
             let mut status = base.clone();
-            status.slots_used = Some(ids.len() as i32);
-            write_status(
-                ctx,
-                snapshot,
-                &base,
-                status,
-                Reason::LimitExceeded,
-                plan::limit_message(spec, &refs),
-            )
-            .await?;
+            clear_intent(&mut status);
+            status.slots_used = Some(list.len() as i32);
+            let message = plan::limit_message(&snapshot.observed(), &list);
+            write_status(ctx, snapshot, &base, status, Reason::LimitExceeded, message).await?;
             return Ok(Outcome {
                 reason: Reason::LimitExceeded,
             });
@@ -258,12 +283,23 @@ async fn create(
     };
     info!(credential_id = %issued.metadata.id, "created IAM credential");
 
-    // 3. The Secret, annotated with the credential id.
-    deliver(ctx, snapshot, &base, &issued, |status| {
-        status.create_requested_at = None;
-        status.slots_used = slots_after_create(snapshot);
-    })
+    // 3. Status names the credential: from here on it is this resource's, whatever happens.
+    let mut recorded = base.clone();
+    apply_credential(&mut recorded, &issued.metadata);
+    clear_intent(&mut recorded);
+    recorded.slots_used = slots_after_create(snapshot);
+    let recorded = record_status(
+        ctx,
+        snapshot,
+        &base,
+        recorded,
+        Reason::Creating,
+        format!("writing Secret {}", resource.secret_name()),
+    )
     .await?;
+
+    // 4. The Secret, then Ready.
+    deliver(ctx, snapshot, &recorded, &issued, |_| {}).await?;
     publish(
         ctx,
         resource,
@@ -307,6 +343,14 @@ async fn reset(
                 credential.id
             ),
         ),
+        ResetCause::AdoptRequested => (
+            EventType::Normal,
+            "CredentialAdopted",
+            format!(
+                "took over IAM credential {} as spec.adopt asked and reset its secret",
+                credential.id
+            ),
+        ),
         ResetCause::SecretLost => (
             EventType::Warning,
             "SecretRepaired",
@@ -331,8 +375,8 @@ async fn reset(
         ),
     };
     let now = Timestamp::now();
-    deliver(ctx, snapshot, &snapshot.status, &issued, |status| {
-        status.create_requested_at = None;
+    let adjust = |status: &mut ServiceSpecificCredentialStatus| {
+        clear_intent(status);
         match &cause {
             ResetCause::Rotate(request) => {
                 status.last_rotation_time = Some(Time(now));
@@ -341,10 +385,30 @@ async fn reset(
                 }
             }
             ResetCause::AdoptRotation { old } => start_retirement(status, snapshot, old, now),
-            ResetCause::Adopt | ResetCause::SecretLost => {}
+            ResetCause::Adopt | ResetCause::AdoptRequested | ResetCause::SecretLost => {}
         }
-    })
-    .await?;
+    };
+    if matches!(
+        cause,
+        ResetCause::Adopt | ResetCause::AdoptRequested | ResetCause::AdoptRotation { .. }
+    ) {
+        // Status names an adopted credential before its secret goes anywhere.
+        let mut recorded = snapshot.status.clone();
+        apply_credential(&mut recorded, &issued.metadata);
+        adjust(&mut recorded);
+        let recorded = record_status(
+            ctx,
+            snapshot,
+            &snapshot.status,
+            recorded,
+            Reason::Creating,
+            format!("writing Secret {}", resource.secret_name()),
+        )
+        .await?;
+        deliver(ctx, snapshot, &recorded, &issued, |_| {}).await?;
+    } else {
+        deliver(ctx, snapshot, &snapshot.status, &issued, adjust).await?;
+    }
     publish(ctx, resource, event_type, reason, "ResetCredential", note).await;
     Ok(Outcome {
         reason: Reason::Available,
@@ -359,13 +423,12 @@ async fn recreate(
     snapshot: &Snapshot,
     old: CredentialMetadata,
     cause: ResetCause,
+    existing: Vec<String>,
 ) -> Result<Outcome, Error> {
     let resource = &snapshot.resource;
     let spec = &resource.spec;
     let mut status = snapshot.status.clone();
-    if status.create_requested_at.is_none() {
-        status.create_requested_at = Some(Time(Timestamp::now()));
-    }
+    record_intent(&mut status, existing);
     let base = write_status(
         ctx,
         snapshot,
@@ -386,18 +449,44 @@ async fn recreate(
         .await
     {
         Ok(issued) => issued,
-        Err(error) => return report_failed_create(ctx, snapshot, &base, error).await,
+        Err(error) => {
+            if matches!(error, IamError::LimitExceeded { .. }) {
+                // A definite no: the marker must not outlive this attempt.
+                let mut status = base.clone();
+                clear_intent(&mut status);
+                write_status(
+                    ctx,
+                    snapshot,
+                    &base,
+                    status.clone(),
+                    Reason::Rotating,
+                    String::new(),
+                )
+                .await?;
+                return report_failed_create(ctx, snapshot, &status, error).await;
+            }
+            return report_failed_create(ctx, snapshot, &base, error).await;
+        }
     };
     info!(credential_id = %issued.metadata.id, replaces = %old.id, "created IAM credential (rotation)");
     let now = Timestamp::now();
-    deliver(ctx, snapshot, &base, &issued, |status| {
-        start_retirement(status, snapshot, &old.id, now);
-        status.slots_used = slots_after_create(snapshot);
-        if let ResetCause::Rotate(Some(request)) = &cause {
-            status.handled_rotate_request = Some(request.clone());
-        }
-    })
+    let mut recorded = base.clone();
+    apply_credential(&mut recorded, &issued.metadata);
+    start_retirement(&mut recorded, snapshot, &old.id, now);
+    recorded.slots_used = slots_after_create(snapshot);
+    if let ResetCause::Rotate(Some(request)) = &cause {
+        recorded.handled_rotate_request = Some(request.clone());
+    }
+    let recorded = record_status(
+        ctx,
+        snapshot,
+        &base,
+        recorded,
+        Reason::Rotating,
+        format!("writing Secret {}", resource.secret_name()),
+    )
     .await?;
+    deliver(ctx, snapshot, &recorded, &issued, |_| {}).await?;
     let grace = grace_period(resource);
     publish(
         ctx,
@@ -444,7 +533,7 @@ fn start_retirement(
 ) {
     let grace = jiff::SignedDuration::try_from(grace_period(&snapshot.resource))
         .unwrap_or(jiff::SignedDuration::ZERO);
-    status.create_requested_at = None;
+    clear_intent(status);
     status.retiring_credential_id = Some(old.to_string());
     status.retire_after = Some(Time(now.checked_add(grace).unwrap_or(now)));
     status.last_rotation_time = Some(Time(now));
@@ -477,7 +566,8 @@ async fn deliver(
     let mut status = base.clone();
     apply_credential(&mut status, &issued.metadata);
     adjust(&mut status);
-    write_status(
+    status.secret_name = Some(snapshot.resource.secret_name());
+    record_status(
         ctx,
         snapshot,
         base,
@@ -556,9 +646,7 @@ async fn write_secret(
     value: &SecretValue,
 ) -> Result<(), Error> {
     let resource = &snapshot.resource;
-    let namespace = resource.namespace().ok_or(Error::NoNamespace)?;
-    let api = Api::<Secret>::namespaced(ctx.client.clone(), &namespace);
-    let mut desired = secret::render(
+    let desired = secret::render(
         resource,
         &secret::Material {
             kind: resource.spec.service_name.kind(),
@@ -567,9 +655,23 @@ async fn write_secret(
             secret: value,
         },
     )?;
+    send_secret(ctx, snapshot, desired, false).await
+}
+
+/// Writes `desired` over what the snapshot saw (or, with `dry_run`, asks whether the API server
+/// would take it). For a type change the dry run creates under a generated name: the real write
+/// deletes the live Secret only once the new one is known to be acceptable.
+async fn send_secret(
+    ctx: &Context,
+    snapshot: &Snapshot,
+    mut desired: Secret,
+    dry_run: bool,
+) -> Result<(), Error> {
+    let namespace = snapshot.resource.namespace().ok_or(Error::NoNamespace)?;
+    let api = Api::<Secret>::namespaced(ctx.client.clone(), &namespace);
     let pp = PostParams {
         field_manager: Some(FIELD_MANAGER.into()),
-        ..PostParams::default()
+        dry_run,
     };
     // Only a Secret we own is ever replaced; a foreign one stopped us at the gate.
     let existing = match &snapshot.secret_observation {
@@ -593,6 +695,13 @@ async fn write_secret(
             desired.metadata.resource_version = existing.resource_version();
             api.replace(&desired.name_any(), &pp, &desired).await?;
         }
+        Some(_) if dry_run => {
+            desired.metadata.generate_name = desired.metadata.name.take().map(|n| {
+                let base: String = n.chars().take(57).collect();
+                format!("{base}-")
+            });
+            api.create(&pp, &desired).await?;
+        }
         Some(existing) => {
             api.delete(
                 &existing.name_any(),
@@ -612,6 +721,49 @@ async fn write_secret(
         }
     }
     Ok(())
+}
+
+/// `deletionPolicy: Retain`: the Secret stays with the credential it holds. Our ownerReference
+/// goes (so the garbage collector leaves it), and with it our label (it is no longer managed);
+/// an annotation says where it came from.
+pub async fn release_secret(ctx: &Context, snapshot: &Snapshot, id: &str) -> Result<(), Error> {
+    let (plan::SecretObservation::Owned { .. }, Some(secret)) =
+        (&snapshot.secret_observation, snapshot.secret.as_ref())
+    else {
+        return Ok(());
+    };
+    let resource = &snapshot.resource;
+    let uid = resource.uid().unwrap_or_default();
+    let mut released = secret.clone();
+    released.metadata.managed_fields = None;
+    if let Some(owners) = released.metadata.owner_references.as_mut() {
+        owners.retain(|o| o.uid != uid);
+    }
+    if let Some(labels) = released.metadata.labels.as_mut() {
+        labels.remove(secret::MANAGED_BY_LABEL);
+    }
+    released.annotations_mut().insert(
+        secret::RETAINED_FROM_ANNOTATION.into(),
+        format!(
+            "{}/{}",
+            resource.namespace().unwrap_or_default(),
+            resource.name_any()
+        ),
+    );
+    let namespace = resource.namespace().ok_or(Error::NoNamespace)?;
+    let api = Api::<Secret>::namespaced(ctx.client.clone(), &namespace);
+    let pp = PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        dry_run: false,
+    };
+    match api.replace(&secret.name_any(), &pp, &released).await {
+        Ok(_) => {
+            info!(credential_id = %id, secret = %secret.name_any(), "released the Secret of a retained credential");
+            Ok(())
+        }
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// After spec.secret.name changed: removes our Secret under the old name.
@@ -655,7 +807,6 @@ pub async fn write_status(
     new.conditions.retain(|c| c.type_ != "Ready");
     new.conditions.insert(0, condition);
     new.observed_generation = generation;
-    new.secret_name = Some(resource.secret_name());
     if new == *old {
         return Ok(new);
     }
@@ -683,6 +834,90 @@ pub async fn write_status(
         .await;
     }
     Ok(new)
+}
+
+/// [`write_status`] for a status that records an IAM write already done: it must land. A 409
+/// here does not mean the decision was stale (that was checked before the IAM write), only that
+/// the object moved on meanwhile, so the patch is sent again on the current version.
+async fn record_status(
+    ctx: &Context,
+    snapshot: &Snapshot,
+    old: &ServiceSpecificCredentialStatus,
+    new: ServiceSpecificCredentialStatus,
+    reason: Reason,
+    message: String,
+) -> Result<ServiceSpecificCredentialStatus, Error> {
+    let mut attempt = 0;
+    loop {
+        match write_status(ctx, snapshot, old, new.clone(), reason, message.clone()).await {
+            Err(Error::Kube(kube::Error::Api(e))) if e.code == 409 && attempt < 3 => {
+                attempt += 1;
+                let resource = &snapshot.resource;
+                let namespace = resource.namespace().ok_or(Error::NoNamespace)?;
+                let current =
+                    Api::<ServiceSpecificCredential>::namespaced(ctx.client.clone(), &namespace)
+                        .get(&resource.name_any())
+                        .await?;
+                if current.uid() != resource.uid() {
+                    return Err(Error::Kube(kube::Error::Api(e)));
+                }
+                snapshot.fence.lock().expect("fence lock").resource_version =
+                    current.resource_version();
+                info!(
+                    attempt,
+                    "status moved on meanwhile; recording the IAM write again"
+                );
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Placeholder material shaped like real credentials (and longer), for the dry run.
+const PLACEHOLDER_SECRET: &str = "PLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERx";
+
+/// Sends the Secret this resource would write, with placeholder material, as a server-side dry
+/// run (`dryRun=All`). `Some((reason, message))` when the API server refuses it: InvalidSpec with
+/// its message (invalid type or labels, too large, immutable, a terminating namespace), or
+/// SecretConflict when someone else's Secret took the name meanwhile.
+async fn preflight_secret(
+    ctx: &Context,
+    snapshot: &Snapshot,
+) -> Result<Option<(Reason, String)>, Error> {
+    let resource = &snapshot.resource;
+    let login = format!("{}-at-000000000000", resource.spec.user_name);
+    let placeholder = SecretValue::new(PLACEHOLDER_SECRET);
+    let desired = secret::render(
+        resource,
+        &secret::Material {
+            kind: resource.spec.service_name.kind(),
+            credential_id: "ACCAPLACEHOLDERPLACEHOLDER0000",
+            login: &login,
+            secret: &placeholder,
+        },
+    )?;
+    match send_secret(ctx, snapshot, desired, true).await {
+        Ok(()) => Ok(None),
+        Err(Error::Kube(kube::Error::Api(e))) if e.code == 409 && e.reason == "AlreadyExists" => {
+            Ok(Some((
+                Reason::SecretConflict,
+                format!(
+                    "a Secret named {} was created by someone else; it is never overwritten",
+                    resource.secret_name()
+                ),
+            )))
+        }
+        Err(Error::Kube(kube::Error::Api(e))) if matches!(e.code, 400 | 403 | 413 | 422) => {
+            Ok(Some((
+                Reason::InvalidSpec,
+                format!(
+                    "the API server rejects the Secret this resource would write: {}",
+                    e.message
+                ),
+            )))
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// Proves the snapshot current before an IAM write: a no-op status patch fenced with its

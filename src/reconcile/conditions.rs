@@ -37,10 +37,12 @@ pub enum Reason {
     /// A Recreate rotation is under way; the current credential still works (Ready stays True).
     Rotating,
     Deleting,
+    /// An interrupted create may have made one of several credentials; none is adopted.
+    AdoptionAmbiguous,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 15] = [
+    pub const ALL: [Reason; 16] = [
         Reason::Available,
         Reason::Creating,
         Reason::UserNotFound,
@@ -56,6 +58,7 @@ impl Reason {
         Reason::IamRejected,
         Reason::Rotating,
         Reason::Deleting,
+        Reason::AdoptionAmbiguous,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +78,7 @@ impl Reason {
             Reason::IamRejected => "IamRejected",
             Reason::Rotating => "Rotating",
             Reason::Deleting => "Deleting",
+            Reason::AdoptionAmbiguous => "AdoptionAmbiguous",
         }
     }
 
@@ -116,7 +120,9 @@ impl Reason {
             Reason::UserNotFound | Reason::NotPermitted | Reason::SecretConflict => {
                 Some(backoff(15, 300))
             }
-            Reason::AccessDenied | Reason::IamRejected => Some(backoff(30, 1800)),
+            Reason::AccessDenied | Reason::IamRejected | Reason::AdoptionAmbiguous => {
+                Some(backoff(30, 1800))
+            }
         }
     }
 }

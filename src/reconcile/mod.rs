@@ -105,7 +105,44 @@ pub struct Context {
     pub stores: Vec<Store<ServiceSpecificCredential>>,
     /// Consecutive non-Ready outcomes per resource uid, for backoff.
     failures: Mutex<HashMap<String, (Reason, u32)>>,
+    /// Per resource uid: no new attempt before this time unless the resource itself changed.
+    not_before: Mutex<HashMap<String, NotBefore>>,
+    /// One IAM pass (List → Create/adopt → status) at a time per (user, service).
+    iam_locks: Mutex<HashMap<(String, String), IamLock>>,
     observer: Arc<dyn ReconcileObserver>,
+}
+
+/// Held through one IAM pass of a (user, service).
+type IamLock = Arc<tokio::sync::Mutex<()>>;
+
+/// A backoff that holds whatever watch events arrive: the operator's own status writes (and any
+/// other change that is not the user's) do not bring the next attempt forward. A change of the
+/// spec, the rotate annotation or a deletion does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct NotBefore {
+    until: std::time::Instant,
+    trigger: Trigger,
+}
+
+/// What a user changes to ask for a new attempt at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Trigger {
+    generation: Option<i64>,
+    rotate: Option<String>,
+    deleting: bool,
+}
+
+impl Trigger {
+    fn of(resource: &ServiceSpecificCredential) -> Trigger {
+        Trigger {
+            generation: resource.metadata.generation,
+            rotate: resource
+                .annotations()
+                .get(crate::api::ROTATE_ANNOTATION)
+                .cloned(),
+            deleting: resource.metadata.deletion_timestamp.is_some(),
+        }
+    }
 }
 
 impl Context {
@@ -125,6 +162,55 @@ impl Context {
     }
 }
 
+impl Context {
+    /// How long `resource` must still wait, if its backoff holds.
+    fn waiting(&self, resource: &ServiceSpecificCredential) -> Option<Duration> {
+        let uid = resource.uid()?;
+        let not_before = self.not_before.lock().expect("not-before lock");
+        let entry = not_before.get(&uid)?;
+        (entry.trigger == Trigger::of(resource))
+            .then(|| {
+                entry
+                    .until
+                    .checked_duration_since(std::time::Instant::now())
+            })
+            .flatten()
+    }
+
+    /// Records when `resource` may be attempted again (`None`: whenever it changes).
+    fn hold_off(&self, resource: &ServiceSpecificCredential, after: Option<Duration>) {
+        let Some(uid) = resource.uid() else { return };
+        let mut not_before = self.not_before.lock().expect("not-before lock");
+        match after {
+            Some(after) => {
+                not_before.insert(
+                    uid,
+                    NotBefore {
+                        until: std::time::Instant::now() + after,
+                        trigger: Trigger::of(resource),
+                    },
+                );
+            }
+            None => {
+                not_before.remove(&uid);
+            }
+        }
+    }
+
+    /// The lock serialising IAM passes of one (user, service); IAM user names are
+    /// case-insensitive.
+    fn iam_lock(&self, user: &str, service: &str) -> IamLock {
+        let mut locks = self.iam_locks.lock().expect("iam locks");
+        if locks.len() > 1024 {
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
+        locks
+            .entry((user.to_lowercase(), service.to_string()))
+            .or_default()
+            .clone()
+    }
+}
+
 fn jitter() -> f64 {
     rand::random::<f64>()
 }
@@ -134,6 +220,12 @@ async fn reconcile(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let namespace = resource.namespace().ok_or(Error::NoNamespace)?;
+    if let Some(wait) = ctx.waiting(&resource) {
+        // Woken by something other than the user (our own status write, a resync): the backoff
+        // holds.
+        tracing::trace!(?wait, "backing off");
+        return Ok(Action::requeue(wait));
+    }
     let api = Api::<ServiceSpecificCredential>::namespaced(ctx.client.clone(), &namespace);
     let started = std::time::Instant::now();
     let oref = ObjectRef::from_obj(resource.as_ref());
@@ -166,17 +258,32 @@ type Applied = (Action, Reason);
 
 async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Applied, Error> {
     let mut snapshot = observe::observe_kubernetes(ctx, resource).await?;
-    if plan::gate(&snapshot.observed()).is_none() {
+    let outcome = if plan::gate(&snapshot.observed()).is_none() {
+        // List → decide → Create/adopt → status, one pass at a time per (user, service): no two
+        // resources of this process decide on the same listing.
+        let lock = ctx.iam_lock(
+            &resource.spec.user_name,
+            resource.spec.service_name.as_str(),
+        );
+        let _held = lock.lock().await;
         observe::observe_iam(ctx, &mut snapshot).await;
-    }
-    let decision = plan::decide(&snapshot.observed());
-    tracing::debug!(?decision, "decided");
-    let outcome = act::act(ctx, &snapshot, decision).await?;
+        let decision = plan::decide(&snapshot.observed());
+        tracing::debug!(?decision, "decided");
+        act::act(ctx, &snapshot, decision).await?
+    } else {
+        let decision = plan::decide(&snapshot.observed());
+        tracing::debug!(?decision, "decided");
+        act::act(ctx, &snapshot, decision).await?
+    };
     let uid = resource.uid().unwrap_or_default();
     let attempt = ctx.attempt(&uid, outcome.reason);
     let mut after = outcome
         .reason
         .retry_after(attempt, ctx.config.resync, jitter());
+    ctx.hold_off(
+        resource,
+        after.filter(|_| !outcome.reason.is_ready() && outcome.reason != Reason::Creating),
+    );
     // Retirements, rotations and expiries happen on time, not at the next resync.
     if let Some(at) = plan::wake_at(&snapshot.observed()) {
         let until = at.duration_since(jiff::Timestamp::now());
@@ -211,13 +318,17 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
     };
     let plan::Cleanup { delete, retain } = plan::decide_cleanup(&observed, credentials);
     if let Some(id) = retain {
+        act::release_secret(ctx, &snapshot, &id).await?;
         act::publish(
             ctx,
             resource,
             kube::runtime::events::EventType::Normal,
             "CredentialRetained",
             "DeleteCredential",
-            format!("deletionPolicy Retain: IAM credential {id} is kept"),
+            format!(
+                "deletionPolicy Retain: IAM credential {id} is kept, and Secret {} with it",
+                resource.secret_name()
+            ),
         )
         .await;
     }
@@ -258,6 +369,7 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
     }
     if let Some(uid) = resource.uid() {
         ctx.failures.lock().expect("failures lock").remove(&uid);
+        ctx.not_before.lock().expect("not-before lock").remove(&uid);
     }
     ctx.observer.forget(&ObjectRef::from_obj(resource));
     Ok((Action::await_change(), Reason::Deleting))
@@ -278,6 +390,17 @@ fn error_policy(
         _ => error,
     };
     let after = match inner {
+        // Someone else's Secret took the name between our read and our write.
+        Error::Kube(kube::Error::Api(status))
+            if status.code == 409 && status.reason == "AlreadyExists" =>
+        {
+            let attempt = ctx.attempt(&uid, Reason::SecretConflict);
+            let after = Reason::SecretConflict
+                .retry_after(attempt, ctx.config.resync, jitter())
+                .unwrap_or(Duration::from_secs(15));
+            warn!(retry_in = ?after, "a Secret of that name was created by someone else while writing it");
+            return Action::requeue(after);
+        }
         Error::Iam(e) => {
             let reason = conditions::reason_for(e);
             let attempt = ctx.attempt(&uid, reason);
@@ -303,6 +426,7 @@ fn error_policy(
         }
     };
     warn!(error = %error, retry_in = ?after, "reconcile failed");
+    ctx.hold_off(&resource, Some(after));
     Action::requeue(after)
 }
 
@@ -351,6 +475,8 @@ pub async fn run(
         stores: controllers.iter().map(Controller::store).collect(),
         config,
         failures: Mutex::new(HashMap::new()),
+        not_before: Mutex::new(HashMap::new()),
+        iam_locks: Mutex::new(HashMap::new()),
         observer: observer.unwrap_or_else(|| Arc::new(NoopReconcileObserver)),
     });
     let runs = controllers.into_iter().map(|controller| {

@@ -1,8 +1,9 @@
 //! Reads the state a decision needs: the Namespace (tenancy), the Secret, the other resources'
 //! claims and — only when the gates pass — the user's credentials in IAM.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -29,7 +30,9 @@ pub struct Snapshot {
     pub old_secret: Option<Secret>,
     pub old_secret_intact: Option<String>,
     pub credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
-    pub claimed_elsewhere: HashSet<String>,
+    pub claimed_elsewhere: HashMap<String, String>,
+    pub claims_complete: bool,
+    pub namespace: String,
     pub now: Timestamp,
     /// What this reconcile's status writes are conditioned on (see `act::write_status`).
     pub fence: Mutex<Fence>,
@@ -61,6 +64,8 @@ impl Snapshot {
             template: self.template.clone(),
             credentials: self.credentials.clone(),
             claimed_elsewhere: &self.claimed_elsewhere,
+            claims_complete: self.claims_complete,
+            namespace: &self.namespace,
             now: self.now,
         }
     }
@@ -92,7 +97,12 @@ pub async fn observe_kubernetes(
             &resource.spec.user_name,
         )
     };
-    let template = check_template(resource);
+    // Nothing of a resource the namespace may not use is rendered, not even with placeholders.
+    let template = if validity.is_ok() && permission.is_ok() {
+        check_template(resource)
+    } else {
+        Ok(())
+    };
 
     let secrets = Api::<Secret>::namespaced(ctx.client.clone(), &namespace);
     let secret_name = resource.secret_name();
@@ -129,20 +139,7 @@ pub async fn observe_kubernetes(
         _ => (None, None),
     };
 
-    let claimed_elsewhere = ctx
-        .stores
-        .iter()
-        .flat_map(|store| store.state())
-        .filter(|other| other.uid() != resource.uid())
-        .filter_map(|other| {
-            other
-                .status
-                .as_ref()
-                .map(|s| [s.credential_id.clone(), s.retiring_credential_id.clone()])
-        })
-        .flatten()
-        .flatten()
-        .collect();
+    let (claimed_elsewhere, claims_complete) = claims(ctx, resource).await;
 
     Ok(Snapshot {
         resource: resource.clone(),
@@ -156,12 +153,50 @@ pub async fn observe_kubernetes(
         old_secret_intact,
         credentials: None,
         claimed_elsewhere,
+        claims_complete,
+        namespace,
         now: Timestamp::now(),
         fence: Mutex::new(Fence {
             resource_version: resource.resource_version(),
             confirmed: false,
         }),
     })
+}
+
+/// How long a reconcile waits for the watch caches to sync before it reads claims from them.
+const CACHE_SYNC_WAIT: Duration = Duration::from_secs(5);
+
+/// The credential ids other resources hold (id → their namespace), from every controller's
+/// cache, and whether all caches had synced (after a start or a leader change they fill up
+/// while reconciles already run).
+async fn claims(
+    ctx: &Context,
+    resource: &ServiceSpecificCredential,
+) -> (HashMap<String, String>, bool) {
+    let synced = tokio::time::timeout(
+        CACHE_SYNC_WAIT,
+        futures::future::join_all(ctx.stores.iter().map(|s| s.wait_until_ready())),
+    )
+    .await
+    .is_ok_and(|all| all.iter().all(Result::is_ok));
+    let claimed = ctx
+        .stores
+        .iter()
+        .flat_map(|store| store.state())
+        .filter(|other| other.uid() != resource.uid())
+        .flat_map(|other| {
+            let ns = other.namespace().unwrap_or_default();
+            other
+                .status
+                .as_ref()
+                .map(|s| [s.credential_id.clone(), s.retiring_credential_id.clone()])
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(move |id| (id, ns.clone()))
+        })
+        .collect();
+    (claimed, synced)
 }
 
 /// Asks IAM for the user's credentials of this service (through the rate limiter and List cache).

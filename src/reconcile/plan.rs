@@ -2,12 +2,16 @@
 //!
 //! One reconcile carries out at most one IAM write; the status write it causes brings the next
 //! reconcile, which observes again. Crash safety follows from the order of writes in `act`:
-//! status `createRequestedAt` → IAM Create → Secret (annotated with the credential id) → status
-//! `credentialId`. Whatever step a crash interrupts, the next observation finds either the id in
-//! status, the id in our Secret, or an unclaimed credential created after `createRequestedAt`,
-//! which is adopted with a Reset (its first password was lost with the crash).
+//! status `createRequestedAt` (with the ids that already exist) → IAM Create → status
+//! `credentialId` → Secret → status Ready. Whatever step a crash interrupts, the next observation
+//! finds either the id in status, or — the crash between Create and the status write — the one
+//! credential that is provably that Create's (see [`adoption_candidates`]), which is adopted with a
+//! Reset (its first password was lost with the crash).
+//!
+//! Which credential a resource holds is only ever what the operator recorded in status: never
+//! what a Secret says, since anyone who can write Secrets in the namespace can write that.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -22,6 +26,9 @@ use crate::reconcile::conditions::{Reason, reason_for};
 /// Clock skew tolerated between the operator and IAM when matching an orphan to
 /// `createRequestedAt`.
 pub const ADOPTION_SKEW: Duration = Duration::from_secs(5);
+/// How long after `createRequestedAt` the Create it announced can have taken effect: the Create
+/// call's own timeout, with room to spare. A credential made later is not that Create's.
+pub const ADOPTION_WINDOW: Duration = Duration::from_secs(60);
 
 /// The Secret as observed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,14 +59,20 @@ pub struct Observed<'a> {
     pub permission: Result<(), String>,
     pub secret: SecretObservation,
     /// Present when the Secret lives under another name than status says (spec.secret.name
-    /// changed) and the old one is ours and intact: its credential can be moved without a Reset.
+    /// changed) and the old one is ours and intact: the credential id it holds, which can be moved
+    /// without a Reset when it is the one status records.
     pub old_secret_intact: Option<String>,
     /// `Err(message)` when the template cannot render.
     pub template: Result<(), String>,
     /// The user's credentials for this service; `None` when IAM was not asked (a gate failed).
     pub credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
-    /// Credential ids held by other resources.
-    pub claimed_elsewhere: &'a HashSet<String>,
+    /// Credential ids held by other resources, with the namespace of the holder.
+    pub claimed_elsewhere: &'a HashMap<String, String>,
+    /// Whether every watched cache had synced when the claims were read: until then an id
+    /// missing from `claimed_elsewhere` may still be held by a resource not yet seen.
+    pub claims_complete: bool,
+    /// This resource's namespace.
+    pub namespace: &'a str,
     pub now: Timestamp,
 }
 
@@ -68,6 +81,8 @@ pub struct Observed<'a> {
 pub enum ResetCause {
     /// An orphan of an interrupted create is adopted.
     Adopt,
+    /// `spec.adopt` asked to take over this existing credential.
+    AdoptRequested,
     /// The Secret is gone or its credential keys were edited.
     SecretLost,
     /// Rotation: the value of the rotate annotation, or `None` for interval rotation.
@@ -86,8 +101,12 @@ pub enum Decision {
         credential: Option<CredentialMetadata>,
         slots_used: Option<usize>,
     },
-    /// Create a new credential. `replaces` names a credential that vanished out of band.
-    Create { replaces: Option<String> },
+    /// Create a new credential. `replaces` names a credential that vanished out of band;
+    /// `existing` are the user's credential ids for the service now (recorded with the intent).
+    Create {
+        replaces: Option<String>,
+        existing: Vec<String>,
+    },
     /// Reset this credential and write the new secret to the Secret.
     Reset {
         credential: CredentialMetadata,
@@ -101,15 +120,12 @@ pub enum Decision {
     /// Rewrite the Secret from the credential it already holds (template or name changed).
     RewriteSecret { credential: CredentialMetadata },
     /// Recreate rotation: create a new credential in the free slot, write it to the Secret, and
-    /// let `old` retire after the grace period. `cause` is a `Rotate` cause.
+    /// let `old` retire after the grace period. `cause` is a `Rotate` cause; `existing` as for
+    /// `Create`.
     Recreate {
         old: CredentialMetadata,
         cause: ResetCause,
-    },
-    /// An interrupted Recreate already put `new` into the Secret: only status is behind.
-    CompleteRotation {
-        new: CredentialMetadata,
-        old: CredentialMetadata,
+        existing: Vec<String>,
     },
     /// Delete the previous credential: its grace period is over.
     Retire { id: String },
@@ -126,11 +142,12 @@ pub fn gate(observed: &Observed<'_>) -> Option<Decision> {
     if let Err(message) = &observed.validity {
         return Some(report(Reason::InvalidSpec, message));
     }
-    if let Err(message) = &observed.template {
-        return Some(report(Reason::InvalidSpec, message));
-    }
+    // Tenancy before the template: a namespace that may not use this user gets nothing rendered.
     if let Err(message) = &observed.permission {
         return Some(report(Reason::NotPermitted, message));
+    }
+    if let Err(message) = &observed.template {
+        return Some(report(Reason::InvalidSpec, message));
     }
     if observed.secret == SecretObservation::Foreign {
         return Some(report(
@@ -141,20 +158,9 @@ pub fn gate(observed: &Observed<'_>) -> Option<Decision> {
     None
 }
 
-/// The credential id this resource holds: from status, else from our Secret's annotation (a
-/// crash after the Secret write and before the status write).
+/// The credential id this resource holds: what the operator recorded in its status, nothing else.
 pub fn owned_id<'a>(observed: &'a Observed<'_>) -> Option<&'a str> {
-    observed
-        .status
-        .credential_id
-        .as_deref()
-        .or(match &observed.secret {
-            SecretObservation::Owned {
-                credential_id: Some(id),
-                ..
-            } => Some(id.as_str()),
-            _ => observed.old_secret_intact.as_deref(),
-        })
+    observed.status.credential_id.as_deref()
 }
 
 pub fn decide(observed: &Observed<'_>) -> Decision {
@@ -196,43 +202,119 @@ fn decide_without_credential(
     credentials: &[CredentialMetadata],
     vanished: Option<String>,
 ) -> Decision {
+    let report = |reason, message: String| Decision::Report {
+        reason,
+        message,
+        credential: None,
+        slots_used: Some(credentials.len()),
+    };
+    if let Some(adopt) = &observed.spec.adopt
+        && vanished.is_none()
+    {
+        return decide_requested_adoption(observed, credentials, &adopt.credential_id);
+    }
     let exclude: Vec<&str> = vanished.iter().map(String::as_str).collect();
-    if let Some(orphan) = orphans(observed, credentials, &exclude).max_by_key(|c| c.create_date) {
-        return Decision::Reset {
-            credential: orphan.clone(),
-            cause: ResetCause::Adopt,
-        };
+    match adoption_candidates(observed, credentials, &exclude).as_slice() {
+        [] => {}
+        _ if !observed.claims_complete => {
+            return report(
+                Reason::Creating,
+                "waiting for the caches of all watched namespaces before adopting".into(),
+            );
+        }
+        [orphan] => {
+            return Decision::Reset {
+                credential: (*orphan).clone(),
+                cause: ResetCause::Adopt,
+            };
+        }
+        several => {
+            let ids: Vec<&str> = several.iter().map(|c| c.id.as_str()).collect();
+            return report(
+                Reason::AdoptionAmbiguous,
+                format!(
+                    "an interrupted create may have made one of {}, but which one cannot be proven; none is touched. Delete the one that is not in use (or name it in spec.adopt.credentialId)",
+                    ids.join(", ")
+                ),
+            );
+        }
     }
     if credentials.len() >= CREDENTIALS_PER_USER_PER_SERVICE {
-        let ids: Vec<&str> = credentials.iter().map(|c| c.id.as_str()).collect();
-        return Decision::Report {
-            reason: Reason::LimitExceeded,
-            message: limit_message(observed.spec, &ids),
-            credential: None,
-            slots_used: Some(credentials.len()),
-        };
+        return report(Reason::LimitExceeded, limit_message(observed, credentials));
     }
-    Decision::Create { replaces: vanished }
+    Decision::Create {
+        replaces: vanished,
+        existing: credentials.iter().map(|c| c.id.clone()).collect(),
+    }
 }
 
-/// Credentials that may be the orphan of this resource's interrupted create: created after its
-/// `createRequestedAt` (minus the clock skew), claimed by no other resource, and not in `exclude`.
-/// None without the marker.
-fn orphans<'a>(
+/// `spec.adopt`: take over the named credential, if it exists and nobody else holds it.
+fn decide_requested_adoption(
+    observed: &Observed<'_>,
+    credentials: &[CredentialMetadata],
+    id: &str,
+) -> Decision {
+    let report = |reason, message: String| Decision::Report {
+        reason,
+        message,
+        credential: None,
+        slots_used: Some(credentials.len()),
+    };
+    let Some(credential) = credentials.iter().find(|c| c.id == id) else {
+        return report(
+            Reason::InvalidSpec,
+            format!(
+                "spec.adopt.credentialId: IAM user {} has no credential {id} for {}",
+                observed.spec.user_name, observed.spec.service_name
+            ),
+        );
+    };
+    if observed.claimed_elsewhere.contains_key(id) {
+        return report(
+            Reason::InvalidSpec,
+            format!("spec.adopt.credentialId: credential {id} is held by another resource"),
+        );
+    }
+    if !observed.claims_complete {
+        return report(
+            Reason::Creating,
+            "waiting for the caches of all watched namespaces before adopting".into(),
+        );
+    }
+    Decision::Reset {
+        credential: credential.clone(),
+        cause: ResetCause::AdoptRequested,
+    }
+}
+
+/// The credentials that can only be the work of this resource's interrupted Create: new since
+/// the ids recorded with the intent, created inside the intent's window (`createRequestedAt`
+/// minus the clock skew, plus [`ADOPTION_WINDOW`]), held by no other resource, and not in
+/// `exclude`. None without the intent marker. Adopt only when there is exactly one.
+pub fn adoption_candidates<'a>(
     observed: &'a Observed<'_>,
     credentials: &'a [CredentialMetadata],
-    exclude: &'a [&str],
-) -> impl Iterator<Item = &'a CredentialMetadata> {
-    let since = observed
-        .status
-        .create_requested_at
-        .as_ref()
-        .map(|t| t.0 - ADOPTION_SKEW);
-    credentials.iter().filter(move |c| {
-        since.is_some_and(|since| c.create_date >= since)
-            && !observed.claimed_elsewhere.contains(&c.id)
-            && !exclude.contains(&c.id.as_str())
-    })
+    exclude: &[&str],
+) -> Vec<&'a CredentialMetadata> {
+    let Some(requested) = observed.status.create_requested_at.as_ref().map(|t| t.0) else {
+        return Vec::new();
+    };
+    let skew = jiff::SignedDuration::try_from(ADOPTION_SKEW).unwrap_or_default();
+    let window =
+        jiff::SignedDuration::try_from(ADOPTION_WINDOW + ADOPTION_SKEW).unwrap_or_default();
+    let from = requested.checked_sub(skew).unwrap_or(requested);
+    let until = requested.checked_add(window).unwrap_or(requested);
+    let before = &observed.status.credentials_before_create;
+    credentials
+        .iter()
+        .filter(|c| {
+            c.create_date >= from
+                && c.create_date <= until
+                && !before.contains(&c.id)
+                && !observed.claimed_elsewhere.contains_key(&c.id)
+                && !exclude.contains(&c.id.as_str())
+        })
+        .collect()
 }
 
 /// Whether the `createRequestedAt` marker has served its purpose while the resource holds `held`
@@ -245,17 +327,30 @@ pub fn intent_settled(observed: &Observed<'_>, held: &CredentialMetadata) -> boo
     };
     let mut exclude = vec![held.id.as_str()];
     exclude.extend(observed.status.retiring_credential_id.as_deref());
-    orphans(observed, credentials, &exclude).next().is_none()
+    adoption_candidates(observed, credentials, &exclude).is_empty()
 }
 
-/// The LimitExceeded message: names the ids holding the slots, never a secret.
-pub fn limit_message(spec: &ServiceSpecificCredentialSpec, ids: &[&str]) -> String {
+/// The LimitExceeded message. It names the ids holding the slots that a tenant of this
+/// namespace may know about (held here, or by no resource at all), counts the ones held by
+/// resources of other namespaces without naming them, and never holds a secret.
+pub fn limit_message(observed: &Observed<'_>, credentials: &[CredentialMetadata]) -> String {
+    let (elsewhere, visible): (Vec<&CredentialMetadata>, Vec<&CredentialMetadata>) =
+        credentials.iter().partition(|c| {
+            observed
+                .claimed_elsewhere
+                .get(&c.id)
+                .is_some_and(|ns| ns != observed.namespace)
+        });
+    let mut held: Vec<String> = visible.iter().map(|c| c.id.clone()).collect();
+    if !elsewhere.is_empty() {
+        held.push(format!("{} held in other namespaces", elsewhere.len()));
+    }
     format!(
         "IAM user {} already holds {} credentials for {} ({}), the most IAM allows; delete one of them or use another IAM user",
-        spec.user_name,
-        ids.len(),
-        spec.service_name,
-        ids.join(", ")
+        observed.spec.user_name,
+        credentials.len(),
+        observed.spec.service_name,
+        held.join(", ")
     )
 }
 
@@ -337,18 +432,18 @@ fn decide_with_credential(
             );
         }
         if slots_used >= CREDENTIALS_PER_USER_PER_SERVICE {
-            let ids: Vec<&str> = credentials.iter().map(|c| c.id.as_str()).collect();
             return report(
                 Reason::LimitExceeded,
                 format!(
                     "rotation by Recreate needs a free slot: {}",
-                    limit_message(observed.spec, &ids)
+                    limit_message(observed, credentials)
                 ),
             );
         }
         return Decision::Recreate {
             old: credential.clone(),
             cause,
+            existing: credentials.iter().map(|c| c.id.clone()).collect(),
         };
     }
 
@@ -378,42 +473,47 @@ fn decide_with_credential(
     report(Reason::Available, message)
 }
 
-/// A Recreate rotation was interrupted after `createRequestedAt` was recorded (the current
-/// credential is still in status). Either the Secret already holds the new credential (only the
-/// status write was lost), or an unclaimed credential created since is the new one, whose secret
-/// was lost: adopt it with a Reset. Without either, the create never happened.
+/// A Recreate rotation was interrupted between its Create and the status write naming the new
+/// credential (status still names the current one, with the intent marker). The credential that
+/// is provably that Create's is adopted with a Reset, and the current one then retires; when
+/// the proof fails the ambiguity is reported and nothing is touched. Without a candidate the
+/// Create never happened.
 fn resume_interrupted_rotation(
     observed: &Observed<'_>,
     current: &CredentialMetadata,
     credentials: &[CredentialMetadata],
 ) -> Option<Decision> {
     observed.status.create_requested_at.as_ref()?;
-    // Only a rotation starts while status names the current credential; an interrupted first
-    // create (id known only from the Secret) has nothing to resume here.
-    if observed.status.credential_id.as_deref() != Some(current.id.as_str()) {
-        return None;
-    }
     let mut exclude = vec![current.id.as_str()];
     exclude.extend(observed.status.retiring_credential_id.as_deref());
-    if let SecretObservation::Owned {
-        credential_id: Some(secret_id),
-        intact: true,
-        ..
-    } = &observed.secret
-        && let Some(new) = orphans(observed, credentials, &exclude).find(|c| &c.id == secret_id)
-    {
-        return Some(Decision::CompleteRotation {
-            new: new.clone(),
-            old: current.clone(),
-        });
+    match adoption_candidates(observed, credentials, &exclude).as_slice() {
+        [] => None,
+        _ if !observed.claims_complete => Some(Decision::Report {
+            reason: Reason::Rotating,
+            message: "waiting for the caches of all watched namespaces before adopting".into(),
+            credential: Some(current.clone()),
+            slots_used: Some(credentials.len()),
+        }),
+        [orphan] => Some(Decision::Reset {
+            credential: (*orphan).clone(),
+            cause: ResetCause::AdoptRotation {
+                old: current.id.clone(),
+            },
+        }),
+        several => Some(Decision::Report {
+            reason: Reason::AdoptionAmbiguous,
+            message: format!(
+                "an interrupted rotation may have made one of {}, but which one cannot be proven; none is touched",
+                several
+                    .iter()
+                    .map(|c| c.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            credential: Some(current.clone()),
+            slots_used: Some(credentials.len()),
+        }),
     }
-    let orphan = orphans(observed, credentials, &exclude).max_by_key(|c| c.create_date)?;
-    Some(Decision::Reset {
-        credential: orphan.clone(),
-        cause: ResetCause::AdoptRotation {
-            old: current.id.clone(),
-        },
-    })
 }
 
 /// Whether a rotation is due, with its cause and whether it recreates (strategy Recreate, or an
@@ -498,6 +598,10 @@ pub struct Cleanup {
 /// Decides the cleanup on deletion. `credentials` is needed only to find the orphan of an
 /// interrupted create; pass `None` when IAM was not listed. A credential retiring after a
 /// Recreate rotation is deleted under either policy: it was going to be deleted anyway.
+///
+/// Ids the operator recorded in status are deleted whatever tenancy says now (they are this
+/// resource's own). Anything else — the orphan of an interrupted create — only when tenancy
+/// allows the user and the orphan is provably this resource's.
 pub fn decide_cleanup(
     observed: &Observed<'_>,
     credentials: Option<&[CredentialMetadata]>,
@@ -520,21 +624,24 @@ pub fn decide_cleanup(
         cleanup.delete.insert(0, id);
         return cleanup;
     }
-    if let Some(list) = credentials {
-        let found: Vec<String> = orphans(observed, list, &[])
-            .filter(|c| !cleanup.delete.contains(&c.id))
-            .map(|c| c.id.clone())
-            .collect();
-        cleanup.delete.extend(found);
+    if let Some(list) = credentials
+        && observed.permission.is_ok()
+        && observed.claims_complete
+        && let [orphan] = adoption_candidates(observed, list, &[]).as_slice()
+        && !cleanup.delete.contains(&orphan.id)
+    {
+        cleanup.delete.push(orphan.id.clone());
     }
     cleanup
 }
 
-/// Whether cleanup needs an IAM List (only to find the orphan of an interrupted create).
+/// Whether cleanup needs an IAM List (only to find the orphan of an interrupted create, which
+/// tenancy must allow).
 pub fn cleanup_needs_list(observed: &Observed<'_>) -> bool {
     observed.spec.deletion_policy == DeletionPolicy::Delete
         && owned_id(observed).is_none()
         && observed.status.create_requested_at.is_some()
+        && observed.permission.is_ok()
 }
 
 #[cfg(test)]
@@ -558,6 +665,7 @@ mod tests {
             secret: SecretSpec::default(),
             rotation: None,
             deletion_policy: DeletionPolicy::Delete,
+            adopt: None,
         }
     }
 
@@ -592,7 +700,8 @@ mod tests {
         secret: SecretObservation,
         old_secret_intact: Option<String>,
         credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
-        claimed: HashSet<String>,
+        claimed: HashMap<String, String>,
+        claims_complete: bool,
     }
 
     impl Case {
@@ -607,7 +716,8 @@ mod tests {
                 secret: SecretObservation::Missing,
                 old_secret_intact: None,
                 credentials: Some(Ok(vec![])),
-                claimed: HashSet::new(),
+                claimed: HashMap::new(),
+                claims_complete: true,
             }
         }
 
@@ -635,6 +745,8 @@ mod tests {
                 template: self.template.clone(),
                 credentials: self.credentials.clone(),
                 claimed_elsewhere: &self.claimed,
+                claims_complete: self.claims_complete,
+                namespace: "team-a",
                 now: at(NOW),
             }
         }
@@ -649,7 +761,13 @@ mod tests {
 
     #[test]
     fn fresh_resource_creates() {
-        assert_eq!(Case::new().decide(), Decision::Create { replaces: None });
+        assert_eq!(
+            Case::new().decide(),
+            Decision::Create {
+                replaces: None,
+                existing: vec![]
+            }
+        );
     }
 
     #[test]
@@ -663,10 +781,11 @@ mod tests {
         assert!(gate(&c.observed()).is_some());
         c.validity = Ok(());
         c.template = Err("template".into());
-        assert_eq!(reason(&c.decide()), Reason::InvalidSpec);
-        c.template = Ok(());
+        // Tenancy comes before the template.
         assert_eq!(reason(&c.decide()), Reason::NotPermitted);
         c.permission = Ok(());
+        assert_eq!(reason(&c.decide()), Reason::InvalidSpec);
+        c.template = Ok(());
         assert_eq!(reason(&c.decide()), Reason::SecretConflict);
         c.secret = SecretObservation::Missing;
         assert!(gate(&c.observed()).is_none());
@@ -739,9 +858,27 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // One slot held by someone else: we still create.
+        // Held by a resource of another namespace: counted, never named.
+        c.claimed.insert("ACCA2".into(), "team-b".into());
+        match c.decide() {
+            Decision::Report { message, .. } => {
+                assert!(!message.contains("ACCA2"), "{message}");
+                assert!(
+                    message.contains("ACCA1") && message.contains("1 held in other namespaces"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // One slot held by someone else: we still create, recording that it existed.
         c.credentials = Some(Ok(vec![cred("ACCA1", NOW - 10)]));
-        assert_eq!(c.decide(), Decision::Create { replaces: None });
+        assert_eq!(
+            c.decide(),
+            Decision::Create {
+                replaces: None,
+                existing: vec!["ACCA1".into()]
+            }
+        );
     }
 
     #[test]
@@ -757,7 +894,7 @@ mod tests {
             }
         );
         // Claimed by another resource: not ours.
-        c.claimed.insert("ORPHAN".into());
+        c.claimed.insert("ORPHAN".into(), "team-b".into());
         assert!(matches!(
             c.decide(),
             Decision::Report {
@@ -769,7 +906,13 @@ mod tests {
         let mut c = Case::new();
         c.status.create_requested_at = Some(Time(at(NOW - 60)));
         c.credentials = Some(Ok(vec![cred("OLD", NOW - 120)]));
-        assert_eq!(c.decide(), Decision::Create { replaces: None });
+        assert_eq!(
+            c.decide(),
+            Decision::Create {
+                replaces: None,
+                existing: vec!["OLD".into()]
+            }
+        );
         // Within the skew: ours.
         c.credentials = Some(Ok(vec![cred("SKEW", NOW - 63)]));
         assert!(matches!(
@@ -785,23 +928,76 @@ mod tests {
     fn without_request_marker_nothing_is_adopted() {
         let mut c = Case::new();
         c.credentials = Some(Ok(vec![cred("HUMAN", NOW - 1)]));
-        assert_eq!(c.decide(), Decision::Create { replaces: None });
+        assert_eq!(
+            c.decide(),
+            Decision::Create {
+                replaces: None,
+                existing: vec!["HUMAN".into()]
+            }
+        );
     }
 
     #[test]
-    fn crash_after_secret_write_recovers_the_id_from_the_secret() {
+    fn only_a_provable_orphan_is_adopted() {
         let mut c = Case::new();
         c.status.create_requested_at = Some(Time(at(NOW - 60)));
-        c.secret = owned("ACCA9");
-        c.credentials = Some(Ok(vec![cred("ACCA9", NOW - 59)]));
+        // Listed just before the Create: whoever made it, not that Create.
+        c.status.credentials_before_create = vec!["HUMAN".into()];
+        c.credentials = Some(Ok(vec![cred("HUMAN", NOW - 59)]));
+        assert_eq!(
+            c.decide(),
+            Decision::Create {
+                replaces: None,
+                existing: vec!["HUMAN".into()]
+            }
+        );
+        // Made after the window the Create could have taken effect in.
+        c.status.create_requested_at = Some(Time(at(NOW - 600)));
+        c.credentials = Some(Ok(vec![cred("LATE", NOW - 100)]));
+        assert!(matches!(c.decide(), Decision::Create { .. }));
+        // Two candidates: which one is ours cannot be proven; nothing is touched.
+        c.status.create_requested_at = Some(Time(at(NOW - 60)));
+        c.status.credentials_before_create = vec![];
+        c.credentials = Some(Ok(vec![cred("A", NOW - 59), cred("B", NOW - 58)]));
+        match c.decide() {
+            Decision::Report {
+                reason, message, ..
+            } => {
+                assert_eq!(reason, Reason::AdoptionAmbiguous);
+                assert!(message.contains('A') && message.contains('B'), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // One candidate, but the caches that say who holds what are not complete yet: wait.
+        c.credentials = Some(Ok(vec![cred("A", NOW - 59)]));
+        c.claims_complete = false;
+        assert_eq!(reason(&c.decide()), Reason::Creating);
+        c.claims_complete = true;
         assert!(matches!(
             c.decide(),
-            Decision::Report {
-                reason: Reason::Available,
+            Decision::Reset {
+                cause: ResetCause::Adopt,
                 ..
             }
         ));
-        // ... and the marker can go, unless another credential created since awaits adoption.
+    }
+
+    #[test]
+    fn a_secret_naming_an_id_never_makes_it_the_resources() {
+        // Anyone who can write Secrets in the namespace can write the annotation.
+        let mut c = Case::new();
+        c.secret = owned("VICTIM");
+        c.credentials = Some(Ok(vec![cred("VICTIM", NOW - 59)]));
+        assert_eq!(owned_id(&c.observed()), None);
+        assert!(matches!(c.decide(), Decision::Create { .. }));
+        assert_eq!(decide_cleanup(&c.observed(), None), Cleanup::default());
+    }
+
+    #[test]
+    fn the_intent_marker_settles_once_nothing_waits_for_adoption() {
+        let mut c = Case::holding("ACCA9");
+        c.status.create_requested_at = Some(Time(at(NOW - 60)));
+        c.credentials = Some(Ok(vec![cred("ACCA9", NOW - 59)]));
         assert!(intent_settled(&c.observed(), &cred("ACCA9", NOW - 59)));
         c.credentials = Some(Ok(vec![cred("ACCA9", NOW - 59), cred("ACCA8", NOW - 58)]));
         assert!(!intent_settled(&c.observed(), &cred("ACCA9", NOW - 59)));
@@ -811,6 +1007,27 @@ mod tests {
         // Without a listing nothing is known.
         c.credentials = None;
         assert!(!intent_settled(&c.observed(), &cred("ACCA9", NOW - 59)));
+    }
+
+    #[test]
+    fn spec_adopt_takes_over_an_unclaimed_credential_only() {
+        let mut c = Case::new();
+        c.spec.adopt = Some(crate::api::AdoptSpec {
+            credential_id: "KEPT".into(),
+        });
+        c.credentials = Some(Ok(vec![cred("KEPT", NOW - 9999)]));
+        assert_eq!(
+            c.decide(),
+            Decision::Reset {
+                credential: cred("KEPT", NOW - 9999),
+                cause: ResetCause::AdoptRequested
+            }
+        );
+        c.claimed.insert("KEPT".into(), "team-a".into());
+        assert_eq!(reason(&c.decide()), Reason::InvalidSpec);
+        c.claimed.clear();
+        c.credentials = Some(Ok(vec![]));
+        assert_eq!(reason(&c.decide()), Reason::InvalidSpec);
     }
 
     #[test]
@@ -834,7 +1051,8 @@ mod tests {
         assert_eq!(
             c.decide(),
             Decision::Create {
-                replaces: Some("ACCA1".into())
+                replaces: Some("ACCA1".into()),
+                existing: vec![]
             }
         );
     }
@@ -1013,6 +1231,20 @@ mod tests {
     }
 
     #[test]
+    fn cleanup_touches_nothing_unrecorded_that_tenancy_forbids() {
+        let mut c = Case::holding("MINE");
+        c.permission = Err("not allowed".into());
+        // Recorded in status by the operator: still this resource's to delete.
+        assert_eq!(decide_cleanup(&c.observed(), None).delete, vec!["MINE"]);
+        let mut c = Case::new();
+        c.permission = Err("not allowed".into());
+        c.status.create_requested_at = Some(Time(at(NOW - 60)));
+        assert!(!cleanup_needs_list(&c.observed()));
+        let list = vec![cred("ORPHAN", NOW - 30)];
+        assert!(decide_cleanup(&c.observed(), Some(&list)).delete.is_empty());
+    }
+
+    #[test]
     fn cleanup_deletes_the_orphan_of_an_interrupted_create() {
         let mut c = Case::new();
         c.status.create_requested_at = Some(Time(at(NOW - 60)));
@@ -1042,7 +1274,8 @@ mod tests {
             c.decide(),
             Decision::Recreate {
                 old: cred("ACCA1", NOW - 100),
-                cause: ResetCause::Rotate(Some("1".into()))
+                cause: ResetCause::Rotate(Some("1".into())),
+                existing: vec!["ACCA1".into()]
             }
         );
         // Both slots taken: blocked, visibly, and nothing is reset.
@@ -1092,22 +1325,15 @@ mod tests {
 
     #[test]
     fn interrupted_recreate_resumes_without_a_third_credential() {
-        // Crash after the Secret write: the Secret names the new credential, status the old.
+        // Crash between the Create and the status write naming the new credential: its secret
+        // is lost; adopt it (whatever the Secret says).
         let mut c = Case::holding("OLD");
         recreate(&mut c);
         c.rotate = Some("1");
         c.status.create_requested_at = Some(Time(at(NOW - 30)));
+        c.status.credentials_before_create = vec!["OLD".into()];
         c.credentials = Some(Ok(vec![cred("OLD", NOW - 1000), cred("NEW", NOW - 29)]));
         c.secret = owned("NEW");
-        assert_eq!(
-            c.decide(),
-            Decision::CompleteRotation {
-                new: cred("NEW", NOW - 29),
-                old: cred("OLD", NOW - 1000)
-            }
-        );
-        // Crash before the Secret write: the new credential's secret is lost; adopt it.
-        c.secret = owned("OLD");
         assert_eq!(
             c.decide(),
             Decision::Reset {

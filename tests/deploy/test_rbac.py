@@ -130,7 +130,7 @@ def _attrs(method: str, path: str):
 
 EXPECTED_RULES = {
     # (apiGroup, resource, resourceNames) -> verbs
-    ("iam.ssc-operator.dev", "servicespecificcredentials", ()): {"list", "watch", "patch"},
+    ("iam.ssc-operator.dev", "servicespecificcredentials", ()): {"get", "list", "watch", "patch"},
     ("iam.ssc-operator.dev", "servicespecificcredentials/status", ()): {"patch"},
     ("", "secrets", ()): {"get", "list", "watch", "create", "update", "delete"},
     ("events.k8s.io", "events", ()): {"create", "patch"},

@@ -107,3 +107,54 @@ async fn errors_are_classified_through_the_real_sdk() {
         Err(IamError::Rejected { .. })
     ));
 }
+
+/// A credentials chain that finds nothing, as the SDK's default chain does on a machine with no
+/// AWS credentials (no environment, profile, web identity token or instance metadata).
+#[derive(Debug)]
+struct NoCredentials;
+
+impl aws_credential_types::provider::ProvideCredentials for NoCredentials {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::ready(Err(
+            aws_credential_types::provider::error::CredentialsError::not_loaded(
+                "no providers in chain provided credentials",
+            ),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn missing_aws_credentials_are_reported_as_such() {
+    let emulator = Emulator::start(EmulatorConfig {
+        users: vec!["sofia".into()],
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let config = aws_sdk_iam::Config::builder()
+        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+        .endpoint_url(emulator.endpoint_url())
+        .region(aws_sdk_iam::config::Region::new("us-east-1"))
+        .credentials_provider(NoCredentials)
+        .build();
+    let iam = AwsIam::new(
+        aws_sdk_iam::Client::from_conf(config),
+        IamLimits::default(),
+        Arc::new(Calls::default()),
+    );
+    let error = iam
+        .list("sofia", "codecommit.amazonaws.com")
+        .await
+        .unwrap_err();
+    println!("{error}");
+    assert!(error.to_string().contains("no AWS credentials"), "{error}");
+    assert_eq!(
+        ssc_operator::reconcile::conditions::reason_for(&error),
+        ssc_operator::reconcile::conditions::Reason::AccessDenied
+    );
+}

@@ -6,6 +6,7 @@ mod support;
 
 mod binary;
 mod harness;
+mod hostile;
 mod iam_client;
 mod operations;
 
@@ -650,12 +651,18 @@ async fn throttling_backs_off_and_recovers() {
     assert_eq!(h.iam_credentials("sofia", CODECOMMIT).await.len(), 1);
 }
 
+/// The crash window the order of writes leaves: after Create, before status names the id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crash_between_create_and_secret_write_adopts_instead_of_duplicating() {
+async fn crash_between_create_and_recording_the_id_adopts_instead_of_duplicating() {
     let mut h = Harness::start().await;
-    // The Secret writes fail: the first operator dies with the password only in its memory.
+    // Every status write naming the credential fails: the first operator dies with the password
+    // only in its memory.
     h.kube.fail_next(
-        RequestMatcher::any().verb("create").resource("secrets"),
+        RequestMatcher::any()
+            .verb("patch")
+            .resource("servicespecificcredentials")
+            .subresource("status")
+            .body_contains("credentialId"),
         500,
         usize::MAX,
     );
@@ -668,6 +675,16 @@ async fn crash_between_create_and_secret_write_adopts_instead_of_duplicating() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let r = h.get("crashy").await.unwrap();
+    assert!(status(&r).create_requested_at.is_some());
+    assert!(
+        status(&r).credential_id.is_none(),
+        "the status write failed"
+    );
+    assert!(
+        h.secret("crashy").await.is_none(),
+        "no Secret before status"
+    );
     h.kill_operator().await;
     h.kube.clear_faults();
     h.start_operator().await;
@@ -688,29 +705,63 @@ async fn crash_between_create_and_secret_write_adopts_instead_of_duplicating() {
             .await
             .contains(&"CredentialAdopted".to_string())
     );
+    let r = h
+        .wait_for("crashy", "intent marker cleared", |r| {
+            status(r).create_requested_at.is_none()
+        })
+        .await;
+    assert!(status(&r).credentials_before_create.is_empty());
+    h.assert_no_secret_leaks().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_between_recording_the_id_and_the_secret_write_repairs_the_secret() {
+    let mut h = Harness::start().await;
+    h.kube.fail_next(
+        RequestMatcher::any()
+            .verb("create")
+            .resource("secrets")
+            .not_dry_run(),
+        500,
+        usize::MAX,
+    );
+    h.apply(codecommit("no-secret", "sofia")).await;
+    let r = h
+        .wait_for("no-secret", "id recorded", |r| {
+            status(r).credential_id.is_some()
+        })
+        .await;
+    let id = status(&r).credential_id.unwrap();
+    h.kill_operator().await;
+    h.kube.clear_faults();
+    h.start_operator().await;
+    let r = h.wait_ready("no-secret").await;
+    assert_eq!(status(&r).credential_id.as_deref(), Some(id.as_str()));
+    assert_eq!(h.iam_credentials("sofia", CODECOMMIT).await.len(), 1);
+    let secret = h.secret("no-secret").await.unwrap();
+    assert!(h.secret_works(&secret, CODECOMMIT).await);
     h.assert_no_secret_leaks().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_between_secret_write_and_status_write_keeps_the_first_password() {
     let mut h = Harness::start().await;
-    // Every status write naming the credential fails, then the operator dies.
+    // The status write that reports Ready fails, then the operator dies.
     h.kube.fail_next(
         RequestMatcher::any()
             .verb("patch")
             .resource("servicespecificcredentials")
             .subresource("status")
-            .body_contains("credentialId"),
+            .body_contains("\"reason\":\"Available\""),
         500,
         usize::MAX,
     );
     h.apply(codecommit("halfway", "sofia")).await;
     let secret = h.wait_secret("halfway", |_| true).await;
     let r = h.get("halfway").await.unwrap();
-    assert!(status(&r).create_requested_at.is_some());
     assert!(
-        status(&r).credential_id.is_none(),
-        "the status write failed"
+        status(&r).credential_id.is_some(),
+        "recorded before the Secret"
     );
     h.kill_operator().await;
     h.kube.clear_faults();
@@ -722,12 +773,7 @@ async fn crash_between_secret_write_and_status_write_keeps_the_first_password() 
         status(&r).credential_id.as_deref(),
         Some(creds[0].service_specific_credential_id())
     );
-    let r = h
-        .wait_for("halfway", "intent marker cleared", |r| {
-            status(r).create_requested_at.is_none()
-        })
-        .await;
-    assert_eq!(r.ready_condition().unwrap().reason, "Available");
+    assert!(status(&r).create_requested_at.is_none());
     let now = h.secret("halfway").await.unwrap();
     assert_eq!(
         login_and_secret(&now),
@@ -953,7 +999,10 @@ async fn crash_during_recreate_rotation_leaves_one_credential_and_a_working_secr
         .unwrap();
     // The Secret update of the rotation fails; the operator dies after creating the new credential.
     h.kube.fail_next(
-        RequestMatcher::any().verb("update").resource("secrets"),
+        RequestMatcher::any()
+            .verb("update")
+            .resource("secrets")
+            .not_dry_run(),
         500,
         usize::MAX,
     );

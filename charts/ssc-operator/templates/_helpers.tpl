@@ -108,7 +108,7 @@ Call with a dict: "namespace" (empty for the ClusterRole).
 {{- define "ssc-operator.rules" -}}
 - apiGroups: ["iam.ssc-operator.dev"]
   resources: ["servicespecificcredentials"]
-  verbs: ["list", "watch", "patch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["iam.ssc-operator.dev"]
   resources: ["servicespecificcredentials/status"]
   verbs: ["patch"]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::handlers::{DeleteOpts, Deleted, Mf, do_delete, do_update, res_key};
+use super::handlers::{DeleteOpts, Deleted, Mf, do_delete, do_update, res_key, spec_finalizers};
 use super::resources::{FieldValidation, KindImpl, ResourceDef};
 use super::server::{Shared, WriteCtx, finalizers, is_terminating, meta_str};
 use super::store::{ObjKey, ResKey, Store};
@@ -318,17 +318,41 @@ fn namespaces(sh: &Shared, st: &mut Store, all: &[(ResKey, ObjKey, Arc<Value>)])
             }
         }
         if remaining == 0 {
-            let nskey = (String::from(""), String::from("namespaces"));
-            let Some(def) = def_for(sh, &nskey) else {
-                continue;
-            };
-            if !matches!(def.imp, KindImpl::Namespace) {
-                continue;
-            }
-            if st.remove(&nskey, &(String::new(), ns.clone())).is_some() {
-                changed = true;
-            }
+            changed |= finalize_namespace(sh, st, &ns);
         }
     }
     changed
+}
+
+/// All content is gone: the namespace controller takes its `kubernetes` token out of
+/// `spec.finalizers` (PUT /finalize); the update removes the namespace once no finalizer is
+/// left. Other `spec.finalizers` keep it Terminating.
+fn finalize_namespace(sh: &Shared, st: &mut Store, ns: &str) -> bool {
+    let nskey: ResKey = (String::new(), String::from("namespaces"));
+    let Some(def) = def_for(sh, &nskey).filter(|d| matches!(d.imp, KindImpl::Namespace)) else {
+        return false;
+    };
+    let Some(cur) = st.get(&nskey, &(String::new(), ns.to_string())) else {
+        return false;
+    };
+    let fins = spec_finalizers(&cur);
+    let kept: Vec<String> = fins
+        .iter()
+        .filter(|f| *f != "kubernetes")
+        .cloned()
+        .collect();
+    if kept.len() == fins.len() && !kept.is_empty() {
+        return false;
+    }
+    let mut new = (*cur).clone();
+    if kept.is_empty() {
+        if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.remove("finalizers");
+        }
+    } else {
+        new["spec"]["finalizers"] = json!(kept);
+    }
+    let before = st.rev;
+    do_update(st, &def, Some("finalize"), &cur, new, Mf::Update, &ctx(sh)).is_ok()
+        && st.rev != before
 }

@@ -153,20 +153,20 @@ fn list_meta_go(rv: u64, cont: &str, remaining: Option<i64>) -> String {
 // query helpers
 // ---------------------------------------------------------------------------------------------
 
-pub fn dry_run(q: &Query) -> Result<bool, ApiError> {
+/// `?dryRun=`: whether it is a dry run; an unsupported value is added to `errs`
+/// (`ValidateDryRun`, reported by the caller for its options kind).
+pub fn dry_run(q: &Query, errs: &mut Vec<FieldError>) -> bool {
     match q.get("dryRun").map(String::as_str) {
-        None | Some("") => Ok(false),
-        Some("All") => Ok(true),
-        Some(other) => Err(ApiError::invalid(
-            "meta.k8s.io",
-            "CreateOptions",
-            "",
-            &[FieldError::not_supported(
+        None | Some("") => false,
+        Some("All") => true,
+        Some(other) => {
+            errs.push(FieldError::not_supported(
                 "dryRun",
                 BadValue::Raw(format!("[]string{{{}}}", go_quote(other))),
                 &["All".into()],
-            )],
-        )),
+            ));
+            false
+        }
     }
 }
 
@@ -805,6 +805,20 @@ pub fn update(
     })
 }
 
+/// A namespace's `spec.finalizers`.
+pub fn spec_finalizers(obj: &Value) -> Vec<String> {
+    obj.get("spec")
+        .and_then(|s| s.get("finalizers"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// How the managed fields of an update are computed.
 pub enum Mf {
     /// An Update operation by the request's manager.
@@ -947,7 +961,12 @@ pub fn do_update(
         .and_then(|m| m.get("deletionGracePeriodSeconds"))
         .and_then(Value::as_i64)
         == Some(0);
-    if grace_zero && finalizers(&obj).is_empty() {
+    // ShouldDeleteNamespaceDuringUpdate: a terminating namespace goes once spec.finalizers is
+    // empty too (deletionGracePeriodSeconds is unset on namespaces).
+    let namespace_finalized = matches!(def.imp, KindImpl::Namespace)
+        && is_terminating(existing)
+        && spec_finalizers(&obj).is_empty();
+    if (grace_zero || namespace_finalized) && finalizers(&obj).is_empty() {
         if !ctx.dry_run {
             st.remove(&res_key(def), &key);
         }
@@ -1187,8 +1206,11 @@ pub struct DeleteOpts {
     pub dry_run: bool,
 }
 
+/// DeleteOptions: from the body if there is one, otherwise from the query (the handler decodes
+/// one or the other, never both), then `ValidateDeleteOptions`.
 pub fn parse_delete_options(body: &[u8], q: &Query) -> Result<DeleteOpts, ApiError> {
     let mut o = DeleteOpts::default();
+    let mut dry_run_values: Vec<String> = Vec::new();
     if !body.iter().all(u8::is_ascii_whitespace) {
         let v: Value = serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_request(&format!("error decoding DeleteOptions: {e}")))?;
@@ -1210,20 +1232,32 @@ pub fn parse_delete_options(body: &[u8], q: &Query) -> Result<DeleteOpts, ApiErr
                 .map(str::to_string);
         }
         if let Some(d) = v.get("dryRun").and_then(Value::as_array) {
-            o.dry_run = d.iter().any(|x| x == "All");
+            dry_run_values = d
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
         }
-    }
-    if let Some(p) = q.get("propagationPolicy") {
-        o.propagation = Some(p.clone());
-    }
-    if let Some(p) = q.get("orphanDependents") {
-        o.orphan_dependents = Some(p == "true");
-    }
-    if dry_run(q)? {
-        o.dry_run = true;
+    } else {
+        if let Some(p) = q.get("propagationPolicy") {
+            o.propagation = Some(p.clone());
+        }
+        if let Some(p) = q.get("orphanDependents") {
+            o.orphan_dependents = Some(p == "true");
+        }
+        if let Some(d) = q.get("dryRun").filter(|d| !d.is_empty()) {
+            dry_run_values.push(d.clone());
+        }
     }
     let mut errs = Vec::new();
     if let Some(p) = &o.propagation {
+        if o.orphan_dependents.is_some() {
+            errs.push(FieldError::invalid(
+                "propagationPolicy",
+                BadValue::Str(p.clone()),
+                "orphanDependents and deletionPropagation cannot be both set",
+            ));
+        }
         if !matches!(p.as_str(), "Foreground" | "Background" | "Orphan") {
             errs.push(FieldError::not_supported(
                 "propagationPolicy",
@@ -1236,14 +1270,16 @@ pub fn parse_delete_options(body: &[u8], q: &Query) -> Result<DeleteOpts, ApiErr
                 ],
             ));
         }
-        if o.orphan_dependents.is_some() {
-            errs.push(FieldError::invalid(
-                "propagationPolicy",
-                BadValue::Str(p.clone()),
-                "orphanDependents and deletionPropagation cannot be both set",
-            ));
-        }
     }
+    if dry_run_values.iter().any(|d| d != "All") {
+        let quoted: Vec<String> = dry_run_values.iter().map(|d| go_quote(d)).collect();
+        errs.push(FieldError::not_supported(
+            "dryRun",
+            BadValue::Raw(format!("[]string{{{}}}", quoted.join(", "))),
+            &["All".into()],
+        ));
+    }
+    o.dry_run = dry_run_values.iter().any(|d| d == "All");
     if !errs.is_empty() {
         return Err(ApiError::invalid("meta.k8s.io", "DeleteOptions", "", &errs));
     }
@@ -1301,6 +1337,59 @@ fn gc_finalizers(existing: &Value, opts: &DeleteOpts) -> Vec<String> {
     if a == b { fins } else { new }
 }
 
+/// DeleteOptions preconditions. Namespaces: the namespace registry's own check; everything else:
+/// `rest.BeforeDelete`, whose Conflict names the Kind (`GroupResource{Group, Resource: Kind}`).
+fn check_delete_preconditions(
+    def: &ResourceDef,
+    existing: &Value,
+    opts: &DeleteOpts,
+) -> Result<(), ApiError> {
+    let name = meta_str(existing, "name");
+    let uid = meta_str(existing, "uid");
+    let rv = meta_str(existing, "resourceVersion");
+    if matches!(def.imp, KindImpl::Namespace) {
+        if let Some(p) = opts.precondition_uid.as_deref().filter(|p| *p != uid) {
+            return Err(ApiError::conflict(
+                &def.gr(),
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {p}, UID in object meta: {uid}"
+                ),
+            ));
+        }
+        if let Some(p) = opts.precondition_rv.as_deref().filter(|p| *p != rv) {
+            return Err(ApiError::conflict(
+                &def.gr(),
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {p}, ResourceVersion in object meta: {rv}"
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    let by_kind = GroupResource::new(&def.group, &def.kind);
+    if let Some(p) = opts.precondition_uid.as_deref().filter(|p| *p != uid) {
+        return Err(ApiError::conflict(
+            &by_kind,
+            name,
+            &format!(
+                "the UID in the precondition ({p}) does not match the UID in record ({uid}). The object might have been deleted and then recreated"
+            ),
+        ));
+    }
+    if let Some(p) = opts.precondition_rv.as_deref().filter(|p| *p != rv) {
+        return Err(ApiError::conflict(
+            &by_kind,
+            name,
+            &format!(
+                "the ResourceVersion in the precondition ({p}) does not match the ResourceVersion in record ({rv}). The object might have been modified"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The delete path of the generic registry store (finalizers, GC propagation finalizers).
 pub fn do_delete(
     st: &mut Store,
@@ -1310,42 +1399,26 @@ pub fn do_delete(
     now: jiff::Timestamp,
 ) -> Result<Deleted, ApiError> {
     let name = key.1.clone();
+    // NamespaceLifecycle admission runs before the registry looks at the object.
+    if matches!(def.imp, KindImpl::Namespace)
+        && matches!(name.as_str(), "default" | "kube-system" | "kube-public")
+    {
+        return Err(ApiError::forbidden(
+            &def.gr(),
+            &name,
+            "this namespace may not be deleted",
+        ));
+    }
     let Some(existing) = st.get(&res_key(def), key) else {
         return Err(ApiError::not_found(&def.gr(), &name));
     };
-    if let Some(uid) = &opts.precondition_uid {
-        let actual = meta_str(&existing, "uid");
-        if uid != actual {
-            return Err(ApiError::conflict(
-                &def.gr(),
-                &name,
-                &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
-                ),
-            ));
-        }
-    }
-    if let Some(rv) = &opts.precondition_rv {
-        let actual = meta_str(&existing, "resourceVersion");
-        if rv != actual {
-            return Err(ApiError::conflict(
-                &def.gr(),
-                &name,
-                &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"
-                ),
-            ));
-        }
-    }
+    check_delete_preconditions(def, &existing, opts)?;
     let now_s = gotypes::format_time(now);
-    if matches!(def.imp, KindImpl::Namespace) {
-        if matches!(name.as_str(), "default" | "kube-system" | "kube-public") {
-            return Err(ApiError::forbidden(
-                &def.gr(),
-                &name,
-                "this namespace may not be deleted",
-            ));
-        }
+    // The namespace registry: the first DELETE only starts termination; a later one deletes
+    // once spec.finalizers is empty (until then it answers the namespace).
+    if matches!(def.imp, KindImpl::Namespace)
+        && !(is_terminating(&existing) && spec_finalizers(&existing).is_empty())
+    {
         if is_terminating(&existing) {
             return Ok(Deleted::Pending((*existing).clone()));
         }
@@ -1409,6 +1482,10 @@ pub fn delete(
     };
     match out {
         Deleted::Pending(obj) => Ok(Reply::new(code, encode_object(def, &obj, false))),
+        // the namespace registry returns the deleted object (ReturnDeletedObject)
+        Deleted::Gone(obj) if matches!(def.imp, KindImpl::Namespace) => {
+            Ok(Reply::new(code, encode_object(def, &obj, false)))
+        }
         Deleted::Gone(obj) => {
             let body = status::success_status(&def.gr(), name, meta_str(&obj, "uid"));
             Ok(Reply::new(
@@ -1426,6 +1503,7 @@ pub fn delete_collection(
     body: &[u8],
     q: &Query,
     now: jiff::Timestamp,
+    meta_only: bool,
 ) -> Result<Reply, ApiError> {
     let opts = parse_delete_options(body, q)?;
     let (ls, fs) = selectors(def, q)?;
@@ -1446,5 +1524,8 @@ pub fn delete_collection(
     let rv = st.rev;
     drop(st);
     sh.notify();
-    Ok(Reply::new(200, encode_list(def, rv, "", None, &out, false)))
+    Ok(Reply::new(
+        200,
+        encode_list(def, rv, "", None, &out, meta_only),
+    ))
 }

@@ -194,28 +194,90 @@ fn header(h: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Whether the client accepts JSON; whether it asked for PartialObjectMetadata.
-fn negotiate(h: &HeaderMap) -> Result<bool, ApiError> {
+/// What the client asked the answer to be converted to (`Accept: application/json;as=...;
+/// g=meta.k8s.io;v=v1`, as kube-runtime's metadata_watcher and `Api::*_metadata` send it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Object,
+    Partial,
+    PartialList,
+}
+
+/// Content negotiation: the first acceptable clause wins. A clause asking for a conversion the
+/// stand-in does not serve (`as=Table`, other group versions) is skipped, as kube-apiserver skips
+/// conversions an endpoint does not allow; nothing acceptable is 406.
+fn negotiate(h: &HeaderMap) -> Result<Target, ApiError> {
     let Some(accept) = header(h, "accept") else {
-        return Ok(false);
+        return Ok(Target::Object);
     };
-    let mut ok = false;
-    let mut meta = false;
-    for part in accept.split(',') {
-        let p = part.trim();
-        let mt = p.split(';').next().unwrap_or("").trim();
-        if matches!(mt, "application/json" | "*/*" | "application/*" | "") {
-            ok = true;
-            if p.contains("as=PartialObjectMetadata") {
-                meta = true;
+    for clause in accept.split(',') {
+        let mut parts = clause.split(';');
+        let mt = parts.next().unwrap_or("").trim();
+        if !matches!(mt, "application/json" | "*/*" | "application/*" | "") {
+            continue;
+        }
+        let (mut conv, mut group, mut version) = (None, None, None);
+        for p in parts {
+            if let Some((k, v)) = p.split_once('=') {
+                match k.trim() {
+                    "as" => conv = Some(v.trim()),
+                    "g" => group = Some(v.trim()),
+                    "v" => version = Some(v.trim()),
+                    _ => {}
+                }
             }
         }
+        match (conv, group, version) {
+            (None, _, _) => return Ok(Target::Object),
+            (Some("PartialObjectMetadata"), Some("meta.k8s.io"), Some("v1")) => {
+                return Ok(Target::Partial);
+            }
+            (Some("PartialObjectMetadataList"), Some("meta.k8s.io"), Some("v1")) => {
+                return Ok(Target::PartialList);
+            }
+            _ => continue,
+        }
     }
-    if ok {
-        Ok(meta)
+    Err(ApiError::not_acceptable())
+}
+
+/// `newNotAcceptableError` of the response transformation (the Go type is the registry's
+/// internal one).
+fn not_acceptable_conversion(def: &ResourceDef, wanted_list: bool) -> ApiError {
+    let message = if wanted_list {
+        format!(
+            "you requested PartialObjectMetadataList, but the requested object is not a list ({})",
+            def.internal_type_name(false)
+        )
     } else {
-        Err(ApiError::not_acceptable())
+        format!(
+            "you requested PartialObjectMetadata, but the requested object is a list ({})",
+            def.internal_type_name(true)
+        )
+    };
+    ApiError::new(406, "NotAcceptable", &message, None)
+}
+
+/// The answer of a write converted as asked (a `Status` is never converted).
+fn transform_write_reply(
+    def: &ResourceDef,
+    target: Target,
+    mut reply: Reply,
+) -> Result<Reply, ApiError> {
+    if target == Target::Object {
+        return Ok(reply);
     }
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&reply.body) else {
+        return Ok(reply);
+    };
+    if v.get("kind").and_then(serde_json::Value::as_str) == Some("Status") {
+        return Ok(reply);
+    }
+    if target == Target::PartialList {
+        return Err(not_acceptable_conversion(def, true));
+    }
+    reply.body = handlers::encode_object(def, &v, true);
+    Ok(reply)
 }
 
 fn take_fault(sh: &Shared, rec: &RecordedRequest, body: &[u8]) -> Option<u16> {
@@ -413,7 +475,7 @@ async fn serve_resource(
     user_agent: Option<&str>,
     content_type: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let meta_only = negotiate(headers)?;
+    let target = negotiate(headers)?;
     let manager = query
         .get("fieldManager")
         .cloned()
@@ -425,8 +487,14 @@ async fn serve_resource(
         });
     let manager: String = manager.chars().take(128).collect();
     let write_ctx = || -> Result<WriteCtx, ApiError> {
+        let kind = match verb {
+            "create" => "CreateOptions",
+            "update" => "UpdateOptions",
+            _ => "PatchOptions",
+        };
+        // Validate{Create,Update,Patch}Options: fieldManager, then dryRun
+        let mut errs = Vec::new();
         if let Some(fm) = query.get("fieldManager") {
-            let mut errs = Vec::new();
             if fm.len() > 128 {
                 errs.push(FieldError::too_long("fieldManager", 128));
             }
@@ -439,34 +507,40 @@ async fn serve_resource(
                     ));
                 }
             }
-            if !errs.is_empty() {
-                let kind = match verb {
-                    "create" => "CreateOptions",
-                    "update" => "UpdateOptions",
-                    _ => "PatchOptions",
-                };
-                return Err(ApiError::invalid("meta.k8s.io", kind, "", &errs));
-            }
+        }
+        let dry_run = handlers::dry_run(query, &mut errs);
+        if !errs.is_empty() {
+            return Err(ApiError::invalid("meta.k8s.io", kind, "", &errs));
         }
         Ok(WriteCtx {
             user: Some(user.clone()),
             manager: manager.clone(),
-            dry_run: handlers::dry_run(query)?,
+            dry_run,
             fv: handlers::field_validation(query)?,
             now: sh.now(),
         })
     };
     let name_s = name.unwrap_or("");
     let reply = match verb {
-        "get" => handlers::get(sh, def, ns, name_s, meta_only)?,
-        "list" => handlers::list(sh, def, ns, query, meta_only).await?,
+        "get" => {
+            if target == Target::PartialList {
+                return Err(not_acceptable_conversion(def, true));
+            }
+            handlers::get(sh, def, ns, name_s, target == Target::Partial)?
+        }
+        "list" => {
+            if target == Target::Partial {
+                return Err(not_acceptable_conversion(def, false));
+            }
+            handlers::list(sh, def, ns, query, target == Target::PartialList).await?
+        }
         "watch" => {
             let rx = watch::watch(
                 sh.clone(),
                 def.clone(),
                 ns.map(str::to_string),
                 query.clone(),
-                meta_only,
+                target != Target::Object,
             )
             .await?;
             let stream = futures::stream::unfold(rx, |mut rx| async move {
@@ -483,20 +557,41 @@ async fn serve_resource(
             );
             return Ok(resp);
         }
+        // Writes happen first; the answer is converted afterwards (and a failed conversion
+        // answers 406 although the write was made, as kube-apiserver does).
         "create" => {
             check_json_content_type(content_type)?;
-            handlers::create(sh, def, ns, &body, &write_ctx()?)?
+            let r = handlers::create(sh, def, ns, &body, &write_ctx()?)?;
+            transform_write_reply(def, target, r)?
         }
         "update" => {
             check_json_content_type(content_type)?;
-            handlers::update(sh, def, ns, name_s, sub, &body, &write_ctx()?)?
+            let r = handlers::update(sh, def, ns, name_s, sub, &body, &write_ctx()?)?;
+            transform_write_reply(def, target, r)?
         }
         "patch" => {
             let ct = content_type.unwrap_or("");
-            handlers::patch(sh, def, ns, name_s, sub, &body, ct, query, &write_ctx()?)?
+            let r = handlers::patch(sh, def, ns, name_s, sub, &body, ct, query, &write_ctx()?)?;
+            transform_write_reply(def, target, r)?
         }
-        "delete" => handlers::delete(sh, def, ns, name_s, &body, query, sh.now())?,
-        "deletecollection" => handlers::delete_collection(sh, def, ns, &body, query, sh.now())?,
+        "delete" => {
+            let r = handlers::delete(sh, def, ns, name_s, &body, query, sh.now())?;
+            transform_write_reply(def, target, r)?
+        }
+        "deletecollection" => {
+            if target == Target::Partial {
+                return Err(not_acceptable_conversion(def, false));
+            }
+            handlers::delete_collection(
+                sh,
+                def,
+                ns,
+                &body,
+                query,
+                sh.now(),
+                target == Target::PartialList,
+            )?
+        }
         _ => return Err(ApiError::method_not_allowed()),
     };
     Ok(reply_response(reply))
@@ -527,6 +622,9 @@ impl RequestMatcher {
         self.body_contains
             .as_ref()
             .is_none_or(|needle| text.contains(needle.as_str()))
+            && self
+                .dry_run
+                .is_none_or(|dry| dry == r.query.contains_key("dryRun"))
             && self.verb.as_ref().is_none_or(|v| *v == r.verb)
             && self.resource.as_ref().is_none_or(|v| *v == r.resource)
             && self.subresource.as_ref().is_none_or(|v| {

@@ -9,15 +9,41 @@
 //! ```
 //!
 //! Served (JSON only): the given CRDs (status subresource, structural-schema pruning/defaulting/
-//! validation, CEL rules via kube-cel), core/v1 `namespaces` and `secrets`, `events.k8s.io/v1`
-//! `events`, `coordination.k8s.io/v1` `leases`, discovery and `/version`. Verbs: get, list, watch,
-//! create, update (PUT), patch (merge, json, strategic for built-ins, server-side apply),
-//! delete, deletecollection. Namespaces `default`, `kube-system`, `kube-public` and
-//! `kube-node-lease` exist from the start.
+//! validation, CEL rules via kube-cel), core/v1 `namespaces` (with `/status` and `/finalize`) and
+//! `secrets`, `events.k8s.io/v1` `events`, `coordination.k8s.io/v1` `leases`, discovery and
+//! `/version`. Verbs: get, list, watch, create, update (PUT), patch (merge, json, strategic for
+//! built-ins, server-side apply), delete, deletecollection. Namespaces `default`, `kube-system`,
+//! `kube-public` and `kube-node-lease` exist from the start. Also:
+//! - `?dryRun=All` on create, update, patch, apply and delete (`DeleteOptions.dryRun` too):
+//!   decoding, admission and validation run, nothing is stored; a dry-run create answers 201 with
+//!   the would-be object (uid, creationTimestamp, generated name, no resourceVersion); other values
+//!   are 422 for the verb's `*Options` kind;
+//! - `metadata.generateName`: prefix (cut to 58 bytes) + 5 characters of Kubernetes' alphabet;
+//! - DeleteOptions preconditions (uid, resourceVersion): 409 worded like `rest.BeforeDelete`
+//!   (`... on Secret "x": the UID in the precondition (...) does not match ...`), namespaces like
+//!   the namespace registry; a DELETE's options come from its body, or the query if it has none;
+//! - Secret validation: key names, the 1 MiB total, the typed Secrets' required keys
+//!   (basic-auth, tls, ssh-auth, dockercfg, service-account-token), `type` and `immutable: true`
+//!   data immutability, label/annotation/name rules of ObjectMeta;
+//! - `Accept: application/json;as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1` for get, list,
+//!   watch and writes (kube-runtime's metadata_watcher, `Api::*_metadata`); an object conversion
+//!   of a list, or a list conversion of an object, is 406 like kube-apiserver's;
+//! - garbage collection by owner uid (objects without ownerReferences are never collected),
+//!   orphan/foreground propagation;
+//! - namespace lifecycle: creates in a missing namespace are 404, in a terminating one 403
+//!   Forbidden with the `NamespaceTerminating` cause; DELETE of a namespace sets
+//!   deletionTimestamp and phase Terminating, the namespace controller deletes its content, then
+//!   takes `kubernetes` out of `spec.finalizers`, and the namespace goes when `spec.finalizers` is
+//!   empty (other entries keep it Terminating; `PUT .../finalize` changes them, a main-resource
+//!   write cannot). [`ApiServer::terminate_namespace`] / [`ApiServer::release_namespace`] keep a
+//!   namespace Terminating for as long as a test needs.
 //!
 //! Known differences from the real server (none of them more permissive on what the operator does):
-//! - no protobuf/YAML request or response bodies, no `as=Table`, no aggregated discovery;
-//!   `customresourcedefinitions`, core/v1 `events` and every other built-in kind are not served (404);
+//! - no protobuf/YAML request or response bodies, no `as=Table` and no `meta.k8s.io/v1beta1`
+//!   conversions (such an Accept clause is skipped for the next one, 406 if none is left), no
+//!   aggregated discovery; a watch asking `as=PartialObjectMetadataList` gets PartialObjectMetadata
+//!   events; `customresourcedefinitions`, core/v1 `events` and every other built-in kind are not
+//!   served (404);
 //! - OpenAPI validation covers type, required, enum, pattern, min/max length, minimum/maximum,
 //!   multipleOf, min/max items and properties, uniqueItems, list-type set/map, date-time/date/
 //!   uuid/byte formats; `allOf`/`anyOf`/`oneOf`/`not` and int32/int64 range checks are not applied;
@@ -27,6 +53,8 @@
 //!   finalizers as a set);
 //! - revisions are per server (start at a few, not etcd's); one global watch history serves all
 //!   resources; `compact()` also ends live watches (like a restarted apiserver);
+//! - the namespace controller sets no `status.conditions` (NamespaceContentRemaining, ...) and its
+//!   namespace DELETE ignores propagation policies;
 //! - no graceful deletion, no ResourceQuota/LimitRange/webhooks/PodSecurity admission;
 //!   OwnerReferencesPermissionEnforcement is opt-in; RBAC is a per-token rule list.
 
@@ -164,6 +192,8 @@ pub struct RequestMatcher {
     pub namespace: Option<String>,
     /// A substring the request body must contain.
     pub body_contains: Option<String>,
+    /// Whether the request is a dry run (`?dryRun=All`); `None` matches both.
+    pub dry_run: Option<bool>,
 }
 
 impl RequestMatcher {
@@ -198,6 +228,11 @@ impl RequestMatcher {
     /// Only requests whose body contains `needle` (e.g. one field of a status patch).
     pub fn body_contains(mut self, needle: &str) -> Self {
         self.body_contains = Some(needle.into());
+        self
+    }
+    /// Only writes that are carried out (not `?dryRun=All`).
+    pub fn not_dry_run(mut self) -> Self {
+        self.dry_run = Some(false);
         self
     }
 }
@@ -373,6 +408,118 @@ impl ApiServer {
     pub async fn create_namespace(&self, name: &str, annotations: &[(&str, &str)]) {
         create_namespace_internal(&self.inner.shared, name, annotations);
     }
+
+    /// Starts deleting namespace `name` as `DELETE /api/v1/namespaces/{name}` does
+    /// (`deletionTimestamp`, `status.phase: Terminating`) and keeps it Terminating: the namespace
+    /// also gets the `spec.finalizers` entry [`NAMESPACE_HOLD_FINALIZER`], so the namespace
+    /// controller still deletes its content (objects with finalizers wait for them) and removes
+    /// its own `kubernetes` token, but the namespace stays — as a real one does while another
+    /// finalizer is pending — until [`ApiServer::release_namespace`]. Meanwhile creates in it
+    /// answer 403 Forbidden (NamespaceLifecycle, transcript 53) and everything else works.
+    /// Panics if the namespace does not exist or may not be deleted (`default`, `kube-system`,
+    /// `kube-public`).
+    pub async fn terminate_namespace(&self, name: &str) {
+        assert!(
+            !matches!(name, "default" | "kube-system" | "kube-public"),
+            "terminate_namespace: namespace {name} may not be deleted"
+        );
+        let sh = &self.inner.shared;
+        let def = sh.find("", "v1", "namespaces").expect("namespaces served");
+        let key = (String::new(), name.to_string());
+        let ctx = internal_ctx(sh);
+        let mut st = sh.store();
+        let Some(existing) = st.get(&handlers::res_key(&def), &key) else {
+            panic!("terminate_namespace: namespace {name} does not exist");
+        };
+        let mut fins = handlers::spec_finalizers(&existing);
+        if !fins.iter().any(|f| f == NAMESPACE_HOLD_FINALIZER) {
+            fins.push(NAMESPACE_HOLD_FINALIZER.to_string());
+            let mut held = (*existing).clone();
+            held["spec"]["finalizers"] = json!(fins);
+            if let Err(e) = handlers::do_update(
+                &mut st,
+                &def,
+                Some("finalize"),
+                &existing,
+                held,
+                handlers::Mf::Keep,
+                &ctx,
+            ) {
+                panic!("terminate_namespace {name}: {}", e.status);
+            }
+        }
+        if let Err(e) = handlers::do_delete(
+            &mut st,
+            &def,
+            &key,
+            &handlers::DeleteOpts::default(),
+            ctx.now,
+        ) {
+            panic!("terminate_namespace {name}: {}", e.status);
+        }
+        drop(st);
+        sh.notify();
+    }
+
+    /// Takes the hold of [`ApiServer::terminate_namespace`] away (PUT .../finalize): the
+    /// namespace is removed once its content is gone. No-op for a namespace without the hold.
+    pub async fn release_namespace(&self, name: &str) {
+        let sh = &self.inner.shared;
+        let def = sh.find("", "v1", "namespaces").expect("namespaces served");
+        let key = (String::new(), name.to_string());
+        let ctx = internal_ctx(sh);
+        let mut st = sh.store();
+        let Some(existing) = st.get(&handlers::res_key(&def), &key) else {
+            return;
+        };
+        let fins = handlers::spec_finalizers(&existing);
+        if !fins.iter().any(|f| f == NAMESPACE_HOLD_FINALIZER) {
+            return;
+        }
+        let kept: Vec<String> = fins
+            .into_iter()
+            .filter(|f| f != NAMESPACE_HOLD_FINALIZER)
+            .collect();
+        let mut new = (*existing).clone();
+        if kept.is_empty() {
+            if let Some(spec) = new
+                .get_mut("spec")
+                .and_then(serde_json::Value::as_object_mut)
+            {
+                spec.remove("finalizers");
+            }
+        } else {
+            new["spec"]["finalizers"] = json!(kept);
+        }
+        if let Err(e) = handlers::do_update(
+            &mut st,
+            &def,
+            Some("finalize"),
+            &existing,
+            new,
+            handlers::Mf::Keep,
+            &ctx,
+        ) {
+            panic!("release_namespace {name}: {}", e.status);
+        }
+        drop(st);
+        sh.notify();
+    }
+}
+
+/// The `spec.finalizers` entry with which [`ApiServer::terminate_namespace`] keeps a namespace
+/// Terminating.
+pub const NAMESPACE_HOLD_FINALIZER: &str = "stand-in.test/hold";
+
+/// The server's own writes (no user, no field manager entry of a client).
+fn internal_ctx(sh: &Shared) -> WriteCtx {
+    WriteCtx {
+        user: None,
+        manager: "kube-apiserver".into(),
+        dry_run: false,
+        fv: resources::FieldValidation::Strict,
+        now: sh.now(),
+    }
 }
 
 fn create_namespace_internal(sh: &Shared, name: &str, annotations: &[(&str, &str)]) {
@@ -390,13 +537,7 @@ fn create_namespace_internal(sh: &Shared, name: &str, annotations: &[(&str, &str
     let Ok((obj, _)) = def.decode(&obj, resources::FieldValidation::Strict) else {
         return;
     };
-    let ctx = WriteCtx {
-        user: None,
-        manager: "kube-apiserver".into(),
-        dry_run: false,
-        fv: resources::FieldValidation::Strict,
-        now: sh.now(),
-    };
+    let ctx = internal_ctx(sh);
     let mut st = sh.store();
     let key = (String::new(), name.to_string());
     let res = match st.get(&handlers::res_key(&def), &key) {

@@ -80,6 +80,22 @@ impl ResourceDef {
         }
     }
 
+    /// The Go type (`%T`) of the registry's objects: internal types for built-ins.
+    pub fn internal_type_name(&self, list: bool) -> String {
+        let base = match self.imp {
+            KindImpl::Custom(_) => "*unstructured.Unstructured",
+            KindImpl::Secret => "*core.Secret",
+            KindImpl::Namespace => "*core.Namespace",
+            KindImpl::EventV1 => "*core.Event",
+            KindImpl::Lease => "*coordination.Lease",
+        };
+        if list {
+            format!("{base}List")
+        } else {
+            base.to_string()
+        }
+    }
+
     pub fn allow_create_on_update(&self) -> bool {
         matches!(self.imp, KindImpl::EventV1)
     }
@@ -450,10 +466,27 @@ impl ResourceDef {
                     new["metadata"]["generation"] = json!(g + 1);
                 }
             }
-            (_, KindImpl::Namespace) => {
-                // status is owned by the namespace controller
-                if let Some(s) = old.get("status") {
-                    new["status"] = s.clone();
+            (sub, KindImpl::Namespace) => {
+                // status is owned by the namespace controller; spec.finalizers changes only
+                // through /finalize
+                match old.get("status") {
+                    Some(s) => new["status"] = s.clone(),
+                    None => {
+                        if let Some(m) = new.as_object_mut() {
+                            m.remove("status");
+                        }
+                    }
+                }
+                if sub.is_none() {
+                    let fins = old.get("spec").and_then(|s| s.get("finalizers")).cloned();
+                    if !new.get("spec").is_some_and(Value::is_object) {
+                        new["spec"] = json!({});
+                    }
+                    let spec = new["spec"].as_object_mut().expect("spec object");
+                    match fins {
+                        Some(f) => spec.insert("finalizers".into(), f),
+                        None => spec.remove("finalizers"),
+                    };
                 }
             }
             _ => {}
