@@ -24,6 +24,8 @@ local terminal = {
   -- both need a person too.
   AccessDenied = true,
   IamRejected = true,
+  -- Which credential an interrupted create made cannot be proven: a person decides.
+  AdoptionAmbiguous = true,
 }
 
 local function describe(cond)

@@ -456,6 +456,15 @@ impl ServiceSpecificCredentialSpec {
 
 /// Parses a Go-style duration (`720h`, `1h30m`, `10m`) as Kubernetes does.
 pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
+    // kube-core's parser panics on overflowing values ("99999999999999999999h"); none of ours
+    // needs more than a few digits.
+    if value.len() > 32
+        || value
+            .split(|c: char| !c.is_ascii_digit())
+            .any(|d| d.len() > 9)
+    {
+        return Err(format!("invalid duration {value:?}: too long"));
+    }
     let parsed: kube::core::Duration = value
         .parse()
         .map_err(|e| format!("invalid duration {value:?}: {e}"))?;
@@ -606,6 +615,8 @@ mod tests {
             std::time::Duration::from_secs(5400)
         );
         assert!(parse_duration("-1h").is_err());
+        assert!(parse_duration("99999999999999999999h").is_err());
+        assert!(parse_duration("999999999h").is_ok());
         assert!(parse_duration("1d").is_err());
     }
 

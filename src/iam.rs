@@ -121,6 +121,12 @@ pub enum IamError {
 }
 
 impl IamError {
+    /// Whether IAM certainly did not carry the request out: it answered with a refusal. Transport
+    /// errors, timeouts and 5xx may hide a request that took effect.
+    pub fn is_definite(&self) -> bool {
+        !matches!(self, IamError::Unavailable { .. })
+    }
+
     /// Short machine-readable code for metrics labels.
     pub fn code(&self) -> &'static str {
         match self {

@@ -45,6 +45,9 @@ pub const FILTERS: [&str; 7] = [
     "length",
 ];
 
+/// The variables holding the secret itself.
+const SECRET_VARIABLES: [&str; 2] = ["password", "secret"];
+
 /// Why a template cannot be used. The text never holds a value: only kinds, names written in
 /// the template itself, and positions.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,8 +111,9 @@ pub fn render(source: &str, vars: &Variables<'_>, budget: usize) -> Result<Strin
     env.add_filter("trim", |v: String| v.trim().to_string());
     env.add_filter("length", |v: String| v.chars().count());
     env.add_filter("replace", |v: String, from: String, to: String| {
+        // An empty `from` matches between every character.
         let count = if from.is_empty() {
-            0
+            v.chars().count() + 1
         } else {
             v.matches(from.as_str()).count()
         };
@@ -241,9 +245,9 @@ impl Checker<'_> {
         match stmt {
             Stmt::Template(t) => self.stmts(&t.children),
             Stmt::EmitRaw(_) => Ok(()),
-            Stmt::EmitExpr(e) => self.expr(&e.expr),
+            Stmt::EmitExpr(e) => self.expr(&e.expr, false),
             Stmt::IfCond(c) => {
-                self.expr(&c.expr)?;
+                self.expr(&c.expr, true)?;
                 self.stmts(&c.true_body)?;
                 self.stmts(&c.false_body)
             }
@@ -264,8 +268,15 @@ impl Checker<'_> {
         }
     }
 
-    fn expr(&self, expr: &Expr<'_>) -> Result<(), TemplateError> {
+    /// `tested`: the value decides something (a condition, a comparison, a length) rather than
+    /// being output. The secret may not be tested: a template that behaves differently for the
+    /// real secret than for the dry run's placeholder would get past the pre-flight.
+    fn expr(&self, expr: &Expr<'_>, tested: bool) -> Result<(), TemplateError> {
         match expr {
+            Expr::Var(v) if tested && SECRET_VARIABLES.contains(&v.id) => refuse(
+                format!("using `{}` in a condition, comparison or `length`", v.id),
+                v.span(),
+            ),
             Expr::Var(v) => {
                 if self.known.contains(&v.id) {
                     Ok(())
@@ -282,7 +293,7 @@ impl Checker<'_> {
                 _ => refuse("a non-scalar literal", c.span()),
             },
             Expr::UnaryOp(u) => match u.op {
-                UnaryOpKind::Not => self.expr(&u.expr),
+                UnaryOpKind::Not => self.expr(&u.expr, true),
                 UnaryOpKind::Neg => refuse("arithmetic", u.span()),
             },
             Expr::BinOp(b) => match b.op {
@@ -290,28 +301,35 @@ impl Checker<'_> {
                 | BinOpKind::Ne
                 | BinOpKind::ScAnd
                 | BinOpKind::ScOr
-                | BinOpKind::Concat
                 | BinOpKind::In => {
-                    self.expr(&b.left)?;
-                    self.expr(&b.right)
+                    self.expr(&b.left, true)?;
+                    self.expr(&b.right, true)
+                }
+                BinOpKind::Concat => {
+                    self.expr(&b.left, tested)?;
+                    self.expr(&b.right, tested)
                 }
                 BinOpKind::Mul | BinOpKind::Pow => refuse("the `*` and `**` operators", b.span()),
                 _ => refuse("arithmetic and ordering operators", b.span()),
             },
             Expr::Compare(c) => {
-                self.expr(&c.expr)?;
+                self.expr(&c.expr, true)?;
                 for op in &c.ops {
                     match op.op {
-                        ast::CompareOpKind::Eq | ast::CompareOpKind::Ne => self.expr(&op.expr)?,
+                        ast::CompareOpKind::Eq | ast::CompareOpKind::Ne => {
+                            self.expr(&op.expr, true)?
+                        }
                         _ => return refuse("ordering comparisons", c.span()),
                     }
                 }
                 Ok(())
             }
             Expr::IfExpr(i) => {
-                self.expr(&i.test_expr)?;
-                self.expr(&i.true_expr)?;
-                i.false_expr.as_ref().map_or(Ok(()), |e| self.expr(e))
+                self.expr(&i.test_expr, true)?;
+                self.expr(&i.true_expr, tested)?;
+                i.false_expr
+                    .as_ref()
+                    .map_or(Ok(()), |e| self.expr(e, tested))
             }
             Expr::Filter(f) => {
                 if !FILTERS.contains(&f.name) {
@@ -321,7 +339,7 @@ impl Checker<'_> {
                     );
                 }
                 if let Some(e) = &f.expr {
-                    self.expr(e)?;
+                    self.expr(e, tested || f.name == "length")?;
                 }
                 self.args(&f.args, f.span())
             }
@@ -342,7 +360,7 @@ impl Checker<'_> {
     ) -> Result<(), TemplateError> {
         for arg in args {
             match arg {
-                CallArg::Pos(e) => self.expr(e)?,
+                CallArg::Pos(e) => self.expr(e, true)?,
                 _ => return refuse("keyword and splat arguments", span),
             }
         }
@@ -374,13 +392,18 @@ mod tests {
         );
         assert_eq!(
             render(
-                "{{ password | replace('=', '') | upper | length }}",
+                "{{ username | replace('-', '') | upper | length }}",
                 &vars(),
                 100
             )
             .unwrap(),
-            "43"
+            "8"
         );
+        let empty_from = format!("{{{{ password | replace('', '{}') }}}}", "a".repeat(2000));
+        assert!(matches!(
+            render(&empty_from, &vars(), MAX_RENDERED_TOTAL),
+            Err(TemplateError::TooLarge { .. })
+        ));
     }
 
     #[test]
@@ -395,6 +418,16 @@ mod tests {
             ("{{ range(10) }}", "function calls"),
             ("{{ password[1:] }}", "slicing"),
             ("{{ nope }}", "unknown variable `nope`"),
+            (
+                "{% if password == 'x' %}a{% endif %}",
+                "using `password` in a condition",
+            ),
+            ("{{ password | length }}", "using `password`"),
+            ("{{ 'a' if 'k' in password else 'b' }}", "using `password`"),
+            (
+                "{{ username | replace(password, 'x') }}",
+                "using `password`",
+            ),
         ] {
             let err = check(source, &["password", "username"]).unwrap_err();
             assert!(err.to_string().contains(what), "{source}: {err}");

@@ -133,12 +133,15 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
             mark_available(ctx, snapshot, &updated).await
         }
         Decision::RewriteSecret { credential } => {
-            let source = match &snapshot.secret_observation {
-                plan::SecretObservation::Owned { intact: true, .. } => snapshot.secret.as_ref(),
-                _ => snapshot.old_secret.as_ref(),
-            };
+            // Copied only from a Secret that holds this very credential.
             let kind = resource.spec.service_name.kind();
-            let Some((_, login, value)) = source.and_then(|s| secret::read_back(s, kind)) else {
+            let copy = [snapshot.secret.as_ref(), snapshot.old_secret.as_ref()]
+                .into_iter()
+                .flatten()
+                .filter(|s| secret::is_owned_by(s, &resource.uid().unwrap_or_default()))
+                .filter_map(|s| secret::read_back(s, kind))
+                .find(|(id, _, _)| *id == credential.id);
+            let Some((_, login, value)) = copy else {
                 // Nothing intact to copy from: the next observation resets.
                 return Ok(Outcome {
                     reason: Reason::Creating,
@@ -449,24 +452,7 @@ async fn recreate(
         .await
     {
         Ok(issued) => issued,
-        Err(error) => {
-            if matches!(error, IamError::LimitExceeded { .. }) {
-                // A definite no: the marker must not outlive this attempt.
-                let mut status = base.clone();
-                clear_intent(&mut status);
-                write_status(
-                    ctx,
-                    snapshot,
-                    &base,
-                    status.clone(),
-                    Reason::Rotating,
-                    String::new(),
-                )
-                .await?;
-                return report_failed_create(ctx, snapshot, &status, error).await;
-            }
-            return report_failed_create(ctx, snapshot, &base, error).await;
-        }
+        Err(error) => return report_failed_create(ctx, snapshot, &base, error).await,
     };
     info!(credential_id = %issued.metadata.id, replaces = %old.id, "created IAM credential (rotation)");
     let now = Timestamp::now();
@@ -579,8 +565,8 @@ async fn deliver(
     Ok(())
 }
 
-/// Reports a failed Create. The intent marker stays: even after an error answer, an SDK retry
-/// may hide an earlier attempt that IAM did carry out, and that credential must be adopted.
+/// Reports a failed Create. The intent marker stays only when the failure may hide a Create that
+/// took effect (a timeout, a lost answer, a 5xx): that credential must then be adopted.
 async fn report_failed_create(
     ctx: &Context,
     snapshot: &Snapshot,
@@ -588,7 +574,13 @@ async fn report_failed_create(
     error: IamError,
 ) -> Result<Outcome, Error> {
     let reason = reason_for(&error);
-    write_status(ctx, snapshot, base, base.clone(), reason, error.to_string()).await?;
+    let mut status = base.clone();
+    if error.is_definite() {
+        // IAM answered no, and Create is never retried by the SDK: nothing was created, so the
+        // marker has nothing to protect and must not let a later credential look like ours.
+        clear_intent(&mut status);
+    }
+    write_status(ctx, snapshot, base, status, reason, error.to_string()).await?;
     Ok(Outcome { reason })
 }
 
@@ -847,6 +839,7 @@ async fn record_status(
     reason: Reason,
     message: String,
 ) -> Result<ServiceSpecificCredentialStatus, Error> {
+    note_recorded(ctx, snapshot, &new);
     let mut attempt = 0;
     loop {
         match write_status(ctx, snapshot, old, new.clone(), reason, message.clone()).await {
@@ -870,6 +863,20 @@ async fn record_status(
             }
             other => return other,
         }
+    }
+}
+
+/// Remembers the ids `status` names as this resource's, before the write that records them, so
+/// no other reconcile of this process can take them for unclaimed while caches catch up.
+fn note_recorded(ctx: &Context, snapshot: &Snapshot, status: &ServiceSpecificCredentialStatus) {
+    let uid = snapshot.resource.uid().unwrap_or_default();
+    let mut recorded = ctx.recorded.lock().expect("recorded lock");
+    recorded.retain(|_, (holder, _)| *holder != uid);
+    for id in [&status.credential_id, &status.retiring_credential_id]
+        .into_iter()
+        .flatten()
+    {
+        recorded.insert(id.clone(), (uid.clone(), snapshot.namespace.clone()));
     }
 }
 

@@ -109,6 +109,9 @@ pub struct Context {
     not_before: Mutex<HashMap<String, NotBefore>>,
     /// One IAM pass (List → Create/adopt → status) at a time per (user, service).
     iam_locks: Mutex<HashMap<(String, String), IamLock>>,
+    /// Credential ids this process recorded in a resource's status: id → (resource uid,
+    /// namespace). Claims are read from watch caches that can trail our own writes; these cannot.
+    pub(crate) recorded: Mutex<HashMap<String, (String, String)>>,
     observer: Arc<dyn ReconcileObserver>,
 }
 
@@ -296,21 +299,18 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
 }
 
 async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Applied, Error> {
-    let snapshot = observe::observe_kubernetes(ctx, resource).await?;
+    let mut snapshot = observe::observe_kubernetes(ctx, resource).await?;
+    // Held through the deletes: an orphan is only this resource's if no other pass is recording it.
+    let lock = ctx.iam_lock(
+        &resource.spec.user_name,
+        resource.spec.service_name.as_str(),
+    );
+    let _held = lock.lock().await;
+    if plan::cleanup_needs_list(&snapshot.observed()) {
+        observe::observe_iam(ctx, &mut snapshot).await;
+    }
     let observed = snapshot.observed();
-    let listed = if plan::cleanup_needs_list(&observed) {
-        Some(
-            ctx.iam
-                .list(
-                    &resource.spec.user_name,
-                    resource.spec.service_name.as_str(),
-                )
-                .await,
-        )
-    } else {
-        None
-    };
-    let credentials = match &listed {
+    let credentials = match &snapshot.credentials {
         Some(Ok(list)) => Some(list.as_slice()),
         Some(Err(IamError::UserNotFound { .. })) => None,
         Some(Err(error)) => return Err(Error::Iam(error.clone())),
@@ -370,6 +370,10 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
     if let Some(uid) = resource.uid() {
         ctx.failures.lock().expect("failures lock").remove(&uid);
         ctx.not_before.lock().expect("not-before lock").remove(&uid);
+        ctx.recorded
+            .lock()
+            .expect("recorded lock")
+            .retain(|_, (holder, _)| *holder != uid);
     }
     ctx.observer.forget(&ObjectRef::from_obj(resource));
     Ok((Action::await_change(), Reason::Deleting))
@@ -477,6 +481,7 @@ pub async fn run(
         failures: Mutex::new(HashMap::new()),
         not_before: Mutex::new(HashMap::new()),
         iam_locks: Mutex::new(HashMap::new()),
+        recorded: Mutex::new(HashMap::new()),
         observer: observer.unwrap_or_else(|| Arc::new(NoopReconcileObserver)),
     });
     let runs = controllers.into_iter().map(|controller| {

@@ -97,11 +97,12 @@ pub async fn observe_kubernetes(
             &resource.spec.user_name,
         )
     };
-    // Nothing of a resource the namespace may not use is rendered, not even with placeholders.
+    // Nothing of a resource the namespace may not use is rendered, not even with placeholders
+    // (the gate reports validity or tenancy first, so this placeholder error is never shown).
     let template = if validity.is_ok() && permission.is_ok() {
         check_template(resource)
     } else {
-        Ok(())
+        Err("not checked: an earlier gate failed".into())
     };
 
     let secrets = Api::<Secret>::namespaced(ctx.client.clone(), &namespace);
@@ -112,9 +113,12 @@ pub async fn observe_kubernetes(
         Some(s) if !secret::is_owned_by(s, &uid) => SecretObservation::Foreign,
         Some(s) => {
             let read = secret::read_back(s, kind);
+            // Rendered with real material only for a resource that passed every gate.
             let up_to_date = match &read {
-                Some((id, login, value)) => rendered_matches(resource, s, id, login, value),
-                None => false,
+                Some((id, login, value)) if template.is_ok() => {
+                    rendered_matches(resource, s, id, login, value)
+                }
+                _ => false,
             };
             SecretObservation::Owned {
                 credential_id: s
@@ -139,8 +143,6 @@ pub async fn observe_kubernetes(
         _ => (None, None),
     };
 
-    let (claimed_elsewhere, claims_complete) = claims(ctx, resource).await;
-
     Ok(Snapshot {
         resource: resource.clone(),
         status,
@@ -152,8 +154,8 @@ pub async fn observe_kubernetes(
         old_secret,
         old_secret_intact,
         credentials: None,
-        claimed_elsewhere,
-        claims_complete,
+        claimed_elsewhere: HashMap::new(),
+        claims_complete: false,
         namespace,
         now: Timestamp::now(),
         fence: Mutex::new(Fence {
@@ -179,7 +181,8 @@ async fn claims(
     )
     .await
     .is_ok_and(|all| all.iter().all(Result::is_ok));
-    let claimed = ctx
+    let uid = resource.uid().unwrap_or_default();
+    let mut claimed: HashMap<String, String> = ctx
         .stores
         .iter()
         .flat_map(|store| store.state())
@@ -196,11 +199,23 @@ async fn claims(
                 .map(move |id| (id, ns.clone()))
         })
         .collect();
+    // Ids this process recorded in other resources' status: the caches may not show them yet.
+    for (id, (holder, ns)) in ctx.recorded.lock().expect("recorded lock").iter() {
+        if *holder != uid {
+            claimed.entry(id.clone()).or_insert_with(|| ns.clone());
+        }
+    }
     (claimed, synced)
 }
 
 /// Asks IAM for the user's credentials of this service (through the rate limiter and List cache).
+///
+/// Also reads the claims: called with the (user, service) lock held, so every id another
+/// reconcile of this process recorded before is known (see `Context::recorded`).
 pub async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot) {
+    let (claimed, complete) = claims(ctx, &snapshot.resource).await;
+    snapshot.claimed_elsewhere = claimed;
+    snapshot.claims_complete = complete;
     let spec = &snapshot.resource.spec;
     snapshot.credentials = Some(
         ctx.iam

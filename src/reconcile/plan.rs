@@ -336,14 +336,18 @@ pub fn intent_settled(observed: &Observed<'_>, held: &CredentialMetadata) -> boo
 pub fn limit_message(observed: &Observed<'_>, credentials: &[CredentialMetadata]) -> String {
     let (elsewhere, visible): (Vec<&CredentialMetadata>, Vec<&CredentialMetadata>) =
         credentials.iter().partition(|c| {
-            observed
-                .claimed_elsewhere
-                .get(&c.id)
-                .is_some_and(|ns| ns != observed.namespace)
+            !observed.claims_complete
+                || observed
+                    .claimed_elsewhere
+                    .get(&c.id)
+                    .is_some_and(|ns| ns != observed.namespace)
         });
     let mut held: Vec<String> = visible.iter().map(|c| c.id.clone()).collect();
     if !elsewhere.is_empty() {
-        held.push(format!("{} held in other namespaces", elsewhere.len()));
+        held.push(format!(
+            "{} held in other namespaces or not yet known",
+            elsewhere.len()
+        ));
     }
     format!(
         "IAM user {} already holds {} credentials for {} ({}), the most IAM allows; delete one of them or use another IAM user",
@@ -370,16 +374,6 @@ fn decide_with_credential(
         return resume;
     }
     let status = observed.status;
-    if let Some(retiring) = &status.retiring_credential_id
-        && status
-            .retire_after
-            .as_ref()
-            .is_none_or(|after| after.0 <= observed.now)
-    {
-        return Decision::Retire {
-            id: retiring.clone(),
-        };
-    }
 
     let rotation = rotation_trigger(observed, credential);
     let recreate = rotation.as_ref().is_some_and(|(_, recreate)| *recreate);
@@ -411,6 +405,19 @@ fn decide_with_credential(
         _ => false,
     };
     let movable = observed.old_secret_intact.as_deref() == Some(credential.id.as_str());
+    // The previous credential retires only once the Secret holds the current one: until then it
+    // may be the only one that works.
+    if let Some(retiring) = &status.retiring_credential_id
+        && secret_holds_it
+        && status
+            .retire_after
+            .as_ref()
+            .is_none_or(|after| after.0 <= observed.now)
+    {
+        return Decision::Retire {
+            id: retiring.clone(),
+        };
+    }
     if !secret_holds_it && !movable && !recreate {
         return Decision::Reset {
             credential: credential.clone(),
@@ -864,7 +871,8 @@ mod tests {
             Decision::Report { message, .. } => {
                 assert!(!message.contains("ACCA2"), "{message}");
                 assert!(
-                    message.contains("ACCA1") && message.contains("1 held in other namespaces"),
+                    message.contains("ACCA1")
+                        && message.contains("1 held in other namespaces or not yet known"),
                     "{message}"
                 );
             }

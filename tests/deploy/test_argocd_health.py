@@ -14,7 +14,7 @@ from manifests import ROOT
 
 SCRIPT = (ROOT / "docs" / "argocd-health.lua").read_text()
 TERMINAL = ["UserNotFound", "ServiceNotSupported", "NotPermitted", "SecretConflict", "InvalidSpec", "Expired",
-            "LimitExceeded", "AccessDenied", "IamRejected"]
+            "LimitExceeded", "AccessDenied", "IamRejected", "AdoptionAmbiguous"]
 TRANSIENT = ["Throttled", "IamUnavailable", "Rotating", "Deleting", "Creating", "Reconciling"]
 ARGO_STATUSES = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
 

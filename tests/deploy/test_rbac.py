@@ -222,6 +222,7 @@ def operator_requests(watch_ns: str | None, tenant: str = "team-a"):
     yield "GET", f"{SSC}{ns_prefix}/servicespecificcredentials?watch=true&resourceVersion=1"
     yield "GET", f"/api/v1{ns_prefix}/secrets?{MANAGED}"
     yield "GET", f"/api/v1{ns_prefix}/secrets?{MANAGED}&watch=true"
+    yield "GET", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x"
     yield "PATCH", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x"
     yield "PATCH", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x/status"
     for method, suffix in (("GET", "/s"), ("POST", ""), ("PUT", "/s"), ("DELETE", "/s")):
