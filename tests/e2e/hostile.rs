@@ -534,3 +534,41 @@ async fn status_secret_name_changes_only_once_the_new_secret_is_written() {
     );
     assert!(h.secret("mover").await.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_immutable_secret_stops_a_rotation_before_any_iam_call() {
+    let h = Harness::start().await;
+    h.apply(codecommit_in(NS, "frozen", "sofia")).await;
+    h.wait_ready("frozen").await;
+    let live = h.secret("frozen").await.unwrap();
+    h.secrets()
+        .patch(
+            "frozen",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"immutable": true})),
+        )
+        .await
+        .unwrap();
+    h.resources()
+        .patch(
+            "frozen",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"annotations": {"iam.ssc-operator.dev/rotate": "1"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let r = h.wait_for_reason("frozen", "InvalidSpec").await;
+    println!("{}", r.ready_condition().unwrap().message);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(h.iam_call_count("ResetServiceSpecificCredential"), 0);
+    assert!(
+        h.secret_works(&h.secret("frozen").await.unwrap(), CODECOMMIT)
+            .await
+    );
+    assert_eq!(
+        login_and_secret(&h.secret("frozen").await.unwrap()),
+        login_and_secret(&live)
+    );
+}
