@@ -242,7 +242,6 @@ def forbidden_requests(watch_ns: str | None, tenant: str = "team-a"):
     yield "PUT", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x/status"
     yield "DELETE", f"/api/v1/namespaces/{tenant}/secrets"
     yield "PATCH", f"/api/v1/namespaces/{tenant}/secrets/s"
-    yield "GET", f"{SSC}/namespaces/{tenant}/servicespecificcredentials/x"
     yield "GET", f"/api/v1/namespaces/{tenant}/configmaps"
     yield "GET", f"/api/v1/namespaces/{tenant}/pods"
     yield "GET", "/api/v1/namespaces"
