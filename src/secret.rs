@@ -89,6 +89,34 @@ pub fn read_back(secret: &Secret, kind: CredentialKind) -> Option<(String, Strin
     (digest(id, &login, &value) == *expected).then(|| (id.clone(), login, value))
 }
 
+/// `namespace/name` of the resource, as the owner and retained-from annotations name it.
+pub fn owner_of(resource: &ServiceSpecificCredential) -> String {
+    format!(
+        "{}/{}",
+        resource.namespace().unwrap_or_default(),
+        resource.name_any()
+    )
+}
+
+/// Placeholder material shaped like real credentials, and longer: what a template check and the
+/// Secret's dry run render, before any real secret exists.
+const PLACEHOLDER_SECRET: &str = "PLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERx";
+
+/// The Secret `resource` would write, with placeholder material.
+pub fn render_placeholder(resource: &ServiceSpecificCredential) -> Result<Secret, RenderError> {
+    let login = format!("{}-at-000000000000", resource.spec.user_name);
+    let placeholder = SecretValue::new(PLACEHOLDER_SECRET);
+    render(
+        resource,
+        &Material {
+            kind: resource.spec.service_name.kind(),
+            credential_id: "ACCAPLACEHOLDERPLACEHOLDER0000",
+            login: &login,
+            secret: &placeholder,
+        },
+    )
+}
+
 /// Builds the complete Secret for `resource` holding `material`.
 pub fn render(
     resource: &ServiceSpecificCredential,
@@ -123,14 +151,7 @@ pub fn render(
     let mut labels = template.labels.clone();
     labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY_VALUE.into());
     let mut annotations = template.annotations.clone();
-    annotations.insert(
-        OWNER_ANNOTATION.into(),
-        format!(
-            "{}/{}",
-            resource.namespace().unwrap_or_default(),
-            resource.name_any()
-        ),
-    );
+    annotations.insert(OWNER_ANNOTATION.into(), owner_of(resource));
     annotations.insert(
         CREDENTIAL_ID_ANNOTATION.into(),
         material.credential_id.to_string(),
@@ -353,6 +374,21 @@ mod tests {
         assert_eq!(text(&s, "u"), "%2BoaFsNk7%2FobP9G%20h~%3D");
     }
 
+    /// The error text of a template in key `k` that fails to render with [`PASSWORD`].
+    fn template_error(source: &str) -> String {
+        let template = SecretTemplate {
+            data: [("k".to_string(), source.to_string())].into(),
+            ..Default::default()
+        };
+        let value = SecretValue::new(PASSWORD);
+        render(
+            &resource(ServiceName::CodeCommit, Some(template)),
+            &password_material(&value),
+        )
+        .unwrap_err()
+        .to_string()
+    }
+
     #[test]
     fn template_errors_name_the_key_and_never_the_secret() {
         for source in [
@@ -362,17 +398,7 @@ mod tests {
             "{{ password + 1 }}",
             "{{ password | int + 1 }}{{ password.x.y }}",
         ] {
-            let template = SecretTemplate {
-                data: [("k".to_string(), source.to_string())].into(),
-                ..Default::default()
-            };
-            let value = SecretValue::new(PASSWORD);
-            let err = render(
-                &resource(ServiceName::CodeCommit, Some(template)),
-                &password_material(&value),
-            )
-            .unwrap_err();
-            let text = err.to_string();
+            let text = template_error(source);
             assert!(text.contains("\"k\""), "{text}");
             assert!(!text.contains(PASSWORD), "{text}");
             assert!(!text.contains("k1zP"), "{text}");
@@ -389,17 +415,7 @@ mod tests {
             "{{ undefined_thing(password[1:]) }}",
             "{{ password[1:] ~ 1 + password[1:] }}",
         ] {
-            let template = SecretTemplate {
-                data: [("k".to_string(), source.to_string())].into(),
-                ..Default::default()
-            };
-            let value = SecretValue::new(PASSWORD);
-            let err = render(
-                &resource(ServiceName::CodeCommit, Some(template)),
-                &password_material(&value),
-            )
-            .unwrap_err();
-            let text = err.to_string();
+            let text = template_error(source);
             for start in 0..PASSWORD.len() - 8 {
                 assert!(
                     !text.contains(&PASSWORD[start..start + 8]),

@@ -24,28 +24,11 @@ pub struct Outcome {
 
 pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Result<Outcome, Error> {
     let resource = &snapshot.resource;
-    // A write decided from a stale cached copy must not happen: Create and Recreate are fenced
-    // by their intent-marker status write (or check when it was a no-op), every other write is
-    // checked here first.
-    if matches!(
-        decision,
-        Decision::Reset { .. }
-            | Decision::UpdateStatus { .. }
-            | Decision::RewriteSecret { .. }
-            | Decision::Retire { .. }
-    ) {
+    if decision.needs_freshness_check() {
         ensure_current(ctx, snapshot).await?;
     }
-    // Every write of the Secret is tried first as a server-side dry run: a Secret the API server
-    // rejects must not cost an IAM write (whose one-time secret would then be discarded), nor the
-    // live Secret.
-    if matches!(
-        decision,
-        Decision::Create { .. }
-            | Decision::Recreate { .. }
-            | Decision::Reset { .. }
-            | Decision::RewriteSecret { .. }
-    ) && let Some((reason, message)) = preflight_secret(ctx, snapshot).await?
+    if decision.writes_secret()
+        && let Some((reason, message)) = preflight_secret(ctx, snapshot).await?
     {
         write_status(
             ctx,
@@ -193,15 +176,16 @@ async fn available(
 /// The Ready reason and message while an IAM write is attempted: `Creating`/`Rotating` at
 /// first, but a failure being retried keeps its own (no flip back and forth, no Event per retry).
 fn attempt_condition(snapshot: &Snapshot, reason: Reason, message: String) -> (Reason, String) {
-    match snapshot.resource.ready_condition() {
-        Some(c) if c.status == "False" && c.reason != Reason::Creating.as_str() => {
-            match Reason::ALL.into_iter().find(|r| r.as_str() == c.reason) {
-                Some(failing) if !failing.is_ready() => (failing, c.message.clone()),
-                _ => (reason, message),
-            }
-        }
-        _ => (reason, message),
-    }
+    snapshot
+        .resource
+        .ready_condition()
+        .filter(|c| c.status == "False")
+        .and_then(|c| {
+            Reason::from_name(&c.reason)
+                .filter(|failing| *failing != Reason::Creating && !failing.is_ready())
+                .map(|failing| (failing, c.message.clone()))
+        })
+        .unwrap_or((reason, message))
 }
 
 /// Records the intent to create before IAM holds anything: the time and the ids that exist now,
@@ -287,22 +271,12 @@ async fn create(
     info!(credential_id = %issued.metadata.id, "created IAM credential");
 
     // 3. Status names the credential: from here on it is this resource's, whatever happens.
-    let mut recorded = base.clone();
-    apply_credential(&mut recorded, &issued.metadata);
-    clear_intent(&mut recorded);
-    recorded.slots_used = slots_after_create(snapshot);
-    let recorded = record_status(
-        ctx,
-        snapshot,
-        &base,
-        recorded,
-        Reason::Creating,
-        format!("writing Secret {}", resource.secret_name()),
-    )
-    .await?;
-
     // 4. The Secret, then Ready.
-    deliver(ctx, snapshot, &recorded, &issued, |_| {}).await?;
+    record_then_deliver(ctx, snapshot, &base, &issued, Reason::Creating, |status| {
+        clear_intent(status);
+        status.slots_used = slots_after_create(snapshot);
+    })
+    .await?;
     publish(
         ctx,
         resource,
@@ -396,19 +370,15 @@ async fn reset(
         ResetCause::Adopt | ResetCause::AdoptRequested | ResetCause::AdoptRotation { .. }
     ) {
         // Status names an adopted credential before its secret goes anywhere.
-        let mut recorded = snapshot.status.clone();
-        apply_credential(&mut recorded, &issued.metadata);
-        adjust(&mut recorded);
-        let recorded = record_status(
+        record_then_deliver(
             ctx,
             snapshot,
             &snapshot.status,
-            recorded,
+            &issued,
             Reason::Creating,
-            format!("writing Secret {}", resource.secret_name()),
+            adjust,
         )
         .await?;
-        deliver(ctx, snapshot, &recorded, &issued, |_| {}).await?;
     } else {
         deliver(ctx, snapshot, &snapshot.status, &issued, adjust).await?;
     }
@@ -456,23 +426,14 @@ async fn recreate(
     };
     info!(credential_id = %issued.metadata.id, replaces = %old.id, "created IAM credential (rotation)");
     let now = Timestamp::now();
-    let mut recorded = base.clone();
-    apply_credential(&mut recorded, &issued.metadata);
-    start_retirement(&mut recorded, snapshot, &old.id, now);
-    recorded.slots_used = slots_after_create(snapshot);
-    if let ResetCause::Rotate(Some(request)) = &cause {
-        recorded.handled_rotate_request = Some(request.clone());
-    }
-    let recorded = record_status(
-        ctx,
-        snapshot,
-        &base,
-        recorded,
-        Reason::Rotating,
-        format!("writing Secret {}", resource.secret_name()),
-    )
+    record_then_deliver(ctx, snapshot, &base, &issued, Reason::Rotating, |status| {
+        start_retirement(status, snapshot, &old.id, now);
+        status.slots_used = slots_after_create(snapshot);
+        if let ResetCause::Rotate(Some(request)) = &cause {
+            status.handled_rotate_request = Some(request.clone());
+        }
+    })
     .await?;
-    deliver(ctx, snapshot, &recorded, &issued, |_| {}).await?;
     let grace = grace_period(resource);
     publish(
         ctx,
@@ -530,6 +491,32 @@ fn start_retirement(
     {
         status.handled_rotate_request = Some(request.clone());
     }
+}
+
+/// For a credential not yet in status (created or adopted): records it in status first (with
+/// `adjust`, Ready still `reason`), so it is this resource's before its secret goes anywhere,
+/// then delivers it.
+async fn record_then_deliver(
+    ctx: &Context,
+    snapshot: &Snapshot,
+    base: &ServiceSpecificCredentialStatus,
+    issued: &IssuedCredential,
+    reason: Reason,
+    adjust: impl FnOnce(&mut ServiceSpecificCredentialStatus),
+) -> Result<(), Error> {
+    let mut recorded = base.clone();
+    apply_credential(&mut recorded, &issued.metadata);
+    adjust(&mut recorded);
+    let recorded = record_status(
+        ctx,
+        snapshot,
+        base,
+        recorded,
+        reason,
+        format!("writing Secret {}", snapshot.resource.secret_name()),
+    )
+    .await?;
+    deliver(ctx, snapshot, &recorded, issued, |_| {}).await
 }
 
 /// Writes the Secret for a freshly issued secret, then the status naming the credential.
@@ -659,12 +646,8 @@ async fn send_secret(
     mut desired: Secret,
     dry_run: bool,
 ) -> Result<(), Error> {
-    let namespace = snapshot.resource.namespace().ok_or(Error::NoNamespace)?;
-    let api = Api::<Secret>::namespaced(ctx.client.clone(), &namespace);
-    let pp = PostParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        dry_run,
-    };
+    let api = secrets(ctx, snapshot);
+    let pp = post_params(dry_run);
     // Only a Secret we own is ever replaced; a foreign one stopped us at the gate.
     let existing = match &snapshot.secret_observation {
         plan::SecretObservation::Owned { .. } => snapshot.secret.as_ref(),
@@ -715,6 +698,18 @@ async fn send_secret(
     Ok(())
 }
 
+/// The Secrets of the resource's namespace.
+fn secrets(ctx: &Context, snapshot: &Snapshot) -> Api<Secret> {
+    Api::namespaced(ctx.client.clone(), &snapshot.namespace)
+}
+
+fn post_params(dry_run: bool) -> PostParams {
+    PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        dry_run,
+    }
+}
+
 /// `deletionPolicy: Retain`: the Secret stays with the credential it holds. Our ownerReference
 /// goes (so the garbage collector leaves it), and with it our label (it is no longer managed);
 /// an annotation says where it came from.
@@ -736,19 +731,12 @@ pub async fn release_secret(ctx: &Context, snapshot: &Snapshot, id: &str) -> Res
     }
     released.annotations_mut().insert(
         secret::RETAINED_FROM_ANNOTATION.into(),
-        format!(
-            "{}/{}",
-            resource.namespace().unwrap_or_default(),
-            resource.name_any()
-        ),
+        secret::owner_of(resource),
     );
-    let namespace = resource.namespace().ok_or(Error::NoNamespace)?;
-    let api = Api::<Secret>::namespaced(ctx.client.clone(), &namespace);
-    let pp = PostParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        dry_run: false,
-    };
-    match api.replace(&secret.name_any(), &pp, &released).await {
+    match secrets(ctx, snapshot)
+        .replace(&secret.name_any(), &post_params(false), &released)
+        .await
+    {
         Ok(_) => {
             info!(credential_id = %id, secret = %secret.name_any(), "released the Secret of a retained credential");
             Ok(())
@@ -763,9 +751,10 @@ async fn delete_old_secret(ctx: &Context, snapshot: &Snapshot) -> Result<(), Err
     let Some(old) = &snapshot.old_secret else {
         return Ok(());
     };
-    let namespace = snapshot.resource.namespace().ok_or(Error::NoNamespace)?;
-    let api = Api::<Secret>::namespaced(ctx.client.clone(), &namespace);
-    match api.delete(&old.name_any(), &DeleteParams::default()).await {
+    match secrets(ctx, snapshot)
+        .delete(&old.name_any(), &DeleteParams::default())
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(e) => Err(e.into()),
@@ -880,9 +869,6 @@ fn note_recorded(ctx: &Context, snapshot: &Snapshot, status: &ServiceSpecificCre
     }
 }
 
-/// Placeholder material shaped like real credentials (and longer), for the dry run.
-const PLACEHOLDER_SECRET: &str = "PLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERxPLACEHOLDERx";
-
 /// Sends the Secret this resource would write, with placeholder material, as a server-side dry
 /// run (`dryRun=All`). `Some((reason, message))` when the API server refuses it: InvalidSpec with
 /// its message (invalid type or labels, too large, immutable, a terminating namespace), or
@@ -892,17 +878,7 @@ async fn preflight_secret(
     snapshot: &Snapshot,
 ) -> Result<Option<(Reason, String)>, Error> {
     let resource = &snapshot.resource;
-    let login = format!("{}-at-000000000000", resource.spec.user_name);
-    let placeholder = SecretValue::new(PLACEHOLDER_SECRET);
-    let desired = secret::render(
-        resource,
-        &secret::Material {
-            kind: resource.spec.service_name.kind(),
-            credential_id: "ACCAPLACEHOLDERPLACEHOLDER0000",
-            login: &login,
-            secret: &placeholder,
-        },
-    )?;
+    let desired = secret::render_placeholder(resource)?;
     match send_secret(ctx, snapshot, desired, true).await {
         Ok(()) => Ok(None),
         Err(Error::Kube(kube::Error::Api(e))) if e.code == 409 && e.reason == "AlreadyExists" => {

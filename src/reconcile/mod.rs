@@ -200,17 +200,26 @@ impl Context {
         }
     }
 
-    /// The lock serialising IAM passes of one (user, service); IAM user names are
-    /// case-insensitive.
-    fn iam_lock(&self, user: &str, service: &str) -> IamLock {
-        let mut locks = self.iam_locks.lock().expect("iam locks");
-        if locks.len() > 1024 {
-            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
-        }
-        locks
-            .entry((user.to_lowercase(), service.to_string()))
-            .or_default()
-            .clone()
+    /// Waits for the lock serialising IAM passes of the resource's (user, service); IAM user
+    /// names are case-insensitive. Held until the guard drops.
+    async fn iam_pass(
+        &self,
+        resource: &ServiceSpecificCredential,
+    ) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock: IamLock = {
+            let mut locks = self.iam_locks.lock().expect("iam locks");
+            if locks.len() > 1024 {
+                locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+            }
+            locks
+                .entry((
+                    resource.spec.user_name.to_lowercase(),
+                    resource.spec.service_name.as_str().to_string(),
+                ))
+                .or_default()
+                .clone()
+        };
+        lock.lock_owned().await
     }
 }
 
@@ -261,23 +270,18 @@ type Applied = (Action, Reason);
 
 async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Applied, Error> {
     let mut snapshot = observe::observe_kubernetes(ctx, resource).await?;
-    let outcome = if plan::gate(&snapshot.observed()).is_none() {
-        // List → decide → Create/adopt → status, one pass at a time per (user, service): no two
-        // resources of this process decide on the same listing.
-        let lock = ctx.iam_lock(
-            &resource.spec.user_name,
-            resource.spec.service_name.as_str(),
-        );
-        let _held = lock.lock().await;
+    // List → decide → Create/adopt → status, one pass at a time per (user, service): no two
+    // resources of this process decide on the same listing.
+    let _held = if plan::gate(&snapshot.observed()).is_none() {
+        let held = ctx.iam_pass(resource).await;
         observe::observe_iam(ctx, &mut snapshot).await;
-        let decision = plan::decide(&snapshot.observed());
-        tracing::debug!(?decision, "decided");
-        act::act(ctx, &snapshot, decision).await?
+        Some(held)
     } else {
-        let decision = plan::decide(&snapshot.observed());
-        tracing::debug!(?decision, "decided");
-        act::act(ctx, &snapshot, decision).await?
+        None
     };
+    let decision = plan::decide(&snapshot.observed());
+    tracing::debug!(?decision, "decided");
+    let outcome = act::act(ctx, &snapshot, decision).await?;
     let uid = resource.uid().unwrap_or_default();
     let attempt = ctx.attempt(&uid, outcome.reason);
     let mut after = outcome
@@ -301,11 +305,7 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
 async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Applied, Error> {
     let mut snapshot = observe::observe_kubernetes(ctx, resource).await?;
     // Held through the deletes: an orphan is only this resource's if no other pass is recording it.
-    let lock = ctx.iam_lock(
-        &resource.spec.user_name,
-        resource.spec.service_name.as_str(),
-    );
-    let _held = lock.lock().await;
+    let _held = ctx.iam_pass(resource).await;
     if plan::cleanup_needs_list(&snapshot.observed()) {
         observe::observe_iam(ctx, &mut snapshot).await;
     }
@@ -393,25 +393,22 @@ fn error_policy(
         },
         _ => error,
     };
+    let backoff = |reason: Reason, fallback: Duration| {
+        let attempt = ctx.attempt(&uid, reason);
+        reason
+            .retry_after(attempt, ctx.config.resync, jitter())
+            .unwrap_or(fallback)
+    };
     let after = match inner {
         // Someone else's Secret took the name between our read and our write.
         Error::Kube(kube::Error::Api(status))
             if status.code == 409 && status.reason == "AlreadyExists" =>
         {
-            let attempt = ctx.attempt(&uid, Reason::SecretConflict);
-            let after = Reason::SecretConflict
-                .retry_after(attempt, ctx.config.resync, jitter())
-                .unwrap_or(Duration::from_secs(15));
+            let after = backoff(Reason::SecretConflict, Duration::from_secs(15));
             warn!(retry_in = ?after, "a Secret of that name was created by someone else while writing it");
             return Action::requeue(after);
         }
-        Error::Iam(e) => {
-            let reason = conditions::reason_for(e);
-            let attempt = ctx.attempt(&uid, reason);
-            reason
-                .retry_after(attempt, ctx.config.resync, jitter())
-                .unwrap_or(Duration::from_secs(30))
-        }
+        Error::Iam(e) => backoff(conditions::reason_for(e), Duration::from_secs(30)),
         // The cached copy was stale, or someone wrote meanwhile: normal, look again soon.
         Error::Kube(kube::Error::Api(status)) if status.code == 409 => {
             let attempt = ctx.attempt(&uid, Reason::Creating);

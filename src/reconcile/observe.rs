@@ -230,22 +230,13 @@ fn check_template(resource: &ServiceSpecificCredential) -> Result<(), String> {
     if resource.spec.secret.template.is_none() {
         return Ok(());
     }
-    let placeholder = SecretValue::new("placeholder");
     let mut probe = resource.clone();
     if probe.metadata.uid.is_none() {
         probe.metadata.uid = Some("placeholder".into());
     }
-    secret::render(
-        &probe,
-        &secret::Material {
-            kind: resource.spec.service_name.kind(),
-            credential_id: "ACCAPLACEHOLDER000000",
-            login: "placeholder",
-            secret: &placeholder,
-        },
-    )
-    .map(|_| ())
-    .map_err(|e| e.to_string())
+    secret::render_placeholder(&probe)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn rendered_matches(

@@ -26,6 +26,8 @@ use crate::reconcile::conditions::{Reason, reason_for};
 /// Clock skew tolerated between the operator and IAM when matching an orphan to
 /// `createRequestedAt`.
 pub const ADOPTION_SKEW: Duration = Duration::from_secs(5);
+/// Reported while the watch caches that tell who holds which credential are still filling.
+const WAITING_FOR_CACHES: &str = "waiting for the caches of all watched namespaces before adopting";
 /// How long after `createRequestedAt` the Create it announced can have taken effect: the Create
 /// call's own timeout, with room to spare. A credential made later is not that Create's.
 pub const ADOPTION_WINDOW: Duration = Duration::from_secs(60);
@@ -131,6 +133,34 @@ pub enum Decision {
     Retire { id: String },
 }
 
+impl Decision {
+    /// Whether the snapshot must be proven current before this is carried out: a write decided
+    /// from a stale cached copy must not happen. Create and Recreate are proven by their
+    /// intent-marker status write instead.
+    pub fn needs_freshness_check(&self) -> bool {
+        matches!(
+            self,
+            Decision::Reset { .. }
+                | Decision::UpdateStatus { .. }
+                | Decision::RewriteSecret { .. }
+                | Decision::Retire { .. }
+        )
+    }
+
+    /// Whether this writes the Secret. Such a write is first tried as a server-side dry run: a
+    /// Secret the API server rejects must not cost an IAM write (whose one-time secret would then
+    /// be discarded), nor the live Secret.
+    pub fn writes_secret(&self) -> bool {
+        matches!(
+            self,
+            Decision::Create { .. }
+                | Decision::Recreate { .. }
+                | Decision::Reset { .. }
+                | Decision::RewriteSecret { .. }
+        )
+    }
+}
+
 /// Checks that need no IAM call. `Some` stops the reconcile before IAM is asked anything.
 pub fn gate(observed: &Observed<'_>) -> Option<Decision> {
     let report = |reason, message: &String| Decision::Report {
@@ -217,10 +247,7 @@ fn decide_without_credential(
     match adoption_candidates(observed, credentials, &exclude).as_slice() {
         [] => {}
         _ if !observed.claims_complete => {
-            return report(
-                Reason::Creating,
-                "waiting for the caches of all watched namespaces before adopting".into(),
-            );
+            return report(Reason::Creating, WAITING_FOR_CACHES.into());
         }
         [orphan] => {
             return Decision::Reset {
@@ -276,10 +303,7 @@ fn decide_requested_adoption(
         );
     }
     if !observed.claims_complete {
-        return report(
-            Reason::Creating,
-            "waiting for the caches of all watched namespaces before adopting".into(),
-        );
+        return report(Reason::Creating, WAITING_FOR_CACHES.into());
     }
     Decision::Reset {
         credential: credential.clone(),
@@ -497,7 +521,7 @@ fn resume_interrupted_rotation(
         [] => None,
         _ if !observed.claims_complete => Some(Decision::Report {
             reason: Reason::Rotating,
-            message: "waiting for the caches of all watched namespaces before adopting".into(),
+            message: WAITING_FOR_CACHES.into(),
             credential: Some(current.clone()),
             slots_used: Some(credentials.len()),
         }),

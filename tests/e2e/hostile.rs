@@ -36,6 +36,20 @@ async fn apply_in(h: &Harness, ns: &str, manifest: serde_json::Value) {
         .expect("resource created");
 }
 
+/// A credential of user sofia held by resource `theirs` in namespace team-b: its id.
+async fn credential_of_another_namespace(h: &Harness) -> String {
+    h.kube
+        .create_namespace(OTHER_NS, &[(ALLOWED_USERS_ANNOTATION, "*")])
+        .await;
+    apply_in(h, OTHER_NS, codecommit_in(OTHER_NS, "theirs", "sofia")).await;
+    let theirs = h
+        .wait_for_in(OTHER_NS, "theirs", "Ready", |r| {
+            r.ready_condition().is_some_and(|c| c.status == "True")
+        })
+        .await;
+    status(&theirs).credential_id.unwrap()
+}
+
 /// A credential made outside the operator (by a person, another tool or another tenant).
 async fn create_by_hand(h: &Harness, user: &str) -> (String, String, String) {
     let out = h
@@ -110,16 +124,7 @@ async fn forged_secret_cannot_make_cleanup_delete_a_credential_the_resource_neve
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_secret_cannot_adopt_another_namespaces_credential() {
     let h = Harness::start().await;
-    h.kube
-        .create_namespace(OTHER_NS, &[(ALLOWED_USERS_ANNOTATION, "*")])
-        .await;
-    apply_in(&h, OTHER_NS, codecommit_in(OTHER_NS, "theirs", "sofia")).await;
-    let theirs = h
-        .wait_for_in(OTHER_NS, "theirs", "Ready", |r| {
-            r.ready_condition().is_some_and(|c| c.status == "True")
-        })
-        .await;
-    let their_id = status(&theirs).credential_id.unwrap();
+    let their_id = credential_of_another_namespace(&h).await;
     let their_secret = Api::<Secret>::namespaced(h.client(), OTHER_NS)
         .get("theirs")
         .await
@@ -300,16 +305,7 @@ async fn permanent_reset_failure_during_rotation_backs_off() {
         kind: FaultKind::ServerError(503),
         count: u32::MAX,
     });
-    h.resources()
-        .patch(
-            "rot-fail",
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"metadata": {"annotations": {"iam.ssc-operator.dev/rotate": "1"}}}),
-            ),
-        )
-        .await
-        .unwrap();
+    super::annotate_rotate(&h, "rot-fail", "1").await;
     h.wait_for_reason("rot-fail", "IamUnavailable").await;
     let calls = calls_during(
         &h,
@@ -470,16 +466,7 @@ async fn a_conflict_on_the_status_write_after_a_reset_does_not_repeat_it() {
         409,
         1,
     );
-    h.resources()
-        .patch(
-            "once",
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"metadata": {"annotations": {"iam.ssc-operator.dev/rotate": "7"}}}),
-            ),
-        )
-        .await
-        .unwrap();
+    super::annotate_rotate(&h, "once", "7").await;
     h.wait_for("once", "rotation recorded", |r| {
         status(r).handled_rotate_request.as_deref() == Some("7")
     })
@@ -491,16 +478,7 @@ async fn a_conflict_on_the_status_write_after_a_reset_does_not_repeat_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limit_exceeded_names_no_credential_of_another_namespace() {
     let h = Harness::start().await;
-    h.kube
-        .create_namespace(OTHER_NS, &[(ALLOWED_USERS_ANNOTATION, "*")])
-        .await;
-    apply_in(&h, OTHER_NS, codecommit_in(OTHER_NS, "theirs", "sofia")).await;
-    let theirs = h
-        .wait_for_in(OTHER_NS, "theirs", "Ready", |r| {
-            r.ready_condition().is_some_and(|c| c.status == "True")
-        })
-        .await;
-    let their_id = status(&theirs).credential_id.unwrap();
+    let their_id = credential_of_another_namespace(&h).await;
     h.apply(codecommit_in(NS, "one", "sofia")).await;
     h.wait_ready("one").await;
     h.apply(codecommit_in(NS, "two", "sofia")).await;
@@ -549,16 +527,7 @@ async fn an_immutable_secret_stops_a_rotation_before_any_iam_call() {
         )
         .await
         .unwrap();
-    h.resources()
-        .patch(
-            "frozen",
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"metadata": {"annotations": {"iam.ssc-operator.dev/rotate": "1"}}}),
-            ),
-        )
-        .await
-        .unwrap();
+    super::annotate_rotate(&h, "frozen", "1").await;
     let r = h.wait_for_reason("frozen", "InvalidSpec").await;
     println!("{}", r.ready_condition().unwrap().message);
     tokio::time::sleep(Duration::from_secs(1)).await;

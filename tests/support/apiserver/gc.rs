@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::handlers::{DeleteOpts, Deleted, Mf, do_delete, do_update, res_key, spec_finalizers};
+use super::handlers::{
+    DeleteOpts, Deleted, Mf, do_delete, do_update, res_key, spec_finalizers, with_spec_finalizers,
+};
 use super::resources::{FieldValidation, KindImpl, ResourceDef};
 use super::server::{Shared, WriteCtx, finalizers, is_terminating, meta_str};
 use super::store::{ObjKey, ResKey, Store};
@@ -344,14 +346,7 @@ fn finalize_namespace(sh: &Shared, st: &mut Store, ns: &str) -> bool {
     if kept.len() == fins.len() && !kept.is_empty() {
         return false;
     }
-    let mut new = (*cur).clone();
-    if kept.is_empty() {
-        if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
-            spec.remove("finalizers");
-        }
-    } else {
-        new["spec"]["finalizers"] = json!(kept);
-    }
+    let new = with_spec_finalizers(&cur, kept);
     let before = st.rev;
     do_update(st, &def, Some("finalize"), &cur, new, Mf::Update, &ctx(sh)).is_ok()
         && st.rev != before

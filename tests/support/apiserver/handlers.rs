@@ -807,16 +807,21 @@ pub fn update(
 
 /// A namespace's `spec.finalizers`.
 pub fn spec_finalizers(obj: &Value) -> Vec<String> {
-    obj.get("spec")
-        .and_then(|s| s.get("finalizers"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    super::meta::string_list(obj.get("spec").and_then(|s| s.get("finalizers")))
+}
+
+/// `namespace` with `spec.finalizers` set to `finalizers` (the field dropped when empty, as the
+/// namespace registry stores it).
+pub fn with_spec_finalizers(namespace: &Value, finalizers: Vec<String>) -> Value {
+    let mut new = namespace.clone();
+    if finalizers.is_empty() {
+        if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.remove("finalizers");
+        }
+    } else {
+        new["spec"]["finalizers"] = json!(finalizers);
+    }
+    new
 }
 
 /// How the managed fields of an update are computed.

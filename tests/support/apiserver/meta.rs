@@ -385,7 +385,8 @@ pub fn validate_object_meta(meta: &Value, namespaced: bool, name_fn: NameFn) -> 
     errs
 }
 
-fn string_list(v: Option<&Value>) -> Vec<String> {
+/// The strings of a JSON array (others skipped); empty when absent.
+pub fn string_list(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
         .map(|a| {
             a.iter()

@@ -434,8 +434,7 @@ impl ApiServer {
         let mut fins = handlers::spec_finalizers(&existing);
         if !fins.iter().any(|f| f == NAMESPACE_HOLD_FINALIZER) {
             fins.push(NAMESPACE_HOLD_FINALIZER.to_string());
-            let mut held = (*existing).clone();
-            held["spec"]["finalizers"] = json!(fins);
+            let held = handlers::with_spec_finalizers(&existing, fins);
             if let Err(e) = handlers::do_update(
                 &mut st,
                 &def,
@@ -480,17 +479,7 @@ impl ApiServer {
             .into_iter()
             .filter(|f| f != NAMESPACE_HOLD_FINALIZER)
             .collect();
-        let mut new = (*existing).clone();
-        if kept.is_empty() {
-            if let Some(spec) = new
-                .get_mut("spec")
-                .and_then(serde_json::Value::as_object_mut)
-            {
-                spec.remove("finalizers");
-            }
-        } else {
-            new["spec"]["finalizers"] = json!(kept);
-        }
+        let new = handlers::with_spec_finalizers(&existing, kept);
         if let Err(e) = handlers::do_update(
             &mut st,
             &def,

@@ -117,16 +117,7 @@ pub fn meta_mut(obj: &mut Value) -> &mut serde_json::Map<String, Value> {
 }
 
 pub fn finalizers(obj: &Value) -> Vec<String> {
-    obj.get("metadata")
-        .and_then(|m| m.get("finalizers"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    super::meta::string_list(obj.get("metadata").and_then(|m| m.get("finalizers")))
 }
 
 pub fn is_terminating(obj: &Value) -> bool {
