@@ -76,6 +76,10 @@ async fn scenario(n: usize, rate: u32, burst: u32) {
         policy: PolicyMode::Permissive,
         resync: Duration::from_secs(3600),
         concurrency: 8,
+        // The namespace's share follows the scenario's IAM rate: all resources live in one
+        // namespace, and the first scenarios measure the operator's own cost.
+        namespace_writes: governor::Quota::per_second(NonZeroU32::new(rate).unwrap())
+            .allow_burst(NonZeroU32::new(burst).unwrap()),
         ..reconcile::Config::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -73,6 +73,15 @@ pub struct RunArgs {
     #[arg(long, env = "SSC_IAM_BURST", default_value_t = NonZeroU32::new(10).expect("non-zero"))]
     pub iam_burst: NonZeroU32,
 
+    /// IAM writes (Create, Reset, Update, Delete) per minute that one namespace may make: its
+    /// share of the account's IAM budget, so one tenant cannot spend all of it.
+    #[arg(long, env = "SSC_NAMESPACE_IAM_WRITES_PER_MINUTE", default_value_t = NonZeroU32::new(180).expect("non-zero"))]
+    pub namespace_iam_writes_per_minute: NonZeroU32,
+
+    /// IAM writes one namespace may make at once, above that rate.
+    #[arg(long, env = "SSC_NAMESPACE_IAM_WRITE_BURST", default_value_t = NonZeroU32::new(100).expect("non-zero"))]
+    pub namespace_iam_write_burst: NonZeroU32,
+
     /// How often a Ready resource is checked against IAM for drift (Go duration).
     #[arg(long, env = "SSC_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_duration)]
     pub resync_interval: Duration,
@@ -201,6 +210,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         watch_namespaces: args.watch_namespace.clone(),
         concurrency: args.concurrency,
         instance: Some(identity.clone()),
+        namespace_writes: governor::Quota::per_minute(args.namespace_iam_writes_per_minute)
+            .allow_burst(args.namespace_iam_write_burst),
     };
     ready.store(true, Ordering::SeqCst);
     let outcome = if args.leader_elect {

@@ -57,6 +57,17 @@ pub struct Config {
     pub concurrency: u16,
     /// The Event reporting instance (pod name).
     pub instance: Option<String>,
+    /// IAM writes (Create, Reset, Update, retirement Delete) one namespace may make: its share
+    /// of the account-wide IAM budget, so that no tenant can spend all of it.
+    pub namespace_writes: governor::Quota,
+}
+
+/// The default [`Config::namespace_writes`]: 3 per second, 100 at once. Below the default
+/// account-wide limiter (5 calls/s), above what bulk creates in one namespace reach under it
+/// (about 2 calls each).
+pub fn default_namespace_writes() -> governor::Quota {
+    governor::Quota::per_minute(std::num::NonZeroU32::new(180).expect("non-zero"))
+        .allow_burst(std::num::NonZeroU32::new(100).expect("non-zero"))
 }
 
 impl Default for Config {
@@ -67,6 +78,7 @@ impl Default for Config {
             watch_namespaces: Vec::new(),
             concurrency: 4,
             instance: None,
+            namespace_writes: default_namespace_writes(),
         }
     }
 }
@@ -109,6 +121,8 @@ pub struct Context {
     not_before: Mutex<HashMap<String, NotBefore>>,
     /// One IAM pass (List → Create/adopt → status) at a time per (user, service).
     iam_locks: Mutex<HashMap<(String, String), IamLock>>,
+    /// Each namespace's share of IAM writes (see [`Config::namespace_writes`]).
+    namespace_writes: governor::DefaultKeyedRateLimiter<String>,
     /// Credential ids this process recorded in a resource's status: id → (resource uid,
     /// namespace). Claims are read from watch caches that can trail our own writes; these cannot.
     pub(crate) recorded: Mutex<HashMap<String, (String, String)>>,
@@ -200,6 +214,21 @@ impl Context {
         }
     }
 
+    /// Takes one IAM write from the namespace's share; `Some(wait)` when none is left yet.
+    fn namespace_budget_used_up(&self, namespace: &str) -> Option<Duration> {
+        use governor::clock::Clock;
+        if self.namespace_writes.len() > 4096 {
+            self.namespace_writes.retain_recent();
+        }
+        self.namespace_writes
+            .check_key(&namespace.to_string())
+            .err()
+            .map(|not_until| {
+                not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+                    + Duration::from_millis(10)
+            })
+    }
+
     /// Waits for the lock serialising IAM passes of the resource's (user, service); IAM user
     /// names are case-insensitive. Held until the guard drops.
     async fn iam_pass(
@@ -281,6 +310,19 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
     };
     let decision = plan::decide(&snapshot.observed());
     tracing::debug!(?decision, "decided");
+    if decision.writes_iam()
+        && let Some(wait) = ctx.namespace_budget_used_up(&snapshot.namespace)
+    {
+        info!(
+            retry_in = ?wait,
+            "the namespace's share of IAM writes is used up; waiting"
+        );
+        let reason = resource
+            .ready_condition()
+            .and_then(|c| Reason::from_name(&c.reason))
+            .unwrap_or(Reason::Creating);
+        return Ok((Action::requeue(wait), reason));
+    }
     let outcome = act::act(ctx, &snapshot, decision).await?;
     let uid = resource.uid().unwrap_or_default();
     let attempt = ctx.attempt(&uid, outcome.reason);
@@ -469,6 +511,7 @@ pub async fn run(
             instance: config.instance.clone(),
         },
     );
+    let namespace_writes = governor::RateLimiter::keyed(config.namespace_writes);
     let ctx = Arc::new(Context {
         client,
         iam,
@@ -479,6 +522,7 @@ pub async fn run(
         not_before: Mutex::new(HashMap::new()),
         iam_locks: Mutex::new(HashMap::new()),
         recorded: Mutex::new(HashMap::new()),
+        namespace_writes,
         observer: observer.unwrap_or_else(|| Arc::new(NoopReconcileObserver)),
     });
     let runs = controllers.into_iter().map(|controller| {

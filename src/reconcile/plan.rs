@@ -147,6 +147,18 @@ impl Decision {
         )
     }
 
+    /// Whether this is an IAM write: what a namespace's share of the IAM budget counts.
+    pub fn writes_iam(&self) -> bool {
+        matches!(
+            self,
+            Decision::Create { .. }
+                | Decision::Recreate { .. }
+                | Decision::Reset { .. }
+                | Decision::UpdateStatus { .. }
+                | Decision::Retire { .. }
+        )
+    }
+
     /// Whether this writes the Secret. Such a write is first tried as a server-side dry run: a
     /// Secret the API server rejects must not cost an IAM write (whose one-time secret would then
     /// be discarded), nor the live Secret.

@@ -52,6 +52,8 @@ def expected_args(v: dict, release: str, namespace: str) -> list[str]:
     args += [
         f"--iam-rate-limit={v['iam']['rateLimit']}",
         f"--iam-burst={v['iam']['burst']}",
+        f"--namespace-iam-writes-per-minute={v['iam']['namespaceWritesPerMinute']}",
+        f"--namespace-iam-write-burst={v['iam']['namespaceWriteBurst']}",
         f"--resync-interval={v['resyncInterval']}",
         f"--concurrency={v['concurrency']}",
         f"--http-addr=0.0.0.0:{v['metrics']['port']}",

@@ -73,6 +73,8 @@ pub struct Options {
     pub watch_lag: Duration,
     /// `--watch-namespace`: empty watches the whole cluster.
     pub watch_namespaces: Vec<&'static str>,
+    /// IAM writes one namespace may make.
+    pub namespace_writes: governor::Quota,
 }
 
 impl Default for Options {
@@ -88,6 +90,7 @@ impl Default for Options {
                 .and_then(|v| v.parse().ok())
                 .map_or(Duration::ZERO, Duration::from_millis),
             watch_namespaces: Vec::new(),
+            namespace_writes: reconcile::default_namespace_writes(),
         }
     }
 }
@@ -177,6 +180,7 @@ impl Harness {
                 .collect(),
             concurrency: 4,
             instance: Some("test".into()),
+            namespace_writes: self.options.namespace_writes,
         };
         let (tx, rx) = oneshot::channel::<()>();
         let client = self.operator_client();

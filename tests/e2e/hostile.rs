@@ -541,3 +541,49 @@ async fn an_immutable_secret_stops_a_rotation_before_any_iam_call() {
         login_and_secret(&live)
     );
 }
+
+/// A tenant asking for rotation after rotation (or toggling anything else that costs an IAM
+/// write) spends its namespace's share of the IAM budget, never the whole account's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_spam_spends_only_the_namespaces_share_of_iam_writes() {
+    let h = Harness::start_with(Options {
+        namespace_writes: governor::Quota::per_minute(std::num::NonZeroU32::new(6).unwrap())
+            .allow_burst(std::num::NonZeroU32::new(3).unwrap()),
+        ..Options::default()
+    })
+    .await;
+    h.apply(codecommit_in(NS, "spam", "sofia")).await;
+    h.wait_ready("spam").await;
+    for value in 1..=20 {
+        super::annotate_rotate(&h, "spam", &value.to_string()).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let resets = h.iam_call_count("ResetServiceSpecificCredential");
+    println!("ResetServiceSpecificCredential calls for 20 rotate requests in 6 s: {resets}");
+    // One Create and two Resets use the burst of 3; the rate adds one every 10 s.
+    assert!(
+        resets <= 3,
+        "{resets} Resets: the namespace budget does not hold"
+    );
+    // The last request is still carried out once the budget allows.
+    let r = h
+        .wait_for("spam", "the last rotation request handled", |r| {
+            status(r).handled_rotate_request.as_deref() == Some("20")
+        })
+        .await;
+    assert_eq!(r.ready_condition().unwrap().reason, "Available");
+    assert!(
+        h.secret_works(&h.secret("spam").await.unwrap(), CODECOMMIT)
+            .await
+    );
+    // Other namespaces are not held back by it.
+    h.kube
+        .create_namespace(OTHER_NS, &[(ALLOWED_USERS_ANNOTATION, "*")])
+        .await;
+    apply_in(&h, OTHER_NS, codecommit_in(OTHER_NS, "neighbour", "anika")).await;
+    h.wait_for_in(OTHER_NS, "neighbour", "Ready", |r| {
+        r.ready_condition().is_some_and(|c| c.status == "True")
+    })
+    .await;
+}
