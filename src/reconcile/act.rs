@@ -710,15 +710,27 @@ fn post_params(dry_run: bool) -> PostParams {
     }
 }
 
-/// `deletionPolicy: Retain`: the Secret stays with the credential it holds. Our ownerReference
-/// goes (so the garbage collector leaves it), and with it our label (it is no longer managed);
-/// an annotation says where it came from.
-pub async fn release_secret(ctx: &Context, snapshot: &Snapshot, id: &str) -> Result<(), Error> {
-    let (plan::SecretObservation::Owned { .. }, Some(secret)) =
-        (&snapshot.secret_observation, snapshot.secret.as_ref())
-    else {
-        return Ok(());
+/// `deletionPolicy: Retain`: our Secrets stay with the credential they hold — the one under
+/// the current name, and the one under the name status records when a rename had not happened
+/// yet. Our ownerReference goes (so the garbage collector leaves them), and with it our label
+/// (they are no longer managed); an annotation says where they came from.
+pub async fn release_secrets(ctx: &Context, snapshot: &Snapshot, id: &str) -> Result<(), Error> {
+    let current = match &snapshot.secret_observation {
+        plan::SecretObservation::Owned { .. } => snapshot.secret.as_ref(),
+        _ => None,
     };
+    for secret in current.into_iter().chain(snapshot.old_secret.as_ref()) {
+        release_secret(ctx, snapshot, secret, id).await?;
+    }
+    Ok(())
+}
+
+async fn release_secret(
+    ctx: &Context,
+    snapshot: &Snapshot,
+    secret: &Secret,
+    id: &str,
+) -> Result<(), Error> {
     let resource = &snapshot.resource;
     let uid = resource.uid().unwrap_or_default();
     let mut released = secret.clone();

@@ -360,7 +360,7 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
     };
     let plan::Cleanup { delete, retain } = plan::decide_cleanup(&observed, credentials);
     if let Some(id) = retain {
-        act::release_secret(ctx, &snapshot, &id).await?;
+        act::release_secrets(ctx, &snapshot, &id).await?;
         act::publish(
             ctx,
             resource,

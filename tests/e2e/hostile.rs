@@ -587,3 +587,94 @@ async fn rotation_spam_spends_only_the_namespaces_share_of_iam_writes() {
     })
     .await;
 }
+
+/// Retain keeps the Secret that holds the credential, also when a rename to another Secret had
+/// not happened yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retain_keeps_the_secret_holding_the_credential_during_a_rename() {
+    let h = Harness::start().await;
+    let mut m = codecommit_in(NS, "moving", "anika");
+    m["spec"]["deletionPolicy"] = json!("Retain");
+    h.apply(m).await;
+    h.wait_ready("moving").await;
+    let foreign: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "taken-name", "namespace": NS},
+        "stringData": {"x": "y"}
+    }))
+    .unwrap();
+    h.secrets()
+        .create(&PostParams::default(), &foreign)
+        .await
+        .unwrap();
+    h.patch_spec(
+        "moving",
+        json!({"spec": {"secret": {"name": "taken-name"}}}),
+    )
+    .await;
+    h.wait_for_reason("moving", "SecretConflict").await;
+    h.delete("moving").await;
+    h.wait_gone("moving").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let kept = h
+        .secret("moving")
+        .await
+        .expect("the Secret holding the retained credential was garbage-collected");
+    assert!(kept.owner_references().is_empty());
+    assert!(h.secret_works(&kept, CODECOMMIT).await);
+}
+
+/// A Secret template whose labels or annotations the API server refuses (here: annotations over
+/// its 256 KiB limit) is found by the dry run, before any IAM call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_secret_metadata_is_invalid_spec_before_any_iam_call() {
+    let h = Harness::start().await;
+    h.apply(json!({
+        "metadata": {"name": "huge", "namespace": NS},
+        "spec": {"userName": "sofia", "serviceName": CODECOMMIT,
+                 "secret": {"template": {"annotations": {"big": "x".repeat(300 * 1024)}}}}
+    }))
+    .await;
+    let r = h.wait_for_reason("huge", "InvalidSpec").await;
+    let message = &r.ready_condition().unwrap().message;
+    println!("{}", &message[..message.len().min(300)]);
+    assert_eq!(h.iam_call_count("CreateServiceSpecificCredential"), 0);
+}
+
+/// Deleting a namespace deletes its resources: each one's credential is deleted once, and the
+/// operator neither creates nor resets anything on the way (the namespace refuses new Secrets).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminating_namespace_costs_no_create_or_reset() {
+    let h = Harness::start().await;
+    let ns = "team-c";
+    h.kube
+        .create_namespace(ns, &[(ALLOWED_USERS_ANNOTATION, "*")])
+        .await;
+    for name in ["one", "two"] {
+        let user = if name == "one" { "sofia" } else { "anika" };
+        apply_in(&h, ns, codecommit_in(ns, name, user)).await;
+        h.wait_for_in(ns, name, "Ready", |r| {
+            r.ready_condition().is_some_and(|c| c.status == "True")
+        })
+        .await;
+    }
+    h.kube.terminate_namespace(ns).await;
+    let api = Api::<ssc_operator::api::ServiceSpecificCredential>::namespaced(h.client(), ns);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !api
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "resources were not deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(h.iam_call_count("CreateServiceSpecificCredential"), 2);
+    assert_eq!(h.iam_call_count("ResetServiceSpecificCredential"), 0);
+    assert!(h.iam_credentials("sofia", CODECOMMIT).await.is_empty());
+    assert!(h.iam_credentials("anika", CODECOMMIT).await.is_empty());
+}
