@@ -21,9 +21,12 @@ use ssc_operator::reconcile;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::support::apiserver::{ApiServer, ApiServerConfig, RecordedRequest};
+use crate::support::apiserver::{
+    ADMIN_TOKEN, ApiServer, ApiServerConfig, RecordedRequest, TokenUser,
+};
 
 pub const NS: &str = "team-a";
+const TENANT_TOKEN: &str = "tenant-of-team-a";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Everything the operator logs in this test process, at debug level, to prove no secret leaks.
@@ -126,6 +129,7 @@ impl Harness {
         let kube = ApiServer::start_with(ApiServerConfig {
             crds: vec![ServiceSpecificCredential::crd()],
             watch_lag: options.watch_lag,
+            tokens: vec![TokenUser::admin(ADMIN_TOKEN), tenant()],
             ..ApiServerConfig::default()
         })
         .await;
@@ -212,6 +216,12 @@ impl Harness {
     /// The test's own client (admin).
     pub fn client(&self) -> Client {
         self.kube.client()
+    }
+
+    /// A tenant of [`NS`]: a Role there for the resources and Secrets (not their status), and
+    /// no rights anywhere else, as a namespace's developers have.
+    pub fn tenant_client(&self) -> Client {
+        self.kube.client_with_token(TENANT_TOKEN)
     }
 
     /// The client the operator uses: identified by its User-Agent in the recorded requests.
@@ -522,6 +532,24 @@ impl Drop for Harness {
         }
         self.record_operator_requests();
     }
+}
+
+fn tenant() -> TokenUser {
+    let rule = |group: &str, resources: &[&str]| k8s_openapi::api::rbac::v1::PolicyRule {
+        api_groups: Some(vec![group.into()]),
+        resources: Some(resources.iter().map(|r| r.to_string()).collect()),
+        verbs: vec!["*".into()],
+        ..Default::default()
+    };
+    TokenUser::with_role_in(
+        TENANT_TOKEN,
+        "tenant",
+        NS,
+        vec![
+            rule("iam.ssc-operator.dev", &["servicespecificcredentials"]),
+            rule("", &["secrets"]),
+        ],
+    )
 }
 
 /// An aws-sdk-iam client for the emulator, with test credentials.

@@ -89,10 +89,60 @@ async fn forge_secret(h: &Harness, name: &str, owner_uid: &str, id: &str) {
         "stringData": {"username": "forged", "password": "forged-password-0123456789"}
     }))
     .unwrap();
-    h.secrets()
+    Api::<Secret>::namespaced(h.tenant_client(), NS)
         .create(&PostParams::default(), &forged)
         .await
-        .expect("forged Secret created");
+        .expect("the tenant creates the forged Secret");
+}
+
+/// The tenant's view of its namespace's resources.
+fn tenant_resources(h: &Harness) -> Api<ssc_operator::api::ServiceSpecificCredential> {
+    Api::namespaced(h.tenant_client(), NS)
+}
+
+/// A resource the tenant applies.
+async fn tenant_apply(
+    h: &Harness,
+    manifest: serde_json::Value,
+) -> ssc_operator::api::ServiceSpecificCredential {
+    let mut manifest = manifest;
+    manifest["apiVersion"] = json!("iam.ssc-operator.dev/v1alpha1");
+    manifest["kind"] = json!("ServiceSpecificCredential");
+    tenant_resources(h)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(manifest).unwrap(),
+        )
+        .await
+        .expect("the tenant creates the resource")
+}
+
+/// The tenant of these tests holds rights in its namespace only: no status, nothing elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenant_can_write_only_its_own_namespace() {
+    let h = Harness::start().await;
+    h.kube
+        .create_namespace(OTHER_NS, &[(ALLOWED_USERS_ANNOTATION, "*")])
+        .await;
+    let elsewhere: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "x", "namespace": OTHER_NS}, "stringData": {"a": "b"}
+    }))
+    .unwrap();
+    let err = Api::<Secret>::namespaced(h.tenant_client(), OTHER_NS)
+        .create(&PostParams::default(), &elsewhere)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("forbidden"), "{err}");
+    let r = tenant_apply(&h, codecommit_in(NS, "own", "sofia")).await;
+    let err = tenant_resources(&h)
+        .patch_status(
+            &r.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"credentialId": "ACCAFORGED0000000000"}})),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("forbidden"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,10 +153,13 @@ async fn forged_secret_cannot_make_cleanup_delete_a_credential_the_resource_neve
     })
     .await;
     let (victim_id, login, password) = create_by_hand(&h, "developer").await;
-    let r = h.apply(codecommit_in(NS, "steal", "developer")).await;
+    let r = tenant_apply(&h, codecommit_in(NS, "steal", "developer")).await;
     h.wait_for_reason("steal", "NotPermitted").await;
     forge_secret(&h, "steal", &r.uid().unwrap(), &victim_id).await;
-    h.delete("steal").await;
+    tenant_resources(&h)
+        .delete("steal", &Default::default())
+        .await
+        .unwrap();
     h.wait_gone("steal").await;
     let left = h.iam_credentials("developer", CODECOMMIT).await;
     assert_eq!(
@@ -130,17 +183,25 @@ async fn forged_secret_cannot_adopt_another_namespaces_credential() {
         .await
         .unwrap();
     // The tenant's resource waits on an invalid template, so its Secret can be forged first.
-    let r = h
-        .apply(json!({
+    let r = tenant_apply(
+        &h,
+        json!({
             "metadata": {"name": "mine", "namespace": NS},
             "spec": {"userName": "sofia", "serviceName": CODECOMMIT,
                      "secret": {"template": {"data": {"x": "{{ nope }}"}}}}
-        }))
-        .await;
+        }),
+    )
+    .await;
     h.wait_for_reason("mine", "InvalidSpec").await;
     forge_secret(&h, "mine", &r.uid().unwrap(), &their_id).await;
-    h.patch_spec("mine", json!({"spec": {"secret": {"template": null}}}))
-        .await;
+    tenant_resources(&h)
+        .patch(
+            "mine",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"secret": {"template": null}}})),
+        )
+        .await
+        .unwrap();
     let mine = h
         .wait_for("mine", "settled", |r| {
             r.ready_condition()

@@ -12,6 +12,8 @@ pub struct User {
     pub groups: Vec<String>,
     /// `None` = unrestricted (system:masters).
     pub rules: Option<Vec<PolicyRule>>,
+    /// `Some(ns)`: the rules apply in this namespace only (a RoleBinding).
+    pub namespace: Option<String>,
 }
 
 impl User {
@@ -38,6 +40,7 @@ pub fn authenticate(tokens: &[TokenUser], headers: &HeaderMap) -> Result<User, A
             name: "system:anonymous".into(),
             groups: vec!["system:unauthenticated".into()],
             rules: Some(Vec::new()),
+            namespace: None,
         });
     };
     let auth = auth.to_str().map_err(|_| ApiError::unauthorized())?;
@@ -55,6 +58,7 @@ pub fn authenticate(tokens: &[TokenUser], headers: &HeaderMap) -> Result<User, A
         name: t.user.clone(),
         groups,
         rules: t.rules.clone(),
+        namespace: t.namespace.clone(),
     })
 }
 
@@ -92,15 +96,15 @@ pub fn impersonate(
         .map(str::to_string)
         .collect();
     groups.push("system:authenticated".into());
-    let rules = tokens
-        .iter()
-        .find(|t| t.user == target)
+    let token = tokens.iter().find(|t| t.user == target);
+    let rules = token
         .map(|t| t.rules.clone().unwrap_or_default())
         .or(Some(Vec::new()));
     Ok(User {
         name: target.to_string(),
         groups,
         rules,
+        namespace: token.and_then(|t| t.namespace.clone()),
     })
 }
 
@@ -164,7 +168,11 @@ pub fn authorize(user: &User, a: &Attributes<'_>) -> bool {
             return true;
         }
     }
-    rules.iter().any(|r| rule_allows(r, a))
+    let bound_here = user
+        .namespace
+        .as_deref()
+        .is_none_or(|ns| a.resource_request && a.namespace == ns);
+    bound_here && rules.iter().any(|r| rule_allows(r, a))
 }
 
 /// The 403 body for a denied request.

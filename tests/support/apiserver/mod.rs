@@ -99,6 +99,8 @@ pub struct TokenUser {
     pub groups: Vec<String>,
     /// RBAC rules granted to this user; `None` = unrestricted (system:masters).
     pub rules: Option<Vec<PolicyRule>>,
+    /// `Some(ns)`: the rules are bound by a RoleBinding in `ns` and allow nothing elsewhere.
+    pub namespace: Option<String>,
 }
 
 impl TokenUser {
@@ -108,6 +110,7 @@ impl TokenUser {
             user: "admin".into(),
             groups: vec!["system:masters".into()],
             rules: None,
+            namespace: None,
         }
     }
 
@@ -117,6 +120,20 @@ impl TokenUser {
             user: user.into(),
             groups: Vec::new(),
             rules: Some(rules),
+            namespace: None,
+        }
+    }
+
+    /// A user whose `rules` are granted by a Role and RoleBinding in `namespace` only: a tenant.
+    pub fn with_role_in(
+        token: &str,
+        user: &str,
+        namespace: &str,
+        rules: Vec<PolicyRule>,
+    ) -> TokenUser {
+        TokenUser {
+            namespace: Some(namespace.into()),
+            ..TokenUser::with_rules(token, user, rules)
         }
     }
 }
