@@ -527,14 +527,35 @@ async fn deliver(
     issued: &IssuedCredential,
     adjust: impl FnOnce(&mut ServiceSpecificCredentialStatus),
 ) -> Result<(), Error> {
-    write_secret(
+    let written = write_secret(
         ctx,
         snapshot,
         &issued.metadata.id,
         issued.metadata.login(),
         &issued.secret,
     )
-    .await?;
+    .await;
+    if let Err(error) = written {
+        // A Reset of the credential the resource held killed the secret the Secret still has:
+        // until the new one is there, the resource is not Ready. (The retry resets again; this
+        // secret reached no one.) After a Create or Recreate the previous state still holds.
+        if snapshot.status.credential_id.as_deref() == Some(issued.metadata.id.as_str()) {
+            write_status(
+                ctx,
+                snapshot,
+                base,
+                base.clone(),
+                Reason::Creating,
+                format!(
+                    "reset IAM credential {} but could not write Secret {}; retrying",
+                    issued.metadata.id,
+                    snapshot.resource.secret_name()
+                ),
+            )
+            .await?;
+        }
+        return Err(error);
+    }
     delete_old_secret(ctx, snapshot).await?;
     let mut status = base.clone();
     apply_credential(&mut status, &issued.metadata);

@@ -739,3 +739,48 @@ async fn a_terminating_namespace_costs_no_create_or_reset() {
     assert!(h.iam_credentials("sofia", CODECOMMIT).await.is_empty());
     assert!(h.iam_credentials("anika", CODECOMMIT).await.is_empty());
 }
+
+/// After a Reset the old password is dead: while the new one cannot be written to the Secret,
+/// the resource must not claim Ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_whose_secret_write_fails_is_not_ready() {
+    let h = Harness::start().await;
+    h.apply(codecommit_in(NS, "stuck", "sofia")).await;
+    h.wait_ready("stuck").await;
+    h.kube.fail_next(
+        RequestMatcher::any()
+            .verb("update")
+            .resource("secrets")
+            .not_dry_run(),
+        500,
+        usize::MAX,
+    );
+    super::annotate_rotate(&h, "stuck", "1").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while h.iam_call_count("ResetServiceSpecificCredential") == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no Reset happened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let r = h.get("stuck").await.unwrap();
+    let secret = h.secret("stuck").await.unwrap();
+    let ready = r.ready_condition().unwrap();
+    assert!(
+        ready.status == "False" || h.secret_works(&secret, CODECOMMIT).await,
+        "Ready {} ({}) while the Secret holds a dead password",
+        ready.status,
+        ready.reason
+    );
+    h.kube.clear_faults();
+    let r = h
+        .wait_for("stuck", "rotation recorded", |r| {
+            status(r).handled_rotate_request.as_deref() == Some("1")
+                && r.ready_condition().is_some_and(|c| c.status == "True")
+        })
+        .await;
+    assert_eq!(r.ready_condition().unwrap().reason, "Available");
+    assert!(
+        h.secret_works(&h.secret("stuck").await.unwrap(), CODECOMMIT)
+            .await
+    );
+}
