@@ -160,6 +160,12 @@ impl ReconcileObserver for Metrics {
         reasons.remove(resource);
         self.refresh_resources(&reasons);
     }
+
+    fn retain(&self, live: &std::collections::HashSet<ObjectRef<ServiceSpecificCredential>>) {
+        let mut reasons = self.reasons.lock().expect("reasons lock");
+        reasons.retain(|resource, _| live.contains(resource));
+        self.refresh_resources(&reasons);
+    }
 }
 
 impl IamObserver for Metrics {
@@ -213,6 +219,15 @@ mod tests {
         assert!(
             m.encode()
                 .contains("ssc_operator_resources{reason=\"Available\"} 0")
+        );
+        // Resources gone without a cleanup pass are dropped when the caches no longer hold them.
+        let other = ObjectRef::new("other").within("team-a");
+        m.reconciled(&r, Ok(Reason::Available), Duration::ZERO);
+        m.reconciled(&other, Ok(Reason::Available), Duration::ZERO);
+        m.retain(&[r.clone()].into());
+        assert!(
+            m.encode()
+                .contains("ssc_operator_resources{reason=\"Available\"} 1")
         );
     }
 }

@@ -891,15 +891,13 @@ async fn record_status(
 /// Remembers the ids `status` names as this resource's, before the write that records them, so
 /// no other reconcile of this process can take them for unclaimed while caches catch up.
 fn note_recorded(ctx: &Context, snapshot: &Snapshot, status: &ServiceSpecificCredentialStatus) {
-    let uid = snapshot.resource.uid().unwrap_or_default();
-    let mut recorded = ctx.recorded.lock().expect("recorded lock");
-    recorded.retain(|_, (holder, _)| *holder != uid);
-    for id in [&status.credential_id, &status.retiring_credential_id]
-        .into_iter()
-        .flatten()
-    {
-        recorded.insert(id.clone(), (uid.clone(), snapshot.namespace.clone()));
-    }
+    ctx.tracked.note_recorded(
+        &snapshot.resource.uid().unwrap_or_default(),
+        &snapshot.namespace,
+        [&status.credential_id, &status.retiring_credential_id]
+            .into_iter()
+            .flatten(),
+    );
 }
 
 /// Sends the Secret this resource would write, with placeholder material, as a server-side dry

@@ -5,6 +5,7 @@ pub mod act;
 pub mod conditions;
 pub mod observe;
 pub mod plan;
+mod tracked;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -92,6 +93,8 @@ pub trait ReconcileObserver: Send + Sync {
         took: Duration,
     );
     fn forget(&self, _resource: &ObjectRef<ServiceSpecificCredential>) {}
+    /// Forgets every resource not in `live` (gone without a cleanup pass).
+    fn retain(&self, _live: &std::collections::HashSet<ObjectRef<ServiceSpecificCredential>>) {}
 }
 
 struct NoopReconcileObserver;
@@ -115,103 +118,51 @@ pub struct Context {
     /// The controllers' caches of all watched resources (one per watched namespace, or one for
     /// the cluster): which credential ids are claimed.
     pub stores: Vec<Store<ServiceSpecificCredential>>,
-    /// Consecutive non-Ready outcomes per resource uid, for backoff.
-    failures: Mutex<HashMap<String, (Reason, u32)>>,
-    /// Per resource uid: no new attempt before this time unless the resource itself changed.
-    not_before: Mutex<HashMap<String, NotBefore>>,
+    /// Per resource: failures, backoff, recorded ids.
+    pub(crate) tracked: tracked::Tracked,
+    /// Reconcile passes so far (the tracked state is pruned every so many).
+    passes: std::sync::atomic::AtomicU64,
     /// One IAM pass (List → Create/adopt → status) at a time per (user, service).
     iam_locks: Mutex<HashMap<(String, String), IamLock>>,
     /// Each namespace's share of IAM writes (see [`Config::namespace_writes`]).
     namespace_writes: governor::DefaultKeyedRateLimiter<String>,
-    /// Credential ids this process recorded in a resource's status: id → (resource uid,
-    /// namespace). Claims are read from watch caches that can trail our own writes; these cannot.
-    pub(crate) recorded: Mutex<HashMap<String, (String, String)>>,
     observer: Arc<dyn ReconcileObserver>,
 }
+
+/// Reconcile passes between two prunes of the per-resource state.
+const PRUNE_EVERY: u64 = 256;
 
 /// Held through one IAM pass of a (user, service).
 type IamLock = Arc<tokio::sync::Mutex<()>>;
 
-/// A backoff that holds whatever watch events arrive: the operator's own status writes (and any
-/// other change that is not the user's) do not bring the next attempt forward. A change of the
-/// spec, the rotate annotation or a deletion does.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct NotBefore {
-    until: std::time::Instant,
-    trigger: Trigger,
-}
-
-/// What a user changes to ask for a new attempt at once.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Trigger {
-    generation: Option<i64>,
-    rotate: Option<String>,
-    deleting: bool,
-}
-
-impl Trigger {
-    fn of(resource: &ServiceSpecificCredential) -> Trigger {
-        Trigger {
-            generation: resource.metadata.generation,
-            rotate: resource
-                .annotations()
-                .get(crate::api::ROTATE_ANNOTATION)
-                .cloned(),
-            deleting: resource.metadata.deletion_timestamp.is_some(),
-        }
-    }
-}
-
 impl Context {
     fn attempt(&self, uid: &str, reason: Reason) -> u32 {
-        let mut failures = self.failures.lock().expect("failures lock");
-        if reason.is_ready() {
-            failures.remove(uid);
-            return 0;
-        }
-        let entry = failures.entry(uid.to_string()).or_insert((reason, 0));
-        if entry.0 == reason {
-            entry.1 = entry.1.saturating_add(1);
-        } else {
-            *entry = (reason, 1);
-        }
-        entry.1 - 1
-    }
-}
-
-impl Context {
-    /// How long `resource` must still wait, if its backoff holds.
-    fn waiting(&self, resource: &ServiceSpecificCredential) -> Option<Duration> {
-        let uid = resource.uid()?;
-        let not_before = self.not_before.lock().expect("not-before lock");
-        let entry = not_before.get(&uid)?;
-        (entry.trigger == Trigger::of(resource))
-            .then(|| {
-                entry
-                    .until
-                    .checked_duration_since(std::time::Instant::now())
-            })
-            .flatten()
+        self.tracked.attempt(uid, reason)
     }
 
-    /// Records when `resource` may be attempted again (`None`: whenever it changes).
     fn hold_off(&self, resource: &ServiceSpecificCredential, after: Option<Duration>) {
-        let Some(uid) = resource.uid() else { return };
-        let mut not_before = self.not_before.lock().expect("not-before lock");
-        match after {
-            Some(after) => {
-                not_before.insert(
-                    uid,
-                    NotBefore {
-                        until: std::time::Instant::now() + after,
-                        trigger: Trigger::of(resource),
-                    },
-                );
-            }
-            None => {
-                not_before.remove(&uid);
-            }
+        self.tracked.hold_off(resource, after);
+    }
+
+    /// Every [`PRUNE_EVERY`] passes: drops what is kept about resources no watch cache holds
+    /// any more (deleted without a cleanup pass, e.g. their finalizer removed by hand).
+    fn prune_departed(&self) {
+        let pass = self
+            .passes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if pass % PRUNE_EVERY != PRUNE_EVERY - 1 {
+            return;
         }
+        let live: Vec<Arc<ServiceSpecificCredential>> =
+            self.stores.iter().flat_map(|store| store.state()).collect();
+        self.tracked
+            .retain_live(&live.iter().filter_map(|r| r.uid()).collect());
+        self.observer.retain(
+            &live
+                .iter()
+                .map(|r| ObjectRef::from_obj(r.as_ref()))
+                .collect(),
+        );
     }
 
     /// Takes one IAM write from the namespace's share; `Some(wait)` when none is left yet.
@@ -261,7 +212,8 @@ async fn reconcile(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let namespace = resource.namespace().ok_or(Error::NoNamespace)?;
-    if let Some(wait) = ctx.waiting(&resource) {
+    ctx.prune_departed();
+    if let Some(wait) = ctx.tracked.waiting(&resource) {
         // Woken by something other than the user (our own status write, a resync): the backoff
         // holds.
         tracing::trace!(?wait, "backing off");
@@ -410,12 +362,7 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
         }
     }
     if let Some(uid) = resource.uid() {
-        ctx.failures.lock().expect("failures lock").remove(&uid);
-        ctx.not_before.lock().expect("not-before lock").remove(&uid);
-        ctx.recorded
-            .lock()
-            .expect("recorded lock")
-            .retain(|_, (holder, _)| *holder != uid);
+        ctx.tracked.forget(&uid);
     }
     ctx.observer.forget(&ObjectRef::from_obj(resource));
     Ok((Action::await_change(), Reason::Deleting))
@@ -518,10 +465,9 @@ pub async fn run(
         recorder,
         stores: controllers.iter().map(Controller::store).collect(),
         config,
-        failures: Mutex::new(HashMap::new()),
-        not_before: Mutex::new(HashMap::new()),
+        tracked: tracked::Tracked::default(),
+        passes: std::sync::atomic::AtomicU64::new(0),
         iam_locks: Mutex::new(HashMap::new()),
-        recorded: Mutex::new(HashMap::new()),
         namespace_writes,
         observer: observer.unwrap_or_else(|| Arc::new(NoopReconcileObserver)),
     });

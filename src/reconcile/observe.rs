@@ -200,10 +200,8 @@ async fn claims(
         })
         .collect();
     // Ids this process recorded in other resources' status: the caches may not show them yet.
-    for (id, (holder, ns)) in ctx.recorded.lock().expect("recorded lock").iter() {
-        if *holder != uid {
-            claimed.entry(id.clone()).or_insert_with(|| ns.clone());
-        }
+    for (id, ns) in ctx.tracked.recorded_except(&uid) {
+        claimed.entry(id).or_insert(ns);
     }
     (claimed, synced)
 }
@@ -211,7 +209,7 @@ async fn claims(
 /// Asks IAM for the user's credentials of this service (through the rate limiter and List cache).
 ///
 /// Also reads the claims: called with the (user, service) lock held, so every id another
-/// reconcile of this process recorded before is known (see `Context::recorded`).
+/// reconcile of this process recorded before is known (see `tracked::Tracked`).
 pub async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot) {
     let (claimed, complete) = claims(ctx, &snapshot.resource).await;
     snapshot.claimed_elsewhere = claimed;

@@ -1,0 +1,226 @@
+//! What the reconcile loop remembers per resource between passes: consecutive failures (for
+//! backoff), the time before which it is not attempted again, and the credential ids this
+//! process recorded in its status. Entries of resources that are gone without a cleanup pass (a
+//! tenant removed the finalizer by hand) are pruned against the watch caches, so that the state
+//! never grows with resources that no longer exist.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use kube::ResourceExt;
+
+use crate::api::{ROTATE_ANNOTATION, ServiceSpecificCredential};
+use crate::reconcile::conditions::Reason;
+
+/// A backoff that holds whatever watch events arrive: the operator's own status writes (and any
+/// other change that is not the user's) do not bring the next attempt forward. A change of the
+/// spec, the rotate annotation or a deletion does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct NotBefore {
+    until: Instant,
+    trigger: Trigger,
+}
+
+/// What a user changes to ask for a new attempt at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Trigger {
+    generation: Option<i64>,
+    rotate: Option<String>,
+    deleting: bool,
+}
+
+impl Trigger {
+    fn of(resource: &ServiceSpecificCredential) -> Trigger {
+        Trigger {
+            generation: resource.metadata.generation,
+            rotate: resource.annotations().get(ROTATE_ANNOTATION).cloned(),
+            deleting: resource.metadata.deletion_timestamp.is_some(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// Consecutive non-Ready outcomes per resource uid.
+    failures: HashMap<String, (Reason, u32)>,
+    /// Per resource uid: no new attempt before this time unless the resource itself changed.
+    not_before: HashMap<String, NotBefore>,
+    /// Credential ids this process recorded in a resource's status: id → (resource uid,
+    /// namespace). Claims are read from watch caches that can trail our own writes; these cannot.
+    recorded: HashMap<String, (String, String)>,
+}
+
+/// Per-resource state of the reconcile loop, keyed by uid.
+#[derive(Default)]
+pub(crate) struct Tracked {
+    state: Mutex<State>,
+}
+
+impl Tracked {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("tracked state lock")
+    }
+
+    /// Counts an outcome: the 0-based number of consecutive times `reason` was reported (0 and
+    /// a fresh start for a Ready reason).
+    pub(crate) fn attempt(&self, uid: &str, reason: Reason) -> u32 {
+        let mut state = self.state();
+        if reason.is_ready() {
+            state.failures.remove(uid);
+            return 0;
+        }
+        let entry = state.failures.entry(uid.to_string()).or_insert((reason, 0));
+        if entry.0 == reason {
+            entry.1 = entry.1.saturating_add(1);
+        } else {
+            *entry = (reason, 1);
+        }
+        entry.1 - 1
+    }
+
+    /// How long `resource` must still wait, if its backoff holds.
+    pub(crate) fn waiting(&self, resource: &ServiceSpecificCredential) -> Option<Duration> {
+        let uid = resource.uid()?;
+        let state = self.state();
+        let entry = state.not_before.get(&uid)?;
+        (entry.trigger == Trigger::of(resource))
+            .then(|| entry.until.checked_duration_since(Instant::now()))
+            .flatten()
+    }
+
+    /// Records when `resource` may be attempted again (`None`: whenever it changes).
+    pub(crate) fn hold_off(&self, resource: &ServiceSpecificCredential, after: Option<Duration>) {
+        let Some(uid) = resource.uid() else { return };
+        let mut state = self.state();
+        match after {
+            Some(after) => {
+                state.not_before.insert(
+                    uid,
+                    NotBefore {
+                        until: Instant::now() + after,
+                        trigger: Trigger::of(resource),
+                    },
+                );
+            }
+            None => {
+                state.not_before.remove(&uid);
+            }
+        }
+    }
+
+    /// Remembers `ids` as the ones the resource `uid` in `namespace` holds now.
+    pub(crate) fn note_recorded<'a>(
+        &self,
+        uid: &str,
+        namespace: &str,
+        ids: impl IntoIterator<Item = &'a String>,
+    ) {
+        let mut state = self.state();
+        state.recorded.retain(|_, (holder, _)| holder != uid);
+        for id in ids {
+            state
+                .recorded
+                .insert(id.clone(), (uid.to_string(), namespace.to_string()));
+        }
+    }
+
+    /// The ids recorded for resources other than `uid`, with their namespace.
+    pub(crate) fn recorded_except(&self, uid: &str) -> Vec<(String, String)> {
+        self.state()
+            .recorded
+            .iter()
+            .filter(|(_, (holder, _))| holder != uid)
+            .map(|(id, (_, ns))| (id.clone(), ns.clone()))
+            .collect()
+    }
+
+    /// Forgets the resource `uid` (its cleanup is done).
+    pub(crate) fn forget(&self, uid: &str) {
+        let mut state = self.state();
+        state.failures.remove(uid);
+        state.not_before.remove(uid);
+        state.recorded.retain(|_, (holder, _)| holder != uid);
+    }
+
+    /// Forgets every resource whose uid is not in `live` (gone without a cleanup pass).
+    pub(crate) fn retain_live(&self, live: &HashSet<String>) {
+        let mut state = self.state();
+        state.failures.retain(|uid, _| live.contains(uid));
+        state.not_before.retain(|uid, _| live.contains(uid));
+        state
+            .recorded
+            .retain(|_, (holder, _)| live.contains(holder));
+    }
+
+    /// How many resources have state (for tests and metrics).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        let state = self.state();
+        let mut uids: HashSet<&String> = state.failures.keys().collect();
+        uids.extend(state.not_before.keys());
+        uids.extend(state.recorded.values().map(|(uid, _)| uid));
+        uids.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(uid: &str, generation: i64) -> ServiceSpecificCredential {
+        let mut r: ServiceSpecificCredential = serde_json::from_value(serde_json::json!({
+            "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "ServiceSpecificCredential",
+            "metadata": {"name": "r", "namespace": "team-a", "uid": uid, "generation": generation},
+            "spec": {"userName": "sofia", "serviceName": "codecommit.amazonaws.com"}
+        }))
+        .unwrap();
+        r.metadata.generation = Some(generation);
+        r
+    }
+
+    #[test]
+    fn attempts_count_per_reason_and_reset_on_ready() {
+        let t = Tracked::default();
+        assert_eq!(t.attempt("a", Reason::IamUnavailable), 0);
+        assert_eq!(t.attempt("a", Reason::IamUnavailable), 1);
+        assert_eq!(t.attempt("a", Reason::Throttled), 0);
+        assert_eq!(t.attempt("a", Reason::Available), 0);
+        assert_eq!(t.attempt("a", Reason::Throttled), 0);
+    }
+
+    #[test]
+    fn backoff_holds_until_the_user_changes_the_resource() {
+        let t = Tracked::default();
+        let r = resource("a", 1);
+        t.hold_off(&r, Some(Duration::from_secs(60)));
+        assert!(t.waiting(&r).is_some());
+        let mut annotated = r.clone();
+        annotated
+            .annotations_mut()
+            .insert(ROTATE_ANNOTATION.into(), "1".into());
+        assert!(t.waiting(&annotated).is_none(), "a rotate request");
+        assert!(t.waiting(&resource("a", 2)).is_none(), "a spec change");
+        t.hold_off(&r, None);
+        assert!(t.waiting(&r).is_none());
+    }
+
+    #[test]
+    fn state_of_departed_resources_is_pruned() {
+        let t = Tracked::default();
+        for uid in ["kept", "gone"] {
+            t.attempt(uid, Reason::IamUnavailable);
+            t.hold_off(&resource(uid, 1), Some(Duration::from_secs(60)));
+            t.note_recorded(uid, "team-a", [&format!("ACCA-{uid}")]);
+        }
+        assert_eq!(t.len(), 2);
+        t.retain_live(&["kept".to_string()].into());
+        assert_eq!(t.len(), 1);
+        assert_eq!(
+            t.recorded_except("other"),
+            [("ACCA-kept".to_string(), "team-a".to_string())]
+        );
+        t.forget("kept");
+        assert_eq!(t.len(), 0);
+    }
+}
