@@ -1,11 +1,15 @@
 //! Leader election on a `coordination.k8s.io/v1` Lease, the way client-go's leaderelection does it:
 //! read the Lease, then create or update it with optimistic concurrency (resourceVersion). Only
-//! the holder reconciles and writes; a holder that stops renewing is replaced once
-//! `leaseDurationSeconds` has passed since its last renewal.
+//! the holder reconciles and writes. A standby takes over once the Lease record has not changed
+//! for `leaseDurationSeconds` *as measured on its own monotonic clock* since it first saw that
+//! record — never by comparing the holder's `renewTime` with its own wall clock, so a clock that
+//! runs ahead or behind cannot take a live Lease. A holder that cannot renew within the renew
+//! deadline (shorter than the lease) stops leading by itself, before anyone may take over; each
+//! Lease request is bounded by the retry period.
 
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::Api;
@@ -21,8 +25,63 @@ pub struct LeaseConfig {
     pub identity: String,
     /// How long a holder's claim lasts after its last renewal.
     pub lease_duration: Duration,
-    /// How often the holder renews, and others retry.
+    /// A holder that has not renewed for this long stops leading (shorter than the lease).
+    pub renew_deadline: Duration,
+    /// How often the holder renews, and others retry; also each Lease request's timeout.
     pub retry_period: Duration,
+}
+
+impl LeaseConfig {
+    /// Checks the timing relations (see [`check_timing`]).
+    pub fn check(&self) -> Result<(), String> {
+        check_timing(self.lease_duration, self.renew_deadline, self.retry_period)
+    }
+}
+
+/// Checks client-go's relations (lease duration > renew deadline > 1.2 × retry period), and that
+/// a leader notices a missed deadline before its Lease can expire for others: renew deadline +
+/// retry period < lease duration (the loop looks once per retry period).
+pub fn check_timing(
+    lease_duration: Duration,
+    renew_deadline: Duration,
+    retry_period: Duration,
+) -> Result<(), String> {
+    if lease_duration <= renew_deadline {
+        return Err(format!(
+            "the lease duration ({lease_duration:?}) must be longer than the renew deadline ({renew_deadline:?})"
+        ));
+    }
+    if renew_deadline <= retry_period.mul_f64(1.2) {
+        return Err(format!(
+            "the renew deadline ({renew_deadline:?}) must be longer than 1.2 × the retry period ({retry_period:?})"
+        ));
+    }
+    if renew_deadline + retry_period >= lease_duration {
+        return Err(format!(
+            "the renew deadline ({renew_deadline:?}) plus the retry period ({retry_period:?}) must be shorter than the lease duration ({lease_duration:?}), or a stuck leader could still lead when others take over"
+        ));
+    }
+    Ok(())
+}
+
+/// What this replica has seen of the Lease: the last record read, and when — on this replica's
+/// monotonic clock — it first saw that record.
+#[derive(Clone, Debug, Default)]
+pub struct Observation {
+    record: Option<LeaseSpec>,
+    seen_at: Option<std::time::Instant>,
+}
+
+impl Observation {
+    /// Notes the record read at `now`; returns for how long it has been unchanged.
+    pub fn see(&mut self, record: Option<&LeaseSpec>, now: std::time::Instant) -> Duration {
+        if self.seen_at.is_none() || self.record.as_ref() != record {
+            self.record = record.cloned();
+            self.seen_at = Some(now);
+        }
+        self.seen_at
+            .map_or(Duration::ZERO, |at| now.saturating_duration_since(at))
+    }
 }
 
 /// What to do with the Lease as observed.
@@ -36,8 +95,14 @@ pub enum LeaseAction {
     Wait,
 }
 
-/// Pure decision over the observed Lease.
-pub fn decide(current: Option<&LeaseSpec>, config: &LeaseConfig, now: Timestamp) -> LeaseAction {
+/// Pure decision over the observed Lease, which has been unchanged for `unchanged_for` on this
+/// replica's clock. `now` is only written into our own record.
+pub fn decide(
+    current: Option<&LeaseSpec>,
+    unchanged_for: Duration,
+    config: &LeaseConfig,
+    now: Timestamp,
+) -> LeaseAction {
     let duration_secs = i32::try_from(config.lease_duration.as_secs()).unwrap_or(i32::MAX);
     let fresh = |transitions: i32, acquired: Option<MicroTime>| LeaseSpec {
         holder_identity: Some(config.identity.clone()),
@@ -55,16 +120,9 @@ pub fn decide(current: Option<&LeaseSpec>, config: &LeaseConfig, now: Timestamp)
     if holder == Some(config.identity.as_str()) {
         return LeaseAction::Update(fresh(transitions, spec.acquire_time.clone()));
     }
-    let expired = match (holder, &spec.renew_time) {
-        (None, _) | (_, None) => true,
-        (Some(_), Some(renewed)) => {
-            let held = SignedDuration::from_secs(spec.lease_duration_seconds.unwrap_or(0).into());
-            renewed
-                .0
-                .checked_add(held)
-                .map_or(true, |until| until <= now)
-        }
-    };
+    let held =
+        Duration::from_secs(u64::try_from(spec.lease_duration_seconds.unwrap_or(0)).unwrap_or(0));
+    let expired = holder.is_none() || unchanged_for >= held;
     if expired {
         LeaseAction::Update(fresh(transitions + 1, None))
     } else {
@@ -84,19 +142,31 @@ pub fn spawn(
         let api = Api::<Lease>::namespaced(client, &config.namespace);
         tokio::pin!(stop);
         let mut last_renewal: Option<std::time::Instant> = None;
+        let mut observation = Observation::default();
         loop {
-            let leading = match try_acquire_or_renew(&api, &config).await {
-                Ok(true) => {
+            let attempt = tokio::time::timeout(
+                config.retry_period,
+                try_acquire_or_renew(&api, &config, &mut observation),
+            )
+            .await;
+            let leading = match attempt {
+                Ok(Ok(true)) => {
                     last_renewal = Some(std::time::Instant::now());
                     true
                 }
-                Ok(false) => false,
-                Err(error) => {
-                    warn!(%error, lease = %config.name, "leader election request failed");
-                    // Keep leading only while our last renewal is surely still valid for others.
-                    last_renewal.is_some_and(|at| {
-                        at.elapsed() + config.retry_period < config.lease_duration
-                    })
+                Ok(Ok(false)) => false,
+                failed => {
+                    match failed {
+                        Ok(Err(error)) => {
+                            warn!(%error, lease = %config.name, "leader election request failed")
+                        }
+                        _ => {
+                            warn!(lease = %config.name, timeout = ?config.retry_period, "leader election request timed out")
+                        }
+                    }
+                    // Keep leading only within the renew deadline, which ends before anyone
+                    // else may take the Lease over.
+                    last_renewal.is_some_and(|at| at.elapsed() < config.renew_deadline)
                 }
             };
             if leading != *tx.borrow() {
@@ -116,13 +186,15 @@ pub fn spawn(
     (rx, task)
 }
 
-async fn try_acquire_or_renew(api: &Api<Lease>, config: &LeaseConfig) -> Result<bool, kube::Error> {
+async fn try_acquire_or_renew(
+    api: &Api<Lease>,
+    config: &LeaseConfig,
+    observation: &mut Observation,
+) -> Result<bool, kube::Error> {
     let current = api.get_opt(&config.name).await?;
-    let action = decide(
-        current.as_ref().and_then(|l| l.spec.as_ref()),
-        config,
-        Timestamp::now(),
-    );
+    let record = current.as_ref().and_then(|l| l.spec.as_ref());
+    let unchanged_for = observation.see(record, std::time::Instant::now());
+    let action = decide(record, unchanged_for, config, Timestamp::now());
     let pp = PostParams {
         field_manager: Some(crate::reconcile::FIELD_MANAGER.into()),
         ..PostParams::default()
@@ -189,6 +261,7 @@ mod tests {
             namespace: "ssc-system".into(),
             identity: identity.into(),
             lease_duration: Duration::from_secs(15),
+            renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),
         }
     }
@@ -199,7 +272,7 @@ mod tests {
 
     #[test]
     fn creates_when_missing() {
-        match decide(None, &config("a"), at(100)) {
+        match decide(None, Duration::ZERO, &config("a"), at(100)) {
             LeaseAction::Create(spec) => {
                 assert_eq!(spec.holder_identity.as_deref(), Some("a"));
                 assert_eq!(spec.lease_duration_seconds, Some(15));
@@ -211,10 +284,10 @@ mod tests {
 
     #[test]
     fn holder_renews_others_wait_until_expiry() {
-        let LeaseAction::Create(held) = decide(None, &config("a"), at(100)) else {
+        let LeaseAction::Create(held) = decide(None, Duration::ZERO, &config("a"), at(100)) else {
             panic!()
         };
-        match decide(Some(&held), &config("a"), at(105)) {
+        match decide(Some(&held), Duration::from_secs(5), &config("a"), at(105)) {
             LeaseAction::Update(spec) => {
                 assert_eq!(spec.renew_time, Some(MicroTime(at(105))));
                 assert_eq!(spec.acquire_time, Some(MicroTime(at(100))));
@@ -222,11 +295,12 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // Expiry counts on the standby's own clock, from when it first saw this record.
         assert_eq!(
-            decide(Some(&held), &config("b"), at(114)),
+            decide(Some(&held), Duration::from_secs(14), &config("b"), at(114)),
             LeaseAction::Wait
         );
-        match decide(Some(&held), &config("b"), at(115)) {
+        match decide(Some(&held), Duration::from_secs(15), &config("b"), at(115)) {
             LeaseAction::Update(spec) => {
                 assert_eq!(spec.holder_identity.as_deref(), Some("b"));
                 assert_eq!(spec.lease_transitions, Some(1));
@@ -234,6 +308,67 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A standby whose clock runs 60 s ahead of the leader's must not see a live Lease as expired.
+    #[test]
+    fn a_standby_with_a_clock_ahead_waits_for_the_lease_to_expire() {
+        let LeaseAction::Create(held) = decide(None, Duration::ZERO, &config("a"), at(100)) else {
+            panic!()
+        };
+        assert_eq!(
+            decide(Some(&held), Duration::ZERO, &config("b"), at(100 + 60)),
+            LeaseAction::Wait,
+            "took a Lease renewed a moment ago"
+        );
+        // ... nor one whose holder's clock ran ahead: renewTime in the future changes nothing.
+        let mut ahead = held.clone();
+        ahead.renew_time = Some(MicroTime(at(100 + 3600)));
+        assert!(matches!(
+            decide(Some(&ahead), Duration::from_secs(15), &config("b"), at(115)),
+            LeaseAction::Update(_)
+        ));
+    }
+
+    #[test]
+    fn unchanged_for_is_measured_from_the_first_sight_of_a_record() {
+        let start = std::time::Instant::now();
+        let LeaseAction::Create(held) = decide(None, Duration::ZERO, &config("a"), at(100)) else {
+            panic!()
+        };
+        let mut seen = Observation::default();
+        assert_eq!(seen.see(Some(&held), start), Duration::ZERO);
+        let later = start + Duration::from_secs(7);
+        assert_eq!(seen.see(Some(&held), later), Duration::from_secs(7));
+        let mut renewed = held.clone();
+        renewed.renew_time = Some(MicroTime(at(107)));
+        assert_eq!(
+            seen.see(Some(&renewed), later),
+            Duration::ZERO,
+            "a renewal resets it"
+        );
+    }
+
+    #[test]
+    fn timing_relations_are_checked() {
+        assert!(config("a").check().is_ok());
+        let mut c = config("a");
+        c.renew_deadline = c.lease_duration;
+        assert!(
+            c.check()
+                .unwrap_err()
+                .contains("longer than the renew deadline")
+        );
+        let mut c = config("a");
+        c.retry_period = Duration::from_secs(9);
+        assert!(c.check().unwrap_err().contains("retry period"));
+        let mut c = config("a");
+        c.renew_deadline = Duration::from_millis(13_500);
+        assert!(
+            c.check()
+                .unwrap_err()
+                .contains("shorter than the lease duration")
+        );
     }
 
     #[test]
@@ -246,7 +381,7 @@ mod tests {
             ..LeaseSpec::default()
         };
         assert!(matches!(
-            decide(Some(&released), &config("b"), at(100)),
+            decide(Some(&released), Duration::ZERO, &config("b"), at(100)),
             LeaseAction::Update(_)
         ));
     }

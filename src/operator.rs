@@ -122,6 +122,33 @@ pub struct RunArgs {
     /// How long a leader's claim lasts without renewal; a killed leader is replaced within it.
     #[arg(long, env = "SSC_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
     pub lease_duration: Duration,
+
+    /// A leader that cannot renew its Lease for this long stops leading by itself, before
+    /// anyone may take over (default: 2/3 of the lease duration).
+    #[arg(long, env = "SSC_LEADER_RENEW_DEADLINE", value_parser = parse_duration)]
+    pub leader_renew_deadline: Option<Duration>,
+
+    /// How often the leader renews and standbys retry; also each Lease request's timeout
+    /// (default: 1/5 of the lease duration, at least 200ms).
+    #[arg(long, env = "SSC_LEADER_RETRY_PERIOD", value_parser = parse_duration)]
+    pub leader_retry_period: Option<Duration>,
+}
+
+/// The renew deadline and retry period: as given, or derived from the lease duration (2/3 and
+/// 1/5, as client-go's 10 s and 2 s are of its 15 s); their relations checked.
+fn leader_timing(args: &RunArgs) -> anyhow::Result<(Duration, Duration)> {
+    let renew_deadline = args
+        .leader_renew_deadline
+        .unwrap_or(args.lease_duration * 2 / 3);
+    let retry_period = args
+        .leader_retry_period
+        .unwrap_or((args.lease_duration / 5).max(Duration::from_millis(200)));
+    leader::check_timing(args.lease_duration, renew_deadline, retry_period).map_err(|e| {
+        anyhow::anyhow!(
+            "leader election: {e} (--lease-duration, --leader-renew-deadline, --leader-retry-period)"
+        )
+    })?;
+    Ok((renew_deadline, retry_period))
 }
 
 /// A namespace name: a DNS-1123 label, as Kubernetes requires.
@@ -149,6 +176,7 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
 
 /// Runs the controller until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let (renew_deadline, retry_period) = leader_timing(&args)?;
     telemetry::init(args.log_format, &args.log_level);
     let client = connect_kubernetes().await?;
     ensure_crd(
@@ -223,7 +251,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| own_namespace(&client)),
             identity,
             lease_duration: args.lease_duration,
-            retry_period: (args.lease_duration / 5).max(Duration::from_millis(200)),
+            renew_deadline,
+            retry_period,
         };
         run_as_leader(client, iam, config, metrics.clone(), lease, shutdown).await
     } else {

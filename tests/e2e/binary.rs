@@ -39,6 +39,31 @@ fn run_without_a_cluster_says_how_to_point_it_at_one() {
     assert!(stderr.contains("kind create cluster"), "{stderr}");
 }
 
+#[test]
+fn leader_timings_that_cannot_hold_are_refused_at_start() {
+    let out = Command::new(BIN)
+        .args([
+            "run",
+            "--log-format",
+            "text",
+            "--lease-duration",
+            "3s",
+            "--leader-renew-deadline",
+            "3s",
+        ])
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("must be longer than the renew deadline")
+            && stderr.contains("--leader-renew-deadline"),
+        "{stderr}"
+    );
+}
+
 fn kubeconfig_for(dir: &std::path::Path, url: &str, token: &str) -> std::path::PathBuf {
     let path = dir.join("kubeconfig");
     std::fs::write(

@@ -41,6 +41,7 @@ async fn start_replica(h: &Harness, identity: &str, lease_duration: Duration) ->
         namespace: LEASE_NS.into(),
         identity: identity.into(),
         lease_duration,
+        renew_deadline: lease_duration * 2 / 3,
         retry_period: lease_duration / 5,
     };
     let shutdown = CancellationToken::new();
@@ -122,6 +123,38 @@ async fn only_the_leader_reconciles_and_a_standby_replaces_a_killed_leader() {
     assert!(instances.iter().all(|i| i == "replica-b"), "{instances:?}");
     b.shutdown.cancel();
     let _ = b.task.await;
+}
+
+/// A leader whose Lease renewals hang (a stuck connection) stops leading by itself within the
+/// renew deadline — before the Lease expires for anyone else — instead of leading on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_whose_renewals_hang_stops_before_its_lease_expires() {
+    let mut h = Harness::start().await;
+    h.stop_operator().await;
+    h.kube.create_namespace(LEASE_NS, &[]).await;
+    let lease_duration = Duration::from_secs(3);
+    let a = start_replica(&h, "replica-a", lease_duration).await;
+    wait_holder(&h, "replica-a", lease_duration * 2).await;
+    h.kube.stall_next(
+        crate::support::apiserver::RequestMatcher::any()
+            .resource("leases")
+            .name("ssc-operator"),
+        Duration::from_secs(60),
+        usize::MAX,
+    );
+    let stalled = Instant::now();
+    let result = tokio::time::timeout(lease_duration * 2, a.task)
+        .await
+        .expect("the leader kept leading with its renewals hanging");
+    let stopped = stalled.elapsed();
+    println!("leader stopped {stopped:?} after its Lease requests began to hang");
+    assert!(result.unwrap().is_err(), "it exits to rejoin as a standby");
+    assert!(
+        stopped < lease_duration,
+        "stopped after {stopped:?}, later than the lease duration {lease_duration:?}"
+    );
+    assert!(a.metrics.encode().contains("\nssc_operator_leader 0"));
+    h.kube.clear_faults();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -280,15 +281,16 @@ fn transform_write_reply(
     Ok(reply)
 }
 
-fn take_fault(sh: &Shared, rec: &RecordedRequest, body: &[u8]) -> Option<u16> {
+/// The (status, stall) of the first matching fault, used up by one.
+fn take_fault(sh: &Shared, rec: &RecordedRequest, body: &[u8]) -> Option<(u16, Duration)> {
     let mut faults = lock(&sh.faults);
     let f = faults
         .iter_mut()
         .find(|f| f.remaining > 0 && f.matcher.matches(rec, body))?;
     f.remaining -= 1;
-    let status = f.status;
+    let fault = (f.status, f.stall);
     faults.retain(|f| f.remaining > 0);
-    Some(status)
+    Some(fault)
 }
 
 pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
@@ -409,8 +411,11 @@ async fn serve(
         Ok(b) => b,
         Err(_) => return error_response(&ApiError::too_large()),
     };
-    if let Some(status) = take_fault(sh, rec, &body) {
-        return error_response(&ApiError::injected(status));
+    if let Some((status, stall)) = take_fault(sh, rec, &body) {
+        tokio::time::sleep(stall).await;
+        if status != 0 {
+            return error_response(&ApiError::injected(status));
+        }
     }
     match route {
         Route::Version => json_response(200, discovery::version(), &[]),

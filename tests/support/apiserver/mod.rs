@@ -392,6 +392,18 @@ impl ApiServer {
             matcher,
             status,
             remaining: times,
+            stall: Duration::ZERO,
+        });
+    }
+
+    /// Makes the next `times` requests matching `matcher` hang for `stall` before they are
+    /// served (a stuck connection, an overloaded server).
+    pub fn stall_next(&self, matcher: RequestMatcher, stall: Duration, times: usize) {
+        lock(&self.inner.shared.faults).push(Fault {
+            matcher,
+            status: 0,
+            remaining: times,
+            stall,
         });
     }
 

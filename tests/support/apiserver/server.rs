@@ -13,8 +13,11 @@ use super::{RecordedRequest, RequestMatcher, TokenUser};
 
 pub struct Fault {
     pub matcher: RequestMatcher,
+    /// The error status to answer with; 0: none (the request is only stalled).
     pub status: u16,
     pub remaining: usize,
+    /// How long the request hangs before it is answered.
+    pub stall: std::time::Duration,
 }
 
 pub struct Shared {
