@@ -292,6 +292,12 @@ impl IamObserver for NoopObserver {
 /// How long one CreateServiceSpecificCredential may take (well inside
 /// `plan::ADOPTION_WINDOW`).
 pub const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connecting to the IAM endpoint (the SDK's own default).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+/// One attempt of any IAM call.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Any IAM call, retries included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Settings of the client-side limiter and List cache.
 #[derive(Clone, Debug)]
@@ -357,6 +363,15 @@ impl AwsIam {
         if let Some(credentials) = credentials {
             loader = loader.credentials_provider(credentials);
         }
+        // No IAM call may hang a reconcile (or a shutdown): each attempt and each operation,
+        // retries included, has a deadline.
+        loader = loader.timeout_config(
+            aws_sdk_iam::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        );
         let config = loader.load().await;
         let mut builder = aws_sdk_iam::config::Builder::from(&config);
         if config.region().is_none() {
@@ -480,6 +495,8 @@ impl Iam for AwsIam {
             .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
             .timeout_config(
                 aws_sdk_iam::config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .operation_attempt_timeout(CREATE_TIMEOUT)
                     .operation_timeout(CREATE_TIMEOUT)
                     .build(),
             );

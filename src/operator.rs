@@ -240,6 +240,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         instance: Some(identity.clone()),
         namespace_writes: governor::Quota::per_minute(args.namespace_iam_writes_per_minute)
             .allow_burst(args.namespace_iam_write_burst),
+        leading: None,
     };
     ready.store(true, Ordering::SeqCst);
     let outcome = if args.leader_elect {
@@ -310,6 +311,10 @@ pub async fn run_as_leader(
                 _ = leading.wait_for(|l| !*l) => lost.cancel(),
             }
         }
+    };
+    let config = reconcile::Config {
+        leading: Some(leading.clone()),
+        ..config
     };
     reconcile::run(client, iam, config, Some(metrics.clone()), stop_controller).await;
     metrics.set_leader(false);

@@ -44,6 +44,8 @@ pub enum Error {
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
     #[error("the resource has no namespace")]
     NoNamespace,
+    #[error("this replica lost the leader Lease; the reconcile stopped before its next write")]
+    NotLeader,
 }
 
 /// Settings of the reconcile loop.
@@ -61,6 +63,11 @@ pub struct Config {
     /// IAM writes (Create, Reset, Update, retirement Delete) one namespace may make: its share
     /// of the account-wide IAM budget, so that no tenant can spend all of it.
     pub namespace_writes: governor::Quota,
+    /// Whether this replica leads (leader election); `None`: always. When it turns false,
+    /// reconciles under way are dropped at once — before their next IAM or Kubernetes write —
+    /// rather than finished: another replica may already be acting on the same resources. What
+    /// an interrupted pass leaves behind is what a crash would, and is recovered the same way.
+    pub leading: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// The default [`Config::namespace_writes`]: 3 per second, 100 at once. Below the default
@@ -80,6 +87,7 @@ impl Default for Config {
             concurrency: 4,
             instance: None,
             namespace_writes: default_namespace_writes(),
+            leading: None,
         }
     }
 }
@@ -481,7 +489,8 @@ pub async fn run(
                         namespace = resource.namespace().unwrap_or_default(),
                         resource = resource.name_any()
                     );
-                    reconcile(resource, ctx).instrument(span)
+                    while_leading(ctx.config.leading.clone(), reconcile(resource, ctx))
+                        .instrument(span)
                 },
                 error_policy,
                 ctx.clone(),
@@ -494,6 +503,25 @@ pub async fn run(
     });
     futures::future::join_all(runs).await;
     info!("controller stopped");
+}
+
+/// Runs `pass` while `leading` stays true; drops it (at its current await point) the moment it
+/// turns false.
+async fn while_leading<T>(
+    leading: Option<tokio::sync::watch::Receiver<bool>>,
+    pass: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let Some(mut leading) = leading else {
+        return pass.await;
+    };
+    tokio::select! {
+        biased;
+        _ = leading.wait_for(|l| !*l) => {
+            warn!("lost the leader Lease: stopping this reconcile before its next write");
+            Err(Error::NotLeader)
+        }
+        result = pass => result,
+    }
 }
 
 /// The watch scopes: each listed namespace once, or `None` (the whole cluster) for none.

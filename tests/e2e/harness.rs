@@ -185,6 +185,7 @@ impl Harness {
             concurrency: 4,
             instance: Some("test".into()),
             namespace_writes: self.options.namespace_writes,
+            leading: None,
         };
         let (tx, rx) = oneshot::channel::<()>();
         let client = self.operator_client();

@@ -158,3 +158,25 @@ async fn missing_aws_credentials_are_reported_as_such() {
         ssc_operator::reconcile::conditions::Reason::AccessDenied
     );
 }
+
+/// An IAM endpoint that stops answering does not hang the caller: every call has a deadline.
+#[tokio::test]
+async fn a_hanging_iam_call_times_out() {
+    let (emulator, iam, _) = client(Duration::ZERO).await;
+    emulator.set_faults(ssc_operator::emulator::FaultConfig {
+        latency: Duration::from_secs(120),
+        ..Default::default()
+    });
+    let started = std::time::Instant::now();
+    let error = iam
+        .list("sofia", "codecommit.amazonaws.com")
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    println!("a List against an IAM that hangs failed after {took:?}: {error}");
+    assert!(matches!(error, IamError::Unavailable { .. }), "{error}");
+    assert!(
+        took <= ssc_operator::iam::OPERATION_TIMEOUT + Duration::from_secs(2),
+        "{took:?}"
+    );
+}

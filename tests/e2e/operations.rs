@@ -249,3 +249,44 @@ async fn metrics_and_probes_are_served_without_secrets() {
     let _ = a.task.await;
     server.abort();
 }
+
+/// A leader that loses the Lease while a reconcile is under way stops that reconcile before its
+/// next write: the new leader may already be acting on the same resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_lease_stops_in_flight_reconciles_before_their_next_write() {
+    let mut h = Harness::start().await;
+    h.stop_operator().await;
+    h.kube.create_namespace(LEASE_NS, &[]).await;
+    let lease_duration = Duration::from_secs(2);
+    let a = start_replica(&h, "replica-a", lease_duration).await;
+    wait_holder(&h, "replica-a", lease_duration * 3).await;
+    // The intent-marker write before the Create hangs for 3 s ...
+    h.kube.stall_next(
+        crate::support::apiserver::RequestMatcher::any()
+            .resource("servicespecificcredentials")
+            .subresource("status")
+            .body_contains("createRequestedAt"),
+        Duration::from_secs(3),
+        1,
+    );
+    h.apply(manifest("contested")).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // ... while someone else takes the Lease over.
+    let leases = Api::<Lease>::namespaced(h.client(), LEASE_NS);
+    let mut lease = leases.get("ssc-operator").await.unwrap();
+    let spec = lease.spec.as_mut().unwrap();
+    spec.holder_identity = Some("intruder".into());
+    spec.lease_duration_seconds = Some(60);
+    leases
+        .replace("ssc-operator", &Default::default(), &lease)
+        .await
+        .unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(10), a.task).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        h.iam_credentials("sofia", "cassandra.amazonaws.com")
+            .await
+            .is_empty(),
+        "the old leader created a credential after losing the Lease"
+    );
+}
