@@ -15,7 +15,7 @@ use ssc_operator::operator::{run_as_leader, serve_http};
 use ssc_operator::reconcile;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::{Harness, NS, Options, status};
+use crate::harness::{Harness, NS, status};
 
 const LEASE_NS: &str = "ssc-system";
 
@@ -60,6 +60,15 @@ async fn start_replica(h: &Harness, identity: &str, lease_duration: Duration) ->
     }
 }
 
+/// The harness without its own operator, and the Lease's namespace: replicas are started by
+/// the test.
+async fn harness_for_replicas() -> Harness {
+    let mut h = Harness::start().await;
+    h.stop_operator().await;
+    h.kube.create_namespace(LEASE_NS, &[]).await;
+    h
+}
+
 async fn holder(h: &Harness) -> Option<String> {
     Api::<Lease>::namespaced(h.client(), LEASE_NS)
         .get_opt("ssc-operator")
@@ -97,9 +106,7 @@ fn manifest(name: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_leader_reconciles_and_a_standby_replaces_a_killed_leader() {
-    let mut h = Harness::start().await;
-    h.stop_operator().await;
-    h.kube.create_namespace(LEASE_NS, &[]).await;
+    let h = harness_for_replicas().await;
     let lease_duration = Duration::from_secs(2);
     let a = start_replica(&h, "replica-a", lease_duration).await;
     wait_holder(&h, "replica-a", Duration::from_secs(10)).await;
@@ -129,9 +136,7 @@ async fn only_the_leader_reconciles_and_a_standby_replaces_a_killed_leader() {
 /// renew deadline — before the Lease expires for anyone else — instead of leading on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_whose_renewals_hang_stops_before_its_lease_expires() {
-    let mut h = Harness::start().await;
-    h.stop_operator().await;
-    h.kube.create_namespace(LEASE_NS, &[]).await;
+    let h = harness_for_replicas().await;
     let lease_duration = Duration::from_secs(3);
     let a = start_replica(&h, "replica-a", lease_duration).await;
     wait_holder(&h, "replica-a", lease_duration * 2).await;
@@ -159,9 +164,7 @@ async fn a_leader_whose_renewals_hang_stops_before_its_lease_expires() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_releases_the_lease_for_a_fast_handover() {
-    let mut h = Harness::start().await;
-    h.stop_operator().await;
-    h.kube.create_namespace(LEASE_NS, &[]).await;
+    let h = harness_for_replicas().await;
     let lease_duration = Duration::from_secs(10);
     let a = start_replica(&h, "replica-a", lease_duration).await;
     wait_holder(&h, "replica-a", Duration::from_secs(10)).await;
@@ -186,9 +189,7 @@ async fn graceful_shutdown_releases_the_lease_for_a_fast_handover() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_probes_are_served_without_secrets() {
-    let mut h = Harness::start_with(Options::default()).await;
-    h.stop_operator().await;
-    h.kube.create_namespace(LEASE_NS, &[]).await;
+    let h = harness_for_replicas().await;
     let a = start_replica(&h, "replica-a", Duration::from_secs(5)).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -254,9 +255,7 @@ async fn metrics_and_probes_are_served_without_secrets() {
 /// next write: the new leader may already be acting on the same resource.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_the_lease_stops_in_flight_reconciles_before_their_next_write() {
-    let mut h = Harness::start().await;
-    h.stop_operator().await;
-    h.kube.create_namespace(LEASE_NS, &[]).await;
+    let h = harness_for_replicas().await;
     let lease_duration = Duration::from_secs(2);
     let a = start_replica(&h, "replica-a", lease_duration).await;
     wait_holder(&h, "replica-a", lease_duration * 3).await;
