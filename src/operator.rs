@@ -86,6 +86,11 @@ pub struct RunArgs {
     #[arg(long, env = "SSC_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_duration)]
     pub resync_interval: Duration,
 
+    /// On SIGTERM, how long reconciles under way may take to finish before they are stopped
+    /// (keep it below the pod's terminationGracePeriodSeconds).
+    #[arg(long, env = "SSC_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
     /// Reconciles running at once.
     #[arg(long, env = "SSC_CONCURRENCY", default_value_t = 4)]
     pub concurrency: u16,
@@ -241,6 +246,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         namespace_writes: governor::Quota::per_minute(args.namespace_iam_writes_per_minute)
             .allow_burst(args.namespace_iam_write_burst),
         leading: None,
+        shutdown_grace: args.shutdown_grace,
     };
     ready.store(true, Ordering::SeqCst);
     let outcome = if args.leader_elect {

@@ -68,6 +68,9 @@ pub struct Config {
     /// rather than finished: another replica may already be acting on the same resources. What
     /// an interrupted pass leaves behind is what a crash would, and is recovered the same way.
     pub leading: Option<tokio::sync::watch::Receiver<bool>>,
+    /// After shutdown is asked for, how long reconciles under way may take to finish before
+    /// they are dropped (a hung request must not hold the process past its termination grace).
+    pub shutdown_grace: Duration,
 }
 
 /// The default [`Config::namespace_writes`]: 3 per second, 100 at once. Below the default
@@ -88,6 +91,7 @@ impl Default for Config {
             instance: None,
             namespace_writes: default_namespace_writes(),
             leading: None,
+            shutdown_grace: Duration::from_secs(20),
         }
     }
 }
@@ -428,7 +432,8 @@ fn error_policy(
     Action::requeue(after)
 }
 
-/// Builds and runs the controller until `shutdown` resolves, then finishes in-flight reconciles.
+/// Builds and runs the controller until `shutdown` resolves, then lets in-flight reconciles
+/// finish for up to `config.shutdown_grace`.
 pub async fn run(
     client: Client,
     iam: Arc<dyn Iam>,
@@ -501,8 +506,14 @@ pub async fn run(
                 }
             })
     });
-    futures::future::join_all(runs).await;
-    info!("controller stopped");
+    let grace = ctx.config.shutdown_grace;
+    tokio::select! {
+        _ = futures::future::join_all(runs) => info!("controller stopped"),
+        _ = async {
+            shutdown.await;
+            tokio::time::sleep(grace).await;
+        } => warn!(?grace, "reconciles under way did not finish within the shutdown grace; stopped them"),
+    }
 }
 
 /// Runs `pass` while `leading` stays true; drops it (at its current await point) the moment it

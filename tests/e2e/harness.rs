@@ -78,6 +78,8 @@ pub struct Options {
     pub watch_namespaces: Vec<&'static str>,
     /// IAM writes one namespace may make.
     pub namespace_writes: governor::Quota,
+    /// How long in-flight reconciles may take after a stop.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Options {
@@ -94,6 +96,7 @@ impl Default for Options {
                 .map_or(Duration::ZERO, Duration::from_millis),
             watch_namespaces: Vec::new(),
             namespace_writes: reconcile::default_namespace_writes(),
+            shutdown_grace: Duration::from_secs(20),
         }
     }
 }
@@ -186,6 +189,7 @@ impl Harness {
             instance: Some("test".into()),
             namespace_writes: self.options.namespace_writes,
             leading: None,
+            shutdown_grace: self.options.shutdown_grace,
         };
         let (tx, rx) = oneshot::channel::<()>();
         let client = self.operator_client();
@@ -198,11 +202,16 @@ impl Harness {
         self.operator = Some((tx, task));
     }
 
-    /// Stops the controller, letting in-flight reconciles finish.
-    pub async fn stop_operator(&mut self) {
-        if let Some((tx, task)) = self.operator.take() {
-            let _ = tx.send(());
-            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    /// Stops the controller, letting in-flight reconciles finish; whether it stopped within 10 s.
+    pub async fn stop_operator(&mut self) -> bool {
+        match self.operator.take() {
+            Some((tx, task)) => {
+                let _ = tx.send(());
+                tokio::time::timeout(Duration::from_secs(10), task)
+                    .await
+                    .is_ok()
+            }
+            None => true,
         }
     }
 

@@ -15,7 +15,7 @@ use ssc_operator::operator::{run_as_leader, serve_http};
 use ssc_operator::reconcile;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::{Harness, NS, status};
+use crate::harness::{Harness, NS, Options, status};
 
 const LEASE_NS: &str = "ssc-system";
 
@@ -288,4 +288,33 @@ async fn losing_the_lease_stops_in_flight_reconciles_before_their_next_write() {
             .is_empty(),
         "the old leader created a credential after losing the Lease"
     );
+}
+
+/// A shutdown ends within its grace period even while a reconcile hangs on a request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_bounded_even_with_a_hanging_request() {
+    let mut h = Harness::start_with(Options {
+        shutdown_grace: Duration::from_secs(1),
+        ..Options::default()
+    })
+    .await;
+    h.kube.stall_next(
+        crate::support::apiserver::RequestMatcher::any()
+            .resource("servicespecificcredentials")
+            .subresource("status"),
+        Duration::from_secs(60),
+        usize::MAX,
+    );
+    h.apply(manifest("hangs")).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let stopped = h.stop_operator().await;
+    println!("stopped: {stopped}, after {:?}", started.elapsed());
+    assert!(stopped, "the operator did not stop within 10 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    h.kube.clear_faults();
 }
