@@ -26,6 +26,12 @@ def _ok(result: dict, c: dict) -> None:
                       "userName": c["UserName"]}, result
 
 
+def _altered(password: str) -> str:
+    """The password with its first character changed: always a different password (replacing the
+    tail with a fixed string was the same password whenever the tail already was that string)."""
+    return ("B" if password[0] == "A" else "A") + password[1:]
+
+
 def _refused(result: dict, reason: str) -> None:
     assert result["valid"] is False, result
     assert result["reason"] == reason, result
@@ -35,7 +41,7 @@ def _refused(result: dict, reason: str) -> None:
 def test_check_password(emu, iam, names, service):
     _user, c = _new(iam, names, service)
     _ok(emu.check_password(service, c["ServiceUserName"], c["ServicePassword"]), c)
-    _refused(emu.check_password(service, c["ServiceUserName"], c["ServicePassword"][:-2] + "A="), "wrongPassword")
+    _refused(emu.check_password(service, c["ServiceUserName"], _altered(c["ServicePassword"])), "wrongPassword")
     _refused(emu.check_password(service, "nobody-at-123456789012", c["ServicePassword"]), "unknown")
 
 
