@@ -218,6 +218,11 @@ where
             message: "the operator has no AWS credentials (none in its environment, profile, web identity token, container or instance metadata): give its ServiceAccount an IAM role (IRSA or EKS Pod Identity) or set AWS credentials".into(),
         };
     }
+    if caused_by::<crate::fence::NotLeading>(&error) {
+        return IamError::Unavailable {
+            message: crate::fence::NotLeading.to_string(),
+        };
+    }
     match &error {
         SdkError::ServiceError(service_error) => {
             let status = Some(service_error.raw().status().as_u16());
@@ -249,11 +254,14 @@ where
 
 /// Whether the SDK failed because its credentials chain found nothing to sign with.
 fn lacks_credentials(error: &(dyn std::error::Error + 'static)) -> bool {
+    caused_by::<aws_credential_types::provider::error::CredentialsError>(error)
+}
+
+/// Whether an `E` is in the error's source chain.
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(error);
     while let Some(e) = source {
-        if e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
-            .is_some()
-        {
+        if e.downcast_ref::<E>().is_some() {
             return true;
         }
         source = e.source();

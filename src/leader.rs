@@ -17,6 +17,8 @@ use kube::api::PostParams;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use crate::fence::WriteFence;
+
 /// Settings of the election.
 #[derive(Clone, Debug)]
 pub struct LeaseConfig {
@@ -130,45 +132,43 @@ pub fn decide(
     }
 }
 
-/// Runs the election until `stop` resolves; publishes leadership on the returned channel. When
-/// stopped while leading, releases the Lease so a standby takes over at once.
+/// Runs the election until `stop` resolves; publishes leadership on the returned channel and
+/// keeps `fence` open exactly while this replica may write: until the start of its last
+/// successful renewal plus the renew deadline. When stopped while leading, closes the fence and
+/// releases the Lease so a standby takes over at once.
 pub fn spawn(
     client: kube::Client,
     config: LeaseConfig,
+    fence: WriteFence,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> (watch::Receiver<bool>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = watch::channel(false);
     let task = tokio::spawn(async move {
         let api = Api::<Lease>::namespaced(client, &config.namespace);
         tokio::pin!(stop);
-        let mut last_renewal: Option<std::time::Instant> = None;
         let mut observation = Observation::default();
         loop {
+            // The renewal counts from when it was sent: the API server may have recorded it at
+            // any moment until the answer came, and others measure from their sight of it.
+            let sent = std::time::Instant::now();
             let attempt = tokio::time::timeout(
                 config.retry_period,
                 try_acquire_or_renew(&api, &config, &mut observation),
             )
             .await;
-            let leading = match attempt {
-                Ok(Ok(true)) => {
-                    last_renewal = Some(std::time::Instant::now());
-                    true
+            match attempt {
+                Ok(Ok(true)) => fence.open_until(sent + config.renew_deadline),
+                Ok(Ok(false)) => fence.close(),
+                // Keep leading only within the renew deadline, which ends before anyone else
+                // may take the Lease over: the fence closes by itself when it passes.
+                Ok(Err(error)) => {
+                    warn!(%error, lease = %config.name, "leader election request failed")
                 }
-                Ok(Ok(false)) => false,
-                failed => {
-                    match failed {
-                        Ok(Err(error)) => {
-                            warn!(%error, lease = %config.name, "leader election request failed")
-                        }
-                        _ => {
-                            warn!(lease = %config.name, timeout = ?config.retry_period, "leader election request timed out")
-                        }
-                    }
-                    // Keep leading only within the renew deadline, which ends before anyone
-                    // else may take the Lease over.
-                    last_renewal.is_some_and(|at| at.elapsed() < config.renew_deadline)
+                Err(_) => {
+                    warn!(lease = %config.name, timeout = ?config.retry_period, "leader election request timed out")
                 }
-            };
+            }
+            let leading = fence.is_open();
             if leading != *tx.borrow() {
                 info!(leading, identity = %config.identity, lease = %config.name, "leadership changed");
             }
@@ -178,10 +178,12 @@ pub fn spawn(
                 _ = tokio::time::sleep(config.retry_period) => {}
             }
         }
-        if *tx.borrow() {
+        let was_leading = *tx.borrow();
+        fence.close();
+        let _ = tx.send(false);
+        if was_leading {
             release(&api, &config).await;
         }
-        let _ = tx.send(false);
     });
     (rx, task)
 }
@@ -194,7 +196,7 @@ async fn try_acquire_or_renew(
     let current = api.get_opt(&config.name).await?;
     let record = current.as_ref().and_then(|l| l.spec.as_ref());
     let unchanged_for = observation.see(record, std::time::Instant::now());
-    let action = decide(record, unchanged_for, config, Timestamp::now());
+    let action = decide(record, unchanged_for, config, crate::clock::now());
     let pp = PostParams {
         field_manager: Some(crate::reconcile::FIELD_MANAGER.into()),
         ..PostParams::default()
@@ -241,7 +243,7 @@ async fn release(api: &Api<Lease>, config: &LeaseConfig) {
     }
     spec.holder_identity = None;
     spec.lease_duration_seconds = Some(1);
-    spec.renew_time = Some(MicroTime(Timestamp::now()));
+    spec.renew_time = Some(MicroTime(crate::clock::now()));
     match api
         .replace(&config.name, &PostParams::default(), &lease)
         .await

@@ -4,7 +4,9 @@
 //! → act (IAM, Secret, status) → Events and metrics.
 
 pub mod api;
+pub mod clock;
 pub mod emulator;
+pub mod fence;
 pub mod iam;
 pub mod leader;
 pub mod metrics;

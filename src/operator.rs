@@ -14,6 +14,7 @@ use tracing::{info, warn};
 
 use crate::api::ServiceSpecificCredential;
 use crate::emulator::{Emulator, EmulatorConfig};
+use crate::fence::{KubeRequestGuard, WriteFence, fence_iam};
 use crate::iam::{AwsIam, IamLimits};
 use crate::leader::{self, LeaseConfig};
 use crate::metrics::Metrics;
@@ -137,6 +138,11 @@ pub struct RunArgs {
     /// (default: 1/5 of the lease duration, at least 200ms).
     #[arg(long, env = "SSC_LEADER_RETRY_PERIOD", value_parser = parse_duration)]
     pub leader_retry_period: Option<Duration>,
+
+    /// Test only (the chaos suite): shift this process's wall clock by a signed duration such
+    /// as "60s" or "-45s", to run a replica whose clock is wrong.
+    #[arg(long, hide = true, value_parser = parse_signed_duration, allow_hyphen_values = true)]
+    pub test_clock_offset: Option<jiff::SignedDuration>,
 }
 
 /// The renew deadline and retry period: as given, or derived from the lease duration (2/3 and
@@ -179,11 +185,32 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
     crate::api::parse_duration(value)
 }
 
+/// A duration with an optional leading '-'.
+fn parse_signed_duration(value: &str) -> Result<jiff::SignedDuration, String> {
+    let (negative, magnitude) = match value.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, value),
+    };
+    let magnitude = jiff::SignedDuration::try_from(parse_duration(magnitude)?)
+        .map_err(|e| format!("{value:?}: {e}"))?;
+    Ok(if negative { -magnitude } else { magnitude })
+}
+
 /// Runs the controller until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let (renew_deadline, retry_period) = leader_timing(&args)?;
     telemetry::init(args.log_format, &args.log_level);
-    let client = connect_kubernetes().await?;
+    if let Some(offset) = args.test_clock_offset {
+        crate::clock::set_offset(offset);
+        warn!(%offset, "test-only clock offset in effect: this process's wall clock is shifted");
+    }
+    // With leader election, writes wait for the Lease; without, this is the only replica.
+    let fence = if args.leader_elect {
+        WriteFence::closed()
+    } else {
+        WriteFence::always_open()
+    };
+    let (client, election_client) = connect_kubernetes(fence.clone()).await?;
     ensure_crd(
         &client,
         args.embedded_emulator,
@@ -212,6 +239,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let metrics = Arc::new(Metrics::new());
     let sdk = AwsIam::sdk_client(endpoint.as_deref(), args.region.as_deref(), credentials).await;
+    let sdk = fence_iam(&sdk, fence.clone());
     let iam = Arc::new(AwsIam::new(
         sdk,
         IamLimits {
@@ -261,7 +289,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             renew_deadline,
             retry_period,
         };
-        run_as_leader(client, iam, config, metrics.clone(), lease, shutdown).await
+        let election = Election {
+            client: election_client,
+            lease,
+            fence,
+        };
+        run_as_leader(client, iam, config, metrics.clone(), election, shutdown).await
     } else {
         info!(policy = ?args.policy, namespaces = ?args.watch_namespace, "starting controller (leader election off)");
         metrics.set_leader(true);
@@ -276,6 +309,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     outcome
 }
 
+/// What a replica needs to take part in leader election.
+pub struct Election {
+    /// A client that is not fenced (the fence is what the election opens).
+    pub client: kube::Client,
+    pub lease: LeaseConfig,
+    /// Opened while this replica holds the Lease; the operator's own clients check it.
+    pub fence: WriteFence,
+}
+
 /// Waits for leadership, reconciles while leading, and releases the Lease on shutdown. Losing
 /// leadership ends the process with an error so that it restarts as a standby (as client-go does).
 pub async fn run_as_leader(
@@ -283,11 +325,16 @@ pub async fn run_as_leader(
     iam: Arc<dyn crate::iam::Iam>,
     config: reconcile::Config,
     metrics: Arc<Metrics>,
-    lease: LeaseConfig,
+    election: Election,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let Election {
+        client: election_client,
+        lease,
+        fence,
+    } = election;
     let stop_election = CancellationToken::new();
-    let (mut leading, election) = leader::spawn(client.clone(), lease.clone(), {
+    let (mut leading, election) = leader::spawn(election_client, lease.clone(), fence, {
         let stop = stop_election.clone();
         async move { stop.cancelled().await }
     });
@@ -380,26 +427,49 @@ fn own_namespace(client: &kube::Client) -> String {
 /// The User-Agent of the operator's Kubernetes requests (audit logs, RBAC debugging).
 pub const USER_AGENT: &str = concat!("ssc-operator/", env!("CARGO_PKG_VERSION"));
 
-/// A Kubernetes client from `config` that identifies itself as the operator.
-pub fn kube_client(mut config: kube::Config) -> Result<kube::Client, kube::Error> {
+/// How long any Kubernetes request but a watch may wait for its answer.
+pub const KUBE_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long connecting to the API server may take.
+pub const KUBE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A Kubernetes client from `config` that identifies itself as the operator, bounds its
+/// requests (connect, and answers to all but watches), and sends writes only while `fence` is
+/// open.
+pub fn kube_client(
+    mut config: kube::Config,
+    fence: WriteFence,
+) -> Result<kube::Client, kube::Error> {
     config.headers.push((
         axum::http::header::USER_AGENT,
         axum::http::HeaderValue::from_static(USER_AGENT),
     ));
-    kube::Client::try_from(config)
+    config.connect_timeout = Some(KUBE_CONNECT_TIMEOUT);
+    let guard = KubeRequestGuard {
+        fence,
+        timeout: KUBE_REQUEST_TIMEOUT,
+    };
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&guard)
+        .build())
 }
 
-async fn connect_kubernetes() -> anyhow::Result<kube::Client> {
+/// The operator's client (fenced by `fence`) and the election's own (never fenced: it must
+/// renew while the fence is closed).
+async fn connect_kubernetes(fence: WriteFence) -> anyhow::Result<(kube::Client, kube::Client)> {
     let hint = "point it at a cluster: set KUBECONFIG (or ~/.kube/config) to a cluster you can reach, e.g. `kind create cluster` or `k3d cluster create`, or run it in-cluster";
     let config = kube::Config::infer()
         .await
         .map_err(|e| anyhow::anyhow!("no Kubernetes configuration found ({e}); {hint}"))?;
-    let client = kube_client(config)
-        .map_err(|e| anyhow::anyhow!("cannot build a Kubernetes client ({e}); {hint}"))?;
+    let build = |fence| {
+        kube_client(config.clone(), fence)
+            .map_err(|e| anyhow::anyhow!("cannot build a Kubernetes client ({e}); {hint}"))
+    };
+    let client = build(fence)?;
+    let election = build(WriteFence::always_open())?;
     match tokio::time::timeout(Duration::from_secs(10), client.apiserver_version()).await {
         Ok(Ok(version)) => {
             info!(version = %version.git_version, "connected to Kubernetes");
-            Ok(client)
+            Ok((client, election))
         }
         Ok(Err(e)) => anyhow::bail!("cannot reach the Kubernetes API server ({e}); {hint}"),
         Err(_) => anyhow::bail!("the Kubernetes API server did not answer within 10s; {hint}"),

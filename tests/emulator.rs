@@ -17,6 +17,8 @@ mod credentials;
 mod disabled_services;
 #[path = "emulator/faults.rs"]
 mod faults;
+#[path = "emulator/fuzz.rs"]
+mod fuzz;
 #[path = "emulator/persistence.rs"]
 mod persistence;
 #[path = "emulator/properties.rs"]

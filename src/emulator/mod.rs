@@ -36,6 +36,7 @@ use std::time::Duration;
 
 pub use error::{ApiError, UnsupportedServiceCode};
 pub use faults::{FaultConfig, FaultKind, InjectedFault};
+pub use server::JournalEntry;
 pub use sigv4::AccessKey;
 
 use clock::Clock;
@@ -186,6 +187,8 @@ pub struct EmulatorConfig {
     pub unsupported_service_code: UnsupportedServiceCode,
     /// Supported `ServiceName`s answered as unsupported by Create and List (see `--disable-service`).
     pub disabled_services: Vec<String>,
+    /// Keep a journal of every request (who signed it, when); off for a long-running emulator.
+    pub journal: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -201,6 +204,7 @@ impl Default for EmulatorConfig {
             max_body_bytes: 1024 * 1024,
             unsupported_service_code: UnsupportedServiceCode::NoSuchEntity,
             disabled_services: Vec::new(),
+            journal: false,
         }
     }
 }
@@ -227,6 +231,7 @@ impl From<EmulatorArgs> for EmulatorConfig {
                 .into_iter()
                 .filter(|s| !s.is_empty())
                 .collect(),
+            journal: false,
         }
     }
 }
@@ -314,6 +319,7 @@ impl Emulator {
             faults: faults::Faults::new(config.faults.clone()),
             keys: config.access_keys.clone(),
             max_body_bytes: config.max_body_bytes,
+            journal: config.journal.then(Default::default),
         });
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -403,6 +409,15 @@ impl EmulatorHandle {
     /// Moves the emulator's clock forward (expiry of API keys); SigV4 skew checks keep using the wall clock.
     pub fn advance_clock(&self, by: Duration) {
         self.shared.service.clock.advance(by);
+    }
+
+    /// The requests served so far (empty unless [`EmulatorConfig::journal`] is on).
+    pub fn journal(&self) -> Vec<server::JournalEntry> {
+        self.shared
+            .journal
+            .as_ref()
+            .map(|j| j.lock().expect("journal lock").clone())
+            .unwrap_or_default()
     }
 
     /// The emulator's current time, in Unix seconds.

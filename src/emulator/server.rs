@@ -31,6 +31,30 @@ pub struct Shared {
     /// The caller for requests without `UserName` when the key names no user (or SigV4 is off).
     pub caller_user: Option<String>,
     pub max_body_bytes: usize,
+    /// Every IAM request served, when the journal is on (tests that audit who wrote when).
+    pub journal: Option<std::sync::Mutex<Vec<JournalEntry>>>,
+}
+
+/// One IAM request as the journal keeps it.
+#[derive(Clone, Debug)]
+pub struct JournalEntry {
+    pub action: String,
+    /// The SigV4 access key id the request was signed with ("" when unsigned).
+    pub access_key_id: String,
+    pub received: std::time::Instant,
+    pub answered: std::time::Instant,
+    pub status: u16,
+}
+
+/// The access key id of a SigV4 `Authorization` header (`... Credential=AKID/date/...`).
+fn access_key_id(headers: &HeaderMap) -> String {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once("Credential="))
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap_or_default()
+        .to_string()
 }
 
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -84,6 +108,11 @@ struct LogFields {
 }
 
 async fn iam(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let received = std::time::Instant::now();
+    let access_key_id = shared
+        .journal
+        .is_some()
+        .then(|| access_key_id(req.headers()));
     let rid = new_request_id();
     let mut log = LogFields {
         action: String::new(),
@@ -100,6 +129,15 @@ async fn iam(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         status = resp.status().as_u16(),
         "iam request"
     );
+    if let (Some(journal), Some(access_key_id)) = (&shared.journal, access_key_id) {
+        journal.lock().expect("journal lock").push(JournalEntry {
+            action: log.action,
+            access_key_id,
+            received,
+            answered: std::time::Instant::now(),
+            status: resp.status().as_u16(),
+        });
+    }
     resp
 }
 

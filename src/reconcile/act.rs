@@ -191,7 +191,7 @@ fn attempt_condition(snapshot: &Snapshot, reason: Reason, message: String) -> (R
 /// Records the intent to create before IAM holds anything: the time and the ids that exist now,
 /// none of which can be the new one (see `plan::adoption_candidates`).
 fn record_intent(status: &mut ServiceSpecificCredentialStatus, existing: Vec<String>) {
-    status.create_requested_at = Some(Time(Timestamp::now()));
+    status.create_requested_at = Some(Time(crate::clock::now()));
     status.credentials_before_create = existing;
 }
 
@@ -351,7 +351,7 @@ async fn reset(
             ),
         ),
     };
-    let now = Timestamp::now();
+    let now = crate::clock::now();
     let adjust = |status: &mut ServiceSpecificCredentialStatus| {
         clear_intent(status);
         match &cause {
@@ -425,7 +425,7 @@ async fn recreate(
         Err(error) => return report_failed_create(ctx, snapshot, &base, error).await,
     };
     info!(credential_id = %issued.metadata.id, replaces = %old.id, "created IAM credential (rotation)");
-    let now = Timestamp::now();
+    let now = crate::clock::now();
     record_then_deliver(ctx, snapshot, &base, &issued, Reason::Rotating, |status| {
         start_retirement(status, snapshot, &old.id, now);
         status.slots_used = slots_after_create(snapshot);
@@ -816,7 +816,7 @@ pub async fn write_status(
         reason,
         message.clone(),
         generation,
-        Timestamp::now(),
+        crate::clock::now(),
     );
     new.conditions.retain(|c| c.type_ != "Ready");
     new.conditions.insert(0, condition);

@@ -299,7 +299,7 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
     );
     // Retirements, rotations and expiries happen on time, not at the next resync.
     if let Some(at) = plan::wake_at(&snapshot.observed()) {
-        let until = at.duration_since(jiff::Timestamp::now());
+        let until = at.duration_since(crate::clock::now());
         let until =
             Duration::try_from(until).unwrap_or(Duration::ZERO) + Duration::from_millis(100);
         after = Some(after.map_or(until, |a| a.min(until)));

@@ -157,7 +157,7 @@ pub async fn observe_kubernetes(
         claimed_elsewhere: HashMap::new(),
         claims_complete: false,
         namespace,
-        now: Timestamp::now(),
+        now: crate::clock::now(),
         fence: Mutex::new(Fence {
             resource_version: resource.resource_version(),
             confirmed: false,

@@ -80,6 +80,10 @@ pub struct Options {
     pub namespace_writes: governor::Quota,
     /// How long in-flight reconciles may take after a stop.
     pub shutdown_grace: Duration,
+    /// More users of the stand-in (the chaos suite's replicas, each with its own token).
+    pub extra_tokens: Vec<TokenUser>,
+    /// The emulator keeps a journal of who sent which request when.
+    pub iam_journal: bool,
 }
 
 impl Default for Options {
@@ -97,6 +101,8 @@ impl Default for Options {
             watch_namespaces: Vec::new(),
             namespace_writes: reconcile::default_namespace_writes(),
             shutdown_grace: Duration::from_secs(20),
+            extra_tokens: Vec::new(),
+            iam_journal: false,
         }
     }
 }
@@ -132,7 +138,10 @@ impl Harness {
         let kube = ApiServer::start_with(ApiServerConfig {
             crds: vec![ServiceSpecificCredential::crd()],
             watch_lag: options.watch_lag,
-            tokens: vec![TokenUser::admin(ADMIN_TOKEN), tenant()],
+            tokens: [TokenUser::admin(ADMIN_TOKEN), tenant()]
+                .into_iter()
+                .chain(options.extra_tokens.iter().cloned())
+                .collect(),
             ..ApiServerConfig::default()
         })
         .await;
@@ -148,6 +157,7 @@ impl Harness {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            journal: options.iam_journal,
             ..EmulatorConfig::default()
         })
         .await
@@ -241,7 +251,8 @@ impl Harness {
             http::header::AUTHORIZATION,
             http::HeaderValue::from_str(&format!("Bearer {}", self.kube.admin_token())).unwrap(),
         ));
-        ssc_operator::operator::kube_client(config).expect("operator client")
+        ssc_operator::operator::kube_client(config, ssc_operator::fence::WriteFence::always_open())
+            .expect("operator client")
     }
 
     /// Appends every request the operator made to `target/operator-requests/`, for the RBAC
@@ -493,6 +504,11 @@ impl Harness {
 
     /// Asserts no secret value from any Secret appears in status, Events or logs.
     pub async fn assert_no_secret_leaks(&self) {
+        self.assert_no_secret_leaks_in(&[]).await;
+    }
+
+    /// [`Harness::assert_no_secret_leaks`], also in these named texts (other processes' logs).
+    pub async fn assert_no_secret_leaks_in(&self, more: &[(String, String)]) {
         let secrets = self
             .secrets()
             .list(&ListParams::default())
@@ -520,9 +536,11 @@ impl Harness {
                     let escaped = serde_json::to_string(&text).unwrap();
                     let escaped = escaped.trim_matches('"').to_string();
                     for form in [&text, &encoded, &escaped] {
-                        for (place, haystack) in
-                            [("status", &resources), ("events", &events), ("logs", &logs)]
-                        {
+                        let own = [("status", &resources), ("events", &events), ("logs", &logs)];
+                        let places = own
+                            .into_iter()
+                            .chain(more.iter().map(|(place, text)| (place.as_str(), text)));
+                        for (place, haystack) in places {
                             assert!(
                                 !haystack.contains(form.as_str()),
                                 "the value of Secret key {key} appears in {place}"

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use serde_json::json;
+use ssc_operator::fence::WriteFence;
 use ssc_operator::iam::{AwsIam, IamLimits};
 use ssc_operator::leader::LeaseConfig;
 use ssc_operator::metrics::Metrics;
-use ssc_operator::operator::{run_as_leader, serve_http};
+use ssc_operator::operator::{Election, run_as_leader, serve_http};
 use ssc_operator::reconcile;
 use tokio_util::sync::CancellationToken;
 
@@ -45,12 +46,17 @@ async fn start_replica(h: &Harness, identity: &str, lease_duration: Duration) ->
         retry_period: lease_duration / 5,
     };
     let shutdown = CancellationToken::new();
+    let election = Election {
+        client: h.operator_client(),
+        lease,
+        fence: WriteFence::closed(),
+    };
     let task = tokio::spawn(run_as_leader(
         h.operator_client(),
         iam,
         config,
         metrics.clone(),
-        lease,
+        election,
         shutdown.clone(),
     ));
     Replica {

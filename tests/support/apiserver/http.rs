@@ -316,6 +316,12 @@ pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         content_type: content_type.clone(),
         user_agent: user_agent.clone(),
         status: 0,
+        user: auth::authenticate(&sh.tokens, &headers)
+            .map(|u| u.name)
+            .unwrap_or_default(),
+        received: std::time::Instant::now(),
+        answered: std::time::Instant::now(),
+        lease_body: None,
     };
     let verb = match &route {
         Route::Resource { def, ns, name, sub } => {
@@ -336,6 +342,15 @@ pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         }),
     };
     rec.verb = verb.unwrap_or("").to_string();
+    let body = if rec.resource == "leases" && method != "GET" {
+        let bytes = axum::body::to_bytes(body, 1 << 20)
+            .await
+            .unwrap_or_default();
+        rec.lease_body = Some(String::from_utf8_lossy(&bytes).into_owned());
+        Body::from(bytes)
+    } else {
+        body
+    };
 
     let resp = serve(
         &sh,
@@ -352,6 +367,7 @@ pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     )
     .await;
     rec.status = resp.status().as_u16();
+    rec.answered = std::time::Instant::now();
     lock(&sh.requests).push(rec);
     resp
 }
@@ -631,6 +647,7 @@ impl RequestMatcher {
                 .dry_run
                 .is_none_or(|dry| dry == r.query.contains_key("dryRun"))
             && self.verb.as_ref().is_none_or(|v| *v == r.verb)
+            && self.user.as_ref().is_none_or(|v| *v == r.user)
             && self.resource.as_ref().is_none_or(|v| *v == r.resource)
             && self.subresource.as_ref().is_none_or(|v| {
                 if v.is_empty() {

@@ -196,6 +196,13 @@ pub struct RecordedRequest {
     pub content_type: Option<String>,
     pub user_agent: Option<String>,
     pub status: u16,
+    /// The authenticated user's name ("" when authentication failed).
+    pub user: String,
+    /// When the request arrived, and when its answer (headers) left.
+    pub received: std::time::Instant,
+    pub answered: std::time::Instant,
+    /// The body of writes to Leases (the chaos suite reads the holder from it); `None` otherwise.
+    pub lease_body: Option<String>,
 }
 
 /// Selects requests for [`ApiServer::fail_next`]; `None` fields match anything, and
@@ -211,6 +218,8 @@ pub struct RequestMatcher {
     pub body_contains: Option<String>,
     /// Whether the request is a dry run (`?dryRun=All`); `None` matches both.
     pub dry_run: Option<bool>,
+    /// The authenticated user's name.
+    pub user: Option<String>,
 }
 
 impl RequestMatcher {
@@ -245,6 +254,11 @@ impl RequestMatcher {
     /// Only requests whose body contains `needle` (e.g. one field of a status patch).
     pub fn body_contains(mut self, needle: &str) -> Self {
         self.body_contains = Some(needle.into());
+        self
+    }
+    /// Only requests of this user.
+    pub fn user(mut self, user: &str) -> Self {
+        self.user = Some(user.into());
         self
     }
     /// Only writes that are carried out (not `?dryRun=All`).
@@ -416,6 +430,12 @@ impl ApiServer {
     /// end, and watches or exact lists from an older resourceVersion get 410 Expired.
     pub fn compact(&self) {
         self.inner.shared.store().compact();
+        self.drop_watches();
+    }
+
+    /// Ends every live watch without dropping the history, as a connection reset or an
+    /// apiserver's watch timeout would: watchers resume from their last resourceVersion.
+    pub fn drop_watches(&self) {
         let old = std::mem::replace(
             &mut *lock(&self.inner.shared.watch_reset),
             CancellationToken::new(),

@@ -1,0 +1,251 @@
+//! Who wrote when: from the stand-in's request log (user, arrival, answer, Lease bodies) and the
+//! emulator's journal (access key, arrival, answer), the Lease tenures of the replicas and
+//! whether every write fell inside its sender's tenure.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use ssc_operator::emulator::JournalEntry;
+
+use crate::LEASE_DURATION;
+use crate::replicas::access_key;
+use crate::support::apiserver::RecordedRequest;
+
+/// What a run went through, printed at its end.
+#[derive(Debug, Default)]
+pub struct Figures {
+    pub resources: usize,
+    pub kills: usize,
+    pub pauses: usize,
+    pub skews: usize,
+    pub lease_stalls: usize,
+    pub iam_fault_windows: usize,
+    pub api_faults: usize,
+    pub dropped_watches: usize,
+    pub rotations: usize,
+    pub creates: usize,
+    pub deletes: usize,
+    pub handovers: usize,
+    pub kube_writes: usize,
+    pub iam_writes: usize,
+}
+
+impl fmt::Display for Figures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} resources ({} created, {} deleted, {} rotations during the run); survived {} SIGKILLs, {} SIGSTOPs of the leader, {} clock skews, {} Lease stalls, {} IAM fault bursts, {} failed API requests, {} dropped watch rounds; {} Lease handovers; {} Kubernetes and {} IAM writes by the replicas audited",
+            self.resources,
+            self.creates,
+            self.deletes,
+            self.rotations,
+            self.kills,
+            self.pauses,
+            self.skews,
+            self.lease_stalls,
+            self.iam_fault_windows,
+            self.api_faults,
+            self.dropped_watches,
+            self.handovers,
+            self.kube_writes,
+            self.iam_writes
+        )
+    }
+}
+
+/// A span during which one replica held the Lease.
+#[derive(Debug)]
+struct Tenure {
+    holder: String,
+    /// When the acquiring write was answered.
+    from: Instant,
+    /// When the next holder's takeover (or this holder's release) arrived.
+    until: Option<Instant>,
+}
+
+pub struct Audit {
+    pub kube_writes: usize,
+    pub iam_writes: usize,
+    pub handovers: usize,
+    pub result: Result<(), String>,
+}
+
+fn is_write(verb: &str) -> bool {
+    matches!(
+        verb,
+        "create" | "update" | "patch" | "delete" | "deletecollection"
+    )
+}
+
+struct LeaseWrite<'a> {
+    by: &'a str,
+    holder: Option<String>,
+    received: Instant,
+    answered: Instant,
+}
+
+fn lease_writes<'a>(requests: &'a [RecordedRequest], replicas: &[String]) -> Vec<LeaseWrite<'a>> {
+    let mut writes: Vec<LeaseWrite<'a>> = requests
+        .iter()
+        .filter(|r| r.resource == "leases" && is_write(&r.verb))
+        .filter(|r| (200..300).contains(&r.status) && replicas.contains(&r.user))
+        .map(|r| {
+            let body: serde_json::Value = r
+                .lease_body
+                .as_deref()
+                .and_then(|b| serde_json::from_str(b).ok())
+                .unwrap_or_default();
+            LeaseWrite {
+                by: &r.user,
+                holder: body["spec"]["holderIdentity"]
+                    .as_str()
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_string),
+                received: r.received,
+                answered: r.answered,
+            }
+        })
+        .collect();
+    writes.sort_by_key(|w| w.answered);
+    writes
+}
+
+/// The tenures, checking that no replica took the Lease from a holder that renewed it less than
+/// a lease duration before (what a standby with a clock ahead did on the old election).
+fn tenures(writes: &[LeaseWrite<'_>]) -> (Vec<Tenure>, usize, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut tenures: Vec<Tenure> = Vec::new();
+    // The current holder and when its last renewal arrived.
+    let mut current: Option<(String, Instant)> = None;
+    let mut handovers = 0;
+    for w in writes {
+        match &w.holder {
+            Some(holder) if holder != w.by => {
+                problems.push(format!("{} wrote {holder} as the Lease holder", w.by));
+            }
+            Some(_) => match &current {
+                Some((holder, _)) if holder == w.by => current = Some((holder.clone(), w.received)),
+                previous => {
+                    if let Some((holder, renewed)) = previous {
+                        let after = w.received.saturating_duration_since(*renewed);
+                        if after < LEASE_DURATION {
+                            problems.push(format!(
+                                "{} took the Lease from {holder} {after:?} after {holder} renewed it (the lease lasts {LEASE_DURATION:?})",
+                                w.by
+                            ));
+                        }
+                        handovers += 1;
+                    }
+                    if let Some(t) = tenures.last_mut().filter(|t| t.until.is_none()) {
+                        t.until = Some(w.received);
+                    }
+                    tenures.push(Tenure {
+                        holder: w.by.to_string(),
+                        from: w.answered,
+                        until: None,
+                    });
+                    current = Some((w.by.to_string(), w.received));
+                }
+            },
+            None => {
+                if current.as_ref().is_some_and(|(h, _)| h == w.by) {
+                    if let Some(t) = tenures.last_mut() {
+                        t.until = Some(w.received);
+                    }
+                    current = None;
+                }
+            }
+        }
+    }
+    (tenures, handovers, problems)
+}
+
+fn inside(tenures: &[Tenure], who: &str, received: Instant, answered: Instant) -> bool {
+    tenures.iter().any(|t| {
+        t.holder == who && t.from <= received && t.until.is_none_or(|until| answered <= until)
+    })
+}
+
+fn describe(tenures: &[Tenure], origin: Instant) -> String {
+    let at = |i: Instant| i.saturating_duration_since(origin);
+    tenures
+        .iter()
+        .map(|t| {
+            format!(
+                "{} {:?}..{:?}",
+                t.holder,
+                at(t.from),
+                t.until.map(at).unwrap_or(Duration::MAX)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Audits every write of the replicas named `replicas` (stand-in user names; replica n signs
+/// IAM requests with `access_key(n)`).
+pub fn writes(
+    requests: &[RecordedRequest],
+    journal: &[JournalEntry],
+    replicas: &[String],
+) -> Audit {
+    let leases = lease_writes(requests, replicas);
+    let (tenures, handovers, mut problems) = tenures(&leases);
+    let origin = requests.first().map_or_else(Instant::now, |r| r.received);
+    let kube: Vec<&RecordedRequest> = requests
+        .iter()
+        .filter(|r| r.resource != "leases" && is_write(&r.verb) && replicas.contains(&r.user))
+        .collect();
+    for r in &kube {
+        if !inside(&tenures, &r.user, r.received, r.answered) {
+            problems.push(format!(
+                "{} sent {} {} {} at {:?}..{:?} outside its tenure",
+                r.user,
+                r.verb,
+                r.resource,
+                r.name.as_deref().unwrap_or(""),
+                r.received.saturating_duration_since(origin),
+                r.answered.saturating_duration_since(origin)
+            ));
+        }
+    }
+    let iam: Vec<(&str, &JournalEntry)> = journal
+        .iter()
+        .filter(|e| !e.action.starts_with("List") && !e.action.starts_with("Get"))
+        .filter_map(|e| {
+            let n = (0..replicas.len()).find(|n| access_key(*n) == e.access_key_id)?;
+            Some((replicas[n].as_str(), e))
+        })
+        .collect();
+    for (who, e) in &iam {
+        if !inside(&tenures, who, e.received, e.answered) {
+            problems.push(format!(
+                "{who} sent IAM {} at {:?}..{:?} outside its tenure",
+                e.action,
+                e.received.saturating_duration_since(origin),
+                e.answered.saturating_duration_since(origin)
+            ));
+        }
+    }
+    let result = if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} problem(s) with who wrote when: {}; tenures: {}",
+            problems.len(),
+            problems
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; "),
+            describe(&tenures, origin)
+        ))
+    };
+    Audit {
+        kube_writes: kube.len(),
+        iam_writes: iam.len(),
+        handovers,
+        result,
+    }
+}

@@ -1,0 +1,323 @@
+//! The chaos suite: three replicas of the real `ssc-operator run` binary against the Kubernetes
+//! API stand-in and the IAM emulator, while resources are created, rotated (Reset and Recreate)
+//! and deleted, through a seeded schedule of SIGKILLs, SIGSTOP/SIGCONT of the leader, Lease
+//! stalls, clock offsets, IAM latency/throttling/5xx bursts and API-server 409/5xx/dropped
+//! watches. The schedule is printed; replay one with `SSC_CHAOS_SEED=N`, run longer with
+//! `SSC_CHAOS_STEPS=N` (see README, Reliability). After the run it checks that every resource
+//! converged, every Secret's login is accepted, no resource holds more than its credentials, no
+//! credential is orphaned, and that every write any replica sent — to Kubernetes or to IAM — was
+//! sent while that replica, and no other, held the Lease.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+#[allow(dead_code)]
+#[path = "../e2e/harness.rs"]
+mod harness;
+
+mod audit;
+mod replicas;
+mod schedule;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use serde_json::json;
+use ssc_operator::emulator::{FaultConfig, FaultKind, InjectedFault};
+
+use harness::{Harness, Options, status};
+use replicas::Replicas;
+use schedule::{Step, Workload};
+use support::apiserver::RequestMatcher;
+
+pub const LEASE_NS: &str = "ssc-system";
+/// Short enough that a run sees many handovers: renew deadline 2 s, retry 500 ms.
+pub const LEASE_DURATION: Duration = Duration::from_secs(3);
+const STEP_GAP: Duration = Duration::from_millis(1200);
+const CONVERGE: Duration = Duration::from_secs(90);
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_survive_the_schedule_and_never_write_together() {
+    let seed = env_number("SSC_CHAOS_SEED", 1);
+    let steps = usize::try_from(env_number("SSC_CHAOS_STEPS", 24)).unwrap_or(24);
+    let workload = Workload::new(12);
+    let plan = schedule::generate(seed, steps, &workload);
+    println!(
+        "chaos: seed {seed}, {steps} steps (replay: SSC_CHAOS_SEED={seed} SSC_CHAOS_STEPS={steps} cargo test --test chaos -- --nocapture)"
+    );
+    for (i, step) in plan.iter().enumerate() {
+        println!("chaos: step {i:>3}: {step}");
+    }
+
+    let mut h = Harness::start_with(Options {
+        users: workload.users(),
+        extra_tokens: replicas::tokens(),
+        iam_journal: true,
+        ..Options::default()
+    })
+    .await;
+    h.stop_operator().await;
+    h.kube.create_namespace(LEASE_NS, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut replicas = Replicas::start(&h, dir.path());
+
+    let started = Instant::now();
+    let mut live = workload.initial();
+    for r in &live {
+        h.apply(workload.manifest(*r)).await;
+    }
+    let mut rotations: BTreeMap<usize, String> = BTreeMap::new();
+    let mut deleted = Vec::new();
+    let mut figures = audit::Figures::default();
+    for (i, step) in plan.iter().enumerate() {
+        let leader = leader(&h).await.and_then(|id| replicas.index_of(&id));
+        match step {
+            Step::KillLeader => {
+                if let Some(l) = leader {
+                    replicas.kill(l);
+                    figures.kills += 1;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    replicas.spawn(l, None);
+                }
+            }
+            Step::KillStandby(n) => {
+                let n = (0..replicas::COUNT)
+                    .filter(|r| Some(*r) != leader)
+                    .nth(*n % (replicas::COUNT - 1));
+                if let Some(n) = n {
+                    replicas.kill(n);
+                    figures.kills += 1;
+                    replicas.spawn(n, None);
+                }
+            }
+            Step::PauseLeader(pause) => {
+                if let Some(l) = leader {
+                    replicas.stop(l);
+                    tokio::time::sleep(*pause).await;
+                    replicas.cont(l);
+                    figures.pauses += 1;
+                }
+            }
+            Step::Skew(n, offset) => {
+                replicas.kill(*n);
+                replicas.spawn(*n, Some(*offset));
+                figures.skews += 1;
+            }
+            Step::StallLease(stall, times) => {
+                if let Some(l) = leader {
+                    let renewals = RequestMatcher::any()
+                        .resource("leases")
+                        .user(&replicas::identity(l));
+                    h.kube.stall_next(renewals, *stall, *times);
+                    figures.lease_stalls += 1;
+                }
+            }
+            Step::IamFaults {
+                throttle,
+                server_error,
+                latency,
+                length,
+            } => {
+                h.emulator.set_faults(FaultConfig {
+                    throttle_rate: *throttle,
+                    server_error_rate: *server_error,
+                    latency: *latency,
+                    actions: None,
+                });
+                h.emulator.inject(InjectedFault {
+                    action: None,
+                    kind: FaultKind::ServerError(500),
+                    count: 2,
+                });
+                tokio::time::sleep(*length).await;
+                h.emulator.set_faults(FaultConfig::default());
+                figures.iam_fault_windows += 1;
+            }
+            Step::ApiFaults(code, times) => {
+                if let Some(l) = leader {
+                    let of_leader = RequestMatcher::any().user(&replicas::identity(l));
+                    let matcher = if *code == 409 {
+                        of_leader.verb("patch")
+                    } else {
+                        of_leader
+                    };
+                    h.kube.fail_next(matcher, *code, *times);
+                    figures.api_faults += *times;
+                }
+            }
+            Step::DropWatches => {
+                h.kube.drop_watches();
+                figures.dropped_watches += 1;
+            }
+            Step::Rotate(r) => {
+                let token = format!("chaos-{i}");
+                rotate(&h, &workload.name(*r), &token).await;
+                rotations.insert(*r, token);
+                figures.rotations += 1;
+            }
+            Step::Create(r) => {
+                h.apply(workload.manifest(*r)).await;
+                live.push(*r);
+                figures.creates += 1;
+            }
+            Step::Delete(r) => {
+                h.delete(&workload.name(*r)).await;
+                live.retain(|x| x != r);
+                rotations.remove(r);
+                deleted.push(*r);
+                figures.deletes += 1;
+            }
+        }
+        tokio::time::sleep(STEP_GAP).await;
+    }
+    figures.resources = live.len() + deleted.len();
+
+    // Heal: no more faults; paused replicas continue. Then everything must converge.
+    h.kube.clear_faults();
+    h.emulator.set_faults(FaultConfig::default());
+    replicas.cont_all();
+    let converged = converge(&h, &workload, &live, &deleted, &rotations).await;
+    let lease_requests = h.kube.requests();
+    let journal = h.emulator.journal();
+    let logs = replicas.stop_all();
+    let audit = audit::writes(&lease_requests, &journal, &replicas::identities());
+    figures.kube_writes = audit.kube_writes;
+    figures.iam_writes = audit.iam_writes;
+    figures.handovers = audit.handovers;
+    println!("chaos: seed {seed}: {figures} in {:.0?}", started.elapsed());
+    let problems: Vec<String> = [converged, audit.result]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    if !problems.is_empty() {
+        let problem = problems.join("\n");
+        for (replica, log) in &logs {
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            println!("--- {replica} (last lines) ---");
+            for line in tail.into_iter().rev() {
+                println!("{line}");
+            }
+        }
+        panic!("chaos seed {seed}: {problem}");
+    }
+    println!("chaos: seed {seed}: converged; every write was sent inside its sender's tenure");
+    h.assert_no_secret_leaks_in(&logs).await;
+}
+
+async fn leader(h: &Harness) -> Option<String> {
+    Api::<Lease>::namespaced(h.client(), LEASE_NS)
+        .get_opt("ssc-operator")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|l| l.spec)
+        .and_then(|s| s.holder_identity)
+}
+
+async fn rotate(h: &Harness, name: &str, token: &str) {
+    let patch = json!({"metadata": {"annotations": {ssc_operator::api::ROTATE_ANNOTATION: token}}});
+    let _ = h
+        .resources()
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await;
+}
+
+/// Waits until every live resource is Ready with a working Secret, has handled its last rotate
+/// request, and IAM holds exactly its credentials; and every deleted one is gone with its
+/// credentials.
+async fn converge(
+    h: &Harness,
+    workload: &Workload,
+    live: &[usize],
+    deleted: &[usize],
+    rotations: &BTreeMap<usize, String>,
+) -> Result<(), String> {
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let problem = convergence_problem(h, workload, live, deleted, rotations).await;
+        match problem {
+            None => return Ok(()),
+            Some(p) if Instant::now() > deadline => {
+                return Err(format!("did not converge within {CONVERGE:?}: {p}"));
+            }
+            Some(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+async fn convergence_problem(
+    h: &Harness,
+    workload: &Workload,
+    live: &[usize],
+    deleted: &[usize],
+    rotations: &BTreeMap<usize, String>,
+) -> Option<String> {
+    for r in live {
+        let name = workload.name(*r);
+        let Some(resource) = h.get(&name).await else {
+            return Some(format!("{name} is missing"));
+        };
+        let st = status(&resource);
+        let ready = st
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        if !ready {
+            let reason = st.conditions.first().map(|c| c.reason.clone());
+            return Some(format!("{name} is not Ready ({reason:?})"));
+        }
+        if let Some(token) = rotations.get(r)
+            && st.handled_rotate_request.as_deref() != Some(token)
+        {
+            return Some(format!("{name} has not handled rotate request {token}"));
+        }
+        let Some(secret) = h.secret(&name).await else {
+            return Some(format!("{name} has no Secret"));
+        };
+        if !h.secret_works(&secret, workload.service(*r)).await {
+            return Some(format!("the login in {name}'s Secret is refused"));
+        }
+        let held: Vec<String> = h
+            .iam_credentials(&workload.user(*r), workload.service(*r))
+            .await
+            .iter()
+            .map(|c| c.service_specific_credential_id().to_string())
+            .collect();
+        let mut owned: Vec<String> = st.credential_id.iter().cloned().collect();
+        owned.extend(st.retiring_credential_id.iter().cloned());
+        let mut sorted = held.clone();
+        sorted.sort();
+        owned.sort();
+        if sorted != owned {
+            return Some(format!(
+                "{name}: IAM holds {held:?}, the resource owns {owned:?}"
+            ));
+        }
+    }
+    for r in deleted {
+        let name = workload.name(*r);
+        if h.get(&name).await.is_some() {
+            return Some(format!("deleted {name} is still there"));
+        }
+        let held = h
+            .iam_credentials(&workload.user(*r), workload.service(*r))
+            .await;
+        if !held.is_empty() {
+            return Some(format!(
+                "deleted {name} left {} credential(s) in IAM",
+                held.len()
+            ));
+        }
+    }
+    None
+}
