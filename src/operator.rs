@@ -210,9 +210,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     } else {
         WriteFence::always_open()
     };
-    let (client, election_client) = connect_kubernetes(fence.clone()).await?;
+    let (client, unfenced) = connect_kubernetes(fence.clone()).await?;
+    // Installing the CRD (dev mode) comes before any election, so not through the fence.
     ensure_crd(
-        &client,
+        &unfenced,
         args.embedded_emulator,
         args.watch_namespace.first().map(String::as_str),
     )
@@ -290,7 +291,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             retry_period,
         };
         let election = Election {
-            client: election_client,
+            client: unfenced,
             lease,
             fence,
         };
@@ -453,8 +454,8 @@ pub fn kube_client(
         .build())
 }
 
-/// The operator's client (fenced by `fence`) and the election's own (never fenced: it must
-/// renew while the fence is closed).
+/// The operator's client (fenced by `fence`) and an unfenced one for the election (which must
+/// renew while the fence is closed) and the dev-mode CRD install (before any election).
 async fn connect_kubernetes(fence: WriteFence) -> anyhow::Result<(kube::Client, kube::Client)> {
     let hint = "point it at a cluster: set KUBECONFIG (or ~/.kube/config) to a cluster you can reach, e.g. `kind create cluster` or `k3d cluster create`, or run it in-cluster";
     let config = kube::Config::infer()

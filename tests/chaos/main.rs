@@ -82,11 +82,11 @@ async fn replicas_survive_the_schedule_and_never_write_together() {
     for (i, step) in plan.iter().enumerate() {
         let leader = leader(&h).await.and_then(|id| replicas.index_of(&id));
         match step {
-            Step::KillLeader => {
+            Step::KillLeader(restart_after) => {
                 if let Some(l) = leader {
                     replicas.kill(l);
                     figures.kills += 1;
-                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    tokio::time::sleep(*restart_after).await;
                     replicas.spawn(l, None);
                 }
             }

@@ -17,8 +17,9 @@ const BEDROCK: &str = "bedrock.amazonaws.com";
 /// One thing the schedule does.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
-    /// SIGKILL the Lease holder, restart it a moment later.
-    KillLeader,
+    /// SIGKILL the Lease holder, restart it after this long (a quick restart keeps its identity and
+    /// retakes its own Lease; a slow one leaves the Lease to a standby).
+    KillLeader(Duration),
     /// SIGKILL the n-th standby and restart it.
     KillStandby(usize),
     /// SIGSTOP the Lease holder for this long (past its Lease), then SIGCONT.
@@ -46,7 +47,7 @@ pub enum Step {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Step::KillLeader => write!(f, "SIGKILL the leader, restart it"),
+            Step::KillLeader(d) => write!(f, "SIGKILL the leader, restart it after {d:?}"),
             Step::KillStandby(n) => write!(f, "SIGKILL standby #{n}, restart it"),
             Step::PauseLeader(d) => write!(f, "SIGSTOP the leader for {d:?}, then SIGCONT"),
             Step::Skew(n, s) => write!(f, "restart replica-{n} with its clock {s:+} s off"),
@@ -129,7 +130,7 @@ pub fn generate(seed: u64, steps: usize, workload: &Workload) -> Vec<Step> {
     plan.push(Step::Skew(1 + rng.random_range(0..COUNT - 1), 60));
     while plan.len() < steps {
         let step = match rng.random_range(0..16) {
-            0 | 1 => Step::KillLeader,
+            0 | 1 => Step::KillLeader(Duration::from_millis([300, 4_000][rng.random_range(0..2)])),
             2 => Step::KillStandby(rng.random_range(0..COUNT)),
             3 => Step::PauseLeader(Duration::from_millis(rng.random_range(3_500..6_000))),
             4 => Step::Skew(
