@@ -4,6 +4,8 @@
 //! before each retry. A leader that was paused (SIGSTOP, a long GC-like stall, a hung node) and
 //! resumes past its deadline therefore sends nothing, even before its election loop has run again
 //! to notice: the deadline is checked against the clock, not against a flag someone must flip.
+//! (The monotonic clock keeps running while a process is stopped; it does not count a suspended
+//! machine or a frozen VM's guest clock, which this cannot see.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -86,6 +88,15 @@ impl WriteFence {
         until != 0 && elapsed < u128::from(until)
     }
 
+    /// When the fence closes by itself (`None`: never, or already closed).
+    pub fn deadline(&self) -> Option<Instant> {
+        let d = self.inner.as_ref()?;
+        match d.open_until.load(Ordering::SeqCst) {
+            0 => None,
+            nanos => Some(d.origin + Duration::from_nanos(nanos)),
+        }
+    }
+
     pub fn check(&self) -> Result<(), NotLeading> {
         if self.is_open() {
             Ok(())
@@ -135,9 +146,11 @@ pub fn fence_iam(client: &aws_sdk_iam::Client, fence: WriteFence) -> aws_sdk_iam
     aws_sdk_iam::Client::from_conf(config)
 }
 
-/// A tower layer for the kube client: refuses writes when the fence is closed, and gives every
-/// request but a watch a deadline for its answer (kube's own read timeout must stay long enough
-/// for watches, so without this a hung GET or PATCH would wait for minutes).
+/// A tower layer for the kube client: refuses writes when the fence is closed, drops a write not
+/// answered by the time the fence closes, and gives every request but a watch a deadline for its
+/// answer's headers (kube's own read timeout must stay long enough for watches, so without this
+/// a hung GET or PATCH would wait for minutes). It must sit below no retrying layer: the kube
+/// client it wraps has kube's retries off, or a retry would resend a write the fence let through.
 #[derive(Clone, Debug)]
 pub struct KubeRequestGuard {
     pub fence: WriteFence,
@@ -190,12 +203,18 @@ where
         let watch = is_watch(request.uri());
         let answer = self.inner.call(request);
         let timeout = self.guard.timeout;
+        // A write still waiting (to connect, to authenticate) when the fence closes is dropped
+        // rather than sent late.
+        let fence_deadline = (!read).then(|| self.guard.fence.deadline()).flatten();
         Box::pin(async move {
             if watch {
                 return answer.await.map_err(Into::into);
             }
-            match tokio::time::timeout(timeout, answer).await {
+            let deadline = tokio::time::Instant::now() + timeout;
+            let cut_off = fence_deadline.map_or(deadline, |f| deadline.min(f.into()));
+            match tokio::time::timeout_at(cut_off, answer).await {
                 Ok(result) => result.map_err(Into::into),
+                Err(_) if cut_off < deadline => Err(BoxError::from(NotLeading)),
                 Err(_) => Err(BoxError::from(RequestTimedOut(timeout))),
             }
         })
@@ -219,6 +238,70 @@ mod tests {
         fence.close();
         assert_eq!(fence.check(), Err(NotLeading));
         assert!(WriteFence::always_open().is_open());
+        assert_eq!(fence.deadline(), None);
+        let until = Instant::now() + Duration::from_secs(3);
+        fence.open_until(until);
+        let deadline = fence.deadline().unwrap();
+        assert!(deadline <= until && until - deadline < Duration::from_micros(1));
+    }
+
+    /// An inner service that never answers.
+    #[derive(Clone)]
+    struct Silent;
+
+    impl tower::Service<http::Request<()>> for Silent {
+        type Response = http::Response<()>;
+        type Error = BoxError;
+        type Future = futures::future::Pending<Result<http::Response<()>, BoxError>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            futures::future::pending()
+        }
+    }
+
+    fn request(method: http::Method, uri: &str) -> http::Request<()> {
+        http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn requests_time_out_writes_stop_at_the_fence_and_watches_wait() {
+        use tower::{Layer, Service};
+        let fence = WriteFence::closed();
+        let guard = KubeRequestGuard {
+            fence: fence.clone(),
+            timeout: Duration::from_millis(300),
+        };
+        let mut service = guard.layer(Silent);
+        // A closed fence refuses a write at once.
+        let refused = service
+            .call(request(http::Method::PATCH, "/api/v1/x"))
+            .await;
+        assert!(refused.unwrap_err().downcast_ref::<NotLeading>().is_some());
+        // An unanswered GET times out.
+        let get = service.call(request(http::Method::GET, "/api/v1/x")).await;
+        assert!(get.unwrap_err().downcast_ref::<RequestTimedOut>().is_some());
+        // A write in flight when the fence closes is dropped at the fence's deadline.
+        fence.open_until(Instant::now() + Duration::from_millis(100));
+        let started = Instant::now();
+        let write = service.call(request(http::Method::POST, "/api/v1/x")).await;
+        assert!(write.unwrap_err().downcast_ref::<NotLeading>().is_some());
+        assert!(
+            started.elapsed() < Duration::from_millis(300),
+            "cut at the fence, not the timeout"
+        );
+        // A watch is not cut.
+        let watch = service.call(request(http::Method::GET, "/api/v1/x?watch=true"));
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), watch)
+                .await
+                .is_err()
+        );
     }
 
     #[test]

@@ -157,8 +157,14 @@ pub fn spawn(
             )
             .await;
             match attempt {
-                Ok(Ok(true)) => fence.open_until(sent + config.renew_deadline),
-                Ok(Ok(false)) => fence.close(),
+                Ok(Ok(Attempt::Holding)) => fence.open_until(sent + config.renew_deadline),
+                Ok(Ok(Attempt::Standby)) => fence.close(),
+                // Someone wrote the Lease between our read and our write (a person, a GitOps
+                // tool, or a standby taking an expired Lease): keep the deadline we had, as a
+                // failed renewal would; the next read tells which it was.
+                Ok(Ok(Attempt::Conflict)) => {
+                    warn!(lease = %config.name, "the Lease changed under our write; retrying")
+                }
                 // Keep leading only within the renew deadline, which ends before anyone else
                 // may take the Lease over: the fence closes by itself when it passes.
                 Ok(Err(error)) => {
@@ -188,11 +194,22 @@ pub fn spawn(
     (rx, task)
 }
 
+/// How one read-and-write of the Lease went.
+#[derive(Debug, PartialEq)]
+enum Attempt {
+    /// We created, renewed or took the Lease.
+    Holding,
+    /// Someone else holds a valid Lease.
+    Standby,
+    /// Our write lost a race (409): outcome unknown until the next read.
+    Conflict,
+}
+
 async fn try_acquire_or_renew(
     api: &Api<Lease>,
     config: &LeaseConfig,
     observation: &mut Observation,
-) -> Result<bool, kube::Error> {
+) -> Result<Attempt, kube::Error> {
     let current = api.get_opt(&config.name).await?;
     let record = current.as_ref().and_then(|l| l.spec.as_ref());
     let unchanged_for = observation.see(record, std::time::Instant::now());
@@ -202,7 +219,7 @@ async fn try_acquire_or_renew(
         ..PostParams::default()
     };
     match action {
-        LeaseAction::Wait => Ok(false),
+        LeaseAction::Wait => Ok(Attempt::Standby),
         LeaseAction::Create(spec) => {
             let lease = Lease {
                 metadata: ObjectMeta {
@@ -213,8 +230,8 @@ async fn try_acquire_or_renew(
                 spec: Some(spec),
             };
             match api.create(&pp, &lease).await {
-                Ok(_) => Ok(true),
-                Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+                Ok(_) => Ok(Attempt::Holding),
+                Err(kube::Error::Api(e)) if e.code == 409 => Ok(Attempt::Conflict),
                 Err(e) => Err(e),
             }
         }
@@ -222,9 +239,9 @@ async fn try_acquire_or_renew(
             let mut lease = current.expect("Update only with a current Lease");
             lease.spec = Some(spec);
             match api.replace(&config.name, &pp, &lease).await {
-                Ok(_) => Ok(true),
+                Ok(_) => Ok(Attempt::Holding),
                 // Someone else wrote first: they hold it, or we retry next period.
-                Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+                Err(kube::Error::Api(e)) if e.code == 409 => Ok(Attempt::Conflict),
                 Err(e) => Err(e),
             }
         }

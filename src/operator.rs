@@ -140,7 +140,8 @@ pub struct RunArgs {
     pub leader_retry_period: Option<Duration>,
 
     /// Test only (the chaos suite): shift this process's wall clock by a signed duration such
-    /// as "60s" or "-45s", to run a replica whose clock is wrong.
+    /// as "60s" or "-45s", to run a replica whose clock is wrong. Refused unless the environment
+    /// also has SSC_ALLOW_TEST_CLOCK_OFFSET=yes.
     #[arg(long, hide = true, value_parser = parse_signed_duration, allow_hyphen_values = true)]
     pub test_clock_offset: Option<jiff::SignedDuration>,
 }
@@ -201,6 +202,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let (renew_deadline, retry_period) = leader_timing(&args)?;
     telemetry::init(args.log_format, &args.log_level);
     if let Some(offset) = args.test_clock_offset {
+        // A wrong clock is only ever wanted by the chaos suite: refuse it unless asked twice.
+        if std::env::var("SSC_ALLOW_TEST_CLOCK_OFFSET").as_deref() != Ok("yes") {
+            anyhow::bail!(
+                "--test-clock-offset is for the chaos suite only; it needs SSC_ALLOW_TEST_CLOCK_OFFSET=yes"
+            );
+        }
         crate::clock::set_offset(offset);
         warn!(%offset, "test-only clock offset in effect: this process's wall clock is shifted");
     }
@@ -445,6 +452,9 @@ pub fn kube_client(
         axum::http::HeaderValue::from_static(USER_AGENT),
     ));
     config.connect_timeout = Some(KUBE_CONNECT_TIMEOUT);
+    // kube's retry layer would sit below the fence and resend a write after the fence closed;
+    // failed requests are retried by the reconcile loop instead, each through the fence.
+    config.default_retry = false;
     let guard = KubeRequestGuard {
         fence,
         timeout: KUBE_REQUEST_TIMEOUT,

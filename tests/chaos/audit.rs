@@ -7,7 +7,11 @@ use std::time::{Duration, Instant};
 
 use ssc_operator::emulator::JournalEntry;
 
-use crate::LEASE_DURATION;
+use crate::{LEASE_DURATION, RENEW_DEADLINE};
+
+/// How late after its fence closed a write may still arrive: the time between the fence check
+/// and the server reading the request, on a loaded two-core machine.
+const ARRIVAL_SLACK: Duration = Duration::from_millis(300);
 use crate::replicas::access_key;
 use crate::support::apiserver::RecordedRequest;
 
@@ -26,6 +30,8 @@ pub struct Figures {
     pub creates: usize,
     pub deletes: usize,
     pub handovers: usize,
+    pub terms: usize,
+    pub restarts: usize,
     pub kube_writes: usize,
     pub iam_writes: usize,
 }
@@ -34,12 +40,14 @@ impl fmt::Display for Figures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} resources ({} created, {} deleted, {} rotations during the run); survived {} SIGKILLs, {} SIGSTOPs of the leader, {} clock skews, {} Lease stalls, {} IAM fault bursts, {} failed API requests, {} dropped watch rounds; {} Lease handovers; {} Kubernetes and {} IAM writes by the replicas audited",
+            "{} resources ({} created, {} deleted, {} rotations during the run); survived {} SIGKILLs, {} SIGTERMs, {} restarts after losing the Lease, {} SIGSTOPs of the leader, {} clock skews, {} Lease stalls, {} IAM fault bursts, {} failed API requests, {} dropped watch rounds; {} Lease handovers; {} Kubernetes and {} IAM writes by the replicas audited",
             self.resources,
             self.creates,
             self.deletes,
             self.rotations,
             self.kills,
+            self.terms,
+            self.restarts,
             self.pauses,
             self.skews,
             self.lease_stalls,
@@ -160,6 +168,25 @@ fn tenures(writes: &[LeaseWrite<'_>]) -> (Vec<Tenure>, usize, Vec<String>) {
     (tenures, handovers, problems)
 }
 
+/// When each replica's successful acquisitions and renewals arrived, in order.
+fn renewals<'a>(writes: &[LeaseWrite<'a>]) -> Vec<(&'a str, Instant, Instant)> {
+    writes
+        .iter()
+        .filter(|w| w.holder.as_deref() == Some(w.by))
+        .map(|w| (w.by, w.received, w.answered))
+        .collect()
+}
+
+/// Whether a write of `who` arriving at `received` came before its fence closed: within the renew
+/// deadline of the last renewal it could have been sent under (the fence counts from when the
+/// renewal was sent, which is before the server received it).
+fn before_deadline(renewals: &[(&str, Instant, Instant)], who: &str, received: Instant) -> bool {
+    renewals
+        .iter()
+        .rfind(|(by, _, answered)| *by == who && *answered <= received)
+        .is_some_and(|(_, renewal, _)| received <= *renewal + RENEW_DEADLINE + ARRIVAL_SLACK)
+}
+
 fn inside(tenures: &[Tenure], who: &str, received: Instant, answered: Instant) -> bool {
     tenures.iter().any(|t| {
         t.holder == who && t.from <= received && t.until.is_none_or(|until| answered <= until)
@@ -191,12 +218,23 @@ pub fn writes(
 ) -> Audit {
     let leases = lease_writes(requests, replicas);
     let (tenures, handovers, mut problems) = tenures(&leases);
+    let renewals = renewals(&leases);
     let origin = requests.first().map_or_else(Instant::now, |r| r.received);
     let kube: Vec<&RecordedRequest> = requests
         .iter()
         .filter(|r| r.resource != "leases" && is_write(&r.verb) && replicas.contains(&r.user))
         .collect();
     for r in &kube {
+        if !before_deadline(&renewals, &r.user, r.received) {
+            problems.push(format!(
+                "{} sent {} {} {} at {:?}, after its renew deadline",
+                r.user,
+                r.verb,
+                r.resource,
+                r.name.as_deref().unwrap_or(""),
+                r.received.saturating_duration_since(origin)
+            ));
+        }
         if !inside(&tenures, &r.user, r.received, r.answered) {
             problems.push(format!(
                 "{} sent {} {} {} at {:?}..{:?} outside its tenure",
@@ -218,6 +256,13 @@ pub fn writes(
         })
         .collect();
     for (who, e) in &iam {
+        if !before_deadline(&renewals, who, e.received) {
+            problems.push(format!(
+                "{who} sent IAM {} at {:?}, after its renew deadline",
+                e.action,
+                e.received.saturating_duration_since(origin)
+            ));
+        }
         if !inside(&tenures, who, e.received, e.answered) {
             problems.push(format!(
                 "{who} sent IAM {} at {:?}..{:?} outside its tenure",

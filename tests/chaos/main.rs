@@ -36,6 +36,7 @@ use support::apiserver::RequestMatcher;
 pub const LEASE_NS: &str = "ssc-system";
 /// Short enough that a run sees many handovers: renew deadline 2 s, retry 500 ms.
 pub const LEASE_DURATION: Duration = Duration::from_secs(3);
+pub const RENEW_DEADLINE: Duration = Duration::from_secs(2);
 const STEP_GAP: Duration = Duration::from_millis(1200);
 const CONVERGE: Duration = Duration::from_secs(90);
 
@@ -80,6 +81,8 @@ async fn replicas_survive_the_schedule_and_never_write_together() {
     let mut deleted = Vec::new();
     let mut figures = audit::Figures::default();
     for (i, step) in plan.iter().enumerate() {
+        // As a Deployment's pods do, a replica that exited (it lost the Lease) comes back.
+        figures.restarts += replicas.restart_exited();
         let leader = leader(&h).await.and_then(|id| replicas.index_of(&id));
         match step {
             Step::KillLeader(restart_after) => {
@@ -87,6 +90,13 @@ async fn replicas_survive_the_schedule_and_never_write_together() {
                     replicas.kill(l);
                     figures.kills += 1;
                     tokio::time::sleep(*restart_after).await;
+                    replicas.spawn(l, None);
+                }
+            }
+            Step::TermLeader => {
+                if let Some(l) = leader {
+                    replicas.terminate(l);
+                    figures.terms += 1;
                     replicas.spawn(l, None);
                 }
             }
@@ -100,8 +110,16 @@ async fn replicas_survive_the_schedule_and_never_write_together() {
                     replicas.spawn(n, None);
                 }
             }
-            Step::PauseLeader(pause) => {
+            Step::PauseLeader(busy, pause) => {
                 if let Some(l) = leader {
+                    // Freeze it mid-work: rotations under way when it stops and resumes.
+                    let token = format!("chaos-{i}");
+                    for r in &live {
+                        rotate(&h, &workload.name(*r), &token).await;
+                        rotations.insert(*r, token.clone());
+                        figures.rotations += 1;
+                    }
+                    tokio::time::sleep(*busy).await;
                     replicas.stop(l);
                     tokio::time::sleep(*pause).await;
                     replicas.cont(l);
@@ -186,16 +204,23 @@ async fn replicas_survive_the_schedule_and_never_write_together() {
     h.kube.clear_faults();
     h.emulator.set_faults(FaultConfig::default());
     replicas.cont_all();
+    figures.restarts += replicas.restart_exited();
     let converged = converge(&h, &workload, &live, &deleted, &rotations).await;
+    // Stopped first, so that their shutdown writes and Lease releases are audited too.
+    let logs = replicas.stop_all();
     let lease_requests = h.kube.requests();
     let journal = h.emulator.journal();
-    let logs = replicas.stop_all();
     let audit = audit::writes(&lease_requests, &journal, &replicas::identities());
     figures.kube_writes = audit.kube_writes;
     figures.iam_writes = audit.iam_writes;
     figures.handovers = audit.handovers;
     println!("chaos: seed {seed}: {figures} in {:.0?}", started.elapsed());
-    let problems: Vec<String> = [converged, audit.result]
+    let exercised = if figures.handovers == 0 {
+        Err("the run had no Lease handover: it tested nothing about failover".to_string())
+    } else {
+        Ok(())
+    };
+    let problems: Vec<String> = [converged, audit.result, exercised]
         .into_iter()
         .filter_map(Result::err)
         .collect();
@@ -242,11 +267,25 @@ async fn converge(
     deleted: &[usize],
     rotations: &BTreeMap<usize, String>,
 ) -> Result<(), String> {
-    let deadline = Instant::now() + CONVERGE;
+    let started = Instant::now();
+    let deadline = started + CONVERGE;
+    let mut next_report = started;
     loop {
         let problem = convergence_problem(h, workload, live, deleted, rotations).await;
+        if let Some(p) = &problem
+            && Instant::now() >= next_report
+        {
+            println!("chaos: converging ({:.0?}): {p}", started.elapsed());
+            next_report += Duration::from_secs(10);
+        }
         match problem {
-            None => return Ok(()),
+            None => {
+                println!(
+                    "chaos: converged {:.1?} after the last step",
+                    started.elapsed()
+                );
+                return Ok(());
+            }
             Some(p) if Instant::now() > deadline => {
                 return Err(format!("did not converge within {CONVERGE:?}: {p}"));
             }

@@ -115,6 +115,8 @@ impl Replicas {
         if let Some(offset) = clock_offset_secs.filter(|s| *s != 0) {
             args.push(format!("--test-clock-offset={offset}s"));
         }
+        // `--leader-renew-deadline` below must match `RENEW_DEADLINE`, which the audit uses.
+        debug_assert_eq!(crate::RENEW_DEADLINE, std::time::Duration::from_secs(2));
         let child = Command::new(binary())
             .args(&args)
             .env("KUBECONFIG", &kubeconfig)
@@ -124,6 +126,7 @@ impl Replicas {
             .env("AWS_SECRET_ACCESS_KEY", "chaos-secret")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("SSC_ALLOW_TEST_CLOCK_OFFSET", "yes")
             .env_remove("RUST_LOG")
             .env_remove("AWS_PROFILE")
             .stdout(Stdio::null())
@@ -139,6 +142,29 @@ impl Replicas {
             let _ = Command::new("kill")
                 .args([signal, &child.id().to_string()])
                 .status();
+        }
+    }
+
+    /// Restarts every replica whose process has exited; how many.
+    pub fn restart_exited(&mut self) -> usize {
+        let exited: Vec<usize> = (0..COUNT)
+            .filter(|n| {
+                self.children[*n]
+                    .as_mut()
+                    .is_none_or(|c| c.try_wait().ok().flatten().is_some())
+            })
+            .collect();
+        for n in &exited {
+            self.spawn(*n, None);
+        }
+        exited.len()
+    }
+
+    /// SIGTERM replica `n` and wait (up to 10 s, then SIGKILL) for it to exit.
+    pub fn terminate(&mut self, n: usize) {
+        self.signal(n, "-TERM");
+        if let Some(mut child) = self.children[n].take() {
+            wait_or_kill(&mut child);
         }
     }
 
@@ -174,17 +200,8 @@ impl Replicas {
         for n in 0..COUNT {
             self.signal(n, "-TERM");
         }
-        for child in self.children.iter_mut().filter_map(Option::take) {
-            let mut child = child;
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while child.try_wait().ok().flatten().is_none() {
-                if std::time::Instant::now() > deadline {
-                    let _ = child.kill();
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            let _ = child.wait();
+        for mut child in self.children.iter_mut().filter_map(Option::take) {
+            wait_or_kill(&mut child);
         }
         (0..COUNT)
             .map(|n| {
@@ -195,6 +212,18 @@ impl Replicas {
             })
             .collect()
     }
+}
+
+fn wait_or_kill(child: &mut Child) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().ok().flatten().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.wait();
 }
 
 impl Drop for Replicas {

@@ -20,10 +20,13 @@ pub enum Step {
     /// SIGKILL the Lease holder, restart it after this long (a quick restart keeps its identity and
     /// retakes its own Lease; a slow one leaves the Lease to a standby).
     KillLeader(Duration),
+    /// SIGTERM the Lease holder (it releases the Lease), restart it once it exited.
+    TermLeader,
     /// SIGKILL the n-th standby and restart it.
     KillStandby(usize),
-    /// SIGSTOP the Lease holder for this long (past its Lease), then SIGCONT.
-    PauseLeader(Duration),
+    /// Ask every live resource to rotate, and this long after (while the leader is busy with
+    /// them) SIGSTOP it for the second duration (past its Lease), then SIGCONT.
+    PauseLeader(Duration, Duration),
     /// Restart replica n with its wall clock shifted by this many seconds.
     Skew(usize, i64),
     /// The next `times` Lease requests hang this long before they are served.
@@ -48,8 +51,12 @@ impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Step::KillLeader(d) => write!(f, "SIGKILL the leader, restart it after {d:?}"),
+            Step::TermLeader => write!(f, "SIGTERM the leader, restart it"),
             Step::KillStandby(n) => write!(f, "SIGKILL standby #{n}, restart it"),
-            Step::PauseLeader(d) => write!(f, "SIGSTOP the leader for {d:?}, then SIGCONT"),
+            Step::PauseLeader(busy, d) => write!(
+                f,
+                "rotate everything, {busy:?} later SIGSTOP the leader for {d:?}, then SIGCONT"
+            ),
             Step::Skew(n, s) => write!(f, "restart replica-{n} with its clock {s:+} s off"),
             Step::StallLease(d, n) => write!(f, "stall the next {n} Lease requests by {d:?}"),
             Step::IamFaults {
@@ -126,13 +133,22 @@ pub fn generate(seed: u64, steps: usize, workload: &Workload) -> Vec<Step> {
     let mut live = workload.initial();
     let mut unborn: Vec<usize> = (live.len()..workload.count).collect();
     let mut plan = Vec::with_capacity(steps);
-    // Every run has the clock-skew case: a standby whose clock runs a minute ahead.
+    // Every run has the clock-skew case (a standby whose clock runs a minute ahead), a leader
+    // killed for longer than its Lease, and one frozen mid-work.
     plan.push(Step::Skew(1 + rng.random_range(0..COUNT - 1), 60));
+    plan.push(Step::KillLeader(Duration::from_secs(4)));
+    plan.push(Step::PauseLeader(
+        Duration::from_millis(rng.random_range(0..300)),
+        Duration::from_millis(4_000),
+    ));
     while plan.len() < steps {
-        let step = match rng.random_range(0..16) {
+        let step = match rng.random_range(0..17) {
             0 | 1 => Step::KillLeader(Duration::from_millis([300, 4_000][rng.random_range(0..2)])),
             2 => Step::KillStandby(rng.random_range(0..COUNT)),
-            3 => Step::PauseLeader(Duration::from_millis(rng.random_range(3_500..6_000))),
+            3 => Step::PauseLeader(
+                Duration::from_millis(rng.random_range(0..300)),
+                Duration::from_millis(rng.random_range(3_500..6_000)),
+            ),
             4 => Step::Skew(
                 rng.random_range(0..COUNT),
                 [-90, -30, 45, 120][rng.random_range(0..4)],
@@ -153,6 +169,7 @@ pub fn generate(seed: u64, steps: usize, workload: &Workload) -> Vec<Step> {
                 Step::Create(r)
             }
             14 if live.len() > 2 => Step::Delete(live.remove(rng.random_range(0..live.len()))),
+            15 => Step::TermLeader,
             _ => continue,
         };
         plan.push(step);

@@ -39,27 +39,36 @@ fn run_without_a_cluster_says_how_to_point_it_at_one() {
     assert!(stderr.contains("kind create cluster"), "{stderr}");
 }
 
-#[test]
-fn leader_timings_that_cannot_hold_are_refused_at_start() {
+/// Runs `ssc-operator run` with `args` where no cluster is reachable; its stderr, after
+/// checking that it refused to start.
+fn refused_at_start(args: &[&str]) -> String {
     let out = Command::new(BIN)
-        .args([
-            "run",
-            "--log-format",
-            "text",
-            "--lease-duration",
-            "3s",
-            "--leader-renew-deadline",
-            "3s",
-        ])
+        .args(["run", "--log-format", "text"])
+        .args(args)
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
         .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("SSC_ALLOW_TEST_CLOCK_OFFSET")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn leader_timings_that_cannot_hold_are_refused_at_start() {
+    let stderr = refused_at_start(&["--lease-duration", "3s", "--leader-renew-deadline", "3s"]);
     assert!(
         stderr.contains("must be longer than the renew deadline")
             && stderr.contains("--leader-renew-deadline"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_test_clock_offset_is_refused_without_its_opt_in() {
+    let stderr = refused_at_start(&["--test-clock-offset=60s"]);
+    assert!(
+        stderr.contains("SSC_ALLOW_TEST_CLOCK_OFFSET=yes"),
         "{stderr}"
     );
 }

@@ -246,13 +246,17 @@ impl Harness {
 
     /// The client the operator uses: identified by its User-Agent in the recorded requests.
     pub fn operator_client(&self) -> Client {
+        self.operator_client_fenced(ssc_operator::fence::WriteFence::always_open())
+    }
+
+    /// [`Harness::operator_client`] that writes only while `fence` is open (a replica's).
+    pub fn operator_client_fenced(&self, fence: ssc_operator::fence::WriteFence) -> Client {
         let mut config = kube::Config::new(self.kube.url().parse().expect("url"));
         config.headers.push((
             http::header::AUTHORIZATION,
             http::HeaderValue::from_str(&format!("Bearer {}", self.kube.admin_token())).unwrap(),
         ));
-        ssc_operator::operator::kube_client(config, ssc_operator::fence::WriteFence::always_open())
-            .expect("operator client")
+        ssc_operator::operator::kube_client(config, fence).expect("operator client")
     }
 
     /// Appends every request the operator made to `target/operator-requests/`, for the RBAC

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use serde_json::json;
-use ssc_operator::fence::WriteFence;
+use ssc_operator::fence::{WriteFence, fence_iam};
 use ssc_operator::iam::{AwsIam, IamLimits};
 use ssc_operator::leader::LeaseConfig;
 use ssc_operator::metrics::Metrics;
@@ -26,10 +26,13 @@ struct Replica {
     metrics: Arc<Metrics>,
 }
 
+/// A replica wired as `ssc-operator run` wires one: its Kubernetes and IAM clients write only
+/// while its election's fence is open.
 async fn start_replica(h: &Harness, identity: &str, lease_duration: Duration) -> Replica {
     let metrics = Arc::new(Metrics::new());
+    let fence = WriteFence::closed();
     let iam = Arc::new(AwsIam::new(
-        crate::harness::sdk(&h.emulator).await,
+        fence_iam(&crate::harness::sdk(&h.emulator).await, fence.clone()),
         IamLimits::default(),
         metrics.clone(),
     ));
@@ -49,10 +52,10 @@ async fn start_replica(h: &Harness, identity: &str, lease_duration: Duration) ->
     let election = Election {
         client: h.operator_client(),
         lease,
-        fence: WriteFence::closed(),
+        fence: fence.clone(),
     };
     let task = tokio::spawn(run_as_leader(
-        h.operator_client(),
+        h.operator_client_fenced(fence),
         iam,
         config,
         metrics.clone(),
@@ -82,6 +85,20 @@ async fn holder(h: &Harness) -> Option<String> {
         .unwrap()
         .and_then(|l| l.spec)
         .and_then(|s| s.holder_identity)
+}
+
+/// The requests to the replicas' Lease.
+fn lease_requests() -> crate::support::apiserver::RequestMatcher {
+    crate::support::apiserver::RequestMatcher::any()
+        .resource("leases")
+        .name("ssc-operator")
+}
+
+/// One replica, once it holds the Lease.
+async fn lone_leader(h: &Harness, lease_duration: Duration) -> Replica {
+    let a = start_replica(h, "replica-a", lease_duration).await;
+    wait_holder(h, "replica-a", lease_duration * 2).await;
+    a
 }
 
 async fn wait_holder(h: &Harness, identity: &str, within: Duration) -> Duration {
@@ -144,15 +161,9 @@ async fn only_the_leader_reconciles_and_a_standby_replaces_a_killed_leader() {
 async fn a_leader_whose_renewals_hang_stops_before_its_lease_expires() {
     let h = harness_for_replicas().await;
     let lease_duration = Duration::from_secs(3);
-    let a = start_replica(&h, "replica-a", lease_duration).await;
-    wait_holder(&h, "replica-a", lease_duration * 2).await;
-    h.kube.stall_next(
-        crate::support::apiserver::RequestMatcher::any()
-            .resource("leases")
-            .name("ssc-operator"),
-        Duration::from_secs(60),
-        usize::MAX,
-    );
+    let a = lone_leader(&h, lease_duration).await;
+    h.kube
+        .stall_next(lease_requests(), Duration::from_secs(60), usize::MAX);
     let stalled = Instant::now();
     let result = tokio::time::timeout(lease_duration * 2, a.task)
         .await
@@ -166,6 +177,23 @@ async fn a_leader_whose_renewals_hang_stops_before_its_lease_expires() {
     );
     assert!(a.metrics.encode().contains("\nssc_operator_leader 0"));
     h.kube.clear_faults();
+}
+
+/// One renewal losing a race (409: someone else wrote the Lease in between) is not a lost Lease:
+/// the leader keeps leading and renews on its next try, instead of exiting and failing over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_renewal_does_not_end_leadership() {
+    let h = harness_for_replicas().await;
+    let lease_duration = Duration::from_secs(3);
+    let a = lone_leader(&h, lease_duration).await;
+    h.kube.fail_next(lease_requests().verb("update"), 409, 1);
+    tokio::time::sleep(lease_duration).await;
+    assert!(!a.task.is_finished(), "the leader gave up after one 409");
+    assert!(a.metrics.encode().contains("\nssc_operator_leader 1"));
+    h.apply(manifest("after-conflict")).await;
+    h.wait_ready("after-conflict").await;
+    a.shutdown.cancel();
+    let _ = a.task.await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
