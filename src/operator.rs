@@ -83,7 +83,8 @@ pub struct RunArgs {
     #[arg(long, env = "SSC_NAMESPACE_IAM_WRITE_BURST", default_value_t = NonZeroU32::new(100).expect("non-zero"))]
     pub namespace_iam_write_burst: NonZeroU32,
 
-    /// How often a Ready resource is checked against IAM for drift (Go duration).
+    /// How often, at most, a Ready resource is checked against IAM for drift (Go duration); each
+    /// resource picks a moment in the interval's last fifth, so that they do not all come at once.
     #[arg(long, env = "SSC_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_duration)]
     pub resync_interval: Duration,
 

@@ -101,14 +101,18 @@ impl Reason {
 
     /// When to look again after reporting this reason for the `attempt`-th time in a row
     /// (0-based). `None` means: only when the resource changes. `jitter` in `[0, 1)` spreads
-    /// retries of many resources apart (±20%).
+    /// retries of many resources apart (±20%) and resyncs over the interval's last fifth.
     pub fn retry_after(self, attempt: u32, resync: Duration, jitter: f64) -> Option<Duration> {
         let backoff = |base: u64, cap: u64| {
             let secs = base.saturating_mul(1u64 << attempt.min(20)).min(cap) as f64;
             Duration::from_secs_f64(secs * (0.8 + 0.4 * jitter.clamp(0.0, 1.0)))
         };
         match self {
-            Reason::Available | Reason::Expired => Some(resync),
+            // Anywhere in the last fifth of the interval: resources created together spread
+            // apart instead of resyncing (and listing IAM) in lockstep for ever.
+            Reason::Available | Reason::Expired => {
+                Some(resync.mul_f64(0.8 + 0.2 * jitter.clamp(0.0, 1.0)))
+            }
             Reason::InvalidSpec => None,
             Reason::Creating | Reason::Rotating | Reason::Deleting => Some(Duration::from_secs(1)),
             Reason::Throttled => Some(backoff(2, 300)),
@@ -212,7 +216,23 @@ mod tests {
             Reason::LimitExceeded.retry_after(0, resync, 0.0).unwrap() >= Duration::from_secs(48)
         );
         assert_eq!(Reason::InvalidSpec.retry_after(0, resync, 0.0), None);
-        assert_eq!(Reason::Available.retry_after(5, resync, 0.0), Some(resync));
+    }
+
+    /// Resources created together must not resync together (a thundering herd on IAM every
+    /// interval): the resync is spread over the last fifth of the interval, never beyond it.
+    #[test]
+    fn resyncs_of_many_resources_spread_apart_within_the_interval() {
+        let resync = Duration::from_secs(600);
+        for reason in [Reason::Available, Reason::Expired] {
+            let early = reason.retry_after(5, resync, 0.0).unwrap();
+            let late = reason.retry_after(5, resync, 0.999).unwrap();
+            assert!(late <= resync, "{late:?} is beyond the resync interval");
+            assert!(early >= resync * 4 / 5, "{early:?}");
+            assert!(
+                late - early >= Duration::from_secs(110),
+                "{reason:?}: {early:?}..{late:?} is not spread"
+            );
+        }
     }
 
     #[test]
