@@ -218,8 +218,10 @@ pub struct SecretTemplate {
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub type_: Option<String>,
+    /// Labels added to the Secret, besides the operator's own.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Annotations added to the Secret (for example Reloader's), besides the operator's own.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
     /// Extra keys, each rendered from a template. Keys are Secret keys (`[-._a-zA-Z0-9]+`) other
@@ -270,8 +272,11 @@ pub enum RotationStrategy {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceSpecificCredentialStatus {
+    /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The `Ready` condition: whether the Secret holds a working credential, and if not why
+    /// (`reason`) and what to do (`message`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// The IAM `ServiceSpecificCredentialId` this resource owns.
@@ -286,12 +291,16 @@ pub struct ServiceSpecificCredentialStatus {
     /// The status as IAM reports it: Active, Inactive or Expired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential_status: Option<String>,
+    /// When IAM created the credential.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_date: Option<Time>,
+    /// API keys with an age limit: when IAM stops accepting the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration_date: Option<Time>,
+    /// The Secret that holds the credential (written once that Secret exists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_name: Option<String>,
+    /// When the credential was last replaced (Reset or Recreate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rotation_time: Option<Time>,
     /// The last value of the rotate annotation that was handled.
@@ -309,6 +318,7 @@ pub struct ServiceSpecificCredentialStatus {
     /// Recreate rotation: the previous credential, still valid until `retireAfter`, then deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retiring_credential_id: Option<String>,
+    /// Recreate rotation: when the previous credential is deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retire_after: Option<Time>,
     /// How many of the user's credential slots for this service are used (IAM allows 2).
@@ -320,14 +330,19 @@ pub struct ServiceSpecificCredentialStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
+    /// The condition's kind: `Ready`.
     #[serde(rename = "type")]
     pub type_: String,
     /// "True", "False" or "Unknown".
     pub status: String,
+    /// Why, as one CamelCase word (`Available`, `LimitExceeded`, …; listed in the README).
     pub reason: String,
+    /// What happened and what to do, for people. Never holds secret material.
     #[serde(default)]
     pub message: String,
+    /// When `status` last changed.
     pub last_transition_time: Time,
+    /// The `metadata.generation` the condition was set for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 }
@@ -636,6 +651,40 @@ mod tests {
         assert!(
             committed == generated,
             "{path} is stale: run `cargo run -- crd > {path}` (or SSC_UPDATE_CRDS=1 cargo test --lib)"
+        );
+    }
+
+    #[test]
+    fn every_field_of_the_crd_explains_itself() {
+        // `kubectl explain` shows these: no field without a description, and none with the
+        // boilerplate of the Rust type behind it (k8s-openapi's "Time is a wrapper…").
+        fn walk(node: &serde_json::Value, path: &str, missing: &mut Vec<String>) {
+            let Some(properties) = node["properties"].as_object() else {
+                return;
+            };
+            for (name, field) in properties {
+                let path = format!("{path}.{name}");
+                let description = field["description"].as_str().unwrap_or_default();
+                if description.is_empty() || description.starts_with("Time is a wrapper") {
+                    missing.push(path.clone());
+                }
+                walk(field, &path, missing);
+                walk(&field["items"], &format!("{path}[]"), missing);
+                walk(
+                    &field["additionalProperties"],
+                    &format!("{path}{{}}"),
+                    missing,
+                );
+            }
+        }
+        let crd = serde_json::to_value(ServiceSpecificCredential::crd()).unwrap();
+        let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+        let mut missing = Vec::new();
+        walk(&schema["properties"]["spec"], ".spec", &mut missing);
+        walk(&schema["properties"]["status"], ".status", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "fields without a description: {missing:?}"
         );
     }
 
