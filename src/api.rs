@@ -278,6 +278,7 @@ pub struct ServiceSpecificCredentialStatus {
     /// The `Ready` condition: whether the Secret holds a working credential, and if not why
     /// (`reason`) and what to do (`message`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// The IAM `ServiceSpecificCredentialId` this resource owns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -332,13 +333,20 @@ pub struct ServiceSpecificCredentialStatus {
 pub struct Condition {
     /// The condition's kind: `Ready`.
     #[serde(rename = "type")]
+    #[schemars(length(max = 316))]
     pub type_: String,
     /// "True", "False" or "Unknown".
+    #[schemars(extend("enum" = ["True", "False", "Unknown"]))]
     pub status: String,
     /// Why, as one CamelCase word (`Available`, `LimitExceeded`, …; listed in the README).
+    #[schemars(
+        length(min = 1, max = 1024),
+        regex(pattern = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+    )]
     pub reason: String,
     /// What happened and what to do, for people. Never holds secret material.
     #[serde(default)]
+    #[schemars(length(max = 32768))]
     pub message: String,
     /// When `status` last changed.
     pub last_transition_time: Time,
@@ -686,6 +694,30 @@ mod tests {
             missing.is_empty(),
             "fields without a description: {missing:?}"
         );
+    }
+
+    /// Conditions as metav1.Condition declares them: a list-map keyed on `type` (so two field
+    /// managers applying conditions merge by type instead of replacing the list), `status` one of
+    /// three values, `reason` a CamelCase word.
+    #[test]
+    fn conditions_are_a_list_map_of_metav1_conditions() {
+        let crd = serde_json::to_value(ServiceSpecificCredential::crd()).unwrap();
+        let conditions = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+            ["properties"]["conditions"];
+        assert_eq!(conditions["x-kubernetes-list-type"], "map", "{conditions}");
+        assert_eq!(
+            conditions["x-kubernetes-list-map-keys"],
+            serde_json::json!(["type"])
+        );
+        let item = &conditions["items"]["properties"];
+        assert_eq!(
+            item["status"]["enum"],
+            serde_json::json!(["True", "False", "Unknown"])
+        );
+        assert_eq!(item["reason"]["maxLength"], 1024);
+        assert!(item["reason"]["pattern"].is_string());
+        assert_eq!(item["message"]["maxLength"], 32768);
+        assert_eq!(item["type"]["maxLength"], 316);
     }
 
     #[test]

@@ -154,6 +154,23 @@ pub fn reason_for(error: &IamError) -> Reason {
 
 /// The Ready condition for `reason`, keeping `lastTransitionTime` from `previous` unless the
 /// status or the reason really changed.
+/// metav1.Condition's limit on `message` (the schema refuses a status write with a longer one).
+pub const MAX_MESSAGE_BYTES: usize = 32768;
+
+/// The message cut to [`MAX_MESSAGE_BYTES`] at a character boundary, marked as cut.
+fn bounded(mut message: String) -> String {
+    const MARK: &str = " […]";
+    if message.len() > MAX_MESSAGE_BYTES {
+        let mut end = MAX_MESSAGE_BYTES - MARK.len();
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str(MARK);
+    }
+    message
+}
+
 pub fn ready_condition(
     previous: Option<&Condition>,
     reason: Reason,
@@ -172,7 +189,7 @@ pub fn ready_condition(
         type_: READY.into(),
         status: status.into(),
         reason: reason.as_str().into(),
-        message,
+        message: bounded(message),
         last_transition_time,
         observed_generation: generation,
     }
@@ -181,6 +198,17 @@ pub fn ready_condition(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_fit_the_condition_schema() {
+        let t = Timestamp::from_second(1_000).unwrap();
+        let long = "é".repeat(MAX_MESSAGE_BYTES);
+        let c = ready_condition(None, Reason::IamRejected, long, None, t);
+        assert!(c.message.len() <= MAX_MESSAGE_BYTES);
+        assert!(c.message.ends_with("[…]"));
+        let short = ready_condition(None, Reason::IamRejected, "short".into(), None, t);
+        assert_eq!(short.message, "short");
+    }
 
     #[test]
     fn transition_time_moves_only_on_change() {
