@@ -53,8 +53,11 @@ const API_KEY_SERVICES: [&str; 4] = [
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"User","type":"string","jsonPath":".spec.userName"}"#,
     printcolumn = r#"{"name":"Service","type":"string","jsonPath":".spec.serviceName"}"#,
-    printcolumn = r#"{"name":"Credential ID","type":"string","jsonPath":".status.credentialId"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Secret","type":"string","jsonPath":".status.secretName"}"#,
+    printcolumn = r#"{"name":"Expires","type":"date","jsonPath":".status.expirationDate"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Credential ID","type":"string","priority":1,"jsonPath":".status.credentialId"}"#,
+    printcolumn = r#"{"name":"Message","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#
 )]
 #[x_kube(
     validation = Rule::new("self.userName == oldSelf.userName").message("userName is immutable"),
@@ -718,6 +721,37 @@ mod tests {
         assert!(item["reason"]["pattern"].is_string());
         assert_eq!(item["message"]["maxLength"], 32768);
         assert_eq!(item["type"]["maxLength"], 316);
+    }
+
+    /// `kubectl get ssc` answers what a platform engineer asks first; `-o wide` adds the rest.
+    #[test]
+    fn printer_columns_show_secret_expiry_and_message() {
+        let crd = serde_json::to_value(ServiceSpecificCredential::crd()).unwrap();
+        let columns = crd["spec"]["versions"][0]["additionalPrinterColumns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_string(),
+                    c["priority"].as_i64().unwrap_or(0),
+                )
+            })
+            .collect::<Vec<_>>();
+        let names = |priority: i64| {
+            columns
+                .iter()
+                .filter(|(_, p)| *p == priority)
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(0),
+            [
+                "Ready", "Reason", "User", "Service", "Secret", "Expires", "Age"
+            ]
+        );
+        assert_eq!(names(1), ["Credential ID", "Message"]);
     }
 
     #[test]
