@@ -307,6 +307,10 @@ pub struct ServiceSpecificCredentialStatus {
     /// When the credential was last replaced (Reset or Recreate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rotation_time: Option<Time>,
+    /// When the next scheduled rotation is due: `rotation.interval` after the last one, or an API
+    /// key's renewal `beforeExpiry` its expiry, whichever comes first. Unset without a schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_rotation_time: Option<Time>,
     /// The last value of the rotate annotation that was handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handled_rotate_request: Option<String>,

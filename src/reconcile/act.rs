@@ -52,6 +52,8 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
             if let Some(c) = &credential {
                 apply_credential(&mut status, c);
                 settle_intent(&mut status, snapshot, c);
+                status.next_rotation_time =
+                    plan::next_rotation_at(&snapshot.observed(), c).map(Time);
             }
             if let Some(n) = slots_used {
                 status.slots_used = Some(n as i32);

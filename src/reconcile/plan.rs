@@ -601,6 +601,18 @@ fn interval_due_at(observed: &Observed<'_>, credential: &CredentialMetadata) -> 
     since.checked_add(interval).ok()
 }
 
+/// When the next scheduled rotation of `credential` is due (`status.nextRotationTime`): the
+/// rotation interval or an API key's renewal before expiry, whichever comes first.
+pub fn next_rotation_at(
+    observed: &Observed<'_>,
+    credential: &CredentialMetadata,
+) -> Option<Timestamp> {
+    interval_due_at(observed, credential)
+        .into_iter()
+        .chain(renew_at(observed, credential))
+        .min()
+}
+
 /// When an API key with an expiry is renewed (`beforeExpiry` before it expires).
 fn renew_at(observed: &Observed<'_>, credential: &CredentialMetadata) -> Option<Timestamp> {
     let before_expiry = rotation_duration(observed, |r| r.before_expiry.as_ref())?;
@@ -1206,6 +1218,35 @@ mod tests {
         );
         c.status.handled_rotate_request = Some("1732280000".into());
         assert_eq!(reason(&c.decide()), Reason::Available);
+    }
+
+    #[test]
+    fn next_rotation_is_the_earlier_of_interval_and_renewal() {
+        let mut c = Case::holding("ACCA1");
+        let held = cred("ACCA1", NOW - 100);
+        assert_eq!(next_rotation_at(&c.observed(), &held), None, "no schedule");
+        c.spec.rotation = Some(RotationSpec {
+            interval: Some("1h".into()),
+            strategy: RotationStrategy::Reset,
+            grace_period: None,
+            before_expiry: Some("10m".into()),
+        });
+        assert_eq!(
+            next_rotation_at(&c.observed(), &held),
+            Some(at(NOW - 100 + 3600))
+        );
+        c.status.last_rotation_time = Some(Time(at(NOW - 60)));
+        assert_eq!(
+            next_rotation_at(&c.observed(), &held),
+            Some(at(NOW - 60 + 3600))
+        );
+        let mut key = held.clone();
+        key.expiration_date = Some(at(NOW + 1200));
+        assert_eq!(
+            next_rotation_at(&c.observed(), &key),
+            Some(at(NOW + 600)),
+            "renewal before expiry comes first"
+        );
     }
 
     #[test]

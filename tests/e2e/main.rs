@@ -959,6 +959,14 @@ async fn api_keys_are_renewed_before_they_expire() {
     .await;
     let first = status(&h.wait_ready("renewing").await);
     let first_id = first.credential_id.clone().unwrap();
+    // status says when: expiry minus beforeExpiry.
+    let expires = first.expiration_date.clone().unwrap().0;
+    assert_eq!(
+        first.next_rotation_time.map(|t| t.0),
+        expires
+            .checked_sub(jiff::SignedDuration::from_secs(23 * 3600 + 59 * 60 + 52))
+            .ok()
+    );
     let old_secret = h.secret("renewing").await.unwrap();
     let r = h
         .wait_for("renewing", "a renewed key", |r| {
