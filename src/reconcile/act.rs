@@ -52,8 +52,6 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
             if let Some(c) = &credential {
                 apply_credential(&mut status, c);
                 settle_intent(&mut status, snapshot, c);
-                status.next_rotation_time =
-                    plan::next_rotation_at(&snapshot.observed(), c).map(Time);
             }
             if let Some(n) = slots_used {
                 status.slots_used = Some(n as i32);
@@ -823,6 +821,7 @@ pub async fn write_status(
     new.conditions.retain(|c| c.type_ != "Ready");
     new.conditions.insert(0, condition);
     new.observed_generation = generation;
+    new.next_rotation_time = plan::next_rotation_at(&resource.spec, &new).map(Time);
     if new == *old {
         return Ok(new);
     }

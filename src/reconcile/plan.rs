@@ -580,44 +580,63 @@ fn rotation_trigger(
 }
 
 /// A duration field of `spec.rotation`, when set and valid.
-fn rotation_duration(
-    observed: &Observed<'_>,
+fn spec_duration(
+    spec: &ServiceSpecificCredentialSpec,
     field: impl Fn(&crate::api::RotationSpec) -> Option<&String>,
 ) -> Option<jiff::SignedDuration> {
-    let value = observed.spec.rotation.as_ref().and_then(field)?;
+    let value = spec.rotation.as_ref().and_then(field)?;
     let duration = crate::api::parse_duration(value).ok()?;
     jiff::SignedDuration::try_from(duration).ok()
 }
 
 /// When the rotation interval has passed since the last rotation (or the creation).
 fn interval_due_at(observed: &Observed<'_>, credential: &CredentialMetadata) -> Option<Timestamp> {
-    let interval = rotation_duration(observed, |r| r.interval.as_ref())?;
-    let since = observed
-        .status
-        .last_rotation_time
-        .as_ref()
-        .map_or(credential.create_date, |t| t.0)
-        .max(credential.create_date);
-    since.checked_add(interval).ok()
+    interval_due(
+        observed.spec,
+        observed.status.last_rotation_time.as_ref().map(|t| t.0),
+        credential.create_date,
+    )
 }
 
-/// When the next scheduled rotation of `credential` is due (`status.nextRotationTime`): the
-/// rotation interval or an API key's renewal before expiry, whichever comes first.
-pub fn next_rotation_at(
-    observed: &Observed<'_>,
-    credential: &CredentialMetadata,
+fn interval_due(
+    spec: &ServiceSpecificCredentialSpec,
+    last_rotation: Option<Timestamp>,
+    created: Timestamp,
 ) -> Option<Timestamp> {
-    interval_due_at(observed, credential)
-        .into_iter()
-        .chain(renew_at(observed, credential))
-        .min()
+    let interval = spec_duration(spec, |r| r.interval.as_ref())?;
+    let since = last_rotation.map_or(created, |t| t.max(created));
+    since.checked_add(interval).ok()
 }
 
 /// When an API key with an expiry is renewed (`beforeExpiry` before it expires).
 fn renew_at(observed: &Observed<'_>, credential: &CredentialMetadata) -> Option<Timestamp> {
-    let before_expiry = rotation_duration(observed, |r| r.before_expiry.as_ref())?;
-    let expires = credential.expiration_date?;
+    renewal_due(observed.spec, credential.expiration_date?)
+}
+
+fn renewal_due(spec: &ServiceSpecificCredentialSpec, expires: Timestamp) -> Option<Timestamp> {
+    let before_expiry = spec_duration(spec, |r| r.before_expiry.as_ref())?;
     Some(expires.checked_sub(before_expiry).unwrap_or(expires))
+}
+
+/// When the next scheduled rotation of the credential `status` records is due
+/// (`status.nextRotationTime`): the rotation interval or an API key's renewal before expiry,
+/// whichever comes first. Computed from the status itself, so every status write carries it.
+pub fn next_rotation_at(
+    spec: &ServiceSpecificCredentialSpec,
+    status: &ServiceSpecificCredentialStatus,
+) -> Option<Timestamp> {
+    status.credential_id.as_ref()?;
+    let created = status.create_date.as_ref()?.0;
+    let interval = interval_due(
+        spec,
+        status.last_rotation_time.as_ref().map(|t| t.0),
+        created,
+    );
+    let renewal = status
+        .expiration_date
+        .as_ref()
+        .and_then(|e| renewal_due(spec, e.0));
+    interval.into_iter().chain(renewal).min()
 }
 
 /// The next moment something becomes due without any change in Kubernetes: the retirement of a
@@ -1223,8 +1242,9 @@ mod tests {
     #[test]
     fn next_rotation_is_the_earlier_of_interval_and_renewal() {
         let mut c = Case::holding("ACCA1");
-        let held = cred("ACCA1", NOW - 100);
-        assert_eq!(next_rotation_at(&c.observed(), &held), None, "no schedule");
+        c.status.credential_id = Some("ACCA1".into());
+        c.status.create_date = Some(Time(at(NOW - 100)));
+        assert_eq!(next_rotation_at(&c.spec, &c.status), None, "no schedule");
         c.spec.rotation = Some(RotationSpec {
             interval: Some("1h".into()),
             strategy: RotationStrategy::Reset,
@@ -1232,21 +1252,22 @@ mod tests {
             before_expiry: Some("10m".into()),
         });
         assert_eq!(
-            next_rotation_at(&c.observed(), &held),
+            next_rotation_at(&c.spec, &c.status),
             Some(at(NOW - 100 + 3600))
         );
         c.status.last_rotation_time = Some(Time(at(NOW - 60)));
         assert_eq!(
-            next_rotation_at(&c.observed(), &held),
+            next_rotation_at(&c.spec, &c.status),
             Some(at(NOW - 60 + 3600))
         );
-        let mut key = held.clone();
-        key.expiration_date = Some(at(NOW + 1200));
+        c.status.expiration_date = Some(Time(at(NOW + 1200)));
         assert_eq!(
-            next_rotation_at(&c.observed(), &key),
+            next_rotation_at(&c.spec, &c.status),
             Some(at(NOW + 600)),
             "renewal before expiry comes first"
         );
+        c.status.credential_id = None;
+        assert_eq!(next_rotation_at(&c.spec, &c.status), None, "nothing held");
     }
 
     #[test]
