@@ -24,8 +24,6 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
-use kube::api::{Patch, PatchParams};
-use serde_json::json;
 use ssc_operator::emulator::{FaultConfig, FaultKind, InjectedFault};
 
 use harness::{Harness, Options, status};
@@ -115,7 +113,7 @@ async fn replicas_survive_the_schedule_and_never_write_together() {
                     // Freeze it mid-work: rotations under way when it stops and resumes.
                     let token = format!("chaos-{i}");
                     for r in &live {
-                        rotate(&h, &workload.name(*r), &token).await;
+                        h.request_rotation(&workload.name(*r), &token).await;
                         rotations.insert(*r, token.clone());
                         figures.rotations += 1;
                     }
@@ -179,7 +177,7 @@ async fn replicas_survive_the_schedule_and_never_write_together() {
             }
             Step::Rotate(r) => {
                 let token = format!("chaos-{i}");
-                rotate(&h, &workload.name(*r), &token).await;
+                h.request_rotation(&workload.name(*r), &token).await;
                 rotations.insert(*r, token);
                 figures.rotations += 1;
             }
@@ -247,14 +245,6 @@ async fn leader(h: &Harness) -> Option<String> {
         .flatten()
         .and_then(|l| l.spec)
         .and_then(|s| s.holder_identity)
-}
-
-async fn rotate(h: &Harness, name: &str, token: &str) {
-    let patch = json!({"metadata": {"annotations": {ssc_operator::api::ROTATE_ANNOTATION: token}}});
-    let _ = h
-        .resources()
-        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await;
 }
 
 /// Waits until every live resource is Ready with a working Secret, has handled its last rotate

@@ -78,15 +78,7 @@ impl Replicas {
     /// Starts replica `n` (its log appends across restarts), with an optional clock offset.
     pub fn spawn(&mut self, n: usize, clock_offset_secs: Option<i64>) {
         let kubeconfig = self.dir.join(format!("kubeconfig-{n}"));
-        std::fs::write(
-            &kubeconfig,
-            format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: standin\n  cluster:\n    server: {}\nusers:\n- name: replica\n  user:\n    token: {}\ncontexts:\n- name: standin\n  context:\n    cluster: standin\n    user: replica\n    namespace: {LEASE_NS}\ncurrent-context: standin\n",
-                self.kube_url,
-                token(n)
-            ),
-        )
-        .unwrap();
+        crate::harness::write_kubeconfig(&kubeconfig, &self.kube_url, &token(n));
         let log = OpenOptions::new()
             .create(true)
             .append(true)

@@ -75,13 +75,7 @@ fn the_test_clock_offset_is_refused_without_its_opt_in() {
 
 fn kubeconfig_for(dir: &std::path::Path, url: &str, token: &str) -> std::path::PathBuf {
     let path = dir.join("kubeconfig");
-    std::fs::write(
-        &path,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: standin\n  cluster:\n    server: {url}\nusers:\n- name: admin\n  user:\n    token: {token}\ncontexts:\n- name: standin\n  context:\n    cluster: standin\n    user: admin\n    namespace: ssc-system\ncurrent-context: standin\n"
-        ),
-    )
-    .unwrap();
+    crate::harness::write_kubeconfig(&path, url, token);
     path
 }
 

@@ -339,6 +339,16 @@ impl Harness {
             .expect("spec patched");
     }
 
+    /// Asks for a rotation of `name` with the rotate annotation set to `value`.
+    pub async fn request_rotation(&self, name: &str, value: &str) {
+        let patch =
+            json!({"metadata": {"annotations": {ssc_operator::api::ROTATE_ANNOTATION: value}}});
+        self.resources()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("rotate annotation set");
+    }
+
     pub async fn delete(&self, name: &str) {
         self.resources()
             .delete(name, &DeleteParams::default())
@@ -412,6 +422,19 @@ impl Harness {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Creates a Secret of someone else's (no owner, no operator label) in [`NS`].
+    pub async fn create_foreign_secret(&self, name: &str, string_data: serde_json::Value) {
+        let foreign: Secret = serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": NS},
+            "stringData": string_data
+        }))
+        .unwrap();
+        self.secrets()
+            .create(&PostParams::default(), &foreign)
+            .await
+            .unwrap();
     }
 
     pub async fn secret(&self, name: &str) -> Option<Secret> {
@@ -582,6 +605,18 @@ fn tenant() -> TokenUser {
             rule("", &["secrets"]),
         ],
     )
+}
+
+/// Writes a kubeconfig at `path` for the stand-in at `url`, authenticating with `token`, with
+/// `ssc-system` as its namespace (where a started binary keeps its Lease).
+pub fn write_kubeconfig(path: &std::path::Path, url: &str, token: &str) {
+    std::fs::write(
+        path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: standin\n  cluster:\n    server: {url}\nusers:\n- name: user\n  user:\n    token: {token}\ncontexts:\n- name: standin\n  context:\n    cluster: standin\n    user: user\n    namespace: ssc-system\ncurrent-context: standin\n"
+        ),
+    )
+    .unwrap();
 }
 
 /// An aws-sdk-iam client for the emulator, with test credentials.

@@ -366,7 +366,7 @@ async fn permanent_reset_failure_during_rotation_backs_off() {
         kind: FaultKind::ServerError(503),
         count: u32::MAX,
     });
-    super::annotate_rotate(&h, "rot-fail", "1").await;
+    h.request_rotation("rot-fail", "1").await;
     h.wait_for_reason("rot-fail", "IamUnavailable").await;
     let calls = calls_during(
         &h,
@@ -527,7 +527,7 @@ async fn a_conflict_on_the_status_write_after_a_reset_does_not_repeat_it() {
         409,
         1,
     );
-    super::annotate_rotate(&h, "once", "7").await;
+    h.request_rotation("once", "7").await;
     h.wait_for("once", "rotation recorded", |r| {
         status(r).handled_rotate_request.as_deref() == Some("7")
     })
@@ -554,15 +554,7 @@ async fn status_secret_name_changes_only_once_the_new_secret_is_written() {
     let h = Harness::start().await;
     h.apply(codecommit_in(NS, "mover", "sofia")).await;
     h.wait_ready("mover").await;
-    let foreign: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "occupied", "namespace": NS},
-        "stringData": {"x": "y"}
-    }))
-    .unwrap();
-    h.secrets()
-        .create(&PostParams::default(), &foreign)
-        .await
-        .unwrap();
+    h.create_foreign_secret("occupied", json!({"x": "y"})).await;
     h.patch_spec("mover", json!({"spec": {"secret": {"name": "occupied"}}}))
         .await;
     let r = h.wait_for_reason("mover", "SecretConflict").await;
@@ -588,7 +580,7 @@ async fn an_immutable_secret_stops_a_rotation_before_any_iam_call() {
         )
         .await
         .unwrap();
-    super::annotate_rotate(&h, "frozen", "1").await;
+    h.request_rotation("frozen", "1").await;
     let r = h.wait_for_reason("frozen", "InvalidSpec").await;
     println!("{}", r.ready_condition().unwrap().message);
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -616,7 +608,7 @@ async fn rotation_spam_spends_only_the_namespaces_share_of_iam_writes() {
     h.apply(codecommit_in(NS, "spam", "sofia")).await;
     h.wait_ready("spam").await;
     for value in 1..=20 {
-        super::annotate_rotate(&h, "spam", &value.to_string()).await;
+        h.request_rotation("spam", &value.to_string()).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -658,15 +650,8 @@ async fn retain_keeps_the_secret_holding_the_credential_during_a_rename() {
     m["spec"]["deletionPolicy"] = json!("Retain");
     h.apply(m).await;
     h.wait_ready("moving").await;
-    let foreign: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "taken-name", "namespace": NS},
-        "stringData": {"x": "y"}
-    }))
-    .unwrap();
-    h.secrets()
-        .create(&PostParams::default(), &foreign)
-        .await
-        .unwrap();
+    h.create_foreign_secret("taken-name", json!({"x": "y"}))
+        .await;
     h.patch_spec(
         "moving",
         json!({"spec": {"secret": {"name": "taken-name"}}}),
@@ -755,7 +740,7 @@ async fn a_reset_whose_secret_write_fails_is_not_ready() {
         500,
         usize::MAX,
     );
-    super::annotate_rotate(&h, "stuck", "1").await;
+    h.request_rotation("stuck", "1").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while h.iam_call_count("ResetServiceSpecificCredential") == 0 {
         assert!(tokio::time::Instant::now() < deadline, "no Reset happened");

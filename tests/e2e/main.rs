@@ -573,15 +573,8 @@ async fn deleted_or_edited_secret_is_repaired_with_a_reset() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_secret_is_never_overwritten() {
     let h = Harness::start().await;
-    let foreign: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "taken", "namespace": NS},
-        "stringData": {"password": "not-yours"}
-    }))
-    .unwrap();
-    h.secrets()
-        .create(&PostParams::default(), &foreign)
-        .await
-        .unwrap();
+    h.create_foreign_secret("taken", json!({"password": "not-yours"}))
+        .await;
     h.apply(codecommit("taken", "sofia")).await;
     let r = h.wait_for_reason("taken", "SecretConflict").await;
     assert_eq!(r.ready_condition().unwrap().status, "False");
@@ -798,16 +791,7 @@ async fn rotate_annotation_resets_once() {
     h.apply(codecommit("rot", "sofia")).await;
     h.wait_ready("rot").await;
     let before = h.secret("rot").await.unwrap();
-    h.resources()
-        .patch(
-            "rot",
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"metadata": {"annotations": {"iam.ssc-operator.dev/rotate": "1732280000"}}}),
-            ),
-        )
-        .await
-        .unwrap();
+    h.request_rotation("rot", "1732280000").await;
     let r = h
         .wait_for("rot", "rotation handled", |r| {
             status(r).handled_rotate_request.as_deref() == Some("1732280000")
@@ -840,19 +824,6 @@ async fn invalid_template_reports_invalid_spec_without_leaking() {
     let r = h.wait_for_reason("badtpl", "InvalidSpec").await;
     assert!(r.ready_condition().unwrap().message.contains("\"x\""));
     assert!(h.iam_credentials("sofia", CODECOMMIT).await.is_empty());
-}
-
-async fn annotate_rotate(h: &Harness, name: &str, value: &str) {
-    h.resources()
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"metadata": {"annotations": {"iam.ssc-operator.dev/rotate": value}}}),
-            ),
-        )
-        .await
-        .unwrap();
 }
 
 async fn wait_iam_count(h: &Harness, user: &str, service: &str, n: usize) {
@@ -891,7 +862,7 @@ async fn recreate_rotation_keeps_the_old_credential_for_the_grace_period() {
         .credential_id
         .unwrap();
     let old_secret = h.secret("blue-green").await.unwrap();
-    annotate_rotate(&h, "blue-green", "1").await;
+    h.request_rotation("blue-green", "1").await;
     let r = h
         .wait_for(
             "blue-green",
@@ -1014,7 +985,7 @@ async fn crash_during_recreate_rotation_leaves_one_credential_and_a_working_secr
         500,
         usize::MAX,
     );
-    annotate_rotate(&h, "rot-crash", "1").await;
+    h.request_rotation("rot-crash", "1").await;
     wait_iam_count(&h, "sofia", CODECOMMIT, 2).await;
     h.kill_operator().await;
     h.kube.clear_faults();
@@ -1073,7 +1044,7 @@ async fn stale_cache_neither_undoes_status_nor_repeats_iam_changes() {
     let first = h.secret("lagged").await.unwrap();
     assert!(h.secret_works(&first, CODECOMMIT).await);
 
-    annotate_rotate(&h, "lagged", "r1").await;
+    h.request_rotation("lagged", "r1").await;
     h.wait_for("lagged", "rotation handled", |r| {
         status(r).handled_rotate_request.as_deref() == Some("r1")
     })
