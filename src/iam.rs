@@ -1,6 +1,12 @@
 //! The operator's narrow view of IAM: the five service-specific-credential calls behind a trait,
 //! their aws-sdk-iam implementation, one client-side rate limiter for every call, a short-lived cache
-//! that batches List calls per user and service, and the classification of IAM's errors.
+//! that batches List calls per user and service, per-service snapshots that answer drift checks
+//! for every user at once ([`snapshot`]), and the classification of IAM's errors.
+
+mod limiter;
+mod snapshot;
+
+pub use limiter::Priority;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -11,7 +17,6 @@ use async_trait::async_trait;
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::StatusType;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use jiff::Timestamp;
 
 /// A password or API-key secret. Never printed: `Debug` is redacted and there is no `Display`.
@@ -269,6 +274,24 @@ fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 's
     false
 }
 
+/// A user's credentials of a service, and whether a service snapshot (possibly as old as the
+/// age asked for) answered rather than a List of the user just now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listing {
+    pub credentials: Vec<CredentialMetadata>,
+    pub from_snapshot: bool,
+}
+
+impl Listing {
+    /// A List of the user just now.
+    pub fn exact(credentials: Vec<CredentialMetadata>) -> Self {
+        Listing {
+            credentials,
+            from_snapshot: false,
+        }
+    }
+}
+
 /// The five IAM calls the reconcile loop makes. Object-safe so tests and the controller share it.
 #[async_trait]
 pub trait Iam: Send + Sync {
@@ -280,6 +303,19 @@ pub trait Iam: Send + Sync {
     ) -> Result<IssuedCredential, IamError>;
     /// Every credential of `user` for `service`, across all pages.
     async fn list(&self, user: &str, service: &str) -> Result<Vec<CredentialMetadata>, IamError>;
+    /// The same from a snapshot of the whole service no older than `max_age`, where one can
+    /// answer for the user; else as [`Iam::list`]. A snapshot fetched for it waits behind
+    /// urgent calls when `priority` is routine.
+    async fn list_recent(
+        &self,
+        user: &str,
+        service: &str,
+        max_age: Duration,
+        priority: Priority,
+    ) -> Result<Listing, IamError> {
+        let _ = (max_age, priority);
+        self.list(user, service).await.map(Listing::exact)
+    }
     async fn reset(&self, user: &str, id: &str) -> Result<IssuedCredential, IamError>;
     async fn update_status(&self, user: &str, id: &str, active: bool) -> Result<(), IamError>;
     async fn delete(&self, user: &str, id: &str) -> Result<(), IamError>;
@@ -329,12 +365,22 @@ impl Default for IamLimits {
 
 type ListKey = (String, String);
 
+/// Credentials per page of a service snapshot: IAM's most.
+const SNAPSHOT_PAGE: i32 = 1000;
+/// After IAM denied listing all users, how long per-user lists are used before trying again.
+const SNAPSHOT_DENIED_RETRY: Duration = Duration::from_secs(15 * 60);
+
 /// The [`Iam`] implementation over aws-sdk-iam.
 pub struct AwsIam {
     client: aws_sdk_iam::Client,
-    limiter: DefaultDirectRateLimiter,
+    limiter: limiter::Limiter,
     list_cache: Mutex<HashMap<ListKey, (Instant, Vec<CredentialMetadata>)>>,
     list_cache_ttl: Duration,
+    snapshots: Mutex<snapshot::Snapshots>,
+    /// One snapshot fetch at a time per service; the others wait for its result.
+    snapshot_fetches: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Until when IAM is not asked for snapshots again (it denied `AllUsers`).
+    snapshots_denied_until: Mutex<Option<Instant>>,
     observer: Arc<dyn IamObserver>,
 }
 
@@ -344,12 +390,14 @@ impl AwsIam {
         limits: IamLimits,
         observer: Arc<dyn IamObserver>,
     ) -> Self {
-        let quota = Quota::per_second(limits.rate_per_second).allow_burst(limits.burst);
         AwsIam {
             client,
-            limiter: RateLimiter::direct(quota),
+            limiter: limiter::Limiter::new(limits.rate_per_second, limits.burst),
             list_cache: Mutex::new(HashMap::new()),
             list_cache_ttl: limits.list_cache_ttl,
+            snapshots: Mutex::default(),
+            snapshot_fetches: Mutex::default(),
+            snapshots_denied_until: Mutex::default(),
             observer,
         }
     }
@@ -389,10 +437,9 @@ impl AwsIam {
         aws_sdk_iam::Client::from_conf(builder.build())
     }
 
+    /// Waits for the rate limiter: calls someone waits for before routine snapshot fetches.
     async fn admit(&self) -> Duration {
-        let started = Instant::now();
-        self.limiter.until_ready().await;
-        started.elapsed()
+        self.limiter.admit(Priority::Urgent).await
     }
 
     fn key(user: &str, service: &str) -> ListKey {
@@ -408,6 +455,7 @@ impl AwsIam {
         service: Option<&str>,
         change: impl Fn(&mut Vec<CredentialMetadata>),
     ) {
+        self.snapshots().write_through(user, service, &change);
         let user = user.to_lowercase();
         let mut cache = self.list_cache.lock().expect("list cache lock");
         for ((u, s), (_, list)) in cache.iter_mut() {
@@ -431,11 +479,114 @@ impl AwsIam {
     }
 
     fn invalidate(&self, user: &str) {
+        self.snapshots().distrust(user);
         let user = user.to_lowercase();
         self.list_cache
             .lock()
             .expect("list cache lock")
             .retain(|(u, _), _| *u != user);
+    }
+
+    fn snapshots(&self) -> std::sync::MutexGuard<'_, snapshot::Snapshots> {
+        self.snapshots.lock().expect("snapshots lock")
+    }
+
+    /// Whether IAM may be asked for a snapshot (it has not denied `AllUsers` lately).
+    fn snapshots_allowed(&self) -> bool {
+        let mut denied = self.snapshots_denied_until.lock().expect("denied lock");
+        match *denied {
+            Some(until) if Instant::now() < until => false,
+            Some(_) => {
+                *denied = None;
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// What a snapshot of `service` says of `user`, fetching one (once for all waiting
+    /// reconciles) when none is young enough.
+    async fn snapshot_answer(
+        &self,
+        user: &str,
+        service: &str,
+        max_age: Duration,
+        priority: Priority,
+    ) -> Result<snapshot::Answer, IamError> {
+        let answer = self.snapshots().answer(service, user, max_age);
+        if answer != snapshot::Answer::Missing || !self.snapshots_allowed() {
+            return Ok(answer);
+        }
+        let fetch = self
+            .snapshot_fetches
+            .lock()
+            .expect("fetch locks")
+            .entry(service.to_string())
+            .or_default()
+            .clone();
+        let _fetching = fetch.lock().await;
+        let answer = self.snapshots().answer(service, user, max_age);
+        if answer != snapshot::Answer::Missing || !self.snapshots_allowed() {
+            return Ok(answer);
+        }
+        match self.fetch_snapshot(service, priority).await {
+            Ok(()) => Ok(self.snapshots().answer(service, user, max_age)),
+            Err(IamError::AccessDenied { message }) => {
+                tracing::warn!(
+                    service,
+                    %message,
+                    retry_in = ?SNAPSHOT_DENIED_RETRY,
+                    "IAM denied listing the credentials of all users (iam:ListServiceSpecificCredentials on user/*); drift checks list each user instead"
+                );
+                *self.snapshots_denied_until.lock().expect("denied lock") =
+                    Some(Instant::now() + SNAPSHOT_DENIED_RETRY);
+                Ok(snapshot::Answer::Missing)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Lists every user's credentials of `service`, page by page, into a new snapshot.
+    async fn fetch_snapshot(&self, service: &str, priority: Priority) -> Result<(), IamError> {
+        let taken = Instant::now();
+        self.snapshots().fetch_started(service);
+        let mut all = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let waited = self.limiter.admit(priority).await;
+            let result = self
+                .client
+                .list_service_specific_credentials()
+                .all_users(true)
+                .service_name(service)
+                .max_items(SNAPSHOT_PAGE)
+                .set_marker(marker.clone())
+                .send()
+                .await
+                .map_err(|e| classify_sdk(e, "", Some(service), None));
+            self.record("ListServiceSpecificCredentials", &result, waited);
+            let page = match result {
+                Ok(page) => page,
+                Err(error) => {
+                    self.snapshots().fetch_failed(service);
+                    return Err(error);
+                }
+            };
+            all.extend(page.service_specific_credentials().iter().map(metadata));
+            match page.marker() {
+                Some(next) if page.is_truncated() && !next.is_empty() => {
+                    marker = Some(next.to_string())
+                }
+                _ => break,
+            }
+        }
+        tracing::debug!(
+            service,
+            credentials = all.len(),
+            "took a snapshot of the service's credentials"
+        );
+        self.snapshots().fetched(service, taken, all);
+        Ok(())
     }
 
     fn record<T>(&self, operation: &'static str, result: &Result<T, IamError>, waited: Duration) {
@@ -540,6 +691,7 @@ impl Iam for AwsIam {
         {
             return Ok(cached.clone());
         }
+        tracing::debug!(user, service, "listing the user's credentials");
         let mut all = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -563,11 +715,31 @@ impl Iam for AwsIam {
                 _ => break,
             }
         }
+        self.snapshots().listed(service, user, &all);
         self.list_cache
             .lock()
             .expect("list cache lock")
             .insert(key, (Instant::now(), all.clone()));
         Ok(all)
+    }
+
+    async fn list_recent(
+        &self,
+        user: &str,
+        service: &str,
+        max_age: Duration,
+        priority: Priority,
+    ) -> Result<Listing, IamError> {
+        if let snapshot::Answer::Listed(credentials) = self
+            .snapshot_answer(user, service, max_age, priority)
+            .await?
+        {
+            return Ok(Listing {
+                credentials,
+                from_snapshot: true,
+            });
+        }
+        self.list(user, service).await.map(Listing::exact)
     }
 
     async fn reset(&self, user: &str, id: &str) -> Result<IssuedCredential, IamError> {

@@ -56,6 +56,26 @@ impl ApiError {
         )
     }
 
+    /// `403 AccessDenied` in AWS's words for an identity-policy denial.
+    pub fn access_denied(
+        account: &str,
+        caller: Option<&str>,
+        action: &str,
+        resource: &str,
+    ) -> Self {
+        let who = caller.map_or_else(
+            || format!("arn:aws:sts::{account}:assumed-role/ssc-operator/session"),
+            |user| format!("arn:aws:iam::{account}:user/{user}"),
+        );
+        Self::new(
+            403,
+            "AccessDenied",
+            format!(
+                "User: {who} is not authorized to perform: {action} on resource: arn:aws:iam::{account}:{resource} because no identity-based policy allows the {action} action"
+            ),
+        )
+    }
+
     pub fn no_such_credential(id: &str) -> Self {
         Self::new(
             404,

@@ -136,6 +136,11 @@ pub struct EmulatorArgs {
     )]
     pub disabled_services: Vec<String>,
 
+    /// Answer List with AllUsers=true with 403 AccessDenied, as AWS does for an identity whose
+    /// policy allows iam:ListServiceSpecificCredentials only on named users, not `user/*`.
+    #[arg(long, env = "SSC_EMULATOR_DENY_ALL_USERS_LISTING")]
+    pub deny_all_users_listing: bool,
+
     /// Log format: text or json. Passwords and secrets are never logged.
     #[arg(long, env = "SSC_EMULATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -187,6 +192,8 @@ pub struct EmulatorConfig {
     pub unsupported_service_code: UnsupportedServiceCode,
     /// Supported `ServiceName`s answered as unsupported by Create and List (see `--disable-service`).
     pub disabled_services: Vec<String>,
+    /// List with AllUsers=true is answered AccessDenied (see `--deny-all-users-listing`).
+    pub deny_all_users_listing: bool,
     /// Keep a journal of every request (who signed it, when); off for a long-running emulator.
     pub journal: bool,
 }
@@ -204,6 +211,7 @@ impl Default for EmulatorConfig {
             max_body_bytes: 1024 * 1024,
             unsupported_service_code: UnsupportedServiceCode::NoSuchEntity,
             disabled_services: Vec::new(),
+            deny_all_users_listing: false,
             journal: false,
         }
     }
@@ -231,6 +239,7 @@ impl From<EmulatorArgs> for EmulatorConfig {
                 .into_iter()
                 .filter(|s| !s.is_empty())
                 .collect(),
+            deny_all_users_listing: a.deny_all_users_listing,
             journal: false,
         }
     }
@@ -291,6 +300,7 @@ impl Emulator {
                 account_id: config.account_id.clone(),
                 unsupported_service_code: config.unsupported_service_code,
                 disabled_services: config.disabled_services.clone(),
+                deny_all_users_listing: config.deny_all_users_listing,
             },
         );
         let key_users = config.access_keys.iter().filter_map(|k| k.user.clone());

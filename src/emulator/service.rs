@@ -85,6 +85,8 @@ pub struct ServiceConfig {
     /// service is not offered). Existing credentials of these services are kept and still listed without
     /// `ServiceName`.
     pub disabled_services: Vec<String>,
+    /// List with AllUsers=true is answered AccessDenied.
+    pub deny_all_users_listing: bool,
 }
 
 pub struct Service {
@@ -268,6 +270,14 @@ impl Service {
             Some(a) => Some(a.parse().map_err(|_| invalid_marker())?),
         };
         let user_name = if input.all_users {
+            if self.config.deny_all_users_listing {
+                return Err(ApiError::access_denied(
+                    &self.config.account_id,
+                    caller,
+                    "iam:ListServiceSpecificCredentials",
+                    "user/*",
+                ));
+            }
             None
         } else {
             Some(target_user(input.user_name.clone(), caller)?)
@@ -503,6 +513,7 @@ mod tests {
                 account_id: "123456789012".into(),
                 unsupported_service_code: UnsupportedServiceCode::NoSuchEntity,
                 disabled_services: disabled.iter().map(|d| d.to_string()).collect(),
+                deny_all_users_listing: false,
             },
         )
     }
@@ -567,6 +578,25 @@ mod tests {
         .unwrap();
         let c = created(call(&s, Action::CreateServiceSpecificCredential, &svc).unwrap());
         assert_eq!(c.service_user_name.as_deref(), Some("dev-at-123456789012"));
+    }
+
+    #[test]
+    fn all_users_listing_can_be_denied_like_a_policy_scoped_to_named_users() {
+        let mut s = service();
+        s.config.deny_all_users_listing = true;
+        call(&s, Action::CreateUser, &[("UserName", "dev")]).unwrap();
+        let all = [
+            ("AllUsers", "true"),
+            ("ServiceName", "codecommit.amazonaws.com"),
+        ];
+        let e = call(&s, Action::ListServiceSpecificCredentials, &all).unwrap_err();
+        assert_eq!((e.status, e.code.as_ref()), (403, "AccessDenied"));
+        assert!(e.message.contains("iam:ListServiceSpecificCredentials"));
+        let one = [
+            ("UserName", "dev"),
+            ("ServiceName", "codecommit.amazonaws.com"),
+        ];
+        call(&s, Action::ListServiceSpecificCredentials, &one).unwrap();
     }
 
     #[test]

@@ -959,7 +959,7 @@ async fn fenced_status_patch(
         .expect("fence lock")
         .resource_version
         .clone();
-    if let Some(version) = version {
+    if let Some(version) = &version {
         patch["metadata"] = serde_json::json!({ "resourceVersion": version });
     }
     let namespace = resource.namespace().ok_or(Error::NoNamespace)?;
@@ -973,6 +973,12 @@ async fn fenced_status_patch(
             &Patch::Merge(&patch),
         )
         .await?;
+    // A patch that changed nothing leaves the version as it was: that one is still current.
+    if let (Some(uid), Some(replaced)) = (resource.uid(), version)
+        && written.resource_version().as_ref() != Some(&replaced)
+    {
+        ctx.tracked.note_superseded(&uid, replaced);
+    }
     let mut fence = snapshot.fence.lock().expect("fence lock");
     fence.resource_version = written.resource_version();
     fence.confirmed = true;

@@ -263,16 +263,34 @@ type Applied = (Action, Reason);
 
 async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Applied, Error> {
     let mut snapshot = observe::observe_kubernetes(ctx, resource).await?;
+    let uid = resource.uid().unwrap_or_default();
+    if ctx
+        .tracked
+        .trails_own_write(&uid, resource.metadata.resource_version.as_deref())
+    {
+        // A cached copy from before our last status write: nothing decided on it would stand
+        // (the write fence would refuse it), and it would cost an IAM call to find out.
+        tracing::debug!("the cached copy trails our own status write; looking again shortly");
+        return Ok((Action::requeue(STALE_COPY_RETRY), current_reason(resource)));
+    }
     // List → decide → Create/adopt → status, one pass at a time per (user, service): no two
     // resources of this process decide on the same listing.
     let _held = if plan::gate(&snapshot.observed()).is_none() {
         let held = ctx.iam_pass(resource).await;
-        observe::observe_iam(ctx, &mut snapshot).await;
+        observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Recent).await;
         Some(held)
     } else {
         None
     };
-    let decision = plan::decide(&snapshot.observed());
+    let mut decision = plan::decide(&snapshot.observed());
+    if snapshot.listed_from_snapshot && decision.needs_exact_listing() {
+        tracing::debug!(
+            ?decision,
+            "decided from a service snapshot; listing the user to confirm"
+        );
+        observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Exact).await;
+        decision = plan::decide(&snapshot.observed());
+    }
     tracing::debug!(?decision, "decided");
     if decision.writes_iam()
         && let Some(wait) = ctx.namespace_budget_used_up(&snapshot.namespace)
@@ -281,14 +299,9 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
             retry_in = ?wait,
             "the namespace's share of IAM writes is used up; waiting"
         );
-        let reason = resource
-            .ready_condition()
-            .and_then(|c| Reason::from_name(&c.reason))
-            .unwrap_or(Reason::Creating);
-        return Ok((Action::requeue(wait), reason));
+        return Ok((Action::requeue(wait), current_reason(resource)));
     }
     let outcome = act::act(ctx, &snapshot, decision).await?;
-    let uid = resource.uid().unwrap_or_default();
     let attempt = ctx.attempt(&uid, outcome.reason);
     let mut after = outcome
         .reason
@@ -308,12 +321,23 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
     Ok((action, outcome.reason))
 }
 
+/// How soon a pass that saw a copy trailing our own write looks again.
+const STALE_COPY_RETRY: Duration = Duration::from_millis(200);
+
+/// The reason the resource reports now (for a pass that changes nothing).
+fn current_reason(resource: &ServiceSpecificCredential) -> Reason {
+    resource
+        .ready_condition()
+        .and_then(|c| Reason::from_name(&c.reason))
+        .unwrap_or(Reason::Creating)
+}
+
 async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Applied, Error> {
     let mut snapshot = observe::observe_kubernetes(ctx, resource).await?;
     // Held through the deletes: an orphan is only this resource's if no other pass is recording it.
     let _held = ctx.iam_pass(resource).await;
     if plan::cleanup_needs_list(&snapshot.observed()) {
-        observe::observe_iam(ctx, &mut snapshot).await;
+        observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Exact).await;
     }
     let observed = snapshot.observed();
     let credentials = match &snapshot.credentials {

@@ -11,9 +11,9 @@ use kube::ResourceExt;
 use kube::api::Api;
 
 use crate::api::{ALLOWED_USERS_ANNOTATION, ROTATE_ANNOTATION, ServiceSpecificCredential};
-use crate::iam::{CredentialMetadata, IamError, SecretValue};
+use crate::iam::{CredentialMetadata, IamError, Listing, Priority, SecretValue};
 use crate::policy;
-use crate::reconcile::plan::{Observed, SecretObservation};
+use crate::reconcile::plan::{self, Observed, SecretObservation};
 use crate::reconcile::{Context, Error};
 use crate::secret;
 
@@ -30,6 +30,8 @@ pub struct Snapshot {
     pub old_secret: Option<Secret>,
     pub old_secret_intact: Option<String>,
     pub credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
+    /// Whether `credentials` came from a service snapshot rather than a List of the user now.
+    pub listed_from_snapshot: bool,
     pub claimed_elsewhere: HashMap<String, String>,
     pub claims_complete: bool,
     pub namespace: String,
@@ -52,6 +54,7 @@ impl Snapshot {
         Observed {
             spec: &self.resource.spec,
             status: &self.status,
+            generation: self.resource.metadata.generation,
             rotate_request: self
                 .resource
                 .annotations()
@@ -154,6 +157,7 @@ pub async fn observe_kubernetes(
         old_secret,
         old_secret_intact,
         credentials: None,
+        listed_from_snapshot: false,
         claimed_elsewhere: HashMap::new(),
         claims_complete: false,
         namespace,
@@ -206,20 +210,48 @@ async fn claims(
     (claimed, synced)
 }
 
-/// Asks IAM for the user's credentials of this service (through the rate limiter and List cache).
+/// How current the IAM observation must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// A service snapshot up to one resync old will do, where `plan::snapshot_may_serve`.
+    Recent,
+    /// A List of the user now (or this process's own writes since, through the List cache).
+    Exact,
+}
+
+/// Asks IAM for the user's credentials of this service (through the rate limiter, the List
+/// cache and the service snapshots).
 ///
 /// Also reads the claims: called with the (user, service) lock held, so every id another
 /// reconcile of this process recorded before is known (see `tracked::Tracked`).
-pub async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot) {
+pub async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot, freshness: Freshness) {
     let (claimed, complete) = claims(ctx, &snapshot.resource).await;
     snapshot.claimed_elsewhere = claimed;
     snapshot.claims_complete = complete;
+    let observed = snapshot.observed();
+    let recent = freshness == Freshness::Recent && plan::snapshot_may_serve(&observed);
+    let priority = if plan::is_routine_check(&observed) {
+        Priority::Routine
+    } else {
+        Priority::Urgent
+    };
     let spec = &snapshot.resource.spec;
-    snapshot.credentials = Some(
+    let (user, service) = (&spec.user_name, spec.service_name.as_str());
+    let listed = if recent {
         ctx.iam
-            .list(&spec.user_name, spec.service_name.as_str())
-            .await,
-    );
+            .list_recent(user, service, ctx.config.resync, priority)
+            .await
+    } else {
+        ctx.iam
+            .list(user, service)
+            .await
+            .map(|credentials| Listing {
+                credentials,
+                from_snapshot: false,
+            })
+    };
+    snapshot.listed_from_snapshot = listed.as_ref().is_ok_and(|l| l.from_snapshot);
+    snapshot.credentials = Some(listed.map(|l| l.credentials));
 }
 
 /// Renders the template with placeholder material: syntax errors and unknown variables show up

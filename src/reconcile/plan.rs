@@ -53,6 +53,8 @@ pub enum SecretObservation {
 pub struct Observed<'a> {
     pub spec: &'a ServiceSpecificCredentialSpec,
     pub status: &'a ServiceSpecificCredentialStatus,
+    /// `metadata.generation`: which spec this is.
+    pub generation: Option<i64>,
     /// Value of the rotate annotation, if any.
     pub rotate_request: Option<&'a str>,
     /// `Err(message)` when the spec is invalid beyond what the schema checks.
@@ -147,6 +149,27 @@ impl Decision {
         )
     }
 
+    /// Whether this was decided on what a service snapshot may not show yet, so that it must
+    /// be decided again from a List of the user: a credential gone that may only be newer than
+    /// the snapshot, an orphan to adopt, a quota found full.
+    pub fn needs_exact_listing(&self) -> bool {
+        matches!(
+            self,
+            Decision::Create {
+                replaces: Some(_),
+                ..
+            } | Decision::Reset {
+                cause: ResetCause::Adopt
+                    | ResetCause::AdoptRequested
+                    | ResetCause::AdoptRotation { .. },
+                ..
+            } | Decision::Report {
+                reason: Reason::LimitExceeded,
+                ..
+            }
+        )
+    }
+
     /// Whether this is an IAM write: what a namespace's share of the IAM budget counts.
     pub fn writes_iam(&self) -> bool {
         matches!(
@@ -198,6 +221,32 @@ pub fn gate(observed: &Observed<'_>) -> Option<Decision> {
         ));
     }
     None
+}
+
+/// Whether a service snapshot (up to one resync old) may stand in for a List of the user: for a
+/// routine check, or a first Create. Not while an interrupted Create may have left an orphan
+/// (`createRequestedAt`), for `spec.adopt`, or after a spec change of a resource holding a
+/// credential (the user asked for something: it is done on IAM's answer of now).
+pub fn snapshot_may_serve(observed: &Observed<'_>) -> bool {
+    observed.status.create_requested_at.is_none()
+        && observed.spec.adopt.is_none()
+        && (observed.status.credential_id.is_none()
+            || observed.status.observed_generation == observed.generation)
+}
+
+/// Whether this pass is a routine check: a resource that holds its credential, Ready at its
+/// current spec, with no rotation asked for. Nobody waits for it, so its IAM calls go last.
+pub fn is_routine_check(observed: &Observed<'_>) -> bool {
+    observed.status.credential_id.is_some()
+        && observed.status.observed_generation == observed.generation
+        && observed
+            .status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+        && observed.rotate_request.is_none_or(|request| {
+            observed.status.handled_rotate_request.as_deref() == Some(request)
+        })
 }
 
 /// The credential id this resource holds: what the operator recorded in its status, nothing else.
@@ -767,6 +816,7 @@ mod tests {
     struct Case {
         spec: ServiceSpecificCredentialSpec,
         status: ServiceSpecificCredentialStatus,
+        generation: Option<i64>,
         rotate: Option<&'static str>,
         validity: Result<(), String>,
         permission: Result<(), String>,
@@ -783,6 +833,7 @@ mod tests {
             Case {
                 spec: spec(),
                 status: ServiceSpecificCredentialStatus::default(),
+                generation: Some(1),
                 rotate: None,
                 validity: Ok(()),
                 permission: Ok(()),
@@ -811,6 +862,7 @@ mod tests {
             Observed {
                 spec: &self.spec,
                 status: &self.status,
+                generation: self.generation,
                 rotate_request: self.rotate,
                 validity: self.validity.clone(),
                 permission: self.permission.clone(),
@@ -831,6 +883,67 @@ mod tests {
             Decision::Report { reason, .. } => *reason,
             other => panic!("expected a report, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_snapshot_serves_routine_checks_and_first_creates_only() {
+        let mut c = Case::holding("ACCA1");
+        c.status.observed_generation = Some(1);
+        assert!(snapshot_may_serve(&c.observed()), "a routine check");
+        assert!(
+            snapshot_may_serve(&Case::new().observed()),
+            "a first Create"
+        );
+        c.generation = Some(2);
+        assert!(!snapshot_may_serve(&c.observed()), "a spec change");
+        let mut c = Case::new();
+        c.status.create_requested_at = Some(Time(at(NOW - 10)));
+        assert!(!snapshot_may_serve(&c.observed()), "an interrupted Create");
+        let mut c = Case::new();
+        c.spec.adopt = Some(crate::api::AdoptSpec {
+            credential_id: "ACCA1".into(),
+        });
+        assert!(!snapshot_may_serve(&c.observed()), "spec.adopt");
+    }
+
+    #[test]
+    fn only_checks_of_a_ready_resource_nobody_changed_are_routine() {
+        let mut c = Case::holding("ACCA1");
+        c.status.observed_generation = Some(1);
+        assert!(!is_routine_check(&c.observed()), "not Ready yet");
+        c.status.conditions = vec![crate::reconcile::conditions::ready_condition(
+            None,
+            Reason::Available,
+            String::new(),
+            Some(1),
+            at(NOW),
+        )];
+        assert!(is_routine_check(&c.observed()));
+        c.rotate = Some("now");
+        assert!(!is_routine_check(&c.observed()), "a rotation asked for");
+        c.status.handled_rotate_request = Some("now".into());
+        assert!(is_routine_check(&c.observed()), "handled already");
+        c.generation = Some(2);
+        assert!(!is_routine_check(&c.observed()), "a spec change");
+        assert!(!is_routine_check(&Case::new().observed()), "a first Create");
+    }
+
+    #[test]
+    fn decisions_on_what_a_snapshot_may_miss_are_confirmed() {
+        let mut gone = Case::holding("ACCA1");
+        gone.credentials = Some(Ok(vec![]));
+        assert!(gone.decide().needs_exact_listing(), "a credential gone");
+        let mut full = Case::new();
+        full.credentials = Some(Ok(vec![cred("ACCA1", NOW - 100), cred("ACCA2", NOW - 90)]));
+        assert!(full.decide().needs_exact_listing(), "the quota full");
+        assert!(
+            !Case::new().decide().needs_exact_listing(),
+            "a first Create"
+        );
+        assert!(
+            !Case::holding("ACCA1").decide().needs_exact_listing(),
+            "nothing to do"
+        );
     }
 
     #[test]

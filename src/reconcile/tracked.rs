@@ -49,7 +49,12 @@ struct State {
     /// Credential ids this process recorded in a resource's status: id → (resource uid,
     /// namespace). Claims are read from watch caches that can trail our own writes; these cannot.
     recorded: HashMap<String, (String, String)>,
+    /// Per resource uid: the last versions our status writes replaced.
+    superseded: HashMap<String, Vec<String>>,
 }
+
+/// Versions kept per resource in [`State::superseded`]: a pass writes status up to four times.
+const SUPERSEDED_KEPT: usize = 8;
 
 /// Per-resource state of the reconcile loop, keyed by uid.
 #[derive(Default)]
@@ -135,11 +140,32 @@ impl Tracked {
             .collect()
     }
 
+    /// Remembers that a status write of ours replaced version `version` of the resource `uid`.
+    pub(crate) fn note_superseded(&self, uid: &str, version: String) {
+        let mut state = self.state();
+        let versions = state.superseded.entry(uid.to_string()).or_default();
+        if versions.len() == SUPERSEDED_KEPT {
+            versions.remove(0);
+        }
+        versions.push(version);
+    }
+
+    /// Whether `version` of the resource `uid` is one a status write of ours already replaced:
+    /// a cached copy that trails our own write. (Only equality: versions are opaque.)
+    pub(crate) fn trails_own_write(&self, uid: &str, version: Option<&str>) -> bool {
+        let Some(version) = version else { return false };
+        self.state()
+            .superseded
+            .get(uid)
+            .is_some_and(|versions| versions.iter().any(|v| v == version))
+    }
+
     /// Forgets the resource `uid` (its cleanup is done).
     pub(crate) fn forget(&self, uid: &str) {
         let mut state = self.state();
         state.failures.remove(uid);
         state.not_before.remove(uid);
+        state.superseded.remove(uid);
         state.recorded.retain(|_, (holder, _)| holder != uid);
     }
 
@@ -148,6 +174,7 @@ impl Tracked {
         let mut state = self.state();
         state.failures.retain(|uid, _| live.contains(uid));
         state.not_before.retain(|uid, _| live.contains(uid));
+        state.superseded.retain(|uid, _| live.contains(uid));
         state
             .recorded
             .retain(|_, (holder, _)| live.contains(holder));
@@ -159,6 +186,7 @@ impl Tracked {
         let state = self.state();
         let mut uids: HashSet<&String> = state.failures.keys().collect();
         uids.extend(state.not_before.keys());
+        uids.extend(state.superseded.keys());
         uids.extend(state.recorded.values().map(|(uid, _)| uid));
         uids.len()
     }
@@ -222,5 +250,26 @@ mod tests {
         );
         t.forget("kept");
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn a_copy_of_a_version_we_replaced_trails_our_write() {
+        let t = Tracked::default();
+        assert!(!t.trails_own_write("a", Some("10")), "nothing written yet");
+        for version in 10..20 {
+            t.note_superseded("a", version.to_string());
+        }
+        assert!(t.trails_own_write("a", Some("19")));
+        assert!(t.trails_own_write("a", Some("12")));
+        assert!(
+            !t.trails_own_write("a", Some("11")),
+            "only the last few are kept"
+        );
+        assert!(
+            !t.trails_own_write("a", Some("20")),
+            "the version our write made"
+        );
+        assert!(!t.trails_own_write("b", Some("19")));
+        assert!(!t.trails_own_write("a", None));
     }
 }

@@ -84,6 +84,8 @@ pub struct Options {
     pub extra_tokens: Vec<TokenUser>,
     /// The emulator keeps a journal of who sent which request when.
     pub iam_journal: bool,
+    /// The emulator denies listing all users (an IAM policy naming users one by one).
+    pub deny_all_users_listing: bool,
 }
 
 impl Default for Options {
@@ -103,6 +105,7 @@ impl Default for Options {
             shutdown_grace: Duration::from_secs(20),
             extra_tokens: Vec::new(),
             iam_journal: false,
+            deny_all_users_listing: false,
         }
     }
 }
@@ -158,6 +161,7 @@ impl Harness {
                 .map(|s| s.to_string())
                 .collect(),
             journal: options.iam_journal,
+            deny_all_users_listing: options.deny_all_users_listing,
             ..EmulatorConfig::default()
         })
         .await
@@ -483,6 +487,31 @@ impl Harness {
             .get(operation)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Deletes the resource's credential straight in IAM (drift), and waits until the resource
+    /// is Ready with a new one; returns it.
+    pub async fn delete_credential_and_wait_for_a_new_one(
+        &self,
+        name: &str,
+    ) -> ServiceSpecificCredential {
+        let r = self.get(name).await.expect("the resource exists");
+        let first = status(&r).credential_id.expect("a credential");
+        self.iam_sdk
+            .delete_service_specific_credential()
+            .user_name(&r.spec.user_name)
+            .service_specific_credential_id(&first)
+            .send()
+            .await
+            .expect("deleted out of band");
+        self.wait_for(name, "a new credential", |r| {
+            status(r)
+                .credential_id
+                .as_deref()
+                .is_some_and(|id| id != first)
+                && r.ready_condition().is_some_and(|c| c.status == "True")
+        })
+        .await
     }
 
     /// The user's credentials for a service, straight from IAM.

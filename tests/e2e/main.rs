@@ -9,13 +9,14 @@ mod harness;
 mod hostile;
 mod iam_client;
 mod operations;
+mod scale;
 
 use std::time::Duration;
 
 use harness::{Harness, NS, Options, data, login_and_secret, status};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::PostParams;
 use serde_json::json;
 use ssc_operator::policy::PolicyMode;
 use support::apiserver::RequestMatcher;
@@ -430,34 +431,16 @@ async fn spec_status_inactive_is_applied_in_iam() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_deleted_out_of_band_is_recreated() {
-    let h = Harness::start().await;
+    // Drift is found at the next resync, from the service's snapshot (a watch event of the
+    // resource alone does not list IAM again).
+    let h = Harness::start_with(Options {
+        resync: Duration::from_secs(2),
+        ..Options::default()
+    })
+    .await;
     h.apply(codecommit("oob", "sofia")).await;
-    let first = status(&h.wait_ready("oob").await).credential_id.unwrap();
-    h.iam_sdk
-        .delete_service_specific_credential()
-        .user_name("sofia")
-        .service_specific_credential_id(&first)
-        .send()
-        .await
-        .unwrap();
-    // Nudge: a watch event brings the next reconcile (the resync would too, later).
-    h.resources()
-        .patch(
-            "oob",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"nudge": "1"}}})),
-        )
-        .await
-        .unwrap();
-    let r = h
-        .wait_for("oob", "a new credential", |r| {
-            status(r)
-                .credential_id
-                .as_deref()
-                .is_some_and(|id| id != first)
-                && r.ready_condition().is_some_and(|c| c.status == "True")
-        })
-        .await;
+    h.wait_ready("oob").await;
+    let r = h.delete_credential_and_wait_for_a_new_one("oob").await;
     let second = status(&r).credential_id.unwrap();
     let secret = h
         .wait_secret("oob", |s| {
@@ -476,7 +459,11 @@ async fn credential_deleted_out_of_band_is_recreated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iam_status_changed_out_of_band_is_set_back() {
-    let h = Harness::start().await;
+    let h = Harness::start_with(Options {
+        resync: Duration::from_secs(2),
+        ..Options::default()
+    })
+    .await;
     h.apply(codecommit("drift", "sofia")).await;
     let id = status(&h.wait_ready("drift").await).credential_id.unwrap();
     h.iam_sdk
@@ -485,14 +472,6 @@ async fn iam_status_changed_out_of_band_is_set_back() {
         .service_specific_credential_id(&id)
         .status(aws_sdk_iam::types::StatusType::Inactive)
         .send()
-        .await
-        .unwrap();
-    h.resources()
-        .patch(
-            "drift",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"nudge": "1"}}})),
-        )
         .await
         .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
