@@ -1,6 +1,10 @@
 //! Benchmark: the IAM emulator through the real aws-sdk-iam client over HTTP. Prints operations
-//! per second and latency percentiles for Create/List/Reset/Delete, sequential and concurrent.
-//! `cargo bench --bench emulator` (see BENCHMARKS.md).
+//! per second and latency percentiles for Create/List/Reset/Delete, sequential and concurrent;
+//! then the same CreateUser/GetUser load against moto's server (`moto[server]` from PyPI, what a
+//! user would pick instead), which answers every service-specific-credential operation with
+//! HTTP 500. `cargo bench --bench emulator` (see BENCHMARKS.md); set `SSC_BENCH_MOTO=skip` to
+//! leave moto out, or `SSC_BENCH_MOTO_SERVER` to a `moto_server` to use instead of installing
+//! one into `target/bench-venv`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -155,11 +159,142 @@ async fn run() {
     emulator.shutdown().await;
 }
 
+/// The moto release compared against.
+const MOTO: &str = "moto[server]==5.2.5";
+
+/// A `moto_server` executable: the one named, or one installed into `target/bench-venv`.
+fn moto_server() -> Option<std::path::PathBuf> {
+    if let Ok(path) = std::env::var("SSC_BENCH_MOTO_SERVER") {
+        return Some(path.into());
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-venv");
+    let server = venv.join("bin/moto_server");
+    if !server.exists() {
+        let ok = std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
+            && std::process::Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", MOTO])
+                .status()
+                .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("could not install {MOTO}; moto comparison skipped");
+            return None;
+        }
+    }
+    Some(server)
+}
+
+/// CreateUser (sequential) and GetUser (sequential and 8 concurrent) against `endpoint`.
+async fn user_load(name: &str, endpoint: &str) -> f64 {
+    let iam = client(endpoint).await;
+    let users: Vec<String> = (0..500).map(|i| format!("load{i}")).collect();
+    let mut lat = Vec::new();
+    let wall = Instant::now();
+    for user in &users {
+        let t = Instant::now();
+        iam.create_user().user_name(user).send().await.unwrap();
+        lat.push(t.elapsed());
+    }
+    report(&format!("{name} CreateUser (seq)"), lat, wall.elapsed());
+    let mut lat = Vec::new();
+    let wall = Instant::now();
+    for user in &users {
+        let t = Instant::now();
+        iam.get_user().user_name(user).send().await.unwrap();
+        lat.push(t.elapsed());
+    }
+    report(&format!("{name} GetUser (seq)"), lat, wall.elapsed());
+    let users = Arc::new(users);
+    let wall = Instant::now();
+    let tasks: Vec<_> = (0..8)
+        .map(|worker| {
+            let (iam, users) = (iam.clone(), users.clone());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                for user in users.iter().cycle().skip(worker).step_by(8).take(250) {
+                    let t = Instant::now();
+                    iam.get_user().user_name(user).send().await.unwrap();
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    let wall = wall.elapsed();
+    let ops = lat.len() as f64 / wall.as_secs_f64();
+    report(&format!("{name} GetUser (8 conc.)"), lat, wall);
+    let ssc = iam
+        .create_service_specific_credential()
+        .user_name("load0")
+        .service_name("codecommit.amazonaws.com")
+        .send()
+        .await;
+    println!(
+        "{name}: CreateServiceSpecificCredential -> {}",
+        match &ssc {
+            Ok(_) => "a credential".to_string(),
+            Err(e) => format!(
+                "HTTP {}",
+                e.raw_response().map_or(0, |r| r.status().as_u16())
+            ),
+        }
+    );
+    ops
+}
+
+async fn compare_with_moto() {
+    if std::env::var("SSC_BENCH_MOTO").as_deref() == Ok("skip") {
+        return;
+    }
+    let Some(server) = moto_server() else { return };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut moto = std::process::Command::new(&server)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start moto_server");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while reqwest::get(&endpoint).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "moto_server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ours = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    println!("\nagainst {MOTO} (same client, same load):");
+    let ours_ops = user_load("ours", &ours.endpoint_url()).await;
+    let moto_ops = user_load("moto", &endpoint).await;
+    println!(
+        "GetUser, 8 concurrent: ours {ours_ops:.0} ops/s, moto {moto_ops:.0} ops/s: {:.1}x",
+        ours_ops / moto_ops
+    );
+    let _ = moto.kill();
+    let _ = moto.wait();
+    ours.shutdown().await;
+}
+
 fn main() {
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap()
-        .block_on(run());
+        .unwrap();
+    runtime.block_on(run());
+    runtime.block_on(compare_with_moto());
 }

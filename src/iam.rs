@@ -367,8 +367,48 @@ type ListKey = (String, String);
 
 /// Credentials per page of a service snapshot: IAM's most.
 const SNAPSHOT_PAGE: i32 = 1000;
-/// After IAM denied listing all users, how long per-user lists are used before trying again.
+/// After IAM refused listing all users, how long per-user Lists are used before trying again.
 const SNAPSHOT_DENIED_RETRY: Duration = Duration::from_secs(15 * 60);
+/// After a snapshot fetch was throttled or IAM was unavailable, how long callers get that
+/// error (and back off with it) before the next fetch: the reconciles that queued behind the
+/// failed fetch, not a backoff of its own (shorter than any reason's first retry).
+const SNAPSHOT_FAILED_RETRY: Duration = Duration::from_secs(1);
+/// Pages of one snapshot at most (a million credentials): a Marker that never ends is not
+/// followed for ever.
+const SNAPSHOT_MAX_PAGES: usize = 1000;
+
+/// Why a service's snapshots are paused after a failed fetch.
+#[derive(Clone, Debug)]
+enum SnapshotPause {
+    /// IAM refused `AllUsers` (no permission, not supported): per-user Lists answer.
+    PerUser,
+    /// A passing failure (throttled, unavailable): callers get it until the pause ends.
+    Failing(IamError),
+}
+
+impl SnapshotPause {
+    fn answer(self) -> Result<snapshot::Answer, IamError> {
+        match self {
+            SnapshotPause::PerUser => Ok(snapshot::Answer::Missing),
+            SnapshotPause::Failing(error) => Err(error),
+        }
+    }
+}
+
+/// Marks a snapshot fetch failed when dropped before it completed.
+struct FetchGuard<'a> {
+    iam: &'a AwsIam,
+    service: &'a str,
+    done: bool,
+}
+
+impl Drop for FetchGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.iam.snapshots().fetch_failed(self.service);
+        }
+    }
+}
 
 /// The [`Iam`] implementation over aws-sdk-iam.
 pub struct AwsIam {
@@ -379,8 +419,8 @@ pub struct AwsIam {
     snapshots: Mutex<snapshot::Snapshots>,
     /// One snapshot fetch at a time per service; the others wait for its result.
     snapshot_fetches: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Until when IAM is not asked for snapshots again (it denied `AllUsers`).
-    snapshots_denied_until: Mutex<Option<Instant>>,
+    /// Per service: until when IAM is not asked for its snapshot again (a fetch failed).
+    snapshots_paused_until: Mutex<HashMap<String, (Instant, SnapshotPause)>>,
     observer: Arc<dyn IamObserver>,
 }
 
@@ -397,7 +437,7 @@ impl AwsIam {
             list_cache_ttl: limits.list_cache_ttl,
             snapshots: Mutex::default(),
             snapshot_fetches: Mutex::default(),
-            snapshots_denied_until: Mutex::default(),
+            snapshots_paused_until: Mutex::default(),
             observer,
         }
     }
@@ -474,12 +514,14 @@ impl AwsIam {
     ) {
         match result {
             Ok(value) => self.write_through(user, service, |list| change(list, value)),
-            Err(_) => self.invalidate(user),
+            Err(error) => self.invalidate(user, !error.is_definite()),
         }
     }
 
-    fn invalidate(&self, user: &str) {
-        self.snapshots().distrust(user);
+    /// Forgets the cached answers for `user`; `unknown_outcome`: a write of ours may still
+    /// take effect (see `snapshot::DISTRUST_CARRY`).
+    fn invalidate(&self, user: &str, unknown_outcome: bool) {
+        self.snapshots().distrust(user, unknown_outcome);
         let user = user.to_lowercase();
         self.list_cache
             .lock()
@@ -491,17 +533,11 @@ impl AwsIam {
         self.snapshots.lock().expect("snapshots lock")
     }
 
-    /// Whether IAM may be asked for a snapshot (it has not denied `AllUsers` lately).
-    fn snapshots_allowed(&self) -> bool {
-        let mut denied = self.snapshots_denied_until.lock().expect("denied lock");
-        match *denied {
-            Some(until) if Instant::now() < until => false,
-            Some(_) => {
-                *denied = None;
-                true
-            }
-            None => true,
-        }
+    /// Why snapshots of `service` are not fetched now, if a fetch failed lately.
+    fn snapshot_pause(&self, service: &str) -> Option<SnapshotPause> {
+        let mut paused = self.snapshots_paused_until.lock().expect("paused lock");
+        paused.retain(|_, (until, _)| Instant::now() < *until);
+        paused.get(service).map(|(_, pause)| pause.clone())
     }
 
     /// What a snapshot of `service` says of `user`, fetching one (once for all waiting
@@ -514,9 +550,13 @@ impl AwsIam {
         priority: Priority,
     ) -> Result<snapshot::Answer, IamError> {
         let answer = self.snapshots().answer(service, user, max_age);
-        if answer != snapshot::Answer::Missing || !self.snapshots_allowed() {
+        if answer != snapshot::Answer::Missing {
             return Ok(answer);
         }
+        if let Some(pause) = self.snapshot_pause(service) {
+            return pause.answer();
+        }
+        let waiting_since = Instant::now();
         let fetch = self
             .snapshot_fetches
             .lock()
@@ -525,24 +565,46 @@ impl AwsIam {
             .or_default()
             .clone();
         let _fetching = fetch.lock().await;
-        let answer = self.snapshots().answer(service, user, max_age);
-        if answer != snapshot::Answer::Missing || !self.snapshots_allowed() {
+        // A fetch that ended while this call waited is as recent as any it could make; one
+        // that failed meanwhile answers for this call too.
+        let answer = self
+            .snapshots()
+            .answer_fetched_since(service, user, waiting_since);
+        if answer != snapshot::Answer::Missing {
             return Ok(answer);
         }
+        if let Some(pause) = self.snapshot_pause(service) {
+            return pause.answer();
+        }
         match self.fetch_snapshot(service, priority).await {
-            Ok(()) => Ok(self.snapshots().answer(service, user, max_age)),
-            Err(IamError::AccessDenied { message }) => {
+            Ok(()) => Ok(self
+                .snapshots()
+                .answer_fetched_since(service, user, waiting_since)),
+            Err(error) => {
+                let (retry_in, pause) = match &error {
+                    // Passing: every caller backs off with it, without asking again.
+                    IamError::Throttled { .. } | IamError::Unavailable { .. } => {
+                        (SNAPSHOT_FAILED_RETRY, SnapshotPause::Failing(error.clone()))
+                    }
+                    // A refusal of `AllUsers` itself: per-user Lists answer instead, and IAM is
+                    // asked again much later (a policy does not change by itself).
+                    _ => (SNAPSHOT_DENIED_RETRY, SnapshotPause::PerUser),
+                };
                 tracing::warn!(
                     service,
-                    %message,
-                    retry_in = ?SNAPSHOT_DENIED_RETRY,
-                    "IAM denied listing the credentials of all users (iam:ListServiceSpecificCredentials on user/*); drift checks list each user instead"
+                    %error,
+                    ?retry_in,
+                    "could not list the credentials of all users (AllUsers needs iam:ListServiceSpecificCredentials on user/*)"
                 );
-                *self.snapshots_denied_until.lock().expect("denied lock") =
-                    Some(Instant::now() + SNAPSHOT_DENIED_RETRY);
-                Ok(snapshot::Answer::Missing)
+                self.snapshots_paused_until
+                    .lock()
+                    .expect("paused lock")
+                    .insert(
+                        service.to_string(),
+                        (Instant::now() + retry_in, pause.clone()),
+                    );
+                pause.answer()
             }
-            Err(error) => Err(error),
         }
     }
 
@@ -550,9 +612,15 @@ impl AwsIam {
     async fn fetch_snapshot(&self, service: &str, priority: Priority) -> Result<(), IamError> {
         let taken = Instant::now();
         self.snapshots().fetch_started(service);
+        // Ends the fetch as failed unless it completes (an error, or the reconcile dropped).
+        let unfinished = FetchGuard {
+            iam: self,
+            service,
+            done: false,
+        };
         let mut all = Vec::new();
         let mut marker: Option<String> = None;
-        loop {
+        for _ in 0..SNAPSHOT_MAX_PAGES {
             let waited = self.limiter.admit(priority).await;
             let result = self
                 .client
@@ -565,28 +633,30 @@ impl AwsIam {
                 .await
                 .map_err(|e| classify_sdk(e, "", Some(service), None));
             self.record("ListServiceSpecificCredentials", &result, waited);
-            let page = match result {
-                Ok(page) => page,
-                Err(error) => {
-                    self.snapshots().fetch_failed(service);
-                    return Err(error);
-                }
-            };
+            let page = result?;
             all.extend(page.service_specific_credentials().iter().map(metadata));
             match page.marker() {
                 Some(next) if page.is_truncated() && !next.is_empty() => {
                     marker = Some(next.to_string())
                 }
-                _ => break,
+                _ => {
+                    tracing::debug!(
+                        service,
+                        credentials = all.len(),
+                        "took a snapshot of the service's credentials"
+                    );
+                    self.snapshots().fetched(service, taken, all);
+                    let mut finished = unfinished;
+                    finished.done = true;
+                    return Ok(());
+                }
             }
         }
-        tracing::debug!(
-            service,
-            credentials = all.len(),
-            "took a snapshot of the service's credentials"
-        );
-        self.snapshots().fetched(service, taken, all);
-        Ok(())
+        Err(IamError::Unavailable {
+            message: format!(
+                "listing all users' credentials did not end after {SNAPSHOT_MAX_PAGES} pages"
+            ),
+        })
     }
 
     fn record<T>(&self, operation: &'static str, result: &Result<T, IamError>, waited: Duration) {
@@ -679,6 +749,8 @@ impl Iam for AwsIam {
             });
         self.record("CreateServiceSpecificCredential", &result, waited);
         self.after_write(user, Some(service), &result, |list, issued| {
+            // A snapshot fetched meanwhile may already hold it.
+            list.retain(|c| c.id != issued.metadata.id);
             list.push(issued.metadata.clone())
         });
         result

@@ -14,5 +14,6 @@ pub mod operator;
 pub mod policy;
 pub mod reconcile;
 pub mod secret;
+pub mod selector;
 pub mod telemetry;
 pub mod template;

@@ -66,6 +66,12 @@ pub struct RunArgs {
     )]
     pub watch_namespace: Vec<String>,
 
+    /// Reconcile only the resources whose labels match this selector (e.g.
+    /// `ssc-operator.dev/shard=a`): one shard of several, each run as its own Deployment with
+    /// its own --lease-name. Default: every resource.
+    #[arg(long, env = "SSC_SHARD_SELECTOR", value_name = "SELECTOR", value_parser = parse_label_selector)]
+    pub shard_selector: Option<String>,
+
     /// IAM calls per second, across all resources (IAM's own limits are per account and not raisable).
     #[arg(long, env = "SSC_IAM_RATE_LIMIT", default_value_t = NonZeroU32::new(5).expect("non-zero"))]
     pub iam_rate_limit: NonZeroU32,
@@ -83,8 +89,10 @@ pub struct RunArgs {
     #[arg(long, env = "SSC_NAMESPACE_IAM_WRITE_BURST", default_value_t = NonZeroU32::new(100).expect("non-zero"))]
     pub namespace_iam_write_burst: NonZeroU32,
 
-    /// How often, at most, a Ready resource is checked against IAM for drift (Go duration); each
-    /// resource picks a moment in the interval's last fifth, so that they do not all come at once.
+    /// How often a Ready resource is checked for drift (Go duration): each resource picks a
+    /// moment in the interval's last fifth, so that they do not all come at once, and is checked
+    /// against a snapshot of its service's credentials at most this old (so a change made by
+    /// hand in IAM is found within two intervals).
     #[arg(long, env = "SSC_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_duration)]
     pub resync_interval: Duration,
 
@@ -183,6 +191,15 @@ fn parse_namespace(value: &str) -> Result<String, String> {
     }
 }
 
+/// A label selector in Kubernetes' syntax (`k=v`, `k!=v`, `k`, `!k`, `k in (a,b)`,
+/// `k notin (a,b)`, comma-separated), checked here so that a typo fails the start instead of
+/// every watch request.
+fn parse_label_selector(value: &str) -> Result<String, String> {
+    crate::selector::check(value.trim())
+        .map(|()| value.trim().to_string())
+        .map_err(|e| format!("{value:?} is not a label selector: {e}"))
+}
+
 fn parse_duration(value: &str) -> Result<Duration, String> {
     crate::api::parse_duration(value)
 }
@@ -275,6 +292,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let identity = args.identity.clone().unwrap_or_else(hostname);
     let config = reconcile::Config {
+        shard_selector: args.shard_selector.clone(),
         policy: args.policy,
         resync: args.resync_interval,
         watch_namespaces: args.watch_namespace.clone(),

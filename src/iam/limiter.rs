@@ -1,6 +1,7 @@
-//! The one client-side limit on IAM calls, with two classes: work a user waits for (creates,
+//! The one client-side limit on IAM calls, with two classes: work someone waits for (creates,
 //! rotations, repairs, the Lists they decide on) goes first; routine snapshot fetches for drift
-//! checks take only what that work leaves.
+//! checks take what that work leaves, but never wait longer than [`ROUTINE_MAX_WAIT`] for it (a
+//! fetch others queue behind must not starve while one namespace keeps the budget busy).
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +21,8 @@ pub enum Priority {
 
 /// How often a routine call looks again while urgent ones wait.
 const ROUTINE_POLL: Duration = Duration::from_millis(50);
+/// After this long behind urgent calls, a routine call queues with them.
+pub(super) const ROUTINE_MAX_WAIT: Duration = Duration::from_secs(2);
 
 pub(super) struct Limiter {
     limiter: DefaultDirectRateLimiter,
@@ -46,6 +49,10 @@ impl Limiter {
                 self.limiter.until_ready().await;
             }
             Priority::Routine => loop {
+                if started.elapsed() >= ROUTINE_MAX_WAIT {
+                    self.limiter.until_ready().await;
+                    break;
+                }
                 if self.urgent_waiting.load(Ordering::SeqCst) > 0 {
                     tokio::time::sleep(ROUTINE_POLL).await;
                     continue;
@@ -111,6 +118,31 @@ mod tests {
             *order.lock().unwrap(),
             ["urgent", "urgent", "urgent", "routine"]
         );
+    }
+
+    #[tokio::test]
+    async fn a_routine_call_waits_behind_urgent_ones_only_so_long() {
+        let limiter = Arc::new(Limiter::new(per_second(20), per_second(1)));
+        let busy = tokio::spawn({
+            let limiter = limiter.clone();
+            async move {
+                // Urgent demand above the rate, for longer than the routine call may wait.
+                for _ in 0..140 {
+                    let limiter = limiter.clone();
+                    tokio::spawn(async move { limiter.admit(Priority::Urgent).await });
+                    tokio::time::sleep(Duration::from_millis(45)).await;
+                }
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let waited = tokio::time::timeout(ROUTINE_MAX_WAIT * 3, limiter.admit(Priority::Routine))
+            .await
+            .expect("the routine call is admitted despite steady urgent demand");
+        assert!(
+            waited >= ROUTINE_MAX_WAIT,
+            "it did wait behind them: {waited:?}"
+        );
+        busy.abort();
     }
 
     #[tokio::test]

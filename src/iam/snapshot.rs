@@ -4,17 +4,26 @@
 //!
 //! A snapshot is kept exact for this process's own writes (written through) and distrusts a
 //! user after a write whose outcome is unknown; such a user, or one written while the snapshot
-//! was being fetched, is answered by a per-user List until the next snapshot.
+//! was being fetched, is answered by a per-user List until a List of the user vouches for it
+//! again. A write of unknown outcome may still take effect in IAM for a while after it failed
+//! here, so its user stays distrusted in the snapshots fetched within [`DISTRUST_CARRY`].
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use super::CredentialMetadata;
 
+/// How long after a write of unknown outcome its user is distrusted even in newer snapshots: a
+/// Create the client gave up on can still land (the adoption window, with room).
+pub(super) const DISTRUST_CARRY: Duration = Duration::from_secs(90);
+
 /// One service's credentials by user (lower-cased: IAM user names are case-insensitive).
 #[derive(Debug)]
 struct ServiceSnapshot {
+    /// When its fetch began: how old its oldest page can be.
     taken: Instant,
+    /// When its fetch ended.
+    completed: Instant,
     by_user: HashMap<String, Vec<CredentialMetadata>>,
     /// Users this snapshot may not answer for (see the module doc).
     distrusted: HashSet<String>,
@@ -26,6 +35,8 @@ pub(super) struct Snapshots {
     services: HashMap<String, ServiceSnapshot>,
     /// Per service whose snapshot is being fetched: the users written since the fetch began.
     fetching: HashMap<String, HashSet<String>>,
+    /// Users a write of unknown outcome went to, and when (see [`DISTRUST_CARRY`]).
+    recently_distrusted: HashMap<String, Instant>,
 }
 
 /// What a snapshot says of one user.
@@ -42,11 +53,22 @@ pub(super) enum Answer {
 impl Snapshots {
     /// What the snapshot of `service` no older than `max_age` says of `user`.
     pub(super) fn answer(&self, service: &str, user: &str, max_age: Duration) -> Answer {
-        let Some(snapshot) = self
-            .services
-            .get(service)
-            .filter(|s| s.taken.elapsed() <= max_age)
-        else {
+        self.answer_if(service, user, |s| s.taken.elapsed() <= max_age)
+    }
+
+    /// What a snapshot of `service` whose fetch ended after `since` says of `user` (for a
+    /// caller that waited for that fetch: it is as recent as anything it could ask for).
+    pub(super) fn answer_fetched_since(&self, service: &str, user: &str, since: Instant) -> Answer {
+        self.answer_if(service, user, |s| s.completed >= since)
+    }
+
+    fn answer_if(
+        &self,
+        service: &str,
+        user: &str,
+        usable: impl Fn(&ServiceSnapshot) -> bool,
+    ) -> Answer {
+        let Some(snapshot) = self.services.get(service).filter(|s| usable(s)) else {
             return Answer::Missing;
         };
         let user = user.to_lowercase();
@@ -81,11 +103,15 @@ impl Snapshots {
                 .or_default()
                 .push(c);
         }
-        let distrusted = self.fetching.remove(service).unwrap_or_default();
+        let mut distrusted = self.fetching.remove(service).unwrap_or_default();
+        self.recently_distrusted
+            .retain(|_, at| at.elapsed() < DISTRUST_CARRY);
+        distrusted.extend(self.recently_distrusted.keys().cloned());
         self.services.insert(
             service.to_string(),
             ServiceSnapshot {
                 taken,
+                completed: Instant::now(),
                 by_user,
                 distrusted,
             },
@@ -100,8 +126,14 @@ impl Snapshots {
         if self.fetching.contains_key(service) {
             return;
         }
+        let recent = self
+            .recently_distrusted
+            .get(&user)
+            .is_some_and(|at| at.elapsed() < DISTRUST_CARRY);
         if let Some(snapshot) = self.services.get_mut(service) {
-            snapshot.distrusted.remove(&user);
+            if !recent {
+                snapshot.distrusted.remove(&user);
+            }
             snapshot.by_user.insert(user, credentials.to_vec());
         }
     }
@@ -122,10 +154,15 @@ impl Snapshots {
         }
     }
 
-    /// A write to `user`'s credentials may or may not have happened: distrust the user.
-    pub(super) fn distrust(&mut self, user: &str) {
+    /// A write to `user`'s credentials failed: distrust the user until a List vouches for it;
+    /// `unknown_outcome` (it may still take effect): for [`DISTRUST_CARRY`] whatever is listed.
+    pub(super) fn distrust(&mut self, user: &str, unknown_outcome: bool) {
         let user = user.to_lowercase();
         self.note_fetching(&user, None);
+        if unknown_outcome {
+            self.recently_distrusted
+                .insert(user.clone(), Instant::now());
+        }
         for snapshot in self.services.values_mut() {
             snapshot.distrusted.insert(user.clone());
         }
@@ -199,10 +236,50 @@ mod tests {
         assert_eq!(ids(s.answer(SERVICE, "sofia", AGE)), ["A1", "A2"]);
         s.write_through("sofia", None, |list| list.retain(|c| c.id != "A1"));
         assert_eq!(ids(s.answer(SERVICE, "sofia", AGE)), ["A2"]);
-        s.distrust("SOFIA");
+        s.listed(SERVICE, "sofia", &[cred("A3", "sofia")]);
+        assert_eq!(
+            ids(s.answer(SERVICE, "sofia", AGE)),
+            ["A3"],
+            "a List vouches"
+        );
+        s.distrust("sofia", false);
         assert_eq!(s.answer(SERVICE, "sofia", AGE), Answer::Distrusted);
         s.listed(SERVICE, "sofia", &[cred("A3", "sofia")]);
-        assert_eq!(ids(s.answer(SERVICE, "sofia", AGE)), ["A3"]);
+        assert_eq!(
+            ids(s.answer(SERVICE, "sofia", AGE)),
+            ["A3"],
+            "a definite failure"
+        );
+        s.distrust("SOFIA", true);
+        assert_eq!(s.answer(SERVICE, "sofia", AGE), Answer::Distrusted);
+        // The write whose outcome is unknown may still land: neither a List nor a new
+        // snapshot vouches for the user for a while.
+        s.listed(SERVICE, "sofia", &[cred("A3", "sofia")]);
+        assert_eq!(s.answer(SERVICE, "sofia", AGE), Answer::Distrusted);
+        fetched(&mut s, vec![cred("A3", "sofia")]);
+        assert_eq!(s.answer(SERVICE, "sofia", AGE), Answer::Distrusted);
+        assert_eq!(ids(s.answer(SERVICE, "bot", AGE)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_caller_that_waited_for_a_fetch_takes_its_answer_however_long_it_took() {
+        let mut s = Snapshots::default();
+        let waiting_since = Instant::now();
+        s.fetch_started(SERVICE);
+        s.fetched(SERVICE, Instant::now() - AGE * 2, vec![cred("A1", "sofia")]);
+        assert_eq!(
+            s.answer(SERVICE, "sofia", AGE),
+            Answer::Missing,
+            "too old a start"
+        );
+        assert_eq!(
+            ids(s.answer_fetched_since(SERVICE, "sofia", waiting_since)),
+            ["A1"]
+        );
+        assert_eq!(
+            s.answer_fetched_since(SERVICE, "sofia", Instant::now() + AGE),
+            Answer::Missing
+        );
     }
 
     #[test]
@@ -213,7 +290,7 @@ mod tests {
         s.write_through("sofia", Some(SERVICE), |list| {
             list.push(cred("A2", "sofia"))
         });
-        s.distrust("bot");
+        s.distrust("bot", false);
         // A per-user List during the fetch cannot vouch for what the fetch will bring.
         s.listed(SERVICE, "bot", &[]);
         s.fetched(SERVICE, Instant::now(), vec![cred("A1", "sofia")]);

@@ -18,7 +18,7 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Client, ResourceExt};
 use tracing::{Instrument, info, info_span, warn};
 
@@ -56,6 +56,9 @@ pub struct Config {
     pub resync: Duration,
     /// Only these namespaces; empty: all.
     pub watch_namespaces: Vec<String>,
+    /// Only resources whose labels match this selector: this replica set's shard. Other shards'
+    /// resources are never reconciled here; their claims are still read before any adoption.
+    pub shard_selector: Option<String>,
     /// Reconciles running at once.
     pub concurrency: u16,
     /// The Event reporting instance (pod name).
@@ -87,6 +90,7 @@ impl Default for Config {
             policy: PolicyMode::Enforcing,
             resync: Duration::from_secs(600),
             watch_namespaces: Vec::new(),
+            shard_selector: None,
             concurrency: 4,
             instance: None,
             namespace_writes: default_namespace_writes(),
@@ -262,17 +266,17 @@ async fn reconcile(
 type Applied = (Action, Reason);
 
 async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Applied, Error> {
-    let mut snapshot = observe::observe_kubernetes(ctx, resource).await?;
     let uid = resource.uid().unwrap_or_default();
     if ctx
         .tracked
         .trails_own_write(&uid, resource.metadata.resource_version.as_deref())
     {
         // A cached copy from before our last status write: nothing decided on it would stand
-        // (the write fence would refuse it), and it would cost an IAM call to find out.
+        // (the write fence would refuse it), and it would cost requests to find out.
         tracing::debug!("the cached copy trails our own status write; looking again shortly");
         return Ok((Action::requeue(STALE_COPY_RETRY), current_reason(resource)));
     }
+    let mut snapshot = observe::observe_kubernetes(ctx, resource).await?;
     // List → decide → Create/adopt → status, one pass at a time per (user, service): no two
     // resources of this process decide on the same listing.
     let _held = if plan::gate(&snapshot.observed()).is_none() {
@@ -289,6 +293,19 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
             "decided from a service snapshot; listing the user to confirm"
         );
         observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Exact).await;
+        decision = plan::decide(&snapshot.observed());
+    }
+    if ctx.config.shard_selector.is_some() && decision.adopts() {
+        // Another shard's resources are not in this cache: who holds the credential is read
+        // from all of them, after the orphan had time to be recorded by whoever made it.
+        if let plan::Decision::Reset { credential, .. } = &decision
+            && !plan::recorded(&snapshot.observed(), &credential.id)
+            && let Some(wait) = plan::orphan_settling(credential.create_date, snapshot.now)
+        {
+            info!(retry_in = ?wait, credential_id = %credential.id, "waiting before adopting a credential another shard may have just created");
+            return Ok((Action::requeue(wait), current_reason(resource)));
+        }
+        observe::claims_across_shards(ctx, &mut snapshot).await?;
         decision = plan::decide(&snapshot.observed());
     }
     tracing::debug!(?decision, "decided");
@@ -338,6 +355,9 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
     let _held = ctx.iam_pass(resource).await;
     if plan::cleanup_needs_list(&snapshot.observed()) {
         observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Exact).await;
+        if ctx.config.shard_selector.is_some() {
+            observe::claims_across_shards(ctx, &mut snapshot).await?;
+        }
     }
     let observed = snapshot.observed();
     let credentials = match &snapshot.credentials {
@@ -347,6 +367,16 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
         None => None,
     };
     let plan::Cleanup { delete, retain } = plan::decide_cleanup(&observed, credentials);
+    if ctx.config.shard_selector.is_some()
+        && let Some(wait) = credentials
+            .into_iter()
+            .flatten()
+            .filter(|c| delete.contains(&c.id) && !plan::recorded(&observed, &c.id))
+            .find_map(|orphan| plan::orphan_settling(orphan.create_date, snapshot.now))
+    {
+        info!(retry_in = ?wait, "waiting before deleting an orphan another shard may have just created");
+        return Ok((Action::requeue(wait), Reason::Deleting));
+    }
     if let Some(id) = retain {
         act::release_secrets(ctx, &snapshot, &id).await?;
         act::publish(
@@ -478,9 +508,23 @@ pub async fn run(
                 ),
                 None => (Api::all(client.clone()), Api::all(client.clone())),
             };
+            // Secrets: metadata only and just ours (kube-runtime's `owns` uses a metadata
+            // watch and keeps no cache); a reconcile GETs the one it needs.
             let secret_watch = watcher::Config::default()
                 .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
-            Controller::new(resources, watcher::Config::default())
+            let mut resource_watch = watcher::Config::default();
+            if let Some(selector) = &config.shard_selector {
+                resource_watch = resource_watch.labels(selector);
+            }
+            // The cache keeps what reconciles read; managedFields (often the larger part of a
+            // small object) are dropped before it.
+            let (reader, writer) = reflector::store();
+            let resources = watcher(resources, resource_watch)
+                .default_backoff()
+                .modify(|resource| resource.managed_fields_mut().clear())
+                .reflect(writer)
+                .applied_objects();
+            Controller::for_stream(resources, reader)
                 .owns(secrets, secret_watch)
                 .with_config(
                     kube::runtime::controller::Config::default().concurrency(config.concurrency),

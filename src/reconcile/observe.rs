@@ -210,12 +210,46 @@ async fn claims(
     (claimed, synced)
 }
 
+/// With shards: adds the credential ids held by resources of every shard to the snapshot's
+/// claims, read from the API server without the shard selector (this replica's cache holds
+/// only its shard). Paged; needed only before an adoption or an orphan's deletion.
+pub async fn claims_across_shards(ctx: &Context, snapshot: &mut Snapshot) -> Result<(), Error> {
+    let uid = snapshot.resource.uid();
+    for scope in super::scopes(&ctx.config.watch_namespaces) {
+        let api: Api<ServiceSpecificCredential> = match scope {
+            Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+            None => Api::all(ctx.client.clone()),
+        };
+        let mut params = kube::api::ListParams::default().limit(500);
+        loop {
+            let page = api.list(&params).await?;
+            for other in page.items.iter().filter(|o| o.uid() != uid) {
+                let ns = other.namespace().unwrap_or_default();
+                let held = other.status.as_ref().into_iter().flat_map(|s| {
+                    [s.credential_id.clone(), s.retiring_credential_id.clone()]
+                        .into_iter()
+                        .flatten()
+                });
+                for id in held {
+                    snapshot.claimed_elsewhere.entry(id).or_insert(ns.clone());
+                }
+            }
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => break,
+            }
+        }
+    }
+    Ok(())
+}
+
 /// How current the IAM observation must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Freshness {
     /// A service snapshot up to one resync old will do, where `plan::snapshot_may_serve`.
     Recent,
-    /// A List of the user now (or this process's own writes since, through the List cache).
+    /// A List of the user, or its answer of the last few seconds kept exact for this process's
+    /// own writes (the List cache, `IamLimits::list_cache_ttl`).
     Exact,
 }
 

@@ -170,6 +170,20 @@ impl Decision {
         )
     }
 
+    /// Whether this takes over a credential the resource did not record (an orphan, or
+    /// `spec.adopt`): decided on who else claims it.
+    pub fn adopts(&self) -> bool {
+        matches!(
+            self,
+            Decision::Reset {
+                cause: ResetCause::Adopt
+                    | ResetCause::AdoptRequested
+                    | ResetCause::AdoptRotation { .. },
+                ..
+            }
+        )
+    }
+
     /// Whether this is an IAM write: what a namespace's share of the IAM budget counts.
     pub fn writes_iam(&self) -> bool {
         matches!(
@@ -224,9 +238,10 @@ pub fn gate(observed: &Observed<'_>) -> Option<Decision> {
 }
 
 /// Whether a service snapshot (up to one resync old) may stand in for a List of the user: for a
-/// routine check, or a first Create. Not while an interrupted Create may have left an orphan
-/// (`createRequestedAt`), for `spec.adopt`, or after a spec change of a resource holding a
-/// credential (the user asked for something: it is done on IAM's answer of now).
+/// routine check, a rotation, or a first Create. Not while an interrupted Create may have left an
+/// orphan (`createRequestedAt`), for `spec.adopt`, or after a spec change of a resource holding a
+/// credential (the user changed what it wants: that is decided on IAM's answer of now). What a
+/// snapshot may miss is confirmed anyway before it is acted on (`needs_exact_listing`).
 pub fn snapshot_may_serve(observed: &Observed<'_>) -> bool {
     observed.status.create_requested_at.is_none()
         && observed.spec.adopt.is_none()
@@ -247,6 +262,11 @@ pub fn is_routine_check(observed: &Observed<'_>) -> bool {
         && observed.rotate_request.is_none_or(|request| {
             observed.status.handled_rotate_request.as_deref() == Some(request)
         })
+}
+
+/// Whether `id` is one this resource's status records (held or retiring).
+pub fn recorded(observed: &Observed<'_>, id: &str) -> bool {
+    owned_id(observed) == Some(id) || observed.status.retiring_credential_id.as_deref() == Some(id)
 }
 
 /// The credential id this resource holds: what the operator recorded in its status, nothing else.
@@ -370,6 +390,19 @@ fn decide_requested_adoption(
         credential: credential.clone(),
         cause: ResetCause::AdoptRequested,
     }
+}
+
+/// With shards: how old an orphan must be before it is adopted or deleted, so that a credential
+/// another shard has just created is recorded in its resource's status (and so claimed) first.
+pub const SHARD_ORPHAN_SETTLE: Duration = Duration::from_secs(15);
+
+/// With shards: how long to wait before taking over `orphan`, created at `created`.
+pub fn orphan_settling(created: Timestamp, now: Timestamp) -> Option<Duration> {
+    let settled = created
+        .checked_add(jiff::SignedDuration::try_from(SHARD_ORPHAN_SETTLE).unwrap_or_default())
+        .unwrap_or(created);
+    let wait = now.duration_until(settled);
+    Duration::try_from(wait).ok().filter(|w| !w.is_zero())
 }
 
 /// The credentials that can only be the work of this resource's interrupted Create: new since
@@ -926,6 +959,16 @@ mod tests {
         c.generation = Some(2);
         assert!(!is_routine_check(&c.observed()), "a spec change");
         assert!(!is_routine_check(&Case::new().observed()), "a first Create");
+    }
+
+    #[test]
+    fn with_shards_an_orphan_settles_before_it_is_taken() {
+        assert_eq!(
+            orphan_settling(at(NOW - 5), at(NOW)),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(orphan_settling(at(NOW - 15), at(NOW)), None);
+        assert_eq!(orphan_settling(at(NOW - 60), at(NOW)), None);
     }
 
     #[test]

@@ -54,6 +54,10 @@ def expected_args(v: dict, release: str, namespace: str) -> list[str]:
         f"--iam-burst={v['iam']['burst']}",
         f"--namespace-iam-writes-per-minute={v['iam']['namespaceWritesPerMinute']}",
         f"--namespace-iam-write-burst={v['iam']['namespaceWriteBurst']}",
+    ]
+    if v["shardSelector"]:
+        args.append(f"--shard-selector={v['shardSelector']}")
+    args += [
         f"--resync-interval={v['resyncInterval']}",
         f"--concurrency={v['concurrency']}",
         f"--http-addr=0.0.0.0:{v['metrics']['port']}",
@@ -87,6 +91,9 @@ CASES = {
     "network-policy-emulator": {"networkPolicy": {"enabled": True}, "emulator": {"enabled": True}},
     "single-replica": {"leaderElection": {"enabled": False}, "replicaCount": 1},
     "permissive": {"policy": "permissive"},
+    "shard": {"shardSelector": "ssc-operator.dev/shard in (a, b)"},
+    "shard-a": {"shardSelector": "ssc-operator.dev/shard=a"},
+    "shard-b": {"shardSelector": "ssc-operator.dev/shard=b"},
     "text-logs": {"logFormat": "text", "logLevel": "debug"},
     "json-logs": {"logFormat": "json", "logLevel": "warn"},
     "iam-endpoint": {"iam": {"endpointUrl": "https://iam.example.internal", "region": "us-gov-west-1",
@@ -324,6 +331,22 @@ def test_release_name_prefixes_every_name(renders):
             assert o["subjects"] == [{"kind": "ServiceAccount", "name": "dev-ssc-operator", "namespace": "sandbox"}]
 
 
+def test_two_shard_releases_get_their_own_lease_and_names(renders):
+    """The README's sharding example: one release per shard, side by side in one namespace."""
+    a, b = renders("shard-a", release="ssc-shard-a"), renders("shard-b", release="ssc-shard-b")
+    for r, shard, release in [(a, "a", "ssc-shard-a"), (b, "b", "ssc-shard-b")]:
+        name = fullname(release)
+        args = container(r.one("Deployment", name)["spec"]["template"]["spec"], "manager")["args"]
+        assert f"--shard-selector=ssc-operator.dev/shard={shard}" in args
+        assert f"--lease-name={name}" in args
+        lease_role = [o for o in r.objects if o["kind"] == "Role" and any(
+            "leases" in rule.get("resources", []) for rule in o["rules"])]
+        assert [rule.get("resourceNames") for o in lease_role for rule in o["rules"]
+                if rule.get("resourceNames")] == [[name]], "the Lease role names this release's Lease"
+    names = lambda r: {(o["kind"], o["metadata"]["name"]) for o in r.objects if o["kind"] != "CustomResourceDefinition"}
+    assert not names(a) & names(b), names(a) & names(b)
+
+
 @pytest.mark.parametrize("case", ["network-policy", "network-policy-emulator"])
 def test_network_policy(case, renders):
     r = renders(case)
@@ -389,6 +412,7 @@ BAD = {
     "rate-limit-zero": ({"iam": {"rateLimit": 0}}, "/iam/rateLimit"),
     "rate-limit-fraction": ({"iam": {"rateLimit": 2.5}}, "/iam/rateLimit"),
     "concurrency-zero": ({"concurrency": 0}, "/concurrency"),
+    "shard-selector": ({"shardSelector": "shard=a; rm -rf /"}, "/shardSelector"),
     "endpoint-scheme": ({"iam": {"endpointUrl": "iam.amazonaws.com"}}, "/iam/endpointUrl"),
     "irsa-arn": ({"aws": {"irsaRoleArn": "my-role"}}, "/aws/irsaRoleArn"),
     "digest": ({"image": {"digest": "latest"}}, "/image/digest"),

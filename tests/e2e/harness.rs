@@ -86,6 +86,9 @@ pub struct Options {
     pub iam_journal: bool,
     /// The emulator denies listing all users (an IAM policy naming users one by one).
     pub deny_all_users_listing: bool,
+    /// Record the operator's requests for the RBAC test (tests/deploy/test_rbac_recorded.py),
+    /// which checks them against the default Lease name.
+    pub record_requests: bool,
 }
 
 impl Default for Options {
@@ -106,6 +109,7 @@ impl Default for Options {
             extra_tokens: Vec::new(),
             iam_journal: false,
             deny_all_users_listing: false,
+            record_requests: true,
         }
     }
 }
@@ -199,6 +203,7 @@ impl Harness {
                 .iter()
                 .map(|ns| ns.to_string())
                 .collect(),
+            shard_selector: None,
             concurrency: 4,
             instance: Some("test".into()),
             namespace_writes: self.options.namespace_writes,
@@ -614,7 +619,9 @@ impl Drop for Harness {
         if let Some((_, task)) = self.operator.take() {
             task.abort();
         }
-        self.record_operator_requests();
+        if self.options.record_requests {
+            self.record_operator_requests();
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod hostile;
 mod iam_client;
 mod operations;
 mod scale;
+mod sharding;
 
 use std::time::Duration;
 

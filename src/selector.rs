@@ -1,0 +1,155 @@
+//! Checks a label selector's syntax as kube-apiserver parses it (`k8s.io/apimachinery/pkg/labels`),
+//! so that a bad `--shard-selector` fails the start with a message instead of every watch.
+//! (kube-core builds selectors but does not parse them.)
+
+/// `Ok` when `selector` is a valid, non-empty label selector.
+pub fn check(selector: &str) -> Result<(), String> {
+    if selector.trim().is_empty() {
+        return Err("empty (it would select every resource)".into());
+    }
+    for requirement in split_requirements(selector)? {
+        check_requirement(requirement.trim())?;
+    }
+    Ok(())
+}
+
+/// Splits on the commas that are not inside a `( … )` value set.
+fn split_requirements(selector: &str) -> Result<Vec<&str>, String> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (i, c) in selector.char_indices() {
+        match c {
+            '(' if depth == 0 => depth = 1,
+            '(' => return Err("nested parentheses".into()),
+            ')' if depth == 1 => depth = 0,
+            ')' => return Err("unbalanced ')'".into()),
+            ',' if depth == 0 => {
+                parts.push(&selector[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err("unbalanced '('".into());
+    }
+    parts.push(&selector[start..]);
+    Ok(parts)
+}
+
+fn check_requirement(requirement: &str) -> Result<(), String> {
+    if requirement.is_empty() {
+        return Err("an empty requirement (two commas?)".into());
+    }
+    if let Some(key) = requirement.strip_prefix('!') {
+        return check_key(key.trim());
+    }
+    for operator in ["!=", "==", "="] {
+        if let Some((key, value)) = requirement.split_once(operator) {
+            check_key(key.trim())?;
+            return check_value(value.trim());
+        }
+    }
+    for operator in [" notin ", " in "] {
+        if let Some((key, values)) = requirement.split_once(operator) {
+            check_key(key.trim())?;
+            let values = values
+                .trim()
+                .strip_prefix('(')
+                .and_then(|v| v.strip_suffix(')'))
+                .ok_or_else(|| format!("{requirement:?}: values of{operator}go in ( … )"))?;
+            for value in values.split(',') {
+                check_value(value.trim())?;
+            }
+            return Ok(());
+        }
+    }
+    check_key(requirement)
+}
+
+/// `[prefix/]name`: prefix a DNS subdomain of at most 253, name at most 63 of `[A-Za-z0-9_.-]`
+/// starting and ending alphanumeric.
+fn check_key(key: &str) -> Result<(), String> {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    if let Some(prefix) = prefix {
+        let valid = !prefix.is_empty()
+            && prefix.len() <= 253
+            && prefix.split('.').all(|part| {
+                !part.is_empty()
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !part.starts_with('-')
+                    && !part.ends_with('-')
+            });
+        if !valid {
+            return Err(format!("{key:?}: the prefix must be a DNS subdomain"));
+        }
+    }
+    if name.is_empty() || !is_label_token(name) {
+        return Err(format!(
+            "{key:?}: a key is at most 63 of letters, digits, '-', '_', '.', starting and ending with a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+fn check_value(value: &str) -> Result<(), String> {
+    if value.is_empty() || is_label_token(value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{value:?}: a value is at most 63 of letters, digits, '-', '_', '.', starting and ending with a letter or digit"
+        ))
+    }
+}
+
+fn is_label_token(token: &str) -> bool {
+    let bytes = token.as_bytes();
+    token.len() <= 63
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+
+    #[test]
+    fn selectors_kube_apiserver_accepts_pass() {
+        for ok in [
+            "ssc-operator.dev/shard=a",
+            "shard==a",
+            "shard!=b",
+            "shard",
+            "!shard",
+            "shard in (a, b)",
+            "shard notin (c),tier=gold",
+            "team=",
+        ] {
+            assert_eq!(check(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn malformed_selectors_are_refused_with_a_reason() {
+        for bad in [
+            "",
+            "shard=a,",
+            "shard in (a",
+            "shard in a,b",
+            "-shard=a",
+            "shard=a b",
+            "Bad_Prefix/x=y",
+            "shard=(a)",
+        ] {
+            assert!(check(bad).is_err(), "{bad:?} passed");
+        }
+    }
+}
