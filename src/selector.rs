@@ -50,14 +50,18 @@ fn check_requirement(requirement: &str) -> Result<(), String> {
             return check_value(value.trim());
         }
     }
-    for operator in [" notin ", " in "] {
-        if let Some((key, values)) = requirement.split_once(operator) {
-            check_key(key.trim())?;
+    for operator in ["notin", "in"] {
+        if let Some((key, values)) = set_requirement(requirement, operator) {
+            check_key(key)?;
             let values = values
-                .trim()
                 .strip_prefix('(')
                 .and_then(|v| v.strip_suffix(')'))
-                .ok_or_else(|| format!("{requirement:?}: values of{operator}go in ( … )"))?;
+                .ok_or_else(|| format!("{requirement:?}: the values of {operator} go in ( … )"))?;
+            if values.trim().is_empty() {
+                return Err(format!(
+                    "{requirement:?}: {operator} needs at least one value"
+                ));
+            }
             for value in values.split(',') {
                 check_value(value.trim())?;
             }
@@ -65,6 +69,22 @@ fn check_requirement(requirement: &str) -> Result<(), String> {
         }
     }
     check_key(requirement)
+}
+
+/// `key <operator> (…)`, the key and the rest from `(` on, when `requirement` has that shape
+/// (whitespace before the operator, optional after it).
+fn set_requirement<'a>(requirement: &'a str, operator: &str) -> Option<(&'a str, &'a str)> {
+    let mut from = 0;
+    while let Some(found) = requirement[from..].find(operator) {
+        let at = from + found;
+        let before = &requirement[..at];
+        let after = requirement[at + operator.len()..].trim_start();
+        if before.ends_with(char::is_whitespace) && after.starts_with('(') {
+            return Some((before.trim(), after.trim_end()));
+        }
+        from = at + operator.len();
+    }
+    None
 }
 
 /// `[prefix/]name`: prefix a DNS subdomain of at most 253, name at most 63 of `[A-Za-z0-9_.-]`
@@ -131,6 +151,8 @@ mod tests {
             "!shard",
             "shard in (a, b)",
             "shard notin (c),tier=gold",
+            "shard in(a,b)",
+            "shard\tin (a)",
             "team=",
         ] {
             assert_eq!(check(ok), Ok(()), "{ok}");
@@ -148,6 +170,8 @@ mod tests {
             "shard=a b",
             "Bad_Prefix/x=y",
             "shard=(a)",
+            "shard in ()",
+            "shard notin ( )",
         ] {
             assert!(check(bad).is_err(), "{bad:?} passed");
         }

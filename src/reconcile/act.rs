@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
@@ -260,7 +260,11 @@ async fn create(
             let mut status = base.clone();
             clear_intent(&mut status);
             status.slots_used = Some(list.len() as i32);
-            let message = plan::limit_message(&snapshot.observed(), &list);
+            // The claims were read for the listing this pass decided on, not this one: an id
+            // not looked up is not named.
+            let mut observed = snapshot.observed();
+            observed.claims_complete = false;
+            let message = plan::limit_message(&observed, &list);
             write_status(ctx, snapshot, &base, status, Reason::LimitExceeded, message).await?;
             return Ok(Outcome {
                 reason: Reason::LimitExceeded,
@@ -1010,16 +1014,9 @@ pub async fn publish(
     action: &str,
     note: String,
 ) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: action.into(),
-        secondary: None,
-    };
     if let Err(error) = ctx
-        .recorder
-        .publish(&event, &resource.object_ref(&()))
+        .events
+        .publish(&resource.object_ref(&()), type_, reason, action, note)
         .await
     {
         warn!(%error, reason, "could not publish Event");

@@ -3,6 +3,7 @@
 
 pub mod act;
 pub mod conditions;
+pub mod events;
 pub mod observe;
 pub mod plan;
 mod tracked;
@@ -15,7 +16,6 @@ use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
@@ -129,7 +129,7 @@ impl ReconcileObserver for NoopReconcileObserver {
 pub struct Context {
     pub client: Client,
     pub iam: Arc<dyn Iam>,
-    pub recorder: Recorder,
+    pub events: events::Publisher,
     pub config: Config,
     /// The controllers' caches of all watched resources (one per watched namespace, or one for
     /// the cluster): which credential ids are claimed.
@@ -295,18 +295,14 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
         observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Exact).await;
         decision = plan::decide(&snapshot.observed());
     }
-    if ctx.config.shard_selector.is_some() && decision.adopts() {
-        // Another shard's resources are not in this cache: who holds the credential is read
-        // from all of them, after the orphan had time to be recorded by whoever made it.
-        if let plan::Decision::Reset { credential, .. } = &decision
-            && !plan::recorded(&snapshot.observed(), &credential.id)
-            && let Some(wait) = plan::orphan_settling(credential.create_date, snapshot.now)
-        {
-            info!(retry_in = ?wait, credential_id = %credential.id, "waiting before adopting a credential another shard may have just created");
-            return Ok((Action::requeue(wait), current_reason(resource)));
-        }
-        observe::claims_across_shards(ctx, &mut snapshot).await?;
-        decision = plan::decide(&snapshot.observed());
+    if ctx.config.shard_selector.is_some()
+        && let Some(wait) = plan::shard_wait(&snapshot.observed(), &decision)
+    {
+        // The claims of every shard were read (`observe_iam`); an orphan waits until whoever
+        // made it had time to record it, a Create announced by this resource's status until
+        // the shard that announced it (the resource may have just moved) had time to finish.
+        info!(retry_in = ?wait, ?decision, "waiting: another shard may still be recording or creating a credential for this user");
+        return Ok((Action::requeue(wait), current_reason(resource)));
     }
     tracing::debug!(?decision, "decided");
     if decision.writes_iam()
@@ -355,9 +351,6 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
     let _held = ctx.iam_pass(resource).await;
     if plan::cleanup_needs_list(&snapshot.observed()) {
         observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Exact).await;
-        if ctx.config.shard_selector.is_some() {
-            observe::claims_across_shards(ctx, &mut snapshot).await?;
-        }
     }
     let observed = snapshot.observed();
     let credentials = match &snapshot.credentials {
@@ -532,18 +525,12 @@ pub async fn run(
                 .graceful_shutdown_on(shutdown.clone())
         })
         .collect();
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: FIELD_MANAGER.into(),
-            instance: config.instance.clone(),
-        },
-    );
+    let events = events::Publisher::new(client.clone(), FIELD_MANAGER, config.instance.as_deref());
     let namespace_writes = governor::RateLimiter::keyed(config.namespace_writes);
     let ctx = Arc::new(Context {
         client,
         iam,
-        recorder,
+        events,
         stores: controllers.iter().map(Controller::store).collect(),
         config,
         tracked: tracked::Tracked::default(),

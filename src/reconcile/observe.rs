@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::ResourceExt;
 use kube::api::Api;
+use tracing::warn;
 
 use crate::api::{ALLOWED_USERS_ANNOTATION, ROTATE_ANNOTATION, ServiceSpecificCredential};
 use crate::iam::{CredentialMetadata, IamError, Listing, Priority, SecretValue};
@@ -172,12 +173,14 @@ pub async fn observe_kubernetes(
 /// How long a reconcile waits for the watch caches to sync before it reads claims from them.
 const CACHE_SYNC_WAIT: Duration = Duration::from_secs(5);
 
-/// The credential ids other resources hold (id → their namespace), from every controller's
-/// cache, and whether all caches had synced (after a start or a leader change they fill up
-/// while reconciles already run).
+/// Which of `ids` other resources hold (id → their namespace), from every controller's cache
+/// and this process's own records, and whether all caches had synced (after a start or a leader
+/// change they fill up while reconciles already run). A scan of the caches: only done when a
+/// decision may depend on it (see [`needs_claims`]).
 async fn claims(
     ctx: &Context,
     resource: &ServiceSpecificCredential,
+    ids: &[&str],
 ) -> (HashMap<String, String>, bool) {
     let synced = tokio::time::timeout(
         CACHE_SYNC_WAIT,
@@ -186,28 +189,47 @@ async fn claims(
     .await
     .is_ok_and(|all| all.iter().all(Result::is_ok));
     let uid = resource.uid().unwrap_or_default();
-    let mut claimed: HashMap<String, String> = ctx
-        .stores
-        .iter()
-        .flat_map(|store| store.state())
-        .filter(|other| other.uid() != resource.uid())
-        .flat_map(|other| {
-            let ns = other.namespace().unwrap_or_default();
-            other
+    let mut claimed: HashMap<String, String> = HashMap::new();
+    for store in &ctx.stores {
+        for other in store.state() {
+            if other.uid() == resource.uid() {
+                continue;
+            }
+            let held = other
                 .status
                 .as_ref()
-                .map(|s| [s.credential_id.clone(), s.retiring_credential_id.clone()])
+                .map(|s| {
+                    [
+                        s.credential_id.as_deref(),
+                        s.retiring_credential_id.as_deref(),
+                    ]
+                })
                 .into_iter()
                 .flatten()
-                .flatten()
-                .map(move |id| (id, ns.clone()))
-        })
-        .collect();
+                .flatten();
+            for id in held.filter(|id| ids.contains(id)) {
+                claimed.insert(id.to_string(), other.namespace().unwrap_or_default());
+            }
+        }
+    }
     // Ids this process recorded in other resources' status: the caches may not show them yet.
-    for (id, ns) in ctx.tracked.recorded_except(&uid) {
-        claimed.entry(id).or_insert(ns);
+    for id in ids {
+        if let Some(ns) = ctx.tracked.recorded_elsewhere(id, &uid) {
+            claimed.entry(id.to_string()).or_insert(ns);
+        }
     }
     (claimed, synced)
+}
+
+/// Whether a decision may depend on who else holds the listed credentials: adoption (an
+/// interrupted Create's marker, `spec.adopt`), deletion, or a full quota (whose message names
+/// the holders a tenant may know).
+fn needs_claims(resource: &ServiceSpecificCredential, listed: usize) -> bool {
+    let status = resource.status.as_ref();
+    status.is_some_and(|s| s.create_requested_at.is_some())
+        || resource.spec.adopt.is_some()
+        || resource.metadata.deletion_timestamp.is_some()
+        || listed >= crate::api::CREDENTIALS_PER_USER_PER_SERVICE
 }
 
 /// With shards: adds the credential ids held by resources of every shard to the snapshot's
@@ -259,9 +281,6 @@ pub enum Freshness {
 /// Also reads the claims: called with the (user, service) lock held, so every id another
 /// reconcile of this process recorded before is known (see `tracked::Tracked`).
 pub async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot, freshness: Freshness) {
-    let (claimed, complete) = claims(ctx, &snapshot.resource).await;
-    snapshot.claimed_elsewhere = claimed;
-    snapshot.claims_complete = complete;
     let observed = snapshot.observed();
     let recent = freshness == Freshness::Recent && plan::snapshot_may_serve(&observed);
     let priority = if plan::is_routine_check(&observed) {
@@ -276,14 +295,31 @@ pub async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot, freshness: Fres
             .list_recent(user, service, ctx.config.resync, priority)
             .await
     } else {
-        ctx.iam
-            .list(user, service)
-            .await
-            .map(|credentials| Listing {
-                credentials,
-                from_snapshot: false,
-            })
+        ctx.iam.list(user, service).await.map(Listing::exact)
     };
+    let ids: Vec<&str> = listed
+        .as_ref()
+        .map(|l| l.credentials.iter().map(|c| c.id.as_str()).collect())
+        .unwrap_or_default();
+    // Without the scan, no claim is known: a decision that would need one waits (reported as
+    // waiting for the caches) instead of taking a credential someone else holds.
+    let needed = needs_claims(&snapshot.resource, ids.len());
+    (snapshot.claimed_elsewhere, snapshot.claims_complete) = if needed {
+        claims(ctx, &snapshot.resource, &ids).await
+    } else {
+        (HashMap::new(), false)
+    };
+    // Another shard's resources are not in this cache: with shards, who holds what is read
+    // from all of them whenever it matters.
+    if needed && ctx.config.shard_selector.is_some() {
+        match claims_across_shards(ctx, snapshot).await {
+            Ok(()) => {}
+            Err(error) => {
+                warn!(%error, "could not read the claims of other shards");
+                snapshot.claims_complete = false;
+            }
+        }
+    }
     snapshot.listed_from_snapshot = listed.as_ref().is_ok_and(|l| l.from_snapshot);
     snapshot.credentials = Some(listed.map(|l| l.credentials));
 }

@@ -170,20 +170,6 @@ impl Decision {
         )
     }
 
-    /// Whether this takes over a credential the resource did not record (an orphan, or
-    /// `spec.adopt`): decided on who else claims it.
-    pub fn adopts(&self) -> bool {
-        matches!(
-            self,
-            Decision::Reset {
-                cause: ResetCause::Adopt
-                    | ResetCause::AdoptRequested
-                    | ResetCause::AdoptRotation { .. },
-                ..
-            }
-        )
-    }
-
     /// Whether this is an IAM write: what a namespace's share of the IAM budget counts.
     pub fn writes_iam(&self) -> bool {
         matches!(
@@ -403,6 +389,31 @@ pub fn orphan_settling(created: Timestamp, now: Timestamp) -> Option<Duration> {
         .unwrap_or(created);
     let wait = now.duration_until(settled);
     Duration::try_from(wait).ok().filter(|w| !w.is_zero())
+}
+
+/// With shards: how long `decision` must wait. Taking over an orphan waits until it is
+/// [`SHARD_ORPHAN_SETTLE`] old (whoever made it has recorded it by then); a Create while this
+/// resource's status still announces one ([`ADOPTION_WINDOW`]) waits for that window to pass,
+/// since the shard that announced it may still be making it (a relabel moves a resource between
+/// shards at any time).
+pub fn shard_wait(observed: &Observed<'_>, decision: &Decision) -> Option<Duration> {
+    match decision {
+        Decision::Reset { credential, cause }
+            if matches!(cause, ResetCause::Adopt | ResetCause::AdoptRotation { .. })
+                && !recorded(observed, &credential.id) =>
+        {
+            orphan_settling(credential.create_date, observed.now)
+        }
+        Decision::Create { .. } | Decision::Recreate { .. } => {
+            let announced = observed.status.create_requested_at.as_ref()?.0;
+            let window = jiff::SignedDuration::try_from(ADOPTION_WINDOW + ADOPTION_SKEW).ok()?;
+            let until = announced.checked_add(window).ok()?;
+            Duration::try_from(observed.now.duration_until(until))
+                .ok()
+                .filter(|w| !w.is_zero())
+        }
+        _ => None,
+    }
 }
 
 /// The credentials that can only be the work of this resource's interrupted Create: new since
@@ -959,6 +970,24 @@ mod tests {
         c.generation = Some(2);
         assert!(!is_routine_check(&c.observed()), "a spec change");
         assert!(!is_routine_check(&Case::new().observed()), "a first Create");
+    }
+
+    #[test]
+    fn with_shards_a_create_waits_out_a_create_another_shard_announced() {
+        let mut c = Case::new();
+        c.status.create_requested_at = Some(Time(at(NOW - 20)));
+        let create = c.decide();
+        assert!(matches!(create, Decision::Create { .. }), "{create:?}");
+        assert_eq!(
+            shard_wait(&c.observed(), &create),
+            Some(Duration::from_secs(45))
+        );
+        c.status.create_requested_at = Some(Time(at(NOW - 70)));
+        assert_eq!(shard_wait(&c.observed(), &c.decide()), None);
+        assert_eq!(
+            shard_wait(&Case::new().observed(), &Case::new().decide()),
+            None
+        );
     }
 
     #[test]

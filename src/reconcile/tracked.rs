@@ -49,12 +49,28 @@ struct State {
     /// Credential ids this process recorded in a resource's status: id → (resource uid,
     /// namespace). Claims are read from watch caches that can trail our own writes; these cannot.
     recorded: HashMap<String, (String, String)>,
+    /// The same by resource uid: the ids it holds (so that replacing them is not a scan).
+    recorded_by_holder: HashMap<String, Vec<String>>,
     /// Per resource uid: the last versions our status writes replaced.
     superseded: HashMap<String, Vec<String>>,
 }
 
 /// Versions kept per resource in [`State::superseded`]: a pass writes status up to four times.
 const SUPERSEDED_KEPT: usize = 8;
+
+impl State {
+    fn forget_recorded(&mut self, uid: &str) {
+        for id in self.recorded_by_holder.remove(uid).unwrap_or_default() {
+            if self
+                .recorded
+                .get(&id)
+                .is_some_and(|(holder, _)| holder == uid)
+            {
+                self.recorded.remove(&id);
+            }
+        }
+    }
+}
 
 /// Per-resource state of the reconcile loop, keyed by uid.
 #[derive(Default)]
@@ -122,22 +138,26 @@ impl Tracked {
         ids: impl IntoIterator<Item = &'a String>,
     ) {
         let mut state = self.state();
-        state.recorded.retain(|_, (holder, _)| holder != uid);
-        for id in ids {
+        state.forget_recorded(uid);
+        let ids: Vec<String> = ids.into_iter().cloned().collect();
+        for id in &ids {
             state
                 .recorded
                 .insert(id.clone(), (uid.to_string(), namespace.to_string()));
         }
+        if !ids.is_empty() {
+            state.recorded_by_holder.insert(uid.to_string(), ids);
+        }
     }
 
-    /// The ids recorded for resources other than `uid`, with their namespace.
-    pub(crate) fn recorded_except(&self, uid: &str) -> Vec<(String, String)> {
+    /// Who holds `id`, if this process recorded it for a resource other than `uid`: its
+    /// namespace.
+    pub(crate) fn recorded_elsewhere(&self, id: &str, uid: &str) -> Option<String> {
         self.state()
             .recorded
-            .iter()
-            .filter(|(_, (holder, _))| holder != uid)
-            .map(|(id, (_, ns))| (id.clone(), ns.clone()))
-            .collect()
+            .get(id)
+            .filter(|(holder, _)| holder != uid)
+            .map(|(_, ns)| ns.clone())
     }
 
     /// Remembers that a status write of ours replaced version `version` of the resource `uid`.
@@ -166,7 +186,7 @@ impl Tracked {
         state.failures.remove(uid);
         state.not_before.remove(uid);
         state.superseded.remove(uid);
-        state.recorded.retain(|_, (holder, _)| holder != uid);
+        state.forget_recorded(uid);
     }
 
     /// Forgets every resource whose uid is not in `live` (gone without a cleanup pass).
@@ -178,6 +198,7 @@ impl Tracked {
         state
             .recorded
             .retain(|_, (holder, _)| live.contains(holder));
+        state.recorded_by_holder.retain(|uid, _| live.contains(uid));
     }
 
     /// How many resources have state (for tests and metrics).
@@ -245,9 +266,13 @@ mod tests {
         t.retain_live(&["kept".to_string()].into());
         assert_eq!(t.len(), 1);
         assert_eq!(
-            t.recorded_except("other"),
-            [("ACCA-kept".to_string(), "team-a".to_string())]
+            t.recorded_elsewhere("ACCA-kept", "other").as_deref(),
+            Some("team-a")
         );
+        assert_eq!(t.recorded_elsewhere("ACCA-gone", "other"), None);
+        assert_eq!(t.recorded_elsewhere("ACCA-kept", "kept"), None, "its own");
+        t.note_recorded("kept", "team-a", [&"ACCA-new".to_string()]);
+        assert_eq!(t.recorded_elsewhere("ACCA-kept", "other"), None, "replaced");
         t.forget("kept");
         assert_eq!(t.len(), 0);
     }

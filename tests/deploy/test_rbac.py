@@ -133,7 +133,7 @@ EXPECTED_RULES = {
     ("iam.ssc-operator.dev", "servicespecificcredentials", ()): {"get", "list", "watch", "patch"},
     ("iam.ssc-operator.dev", "servicespecificcredentials/status", ()): {"patch"},
     ("", "secrets", ()): {"get", "list", "watch", "create", "update", "delete"},
-    ("events.k8s.io", "events", ()): {"create", "patch"},
+    ("events.k8s.io", "events", ()): {"create"},
 }
 EXPECTED_LEASE_RULES = {
     ("coordination.k8s.io", "leases", ()): {"create"},
@@ -229,7 +229,6 @@ def operator_requests(watch_ns: str | None, tenant: str = "team-a"):
         yield method, f"/api/v1/namespaces/{tenant}/secrets{suffix}"
     yield "GET", f"/api/v1/namespaces/{tenant}"
     yield "POST", f"/apis/events.k8s.io/v1/namespaces/{tenant}/events"
-    yield "PATCH", f"/apis/events.k8s.io/v1/namespaces/{tenant}/events/x.123"
     yield "GET", f"{LEASES}/{SA_NS}/leases/ssc-operator"
     yield "POST", f"{LEASES}/{SA_NS}/leases"
     yield "PUT", f"{LEASES}/{SA_NS}/leases/ssc-operator"

@@ -103,7 +103,7 @@ def test_recordings_cover_every_kind_of_call(attributes):
         ("patch", "servicespecificcredentials", ""), ("patch", "servicespecificcredentials", "status"),
         ("get", "secrets", ""), ("create", "secrets", ""), ("update", "secrets", ""),
         ("delete", "secrets", ""), ("list", "secrets", ""), ("watch", "secrets", ""),
-        ("get", "namespaces", ""), ("create", "events", ""), ("patch", "events", ""),
+        ("get", "namespaces", ""), ("create", "events", ""),
         ("get", "leases", ""), ("create", "leases", ""), ("update", "leases", ""),
     ]:
         assert expected in kinds, f"no recorded {expected}; recorded: {sorted(kinds)}"

@@ -138,3 +138,33 @@ async fn new_resources_are_not_starved_by_a_resync_shorter_than_one_pass() {
         started.elapsed()
     );
 }
+
+/// Memory stays flat with many Secrets: the operator lists and watches only its own Secrets,
+/// and only their metadata (it GETs the one a reconcile needs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_watched_as_metadata_only_and_by_label() {
+    let (h, users) = harness_with_users(2, Options::default()).await;
+    one_resource_per_user(&h, &users).await;
+    let secret_lists: Vec<_> = h
+        .operator_requests()
+        .into_iter()
+        .filter(|r| r.resource == "secrets" && matches!(r.verb.as_str(), "list" | "watch"))
+        .collect();
+    assert!(!secret_lists.is_empty());
+    for r in secret_lists {
+        let accept = r.accept.clone().unwrap_or_default();
+        assert!(
+            accept.contains("as=PartialObjectMetadata"),
+            "{} {} asked for whole Secrets: {accept}",
+            r.verb,
+            r.path
+        );
+        assert_eq!(
+            r.query.get("labelSelector").map(String::as_str),
+            Some("app.kubernetes.io/managed-by=ssc-operator"),
+            "{} {}",
+            r.verb,
+            r.path
+        );
+    }
+}

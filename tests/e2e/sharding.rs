@@ -161,7 +161,7 @@ async fn an_orphan_search_never_takes_a_credential_another_shard_holds() {
     let held = status(&h.wait_ready("b-held").await);
     let held_id = held.credential_id.clone().unwrap();
     let created = held.create_date.clone().unwrap().0;
-    // A resource of shard a whose Create was interrupted just before the one of b-held: its
+    // A resource of shard a whose Create was interrupted shortly before the one of b-held: its
     // status names the intent, IAM holds one credential it cannot tell apart from its own.
     h.apply(resource("a-interrupted", "anika", Some("unowned")))
         .await;
@@ -170,7 +170,9 @@ async fn an_orphan_search_never_takes_a_credential_another_shard_holds() {
             "a-interrupted",
             &PatchParams::default(),
             &Patch::Merge(json!({"status": {
-                "createRequestedAt": (created - jiff::SignedDuration::from_secs(1)).to_string(),
+                // Early in its window, so that the window is over soon: a Create that status
+                // announces is waited out (the other shard may still be making it).
+                "createRequestedAt": (created - jiff::SignedDuration::from_secs(58)).to_string(),
                 "credentialsBeforeCreate": [],
             }})),
         )

@@ -99,7 +99,7 @@ RBAC rules of the operator. Least privilege: exactly the requests the operator m
   watches only Secrets labelled app.kubernetes.io/managed-by=ssc-operator, but
   RBAC cannot restrict by label: scope it with watchNamespaces.
 - namespaces get: the iam.ssc-operator.dev/allowed-users tenancy annotation.
-- events.k8s.io events create/patch.
+- events.k8s.io events create (each Event is new: no series are patched).
 With watchNamespaces, all of it is a Role in each of them: the API server
 authorizes GET /api/v1/namespaces/NAME with namespace=NAME, so a RoleBinding in
 NAME covers reading that Namespace object (limited further by resourceNames).
@@ -123,5 +123,5 @@ Call with a dict: "namespace" (empty for the ClusterRole).
   verbs: ["get"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 {{- end }}

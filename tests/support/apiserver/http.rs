@@ -314,6 +314,7 @@ pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         namespace: None,
         name: None,
         content_type: content_type.clone(),
+        accept: header(&headers, "accept"),
         user_agent: user_agent.clone(),
         status: 0,
         user: auth::authenticate(&sh.tokens, &headers)

@@ -194,6 +194,8 @@ pub struct RecordedRequest {
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub content_type: Option<String>,
+    /// What the client asked the answer to be (e.g. `PartialObjectMetadata` only).
+    pub accept: Option<String>,
     pub user_agent: Option<String>,
     pub status: u16,
     /// The authenticated user's name ("" when authentication failed).
