@@ -118,6 +118,10 @@ struct Operator {
 
 impl Drop for Operator {
     fn drop(&mut self) {
+        // Its own process group: a wrapper's child (SSC_BENCH_WRAP) goes with it.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -144,6 +148,7 @@ impl Operator {
             }
             None => Command::new(BIN),
         };
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command
             .args(["run", "--policy", "permissive", "--leader-elect", "false"])
             .args(["--watch-namespace", NS, "--concurrency", "16"])
