@@ -57,7 +57,8 @@ pub struct Config {
     /// Only these namespaces; empty: all.
     pub watch_namespaces: Vec<String>,
     /// Only resources whose labels match this selector: this replica set's shard. Other shards'
-    /// resources are never reconciled here; their claims are still read before any adoption.
+    /// resources are never reconciled here; their claims are still read whenever a decision
+    /// depends on who holds a credential.
     pub shard_selector: Option<String>,
     /// Reconciles running at once.
     pub concurrency: u16,
