@@ -222,14 +222,16 @@ async fn claims(
 }
 
 /// Whether a decision may depend on who else holds the listed credentials: adoption (an
-/// interrupted Create's marker, `spec.adopt`), deletion, or a full quota (whose message names
-/// the holders a tenant may know).
+/// interrupted Create's marker, `spec.adopt`), deletion, or a full quota for a resource that
+/// needs a slot (its message names the holders a tenant may know). Not for the routine check
+/// of a resource that holds its credential, whatever the quota: that would be a scan per check.
 fn needs_claims(resource: &ServiceSpecificCredential, listed: usize) -> bool {
     let status = resource.status.as_ref();
+    let holds_one = status.is_some_and(|s| s.credential_id.is_some());
     status.is_some_and(|s| s.create_requested_at.is_some())
         || resource.spec.adopt.is_some()
         || resource.metadata.deletion_timestamp.is_some()
-        || listed >= crate::api::CREDENTIALS_PER_USER_PER_SERVICE
+        || (listed >= crate::api::CREDENTIALS_PER_USER_PER_SERVICE && !holds_one)
 }
 
 /// With shards: adds the credential ids held by resources of every shard to the snapshot's
