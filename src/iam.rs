@@ -635,21 +635,17 @@ impl AwsIam {
             self.record("ListServiceSpecificCredentials", &result, waited);
             let page = result?;
             all.extend(page.service_specific_credentials().iter().map(metadata));
-            match page.marker() {
-                Some(next) if page.is_truncated() && !next.is_empty() => {
-                    marker = Some(next.to_string())
-                }
-                _ => {
-                    tracing::debug!(
-                        service,
-                        credentials = all.len(),
-                        "took a snapshot of the service's credentials"
-                    );
-                    self.snapshots().fetched(service, taken, all);
-                    let mut finished = unfinished;
-                    finished.done = true;
-                    return Ok(());
-                }
+            marker = next_marker(&page);
+            if marker.is_none() {
+                tracing::debug!(
+                    service,
+                    credentials = all.len(),
+                    "took a snapshot of the service's credentials"
+                );
+                self.snapshots().fetched(service, taken, all);
+                let mut finished = unfinished;
+                finished.done = true;
+                return Ok(());
             }
         }
         Err(IamError::Unavailable {
@@ -663,6 +659,15 @@ impl AwsIam {
         self.observer
             .call(operation, result.as_ref().map(|_| ()), waited);
     }
+}
+
+/// The Marker of the next page of a List answer, if there is one.
+fn next_marker(
+    page: &aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecificCredentialsOutput,
+) -> Option<String> {
+    page.marker()
+        .filter(|next| page.is_truncated() && !next.is_empty())
+        .map(str::to_string)
 }
 
 fn timestamp(dt: &aws_smithy_types::DateTime) -> Timestamp {
@@ -780,11 +785,9 @@ impl Iam for AwsIam {
             self.record("ListServiceSpecificCredentials", &result, waited);
             let page = result?;
             all.extend(page.service_specific_credentials().iter().map(metadata));
-            match page.marker() {
-                Some(next) if page.is_truncated() && !next.is_empty() => {
-                    marker = Some(next.to_string())
-                }
-                _ => break,
+            marker = next_marker(&page);
+            if marker.is_none() {
+                break;
             }
         }
         self.snapshots().listed(service, user, &all);
@@ -966,6 +969,21 @@ mod tests {
             classify(None, None, Some(502), "u", None, None),
             IamError::Unavailable { .. }
         ));
+    }
+
+    #[test]
+    fn a_next_page_is_followed_only_while_iam_says_truncated() {
+        use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecificCredentialsOutput as Page;
+        let page = |marker: Option<&str>, truncated| {
+            Page::builder()
+                .set_marker(marker.map(str::to_string))
+                .is_truncated(truncated)
+                .build()
+        };
+        assert_eq!(next_marker(&page(Some("m2"), true)).as_deref(), Some("m2"));
+        assert_eq!(next_marker(&page(Some("m2"), false)), None);
+        assert_eq!(next_marker(&page(Some(""), true)), None);
+        assert_eq!(next_marker(&page(None, true)), None);
     }
 
     #[test]
