@@ -1,11 +1,15 @@
-//! Prometheus metrics (text format on `/metrics`). Labels are reasons, operations and error codes:
-//! never names of users, credentials or anything secret.
+//! Prometheus metrics (text format on `/metrics`). Labels are reasons, operations, error codes
+//! and, for the per-credential gauges, the resource's namespace and name: never IAM user names,
+//! credential ids or anything secret.
+
+mod credentials;
+mod process;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -30,6 +34,11 @@ struct IamLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: String,
 }
@@ -43,6 +52,7 @@ pub struct Metrics {
     rate_limiter_wait: Histogram,
     resources: Family<ReasonLabels, Gauge>,
     leader: Gauge,
+    credentials: credentials::CredentialCollector,
     reasons: Mutex<HashMap<ObjectRef<ServiceSpecificCredential>, Reason>>,
 }
 
@@ -54,7 +64,10 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("ssc_operator");
+        // Process metrics carry the conventional unprefixed names; ours are `ssc_operator_*`.
+        let mut root = Registry::default();
+        root.register_collector(Box::new(process::ProcessCollector::new()));
+        let registry = root.sub_registry_with_prefix("ssc_operator");
         let reconciles = Family::<ResultLabels, Counter>::default();
         registry.register(
             "reconciles",
@@ -91,8 +104,23 @@ impl Metrics {
             "1 while this replica holds the leader Lease",
             leader.clone(),
         );
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").into(),
+            })
+            .set(1);
+        registry.register(
+            "build_info",
+            "Always 1; the version of the running binary",
+            build_info,
+        );
+        let credentials = credentials::CredentialCollector::default();
+        registry.register_collector(Box::new(credentials.clone()));
+
         Metrics {
-            registry,
+            registry: root,
+            credentials,
             reconciles,
             reconcile_duration,
             iam_calls,
@@ -155,6 +183,10 @@ impl ReconcileObserver for Metrics {
         }
     }
 
+    fn watch(&self, caches: Vec<Store<ServiceSpecificCredential>>) {
+        self.credentials.watch(caches);
+    }
+
     fn forget(&self, resource: &ObjectRef<ServiceSpecificCredential>) {
         let mut reasons = self.reasons.lock().expect("reasons lock");
         reasons.remove(resource);
@@ -212,6 +244,14 @@ mod tests {
             "ssc_operator_resources{reason=\"Available\"} 1",
             "ssc_operator_resources{reason=\"LimitExceeded\"} 0",
             "ssc_operator_leader 1",
+            "ssc_operator_build_info{version=\"",
+            "# TYPE process_cpu_seconds counter\nprocess_cpu_seconds_total ",
+            "\nprocess_resident_memory_bytes ",
+            "\nprocess_virtual_memory_bytes ",
+            "\nprocess_start_time_seconds ",
+            "\nprocess_open_fds ",
+            "\nprocess_max_fds ",
+            "\nprocess_threads ",
         ] {
             assert!(text.contains(needle), "missing {needle}:\n{text}");
         }
@@ -229,5 +269,55 @@ mod tests {
             m.encode()
                 .contains("ssc_operator_resources{reason=\"Available\"} 1")
         );
+    }
+
+    #[test]
+    fn credential_gauges_follow_the_cache_and_name_only_namespace_and_name() {
+        use kube::runtime::watcher;
+        let m = Metrics::new();
+        let (reader, mut writer) = kube::runtime::reflector::store();
+        let resource = |name: &str, ready: &str, expires: Option<&str>| {
+            let mut value = serde_json::json!({
+                "apiVersion": "iam.ssc-operator.dev/v1alpha1",
+                "kind": "ServiceSpecificCredential",
+                "metadata": {"name": name, "namespace": "team-a"},
+                "spec": {"userName": "secret-user-name", "serviceName": "bedrock.amazonaws.com"},
+                "status": {
+                    "credentialId": "ACCASECRETID000000000",
+                    "nextRotationTime": "2026-12-24T00:00:00Z",
+                    "conditions": [{"type": "Ready", "status": ready, "reason": "Available",
+                                    "message": "", "lastTransitionTime": "2026-12-01T00:00:00Z"}]
+                }
+            });
+            if let Some(at) = expires {
+                value["status"]["expirationDate"] = at.into();
+            }
+            serde_json::from_value::<ServiceSpecificCredential>(value).unwrap()
+        };
+        writer.apply_watcher_event(&watcher::Event::Apply(resource(
+            "bot",
+            "True",
+            Some("2027-01-01T00:00:00Z"),
+        )));
+        writer.apply_watcher_event(&watcher::Event::Apply(resource("broken", "False", None)));
+        m.watch(vec![reader]);
+        let text = m.encode();
+        for needle in [
+            "ssc_operator_credential_ready{namespace=\"team-a\",name=\"bot\"} 1",
+            "ssc_operator_credential_ready{namespace=\"team-a\",name=\"broken\"} 0",
+            "ssc_operator_credential_expiration_timestamp_seconds{namespace=\"team-a\",name=\"bot\"} 1798761600",
+            "ssc_operator_credential_next_rotation_timestamp_seconds{namespace=\"team-a\",name=\"bot\"} 1798070400",
+        ] {
+            assert!(text.contains(needle), "missing {needle}:\n{text}");
+        }
+        assert!(
+            !text.contains("expiration_timestamp_seconds{namespace=\"team-a\",name=\"broken\"}")
+        );
+        for secret in ["secret-user-name", "ACCASECRETID"] {
+            assert!(!text.contains(secret), "{secret} exported:\n{text}");
+        }
+        // A replica that stops leading exports no per-credential series.
+        m.watch(Vec::new());
+        assert!(!m.encode().contains("ssc_operator_credential_ready{"));
     }
 }

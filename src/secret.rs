@@ -24,6 +24,10 @@ pub const RETAINED_FROM_ANNOTATION: &str = "iam.ssc-operator.dev/retained-from";
 /// Annotation with a SHA-256 over id, login and secret: tells whether someone edited the keys.
 /// The secret is 256 bits of randomness, so the digest reveals nothing about it.
 pub const DIGEST_ANNOTATION: &str = "iam.ssc-operator.dev/credential-digest";
+/// Annotation with the time (RFC 3339, UTC, milliseconds) IAM issued the material the Secret holds:
+/// it changes with every new credential or password, never on a re-render of the same one, so
+/// consumers and tools can tell a rotation happened.
+pub const ISSUED_AT_ANNOTATION: &str = "iam.ssc-operator.dev/issued-at";
 
 /// The credential material a Secret is rendered from.
 pub struct Material<'a> {
@@ -32,6 +36,9 @@ pub struct Material<'a> {
     /// The service user name (password services) or the API-key alias.
     pub login: &'a str,
     pub secret: &'a SecretValue,
+    /// When IAM issued it ([`ISSUED_AT_ANNOTATION`]); unknown for Secrets written before the
+    /// annotation existed.
+    pub issued_at: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,6 +96,21 @@ pub fn read_back(secret: &Secret, kind: CredentialKind) -> Option<(String, Strin
     (digest(id, &login, &value) == *expected).then(|| (id.clone(), login, value))
 }
 
+/// The [`ISSUED_AT_ANNOTATION`] of a Secret, if it has one.
+pub fn issued_at(secret: &Secret) -> Option<&str> {
+    secret
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(ISSUED_AT_ANNOTATION)
+        .map(String::as_str)
+}
+
+/// The [`ISSUED_AT_ANNOTATION`] value for material issued at `at`.
+pub fn format_issued_at(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
 /// `namespace/name` of the resource, as the owner and retained-from annotations name it.
 pub fn owner_of(resource: &ServiceSpecificCredential) -> String {
     format!(
@@ -113,6 +135,7 @@ pub fn render_placeholder(resource: &ServiceSpecificCredential) -> Result<Secret
             credential_id: "ACCAPLACEHOLDERPLACEHOLDER0000",
             login: &login,
             secret: &placeholder,
+            issued_at: None,
         },
     )
 }
@@ -160,6 +183,9 @@ pub fn render(
         DIGEST_ANNOTATION.into(),
         digest(material.credential_id, material.login, material.secret),
     );
+    if let Some(issued_at) = material.issued_at {
+        annotations.insert(ISSUED_AT_ANNOTATION.into(), issued_at.to_string());
+    }
 
     Ok(Secret {
         metadata: ObjectMeta {
@@ -267,6 +293,7 @@ mod tests {
             credential_id: "ACCAQFODXMPL4YFHP7DZE",
             login: "sofia-at-123456789012",
             secret,
+            issued_at: Some("2026-12-01T18:30:00.000Z"),
         }
     }
 
@@ -312,6 +339,7 @@ mod tests {
             credential_id: "ACCA1",
             login: "bot-at-123456789012",
             secret: &value,
+            issued_at: None,
         };
         let s = render(&resource(ServiceName::Bedrock, None), &m).unwrap();
         assert_eq!(s.type_.as_deref(), Some("Opaque"));

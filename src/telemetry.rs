@@ -1,8 +1,18 @@
-//! Logging through `tracing`: JSON (the default, one object per line) or text. Every line of a
-//! reconcile carries the resource's `namespace` and `name` from the reconcile span.
+//! Logging through `tracing`: JSON (the default, one flat object per line: `timestamp`, `level`,
+//! `target`, `message` and every field at the top level, as log pipelines index them) or text.
+//! Every line of a reconcile carries the resource's `namespace` and `name` and the pass's
+//! `reconcile_id` from the reconcile span.
 
+use std::fmt;
+
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// `--log-format`.
@@ -24,9 +34,8 @@ pub fn init(format: LogFormat, level: &str) {
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_current_span(true)
-                    .with_span_list(false)
+                    .fmt_fields(JsonFields::new())
+                    .event_format(FlatJson)
                     .with_writer(std::io::stderr),
             )
             .try_init(),
@@ -34,4 +43,75 @@ pub fn init(format: LogFormat, level: &str) {
             .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
             .try_init(),
     };
+}
+
+/// One JSON object per event with the fields of every enclosing span and of the event itself at
+/// the top level (the event's win). tracing-subscriber's JSON nests span fields under `span`, and
+/// json-subscriber, which can flatten them, writes each span's name over a field called `name`.
+struct FlatJson;
+
+impl<S, N> FormatEvent<S, N> for FlatJson
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let metadata = event.metadata();
+        let mut object = Map::new();
+        object.insert(
+            "timestamp".into(),
+            Value::String(jiff::Timestamp::now().to_string()),
+        );
+        object.insert("level".into(), Value::String(metadata.level().to_string()));
+        object.insert("target".into(), Value::String(metadata.target().into()));
+        for span in ctx
+            .event_scope()
+            .into_iter()
+            .flat_map(|scope| scope.from_root())
+        {
+            // Span fields, as `JsonFields` formatted them when the span was created or recorded.
+            if let Some(fields) = span.extensions().get::<FormattedFields<N>>()
+                && let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(fields)
+            {
+                object.extend(fields);
+            }
+        }
+        event.record(&mut FieldVisitor(&mut object));
+        writeln!(writer, "{}", Value::Object(object))
+    }
+}
+
+/// Collects an event's fields into a JSON object.
+struct FieldVisitor<'a>(&'a mut Map<String, Value>);
+
+impl Visit for FieldVisitor<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0
+            .insert(field.name().into(), Value::String(format!("{value:?}")));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0
+            .insert(field.name().into(), Value::String(value.into()));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.0
+            .insert(field.name().into(), Value::String(value.to_string()));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), Value::Bool(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
 }

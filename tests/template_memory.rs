@@ -96,6 +96,7 @@ fn hostile_templates_stay_within_a_bounded_allocation() {
                     credential_id: "ACCAQFODXMPL4YFHP7DZE",
                     login: "sofia-at-123456789012",
                     secret: &value,
+                    issued_at: None,
                 },
             ));
         });

@@ -122,15 +122,15 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
                 .into_iter()
                 .flatten()
                 .filter(|s| secret::is_owned_by(s, &resource.uid().unwrap_or_default()))
-                .filter_map(|s| secret::read_back(s, kind))
-                .find(|(id, _, _)| *id == credential.id);
-            let Some((_, login, value)) = copy else {
+                .filter_map(|s| secret::read_back(s, kind).map(|read| (read, secret::issued_at(s))))
+                .find(|((id, _, _), _)| *id == credential.id);
+            let Some(((_, login, value), issued_at)) = copy else {
                 // Nothing intact to copy from: the next observation resets.
                 return Ok(Outcome {
                     reason: Reason::Creating,
                 });
             };
-            write_secret(ctx, snapshot, &credential.id, &login, &value).await?;
+            write_secret(ctx, snapshot, &credential.id, &login, &value, issued_at).await?;
             delete_old_secret(ctx, snapshot).await?;
             let mut status = snapshot.status.clone();
             apply_credential(&mut status, &credential);
@@ -531,12 +531,14 @@ async fn deliver(
     issued: &IssuedCredential,
     adjust: impl FnOnce(&mut ServiceSpecificCredentialStatus),
 ) -> Result<(), Error> {
+    let issued_at = secret::format_issued_at(snapshot.now);
     let written = write_secret(
         ctx,
         snapshot,
         &issued.metadata.id,
         issued.metadata.login(),
         &issued.secret,
+        Some(&issued_at),
     )
     .await;
     if let Err(error) = written {
@@ -648,6 +650,7 @@ async fn write_secret(
     credential_id: &str,
     login: &str,
     value: &SecretValue,
+    issued_at: Option<&str>,
 ) -> Result<(), Error> {
     let resource = &snapshot.resource;
     let desired = secret::render(
@@ -657,6 +660,7 @@ async fn write_secret(
             credential_id,
             login,
             secret: value,
+            issued_at,
         },
     )?;
     send_secret(ctx, snapshot, desired, false).await

@@ -109,6 +109,9 @@ pub trait ReconcileObserver: Send + Sync {
         outcome: Result<Reason, &Error>,
         took: Duration,
     );
+    /// The caches of the running controllers (read at each scrape), replacing earlier ones; none
+    /// once they stop.
+    fn watch(&self, _caches: Vec<Store<ServiceSpecificCredential>>) {}
     fn forget(&self, _resource: &ObjectRef<ServiceSpecificCredential>) {}
     /// Forgets every resource not in `live` (gone without a cleanup pass).
     fn retain(&self, _live: &std::collections::HashSet<ObjectRef<ServiceSpecificCredential>>) {}
@@ -540,15 +543,16 @@ pub async fn run(
         namespace_writes,
         observer: observer.unwrap_or_else(|| Arc::new(NoopReconcileObserver)),
     });
+    ctx.observer.watch(ctx.stores.clone());
     let runs = controllers.into_iter().map(|controller| {
         controller
             .run(
                 |resource, ctx| {
-                    // `resource`, not `name`: JSON logs already use `name` for the span's own name.
                     let span = info_span!(
                         "reconcile",
                         namespace = resource.namespace().unwrap_or_default(),
-                        resource = resource.name_any()
+                        name = resource.name_any(),
+                        reconcile_id = %format!("{:016x}", rand::random::<u64>())
                     );
                     while_leading(ctx.config.leading.clone(), reconcile(resource, ctx))
                         .instrument(span)
@@ -570,6 +574,7 @@ pub async fn run(
             tokio::time::sleep(grace).await;
         } => warn!(?grace, "reconciles under way did not finish within the shutdown grace; stopped them"),
     }
+    ctx.observer.watch(Vec::new());
 }
 
 /// Runs `pass` while `leading` stays true; drops it (at its current await point) the moment it

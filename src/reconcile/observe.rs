@@ -353,6 +353,7 @@ fn rendered_matches(
         credential_id: id,
         login,
         secret: value,
+        issued_at: secret::issued_at(existing),
     };
     secret::render(resource, &material)
         .is_ok_and(|desired| secret::is_up_to_date(existing, &desired))

@@ -220,17 +220,34 @@ async fn dev_mode_reconciles_logs_json_and_stops_on_sigterm() {
         "released on SIGTERM"
     );
 
-    // Logs: JSON lines; every line inside a reconcile names the resource; no secret anywhere.
-    let mut reconcile_lines = 0;
+    // Logs: flat JSON lines, as log pipelines index them: `timestamp`, `level`, `message` and
+    // every field at the top level; every line inside a reconcile names the resource (`namespace`,
+    // `name`) and its pass (`reconcile_id`); no secret anywhere.
+    let mut reconcile_ids = std::collections::BTreeSet::new();
     for line in &lines {
         let value: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
         assert!(!line.contains(&password), "password in the logs");
-        if let Some(span) = value.get("span").filter(|s| s["name"] == "reconcile") {
-            reconcile_lines += 1;
-            assert_eq!(span["namespace"], NS, "{line}");
-            assert_eq!(span["resource"], "alice-git", "{line}");
+        for key in ["timestamp", "level", "message", "target"] {
+            assert!(value[key].is_string(), "no {key}: {line}");
+        }
+        for nested in ["span", "spans", "fields"] {
+            assert!(value.get(nested).is_none(), "nested {nested}: {line}");
+        }
+        if let Some(id) = value.get("reconcile_id") {
+            reconcile_ids.insert(id.as_str().expect("a string").to_string());
+            assert_eq!(value["namespace"], NS, "{line}");
+            assert_eq!(value["name"], "alice-git", "{line}");
         }
     }
-    assert!(reconcile_lines > 0, "no reconcile log lines: {lines:?}");
+    assert!(
+        !reconcile_ids.is_empty(),
+        "no reconcile log lines: {lines:?}"
+    );
+    assert!(
+        reconcile_ids
+            .iter()
+            .all(|id| id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit())),
+        "{reconcile_ids:?}"
+    );
 }

@@ -225,6 +225,48 @@ async fn renaming_the_secret_moves_the_credential_without_a_reset() {
     assert_eq!(login_and_secret(&opaque), login_and_secret(&before));
 }
 
+/// The Secret's `issued-at` annotation, parsed.
+fn issued_at(secret: &Secret) -> jiff::Timestamp {
+    let value = secret
+        .annotations()
+        .get("iam.ssc-operator.dev/issued-at")
+        .unwrap_or_else(|| panic!("no issued-at: {:?}", secret.annotations()));
+    value.parse().unwrap_or_else(|e| panic!("{value}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secret_says_when_its_credential_was_issued_and_only_a_new_one_changes_it() {
+    let h = Harness::start().await;
+    h.apply(codecommit("issued", "sofia")).await;
+    h.wait_ready("issued").await;
+    let first = h.secret("issued").await.unwrap();
+    let issued = issued_at(&first);
+    let age = jiff::Timestamp::now().duration_since(issued);
+    assert!(
+        age >= jiff::SignedDuration::ZERO && age < jiff::SignedDuration::from_secs(60),
+        "issued {issued}, {age:?} ago"
+    );
+    // A re-render of the same credential keeps it.
+    h.patch_spec(
+        "issued",
+        json!({"spec": {"secret": {"template": {"labels": {"team": "a"}}}}}),
+    )
+    .await;
+    let relabeled = h
+        .wait_secret("issued", |s| s.labels().get("team").is_some())
+        .await;
+    assert_eq!(login_and_secret(&relabeled), login_and_secret(&first));
+    assert_eq!(issued_at(&relabeled), issued);
+    // A rotation changes it.
+    h.request_rotation("issued", "1").await;
+    let rotated = h
+        .wait_secret("issued", |s| {
+            login_and_secret(s) != login_and_secret(&first)
+        })
+        .await;
+    assert!(issued_at(&rotated) > issued, "{:?}", rotated.annotations());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn third_credential_reports_limit_exceeded_without_hot_looping() {
     let h = Harness::start().await;

@@ -260,6 +260,12 @@ async fn metrics_and_probes_are_served_without_secrets() {
         "ssc_operator_resources{reason=\"Available\"} 1",
         "ssc_operator_resources{reason=\"UserNotFound\"} 1",
         "ssc_operator_leader 1",
+        // Per resource, read from the cache: Ready or not, by namespace and name only.
+        "ssc_operator_credential_ready{namespace=\"team-a\",name=\"measured\"} 1",
+        "ssc_operator_credential_ready{namespace=\"team-a\",name=\"nobody\"} 0",
+        "ssc_operator_build_info{version=",
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
     ];
     // The metrics are recorded when a reconcile returns, just after its status write is visible.
     let deadline = Instant::now() + Duration::from_secs(10);
