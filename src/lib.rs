@@ -4,6 +4,7 @@
 //! → act (IAM, Secret, status) → Events and metrics.
 
 pub mod api;
+pub mod cli;
 pub mod clock;
 pub mod emulator;
 pub mod fence;

@@ -1,6 +1,10 @@
-//! `ssc-operator`: the controller (`run`), the IAM emulator (`emulator`) and the CRD printer (`crd`).
+//! `ssc-operator`: the controller (`run`), the IAM emulator (`emulator`), the CRD printer (`crd`)
+//! and the user commands `status` and `rotate` (also as the kubectl plugin `kubectl ssc`).
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+/// The name kubectl looks for on PATH to run `kubectl ssc …`.
+const KUBECTL_PLUGIN: &str = "kubectl-ssc";
 
 #[derive(Parser)]
 #[command(name = "ssc-operator", version, about = "Kubernetes operator for AWS IAM service-specific credentials", long_about = None)]
@@ -17,16 +21,63 @@ enum Command {
     Emulator(Box<ssc_operator::emulator::EmulatorArgs>),
     /// Print the CustomResourceDefinition YAML.
     Crd,
+    /// Show a ServiceSpecificCredential: Ready, credential, expiry, next rotation, quota, whether
+    /// its Secret matches its digest, and its Events.
+    Status(ssc_operator::cli::Target),
+    /// Ask for a rotation now (sets the rotate annotation) and wait until the operator did it.
+    Rotate(ssc_operator::cli::RotateArgs),
+    /// Print a shell completion script (e.g. `source <(ssc-operator completion bash)`).
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The command line, named `kubectl ssc` in help and errors when run as the kubectl plugin.
+fn command_line() -> (Cli, String) {
+    let invoked = std::env::args_os()
+        .next()
+        .and_then(|arg0| {
+            std::path::Path::new(&arg0)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    let name = if invoked == KUBECTL_PLUGIN {
+        "kubectl ssc"
+    } else {
+        "ssc-operator"
+    };
+    let matches = Cli::command().bin_name(name).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    (cli, invoked)
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let (cli, invoked) = command_line();
     let result = match cli.command {
         Command::Run(args) => ssc_operator::operator::run(*args).await,
         Command::Emulator(args) => ssc_operator::emulator::run(*args).await,
         Command::Crd => {
             print!("{}", ssc_operator::api::crd_yaml());
+            Ok(())
+        }
+        Command::Status(target) => ssc_operator::cli::status(target)
+            .await
+            .map(|report| print!("{report}"))
+            .map_err(anyhow::Error::from),
+        Command::Rotate(args) => ssc_operator::cli::rotate(args)
+            .await
+            .map(|report| print!("{report}"))
+            .map_err(anyhow::Error::from),
+        Command::Completion { shell } => {
+            let bin = if invoked == KUBECTL_PLUGIN {
+                KUBECTL_PLUGIN
+            } else {
+                "ssc-operator"
+            };
+            clap_complete::generate(shell, &mut Cli::command(), bin, &mut std::io::stdout());
             Ok(())
         }
     };

@@ -26,7 +26,7 @@ use crate::support::apiserver::{
 };
 
 pub const NS: &str = "team-a";
-const TENANT_TOKEN: &str = "tenant-of-team-a";
+pub const TENANT_TOKEN: &str = "tenant-of-team-a";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Everything the operator logs in this test process, at debug level, to prove no secret leaks.

@@ -5,6 +5,7 @@
 mod support;
 
 mod binary;
+mod cli;
 mod harness;
 mod hostile;
 mod iam_client;

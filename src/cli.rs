@@ -1,0 +1,474 @@
+//! `ssc-operator status NAME` and `ssc-operator rotate NAME`, also run as the kubectl plugin
+//! `kubectl ssc …` (the binary installed as `kubectl-ssc`). They use the kubeconfig's current
+//! context and namespace, as kubectl does, and the caller's own rights: reading the Secret is
+//! needed only to tell whether it still matches its digest. Nothing they print holds secret
+//! material: the Secret check compares digests and reports only the credential id.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::{Client, ResourceExt};
+
+use crate::api::{ROTATE_ANNOTATION, ServiceSpecificCredential};
+use crate::secret;
+
+/// Which resource a command is about.
+#[derive(clap::Args, Debug)]
+pub struct Target {
+    /// The ServiceSpecificCredential's name.
+    pub name: String,
+    /// Its namespace (default: the kubeconfig context's).
+    #[arg(short, long)]
+    pub namespace: Option<String>,
+}
+
+/// `rotate` options.
+#[derive(clap::Args, Debug)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// How long to wait for the operator to handle the request (Go duration).
+    #[arg(long, default_value = "2m", value_parser = crate::api::parse_duration)]
+    pub timeout: Duration,
+    /// Set the annotation and return without waiting.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("cannot reach Kubernetes: {0}")]
+    Connect(String),
+    #[error("servicespecificcredential {namespace}/{name} not found")]
+    NotFound { namespace: String, name: String },
+    #[error("{0}")]
+    Kube(#[from] kube::Error),
+    #[error(
+        "the operator did not handle rotate request {request:?} within {timeout:?}; Ready is {ready}"
+    )]
+    NotHandled {
+        request: String,
+        timeout: Duration,
+        ready: String,
+    },
+}
+
+/// What the Secret holds compared with the resource's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretState {
+    /// Ours, its keys match their digest and it holds the credential status names.
+    Matches {
+        issued_at: Option<String>,
+    },
+    /// Ours and intact, but holding another credential than status names.
+    HoldsOther {
+        credential_id: String,
+    },
+    /// Ours, but its keys were edited (they no longer match the digest).
+    Edited,
+    /// A Secret of that name exists and is not controlled by this resource.
+    Foreign,
+    Missing,
+    /// The caller may not read it.
+    Unreadable(String),
+}
+
+/// Compares `secret` with what `resource`'s status says it should hold.
+pub fn secret_state(resource: &ServiceSpecificCredential, secret: Option<&Secret>) -> SecretState {
+    let Some(secret) = secret else {
+        return SecretState::Missing;
+    };
+    if !secret::is_owned_by(secret, &resource.uid().unwrap_or_default()) {
+        return SecretState::Foreign;
+    }
+    let kind = resource.spec.service_name.kind();
+    match secret::read_back(secret, kind) {
+        None => SecretState::Edited,
+        Some((id, _, _))
+            if Some(id.as_str())
+                == resource
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.credential_id.as_deref()) =>
+        {
+            SecretState::Matches {
+                issued_at: secret::issued_at(secret).map(str::to_string),
+            }
+        }
+        Some((id, _, _)) => SecretState::HoldsOther { credential_id: id },
+    }
+}
+
+/// The report `status` prints.
+pub fn render_status(
+    resource: &ServiceSpecificCredential,
+    secret: &SecretState,
+    events: &[Event],
+    now: jiff::Timestamp,
+) -> String {
+    let status = resource.status.clone().unwrap_or_default();
+    let time = |t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| match t {
+        Some(t) => format!("{} ({})", t.0, relative(t.0, now)),
+        None => "-".to_string(),
+    };
+    let mut out = String::new();
+    let mut line = |label: &str, value: String| out.push_str(&format!("{label:<16}{value}\n"));
+    line(
+        "Name:",
+        format!(
+            "{}/{}",
+            resource.namespace().unwrap_or_default(),
+            resource.name_any()
+        ),
+    );
+    line("User:", resource.spec.user_name.clone());
+    line("Service:", resource.spec.service_name.to_string());
+    match resource.ready_condition() {
+        Some(ready) => {
+            line(
+                "Ready:",
+                format!(
+                    "{} ({}) since {}",
+                    ready.status,
+                    ready.reason,
+                    time(Some(&ready.last_transition_time))
+                ),
+            );
+            if !ready.message.is_empty() {
+                line("Message:", ready.message.clone());
+            }
+        }
+        None => line("Ready:", "not reported yet".into()),
+    }
+    if status.observed_generation != resource.metadata.generation {
+        line(
+            "Observed:",
+            format!(
+                "generation {:?} of {:?}: the operator has not seen the latest spec",
+                status.observed_generation, resource.metadata.generation
+            ),
+        );
+    }
+    line(
+        "Credential:",
+        match &status.credential_id {
+            Some(id) => format!(
+                "{id} ({}), created {}",
+                status.credential_status.as_deref().unwrap_or("unknown"),
+                time(status.create_date.as_ref())
+            ),
+            None => "-".into(),
+        },
+    );
+    if let Some(login) = status
+        .service_user_name
+        .as_ref()
+        .or(status.service_credential_alias.as_ref())
+    {
+        line("Login:", login.clone());
+    }
+    line("Expires:", time(status.expiration_date.as_ref()));
+    line("Last rotation:", time(status.last_rotation_time.as_ref()));
+    line(
+        "Next rotation:",
+        match &status.next_rotation_time {
+            Some(t) => time(Some(t)),
+            None => "no schedule".into(),
+        },
+    );
+    if let Some(retiring) = &status.retiring_credential_id {
+        line(
+            "Retiring:",
+            format!(
+                "{retiring}, deleted after {}",
+                time(status.retire_after.as_ref())
+            ),
+        );
+    }
+    line(
+        "Quota:",
+        match status.slots_used {
+            Some(used) => format!(
+                "{used} of {} credentials of this user and service",
+                crate::api::CREDENTIALS_PER_USER_PER_SERVICE
+            ),
+            None => "-".into(),
+        },
+    );
+    let secret_name = resource.secret_name();
+    line(
+        "Secret:",
+        match secret {
+            SecretState::Matches { issued_at } => format!(
+                "{secret_name}: matches its digest, holds the credential above (issued {})",
+                issued_at
+                    .as_deref()
+                    .unwrap_or("before issued-at was recorded")
+            ),
+            SecretState::HoldsOther { credential_id } => format!(
+                "{secret_name}: intact, but holds {credential_id}, not the credential above"
+            ),
+            SecretState::Edited => format!(
+                "{secret_name}: EDITED: its keys no longer match their digest (the operator resets it)"
+            ),
+            SecretState::Foreign => {
+                format!("{secret_name}: exists but is not owned by this resource")
+            }
+            SecretState::Missing => format!("{secret_name}: missing"),
+            SecretState::Unreadable(why) => format!("{secret_name}: cannot be read: {why}"),
+        },
+    );
+    out.push_str("Events:\n");
+    if events.is_empty() {
+        out.push_str("  <none>\n");
+    }
+    let mut events: Vec<&Event> = events.iter().collect();
+    events.sort_by_key(|e| e.event_time.as_ref().map(|t| t.0));
+    for event in events {
+        let at = event.event_time.as_ref().map(|t| t.0);
+        out.push_str(&format!(
+            "  {:<8} {:<26} {:>8}  {}\n",
+            event.type_.as_deref().unwrap_or(""),
+            event.reason.as_deref().unwrap_or(""),
+            at.map_or("-".into(), |at| relative(at, now)),
+            event.note.as_deref().unwrap_or("")
+        ));
+    }
+    out
+}
+
+/// `3m ago`, `in 2d`: the rough distance from `now`, as kubectl prints ages.
+fn relative(at: jiff::Timestamp, now: jiff::Timestamp) -> String {
+    let seconds = now.as_second() - at.as_second();
+    let (past, n) = (seconds >= 0, seconds.unsigned_abs());
+    let amount = match n {
+        0..120 => format!("{n}s"),
+        120..7200 => format!("{}m", n / 60),
+        7200..172_800 => format!("{}h", n / 3600),
+        _ => format!("{}d", n / 86_400),
+    };
+    if past {
+        format!("{amount} ago")
+    } else {
+        format!("in {amount}")
+    }
+}
+
+/// A client for the kubeconfig's current context, and the namespace to use.
+async fn connect(target: &Target) -> Result<(Client, String), CliError> {
+    let config = kube::Config::infer()
+        .await
+        .map_err(|e| CliError::Connect(e.to_string()))?;
+    let namespace = target
+        .namespace
+        .clone()
+        .unwrap_or_else(|| config.default_namespace.clone());
+    let client = Client::try_from(config).map_err(|e| CliError::Connect(e.to_string()))?;
+    Ok((client, namespace))
+}
+
+async fn get_resource(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<ServiceSpecificCredential, CliError> {
+    Api::<ServiceSpecificCredential>::namespaced(client.clone(), namespace)
+        .get_opt(name)
+        .await?
+        .ok_or_else(|| CliError::NotFound {
+            namespace: namespace.into(),
+            name: name.into(),
+        })
+}
+
+/// `ssc-operator status NAME`: conditions, credential, schedule, quota, whether the Secret
+/// matches its digest, and the resource's Events.
+pub async fn status(target: Target) -> Result<String, CliError> {
+    let (client, namespace) = connect(&target).await?;
+    let resource = get_resource(&client, &namespace, &target.name).await?;
+    let secret = match Api::<Secret>::namespaced(client.clone(), &namespace)
+        .get_opt(&resource.secret_name())
+        .await
+    {
+        Ok(secret) => secret_state(&resource, secret.as_ref()),
+        Err(kube::Error::Api(status)) => SecretState::Unreadable(status.message),
+        Err(error) => SecretState::Unreadable(error.to_string()),
+    };
+    let selector = format!(
+        "regarding.kind=ServiceSpecificCredential,regarding.name={}",
+        target.name
+    );
+    let uid = resource.uid();
+    let events: Vec<Event> = Api::<Event>::namespaced(client, &namespace)
+        .list(&ListParams::default().fields(&selector))
+        .await
+        .map(|list| list.items)
+        .unwrap_or_default()
+        .into_iter()
+        // Events of an earlier resource of the same name are not this one's.
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.uid.clone()) == uid)
+        .collect();
+    Ok(render_status(
+        &resource,
+        &secret,
+        &events,
+        jiff::Timestamp::now(),
+    ))
+}
+
+/// `ssc-operator rotate NAME`: sets the rotate annotation to a new value and waits until the
+/// operator reports it handled.
+pub async fn rotate(args: RotateArgs) -> Result<String, CliError> {
+    let (client, namespace) = connect(&args.target).await?;
+    let name = &args.target.name;
+    let resources = Api::<ServiceSpecificCredential>::namespaced(client.clone(), &namespace);
+    let before = get_resource(&client, &namespace, name).await?;
+    let request = jiff::Timestamp::now().to_string();
+    let patch = serde_json::json!({"metadata": {"annotations": {ROTATE_ANNOTATION: request}}});
+    resources
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    if args.no_wait {
+        return Ok(format!(
+            "rotation of {namespace}/{name} requested ({ROTATE_ANNOTATION}={request})\n"
+        ));
+    }
+    let deadline = tokio::time::Instant::now() + args.timeout;
+    loop {
+        let now = get_resource(&client, &namespace, name).await?;
+        let status = now.status.clone().unwrap_or_default();
+        if status.handled_rotate_request.as_deref() == Some(request.as_str()) {
+            let previous = before.status.and_then(|s| s.credential_id);
+            return Ok(format!(
+                "rotated {namespace}/{name}: credential {} (was {}), at {}\n",
+                status.credential_id.as_deref().unwrap_or("-"),
+                previous.as_deref().unwrap_or("-"),
+                status
+                    .last_rotation_time
+                    .map_or("-".into(), |t| t.0.to_string()),
+            ));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let ready = now.ready_condition().map_or("not reported".into(), |c| {
+                format!("{} ({}): {}", c.status, c.reason, c.message)
+            });
+            return Err(CliError::NotHandled {
+                request,
+                timeout: args.timeout,
+                ready,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iam::SecretValue;
+
+    fn resource() -> ServiceSpecificCredential {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "iam.ssc-operator.dev/v1alpha1",
+            "kind": "ServiceSpecificCredential",
+            "metadata": {"name": "git", "namespace": "team-a", "uid": "uid-1", "generation": 2},
+            "spec": {"userName": "sofia", "serviceName": "codecommit.amazonaws.com"},
+            "status": {
+                "observedGeneration": 2,
+                "credentialId": "ACCA1111111111111111",
+                "credentialStatus": "Active",
+                "serviceUserName": "sofia-at-123456789012",
+                "createDate": "2026-11-30T12:00:00Z",
+                "slotsUsed": 1,
+                "conditions": [{"type": "Ready", "status": "True", "reason": "Available",
+                                "message": "", "lastTransitionTime": "2026-12-01T11:57:00Z"}]
+            }
+        }))
+        .unwrap()
+    }
+
+    fn secret_of(r: &ServiceSpecificCredential, id: &str, password: &str) -> Secret {
+        secret::render(
+            r,
+            &secret::Material {
+                kind: r.spec.service_name.kind(),
+                credential_id: id,
+                login: "sofia-at-123456789012",
+                secret: &SecretValue::new(password),
+                issued_at: Some("2026-12-01T11:57:00.000Z"),
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_secret_check_tells_intact_edited_other_foreign_and_missing() {
+        let r = resource();
+        let good = secret_of(&r, "ACCA1111111111111111", "pw-1");
+        assert_eq!(
+            secret_state(&r, Some(&good)),
+            SecretState::Matches {
+                issued_at: Some("2026-12-01T11:57:00.000Z".into())
+            }
+        );
+        let mut edited = good.clone();
+        edited.data.as_mut().unwrap().insert(
+            "password".into(),
+            k8s_openapi::ByteString(b"typed-by-hand".to_vec()),
+        );
+        assert_eq!(secret_state(&r, Some(&edited)), SecretState::Edited);
+        let other = secret_of(&r, "ACCA2222222222222222", "pw-2");
+        assert_eq!(
+            secret_state(&r, Some(&other)),
+            SecretState::HoldsOther {
+                credential_id: "ACCA2222222222222222".into()
+            }
+        );
+        let mut foreign = good.clone();
+        foreign.metadata.owner_references = None;
+        assert_eq!(secret_state(&r, Some(&foreign)), SecretState::Foreign);
+        assert_eq!(secret_state(&r, None), SecretState::Missing);
+    }
+
+    #[test]
+    fn the_report_names_everything_a_user_asks_and_no_secret() {
+        let r = resource();
+        let good = secret_of(&r, "ACCA1111111111111111", "pw-never-printed");
+        let now: jiff::Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
+        let event: Event = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "e1", "namespace": "team-a"},
+            "eventTime": "2026-12-01T11:57:00.000000Z",
+            "type": "Normal", "reason": "CredentialCreated", "note": "created IAM credential",
+            "reportingController": "ssc-operator", "reportingInstance": "x", "action": "Create"
+        }))
+        .unwrap();
+        let text = render_status(&r, &secret_state(&r, Some(&good)), &[event], now);
+        for needle in [
+            "team-a/git",
+            "True (Available) since 2026-12-01T11:57:00Z (3m ago)",
+            "ACCA1111111111111111 (Active)",
+            "sofia-at-123456789012",
+            "Next rotation:  no schedule",
+            "1 of 2 credentials",
+            "git: matches its digest",
+            "issued 2026-12-01T11:57:00.000Z",
+            "CredentialCreated",
+            "3m ago",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert!(!text.contains("pw-never-printed"), "{text}");
+        assert!(!text.contains("Observed:"), "{text}");
+    }
+
+    #[test]
+    fn relative_times_read_like_kubectl_ages() {
+        let now: jiff::Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
+        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        assert_eq!(relative(at("2026-12-01T11:59:30Z"), now), "30s ago");
+        assert_eq!(relative(at("2026-12-01T11:00:00Z"), now), "60m ago");
+        assert_eq!(relative(at("2026-12-03T12:00:00Z"), now), "in 2d");
+    }
+}
