@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1.7
 #
-# ssc-operator: one binary, three subcommands (run, emulator, crd).
+# ssc-operator: one binary (run, emulator, demo, crd, status, rotate, completion).
 #
 #   docker build -t ghcr.io/ssc-operator/ssc-operator:0.1.0 .
 #   docker buildx build --platform linux/amd64,linux/arm64 -t ... --push .
@@ -25,6 +25,7 @@ WORKDIR /src
 # Sources only (.dockerignore keeps target/, .git, tests' venvs, charts out).
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY crates ./crates
 # --locked: exactly Cargo.lock. Cache mounts keep the registry and the target
 # dir (one per platform) between builds; the binary is copied out of the mount.
 # aws-lc-sys builds its C code with the cc crate: no cmake, clang or bindgen.

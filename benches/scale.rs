@@ -15,9 +15,6 @@
 //!   installed) and IAM endpoint (e.g. the chart's emulator, port-forwarded) instead of the
 //!   stand-in and the in-process emulator; Kubernetes requests are then not counted.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::collections::{BTreeMap, HashMap};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -31,7 +28,7 @@ use kube::{Client, CustomResourceExt, ResourceExt};
 use serde_json::json;
 use ssc_operator::api::ServiceSpecificCredential;
 use ssc_operator::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
-use support::apiserver::{ApiServer, ApiServerConfig};
+use kube_standin::{ApiServer, ApiServerConfig};
 
 const NS: &str = "ssc-bench";
 const SERVICES: [&str; 2] = ["codecommit.amazonaws.com", "cassandra.amazonaws.com"];

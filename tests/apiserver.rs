@@ -1,4 +1,4 @@
-//! Conformance tests of the Kubernetes API stand-in (`tests/support/apiserver`).
+//! Conformance tests of the Kubernetes API stand-in (`crates/kube-standin`).
 //!
 //! `transcripts_replay_in_order` (01–41) and `transcripts_42_to_53_replay_in_order` (the later
 //! sequence in namespace `rec`) replay every recorded request of
@@ -9,15 +9,13 @@
 //! Timestamps are compared exactly: the stand-in's clock is set to the recorded time of each step.
 //! The other tests drive the stand-in with a real `kube::Client` and kube-runtime.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value, json};
-use support::apiserver::{ApiServer, ApiServerConfig, RequestMatcher};
+use kube_standin::{ApiServer, ApiServerConfig, RequestMatcher};
 
 // -------------------------------------------------------------------------------------------------
 // Order-preserving JSON
@@ -2731,7 +2729,7 @@ async fn namespace_termination() {
     assert_eq!(code, 200, "held by the helper");
     assert_eq!(
         ns["spec"]["finalizers"],
-        json!([support::apiserver::NAMESPACE_HOLD_FINALIZER])
+        json!([kube_standin::NAMESPACE_HOLD_FINALIZER])
     );
     s.release_namespace("t").await;
     wait_gone(&s, "/api/v1/namespaces/t").await;
@@ -3384,7 +3382,7 @@ mod client {
 #[tokio::test]
 async fn rbac_rules_and_owner_reference_enforcement() {
     use k8s_openapi::api::rbac::v1::PolicyRule;
-    use support::apiserver::TokenUser;
+    use kube_standin::TokenUser;
     let rule = |groups: &[&str], resources: &[&str], verbs: &[&str]| PolicyRule {
         api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
         resources: Some(resources.iter().map(|s| s.to_string()).collect()),

@@ -5,14 +5,12 @@
 //! cluster: `kubectl apply --dry-run=server -f tests/fixtures/invalid-manifests/` must refuse
 //! each file.
 
-mod support;
-
 use std::path::PathBuf;
 
 use kube::CustomResourceExt;
 use serde_json::{Value, json};
 use ssc_operator::api::ServiceSpecificCredential;
-use support::apiserver::ApiServer;
+use kube_standin::ApiServer;
 
 const NS: &str = "team-a";
 

@@ -13,7 +13,7 @@ use crate::{LEASE_DURATION, RENEW_DEADLINE};
 /// and the server reading the request, on a loaded two-core machine.
 const ARRIVAL_SLACK: Duration = Duration::from_millis(300);
 use crate::replicas::access_key;
-use crate::support::apiserver::RecordedRequest;
+use kube_standin::RecordedRequest;
 
 /// What a run went through, printed at its end.
 #[derive(Debug, Default)]

@@ -8,9 +8,6 @@
 //! credential is orphaned, and that every write any replica sent — to Kubernetes or to IAM — was
 //! sent while that replica, and no other, held the Lease.
 
-#[path = "../support/mod.rs"]
-mod support;
-
 #[allow(dead_code)]
 #[path = "../e2e/harness.rs"]
 mod harness;
@@ -29,7 +26,7 @@ use ssc_operator::emulator::{FaultConfig, FaultKind, InjectedFault};
 use harness::{Harness, Options, status};
 use replicas::Replicas;
 use schedule::{Step, Workload};
-use support::apiserver::RequestMatcher;
+use kube_standin::RequestMatcher;
 
 pub const LEASE_NS: &str = "ssc-system";
 /// Short enough that a run sees many handovers: renew deadline 2 s, retry 500 ms.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::harness::Harness;
-use crate::support::apiserver::TokenUser;
+use kube_standin::TokenUser;
 use crate::{LEASE_DURATION, LEASE_NS};
 
 pub const COUNT: usize = 3;

@@ -81,7 +81,7 @@ fn kubeconfig_for(dir: &std::path::Path, url: &str, token: &str) -> std::path::P
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_without_the_crd_says_how_to_install_it() {
-    let kube = crate::support::apiserver::ApiServer::start(vec![]).await;
+    let kube = kube_standin::ApiServer::start(vec![]).await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = kubeconfig_for(dir.path(), &kube.url(), &kube.admin_token());
     let out = tokio::process::Command::new(BIN)

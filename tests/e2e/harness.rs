@@ -21,7 +21,7 @@ use ssc_operator::reconcile;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::support::apiserver::{
+use kube_standin::{
     ADMIN_TOKEN, ApiServer, ApiServerConfig, RecordedRequest, TokenUser,
 };
 

@@ -12,7 +12,7 @@ use ssc_operator::api::ALLOWED_USERS_ANNOTATION;
 use ssc_operator::emulator::{FaultKind, InjectedFault};
 
 use crate::harness::{Harness, NS, Options, login_and_secret, status};
-use crate::support::apiserver::RequestMatcher;
+use kube_standin::RequestMatcher;
 
 const CODECOMMIT: &str = "codecommit.amazonaws.com";
 const OTHER_NS: &str = "team-b";

@@ -88,8 +88,8 @@ async fn holder(h: &Harness) -> Option<String> {
 }
 
 /// The requests to the replicas' Lease.
-fn lease_requests() -> crate::support::apiserver::RequestMatcher {
-    crate::support::apiserver::RequestMatcher::any()
+fn lease_requests() -> kube_standin::RequestMatcher {
+    kube_standin::RequestMatcher::any()
         .resource("leases")
         .name("ssc-operator")
 }
@@ -302,7 +302,7 @@ async fn losing_the_lease_stops_in_flight_reconciles_before_their_next_write() {
     wait_holder(&h, "replica-a", lease_duration * 3).await;
     // The intent-marker write before the Create hangs for 3 s ...
     h.kube.stall_next(
-        crate::support::apiserver::RequestMatcher::any()
+        kube_standin::RequestMatcher::any()
             .resource("servicespecificcredentials")
             .subresource("status")
             .body_contains("createRequestedAt"),
@@ -340,7 +340,7 @@ async fn shutdown_is_bounded_even_with_a_hanging_request() {
     })
     .await;
     h.kube.stall_next(
-        crate::support::apiserver::RequestMatcher::any()
+        kube_standin::RequestMatcher::any()
             .resource("servicespecificcredentials")
             .subresource("status"),
         Duration::from_secs(60),

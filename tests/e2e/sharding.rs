@@ -9,7 +9,7 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
 use crate::harness::{Harness, NS, Options, status, write_kubeconfig};
-use crate::support::apiserver::TokenUser;
+use kube_standin::TokenUser;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ssc-operator");
 const LEASE_NS: &str = "ssc-system";

@@ -9,7 +9,6 @@ use super::status::{ApiError, GroupResource, go_quote};
 #[derive(Clone, Debug)]
 pub struct User {
     pub name: String,
-    pub groups: Vec<String>,
     /// `None` = unrestricted (system:masters).
     pub rules: Option<Vec<PolicyRule>>,
     /// `Some(ns)`: the rules apply in this namespace only (a RoleBinding).
@@ -38,7 +37,6 @@ pub fn authenticate(tokens: &[TokenUser], headers: &HeaderMap) -> Result<User, A
     let Some(auth) = headers.get("authorization") else {
         return Ok(User {
             name: "system:anonymous".into(),
-            groups: vec!["system:unauthenticated".into()],
             rules: Some(Vec::new()),
             namespace: None,
         });
@@ -52,11 +50,8 @@ pub fn authenticate(tokens: &[TokenUser], headers: &HeaderMap) -> Result<User, A
         .iter()
         .find(|t| t.token == token)
         .ok_or_else(ApiError::unauthorized)?;
-    let mut groups = t.groups.clone();
-    groups.push("system:authenticated".into());
     Ok(User {
         name: t.user.clone(),
-        groups,
         rules: t.rules.clone(),
         namespace: t.namespace.clone(),
     })
@@ -89,20 +84,12 @@ pub fn impersonate(
             ),
         ));
     }
-    let mut groups: Vec<String> = headers
-        .get_all("impersonate-group")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::to_string)
-        .collect();
-    groups.push("system:authenticated".into());
     let token = tokens.iter().find(|t| t.user == target);
     let rules = token
         .map(|t| t.rules.clone().unwrap_or_default())
         .or(Some(Vec::new()));
     Ok(User {
         name: target.to_string(),
-        groups,
         rules,
         namespace: token.and_then(|t| t.namespace.clone()),
     })

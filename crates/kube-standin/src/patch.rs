@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 #[derive(Debug)]
 pub enum PatchError {
     Bad(String),
-    Apply(String),
+    /// The message says which operation failed; the API answer is generic, as kube-apiserver's.
+    Apply(#[expect(dead_code, reason = "read only through Debug, when debugging")] String),
 }
 
 /// RFC 7386 JSON merge patch.

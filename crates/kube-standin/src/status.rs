@@ -31,7 +31,6 @@ impl std::fmt::Display for GroupResource {
 /// `field.ErrorType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrType {
-    NotFound,
     Required,
     Duplicate,
     Invalid,
@@ -39,14 +38,12 @@ pub enum ErrType {
     Forbidden,
     TooLong,
     TooMany,
-    Internal,
     TypeInvalid,
 }
 
 impl ErrType {
     fn text(self) -> &'static str {
         match self {
-            ErrType::NotFound => "Not found",
             ErrType::Required => "Required value",
             ErrType::Duplicate => "Duplicate value",
             ErrType::Invalid => "Invalid value",
@@ -54,14 +51,12 @@ impl ErrType {
             ErrType::Forbidden => "Forbidden",
             ErrType::TooLong => "Too long",
             ErrType::TooMany => "Too many",
-            ErrType::Internal => "Internal error",
             ErrType::TypeInvalid => "Invalid value",
         }
     }
 
     pub fn reason(self) -> &'static str {
         match self {
-            ErrType::NotFound => "FieldValueNotFound",
             ErrType::Required => "FieldValueRequired",
             ErrType::Duplicate => "FieldValueDuplicate",
             ErrType::Invalid => "FieldValueInvalid",
@@ -69,7 +64,6 @@ impl ErrType {
             ErrType::Forbidden => "FieldValueForbidden",
             ErrType::TooLong => "FieldValueTooLong",
             ErrType::TooMany => "FieldValueTooMany",
-            ErrType::Internal => "InternalError",
             ErrType::TypeInvalid => "FieldValueTypeInvalid",
         }
     }
@@ -78,8 +72,6 @@ impl ErrType {
 /// The "bad value" of a field error, printed the way Go's `ErrorBody` prints it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum BadValue {
-    /// `field.OmitValueType{}`: nothing printed.
-    Omit,
     /// nil: printed as `"null"` (quoted, like Go does for a nil value).
     Null,
     Str(String),
@@ -191,11 +183,10 @@ impl FieldError {
     /// Go's `(*field.Error).ErrorBody()`.
     pub fn body(&self) -> String {
         let mut s = match self.kind {
-            ErrType::Required | ErrType::Forbidden | ErrType::TooLong | ErrType::Internal => {
+            ErrType::Required | ErrType::Forbidden | ErrType::TooLong => {
                 self.kind.text().to_string()
             }
             _ => match &self.bad_value {
-                BadValue::Omit => self.kind.text().to_string(),
                 BadValue::Null => format!("{}: \"null\"", self.kind.text()),
                 BadValue::Str(s) => format!("{}: {}", self.kind.text(), go_quote(s)),
                 BadValue::Int(i) => format!("{}: {}", self.kind.text(), i),

@@ -188,14 +188,6 @@ impl FieldSet {
         }
     }
 
-    pub fn has(&self, path: &[Pe]) -> bool {
-        match path {
-            [] => false,
-            [last] => self.members.contains(last),
-            [first, rest @ ..] => self.children.get(first).is_some_and(|c| c.has(rest)),
-        }
-    }
-
     pub fn is_empty(&self) -> bool {
         self.members.is_empty() && self.children.values().all(FieldSet::is_empty)
     }
@@ -419,10 +411,6 @@ impl Comparison {
         self.added = self.added.recursive_difference(ignored);
         self.modified = self.modified.recursive_difference(ignored);
         self.removed = self.removed.recursive_difference(ignored);
-    }
-
-    pub fn is_same(&self) -> bool {
-        self.added.is_empty() && self.modified.is_empty() && self.removed.is_empty()
     }
 }
 
