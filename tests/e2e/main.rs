@@ -1,9 +1,6 @@
 //! End-to-end: the operator against the Kubernetes API stand-in and the IAM emulator.
 //! Each test reads as a specification of one behaviour a user relies on.
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod binary;
 mod cli;
 mod harness;
@@ -21,7 +18,7 @@ use kube::ResourceExt;
 use kube::api::PostParams;
 use serde_json::json;
 use ssc_operator::policy::PolicyMode;
-use support::apiserver::RequestMatcher;
+use kube_standin::RequestMatcher;
 
 const CODECOMMIT: &str = "codecommit.amazonaws.com";
 const BEDROCK: &str = "bedrock.amazonaws.com";
