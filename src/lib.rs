@@ -6,6 +6,7 @@
 pub mod api;
 pub mod cli;
 pub mod clock;
+pub mod demo;
 pub mod emulator;
 pub mod fence;
 pub mod iam;

@@ -1,4 +1,5 @@
-//! `ssc-operator`: the controller (`run`), the IAM emulator (`emulator`), the CRD printer (`crd`)
+//! `ssc-operator`: the controller (`run`), the IAM emulator (`emulator`), the local sandbox
+//! (`demo`), the CRD printer (`crd`)
 //! and the user commands `status` and `rotate` (also as the kubectl plugin `kubectl ssc`).
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -19,6 +20,10 @@ enum Command {
     Run(Box<ssc_operator::operator::RunArgs>),
     /// Run the IAM emulator (IAM Query protocol) for dev/test clusters and tests.
     Emulator(Box<ssc_operator::emulator::EmulatorArgs>),
+    /// Try it with nothing installed: a local sandbox Kubernetes API (in memory, 127.0.0.1 only,
+    /// with the CRD), the IAM emulator and the controller in one process, and a kubeconfig for
+    /// kubectl. Never a production API server.
+    Demo(ssc_operator::demo::DemoArgs),
     /// Print the CustomResourceDefinition YAML.
     Crd,
     /// Show a ServiceSpecificCredential: Ready, credential, expiry, next rotation, quota, whether
@@ -59,6 +64,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Run(args) => ssc_operator::operator::run(*args).await,
         Command::Emulator(args) => ssc_operator::emulator::run(*args).await,
+        Command::Demo(args) => ssc_operator::demo::run(args).await,
         Command::Crd => {
             print!("{}", ssc_operator::api::crd_yaml());
             Ok(())

@@ -27,6 +27,10 @@ use crate::telemetry::{self, LogFormat};
 #[derive(clap::Args, Debug, Clone)]
 #[command(mut_args = crate::emulator::empty_env_as_unset)]
 pub struct RunArgs {
+    /// The kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or the in-cluster config).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+
     /// IAM endpoint URL, e.g. the in-cluster emulator. Default: the AWS SDK's choice (it also
     /// honours AWS_ENDPOINT_URL_IAM).
     #[arg(long, env = "SSC_IAM_ENDPOINT_URL", value_name = "URL")]
@@ -235,7 +239,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     } else {
         WriteFence::always_open()
     };
-    let (client, unfenced) = connect_kubernetes(fence.clone()).await?;
+    let (client, unfenced) = connect_kubernetes(fence.clone(), args.kubeconfig.as_deref()).await?;
     // Installing the CRD (dev mode) comes before any election, so not through the fence.
     ensure_crd(
         &unfenced,
@@ -485,11 +489,23 @@ pub fn kube_client(
 
 /// The operator's client (fenced by `fence`) and an unfenced one for the election (which must
 /// renew while the fence is closed) and the dev-mode CRD install (before any election).
-async fn connect_kubernetes(fence: WriteFence) -> anyhow::Result<(kube::Client, kube::Client)> {
-    let hint = "point it at a cluster: set KUBECONFIG (or ~/.kube/config) to a cluster you can reach, e.g. `kind create cluster` or `k3d cluster create`, or run it in-cluster";
-    let config = kube::Config::infer()
-        .await
-        .map_err(|e| anyhow::anyhow!("no Kubernetes configuration found ({e}); {hint}"))?;
+async fn connect_kubernetes(
+    fence: WriteFence,
+    kubeconfig: Option<&std::path::Path>,
+) -> anyhow::Result<(kube::Client, kube::Client)> {
+    let hint = "point it at a cluster: set KUBECONFIG (or ~/.kube/config) to a cluster you can reach, e.g. `kind create cluster` or `k3d cluster create`, or run it in-cluster; or try `ssc-operator demo`, which needs none";
+    let config = match kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| anyhow::anyhow!("cannot read --kubeconfig {}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| anyhow::anyhow!("--kubeconfig {}: {e}", path.display()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| anyhow::anyhow!("no Kubernetes configuration found ({e}); {hint}"))?,
+    };
     let build = |fence| {
         kube_client(config.clone(), fence)
             .map_err(|e| anyhow::anyhow!("cannot build a Kubernetes client ({e}); {hint}"))

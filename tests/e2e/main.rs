@@ -3,6 +3,7 @@
 
 mod binary;
 mod cli;
+mod demo;
 mod harness;
 mod hostile;
 mod iam_client;
@@ -16,9 +17,9 @@ use harness::{Harness, NS, Options, data, login_and_secret, status};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::PostParams;
+use kube_standin::RequestMatcher;
 use serde_json::json;
 use ssc_operator::policy::PolicyMode;
-use kube_standin::RequestMatcher;
 
 const CODECOMMIT: &str = "codecommit.amazonaws.com";
 const BEDROCK: &str = "bedrock.amazonaws.com";

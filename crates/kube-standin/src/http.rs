@@ -24,6 +24,7 @@ const MAX_BODY: usize = 3 * 1024 * 1024;
 
 enum Route {
     Version,
+    OpenApiV2,
     Health,
     ApiVersions,
     Groups,
@@ -46,6 +47,7 @@ fn route(sh: &Shared, path: &str) -> Route {
         .collect();
     match segs.as_slice() {
         ["version"] => Route::Version,
+        ["openapi", "v2"] => Route::OpenApiV2,
         ["healthz"] | ["livez"] | ["readyz"] => Route::Health,
         ["api"] => Route::ApiVersions,
         ["apis"] => Route::Groups,
@@ -164,6 +166,19 @@ fn reply_response(r: Reply) -> Response {
         })
         .collect();
     json_response(r.code, r.body, &warnings)
+}
+
+/// `/openapi/v2` as kubectl reads it (gnostic's protobuf `Document`): a document with no paths and
+/// no definitions. kubectl's `apply` and `create` refuse to start without one; with none for a
+/// kind, kubectl leaves validation to the server, which validates every write anyway.
+fn openapi_v2() -> Response {
+    // Field 1 (`swagger`), a string of 3 bytes.
+    let mut resp = Response::new(Body::from(&b"\x0a\x032.0"[..]));
+    resp.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/com.github.proto-openapi.spec.v2.v1.0+protobuf"),
+    );
+    resp
 }
 
 fn text_response(code: u16, body: &str) -> Response {
@@ -369,7 +384,9 @@ pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     .await;
     rec.status = resp.status().as_u16();
     rec.answered = std::time::Instant::now();
-    lock(&sh.requests).push(rec);
+    if sh.record_requests {
+        lock(&sh.requests).push(rec);
+    }
     resp
 }
 
@@ -436,6 +453,7 @@ async fn serve(
     }
     match route {
         Route::Version => json_response(200, discovery::version(), &[]),
+        Route::OpenApiV2 => openapi_v2(),
         Route::Health => text_response(200, "ok"),
         Route::ApiVersions => json_response(200, discovery::api_versions(&sh_addr(headers)), &[]),
         Route::Groups => json_response(200, discovery::groups(sh), &[]),

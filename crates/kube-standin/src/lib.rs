@@ -3,6 +3,11 @@
 //! namespace controller) for every request the operator makes. It reproduces the recorded
 //! answers in `tests/fixtures/kube-apiserver-transcripts/`; `tests/apiserver.rs` replays them.
 //!
+//! It is a test double and a local sandbox (`ssc-operator demo`), never a production API
+//! server: everything lives in memory and is lost on exit, it listens on 127.0.0.1 only, and it
+//! has no TLS, no admission beyond what is listed below, and bearer tokens as its only
+//! authentication.
+//!
 //! ```ignore
 //! let server = ApiServer::start(vec![ServiceSpecificCredential::crd()]).await;
 //! let client = server.client(); // admin token, default namespace "default"
@@ -74,6 +79,7 @@ mod selector;
 mod server;
 mod status;
 mod store;
+mod tls;
 mod watch;
 
 use std::collections::BTreeMap;
@@ -160,6 +166,14 @@ pub struct ApiServerConfig {
     /// How far watch streams lag behind writes. A real watch cache trails etcd by a few
     /// milliseconds, and more under load; a lag makes controller caches visibly stale.
     pub watch_lag: Duration,
+    /// Keep every request for [`ApiServer::requests`] (tests); off, nothing accumulates (the
+    /// demo sandbox, which runs for as long as someone uses it).
+    pub record_requests: bool,
+    /// The port on 127.0.0.1 (0: any free one). The stand-in never listens beyond loopback.
+    pub port: u16,
+    /// Serve HTTPS with a CA made at start ([`ApiServer::ca_pem`]); kubectl sends tokens only
+    /// over TLS. Tests use plain HTTP.
+    pub tls: bool,
 }
 
 impl Default for ApiServerConfig {
@@ -173,6 +187,9 @@ impl Default for ApiServerConfig {
             tokens: vec![TokenUser::admin(ADMIN_TOKEN)],
             owner_references_permission_enforcement: false,
             watch_lag: Duration::ZERO,
+            record_requests: true,
+            port: 0,
+            tls: false,
         }
     }
 }
@@ -274,6 +291,7 @@ struct Inner {
     shared: Arc<Shared>,
     addr: SocketAddr,
     admin_token: String,
+    ca_pem: Option<String>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -310,7 +328,19 @@ impl ApiServer {
         .await
     }
 
+    /// Starts a stand-in as configured; panics if the port cannot be bound (tests).
     pub async fn start_with(config: ApiServerConfig) -> ApiServer {
+        Self::try_start_with(config)
+            .await
+            .expect("bind the stand-in's port on 127.0.0.1")
+    }
+
+    /// Starts a stand-in as configured, on 127.0.0.1 only.
+    pub async fn try_start_with(config: ApiServerConfig) -> std::io::Result<ApiServer> {
+        let tls = match config.tls {
+            true => Some(tls::generate().map_err(std::io::Error::other)?),
+            false => None,
+        };
         let mut defs: Vec<Arc<resources::ResourceDef>> =
             resources::builtins().into_iter().map(Arc::new).collect();
         for crd in &config.crds {
@@ -334,6 +364,7 @@ impl ApiServer {
             owner_references_permission_enforcement: config.owner_references_permission_enforcement,
             watch_lag: config.watch_lag,
             requests: Mutex::new(Vec::new()),
+            record_requests: config.record_requests,
             faults: Mutex::new(Vec::new()),
             frozen_time: Mutex::new(None),
             shutdown: CancellationToken::new(),
@@ -343,33 +374,65 @@ impl ApiServer {
             create_namespace_internal(&shared, ns, &[]);
         }
         shared.store().compact();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
+        let listener =
+            tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, config.port)).await?;
+        let addr = listener.local_addr()?;
         let app = axum::Router::new()
             .fallback(http::handle)
             .with_state(shared.clone());
         let cancel = shared.shutdown.clone();
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(cancel.cancelled_owned())
-                .await;
-        });
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        let server = match tls {
+            None => tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(cancel.cancelled_owned())
+                    .await;
+            }),
+            Some(tls) => {
+                let handle = axum_server::Handle::new();
+                tokio::spawn({
+                    let handle = handle.clone();
+                    async move {
+                        cancel.cancelled().await;
+                        handle.graceful_shutdown(Some(Duration::from_secs(1)));
+                    }
+                });
+                let listener = listener.into_std()?;
+                let server = axum_server::from_tcp_rustls(
+                    listener,
+                    axum_server::tls_rustls::RustlsConfig::from_config(tls.server),
+                )?
+                .handle(handle);
+                tokio::spawn(async move {
+                    let _ = server.serve(app.into_make_service()).await;
+                })
+            }
+        };
         let gc = tokio::spawn(gc::run(shared.clone()));
-        ApiServer {
+        Ok(ApiServer {
             inner: Arc::new(Inner {
                 shared,
                 addr,
                 admin_token,
+                ca_pem,
                 tasks: Mutex::new(vec![server, gc]),
             }),
-        }
+        })
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.inner.addr)
+        let scheme = if self.inner.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.inner.addr)
+    }
+
+    /// With TLS: the PEM of the CA that signed the serving certificate.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.inner.ca_pem.as_deref()
     }
 
     /// A client authenticated as the unrestricted admin, default namespace "default".

@@ -31,6 +31,7 @@ pub struct Shared {
     pub owner_references_permission_enforcement: bool,
     pub watch_lag: Duration,
     pub requests: Mutex<Vec<RecordedRequest>>,
+    pub record_requests: bool,
     pub faults: Mutex<Vec<Fault>>,
     pub frozen_time: Mutex<Option<jiff::Timestamp>>,
     pub shutdown: CancellationToken,

@@ -1,0 +1,145 @@
+//! `ssc-operator demo`: try the operator with nothing installed. One process serves the
+//! Kubernetes API stand-in (`kube-standin`, in memory, on 127.0.0.1 only) with the CRD installed,
+//! runs the IAM emulator and the controller against both, and writes a kubeconfig for kubectl.
+//! A local sandbox: nothing is persisted, nothing reaches AWS or a real cluster, and the API
+//! server is not one to run anything else on.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Parser;
+use kube::CustomResourceExt;
+use kube_standin::{ApiServer, ApiServerConfig, TokenUser};
+
+use crate::api::ServiceSpecificCredential;
+use crate::operator::RunArgs;
+
+/// Flags of `ssc-operator demo`.
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Port of the sandbox API server on 127.0.0.1 (default: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Where to write the kubeconfig for kubectl (default: ssc-demo/kubeconfig in the temp dir).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// IAM users the emulator starts with (repeatable or comma-separated).
+    #[arg(
+        long = "emulator-user",
+        value_name = "NAME",
+        value_delimiter = ',',
+        default_value = "alice"
+    )]
+    pub emulator_users: Vec<String>,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http_addr: std::net::SocketAddr,
+}
+
+/// `RunArgs` parsed as the `run` subcommand would parse them.
+#[derive(Parser)]
+struct Run {
+    #[command(flatten)]
+    args: RunArgs,
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    // A fresh token per run: other local users cannot guess their way in.
+    let token = format!("{:032x}", rand::random::<u128>());
+    let server = ApiServer::try_start_with(ApiServerConfig {
+        crds: vec![ServiceSpecificCredential::crd()],
+        tokens: vec![TokenUser::admin(&token)],
+        record_requests: false,
+        port: args.port,
+        tls: true,
+        ..ApiServerConfig::default()
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "cannot listen on 127.0.0.1:{} (choose another with --port, 0 for any)",
+            args.port
+        )
+    })?;
+    let kubeconfig = args
+        .kubeconfig
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("ssc-demo").join("kubeconfig"));
+    let ca = server.ca_pem().unwrap_or_default();
+    write_kubeconfig(&kubeconfig, &server.url(), ca, &token)?;
+
+    let users = args.emulator_users.join(",");
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "ssc-operator demo: a local sandbox. An in-memory Kubernetes API server on {} (not a real\n\
+         cluster: nothing is kept after exit) with the ServiceSpecificCredential CRD, the IAM\n\
+         emulator with the IAM users {users} (no AWS account is used), and the operator.\n\n\
+         In another shell:\n\n  export KUBECONFIG={}\n  kubectl apply -f - <<'EOF'\n\
+         apiVersion: iam.ssc-operator.dev/v1alpha1\nkind: ServiceSpecificCredential\n\
+         metadata: {{ name: alice-git, namespace: default }}\n\
+         spec: {{ userName: {}, serviceName: codecommit.amazonaws.com }}\nEOF\n\
+         \x20 kubectl get ssc alice-git\n\
+         \x20 kubectl get secret alice-git -o jsonpath='{{.data.password}}' | base64 -d\n\n\
+         Ctrl-C stops it.\n",
+        server.url(),
+        kubeconfig.display(),
+        args.emulator_users.first().map_or("alice", String::as_str),
+    )?;
+    out.flush()?;
+    drop(out);
+
+    let run = Run::try_parse_from([
+        "run",
+        "--kubeconfig",
+        &kubeconfig.to_string_lossy(),
+        "--embedded-emulator",
+        "--emulator-user",
+        &users,
+        "--policy",
+        "permissive",
+        "--leader-elect",
+        "false",
+        "--log-format",
+        "text",
+        "--http-addr",
+        &args.http_addr.to_string(),
+        "--resync-interval",
+        "1m",
+        "--region",
+        "us-east-1",
+    ])
+    .context("demo settings")?;
+    let result = crate::operator::run(run.args).await;
+    drop(server);
+    result
+}
+
+/// A kubeconfig (mode 0600: it holds the token) for the sandbox, context namespace `default`.
+fn write_kubeconfig(path: &Path, url: &str, ca_pem: &str, token: &str) -> anyhow::Result<()> {
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: ssc-demo\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\n\
+         users:\n- name: ssc-demo\n  user:\n    token: {token}\ncontexts:\n- name: ssc-demo\n  context:\n\
+         \x20   cluster: ssc-demo\n    user: ssc-demo\n    namespace: default\ncurrent-context: ssc-demo\n"
+    );
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    // An older file keeps its mode through `open`: tighten it too.
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! `ssc-operator demo`, the README's first command: with nothing installed, kubectl applies a
+//! resource and reads its Secret through the sandbox the binary serves.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ssc-operator");
+
+fn kubectl(kubeconfig: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    let mut child = Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn demo_serves_a_sandbox_kubectl_can_use_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("demo").join("kubeconfig");
+    let mut child = Command::new(BIN)
+        .args([
+            "demo",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--http-addr",
+            "127.0.0.1:0",
+            "--emulator-user",
+            "alice,bob",
+        ])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The banner says how to use it; it is printed once everything listens.
+    let mut banner = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    while !banner.contains("Ctrl-C stops it.") {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "{banner}");
+        banner.push_str(&line);
+    }
+    let export = format!("export KUBECONFIG={}", kubeconfig.display());
+    assert!(banner.contains(&export), "{banner}");
+    assert!(banner.contains("alice,bob"), "{banner}");
+
+    // Loopback and TLS only; the kubeconfig, which holds the token, is private.
+    let config = std::fs::read_to_string(&kubeconfig).unwrap();
+    assert!(config.contains("server: https://127.0.0.1:"), "{config}");
+    assert!(config.contains("certificate-authority-data: "), "{config}");
+    let mode = std::fs::metadata(&kubeconfig).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+
+    let manifest = "apiVersion: iam.ssc-operator.dev/v1alpha1\nkind: ServiceSpecificCredential\n\
+                    metadata: { name: alice-git, namespace: default }\n\
+                    spec: { userName: alice, serviceName: codecommit.amazonaws.com }\n";
+    let (ok, said) = kubectl(&kubeconfig, &["apply", "-f", "-"], Some(manifest));
+    assert!(ok, "{said}");
+    assert!(said.contains("created"), "{said}");
+    // What the CRD schema refuses, kubectl reports.
+    let bad = manifest.replace("codecommit.amazonaws.com", "nope.amazonaws.com");
+    let (ok, said) = kubectl(&kubeconfig, &["apply", "-f", "-"], Some(&bad));
+    assert!(!ok && said.contains("spec.serviceName"), "{said}");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, ready) = kubectl(
+            &kubeconfig,
+            &[
+                "get",
+                "ssc",
+                "alice-git",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+            ],
+            None,
+        );
+        if ready == "True" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never Ready: {ready}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (ok, password) = kubectl(
+        &kubeconfig,
+        &[
+            "get",
+            "secret",
+            "alice-git",
+            "-o",
+            "jsonpath={.data.password}",
+        ],
+        None,
+    );
+    assert!(ok && password.len() > 40, "{password}");
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn demo_on_a_taken_port_says_so() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["demo", "--port", &port, "--kubeconfig"])
+        .arg(dir.path().join("kubeconfig"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")) && stderr.contains("--port"),
+        "{stderr}"
+    );
+}
