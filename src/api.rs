@@ -95,6 +95,45 @@ pub struct ServiceSpecificCredentialSpec {
     /// reset. Refused when another resource holds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adopt: Option<AdoptSpec>,
+    /// Workloads in this namespace to restart (as `kubectl rollout restart` does) after a new
+    /// credential is written to the Secret, so that consumers reading it at start pick it up. Not
+    /// after the first one. Needs the operator's `--rollout-restart` (off by default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
+    pub rollout_restart: Vec<WorkloadRef>,
+}
+
+/// A workload in the resource's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadRef {
+    /// The workload's kind (group `apps`).
+    pub kind: WorkloadKind,
+    /// The workload's name.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub name: String,
+}
+
+/// The kinds of workloads that can be restarted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum WorkloadKind {
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+}
+
+impl WorkloadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::DaemonSet => "DaemonSet",
+        }
+    }
 }
 
 /// Which existing credential to take over.
@@ -329,6 +368,10 @@ pub struct ServiceSpecificCredentialStatus {
     /// Recreate rotation: when the previous credential is deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retire_after: Option<Time>,
+    /// The Secret's `iam.ssc-operator.dev/issued-at` for which the `rolloutRestart` workloads
+    /// were last restarted (or, for the first credential, recorded without a restart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workloads_restarted_for: Option<String>,
     /// How many of the user's credential slots for this service are used (IAM allows 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slots_used: Option<i32>,
@@ -361,6 +404,9 @@ pub struct Condition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 }
+
+/// The most workloads one resource may restart.
+pub const MAX_ROLLOUT_RESTARTS: usize = 16;
 
 /// The shortest rotation interval (and renewal lead time) accepted: shorter ones only churn.
 pub const MIN_ROTATION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
@@ -454,6 +500,31 @@ impl ServiceSpecificCredentialSpec {
                 ));
             }
         }
+        if self.rollout_restart.len() > MAX_ROLLOUT_RESTARTS {
+            return Err(format!(
+                "spec.rolloutRestart has {} workloads; at most {MAX_ROLLOUT_RESTARTS} are allowed",
+                self.rollout_restart.len()
+            ));
+        }
+        for workload in &self.rollout_restart {
+            let name_ok = !workload.name.is_empty()
+                && workload.name.len() <= 253
+                && workload.name.split('.').all(|label| {
+                    !label.is_empty()
+                        && label
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                        && !label.starts_with('-')
+                        && !label.ends_with('-')
+                });
+            if !name_ok {
+                return Err(format!(
+                    "spec.rolloutRestart: {:?} is not a valid {} name",
+                    workload.name,
+                    workload.kind.as_str()
+                ));
+            }
+        }
         if let Some(template) = &self.secret.template {
             if template.data.len() > crate::template::MAX_TEMPLATE_KEYS {
                 return Err(format!(
@@ -524,6 +595,7 @@ mod tests {
             rotation: None,
             deletion_policy: DeletionPolicy::Delete,
             adopt: None,
+            rollout_restart: Vec::new(),
         }
     }
 

@@ -129,6 +129,12 @@ pub struct RunArgs {
     #[arg(long, env = "SSC_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub leader_elect: bool,
 
+    /// Restart the workloads a resource lists in `spec.rolloutRestart` after each new credential
+    /// (needs get and patch on apps deployments, statefulsets and daemonsets). Off: such
+    /// resources get a Warning Event instead.
+    #[arg(long, env = "SSC_ROLLOUT_RESTART", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub rollout_restart: bool,
+
     /// Name of the leader-election Lease.
     #[arg(long, env = "SSC_LEASE_NAME", default_value = "ssc-operator")]
     pub lease_name: String,
@@ -306,6 +312,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             .allow_burst(args.namespace_iam_write_burst),
         leading: None,
         shutdown_grace: args.shutdown_grace,
+        rollout_restart: args.rollout_restart,
     };
     ready.store(true, Ordering::SeqCst);
     let outcome = if args.leader_elect {

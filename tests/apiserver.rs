@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use kube_standin::{ApiServer, ApiServerConfig, RequestMatcher};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value, json};
-use kube_standin::{ApiServer, ApiServerConfig, RequestMatcher};
 
 // -------------------------------------------------------------------------------------------------
 // Order-preserving JSON

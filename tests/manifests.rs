@@ -8,9 +8,9 @@
 use std::path::PathBuf;
 
 use kube::CustomResourceExt;
+use kube_standin::ApiServer;
 use serde_json::{Value, json};
 use ssc_operator::api::ServiceSpecificCredential;
-use kube_standin::ApiServer;
 
 const NS: &str = "team-a";
 

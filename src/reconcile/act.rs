@@ -60,6 +60,36 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
             Ok(Outcome { reason })
         }
         Decision::Create { replaces, existing } => create(ctx, snapshot, replaces, existing).await,
+        Decision::FollowCredential {
+            credential,
+            slots_used,
+            issued_at,
+            restart,
+        } => {
+            match restart {
+                plan::WorkloadRestart::Restart => {
+                    restart_workloads(ctx, snapshot, &issued_at).await?
+                }
+                plan::WorkloadRestart::Disabled => {
+                    publish(
+                        ctx,
+                        resource,
+                        EventType::Warning,
+                        "RolloutRestartDisabled",
+                        "RolloutRestart",
+                        "spec.rolloutRestart lists workloads, but this installation does not restart workloads (the operator runs without --rollout-restart): restart them yourself to pick up the new credential".into(),
+                    )
+                    .await;
+                }
+                plan::WorkloadRestart::FirstCredential => {}
+            }
+            let mut status = snapshot.status.clone();
+            apply_credential(&mut status, &credential);
+            settle_intent(&mut status, snapshot, &credential);
+            status.slots_used = Some(slots_used as i32);
+            status.workloads_restarted_for = Some(issued_at);
+            available(ctx, snapshot, status).await
+        }
         Decision::Recreate {
             old,
             cause,
@@ -1025,4 +1055,79 @@ pub async fn publish(
     {
         warn!(%error, reason, "could not publish Event");
     }
+}
+
+/// The pod-template annotation `kubectl rollout restart` sets.
+const RESTARTED_AT_ANNOTATION: &str = "kubectl.kubernetes.io/restartedAt";
+
+/// Restarts each `spec.rolloutRestart` workload as `kubectl rollout restart` does, with the
+/// credential's issue time as the value, so that doing it twice starts one rollout. A workload
+/// that is missing or that the operator may not patch gets a Warning and is skipped; any other
+/// failure is retried with the whole pass.
+async fn restart_workloads(
+    ctx: &Context,
+    snapshot: &Snapshot,
+    issued_at: &str,
+) -> Result<(), Error> {
+    use crate::api::WorkloadKind;
+    use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+    let resource = &snapshot.resource;
+    let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {
+        RESTARTED_AT_ANNOTATION: issued_at
+    }}}}});
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PatchParams::default()
+    };
+    let mut restarted = Vec::new();
+    for workload in &resource.spec.rollout_restart {
+        let client = ctx.client.clone();
+        let ns = snapshot.namespace.as_str();
+        let name = workload.name.as_str();
+        let result = match workload.kind {
+            WorkloadKind::Deployment => Api::<Deployment>::namespaced(client, ns)
+                .patch(name, &params, &Patch::Merge(&patch))
+                .await
+                .map(|_| ()),
+            WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(client, ns)
+                .patch(name, &params, &Patch::Merge(&patch))
+                .await
+                .map(|_| ()),
+            WorkloadKind::DaemonSet => Api::<DaemonSet>::namespaced(client, ns)
+                .patch(name, &params, &Patch::Merge(&patch))
+                .await
+                .map(|_| ()),
+        };
+        let what = format!("{}/{name}", workload.kind.as_str());
+        match result {
+            Ok(()) => restarted.push(what),
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 403 => {
+                publish(
+                    ctx,
+                    resource,
+                    EventType::Warning,
+                    "RolloutRestartFailed",
+                    "RolloutRestart",
+                    format!("could not restart {what}: {}", e.message),
+                )
+                .await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    if !restarted.is_empty() {
+        publish(
+            ctx,
+            resource,
+            EventType::Normal,
+            "WorkloadsRestarted",
+            "RolloutRestart",
+            format!(
+                "restarted {} for the credential issued at {issued_at}",
+                restarted.join(", ")
+            ),
+        )
+        .await;
+    }
+    Ok(())
 }

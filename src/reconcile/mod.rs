@@ -75,6 +75,9 @@ pub struct Config {
     /// After shutdown is asked for, how long reconciles under way may take to finish before
     /// they are dropped (a hung request must not hold the process past its termination grace).
     pub shutdown_grace: Duration,
+    /// Restart the `rolloutRestart` workloads of a resource after a new credential
+    /// (`--rollout-restart`; needs get/patch on apps workloads).
+    pub rollout_restart: bool,
 }
 
 /// The default [`Config::namespace_writes`]: 3 per second, 100 at once. Below the default
@@ -95,6 +98,7 @@ impl Default for Config {
             concurrency: 4,
             instance: None,
             namespace_writes: default_namespace_writes(),
+            rollout_restart: false,
             leading: None,
             shutdown_grace: Duration::from_secs(20),
         }

@@ -36,6 +36,8 @@ pub struct Snapshot {
     pub claimed_elsewhere: HashMap<String, String>,
     pub claims_complete: bool,
     pub namespace: String,
+    /// `--rollout-restart`.
+    pub rollout_restart_enabled: bool,
     pub now: Timestamp,
     /// What this reconcile's status writes are conditioned on (see `act::write_status`).
     pub fence: Mutex<Fence>,
@@ -70,6 +72,13 @@ impl Snapshot {
             claimed_elsewhere: &self.claimed_elsewhere,
             claims_complete: self.claims_complete,
             namespace: &self.namespace,
+            secret_issued_at: match &self.secret_observation {
+                SecretObservation::Owned { intact: true, .. } => {
+                    self.secret.as_ref().and_then(secret::issued_at)
+                }
+                _ => None,
+            },
+            rollout_restart_enabled: self.rollout_restart_enabled,
             now: self.now,
         }
     }
@@ -162,6 +171,7 @@ pub async fn observe_kubernetes(
         claimed_elsewhere: HashMap::new(),
         claims_complete: false,
         namespace,
+        rollout_restart_enabled: ctx.config.rollout_restart,
         now: crate::clock::now(),
         fence: Mutex::new(Fence {
             resource_version: resource.resource_version(),

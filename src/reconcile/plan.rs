@@ -77,6 +77,10 @@ pub struct Observed<'a> {
     pub claims_complete: bool,
     /// This resource's namespace.
     pub namespace: &'a str,
+    /// The `issued-at` annotation of our intact Secret, when it has one.
+    pub secret_issued_at: Option<&'a str>,
+    /// Whether this installation may restart workloads (`--rollout-restart`).
+    pub rollout_restart_enabled: bool,
     pub now: Timestamp,
 }
 
@@ -133,6 +137,26 @@ pub enum Decision {
     },
     /// Delete the previous credential: its grace period is over.
     Retire { id: String },
+    /// The Secret holds a credential issued at `issued_at` that the `rolloutRestart` workloads
+    /// have not been restarted for: do as `restart` says, then record `issued_at` in status
+    /// (Ready stays Available).
+    FollowCredential {
+        credential: CredentialMetadata,
+        slots_used: usize,
+        issued_at: String,
+        restart: WorkloadRestart,
+    },
+}
+
+/// What a [`Decision::FollowCredential`] does to the workloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkloadRestart {
+    /// Restart each of them.
+    Restart,
+    /// Nothing: this is the first credential they were started with (or the list is new).
+    FirstCredential,
+    /// Nothing, with a Warning: this installation does not restart workloads.
+    Disabled,
 }
 
 impl Decision {
@@ -602,11 +626,44 @@ fn decide_with_credential(
             credential: credential.clone(),
         };
     }
+    if let Some(follow) = follow_credential(observed, credential, slots_used) {
+        return follow;
+    }
     let message = match (&status.retiring_credential_id, &status.retire_after) {
         (Some(id), Some(after)) => format!("previous credential {id} is deleted at {}", after.0),
         _ => String::new(),
     };
     report(Reason::Available, message)
+}
+
+/// Whether the `rolloutRestart` workloads must follow the credential the Secret now holds. The
+/// issued-at must parse as a time: the Secret is the namespace's to edit, so only a time is ever
+/// written into its workloads.
+fn follow_credential(
+    observed: &Observed<'_>,
+    credential: &CredentialMetadata,
+    slots_used: usize,
+) -> Option<Decision> {
+    let issued_at = observed.secret_issued_at?;
+    if observed.spec.rollout_restart.is_empty()
+        || issued_at.parse::<Timestamp>().is_err()
+        || observed.status.workloads_restarted_for.as_deref() == Some(issued_at)
+    {
+        return None;
+    }
+    let restart = if observed.status.workloads_restarted_for.is_none() {
+        WorkloadRestart::FirstCredential
+    } else if observed.rollout_restart_enabled {
+        WorkloadRestart::Restart
+    } else {
+        WorkloadRestart::Disabled
+    };
+    Some(Decision::FollowCredential {
+        credential: credential.clone(),
+        slots_used,
+        issued_at: issued_at.to_string(),
+        restart,
+    })
 }
 
 /// A Recreate rotation was interrupted between its Create and the status write naming the new
@@ -833,6 +890,7 @@ mod tests {
             rotation: None,
             deletion_policy: DeletionPolicy::Delete,
             adopt: None,
+            rollout_restart: Vec::new(),
         }
     }
 
@@ -870,6 +928,8 @@ mod tests {
         credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
         claimed: HashMap<String, String>,
         claims_complete: bool,
+        issued_at: Option<&'static str>,
+        rollout_restart: bool,
     }
 
     impl Case {
@@ -887,6 +947,8 @@ mod tests {
                 credentials: Some(Ok(vec![])),
                 claimed: HashMap::new(),
                 claims_complete: true,
+                issued_at: None,
+                rollout_restart: false,
             }
         }
 
@@ -917,6 +979,8 @@ mod tests {
                 claimed_elsewhere: &self.claimed,
                 claims_complete: self.claims_complete,
                 namespace: "team-a",
+                secret_issued_at: self.issued_at,
+                rollout_restart_enabled: self.rollout_restart,
                 now: at(NOW),
             }
         }
@@ -1691,5 +1755,45 @@ mod tests {
         key.expiration_date = Some(at(NOW - 1));
         c.credentials = Some(Ok(vec![key]));
         assert!(matches!(c.decide(), Decision::Recreate { .. }));
+    }
+
+    #[test]
+    fn workloads_follow_each_new_credential_but_not_the_first() {
+        let mut c = Case::holding("ACCA1");
+        c.spec.rollout_restart = vec![crate::api::WorkloadRef {
+            kind: crate::api::WorkloadKind::Deployment,
+            name: "web".into(),
+        }];
+        // An older Secret without issued-at: nothing to follow.
+        assert_eq!(reason(&c.decide()), Reason::Available);
+        // The first credential the workloads see: recorded, not restarted.
+        c.issued_at = Some("2026-12-01T10:00:00.000Z");
+        let follow = |c: &Case| match c.decide() {
+            Decision::FollowCredential {
+                issued_at, restart, ..
+            } => Some((issued_at, restart)),
+            _ => None,
+        };
+        assert_eq!(
+            follow(&c),
+            Some((
+                "2026-12-01T10:00:00.000Z".into(),
+                WorkloadRestart::FirstCredential
+            ))
+        );
+        c.status.workloads_restarted_for = Some("2026-12-01T10:00:00.000Z".into());
+        assert_eq!(reason(&c.decide()), Reason::Available, "already followed");
+        // A new credential: restarted where enabled, a warning where not.
+        c.issued_at = Some("2026-12-01T11:00:00.000Z");
+        assert_eq!(follow(&c).unwrap().1, WorkloadRestart::Disabled);
+        c.rollout_restart = true;
+        assert_eq!(follow(&c).unwrap().1, WorkloadRestart::Restart);
+        // What the namespace wrote into the annotation is never copied into a workload.
+        c.issued_at = Some("not a time; rm -rf /");
+        assert_eq!(reason(&c.decide()), Reason::Available);
+        // Without workloads to restart, nothing happens.
+        c.issued_at = Some("2026-12-01T12:00:00.000Z");
+        c.spec.rollout_restart.clear();
+        assert_eq!(reason(&c.decide()), Reason::Available);
     }
 }

@@ -24,9 +24,9 @@ use kube::Api;
 use ssc_operator::emulator::{FaultConfig, FaultKind, InjectedFault};
 
 use harness::{Harness, Options, status};
+use kube_standin::RequestMatcher;
 use replicas::Replicas;
 use schedule::{Step, Workload};
-use kube_standin::RequestMatcher;
 
 pub const LEASE_NS: &str = "ssc-system";
 /// Short enough that a run sees many handovers: renew deadline 2 s, retry 500 ms.

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::harness::Harness;
-use kube_standin::TokenUser;
 use crate::{LEASE_DURATION, LEASE_NS};
+use kube_standin::TokenUser;
 
 pub const COUNT: usize = 3;
 /// The binary under test: this build's, or `SSC_CHAOS_BIN` (to run the suite against another

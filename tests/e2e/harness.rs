@@ -21,9 +21,7 @@ use ssc_operator::reconcile;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use kube_standin::{
-    ADMIN_TOKEN, ApiServer, ApiServerConfig, RecordedRequest, TokenUser,
-};
+use kube_standin::{ADMIN_TOKEN, ApiServer, ApiServerConfig, RecordedRequest, TokenUser};
 
 pub const NS: &str = "team-a";
 pub const TENANT_TOKEN: &str = "tenant-of-team-a";
@@ -89,6 +87,8 @@ pub struct Options {
     /// Record the operator's requests for the RBAC test (tests/deploy/test_rbac_recorded.py),
     /// which checks them against the default Lease name.
     pub record_requests: bool,
+    /// `--rollout-restart`.
+    pub rollout_restart: bool,
 }
 
 impl Default for Options {
@@ -110,6 +110,7 @@ impl Default for Options {
             iam_journal: false,
             deny_all_users_listing: false,
             record_requests: true,
+            rollout_restart: false,
         }
     }
 }
@@ -209,6 +210,7 @@ impl Harness {
             namespace_writes: self.options.namespace_writes,
             leading: None,
             shutdown_grace: self.options.shutdown_grace,
+            rollout_restart: self.options.rollout_restart,
         };
         let (tx, rx) = oneshot::channel::<()>();
         let client = self.operator_client();

@@ -4,6 +4,7 @@
 mod binary;
 mod cli;
 mod demo;
+mod examples;
 mod harness;
 mod hostile;
 mod iam_client;

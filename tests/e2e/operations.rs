@@ -359,3 +359,149 @@ async fn shutdown_is_bounded_even_with_a_hanging_request() {
     );
     h.kube.clear_faults();
 }
+
+/// A Deployment `name` in the test namespace, as the stand-in stores it (nothing runs it).
+async fn deployment(h: &Harness, name: &str) {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let object: Deployment = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "busybox"}]}
+            }
+        }
+    }))
+    .unwrap();
+    Api::<Deployment>::namespaced(h.client(), NS)
+        .create(&kube::api::PostParams::default(), &object)
+        .await
+        .unwrap();
+}
+
+/// The `kubectl.kubernetes.io/restartedAt` of a Deployment's pod template.
+async fn restarted_at(h: &Harness, name: &str) -> Option<String> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    Api::<Deployment>::namespaced(h.client(), NS)
+        .get(name)
+        .await
+        .unwrap()
+        .spec?
+        .template
+        .metadata?
+        .annotations?
+        .get("kubectl.kubernetes.io/restartedAt")
+        .cloned()
+}
+
+fn issued_at_of(secret: &k8s_openapi::api::core::v1::Secret) -> String {
+    kube::ResourceExt::annotations(secret)["iam.ssc-operator.dev/issued-at"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workloads_listed_for_rollout_restart_restart_after_each_new_credential() {
+    let h = Harness::start_with(crate::harness::Options {
+        rollout_restart: true,
+        ..crate::harness::Options::default()
+    })
+    .await;
+    deployment(&h, "web").await;
+    h.apply(json!({
+        "metadata": {"name": "web-git", "namespace": NS},
+        "spec": {"userName": "sofia", "serviceName": "codecommit.amazonaws.com",
+                 "rolloutRestart": [{"kind": "Deployment", "name": "web"},
+                                    {"kind": "StatefulSet", "name": "missing"}]}
+    }))
+    .await;
+    // The first credential is recorded: the workloads started with it.
+    let first = h
+        .wait_for("web-git", "first credential recorded", |r| {
+            status(r).workloads_restarted_for.is_some()
+        })
+        .await;
+    let secret = h.secret("web-git").await.unwrap();
+    assert_eq!(
+        status(&first).workloads_restarted_for,
+        Some(issued_at_of(&secret))
+    );
+    assert_eq!(
+        restarted_at(&h, "web").await,
+        None,
+        "not restarted for the first"
+    );
+
+    // A rotation: restarted with the new credential's issue time, once.
+    h.request_rotation("web-git", "1").await;
+    let rotated = h
+        .wait_secret("web-git", |s| issued_at_of(s) != issued_at_of(&secret))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while restarted_at(&h, "web").await.as_deref() != Some(issued_at_of(&rotated).as_str()) {
+        assert!(Instant::now() < deadline, "web not restarted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    h.wait_for("web-git", "restart recorded", |r| {
+        status(r).workloads_restarted_for.as_deref() == Some(issued_at_of(&rotated).as_str())
+    })
+    .await;
+    let reasons = h.event_reasons("web-git").await;
+    assert!(
+        reasons.iter().any(|r| r == "WorkloadsRestarted"),
+        "{reasons:?}"
+    );
+    // The missing StatefulSet is reported, the rest still done.
+    assert!(
+        reasons.iter().any(|r| r == "RolloutRestartFailed"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        h.get("web-git")
+            .await
+            .unwrap()
+            .ready_condition()
+            .unwrap()
+            .status,
+        "True"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_rollout_restart_enabled_workloads_are_left_alone_with_a_warning() {
+    let h = Harness::start().await;
+    deployment(&h, "web").await;
+    h.apply(json!({
+        "metadata": {"name": "web-git", "namespace": NS},
+        "spec": {"userName": "sofia", "serviceName": "codecommit.amazonaws.com",
+                 "rolloutRestart": [{"kind": "Deployment", "name": "web"}]}
+    }))
+    .await;
+    let secret = h.wait_secret("web-git", |_| true).await;
+    h.wait_for("web-git", "first credential recorded", |r| {
+        status(r).workloads_restarted_for.is_some()
+    })
+    .await;
+    h.request_rotation("web-git", "1").await;
+    h.wait_secret("web-git", |s| issued_at_of(s) != issued_at_of(&secret))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !h
+        .event_reasons("web-git")
+        .await
+        .iter()
+        .any(|r| r == "RolloutRestartDisabled")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no RolloutRestartDisabled warning"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(restarted_at(&h, "web").await, None);
+    let requests = h.operator_requests();
+    assert!(
+        requests.iter().all(|r| r.api_group != "apps"),
+        "the operator touched workloads"
+    );
+}

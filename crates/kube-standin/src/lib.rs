@@ -81,6 +81,7 @@ mod status;
 mod store;
 mod tls;
 mod watch;
+mod workloads;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -343,7 +344,7 @@ impl ApiServer {
         };
         let mut defs: Vec<Arc<resources::ResourceDef>> =
             resources::builtins().into_iter().map(Arc::new).collect();
-        for crd in &config.crds {
+        for crd in workloads::crds().iter().chain(&config.crds) {
             defs.extend(resources::from_crd(crd).into_iter().map(Arc::new));
         }
         let (rev_tx, _) = tokio::sync::watch::channel(0u64);
