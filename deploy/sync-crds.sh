@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Copy the generated CRDs (crds/*.yaml, from `ssc-operator crd`) to the places
 # that must carry an identical copy:
-#   deploy/crds/                  (kustomize cannot load files outside deploy/)
-#   charts/ssc-operator/crds/     (Helm's CRD directory)
+#   deploy/crds/                      (kustomize cannot load files outside deploy/)
+#   charts/ssc-operator/files/crds/   (the chart's templates/crds.yaml renders them,
+#                                      behind crds.enabled / crds.keep)
 # Run it after every change to crds/; tests/deploy fails until you do.
+# The chart has no crds/ directory: Helm would install a CRD found there
+# once more, outside the release (and never upgrade it).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -14,7 +17,8 @@ if [ ${#src[@]} -eq 0 ]; then
   echo "  ssc-operator crd > crds/servicespecificcredentials.iam.ssc-operator.dev.yaml" >&2
   exit 1
 fi
-for dest in deploy/crds charts/ssc-operator/crds; do
+rm -rf charts/ssc-operator/crds
+for dest in deploy/crds charts/ssc-operator/files/crds; do
   mkdir -p "$dest"
   rm -f "$dest"/*.yaml
   cp "${src[@]}" "$dest"/
@@ -29,4 +33,4 @@ done
   echo "resources:"
   for f in "${src[@]}"; do echo "  - $(basename "$f")"; done
 } > deploy/crds/kustomization.yaml
-echo "sync-crds: copied ${src[*]} to deploy/crds/ and charts/ssc-operator/crds/"
+echo "sync-crds: copied ${src[*]} to deploy/crds/ and charts/ssc-operator/files/crds/"

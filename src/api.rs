@@ -54,9 +54,11 @@ const API_KEY_SERVICES: [&str; 4] = [
     printcolumn = r#"{"name":"User","type":"string","jsonPath":".spec.userName"}"#,
     printcolumn = r#"{"name":"Service","type":"string","jsonPath":".spec.serviceName"}"#,
     printcolumn = r#"{"name":"Secret","type":"string","jsonPath":".status.secretName"}"#,
-    printcolumn = r#"{"name":"Expires","type":"date","jsonPath":".status.expirationDate"}"#,
+    // Times ahead are strings: a `date` column prints a time in the future as "<invalid>".
+    printcolumn = r#"{"name":"Expires","type":"string","jsonPath":".status.expirationDate"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"Credential ID","type":"string","priority":1,"jsonPath":".status.credentialId"}"#,
+    printcolumn = r#"{"name":"Next Rotation","type":"string","priority":1,"jsonPath":".status.nextRotationTime"}"#,
     printcolumn = r#"{"name":"Message","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#
 )]
 #[x_kube(
@@ -371,6 +373,7 @@ pub struct ServiceSpecificCredentialStatus {
     /// The Secret's `iam.ssc-operator.dev/issued-at` for which the `rolloutRestart` workloads
     /// were last restarted (or, for the first credential, recorded without a restart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
     pub workloads_restarted_for: Option<String>,
     /// How many of the user's credential slots for this service are used (IAM allows 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -827,7 +830,19 @@ mod tests {
                 "Ready", "Reason", "User", "Service", "Secret", "Expires", "Age"
             ]
         );
-        assert_eq!(names(1), ["Credential ID", "Message"]);
+        assert_eq!(names(1), ["Credential ID", "Next Rotation", "Message"]);
+        // Times ahead are strings: kubectl (and the apiserver's table) print a future `date` as
+        // "<invalid>".
+        for column in ["Expires", "Next Rotation"] {
+            let found = crd["spec"]["versions"][0]["additionalPrinterColumns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == column)
+                .unwrap()
+                .clone();
+            assert_eq!(found["type"], "string", "{column}");
+        }
     }
 
     #[test]

@@ -94,7 +94,9 @@ pub fn secret_state(resource: &ServiceSpecificCredential, secret: Option<&Secret
                     .and_then(|s| s.credential_id.as_deref()) =>
         {
             SecretState::Matches {
-                issued_at: secret::issued_at(secret).map(str::to_string),
+                issued_at: secret::issued_at(secret)
+                    .filter(|at| secret::is_issued_at(at))
+                    .map(str::to_string),
             }
         }
         Some((id, _, _)) => SecretState::HoldsOther { credential_id: id },
@@ -137,7 +139,7 @@ pub fn render_status(
                 ),
             );
             if !ready.message.is_empty() {
-                line("Message:", ready.message.clone());
+                line("Message:", printable(&ready.message));
             }
         }
         None => line("Ready:", "not reported yet".into()),
@@ -230,13 +232,20 @@ pub fn render_status(
         let at = event.event_time.as_ref().map(|t| t.0);
         out.push_str(&format!(
             "  {:<8} {:<26} {:>8}  {}\n",
-            event.type_.as_deref().unwrap_or(""),
-            event.reason.as_deref().unwrap_or(""),
+            printable(event.type_.as_deref().unwrap_or("")),
+            printable(event.reason.as_deref().unwrap_or("")),
             at.map_or("-".into(), |at| relative(at, now)),
-            event.note.as_deref().unwrap_or("")
+            printable(event.note.as_deref().unwrap_or(""))
         ));
     }
     out
+}
+
+/// `text` without control characters (a terminal would act on them), each shown as `?`.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// `3m ago`, `in 2d`: the rough distance from `now`, as kubectl prints ages.
@@ -307,8 +316,10 @@ pub async fn status(target: Target) -> Result<String, CliError> {
         .map(|list| list.items)
         .unwrap_or_default()
         .into_iter()
-        // Events of an earlier resource of the same name are not this one's.
+        // Events of an earlier resource of the same name are not this one's, and only the
+        // operator's are shown (anyone allowed to create Events could write others).
         .filter(|e| e.regarding.as_ref().and_then(|r| r.uid.clone()) == uid)
+        .filter(|e| e.reporting_controller.as_deref() == Some(crate::reconcile::FIELD_MANAGER))
         .collect();
     Ok(render_status(
         &resource,
@@ -470,5 +481,6 @@ mod tests {
         assert_eq!(relative(at("2026-12-01T11:59:30Z"), now), "30s ago");
         assert_eq!(relative(at("2026-12-01T11:00:00Z"), now), "60m ago");
         assert_eq!(relative(at("2026-12-03T12:00:00Z"), now), "in 2d");
+        assert_eq!(printable("a\x1b[2Jb\n"), "a?[2Jb?");
     }
 }

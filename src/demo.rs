@@ -21,7 +21,8 @@ pub struct DemoArgs {
     /// Port of the sandbox API server on 127.0.0.1 (default: any free port).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Where to write the kubeconfig for kubectl (default: ssc-demo/kubeconfig in the temp dir).
+    /// Where to write the kubeconfig for kubectl (default: a new private directory in the temp
+    /// dir, so that no other local user can plant or swap it).
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
     /// IAM users the emulator starts with (repeatable or comma-separated).
@@ -62,10 +63,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             args.port
         )
     })?;
-    let kubeconfig = args
-        .kubeconfig
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join("ssc-demo").join("kubeconfig"));
+    let kubeconfig = match args.kubeconfig.clone() {
+        Some(path) => path,
+        None => private_dir()
+            .context("creating a private directory for the kubeconfig")?
+            .keep()
+            .join("kubeconfig"),
+    };
     let ca = server.ca_pem().unwrap_or_default();
     write_kubeconfig(&kubeconfig, &server.url(), ca, &token)?;
 
@@ -116,30 +120,37 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     result
 }
 
+/// A new directory in the temp dir that only this user may enter.
+fn private_dir() -> std::io::Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("ssc-demo-");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    builder.tempdir()
+}
+
 /// A kubeconfig (mode 0600: it holds the token) for the sandbox, context namespace `default`.
+/// Written to a new file beside `path` and renamed over it: a symlink planted at `path` is
+/// replaced, never followed.
 fn write_kubeconfig(path: &Path, url: &str, ca_pem: &str, token: &str) -> anyhow::Result<()> {
     use base64::Engine;
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
     let text = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: ssc-demo\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\n\
          users:\n- name: ssc-demo\n  user:\n    token: {token}\ncontexts:\n- name: ssc-demo\n  context:\n\
          \x20   cluster: ssc-demo\n    user: ssc-demo\n    namespace: default\ncurrent-context: ssc-demo\n"
     );
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    // An older file keeps its mode through `open`: tighten it too.
-    #[cfg(unix)]
-    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .with_context(|| format!("writing {}", path.display()))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // tempfile creates it with mode 0600.
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("writing a kubeconfig in {}", dir.display()))?;
     file.write_all(text.as_bytes())
+        .with_context(|| format!("writing a kubeconfig in {}", dir.display()))?;
+    file.persist(path)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

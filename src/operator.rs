@@ -130,7 +130,7 @@ pub struct RunArgs {
     pub leader_elect: bool,
 
     /// Restart the workloads a resource lists in `spec.rolloutRestart` after each new credential
-    /// (needs get and patch on apps deployments, statefulsets and daemonsets). Off: such
+    /// (needs patch on apps deployments, statefulsets and daemonsets). Off: such
     /// resources get a Warning Event instead.
     #[arg(long, env = "SSC_ROLLOUT_RESTART", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub rollout_restart: bool,

@@ -21,8 +21,9 @@ pub const OWNER_ANNOTATION: &str = "iam.ssc-operator.dev/owner";
 pub const CREDENTIAL_ID_ANNOTATION: &str = "iam.ssc-operator.dev/credential-id";
 /// Annotation on a Secret released by `deletionPolicy: Retain`: the resource it came from.
 pub const RETAINED_FROM_ANNOTATION: &str = "iam.ssc-operator.dev/retained-from";
-/// Annotation with a SHA-256 over id, login and secret: tells whether someone edited the keys.
-/// The secret is 256 bits of randomness, so the digest reveals nothing about it.
+/// Annotation with a SHA-256 over id, login, secret and issued-at: tells whether someone edited
+/// the keys (or the issued-at, which workloads are restarted on). The secret is 256 bits of
+/// randomness, so the digest reveals nothing about it.
 pub const DIGEST_ANNOTATION: &str = "iam.ssc-operator.dev/credential-digest";
 /// Annotation with the time (RFC 3339, UTC, milliseconds) IAM issued the material the Secret holds:
 /// it changes with every new credential or password, never on a re-render of the same one, so
@@ -66,10 +67,19 @@ pub fn default_type(kind: CredentialKind) -> &'static str {
     }
 }
 
-/// Digest stored in [`DIGEST_ANNOTATION`].
-pub fn digest(credential_id: &str, login: &str, secret: &SecretValue) -> String {
+/// Digest stored in [`DIGEST_ANNOTATION`]. Secrets written before the issued-at existed have
+/// none, and their digest covers the other three parts only.
+pub fn digest(
+    credential_id: &str,
+    login: &str,
+    secret: &SecretValue,
+    issued_at: Option<&str>,
+) -> String {
     let mut hasher = Sha256::new();
-    for part in [credential_id, login, secret.expose()] {
+    for part in [credential_id, login, secret.expose()]
+        .into_iter()
+        .chain(issued_at)
+    {
         hasher.update(part.as_bytes());
         hasher.update([0u8]);
     }
@@ -93,7 +103,7 @@ pub fn read_back(secret: &Secret, kind: CredentialKind) -> Option<(String, Strin
     let data = secret.data.as_ref()?;
     let login = String::from_utf8(data.get(login_key)?.0.clone()).ok()?;
     let value = SecretValue::new(String::from_utf8(data.get(secret_key)?.0.clone()).ok()?);
-    (digest(id, &login, &value) == *expected).then(|| (id.clone(), login, value))
+    (digest(id, &login, &value, issued_at(secret)) == *expected).then(|| (id.clone(), login, value))
 }
 
 /// The [`ISSUED_AT_ANNOTATION`] of a Secret, if it has one.
@@ -109,6 +119,14 @@ pub fn issued_at(secret: &Secret) -> Option<&str> {
 /// The [`ISSUED_AT_ANNOTATION`] value for material issued at `at`.
 pub fn format_issued_at(at: jiff::Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Whether `value` is exactly what [`format_issued_at`] writes (and so bounded and a time).
+pub fn is_issued_at(value: &str) -> bool {
+    value.len() <= 24
+        && value
+            .parse::<jiff::Timestamp>()
+            .is_ok_and(|at| format_issued_at(at) == value)
 }
 
 /// `namespace/name` of the resource, as the owner and retained-from annotations name it.
@@ -181,7 +199,12 @@ pub fn render(
     );
     annotations.insert(
         DIGEST_ANNOTATION.into(),
-        digest(material.credential_id, material.login, material.secret),
+        digest(
+            material.credential_id,
+            material.login,
+            material.secret,
+            material.issued_at,
+        ),
     );
     if let Some(issued_at) = material.issued_at {
         annotations.insert(ISSUED_AT_ANNOTATION.into(), issued_at.to_string());

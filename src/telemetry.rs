@@ -63,12 +63,6 @@ where
     ) -> fmt::Result {
         let metadata = event.metadata();
         let mut object = Map::new();
-        object.insert(
-            "timestamp".into(),
-            Value::String(jiff::Timestamp::now().to_string()),
-        );
-        object.insert("level".into(), Value::String(metadata.level().to_string()));
-        object.insert("target".into(), Value::String(metadata.target().into()));
         for span in ctx
             .event_scope()
             .into_iter()
@@ -82,6 +76,13 @@ where
             }
         }
         event.record(&mut FieldVisitor(&mut object));
+        // Last, so that no field of a span or an event (a library's) can stand in for them.
+        object.insert(
+            "timestamp".into(),
+            Value::String(jiff::Timestamp::now().to_string()),
+        );
+        object.insert("level".into(), Value::String(metadata.level().to_string()));
+        object.insert("target".into(), Value::String(metadata.target().into()));
         writeln!(writer, "{}", Value::Object(object))
     }
 }
@@ -113,5 +114,57 @@ impl Visit for FieldVisitor<'_> {
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.0.insert(field.name().into(), value.into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_are_flat_and_fields_cannot_forge_the_reserved_keys() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .fmt_fields(JsonFields::new())
+                .event_format(FlatJson)
+                .with_writer(move || writer.clone()),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(
+                "reconcile",
+                namespace = "team-a",
+                name = "web\"-git",
+                level = "forged",
+                message = "forged"
+            );
+            let _entered = span.enter();
+            tracing::warn!(target: "real", timestamp = "forged", attempt = 3, "the message");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["level"], "WARN", "{text}");
+        assert_eq!(line["target"], "real", "{text}");
+        assert_eq!(line["message"], "the message", "{text}");
+        assert_ne!(line["timestamp"], "forged", "{text}");
+        assert_eq!(line["namespace"], "team-a", "{text}");
+        assert_eq!(line["name"], "web\"-git", "{text}");
+        assert_eq!(line["attempt"], 3, "{text}");
+        assert!(line.get("span").is_none() && line.get("fields").is_none());
     }
 }

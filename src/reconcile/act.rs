@@ -66,29 +66,34 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
             issued_at,
             restart,
         } => {
-            match restart {
-                plan::WorkloadRestart::Restart => {
-                    restart_workloads(ctx, snapshot, &issued_at).await?
-                }
-                plan::WorkloadRestart::Disabled => {
-                    publish(
-                        ctx,
-                        resource,
-                        EventType::Warning,
-                        "RolloutRestartDisabled",
-                        "RolloutRestart",
-                        "spec.rolloutRestart lists workloads, but this installation does not restart workloads (the operator runs without --rollout-restart): restart them yourself to pick up the new credential".into(),
-                    )
-                    .await;
-                }
-                plan::WorkloadRestart::FirstCredential => {}
-            }
             let mut status = snapshot.status.clone();
+            let report = match restart {
+                plan::WorkloadRestart::Restart => {
+                    let report = restart_workloads(ctx, snapshot, &issued_at).await?;
+                    // The previous credential (Recreate) stays valid for the grace period after
+                    // the restart, not only after the swap: the new pods need it to come up.
+                    if status.retiring_credential_id.is_some() {
+                        let grace = jiff::SignedDuration::try_from(grace_period(resource))
+                            .unwrap_or(jiff::SignedDuration::ZERO);
+                        let until = snapshot.now.checked_add(grace).unwrap_or(snapshot.now);
+                        if status.retire_after.as_ref().is_none_or(|t| t.0 < until) {
+                            status.retire_after = Some(Time(until));
+                        }
+                    }
+                    report
+                }
+                plan::WorkloadRestart::Disabled => RestartReport::disabled(),
+                plan::WorkloadRestart::FirstCredential => RestartReport::default(),
+            };
             apply_credential(&mut status, &credential);
             settle_intent(&mut status, snapshot, &credential);
             status.slots_used = Some(slots_used as i32);
-            status.workloads_restarted_for = Some(issued_at);
-            available(ctx, snapshot, status).await
+            status.workloads_restarted_for = Some(issued_at.clone());
+            let outcome = available(ctx, snapshot, status).await?;
+            // Told once it is recorded: a pass repeated on a stale copy patches again (the same
+            // value, no new rollout) but does not say so twice.
+            report.publish(ctx, resource, &issued_at).await;
+            Ok(outcome)
         }
         Decision::Recreate {
             old,
@@ -1060,15 +1065,73 @@ pub async fn publish(
 /// The pod-template annotation `kubectl rollout restart` sets.
 const RESTARTED_AT_ANNOTATION: &str = "kubectl.kubernetes.io/restartedAt";
 
+/// What a restart did, told in Events once recorded.
+#[derive(Default)]
+struct RestartReport {
+    restarted: Vec<String>,
+    /// Workloads skipped for good (missing, or refused as invalid), with why.
+    skipped: Vec<(String, String)>,
+    disabled: bool,
+}
+
+impl RestartReport {
+    fn disabled() -> Self {
+        RestartReport {
+            disabled: true,
+            ..RestartReport::default()
+        }
+    }
+
+    async fn publish(&self, ctx: &Context, resource: &ServiceSpecificCredential, issued_at: &str) {
+        if self.disabled {
+            publish(
+                ctx,
+                resource,
+                EventType::Warning,
+                "RolloutRestartDisabled",
+                "RolloutRestart",
+                "spec.rolloutRestart lists workloads, but this installation does not restart workloads (the operator runs without --rollout-restart): restart them yourself to pick up the new credential".into(),
+            )
+            .await;
+        }
+        for (what, why) in &self.skipped {
+            publish(
+                ctx,
+                resource,
+                EventType::Warning,
+                "RolloutRestartFailed",
+                "RolloutRestart",
+                format!("could not restart {what}: {why}"),
+            )
+            .await;
+        }
+        if !self.restarted.is_empty() {
+            publish(
+                ctx,
+                resource,
+                EventType::Normal,
+                "WorkloadsRestarted",
+                "RolloutRestart",
+                format!(
+                    "restarted {} for the credential issued at {issued_at}",
+                    self.restarted.join(", ")
+                ),
+            )
+            .await;
+        }
+    }
+}
+
 /// Restarts each `spec.rolloutRestart` workload as `kubectl rollout restart` does, with the
 /// credential's issue time as the value, so that doing it twice starts one rollout. A workload
-/// that is missing or that the operator may not patch gets a Warning and is skipped; any other
-/// failure is retried with the whole pass.
+/// that is missing or refuses the patch as invalid is skipped (and reported); a refusal of the
+/// operator's rights (RBAC not granted yet) or any other failure fails the pass, which is
+/// retried with backoff.
 async fn restart_workloads(
     ctx: &Context,
     snapshot: &Snapshot,
     issued_at: &str,
-) -> Result<(), Error> {
+) -> Result<RestartReport, Error> {
     use crate::api::WorkloadKind;
     use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
     let resource = &snapshot.resource;
@@ -1079,7 +1142,7 @@ async fn restart_workloads(
         field_manager: Some(FIELD_MANAGER.into()),
         ..PatchParams::default()
     };
-    let mut restarted = Vec::new();
+    let mut report = RestartReport::default();
     for workload in &resource.spec.rollout_restart {
         let client = ctx.client.clone();
         let ns = snapshot.namespace.as_str();
@@ -1100,34 +1163,27 @@ async fn restart_workloads(
         };
         let what = format!("{}/{name}", workload.kind.as_str());
         match result {
-            Ok(()) => restarted.push(what),
-            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 403 => {
+            Ok(()) => report.restarted.push(what),
+            Err(kube::Error::Api(e)) if matches!(e.code, 400 | 404 | 422) => {
+                report.skipped.push((what, e.message));
+            }
+            Err(kube::Error::Api(e)) if e.code == 403 => {
                 publish(
                     ctx,
                     resource,
                     EventType::Warning,
-                    "RolloutRestartFailed",
+                    "RolloutRestartForbidden",
                     "RolloutRestart",
-                    format!("could not restart {what}: {}", e.message),
+                    format!(
+                        "the operator may not patch {what} ({}); grant it patch on apps workloads (Helm rolloutRestart.enabled, kustomize deploy/rollout-restart); retrying",
+                        e.message
+                    ),
                 )
                 .await;
+                return Err(kube::Error::Api(e).into());
             }
             Err(error) => return Err(error.into()),
         }
     }
-    if !restarted.is_empty() {
-        publish(
-            ctx,
-            resource,
-            EventType::Normal,
-            "WorkloadsRestarted",
-            "RolloutRestart",
-            format!(
-                "restarted {} for the credential issued at {issued_at}",
-                restarted.join(", ")
-            ),
-        )
-        .await;
-    }
-    Ok(())
+    Ok(report)
 }

@@ -76,7 +76,7 @@ pub struct Config {
     /// they are dropped (a hung request must not hold the process past its termination grace).
     pub shutdown_grace: Duration,
     /// Restart the `rolloutRestart` workloads of a resource after a new credential
-    /// (`--rollout-restart`; needs get/patch on apps workloads).
+    /// (`--rollout-restart`; needs patch on apps workloads).
     pub rollout_restart: bool,
 }
 

@@ -558,6 +558,11 @@ fn decide_with_credential(
         _ => false,
     };
     let movable = observed.old_secret_intact.as_deref() == Some(credential.id.as_str());
+    // Workloads follow the credential the Secret holds before anything else happens, the
+    // retirement of the one they may still use included.
+    if secret_holds_it && let Some(follow) = follow_credential(observed, credential, slots_used) {
+        return follow;
+    }
     // The previous credential retires only once the Secret holds the current one: until then it
     // may be the only one that works.
     if let Some(retiring) = &status.retiring_credential_id
@@ -626,9 +631,6 @@ fn decide_with_credential(
             credential: credential.clone(),
         };
     }
-    if let Some(follow) = follow_credential(observed, credential, slots_used) {
-        return follow;
-    }
     let message = match (&status.retiring_credential_id, &status.retire_after) {
         (Some(id), Some(after)) => format!("previous credential {id} is deleted at {}", after.0),
         _ => String::new(),
@@ -636,22 +638,32 @@ fn decide_with_credential(
     report(Reason::Available, message)
 }
 
-/// Whether the `rolloutRestart` workloads must follow the credential the Secret now holds. The
-/// issued-at must parse as a time: the Secret is the namespace's to edit, so only a time is ever
-/// written into its workloads.
+/// What `status.workloadsRestartedFor` records for a Secret written before the issued-at
+/// existed: the next credential is then a new one for the workloads.
+pub const ISSUED_BEFORE_RECORDED: &str = "unknown";
+
+/// Whether the `rolloutRestart` workloads must follow the credential the Secret holds. Only a
+/// time in the operator's own format is ever written into a workload (and the digest covers it:
+/// an edited issued-at is a Secret to repair, not a restart).
 fn follow_credential(
     observed: &Observed<'_>,
     credential: &CredentialMetadata,
     slots_used: usize,
 ) -> Option<Decision> {
-    let issued_at = observed.secret_issued_at?;
-    if observed.spec.rollout_restart.is_empty()
-        || issued_at.parse::<Timestamp>().is_err()
-        || observed.status.workloads_restarted_for.as_deref() == Some(issued_at)
-    {
+    if observed.spec.rollout_restart.is_empty() {
         return None;
     }
-    let restart = if observed.status.workloads_restarted_for.is_none() {
+    let recorded = observed.status.workloads_restarted_for.as_deref();
+    let issued_at = match observed.secret_issued_at {
+        Some(at) if crate::secret::is_issued_at(at) => at,
+        Some(_) => return None,
+        None if recorded.is_none() => ISSUED_BEFORE_RECORDED,
+        None => return None,
+    };
+    if recorded == Some(issued_at) {
+        return None;
+    }
+    let restart = if recorded.is_none() {
         WorkloadRestart::FirstCredential
     } else if observed.rollout_restart_enabled {
         WorkloadRestart::Restart
@@ -1764,8 +1776,6 @@ mod tests {
             kind: crate::api::WorkloadKind::Deployment,
             name: "web".into(),
         }];
-        // An older Secret without issued-at: nothing to follow.
-        assert_eq!(reason(&c.decide()), Reason::Available);
         // The first credential the workloads see: recorded, not restarted.
         c.issued_at = Some("2026-12-01T10:00:00.000Z");
         let follow = |c: &Case| match c.decide() {
@@ -1788,9 +1798,40 @@ mod tests {
         assert_eq!(follow(&c).unwrap().1, WorkloadRestart::Disabled);
         c.rollout_restart = true;
         assert_eq!(follow(&c).unwrap().1, WorkloadRestart::Restart);
-        // What the namespace wrote into the annotation is never copied into a workload.
-        c.issued_at = Some("not a time; rm -rf /");
+        // What the namespace wrote into the annotation is never copied into a workload (the
+        // digest makes such a Secret one to repair; this is the second line of defence).
+        for forged in [
+            "not a time; rm -rf /",
+            "2026-12-01T11:00:00Z[a=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]",
+            "2026-12-01T11:00:00+00:00",
+        ] {
+            c.issued_at = Some(forged);
+            assert_eq!(reason(&c.decide()), Reason::Available, "{forged}");
+        }
+        // A Recreate's old credential retires only after the workloads followed the new one.
+        c.issued_at = Some("2026-12-01T13:00:00.000Z");
+        c.status.retiring_credential_id = Some("ACCA0".into());
+        c.status.retire_after = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at(
+            NOW - 1,
+        )));
+        assert_eq!(follow(&c).unwrap().1, WorkloadRestart::Restart);
+        c.status.workloads_restarted_for = Some("2026-12-01T13:00:00.000Z".into());
+        assert!(matches!(c.decide(), Decision::Retire { .. }));
+        c.status.retiring_credential_id = None;
+        // A Secret from before issued-at: recorded as unknown, so the next one restarts.
+        c.status.workloads_restarted_for = None;
+        c.issued_at = None;
+        assert_eq!(
+            follow(&c),
+            Some((
+                ISSUED_BEFORE_RECORDED.into(),
+                WorkloadRestart::FirstCredential
+            ))
+        );
+        c.status.workloads_restarted_for = Some(ISSUED_BEFORE_RECORDED.into());
         assert_eq!(reason(&c.decide()), Reason::Available);
+        c.issued_at = Some("2026-12-01T14:00:00.000Z");
+        assert_eq!(follow(&c).unwrap().1, WorkloadRestart::Restart);
         // Without workloads to restart, nothing happens.
         c.issued_at = Some("2026-12-01T12:00:00.000Z");
         c.spec.rollout_restart.clear();

@@ -47,7 +47,8 @@ RESOURCES: dict[str, tuple[str, list[tuple[str, str, bool]]]] = {
     "coordination.k8s.io": ("v1", [("leases", "Lease", True)]),
     "events.k8s.io": ("v1", [("events", "Event", True)]),
     "apiextensions.k8s.io": ("v1", [("customresourcedefinitions", "CustomResourceDefinition", False)]),
-    "monitoring.coreos.com": ("v1", [("servicemonitors", "ServiceMonitor", True)]),
+    "monitoring.coreos.com": ("v1", [("servicemonitors", "ServiceMonitor", True),
+                                     ("prometheusrules", "PrometheusRule", True)]),
     "iam.ssc-operator.dev": ("v1alpha1", [("servicespecificcredentials", "ServiceSpecificCredential", True)]),
 }
 
@@ -64,6 +65,8 @@ class Write:
 class FakeKube:
     server_version: tuple[str, str] = ("1", "33")
     writes: list[Write] = field(default_factory=list)
+    # More API groups to serve, group -> (version, resources), e.g. OpenShift's security.openshift.io.
+    extra_groups: dict[str, tuple[str, list[tuple[str, str, bool]]]] = field(default_factory=dict)
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -101,6 +104,9 @@ class FakeKube:
                     and not (w.body.get("kind") == "Secret"
                              and w.body.get("metadata", {}).get("labels", {}).get("owner") == "helm")]
 
+    def resources(self) -> dict:
+        return RESOURCES | self.extra_groups
+
     def record(self, w: Write) -> None:
         with self._lock:
             self.writes.append(w)
@@ -116,12 +122,12 @@ def _discovery(path: str, fake: FakeKube):
                 "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}
     if path == "/apis":
         groups = []
-        for g, (v, _) in RESOURCES.items():
+        for g, (v, _) in fake.resources().items():
             if g:
                 gv = {"groupVersion": f"{g}/{v}", "version": v}
                 groups.append({"name": g, "versions": [gv], "preferredVersion": gv})
         return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
-    for g, (v, res) in RESOURCES.items():
+    for g, (v, res) in fake.resources().items():
         if path == (f"/apis/{g}/{v}" if g else f"/api/{v}"):
             return {"kind": "APIResourceList", "apiVersion": "v1",
                     "groupVersion": f"{g}/{v}" if g else v,

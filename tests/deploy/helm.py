@@ -3,7 +3,7 @@
 helm-sdkpy exposes install but no `template`/dry-run, so `render` installs the
 chart against FakeKube (tests/deploy/fakekube.py), which renders it exactly as
 `helm install` does: values.schema.json validation, `fail`, kubeVersion, CRDs
-from crds/, templates, NOTES.txt. The result's manifest is what `helm template`
+(templates/crds.yaml), templates, NOTES.txt. The result's manifest is what `helm template`
 prints.
 
 helm-sdkpy's metadata asks for Python 3.12 but it loads under 3.11; run.sh
@@ -53,11 +53,16 @@ class Render:
         return found[0]
 
 
+# The API group whose presence tells Helm's .Capabilities that the cluster is OpenShift.
+OPENSHIFT = {"security.openshift.io": ("v1", [("securitycontextconstraints", "SecurityContextConstraints", False)])}
+
+
 def render(values: dict | None = None, *, release: str = "ssc-operator", namespace: str = "ssc-system",
-           chart: Path = CHART) -> Render:
-    """`helm install` into FakeKube; raises helm_sdkpy.InstallError on schema/template failures."""
+           chart: Path = CHART, extra_groups: dict | None = None) -> Render:
+    """`helm install` into FakeKube; raises helm_sdkpy.InstallError on schema/template failures.
+    extra_groups: more API groups the stand-in serves (e.g. OPENSHIFT)."""
     h = sdk()
-    with FakeKube() as kube:
+    with FakeKube(extra_groups=extra_groups or {}) as kube:
         cfg = h.Configuration(namespace=namespace, kubeconfig=kube.kubeconfig)
         # Each call has its own FakeKube, so nothing of an earlier release is seen.
         result = asyncio.run(h.Install(cfg).run(release, str(chart), values=values or {}, wait=False, timeout=60))

@@ -18,7 +18,7 @@ UID = 65532
 # unknown fields) every object must satisfy: the chart's minimum and a current one.
 K8S_VERSIONS = ("1.25", "1.33")
 # Kinds without a schema in kubernetes-validate (CRD-defined elsewhere).
-NO_SCHEMA_KINDS = {"ServiceMonitor"}
+NO_SCHEMA_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 
 def kubectl() -> str:
@@ -75,19 +75,28 @@ def container(pod_spec: dict, name: str) -> dict:
     return found[0]
 
 
-def assert_hardened(deployment: dict, container_name: str) -> None:
-    """The security settings every pod of this project carries."""
+def assert_hardened(deployment: dict, container_name: str, fixed_uid: bool = True) -> None:
+    """The security settings every pod of this project carries. fixed_uid=False: the
+    OpenShift variant, where the SCC assigns UID, GID and fsGroup, so none is set."""
     spec = deployment["spec"]["template"]["spec"]
     psc = spec["securityContext"]
     assert psc["runAsNonRoot"] is True
-    assert psc["runAsUser"] == UID
-    assert psc["runAsGroup"] == UID
+    if fixed_uid:
+        assert psc["runAsUser"] == UID
+        assert psc["runAsGroup"] == UID
+        assert psc["fsGroup"] == UID
+    else:
+        for key in ("runAsUser", "runAsGroup", "fsGroup"):
+            assert key not in psc, f"pod securityContext.{key} is set: OpenShift's restricted SCC rejects it"
     assert psc["seccompProfile"] == {"type": "RuntimeDefault"}
     assert "hostNetwork" not in spec and "hostPID" not in spec and "hostIPC" not in spec
     for c in spec["containers"] + spec.get("initContainers", []):
         sc = c["securityContext"]
         assert sc["runAsNonRoot"] is True, c["name"]
-        assert sc["runAsUser"] == UID, c["name"]
+        if fixed_uid:
+            assert sc["runAsUser"] == UID, c["name"]
+        else:
+            assert "runAsUser" not in sc and "runAsGroup" not in sc, c["name"]
         assert sc["allowPrivilegeEscalation"] is False, c["name"]
         assert sc["readOnlyRootFilesystem"] is True, c["name"]
         assert sc.get("privileged", False) is False, c["name"]
@@ -104,9 +113,9 @@ def assert_hardened(deployment: dict, container_name: str) -> None:
     assert any(p["name"] == "http" for p in c["ports"])
 
 
-def assert_operator_pod(deployment: dict, port: int = 8080) -> dict:
+def assert_operator_pod(deployment: dict, port: int = 8080, fixed_uid: bool = True) -> dict:
     """Operator-specific: probes, port, downward API, token, grace period. Returns the container."""
-    assert_hardened(deployment, "manager")
+    assert_hardened(deployment, "manager", fixed_uid)
     spec = deployment["spec"]["template"]["spec"]
     assert spec["automountServiceAccountToken"] is True
     assert spec["terminationGracePeriodSeconds"] >= 30

@@ -8,7 +8,12 @@
   as through a ClusterRoleBinding) or a `Scoped(namespace, rule)` (granted
   through a RoleBinding: only for requests in that namespace).
 - `effective_rules(objects, sa_namespace, sa_name)`: the rules that the
-  (Cluster)Roles and bindings among `objects` grant to a ServiceAccount.
+  (Cluster)Roles and bindings among `objects` grant to a ServiceAccount;
+  `user_rules(objects, user, groups)` the same for a User.
+- `aggregate(objects)`: the ClusterRoles with an aggregationRule filled in, as
+  kube-controller-manager's clusterrole-aggregation controller does;
+  `BUILTIN_AGGREGATED` are kube-apiserver's view, edit and admin (their own
+  rules left out: only what is aggregated into them).
 - `request_attributes(method, path)`: verb/group/resource/subresource/namespace/
   name of an HTTP request, as the API server's RequestInfoFactory derives them
   (so recorded requests can be replayed against the rules).
@@ -22,7 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["Request", "Scoped", "allowed", "effective_rules", "request_attributes", "rule_allows"]
+__all__ = ["BUILTIN_AGGREGATED", "Request", "Scoped", "aggregate", "allowed", "effective_rules",
+           "label_selector_matches", "request_attributes", "rule_allows", "user_rules"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,21 @@ def _subject_matches(subject: dict, binding_ns: str, sa_namespace: str, sa_name:
 
 def effective_rules(objects: list[dict], sa_namespace: str, sa_name: str) -> list:
     """Rules that the RBAC objects in `objects` grant to ServiceAccount sa_namespace/sa_name."""
+    return _granted(objects, lambda s, binding_ns: _subject_matches(s, binding_ns, sa_namespace, sa_name))
+
+
+def user_rules(objects: list[dict], user: str, groups: tuple[str, ...] = ()) -> list:
+    """Rules that the RBAC objects in `objects` grant to User `user` (member of `groups`,
+    and of system:authenticated)."""
+    member = set(groups) | {"system:authenticated"}
+
+    def matches(s: dict, _binding_ns: str) -> bool:
+        return (s.get("kind") == "User" and s.get("name") == user) or \
+            (s.get("kind") == "Group" and s.get("name") in member)
+    return _granted(objects, matches)
+
+
+def _granted(objects: list[dict], matches) -> list:
     roles = {}
     cluster_roles = {}
     for o in objects:
@@ -115,7 +136,7 @@ def effective_rules(objects: list[dict], sa_namespace: str, sa_name: str) -> lis
             continue
         meta = o.get("metadata", {})
         ns = meta.get("namespace", "")
-        if not any(_subject_matches(s, ns, sa_namespace, sa_name) for s in o.get("subjects") or []):
+        if not any(matches(s, ns) for s in o.get("subjects") or []):
             continue
         ref = o["roleRef"]
         if ref["kind"] == "ClusterRole":
@@ -130,6 +151,69 @@ def effective_rules(objects: list[dict], sa_namespace: str, sa_name: str) -> lis
             out.extend(rules)
         else:
             out.extend(Scoped(ns, r) for r in rules)
+    return out
+
+
+def label_selector_matches(selector: dict, labels: dict) -> bool:
+    """A metav1.LabelSelector (matchLabels, matchExpressions) against labels. An empty
+    selector matches everything (as in an aggregationRule, where it selects all)."""
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for e in selector.get("matchExpressions") or []:
+        key, op, values = e["key"], e["operator"], e.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def _cluster_role(name: str, labels: dict, aggregate_to: str) -> dict:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": name, "labels": labels},
+            "aggregationRule": {"clusterRoleSelectors": [
+                {"matchLabels": {f"rbac.authorization.k8s.io/aggregate-to-{aggregate_to}": "true"}}]},
+            "rules": []}
+
+
+# kube-apiserver's user-facing roles: admin aggregates aggregate-to-admin (edit carries it), edit
+# aggregates aggregate-to-edit (view carries it), view aggregates aggregate-to-view.
+BUILTIN_AGGREGATED = [
+    _cluster_role("admin", {"kubernetes.io/bootstrapping": "rbac-defaults"}, "admin"),
+    _cluster_role("edit", {"kubernetes.io/bootstrapping": "rbac-defaults",
+                           "rbac.authorization.k8s.io/aggregate-to-admin": "true"}, "edit"),
+    _cluster_role("view", {"kubernetes.io/bootstrapping": "rbac-defaults",
+                           "rbac.authorization.k8s.io/aggregate-to-edit": "true"}, "view"),
+]
+
+
+def aggregate(objects: list[dict]) -> list[dict]:
+    """`objects` with each aggregating ClusterRole's rules set to the union of the rules of the
+    ClusterRoles its selectors match (repeated until nothing changes, as the controller
+    converges: view's rules reach edit, edit's reach admin)."""
+    out = [dict(o) for o in objects]
+    roles = [o for o in out if o.get("kind") == "ClusterRole"]
+    changed = True
+    while changed:
+        changed = False
+        for agg in roles:
+            selectors = (agg.get("aggregationRule") or {}).get("clusterRoleSelectors")
+            if not selectors:
+                continue
+            rules = []
+            for other in roles:
+                if other is agg:
+                    continue
+                labels = other["metadata"].get("labels") or {}
+                if any(label_selector_matches(s, labels) for s in selectors):
+                    rules.extend(r for r in other.get("rules") or [] if r not in rules)
+            if rules != (agg.get("rules") or []):
+                agg["rules"] = rules
+                changed = True
     return out
 
 

@@ -38,7 +38,8 @@ def flags_of(args: list[str]) -> set[str]:
 
 
 ALL_ON = {"emulator": {"enabled": True, "throttleRate": 0.1, "serverErrorRate": 0.1, "latencyMs": 5},
-          "watchNamespaces": ["team-a", "team-b"], "iam": {"region": "eu-west-1"}}
+          "watchNamespaces": ["team-a", "team-b"], "iam": {"region": "eu-west-1"},
+          "rolloutRestart": {"enabled": True}}
 
 
 def test_chart_flags_exist():
@@ -52,13 +53,17 @@ def test_chart_flags_exist():
     assert flags_of(em["args"]) <= emu_flags, flags_of(em["args"]) - emu_flags
 
 
-def test_deploy_flags_and_env_exist():
+@pytest.mark.parametrize("overlay", ["emulator", "rollout-restart"])
+def test_deploy_flags_and_env_exist(overlay):
     run_flags, run_env = clap_args(ROOT / "src" / "operator.rs", "RunArgs")
     emu_flags, emu_env = clap_args(ROOT / "src" / "emulator" / "mod.rs", "EmulatorArgs")
-    objects = kustomize(DEPLOY / "emulator")
+    objects = kustomize(DEPLOY / overlay)
     for name, cname, flags, envs in (("ssc-operator", "manager", run_flags, run_env),
                                      ("ssc-iam-emulator", "emulator", emu_flags, emu_env)):
-        [d] = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == name]
+        found = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == name]
+        if not found and name == "ssc-iam-emulator" and overlay != "emulator":
+            continue
+        [d] = found
         c = container(d["spec"]["template"]["spec"], cname)
         assert flags_of(c["args"]) <= flags
         ssc_env = {e["name"] for e in c.get("env", []) if e["name"].startswith("SSC_")}

@@ -1,5 +1,6 @@
 """The generated CRD (crds/, from `ssc-operator crd`) and its copies in the chart
-and in deploy/ must be identical; deploy/sync-crds.sh makes them so."""
+(files/crds/, rendered by templates/crds.yaml) and in deploy/ must be identical;
+deploy/sync-crds.sh makes them so. The chart renders each copy's spec verbatim."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import subprocess
 import pytest
 import yaml
 
+import helm
 from manifests import CHART, DEPLOY, ROOT, kustomize
 
 CRDS = ROOT / "crds"
-COPIES = {"charts/ssc-operator/crds": CHART / "crds", "deploy/crds": DEPLOY / "crds"}
+CHART_CRDS = "charts/ssc-operator/files/crds"
+COPIES = {CHART_CRDS: CHART / "files" / "crds", "deploy/crds": DEPLOY / "crds"}
+KEEP = "helm.sh/resource-policy"
 
 
 def generated() -> list:
@@ -69,12 +73,16 @@ def test_sync_script_copies_and_is_idempotent(tmp_path):
     # A changed CRD and a stale extra copy.
     changed = repo / "crds" / files[0].name
     changed.write_text(changed.read_text() + "# changed\n")
-    (repo / "charts" / "ssc-operator" / "crds" / "stale.yaml").write_text("kind: Stale\n")
+    (repo / CHART_CRDS / "stale.yaml").write_text("kind: Stale\n")
+    # A crds/ directory left in the chart by an older checkout (Helm would install it outside the release).
+    (repo / "charts" / "ssc-operator" / "crds").mkdir()
+    (repo / "charts" / "ssc-operator" / "crds" / files[0].name).write_text("kind: Old\n")
     script = repo / "deploy" / "sync-crds.sh"
     for _ in range(2):
         out = subprocess.run(["bash", str(script)], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
-        for dest in ("charts/ssc-operator/crds", "deploy/crds"):
+        assert not (repo / "charts" / "ssc-operator" / "crds").exists()
+        for dest in (CHART_CRDS, "deploy/crds"):
             names = sorted(p.name for p in (repo / dest).glob("*.yaml") if p.name != "kustomization.yaml")
             assert names == [f.name for f in files]
             assert (repo / dest / files[0].name).read_text().endswith("# changed\n")
@@ -88,3 +96,55 @@ def test_sync_script_fails_clearly_without_crds(tmp_path):
     shutil.copytree(ROOT / "deploy", repo / "deploy")
     out = subprocess.run(["bash", str(repo / "deploy" / "sync-crds.sh")], capture_output=True, text=True)
     assert out.returncode != 0 and "ssc-operator crd" in out.stderr
+
+
+def test_chart_has_no_crds_directory():
+    """Helm installs crds/ outside the release (never upgraded): the CRD is a template instead."""
+    assert not (CHART / "crds").exists()
+
+
+@pytest.fixture(scope="module")
+def chart_default():
+    return helm.render()
+
+
+def test_chart_renders_each_crd_verbatim_with_the_keep_annotation(chart_default):
+    files = generated()
+    rendered = {c["metadata"]["name"]: c for c in chart_default.kind("CustomResourceDefinition")}
+    assert [c["metadata"]["name"] for c in chart_default.crds_applied] == sorted(rendered)
+    for f in files:
+        text = f.read_text()
+        canonical = yaml.safe_load(text)
+        crd = rendered[canonical["metadata"]["name"]]
+        meta = crd["metadata"]
+        assert meta["annotations"] == {KEEP: "keep"}
+        assert meta["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+        assert set(meta) == {"name", "labels", "annotations"}
+        assert {k: v for k, v in crd.items() if k != "metadata"} == \
+            {k: v for k, v in canonical.items() if k != "metadata"}
+        # Byte for byte: everything from `spec:` on is the generated file's text.
+        spec_text = text[text.index("\nspec:\n") + 1:]
+        assert spec_text in chart_default.manifest
+
+
+def test_crds_keep_false_drops_the_annotation():
+    [crd] = helm.render({"crds": {"keep": False}}).kind("CustomResourceDefinition")
+    assert KEEP not in crd["metadata"].get("annotations", {})
+
+
+def test_crds_disabled_renders_no_crd():
+    r = helm.render({"crds": {"enabled": False}})
+    assert not r.kind("CustomResourceDefinition") and not r.crds_applied
+    assert "crds.enabled=false" in r.notes
+
+
+def test_chart_refuses_a_crd_file_it_cannot_render_verbatim(tmp_path):
+    """A copy whose metadata has more than the name (the template would drop it) fails the install."""
+    chart = tmp_path / "ssc-operator"
+    shutil.copytree(CHART, chart)
+    [f] = sorted((chart / "files" / "crds").glob("*.yaml"))
+    text = f.read_text()
+    f.write_text(text.replace("\nspec:\n", "\n  labels: {a: b}\nspec:\n", 1))
+    with pytest.raises(helm.sdk().InstallError) as err:
+        helm.render(chart=chart)
+    assert "must start with apiVersion, kind, metadata.name and spec" in str(err.value)

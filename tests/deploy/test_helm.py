@@ -69,7 +69,30 @@ def expected_args(v: dict, release: str, namespace: str) -> list[str]:
         args += [f"--lease-name={v['leaderElection']['leaseName'] or name}",
                  f"--lease-namespace={namespace}",
                  f"--lease-duration={v['leaderElection']['leaseDuration']}"]
+    if v["rolloutRestart"]["enabled"]:
+        args.append("--rollout-restart")
     return args + list(v["extraArgs"])
+
+
+def pull_secrets(v: dict) -> list[dict]:
+    """imagePullSecrets as the pod spec carries them (names or {name} objects in values)."""
+    return [{"name": s} if isinstance(s, str) else {"name": s["name"]} for s in v["imagePullSecrets"]]
+
+
+def adapts_security_context(case: str, v: dict) -> bool:
+    """The chart leaves UID/GID/fsGroup to OpenShift's SCC: forced, or auto on an OpenShift cluster."""
+    mode = v["openshift"]["adaptSecurityContext"]
+    return mode == "force" or (mode == "auto" and CLUSTERS.get(case) is helm.OPENSHIFT)
+
+
+def expected_security_contexts(case: str, v: dict) -> tuple[dict, dict]:
+    pod, container_ = dict(v["podSecurityContext"]), dict(v["securityContext"])
+    if adapts_security_context(case, v):
+        for key in ("runAsUser", "runAsGroup", "fsGroup"):
+            pod.pop(key, None)
+        for key in ("runAsUser", "runAsGroup"):
+            container_.pop(key, None)
+    return pod, container_
 
 
 CASES = {
@@ -99,7 +122,8 @@ CASES = {
     "iam-endpoint": {"iam": {"endpointUrl": "https://iam.example.internal", "region": "us-gov-west-1",
                              "rateLimit": 2, "burst": 4}, "resyncInterval": "1h",
                      "concurrency": 8},
-    "image-digest": {"image": {"digest": DIGEST, "pullSecrets": ["regcred"], "pullPolicy": "Always"}},
+    "image-digest": {"image": {"digest": DIGEST, "pullPolicy": "Always"}, "imagePullSecrets": ["regcred"]},
+    "pull-secrets": {"imagePullSecrets": [{"name": "regcred"}, "mirror"], "emulator": {"enabled": True}},
     "image-tag": {"image": {"repository": "registry.example/ssc", "tag": "dev"}},
     "metrics-port": {"metrics": {"port": 9090, "service": {"port": 9090}}},
     "scheduling": {"nodeSelector": {"kubernetes.io/os": "linux"},
@@ -114,7 +138,32 @@ CASES = {
     "extras": {"extraArgs": ["--some-flag=1"], "extraEnv": [{"name": "RUST_LOG", "value": "debug"}],
                "serviceAccount": {"annotations": {"x": "y"}}},
     "no-pdb-no-service": {"podDisruptionBudget": {"enabled": False}, "metrics": {"service": {"enabled": False}}},
+    "no-crds": {"crds": {"enabled": False}},
+    "crds-not-kept": {"crds": {"keep": False}},
+    "no-aggregated-roles": {"rbac": {"aggregateClusterRoles": False}},
+    "rollout-restart": {"rolloutRestart": {"enabled": True}},
+    "rollout-restart-watch-namespaces": {"rolloutRestart": {"enabled": True}, "watchNamespaces": ["team-a", "team-b"]},
+    # OpenShift: rendered against a cluster serving security.openshift.io/v1 (CLUSTERS) or forced.
+    "openshift-auto": {},
+    "openshift-disabled": {"openshift": {"adaptSecurityContext": "disabled"}},
+    "openshift-force": {"openshift": {"adaptSecurityContext": "force"}},
+    "emulator-openshift": {"emulator": {"enabled": True, "persistence": {"enabled": True}}},
+    "monitoring": {"metrics": {
+        "serviceMonitor": {"enabled": True, "namespace": "monitoring", "interval": "15s", "scrapeTimeout": "5s",
+                           "labels": {"release": "prom"}, "honorLabels": False,
+                           "relabelings": [{"action": "replace", "targetLabel": "cluster", "replacement": "prod"}],
+                           "metricRelabelings": [{"action": "drop", "sourceLabels": ["__name__"],
+                                                  "regex": "process_virtual_memory_bytes"}]},
+        "prometheusRule": {"enabled": True, "namespace": "monitoring", "labels": {"release": "prom"},
+                           "alertLabels": {"team": "platform"}},
+        "grafanaDashboard": {"enabled": True, "namespace": "grafana", "labels": {"team": "platform"},
+                             "annotations": {"grafana_folder": "Operators"}}}},
+    "monitoring-defaults": {"metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True},
+                                        "grafanaDashboard": {"enabled": True}}},
 }
+# Cases rendered against a cluster with more API groups than plain Kubernetes.
+CLUSTERS = {"openshift-auto": helm.OPENSHIFT, "openshift-disabled": helm.OPENSHIFT,
+            "emulator-openshift": helm.OPENSHIFT}
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +173,8 @@ def renders():
     def get(case: str, release: str = "ssc-operator", namespace: str = NS):
         key = (case, release, namespace)
         if key not in cache:
-            cache[key] = helm.render(CASES[case], release=release, namespace=namespace)
+            cache[key] = helm.render(CASES[case], release=release, namespace=namespace,
+                                     extra_groups=CLUSTERS.get(case))
         return cache[key]
     return get
 
@@ -174,27 +224,35 @@ def test_render(case, renders):
     validate_schemas(r.objects)
     keys = [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in r.objects]
     assert len(keys) == len(set(keys))
+    m = v["metrics"]
+    elsewhere = {("ServiceMonitor", name): m["serviceMonitor"]["namespace"] or NS,
+                 ("PrometheusRule", name): m["prometheusRule"]["namespace"] or NS,
+                 ("ConfigMap", f"{name}-dashboard"): m["grafanaDashboard"]["namespace"] or NS}
     for o in r.objects:
         labels = o["metadata"]["labels"]
         assert labels["app.kubernetes.io/instance"] == name and labels["app.kubernetes.io/managed-by"] == "Helm"
-        if o["kind"] not in ("ClusterRole", "ClusterRoleBinding") and o["kind"] not in ("Role", "RoleBinding"):
-            assert o["metadata"]["namespace"] == NS, o["metadata"]["name"]
+        if o["kind"] in ("ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"):
+            assert "namespace" not in o["metadata"], o["metadata"]["name"]
+        elif o["kind"] not in ("Role", "RoleBinding"):
+            expected_ns = elsewhere.get((o["kind"], o["metadata"]["name"]), NS)
+            assert o["metadata"]["namespace"] == expected_ns, o["metadata"]["name"]
 
     d = r.one("Deployment", name) if not v["emulator"]["enabled"] else \
         [o for o in r.kind("Deployment") if o["metadata"]["name"] == name][0]
     assert d["spec"]["replicas"] == v["replicaCount"]
-    c = assert_operator_pod(d, port=v["metrics"]["port"])
+    c = assert_operator_pod(d, port=v["metrics"]["port"], fixed_uid=not adapts_security_context(case, v))
     spec = d["spec"]["template"]["spec"]
     assert c["args"] == expected_args(v, name, NS)
     assert c["resources"] == v["resources"]
-    assert spec["securityContext"] == v["podSecurityContext"]
-    assert c["securityContext"] == v["securityContext"]
+    pod_sc, container_sc = expected_security_contexts(case, v)
+    assert spec["securityContext"] == pod_sc
+    assert c["securityContext"] == container_sc
     assert c["imagePullPolicy"] == v["image"]["pullPolicy"]
     if v["image"]["digest"]:
         assert c["image"] == f"{v['image']['repository']}@{v['image']['digest']}"
     else:
         assert c["image"] == f"{v['image']['repository']}:{v['image']['tag'] or '0.1.0'}"
-    assert spec.get("imagePullSecrets", []) == [{"name": s} for s in v["image"]["pullSecrets"]]
+    assert spec.get("imagePullSecrets", []) == pull_secrets(v)
     assert spec["serviceAccountName"] == (v["serviceAccount"]["name"] or name)
     for key in ("nodeSelector", "tolerations", "priorityClassName"):
         assert spec.get(key, DEFAULTS[key]) == v[key]
@@ -238,6 +296,22 @@ def test_render(case, renders):
         assert not sas
     if not v["rbac"]["create"]:
         assert not [o for o in r.objects if o["apiVersion"].startswith("rbac.")]
+    aggregated = sorted(o["metadata"]["name"] for o in r.kind("ClusterRole")
+                        if any(k.startswith("rbac.authorization.k8s.io/aggregate-to-")
+                               for k in o["metadata"]["labels"]))
+    aggregate = v["rbac"]["create"] and v["rbac"]["aggregateClusterRoles"]
+    assert aggregated == ([f"{name}-edit", f"{name}-view"] if aggregate else [])
+    restart = [(o["kind"], o["metadata"].get("namespace")) for o in r.objects
+               if o["metadata"]["name"] == f"{name}-rollout-restart"]
+    if v["rbac"]["create"] and v["rolloutRestart"]["enabled"]:
+        scopes = v["watchNamespaces"] or [None]
+        assert sorted(restart, key=str) == sorted(
+            [(k, ns) for ns in scopes for k in (("Role", "RoleBinding") if ns else
+                                                  ("ClusterRole", "ClusterRoleBinding"))], key=str)
+    else:
+        assert not restart
+    assert not [rule for o in r.objects for rule in o.get("rules", [])
+                if "apps" in rule["apiGroups"] and not o["metadata"]["name"].endswith("-rollout-restart")]
 
     # Metrics Service, ServiceMonitor, PDB.
     svcs = [s for s in r.kind("Service") if s["metadata"]["name"] == f"{name}-metrics"]
@@ -249,13 +323,26 @@ def test_render(case, renders):
     else:
         assert not svcs
     monitors = r.kind("ServiceMonitor")
-    if v["metrics"]["serviceMonitor"]["enabled"]:
+    smv = v["metrics"]["serviceMonitor"]
+    if smv["enabled"]:
         [sm] = monitors
+        assert sm["metadata"]["namespace"] == (smv["namespace"] or NS)
+        # Wherever the ServiceMonitor is, it selects the metrics Service in the release namespace.
+        assert sm["spec"]["namespaceSelector"] == {"matchNames": [NS]}
         assert sm["spec"]["selector"]["matchLabels"].items() <= svcs[0]["metadata"]["labels"].items()
-        assert sm["spec"]["endpoints"][0]["port"] == "metrics"
-        assert v["metrics"]["serviceMonitor"]["labels"].items() <= sm["metadata"]["labels"].items()
+        [endpoint] = sm["spec"]["endpoints"]
+        expected = {"port": "metrics", "path": "/metrics", "interval": smv["interval"],
+                    "scrapeTimeout": smv["scrapeTimeout"], "honorLabels": smv["honorLabels"]}
+        for key in ("relabelings", "metricRelabelings"):
+            if smv[key]:
+                expected[key] = smv[key]
+        assert endpoint == expected
+        assert smv["labels"].items() <= sm["metadata"]["labels"].items()
     else:
         assert not monitors
+    assert len(r.kind("PrometheusRule")) == int(v["metrics"]["prometheusRule"]["enabled"])
+    assert len([c for c in r.kind("ConfigMap") if c["metadata"]["name"] == f"{name}-dashboard"]) == \
+        int(v["metrics"]["grafanaDashboard"]["enabled"])
     pdbs = r.kind("PodDisruptionBudget")
     if v["podDisruptionBudget"]["enabled"]:
         [pdb] = pdbs
@@ -264,21 +351,28 @@ def test_render(case, renders):
     else:
         assert not pdbs
 
-    # The chart installs its CRD from crds/.
-    assert [c["metadata"]["name"] for c in r.crds_applied] == ["servicespecificcredentials.iam.ssc-operator.dev"]
+    # The chart installs its CRD from templates/crds.yaml, unless crds.enabled is false.
+    crds = [c["metadata"]["name"] for c in r.crds_applied]
+    assert crds == (["servicespecificcredentials.iam.ssc-operator.dev"] if v["crds"]["enabled"] else [])
+    for crd in r.kind("CustomResourceDefinition"):
+        keep = crd["metadata"].get("annotations", {}).get("helm.sh/resource-policy")
+        assert keep == ("keep" if v["crds"]["keep"] else None)
     assert "ssc-operator" in r.notes
 
 
 @pytest.mark.parametrize("case", ["emulator", "emulator-persistent", "emulator-existing-claim",
-                                  "network-policy-emulator"])
+                                  "network-policy-emulator", "pull-secrets", "emulator-openshift"])
 def test_emulator(case, renders):
     r = renders(case)
     v = merged(CASES[case])
     em = r.one("Deployment", "-iam-emulator")
     assert em["metadata"]["name"] == "ssc-operator-iam-emulator"
-    assert_hardened(em, "emulator")
+    assert_hardened(em, "emulator", fixed_uid=not adapts_security_context(case, v))
     assert em["spec"]["replicas"] == 1 and em["spec"]["strategy"]["type"] == "Recreate"
     spec = em["spec"]["template"]["spec"]
+    pod_sc, container_sc = expected_security_contexts(case, v)
+    assert spec["securityContext"] == pod_sc and container(spec, "emulator")["securityContext"] == container_sc
+    assert spec.get("imagePullSecrets", []) == pull_secrets(v)
     assert spec["automountServiceAccountToken"] is False
     c = container(spec, "emulator")
     e = v["emulator"]
@@ -310,7 +404,7 @@ def test_emulator(case, renders):
     else:
         [pvc] = pvcs
         assert vol["persistentVolumeClaim"] == {"claimName": pvc["metadata"]["name"]}
-        assert pvc["spec"]["storageClassName"] == e["persistence"]["storageClassName"]
+        assert pvc["spec"].get("storageClassName", "") == e["persistence"]["storageClassName"]
     assert "DEV/TEST ONLY" in r.notes
 
 
@@ -424,6 +518,43 @@ BAD = {
     "no-leader-election-two-replicas": ({"leaderElection": {"enabled": False}}, "/replicaCount"),
     "emulator-and-endpoint": ({"emulator": {"enabled": True}, "iam": {"endpointUrl": "https://x"}},
                               "/iam/endpointUrl"),
+}
+
+
+BAD |= {
+    "old-pull-secrets": ({"image": {"pullSecrets": ["regcred"]}}, "additional properties 'pullSecrets'"),
+    "pull-secret-object": ({"imagePullSecrets": [{"secret": "regcred"}]}, "/imagePullSecrets/0"),
+    "pull-secret-empty": ({"imagePullSecrets": [""]}, "/imagePullSecrets/0"),
+    "crds-unknown": ({"crds": {"install": True}}, "additional properties 'install'"),
+    "crds-keep-string": ({"crds": {"keep": "yes"}}, "/crds/keep"),
+    "openshift-mode": ({"openshift": {"adaptSecurityContext": True}}, "/openshift/adaptSecurityContext"),
+    "openshift-unknown": ({"openshift": {"enabled": True}}, "additional properties 'enabled'"),
+    "aggregate-string": ({"rbac": {"aggregateClusterRoles": "true"}}, "/rbac/aggregateClusterRoles"),
+    "rollout-unknown": ({"rolloutRestart": {"enable": True}}, "additional properties 'enable'"),
+    "sm-namespace": ({"metrics": {"serviceMonitor": {"namespace": "Monitoring"}}},
+                     "/metrics/serviceMonitor/namespace"),
+    "sm-unknown": ({"metrics": {"serviceMonitor": {"relabels": []}}}, "additional properties 'relabels'"),
+    "sm-relabel-unknown": ({"metrics": {"serviceMonitor": {"relabelings": [{"target_label": "x"}]}}},
+                           "/metrics/serviceMonitor/relabelings/0"),
+    "sm-relabel-action": ({"metrics": {"serviceMonitor": {"metricRelabelings": [{"action": "delete"}]}}},
+                          "/metrics/serviceMonitor/metricRelabelings/0/action"),
+    "rule-unknown": ({"metrics": {"prometheusRule": {"enabled": True, "groups": []}}},
+                     "additional properties 'groups'"),
+    "rule-alerts-unknown": ({"metrics": {"prometheusRule": {"alerts": {"credentialExpired": {}}}}},
+                            "additional properties 'credentialExpired'"),
+    "rule-alert-unknown": ({"metrics": {"prometheusRule": {"alerts": {"noLeader": {"expr": "up"}}}}},
+                           "additional properties 'expr'"),
+    "rule-within-days": ({"metrics": {"prometheusRule": {"alerts": {"credentialExpiringSoon": {"withinDays": 0}}}}},
+                         "/metrics/prometheusRule/alerts/credentialExpiringSoon/withinDays"),
+    "rule-for": ({"metrics": {"prometheusRule": {"alerts": {"credentialNotReady": {"for": "15 minutes"}}}}},
+                 "/metrics/prometheusRule/alerts/credentialNotReady/for"),
+    "rule-alert-label": ({"metrics": {"prometheusRule": {"alertLabels": {"team-name": "x"}}}},
+                         "invalid propertyName 'team-name'"),  # Helm's path for propertyNames is off
+    "rule-job-quote": ({"metrics": {"prometheusRule": {"job": 'a"} or vector(1) #'}}},
+                       "/metrics/prometheusRule/job"),
+    "dashboard-unknown": ({"metrics": {"grafanaDashboard": {"folder": "x"}}}, "additional properties 'folder'"),
+    "dashboard-label": ({"metrics": {"grafanaDashboard": {"sidecarLabel": "grafana dashboard"}}},
+                        "/metrics/grafanaDashboard/sidecarLabel"),
 }
 
 

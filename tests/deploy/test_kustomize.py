@@ -33,7 +33,7 @@ def persistent():
     return kustomize(DEPLOY / "emulator-persistent")
 
 
-@pytest.mark.parametrize("overlay", ["", "base", "crds", "emulator", "emulator-persistent"])
+@pytest.mark.parametrize("overlay", ["", "base", "crds", "emulator", "emulator-persistent", "rollout-restart"])
 def test_builds_and_every_object_is_schema_valid(overlay):
     objects = kustomize(DEPLOY / overlay)
     assert objects
@@ -50,6 +50,8 @@ def test_base_objects(base):
         ("ServiceAccount", "ssc-operator"),
         ("ClusterRole", "ssc-operator"),
         ("ClusterRoleBinding", "ssc-operator"),
+        ("ClusterRole", "ssc-operator-view"),
+        ("ClusterRole", "ssc-operator-edit"),
         ("Role", "ssc-operator-leader-election"),
         ("RoleBinding", "ssc-operator-leader-election"),
         ("Deployment", "ssc-operator"),
@@ -160,6 +162,23 @@ def test_emulator_persistent_overlay(persistent):
     assert one(persistent, "Deployment", "ssc-operator")
 
 
+def test_rollout_restart_overlay(base):
+    objects = kustomize(DEPLOY / "rollout-restart")
+    added = sorted((o["kind"], o["metadata"]["name"]) for o in objects)
+    assert sorted(set(added) - {(o["kind"], o["metadata"]["name"]) for o in base}) == [
+        ("ClusterRole", "ssc-operator-rollout-restart"), ("ClusterRoleBinding", "ssc-operator-rollout-restart")]
+    d = one(objects, "Deployment", "ssc-operator")
+    c = assert_operator_pod(d)
+    env = env_map(c)
+    assert env["SSC_ROLLOUT_RESTART"] == "true"
+    assert [e["name"] for e in c["env"]].count("SSC_ROLLOUT_RESTART") == 1
+    assert "SSC_ROLLOUT_RESTART" not in env_map(container(one(base, "Deployment", "ssc-operator")
+                                                           ["spec"]["template"]["spec"], "manager"))
+    # Otherwise the same Deployment as deploy/.
+    base_env = env_map(container(one(base, "Deployment", "ssc-operator")["spec"]["template"]["spec"], "manager"))
+    assert {k: v for k, v in env.items() if k != "SSC_ROLLOUT_RESTART"} == base_env
+
+
 def _apply(kube: FakeKube, *args: str) -> subprocess.CompletedProcess:
     # Schemas are checked by validate_schemas; the stand-in serves no OpenAPI.
     return subprocess.run([kubectl(), "--kubeconfig", kube.kubeconfig, "apply", "--validate=false", *args],
@@ -183,7 +202,8 @@ def test_kubectl_apply_f_crds_and_deploy(base):
     assert objs[1]["kind"] == "Namespace"
 
 
-@pytest.mark.parametrize("overlay", ["deploy/", "deploy/emulator", "deploy/emulator-persistent"])
+@pytest.mark.parametrize("overlay", ["deploy/", "deploy/emulator", "deploy/emulator-persistent",
+                                     "deploy/rollout-restart"])
 def test_kubectl_apply_k(overlay):
     expected = sorted((o["kind"], o["metadata"]["name"]) for o in kustomize(ROOT / overlay))
     with FakeKube() as kube:

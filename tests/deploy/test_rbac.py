@@ -7,7 +7,10 @@ import pytest
 
 import helm
 from manifests import DEPLOY, kustomize
-from rbac import Request, Scoped, allowed, effective_rules, request_attributes, rule_allows
+from rbac import (
+    BUILTIN_AGGREGATED, Request, Scoped, aggregate, allowed, effective_rules, label_selector_matches,
+    request_attributes, rule_allows, user_rules,
+)
 
 SA_NS, SA = "ssc-system", "ssc-operator"
 SSC = "/apis/iam.ssc-operator.dev/v1alpha1"
@@ -121,6 +124,52 @@ def test_effective_rules_follow_bindings():
     assert effective_rules([crole, binding("ClusterRoleBinding", None, "ClusterRole", "c", group)], "sys", "op")
 
 
+def test_label_selector_matching():
+    labels = {"a": "1", "b": "2"}
+    assert label_selector_matches({}, labels)
+    assert label_selector_matches({"matchLabels": {"a": "1"}}, labels)
+    assert not label_selector_matches({"matchLabels": {"a": "2"}}, labels)
+    assert not label_selector_matches({"matchLabels": {"c": "1"}}, labels)
+    assert label_selector_matches({"matchExpressions": [{"key": "a", "operator": "In", "values": ["1", "3"]}]}, labels)
+    assert not label_selector_matches({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]},
+                                      labels)
+    assert label_selector_matches({"matchExpressions": [{"key": "c", "operator": "DoesNotExist"}]}, labels)
+    assert not label_selector_matches({"matchExpressions": [{"key": "c", "operator": "Exists"}]}, labels)
+
+
+def test_aggregation_reaches_view_edit_and_admin_transitively():
+    def role(name, labels, verbs):
+        return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                "metadata": {"name": name, "labels": labels},
+                "rules": [{"apiGroups": ["g"], "resources": ["things"], "verbs": verbs}]}
+    reader = role("reader", {"rbac.authorization.k8s.io/aggregate-to-view": "true"}, ["get"])
+    writer = role("writer", {"rbac.authorization.k8s.io/aggregate-to-edit": "true"}, ["create"])
+    unlabelled = role("other", {}, ["delete"])
+    roles = {o["metadata"]["name"]: o for o in aggregate([reader, writer, unlabelled] + BUILTIN_AGGREGATED)}
+    verbs = lambda name: {v for r in roles[name]["rules"] for v in r["verbs"]}
+    assert verbs("view") == {"get"}
+    assert verbs("edit") == {"get", "create"}      # view carries aggregate-to-edit
+    assert verbs("admin") == {"get", "create"}     # edit carries aggregate-to-admin
+    assert "rules" not in BUILTIN_AGGREGATED[0] or BUILTIN_AGGREGATED[0]["rules"] == [], "inputs unchanged"
+
+
+def test_user_rules_follow_user_and_group_subjects():
+    crole = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "c"},
+             "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}
+
+    def binding(subject):
+        return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": "b", "namespace": "a"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "c"},
+                "subjects": [subject]}
+    alice = {"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}
+    devs = {"kind": "Group", "name": "devs", "apiGroup": "rbac.authorization.k8s.io"}
+    assert allowed(user_rules([crole, binding(alice)], "alice"), "get", "", "pods", "", "a", "p")
+    assert not user_rules([crole, binding(alice)], "bob")
+    assert allowed(user_rules([crole, binding(devs)], "bob", ("devs",)), "get", "", "pods", "", "a", "p")
+    assert not allowed(user_rules([crole, binding(devs)], "bob", ("devs",)), "get", "", "pods", "", "b", "p")
+
+
 def _attrs(method: str, path: str):
     r = request_attributes(method, path)
     return r.verb, r.group, r.resource, r.subresource, r.namespace, r.name
@@ -154,13 +203,26 @@ def _flatten(rules: list[dict]) -> dict:
     return out
 
 
+AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
+
+
 def _rbac_objects(objects):
     return [o for o in objects if o["apiVersion"].startswith("rbac.authorization.k8s.io/")]
 
 
+def _aggregated(objects) -> dict:
+    """The ClusterRoles aggregated into the built-in roles, by name."""
+    return {o["metadata"]["name"]: o for o in _rbac_objects(objects) if o["kind"] == "ClusterRole"
+            and any(k.startswith(AGGREGATE) for k in (o["metadata"].get("labels") or {}))}
+
+
 def _cluster_namespaced(objects):
+    """The operator's own RBAC objects by kind (the aggregated user-facing ClusterRoles left out)."""
     roles: dict = {k: [] for k in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")}
+    aggregated = _aggregated(objects)
     for o in _rbac_objects(objects):
+        if o["kind"] == "ClusterRole" and o["metadata"]["name"] in aggregated:
+            continue
         roles.setdefault(o["kind"], []).append(o)
     return roles
 
@@ -169,6 +231,7 @@ def test_deploy_rules_are_exactly_the_operators_requests():
     objects = _rbac_objects(kustomize(DEPLOY))
     roles = _cluster_namespaced(objects)
     assert len(roles["ClusterRole"]) == 1 and len(roles["Role"]) == 1
+    assert set(_aggregated(objects)) == {"ssc-operator-view", "ssc-operator-edit"}
     assert _flatten(roles["ClusterRole"][0]["rules"]) == EXPECTED_RULES | {("", "namespaces", ()): {"get"}}
     lease_role = roles["Role"][0]
     assert lease_role["metadata"]["namespace"] == SA_NS
@@ -202,6 +265,8 @@ def test_chart_rules_default(chart_default):
 def test_chart_rules_watch_namespace(chart_watch_ns):
     roles = _cluster_namespaced(chart_watch_ns)
     assert not roles["ClusterRole"] and not roles["ClusterRoleBinding"], "no cluster-wide grant with watchNamespaces"
+    # The user-facing aggregated roles stay (bound to nobody: they only add to view/edit/admin).
+    assert set(_aggregated(chart_watch_ns)) == {"ssc-operator-view", "ssc-operator-edit"}
     by_ns = {r["metadata"]["namespace"]: r for r in roles["Role"]}
     assert set(by_ns) == {"team-a", "team-b", SA_NS}
     for ns in ("team-a", "team-b"):
@@ -262,13 +327,49 @@ def forbidden_requests(watch_ns: str | None, tenant: str = "team-a"):
         yield "PATCH", f"{SSC}/namespaces/team-c/servicespecificcredentials/x"
 
 
-def _check(objects, watch_namespaces):
+APPS = "/apis/apps/v1/namespaces"
+WORKLOADS = ("deployments", "statefulsets", "daemonsets")
+
+
+def rollout_requests(tenant: str = "team-a"):
+    """A rollout restart of each kind a resource may name: one merge patch of its pod template."""
+    for kind in WORKLOADS:
+        yield "PATCH", f"{APPS}/{tenant}/{kind}/web"
+
+
+def rollout_forbidden(tenant: str = "team-a"):
+    """Beyond a rollout restart: reading, listing, creating, replacing, deleting, scaling, other kinds."""
+    yield "GET", f"{APPS}/{tenant}/deployments/web"
+    yield "GET", f"{APPS}/{tenant}/deployments"
+    yield "GET", "/apis/apps/v1/deployments?watch=true"
+    yield "POST", f"{APPS}/{tenant}/deployments"
+    yield "PUT", f"{APPS}/{tenant}/deployments/web"
+    yield "DELETE", f"{APPS}/{tenant}/statefulsets/web"
+    yield "DELETE", f"{APPS}/{tenant}/daemonsets"
+    yield "PATCH", f"{APPS}/{tenant}/deployments/web/scale"
+    yield "PATCH", f"{APPS}/{tenant}/deployments/web/status"
+    yield "PATCH", f"{APPS}/{tenant}/replicasets/web"
+    yield "PATCH", f"{APPS}/{tenant}/controllerrevisions/web"
+    yield "PATCH", f"/api/v1/namespaces/{tenant}/pods/web"
+    yield "DELETE", f"/api/v1/namespaces/{tenant}/pods/web"
+    yield "PATCH", f"/apis/batch/v1/namespaces/{tenant}/cronjobs/web"
+
+
+def _check(objects, watch_namespaces, rollout_restart=False):
     rules = effective_rules(objects, SA_NS, SA)
     scopes = [(ns, ns) for ns in watch_namespaces] if watch_namespaces else [(None, "team-a")]
     needed = [r for ns, tenant in scopes for r in operator_requests(ns, tenant)]
+    restarts = [r for _, tenant in scopes for r in rollout_requests(tenant)]
+    if rollout_restart:
+        needed += restarts
     denied = [(m, p) for m, p in needed if not allowed(rules, *_attrs(m, p))]
     assert not denied, f"the operator's requests are denied: {denied}"
     extra = [r for ns, tenant in scopes for r in forbidden_requests(ns, tenant)]
+    extra += [r for _, tenant in scopes for r in rollout_forbidden(tenant)]
+    if not rollout_restart:
+        extra += restarts
+    if watch_namespaces:
+        extra += list(rollout_requests("team-c"))
     granted = [(m, p) for m, p in extra if allowed(rules, *_attrs(m, p))]
     assert not granted, f"more than the operator needs is granted: {granted}"
 
@@ -283,3 +384,144 @@ def test_chart_allows_the_operators_requests_and_nothing_else(chart_default):
 
 def test_chart_watch_namespaces_allow_only_those_namespaces(chart_watch_ns):
     _check(chart_watch_ns, ["team-a", "team-b"])
+
+
+# ---------------------------------------------------------------- rollout restarts (opt-in)
+
+ROLLOUT_RULES = {("apps", kind, ()): {"patch"} for kind in WORKLOADS}
+
+
+def _apps_rules(objects):
+    return [r for o in _rbac_objects(objects) for r in o.get("rules") or []
+            if {"apps", "*"} & set(r.get("apiGroups") or [])]
+
+
+@pytest.mark.parametrize("source", ["deploy", "chart", "chart-watch-namespaces", "deploy-emulator"])
+def test_rollout_restart_rbac_is_off_by_default(source, chart_default, chart_watch_ns):
+    objects = {"deploy": lambda: kustomize(DEPLOY), "chart": lambda: chart_default,
+               "chart-watch-namespaces": lambda: chart_watch_ns,
+               "deploy-emulator": lambda: kustomize(DEPLOY / "emulator")}[source]()
+    assert not _apps_rules(objects), _apps_rules(objects)
+    rules = effective_rules(objects, SA_NS, SA)
+    assert not [r for r in rollout_requests() if allowed(rules, *_attrs(*r))]
+
+
+@pytest.fixture(scope="module")
+def chart_rollout():
+    return helm.render({"rolloutRestart": {"enabled": True}}).objects
+
+
+@pytest.fixture(scope="module")
+def chart_rollout_watch_ns():
+    return helm.render({"rolloutRestart": {"enabled": True}, "watchNamespaces": ["team-a", "team-b"]}).objects
+
+
+@pytest.mark.parametrize("source", ["chart", "deploy-overlay"])
+def test_rollout_restart_rbac(source, chart_rollout):
+    objects = chart_rollout if source == "chart" else kustomize(DEPLOY / "rollout-restart")
+    roles = {o["metadata"]["name"]: o for o in _rbac_objects(objects) if o["kind"] == "ClusterRole"}
+    role = roles["ssc-operator-rollout-restart"]
+    assert _flatten(role["rules"]) == ROLLOUT_RULES
+    # The only apps rule anywhere; the operator's main ClusterRole is unchanged.
+    assert _apps_rules(objects) == role["rules"]
+    assert _flatten(roles["ssc-operator"]["rules"]) == EXPECTED_RULES | {("", "namespaces", ()): {"get"}}
+    [binding] = [o for o in _rbac_objects(objects) if o["kind"] == "ClusterRoleBinding"
+                 and o["roleRef"]["name"] == "ssc-operator-rollout-restart"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": SA, "namespace": SA_NS}]
+    _check(objects, None, rollout_restart=True)
+
+
+def test_rollout_restart_rbac_with_watch_namespaces(chart_rollout_watch_ns):
+    roles = _cluster_namespaced(chart_rollout_watch_ns)
+    assert not roles["ClusterRole"] and not roles["ClusterRoleBinding"]
+    rollout = {r["metadata"]["namespace"]: r for r in roles["Role"] if r["metadata"]["name"].endswith("-rollout-restart")}
+    assert set(rollout) == {"team-a", "team-b"}
+    for role in rollout.values():
+        assert _flatten(role["rules"]) == ROLLOUT_RULES
+    _check(chart_rollout_watch_ns, ["team-a", "team-b"], rollout_restart=True)
+
+
+# ---------------------------------------------------------------- aggregated view/edit ClusterRoles
+
+SSC_RES = ("iam.ssc-operator.dev", "servicespecificcredentials", ())
+VIEW_VERBS = {"get", "list", "watch"}
+EDIT_VERBS = VIEW_VERBS | {"create", "update", "patch", "delete", "deletecollection"}
+
+
+@pytest.mark.parametrize("source", ["deploy", "chart"])
+def test_aggregated_cluster_roles(source, chart_default):
+    objects = kustomize(DEPLOY) if source == "deploy" else chart_default
+    roles = _aggregated(objects)
+    assert set(roles) == {"ssc-operator-view", "ssc-operator-edit"}
+    view, edit = roles["ssc-operator-view"], roles["ssc-operator-edit"]
+    agg = lambda o: {k: v for k, v in o["metadata"]["labels"].items() if k.startswith(AGGREGATE)}
+    assert agg(view) == {AGGREGATE + "view": "true"}
+    assert agg(edit) == {AGGREGATE + "edit": "true", AGGREGATE + "admin": "true"}
+    assert _flatten(view["rules"]) == {SSC_RES: VIEW_VERBS}
+    assert _flatten(edit["rules"]) == {SSC_RES: EDIT_VERBS}, "no status subresource: status is the operator's"
+    referenced = {o["roleRef"]["name"] for o in _rbac_objects(objects) if "roleRef" in o}
+    assert not referenced & set(roles), "bound to nobody: they only add to view, edit and admin"
+
+
+def _with_namespace_users(objects):
+    """The cluster's built-in roles (aggregated), and users bound in team-a as an admin would:
+    alice edit, bob view, carol admin (through a group); dave nothing."""
+    def binding(name, role, subject):
+        return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": name, "namespace": "team-a"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                "subjects": [subject | {"apiGroup": "rbac.authorization.k8s.io"}]}
+    return aggregate(list(objects) + BUILTIN_AGGREGATED) + [
+        binding("alice-edit", "edit", {"kind": "User", "name": "alice"}),
+        binding("bob-view", "view", {"kind": "User", "name": "bob"}),
+        binding("admins", "admin", {"kind": "Group", "name": "team-a-admins"}),
+    ]
+
+
+def _ssc(ns: str, suffix: str = "") -> str:
+    return f"{SSC}/namespaces/{ns}/servicespecificcredentials{suffix}"
+
+
+def ssc_reads(ns):
+    yield "GET", _ssc(ns, "/x")
+    yield "GET", _ssc(ns)
+    yield "GET", _ssc(ns, "?watch=true")
+
+
+def ssc_writes(ns):
+    yield "POST", _ssc(ns)
+    yield "PUT", _ssc(ns, "/x")
+    yield "PATCH", _ssc(ns, "/x")
+    yield "DELETE", _ssc(ns, "/x")
+    yield "DELETE", _ssc(ns)
+
+
+def ssc_status_writes(ns):
+    yield "PATCH", _ssc(ns, "/x/status")
+    yield "PUT", _ssc(ns, "/x/status")
+
+
+@pytest.mark.parametrize("source", ["deploy", "chart"])
+def test_namespace_editors_manage_the_kind_and_viewers_read_it(source, chart_default):
+    objects = _with_namespace_users(kustomize(DEPLOY) if source == "deploy" else chart_default)
+    users = {"alice": ((), True, True), "carol": (("team-a-admins",), True, True),
+             "bob": ((), True, False), "dave": ((), False, False)}
+    for user, (groups, may_read, may_write) in users.items():
+        rules = user_rules(objects, user, groups)
+        for m, p in ssc_reads("team-a"):
+            assert allowed(rules, *_attrs(m, p)) is may_read, (user, m, p)
+        for m, p in ssc_writes("team-a"):
+            assert allowed(rules, *_attrs(m, p)) is may_write, (user, m, p)
+        # Status is the operator's; and nothing in another namespace, nothing cluster-wide.
+        for m, p in [*ssc_status_writes("team-a"), *ssc_reads("team-b"), *ssc_writes("team-b"),
+                     ("GET", f"{SSC}/servicespecificcredentials")]:
+            assert not allowed(rules, *_attrs(m, p)), (user, m, p)
+
+
+def test_without_aggregated_roles_namespace_editors_get_nothing():
+    objects = helm.render({"rbac": {"aggregateClusterRoles": False}}).objects
+    assert not _aggregated(objects)
+    rules = user_rules(_with_namespace_users(objects), "alice")
+    assert not [r for r in [*ssc_reads("team-a"), *ssc_writes("team-a")] if allowed(rules, *_attrs(*r))]
+    # The operator's own RBAC does not depend on it.
+    _check(objects, None)

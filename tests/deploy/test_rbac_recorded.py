@@ -5,6 +5,11 @@ the operator's client makes to the Kubernetes API stand-in into target/operator-
 Here each recorded request must be allowed by the rules in deploy/ and in the rendered chart, and
 every rule must be used by some recorded request (no rule grants more than what is used). The
 e2e tests run the operator in namespace team-a with its Lease in ssc-system, as the manifests do.
+
+Requests to the `apps` group (rollout restarts of the workloads a resource names, an opt-in:
+--rollout-restart, Helm rolloutRestart.enabled, deploy/rollout-restart) are checked against the
+RBAC with that option on, and must not be allowed without it; every other request against the
+default RBAC. The recordings are per test, so a test without rollout restarts simply has none.
 """
 
 from __future__ import annotations
@@ -57,6 +62,21 @@ def attributes(requests):
             continue
         out.append((r, request_attributes(r["method"], r["path"])))
     return out
+
+
+ROLLOUT_GROUP = "apps"
+
+
+@pytest.fixture(scope="module")
+def core(attributes):
+    """Every recorded request but the rollout restarts."""
+    return [(r, a) for r, a in attributes if a.group != ROLLOUT_GROUP]
+
+
+@pytest.fixture(scope="module")
+def restarts(attributes):
+    """The rollout restarts (group apps); none until an e2e test records some."""
+    return [(r, a) for r, a in attributes if a.group == ROLLOUT_GROUP]
 
 
 def _rule_items(rules):
@@ -116,12 +136,47 @@ def test_secrets_are_only_listed_and_watched_by_label(requests, attributes):
             assert MANAGED_BY in selectors, f"unselected Secret {a.verb}: {raw['path']}"
 
 
-def test_deploy_rbac_allows_exactly_the_recorded_requests(attributes):
-    _check(kustomize(DEPLOY), attributes)
+def test_deploy_rbac_allows_exactly_the_recorded_requests(core):
+    _check(kustomize(DEPLOY), core)
 
 
-def test_chart_rbac_allows_exactly_the_recorded_requests(attributes):
-    _check(helm.render().objects, attributes)
+def test_chart_rbac_allows_exactly_the_recorded_requests(core):
+    _check(helm.render().objects, core)
+
+
+def _check_restarts(objects, restarts):
+    """The rollout-restart RBAC allows each recorded restart; every verb it grants is used once
+    restarts are recorded (not every kind: a test may restart Deployments only)."""
+    rules = effective_rules(objects, SA_NS, SA)
+    apps = [(verb, resource, scope, names) for verb, group, resource, scope, names in _rule_items(rules)
+            if group == ROLLOUT_GROUP]
+    assert apps, "no apps rules with rollout restarts on"
+    denied = [f"{raw['method']} {raw['path']} -> {a}" for raw, a in restarts
+              if not allowed(rules, a.verb, a.group, a.resource, a.subresource, a.namespace, a.name)]
+    assert not denied, "rollout restarts the rules do not allow:\n" + "\n".join(denied[:20])
+    for raw, a in restarts:
+        assert a.namespace and a.name and not a.subresource, f"not a restart of one named workload: {raw}"
+    if restarts:
+        unused = {verb for verb, *_ in apps} - {a.verb for _, a in restarts}
+        assert not unused, f"rollout-restart verbs never used: {unused}"
+
+
+@pytest.mark.parametrize("source", ["chart", "deploy-overlay"])
+def test_rollout_restart_rbac_allows_the_recorded_restarts(source, core, restarts):
+    objects = helm.render({"rolloutRestart": {"enabled": True}}).objects if source == "chart" \
+        else kustomize(DEPLOY / "rollout-restart")
+    _check_restarts(objects, restarts)
+    # Turning the option on changes nothing else: the other requests are still exactly allowed.
+    _check([o for o in objects if "rollout-restart" not in o["metadata"]["name"]], core)
+
+
+@pytest.mark.parametrize("source", ["chart", "deploy"])
+def test_default_rbac_allows_no_recorded_restart(source, restarts):
+    objects = helm.render().objects if source == "chart" else kustomize(DEPLOY)
+    rules = effective_rules(objects, SA_NS, SA)
+    granted = [f"{raw['method']} {raw['path']}" for raw, a in restarts
+               if allowed(rules, a.verb, a.group, a.resource, a.subresource, a.namespace, a.name)]
+    assert not granted, f"rollout restarts allowed without the opt-in: {granted}"
 
 
 def test_chart_with_watch_namespaces_allows_what_the_scoped_operator_did():
@@ -133,8 +188,11 @@ def test_chart_with_watch_namespaces_allows_what_the_scoped_operator_did():
         pytest.fail(f"no scoped recordings in {RECORDINGS}: run `cargo test --test e2e` first")
     for f in files:
         namespaces = f.name[len("scoped-"):].rsplit("-", 1)[0].split("+")
-        rules = effective_rules(helm.render({"watchNamespaces": namespaces}).objects, SA_NS, SA)
         recorded = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+        # Restarts, if that run made any, need the opt-in (checked against it; see above).
+        restarts = any(urlsplit(r["path"]).path.startswith(f"/apis/{ROLLOUT_GROUP}/") for r in recorded)
+        rules = effective_rules(helm.render({"watchNamespaces": namespaces,
+                                             "rolloutRestart": {"enabled": restarts}}).objects, SA_NS, SA)
         denied = []
         for r in recorded:
             if not urlsplit(r["path"]).path.startswith(("/api/", "/apis/")):

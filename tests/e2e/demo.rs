@@ -39,6 +39,11 @@ fn kubectl(kubeconfig: &std::path::Path, args: &[&str], stdin: Option<&str>) -> 
 fn demo_serves_a_sandbox_kubectl_can_use_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("demo").join("kubeconfig");
+    // A symlink planted where the kubeconfig goes is replaced, never written through.
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    std::fs::create_dir_all(kubeconfig.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&victim, &kubeconfig).unwrap();
     let mut child = Command::new(BIN)
         .args([
             "demo",
@@ -72,6 +77,8 @@ fn demo_serves_a_sandbox_kubectl_can_use_and_stops_on_sigterm() {
     assert!(config.contains("certificate-authority-data: "), "{config}");
     let mode = std::fs::metadata(&kubeconfig).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    assert!(!std::fs::symlink_metadata(&kubeconfig).unwrap().is_symlink());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
 
     let manifest = "apiVersion: iam.ssc-operator.dev/v1alpha1\nkind: ServiceSpecificCredential\n\
                     metadata: { name: alice-git, namespace: default }\n\
@@ -151,4 +158,33 @@ fn demo_on_a_taken_port_says_so() {
         stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")) && stderr.contains("--port"),
         "{stderr}"
     );
+}
+
+#[test]
+fn demo_keeps_its_kubeconfig_in_a_new_private_directory_by_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["demo", "--http-addr", "127.0.0.1:0"])
+        .env("TMPDIR", tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    let path = loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "{banner}");
+        banner.push_str(&line);
+        if let Some(path) = line.trim().strip_prefix("export KUBECONFIG=") {
+            break std::path::PathBuf::from(path);
+        }
+    };
+    child.kill().unwrap();
+    let _ = child.wait();
+    let dir = path.parent().unwrap();
+    assert!(dir.starts_with(tmp.path()), "{}", dir.display());
+    let mode = std::fs::metadata(dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+    assert!(path.is_file());
 }

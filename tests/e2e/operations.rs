@@ -396,6 +396,21 @@ async fn restarted_at(h: &Harness, name: &str) -> Option<String> {
         .cloned()
 }
 
+/// Deployment `web` and the resource `web-git` that restarts it, its first credential recorded.
+async fn web_git_restarting_web(h: &Harness) {
+    deployment(h, "web").await;
+    h.apply(json!({
+        "metadata": {"name": "web-git", "namespace": NS},
+        "spec": {"userName": "sofia", "serviceName": "codecommit.amazonaws.com",
+                 "rolloutRestart": [{"kind": "Deployment", "name": "web"}]}
+    }))
+    .await;
+    h.wait_for("web-git", "first credential recorded", |r| {
+        status(r).workloads_restarted_for.is_some()
+    })
+    .await;
+}
+
 fn issued_at_of(secret: &k8s_openapi::api::core::v1::Secret) -> String {
     kube::ResourceExt::annotations(secret)["iam.ssc-operator.dev/issued-at"].clone()
 }
@@ -470,18 +485,8 @@ async fn workloads_listed_for_rollout_restart_restart_after_each_new_credential(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_rollout_restart_enabled_workloads_are_left_alone_with_a_warning() {
     let h = Harness::start().await;
-    deployment(&h, "web").await;
-    h.apply(json!({
-        "metadata": {"name": "web-git", "namespace": NS},
-        "spec": {"userName": "sofia", "serviceName": "codecommit.amazonaws.com",
-                 "rolloutRestart": [{"kind": "Deployment", "name": "web"}]}
-    }))
-    .await;
+    web_git_restarting_web(&h).await;
     let secret = h.wait_secret("web-git", |_| true).await;
-    h.wait_for("web-git", "first credential recorded", |r| {
-        status(r).workloads_restarted_for.is_some()
-    })
-    .await;
     h.request_rotation("web-git", "1").await;
     h.wait_secret("web-git", |s| issued_at_of(s) != issued_at_of(&secret))
         .await;
@@ -504,4 +509,49 @@ async fn without_rollout_restart_enabled_workloads_are_left_alone_with_a_warning
         requests.iter().all(|r| r.api_group != "apps"),
         "the operator touched workloads"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_issued_at_is_a_secret_to_repair_not_a_restart() {
+    let h = Harness::start_with(crate::harness::Options {
+        rollout_restart: true,
+        ..crate::harness::Options::default()
+    })
+    .await;
+    web_git_restarting_web(&h).await;
+    let before = h.secret("web-git").await.unwrap();
+    // The tenant writes a time of its choosing into the Secret.
+    let forged = "2030-01-01T00:00:00.000Z";
+    h.secrets()
+        .patch(
+            "web-git",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(
+                json!({"metadata": {"annotations": {"iam.ssc-operator.dev/issued-at": forged}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    // Not intact any more: repaired with a new password, and the workloads follow that one.
+    let repaired = h
+        .wait_secret("web-git", |s| {
+            crate::harness::login_and_secret(s) != crate::harness::login_and_secret(&before)
+        })
+        .await;
+    let issued = issued_at_of(&repaired);
+    assert_ne!(issued, forged);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let at = restarted_at(&h, "web").await;
+        assert_ne!(
+            at.as_deref(),
+            Some(forged),
+            "the forged time reached the workload"
+        );
+        if at.as_deref() == Some(issued.as_str()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "web not restarted: {at:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

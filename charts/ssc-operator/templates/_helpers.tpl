@@ -62,6 +62,45 @@ app.kubernetes.io/component: iam-emulator
 {{- end }}
 {{- end }}
 
+{{/* imagePullSecrets of a pod spec (names or {name: ...} objects), or nothing. */}}
+{{- define "ssc-operator.imagePullSecrets" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+{{- range . }}
+  - name: {{ if kindIs "string" . }}{{ . }}{{ else }}{{ .name }}{{ end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when the security contexts leave the UID/GID to OpenShift's SCC. */}}
+{{- define "ssc-operator.openshift" -}}
+{{- $mode := .Values.openshift.adaptSecurityContext }}
+{{- if or (eq $mode "force") (and (eq $mode "auto") (.Capabilities.APIVersions.Has "security.openshift.io/v1")) }}true{{ end }}
+{{- end }}
+
+{{/* The pod securityContext; on OpenShift without runAsUser, runAsGroup, fsGroup. */}}
+{{- define "ssc-operator.podSecurityContext" -}}
+{{- $ctx := deepCopy .Values.podSecurityContext }}
+{{- if include "ssc-operator.openshift" . }}
+{{- $ctx = omit $ctx "runAsUser" "runAsGroup" "fsGroup" }}
+{{- end }}
+{{- toYaml $ctx }}
+{{- end }}
+
+{{/* The container securityContext; on OpenShift without runAsUser, runAsGroup. */}}
+{{- define "ssc-operator.securityContext" -}}
+{{- $ctx := deepCopy .Values.securityContext }}
+{{- if include "ssc-operator.openshift" . }}
+{{- $ctx = omit $ctx "runAsUser" "runAsGroup" }}
+{{- end }}
+{{- toYaml $ctx }}
+{{- end }}
+
+{{/* The job label of this release's metrics (the metrics Service's name, as a ServiceMonitor scrapes it). */}}
+{{- define "ssc-operator.metricsJob" -}}
+{{- default (printf "%s-metrics" (include "ssc-operator.fullname" .)) .Values.metrics.prometheusRule.job }}
+{{- end }}
+
 {{- define "ssc-operator.emulator.fullname" -}}
 {{- printf "%s-iam-emulator" (include "ssc-operator.fullname" . | trunc 50 | trimSuffix "-") }}
 {{- end }}
@@ -124,4 +163,17 @@ Call with a dict: "namespace" (empty for the ClusterRole).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create"]
+{{- end }}
+
+{{/*
+With rolloutRestart.enabled: restart the workloads a resource names
+(spec.rolloutRestart), as `kubectl rollout restart` does: a patch of the pod
+template's kubectl.kubernetes.io/restartedAt annotation (a merge patch by
+name; a missing workload answers 404). patch only: no get, list, watch,
+create or delete, and nothing but these three kinds.
+*/}}
+{{- define "ssc-operator.rolloutRestartRules" -}}
+- apiGroups: ["apps"]
+  resources: ["deployments", "statefulsets", "daemonsets"]
+  verbs: ["patch"]
 {{- end }}

@@ -17,6 +17,7 @@ use super::handlers::{self, Query, Reply};
 use super::resources::ResourceDef;
 use super::server::{Shared, WriteCtx, lock};
 use super::status::{ApiError, BadValue, FieldError};
+use super::table;
 use super::watch;
 use super::{RecordedRequest, RequestMatcher};
 
@@ -211,18 +212,20 @@ fn header(h: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// What the client asked the answer to be converted to (`Accept: application/json;as=...;
-/// g=meta.k8s.io;v=v1`, as kube-runtime's metadata_watcher and `Api::*_metadata` send it).
+/// g=meta.k8s.io;v=v1`, as kube-runtime's metadata_watcher and `Api::*_metadata` send it, and
+/// `as=Table` as kubectl does).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Target {
     Object,
     Partial,
     PartialList,
+    Table,
 }
 
 /// Content negotiation: the first acceptable clause wins. A clause asking for a conversion the
-/// stand-in does not serve (`as=Table`, other group versions) is skipped, as kube-apiserver skips
-/// conversions an endpoint does not allow; nothing acceptable is 406.
-fn negotiate(h: &HeaderMap) -> Result<Target, ApiError> {
+/// stand-in does not serve (`as=Table` unless `allow_table`, other group versions) is skipped, as
+/// kube-apiserver skips conversions an endpoint does not allow; nothing acceptable is 406.
+fn negotiate(h: &HeaderMap, allow_table: bool) -> Result<Target, ApiError> {
     let Some(accept) = header(h, "accept") else {
         return Ok(Target::Object);
     };
@@ -250,6 +253,11 @@ fn negotiate(h: &HeaderMap) -> Result<Target, ApiError> {
             }
             (Some("PartialObjectMetadataList"), Some("meta.k8s.io"), Some("v1")) => {
                 return Ok(Target::PartialList);
+            }
+            (Some("Table"), Some("meta.k8s.io"), Some("v1"))
+                if allow_table && mt == "application/json" =>
+            {
+                return Ok(Target::Table);
             }
             _ => continue,
         }
@@ -515,7 +523,9 @@ async fn serve_resource(
     user_agent: Option<&str>,
     content_type: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let target = negotiate(headers)?;
+    // Tables: get and list of the given CRDs (the only kinds with printer columns) only.
+    let allow_table = !def.printer_columns.is_empty() && matches!(verb, "get" | "list");
+    let target = negotiate(headers, allow_table)?;
     let manager = query
         .get("fieldManager")
         .cloned()
@@ -566,13 +576,21 @@ async fn serve_resource(
             if target == Target::PartialList {
                 return Err(not_acceptable_conversion(def, true));
             }
-            handlers::get(sh, def, ns, name_s, target == Target::Partial)?
+            let mut r = handlers::get(sh, def, ns, name_s, target == Target::Partial)?;
+            if target == Target::Table {
+                r.body = table::convert(def, &r.body, false, query, sh.now())?;
+            }
+            r
         }
         "list" => {
             if target == Target::Partial {
                 return Err(not_acceptable_conversion(def, false));
             }
-            handlers::list(sh, def, ns, query, target == Target::PartialList).await?
+            let mut r = handlers::list(sh, def, ns, query, target == Target::PartialList).await?;
+            if target == Target::Table {
+                r.body = table::convert(def, &r.body, true, query, sh.now())?;
+            }
+            r
         }
         "watch" => {
             let rx = watch::watch(

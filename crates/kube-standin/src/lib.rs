@@ -4,9 +4,9 @@
 //! answers in `tests/fixtures/kube-apiserver-transcripts/`; `tests/apiserver.rs` replays them.
 //!
 //! It is a test double and a local sandbox (`ssc-operator demo`), never a production API
-//! server: everything lives in memory and is lost on exit, it listens on 127.0.0.1 only, and it
-//! has no TLS, no admission beyond what is listed below, and bearer tokens as its only
-//! authentication.
+//! server: everything lives in memory and is lost on exit, it listens on 127.0.0.1 only (plain
+//! HTTP for tests, TLS with a CA made at start for the sandbox), it has no admission beyond what
+//! is listed below, and bearer tokens are its only authentication.
 //!
 //! ```ignore
 //! let server = ApiServer::start(vec![ServiceSpecificCredential::crd()]).await;
@@ -33,6 +33,11 @@
 //! - `Accept: application/json;as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1` for get, list,
 //!   watch and writes (kube-runtime's metadata_watcher, `Api::*_metadata`); an object conversion
 //!   of a list, or a list conversion of an object, is 406 like kube-apiserver's;
+//! - `Accept: application/json;as=Table;g=meta.k8s.io;v=v1` (what `kubectl get` sends) for get
+//!   and list of the given CRDs' resources: the served version's `additionalPrinterColumns` (or
+//!   the default `Age`), cells as the CRD table convertor computes them (client-go JSONPath,
+//!   `date` columns as `HumanDuration` against the stand-in's clock),
+//!   `?includeObject=None|Metadata|Object`;
 //! - garbage collection by owner uid (objects without ownerReferences are never collected),
 //!   orphan/foreground propagation;
 //! - namespace lifecycle: creates in a missing namespace are 404, in a terminating one 403
@@ -44,8 +49,12 @@
 //!   namespace Terminating for as long as a test needs.
 //!
 //! Known differences from the real server (none of them more permissive on what the operator does):
-//! - no protobuf/YAML request or response bodies, no `as=Table` and no `meta.k8s.io/v1beta1`
-//!   conversions (such an Accept clause is skipped for the next one, 406 if none is left), no
+//! - no protobuf/YAML request or response bodies, no `meta.k8s.io/v1beta1` conversions, and
+//!   `as=Table` only for get and list of the given CRDs: built-in kinds (Secret, Namespace,
+//!   Event, Lease, apps/v1 workloads), watches (`kubectl get -w`), writes and deletecollection,
+//!   which kube-apiserver also answers with Tables, skip such an Accept clause for the next one
+//!   (406 if none is left), and kubectl falls back to NAME/AGE; printer columns use a JSONPath
+//!   subset (no `..`, unions or `range`: such a column's cells are null; see table.rs); no
 //!   aggregated discovery; a watch asking `as=PartialObjectMetadataList` gets PartialObjectMetadata
 //!   events; `customresourcedefinitions`, core/v1 `events` and every other built-in kind are not
 //!   served (404);
@@ -79,6 +88,7 @@ mod selector;
 mod server;
 mod status;
 mod store;
+mod table;
 mod tls;
 mod watch;
 mod workloads;
@@ -344,7 +354,14 @@ impl ApiServer {
         };
         let mut defs: Vec<Arc<resources::ResourceDef>> =
             resources::builtins().into_iter().map(Arc::new).collect();
-        for crd in workloads::crds().iter().chain(&config.crds) {
+        for crd in workloads::crds() {
+            // Built-in kinds for kubectl: no `Table` answers (see the Known differences).
+            defs.extend(resources::from_crd(crd).into_iter().map(|mut d| {
+                d.printer_columns.clear();
+                Arc::new(d)
+            }));
+        }
+        for crd in &config.crds {
             defs.extend(resources::from_crd(crd).into_iter().map(Arc::new));
         }
         let (rev_tx, _) = tokio::sync::watch::channel(0u64);

@@ -11,6 +11,7 @@ use super::gotypes::{self, Decoded, GoStruct, Ty};
 use super::meta::{self, NameFn};
 use super::schema::CrdSchema;
 use super::status::{ApiError, BadValue, ErrType, FieldError, GroupResource, go_quote};
+use super::table::{self, PrinterColumn};
 
 #[derive(Debug)]
 pub enum KindImpl {
@@ -35,6 +36,8 @@ pub struct ResourceDef {
     pub status_subresource: bool,
     pub imp: KindImpl,
     pub smd: Smd,
+    /// The served version's printer columns (custom resources; `Table` answers).
+    pub printer_columns: Vec<PrinterColumn>,
 }
 
 /// How strictly unknown fields are treated (`?fieldValidation=`).
@@ -1061,6 +1064,7 @@ pub fn from_crd(crd: &CustomResourceDefinition) -> Vec<ResourceDef> {
             status_subresource,
             smd: crd_schema.smd.clone(),
             imp: KindImpl::Custom(crd_schema),
+            printer_columns: table::columns_of(&ver),
         });
     }
     out
@@ -1090,6 +1094,7 @@ pub fn builtins() -> Vec<ResourceDef> {
             status_subresource: matches!(imp, KindImpl::Namespace),
             imp,
             smd: Smd::from_go(st),
+            printer_columns: Vec::new(),
         }
     };
     vec![
