@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use iam_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -28,7 +29,6 @@ use kube::{Client, CustomResourceExt, ResourceExt};
 use kube_standin::{ApiServer, ApiServerConfig};
 use serde_json::json;
 use ssc_operator::api::ServiceSpecificCredential;
-use ssc_operator::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 
 const NS: &str = "ssc-bench";
 const SERVICES: [&str; 2] = ["codecommit.amazonaws.com", "cassandra.amazonaws.com"];

@@ -11,8 +11,6 @@ use kube::{CustomResource, CustomResourceExt, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The API group of the kind and the prefix of every label, annotation and finalizer we own.
-pub const GROUP: &str = "iam.ssc-operator.dev";
 /// The finalizer that makes deletion wait for the IAM credential to be deleted (or retained).
 pub const FINALIZER: &str = "iam.ssc-operator.dev/cleanup";
 /// Annotation on the resource: a new value asks for one on-demand rotation.
@@ -800,6 +798,30 @@ mod tests {
         assert!(item["reason"]["pattern"].is_string());
         assert_eq!(item["message"]["maxLength"], 32768);
         assert_eq!(item["type"]["maxLength"], 316);
+    }
+
+    /// The emulator keeps its own copy of IAM's facts on purpose (an independent check of ours);
+    /// the two copies must still say the same.
+    #[test]
+    fn the_emulator_knows_the_same_services_kinds_and_quota() {
+        let ours: Vec<(&str, bool)> = ServiceName::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.kind() == CredentialKind::Password))
+            .collect();
+        let emulator: Vec<(&str, bool)> = iam_emulator::catalog::SERVICES
+            .iter()
+            .map(|(name, kind)| {
+                (
+                    *name,
+                    *kind == iam_emulator::catalog::CredentialKind::Password,
+                )
+            })
+            .collect();
+        assert_eq!(ours, emulator);
+        assert_eq!(
+            CREDENTIALS_PER_USER_PER_SERVICE,
+            iam_emulator::catalog::PER_SERVICE_QUOTA
+        );
     }
 
     /// `kubectl get ssc` answers what a platform engineer asks first; `-o wide` adds the rest.

@@ -326,13 +326,6 @@ pub trait IamObserver: Send + Sync {
     fn call(&self, operation: &'static str, result: Result<(), &IamError>, waited: Duration);
 }
 
-/// An observer that records nothing.
-pub struct NoopObserver;
-
-impl IamObserver for NoopObserver {
-    fn call(&self, _: &'static str, _: Result<(), &IamError>, _: Duration) {}
-}
-
 /// How long one CreateServiceSpecificCredential may take (well inside
 /// `plan::ADOPTION_WINDOW`).
 pub const CREATE_TIMEOUT: Duration = Duration::from_secs(30);

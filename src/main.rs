@@ -19,7 +19,7 @@ enum Command {
     /// Run the controller.
     Run(Box<ssc_operator::operator::RunArgs>),
     /// Run the IAM emulator (IAM Query protocol) for dev/test clusters and tests.
-    Emulator(Box<ssc_operator::emulator::EmulatorArgs>),
+    Emulator(Box<iam_emulator::EmulatorArgs>),
     /// Try it with nothing installed: a local sandbox Kubernetes API (in memory, 127.0.0.1 only,
     /// with the CRD), the IAM emulator and the controller in one process, and a kubeconfig for
     /// kubectl. Never a production API server.
@@ -63,7 +63,7 @@ async fn main() -> std::process::ExitCode {
     let (cli, invoked) = command_line();
     let result = match cli.command {
         Command::Run(args) => ssc_operator::operator::run(*args).await,
-        Command::Emulator(args) => ssc_operator::emulator::run(*args).await,
+        Command::Emulator(args) => iam_emulator::run(*args).await,
         Command::Demo(args) => ssc_operator::demo::run(args).await,
         Command::Crd => {
             print!("{}", ssc_operator::api::crd_yaml());

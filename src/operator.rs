@@ -13,19 +13,19 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::api::ServiceSpecificCredential;
-use crate::emulator::{Emulator, EmulatorConfig};
 use crate::fence::{KubeRequestGuard, WriteFence, fence_iam};
 use crate::iam::{AwsIam, IamLimits};
 use crate::leader::{self, LeaseConfig};
 use crate::metrics::Metrics;
-use crate::policy::PolicyMode;
 use crate::reconcile;
 use crate::telemetry::{self, LogFormat};
+use crate::tenancy::PolicyMode;
+use iam_emulator::{Emulator, EmulatorConfig};
 
 /// Flags of `ssc-operator run`. Each can also be set with the environment variable shown; a
 /// variable that is set but empty counts as unset.
 #[derive(clap::Args, Debug, Clone)]
-#[command(mut_args = crate::emulator::empty_env_as_unset)]
+#[command(mut_args = iam_emulator::empty_env_as_unset)]
 pub struct RunArgs {
     /// The kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or the in-cluster config).
     #[arg(long, value_name = "PATH")]

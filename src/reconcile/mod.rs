@@ -24,9 +24,9 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::api::{FINALIZER, ServiceSpecificCredential};
 use crate::iam::{Iam, IamError};
-use crate::policy::PolicyMode;
 use crate::reconcile::conditions::Reason;
 use crate::secret::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RenderError};
+use crate::tenancy::PolicyMode;
 
 /// The field manager and Event reporter name.
 pub const FIELD_MANAGER: &str = "ssc-operator";

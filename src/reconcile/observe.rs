@@ -13,10 +13,10 @@ use tracing::warn;
 
 use crate::api::{ALLOWED_USERS_ANNOTATION, ROTATE_ANNOTATION, ServiceSpecificCredential};
 use crate::iam::{CredentialMetadata, IamError, Listing, Priority, SecretValue};
-use crate::policy;
 use crate::reconcile::plan::{self, Observed, SecretObservation};
 use crate::reconcile::{Context, Error};
 use crate::secret;
+use crate::tenancy;
 
 /// Owned observations; [`Snapshot::observed`] borrows them as a [`plan::Observed`].
 pub struct Snapshot {
@@ -94,7 +94,7 @@ pub async fn observe_kubernetes(
     let kind = resource.spec.service_name.kind();
 
     let validity = resource.spec.validate();
-    let permission = if ctx.config.policy == policy::PolicyMode::Permissive {
+    let permission = if ctx.config.policy == tenancy::PolicyMode::Permissive {
         Ok(())
     } else {
         let ns = Api::<Namespace>::all(ctx.client.clone())
@@ -103,7 +103,7 @@ pub async fn observe_kubernetes(
         let annotation = ns
             .as_ref()
             .and_then(|n| n.annotations().get(ALLOWED_USERS_ANNOTATION).cloned());
-        policy::check_user(
+        tenancy::check_user(
             ctx.config.policy,
             &namespace,
             annotation.as_deref(),

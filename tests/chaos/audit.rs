@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use ssc_operator::emulator::JournalEntry;
+use iam_emulator::JournalEntry;
 
 use crate::{LEASE_DURATION, RENEW_DEADLINE};
 

@@ -19,9 +19,9 @@ mod schedule;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use iam_emulator::{FaultConfig, FaultKind, InjectedFault};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
-use ssc_operator::emulator::{FaultConfig, FaultKind, InjectedFault};
 
 use harness::{Harness, Options, status};
 use kube_standin::RequestMatcher;

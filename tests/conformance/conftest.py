@@ -168,7 +168,7 @@ class Emulator:
         assert 200 <= status < 300, f"{method} {path} -> {status}: {data[:500]!r}"
         return json.loads(data) if data.strip() else None
 
-    # Fault settings over HTTP (src/emulator/faults.rs):
+    # Fault settings over HTTP (crates/iam-emulator/src/faults.rs):
     #   GET/PUT /_emulator/faults {"throttleRate":0.0,"serverErrorRate":0.0,"latencyMs":0,"actions":null}
     #   POST /_emulator/faults/inject {"action":"CreateUser"|null,"kind":"throttle"|"serverError","status":503,"count":N}
     FAULT_FIELDS = ("throttleRate", "serverErrorRate", "latencyMs", "actions")

@@ -1,5 +1,5 @@
 """The flags and environment variables the manifests pass exist in the binary's
-CLI (src/operator.rs, src/emulator/mod.rs), read from its clap definitions
+CLI (src/operator.rs, crates/iam-emulator/src/lib.rs), read from its clap definitions
 without building it. Skipped when those sources are not there."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ ALL_ON = {"emulator": {"enabled": True, "throttleRate": 0.1, "serverErrorRate": 
 
 def test_chart_flags_exist():
     run_flags, _ = clap_args(ROOT / "src" / "operator.rs", "RunArgs")
-    emu_flags, _ = clap_args(ROOT / "src" / "emulator" / "mod.rs", "EmulatorArgs")
+    emu_flags, _ = clap_args(ROOT / "crates" / "iam-emulator" / "src" / "lib.rs", "EmulatorArgs")
     r = helm.render(ALL_ON)
     op = container(r.one("Deployment", "ssc-operator")["spec"]["template"]["spec"], "manager")
     em = container(r.one("Deployment", "-iam-emulator")["spec"]["template"]["spec"], "emulator")
@@ -56,7 +56,7 @@ def test_chart_flags_exist():
 @pytest.mark.parametrize("overlay", ["emulator", "rollout-restart"])
 def test_deploy_flags_and_env_exist(overlay):
     run_flags, run_env = clap_args(ROOT / "src" / "operator.rs", "RunArgs")
-    emu_flags, emu_env = clap_args(ROOT / "src" / "emulator" / "mod.rs", "EmulatorArgs")
+    emu_flags, emu_env = clap_args(ROOT / "crates" / "iam-emulator" / "src" / "lib.rs", "EmulatorArgs")
     objects = kustomize(DEPLOY / overlay)
     for name, cname, flags, envs in (("ssc-operator", "manager", run_flags, run_env),
                                      ("ssc-iam-emulator", "emulator", emu_flags, emu_env)):

@@ -12,7 +12,7 @@ use kube::Api;
 use serde_json::json;
 
 use crate::harness::{Harness, NS, Options, data};
-use ssc_operator::policy::PolicyMode;
+use ssc_operator::tenancy::PolicyMode;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ssc-operator");
 

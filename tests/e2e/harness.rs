@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use axum::http;
 use base64::Engine;
+use iam_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, CustomResourceExt};
 use serde_json::json;
 use ssc_operator::api::ServiceSpecificCredential;
-use ssc_operator::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use ssc_operator::iam::{AwsIam, IamError, IamLimits, IamObserver};
-use ssc_operator::policy::PolicyMode;
 use ssc_operator::reconcile;
+use ssc_operator::tenancy::PolicyMode;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -283,8 +283,8 @@ impl Harness {
                 .map(|(k, v)| {
                     format!(
                         "{}={}",
-                        url::form_urlencoded::byte_serialize(k.as_bytes()).collect::<String>(),
-                        url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                        form_urlencoded::byte_serialize(k.as_bytes()).collect::<String>(),
+                        form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
                     )
                 })
                 .collect();

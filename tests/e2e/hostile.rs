@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
+use iam_emulator::{FaultKind, InjectedFault};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use ssc_operator::api::ALLOWED_USERS_ANNOTATION;
-use ssc_operator::emulator::{FaultKind, InjectedFault};
 
 use crate::harness::{Harness, NS, Options, login_and_secret, status};
 use kube_standin::RequestMatcher;

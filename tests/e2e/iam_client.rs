@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ssc_operator::emulator::{Emulator, EmulatorConfig};
+use iam_emulator::{Emulator, EmulatorConfig};
 use ssc_operator::iam::{AwsIam, CredentialStatus, Iam, IamError, IamLimits, IamObserver};
 
 #[derive(Default)]
@@ -16,7 +16,7 @@ impl IamObserver for Calls {
     }
 }
 
-async fn client(ttl: Duration) -> (ssc_operator::emulator::EmulatorHandle, AwsIam, Arc<Calls>) {
+async fn client(ttl: Duration) -> (iam_emulator::EmulatorHandle, AwsIam, Arc<Calls>) {
     let emulator = Emulator::start(EmulatorConfig {
         users: vec!["sofia".into()],
         ..EmulatorConfig::default()
@@ -163,7 +163,7 @@ async fn missing_aws_credentials_are_reported_as_such() {
 #[tokio::test]
 async fn a_hanging_iam_call_times_out() {
     let (emulator, iam, _) = client(Duration::ZERO).await;
-    emulator.set_faults(ssc_operator::emulator::FaultConfig {
+    emulator.set_faults(iam_emulator::FaultConfig {
         latency: Duration::from_secs(120),
         ..Default::default()
     });

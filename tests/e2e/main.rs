@@ -20,7 +20,7 @@ use kube::ResourceExt;
 use kube::api::PostParams;
 use kube_standin::RequestMatcher;
 use serde_json::json;
-use ssc_operator::policy::PolicyMode;
+use ssc_operator::tenancy::PolicyMode;
 
 const CODECOMMIT: &str = "codecommit.amazonaws.com";
 const BEDROCK: &str = "bedrock.amazonaws.com";
@@ -392,9 +392,9 @@ async fn service_iam_does_not_offer_reports_service_not_supported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iam_outage_reports_iam_unavailable_then_recovers() {
     let h = Harness::start().await;
-    h.emulator.inject(ssc_operator::emulator::InjectedFault {
+    h.emulator.inject(iam_emulator::InjectedFault {
         action: None,
-        kind: ssc_operator::emulator::FaultKind::ServerError(503),
+        kind: iam_emulator::FaultKind::ServerError(503),
         count: 6,
     });
     h.apply(codecommit("outage", "sofia")).await;
@@ -650,9 +650,9 @@ async fn tenancy_without_annotation_denies_and_permissive_allows() {
 async fn throttling_backs_off_and_recovers() {
     let h = Harness::start().await;
     // More throttles than the SDK's own retries.
-    h.emulator.inject(ssc_operator::emulator::InjectedFault {
+    h.emulator.inject(iam_emulator::InjectedFault {
         action: Some("ListServiceSpecificCredentials".into()),
-        kind: ssc_operator::emulator::FaultKind::Throttle,
+        kind: iam_emulator::FaultKind::Throttle,
         count: 4,
     });
     h.apply(codecommit("slow", "sofia")).await;

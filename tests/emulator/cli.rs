@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use clap::Args;
-use ssc_operator::emulator::{EmulatorArgs, EmulatorConfig};
+use iam_emulator::{EmulatorArgs, EmulatorConfig};
 
 use crate::support::*;
 

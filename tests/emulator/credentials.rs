@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_sdk_iam::types::StatusType;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use ssc_operator::emulator::{EmulatorConfig, UnsupportedServiceCode};
+use iam_emulator::{EmulatorConfig, UnsupportedServiceCode};
 
 use crate::support::*;
 

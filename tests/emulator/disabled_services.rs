@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use aws_sdk_iam::types::StatusType;
-use ssc_operator::emulator::{Emulator, EmulatorConfig, EmulatorError, UnsupportedServiceCode};
+use iam_emulator::{Emulator, EmulatorConfig, EmulatorError, UnsupportedServiceCode};
 
 use crate::support::*;
 
@@ -38,7 +38,7 @@ async fn create_ok(iam: &aws_sdk_iam::Client, user: &str, service: &str) -> Stri
 async fn restart_with_logs_disabled(
     path: &Path,
     code: UnsupportedServiceCode,
-) -> (ssc_operator::emulator::EmulatorHandle, String) {
+) -> (iam_emulator::EmulatorHandle, String) {
     let h = start_with(disabling(path, &[], code)).await;
     let iam = sdk(&h);
     let logs_id = create_ok(&iam, "dev", LOGS).await;

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use iam_emulator::{FaultConfig, FaultKind, InjectedFault};
 use serde_json::json;
-use ssc_operator::emulator::{FaultConfig, FaultKind, InjectedFault};
 
 use crate::support::*;
 

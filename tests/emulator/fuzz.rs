@@ -4,11 +4,11 @@
 //! `PROPTEST_CASES=200000 cargo test --release --test emulator fuzz`.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use iam_emulator::protocol::{decode_form, error_xml, xml_safe};
+use iam_emulator::sigv4::{SignedRequest, verify};
+use iam_emulator::{AccessKey, ApiError};
 use proptest::prelude::*;
 use quick_xml::events::Event;
-use ssc_operator::emulator::protocol::{decode_form, error_xml, xml_safe};
-use ssc_operator::emulator::sigv4::{SignedRequest, verify};
-use ssc_operator::emulator::{AccessKey, ApiError};
 
 /// Cases per property: `PROPTEST_CASES`, or a short CI pass.
 fn config() -> ProptestConfig {

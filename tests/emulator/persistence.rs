@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use iam_emulator::{Emulator, EmulatorConfig, EmulatorError};
 use serde_json::json;
-use ssc_operator::emulator::{Emulator, EmulatorConfig, EmulatorError};
 
 use crate::support::*;
 

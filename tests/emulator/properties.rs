@@ -1,8 +1,8 @@
 //! Property tests over the whole request path (HTTP, decoding, dispatch): any input gets an HTTP answer with a
 //! well-formed XML body, and nothing but injected faults produces a 5xx.
 
+use iam_emulator::EmulatorHandle;
 use proptest::prelude::*;
-use ssc_operator::emulator::EmulatorHandle;
 
 use crate::support::*;
 

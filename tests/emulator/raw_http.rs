@@ -162,7 +162,7 @@ async fn validation_errors_over_the_wire() {
 
 #[tokio::test]
 async fn oversized_bodies_are_refused_without_hanging() {
-    let h = start_with(ssc_operator::emulator::EmulatorConfig {
+    let h = start_with(iam_emulator::EmulatorConfig {
         max_body_bytes: 1024,
         ..config(&[])
     })

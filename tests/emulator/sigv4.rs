@@ -1,7 +1,7 @@
 //! SigV4 verification against configured access keys, and the caller fallback for requests without UserName.
 
 use aws_sdk_iam::config::retry::RetryConfig;
-use ssc_operator::emulator::{AccessKey, EmulatorConfig, EmulatorHandle};
+use iam_emulator::{AccessKey, EmulatorConfig, EmulatorHandle};
 
 use crate::support::*;
 

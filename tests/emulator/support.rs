@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_iam::config::retry::RetryConfig;
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
-use ssc_operator::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use iam_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 
 pub const ACCOUNT: &str = "123456789012";
 

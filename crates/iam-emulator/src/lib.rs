@@ -7,14 +7,15 @@
 //!
 //! In-process use:
 //! ```no_run
-//! # async fn demo() -> Result<(), ssc_operator::emulator::EmulatorError> {
-//! use ssc_operator::emulator::{Emulator, EmulatorConfig};
+//! # async fn demo() -> Result<(), iam_emulator::EmulatorError> {
+//! use iam_emulator::{Emulator, EmulatorConfig};
 //! let handle = Emulator::start(EmulatorConfig { users: vec!["alice".into()], ..Default::default() }).await?;
 //! println!("{}", handle.endpoint_url());
 //! handle.shutdown().await;
 //! # Ok(()) }
 //! ```
 
+pub mod catalog;
 pub mod check;
 pub mod clock;
 pub mod error;
@@ -24,7 +25,6 @@ pub mod persist;
 pub mod protocol;
 mod server;
 pub mod service;
-pub mod services;
 pub mod sigv4;
 pub mod store;
 pub mod validate;
@@ -149,7 +149,7 @@ pub struct EmulatorArgs {
 /// clap hands a set-but-empty variable to the value parser as `""`, which paths, numbers, enums and access keys
 /// reject, so `SSC_EMULATOR_STATE_FILE=` would stop the start. An empty variable means unset here (as it does for
 /// a Helm value or compose entry left blank): its flag falls back to the command line or the default.
-pub(crate) fn empty_env_as_unset(arg: clap::Arg) -> clap::Arg {
+pub fn empty_env_as_unset(arg: clap::Arg) -> clap::Arg {
     let empty = arg
         .get_env()
         .and_then(std::env::var_os)
@@ -279,9 +279,9 @@ impl Emulator {
         if let Some(name) = config
             .disabled_services
             .iter()
-            .find(|name| services::kind_of(name).is_none())
+            .find(|name| catalog::kind_of(name).is_none())
         {
-            let known: Vec<&str> = services::SERVICES.iter().map(|(n, _)| *n).collect();
+            let known: Vec<&str> = catalog::SERVICES.iter().map(|(n, _)| *n).collect();
             return Err(EmulatorError::Config(format!(
                 "cannot disable {name:?}: not a supported service (supported: {})",
                 known.join(", ")

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::catalog::{CredentialKind, kind_of};
 use super::ids;
-use super::services::{CredentialKind, kind_of};
 use super::store::{Credential, State, StoredStatus};
 
 /// `POST /_emulator/check` body. Password services use `username` + `password`; API-key services `secret`.
@@ -109,7 +109,7 @@ fn find<'a>(state: &'a State, service: &str, name: &str) -> Option<(String, &'a 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::store::User;
+    use crate::store::User;
 
     fn state_with(secret: &str, service: &str, exp: Option<i64>, status: StoredStatus) -> State {
         let mut s = State::new("123456789012");

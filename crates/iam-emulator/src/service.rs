@@ -8,12 +8,12 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::catalog::{CredentialKind, PER_SERVICE_QUOTA, kind_of};
 use super::clock::{Clock, iso8601};
 use super::error::{ApiError, UnsupportedServiceCode};
 use super::ids;
 use super::persist::PersistError;
 use super::protocol::{CredentialSecret, CredentialView, Output, Params, UserView};
-use super::services::{CredentialKind, PER_SERVICE_QUOTA, kind_of};
 use super::store::{Credential, State, Store, StoredStatus, User};
 use super::validate::{self, Page, StatusInput};
 
