@@ -4,6 +4,10 @@
 //! rules), so `kubectl apply` of a bad manifest fails before the operator sees it. What the schema
 //! cannot express is checked again by [`ServiceSpecificCredentialSpec::validate`].
 
+// Every item here is the crate's API; kube's KubeSchema derive re-emits the types it validates in
+// a way `unreachable_pub` misreads as unreachable.
+#![allow(unreachable_pub)]
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;

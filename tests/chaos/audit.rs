@@ -17,7 +17,7 @@ use kube_standin::RecordedRequest;
 
 /// What a run went through, printed at its end.
 #[derive(Debug, Default)]
-pub struct Figures {
+pub(crate) struct Figures {
     pub resources: usize,
     pub kills: usize,
     pub pauses: usize,
@@ -71,7 +71,7 @@ struct Tenure {
     until: Option<Instant>,
 }
 
-pub struct Audit {
+pub(crate) struct Audit {
     pub kube_writes: usize,
     pub iam_writes: usize,
     pub handovers: usize,
@@ -211,7 +211,7 @@ fn describe(tenures: &[Tenure], origin: Instant) -> String {
 
 /// Audits every write of the replicas named `replicas` (stand-in user names; replica n signs
 /// IAM requests with `access_key(n)`).
-pub fn writes(
+pub(crate) fn writes(
     requests: &[RecordedRequest],
     journal: &[JournalEntry],
     replicas: &[String],

@@ -9,24 +9,24 @@ use crate::harness::Harness;
 use crate::{LEASE_DURATION, LEASE_NS};
 use kube_standin::TokenUser;
 
-pub const COUNT: usize = 3;
+pub(crate) const COUNT: usize = 3;
 /// The binary under test: this build's, or `SSC_CHAOS_BIN` (to run the suite against another
 /// build, e.g. an older one).
 fn binary() -> String {
     std::env::var("SSC_CHAOS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_ssc-operator").into())
 }
 
-pub fn identity(n: usize) -> String {
+pub(crate) fn identity(n: usize) -> String {
     format!("replica-{n}")
 }
 
 /// The stand-in user each replica authenticates as (its identity).
-pub fn identities() -> Vec<String> {
+pub(crate) fn identities() -> Vec<String> {
     (0..COUNT).map(identity).collect()
 }
 
 /// The IAM access key each replica signs with.
-pub fn access_key(n: usize) -> String {
+pub(crate) fn access_key(n: usize) -> String {
     format!("AKIDCHAOSREPLICA{n}")
 }
 
@@ -35,7 +35,7 @@ fn token(n: usize) -> String {
 }
 
 /// One cluster-admin token per replica.
-pub fn tokens() -> Vec<TokenUser> {
+pub(crate) fn tokens() -> Vec<TokenUser> {
     (0..COUNT)
         .map(|n| TokenUser {
             user: identity(n),
@@ -44,7 +44,7 @@ pub fn tokens() -> Vec<TokenUser> {
         .collect()
 }
 
-pub struct Replicas {
+pub(crate) struct Replicas {
     dir: PathBuf,
     kube_url: String,
     iam_url: String,
@@ -53,7 +53,7 @@ pub struct Replicas {
 }
 
 impl Replicas {
-    pub fn start(h: &Harness, dir: &Path) -> Replicas {
+    pub(crate) fn start(h: &Harness, dir: &Path) -> Replicas {
         let mut replicas = Replicas {
             dir: dir.to_path_buf(),
             kube_url: h.kube.url(),
@@ -67,7 +67,7 @@ impl Replicas {
         replicas
     }
 
-    pub fn index_of(&self, identity: &str) -> Option<usize> {
+    pub(crate) fn index_of(&self, identity: &str) -> Option<usize> {
         (0..COUNT).find(|n| self::identity(*n) == identity)
     }
 
@@ -76,7 +76,7 @@ impl Replicas {
     }
 
     /// Starts replica `n` (its log appends across restarts), with an optional clock offset.
-    pub fn spawn(&mut self, n: usize, clock_offset_secs: Option<i64>) {
+    pub(crate) fn spawn(&mut self, n: usize, clock_offset_secs: Option<i64>) {
         let kubeconfig = self.dir.join(format!("kubeconfig-{n}"));
         crate::harness::write_kubeconfig(&kubeconfig, &self.kube_url, &token(n));
         let log = OpenOptions::new()
@@ -138,7 +138,7 @@ impl Replicas {
     }
 
     /// Restarts every replica whose process has exited; how many.
-    pub fn restart_exited(&mut self) -> usize {
+    pub(crate) fn restart_exited(&mut self) -> usize {
         let exited: Vec<usize> = (0..COUNT)
             .filter(|n| {
                 self.children[*n]
@@ -153,14 +153,14 @@ impl Replicas {
     }
 
     /// SIGTERM replica `n` and wait (up to 10 s, then SIGKILL) for it to exit.
-    pub fn terminate(&mut self, n: usize) {
+    pub(crate) fn terminate(&mut self, n: usize) {
         self.signal(n, "-TERM");
         if let Some(mut child) = self.children[n].take() {
             wait_or_kill(&mut child);
         }
     }
 
-    pub fn kill(&mut self, n: usize) {
+    pub(crate) fn kill(&mut self, n: usize) {
         if let Some(mut child) = self.children[n].take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -168,17 +168,17 @@ impl Replicas {
         self.paused[n] = false;
     }
 
-    pub fn stop(&mut self, n: usize) {
+    pub(crate) fn stop(&mut self, n: usize) {
         self.signal(n, "-STOP");
         self.paused[n] = true;
     }
 
-    pub fn cont(&mut self, n: usize) {
+    pub(crate) fn cont(&mut self, n: usize) {
         self.signal(n, "-CONT");
         self.paused[n] = false;
     }
 
-    pub fn cont_all(&mut self) {
+    pub(crate) fn cont_all(&mut self) {
         for n in 0..COUNT {
             if self.paused[n] {
                 self.cont(n);
@@ -187,7 +187,7 @@ impl Replicas {
     }
 
     /// SIGTERM every replica, waits for them, and returns each one's log.
-    pub fn stop_all(&mut self) -> Vec<(String, String)> {
+    pub(crate) fn stop_all(&mut self) -> Vec<(String, String)> {
         self.cont_all();
         for n in 0..COUNT {
             self.signal(n, "-TERM");

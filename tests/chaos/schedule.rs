@@ -16,7 +16,7 @@ const BEDROCK: &str = "bedrock.amazonaws.com";
 
 /// One thing the schedule does.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Step {
+pub(crate) enum Step {
     /// SIGKILL the Lease holder, restart it after this long (a quick restart keeps its identity and
     /// retakes its own Lease; a slow one leaves the Lease to a standby).
     KillLeader(Duration),
@@ -81,40 +81,40 @@ impl fmt::Display for Step {
 
 /// The run's resources: each has its own IAM user, so IAM's answer for that user is exactly
 /// what the resource may hold.
-pub struct Workload {
+pub(crate) struct Workload {
     count: usize,
 }
 
 impl Workload {
-    pub fn new(count: usize) -> Self {
+    pub(crate) fn new(count: usize) -> Self {
         Workload { count }
     }
 
     /// Created before the schedule starts; the rest are created by it.
-    pub fn initial(&self) -> Vec<usize> {
+    pub(crate) fn initial(&self) -> Vec<usize> {
         (0..self.count / 2).collect()
     }
 
-    pub fn users(&self) -> Vec<&'static str> {
+    pub(crate) fn users(&self) -> Vec<&'static str> {
         (0..self.count)
             .map(|r| &*Box::leak(self.user(r).into_boxed_str()))
             .collect()
     }
 
-    pub fn name(&self, r: usize) -> String {
+    pub(crate) fn name(&self, r: usize) -> String {
         format!("chaos-{r:02}")
     }
 
-    pub fn user(&self, r: usize) -> String {
+    pub(crate) fn user(&self, r: usize) -> String {
         format!("chaos-user-{r:02}")
     }
 
     /// Git credentials rotated by Reset, Keyspaces passwords by Recreate, Bedrock API keys.
-    pub fn service(&self, r: usize) -> &'static str {
+    pub(crate) fn service(&self, r: usize) -> &'static str {
         [CODECOMMIT, CASSANDRA, BEDROCK][r % 3]
     }
 
-    pub fn manifest(&self, r: usize) -> serde_json::Value {
+    pub(crate) fn manifest(&self, r: usize) -> serde_json::Value {
         let rotation = match r % 3 {
             0 => json!({"strategy": "Reset"}),
             _ => json!({"strategy": "Recreate", "gracePeriod": "5s"}),
@@ -128,7 +128,7 @@ impl Workload {
 
 /// The schedule for `seed`: the same seed always gives the same steps. It follows which
 /// resources exist, so that rotations and deletions hit live ones.
-pub fn generate(seed: u64, steps: usize, workload: &Workload) -> Vec<Step> {
+pub(crate) fn generate(seed: u64, steps: usize, workload: &Workload) -> Vec<Step> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut live = workload.initial();
     let mut unborn: Vec<usize> = (live.len()..workload.count).collect();

@@ -23,12 +23,12 @@ use tokio::task::JoinHandle;
 
 use kube_standin::{ADMIN_TOKEN, ApiServer, ApiServerConfig, RecordedRequest, TokenUser};
 
-pub const NS: &str = "team-a";
-pub const TENANT_TOKEN: &str = "tenant-of-team-a";
+pub(crate) const NS: &str = "team-a";
+pub(crate) const TENANT_TOKEN: &str = "tenant-of-team-a";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Everything the operator logs in this test process, at debug level, to prove no secret leaks.
-pub fn captured_logs() -> String {
+pub(crate) fn captured_logs() -> String {
     String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
 }
 
@@ -62,7 +62,7 @@ fn init_logs() {
     });
 }
 
-pub struct Options {
+pub(crate) struct Options {
     pub policy: PolicyMode,
     pub users: Vec<&'static str>,
     pub allowed_users: Option<&'static str>,
@@ -117,7 +117,7 @@ impl Default for Options {
 
 /// Counts the operator's IAM calls by operation (what the metrics observer sees).
 #[derive(Default)]
-pub struct IamCalls(Mutex<BTreeMap<&'static str, usize>>);
+pub(crate) struct IamCalls(Mutex<BTreeMap<&'static str, usize>>);
 
 impl IamObserver for IamCalls {
     fn call(&self, operation: &'static str, _: Result<(), &IamError>, _: Duration) {
@@ -125,7 +125,7 @@ impl IamObserver for IamCalls {
     }
 }
 
-pub struct Harness {
+pub(crate) struct Harness {
     pub kube: ApiServer,
     pub emulator: EmulatorHandle,
     pub iam_sdk: aws_sdk_iam::Client,
@@ -137,11 +137,11 @@ pub struct Harness {
 }
 
 impl Harness {
-    pub async fn start() -> Harness {
+    pub(crate) async fn start() -> Harness {
         Harness::start_with(Options::default()).await
     }
 
-    pub async fn start_with(options: Options) -> Harness {
+    pub(crate) async fn start_with(options: Options) -> Harness {
         init_logs();
         let kube = ApiServer::start_with(ApiServerConfig {
             crds: vec![ServiceSpecificCredential::crd()],
@@ -186,7 +186,7 @@ impl Harness {
     }
 
     /// Starts the controller (a fresh process-equivalent: no state survives from a previous one).
-    pub async fn start_operator(&mut self) {
+    pub(crate) async fn start_operator(&mut self) {
         let iam = Arc::new(AwsIam::new(
             sdk(&self.emulator).await,
             IamLimits {
@@ -224,7 +224,7 @@ impl Harness {
     }
 
     /// Stops the controller, letting in-flight reconciles finish; whether it stopped within 10 s.
-    pub async fn stop_operator(&mut self) -> bool {
+    pub(crate) async fn stop_operator(&mut self) -> bool {
         match self.operator.take() {
             Some((tx, task)) => {
                 let _ = tx.send(());
@@ -237,7 +237,7 @@ impl Harness {
     }
 
     /// Kills the controller at once, as a crash would.
-    pub async fn kill_operator(&mut self) {
+    pub(crate) async fn kill_operator(&mut self) {
         if let Some((_, task)) = self.operator.take() {
             task.abort();
             let _ = task.await;
@@ -245,23 +245,23 @@ impl Harness {
     }
 
     /// The test's own client (admin).
-    pub fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         self.kube.client()
     }
 
     /// A tenant of [`NS`]: a Role there for the resources and Secrets (not their status), and
     /// no rights anywhere else, as a namespace's developers have.
-    pub fn tenant_client(&self) -> Client {
+    pub(crate) fn tenant_client(&self) -> Client {
         self.kube.client_with_token(TENANT_TOKEN)
     }
 
     /// The client the operator uses: identified by its User-Agent in the recorded requests.
-    pub fn operator_client(&self) -> Client {
+    pub(crate) fn operator_client(&self) -> Client {
         self.operator_client_fenced(ssc_operator::fence::WriteFence::always_open())
     }
 
     /// [`Harness::operator_client`] that writes only while `fence` is open (a replica's).
-    pub fn operator_client_fenced(&self, fence: ssc_operator::fence::WriteFence) -> Client {
+    pub(crate) fn operator_client_fenced(&self, fence: ssc_operator::fence::WriteFence) -> Client {
         let mut config = kube::Config::new(self.kube.url().parse().expect("url"));
         config.headers.push((
             http::header::AUTHORIZATION,
@@ -311,7 +311,7 @@ impl Harness {
     }
 
     /// The requests the operator's client made (told apart by its User-Agent).
-    pub fn operator_requests(&self) -> Vec<RecordedRequest> {
+    pub(crate) fn operator_requests(&self) -> Vec<RecordedRequest> {
         self.kube
             .requests()
             .into_iter()
@@ -323,15 +323,15 @@ impl Harness {
             .collect()
     }
 
-    pub fn resources(&self) -> Api<ServiceSpecificCredential> {
+    pub(crate) fn resources(&self) -> Api<ServiceSpecificCredential> {
         Api::namespaced(self.client(), NS)
     }
 
-    pub fn secrets(&self) -> Api<Secret> {
+    pub(crate) fn secrets(&self) -> Api<Secret> {
         Api::namespaced(self.client(), NS)
     }
 
-    pub async fn apply(&self, manifest: serde_json::Value) -> ServiceSpecificCredential {
+    pub(crate) async fn apply(&self, manifest: serde_json::Value) -> ServiceSpecificCredential {
         let mut manifest = manifest;
         manifest["apiVersion"] = json!("iam.ssc-operator.dev/v1alpha1");
         manifest["kind"] = json!("ServiceSpecificCredential");
@@ -343,7 +343,7 @@ impl Harness {
             .expect("resource created")
     }
 
-    pub async fn patch_spec(&self, name: &str, patch: serde_json::Value) {
+    pub(crate) async fn patch_spec(&self, name: &str, patch: serde_json::Value) {
         self.resources()
             .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
@@ -351,7 +351,7 @@ impl Harness {
     }
 
     /// Asks for a rotation of `name` with the rotate annotation set to `value`.
-    pub async fn request_rotation(&self, name: &str, value: &str) {
+    pub(crate) async fn request_rotation(&self, name: &str, value: &str) {
         let patch =
             json!({"metadata": {"annotations": {ssc_operator::api::ROTATE_ANNOTATION: value}}});
         self.resources()
@@ -360,19 +360,19 @@ impl Harness {
             .expect("rotate annotation set");
     }
 
-    pub async fn delete(&self, name: &str) {
+    pub(crate) async fn delete(&self, name: &str) {
         self.resources()
             .delete(name, &DeleteParams::default())
             .await
             .expect("delete accepted");
     }
 
-    pub async fn get(&self, name: &str) -> Option<ServiceSpecificCredential> {
+    pub(crate) async fn get(&self, name: &str) -> Option<ServiceSpecificCredential> {
         self.resources().get_opt(name).await.expect("get")
     }
 
     /// Waits until the resource satisfies `done`; panics with its last state otherwise.
-    pub async fn wait_for(
+    pub(crate) async fn wait_for(
         &self,
         name: &str,
         what: &str,
@@ -382,7 +382,7 @@ impl Harness {
     }
 
     /// [`Harness::wait_for`] in another namespace.
-    pub async fn wait_for_in(
+    pub(crate) async fn wait_for_in(
         &self,
         namespace: &str,
         name: &str,
@@ -408,14 +408,18 @@ impl Harness {
         }
     }
 
-    pub async fn wait_for_reason(&self, name: &str, reason: &str) -> ServiceSpecificCredential {
+    pub(crate) async fn wait_for_reason(
+        &self,
+        name: &str,
+        reason: &str,
+    ) -> ServiceSpecificCredential {
         self.wait_for(name, &format!("Ready reason {reason}"), |r| {
             r.ready_condition().is_some_and(|c| c.reason == reason)
         })
         .await
     }
 
-    pub async fn wait_ready(&self, name: &str) -> ServiceSpecificCredential {
+    pub(crate) async fn wait_ready(&self, name: &str) -> ServiceSpecificCredential {
         self.wait_for(name, "Ready=True at the current generation", |r| {
             r.ready_condition().is_some_and(|c| {
                 c.status == "True" && c.observed_generation == r.metadata.generation
@@ -424,7 +428,7 @@ impl Harness {
         .await
     }
 
-    pub async fn wait_gone(&self, name: &str) {
+    pub(crate) async fn wait_gone(&self, name: &str) {
         let deadline = tokio::time::Instant::now() + WAIT;
         while self.get(name).await.is_some() {
             assert!(
@@ -436,7 +440,7 @@ impl Harness {
     }
 
     /// Creates a Secret of someone else's (no owner, no operator label) in [`NS`].
-    pub async fn create_foreign_secret(&self, name: &str, string_data: serde_json::Value) {
+    pub(crate) async fn create_foreign_secret(&self, name: &str, string_data: serde_json::Value) {
         let foreign: Secret = serde_json::from_value(json!({
             "metadata": {"name": name, "namespace": NS},
             "stringData": string_data
@@ -448,11 +452,11 @@ impl Harness {
             .unwrap();
     }
 
-    pub async fn secret(&self, name: &str) -> Option<Secret> {
+    pub(crate) async fn secret(&self, name: &str) -> Option<Secret> {
         self.secrets().get_opt(name).await.expect("get secret")
     }
 
-    pub async fn wait_secret(&self, name: &str, done: impl Fn(&Secret) -> bool) -> Secret {
+    pub(crate) async fn wait_secret(&self, name: &str, done: impl Fn(&Secret) -> bool) -> Secret {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             if let Some(s) = self.secret(name).await
@@ -468,7 +472,7 @@ impl Harness {
         }
     }
 
-    pub async fn events(&self) -> Vec<Event> {
+    pub(crate) async fn events(&self) -> Vec<Event> {
         Api::<Event>::namespaced(self.client(), NS)
             .list(&ListParams::default())
             .await
@@ -476,7 +480,7 @@ impl Harness {
             .items
     }
 
-    pub async fn event_reasons(&self, name: &str) -> Vec<String> {
+    pub(crate) async fn event_reasons(&self, name: &str) -> Vec<String> {
         self.events()
             .await
             .into_iter()
@@ -486,7 +490,7 @@ impl Harness {
     }
 
     /// How many times the operator called an IAM operation, e.g. `ResetServiceSpecificCredential`.
-    pub fn iam_call_count(&self, operation: &str) -> usize {
+    pub(crate) fn iam_call_count(&self, operation: &str) -> usize {
         self.iam_calls
             .0
             .lock()
@@ -498,7 +502,7 @@ impl Harness {
 
     /// Deletes the resource's credential straight in IAM (drift), and waits until the resource
     /// is Ready with a new one; returns it.
-    pub async fn delete_credential_and_wait_for_a_new_one(
+    pub(crate) async fn delete_credential_and_wait_for_a_new_one(
         &self,
         name: &str,
     ) -> ServiceSpecificCredential {
@@ -522,7 +526,7 @@ impl Harness {
     }
 
     /// The user's credentials for a service, straight from IAM.
-    pub async fn iam_credentials(
+    pub(crate) async fn iam_credentials(
         &self,
         user: &str,
         service: &str,
@@ -539,7 +543,12 @@ impl Harness {
     }
 
     /// Asks the emulator whether this login + secret works, as CodeCommit or Bedrock would.
-    pub async fn check(&self, service: &str, login: &str, secret: &str) -> serde_json::Value {
+    pub(crate) async fn check(
+        &self,
+        service: &str,
+        login: &str,
+        secret: &str,
+    ) -> serde_json::Value {
         let body = if ssc_operator::api::ServiceName::ALL
             .iter()
             .any(|s| s.as_str() == service && s.kind() == ssc_operator::api::CredentialKind::ApiKey)
@@ -560,18 +569,18 @@ impl Harness {
     }
 
     /// Whether the Secret holds a credential the service accepts right now.
-    pub async fn secret_works(&self, secret: &Secret, service: &str) -> bool {
+    pub(crate) async fn secret_works(&self, secret: &Secret, service: &str) -> bool {
         let (login, value) = login_and_secret(secret);
         self.check(service, &login, &value).await["valid"] == json!(true)
     }
 
     /// Asserts no secret value from any Secret appears in status, Events or logs.
-    pub async fn assert_no_secret_leaks(&self) {
+    pub(crate) async fn assert_no_secret_leaks(&self) {
         self.assert_no_secret_leaks_in(&[]).await;
     }
 
     /// [`Harness::assert_no_secret_leaks`], also in these named texts (other processes' logs).
-    pub async fn assert_no_secret_leaks_in(&self, more: &[(String, String)]) {
+    pub(crate) async fn assert_no_secret_leaks_in(&self, more: &[(String, String)]) {
         let secrets = self
             .secrets()
             .list(&ListParams::default())
@@ -647,7 +656,7 @@ fn tenant() -> TokenUser {
 
 /// Writes a kubeconfig at `path` for the stand-in at `url`, authenticating with `token`, with
 /// `ssc-system` as its namespace (where a started binary keeps its Lease).
-pub fn write_kubeconfig(path: &std::path::Path, url: &str, token: &str) {
+pub(crate) fn write_kubeconfig(path: &std::path::Path, url: &str, token: &str) {
     std::fs::write(
         path,
         format!(
@@ -658,7 +667,7 @@ pub fn write_kubeconfig(path: &std::path::Path, url: &str, token: &str) {
 }
 
 /// An aws-sdk-iam client for the emulator, with test credentials.
-pub async fn sdk(emulator: &EmulatorHandle) -> aws_sdk_iam::Client {
+pub(crate) async fn sdk(emulator: &EmulatorHandle) -> aws_sdk_iam::Client {
     let credentials =
         aws_credential_types::Credentials::new("AKIDTEST", "test-secret", None, None, "e2e");
     AwsIam::sdk_client(
@@ -669,7 +678,7 @@ pub async fn sdk(emulator: &EmulatorHandle) -> aws_sdk_iam::Client {
     .await
 }
 
-pub fn data(secret: &Secret) -> BTreeMap<String, String> {
+pub(crate) fn data(secret: &Secret) -> BTreeMap<String, String> {
     secret
         .data
         .clone()
@@ -680,7 +689,7 @@ pub fn data(secret: &Secret) -> BTreeMap<String, String> {
 }
 
 /// (login, secret) from a Secret of either kind.
-pub fn login_and_secret(secret: &Secret) -> (String, String) {
+pub(crate) fn login_and_secret(secret: &Secret) -> (String, String) {
     let d = data(secret);
     match (d.get("username"), d.get("password")) {
         (Some(u), Some(p)) => (u.clone(), p.clone()),
@@ -691,6 +700,8 @@ pub fn login_and_secret(secret: &Secret) -> (String, String) {
     }
 }
 
-pub fn status(r: &ServiceSpecificCredential) -> ssc_operator::api::ServiceSpecificCredentialStatus {
+pub(crate) fn status(
+    r: &ServiceSpecificCredential,
+) -> ssc_operator::api::ServiceSpecificCredentialStatus {
     r.status.clone().unwrap_or_default()
 }

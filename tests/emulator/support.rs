@@ -9,25 +9,25 @@ use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use iam_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 
-pub const ACCOUNT: &str = "123456789012";
+pub(crate) const ACCOUNT: &str = "123456789012";
 
-pub fn config(users: &[&str]) -> EmulatorConfig {
+pub(crate) fn config(users: &[&str]) -> EmulatorConfig {
     EmulatorConfig {
         users: users.iter().map(|u| u.to_string()).collect(),
         ..Default::default()
     }
 }
 
-pub async fn start(users: &[&str]) -> EmulatorHandle {
+pub(crate) async fn start(users: &[&str]) -> EmulatorHandle {
     start_with(config(users)).await
 }
 
-pub async fn start_with(config: EmulatorConfig) -> EmulatorHandle {
+pub(crate) async fn start_with(config: EmulatorConfig) -> EmulatorHandle {
     Emulator::start(config).await.expect("emulator starts")
 }
 
 /// An SDK client with static test credentials and retries off (errors surface at once).
-pub fn sdk(h: &EmulatorHandle) -> aws_sdk_iam::Client {
+pub(crate) fn sdk(h: &EmulatorHandle) -> aws_sdk_iam::Client {
     sdk_as(
         &h.endpoint_url(),
         "AKIDEXAMPLE",
@@ -36,11 +36,16 @@ pub fn sdk(h: &EmulatorHandle) -> aws_sdk_iam::Client {
     )
 }
 
-pub fn sdk_as(endpoint: &str, akid: &str, secret: &str, retry: RetryConfig) -> aws_sdk_iam::Client {
+pub(crate) fn sdk_as(
+    endpoint: &str,
+    akid: &str,
+    secret: &str,
+    retry: RetryConfig,
+) -> aws_sdk_iam::Client {
     sdk_in_region(endpoint, akid, secret, retry, "eu-west-1")
 }
 
-pub fn sdk_in_region(
+pub(crate) fn sdk_in_region(
     endpoint: &str,
     akid: &str,
     secret: &str,
@@ -58,7 +63,7 @@ pub fn sdk_in_region(
 }
 
 /// The SDK's retry with a tiny backoff, so retry tests stay quick.
-pub fn quick_retry(attempts: u32) -> RetryConfig {
+pub(crate) fn quick_retry(attempts: u32) -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(attempts)
         .with_initial_backoff(Duration::from_millis(5))
@@ -66,7 +71,7 @@ pub fn quick_retry(attempts: u32) -> RetryConfig {
 }
 
 /// Wire code, message and HTTP status of an SDK service error.
-pub fn wire<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+pub(crate) fn wire<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     e: &SdkError<E, R>,
 ) -> (String, String) {
     let service = e
@@ -78,18 +83,18 @@ pub fn wire<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     )
 }
 
-pub fn status<E>(e: &SdkError<E, aws_sdk_iam::config::http::HttpResponse>) -> u16 {
+pub(crate) fn status<E>(e: &SdkError<E, aws_sdk_iam::config::http::HttpResponse>) -> u16 {
     e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0)
 }
 
-pub fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap()
 }
 
-pub struct RawResponse {
+pub(crate) struct RawResponse {
     pub status: u16,
     pub content_type: String,
     pub request_id: String,
@@ -98,16 +103,16 @@ pub struct RawResponse {
 
 impl RawResponse {
     /// `<Code>` of an error document.
-    pub fn code(&self) -> String {
+    pub(crate) fn code(&self) -> String {
         between(&self.body, "<Code>", "</Code>")
     }
 
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         between(&self.body, "<Message>", "</Message>")
     }
 
     /// Asserts an AWS-shaped error: status, code, `<Type>`, and the request id in header and body.
-    pub fn assert_error(&self, status: u16, code: &str) {
+    pub(crate) fn assert_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "{}", self.body);
         assert_eq!(self.code(), code, "{}", self.body);
         assert_eq!(self.content_type, "text/xml");
@@ -130,14 +135,14 @@ impl RawResponse {
     }
 }
 
-pub fn between(s: &str, a: &str, b: &str) -> String {
+pub(crate) fn between(s: &str, a: &str, b: &str) -> String {
     s.split_once(a)
         .and_then(|(_, rest)| rest.split_once(b))
         .map(|(v, _)| v.to_string())
         .unwrap_or_default()
 }
 
-pub async fn send(req: reqwest::RequestBuilder) -> RawResponse {
+pub(crate) async fn send(req: reqwest::RequestBuilder) -> RawResponse {
     let resp = req.send().await.expect("response");
     let header = |n: &str| {
         resp.headers()
@@ -159,7 +164,7 @@ pub async fn send(req: reqwest::RequestBuilder) -> RawResponse {
 }
 
 /// POSTs a form body as botocore does (`charset` parameter included).
-pub async fn post_form(h: &EmulatorHandle, body: impl Into<reqwest::Body>) -> RawResponse {
+pub(crate) async fn post_form(h: &EmulatorHandle, body: impl Into<reqwest::Body>) -> RawResponse {
     send(
         http()
             .post(h.endpoint_url())
@@ -173,7 +178,7 @@ pub async fn post_form(h: &EmulatorHandle, body: impl Into<reqwest::Body>) -> Ra
 }
 
 /// Parses the whole document with quick-xml; panics on any syntax error.
-pub fn assert_well_formed(xml: &str) {
+pub(crate) fn assert_well_formed(xml: &str) {
     let mut reader = quick_xml::Reader::from_str(xml);
     let mut depth = 0i32;
     let mut roots = 0;
@@ -196,7 +201,7 @@ pub fn assert_well_formed(xml: &str) {
     assert_eq!(roots, 1, "expected one root element: {xml}");
 }
 
-pub async fn post_json(
+pub(crate) async fn post_json(
     h: &EmulatorHandle,
     path: &str,
     body: serde_json::Value,
@@ -211,7 +216,7 @@ pub async fn post_json(
     (status, resp.json().await.unwrap_or(serde_json::Value::Null))
 }
 
-pub async fn advance_days(h: &EmulatorHandle, days: u64) {
+pub(crate) async fn advance_days(h: &EmulatorHandle, days: u64) {
     let (status, body) = post_json(
         h,
         "/_emulator/clock",
@@ -221,7 +226,7 @@ pub async fn advance_days(h: &EmulatorHandle, days: u64) {
     assert_eq!(status, 200, "{body}");
 }
 
-pub async fn check(h: &EmulatorHandle, body: serde_json::Value) -> serde_json::Value {
+pub(crate) async fn check(h: &EmulatorHandle, body: serde_json::Value) -> serde_json::Value {
     let (status, verdict) = post_json(h, "/_emulator/check", body).await;
     assert_eq!(status, 200);
     verdict

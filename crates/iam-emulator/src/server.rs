@@ -24,7 +24,7 @@ use super::service::{Action, Service};
 use super::sigv4::{self, AccessKey, SignedRequest};
 
 /// Everything the handlers share.
-pub struct Shared {
+pub(crate) struct Shared {
     pub service: Service,
     pub faults: Faults,
     pub keys: Vec<AccessKey>,
@@ -57,7 +57,7 @@ fn access_key_id(headers: &HeaderMap) -> String {
         .to_string()
 }
 
-pub fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", any(iam))
         .route("/healthz", get(|| async { "ok" }))

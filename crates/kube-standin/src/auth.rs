@@ -7,7 +7,7 @@ use super::TokenUser;
 use super::status::{ApiError, GroupResource, go_quote};
 
 #[derive(Clone, Debug)]
-pub struct User {
+pub(crate) struct User {
     pub name: String,
     /// `None` = unrestricted (system:masters).
     pub rules: Option<Vec<PolicyRule>>,
@@ -16,13 +16,13 @@ pub struct User {
 }
 
 impl User {
-    pub fn is_anonymous(&self) -> bool {
+    pub(crate) fn is_anonymous(&self) -> bool {
         self.name == "system:anonymous"
     }
 }
 
 /// Request attributes as the authorizer sees them.
-pub struct Attributes<'a> {
+pub(crate) struct Attributes<'a> {
     pub verb: &'a str,
     pub resource_request: bool,
     pub path: &'a str,
@@ -33,7 +33,7 @@ pub struct Attributes<'a> {
     pub name: &'a str,
 }
 
-pub fn authenticate(tokens: &[TokenUser], headers: &HeaderMap) -> Result<User, ApiError> {
+pub(crate) fn authenticate(tokens: &[TokenUser], headers: &HeaderMap) -> Result<User, ApiError> {
     let Some(auth) = headers.get("authorization") else {
         return Ok(User {
             name: "system:anonymous".into(),
@@ -58,7 +58,7 @@ pub fn authenticate(tokens: &[TokenUser], headers: &HeaderMap) -> Result<User, A
 }
 
 /// Applies `Impersonate-User` / `Impersonate-Group`.
-pub fn impersonate(
+pub(crate) fn impersonate(
     tokens: &[TokenUser],
     user: User,
     headers: &HeaderMap,
@@ -136,7 +136,7 @@ fn rule_allows(rule: &PolicyRule, a: &Attributes<'_>) -> bool {
 }
 
 /// Whether `user` may perform the request.
-pub fn authorize(user: &User, a: &Attributes<'_>) -> bool {
+pub(crate) fn authorize(user: &User, a: &Attributes<'_>) -> bool {
     let Some(rules) = &user.rules else {
         return true;
     };
@@ -163,7 +163,7 @@ pub fn authorize(user: &User, a: &Attributes<'_>) -> bool {
 }
 
 /// The 403 body for a denied request.
-pub fn forbidden(user: &User, a: &Attributes<'_>) -> ApiError {
+pub(crate) fn forbidden(user: &User, a: &Attributes<'_>) -> ApiError {
     if !a.resource_request {
         return ApiError::forbidden(
             &GroupResource::new("", ""),

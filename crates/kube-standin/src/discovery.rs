@@ -66,7 +66,7 @@ fn resource_entries(def: &ResourceDef) -> Vec<Value> {
 }
 
 /// `APIResourceList` of one group/version, `None` if not served.
-pub fn resource_list(sh: &Shared, group: &str, version: &str) -> Option<String> {
+pub(crate) fn resource_list(sh: &Shared, group: &str, version: &str) -> Option<String> {
     let defs: Vec<_> = sh
         .resources
         .iter()
@@ -98,7 +98,7 @@ fn group_value(sh: &Shared, group: &str) -> Option<Value> {
     Some(json!({"name": group, "versions": vs, "preferredVersion": preferred}))
 }
 
-pub fn group(sh: &Shared, group: &str) -> Option<String> {
+pub(crate) fn group(sh: &Shared, group: &str) -> Option<String> {
     if group.is_empty() {
         return None;
     }
@@ -108,7 +108,7 @@ pub fn group(sh: &Shared, group: &str) -> Option<String> {
     Some(gotypes::encode(&g, &Ty::Struct(&gotypes::API_GROUP)))
 }
 
-pub fn groups(sh: &Shared) -> String {
+pub(crate) fn groups(sh: &Shared) -> String {
     let groups: Vec<Value> = sh
         .group_versions()
         .keys()
@@ -119,7 +119,7 @@ pub fn groups(sh: &Shared) -> String {
     gotypes::encode(&v, &Ty::Struct(&gotypes::API_GROUP_LIST))
 }
 
-pub fn api_versions(server_address: &str) -> String {
+pub(crate) fn api_versions(server_address: &str) -> String {
     let v = json!({
         "kind": "APIVersions",
         "versions": ["v1"],
@@ -128,7 +128,7 @@ pub fn api_versions(server_address: &str) -> String {
     gotypes::encode(&v, &Ty::Struct(&gotypes::API_VERSIONS))
 }
 
-pub fn version() -> String {
+pub(crate) fn version() -> String {
     let v = json!({
         "major": "1",
         "minor": "28",

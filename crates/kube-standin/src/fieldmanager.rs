@@ -10,7 +10,7 @@ use super::status::{ApiError, go_quote};
 const MAX_UPDATE_MANAGERS: usize = 10;
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub manager: String,
     pub operation: String,
     pub api_version: String,
@@ -21,7 +21,7 @@ pub struct Entry {
 
 impl Entry {
     /// SMD's manager identifier: JSON of the entry without time/fields (apiVersion only for Update).
-    pub fn identifier(&self) -> String {
+    pub(crate) fn identifier(&self) -> String {
         let mut m = Vec::new();
         if !self.manager.is_empty() {
             m.push(format!(
@@ -72,7 +72,7 @@ impl Entry {
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Managed {
+pub(crate) struct Managed {
     pub entries: Vec<Entry>,
 }
 
@@ -85,7 +85,7 @@ fn seconds(t: &Option<String>) -> i64 {
 
 impl Managed {
     /// Decodes `metadata.managedFields`; `None` when absent or undecodable.
-    pub fn decode(v: Option<&Value>) -> Option<Managed> {
+    pub(crate) fn decode(v: Option<&Value>) -> Option<Managed> {
         let a = v?.as_array()?;
         let mut entries = Vec::new();
         for e in a {
@@ -108,7 +108,11 @@ impl Managed {
 
     /// The managed fields a write starts from: those sent in the request unless absent/empty
     /// (then the live object's); `[{}]` resets them.
-    pub fn live_or_new(live: Option<&Value>, new: Option<&Value>, ignore_new: bool) -> Managed {
+    pub(crate) fn live_or_new(
+        live: Option<&Value>,
+        new: Option<&Value>,
+        ignore_new: bool,
+    ) -> Managed {
         if !ignore_new && let Some(Value::Array(a)) = new {
             if a.len() == 1
                 && a[0].as_object().is_some_and(|o| {
@@ -127,7 +131,7 @@ impl Managed {
     }
 
     /// Encodes in the server's order: Apply before Update, then by time, manager, apiVersion, subresource.
-    pub fn encode(&self) -> Value {
+    pub(crate) fn encode(&self) -> Value {
         let mut entries = self.entries.clone();
         entries.sort_by(|p, q| {
             p.operation
@@ -217,7 +221,7 @@ impl Managed {
 }
 
 /// Fields the server owns: stripped from every manager's set.
-pub fn strip_set() -> FieldSet {
+pub(crate) fn strip_set() -> FieldSet {
     FieldSet::from_paths(&[
         &["apiVersion"],
         &["kind"],
@@ -243,7 +247,7 @@ fn without_managed_fields(v: &Value) -> Value {
 }
 
 /// Who is writing, and through which endpoint.
-pub struct Writer<'a> {
+pub(crate) struct Writer<'a> {
     pub manager: &'a str,
     pub api_version: &'a str,
     pub subresource: &'a str,
@@ -254,7 +258,7 @@ pub struct Writer<'a> {
 }
 
 /// An Update operation (create, update, non-apply patch): returns the new managed fields.
-pub fn update(mut managed: Managed, live: &Value, new: &Value, w: &Writer<'_>) -> Managed {
+pub(crate) fn update(mut managed: Managed, live: &Value, new: &Value, w: &Writer<'_>) -> Managed {
     let live = without_managed_fields(live);
     let new = without_managed_fields(new);
     let mut cmp = compare(&live, &new, w.schema);
@@ -292,7 +296,7 @@ pub fn update(mut managed: Managed, live: &Value, new: &Value, w: &Writer<'_>) -
 }
 
 /// A server-side apply: returns the merged object and the new managed fields, or a 409 conflict.
-pub fn apply(
+pub(crate) fn apply(
     mut managed: Managed,
     live: &Value,
     config: &Value,

@@ -9,7 +9,7 @@ use super::gotypes::{GoStruct, ListKind, Ty};
 
 /// The SMD view of a type.
 #[derive(Clone, Debug)]
-pub enum Smd {
+pub(crate) enum Smd {
     Scalar,
     /// A struct (named fields) and/or a map (`elem`). `atomic` = `x-kubernetes-map-type: atomic`.
     Struct {
@@ -26,14 +26,14 @@ pub enum Smd {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SmdList {
+pub(crate) enum SmdList {
     Atomic,
     Set,
     Map(Vec<String>),
 }
 
 impl Smd {
-    pub fn map_of(elem: Smd) -> Smd {
+    pub(crate) fn map_of(elem: Smd) -> Smd {
         Smd::Struct {
             fields: BTreeMap::new(),
             elem: Some(Box::new(elem)),
@@ -42,7 +42,7 @@ impl Smd {
     }
 
     /// Builds the SMD schema of a Go struct descriptor.
-    pub fn from_go(s: &GoStruct) -> Smd {
+    pub(crate) fn from_go(s: &GoStruct) -> Smd {
         let mut fields = BTreeMap::new();
         for f in s.fields {
             fields.insert(f.json.to_string(), Smd::from_ty(&f.ty));
@@ -54,7 +54,7 @@ impl Smd {
         }
     }
 
-    pub fn from_ty(ty: &Ty) -> Smd {
+    pub(crate) fn from_ty(ty: &Ty) -> Smd {
         match ty {
             Ty::Struct(s) => Smd::from_go(s),
             Ty::Map(e) => Smd::map_of(Smd::from_ty(e)),
@@ -88,7 +88,7 @@ impl Smd {
 
 /// One path element.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Pe {
+pub(crate) enum Pe {
     Field(String),
     /// Canonical JSON of the key object (sorted keys).
     Key(String),
@@ -147,29 +147,29 @@ impl Pe {
 }
 
 /// Canonical compact JSON (sorted keys).
-pub fn canonical(v: &Value) -> String {
+pub(crate) fn canonical(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-pub type Path = Vec<Pe>;
+pub(crate) type Path = Vec<Pe>;
 
-pub fn path_string(p: &[Pe]) -> String {
+pub(crate) fn path_string(p: &[Pe]) -> String {
     p.iter().map(Pe::display).collect()
 }
 
 /// A set of field paths, stored as a tree.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FieldSet {
+pub(crate) struct FieldSet {
     members: BTreeSet<Pe>,
     children: BTreeMap<Pe, FieldSet>,
 }
 
 impl FieldSet {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
-    pub fn from_paths(paths: &[&[&str]]) -> Self {
+    pub(crate) fn from_paths(paths: &[&[&str]]) -> Self {
         let mut s = FieldSet::new();
         for p in paths {
             let path: Path = p.iter().map(|f| Pe::Field(f.to_string())).collect();
@@ -178,7 +178,7 @@ impl FieldSet {
         s
     }
 
-    pub fn insert(&mut self, path: &[Pe]) {
+    pub(crate) fn insert(&mut self, path: &[Pe]) {
         match path {
             [] => {}
             [last] => {
@@ -188,7 +188,7 @@ impl FieldSet {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.members.is_empty() && self.children.values().all(FieldSet::is_empty)
     }
 
@@ -197,7 +197,7 @@ impl FieldSet {
         self
     }
 
-    pub fn union(&self, other: &FieldSet) -> FieldSet {
+    pub(crate) fn union(&self, other: &FieldSet) -> FieldSet {
         let mut out = self.clone();
         out.members.extend(other.members.iter().cloned());
         for (pe, c) in &other.children {
@@ -210,7 +210,7 @@ impl FieldSet {
         out.prune()
     }
 
-    pub fn difference(&self, other: &FieldSet) -> FieldSet {
+    pub(crate) fn difference(&self, other: &FieldSet) -> FieldSet {
         let members = self.members.difference(&other.members).cloned().collect();
         let mut children = BTreeMap::new();
         for (pe, c) in &self.children {
@@ -226,7 +226,7 @@ impl FieldSet {
     }
 
     /// Removes everything in `other` and every descendant of a member of `other`.
-    pub fn recursive_difference(&self, other: &FieldSet) -> FieldSet {
+    pub(crate) fn recursive_difference(&self, other: &FieldSet) -> FieldSet {
         let members = self.members.difference(&other.members).cloned().collect();
         let mut children = BTreeMap::new();
         for (pe, c) in &self.children {
@@ -244,7 +244,7 @@ impl FieldSet {
         FieldSet { members, children }
     }
 
-    pub fn intersection(&self, other: &FieldSet) -> FieldSet {
+    pub(crate) fn intersection(&self, other: &FieldSet) -> FieldSet {
         let members = self.members.intersection(&other.members).cloned().collect();
         let mut children = BTreeMap::new();
         for (pe, c) in &self.children {
@@ -259,7 +259,7 @@ impl FieldSet {
     }
 
     /// All member paths: members first, then children, as SMD iterates.
-    pub fn paths(&self) -> Vec<Path> {
+    pub(crate) fn paths(&self) -> Vec<Path> {
         let mut out = Vec::new();
         self.collect(&mut Vec::new(), &mut out);
         out
@@ -279,7 +279,7 @@ impl FieldSet {
     }
 
     /// The `fieldsV1` JSON object.
-    pub fn to_fields_v1(&self) -> Value {
+    pub(crate) fn to_fields_v1(&self) -> Value {
         self.encode(false)
     }
 
@@ -299,7 +299,7 @@ impl FieldSet {
         Value::Object(m)
     }
 
-    pub fn from_fields_v1(v: &Value) -> Option<FieldSet> {
+    pub(crate) fn from_fields_v1(v: &Value) -> Option<FieldSet> {
         let m = v.as_object()?;
         let mut s = FieldSet::new();
         for (k, cv) in m {
@@ -347,7 +347,7 @@ fn list_item_pe(kind: &SmdList, item: &Value, index: usize) -> Pe {
 }
 
 /// SMD `ToFieldSet`.
-pub fn to_field_set(v: &Value, schema: &Smd) -> FieldSet {
+pub(crate) fn to_field_set(v: &Value, schema: &Smd) -> FieldSet {
     let mut s = FieldSet::new();
     walk_set(v, schema, &mut Vec::new(), &mut s);
     s
@@ -400,21 +400,21 @@ fn walk_map(m: &Map<String, Value>, schema: &Smd, path: &mut Path, out: &mut Fie
 
 /// SMD `Compare` result.
 #[derive(Clone, Debug, Default)]
-pub struct Comparison {
+pub(crate) struct Comparison {
     pub added: FieldSet,
     pub modified: FieldSet,
     pub removed: FieldSet,
 }
 
 impl Comparison {
-    pub fn exclude(&mut self, ignored: &FieldSet) {
+    pub(crate) fn exclude(&mut self, ignored: &FieldSet) {
         self.added = self.added.recursive_difference(ignored);
         self.modified = self.modified.recursive_difference(ignored);
         self.removed = self.removed.recursive_difference(ignored);
     }
 }
 
-pub fn compare(old: &Value, new: &Value, schema: &Smd) -> Comparison {
+pub(crate) fn compare(old: &Value, new: &Value, schema: &Smd) -> Comparison {
     let mut c = Comparison::default();
     cmp(Some(old), Some(new), schema, &mut Vec::new(), &mut c, false);
     c
@@ -546,7 +546,7 @@ fn cmp(
 }
 
 /// The apply merge: `config` merged into `live` following the schema.
-pub fn merge(live: &Value, config: &Value, schema: &Smd) -> Value {
+pub(crate) fn merge(live: &Value, config: &Value, schema: &Smd) -> Value {
     match (schema, live, config) {
         (Smd::Struct { atomic: false, .. } | Smd::Deduced, Value::Object(l), Value::Object(r)) => {
             let mut out = l.clone();
@@ -597,7 +597,7 @@ pub fn merge(live: &Value, config: &Value, schema: &Smd) -> Value {
 }
 
 /// Removes the fields at `paths` (leaf paths) from `v`.
-pub fn remove_paths(v: &mut Value, set: &FieldSet, schema: &Smd) {
+pub(crate) fn remove_paths(v: &mut Value, set: &FieldSet, schema: &Smd) {
     let Some(m) = v.as_object_mut() else {
         if let (Value::Array(a), Smd::List { elem, kind }) = (v, schema) {
             let mut idx = 0usize;

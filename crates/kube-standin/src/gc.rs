@@ -15,7 +15,7 @@ use super::resources::{FieldValidation, KindImpl, ResourceDef};
 use super::server::{Shared, WriteCtx, finalizers, is_terminating, meta_str};
 use super::store::{ObjKey, ResKey, Store};
 
-pub async fn run(sh: Arc<Shared>) {
+pub(crate) async fn run(sh: Arc<Shared>) {
     let mut rx = sh.rev_tx.subscribe();
     loop {
         tokio::select! {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 /// How a field is left out of the JSON encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Omit {
+pub(crate) enum Omit {
     /// No `omitempty` (or a struct value): always encoded, zero value when unset.
     Never,
     /// `omitempty` on a value type: left out when it is the zero value.
@@ -17,14 +17,14 @@ pub enum Omit {
 
 /// The list semantics used by field management (`x-kubernetes-list-type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ListKind {
+pub(crate) enum ListKind {
     Atomic,
     Set,
     Map(&'static [&'static str]),
 }
 
 #[derive(Debug)]
-pub enum Ty {
+pub(crate) enum Ty {
     Str,
     Int32,
     Int64,
@@ -43,14 +43,14 @@ pub enum Ty {
 }
 
 #[derive(Debug)]
-pub struct GoField {
+pub(crate) struct GoField {
     pub json: &'static str,
     pub ty: Ty,
     pub omit: Omit,
 }
 
 #[derive(Debug)]
-pub struct GoStruct {
+pub(crate) struct GoStruct {
     /// Go type name as printed in decode errors, e.g. `v1.ObjectMeta`.
     pub go_name: &'static str,
     /// Short name used in "Go struct field X.y" errors.
@@ -61,7 +61,7 @@ pub struct GoStruct {
 }
 
 impl GoStruct {
-    pub fn field(&self, name: &str) -> Option<&GoField> {
+    pub(crate) fn field(&self, name: &str) -> Option<&GoField> {
         self.fields.iter().find(|f| f.json == name)
     }
 }
@@ -72,7 +72,7 @@ const fn f(json: &'static str, ty: Ty, omit: Omit) -> GoField {
 
 use Omit::{Never, Nil, Zero};
 
-pub static OWNER_REFERENCE: GoStruct = GoStruct {
+pub(crate) static OWNER_REFERENCE: GoStruct = GoStruct {
     go_name: "v1.OwnerReference",
     short: "OwnerReference",
     atomic: true,
@@ -86,7 +86,7 @@ pub static OWNER_REFERENCE: GoStruct = GoStruct {
     ],
 };
 
-pub static MANAGED_FIELDS_ENTRY: GoStruct = GoStruct {
+pub(crate) static MANAGED_FIELDS_ENTRY: GoStruct = GoStruct {
     go_name: "v1.ManagedFieldsEntry",
     short: "ManagedFieldsEntry",
     atomic: false,
@@ -101,7 +101,7 @@ pub static MANAGED_FIELDS_ENTRY: GoStruct = GoStruct {
     ],
 };
 
-pub static OBJECT_META: GoStruct = GoStruct {
+pub(crate) static OBJECT_META: GoStruct = GoStruct {
     go_name: "v1.ObjectMeta",
     short: "ObjectMeta",
     atomic: false,
@@ -132,7 +132,7 @@ pub static OBJECT_META: GoStruct = GoStruct {
     ],
 };
 
-pub static SECRET: GoStruct = GoStruct {
+pub(crate) static SECRET: GoStruct = GoStruct {
     go_name: "v1.Secret",
     short: "Secret",
     atomic: false,
@@ -147,7 +147,7 @@ pub static SECRET: GoStruct = GoStruct {
     ],
 };
 
-pub static LEASE_SPEC: GoStruct = GoStruct {
+pub(crate) static LEASE_SPEC: GoStruct = GoStruct {
     go_name: "v1.LeaseSpec",
     short: "LeaseSpec",
     atomic: false,
@@ -160,7 +160,7 @@ pub static LEASE_SPEC: GoStruct = GoStruct {
     ],
 };
 
-pub static LEASE: GoStruct = GoStruct {
+pub(crate) static LEASE: GoStruct = GoStruct {
     go_name: "v1.Lease",
     short: "Lease",
     atomic: false,
@@ -172,7 +172,7 @@ pub static LEASE: GoStruct = GoStruct {
     ],
 };
 
-pub static OBJECT_REFERENCE: GoStruct = GoStruct {
+pub(crate) static OBJECT_REFERENCE: GoStruct = GoStruct {
     go_name: "v1.ObjectReference",
     short: "ObjectReference",
     atomic: true,
@@ -187,7 +187,7 @@ pub static OBJECT_REFERENCE: GoStruct = GoStruct {
     ],
 };
 
-pub static EVENT_SERIES: GoStruct = GoStruct {
+pub(crate) static EVENT_SERIES: GoStruct = GoStruct {
     go_name: "v1.EventSeries",
     short: "EventSeries",
     atomic: false,
@@ -197,14 +197,14 @@ pub static EVENT_SERIES: GoStruct = GoStruct {
     ],
 };
 
-pub static EVENT_SOURCE: GoStruct = GoStruct {
+pub(crate) static EVENT_SOURCE: GoStruct = GoStruct {
     go_name: "v1.EventSource",
     short: "EventSource",
     atomic: false,
     fields: &[f("component", Ty::Str, Zero), f("host", Ty::Str, Zero)],
 };
 
-pub static EVENT_V1: GoStruct = GoStruct {
+pub(crate) static EVENT_V1: GoStruct = GoStruct {
     go_name: "v1.Event",
     short: "Event",
     atomic: false,
@@ -229,14 +229,14 @@ pub static EVENT_V1: GoStruct = GoStruct {
     ],
 };
 
-pub static NAMESPACE_SPEC: GoStruct = GoStruct {
+pub(crate) static NAMESPACE_SPEC: GoStruct = GoStruct {
     go_name: "v1.NamespaceSpec",
     short: "NamespaceSpec",
     atomic: false,
     fields: &[f("finalizers", Ty::List(&Ty::Str, ListKind::Atomic), Zero)],
 };
 
-pub static NAMESPACE_CONDITION: GoStruct = GoStruct {
+pub(crate) static NAMESPACE_CONDITION: GoStruct = GoStruct {
     go_name: "v1.NamespaceCondition",
     short: "NamespaceCondition",
     atomic: false,
@@ -249,7 +249,7 @@ pub static NAMESPACE_CONDITION: GoStruct = GoStruct {
     ],
 };
 
-pub static NAMESPACE_STATUS: GoStruct = GoStruct {
+pub(crate) static NAMESPACE_STATUS: GoStruct = GoStruct {
     go_name: "v1.NamespaceStatus",
     short: "NamespaceStatus",
     atomic: false,
@@ -263,7 +263,7 @@ pub static NAMESPACE_STATUS: GoStruct = GoStruct {
     ],
 };
 
-pub static NAMESPACE: GoStruct = GoStruct {
+pub(crate) static NAMESPACE: GoStruct = GoStruct {
     go_name: "v1.Namespace",
     short: "Namespace",
     atomic: false,
@@ -276,7 +276,7 @@ pub static NAMESPACE: GoStruct = GoStruct {
     ],
 };
 
-pub static LIST_META: GoStruct = GoStruct {
+pub(crate) static LIST_META: GoStruct = GoStruct {
     go_name: "v1.ListMeta",
     short: "ListMeta",
     atomic: false,
@@ -288,7 +288,7 @@ pub static LIST_META: GoStruct = GoStruct {
     ],
 };
 
-pub static STATUS_CAUSE: GoStruct = GoStruct {
+pub(crate) static STATUS_CAUSE: GoStruct = GoStruct {
     go_name: "v1.StatusCause",
     short: "StatusCause",
     atomic: false,
@@ -299,7 +299,7 @@ pub static STATUS_CAUSE: GoStruct = GoStruct {
     ],
 };
 
-pub static STATUS_DETAILS: GoStruct = GoStruct {
+pub(crate) static STATUS_DETAILS: GoStruct = GoStruct {
     go_name: "v1.StatusDetails",
     short: "StatusDetails",
     atomic: false,
@@ -317,7 +317,7 @@ pub static STATUS_DETAILS: GoStruct = GoStruct {
     ],
 };
 
-pub static STATUS: GoStruct = GoStruct {
+pub(crate) static STATUS: GoStruct = GoStruct {
     go_name: "v1.Status",
     short: "Status",
     atomic: false,
@@ -333,7 +333,7 @@ pub static STATUS: GoStruct = GoStruct {
     ],
 };
 
-pub static API_RESOURCE: GoStruct = GoStruct {
+pub(crate) static API_RESOURCE: GoStruct = GoStruct {
     go_name: "v1.APIResource",
     short: "APIResource",
     atomic: false,
@@ -351,7 +351,7 @@ pub static API_RESOURCE: GoStruct = GoStruct {
     ],
 };
 
-pub static API_RESOURCE_LIST: GoStruct = GoStruct {
+pub(crate) static API_RESOURCE_LIST: GoStruct = GoStruct {
     go_name: "v1.APIResourceList",
     short: "APIResourceList",
     atomic: false,
@@ -367,7 +367,7 @@ pub static API_RESOURCE_LIST: GoStruct = GoStruct {
     ],
 };
 
-pub static GROUP_VERSION_FOR_DISCOVERY: GoStruct = GoStruct {
+pub(crate) static GROUP_VERSION_FOR_DISCOVERY: GoStruct = GoStruct {
     go_name: "v1.GroupVersionForDiscovery",
     short: "GroupVersionForDiscovery",
     atomic: false,
@@ -377,7 +377,7 @@ pub static GROUP_VERSION_FOR_DISCOVERY: GoStruct = GoStruct {
     ],
 };
 
-pub static SERVER_ADDRESS: GoStruct = GoStruct {
+pub(crate) static SERVER_ADDRESS: GoStruct = GoStruct {
     go_name: "v1.ServerAddressByClientCIDR",
     short: "ServerAddressByClientCIDR",
     atomic: false,
@@ -387,7 +387,7 @@ pub static SERVER_ADDRESS: GoStruct = GoStruct {
     ],
 };
 
-pub static API_GROUP: GoStruct = GoStruct {
+pub(crate) static API_GROUP: GoStruct = GoStruct {
     go_name: "v1.APIGroup",
     short: "APIGroup",
     atomic: false,
@@ -413,7 +413,7 @@ pub static API_GROUP: GoStruct = GoStruct {
     ],
 };
 
-pub static API_GROUP_LIST: GoStruct = GoStruct {
+pub(crate) static API_GROUP_LIST: GoStruct = GoStruct {
     go_name: "v1.APIGroupList",
     short: "APIGroupList",
     atomic: false,
@@ -428,7 +428,7 @@ pub static API_GROUP_LIST: GoStruct = GoStruct {
     ],
 };
 
-pub static API_VERSIONS: GoStruct = GoStruct {
+pub(crate) static API_VERSIONS: GoStruct = GoStruct {
     go_name: "v1.APIVersions",
     short: "APIVersions",
     atomic: false,
@@ -444,7 +444,7 @@ pub static API_VERSIONS: GoStruct = GoStruct {
     ],
 };
 
-pub static VERSION_INFO: GoStruct = GoStruct {
+pub(crate) static VERSION_INFO: GoStruct = GoStruct {
     go_name: "version.Info",
     short: "Info",
     atomic: false,
@@ -461,7 +461,7 @@ pub static VERSION_INFO: GoStruct = GoStruct {
     ],
 };
 
-pub static PARTIAL_OBJECT_METADATA: GoStruct = GoStruct {
+pub(crate) static PARTIAL_OBJECT_METADATA: GoStruct = GoStruct {
     go_name: "v1.PartialObjectMetadata",
     short: "PartialObjectMetadata",
     atomic: false,
@@ -477,18 +477,18 @@ pub static PARTIAL_OBJECT_METADATA: GoStruct = GoStruct {
 // ---------------------------------------------------------------------------------------------
 
 /// Encodes `v` as compact JSON in Go's field order (`ty`) with Go's string escaping.
-pub fn encode(v: &Value, ty: &Ty) -> String {
+pub(crate) fn encode(v: &Value, ty: &Ty) -> String {
     let mut out = String::new();
     write(&mut out, v, ty);
     out
 }
 
 /// Encodes arbitrary JSON (keys sorted, as Go encodes `map[string]interface{}`).
-pub fn encode_raw(v: &Value) -> String {
+pub(crate) fn encode_raw(v: &Value) -> String {
     encode(v, &Ty::Raw)
 }
 
-pub fn write(out: &mut String, v: &Value, ty: &Ty) {
+pub(crate) fn write(out: &mut String, v: &Value, ty: &Ty) {
     match (ty, v) {
         (Ty::Struct(s), Value::Object(m)) => {
             out.push('{');
@@ -576,7 +576,7 @@ pub fn write(out: &mut String, v: &Value, ty: &Ty) {
 }
 
 /// Go `encoding/json` string escaping (HTML-safe: `<`, `>`, `&` are escaped).
-pub fn write_str(out: &mut String, s: &str) {
+pub(crate) fn write_str(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -603,7 +603,7 @@ pub fn write_str(out: &mut String, s: &str) {
 
 /// Result of decoding a request body into a typed Go struct.
 #[derive(Debug, Default)]
-pub struct Decoded {
+pub(crate) struct Decoded {
     /// Paths of unknown fields that were dropped (`.spec.foo`).
     pub unknown: Vec<String>,
 }
@@ -656,7 +656,7 @@ static RFC3339_MICRO: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::n
 });
 
 /// Parses a `metav1.Time` (RFC 3339) into a timestamp.
-pub fn parse_time(s: &str) -> Option<jiff::Timestamp> {
+pub(crate) fn parse_time(s: &str) -> Option<jiff::Timestamp> {
     if !RFC3339.is_match(s) {
         return None;
     }
@@ -664,25 +664,25 @@ pub fn parse_time(s: &str) -> Option<jiff::Timestamp> {
 }
 
 /// Parses a `metav1.MicroTime` (RFC 3339 with exactly six fractional digits).
-pub fn parse_micro_time(s: &str) -> Option<jiff::Timestamp> {
+pub(crate) fn parse_micro_time(s: &str) -> Option<jiff::Timestamp> {
     if !RFC3339_MICRO.is_match(s) {
         return None;
     }
     s.parse::<jiff::Timestamp>().ok()
 }
 
-pub fn format_time(t: jiff::Timestamp) -> String {
+pub(crate) fn format_time(t: jiff::Timestamp) -> String {
     jiff::fmt::strtime::format("%Y-%m-%dT%H:%M:%SZ", t).unwrap_or_default()
 }
 
-pub fn format_micro_time(t: jiff::Timestamp) -> String {
+pub(crate) fn format_micro_time(t: jiff::Timestamp) -> String {
     jiff::fmt::strtime::format("%Y-%m-%dT%H:%M:%S%.6fZ", t).unwrap_or_default()
 }
 
 /// Decodes `v` as Go would into a value of type `ty` and re-encodes it: unknown struct fields are
 /// dropped (and reported), zero values of non-omitempty fields appear, formats are normalised.
 /// Returns `Ok(None)` when the field is left out of the encoding.
-pub fn normalize(
+pub(crate) fn normalize(
     v: &Value,
     ty: &Ty,
     omit: Omit,
@@ -855,7 +855,7 @@ fn is_zero(v: &Value, ty: &Ty) -> bool {
 }
 
 /// The JSON encoding of Go's zero value for `ty`.
-pub fn zero_value(ty: &Ty) -> Value {
+pub(crate) fn zero_value(ty: &Ty) -> Value {
     match ty {
         Ty::Str => Value::String(String::new()),
         Ty::Int32 | Ty::Int64 => Value::from(0),
@@ -874,6 +874,10 @@ pub fn zero_value(ty: &Ty) -> Value {
 }
 
 /// Normalises a whole top-level object of struct type `s`.
-pub fn normalize_object(v: &Value, s: &'static GoStruct, d: &mut Decoded) -> Result<Value, String> {
+pub(crate) fn normalize_object(
+    v: &Value,
+    s: &'static GoStruct,
+    d: &mut Decoded,
+) -> Result<Value, String> {
     Ok(normalize(v, &Ty::Struct(s), Omit::Never, s.short, "", d)?.unwrap_or(Value::Null))
 }

@@ -17,10 +17,10 @@ use super::server::{Shared, WriteCtx, finalizers, is_terminating, meta_mut, meta
 use super::status::{self, ApiError, BadValue, FieldError, GroupResource, go_quote};
 use super::store::{ObjKey, ResKey, Store, rv_of};
 
-pub type Query = BTreeMap<String, String>;
+pub(crate) type Query = BTreeMap<String, String>;
 
 /// A successful answer.
-pub struct Reply {
+pub(crate) struct Reply {
     pub code: u16,
     pub body: String,
     pub warnings: Vec<String>,
@@ -36,11 +36,11 @@ impl Reply {
     }
 }
 
-pub fn res_key(def: &ResourceDef) -> ResKey {
+pub(crate) fn res_key(def: &ResourceDef) -> ResKey {
     (def.group.clone(), def.plural.clone())
 }
 
-pub fn obj_key(def: &ResourceDef, ns: Option<&str>, name: &str) -> ObjKey {
+pub(crate) fn obj_key(def: &ResourceDef, ns: Option<&str>, name: &str) -> ObjKey {
     (
         if def.namespaced {
             ns.unwrap_or("").to_string()
@@ -64,7 +64,7 @@ fn partial_metadata(obj: &Value) -> Value {
 }
 
 /// One object as the server encodes it (CRs: sorted keys; built-ins: Go struct order).
-pub fn encode_object(def: &ResourceDef, obj: &Value, meta_only: bool) -> String {
+pub(crate) fn encode_object(def: &ResourceDef, obj: &Value, meta_only: bool) -> String {
     if meta_only {
         return gotypes::encode(
             &partial_metadata(obj),
@@ -155,7 +155,7 @@ fn list_meta_go(rv: u64, cont: &str, remaining: Option<i64>) -> String {
 
 /// `?dryRun=`: whether it is a dry run; an unsupported value is added to `errs`
 /// (`ValidateDryRun`, reported by the caller for its options kind).
-pub fn dry_run(q: &Query, errs: &mut Vec<FieldError>) -> bool {
+pub(crate) fn dry_run(q: &Query, errs: &mut Vec<FieldError>) -> bool {
     match q.get("dryRun").map(String::as_str) {
         None | Some("") => false,
         Some("All") => true,
@@ -170,7 +170,7 @@ pub fn dry_run(q: &Query, errs: &mut Vec<FieldError>) -> bool {
     }
 }
 
-pub fn field_validation(q: &Query) -> Result<FieldValidation, ApiError> {
+pub(crate) fn field_validation(q: &Query) -> Result<FieldValidation, ApiError> {
     match q.get("fieldValidation").map(String::as_str) {
         None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
         Some("Ignore") => Ok(FieldValidation::Ignore),
@@ -350,7 +350,7 @@ fn check_owner_refs(
 // GET / LIST
 // ---------------------------------------------------------------------------------------------
 
-pub fn get(
+pub(crate) fn get(
     sh: &Shared,
     def: &ResourceDef,
     ns: Option<&str>,
@@ -369,7 +369,7 @@ fn list_options_invalid(errs: &[FieldError]) -> ApiError {
 }
 
 /// Waits (up to 3 s) until the store has reached `rv`; 504 otherwise.
-pub async fn wait_for_rv(sh: &Shared, rv: u64) -> Result<(), ApiError> {
+pub(crate) async fn wait_for_rv(sh: &Shared, rv: u64) -> Result<(), ApiError> {
     let mut rx = sh.rev_tx.subscribe();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     loop {
@@ -391,7 +391,10 @@ fn parse_rv(s: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::bad_request(&format!("invalid resource version: {s}")))
 }
 
-pub fn selectors(def: &ResourceDef, q: &Query) -> Result<(LabelSelector, FieldSelector), ApiError> {
+pub(crate) fn selectors(
+    def: &ResourceDef,
+    q: &Query,
+) -> Result<(LabelSelector, FieldSelector), ApiError> {
     let ls = LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str))
         .map_err(|e| ApiError::bad_request(&e))?;
     let fs = FieldSelector::parse(
@@ -402,7 +405,7 @@ pub fn selectors(def: &ResourceDef, q: &Query) -> Result<(LabelSelector, FieldSe
     Ok((ls, fs))
 }
 
-pub fn matches(obj: &Value, ls: &LabelSelector, fs: &FieldSelector) -> bool {
+pub(crate) fn matches(obj: &Value, ls: &LabelSelector, fs: &FieldSelector) -> bool {
     ls.matches(obj.get("metadata").and_then(|m| m.get("labels"))) && fs.matches(obj)
 }
 
@@ -453,7 +456,7 @@ fn item_key(def: &ResourceDef, ns: Option<&str>, key: &ObjKey) -> String {
     }
 }
 
-pub async fn list(
+pub(crate) async fn list(
     sh: &Shared,
     def: &ResourceDef,
     ns: Option<&str>,
@@ -598,7 +601,7 @@ pub async fn list(
 // CREATE
 // ---------------------------------------------------------------------------------------------
 
-pub fn create(
+pub(crate) fn create(
     sh: &Shared,
     def: &Arc<ResourceDef>,
     ns: Option<&str>,
@@ -676,7 +679,7 @@ fn set_managed(obj: &mut Value, managed: &Managed) {
 }
 
 /// The create path after decoding: field management, admission, BeforeCreate, validation, storage.
-pub fn do_create(
+pub(crate) fn do_create(
     st: &mut Store,
     def: &ResourceDef,
     mut obj: Value,
@@ -758,7 +761,7 @@ pub fn do_create(
 // UPDATE (PUT)
 // ---------------------------------------------------------------------------------------------
 
-pub fn update(
+pub(crate) fn update(
     sh: &Shared,
     def: &Arc<ResourceDef>,
     ns: Option<&str>,
@@ -806,13 +809,13 @@ pub fn update(
 }
 
 /// A namespace's `spec.finalizers`.
-pub fn spec_finalizers(obj: &Value) -> Vec<String> {
+pub(crate) fn spec_finalizers(obj: &Value) -> Vec<String> {
     super::meta::string_list(obj.get("spec").and_then(|s| s.get("finalizers")))
 }
 
 /// `namespace` with `spec.finalizers` set to `finalizers` (the field dropped when empty, as the
 /// namespace registry stores it).
-pub fn with_spec_finalizers(namespace: &Value, finalizers: Vec<String>) -> Value {
+pub(crate) fn with_spec_finalizers(namespace: &Value, finalizers: Vec<String>) -> Value {
     let mut new = namespace.clone();
     if finalizers.is_empty() {
         if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
@@ -825,7 +828,7 @@ pub fn with_spec_finalizers(namespace: &Value, finalizers: Vec<String>) -> Value
 }
 
 /// How the managed fields of an update are computed.
-pub enum Mf {
+pub(crate) enum Mf {
     /// An Update operation by the request's manager.
     Update,
     /// Already computed (server-side apply).
@@ -836,7 +839,7 @@ pub enum Mf {
 
 /// The update path: resourceVersion preconditions, field management, BeforeUpdate, validation,
 /// finalizer-triggered deletion, no-op detection, storage.
-pub fn do_update(
+pub(crate) fn do_update(
     st: &mut Store,
     def: &ResourceDef,
     sub: Option<&str>,
@@ -994,7 +997,7 @@ pub fn do_update(
 const APPLY: &str = "application/apply-patch+yaml";
 
 #[allow(clippy::too_many_arguments)]
-pub fn patch(
+pub(crate) fn patch(
     sh: &Shared,
     def: &Arc<ResourceDef>,
     ns: Option<&str>,
@@ -1203,7 +1206,7 @@ fn apply_patch(
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Clone, Debug, Default)]
-pub struct DeleteOpts {
+pub(crate) struct DeleteOpts {
     pub propagation: Option<String>,
     pub orphan_dependents: Option<bool>,
     pub precondition_uid: Option<String>,
@@ -1213,7 +1216,7 @@ pub struct DeleteOpts {
 
 /// DeleteOptions: from the body if there is one, otherwise from the query (the handler decodes
 /// one or the other, never both), then `ValidateDeleteOptions`.
-pub fn parse_delete_options(body: &[u8], q: &Query) -> Result<DeleteOpts, ApiError> {
+pub(crate) fn parse_delete_options(body: &[u8], q: &Query) -> Result<DeleteOpts, ApiError> {
     let mut o = DeleteOpts::default();
     let mut dry_run_values: Vec<String> = Vec::new();
     if !body.iter().all(u8::is_ascii_whitespace) {
@@ -1291,7 +1294,7 @@ pub fn parse_delete_options(body: &[u8], q: &Query) -> Result<DeleteOpts, ApiErr
     Ok(o)
 }
 
-pub enum Deleted {
+pub(crate) enum Deleted {
     /// Removed from storage (last state).
     Gone(Arc<Value>),
     /// Still present (finalizers pending); the current object.
@@ -1396,7 +1399,7 @@ fn check_delete_preconditions(
 }
 
 /// The delete path of the generic registry store (finalizers, GC propagation finalizers).
-pub fn do_delete(
+pub(crate) fn do_delete(
     st: &mut Store,
     def: &ResourceDef,
     key: &ObjKey,
@@ -1465,7 +1468,7 @@ pub fn do_delete(
     Ok(Deleted::Gone(gone))
 }
 
-pub fn delete(
+pub(crate) fn delete(
     sh: &Shared,
     def: &Arc<ResourceDef>,
     ns: Option<&str>,
@@ -1501,7 +1504,7 @@ pub fn delete(
     }
 }
 
-pub fn delete_collection(
+pub(crate) fn delete_collection(
     sh: &Shared,
     def: &Arc<ResourceDef>,
     ns: Option<&str>,

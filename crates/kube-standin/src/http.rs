@@ -316,7 +316,7 @@ fn take_fault(sh: &Shared, rec: &RecordedRequest, body: &[u8]) -> Option<(u16, D
     Some(fault)
 }
 
-pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
+pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let method = parts.method.as_str().to_string();
     let path = parts.uri.path().to_string();

@@ -11,7 +11,7 @@ const QUALIFIED_NAME_ERR: &str = "must consist of alphanumeric characters, '-', 
 const LABEL_VALUE_ERR: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 
 /// apimachinery `RegexError`.
-pub fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
+pub(crate) fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
     if examples.is_empty() {
         return format!("{msg} (regex used for validation is '{fmt}')");
     }
@@ -42,7 +42,7 @@ fn matches_dns1123_label(s: &str) -> bool {
         && b.iter().all(|c| is_lower_alnum(*c) || *c == b'-')
 }
 
-pub fn is_dns1123_label(s: &str) -> Vec<String> {
+pub(crate) fn is_dns1123_label(s: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if s.len() > 63 {
         errs.push(max_len_error(63));
@@ -57,7 +57,7 @@ pub fn is_dns1123_label(s: &str) -> Vec<String> {
     errs
 }
 
-pub fn is_dns1123_subdomain(s: &str) -> Vec<String> {
+pub(crate) fn is_dns1123_subdomain(s: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if s.len() > 253 {
         errs.push(max_len_error(253));
@@ -81,7 +81,7 @@ fn mask_trailing_dash(s: &str) -> String {
 }
 
 /// `NameIsDNSSubdomain(name, prefix)`.
-pub fn name_is_dns_subdomain(name: &str, prefix: bool) -> Vec<String> {
+pub(crate) fn name_is_dns_subdomain(name: &str, prefix: bool) -> Vec<String> {
     if prefix {
         is_dns1123_subdomain(&mask_trailing_dash(name))
     } else {
@@ -90,7 +90,7 @@ pub fn name_is_dns_subdomain(name: &str, prefix: bool) -> Vec<String> {
 }
 
 /// `NameIsDNSLabel(name, prefix)` (namespace names).
-pub fn name_is_dns_label(name: &str, prefix: bool) -> Vec<String> {
+pub(crate) fn name_is_dns_label(name: &str, prefix: bool) -> Vec<String> {
     if prefix {
         is_dns1123_label(&mask_trailing_dash(name))
     } else {
@@ -112,7 +112,7 @@ fn matches_qualified_name_part(s: &str) -> bool {
 }
 
 /// `validation.IsQualifiedName`.
-pub fn is_qualified_name(value: &str) -> Vec<String> {
+pub(crate) fn is_qualified_name(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
     let parts: Vec<&str> = value.split('/').collect();
     let name = match parts.as_slice() {
@@ -156,7 +156,7 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
 }
 
 /// `validation.IsValidLabelValue`.
-pub fn is_valid_label_value(value: &str) -> Vec<String> {
+pub(crate) fn is_valid_label_value(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if value.len() > 63 {
         errs.push(max_len_error(63));
@@ -172,7 +172,7 @@ pub fn is_valid_label_value(value: &str) -> Vec<String> {
 }
 
 /// A function validating an object name (`ValidateNameFunc`).
-pub type NameFn = fn(&str, bool) -> Vec<String>;
+pub(crate) type NameFn = fn(&str, bool) -> Vec<String>;
 
 fn str_field<'a>(m: &'a Value, k: &str) -> &'a str {
     m.get(k).and_then(Value::as_str).unwrap_or("")
@@ -314,7 +314,11 @@ fn validate_managed_fields(mf: Option<&Value>, field: &str, errs: &mut Vec<Field
 }
 
 /// `ValidateObjectMetaAccessor(meta, requiresNamespace, nameFn, "metadata")`.
-pub fn validate_object_meta(meta: &Value, namespaced: bool, name_fn: NameFn) -> Vec<FieldError> {
+pub(crate) fn validate_object_meta(
+    meta: &Value,
+    namespaced: bool,
+    name_fn: NameFn,
+) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let generate_name = str_field(meta, "generateName");
     if !generate_name.is_empty() {
@@ -386,7 +390,7 @@ pub fn validate_object_meta(meta: &Value, namespaced: bool, name_fn: NameFn) -> 
 }
 
 /// The strings of a JSON array (others skipped); empty when absent.
-pub fn string_list(v: Option<&Value>) -> Vec<String> {
+pub(crate) fn string_list(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -408,7 +412,7 @@ fn immutable(new: &Value, old: &Value, key: &str, errs: &mut Vec<FieldError>) {
 
 /// `ValidateObjectMetaAccessorUpdate(new, old, "metadata")` (resourceVersion presence is checked by
 /// the store before this runs).
-pub fn validate_object_meta_update(new: &Value, old: &Value) -> Vec<FieldError> {
+pub(crate) fn validate_object_meta_update(new: &Value, old: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     if old.get("deletionTimestamp").is_some_and(|v| !v.is_null()) {
         let old_f = string_list(old.get("finalizers"));
@@ -468,7 +472,7 @@ pub fn validate_object_meta_update(new: &Value, old: &Value) -> Vec<FieldError> 
 }
 
 /// `names.SimpleNameGenerator`: prefix + 5 random characters from Kubernetes' alphabet.
-pub fn generate_name(prefix: &str) -> String {
+pub(crate) fn generate_name(prefix: &str) -> String {
     const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut cut = prefix.len().min(58);
     while !prefix.is_char_boundary(cut) {

@@ -7,14 +7,14 @@ use serde_json::{Map, Value};
 /// A patch failure: `Bad` = the patch itself could not be decoded (400), `Apply` = an operation
 /// failed (422 with the generic message).
 #[derive(Debug)]
-pub enum PatchError {
+pub(crate) enum PatchError {
     Bad(String),
     /// The message says which operation failed; the API answer is generic, as kube-apiserver's.
     Apply(#[expect(dead_code, reason = "read only through Debug, when debugging")] String),
 }
 
 /// RFC 7386 JSON merge patch.
-pub fn merge_patch(doc: &Value, patch: &Value) -> Value {
+pub(crate) fn merge_patch(doc: &Value, patch: &Value) -> Value {
     match patch {
         Value::Object(p) => {
             let mut out = match doc {
@@ -150,7 +150,7 @@ fn remove(doc: &mut Value, tokens: &[String]) -> Result<Value, PatchError> {
 }
 
 /// RFC 6902 JSON patch with evanphx/json-patch semantics.
-pub fn json_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
+pub(crate) fn json_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
     let ops = patch.as_array().ok_or_else(|| {
         PatchError::Bad(
             "json: cannot unmarshal object into Go value of type jsonpatch.Patch".to_string(),
@@ -261,7 +261,7 @@ pub fn json_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
 /// Strategic merge patch for the built-in kinds served here: a merge patch where
 /// `metadata.ownerReferences` merge by `uid`, `metadata.finalizers` merge as a set, and the
 /// `$patch`, `$deleteFromPrimitiveList` and `$setElementOrder` directives are honoured.
-pub fn strategic_merge_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
+pub(crate) fn strategic_merge_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
     if !patch.is_object() {
         return Err(PatchError::Bad(
             "unable to find api field in struct Unstructured for the json field \"\"".into(),

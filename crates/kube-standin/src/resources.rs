@@ -14,7 +14,7 @@ use super::status::{ApiError, BadValue, ErrType, FieldError, GroupResource, go_q
 use super::table::{self, PrinterColumn};
 
 #[derive(Debug)]
-pub enum KindImpl {
+pub(crate) enum KindImpl {
     Custom(Arc<CrdSchema>),
     Secret,
     Namespace,
@@ -23,7 +23,7 @@ pub enum KindImpl {
 }
 
 #[derive(Debug)]
-pub struct ResourceDef {
+pub(crate) struct ResourceDef {
     pub group: String,
     pub version: String,
     pub plural: String,
@@ -42,14 +42,14 @@ pub struct ResourceDef {
 
 /// How strictly unknown fields are treated (`?fieldValidation=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FieldValidation {
+pub(crate) enum FieldValidation {
     Ignore,
     Warn,
     Strict,
 }
 
 impl ResourceDef {
-    pub fn api_version(&self) -> String {
+    pub(crate) fn api_version(&self) -> String {
         if self.group.is_empty() {
             self.version.clone()
         } else {
@@ -57,15 +57,15 @@ impl ResourceDef {
         }
     }
 
-    pub fn gr(&self) -> GroupResource {
+    pub(crate) fn gr(&self) -> GroupResource {
         GroupResource::new(&self.group, &self.plural)
     }
 
-    pub fn is_custom(&self) -> bool {
+    pub(crate) fn is_custom(&self) -> bool {
         matches!(self.imp, KindImpl::Custom(_))
     }
 
-    pub fn go_struct(&self) -> Option<&'static GoStruct> {
+    pub(crate) fn go_struct(&self) -> Option<&'static GoStruct> {
         match self.imp {
             KindImpl::Custom(_) => None,
             KindImpl::Secret => Some(&gotypes::SECRET),
@@ -76,7 +76,7 @@ impl ResourceDef {
     }
 
     /// The encoding type of one object of this resource.
-    pub fn ty(&self) -> Ty {
+    pub(crate) fn ty(&self) -> Ty {
         match self.go_struct() {
             Some(s) => Ty::Struct(s),
             None => Ty::Raw,
@@ -84,7 +84,7 @@ impl ResourceDef {
     }
 
     /// The Go type (`%T`) of the registry's objects: internal types for built-ins.
-    pub fn internal_type_name(&self, list: bool) -> String {
+    pub(crate) fn internal_type_name(&self, list: bool) -> String {
         let base = match self.imp {
             KindImpl::Custom(_) => "*unstructured.Unstructured",
             KindImpl::Secret => "*core.Secret",
@@ -99,11 +99,11 @@ impl ResourceDef {
         }
     }
 
-    pub fn allow_create_on_update(&self) -> bool {
+    pub(crate) fn allow_create_on_update(&self) -> bool {
         matches!(self.imp, KindImpl::EventV1)
     }
 
-    pub fn allow_unconditional_update(&self) -> bool {
+    pub(crate) fn allow_unconditional_update(&self) -> bool {
         matches!(
             self.imp,
             KindImpl::Secret | KindImpl::Namespace | KindImpl::EventV1
@@ -111,14 +111,14 @@ impl ResourceDef {
     }
 
     /// The (group, kind) `errors.NewInvalid` reports.
-    pub fn invalid_group_kind(&self) -> (&str, &str) {
+    pub(crate) fn invalid_group_kind(&self) -> (&str, &str) {
         match self.imp {
             KindImpl::EventV1 => ("", "Event"),
             _ => (&self.group, &self.kind),
         }
     }
 
-    pub fn has_subresource(&self, sub: &str) -> bool {
+    pub(crate) fn has_subresource(&self, sub: &str) -> bool {
         match sub {
             "status" => self.status_subresource,
             "finalize" => matches!(self.imp, KindImpl::Namespace),
@@ -127,7 +127,7 @@ impl ResourceDef {
     }
 
     /// Fields the endpoint's strategy resets (ignored by field management).
-    pub fn reset_fields(&self, sub: Option<&str>) -> FieldSet {
+    pub(crate) fn reset_fields(&self, sub: Option<&str>) -> FieldSet {
         match (sub, self.status_subresource) {
             (Some("status"), _) => FieldSet::from_paths(&[&["spec"]]),
             (None, true) => FieldSet::from_paths(&[&["status"]]),
@@ -136,14 +136,14 @@ impl ResourceDef {
     }
 
     /// Go's zero value of the kind (the "live" object of a create for field management).
-    pub fn zero_object(&self) -> Value {
+    pub(crate) fn zero_object(&self) -> Value {
         match self.go_struct() {
             Some(s) => gotypes::zero_value(&Ty::Struct(s)),
             None => json!({"apiVersion": self.api_version(), "kind": self.kind}),
         }
     }
 
-    pub fn field_selectors(&self) -> Vec<&'static str> {
+    pub(crate) fn field_selectors(&self) -> Vec<&'static str> {
         let mut v = vec!["metadata.name", "metadata.namespace"];
         match self.imp {
             KindImpl::Secret => v.push("type"),
@@ -165,7 +165,7 @@ impl ResourceDef {
         v
     }
 
-    pub fn patch_types(&self) -> &'static [&'static str] {
+    pub(crate) fn patch_types(&self) -> &'static [&'static str] {
         if self.is_custom() {
             &[
                 "application/json-patch+json",
@@ -182,7 +182,7 @@ impl ResourceDef {
         }
     }
 
-    pub fn storage_version_hash(&self) -> String {
+    pub(crate) fn storage_version_hash(&self) -> String {
         use base64::Engine;
         use sha2::Digest;
         let digest = sha2::Sha256::digest(
@@ -214,7 +214,7 @@ impl ResourceDef {
     /// Decodes a request body (already parsed JSON) into the stored form: apiVersion/kind
     /// defaulted and checked, typed normalisation (built-ins) or pruning + defaulting (custom
     /// resources). Returns the object and the unknown fields that were dropped.
-    pub fn decode(
+    pub(crate) fn decode(
         &self,
         body: &Value,
         fv: FieldValidation,
@@ -369,7 +369,7 @@ impl ResourceDef {
     // -----------------------------------------------------------------------------------------
 
     /// `PrepareForCreate`.
-    pub fn prepare_create(&self, obj: &mut Value) {
+    pub(crate) fn prepare_create(&self, obj: &mut Value) {
         let Some(m) = obj.as_object_mut() else { return };
         match &self.imp {
             KindImpl::Custom(_) => {
@@ -413,7 +413,7 @@ impl ResourceDef {
     }
 
     /// `PrepareForUpdate` of the main resource or the status subresource.
-    pub fn prepare_update(&self, sub: Option<&str>, new: &mut Value, old: &Value) {
+    pub(crate) fn prepare_update(&self, sub: Option<&str>, new: &mut Value, old: &Value) {
         match (sub, &self.imp) {
             (Some("status"), _) => {
                 // Everything but .status comes from the stored object (managedFields excepted).
@@ -497,7 +497,7 @@ impl ResourceDef {
     }
 
     /// `Validate` (create).
-    pub fn validate_create(&self, obj: &Value) -> Vec<FieldError> {
+    pub(crate) fn validate_create(&self, obj: &Value) -> Vec<FieldError> {
         let meta = obj.get("metadata").cloned().unwrap_or_else(|| json!({}));
         match &self.imp {
             KindImpl::Custom(schema) => {
@@ -580,7 +580,7 @@ impl ResourceDef {
     }
 
     /// Strategy `ValidateUpdate` (the common metadata update checks are added by the caller).
-    pub fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+    pub(crate) fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
         let nm = new.get("metadata").cloned().unwrap_or_else(|| json!({}));
         let om = old.get("metadata").cloned().unwrap_or_else(|| json!({}));
         match &self.imp {
@@ -1006,7 +1006,7 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 }
 
 /// Builds the resource definitions of a CRD (one per served version).
-pub fn from_crd(crd: &CustomResourceDefinition) -> Vec<ResourceDef> {
+pub(crate) fn from_crd(crd: &CustomResourceDefinition) -> Vec<ResourceDef> {
     let v = serde_json::to_value(crd).unwrap_or(Value::Null);
     let spec = &v["spec"];
     let group = spec["group"].as_str().unwrap_or("").to_string();
@@ -1071,7 +1071,7 @@ pub fn from_crd(crd: &CustomResourceDefinition) -> Vec<ResourceDef> {
 }
 
 /// The built-in resources served.
-pub fn builtins() -> Vec<ResourceDef> {
+pub(crate) fn builtins() -> Vec<ResourceDef> {
     let b = |group: &str,
              version: &str,
              plural: &str,

@@ -11,7 +11,7 @@ use super::gotypes::OBJECT_META;
 use super::status::{BadValue, ErrType, FieldError};
 
 /// The schema of one served CRD version.
-pub struct CrdSchema {
+pub(crate) struct CrdSchema {
     pub root: Value,
     pub smd: Smd,
     cel: Option<std::sync::Mutex<kube_cel::CompiledSchema>>,
@@ -46,7 +46,7 @@ fn flag(s: &Value, key: &str) -> bool {
 }
 
 /// Translates a Go RE2 pattern into the `regex` crate's syntax: Perl classes are ASCII-only in Go.
-pub fn go_regex(pattern: &str) -> Option<regex::Regex> {
+pub(crate) fn go_regex(pattern: &str) -> Option<regex::Regex> {
     let mut out = String::with_capacity(pattern.len() + 16);
     let mut in_class = false;
     let mut chars = pattern.chars().peekable();
@@ -111,7 +111,7 @@ pub fn go_regex(pattern: &str) -> Option<regex::Regex> {
 }
 
 impl CrdSchema {
-    pub fn new(root: &Value) -> CrdSchema {
+    pub(crate) fn new(root: &Value) -> CrdSchema {
         let mut smd = smd_from_schema(root);
         if let Smd::Struct { fields, .. } = &mut smd {
             fields.insert("apiVersion".into(), Smd::Scalar);
@@ -127,13 +127,13 @@ impl CrdSchema {
         }
     }
 
-    pub fn has_cel(&self) -> bool {
+    pub(crate) fn has_cel(&self) -> bool {
         self.cel.is_some()
     }
 
     /// Prunes unknown fields (reporting them), drops non-nullable nulls and applies defaults.
     /// The root keeps `apiVersion`, `kind` and `metadata`.
-    pub fn prune_and_default(&self, obj: &mut Value, unknown: &mut Vec<String>) {
+    pub(crate) fn prune_and_default(&self, obj: &mut Value, unknown: &mut Vec<String>) {
         let Some(m) = obj.as_object_mut() else { return };
         let meta = m.remove("metadata");
         let api_version = m.remove("apiVersion");
@@ -152,7 +152,7 @@ impl CrdSchema {
     }
 
     /// OpenAPI validation of everything but `apiVersion`, `kind` and `metadata`.
-    pub fn validate(&self, obj: &Value) -> Vec<FieldError> {
+    pub(crate) fn validate(&self, obj: &Value) -> Vec<FieldError> {
         let mut errs = Vec::new();
         let mut body = obj.clone();
         if let Some(m) = body.as_object_mut() {
@@ -165,7 +165,7 @@ impl CrdSchema {
     }
 
     /// `x-kubernetes-validations` rules; transition rules only when `old` is given.
-    pub fn validate_cel(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
+    pub(crate) fn validate_cel(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
         let Some(cel) = &self.cel else {
             return Vec::new();
         };
@@ -604,7 +604,7 @@ fn prune_default(v: &mut Value, s: &Value, path: &str, unknown: &mut Vec<String>
 }
 
 /// The SMD schema of a structural schema node.
-pub fn smd_from_schema(s: &Value) -> Smd {
+pub(crate) fn smd_from_schema(s: &Value) -> Smd {
     if flag(s, "x-kubernetes-int-or-string") {
         return Smd::Scalar;
     }

@@ -23,7 +23,7 @@ struct Req {
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct LabelSelector {
+pub(crate) struct LabelSelector {
     reqs: Vec<Req>,
 }
 
@@ -90,7 +90,7 @@ fn parse_set(rest: &str) -> Result<Vec<String>, String> {
 }
 
 impl LabelSelector {
-    pub fn parse(s: &str) -> Result<LabelSelector, String> {
+    pub(crate) fn parse(s: &str) -> Result<LabelSelector, String> {
         let mut reqs = Vec::new();
         if s.trim().is_empty() {
             return Ok(LabelSelector { reqs });
@@ -178,11 +178,11 @@ impl LabelSelector {
         Ok(LabelSelector { reqs })
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.reqs.is_empty()
     }
 
-    pub fn matches(&self, labels: Option<&Value>) -> bool {
+    pub(crate) fn matches(&self, labels: Option<&Value>) -> bool {
         let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
         self.reqs.iter().all(|r| match &r.op {
             Op::Eq(v) => get(&r.key) == Some(v.as_str()),
@@ -202,13 +202,13 @@ impl LabelSelector {
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct FieldSelector {
+pub(crate) struct FieldSelector {
     reqs: Vec<(String, bool, String)>,
 }
 
 impl FieldSelector {
     /// Parses a field selector and checks every field against `supported`.
-    pub fn parse(s: &str, supported: &[&str]) -> Result<FieldSelector, String> {
+    pub(crate) fn parse(s: &str, supported: &[&str]) -> Result<FieldSelector, String> {
         let mut reqs = Vec::new();
         if s.trim().is_empty() {
             return Ok(FieldSelector { reqs });
@@ -235,11 +235,11 @@ impl FieldSelector {
         Ok(FieldSelector { reqs })
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.reqs.is_empty()
     }
 
-    pub fn matches(&self, obj: &Value) -> bool {
+    pub(crate) fn matches(&self, obj: &Value) -> bool {
         self.reqs.iter().all(|(k, eq, v)| {
             let mut cur = obj;
             for seg in k.split('.') {

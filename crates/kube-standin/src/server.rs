@@ -11,7 +11,7 @@ use super::resources::ResourceDef;
 use super::store::Store;
 use super::{RecordedRequest, RequestMatcher, TokenUser};
 
-pub struct Fault {
+pub(crate) struct Fault {
     pub matcher: RequestMatcher,
     /// The error status to answer with; 0: none (the request is only stalled).
     pub status: u16,
@@ -20,7 +20,7 @@ pub struct Fault {
     pub stall: std::time::Duration,
 }
 
-pub struct Shared {
+pub(crate) struct Shared {
     pub store: Mutex<Store>,
     pub rev_tx: tokio::sync::watch::Sender<u64>,
     pub resources: Vec<Arc<ResourceDef>>,
@@ -39,26 +39,31 @@ pub struct Shared {
     pub watch_reset: Mutex<CancellationToken>,
 }
 
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Shared {
-    pub fn now(&self) -> jiff::Timestamp {
+    pub(crate) fn now(&self) -> jiff::Timestamp {
         lock(&self.frozen_time).unwrap_or_else(jiff::Timestamp::now)
     }
 
-    pub fn store(&self) -> MutexGuard<'_, Store> {
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
     }
 
     /// Wakes watchers and the garbage collector after a write.
-    pub fn notify(&self) {
+    pub(crate) fn notify(&self) {
         let rev = self.store().rev;
         self.rev_tx.send_replace(rev);
     }
 
-    pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDef>> {
+    pub(crate) fn find(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+    ) -> Option<Arc<ResourceDef>> {
         self.resources
             .iter()
             .find(|r| r.group == group && r.version == version && r.plural == plural)
@@ -66,7 +71,7 @@ impl Shared {
     }
 
     /// The resource for an owner reference (`apiVersion` + `kind`).
-    pub fn find_kind(&self, api_version: &str, kind: &str) -> Option<Arc<ResourceDef>> {
+    pub(crate) fn find_kind(&self, api_version: &str, kind: &str) -> Option<Arc<ResourceDef>> {
         let (group, version) = match api_version.rsplit_once('/') {
             Some((g, v)) => (g, v),
             None => ("", api_version),
@@ -82,7 +87,7 @@ impl Shared {
             .cloned()
     }
 
-    pub fn group_versions(&self) -> BTreeMap<String, Vec<String>> {
+    pub(crate) fn group_versions(&self) -> BTreeMap<String, Vec<String>> {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for r in &self.resources {
             let v = out.entry(r.group.clone()).or_default();
@@ -96,7 +101,7 @@ impl Shared {
 
 /// Per-write request options.
 #[derive(Clone, Debug)]
-pub struct WriteCtx {
+pub(crate) struct WriteCtx {
     /// The requesting user (`None` for the server's own controllers).
     pub user: Option<super::auth::User>,
     pub manager: String,
@@ -106,25 +111,25 @@ pub struct WriteCtx {
 }
 
 /// Reads `metadata.<key>` as a string.
-pub fn meta_str<'a>(obj: &'a Value, key: &str) -> &'a str {
+pub(crate) fn meta_str<'a>(obj: &'a Value, key: &str) -> &'a str {
     obj.get("metadata")
         .and_then(|m| m.get(key))
         .and_then(Value::as_str)
         .unwrap_or("")
 }
 
-pub fn meta_mut(obj: &mut Value) -> &mut serde_json::Map<String, Value> {
+pub(crate) fn meta_mut(obj: &mut Value) -> &mut serde_json::Map<String, Value> {
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj["metadata"] = Value::Object(serde_json::Map::new());
     }
     obj["metadata"].as_object_mut().expect("metadata object")
 }
 
-pub fn finalizers(obj: &Value) -> Vec<String> {
+pub(crate) fn finalizers(obj: &Value) -> Vec<String> {
     super::meta::string_list(obj.get("metadata").and_then(|m| m.get("finalizers")))
 }
 
-pub fn is_terminating(obj: &Value) -> bool {
+pub(crate) fn is_terminating(obj: &Value) -> bool {
     obj.get("metadata")
         .and_then(|m| m.get("deletionTimestamp"))
         .is_some_and(|v| !v.is_null())

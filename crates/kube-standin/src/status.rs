@@ -4,13 +4,13 @@ use serde_json::{Map, Value, json};
 
 /// A group + resource (plural), printed like Go's `schema.GroupResource.String()`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct GroupResource {
+pub(crate) struct GroupResource {
     pub group: String,
     pub resource: String,
 }
 
 impl GroupResource {
-    pub fn new(group: &str, resource: &str) -> Self {
+    pub(crate) fn new(group: &str, resource: &str) -> Self {
         GroupResource {
             group: group.to_string(),
             resource: resource.to_string(),
@@ -30,7 +30,7 @@ impl std::fmt::Display for GroupResource {
 
 /// `field.ErrorType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrType {
+pub(crate) enum ErrType {
     Required,
     Duplicate,
     Invalid,
@@ -55,7 +55,7 @@ impl ErrType {
         }
     }
 
-    pub fn reason(self) -> &'static str {
+    pub(crate) fn reason(self) -> &'static str {
         match self {
             ErrType::Required => "FieldValueRequired",
             ErrType::Duplicate => "FieldValueDuplicate",
@@ -71,7 +71,7 @@ impl ErrType {
 
 /// The "bad value" of a field error, printed the way Go's `ErrorBody` prints it.
 #[derive(Clone, Debug, PartialEq)]
-pub enum BadValue {
+pub(crate) enum BadValue {
     /// nil: printed as `"null"` (quoted, like Go does for a nil value).
     Null,
     Str(String),
@@ -84,7 +84,7 @@ pub enum BadValue {
 
 impl BadValue {
     /// Converts a JSON value the way the unstructured validators report it.
-    pub fn from_json(v: &Value) -> BadValue {
+    pub(crate) fn from_json(v: &Value) -> BadValue {
         match v {
             Value::Null => BadValue::Null,
             Value::Bool(b) => BadValue::Bool(*b),
@@ -104,7 +104,7 @@ impl BadValue {
 
 /// One `field.Error`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct FieldError {
+pub(crate) struct FieldError {
     pub kind: ErrType,
     /// The field path as Go prints it (`spec.userName`, `data[username]`, `<nil>`).
     pub field: String,
@@ -113,7 +113,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn new(kind: ErrType, field: &str, bad_value: BadValue, detail: &str) -> Self {
+    pub(crate) fn new(kind: ErrType, field: &str, bad_value: BadValue, detail: &str) -> Self {
         FieldError {
             kind,
             field: field.to_string(),
@@ -121,7 +121,7 @@ impl FieldError {
             detail: detail.to_string(),
         }
     }
-    pub fn required(field: &str, detail: &str) -> Self {
+    pub(crate) fn required(field: &str, detail: &str) -> Self {
         Self::new(
             ErrType::Required,
             field,
@@ -129,10 +129,10 @@ impl FieldError {
             detail,
         )
     }
-    pub fn invalid(field: &str, value: BadValue, detail: &str) -> Self {
+    pub(crate) fn invalid(field: &str, value: BadValue, detail: &str) -> Self {
         Self::new(ErrType::Invalid, field, value, detail)
     }
-    pub fn forbidden(field: &str, detail: &str) -> Self {
+    pub(crate) fn forbidden(field: &str, detail: &str) -> Self {
         Self::new(
             ErrType::Forbidden,
             field,
@@ -140,7 +140,7 @@ impl FieldError {
             detail,
         )
     }
-    pub fn not_supported(field: &str, value: BadValue, valid: &[String]) -> Self {
+    pub(crate) fn not_supported(field: &str, value: BadValue, valid: &[String]) -> Self {
         let quoted: Vec<String> = valid.iter().map(|v| go_quote(v)).collect();
         let detail = if quoted.is_empty() {
             String::new()
@@ -149,7 +149,7 @@ impl FieldError {
         };
         Self::new(ErrType::NotSupported, field, value, &detail)
     }
-    pub fn too_long(field: &str, max: usize) -> Self {
+    pub(crate) fn too_long(field: &str, max: usize) -> Self {
         Self::new(
             ErrType::TooLong,
             field,
@@ -157,7 +157,7 @@ impl FieldError {
             &format!("must have at most {max} bytes"),
         )
     }
-    pub fn too_long_max_length(field: &str, max: i64) -> Self {
+    pub(crate) fn too_long_max_length(field: &str, max: i64) -> Self {
         Self::new(
             ErrType::TooLong,
             field,
@@ -165,7 +165,7 @@ impl FieldError {
             &format!("may not be longer than {max}"),
         )
     }
-    pub fn too_many(field: &str, actual: i64, max: i64) -> Self {
+    pub(crate) fn too_many(field: &str, actual: i64, max: i64) -> Self {
         Self::new(
             ErrType::TooMany,
             field,
@@ -173,15 +173,15 @@ impl FieldError {
             &format!("must have at most {max} items"),
         )
     }
-    pub fn type_invalid(field: &str, value: BadValue, detail: &str) -> Self {
+    pub(crate) fn type_invalid(field: &str, value: BadValue, detail: &str) -> Self {
         Self::new(ErrType::TypeInvalid, field, value, detail)
     }
-    pub fn immutable(field: &str, value: BadValue) -> Self {
+    pub(crate) fn immutable(field: &str, value: BadValue) -> Self {
         Self::invalid(field, value, "field is immutable")
     }
 
     /// Go's `(*field.Error).ErrorBody()`.
-    pub fn body(&self) -> String {
+    pub(crate) fn body(&self) -> String {
         let mut s = match self.kind {
             ErrType::Required | ErrType::Forbidden | ErrType::TooLong => {
                 self.kind.text().to_string()
@@ -203,13 +203,13 @@ impl FieldError {
     }
 
     /// Go's `(*field.Error).Error()`.
-    pub fn error(&self) -> String {
+    pub(crate) fn error(&self) -> String {
         format!("{}: {}", self.field, self.body())
     }
 }
 
 /// Go's `utilerrors.NewAggregate(errs.ToAggregate()).Error()` (deduplicated, bracketed when >1).
-pub fn aggregate(errs: &[FieldError]) -> String {
+pub(crate) fn aggregate(errs: &[FieldError]) -> String {
     let mut seen: Vec<String> = Vec::new();
     for e in errs {
         let m = e.error();
@@ -225,7 +225,7 @@ pub fn aggregate(errs: &[FieldError]) -> String {
 }
 
 /// Go's `strconv.Quote` (what `%q` prints for a string).
-pub fn go_quote(s: &str) -> String {
+pub(crate) fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -250,7 +250,7 @@ pub fn go_quote(s: &str) -> String {
 }
 
 /// Go's `%v` for a float64 (shortest representation, exponent form for large/small values).
-pub fn go_float(f: f64) -> String {
+pub(crate) fn go_float(f: f64) -> String {
     if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e21 {
         format!("{}", f as i128)
     } else {
@@ -260,7 +260,7 @@ pub fn go_float(f: f64) -> String {
 
 /// An error answer: HTTP code plus a `Status` body.
 #[derive(Clone, Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub code: u16,
     pub status: Value,
     pub headers: Vec<(String, String)>,
@@ -300,7 +300,7 @@ fn details(name: &str, group: &str, kind: &str) -> Value {
 }
 
 impl ApiError {
-    pub fn new(code: u16, reason: &str, message: &str, details: Option<Value>) -> Self {
+    pub(crate) fn new(code: u16, reason: &str, message: &str, details: Option<Value>) -> Self {
         ApiError {
             code,
             status: status_value(code, reason, message, details),
@@ -308,7 +308,7 @@ impl ApiError {
         }
     }
 
-    pub fn not_found(gr: &GroupResource, name: &str) -> Self {
+    pub(crate) fn not_found(gr: &GroupResource, name: &str) -> Self {
         Self::new(
             404,
             "NotFound",
@@ -318,7 +318,7 @@ impl ApiError {
     }
 
     /// The generic 404 for unknown paths and resources.
-    pub fn not_found_generic() -> Self {
+    pub(crate) fn not_found_generic() -> Self {
         Self::new(
             404,
             "NotFound",
@@ -327,7 +327,7 @@ impl ApiError {
         )
     }
 
-    pub fn method_not_allowed() -> Self {
+    pub(crate) fn method_not_allowed() -> Self {
         Self::new(
             405,
             "MethodNotAllowed",
@@ -336,7 +336,7 @@ impl ApiError {
         )
     }
 
-    pub fn already_exists(gr: &GroupResource, name: &str) -> Self {
+    pub(crate) fn already_exists(gr: &GroupResource, name: &str) -> Self {
         Self::new(
             409,
             "AlreadyExists",
@@ -345,7 +345,7 @@ impl ApiError {
         )
     }
 
-    pub fn conflict(gr: &GroupResource, name: &str, msg: &str) -> Self {
+    pub(crate) fn conflict(gr: &GroupResource, name: &str, msg: &str) -> Self {
         Self::new(
             409,
             "Conflict",
@@ -357,7 +357,7 @@ impl ApiError {
         )
     }
 
-    pub fn conflict_modified(gr: &GroupResource, name: &str) -> Self {
+    pub(crate) fn conflict_modified(gr: &GroupResource, name: &str) -> Self {
         Self::conflict(
             gr,
             name,
@@ -366,7 +366,7 @@ impl ApiError {
     }
 
     /// `errors.NewInvalid(GroupKind, name, errs)`.
-    pub fn invalid(group: &str, kind: &str, name: &str, errs: &[FieldError]) -> Self {
+    pub(crate) fn invalid(group: &str, kind: &str, name: &str, errs: &[FieldError]) -> Self {
         let qualified = if group.is_empty() {
             kind.to_string()
         } else {
@@ -395,7 +395,7 @@ impl ApiError {
     }
 
     /// 422 with the generic message and empty details (failed json-patch operations).
-    pub fn invalid_generic() -> Self {
+    pub(crate) fn invalid_generic() -> Self {
         Self::new(
             422,
             "Invalid",
@@ -404,11 +404,11 @@ impl ApiError {
         )
     }
 
-    pub fn bad_request(msg: &str) -> Self {
+    pub(crate) fn bad_request(msg: &str) -> Self {
         Self::new(400, "BadRequest", msg, None)
     }
 
-    pub fn forbidden(gr: &GroupResource, name: &str, msg: &str) -> Self {
+    pub(crate) fn forbidden(gr: &GroupResource, name: &str, msg: &str) -> Self {
         let message = if gr.group.is_empty() && gr.resource.is_empty() {
             format!("forbidden: {msg}")
         } else if name.is_empty() {
@@ -424,15 +424,15 @@ impl ApiError {
         )
     }
 
-    pub fn unauthorized() -> Self {
+    pub(crate) fn unauthorized() -> Self {
         Self::new(401, "Unauthorized", "Unauthorized", None)
     }
 
-    pub fn expired(msg: &str) -> Self {
+    pub(crate) fn expired(msg: &str) -> Self {
         Self::new(410, "Expired", msg, None)
     }
 
-    pub fn unsupported_media_type(accepted: &[&str]) -> Self {
+    pub(crate) fn unsupported_media_type(accepted: &[&str]) -> Self {
         Self::new(
             415,
             "UnsupportedMediaType",
@@ -444,7 +444,7 @@ impl ApiError {
         )
     }
 
-    pub fn not_acceptable() -> Self {
+    pub(crate) fn not_acceptable() -> Self {
         Self::new(
             406,
             "NotAcceptable",
@@ -453,7 +453,7 @@ impl ApiError {
         )
     }
 
-    pub fn too_large() -> Self {
+    pub(crate) fn too_large() -> Self {
         Self::new(
             413,
             "RequestEntityTooLarge",
@@ -462,7 +462,7 @@ impl ApiError {
         )
     }
 
-    pub fn internal(msg: &str) -> Self {
+    pub(crate) fn internal(msg: &str) -> Self {
         Self::new(
             500,
             "InternalError",
@@ -471,7 +471,7 @@ impl ApiError {
         )
     }
 
-    pub fn too_large_resource_version(requested: u64, current: u64) -> Self {
+    pub(crate) fn too_large_resource_version(requested: u64, current: u64) -> Self {
         let mut e = Self::new(
             504,
             "Timeout",
@@ -486,7 +486,7 @@ impl ApiError {
     }
 
     /// An injected failure with a proper Status body for the given HTTP code.
-    pub fn injected(code: u16) -> Self {
+    pub(crate) fn injected(code: u16) -> Self {
         let (reason, message) = match code {
             400 => (
                 "BadRequest",
@@ -540,7 +540,7 @@ impl ApiError {
 }
 
 /// The `Status` answered by a successful DELETE of an object that was removed immediately.
-pub fn success_status(gr: &GroupResource, name: &str, uid: &str) -> Value {
+pub(crate) fn success_status(gr: &GroupResource, name: &str, uid: &str) -> Value {
     let mut d = details(name, &gr.group, &gr.resource);
     d.as_object_mut()
         .expect("object")

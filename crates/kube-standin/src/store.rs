@@ -7,19 +7,19 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 /// (group, plural)
-pub type ResKey = (String, String);
+pub(crate) type ResKey = (String, String);
 /// (namespace, name); namespace is "" for cluster-scoped objects.
-pub type ObjKey = (String, String);
+pub(crate) type ObjKey = (String, String);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EvType {
+pub(crate) enum EvType {
     Added,
     Modified,
     Deleted,
 }
 
 #[derive(Clone, Debug)]
-pub struct HistEvent {
+pub(crate) struct HistEvent {
     pub rv: u64,
     pub res: ResKey,
     pub key: ObjKey,
@@ -29,7 +29,7 @@ pub struct HistEvent {
 }
 
 #[derive(Debug)]
-pub struct Store {
+pub(crate) struct Store {
     pub rev: u64,
     objects: BTreeMap<ResKey, BTreeMap<ObjKey, Arc<Value>>>,
     history: VecDeque<HistEvent>,
@@ -38,13 +38,13 @@ pub struct Store {
     capacity: usize,
 }
 
-pub fn set_rv(obj: &mut Value, rv: u64) {
+pub(crate) fn set_rv(obj: &mut Value, rv: u64) {
     if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         m.insert("resourceVersion".into(), json!(rv.to_string()));
     }
 }
 
-pub fn rv_of(obj: &Value) -> u64 {
+pub(crate) fn rv_of(obj: &Value) -> u64 {
     obj.get("metadata")
         .and_then(|m| m.get("resourceVersion"))
         .and_then(Value::as_str)
@@ -53,7 +53,7 @@ pub fn rv_of(obj: &Value) -> u64 {
 }
 
 impl Store {
-    pub fn new(capacity: usize) -> Store {
+    pub(crate) fn new(capacity: usize) -> Store {
         Store {
             rev: 1,
             objects: BTreeMap::new(),
@@ -63,7 +63,7 @@ impl Store {
         }
     }
 
-    pub fn get(&self, res: &ResKey, key: &ObjKey) -> Option<Arc<Value>> {
+    pub(crate) fn get(&self, res: &ResKey, key: &ObjKey) -> Option<Arc<Value>> {
         self.objects.get(res).and_then(|m| m.get(key)).cloned()
     }
 
@@ -77,7 +77,7 @@ impl Store {
     }
 
     /// Stores a new or changed object at the next revision; returns the stored object.
-    pub fn put(&mut self, res: &ResKey, key: &ObjKey, mut obj: Value) -> Arc<Value> {
+    pub(crate) fn put(&mut self, res: &ResKey, key: &ObjKey, mut obj: Value) -> Arc<Value> {
         self.rev += 1;
         set_rv(&mut obj, self.rev);
         let obj = Arc::new(obj);
@@ -103,7 +103,7 @@ impl Store {
     }
 
     /// Removes an object at the next revision; returns its last state with the deletion revision.
-    pub fn remove(&mut self, res: &ResKey, key: &ObjKey) -> Option<Arc<Value>> {
+    pub(crate) fn remove(&mut self, res: &ResKey, key: &ObjKey) -> Option<Arc<Value>> {
         let prev = self.objects.get_mut(res)?.remove(key)?;
         self.rev += 1;
         self.push(HistEvent {
@@ -120,7 +120,7 @@ impl Store {
     }
 
     /// Current objects of a resource (optionally one namespace), sorted by namespace/name.
-    pub fn list(&self, res: &ResKey, ns: Option<&str>) -> Vec<(ObjKey, Arc<Value>)> {
+    pub(crate) fn list(&self, res: &ResKey, ns: Option<&str>) -> Vec<(ObjKey, Arc<Value>)> {
         self.objects
             .get(res)
             .map(|m| {
@@ -133,7 +133,7 @@ impl Store {
     }
 
     /// Every stored object of every resource.
-    pub fn all(&self) -> Vec<(ResKey, ObjKey, Arc<Value>)> {
+    pub(crate) fn all(&self) -> Vec<(ResKey, ObjKey, Arc<Value>)> {
         let mut out = Vec::new();
         for (res, m) in &self.objects {
             for (k, v) in m {
@@ -144,7 +144,7 @@ impl Store {
     }
 
     /// The objects of a resource as they were at revision `rv`; `None` if compacted.
-    pub fn snapshot(
+    pub(crate) fn snapshot(
         &self,
         res: &ResKey,
         ns: Option<&str>,
@@ -179,7 +179,7 @@ impl Store {
     }
 
     /// Events after `rv` (all resources); `Err(history_start)` when `rv` is too old.
-    pub fn events_after(&self, rv: u64) -> Result<Vec<HistEvent>, u64> {
+    pub(crate) fn events_after(&self, rv: u64) -> Result<Vec<HistEvent>, u64> {
         if rv < self.history_start {
             return Err(self.history_start);
         }
@@ -188,7 +188,7 @@ impl Store {
     }
 
     /// Drops all history: older revisions become unavailable (410 Expired).
-    pub fn compact(&mut self) {
+    pub(crate) fn compact(&mut self) {
         self.history.clear();
         self.history_start = self.rev;
     }

@@ -39,7 +39,7 @@ const GO_ZERO_TIME_NANOS: i128 = -62_135_596_800 * 1_000_000_000;
 
 /// One printer column of a served CRD version.
 #[derive(Clone, Debug)]
-pub struct PrinterColumn {
+pub(crate) struct PrinterColumn {
     name: String,
     type_: String,
     format: String,
@@ -51,7 +51,7 @@ pub struct PrinterColumn {
 
 /// The printer columns of a CRD version entry (`spec.versions[]`, as JSON): its
 /// `additionalPrinterColumns`, or the default `Age` column when it has none.
-pub fn columns_of(version: &Value) -> Vec<PrinterColumn> {
+pub(crate) fn columns_of(version: &Value) -> Vec<PrinterColumn> {
     let declared: Vec<Value> = version
         .get("additionalPrinterColumns")
         .and_then(Value::as_array)
@@ -124,7 +124,7 @@ fn include_object(q: &Query) -> Result<Include, ApiError> {
 
 /// Converts the encoded answer of a get (`list == false`) or list of a custom resource into
 /// its `Table`, in Go's field order. `now` is the clock of the `date` columns.
-pub fn convert(
+pub(crate) fn convert(
     def: &ResourceDef,
     body: &str,
     list: bool,
@@ -287,7 +287,7 @@ fn date_cell(s: &str, now: Timestamp) -> String {
 }
 
 /// `k8s.io/apimachinery/pkg/util/duration.HumanDuration` of a duration in nanoseconds.
-pub fn human_duration(d: i64) -> String {
+pub(crate) fn human_duration(d: i64) -> String {
     const SECOND: i64 = 1_000_000_000;
     const MINUTE: i64 = 60 * SECOND;
     const HOUR: i64 = 60 * MINUTE;

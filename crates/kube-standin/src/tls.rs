@@ -8,20 +8,20 @@ use rcgen::{
 };
 
 /// The CA (for kubeconfig's `certificate-authority-data`) and the server's rustls config.
-pub struct Tls {
+pub(crate) struct Tls {
     pub ca_pem: String,
     pub server: Arc<rustls::ServerConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum TlsError {
+pub(crate) enum TlsError {
     #[error("generating the sandbox certificates: {0}")]
     Certificate(#[from] rcgen::Error),
     #[error("configuring TLS: {0}")]
     Rustls(#[from] rustls::Error),
 }
 
-pub fn generate() -> Result<Tls, TlsError> {
+pub(crate) fn generate() -> Result<Tls, TlsError> {
     let ca_key = KeyPair::generate()?;
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

@@ -137,7 +137,7 @@ fn validate_watch_options(q: &Query) -> Result<(), ApiError> {
 }
 
 /// Starts a watch; returns the receiving end of the line stream.
-pub async fn watch(
+pub(crate) async fn watch(
     sh: Arc<Shared>,
     def: Arc<ResourceDef>,
     ns: Option<String>,

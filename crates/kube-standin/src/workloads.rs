@@ -12,7 +12,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// The three kinds, as CRD objects of group `apps` (made once per process).
-pub fn crds() -> &'static [CustomResourceDefinition] {
+pub(crate) fn crds() -> &'static [CustomResourceDefinition] {
     static CRDS: std::sync::OnceLock<Vec<CustomResourceDefinition>> = std::sync::OnceLock::new();
     CRDS.get_or_init(|| {
         vec![
