@@ -8,9 +8,7 @@
 //! credential is orphaned, and that every write any replica sent — to Kubernetes or to IAM — was
 //! sent while that replica, and no other, held the Lease.
 
-#[allow(dead_code)]
-#[path = "../e2e/harness.rs"]
-mod harness;
+use ssc_test_harness as harness;
 
 mod audit;
 mod replicas;

@@ -5,7 +5,7 @@ mod binary;
 mod cli;
 mod demo;
 mod examples;
-mod harness;
+use ssc_test_harness as harness;
 mod hostile;
 mod iam_client;
 mod operations;

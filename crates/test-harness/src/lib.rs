@@ -23,12 +23,12 @@ use tokio::task::JoinHandle;
 
 use kube_standin::{ADMIN_TOKEN, ApiServer, ApiServerConfig, RecordedRequest, TokenUser};
 
-pub(crate) const NS: &str = "team-a";
-pub(crate) const TENANT_TOKEN: &str = "tenant-of-team-a";
+pub const NS: &str = "team-a";
+pub const TENANT_TOKEN: &str = "tenant-of-team-a";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Everything the operator logs in this test process, at debug level, to prove no secret leaks.
-pub(crate) fn captured_logs() -> String {
+pub fn captured_logs() -> String {
     String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
 }
 
@@ -62,7 +62,7 @@ fn init_logs() {
     });
 }
 
-pub(crate) struct Options {
+pub struct Options {
     pub policy: PolicyMode,
     pub users: Vec<&'static str>,
     pub allowed_users: Option<&'static str>,
@@ -117,7 +117,7 @@ impl Default for Options {
 
 /// Counts the operator's IAM calls by operation (what the metrics observer sees).
 #[derive(Default)]
-pub(crate) struct IamCalls(Mutex<BTreeMap<&'static str, usize>>);
+pub struct IamCalls(Mutex<BTreeMap<&'static str, usize>>);
 
 impl IamObserver for IamCalls {
     fn call(&self, operation: &'static str, _: Result<(), &IamError>, _: Duration) {
@@ -125,7 +125,7 @@ impl IamObserver for IamCalls {
     }
 }
 
-pub(crate) struct Harness {
+pub struct Harness {
     pub kube: ApiServer,
     pub emulator: EmulatorHandle,
     pub iam_sdk: aws_sdk_iam::Client,
@@ -137,11 +137,11 @@ pub(crate) struct Harness {
 }
 
 impl Harness {
-    pub(crate) async fn start() -> Harness {
+    pub async fn start() -> Harness {
         Harness::start_with(Options::default()).await
     }
 
-    pub(crate) async fn start_with(options: Options) -> Harness {
+    pub async fn start_with(options: Options) -> Harness {
         init_logs();
         let kube = ApiServer::start_with(ApiServerConfig {
             crds: vec![ServiceSpecificCredential::crd()],
@@ -186,7 +186,7 @@ impl Harness {
     }
 
     /// Starts the controller (a fresh process-equivalent: no state survives from a previous one).
-    pub(crate) async fn start_operator(&mut self) {
+    pub async fn start_operator(&mut self) {
         let iam = Arc::new(AwsIam::new(
             sdk(&self.emulator).await,
             IamLimits {
@@ -224,7 +224,7 @@ impl Harness {
     }
 
     /// Stops the controller, letting in-flight reconciles finish; whether it stopped within 10 s.
-    pub(crate) async fn stop_operator(&mut self) -> bool {
+    pub async fn stop_operator(&mut self) -> bool {
         match self.operator.take() {
             Some((tx, task)) => {
                 let _ = tx.send(());
@@ -237,7 +237,7 @@ impl Harness {
     }
 
     /// Kills the controller at once, as a crash would.
-    pub(crate) async fn kill_operator(&mut self) {
+    pub async fn kill_operator(&mut self) {
         if let Some((_, task)) = self.operator.take() {
             task.abort();
             let _ = task.await;
@@ -245,23 +245,23 @@ impl Harness {
     }
 
     /// The test's own client (admin).
-    pub(crate) fn client(&self) -> Client {
+    pub fn client(&self) -> Client {
         self.kube.client()
     }
 
     /// A tenant of [`NS`]: a Role there for the resources and Secrets (not their status), and
     /// no rights anywhere else, as a namespace's developers have.
-    pub(crate) fn tenant_client(&self) -> Client {
+    pub fn tenant_client(&self) -> Client {
         self.kube.client_with_token(TENANT_TOKEN)
     }
 
     /// The client the operator uses: identified by its User-Agent in the recorded requests.
-    pub(crate) fn operator_client(&self) -> Client {
+    pub fn operator_client(&self) -> Client {
         self.operator_client_fenced(ssc_operator::fence::WriteFence::always_open())
     }
 
     /// [`Harness::operator_client`] that writes only while `fence` is open (a replica's).
-    pub(crate) fn operator_client_fenced(&self, fence: ssc_operator::fence::WriteFence) -> Client {
+    pub fn operator_client_fenced(&self, fence: ssc_operator::fence::WriteFence) -> Client {
         let mut config = kube::Config::new(self.kube.url().parse().expect("url"));
         config.headers.push((
             http::header::AUTHORIZATION,
@@ -273,7 +273,9 @@ impl Harness {
     /// Appends every request the operator made to `target/operator-requests/`, for the RBAC
     /// test (tests/deploy/test_rbac_recorded.py) that checks each against deploy/ and the chart.
     fn record_operator_requests(&self) {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/operator-requests");
+        // The workspace target dir, where tests/deploy reads them.
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/operator-requests");
         let _ = std::fs::create_dir_all(&dir);
         let mut lines = String::new();
         for r in self.operator_requests() {
@@ -311,7 +313,7 @@ impl Harness {
     }
 
     /// The requests the operator's client made (told apart by its User-Agent).
-    pub(crate) fn operator_requests(&self) -> Vec<RecordedRequest> {
+    pub fn operator_requests(&self) -> Vec<RecordedRequest> {
         self.kube
             .requests()
             .into_iter()
@@ -323,15 +325,15 @@ impl Harness {
             .collect()
     }
 
-    pub(crate) fn resources(&self) -> Api<ServiceSpecificCredential> {
+    pub fn resources(&self) -> Api<ServiceSpecificCredential> {
         Api::namespaced(self.client(), NS)
     }
 
-    pub(crate) fn secrets(&self) -> Api<Secret> {
+    pub fn secrets(&self) -> Api<Secret> {
         Api::namespaced(self.client(), NS)
     }
 
-    pub(crate) async fn apply(&self, manifest: serde_json::Value) -> ServiceSpecificCredential {
+    pub async fn apply(&self, manifest: serde_json::Value) -> ServiceSpecificCredential {
         let mut manifest = manifest;
         manifest["apiVersion"] = json!("iam.ssc-operator.dev/v1alpha1");
         manifest["kind"] = json!("ServiceSpecificCredential");
@@ -343,7 +345,7 @@ impl Harness {
             .expect("resource created")
     }
 
-    pub(crate) async fn patch_spec(&self, name: &str, patch: serde_json::Value) {
+    pub async fn patch_spec(&self, name: &str, patch: serde_json::Value) {
         self.resources()
             .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
@@ -351,7 +353,7 @@ impl Harness {
     }
 
     /// Asks for a rotation of `name` with the rotate annotation set to `value`.
-    pub(crate) async fn request_rotation(&self, name: &str, value: &str) {
+    pub async fn request_rotation(&self, name: &str, value: &str) {
         let patch =
             json!({"metadata": {"annotations": {ssc_operator::api::ROTATE_ANNOTATION: value}}});
         self.resources()
@@ -360,19 +362,19 @@ impl Harness {
             .expect("rotate annotation set");
     }
 
-    pub(crate) async fn delete(&self, name: &str) {
+    pub async fn delete(&self, name: &str) {
         self.resources()
             .delete(name, &DeleteParams::default())
             .await
             .expect("delete accepted");
     }
 
-    pub(crate) async fn get(&self, name: &str) -> Option<ServiceSpecificCredential> {
+    pub async fn get(&self, name: &str) -> Option<ServiceSpecificCredential> {
         self.resources().get_opt(name).await.expect("get")
     }
 
     /// Waits until the resource satisfies `done`; panics with its last state otherwise.
-    pub(crate) async fn wait_for(
+    pub async fn wait_for(
         &self,
         name: &str,
         what: &str,
@@ -382,7 +384,7 @@ impl Harness {
     }
 
     /// [`Harness::wait_for`] in another namespace.
-    pub(crate) async fn wait_for_in(
+    pub async fn wait_for_in(
         &self,
         namespace: &str,
         name: &str,
@@ -408,18 +410,14 @@ impl Harness {
         }
     }
 
-    pub(crate) async fn wait_for_reason(
-        &self,
-        name: &str,
-        reason: &str,
-    ) -> ServiceSpecificCredential {
+    pub async fn wait_for_reason(&self, name: &str, reason: &str) -> ServiceSpecificCredential {
         self.wait_for(name, &format!("Ready reason {reason}"), |r| {
             r.ready_condition().is_some_and(|c| c.reason == reason)
         })
         .await
     }
 
-    pub(crate) async fn wait_ready(&self, name: &str) -> ServiceSpecificCredential {
+    pub async fn wait_ready(&self, name: &str) -> ServiceSpecificCredential {
         self.wait_for(name, "Ready=True at the current generation", |r| {
             r.ready_condition().is_some_and(|c| {
                 c.status == "True" && c.observed_generation == r.metadata.generation
@@ -428,7 +426,7 @@ impl Harness {
         .await
     }
 
-    pub(crate) async fn wait_gone(&self, name: &str) {
+    pub async fn wait_gone(&self, name: &str) {
         let deadline = tokio::time::Instant::now() + WAIT;
         while self.get(name).await.is_some() {
             assert!(
@@ -440,7 +438,7 @@ impl Harness {
     }
 
     /// Creates a Secret of someone else's (no owner, no operator label) in [`NS`].
-    pub(crate) async fn create_foreign_secret(&self, name: &str, string_data: serde_json::Value) {
+    pub async fn create_foreign_secret(&self, name: &str, string_data: serde_json::Value) {
         let foreign: Secret = serde_json::from_value(json!({
             "metadata": {"name": name, "namespace": NS},
             "stringData": string_data
@@ -452,11 +450,11 @@ impl Harness {
             .unwrap();
     }
 
-    pub(crate) async fn secret(&self, name: &str) -> Option<Secret> {
+    pub async fn secret(&self, name: &str) -> Option<Secret> {
         self.secrets().get_opt(name).await.expect("get secret")
     }
 
-    pub(crate) async fn wait_secret(&self, name: &str, done: impl Fn(&Secret) -> bool) -> Secret {
+    pub async fn wait_secret(&self, name: &str, done: impl Fn(&Secret) -> bool) -> Secret {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             if let Some(s) = self.secret(name).await
@@ -472,7 +470,7 @@ impl Harness {
         }
     }
 
-    pub(crate) async fn events(&self) -> Vec<Event> {
+    pub async fn events(&self) -> Vec<Event> {
         Api::<Event>::namespaced(self.client(), NS)
             .list(&ListParams::default())
             .await
@@ -480,7 +478,7 @@ impl Harness {
             .items
     }
 
-    pub(crate) async fn event_reasons(&self, name: &str) -> Vec<String> {
+    pub async fn event_reasons(&self, name: &str) -> Vec<String> {
         self.events()
             .await
             .into_iter()
@@ -490,7 +488,7 @@ impl Harness {
     }
 
     /// How many times the operator called an IAM operation, e.g. `ResetServiceSpecificCredential`.
-    pub(crate) fn iam_call_count(&self, operation: &str) -> usize {
+    pub fn iam_call_count(&self, operation: &str) -> usize {
         self.iam_calls
             .0
             .lock()
@@ -502,7 +500,7 @@ impl Harness {
 
     /// Deletes the resource's credential straight in IAM (drift), and waits until the resource
     /// is Ready with a new one; returns it.
-    pub(crate) async fn delete_credential_and_wait_for_a_new_one(
+    pub async fn delete_credential_and_wait_for_a_new_one(
         &self,
         name: &str,
     ) -> ServiceSpecificCredential {
@@ -526,7 +524,7 @@ impl Harness {
     }
 
     /// The user's credentials for a service, straight from IAM.
-    pub(crate) async fn iam_credentials(
+    pub async fn iam_credentials(
         &self,
         user: &str,
         service: &str,
@@ -543,12 +541,7 @@ impl Harness {
     }
 
     /// Asks the emulator whether this login + secret works, as CodeCommit or Bedrock would.
-    pub(crate) async fn check(
-        &self,
-        service: &str,
-        login: &str,
-        secret: &str,
-    ) -> serde_json::Value {
+    pub async fn check(&self, service: &str, login: &str, secret: &str) -> serde_json::Value {
         let body = if ssc_operator::api::ServiceName::ALL
             .iter()
             .any(|s| s.as_str() == service && s.kind() == ssc_operator::api::CredentialKind::ApiKey)
@@ -569,18 +562,18 @@ impl Harness {
     }
 
     /// Whether the Secret holds a credential the service accepts right now.
-    pub(crate) async fn secret_works(&self, secret: &Secret, service: &str) -> bool {
+    pub async fn secret_works(&self, secret: &Secret, service: &str) -> bool {
         let (login, value) = login_and_secret(secret);
         self.check(service, &login, &value).await["valid"] == json!(true)
     }
 
     /// Asserts no secret value from any Secret appears in status, Events or logs.
-    pub(crate) async fn assert_no_secret_leaks(&self) {
+    pub async fn assert_no_secret_leaks(&self) {
         self.assert_no_secret_leaks_in(&[]).await;
     }
 
     /// [`Harness::assert_no_secret_leaks`], also in these named texts (other processes' logs).
-    pub(crate) async fn assert_no_secret_leaks_in(&self, more: &[(String, String)]) {
+    pub async fn assert_no_secret_leaks_in(&self, more: &[(String, String)]) {
         let secrets = self
             .secrets()
             .list(&ListParams::default())
@@ -656,7 +649,7 @@ fn tenant() -> TokenUser {
 
 /// Writes a kubeconfig at `path` for the stand-in at `url`, authenticating with `token`, with
 /// `ssc-system` as its namespace (where a started binary keeps its Lease).
-pub(crate) fn write_kubeconfig(path: &std::path::Path, url: &str, token: &str) {
+pub fn write_kubeconfig(path: &std::path::Path, url: &str, token: &str) {
     std::fs::write(
         path,
         format!(
@@ -667,7 +660,7 @@ pub(crate) fn write_kubeconfig(path: &std::path::Path, url: &str, token: &str) {
 }
 
 /// An aws-sdk-iam client for the emulator, with test credentials.
-pub(crate) async fn sdk(emulator: &EmulatorHandle) -> aws_sdk_iam::Client {
+pub async fn sdk(emulator: &EmulatorHandle) -> aws_sdk_iam::Client {
     let credentials =
         aws_credential_types::Credentials::new("AKIDTEST", "test-secret", None, None, "e2e");
     AwsIam::sdk_client(
@@ -678,7 +671,7 @@ pub(crate) async fn sdk(emulator: &EmulatorHandle) -> aws_sdk_iam::Client {
     .await
 }
 
-pub(crate) fn data(secret: &Secret) -> BTreeMap<String, String> {
+pub fn data(secret: &Secret) -> BTreeMap<String, String> {
     secret
         .data
         .clone()
@@ -689,7 +682,7 @@ pub(crate) fn data(secret: &Secret) -> BTreeMap<String, String> {
 }
 
 /// (login, secret) from a Secret of either kind.
-pub(crate) fn login_and_secret(secret: &Secret) -> (String, String) {
+pub fn login_and_secret(secret: &Secret) -> (String, String) {
     let d = data(secret);
     match (d.get("username"), d.get("password")) {
         (Some(u), Some(p)) => (u.clone(), p.clone()),
@@ -700,8 +693,6 @@ pub(crate) fn login_and_secret(secret: &Secret) -> (String, String) {
     }
 }
 
-pub(crate) fn status(
-    r: &ServiceSpecificCredential,
-) -> ssc_operator::api::ServiceSpecificCredentialStatus {
+pub fn status(r: &ServiceSpecificCredential) -> ssc_operator::api::ServiceSpecificCredentialStatus {
     r.status.clone().unwrap_or_default()
 }
