@@ -1,7 +1,7 @@
 //! An in-process Kubernetes API server stand-in that a real `kube::Client` talks to over HTTP,
 //! as strict as kube-apiserver v1.28 (plus kube-controller-manager's garbage collector and
 //! namespace controller) for every request the operator makes. It reproduces the recorded
-//! answers in `tests/fixtures/kube-apiserver-transcripts/`; `tests/apiserver.rs` replays them.
+//! answers in `tests/fixtures/kube-apiserver-transcripts/`; `tests/apiserver/` replays them.
 //!
 //! It is a test double and a local sandbox (`ssc-operator demo`), never a production API
 //! server: everything lives in memory and is lost on exit, it listens on 127.0.0.1 only (plain
