@@ -28,6 +28,11 @@ struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CategoryLabels {
+    category: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct IamLabels {
     operation: String,
     code: String,
@@ -47,6 +52,7 @@ struct ReasonLabels {
 pub struct Metrics {
     registry: Registry,
     reconciles: Family<ResultLabels, Counter>,
+    reconcile_errors: Family<CategoryLabels, Counter>,
     reconcile_duration: Histogram,
     iam_calls: Family<IamLabels, Counter>,
     rate_limiter_wait: Histogram,
@@ -73,6 +79,12 @@ impl Metrics {
             "reconciles",
             "Reconciles by result (the Ready reason, or error)",
             reconciles.clone(),
+        );
+        let reconcile_errors = Family::<CategoryLabels, Counter>::default();
+        registry.register(
+            "reconcile_errors",
+            "Failed reconciles by category (an IAM outcome's Ready reason, Conflict, KubernetesError, RenderError, NotLeader)",
+            reconcile_errors.clone(),
         );
         let reconcile_duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
         registry.register(
@@ -122,6 +134,7 @@ impl Metrics {
             registry: root,
             credentials,
             reconciles,
+            reconcile_errors,
             reconcile_duration,
             iam_calls,
             rate_limiter_wait,
@@ -165,7 +178,14 @@ impl ReconcileObserver for Metrics {
         self.reconcile_duration.observe(took.as_secs_f64());
         let result = match outcome {
             Ok(reason) => reason.as_str(),
-            Err(_) => "error",
+            Err(error) => {
+                self.reconcile_errors
+                    .get_or_create(&CategoryLabels {
+                        category: error.category().as_str().into(),
+                    })
+                    .inc();
+                "error"
+            }
         };
         self.reconciles
             .get_or_create(&ResultLabels {
@@ -225,6 +245,7 @@ mod tests {
         let m = Metrics::new();
         let r = ObjectRef::<ServiceSpecificCredential>::new("a").within("ns");
         m.reconciled(&r, Ok(Reason::Available), Duration::from_millis(20));
+        m.reconciled(&r, Err(&Error::NotLeader), Duration::from_millis(1));
         m.call("CreateServiceSpecificCredential", Ok(()), Duration::ZERO);
         m.call(
             "ListServiceSpecificCredentials",
@@ -237,7 +258,9 @@ mod tests {
         let text = m.encode();
         for needle in [
             "ssc_operator_reconciles_total{result=\"Available\"} 1",
-            "ssc_operator_reconcile_duration_seconds_count 1",
+            "ssc_operator_reconciles_total{result=\"error\"} 1",
+            "ssc_operator_reconcile_errors_total{category=\"NotLeader\"} 1",
+            "ssc_operator_reconcile_duration_seconds_count 2",
             "ssc_operator_iam_calls_total{operation=\"CreateServiceSpecificCredential\",code=\"Success\"} 1",
             "ssc_operator_iam_calls_total{operation=\"ListServiceSpecificCredentials\",code=\"Throttled\"} 1",
             "ssc_operator_iam_rate_limiter_wait_seconds_count 2",

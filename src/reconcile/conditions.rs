@@ -104,8 +104,12 @@ impl Reason {
     /// retries of many resources apart (±20%) and resyncs over the interval's last fifth.
     pub fn retry_after(self, attempt: u32, resync: Duration, jitter: f64) -> Option<Duration> {
         let backoff = |base: u64, cap: u64| {
-            let secs = base.saturating_mul(1u64 << attempt.min(20)).min(cap) as f64;
-            Duration::from_secs_f64(secs * (0.8 + 0.4 * jitter.clamp(0.0, 1.0)))
+            crate::reconcile::failure::exponential(
+                Duration::from_secs(base),
+                Duration::from_secs(cap),
+                attempt,
+                jitter,
+            )
         };
         match self {
             // Anywhere in the last fifth of the interval: resources created together spread

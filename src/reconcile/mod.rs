@@ -4,6 +4,7 @@
 pub mod act;
 pub mod conditions;
 pub mod events;
+pub mod failure;
 pub mod observe;
 pub mod plan;
 mod tracked;
@@ -161,7 +162,8 @@ type IamLock = Arc<tokio::sync::Mutex<()>>;
 
 impl Context {
     fn attempt(&self, uid: &str, reason: Reason) -> u32 {
-        self.tracked.attempt(uid, reason)
+        self.tracked
+            .attempt(uid, failure::Category::Reported(reason))
     }
 
     fn hold_off(&self, resource: &ServiceSpecificCredential, after: Option<Duration>) {
@@ -441,47 +443,25 @@ fn error_policy(
     ctx: Arc<Context>,
 ) -> Action {
     let uid = resource.uid().unwrap_or_default();
-    let inner = match error {
-        Error::Finalizer(boxed) => match boxed.as_ref() {
-            kube::runtime::finalizer::Error::ApplyFailed(e)
-            | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-            _ => error,
-        },
-        _ => error,
-    };
-    let backoff = |reason: Reason, fallback: Duration| {
-        let attempt = ctx.attempt(&uid, reason);
-        reason
-            .retry_after(attempt, ctx.config.resync, jitter())
-            .unwrap_or(fallback)
-    };
-    let after = match inner {
-        // Someone else's Secret took the name between our read and our write.
-        Error::Kube(kube::Error::Api(status))
-            if status.code == 409 && status.reason == "AlreadyExists" =>
-        {
-            let after = backoff(Reason::SecretConflict, Duration::from_secs(15));
+    let category = error.category();
+    let attempt = ctx.tracked.attempt(&uid, category);
+    let after = category
+        .retry_after(attempt, ctx.config.resync, jitter())
+        .unwrap_or(Duration::from_secs(30));
+    match category {
+        failure::Category::Reported(Reason::SecretConflict) => {
             warn!(retry_in = ?after, "a Secret of that name was created by someone else while writing it");
             return Action::requeue(after);
         }
-        Error::Iam(e) => backoff(conditions::reason_for(e), Duration::from_secs(30)),
-        // The cached copy was stale, or someone wrote meanwhile: normal, look again soon.
-        Error::Kube(kube::Error::Api(status)) if status.code == 409 => {
-            let attempt = ctx.attempt(&uid, Reason::Creating);
-            let after = Duration::from_millis(200 * u64::from(attempt.min(10) + 1));
+        failure::Category::Conflict => {
             tracing::info!(
                 retry_in = ?after,
                 "resource changed while reconciling; retrying with the newer version"
             );
             return Action::requeue(after);
         }
-        // Other Kubernetes errors (a failed write) are retried quickly, then backed off.
-        _ => {
-            let attempt = ctx.attempt(&uid, Reason::Creating);
-            Duration::from_millis(500u64.saturating_mul(1 << attempt.min(7)))
-                .mul_f64(0.8 + 0.4 * jitter())
-        }
-    };
+        _ => {}
+    }
     warn!(error = %error, retry_in = ?after, "reconcile failed");
     ctx.hold_off(&resource, Some(after));
     Action::requeue(after)

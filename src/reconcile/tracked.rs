@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use kube::ResourceExt;
 
 use crate::api::{ROTATE_ANNOTATION, ServiceSpecificCredential};
-use crate::reconcile::conditions::Reason;
+use crate::reconcile::failure::Category;
 
 /// A backoff that holds whatever watch events arrive: the operator's own status writes (and any
 /// other change that is not the user's) do not bring the next attempt forward. A change of the
@@ -43,7 +43,7 @@ impl Trigger {
 #[derive(Default)]
 struct State {
     /// Consecutive non-Ready outcomes per resource uid.
-    failures: HashMap<String, (Reason, u32)>,
+    failures: HashMap<String, (Category, u32)>,
     /// Per resource uid: no new attempt before this time unless the resource itself changed.
     not_before: HashMap<String, NotBefore>,
     /// Credential ids this process recorded in a resource's status: id → (resource uid,
@@ -83,19 +83,22 @@ impl Tracked {
         self.state.lock().expect("tracked state lock")
     }
 
-    /// Counts an outcome: the 0-based number of consecutive times `reason` was reported (0 and
-    /// a fresh start for a Ready reason).
-    pub(crate) fn attempt(&self, uid: &str, reason: Reason) -> u32 {
+    /// Counts an outcome: the 0-based number of consecutive times `category` ended a pass (0
+    /// and a fresh start for a Ready reason).
+    pub(crate) fn attempt(&self, uid: &str, category: Category) -> u32 {
         let mut state = self.state();
-        if reason.is_ready() {
+        if category.is_ready() {
             state.failures.remove(uid);
             return 0;
         }
-        let entry = state.failures.entry(uid.to_string()).or_insert((reason, 0));
-        if entry.0 == reason {
+        let entry = state
+            .failures
+            .entry(uid.to_string())
+            .or_insert((category, 0));
+        if entry.0 == category {
             entry.1 = entry.1.saturating_add(1);
         } else {
-            *entry = (reason, 1);
+            *entry = (category, 1);
         }
         entry.1 - 1
     }
@@ -216,6 +219,7 @@ impl Tracked {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reconcile::conditions::Reason;
 
     fn resource(uid: &str, generation: i64) -> ServiceSpecificCredential {
         let mut r: ServiceSpecificCredential = serde_json::from_value(serde_json::json!({
@@ -231,11 +235,14 @@ mod tests {
     #[test]
     fn attempts_count_per_reason_and_reset_on_ready() {
         let t = Tracked::default();
-        assert_eq!(t.attempt("a", Reason::IamUnavailable), 0);
-        assert_eq!(t.attempt("a", Reason::IamUnavailable), 1);
-        assert_eq!(t.attempt("a", Reason::Throttled), 0);
-        assert_eq!(t.attempt("a", Reason::Available), 0);
-        assert_eq!(t.attempt("a", Reason::Throttled), 0);
+        let reported = Category::Reported;
+        assert_eq!(t.attempt("a", reported(Reason::IamUnavailable)), 0);
+        assert_eq!(t.attempt("a", reported(Reason::IamUnavailable)), 1);
+        assert_eq!(t.attempt("a", reported(Reason::Throttled)), 0);
+        assert_eq!(t.attempt("a", reported(Reason::Available)), 0);
+        assert_eq!(t.attempt("a", reported(Reason::Throttled)), 0);
+        assert_eq!(t.attempt("a", Category::Kubernetes), 0);
+        assert_eq!(t.attempt("a", Category::Kubernetes), 1);
     }
 
     #[test]
@@ -258,7 +265,7 @@ mod tests {
     fn state_of_departed_resources_is_pruned() {
         let t = Tracked::default();
         for uid in ["kept", "gone"] {
-            t.attempt(uid, Reason::IamUnavailable);
+            t.attempt(uid, Category::Reported(Reason::IamUnavailable));
             t.hold_off(&resource(uid, 1), Some(Duration::from_secs(60)));
             t.note_recorded(uid, "team-a", [&format!("ACCA-{uid}")]);
         }

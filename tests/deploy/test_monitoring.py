@@ -22,6 +22,7 @@ DASHBOARD_FILE = CHART / "files" / "dashboards" / "ssc-operator.json"
 _HISTOGRAM = {"_bucket": {"le"}, "_sum": set(), "_count": set()}
 METRICS: dict[str, set[str]] = {
     "ssc_operator_reconciles_total": {"result"},
+    "ssc_operator_reconcile_errors_total": {"category"},
     **{f"ssc_operator_reconcile_duration_seconds{s}": labels for s, labels in _HISTOGRAM.items()},
     "ssc_operator_iam_calls_total": {"operation", "code"},
     **{f"ssc_operator_iam_rate_limiter_wait_seconds{s}": labels for s, labels in _HISTOGRAM.items()},
