@@ -452,7 +452,7 @@ impl ServiceSpecificCredential {
 impl ServiceSpecificCredentialSpec {
     /// Checks what the CRD schema cannot express (or what an old CRD may have let through).
     /// Returns a message fit for `Ready=False, InvalidSpec`.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidSpec> {
         let name_ok = !self.user_name.is_empty()
             && self.user_name.chars().count() <= 64
             && self
@@ -460,18 +460,22 @@ impl ServiceSpecificCredentialSpec {
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '_' || "+=,.@-".contains(c));
         if !name_ok {
-            return Err(format!(
+            return Err(InvalidSpec(format!(
                 "spec.userName {:?} must be 1-64 characters of letters, digits and _+=,.@-",
                 self.user_name
-            ));
+            )));
         }
         let api_key = self.service_name.kind() == CredentialKind::ApiKey;
         if let Some(days) = self.credential_age_days {
             if !api_key {
-                return Err("spec.credentialAgeDays applies only to API-key services".into());
+                return Err(InvalidSpec(
+                    "spec.credentialAgeDays applies only to API-key services".into(),
+                ));
             }
             if !(1..=36600).contains(&days) {
-                return Err("spec.credentialAgeDays must be between 1 and 36600".into());
+                return Err(InvalidSpec(
+                    "spec.credentialAgeDays must be between 1 and 36600".into(),
+                ));
             }
         }
         if let Some(rotation) = &self.rotation {
@@ -485,31 +489,35 @@ impl ServiceSpecificCredentialSpec {
                 ),
             ] {
                 if let Some(v) = value {
-                    let d = parse_duration(v).map_err(|e| format!("spec.rotation.{field}: {e}"))?;
+                    let d = parse_duration(v)
+                        .map_err(|e| InvalidSpec(format!("spec.rotation.{field}: {e}")))?;
                     if d < floor {
-                        return Err(format!(
+                        return Err(InvalidSpec(format!(
                             "spec.rotation.{field} ({v}) must be at least {}s",
                             floor.as_secs()
-                        ));
+                        )));
                     }
                 }
             }
             if rotation.before_expiry.is_some() && !api_key {
-                return Err("spec.rotation.beforeExpiry applies only to API-key services".into());
+                return Err(InvalidSpec(
+                    "spec.rotation.beforeExpiry applies only to API-key services".into(),
+                ));
             }
             if let (Some(before), Some(days)) = (&rotation.before_expiry, self.credential_age_days)
-                && parse_duration(before)?.as_secs() >= u64::try_from(days).unwrap_or(0) * 86_400
+                && parse_duration(before).map_err(InvalidSpec)?.as_secs()
+                    >= u64::try_from(days).unwrap_or(0) * 86_400
             {
-                return Err(format!(
+                return Err(InvalidSpec(format!(
                     "spec.rotation.beforeExpiry ({before}) must be shorter than credentialAgeDays ({days}d), or every new key would be renewed at once"
-                ));
+                )));
             }
         }
         if self.rollout_restart.len() > MAX_ROLLOUT_RESTARTS {
-            return Err(format!(
+            return Err(InvalidSpec(format!(
                 "spec.rolloutRestart has {} workloads; at most {MAX_ROLLOUT_RESTARTS} are allowed",
                 self.rollout_restart.len()
-            ));
+            )));
         }
         for workload in &self.rollout_restart {
             let name_ok = !workload.name.is_empty()
@@ -523,26 +531,26 @@ impl ServiceSpecificCredentialSpec {
                         && !label.ends_with('-')
                 });
             if !name_ok {
-                return Err(format!(
+                return Err(InvalidSpec(format!(
                     "spec.rolloutRestart: {:?} is not a valid {} name",
                     workload.name,
                     workload.kind.as_str()
-                ));
+                )));
             }
         }
         if let Some(template) = &self.secret.template {
             if template.data.len() > crate::template::MAX_TEMPLATE_KEYS {
-                return Err(format!(
+                return Err(InvalidSpec(format!(
                     "spec.secret.template.data has {} keys; at most {} are allowed",
                     template.data.len(),
                     crate::template::MAX_TEMPLATE_KEYS
-                ));
+                )));
             }
             for key in template.data.keys() {
                 if RESERVED_SECRET_KEYS.contains(&key.as_str()) {
-                    return Err(format!(
+                    return Err(InvalidSpec(format!(
                         "spec.secret.template.data key {key:?} is written by the operator"
-                    ));
+                    )));
                 }
                 let key_ok = !key.is_empty()
                     && key.len() <= 253
@@ -550,15 +558,21 @@ impl ServiceSpecificCredentialSpec {
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
                 if !key_ok {
-                    return Err(format!(
+                    return Err(InvalidSpec(format!(
                         "spec.secret.template.data key {key:?} is not a valid Secret key (alphanumerics, '-', '_' or '.')"
-                    ));
+                    )));
                 }
             }
         }
         Ok(())
     }
 }
+
+/// A spec the schema let through but the operator cannot act on (reported as `InvalidSpec`): what
+/// is wrong and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSpec(pub String);
 
 /// Parses a Go-style duration (`720h`, `1h30m`, `10m`) as Kubernetes does.
 pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
@@ -633,7 +647,7 @@ mod tests {
     fn validate_rejects_what_the_schema_would() {
         let mut s = spec(ServiceName::CodeCommit);
         s.credential_age_days = Some(30);
-        assert!(s.validate().unwrap_err().contains("credentialAgeDays"));
+        assert!(s.validate().unwrap_err().0.contains("credentialAgeDays"));
         let mut s = spec(ServiceName::Bedrock);
         s.credential_age_days = Some(0);
         assert!(s.validate().is_err());
@@ -651,7 +665,7 @@ mod tests {
             grace_period: None,
             before_expiry: None,
         });
-        assert!(s.validate().unwrap_err().contains("rotation.interval"));
+        assert!(s.validate().unwrap_err().0.contains("rotation.interval"));
         let mut s = spec(ServiceName::Bedrock);
         s.credential_age_days = Some(1);
         s.rotation = Some(RotationSpec {
@@ -663,6 +677,7 @@ mod tests {
         assert!(
             s.validate()
                 .unwrap_err()
+                .0
                 .contains("shorter than credentialAgeDays")
         );
         s.rotation.as_mut().unwrap().before_expiry = Some("23h".into());
@@ -677,7 +692,12 @@ mod tests {
             data: [("bad key/".to_string(), "x".to_string())].into(),
             ..Default::default()
         });
-        assert!(s.validate().unwrap_err().contains("not a valid Secret key"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .0
+                .contains("not a valid Secret key")
+        );
     }
 
     #[test]
@@ -697,7 +717,7 @@ mod tests {
                 before_expiry: before.map(Into::into),
             });
             let err = s.validate().unwrap_err();
-            assert!(err.contains("at least"), "{err}");
+            assert!(err.0.contains("at least"), "{err}");
         }
         let mut s = spec(ServiceName::Bedrock);
         s.rotation = Some(RotationSpec {
@@ -706,7 +726,7 @@ mod tests {
             grace_period: None,
             before_expiry: Some("0s".into()),
         });
-        assert!(s.validate().unwrap_err().contains("at least"));
+        assert!(s.validate().unwrap_err().0.contains("at least"));
         s.rotation.as_mut().unwrap().before_expiry = Some("1m".into());
         assert!(s.validate().is_ok());
     }

@@ -24,14 +24,14 @@ pub fn check_user(
     namespace: &str,
     annotation: Option<&str>,
     user: &str,
-) -> Result<(), String> {
+) -> Result<(), NotPermitted> {
     if mode == PolicyMode::Permissive {
         return Ok(());
     }
     let Some(annotation) = annotation.filter(|a| !a.trim().is_empty()) else {
-        return Err(format!(
-            "namespace {namespace} does not allow any IAM user: annotate it with {ALLOWED_USERS_ANNOTATION}=<comma-separated globs>"
-        ));
+        return Err(NotPermitted::NoUserAllowed {
+            namespace: namespace.into(),
+        });
     };
     let user = user.to_lowercase();
     let matched = annotation
@@ -42,10 +42,29 @@ pub fn check_user(
     if matched {
         Ok(())
     } else {
-        Err(format!(
-            "IAM user {user} is not allowed in namespace {namespace} (annotation {ALLOWED_USERS_ANNOTATION}: {annotation:?})"
-        ))
+        Err(NotPermitted::UserNotAllowed {
+            user,
+            namespace: namespace.into(),
+            allowed: annotation.into(),
+        })
     }
+}
+
+/// Why a namespace may not use an IAM user (reported as `NotPermitted`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotPermitted {
+    #[error(
+        "namespace {namespace} does not allow any IAM user: annotate it with {ALLOWED_USERS_ANNOTATION}=<comma-separated globs>"
+    )]
+    NoUserAllowed { namespace: String },
+    #[error(
+        "IAM user {user} is not allowed in namespace {namespace} (annotation {ALLOWED_USERS_ANNOTATION}: {allowed:?})"
+    )]
+    UserNotAllowed {
+        user: String,
+        namespace: String,
+        allowed: String,
+    },
 }
 
 /// Shell-style glob match (`*`, `?`, `[...]`). An invalid glob matches nothing.
@@ -65,7 +84,7 @@ mod tests {
     #[test]
     fn enforcing_without_annotation_denies() {
         let err = check_user(PolicyMode::Enforcing, "team-a", None, "alice").unwrap_err();
-        assert!(err.contains(ALLOWED_USERS_ANNOTATION));
+        assert!(err.to_string().contains(ALLOWED_USERS_ANNOTATION));
         assert!(check_user(PolicyMode::Enforcing, "team-a", Some("  "), "alice").is_err());
     }
 

@@ -22,9 +22,9 @@ use crate::tenancy;
 pub struct Snapshot {
     pub resource: ServiceSpecificCredential,
     pub status: crate::api::ServiceSpecificCredentialStatus,
-    pub validity: Result<(), String>,
-    pub permission: Result<(), String>,
-    pub template: Result<(), String>,
+    pub validity: Result<(), crate::api::InvalidSpec>,
+    pub permission: Result<(), crate::tenancy::NotPermitted>,
+    pub template: Result<(), secret::RenderError>,
     pub secret: Option<Secret>,
     pub secret_observation: SecretObservation,
     /// Our Secret under the name status records, when spec.secret.name moved away from it.
@@ -111,11 +111,11 @@ pub async fn observe_kubernetes(
         )
     };
     // Nothing of a resource the namespace may not use is rendered, not even with placeholders
-    // (the gate reports validity or tenancy first, so this placeholder error is never shown).
+    // (not checked then: the gate stops at the earlier failure).
     let template = if validity.is_ok() && permission.is_ok() {
         check_template(resource)
     } else {
-        Err("not checked: an earlier gate failed".into())
+        Ok(())
     };
 
     let secrets = Api::<Secret>::namespaced(ctx.client.clone(), &namespace);
@@ -338,7 +338,7 @@ pub async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot, freshness: Fres
 
 /// Renders the template with placeholder material: syntax errors and unknown variables show up
 /// here, before any credential exists.
-fn check_template(resource: &ServiceSpecificCredential) -> Result<(), String> {
+fn check_template(resource: &ServiceSpecificCredential) -> Result<(), secret::RenderError> {
     if resource.spec.secret.template.is_none() {
         return Ok(());
     }
@@ -346,9 +346,7 @@ fn check_template(resource: &ServiceSpecificCredential) -> Result<(), String> {
     if probe.metadata.uid.is_none() {
         probe.metadata.uid = Some("placeholder".into());
     }
-    secret::render_placeholder(&probe)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    secret::render_placeholder(&probe).map(|_| ())
 }
 
 fn rendered_matches(

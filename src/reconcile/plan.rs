@@ -17,11 +17,13 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::api::{
-    CREDENTIALS_PER_USER_PER_SERVICE, DeletionPolicy, DesiredStatus, RotationStrategy,
+    CREDENTIALS_PER_USER_PER_SERVICE, DeletionPolicy, DesiredStatus, InvalidSpec, RotationStrategy,
     ServiceSpecificCredentialSpec, ServiceSpecificCredentialStatus,
 };
 use crate::iam::{CredentialMetadata, CredentialStatus, IamError};
 use crate::reconcile::conditions::{Reason, reason_for};
+use crate::secret::RenderError;
+use crate::tenancy::NotPermitted;
 
 /// Clock skew tolerated between the operator and IAM when matching an orphan to
 /// `createRequestedAt`.
@@ -58,16 +60,16 @@ pub struct Observed<'a> {
     /// Value of the rotate annotation, if any.
     pub rotate_request: Option<&'a str>,
     /// `Err(message)` when the spec is invalid beyond what the schema checks.
-    pub validity: Result<(), String>,
+    pub validity: Result<(), InvalidSpec>,
     /// `Err(message)` when tenancy forbids this user here.
-    pub permission: Result<(), String>,
+    pub permission: Result<(), NotPermitted>,
     pub secret: SecretObservation,
     /// Present when the Secret lives under another name than status says (spec.secret.name
     /// changed) and the old one is ours and intact: the credential id it holds, which can be moved
     /// without a Reset when it is the one status records.
     pub old_secret_intact: Option<String>,
     /// `Err(message)` when the template cannot render.
-    pub template: Result<(), String>,
+    pub template: Result<(), RenderError>,
     /// The user's credentials for this service; `None` when IAM was not asked (a gate failed).
     pub credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
     /// Credential ids held by other resources, with the namespace of the holder.
@@ -222,26 +224,26 @@ impl Decision {
 
 /// Checks that need no IAM call. `Some` stops the reconcile before IAM is asked anything.
 pub fn gate(observed: &Observed<'_>) -> Option<Decision> {
-    let report = |reason, message: &String| Decision::Report {
+    let report = |reason, message: String| Decision::Report {
         reason,
-        message: message.clone(),
+        message,
         credential: None,
         slots_used: None,
     };
-    if let Err(message) = &observed.validity {
-        return Some(report(Reason::InvalidSpec, message));
+    if let Err(invalid) = &observed.validity {
+        return Some(report(Reason::InvalidSpec, invalid.to_string()));
     }
     // Tenancy before the template: a namespace that may not use this user gets nothing rendered.
-    if let Err(message) = &observed.permission {
-        return Some(report(Reason::NotPermitted, message));
+    if let Err(refusal) = &observed.permission {
+        return Some(report(Reason::NotPermitted, refusal.to_string()));
     }
-    if let Err(message) = &observed.template {
-        return Some(report(Reason::InvalidSpec, message));
+    if let Err(error) = &observed.template {
+        return Some(report(Reason::InvalidSpec, error.to_string()));
     }
     if observed.secret == SecretObservation::Foreign {
         return Some(report(
             Reason::SecretConflict,
-            &"a Secret of that name exists and is not owned by this resource; it is never overwritten: delete it or set spec.secret.name".to_string(),
+            "a Secret of that name exists and is not owned by this resource; it is never overwritten: delete it or set spec.secret.name".to_string(),
         ));
     }
     None
@@ -932,9 +934,9 @@ mod tests {
         status: ServiceSpecificCredentialStatus,
         generation: Option<i64>,
         rotate: Option<&'static str>,
-        validity: Result<(), String>,
-        permission: Result<(), String>,
-        template: Result<(), String>,
+        validity: Result<(), InvalidSpec>,
+        permission: Result<(), NotPermitted>,
+        template: Result<(), RenderError>,
         secret: SecretObservation,
         old_secret_intact: Option<String>,
         credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
@@ -1109,13 +1111,15 @@ mod tests {
     fn gates_stop_before_iam_in_order() {
         let mut c = Case::new();
         c.credentials = None;
-        c.validity = Err("bad".into());
-        c.permission = Err("no".into());
+        c.validity = Err(InvalidSpec("bad".into()));
+        c.permission = Err(NotPermitted::NoUserAllowed {
+            namespace: "team-a".into(),
+        });
         c.secret = SecretObservation::Foreign;
         assert_eq!(reason(&c.decide()), Reason::InvalidSpec);
         assert!(gate(&c.observed()).is_some());
         c.validity = Ok(());
-        c.template = Err("template".into());
+        c.template = Err(RenderError::NoUid);
         // Tenancy comes before the template.
         assert_eq!(reason(&c.decide()), Reason::NotPermitted);
         c.permission = Ok(());
@@ -1600,11 +1604,15 @@ mod tests {
     #[test]
     fn cleanup_touches_nothing_unrecorded_that_tenancy_forbids() {
         let mut c = Case::holding("MINE");
-        c.permission = Err("not allowed".into());
+        c.permission = Err(NotPermitted::NoUserAllowed {
+            namespace: "team-a".into(),
+        });
         // Recorded in status by the operator: still this resource's to delete.
         assert_eq!(decide_cleanup(&c.observed(), None).delete, vec!["MINE"]);
         let mut c = Case::new();
-        c.permission = Err("not allowed".into());
+        c.permission = Err(NotPermitted::NoUserAllowed {
+            namespace: "team-a".into(),
+        });
         c.status.create_requested_at = Some(Time(at(NOW - 60)));
         assert!(!cleanup_needs_list(&c.observed()));
         let list = vec![cred("ORPHAN", NOW - 30)];
