@@ -7,7 +7,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::Parser;
 use kube::CustomResourceExt;
 use kube_standin::{ApiServer, ApiServerConfig, TokenUser};
@@ -38,6 +37,30 @@ pub struct DemoArgs {
     pub http_addr: std::net::SocketAddr,
 }
 
+/// Why the demo could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot listen on 127.0.0.1:{port} (choose another with --port, 0 for any)")]
+    Listen {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} {}", path.display())]
+    File {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("printing the instructions")]
+    Print(#[from] std::io::Error),
+    #[error("demo settings")]
+    Settings(#[from] clap::Error),
+    #[error(transparent)]
+    Run(#[from] crate::operator::RunError),
+}
+
 /// `RunArgs` parsed as the `run` subcommand would parse them.
 #[derive(Parser)]
 struct Run {
@@ -45,7 +68,7 @@ struct Run {
     args: RunArgs,
 }
 
-pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
     // A fresh token per run: other local users cannot guess their way in.
     let token = format!("{:032x}", rand::random::<u128>());
     let server = ApiServer::try_start_with(ApiServerConfig {
@@ -57,16 +80,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..ApiServerConfig::default()
     })
     .await
-    .with_context(|| {
-        format!(
-            "cannot listen on 127.0.0.1:{} (choose another with --port, 0 for any)",
-            args.port
-        )
+    .map_err(|source| DemoError::Listen {
+        port: args.port,
+        source,
     })?;
     let kubeconfig = match args.kubeconfig.clone() {
         Some(path) => path,
         None => private_dir()
-            .context("creating a private directory for the kubeconfig")?
+            .map_err(|source| DemoError::File {
+                what: "creating a private directory in",
+                path: std::env::temp_dir(),
+                source,
+            })?
             .keep()
             .join("kubeconfig"),
     };
@@ -113,11 +138,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "1m",
         "--region",
         "us-east-1",
-    ])
-    .context("demo settings")?;
+    ])?;
     let result = crate::operator::run(run.args).await;
     drop(server);
-    result
+    Ok(result?)
 }
 
 /// A new directory in the temp dir that only this user may enter.
@@ -132,7 +156,7 @@ fn private_dir() -> std::io::Result<tempfile::TempDir> {
 /// A kubeconfig (mode 0600: it holds the token) for the sandbox, context namespace `default`.
 /// Written to a new file beside `path` and renamed over it: a symlink planted at `path` is
 /// replaced, never followed.
-fn write_kubeconfig(path: &Path, url: &str, ca_pem: &str, token: &str) -> anyhow::Result<()> {
+fn write_kubeconfig(path: &Path, url: &str, ca_pem: &str, token: &str) -> Result<(), DemoError> {
     use base64::Engine;
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
     let text = format!(
@@ -144,13 +168,17 @@ fn write_kubeconfig(path: &Path, url: &str, ca_pem: &str, token: &str) -> anyhow
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let failed = |what: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| DemoError::File { what, path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(failed("creating", dir))?;
     // tempfile creates it with mode 0600.
-    let mut file = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("writing a kubeconfig in {}", dir.display()))?;
+    let mut file =
+        tempfile::NamedTempFile::new_in(dir).map_err(failed("writing a kubeconfig in", dir))?;
     file.write_all(text.as_bytes())
-        .with_context(|| format!("writing a kubeconfig in {}", dir.display()))?;
+        .map_err(failed("writing a kubeconfig in", dir))?;
     file.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
+        .map_err(|error| failed("writing", path)(error.error))?;
     Ok(())
 }

@@ -62,9 +62,13 @@ fn command_line() -> (Cli, String) {
 async fn main() -> std::process::ExitCode {
     let (cli, invoked) = command_line();
     let result = match cli.command {
-        Command::Run(args) => ssc_operator::operator::run(*args).await,
-        Command::Emulator(args) => iam_emulator::run(*args).await,
-        Command::Demo(args) => ssc_operator::demo::run(args).await,
+        Command::Run(args) => ssc_operator::operator::run(*args)
+            .await
+            .map_err(anyhow::Error::from),
+        Command::Emulator(args) => iam_emulator::run(*args).await.map_err(anyhow::Error::from),
+        Command::Demo(args) => ssc_operator::demo::run(args)
+            .await
+            .map_err(anyhow::Error::from),
         Command::Crd => {
             print!("{}", ssc_operator::api::crd_yaml());
             Ok(())

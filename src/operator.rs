@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::Context as _;
 use kube::CustomResourceExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -165,20 +164,61 @@ pub struct RunArgs {
     pub test_clock_offset: Option<jiff::SignedDuration>,
 }
 
+/// How to point the operator at a cluster, for the errors that say it cannot reach one.
+const CLUSTER_HINT: &str = "point it at a cluster: set KUBECONFIG (or ~/.kube/config) to a cluster you can reach, e.g. `kind create cluster` or `k3d cluster create`, or run it in-cluster; or try `ssc-operator demo`, which needs none";
+
+/// Why `ssc-operator run` stopped or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(
+        "leader election: {0} (--lease-duration, --leader-renew-deadline, --leader-retry-period)"
+    )]
+    LeaderTiming(String),
+    #[error(
+        "--test-clock-offset is for the chaos suite only; it needs SSC_ALLOW_TEST_CLOCK_OFFSET=yes"
+    )]
+    TestClockOffsetRefused,
+    #[error("no Kubernetes configuration found ({0}); {CLUSTER_HINT}")]
+    NoKubeconfig(String),
+    #[error("--kubeconfig {path}: {message}")]
+    Kubeconfig { path: String, message: String },
+    #[error("cannot build a Kubernetes client ({0}); {CLUSTER_HINT}")]
+    KubeClient(String),
+    #[error("cannot reach the Kubernetes API server ({0}); {CLUSTER_HINT}")]
+    Unreachable(kube::Error),
+    #[error("the Kubernetes API server did not answer within 10s; {CLUSTER_HINT}")]
+    NoAnswer,
+    #[error(
+        "the ServiceSpecificCredential CRD is not installed: run `ssc-operator crd | kubectl apply -f -` (or `kubectl apply -f crds/`)"
+    )]
+    CrdMissing,
+    #[error("installing the CRD")]
+    CrdInstall(#[source] kube::Error),
+    #[error("the CRD {0} was installed but is not served yet; try again")]
+    CrdNotServed(String),
+    #[error("starting the embedded IAM emulator")]
+    Emulator(#[source] iam_emulator::EmulatorError),
+    #[error("cannot listen on --http-addr {addr}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("lost the leader Lease; exiting so a restart rejoins as a standby")]
+    LostLease,
+}
+
 /// The renew deadline and retry period: as given, or derived from the lease duration (2/3 and
 /// 1/5, as client-go's 10 s and 2 s are of its 15 s); their relations checked.
-fn leader_timing(args: &RunArgs) -> anyhow::Result<(Duration, Duration)> {
+fn leader_timing(args: &RunArgs) -> Result<(Duration, Duration), RunError> {
     let renew_deadline = args
         .leader_renew_deadline
         .unwrap_or(args.lease_duration * 2 / 3);
     let retry_period = args
         .leader_retry_period
         .unwrap_or((args.lease_duration / 5).max(Duration::from_millis(200)));
-    leader::check_timing(args.lease_duration, renew_deadline, retry_period).map_err(|e| {
-        anyhow::anyhow!(
-            "leader election: {e} (--lease-duration, --leader-renew-deadline, --leader-retry-period)"
-        )
-    })?;
+    leader::check_timing(args.lease_duration, renew_deadline, retry_period)
+        .map_err(RunError::LeaderTiming)?;
     Ok((renew_deadline, retry_period))
 }
 
@@ -226,15 +266,13 @@ fn parse_signed_duration(value: &str) -> Result<jiff::SignedDuration, String> {
 }
 
 /// Runs the controller until SIGTERM or Ctrl-C.
-pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let (renew_deadline, retry_period) = leader_timing(&args)?;
     telemetry::init(args.log_format, &args.log_level);
     if let Some(offset) = args.test_clock_offset {
         // A wrong clock is only ever wanted by the chaos suite: refuse it unless asked twice.
         if std::env::var("SSC_ALLOW_TEST_CLOCK_OFFSET").as_deref() != Ok("yes") {
-            anyhow::bail!(
-                "--test-clock-offset is for the chaos suite only; it needs SSC_ALLOW_TEST_CLOCK_OFFSET=yes"
-            );
+            return Err(RunError::TestClockOffsetRefused);
         }
         crate::clock::set_offset(offset);
         warn!(%offset, "test-only clock offset in effect: this process's wall clock is shifted");
@@ -260,7 +298,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             ..EmulatorConfig::default()
         })
         .await
-        .context("starting the embedded IAM emulator")?;
+        .map_err(RunError::Emulator)?;
         info!(endpoint = %handle.endpoint_url(), users = ?args.emulator_users, "embedded IAM emulator started (dev mode: no AWS account is used)");
         let credentials = aws_credential_types::Credentials::new(
             "AKIDEMBEDDEDEMULATOR",
@@ -297,7 +335,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let ready = Arc::new(AtomicBool::new(false));
     let listener = tokio::net::TcpListener::bind(args.http_addr)
         .await
-        .with_context(|| format!("cannot listen on --http-addr {}", args.http_addr))?;
+        .map_err(|source| RunError::Listen {
+            addr: args.http_addr,
+            source,
+        })?;
     let http = tokio::spawn(serve_http(listener, ready.clone(), metrics.clone()));
 
     let identity = args.identity.clone().unwrap_or_else(hostname);
@@ -365,7 +406,7 @@ pub async fn run_as_leader(
     metrics: Arc<Metrics>,
     election: Election,
     shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+) -> Result<(), RunError> {
     let Election {
         client: election_client,
         lease,
@@ -412,7 +453,7 @@ pub async fn run_as_leader(
     stop_election.cancel();
     election.join().await;
     if lost.is_cancelled() && !shutdown.is_cancelled() {
-        anyhow::bail!("lost the leader Lease; exiting so a restart rejoins as a standby");
+        return Err(RunError::LostLease);
     }
     Ok(())
 }
@@ -499,24 +540,27 @@ pub fn kube_client(
 async fn connect_kubernetes(
     fence: WriteFence,
     kubeconfig: Option<&std::path::Path>,
-) -> anyhow::Result<(kube::Client, kube::Client)> {
-    let hint = "point it at a cluster: set KUBECONFIG (or ~/.kube/config) to a cluster you can reach, e.g. `kind create cluster` or `k3d cluster create`, or run it in-cluster; or try `ssc-operator demo`, which needs none";
+) -> Result<(kube::Client, kube::Client), RunError> {
     let config = match kubeconfig {
         Some(path) => {
-            let file = kube::config::Kubeconfig::read_from(path)
-                .map_err(|e| anyhow::anyhow!("cannot read --kubeconfig {}: {e}", path.display()))?;
+            let file =
+                kube::config::Kubeconfig::read_from(path).map_err(|e| RunError::Kubeconfig {
+                    path: path.display().to_string(),
+                    message: format!("cannot read it: {e}"),
+                })?;
             kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
                 .await
-                .map_err(|e| anyhow::anyhow!("--kubeconfig {}: {e}", path.display()))?
+                .map_err(|e| RunError::Kubeconfig {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?
         }
         None => kube::Config::infer()
             .await
-            .map_err(|e| anyhow::anyhow!("no Kubernetes configuration found ({e}); {hint}"))?,
+            .map_err(|e| RunError::NoKubeconfig(e.to_string()))?,
     };
-    let build = |fence| {
-        kube_client(config.clone(), fence)
-            .map_err(|e| anyhow::anyhow!("cannot build a Kubernetes client ({e}); {hint}"))
-    };
+    let build =
+        |fence| kube_client(config.clone(), fence).map_err(|e| RunError::KubeClient(e.to_string()));
     let client = build(fence)?;
     let election = build(WriteFence::always_open())?;
     match tokio::time::timeout(Duration::from_secs(10), client.apiserver_version()).await {
@@ -524,8 +568,8 @@ async fn connect_kubernetes(
             info!(version = %version.git_version, "connected to Kubernetes");
             Ok((client, election))
         }
-        Ok(Err(e)) => anyhow::bail!("cannot reach the Kubernetes API server ({e}); {hint}"),
-        Err(_) => anyhow::bail!("the Kubernetes API server did not answer within 10s; {hint}"),
+        Ok(Err(e)) => Err(RunError::Unreachable(e)),
+        Err(_) => Err(RunError::NoAnswer),
     }
 }
 
@@ -535,7 +579,7 @@ async fn ensure_crd(
     client: &kube::Client,
     install: bool,
     namespace: Option<&str>,
-) -> anyhow::Result<()> {
+) -> Result<(), RunError> {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let served = || async {
         let api = match namespace {
@@ -547,9 +591,7 @@ async fn ensure_crd(
     match served().await {
         Ok(_) => return Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 && install => {}
-        Err(kube::Error::Api(e)) if e.code == 404 => anyhow::bail!(
-            "the ServiceSpecificCredential CRD is not installed: run `ssc-operator crd | kubectl apply -f -` (or `kubectl apply -f crds/`)"
-        ),
+        Err(kube::Error::Api(e)) if e.code == 404 => return Err(RunError::CrdMissing),
         // Anything else (e.g. RBAC) shows up again, with context, in the watch errors.
         Err(e) => {
             warn!(error = %e, "could not check that the CRD is served");
@@ -566,14 +608,14 @@ async fn ensure_crd(
             &kube::api::Patch::Apply(&crd),
         )
         .await
-        .context("installing the CRD")?;
+        .map_err(RunError::CrdInstall)?;
     for _ in 0..50 {
         if served().await.is_ok() {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    anyhow::bail!("the CRD {name} was installed but is not served yet; try again")
+    Err(RunError::CrdNotServed(name))
 }
 
 /// Serves `/metrics`, `/healthz` and `/readyz` until aborted.

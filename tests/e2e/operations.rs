@@ -22,7 +22,7 @@ const LEASE_NS: &str = "ssc-system";
 
 struct Replica {
     shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    task: tokio::task::JoinHandle<Result<(), ssc_operator::operator::RunError>>,
     metrics: Arc<Metrics>,
 }
 

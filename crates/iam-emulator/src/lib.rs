@@ -470,7 +470,7 @@ fn init_tracing(format: LogFormat) {
 }
 
 /// `ssc-operator emulator`: serves until SIGINT/SIGTERM.
-pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
+pub async fn run(args: EmulatorArgs) -> Result<(), EmulatorError> {
     init_tracing(args.log_format);
     let handle = Emulator::start(args.into()).await?;
     tracing::info!(endpoint = %handle.endpoint_url(), "IAM emulator ready");
