@@ -13,7 +13,7 @@ use crate::api::{ServiceSpecificCredential, ServiceSpecificCredentialStatus};
 use crate::iam::{CredentialMetadata, IamError, IssuedCredential, SecretValue};
 use crate::reconcile::conditions::{Reason, ready_condition, reason_for};
 use crate::reconcile::observe::Snapshot;
-use crate::reconcile::plan::{self, Decision, ResetCause};
+use crate::reconcile::plan::{self, Decision, ResetCause, RotationTrigger};
 use crate::reconcile::{Context, Error, FIELD_MANAGER};
 use crate::secret;
 
@@ -174,6 +174,21 @@ pub async fn act(ctx: &Context, snapshot: &Snapshot, decision: Decision) -> Resu
             available(ctx, snapshot, status).await
         }
     }
+}
+
+/// Publishes an Event the plan made.
+async fn publish_planned(
+    ctx: &Context,
+    resource: &ServiceSpecificCredential,
+    event: plan::PlannedEvent,
+    action: &str,
+) {
+    let type_ = if event.warning {
+        EventType::Warning
+    } else {
+        EventType::Normal
+    };
+    publish(ctx, resource, type_, event.reason, action, event.note).await;
 }
 
 /// Records `credential` in status with Ready=True.
@@ -350,53 +365,14 @@ async fn reset(
         Ok(issued) => issued,
         Err(error) => return report_iam_error(ctx, snapshot, error).await,
     };
-    let (event_type, reason, note) = match &cause {
-        ResetCause::Adopt => (
-            EventType::Normal,
-            "CredentialAdopted",
-            format!(
-                "adopted IAM credential {} left by an interrupted create and reset its secret",
-                credential.id
-            ),
-        ),
-        ResetCause::AdoptRequested => (
-            EventType::Normal,
-            "CredentialAdopted",
-            format!(
-                "took over IAM credential {} as spec.adopt asked and reset its secret",
-                credential.id
-            ),
-        ),
-        ResetCause::SecretLost => (
-            EventType::Warning,
-            "SecretRepaired",
-            format!(
-                "Secret {} was missing or its credential keys were edited; reset IAM credential {} and rewrote it",
-                resource.secret_name(),
-                credential.id
-            ),
-        ),
-        ResetCause::Rotate(_) => (
-            EventType::Normal,
-            "CredentialRotated",
-            format!("rotated IAM credential {} (reset)", credential.id),
-        ),
-        ResetCause::AdoptRotation { old } => (
-            EventType::Normal,
-            "CredentialRotated",
-            format!(
-                "adopted IAM credential {} left by an interrupted rotation (reset); {old} retires after the grace period",
-                credential.id
-            ),
-        ),
-    };
+    let event = plan::reset_event(&cause, &credential.id, &resource.secret_name());
     let now = crate::clock::now();
     let adjust = |status: &mut ServiceSpecificCredentialStatus| {
         clear_intent(status);
         match &cause {
-            ResetCause::Rotate(request) => {
+            ResetCause::Rotate(trigger) => {
                 status.last_rotation_time = Some(Time(now));
-                if let Some(request) = request {
+                if let RotationTrigger::Requested(request) = trigger {
                     status.handled_rotate_request = Some(request.clone());
                 }
             }
@@ -404,10 +380,7 @@ async fn reset(
             ResetCause::Adopt | ResetCause::AdoptRequested | ResetCause::SecretLost => {}
         }
     };
-    if matches!(
-        cause,
-        ResetCause::Adopt | ResetCause::AdoptRequested | ResetCause::AdoptRotation { .. }
-    ) {
+    if plan::reset_adopts(&cause) {
         // Status names an adopted credential before its secret goes anywhere.
         record_then_deliver(
             ctx,
@@ -421,7 +394,7 @@ async fn reset(
     } else {
         deliver(ctx, snapshot, &snapshot.status, &issued, adjust).await?;
     }
-    publish(ctx, resource, event_type, reason, "ResetCredential", note).await;
+    publish_planned(ctx, resource, event, "ResetCredential").await;
     Ok(Outcome {
         reason: Reason::Available,
     })
@@ -468,7 +441,7 @@ async fn recreate(
     record_then_deliver(ctx, snapshot, &base, &issued, Reason::Rotating, |status| {
         start_retirement(status, snapshot, &old.id, now);
         status.slots_used = slots_after_create(snapshot);
-        if let ResetCause::Rotate(Some(request)) = &cause {
+        if let ResetCause::Rotate(RotationTrigger::Requested(request)) = &cause {
             status.handled_rotate_request = Some(request.clone());
         }
     })

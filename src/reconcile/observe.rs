@@ -29,7 +29,7 @@ pub struct Snapshot {
     pub secret_observation: SecretObservation,
     /// Our Secret under the name status records, when spec.secret.name moved away from it.
     pub old_secret: Option<Secret>,
-    pub old_secret_intact: Option<String>,
+    pub old_secret_credential: Option<String>,
     pub credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
     /// Whether `credentials` came from a service snapshot rather than a List of the user now.
     pub listed_from_snapshot: bool,
@@ -66,7 +66,7 @@ impl Snapshot {
             validity: self.validity.clone(),
             permission: self.permission.clone(),
             secret: self.secret_observation.clone(),
-            old_secret_intact: self.old_secret_intact.clone(),
+            old_secret_credential: self.old_secret_credential.clone(),
             template: self.template.clone(),
             credentials: self.credentials.clone(),
             claimed_elsewhere: &self.claimed_elsewhere,
@@ -145,7 +145,7 @@ pub async fn observe_kubernetes(
     };
 
     let status = resource.status.clone().unwrap_or_default();
-    let (old_secret, old_secret_intact) = match status.secret_name.as_deref() {
+    let (old_secret, old_secret_credential) = match status.secret_name.as_deref() {
         Some(old) if old != secret_name => match secrets.get_opt(old).await? {
             Some(s) if secret::is_owned_by(&s, &uid) => {
                 let intact = secret::read_back(&s, kind).map(|(id, _, _)| id);
@@ -165,7 +165,7 @@ pub async fn observe_kubernetes(
         secret,
         secret_observation,
         old_secret,
-        old_secret_intact,
+        old_secret_credential,
         credentials: None,
         listed_from_snapshot: false,
         claimed_elsewhere: HashMap::new(),

@@ -67,8 +67,8 @@ pub struct Observed<'a> {
     /// Present when the Secret lives under another name than status says (spec.secret.name
     /// changed) and the old one is ours and intact: the credential id it holds, which can be moved
     /// without a Reset when it is the one status records.
-    pub old_secret_intact: Option<String>,
-    /// `Err(message)` when the template cannot render.
+    pub old_secret_credential: Option<String>,
+    /// Why the template cannot render, if it cannot.
     pub template: Result<(), RenderError>,
     /// The user's credentials for this service; `None` when IAM was not asked (a gate failed).
     pub credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
@@ -95,10 +95,19 @@ pub enum ResetCause {
     AdoptRequested,
     /// The Secret is gone or its credential keys were edited.
     SecretLost,
-    /// Rotation: the value of the rotate annotation, or `None` for interval rotation.
-    Rotate(Option<String>),
+    /// Rotation, by the schedule or on request.
+    Rotate(RotationTrigger),
     /// The orphan of an interrupted Recreate rotation is adopted; `old` then retires.
     AdoptRotation { old: String },
+}
+
+/// What asked for a rotation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RotationTrigger {
+    /// `rotation.interval` elapsed, or an API key's `beforeExpiry` came.
+    Schedule,
+    /// A new value of the rotate annotation (recorded as handled once done).
+    Requested(String),
 }
 
 /// The one next step.
@@ -148,6 +157,67 @@ pub enum Decision {
         issued_at: String,
         restart: WorkloadRestart,
     },
+}
+
+/// An Event a pass publishes once its writes are done.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedEvent {
+    pub warning: bool,
+    pub reason: &'static str,
+    pub note: String,
+}
+
+/// What a Reset for `cause` tells (`credential` is the one reset, `secret` the Secret's name).
+pub fn reset_event(cause: &ResetCause, credential: &str, secret: &str) -> PlannedEvent {
+    let (warning, reason, note) = match cause {
+        ResetCause::Adopt => (
+            false,
+            "CredentialAdopted",
+            format!(
+                "adopted IAM credential {credential} left by an interrupted create and reset its secret"
+            ),
+        ),
+        ResetCause::AdoptRequested => (
+            false,
+            "CredentialAdopted",
+            format!(
+                "took over IAM credential {credential} as spec.adopt asked and reset its secret"
+            ),
+        ),
+        ResetCause::SecretLost => (
+            true,
+            "SecretRepaired",
+            format!(
+                "Secret {secret} was missing or its credential keys were edited; reset IAM credential {credential} and rewrote it"
+            ),
+        ),
+        ResetCause::Rotate(_) => (
+            false,
+            "CredentialRotated",
+            format!("rotated IAM credential {credential} (reset)"),
+        ),
+        ResetCause::AdoptRotation { old } => (
+            false,
+            "CredentialRotated",
+            format!(
+                "adopted IAM credential {credential} left by an interrupted rotation (reset); {old} retires after the grace period"
+            ),
+        ),
+    };
+    PlannedEvent {
+        warning,
+        reason,
+        note,
+    }
+}
+
+/// Whether a Reset for `cause` takes over a credential status does not name yet: status then
+/// names it before its secret goes anywhere.
+pub fn reset_adopts(cause: &ResetCause) -> bool {
+    matches!(
+        cause,
+        ResetCause::Adopt | ResetCause::AdoptRequested | ResetCause::AdoptRotation { .. }
+    )
 }
 
 /// What a [`Decision::FollowCredential`] does to the workloads.
@@ -559,7 +629,7 @@ fn decide_with_credential(
         } => secret_id == &credential.id,
         _ => false,
     };
-    let movable = observed.old_secret_intact.as_deref() == Some(credential.id.as_str());
+    let movable = observed.old_secret_credential.as_deref() == Some(credential.id.as_str());
     // Workloads follow the credential the Secret holds before anything else happens, the
     // retirement of the one they may still use included.
     if secret_holds_it && let Some(follow) = follow_credential(observed, credential, slots_used) {
@@ -734,13 +804,16 @@ fn rotation_trigger(
     if let Some(request) = observed.rotate_request
         && observed.status.handled_rotate_request.as_deref() != Some(request)
     {
-        return Some((ResetCause::Rotate(Some(request.to_string())), recreate));
+        return Some((
+            ResetCause::Rotate(RotationTrigger::Requested(request.to_string())),
+            recreate,
+        ));
     }
     if interval_due_at(observed, credential).is_some_and(|due| due <= observed.now) {
-        return Some((ResetCause::Rotate(None), recreate));
+        return Some((ResetCause::Rotate(RotationTrigger::Schedule), recreate));
     }
     let renew_at = renew_at(observed, credential)?;
-    (renew_at <= observed.now).then_some((ResetCause::Rotate(None), true))
+    (renew_at <= observed.now).then_some((ResetCause::Rotate(RotationTrigger::Schedule), true))
 }
 
 /// A duration field of `spec.rotation`, when set and valid.
@@ -938,7 +1011,7 @@ mod tests {
         permission: Result<(), NotPermitted>,
         template: Result<(), RenderError>,
         secret: SecretObservation,
-        old_secret_intact: Option<String>,
+        old_secret_credential: Option<String>,
         credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
         claimed: HashMap<String, String>,
         claims_complete: bool,
@@ -957,7 +1030,7 @@ mod tests {
                 permission: Ok(()),
                 template: Ok(()),
                 secret: SecretObservation::Missing,
-                old_secret_intact: None,
+                old_secret_credential: None,
                 credentials: Some(Ok(vec![])),
                 claimed: HashMap::new(),
                 claims_complete: true,
@@ -987,7 +1060,7 @@ mod tests {
                 validity: self.validity.clone(),
                 permission: self.permission.clone(),
                 secret: self.secret.clone(),
-                old_secret_intact: self.old_secret_intact.clone(),
+                old_secret_credential: self.old_secret_credential.clone(),
                 template: self.template.clone(),
                 credentials: self.credentials.clone(),
                 claimed_elsewhere: &self.claimed,
@@ -1443,7 +1516,7 @@ mod tests {
     fn renamed_secret_moves_without_reset() {
         let mut c = Case::holding("ACCA1");
         c.secret = SecretObservation::Missing;
-        c.old_secret_intact = Some("ACCA1".into());
+        c.old_secret_credential = Some("ACCA1".into());
         assert!(matches!(c.decide(), Decision::RewriteSecret { .. }));
     }
 
@@ -1497,7 +1570,7 @@ mod tests {
             c.decide(),
             Decision::Reset {
                 credential: cred("ACCA1", NOW - 100),
-                cause: ResetCause::Rotate(Some("1732280000".into()))
+                cause: ResetCause::Rotate(RotationTrigger::Requested("1732280000".into()))
             }
         );
         c.status.handled_rotate_request = Some("1732280000".into());
@@ -1549,7 +1622,7 @@ mod tests {
         assert!(matches!(
             c.decide(),
             Decision::Reset {
-                cause: ResetCause::Rotate(None),
+                cause: ResetCause::Rotate(RotationTrigger::Schedule),
                 ..
             }
         ));
@@ -1649,7 +1722,7 @@ mod tests {
             c.decide(),
             Decision::Recreate {
                 old: cred("ACCA1", NOW - 100),
-                cause: ResetCause::Rotate(Some("1".into())),
+                cause: ResetCause::Rotate(RotationTrigger::Requested("1".into())),
                 existing: vec!["ACCA1".into()]
             }
         );
@@ -1844,5 +1917,30 @@ mod tests {
         c.issued_at = Some("2026-12-01T12:00:00.000Z");
         c.spec.rollout_restart.clear();
         assert_eq!(reason(&c.decide()), Reason::Available);
+    }
+
+    #[test]
+    fn a_reset_tells_why_and_adoptions_are_recorded_first() {
+        let event = reset_event(&ResetCause::SecretLost, "ACCA1", "git");
+        assert!(event.warning);
+        assert_eq!(event.reason, "SecretRepaired");
+        assert!(event.note.contains("Secret git") && event.note.contains("ACCA1"));
+        let rotated = reset_event(
+            &ResetCause::Rotate(RotationTrigger::Schedule),
+            "ACCA1",
+            "git",
+        );
+        assert_eq!(
+            (rotated.warning, rotated.reason),
+            (false, "CredentialRotated")
+        );
+        assert!(reset_adopts(&ResetCause::AdoptRequested));
+        assert!(reset_adopts(&ResetCause::AdoptRotation {
+            old: "ACCA0".into()
+        }));
+        assert!(!reset_adopts(&ResetCause::SecretLost));
+        assert!(!reset_adopts(&ResetCause::Rotate(
+            RotationTrigger::Requested("1".into())
+        )));
     }
 }
