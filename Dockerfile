@@ -26,6 +26,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY crates ./crates
+COPY benches ./benches
 # --locked: exactly Cargo.lock. Cache mounts keep the registry and the target
 # dir (one per platform) between builds; the binary is copied out of the mount.
 # aws-lc-sys builds its C code with the cc crate: no cmake, clang or bindgen.

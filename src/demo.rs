@@ -53,6 +53,8 @@ pub enum DemoError {
         #[source]
         source: std::io::Error,
     },
+    #[error("creating a private directory for the kubeconfig")]
+    PrivateDir(#[source] std::io::Error),
     #[error("printing the instructions")]
     Print(#[from] std::io::Error),
     #[error("demo settings")]
@@ -87,11 +89,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
     let kubeconfig = match args.kubeconfig.clone() {
         Some(path) => path,
         None => private_dir()
-            .map_err(|source| DemoError::File {
-                what: "creating a private directory in",
-                path: std::env::temp_dir(),
-                source,
-            })?
+            .map_err(DemoError::PrivateDir)?
             .keep()
             .join("kubeconfig"),
     };

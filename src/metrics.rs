@@ -83,7 +83,7 @@ impl Metrics {
         let reconcile_errors = Family::<CategoryLabels, Counter>::default();
         registry.register(
             "reconcile_errors",
-            "Failed reconciles by category (an IAM outcome's Ready reason, Conflict, KubernetesError, RenderError, NotLeader)",
+            "Failed reconciles by category (the Ready reason of an IAM failure or of SecretConflict, Conflict, KubernetesError, RenderError)",
             reconcile_errors.clone(),
         );
         let reconcile_duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));

@@ -180,6 +180,8 @@ pub enum RunError {
     TestClockOffsetRefused,
     #[error("no Kubernetes configuration found ({0}); {CLUSTER_HINT}")]
     NoKubeconfig(String),
+    #[error("cannot read --kubeconfig {path}: {message}")]
+    KubeconfigUnreadable { path: String, message: String },
     #[error("--kubeconfig {path}: {message}")]
     Kubeconfig { path: String, message: String },
     #[error("cannot build a Kubernetes client ({0}); {CLUSTER_HINT}")]
@@ -543,11 +545,12 @@ async fn connect_kubernetes(
 ) -> Result<(kube::Client, kube::Client), RunError> {
     let config = match kubeconfig {
         Some(path) => {
-            let file =
-                kube::config::Kubeconfig::read_from(path).map_err(|e| RunError::Kubeconfig {
+            let file = kube::config::Kubeconfig::read_from(path).map_err(|e| {
+                RunError::KubeconfigUnreadable {
                     path: path.display().to_string(),
-                    message: format!("cannot read it: {e}"),
-                })?;
+                    message: e.to_string(),
+                }
+            })?;
             kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
                 .await
                 .map_err(|e| RunError::Kubeconfig {

@@ -102,7 +102,7 @@ impl Replicas {
             "--resync-interval".into(),
             "20s".into(),
             "--log-level".into(),
-            "info,ssc_operator=debug".into(),
+            "info,ssc_operator=debug,iam_emulator=debug".into(),
         ];
         if let Some(offset) = clock_offset_secs.filter(|s| *s != 0) {
             args.push(format!("--test-clock-offset={offset}s"));

@@ -71,3 +71,10 @@ def test_build_context_has_what_cargo_needs_and_nothing_else():
     for path in re.findall(r'^(?:path|build)\s*=\s*"([^"]+)"', cargo, re.M):
         assert path.split("/")[0] in allowed, f"{path} is not in the build context"
     assert not (ROOT / "build.rs").exists() or "build.rs" in allowed
+    # Declared targets without a path live where cargo looks by default; cargo refuses the whole
+    # manifest (even for `cargo build --bin`) when one of them is missing from the context.
+    for kind, folder in (("bench", "benches"), ("test", "tests"), ("example", "examples")):
+        for block in re.findall(rf"^\[\[{kind}\]\]\n((?:[^\[\n].*\n?)*)", cargo, re.M):
+            if not re.search(r"^path\s*=", block, re.M):
+                assert folder in allowed, f"[[{kind}]] {block.strip()} needs {folder}/ in the build context"
+

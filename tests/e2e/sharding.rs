@@ -47,7 +47,7 @@ fn start_shard(h: &Harness, dir: &std::path::Path, shard: &str) -> Shard {
             "--lease-duration",
             "3s",
             "--log-level",
-            "info,ssc_operator=debug",
+            "info,ssc_operator=debug,iam_emulator=debug",
         ])
         .env("KUBECONFIG", &kubeconfig)
         .env("POD_NAME", shard_user(shard))

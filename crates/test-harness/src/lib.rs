@@ -54,7 +54,10 @@ fn init_logs() {
     static INIT: OnceLock<()> = OnceLock::new();
     INIT.get_or_init(|| {
         let subscriber = tracing_subscriber::fmt()
-            .with_env_filter("ssc_operator=trace,kube=debug,aws_smithy_runtime=debug")
+            // The emulator is its own crate (target `iam_emulator`): its lines are checked for leaks too.
+            .with_env_filter(
+                "ssc_operator=trace,iam_emulator=trace,kube=debug,aws_smithy_runtime=debug",
+            )
             .json()
             .with_writer(|| BufferWriter)
             .finish();
