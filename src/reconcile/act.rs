@@ -1105,8 +1105,6 @@ async fn restart_workloads(
     snapshot: &Snapshot,
     issued_at: &str,
 ) -> Result<RestartReport, Error> {
-    use crate::api::WorkloadKind;
-    use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
     let resource = &snapshot.resource;
     let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {
         RESTARTED_AT_ANNOTATION: issued_at
@@ -1120,20 +1118,16 @@ async fn restart_workloads(
         let client = ctx.client.clone();
         let ns = snapshot.namespace.as_str();
         let name = workload.name.as_str();
-        let result = match workload.kind {
-            WorkloadKind::Deployment => Api::<Deployment>::namespaced(client, ns)
-                .patch(name, &params, &Patch::Merge(&patch))
-                .await
-                .map(|_| ()),
-            WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(client, ns)
-                .patch(name, &params, &Patch::Merge(&patch))
-                .await
-                .map(|_| ()),
-            WorkloadKind::DaemonSet => Api::<DaemonSet>::namespaced(client, ns)
-                .patch(name, &params, &Patch::Merge(&patch))
-                .await
-                .map(|_| ()),
-        };
+        // apps/v1, plural the lowercased kind + "s": deployments, statefulsets, daemonsets.
+        let kind = kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "apps",
+            "v1",
+            workload.kind.as_str(),
+        ));
+        let result = Api::<kube::api::DynamicObject>::namespaced_with(client, ns, &kind)
+            .patch(name, &params, &Patch::Merge(&patch))
+            .await
+            .map(|_| ());
         let what = format!("{}/{name}", workload.kind.as_str());
         match result {
             Ok(()) => report.restarted.push(what),

@@ -16,6 +16,26 @@ use ssc_operator::tenancy::PolicyMode;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ssc-operator");
 
+/// Sends SIGTERM to `child` and waits (at most 15 s) for it to exit.
+pub(crate) fn sigterm_and_wait(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -191,22 +211,7 @@ async fn dev_mode_reconciles_logs_json_and_stops_on_sigterm() {
     assert!(!metrics.contains(&password));
 
     // SIGTERM: finish, release the Lease, exit 0.
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = sigterm_and_wait(&mut child);
     reader.join().unwrap();
     let lines = lines.lock().unwrap().clone();
     assert!(status.success(), "exit {status:?}: {lines:?}");

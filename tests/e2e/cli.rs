@@ -14,13 +14,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_ssc-operator");
 /// A kubeconfig for the stand-in whose context's namespace is the test namespace.
 fn kubeconfig(dir: &Path, url: &str, token: &str) -> PathBuf {
     let path = dir.join("kubeconfig");
-    std::fs::write(
-        &path,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: standin\n  cluster:\n    server: {url}\nusers:\n- name: user\n  user:\n    token: {token}\ncontexts:\n- name: standin\n  context:\n    cluster: standin\n    user: user\n    namespace: {NS}\ncurrent-context: standin\n"
-        ),
-    )
-    .unwrap();
+    crate::harness::write_kubeconfig_in(&path, url, token, NS);
     path
 }
 

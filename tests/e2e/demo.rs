@@ -123,22 +123,7 @@ fn demo_serves_a_sandbox_kubectl_can_use_and_stops_on_sigterm() {
     );
     assert!(ok && password.len() > 40, "{password}");
 
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = crate::binary::sigterm_and_wait(&mut child);
     assert!(status.success(), "{status:?}");
 }
 

@@ -653,10 +653,15 @@ fn tenant() -> TokenUser {
 /// Writes a kubeconfig at `path` for the stand-in at `url`, authenticating with `token`, with
 /// `ssc-system` as its namespace (where a started binary keeps its Lease).
 pub fn write_kubeconfig(path: &std::path::Path, url: &str, token: &str) {
+    write_kubeconfig_in(path, url, token, "ssc-system");
+}
+
+/// [`write_kubeconfig`] whose context's namespace is `namespace`.
+pub fn write_kubeconfig_in(path: &std::path::Path, url: &str, token: &str, namespace: &str) {
     std::fs::write(
         path,
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: standin\n  cluster:\n    server: {url}\nusers:\n- name: user\n  user:\n    token: {token}\ncontexts:\n- name: standin\n  context:\n    cluster: standin\n    user: user\n    namespace: ssc-system\ncurrent-context: standin\n"
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: standin\n  cluster:\n    server: {url}\nusers:\n- name: user\n  user:\n    token: {token}\ncontexts:\n- name: standin\n  context:\n    cluster: standin\n    user: user\n    namespace: {namespace}\ncurrent-context: standin\n"
         ),
     )
     .unwrap();
