@@ -20,3 +20,30 @@ pub fn now() -> Timestamp {
     let now = Timestamp::now();
     now.checked_add(offset).unwrap_or(now)
 }
+
+/// Where a reconcile pass reads the time: [`now`] in the operator, a clock the test sets in
+/// tests of `act`.
+#[derive(Clone)]
+pub struct Clock(std::sync::Arc<dyn Fn() -> Timestamp + Send + Sync>);
+
+impl Clock {
+    /// This process's wall clock ([`now`]).
+    pub fn system() -> Self {
+        Clock(std::sync::Arc::new(now))
+    }
+
+    /// A clock that reads whatever `read` says.
+    pub fn from_fn(read: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
+        Clock(std::sync::Arc::new(read))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}

@@ -1,5 +1,6 @@
 //! The reconcile loop: kube-runtime's `Controller` over `ServiceSpecificCredential`s and the
-//! Secrets they own. Each pass observes ([`observe`]), decides ([`plan`], pure) and acts ([`act`]).
+//! Secrets they own. Each pass observes ([`observe`]), plans ([`plan`] decides, [`script`] lists
+//! the steps; both pure) and acts ([`act`] carries the steps out).
 
 pub mod act;
 pub mod conditions;
@@ -7,6 +8,8 @@ pub mod events;
 pub mod failure;
 pub mod observe;
 pub mod plan;
+pub mod schedule;
+pub mod script;
 mod tracked;
 
 use std::collections::HashMap;
@@ -137,6 +140,8 @@ impl ReconcileObserver for NoopReconcileObserver {
 /// Shared state of all reconciles.
 pub struct Context {
     pub client: Client,
+    /// Where passes read the time.
+    pub clock: crate::clock::Clock,
     pub iam: Arc<dyn Iam>,
     pub events: events::Publisher,
     pub config: Config,
@@ -296,26 +301,30 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
     } else {
         None
     };
-    let mut decision = plan::decide(&snapshot.observed());
-    if snapshot.listed_from_snapshot && decision.needs_exact_listing() {
+    let mut plan = plan::plan(&snapshot.observed());
+    if let plan::Plan::ListExactly(decision) = &plan {
         tracing::debug!(
             ?decision,
             "decided from a service snapshot; listing the user to confirm"
         );
         observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Exact).await;
-        decision = plan::decide(&snapshot.observed());
+        plan = plan::plan(&snapshot.observed());
     }
-    if ctx.config.shard_selector.is_some()
-        && let Some(wait) = plan::shard_wait(&snapshot.observed(), &decision)
-    {
-        // The claims of every shard were read (`observe_iam`); an orphan waits until whoever
-        // made it had time to record it, a Create announced by this resource's status until
-        // the shard that announced it (the resource may have just moved) had time to finish.
-        info!(retry_in = ?wait, ?decision, "waiting: another shard may still be recording or creating a credential for this user");
-        return Ok((Action::requeue(wait), current_reason(resource)));
-    }
-    tracing::debug!(?decision, "decided");
-    if decision.writes_iam()
+    let script = match plan {
+        plan::Plan::Act(script) => script,
+        plan::Plan::Wait { after, why } => {
+            // With shards, the claims of every shard were read (`observe_iam`).
+            info!(retry_in = ?after, "waiting: {why}");
+            return Ok((Action::requeue(after), current_reason(resource)));
+        }
+        plan::Plan::ListExactly(decision) => {
+            // Not asked twice: the listing above was exact.
+            warn!(?decision, "still no exact listing; looking again shortly");
+            return Ok((Action::requeue(STALE_COPY_RETRY), current_reason(resource)));
+        }
+    };
+    tracing::debug!(steps = ?script.steps, "planned");
+    if script.writes_iam
         && let Some(wait) = ctx.namespace_budget_used_up(&snapshot.namespace)
     {
         info!(
@@ -324,7 +333,8 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
         );
         return Ok((Action::requeue(wait), current_reason(resource)));
     }
-    let outcome = act::act(ctx, &snapshot, decision).await?;
+    let wake_at = script.wake_at;
+    let outcome = act::act(ctx, &snapshot, script).await?;
     let attempt = ctx.attempt(&uid, outcome.reason);
     let mut after = outcome
         .reason
@@ -334,8 +344,8 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
         after.filter(|_| !outcome.reason.is_ready() && outcome.reason != Reason::Creating),
     );
     // Retirements, rotations and expiries happen on time, not at the next resync.
-    if let Some(at) = plan::wake_at(&snapshot.observed()) {
-        let until = at.duration_since(crate::clock::now());
+    if let Some(at) = wake_at {
+        let until = at.duration_since(ctx.clock.now());
         let until =
             Duration::try_from(until).unwrap_or(Duration::ZERO) + Duration::from_millis(100);
         after = Some(after.map_or(until, |a| a.min(until)));
@@ -362,74 +372,17 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
     if plan::cleanup_needs_list(&snapshot.observed()) {
         observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Exact).await;
     }
-    let observed = snapshot.observed();
-    let credentials = match &snapshot.credentials {
-        Some(Ok(list)) => Some(list.as_slice()),
-        Some(Err(IamError::UserNotFound { .. })) => None,
-        Some(Err(error)) => return Err(Error::Iam(error.clone())),
-        None => None,
-    };
-    let plan::Cleanup { delete, retain } = plan::decide_cleanup(&observed, credentials);
-    if ctx.config.shard_selector.is_some()
-        && let Some(wait) = credentials
-            .into_iter()
-            .flatten()
-            .filter(|c| delete.contains(&c.id) && !plan::recorded(&observed, &c.id))
-            .find_map(|orphan| plan::orphan_settling(orphan.create_date, snapshot.now))
-    {
-        info!(retry_in = ?wait, "waiting before deleting an orphan another shard may have just created");
-        return Ok((Action::requeue(wait), Reason::Deleting));
-    }
-    if let Some(id) = retain {
-        act::release_secrets(ctx, &snapshot, &id).await?;
-        act::publish(
-            ctx,
-            resource,
-            kube::runtime::events::EventType::Normal,
-            "CredentialRetained",
-            "DeleteCredential",
-            format!(
-                "deletionPolicy Retain: IAM credential {id} is kept, and Secret {} with it",
-                resource.secret_name()
-            ),
-        )
-        .await;
-    }
-    if !delete.is_empty() {
-        // Deleting what a stale copy names could leak the credential a newer status holds.
-        act::ensure_current(ctx, &snapshot).await?;
-    }
-    for id in delete {
-        match ctx.iam.delete(&resource.spec.user_name, &id).await {
-            Ok(()) => {
-                info!(credential_id = %id, "deleted IAM credential");
-                act::publish(
-                    ctx,
-                    resource,
-                    kube::runtime::events::EventType::Normal,
-                    "CredentialDeleted",
-                    "DeleteCredential",
-                    format!("deleted IAM credential {id}"),
-                )
-                .await;
-            }
-            // Already gone: deletion is done.
-            Err(IamError::CredentialNotFound { .. } | IamError::UserNotFound { .. }) => {}
-            Err(error) => {
-                act::write_status(
-                    ctx,
-                    &snapshot,
-                    &snapshot.status,
-                    snapshot.status.clone(),
-                    Reason::Deleting,
-                    format!("deleting IAM credential {id}: {error}"),
-                )
-                .await?;
-                warn!(%error, "could not delete IAM credential; keeping the finalizer");
-                return Err(Error::Iam(error));
-            }
+    let script = match plan::plan_cleanup(&snapshot.observed())? {
+        plan::Plan::Act(script) => script,
+        plan::Plan::Wait { after, why } => {
+            info!(retry_in = ?after, "waiting: {why}");
+            return Ok((Action::requeue(after), Reason::Deleting));
         }
-    }
+        plan::Plan::ListExactly(_) => {
+            return Ok((Action::requeue(STALE_COPY_RETRY), Reason::Deleting));
+        }
+    };
+    act::act(ctx, &snapshot, script).await?;
     if let Some(uid) = resource.uid() {
         ctx.tracked.forget(&uid);
     }
@@ -517,6 +470,7 @@ pub async fn run(
     let namespace_writes = governor::RateLimiter::keyed(config.namespace_writes);
     let ctx = Arc::new(Context {
         client,
+        clock: crate::clock::Clock::system(),
         iam,
         events,
         stores: controllers.iter().map(Controller::store).collect(),

@@ -2,7 +2,6 @@
 //! claims and — only when the gates pass — the user's credentials in IAM.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -38,18 +37,10 @@ pub struct Snapshot {
     pub namespace: String,
     /// `--rollout-restart`.
     pub rollout_restart_enabled: bool,
+    /// `--shard-selector` is set.
+    pub sharded: bool,
+    pub secret_name: String,
     pub now: Timestamp,
-    /// What this reconcile's status writes are conditioned on (see `act::write_status`).
-    pub fence: Mutex<Fence>,
-}
-
-/// The resourceVersion the next status write is conditioned on: the snapshot's, then the one
-/// this reconcile last wrote. `confirmed` once a fenced write succeeded, which proved the
-/// snapshot was not a stale cached copy.
-#[derive(Debug, Default)]
-pub struct Fence {
-    pub resource_version: Option<String>,
-    pub confirmed: bool,
 }
 
 impl Snapshot {
@@ -79,6 +70,10 @@ impl Snapshot {
                 _ => None,
             },
             rollout_restart_enabled: self.rollout_restart_enabled,
+            secret_name: &self.secret_name,
+            old_secret: self.old_secret.is_some(),
+            listed_from_snapshot: self.listed_from_snapshot,
+            sharded: self.sharded,
             now: self.now,
         }
     }
@@ -172,11 +167,9 @@ pub async fn observe_kubernetes(
         claims_complete: false,
         namespace,
         rollout_restart_enabled: ctx.config.rollout_restart,
-        now: crate::clock::now(),
-        fence: Mutex::new(Fence {
-            resource_version: resource.resource_version(),
-            confirmed: false,
-        }),
+        sharded: ctx.config.shard_selector.is_some(),
+        secret_name,
+        now: ctx.clock.now(),
     })
 }
 

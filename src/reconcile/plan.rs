@@ -22,6 +22,9 @@ use crate::api::{
 };
 use crate::iam::{CredentialMetadata, CredentialStatus, IamError};
 use crate::reconcile::conditions::{Reason, reason_for};
+pub use crate::reconcile::schedule::next_rotation_at;
+use crate::reconcile::schedule::{interval_due, renewal_due};
+use crate::reconcile::script::{self, Script};
 use crate::secret::RenderError;
 use crate::tenancy::NotPermitted;
 
@@ -83,6 +86,15 @@ pub struct Observed<'a> {
     pub secret_issued_at: Option<&'a str>,
     /// Whether this installation may restart workloads (`--rollout-restart`).
     pub rollout_restart_enabled: bool,
+    /// The name of the Secret the resource writes.
+    pub secret_name: &'a str,
+    /// Whether our Secret under the name status records (spec.secret.name moved away from it)
+    /// is there, to be deleted once the new one is written.
+    pub old_secret: bool,
+    /// Whether `credentials` came from a service snapshot rather than a List of the user now.
+    pub listed_from_snapshot: bool,
+    /// Whether replicas split the resources into shards (`--shard-selector`).
+    pub sharded: bool,
     pub now: Timestamp,
 }
 
@@ -159,67 +171,6 @@ pub enum Decision {
     },
 }
 
-/// An Event a pass publishes once its writes are done.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlannedEvent {
-    pub warning: bool,
-    pub reason: &'static str,
-    pub note: String,
-}
-
-/// What a Reset for `cause` tells (`credential` is the one reset, `secret` the Secret's name).
-pub fn reset_event(cause: &ResetCause, credential: &str, secret: &str) -> PlannedEvent {
-    let (warning, reason, note) = match cause {
-        ResetCause::Adopt => (
-            false,
-            "CredentialAdopted",
-            format!(
-                "adopted IAM credential {credential} left by an interrupted create and reset its secret"
-            ),
-        ),
-        ResetCause::AdoptRequested => (
-            false,
-            "CredentialAdopted",
-            format!(
-                "took over IAM credential {credential} as spec.adopt asked and reset its secret"
-            ),
-        ),
-        ResetCause::SecretLost => (
-            true,
-            "SecretRepaired",
-            format!(
-                "Secret {secret} was missing or its credential keys were edited; reset IAM credential {credential} and rewrote it"
-            ),
-        ),
-        ResetCause::Rotate(_) => (
-            false,
-            "CredentialRotated",
-            format!("rotated IAM credential {credential} (reset)"),
-        ),
-        ResetCause::AdoptRotation { old } => (
-            false,
-            "CredentialRotated",
-            format!(
-                "adopted IAM credential {credential} left by an interrupted rotation (reset); {old} retires after the grace period"
-            ),
-        ),
-    };
-    PlannedEvent {
-        warning,
-        reason,
-        note,
-    }
-}
-
-/// Whether a Reset for `cause` takes over a credential status does not name yet: status then
-/// names it before its secret goes anywhere.
-pub fn reset_adopts(cause: &ResetCause) -> bool {
-    matches!(
-        cause,
-        ResetCause::Adopt | ResetCause::AdoptRequested | ResetCause::AdoptRotation { .. }
-    )
-}
-
 /// What a [`Decision::FollowCredential`] does to the workloads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WorkloadRestart {
@@ -290,6 +241,59 @@ impl Decision {
                 | Decision::RewriteSecret { .. }
         )
     }
+}
+
+/// What a pass does next, decided on what it observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// `decision` was made on a service snapshot and rests on what it may not show yet
+    /// ([`Decision::needs_exact_listing`]): list the user, then plan again.
+    ListExactly(Decision),
+    /// Nothing now: look again after `after`.
+    Wait { after: Duration, why: &'static str },
+    /// Carry these steps out.
+    Act(Script),
+}
+
+/// The plan of a pass for a resource that is not being deleted.
+pub fn plan(observed: &Observed<'_>) -> Plan {
+    let decision = decide(observed);
+    if observed.listed_from_snapshot && decision.needs_exact_listing() {
+        return Plan::ListExactly(decision);
+    }
+    if observed.sharded
+        && let Some(after) = shard_wait(observed, &decision)
+    {
+        return Plan::Wait {
+            after,
+            why: "another shard may still be recording or creating a credential for this user",
+        };
+    }
+    Plan::Act(script::for_decision(observed, decision))
+}
+
+/// The plan of a pass for a resource being deleted; an IAM failure to list (other than a user
+/// that no longer exists) fails the pass.
+pub fn plan_cleanup(observed: &Observed<'_>) -> Result<Plan, IamError> {
+    let credentials = match &observed.credentials {
+        Some(Ok(list)) => Some(list.as_slice()),
+        Some(Err(IamError::UserNotFound { .. })) | None => None,
+        Some(Err(error)) => return Err(error.clone()),
+    };
+    let Cleanup { delete, retain } = decide_cleanup(observed, credentials);
+    if observed.sharded
+        && let Some(after) = credentials
+            .into_iter()
+            .flatten()
+            .filter(|c| delete.contains(&c.id) && !recorded(observed, &c.id))
+            .find_map(|orphan| orphan_settling(orphan.create_date, observed.now))
+    {
+        return Ok(Plan::Wait {
+            after,
+            why: "another shard may have just created the orphan to delete",
+        });
+    }
+    Ok(Plan::Act(script::for_cleanup(observed, retain, delete)))
 }
 
 /// Checks that need no IAM call. `Some` stops the reconcile before IAM is asked anything.
@@ -816,16 +820,6 @@ fn rotation_trigger(
     (renew_at <= observed.now).then_some((ResetCause::Rotate(RotationTrigger::Schedule), true))
 }
 
-/// A duration field of `spec.rotation`, when set and valid.
-fn spec_duration(
-    spec: &ServiceSpecificCredentialSpec,
-    field: impl Fn(&crate::api::RotationSpec) -> Option<&String>,
-) -> Option<jiff::SignedDuration> {
-    let value = spec.rotation.as_ref().and_then(field)?;
-    let duration = crate::api::parse_duration(value).ok()?;
-    jiff::SignedDuration::try_from(duration).ok()
-}
-
 /// When the rotation interval has passed since the last rotation (or the creation).
 fn interval_due_at(observed: &Observed<'_>, credential: &CredentialMetadata) -> Option<Timestamp> {
     interval_due(
@@ -835,45 +829,9 @@ fn interval_due_at(observed: &Observed<'_>, credential: &CredentialMetadata) -> 
     )
 }
 
-fn interval_due(
-    spec: &ServiceSpecificCredentialSpec,
-    last_rotation: Option<Timestamp>,
-    created: Timestamp,
-) -> Option<Timestamp> {
-    let interval = spec_duration(spec, |r| r.interval.as_ref())?;
-    let since = last_rotation.map_or(created, |t| t.max(created));
-    since.checked_add(interval).ok()
-}
-
 /// When an API key with an expiry is renewed (`beforeExpiry` before it expires).
 fn renew_at(observed: &Observed<'_>, credential: &CredentialMetadata) -> Option<Timestamp> {
     renewal_due(observed.spec, credential.expiration_date?)
-}
-
-fn renewal_due(spec: &ServiceSpecificCredentialSpec, expires: Timestamp) -> Option<Timestamp> {
-    let before_expiry = spec_duration(spec, |r| r.before_expiry.as_ref())?;
-    Some(expires.checked_sub(before_expiry).unwrap_or(expires))
-}
-
-/// When the next scheduled rotation of the credential `status` records is due
-/// (`status.nextRotationTime`): the rotation interval or an API key's renewal before expiry,
-/// whichever comes first. Computed from the status itself, so every status write carries it.
-pub fn next_rotation_at(
-    spec: &ServiceSpecificCredentialSpec,
-    status: &ServiceSpecificCredentialStatus,
-) -> Option<Timestamp> {
-    status.credential_id.as_ref()?;
-    let created = status.create_date.as_ref()?.0;
-    let interval = interval_due(
-        spec,
-        status.last_rotation_time.as_ref().map(|t| t.0),
-        created,
-    );
-    let renewal = status
-        .expiration_date
-        .as_ref()
-        .and_then(|e| renewal_due(spec, e.0));
-    interval.into_iter().chain(renewal).min()
 }
 
 /// The next moment something becomes due without any change in Kubernetes: the retirement of a
@@ -1068,6 +1026,10 @@ mod tests {
                 namespace: "team-a",
                 secret_issued_at: self.issued_at,
                 rollout_restart_enabled: self.rollout_restart,
+                secret_name: "git",
+                old_secret: self.old_secret_credential.is_some(),
+                listed_from_snapshot: false,
+                sharded: false,
                 now: at(NOW),
             }
         }
@@ -1917,30 +1879,5 @@ mod tests {
         c.issued_at = Some("2026-12-01T12:00:00.000Z");
         c.spec.rollout_restart.clear();
         assert_eq!(reason(&c.decide()), Reason::Available);
-    }
-
-    #[test]
-    fn a_reset_tells_why_and_adoptions_are_recorded_first() {
-        let event = reset_event(&ResetCause::SecretLost, "ACCA1", "git");
-        assert!(event.warning);
-        assert_eq!(event.reason, "SecretRepaired");
-        assert!(event.note.contains("Secret git") && event.note.contains("ACCA1"));
-        let rotated = reset_event(
-            &ResetCause::Rotate(RotationTrigger::Schedule),
-            "ACCA1",
-            "git",
-        );
-        assert_eq!(
-            (rotated.warning, rotated.reason),
-            (false, "CredentialRotated")
-        );
-        assert!(reset_adopts(&ResetCause::AdoptRequested));
-        assert!(reset_adopts(&ResetCause::AdoptRotation {
-            old: "ACCA0".into()
-        }));
-        assert!(!reset_adopts(&ResetCause::SecretLost));
-        assert!(!reset_adopts(&ResetCause::Rotate(
-            RotationTrigger::Requested("1".into())
-        )));
     }
 }

@@ -1,0 +1,505 @@
+//! Carries a [`Script`] out, step by step, and nothing else: every choice — which checks, which
+//! calls, what each failure means, what status and Events say — was made by
+//! [`crate::reconcile::plan`] and [`crate::reconcile::script`]. What only the calls can tell
+//! (the credential an IAM call issued, an error, the time of a write) is filled in here.
+
+mod secrets;
+mod workloads;
+
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::EventType;
+use kube::{Resource, ResourceExt};
+use tracing::{info, warn};
+
+use crate::api::{ServiceSpecificCredential, ServiceSpecificCredentialStatus};
+use crate::iam::{IamError, IssuedCredential};
+use crate::reconcile::conditions::{Reason, ready_condition, reason_for};
+use crate::reconcile::observe::Snapshot;
+use crate::reconcile::script::{
+    self, IamCall, IamStep, IfFailed, IfGone, PlannedEvent, Script, SecretMaterial, SecretSource,
+    SecretWrite, StatusEdit, StatusWrite, Step,
+};
+use crate::reconcile::{Context, Error, FIELD_MANAGER, plan, schedule};
+use crate::secret;
+
+/// What a pass ended with: the reason now reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub reason: Reason,
+}
+
+/// Runs `script`'s steps in order; the first that fails or ends the pass stops it.
+pub async fn act(ctx: &Context, snapshot: &Snapshot, script: Script) -> Result<Outcome, Error> {
+    let mut run = Run::new(ctx, snapshot);
+    for step in &script.steps {
+        if let Flow::End(reason) = run.step(step).await? {
+            return Ok(Outcome { reason });
+        }
+    }
+    Ok(Outcome {
+        reason: script.outcome,
+    })
+}
+
+enum Flow {
+    Next,
+    /// The pass ends here with this reason.
+    End(Reason),
+}
+
+/// What one pass has done so far.
+struct Run<'a> {
+    ctx: &'a Context,
+    snapshot: &'a Snapshot,
+    /// The status last written (at first, the observed one): the base of the next write.
+    written: ServiceSpecificCredentialStatus,
+    fence: Fence,
+    /// What this pass's IAM Create or Reset issued.
+    issued: Option<IssuedCredential>,
+    restarts: workloads::RestartReport,
+}
+
+/// The resourceVersion the next status write is conditioned on: the snapshot's, then the one
+/// this pass last wrote. `confirmed` once a conditioned write succeeded, which proved the
+/// snapshot was not a stale cached copy.
+#[derive(Debug, Default)]
+struct Fence {
+    resource_version: Option<String>,
+    confirmed: bool,
+}
+
+impl<'a> Run<'a> {
+    fn new(ctx: &'a Context, snapshot: &'a Snapshot) -> Self {
+        Run {
+            ctx,
+            snapshot,
+            written: snapshot.status.clone(),
+            fence: Fence {
+                resource_version: snapshot.resource.resource_version(),
+                confirmed: false,
+            },
+            issued: None,
+            restarts: workloads::RestartReport::default(),
+        }
+    }
+
+    async fn step(&mut self, step: &Step) -> Result<Flow, Error> {
+        let (ctx, snapshot) = (self.ctx, self.snapshot);
+        match step {
+            Step::ProveCurrent => self.ensure_current().await?,
+            Step::PreflightSecret => {
+                if let Some((reason, message)) = secrets::preflight_secret(ctx, snapshot).await? {
+                    self.report(reason, message, &[]).await?;
+                    return Ok(Flow::End(reason));
+                }
+            }
+            Step::WriteStatus(write) => self.write(write).await?,
+            Step::Iam(call) => return self.iam(call).await,
+            Step::WriteSecret(write) => return self.write_secret(write).await,
+            Step::DeleteOldSecret => secrets::delete_old_secret(ctx, snapshot).await?,
+            Step::ReleaseSecrets { credential_id } => {
+                secrets::release_secrets(ctx, snapshot, credential_id).await?;
+            }
+            Step::RestartWorkloads { issued_at } => {
+                self.restarts = workloads::restart_workloads(ctx, snapshot, issued_at).await?;
+            }
+            Step::TellRestarts { issued_at } => {
+                self.restarts
+                    .publish(ctx, &snapshot.resource, issued_at)
+                    .await;
+            }
+            Step::Publish(event) => self.publish(event).await,
+        }
+        Ok(Flow::Next)
+    }
+
+    async fn publish(&self, event: &PlannedEvent) {
+        let type_ = if event.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        let note = event
+            .note
+            .text(self.issued.as_ref().map(|issued| &issued.metadata));
+        publish(
+            self.ctx,
+            &self.snapshot.resource,
+            type_,
+            event.reason,
+            event.action,
+            note,
+        )
+        .await;
+    }
+
+    /// The status a write leaves: `edits` over the last one written, at the time of the write.
+    fn edited(&self, edits: &[StatusEdit]) -> ServiceSpecificCredentialStatus {
+        let now = self.ctx.clock.now();
+        let issued = self.issued.as_ref().map(|issued| &issued.metadata);
+        let mut status = self.written.clone();
+        for edit in edits {
+            script::apply_edit(&mut status, edit, issued, now);
+        }
+        status
+    }
+
+    async fn write(&mut self, write: &StatusWrite) -> Result<(), Error> {
+        let status = self.edited(&write.edits);
+        if write.records_iam_write {
+            self.record_status(status, write.reason, &write.message)
+                .await
+        } else {
+            self.write_status(status, write.reason, &write.message)
+                .await
+        }
+    }
+
+    /// A status write the plan could not foresee (a refusal, a failure): `edits` with Ready
+    /// `reason`, and the Event of a changed Ready reason, as every planned write has.
+    async fn report(
+        &mut self,
+        reason: Reason,
+        message: String,
+        edits: &[StatusEdit],
+    ) -> Result<(), Error> {
+        let previous = ready_reason(&self.written);
+        let event = script::ready_transition(previous.as_deref(), reason, &message);
+        let status = self.edited(edits);
+        self.write_status(status, reason, &message).await?;
+        if let Some(event) = event {
+            self.publish(&event).await;
+        }
+        Ok(())
+    }
+
+    async fn iam(&mut self, step: &IamStep) -> Result<Flow, Error> {
+        let iam = &self.ctx.iam;
+        let result = match &step.call {
+            IamCall::Create {
+                user,
+                service,
+                age_days,
+            } => iam.create(user, service, *age_days).await.map(|issued| {
+                info!(credential_id = %issued.metadata.id, "created IAM credential");
+                Some(issued)
+            }),
+            IamCall::Reset { user, id } => iam.reset(user, id).await.map(Some),
+            IamCall::SetStatus { user, id, active } => {
+                iam.update_status(user, id, *active).await.map(|()| None)
+            }
+            IamCall::Delete { user, id } => iam.delete(user, id).await.map(|()| {
+                info!(credential_id = %id, "deleted IAM credential");
+                None
+            }),
+        };
+        match result {
+            Ok(issued) => {
+                self.issued = issued.or(self.issued.take());
+                if let Some(event) = &step.announce {
+                    self.publish(event).await;
+                }
+                Ok(Flow::Next)
+            }
+            Err(error) => self.iam_failed(step, error).await,
+        }
+    }
+
+    async fn iam_failed(&mut self, step: &IamStep, error: IamError) -> Result<Flow, Error> {
+        let gone = match error {
+            IamError::CredentialNotFound { .. } => true,
+            IamError::UserNotFound { .. } => step.if_gone == IfGone::DoneQuietly,
+            _ => false,
+        };
+        if gone {
+            match step.if_gone {
+                IfGone::Failed => {}
+                IfGone::EndPass(reason) => return Ok(Flow::End(reason)),
+                IfGone::Done => {
+                    if let Some(event) = &step.announce {
+                        self.publish(event).await;
+                    }
+                    return Ok(Flow::Next);
+                }
+                IfGone::DoneQuietly => return Ok(Flow::Next),
+            }
+        }
+        let reason = reason_for(&error);
+        match step.if_failed {
+            IfFailed::Report => {
+                self.report(reason, error.to_string(), &[]).await?;
+                Ok(Flow::End(reason))
+            }
+            IfFailed::ReportCreate { list_on_limit }
+                if list_on_limit && matches!(error, IamError::LimitExceeded { .. }) =>
+            {
+                self.report_limit().await?;
+                Ok(Flow::End(Reason::LimitExceeded))
+            }
+            IfFailed::ReportCreate { .. } => {
+                // Only a definite no leaves nothing behind for the marker to protect.
+                let edits: &[StatusEdit] = if error.is_definite() {
+                    &[StatusEdit::ClearIntent]
+                } else {
+                    &[]
+                };
+                self.report(reason, error.to_string(), edits).await?;
+                Ok(Flow::End(reason))
+            }
+            IfFailed::FailDeleting => {
+                let id = match &step.call {
+                    IamCall::Delete { id, .. } => id.as_str(),
+                    _ => "?",
+                };
+                let message = format!("deleting IAM credential {id}: {error}");
+                self.report(Reason::Deleting, message, &[]).await?;
+                warn!(%error, "could not delete IAM credential; keeping the finalizer");
+                Err(Error::Iam(error))
+            }
+        }
+    }
+
+    /// Create answered LimitExceeded: nothing was created, and the marker must not outlive this
+    /// attempt. The user is listed again to say who holds the slots.
+    async fn report_limit(&mut self) -> Result<(), Error> {
+        let spec = &self.snapshot.resource.spec;
+        let list = self
+            .ctx
+            .iam
+            .list(&spec.user_name, spec.service_name.as_str())
+            .await
+            .unwrap_or_default();
+        // The claims were read for the listing this pass planned on, not this one: an id not
+        // looked up is not named.
+        let mut observed = self.snapshot.observed();
+        observed.claims_complete = false;
+        let message = plan::limit_message(&observed, &list);
+        let edits = [
+            StatusEdit::ClearIntent,
+            StatusEdit::SlotsUsed(Some(list.len() as i32)),
+        ];
+        self.report(Reason::LimitExceeded, message, &edits).await
+    }
+
+    async fn write_secret(&mut self, write: &SecretWrite) -> Result<Flow, Error> {
+        let (ctx, snapshot) = (self.ctx, self.snapshot);
+        let written = match &write.material {
+            SecretMaterial::Issued { issued_at } => {
+                let Some(issued) = &self.issued else {
+                    return Ok(Flow::End(Reason::Creating));
+                };
+                let metadata = &issued.metadata;
+                let login = metadata.login();
+                secrets::write_secret(
+                    ctx,
+                    snapshot,
+                    &metadata.id,
+                    login,
+                    &issued.secret,
+                    Some(issued_at),
+                )
+                .await
+            }
+            SecretMaterial::Copy { from, id } => {
+                let source = match from {
+                    SecretSource::Current => snapshot.secret.as_ref(),
+                    SecretSource::Old => snapshot.old_secret.as_ref(),
+                };
+                let uid = snapshot.resource.uid().unwrap_or_default();
+                let kind = snapshot.resource.spec.service_name.kind();
+                let copy = source
+                    .filter(|s| secret::is_owned_by(s, &uid))
+                    .and_then(|s| {
+                        secret::read_back(s, kind).map(|read| (read, secret::issued_at(s)))
+                    })
+                    .filter(|((held, _, _), _)| held == id);
+                let Some(((_, login, value), issued_at)) = copy else {
+                    // Nothing intact to copy from: the next observation resets.
+                    return Ok(Flow::End(Reason::Creating));
+                };
+                secrets::write_secret(ctx, snapshot, id, &login, &value, issued_at).await
+            }
+        };
+        if let Err(error) = written {
+            if let Some(fallback) = &write.if_failed {
+                let status = self.edited(&fallback.edits);
+                let event = script::ready_transition(
+                    ready_reason(&self.written).as_deref(),
+                    fallback.reason,
+                    &fallback.message,
+                );
+                self.write_status(status, fallback.reason, &fallback.message)
+                    .await?;
+                if let Some(event) = event {
+                    self.publish(&event).await;
+                }
+            }
+            return Err(error);
+        }
+        Ok(Flow::Next)
+    }
+
+    /// Writes `new` with Ready `reason` through the status subresource: a merge patch over the
+    /// last status written (it also clears removed fields), conditioned on the fence's
+    /// resourceVersion, so that a pass working from a stale cached copy gets 409 Conflict instead
+    /// of writing old fields back over newer ones. Nothing is sent when nothing changes.
+    async fn write_status(
+        &mut self,
+        mut new: ServiceSpecificCredentialStatus,
+        reason: Reason,
+        message: &str,
+    ) -> Result<(), Error> {
+        let resource = &self.snapshot.resource;
+        let old = &self.written;
+        let previous = old.conditions.iter().find(|c| c.type_ == "Ready");
+        let generation = resource.meta().generation;
+        let condition = ready_condition(
+            previous,
+            reason,
+            message.to_string(),
+            generation,
+            self.ctx.clock.now(),
+        );
+        new.conditions.retain(|c| c.type_ != "Ready");
+        new.conditions.insert(0, condition);
+        new.observed_generation = generation;
+        new.next_rotation_time = schedule::next_rotation_at(&resource.spec, &new)
+            .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time);
+        if new != *old {
+            self.fenced_status_patch(status_merge_patch(old, &new))
+                .await?;
+        }
+        self.written = new;
+        Ok(())
+    }
+
+    /// [`Run::write_status`] for a status that records an IAM write already done: it must land.
+    /// A 409 here does not mean the decision was stale (that was checked before the IAM write),
+    /// only that the object moved on meanwhile, so the patch is sent again on the current version.
+    async fn record_status(
+        &mut self,
+        new: ServiceSpecificCredentialStatus,
+        reason: Reason,
+        message: &str,
+    ) -> Result<(), Error> {
+        self.note_recorded(&new);
+        let mut attempt = 0;
+        loop {
+            match self.write_status(new.clone(), reason, message).await {
+                Err(Error::Kube(kube::Error::Api(e))) if e.code == 409 && attempt < 3 => {
+                    attempt += 1;
+                    let resource = &self.snapshot.resource;
+                    let current = self.resources().get(&resource.name_any()).await?;
+                    if current.uid() != resource.uid() {
+                        return Err(Error::Kube(kube::Error::Api(e)));
+                    }
+                    self.fence.resource_version = current.resource_version();
+                    info!(
+                        attempt,
+                        "status moved on meanwhile; recording the IAM write again"
+                    );
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Remembers the ids `status` names as this resource's, before the write that records them,
+    /// so no other reconcile of this process can take them for unclaimed while caches catch up.
+    fn note_recorded(&self, status: &ServiceSpecificCredentialStatus) {
+        self.ctx.tracked.note_recorded(
+            &self.snapshot.resource.uid().unwrap_or_default(),
+            &self.snapshot.namespace,
+            [&status.credential_id, &status.retiring_credential_id]
+                .into_iter()
+                .flatten(),
+        );
+    }
+
+    /// Proves the snapshot current before an IAM write: a no-op status patch conditioned on its
+    /// resourceVersion (409 Conflict when the cache served a stale copy). Skipped when a
+    /// conditioned status write of this pass already proved it.
+    async fn ensure_current(&mut self) -> Result<(), Error> {
+        if self.fence.confirmed {
+            return Ok(());
+        }
+        self.fenced_status_patch(serde_json::json!({})).await
+    }
+
+    fn resources(&self) -> Api<ServiceSpecificCredential> {
+        Api::namespaced(self.ctx.client.clone(), &self.snapshot.namespace)
+    }
+
+    /// Sends `patch` to the status subresource with the fence's resourceVersion, and moves the
+    /// fence to the version written.
+    async fn fenced_status_patch(&mut self, mut patch: serde_json::Value) -> Result<(), Error> {
+        let resource = &self.snapshot.resource;
+        let version = self.fence.resource_version.clone();
+        if let Some(version) = &version {
+            patch["metadata"] = serde_json::json!({ "resourceVersion": version });
+        }
+        let written = self
+            .resources()
+            .patch_status(
+                &resource.name_any(),
+                &PatchParams {
+                    field_manager: Some(FIELD_MANAGER.into()),
+                    ..PatchParams::default()
+                },
+                &Patch::Merge(&patch),
+            )
+            .await?;
+        // A patch that changed nothing leaves the version as it was: that one is still current.
+        if let (Some(uid), Some(replaced)) = (resource.uid(), version)
+            && written.resource_version().as_ref() != Some(&replaced)
+        {
+            self.ctx.tracked.note_superseded(&uid, replaced);
+        }
+        self.fence.resource_version = written.resource_version();
+        self.fence.confirmed = true;
+        Ok(())
+    }
+}
+
+/// The reason of `status`'s Ready condition.
+fn ready_reason(status: &ServiceSpecificCredentialStatus) -> Option<String> {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.reason.clone())
+}
+
+/// `{"status": new}` plus explicit nulls for fields `new` no longer has (a JSON merge patch
+/// only removes what it sets to null).
+pub fn status_merge_patch(
+    old: &ServiceSpecificCredentialStatus,
+    new: &ServiceSpecificCredentialStatus,
+) -> serde_json::Value {
+    let old = serde_json::to_value(old).unwrap_or_default();
+    let mut new = serde_json::to_value(new).unwrap_or_default();
+    if let (Some(old), Some(new)) = (old.as_object(), new.as_object_mut()) {
+        for key in old.keys() {
+            new.entry(key.clone()).or_insert(serde_json::Value::Null);
+        }
+    }
+    serde_json::json!({ "status": new })
+}
+
+/// Publishes an Event; a failure is logged, never fatal. Notes never hold secret material.
+async fn publish(
+    ctx: &Context,
+    resource: &ServiceSpecificCredential,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    if let Err(error) = ctx
+        .events
+        .publish(&resource.object_ref(&()), type_, reason, action, note)
+        .await
+    {
+        warn!(%error, reason, "could not publish Event");
+    }
+}

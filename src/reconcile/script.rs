@@ -1,0 +1,989 @@
+//! What a pass does, as data: the steps that carry a [`Decision`] out, in the order that keeps
+//! the one-time secret safe (see [`crate::reconcile::plan`]), with what each failure means.
+//! Pure: [`for_decision`] and [`for_cleanup`] only read the observation; `act` runs the steps.
+//!
+//! What a step cannot know in advance — the credential an IAM call issues, the time of a write,
+//! an error's text — it names ([`StatusEdit::IssuedCredential`], [`Note::Created`], …) and `act`
+//! fills in.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::api::{DesiredStatus, ServiceSpecificCredentialStatus};
+use crate::iam::{CredentialMetadata, CredentialStatus};
+use crate::reconcile::conditions::Reason;
+use crate::reconcile::plan::{
+    Decision, Observed, ResetCause, RotationTrigger, SecretObservation, WorkloadRestart,
+    intent_settled,
+};
+
+/// Everything one pass does after observing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Script {
+    pub steps: Vec<Step>,
+    /// The Ready reason the pass ends with when every step succeeds.
+    pub outcome: Reason,
+    /// Whether a step writes to IAM (what a namespace's share of the IAM budget counts).
+    pub writes_iam: bool,
+    /// When something becomes due without any change in Kubernetes (a retirement, a rotation, an
+    /// expiry): the pass is repeated then at the latest.
+    pub wake_at: Option<Timestamp>,
+}
+
+/// One thing a pass does. `act` runs them in order and stops at the first that fails.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Proves the observed resource current: a no-op status patch conditioned on its
+    /// resourceVersion (409 Conflict from a stale cached copy). Skipped once a conditioned
+    /// status write of this pass succeeded, which proved it already.
+    ProveCurrent,
+    /// Sends the Secret this resource would write, with placeholder material, as a server-side
+    /// dry run. When the API server refuses it (someone else's Secret took the name, or it is
+    /// invalid, too large, immutable, in a terminating namespace), the refusal is reported as
+    /// Ready (with its Event when the reason changes) and the pass ends: nothing is asked of IAM.
+    PreflightSecret,
+    WriteStatus(StatusWrite),
+    Iam(IamStep),
+    WriteSecret(SecretWrite),
+    /// Deletes our Secret under the name status records (spec.secret.name moved away from it).
+    DeleteOldSecret,
+    /// `deletionPolicy: Retain`: our Secrets (current and old name) lose our ownerReference and
+    /// label, and say where they came from.
+    ReleaseSecrets {
+        credential_id: String,
+    },
+    /// Sets each `spec.rolloutRestart` workload's restartedAt to `issued_at`. Missing or invalid
+    /// workloads are skipped (told by [`Step::TellRestarts`]); a refusal of the operator's rights
+    /// is told at once and fails the pass.
+    RestartWorkloads {
+        issued_at: String,
+    },
+    /// Tells what [`Step::RestartWorkloads`] did, once it is recorded.
+    TellRestarts {
+        issued_at: String,
+    },
+    Publish(PlannedEvent),
+}
+
+/// A status write: `edits` over the status last written in this pass (at first, the observed
+/// one), with Ready set to `reason` and `message`. Sent as a merge patch conditioned on the
+/// resourceVersion; nothing is sent when the status would not change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusWrite {
+    pub edits: Vec<StatusEdit>,
+    pub reason: Reason,
+    pub message: String,
+    /// The write records an IAM write already done: it must land. A 409 then only means the
+    /// object moved on meanwhile (the decision was proven current before the IAM write), and the
+    /// patch is sent again on the current version.
+    pub records_iam_write: bool,
+}
+
+/// One change to the status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StatusEdit {
+    /// Names this credential (id, login, alias, IAM status, dates).
+    Credential(CredentialMetadata),
+    /// Names the credential this pass's IAM call issued.
+    IssuedCredential,
+    /// Names no credential (the one named vanished).
+    ForgetCredential,
+    /// The intent to create, before IAM holds anything: the time of the write and the ids that
+    /// exist now, none of which can be the new one (see `plan::adoption_candidates`).
+    RecordIntent {
+        existing: Vec<String>,
+    },
+    /// Drops the intent marker and its ids.
+    ClearIntent,
+    /// Drops the intent's time only: it has nothing left to protect (`plan::intent_settled`).
+    SettleIntent,
+    SlotsUsed(Option<i32>),
+    /// `old` retires `grace` after the time of the write, which is also the rotation's time.
+    StartRetirement {
+        old: String,
+        grace: Duration,
+        handled_request: Option<String>,
+    },
+    /// A rotation by Reset, done at the time of the write.
+    Rotated {
+        handled_request: Option<String>,
+    },
+    /// The previous credential does not retire before this time.
+    RetireNoEarlierThan(Timestamp),
+    /// The previous credential is gone.
+    Retired,
+    SecretName(String),
+    WorkloadsRestartedFor(String),
+}
+
+/// An IAM call and what its failures mean.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IamStep {
+    pub call: IamCall,
+    /// Published right after the call succeeds.
+    pub announce: Option<PlannedEvent>,
+    pub if_gone: IfGone,
+    pub if_failed: IfFailed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IamCall {
+    Create {
+        user: String,
+        service: String,
+        age_days: Option<i32>,
+    },
+    Reset {
+        user: String,
+        id: String,
+    },
+    SetStatus {
+        user: String,
+        id: String,
+        active: bool,
+    },
+    Delete {
+        user: String,
+        id: String,
+    },
+}
+
+/// What an answer of "no such credential" (CredentialNotFound) means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IfGone {
+    /// A failure like any other ([`IfFailed`]).
+    Failed,
+    /// The pass ends with this reason and writes nothing: the next pass observes again.
+    EndPass(Reason),
+    /// What the call was for is done: go on, [`IamStep::announce`] included.
+    Done,
+    /// Done, also when the user is gone (UserNotFound): go on, without the announcement.
+    DoneQuietly,
+}
+
+/// What any other failure of the call does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IfFailed {
+    /// Reports the error as Ready (its reason and text) and ends the pass.
+    Report,
+    /// A failed Create: reported, and the intent marker is cleared when IAM answered a definite
+    /// no (nothing was created; a timeout or a 5xx may hide a Create that took effect). With
+    /// `list_on_limit`, LimitExceeded lists the user again and reports who holds the slots.
+    ReportCreate { list_on_limit: bool },
+    /// Reports Deleting with the error and fails the pass (the finalizer stays).
+    FailDeleting,
+}
+
+/// The Secret write of a pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretWrite {
+    pub material: SecretMaterial,
+    /// Written (with Ready `Creating`) when the Secret write fails, before the pass fails: a
+    /// Reset killed the secret the Secret still holds.
+    pub if_failed: Option<StatusWrite>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretMaterial {
+    /// The secret this pass's IAM call issued, issued at `issued_at`.
+    Issued { issued_at: String },
+    /// Copied, with its issue time, from our Secret that holds credential `id`. When that Secret
+    /// turns out not to hold it, the pass ends as `Creating` and the next one observes again.
+    Copy { from: SecretSource, id: String },
+}
+
+/// Which of our Secrets holds the material to copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    /// The one under the current name.
+    Current,
+    /// The one under the name status records.
+    Old,
+}
+
+/// An Event a pass publishes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedEvent {
+    pub warning: bool,
+    pub reason: &'static str,
+    pub action: &'static str,
+    pub note: Note,
+}
+
+/// An Event's text; never secret material.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    Text(String),
+    /// "created IAM credential NEW (LOGIN) and wrote Secret `secret`".
+    Created {
+        secret: String,
+    },
+    /// "created IAM credential NEW to replace `old` (Recreate); …".
+    Replaced {
+        old: String,
+        grace: Duration,
+    },
+}
+
+impl Note {
+    /// The text, naming `issued` (the credential this pass's IAM call issued) where it says so.
+    pub fn text(&self, issued: Option<&CredentialMetadata>) -> String {
+        let id = issued.map_or("?", |c| c.id.as_str());
+        match self {
+            Note::Text(text) => text.clone(),
+            Note::Created { secret } => format!(
+                "created IAM credential {id} ({}) and wrote Secret {secret}",
+                issued.map_or("?", |c| c.login())
+            ),
+            Note::Replaced { old, grace } => format!(
+                "created IAM credential {id} to replace {old} (Recreate); {old} stays valid for {}s",
+                grace.as_secs()
+            ),
+        }
+    }
+}
+
+impl PlannedEvent {
+    fn normal(reason: &'static str, action: &'static str, note: String) -> Self {
+        PlannedEvent {
+            warning: false,
+            reason,
+            action,
+            note: Note::Text(note),
+        }
+    }
+
+    fn warning(reason: &'static str, action: &'static str, note: String) -> Self {
+        PlannedEvent {
+            warning: true,
+            ..PlannedEvent::normal(reason, action, note)
+        }
+    }
+}
+
+/// The Event of a status write that changes the Ready reason from `previous`; none otherwise.
+pub fn ready_transition(
+    previous: Option<&str>,
+    reason: Reason,
+    message: &str,
+) -> Option<PlannedEvent> {
+    if previous == Some(reason.as_str()) {
+        return None;
+    }
+    let note = if message.is_empty() {
+        format!("Ready: {reason}")
+    } else {
+        message.to_string()
+    };
+    Some(PlannedEvent {
+        warning: reason.is_warning(),
+        reason: reason.as_str(),
+        action: "Reconcile",
+        note: Note::Text(note),
+    })
+}
+
+/// What a Reset for `cause` tells (`credential` is the one reset, `secret` the Secret's name).
+pub fn reset_event(cause: &ResetCause, credential: &str, secret: &str) -> PlannedEvent {
+    let action = "ResetCredential";
+    match cause {
+        ResetCause::Adopt => PlannedEvent::normal(
+            "CredentialAdopted",
+            action,
+            format!(
+                "adopted IAM credential {credential} left by an interrupted create and reset its secret"
+            ),
+        ),
+        ResetCause::AdoptRequested => PlannedEvent::normal(
+            "CredentialAdopted",
+            action,
+            format!(
+                "took over IAM credential {credential} as spec.adopt asked and reset its secret"
+            ),
+        ),
+        ResetCause::SecretLost => PlannedEvent::warning(
+            "SecretRepaired",
+            action,
+            format!(
+                "Secret {secret} was missing or its credential keys were edited; reset IAM credential {credential} and rewrote it"
+            ),
+        ),
+        ResetCause::Rotate(_) => PlannedEvent::normal(
+            "CredentialRotated",
+            action,
+            format!("rotated IAM credential {credential} (reset)"),
+        ),
+        ResetCause::AdoptRotation { old } => PlannedEvent::normal(
+            "CredentialRotated",
+            action,
+            format!(
+                "adopted IAM credential {credential} left by an interrupted rotation (reset); {old} retires after the grace period"
+            ),
+        ),
+    }
+}
+
+/// Whether a Reset for `cause` takes over a credential status does not name yet: status then
+/// names it before its secret goes anywhere.
+pub fn reset_adopts(cause: &ResetCause) -> bool {
+    matches!(
+        cause,
+        ResetCause::Adopt | ResetCause::AdoptRequested | ResetCause::AdoptRotation { .. }
+    )
+}
+
+/// Collects the steps of one pass, tracking the Ready reason each status write leaves so that a
+/// write that changes it is followed by its Event.
+struct Steps {
+    steps: Vec<Step>,
+    ready: Option<String>,
+}
+
+impl Steps {
+    fn new(observed: &Observed<'_>) -> Self {
+        Steps {
+            steps: Vec::new(),
+            ready: observed
+                .status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "Ready")
+                .map(|c| c.reason.clone()),
+        }
+    }
+
+    fn push(&mut self, step: Step) -> &mut Self {
+        self.steps.push(step);
+        self
+    }
+
+    fn publish(&mut self, event: PlannedEvent) -> &mut Self {
+        self.push(Step::Publish(event))
+    }
+
+    fn status(&mut self, write: StatusWrite) -> &mut Self {
+        let event = ready_transition(self.ready.as_deref(), write.reason, &write.message);
+        self.ready = Some(write.reason.as_str().to_string());
+        self.push(Step::WriteStatus(write));
+        if let Some(event) = event {
+            self.publish(event);
+        }
+        self
+    }
+
+    fn finish(self, observed: &Observed<'_>, outcome: Reason) -> Script {
+        let writes_iam = self.steps.iter().any(|s| matches!(s, Step::Iam(_)));
+        Script {
+            steps: self.steps,
+            outcome,
+            writes_iam,
+            wake_at: crate::reconcile::plan::wake_at(observed),
+        }
+    }
+}
+
+fn write(edits: Vec<StatusEdit>, reason: Reason, message: String) -> StatusWrite {
+    StatusWrite {
+        edits,
+        reason,
+        message,
+        records_iam_write: false,
+    }
+}
+
+fn record(edits: Vec<StatusEdit>, reason: Reason, message: String) -> StatusWrite {
+    StatusWrite {
+        records_iam_write: true,
+        ..write(edits, reason, message)
+    }
+}
+
+/// The edits that name `held` (a credential IAM reported) and drop an intent marker it settles.
+fn naming(observed: &Observed<'_>, held: &CredentialMetadata) -> Vec<StatusEdit> {
+    let mut edits = vec![StatusEdit::Credential(held.clone())];
+    if observed.status.create_requested_at.is_some() && intent_settled(observed, held) {
+        edits.push(StatusEdit::SettleIntent);
+    }
+    edits
+}
+
+fn grace_period(observed: &Observed<'_>) -> Duration {
+    observed
+        .spec
+        .rotation
+        .as_ref()
+        .map_or(crate::api::DEFAULT_GRACE_PERIOD, |r| r.grace())
+}
+
+fn create_call(observed: &Observed<'_>) -> IamCall {
+    IamCall::Create {
+        user: observed.spec.user_name.clone(),
+        service: observed.spec.service_name.as_str().to_string(),
+        age_days: observed.spec.credential_age_days,
+    }
+}
+
+/// The user's slots once a Create succeeded: the ones listed plus the new one.
+fn slots_after_create(observed: &Observed<'_>) -> Option<i32> {
+    match &observed.credentials {
+        Some(Ok(list)) => Some(list.len() as i32 + 1),
+        _ => None,
+    }
+}
+
+/// The Ready reason and message while an IAM write is attempted: `reason` at first, but a
+/// failure being retried keeps its own (no flip back and forth, no Event per retry).
+fn attempt_condition(observed: &Observed<'_>, reason: Reason, message: String) -> (Reason, String) {
+    observed
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .filter(|c| c.status == "False")
+        .and_then(|c| {
+            Reason::from_name(&c.reason)
+                .filter(|failing| *failing != Reason::Creating && !failing.is_ready())
+                .map(|failing| (failing, c.message.clone()))
+        })
+        .unwrap_or((reason, message))
+}
+
+/// The steps that carry `decision` out.
+pub fn for_decision(observed: &Observed<'_>, decision: Decision) -> Script {
+    let mut steps = Steps::new(observed);
+    if decision.needs_freshness_check() {
+        steps.push(Step::ProveCurrent);
+    }
+    if decision.writes_secret() {
+        steps.push(Step::PreflightSecret);
+    }
+    let outcome = match decision {
+        Decision::Report {
+            reason,
+            message,
+            credential,
+            slots_used,
+        } => {
+            let mut edits = credential.map_or_else(Vec::new, |c| naming(observed, &c));
+            if let Some(n) = slots_used {
+                edits.push(StatusEdit::SlotsUsed(Some(n as i32)));
+            }
+            steps.status(write(edits, reason, message));
+            reason
+        }
+        Decision::Create { replaces, existing } => create(&mut steps, observed, replaces, existing),
+        Decision::Recreate { old, existing, .. } => recreate(&mut steps, observed, &old, existing),
+        Decision::Reset { credential, cause } => reset(&mut steps, observed, &credential, &cause),
+        Decision::UpdateStatus {
+            credential,
+            desired,
+        } => update_status(&mut steps, observed, &credential, desired),
+        Decision::RewriteSecret { credential } => rewrite_secret(&mut steps, observed, &credential),
+        Decision::Retire { id } => retire(&mut steps, observed, id),
+        Decision::FollowCredential {
+            credential,
+            slots_used,
+            issued_at,
+            restart,
+        } => follow_credential(
+            &mut steps,
+            observed,
+            &credential,
+            slots_used,
+            issued_at,
+            restart,
+        ),
+    };
+    steps.finish(observed, outcome)
+}
+
+/// Intent → IAM Create → status names it → Secret → Ready (see `plan`'s crash safety).
+fn create(
+    steps: &mut Steps,
+    observed: &Observed<'_>,
+    replaces: Option<String>,
+    existing: Vec<String>,
+) -> Reason {
+    let spec = observed.spec;
+    let mut intent = Vec::new();
+    if replaces.is_some() {
+        intent.push(StatusEdit::ForgetCredential);
+    }
+    intent.push(StatusEdit::RecordIntent { existing });
+    let (reason, message) = attempt_condition(
+        observed,
+        Reason::Creating,
+        format!(
+            "creating a credential for IAM user {} and {}",
+            spec.user_name, spec.service_name
+        ),
+    );
+    steps.status(write(intent, reason, message));
+    steps.push(Step::ProveCurrent);
+    if let Some(old) = &replaces {
+        steps.publish(PlannedEvent::warning(
+            "CredentialRecreated",
+            "CreateCredential",
+            format!(
+                "IAM credential {old} no longer exists (deleted out of band); creating a new one"
+            ),
+        ));
+    }
+    steps.push(Step::Iam(IamStep {
+        call: create_call(observed),
+        announce: None,
+        if_gone: IfGone::Failed,
+        if_failed: IfFailed::ReportCreate {
+            list_on_limit: true,
+        },
+    }));
+    let recorded = vec![
+        StatusEdit::IssuedCredential,
+        StatusEdit::ClearIntent,
+        StatusEdit::SlotsUsed(slots_after_create(observed)),
+    ];
+    deliver_issued(steps, observed, recorded, None);
+    steps.publish(PlannedEvent {
+        warning: false,
+        reason: "CredentialCreated",
+        action: "CreateCredential",
+        note: Note::Created {
+            secret: observed.secret_name.to_string(),
+        },
+    });
+    Reason::Available
+}
+
+/// For a credential not yet in status (created or adopted): status names it first (Ready still
+/// `Creating`/`Rotating`), so it is this resource's before its secret goes anywhere; then the
+/// Secret and Ready.
+fn deliver_issued(
+    steps: &mut Steps,
+    observed: &Observed<'_>,
+    recorded: Vec<StatusEdit>,
+    reason: Option<Reason>,
+) {
+    let writing = format!("writing Secret {}", observed.secret_name);
+    steps.status(record(
+        recorded,
+        reason.unwrap_or(Reason::Creating),
+        writing,
+    ));
+    deliver(steps, observed, Vec::new(), None);
+}
+
+/// The Secret with the issued secret, then the status naming the credential, Ready.
+fn deliver(
+    steps: &mut Steps,
+    observed: &Observed<'_>,
+    adjust: Vec<StatusEdit>,
+    if_failed: Option<StatusWrite>,
+) {
+    steps.push(Step::WriteSecret(SecretWrite {
+        material: SecretMaterial::Issued {
+            issued_at: crate::secret::format_issued_at(observed.now),
+        },
+        if_failed,
+    }));
+    if observed.old_secret {
+        steps.push(Step::DeleteOldSecret);
+    }
+    let mut edits = vec![StatusEdit::IssuedCredential];
+    edits.extend(adjust);
+    edits.push(StatusEdit::SecretName(observed.secret_name.to_string()));
+    steps.status(record(edits, Reason::Available, String::new()));
+}
+
+/// Recreate rotation: a new credential in the free slot, then the Secret, then status naming
+/// the new one and `old` as retiring. Crash-safe like `create` (see
+/// `plan::resume_interrupted_rotation`).
+fn recreate(
+    steps: &mut Steps,
+    observed: &Observed<'_>,
+    old: &CredentialMetadata,
+    existing: Vec<String>,
+) -> Reason {
+    steps.status(write(
+        vec![StatusEdit::RecordIntent { existing }],
+        Reason::Rotating,
+        format!("creating a new credential to replace {}", old.id),
+    ));
+    steps.push(Step::ProveCurrent);
+    steps.push(Step::Iam(IamStep {
+        call: create_call(observed),
+        announce: None,
+        if_gone: IfGone::Failed,
+        if_failed: IfFailed::ReportCreate {
+            list_on_limit: false,
+        },
+    }));
+    let grace = grace_period(observed);
+    // A requested rotation is the rotate annotation's value: recorded as handled with it.
+    let recorded = vec![
+        StatusEdit::IssuedCredential,
+        StatusEdit::ClearIntent,
+        StatusEdit::StartRetirement {
+            old: old.id.clone(),
+            grace,
+            handled_request: observed.rotate_request.map(str::to_string),
+        },
+        StatusEdit::SlotsUsed(slots_after_create(observed)),
+    ];
+    deliver_issued(steps, observed, recorded, Some(Reason::Rotating));
+    steps.publish(PlannedEvent {
+        warning: false,
+        reason: "CredentialRotated",
+        action: "CreateCredential",
+        note: Note::Replaced {
+            old: old.id.clone(),
+            grace,
+        },
+    });
+    Reason::Available
+}
+
+fn reset(
+    steps: &mut Steps,
+    observed: &Observed<'_>,
+    credential: &CredentialMetadata,
+    cause: &ResetCause,
+) -> Reason {
+    let spec = observed.spec;
+    steps.push(Step::Iam(IamStep {
+        call: IamCall::Reset {
+            user: spec.user_name.clone(),
+            id: credential.id.clone(),
+        },
+        announce: None,
+        // Vanished between List and Reset: observe again right away.
+        if_gone: IfGone::EndPass(Reason::Creating),
+        if_failed: IfFailed::Report,
+    }));
+    let mut adjust = vec![StatusEdit::ClearIntent];
+    match cause {
+        ResetCause::Rotate(trigger) => adjust.push(StatusEdit::Rotated {
+            handled_request: match trigger {
+                RotationTrigger::Requested(request) => Some(request.clone()),
+                RotationTrigger::Schedule => None,
+            },
+        }),
+        ResetCause::AdoptRotation { old } => adjust.push(StatusEdit::StartRetirement {
+            old: old.clone(),
+            grace: grace_period(observed),
+            handled_request: observed.rotate_request.map(str::to_string),
+        }),
+        ResetCause::Adopt | ResetCause::AdoptRequested | ResetCause::SecretLost => {}
+    }
+    if reset_adopts(cause) {
+        let mut recorded = vec![StatusEdit::IssuedCredential];
+        recorded.extend(adjust);
+        deliver_issued(steps, observed, recorded, None);
+    } else {
+        // The Reset killed the secret the Secret still holds: until the new one is there, the
+        // resource is not Ready (the retry resets again; this secret reached no one).
+        let killed_held = observed.status.credential_id.as_deref() == Some(credential.id.as_str());
+        let if_failed = killed_held.then(|| {
+            write(
+                Vec::new(),
+                Reason::Creating,
+                format!(
+                    "reset IAM credential {} but could not write Secret {}; retrying",
+                    credential.id, observed.secret_name
+                ),
+            )
+        });
+        deliver(steps, observed, adjust, if_failed);
+    }
+    steps.publish(reset_event(cause, &credential.id, observed.secret_name));
+    Reason::Available
+}
+
+fn update_status(
+    steps: &mut Steps,
+    observed: &Observed<'_>,
+    credential: &CredentialMetadata,
+    desired: DesiredStatus,
+) -> Reason {
+    steps.push(Step::Iam(IamStep {
+        call: IamCall::SetStatus {
+            user: observed.spec.user_name.clone(),
+            id: credential.id.clone(),
+            active: desired == DesiredStatus::Active,
+        },
+        announce: Some(PlannedEvent::normal(
+            "CredentialStatusUpdated",
+            "UpdateCredential",
+            format!(
+                "set IAM credential {} to {} (IAM reported {})",
+                credential.id,
+                desired.as_str(),
+                credential.status.as_str()
+            ),
+        )),
+        if_gone: IfGone::EndPass(Reason::Creating),
+        if_failed: IfFailed::Report,
+    }));
+    let mut updated = credential.clone();
+    updated.status = match desired {
+        DesiredStatus::Active => CredentialStatus::Active,
+        DesiredStatus::Inactive => CredentialStatus::Inactive,
+    };
+    steps.status(write(
+        naming(observed, &updated),
+        Reason::Available,
+        String::new(),
+    ));
+    Reason::Available
+}
+
+/// The Secret again from the credential it already holds (template or name changed).
+fn rewrite_secret(
+    steps: &mut Steps,
+    observed: &Observed<'_>,
+    credential: &CredentialMetadata,
+) -> Reason {
+    let in_current = matches!(
+        &observed.secret,
+        SecretObservation::Owned {
+            credential_id: Some(id),
+            intact: true,
+            ..
+        } if *id == credential.id
+    );
+    steps.push(Step::WriteSecret(SecretWrite {
+        material: SecretMaterial::Copy {
+            from: if in_current {
+                SecretSource::Current
+            } else {
+                SecretSource::Old
+            },
+            id: credential.id.clone(),
+        },
+        if_failed: None,
+    }));
+    if observed.old_secret {
+        steps.push(Step::DeleteOldSecret);
+    }
+    let mut edits = naming(observed, credential);
+    edits.push(StatusEdit::SecretName(observed.secret_name.to_string()));
+    steps.status(write(edits, Reason::Available, String::new()));
+    Reason::Available
+}
+
+fn retire(steps: &mut Steps, observed: &Observed<'_>, id: String) -> Reason {
+    steps.push(Step::Iam(IamStep {
+        call: IamCall::Delete {
+            user: observed.spec.user_name.clone(),
+            id: id.clone(),
+        },
+        announce: Some(PlannedEvent::normal(
+            "CredentialRetired",
+            "DeleteCredential",
+            format!("deleted the previous IAM credential {id} after its grace period"),
+        )),
+        if_gone: IfGone::Done,
+        if_failed: IfFailed::Report,
+    }));
+    steps.status(write(
+        vec![StatusEdit::Retired],
+        Reason::Available,
+        String::new(),
+    ));
+    Reason::Available
+}
+
+/// Workloads follow the credential the Secret holds; `issued_at` is then recorded. Told once it
+/// is recorded: a pass repeated on a stale copy patches again (the same value, no new rollout)
+/// but does not say so twice.
+fn follow_credential(
+    steps: &mut Steps,
+    observed: &Observed<'_>,
+    credential: &CredentialMetadata,
+    slots_used: usize,
+    issued_at: String,
+    restart: WorkloadRestart,
+) -> Reason {
+    let mut edits = Vec::new();
+    let mut tell = None;
+    match restart {
+        WorkloadRestart::Restart => {
+            steps.push(Step::RestartWorkloads {
+                issued_at: issued_at.clone(),
+            });
+            // The previous credential (Recreate) stays valid for the grace period after the
+            // restart, not only after the swap: the new pods need it to come up.
+            if observed.status.retiring_credential_id.is_some() {
+                let grace =
+                    jiff::SignedDuration::try_from(grace_period(observed)).unwrap_or_default();
+                let until = observed.now.checked_add(grace).unwrap_or(observed.now);
+                if observed
+                    .status
+                    .retire_after
+                    .as_ref()
+                    .is_none_or(|t| t.0 < until)
+                {
+                    edits.push(StatusEdit::RetireNoEarlierThan(until));
+                }
+            }
+            tell = Some(Step::TellRestarts {
+                issued_at: issued_at.clone(),
+            });
+        }
+        WorkloadRestart::Disabled => {
+            tell = Some(Step::Publish(PlannedEvent::warning(
+                "RolloutRestartDisabled",
+                "RolloutRestart",
+                "spec.rolloutRestart lists workloads, but this installation does not restart workloads (the operator runs without --rollout-restart): restart them yourself to pick up the new credential".into(),
+            )));
+        }
+        WorkloadRestart::FirstCredential => {}
+    }
+    let mut named = naming(observed, credential);
+    named.append(&mut edits);
+    named.push(StatusEdit::SlotsUsed(Some(slots_used as i32)));
+    named.push(StatusEdit::WorkloadsRestartedFor(issued_at));
+    steps.status(write(named, Reason::Available, String::new()));
+    if let Some(tell) = tell {
+        steps.push(tell);
+    }
+    Reason::Available
+}
+
+/// The steps of a deletion: the Secrets of a retained credential released, then each credential
+/// [`crate::reconcile::plan::decide_cleanup`] names deleted (the observation proven current
+/// first: deleting what a stale copy names could leak the credential a newer status holds).
+pub fn for_cleanup(observed: &Observed<'_>, retain: Option<String>, delete: Vec<String>) -> Script {
+    let mut steps = Steps::new(observed);
+    if let Some(id) = retain {
+        steps.push(Step::ReleaseSecrets {
+            credential_id: id.clone(),
+        });
+        steps.publish(PlannedEvent::normal(
+            "CredentialRetained",
+            "DeleteCredential",
+            format!(
+                "deletionPolicy Retain: IAM credential {id} is kept, and Secret {} with it",
+                observed.secret_name
+            ),
+        ));
+    }
+    if !delete.is_empty() {
+        steps.push(Step::ProveCurrent);
+    }
+    for id in delete {
+        steps.push(Step::Iam(IamStep {
+            call: IamCall::Delete {
+                user: observed.spec.user_name.clone(),
+                id: id.clone(),
+            },
+            announce: Some(PlannedEvent::normal(
+                "CredentialDeleted",
+                "DeleteCredential",
+                format!("deleted IAM credential {id}"),
+            )),
+            if_gone: IfGone::DoneQuietly,
+            if_failed: IfFailed::FailDeleting,
+        }));
+    }
+    let mut script = steps.finish(observed, Reason::Deleting);
+    script.wake_at = None;
+    script
+}
+
+/// Applies `edit` to `status`; `issued` is the credential this pass's IAM call issued (if any),
+/// `now` the time of the write.
+pub fn apply_edit(
+    status: &mut ServiceSpecificCredentialStatus,
+    edit: &StatusEdit,
+    issued: Option<&CredentialMetadata>,
+    now: Timestamp,
+) {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    match edit {
+        StatusEdit::Credential(c) => name_credential(status, c),
+        StatusEdit::IssuedCredential => {
+            if let Some(c) = issued {
+                name_credential(status, c);
+            }
+        }
+        StatusEdit::ForgetCredential => status.credential_id = None,
+        StatusEdit::RecordIntent { existing } => {
+            status.create_requested_at = Some(Time(now));
+            status.credentials_before_create = existing.clone();
+        }
+        StatusEdit::ClearIntent => {
+            status.create_requested_at = None;
+            status.credentials_before_create = Vec::new();
+        }
+        StatusEdit::SettleIntent => status.create_requested_at = None,
+        StatusEdit::SlotsUsed(n) => status.slots_used = *n,
+        StatusEdit::StartRetirement {
+            old,
+            grace,
+            handled_request,
+        } => {
+            let grace = jiff::SignedDuration::try_from(*grace).unwrap_or_default();
+            status.retiring_credential_id = Some(old.clone());
+            status.retire_after = Some(Time(now.checked_add(grace).unwrap_or(now)));
+            status.last_rotation_time = Some(Time(now));
+            if let Some(request) = handled_request {
+                status.handled_rotate_request = Some(request.clone());
+            }
+        }
+        StatusEdit::Rotated { handled_request } => {
+            status.last_rotation_time = Some(Time(now));
+            if let Some(request) = handled_request {
+                status.handled_rotate_request = Some(request.clone());
+            }
+        }
+        StatusEdit::RetireNoEarlierThan(at) => status.retire_after = Some(Time(*at)),
+        StatusEdit::Retired => {
+            status.retiring_credential_id = None;
+            status.retire_after = None;
+        }
+        StatusEdit::SecretName(name) => status.secret_name = Some(name.clone()),
+        StatusEdit::WorkloadsRestartedFor(at) => status.workloads_restarted_for = Some(at.clone()),
+    }
+}
+
+fn name_credential(status: &mut ServiceSpecificCredentialStatus, c: &CredentialMetadata) {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    status.credential_id = Some(c.id.clone());
+    status.service_user_name = c.service_user_name.clone();
+    status.service_credential_alias = c.alias.clone();
+    status.credential_status = Some(c.status.as_str().to_string());
+    status.create_date = Some(Time(c.create_date));
+    status.expiration_date = c.expiration_date.map(Time);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_tells_why_and_adoptions_are_recorded_first() {
+        let event = reset_event(&ResetCause::SecretLost, "ACCA1", "git");
+        assert!(event.warning);
+        assert_eq!(event.reason, "SecretRepaired");
+        let note = event.note.text(None);
+        assert!(note.contains("Secret git") && note.contains("ACCA1"));
+        let rotated = reset_event(
+            &ResetCause::Rotate(RotationTrigger::Schedule),
+            "ACCA1",
+            "git",
+        );
+        assert_eq!(
+            (rotated.warning, rotated.reason),
+            (false, "CredentialRotated")
+        );
+        assert!(reset_adopts(&ResetCause::AdoptRequested));
+        assert!(reset_adopts(&ResetCause::AdoptRotation {
+            old: "ACCA0".into()
+        }));
+        assert!(!reset_adopts(&ResetCause::SecretLost));
+        assert!(!reset_adopts(&ResetCause::Rotate(
+            RotationTrigger::Requested("1".into())
+        )));
+    }
+}
