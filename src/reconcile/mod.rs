@@ -166,6 +166,34 @@ const PRUNE_EVERY: u64 = 256;
 type IamLock = Arc<tokio::sync::Mutex<()>>;
 
 impl Context {
+    /// The state shared by the reconciles of the controllers whose caches are `stores`, reading
+    /// the process's clock.
+    pub fn new(
+        client: Client,
+        iam: Arc<dyn Iam>,
+        config: Config,
+        stores: Vec<Store<ServiceSpecificCredential>>,
+        observer: Option<Arc<dyn ReconcileObserver>>,
+    ) -> Self {
+        Context {
+            events: events::Publisher::new(
+                client.clone(),
+                FIELD_MANAGER,
+                config.instance.as_deref(),
+            ),
+            namespace_writes: governor::RateLimiter::keyed(config.namespace_writes),
+            client,
+            clock: crate::clock::Clock::system(),
+            iam,
+            stores,
+            config,
+            tracked: tracked::Tracked::default(),
+            passes: std::sync::atomic::AtomicU64::new(0),
+            iam_locks: Mutex::new(HashMap::new()),
+            observer: observer.unwrap_or_else(|| Arc::new(NoopReconcileObserver)),
+        }
+    }
+
     fn attempt(&self, uid: &str, reason: Reason) -> u32 {
         self.tracked
             .attempt(uid, failure::Category::Reported(reason))
@@ -466,21 +494,8 @@ pub async fn run(
                 .graceful_shutdown_on(shutdown.clone())
         })
         .collect();
-    let events = events::Publisher::new(client.clone(), FIELD_MANAGER, config.instance.as_deref());
-    let namespace_writes = governor::RateLimiter::keyed(config.namespace_writes);
-    let ctx = Arc::new(Context {
-        client,
-        clock: crate::clock::Clock::system(),
-        iam,
-        events,
-        stores: controllers.iter().map(Controller::store).collect(),
-        config,
-        tracked: tracked::Tracked::default(),
-        passes: std::sync::atomic::AtomicU64::new(0),
-        iam_locks: Mutex::new(HashMap::new()),
-        namespace_writes,
-        observer: observer.unwrap_or_else(|| Arc::new(NoopReconcileObserver)),
-    });
+    let stores = controllers.iter().map(Controller::store).collect();
+    let ctx = Arc::new(Context::new(client, iam, config, stores, observer));
     ctx.observer.watch(ctx.stores.clone());
     let runs = controllers.into_iter().map(|controller| {
         controller

@@ -4,6 +4,8 @@
 //! (the credential an IAM call issued, an error, the time of a write) is filled in here.
 
 mod secrets;
+#[cfg(test)]
+mod tests;
 mod workloads;
 
 use kube::api::{Api, Patch, PatchParams};

@@ -1,0 +1,518 @@
+//! `act` against an in-memory IAM and the Kubernetes API stand-in, which records every request:
+//! each test states the script it runs and the exact calls that must come of it.
+
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::events::v1::Event;
+use kube::CustomResourceExt;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube_standin::ApiServer;
+
+use super::{Outcome, act};
+use crate::api::{
+    DeletionPolicy, DesiredStatus, SecretSpec, ServiceName, ServiceSpecificCredential,
+    ServiceSpecificCredentialSpec, ServiceSpecificCredentialStatus,
+};
+use crate::clock::Clock;
+use crate::iam::{
+    CredentialMetadata, CredentialStatus, Iam, IamError, IssuedCredential, SecretValue,
+};
+use crate::reconcile::conditions::Reason;
+use crate::reconcile::observe::{Snapshot, observe_kubernetes};
+use crate::reconcile::plan::{Decision, ResetCause};
+use crate::reconcile::{Config, Context, Error, script};
+use crate::tenancy::PolicyMode;
+
+const NAMESPACE: &str = "team-a";
+const USER: &str = "sofia";
+const SERVICE: &str = "codecommit.amazonaws.com";
+/// The password every Create and Reset of [`MemoryIam`] issues.
+const PASSWORD: &str = "in-memory-password-Xq7";
+
+fn at(second: i64) -> Timestamp {
+    Timestamp::from_second(second).expect("a valid time")
+}
+
+/// The clock of every test: passes read this time, never the machine's.
+const NOW: i64 = 1_800_000_000;
+
+/// IAM in memory: the credentials of one user and service, the calls made, and a failure to
+/// answer the next write with.
+#[derive(Default)]
+struct MemoryIam {
+    state: Mutex<MemoryState>,
+}
+
+#[derive(Default)]
+struct MemoryState {
+    credentials: Vec<CredentialMetadata>,
+    calls: Vec<String>,
+    fail_next_write: Option<IamError>,
+}
+
+impl MemoryIam {
+    fn holding(ids: &[&str]) -> Arc<Self> {
+        let iam = MemoryIam::default();
+        iam.state.lock().unwrap().credentials = ids.iter().map(|id| credential(id)).collect();
+        Arc::new(iam)
+    }
+
+    fn fail_next_write(&self, error: IamError) {
+        self.state.lock().unwrap().fail_next_write = Some(error);
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    fn credentials(&self) -> Vec<CredentialMetadata> {
+        self.state.lock().unwrap().credentials.clone()
+    }
+
+    /// Records `call`; the failure set for the next write, if it is one.
+    fn record(&self, call: String, write: bool) -> Result<(), IamError> {
+        let mut state = self.state.lock().unwrap();
+        state.calls.push(call);
+        match state.fail_next_write.take() {
+            Some(error) if write => Err(error),
+            other => {
+                state.fail_next_write = other;
+                Ok(())
+            }
+        }
+    }
+}
+
+fn credential(id: &str) -> CredentialMetadata {
+    CredentialMetadata {
+        id: id.into(),
+        user_name: USER.into(),
+        service_name: SERVICE.into(),
+        service_user_name: Some(format!("{USER}-at-123456789012")),
+        alias: None,
+        status: CredentialStatus::Active,
+        create_date: at(NOW - 3600),
+        expiration_date: None,
+    }
+}
+
+#[async_trait::async_trait]
+impl Iam for MemoryIam {
+    async fn create(
+        &self,
+        user: &str,
+        service: &str,
+        _: Option<i32>,
+    ) -> Result<IssuedCredential, IamError> {
+        self.record(format!("Create {user} {service}"), true)?;
+        let mut state = self.state.lock().unwrap();
+        let metadata = CredentialMetadata {
+            create_date: at(NOW),
+            ..credential(&format!("ACCANEW{}", state.credentials.len()))
+        };
+        state.credentials.push(metadata.clone());
+        Ok(IssuedCredential {
+            metadata,
+            secret: SecretValue::new(PASSWORD),
+        })
+    }
+
+    async fn list(&self, user: &str, _: &str) -> Result<Vec<CredentialMetadata>, IamError> {
+        self.record(format!("List {user}"), false)?;
+        Ok(self.credentials())
+    }
+
+    async fn reset(&self, user: &str, id: &str) -> Result<IssuedCredential, IamError> {
+        self.record(format!("Reset {user} {id}"), true)?;
+        let metadata = self
+            .credentials()
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or(IamError::CredentialNotFound { id: id.into() })?;
+        Ok(IssuedCredential {
+            metadata,
+            secret: SecretValue::new(PASSWORD),
+        })
+    }
+
+    async fn update_status(&self, user: &str, id: &str, active: bool) -> Result<(), IamError> {
+        self.record(format!("UpdateStatus {user} {id} {active}"), true)
+    }
+
+    async fn delete(&self, user: &str, id: &str) -> Result<(), IamError> {
+        self.record(format!("Delete {user} {id}"), true)?;
+        self.state
+            .lock()
+            .unwrap()
+            .credentials
+            .retain(|c| c.id != id);
+        Ok(())
+    }
+}
+
+struct Fixture {
+    server: ApiServer,
+    iam: Arc<MemoryIam>,
+    ctx: Context,
+    resources: Api<ServiceSpecificCredential>,
+}
+
+impl Fixture {
+    async fn start(iam: Arc<MemoryIam>) -> Fixture {
+        let server = ApiServer::start(vec![ServiceSpecificCredential::crd()]).await;
+        server.create_namespace(NAMESPACE, &[]).await;
+        let config = Config {
+            policy: PolicyMode::Permissive,
+            ..Config::default()
+        };
+        let mut ctx = Context::new(server.client(), iam.clone(), config, Vec::new(), None);
+        ctx.clock = Clock::from_fn(|| at(NOW));
+        let resources = Api::namespaced(server.client(), NAMESPACE);
+        Fixture {
+            server,
+            iam,
+            ctx,
+            resources,
+        }
+    }
+
+    /// Creates resource `web` with `status`, as the operator would have written it.
+    async fn resource(&self, status: ServiceSpecificCredentialStatus) -> ServiceSpecificCredential {
+        let spec = ServiceSpecificCredentialSpec {
+            user_name: USER.into(),
+            service_name: ServiceName::CodeCommit,
+            status: DesiredStatus::Active,
+            credential_age_days: None,
+            secret: SecretSpec::default(),
+            rotation: None,
+            deletion_policy: DeletionPolicy::Delete,
+            adopt: None,
+            rollout_restart: Vec::new(),
+        };
+        self.resources
+            .create(
+                &PostParams::default(),
+                &ServiceSpecificCredential::new("web", spec),
+            )
+            .await
+            .expect("create the resource");
+        self.resources
+            .patch_status(
+                "web",
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({ "status": status })),
+            )
+            .await
+            .expect("write its status")
+    }
+
+    /// Observes `resource` as a pass would, with IAM's list as it is now.
+    async fn observe(&self, resource: &ServiceSpecificCredential) -> Snapshot {
+        let mut snapshot = observe_kubernetes(&self.ctx, resource)
+            .await
+            .expect("observe");
+        snapshot.credentials = Some(Ok(self.iam.credentials()));
+        snapshot.claims_complete = true;
+        snapshot
+    }
+
+    /// Runs the steps of `decision` on `snapshot`, recording only what they send.
+    async fn act(&self, snapshot: &Snapshot, decision: Decision) -> Result<Outcome, Error> {
+        let script = script::for_decision(&snapshot.observed(), decision);
+        self.server.clear_requests();
+        act(&self.ctx, snapshot, script).await
+    }
+
+    /// The requests sent to Kubernetes, as "verb resource[/subresource][ (dry run)]".
+    fn kube_calls(&self) -> Vec<String> {
+        self.server
+            .requests()
+            .iter()
+            .map(|r| {
+                let mut call = format!("{} {}", r.verb, r.resource);
+                if let Some(sub) = &r.subresource {
+                    call.push('/');
+                    call.push_str(sub);
+                }
+                if r.query.get("dryRun").is_some() {
+                    call.push_str(" (dry run)");
+                }
+                call
+            })
+            .collect()
+    }
+
+    async fn status(&self) -> ServiceSpecificCredentialStatus {
+        self.resources
+            .get("web")
+            .await
+            .expect("read the resource")
+            .status
+            .unwrap_or_default()
+    }
+
+    /// The reasons and notes of the Events published, in order.
+    async fn events(&self) -> Vec<(String, String)> {
+        let mut events = Api::<Event>::namespaced(self.server.client(), NAMESPACE)
+            .list(&ListParams::default())
+            .await
+            .expect("list Events")
+            .items;
+        events.sort_by_key(|e| e.event_time.clone().map(|t| t.0));
+        events
+            .into_iter()
+            .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+            .collect()
+    }
+
+    fn ready_reason(status: &ServiceSpecificCredentialStatus) -> &str {
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .map_or("", |c| c.reason.as_str())
+    }
+}
+
+fn holding(id: &str) -> ServiceSpecificCredentialStatus {
+    ServiceSpecificCredentialStatus {
+        credential_id: Some(id.into()),
+        secret_name: Some("web".into()),
+        ..ServiceSpecificCredentialStatus::default()
+    }
+}
+
+#[tokio::test]
+async fn a_create_records_its_intent_then_the_credential_then_writes_the_secret() {
+    let f = Fixture::start(MemoryIam::holding(&["ACCAOLD"])).await;
+    let resource = f.resource(ServiceSpecificCredentialStatus::default()).await;
+    let snapshot = f.observe(&resource).await;
+    let outcome = f
+        .act(
+            &snapshot,
+            Decision::Create {
+                replaces: None,
+                existing: vec!["ACCAOLD".into()],
+            },
+        )
+        .await
+        .expect("the pass succeeds");
+
+    assert_eq!(outcome.reason, Reason::Available);
+    assert_eq!(f.iam.calls(), ["Create sofia codecommit.amazonaws.com"]);
+    assert_eq!(
+        f.kube_calls(),
+        [
+            "create secrets (dry run)",
+            "patch servicespecificcredentials/status", // the intent, Ready Creating
+            "create events",                           // Ready: Creating
+            "patch servicespecificcredentials/status", // names ACCANEW1
+            "create secrets",
+            "patch servicespecificcredentials/status", // Ready: Available
+            "create events",                           // Ready: Available
+            "create events",                           // CredentialCreated
+        ]
+    );
+    let status = f.status().await;
+    assert_eq!(status.credential_id.as_deref(), Some("ACCANEW1"));
+    assert_eq!(status.slots_used, Some(2));
+    assert_eq!(status.create_requested_at, None);
+    assert_eq!(Fixture::ready_reason(&status), "Available");
+    let events = f.events().await;
+    let reasons: Vec<&str> = events.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(reasons, ["Creating", "Available", "CredentialCreated"]);
+    assert!(events[2].1.contains("ACCANEW1"), "{events:?}");
+    let secret = Api::<Secret>::namespaced(f.server.client(), NAMESPACE)
+        .get("web")
+        .await
+        .expect("the Secret");
+    let password = secret.data.expect("data")["password"].0.clone();
+    assert_eq!(password, PASSWORD.as_bytes());
+    // The one-time password went to the Secret only.
+    let told = format!("{events:?} {}", serde_json::to_string(&status).unwrap());
+    assert!(!told.contains(PASSWORD), "{told}");
+}
+
+#[tokio::test]
+async fn a_create_that_may_have_happened_keeps_the_intent_stamped_by_the_injected_clock() {
+    let f = Fixture::start(MemoryIam::holding(&[])).await;
+    let resource = f.resource(ServiceSpecificCredentialStatus::default()).await;
+    let snapshot = f.observe(&resource).await;
+    f.iam.fail_next_write(IamError::Unavailable {
+        message: "timed out".into(),
+    });
+    let outcome = f
+        .act(
+            &snapshot,
+            Decision::Create {
+                replaces: None,
+                existing: Vec::new(),
+            },
+        )
+        .await
+        .expect("a reported failure is not an error of the pass");
+
+    assert_eq!(outcome.reason, Reason::IamUnavailable);
+    assert_eq!(
+        f.kube_calls(),
+        [
+            "create secrets (dry run)",
+            "patch servicespecificcredentials/status",
+            "create events",
+            "patch servicespecificcredentials/status",
+            "create events",
+        ]
+    );
+    let status = f.status().await;
+    assert_eq!(
+        status.create_requested_at.as_ref().map(|t| t.0),
+        Some(at(NOW)),
+        "the time of the intent's write, from the context's clock"
+    );
+    assert_eq!(Fixture::ready_reason(&status), "IamUnavailable");
+}
+
+#[tokio::test]
+async fn a_create_refused_for_the_quota_lists_again_and_drops_the_intent() {
+    let f = Fixture::start(MemoryIam::holding(&["ACCA1", "ACCA2"])).await;
+    let resource = f.resource(ServiceSpecificCredentialStatus::default()).await;
+    let snapshot = f.observe(&resource).await;
+    f.iam.fail_next_write(IamError::LimitExceeded {
+        message: "two already".into(),
+    });
+    let outcome = f
+        .act(
+            &snapshot,
+            Decision::Create {
+                replaces: None,
+                existing: vec!["ACCA1".into(), "ACCA2".into()],
+            },
+        )
+        .await
+        .expect("reported");
+
+    assert_eq!(outcome.reason, Reason::LimitExceeded);
+    assert_eq!(
+        f.iam.calls(),
+        ["Create sofia codecommit.amazonaws.com", "List sofia"]
+    );
+    let status = f.status().await;
+    assert_eq!(status.create_requested_at, None);
+    assert!(status.credentials_before_create.is_empty());
+    assert_eq!(status.slots_used, Some(2));
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready.reason, "LimitExceeded");
+    // Its claims were read for the listing planned on, not this one: no id is named.
+    assert!(
+        ready
+            .message
+            .contains("(2 held in other namespaces or not yet known)"),
+        "{}",
+        ready.message
+    );
+}
+
+#[tokio::test]
+async fn a_decision_on_a_stale_copy_is_refused_before_any_iam_write() {
+    let f = Fixture::start(MemoryIam::holding(&["ACCA1"])).await;
+    let resource = f.resource(holding("ACCA1")).await;
+    let snapshot = f.observe(&resource).await;
+    // The resource moves on after the observation.
+    f.resources
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"labels": {"moved": "on"}}})),
+        )
+        .await
+        .expect("edit the resource");
+    let result = f
+        .act(
+            &snapshot,
+            Decision::Reset {
+                credential: credential("ACCA1"),
+                cause: ResetCause::SecretLost,
+            },
+        )
+        .await;
+
+    match result {
+        Err(Error::Kube(kube::Error::Api(e))) => assert_eq!(e.code, 409),
+        other => panic!("expected 409 Conflict, got {other:?}"),
+    }
+    assert_eq!(f.kube_calls(), ["patch servicespecificcredentials/status"]);
+    assert!(f.iam.calls().is_empty(), "{:?}", f.iam.calls());
+}
+
+#[tokio::test]
+async fn a_reset_of_a_vanished_credential_ends_the_pass_without_a_write() {
+    let f = Fixture::start(MemoryIam::holding(&[])).await;
+    let resource = f.resource(holding("ACCA1")).await;
+    let snapshot = f.observe(&resource).await;
+    let outcome = f
+        .act(
+            &snapshot,
+            Decision::Reset {
+                credential: credential("ACCA1"),
+                cause: ResetCause::SecretLost,
+            },
+        )
+        .await
+        .expect("the pass ends quietly");
+
+    assert_eq!(outcome.reason, Reason::Creating);
+    assert_eq!(f.iam.calls(), ["Reset sofia ACCA1"]);
+    assert_eq!(
+        f.kube_calls(),
+        [
+            "patch servicespecificcredentials/status", // the freshness check
+            "create secrets (dry run)",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_delete_on_deletion_reports_deleting_and_fails_the_pass() {
+    let f = Fixture::start(MemoryIam::holding(&["ACCA1"])).await;
+    let resource = f.resource(holding("ACCA1")).await;
+    let snapshot = f.observe(&resource).await;
+    f.iam.fail_next_write(IamError::Throttled {
+        message: "slow down".into(),
+    });
+    let script = script::for_cleanup(&snapshot.observed(), None, vec!["ACCA1".into()]);
+    f.server.clear_requests();
+    let result = act(&f.ctx, &snapshot, script).await;
+
+    assert!(
+        matches!(result, Err(Error::Iam(IamError::Throttled { .. }))),
+        "{result:?}"
+    );
+    assert_eq!(f.iam.calls(), ["Delete sofia ACCA1"]);
+    assert_eq!(
+        f.kube_calls(),
+        [
+            "patch servicespecificcredentials/status", // the freshness check
+            "patch servicespecificcredentials/status", // Ready: Deleting
+            "create events",
+        ]
+    );
+    let status = f.status().await;
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready.reason, "Deleting");
+    assert!(
+        ready.message.starts_with("deleting IAM credential ACCA1: "),
+        "{}",
+        ready.message
+    );
+    assert_eq!(f.iam.credentials().len(), 1, "nothing deleted");
+}
