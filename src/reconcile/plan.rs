@@ -914,14 +914,14 @@ pub fn cleanup_needs_list(observed: &Observed<'_>) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::api::{RotationSpec, RotationStrategy, SecretSpec, ServiceName};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-    const NOW: i64 = 1_800_000_000;
+    pub(crate) const NOW: i64 = 1_800_000_000;
 
-    fn at(secs: i64) -> Timestamp {
+    pub(crate) fn at(secs: i64) -> Timestamp {
         Timestamp::from_second(secs).unwrap()
     }
 
@@ -939,7 +939,7 @@ mod tests {
         }
     }
 
-    fn cred(id: &str, created: i64) -> CredentialMetadata {
+    pub(crate) fn cred(id: &str, created: i64) -> CredentialMetadata {
         CredentialMetadata {
             id: id.into(),
             user_name: "sofia".into(),
@@ -960,25 +960,25 @@ mod tests {
         }
     }
 
-    struct Case {
-        spec: ServiceSpecificCredentialSpec,
-        status: ServiceSpecificCredentialStatus,
-        generation: Option<i64>,
-        rotate: Option<&'static str>,
-        validity: Result<(), InvalidSpec>,
-        permission: Result<(), NotPermitted>,
-        template: Result<(), RenderError>,
-        secret: SecretObservation,
-        old_secret_credential: Option<String>,
-        credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
-        claimed: HashMap<String, String>,
-        claims_complete: bool,
-        issued_at: Option<&'static str>,
-        rollout_restart: bool,
+    pub(crate) struct Case {
+        pub(crate) spec: ServiceSpecificCredentialSpec,
+        pub(crate) status: ServiceSpecificCredentialStatus,
+        pub(crate) generation: Option<i64>,
+        pub(crate) rotate: Option<&'static str>,
+        pub(crate) validity: Result<(), InvalidSpec>,
+        pub(crate) permission: Result<(), NotPermitted>,
+        pub(crate) template: Result<(), RenderError>,
+        pub(crate) secret: SecretObservation,
+        pub(crate) old_secret_credential: Option<String>,
+        pub(crate) credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
+        pub(crate) claimed: HashMap<String, String>,
+        pub(crate) claims_complete: bool,
+        pub(crate) issued_at: Option<&'static str>,
+        pub(crate) rollout_restart: bool,
     }
 
     impl Case {
-        fn new() -> Self {
+        pub(crate) fn new() -> Self {
             Case {
                 spec: spec(),
                 status: ServiceSpecificCredentialStatus::default(),
@@ -997,7 +997,7 @@ mod tests {
             }
         }
 
-        fn holding(id: &str) -> Self {
+        pub(crate) fn holding(id: &str) -> Self {
             let mut c = Case::new();
             c.status.credential_id = Some(id.into());
             c.secret = owned(id);
@@ -1005,11 +1005,11 @@ mod tests {
             c
         }
 
-        fn decide(&self) -> Decision {
+        pub(crate) fn decide(&self) -> Decision {
             decide(&self.observed())
         }
 
-        fn observed(&self) -> Observed<'_> {
+        pub(crate) fn observed(&self) -> Observed<'_> {
             Observed {
                 spec: &self.spec,
                 status: &self.status,

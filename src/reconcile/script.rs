@@ -891,6 +891,83 @@ pub fn for_cleanup(observed: &Observed<'_>, retain: Option<String>, delete: Vec<
     script
 }
 
+/// What the API server's refusal of the Secret's dry run (`code`, `reason`, `message`) means:
+/// the Ready reason and message to report, or `None` when it is no verdict on the Secret (the
+/// pass fails and is retried).
+pub fn secret_refusal(
+    code: u16,
+    reason: &str,
+    message: &str,
+    secret: &str,
+) -> Option<(Reason, String)> {
+    match code {
+        409 if reason == "AlreadyExists" => Some((
+            Reason::SecretConflict,
+            format!("a Secret named {secret} was created by someone else; it is never overwritten"),
+        )),
+        400 | 403 | 413 | 422 => Some((
+            Reason::InvalidSpec,
+            format!("the API server rejects the Secret this resource would write: {message}"),
+        )),
+        _ => None,
+    }
+}
+
+/// What a refused restart of workload `what` means.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestartRefusal {
+    /// Missing, or refused as invalid: skipped for good, with why (told once recorded).
+    Skip(String),
+    /// The operator may not patch it (RBAC not granted yet): told at once, and the pass fails
+    /// (retried with backoff).
+    Forbidden(PlannedEvent),
+    /// Any other failure fails the pass.
+    Fail,
+}
+
+pub fn restart_refusal(what: &str, code: u16, message: &str) -> RestartRefusal {
+    match code {
+        400 | 404 | 422 => RestartRefusal::Skip(message.to_string()),
+        403 => RestartRefusal::Forbidden(PlannedEvent::warning(
+            "RolloutRestartForbidden",
+            "RolloutRestart",
+            format!(
+                "the operator may not patch {what} ({message}); grant it patch on apps workloads (Helm rolloutRestart.enabled, kustomize deploy/rollout-restart); retrying"
+            ),
+        )),
+        _ => RestartRefusal::Fail,
+    }
+}
+
+/// The Events telling what a restart for the credential issued at `issued_at` did.
+pub fn restart_events(
+    restarted: &[String],
+    skipped: &[(String, String)],
+    issued_at: &str,
+) -> Vec<PlannedEvent> {
+    let mut events: Vec<PlannedEvent> = skipped
+        .iter()
+        .map(|(what, why)| {
+            PlannedEvent::warning(
+                "RolloutRestartFailed",
+                "RolloutRestart",
+                format!("could not restart {what}: {why}"),
+            )
+        })
+        .collect();
+    if !restarted.is_empty() {
+        events.push(PlannedEvent::normal(
+            "WorkloadsRestarted",
+            "RolloutRestart",
+            format!(
+                "restarted {} for the credential issued at {issued_at}",
+                restarted.join(", ")
+            ),
+        ));
+    }
+    events
+}
+
 /// Applies `edit` to `status`; `issued` is the credential this pass's IAM call issued (if any),
 /// `now` the time of the write.
 pub fn apply_edit(
@@ -960,6 +1037,146 @@ fn name_credential(status: &mut ServiceSpecificCredentialStatus, c: &CredentialM
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reconcile::plan::tests::{Case, NOW, at, cred};
+
+    fn steps(case: &Case) -> Vec<Step> {
+        for_decision(&case.observed(), case.decide()).steps
+    }
+
+    fn events(steps: &[Step]) -> Vec<&'static str> {
+        steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Publish(e) => Some(e.reason),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_create_names_its_credential_in_status_before_the_secret_and_tells_each_change_of_ready() {
+        let case = Case::new();
+        let steps = steps(&case);
+        let kinds: Vec<&str> = steps
+            .iter()
+            .map(|s| match s {
+                Step::PreflightSecret => "preflight",
+                Step::WriteStatus(w) if w.edits.contains(&StatusEdit::IssuedCredential) => {
+                    "status names it"
+                }
+                Step::WriteStatus(_) => "status",
+                Step::ProveCurrent => "prove current",
+                Step::Iam(_) => "iam",
+                Step::WriteSecret(_) => "secret",
+                Step::Publish(_) => "event",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "preflight",
+                "status",
+                "event",
+                "prove current",
+                "iam",
+                "status names it",
+                "secret",
+                "status names it",
+                "event",
+                "event"
+            ]
+        );
+        assert_eq!(
+            events(&steps),
+            ["Creating", "Available", "CredentialCreated"]
+        );
+        // A failure being retried keeps its reason while the next attempt is made: no Event.
+        let mut failing = Case::new();
+        failing.status.conditions = vec![crate::api::Condition {
+            type_: "Ready".into(),
+            status: "False".into(),
+            reason: "Throttled".into(),
+            message: "slow down".into(),
+            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at(NOW)),
+            observed_generation: Some(1),
+        }];
+        let retry = self::steps(&failing);
+        assert_eq!(
+            events(&retry),
+            ["Creating", "Available", "CredentialCreated"]
+        );
+        let Step::WriteStatus(intent) = &retry[1] else {
+            panic!("{retry:?}")
+        };
+        assert_eq!(intent.reason, Reason::Throttled);
+    }
+
+    #[test]
+    fn only_a_reset_of_the_held_credential_reports_a_failed_secret_write() {
+        let mut lost = Case::holding("ACCA1");
+        lost.secret = SecretObservation::Missing;
+        let fallback = steps(&lost).into_iter().find_map(|s| match s {
+            Step::WriteSecret(w) => Some(w.if_failed),
+            _ => None,
+        });
+        let fallback = fallback.expect("a Secret write").expect("a fallback");
+        assert_eq!(fallback.reason, Reason::Creating);
+        assert!(fallback.message.contains("ACCA1"), "{}", fallback.message);
+        // An adoption records the credential first, so nothing it held is lost.
+        let mut orphan = Case::new();
+        orphan.status.create_requested_at = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at(NOW - 10)),
+        );
+        orphan.credentials = Some(Ok(vec![cred("ACCA9", NOW - 8)]));
+        let adopt = steps(&orphan);
+        let secret_at = adopt
+            .iter()
+            .position(|s| matches!(s, Step::WriteSecret(w) if w.if_failed.is_none()))
+            .expect("a Secret write without fallback");
+        let recorded = adopt[..secret_at]
+            .iter()
+            .rev()
+            .find_map(|s| match s {
+                Step::WriteStatus(w) => Some(w),
+                _ => None,
+            })
+            .expect("a status write before the Secret");
+        assert!(recorded.records_iam_write, "{adopt:?}");
+        assert!(
+            recorded.edits.contains(&StatusEdit::IssuedCredential),
+            "{adopt:?}"
+        );
+    }
+
+    #[test]
+    fn the_api_servers_answers_mean_what_they_say() {
+        assert_eq!(
+            secret_refusal(409, "AlreadyExists", "exists", "git").map(|r| r.0),
+            Some(Reason::SecretConflict)
+        );
+        assert_eq!(
+            secret_refusal(422, "Invalid", "bad label", "git"),
+            Some((
+                Reason::InvalidSpec,
+                "the API server rejects the Secret this resource would write: bad label".into()
+            ))
+        );
+        assert_eq!(secret_refusal(409, "Conflict", "changed", "git"), None);
+        assert_eq!(secret_refusal(500, "InternalError", "down", "git"), None);
+        assert_eq!(
+            restart_refusal("Deployment/web", 404, "not found"),
+            RestartRefusal::Skip("not found".into())
+        );
+        assert!(matches!(
+            restart_refusal("Deployment/web", 403, "forbidden"),
+            RestartRefusal::Forbidden(PlannedEvent { warning: true, .. })
+        ));
+        assert_eq!(
+            restart_refusal("Deployment/web", 503, "down"),
+            RestartRefusal::Fail
+        );
+    }
 
     #[test]
     fn a_reset_tells_why_and_adoptions_are_recorded_first() {

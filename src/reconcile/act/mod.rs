@@ -103,12 +103,20 @@ impl<'a> Run<'a> {
                 secrets::release_secrets(ctx, snapshot, credential_id).await?;
             }
             Step::RestartWorkloads { issued_at } => {
-                self.restarts = workloads::restart_workloads(ctx, snapshot, issued_at).await?;
+                match workloads::restart_workloads(ctx, snapshot, issued_at).await {
+                    Ok(report) => self.restarts = report,
+                    Err(failed) => {
+                        if let Some(event) = &failed.tell {
+                            self.publish(event).await;
+                        }
+                        return Err(failed.error);
+                    }
+                }
             }
             Step::TellRestarts { issued_at } => {
-                self.restarts
-                    .publish(ctx, &snapshot.resource, issued_at)
-                    .await;
+                for event in self.restarts.events(issued_at) {
+                    self.publish(&event).await;
+                }
             }
             Step::Publish(event) => self.publish(event).await,
         }

@@ -10,8 +10,8 @@ use tracing::info;
 use crate::iam::SecretValue;
 use crate::reconcile::conditions::Reason;
 use crate::reconcile::observe::Snapshot;
-use crate::reconcile::plan;
 use crate::reconcile::{Context, Error, FIELD_MANAGER};
+use crate::reconcile::{plan, script};
 use crate::secret;
 
 /// Creates or replaces our Secret. Labels and annotations others added to it are kept; a type
@@ -190,23 +190,11 @@ pub(super) async fn preflight_secret(
     let desired = secret::render_placeholder(resource)?;
     match send_secret(ctx, snapshot, desired, true).await {
         Ok(()) => Ok(None),
-        Err(Error::Kube(kube::Error::Api(e))) if e.code == 409 && e.reason == "AlreadyExists" => {
-            Ok(Some((
-                Reason::SecretConflict,
-                format!(
-                    "a Secret named {} was created by someone else; it is never overwritten",
-                    resource.secret_name()
-                ),
-            )))
-        }
-        Err(Error::Kube(kube::Error::Api(e))) if matches!(e.code, 400 | 403 | 413 | 422) => {
-            Ok(Some((
-                Reason::InvalidSpec,
-                format!(
-                    "the API server rejects the Secret this resource would write: {}",
-                    e.message
-                ),
-            )))
+        Err(Error::Kube(kube::Error::Api(e))) => {
+            match script::secret_refusal(e.code, &e.reason, &e.message, &resource.secret_name()) {
+                Some(refusal) => Ok(Some(refusal)),
+                None => Err(Error::Kube(kube::Error::Api(e))),
+            }
         }
         Err(other) => Err(other),
     }

@@ -1,14 +1,10 @@
-//! `spec.rolloutRestart`: the workloads restarted as `kubectl rollout restart` does, and what
-//! that did told in Events.
+//! `spec.rolloutRestart`: the workloads restarted as `kubectl rollout restart` does.
 
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::events::EventType;
 
-use crate::api::ServiceSpecificCredential;
 use crate::reconcile::observe::Snapshot;
+use crate::reconcile::script::{self, PlannedEvent, RestartRefusal};
 use crate::reconcile::{Context, Error, FIELD_MANAGER};
-
-use super::publish;
 
 /// The pod-template annotation `kubectl rollout restart` sets.
 const RESTARTED_AT_ANNOTATION: &str = "kubectl.kubernetes.io/restartedAt";
@@ -22,50 +18,25 @@ pub(super) struct RestartReport {
 }
 
 impl RestartReport {
-    pub(super) async fn publish(
-        &self,
-        ctx: &Context,
-        resource: &ServiceSpecificCredential,
-        issued_at: &str,
-    ) {
-        for (what, why) in &self.skipped {
-            publish(
-                ctx,
-                resource,
-                EventType::Warning,
-                "RolloutRestartFailed",
-                "RolloutRestart",
-                format!("could not restart {what}: {why}"),
-            )
-            .await;
-        }
-        if !self.restarted.is_empty() {
-            publish(
-                ctx,
-                resource,
-                EventType::Normal,
-                "WorkloadsRestarted",
-                "RolloutRestart",
-                format!(
-                    "restarted {} for the credential issued at {issued_at}",
-                    self.restarted.join(", ")
-                ),
-            )
-            .await;
-        }
+    pub(super) fn events(&self, issued_at: &str) -> Vec<PlannedEvent> {
+        script::restart_events(&self.restarted, &self.skipped, issued_at)
     }
 }
 
+/// A restart that fails the pass, and what to tell first.
+pub(super) struct RestartFailed {
+    pub(super) error: Error,
+    pub(super) tell: Option<PlannedEvent>,
+}
+
 /// Restarts each `spec.rolloutRestart` workload as `kubectl rollout restart` does, with the
-/// credential's issue time as the value, so that doing it twice starts one rollout. A workload
-/// that is missing or refuses the patch as invalid is skipped (and reported); a refusal of the
-/// operator's rights (RBAC not granted yet) or any other failure fails the pass, which is
-/// retried with backoff.
+/// credential's issue time as the value, so that doing it twice starts one rollout. What a
+/// refusal means is [`script::restart_refusal`]'s.
 pub(super) async fn restart_workloads(
     ctx: &Context,
     snapshot: &Snapshot,
     issued_at: &str,
-) -> Result<RestartReport, Error> {
+) -> Result<RestartReport, RestartFailed> {
     let resource = &snapshot.resource;
     let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {
         RESTARTED_AT_ANNOTATION: issued_at
@@ -87,30 +58,35 @@ pub(super) async fn restart_workloads(
         ));
         let result = Api::<kube::api::DynamicObject>::namespaced_with(client, ns, &kind)
             .patch(name, &params, &Patch::Merge(&patch))
-            .await
-            .map(|_| ());
+            .await;
         let what = format!("{}/{name}", workload.kind.as_str());
-        match result {
-            Ok(()) => report.restarted.push(what),
-            Err(kube::Error::Api(e)) if matches!(e.code, 400 | 404 | 422) => {
-                report.skipped.push((what, e.message));
+        let answer = match result {
+            Ok(_) => {
+                report.restarted.push(what);
+                continue;
             }
-            Err(kube::Error::Api(e)) if e.code == 403 => {
-                publish(
-                    ctx,
-                    resource,
-                    EventType::Warning,
-                    "RolloutRestartForbidden",
-                    "RolloutRestart",
-                    format!(
-                        "the operator may not patch {what} ({}); grant it patch on apps workloads (Helm rolloutRestart.enabled, kustomize deploy/rollout-restart); retrying",
-                        e.message
-                    ),
-                )
-                .await;
-                return Err(kube::Error::Api(e).into());
+            Err(kube::Error::Api(answer)) => answer,
+            Err(error) => {
+                return Err(RestartFailed {
+                    error: error.into(),
+                    tell: None,
+                });
             }
-            Err(error) => return Err(error.into()),
+        };
+        match script::restart_refusal(&what, answer.code, &answer.message) {
+            RestartRefusal::Skip(why) => report.skipped.push((what, why)),
+            RestartRefusal::Forbidden(event) => {
+                return Err(RestartFailed {
+                    error: kube::Error::Api(answer).into(),
+                    tell: Some(event),
+                });
+            }
+            RestartRefusal::Fail => {
+                return Err(RestartFailed {
+                    error: kube::Error::Api(answer).into(),
+                    tell: None,
+                });
+            }
         }
     }
     Ok(report)
