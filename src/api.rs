@@ -453,6 +453,18 @@ impl ServiceSpecificCredentialSpec {
     /// Checks what the CRD schema cannot express (or what an old CRD may have let through).
     /// Returns a message fit for `Ready=False, InvalidSpec`.
     pub fn validate(&self) -> Result<(), InvalidSpec> {
+        self.validate_user_name()?;
+        self.validate_age()?;
+        self.validate_rotation()?;
+        self.validate_rollout_restart()?;
+        self.validate_template_keys()
+    }
+
+    fn is_api_key(&self) -> bool {
+        self.service_name.kind() == CredentialKind::ApiKey
+    }
+
+    fn validate_user_name(&self) -> Result<(), InvalidSpec> {
         let name_ok = !self.user_name.is_empty()
             && self.user_name.chars().count() <= 64
             && self
@@ -465,7 +477,11 @@ impl ServiceSpecificCredentialSpec {
                 self.user_name
             )));
         }
-        let api_key = self.service_name.kind() == CredentialKind::ApiKey;
+        Ok(())
+    }
+
+    fn validate_age(&self) -> Result<(), InvalidSpec> {
+        let api_key = self.is_api_key();
         if let Some(days) = self.credential_age_days {
             if !api_key {
                 return Err(InvalidSpec(
@@ -478,6 +494,13 @@ impl ServiceSpecificCredentialSpec {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Each duration parses and is above its floor; `beforeExpiry` only for API keys, shorter
+    /// than their age.
+    fn validate_rotation(&self) -> Result<(), InvalidSpec> {
+        let api_key = self.is_api_key();
         if let Some(rotation) = &self.rotation {
             for (field, value, floor) in [
                 ("interval", &rotation.interval, MIN_ROTATION_INTERVAL),
@@ -513,6 +536,10 @@ impl ServiceSpecificCredentialSpec {
                 )));
             }
         }
+        Ok(())
+    }
+
+    fn validate_rollout_restart(&self) -> Result<(), InvalidSpec> {
         if self.rollout_restart.len() > MAX_ROLLOUT_RESTARTS {
             return Err(InvalidSpec(format!(
                 "spec.rolloutRestart has {} workloads; at most {MAX_ROLLOUT_RESTARTS} are allowed",
@@ -538,6 +565,10 @@ impl ServiceSpecificCredentialSpec {
                 )));
             }
         }
+        Ok(())
+    }
+
+    fn validate_template_keys(&self) -> Result<(), InvalidSpec> {
         if let Some(template) = &self.secret.template {
             if template.data.len() > crate::template::MAX_TEMPLATE_KEYS {
                 return Err(InvalidSpec(format!(

@@ -11,7 +11,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 
-use crate::api::{ROTATE_ANNOTATION, ServiceSpecificCredential};
+use crate::api::{ROTATE_ANNOTATION, ServiceSpecificCredential, ServiceSpecificCredentialStatus};
 use crate::secret;
 
 /// Which resource a command is about.
@@ -111,13 +111,11 @@ pub fn render_status(
     now: jiff::Timestamp,
 ) -> String {
     let status = resource.status.clone().unwrap_or_default();
-    let time = |t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| match t {
-        Some(t) => format!("{} ({})", t.0, relative(t.0, now)),
-        None => "-".to_string(),
+    let mut report = Report {
+        out: String::new(),
+        now,
     };
-    let mut out = String::new();
-    let mut line = |label: &str, value: String| out.push_str(&format!("{label:<16}{value}\n"));
-    line(
+    report.line(
         "Name:",
         format!(
             "{}/{}",
@@ -125,120 +123,144 @@ pub fn render_status(
             resource.name_any()
         ),
     );
-    line("User:", resource.spec.user_name.clone());
-    line("Service:", resource.spec.service_name.to_string());
-    match resource.ready_condition() {
-        Some(ready) => {
-            line(
-                "Ready:",
+    report.line("User:", resource.spec.user_name.clone());
+    report.line("Service:", resource.spec.service_name.to_string());
+    report.ready(resource, &status);
+    report.credential(&status);
+    report.line("Secret:", secret_line(&resource.secret_name(), secret));
+    report.events(events);
+    report.out
+}
+
+/// The text of `status`, line by line, with times shown absolute and relative to `now`.
+struct Report {
+    out: String,
+    now: jiff::Timestamp,
+}
+
+impl Report {
+    fn line(&mut self, label: &str, value: String) {
+        self.out.push_str(&format!("{label:<16}{value}\n"));
+    }
+
+    fn time(&self, t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> String {
+        match t {
+            Some(t) => format!("{} ({})", t.0, relative(t.0, self.now)),
+            None => "-".to_string(),
+        }
+    }
+
+    /// Ready, and whether the operator has seen the latest spec.
+    fn ready(
+        &mut self,
+        resource: &ServiceSpecificCredential,
+        status: &ServiceSpecificCredentialStatus,
+    ) {
+        match resource.ready_condition() {
+            Some(ready) => {
+                let since = self.time(Some(&ready.last_transition_time));
+                self.line(
+                    "Ready:",
+                    format!("{} ({}) since {since}", ready.status, ready.reason),
+                );
+                if !ready.message.is_empty() {
+                    self.line("Message:", printable(&ready.message));
+                }
+            }
+            None => self.line("Ready:", "not reported yet".into()),
+        }
+        if status.observed_generation != resource.metadata.generation {
+            self.line(
+                "Observed:",
                 format!(
-                    "{} ({}) since {}",
-                    ready.status,
-                    ready.reason,
-                    time(Some(&ready.last_transition_time))
+                    "generation {:?} of {:?}: the operator has not seen the latest spec",
+                    status.observed_generation, resource.metadata.generation
                 ),
             );
-            if !ready.message.is_empty() {
-                line("Message:", printable(&ready.message));
-            }
         }
-        None => line("Ready:", "not reported yet".into()),
     }
-    if status.observed_generation != resource.metadata.generation {
-        line(
-            "Observed:",
-            format!(
-                "generation {:?} of {:?}: the operator has not seen the latest spec",
-                status.observed_generation, resource.metadata.generation
-            ),
-        );
-    }
-    line(
-        "Credential:",
-        match &status.credential_id {
+
+    /// The credential held, its schedule and the quota.
+    fn credential(&mut self, status: &ServiceSpecificCredentialStatus) {
+        let credential = match &status.credential_id {
             Some(id) => format!(
                 "{id} ({}), created {}",
                 status.credential_status.as_deref().unwrap_or("unknown"),
-                time(status.create_date.as_ref())
+                self.time(status.create_date.as_ref())
             ),
             None => "-".into(),
-        },
-    );
-    if let Some(login) = status
-        .service_user_name
-        .as_ref()
-        .or(status.service_credential_alias.as_ref())
-    {
-        line("Login:", login.clone());
-    }
-    line("Expires:", time(status.expiration_date.as_ref()));
-    line("Last rotation:", time(status.last_rotation_time.as_ref()));
-    line(
-        "Next rotation:",
-        match &status.next_rotation_time {
-            Some(t) => time(Some(t)),
+        };
+        self.line("Credential:", credential);
+        if let Some(login) = status
+            .service_user_name
+            .as_ref()
+            .or(status.service_credential_alias.as_ref())
+        {
+            self.line("Login:", login.clone());
+        }
+        let expires = self.time(status.expiration_date.as_ref());
+        self.line("Expires:", expires);
+        let last = self.time(status.last_rotation_time.as_ref());
+        self.line("Last rotation:", last);
+        let next = match &status.next_rotation_time {
+            Some(t) => self.time(Some(t)),
             None => "no schedule".into(),
-        },
-    );
-    if let Some(retiring) = &status.retiring_credential_id {
-        line(
-            "Retiring:",
-            format!(
-                "{retiring}, deleted after {}",
-                time(status.retire_after.as_ref())
-            ),
-        );
-    }
-    line(
-        "Quota:",
-        match status.slots_used {
+        };
+        self.line("Next rotation:", next);
+        if let Some(retiring) = &status.retiring_credential_id {
+            let after = self.time(status.retire_after.as_ref());
+            self.line("Retiring:", format!("{retiring}, deleted after {after}"));
+        }
+        let quota = match status.slots_used {
             Some(used) => format!(
                 "{used} of {} credentials of this user and service",
                 crate::api::CREDENTIALS_PER_USER_PER_SERVICE
             ),
             None => "-".into(),
-        },
-    );
-    let secret_name = resource.secret_name();
-    line(
-        "Secret:",
-        match secret {
-            SecretState::Matches { issued_at } => format!(
-                "{secret_name}: matches its digest, holds the credential above (issued {})",
-                issued_at
-                    .as_deref()
-                    .unwrap_or("before issued-at was recorded")
-            ),
-            SecretState::HoldsOther { credential_id } => format!(
-                "{secret_name}: intact, but holds {credential_id}, not the credential above"
-            ),
-            SecretState::Edited => format!(
-                "{secret_name}: EDITED: its keys no longer match their digest (the operator resets it)"
-            ),
-            SecretState::Foreign => {
-                format!("{secret_name}: exists but is not owned by this resource")
-            }
-            SecretState::Missing => format!("{secret_name}: missing"),
-            SecretState::Unreadable(why) => format!("{secret_name}: cannot be read: {why}"),
-        },
-    );
-    out.push_str("Events:\n");
-    if events.is_empty() {
-        out.push_str("  <none>\n");
+        };
+        self.line("Quota:", quota);
     }
-    let mut events: Vec<&Event> = events.iter().collect();
-    events.sort_by_key(|e| e.event_time.as_ref().map(|t| t.0));
-    for event in events {
-        let at = event.event_time.as_ref().map(|t| t.0);
-        out.push_str(&format!(
-            "  {:<8} {:<26} {:>8}  {}\n",
-            printable(event.type_.as_deref().unwrap_or("")),
-            printable(event.reason.as_deref().unwrap_or("")),
-            at.map_or("-".into(), |at| relative(at, now)),
-            printable(event.note.as_deref().unwrap_or(""))
-        ));
+
+    /// The operator's Events, oldest first, control characters stripped.
+    fn events(&mut self, events: &[Event]) {
+        self.out.push_str("Events:\n");
+        if events.is_empty() {
+            self.out.push_str("  <none>\n");
+        }
+        let mut events: Vec<&Event> = events.iter().collect();
+        events.sort_by_key(|e| e.event_time.as_ref().map(|t| t.0));
+        for event in events {
+            let at = event.event_time.as_ref().map(|t| t.0);
+            self.out.push_str(&format!(
+                "  {:<8} {:<26} {:>8}  {}\n",
+                printable(event.type_.as_deref().unwrap_or("")),
+                printable(event.reason.as_deref().unwrap_or("")),
+                at.map_or("-".into(), |at| relative(at, self.now)),
+                printable(event.note.as_deref().unwrap_or(""))
+            ));
+        }
     }
-    out
+}
+
+/// What the Secret holds, never its contents.
+fn secret_line(secret_name: &str, secret: &SecretState) -> String {
+    match secret {
+        SecretState::Matches { issued_at } => format!(
+            "{secret_name}: matches its digest, holds the credential above (issued {})",
+            issued_at
+                .as_deref()
+                .unwrap_or("before issued-at was recorded")
+        ),
+        SecretState::HoldsOther { credential_id } => {
+            format!("{secret_name}: intact, but holds {credential_id}, not the credential above")
+        }
+        SecretState::Edited => format!(
+            "{secret_name}: EDITED: its keys no longer match their digest (the operator resets it)"
+        ),
+        SecretState::Foreign => format!("{secret_name}: exists but is not owned by this resource"),
+        SecretState::Missing => format!("{secret_name}: missing"),
+        SecretState::Unreadable(why) => format!("{secret_name}: cannot be read: {why}"),
+    }
 }
 
 /// `text` without control characters (a terminal would act on them), each shown as `?`.

@@ -271,14 +271,7 @@ fn parse_signed_duration(value: &str) -> Result<jiff::SignedDuration, String> {
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let (renew_deadline, retry_period) = leader_timing(&args)?;
     telemetry::init(args.log_format, &args.log_level);
-    if let Some(offset) = args.test_clock_offset {
-        // A wrong clock is only ever wanted by the chaos suite: refuse it unless asked twice.
-        if std::env::var("SSC_ALLOW_TEST_CLOCK_OFFSET").as_deref() != Ok("yes") {
-            return Err(RunError::TestClockOffsetRefused);
-        }
-        crate::clock::set_offset(offset);
-        warn!(%offset, "test-only clock offset in effect: this process's wall clock is shifted");
-    }
+    apply_test_clock_offset(&args)?;
     // With leader election, writes wait for the Lease; without, this is the only replica.
     let fence = if args.leader_elect {
         WriteFence::closed()
@@ -294,37 +287,8 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     )
     .await?;
 
-    let (endpoint, credentials, _emulator) = if args.embedded_emulator {
-        let handle = Emulator::start(EmulatorConfig {
-            users: args.emulator_users.clone(),
-            ..EmulatorConfig::default()
-        })
-        .await
-        .map_err(RunError::Emulator)?;
-        info!(endpoint = %handle.endpoint_url(), users = ?args.emulator_users, "embedded IAM emulator started (dev mode: no AWS account is used)");
-        let credentials = aws_credential_types::Credentials::new(
-            "AKIDEMBEDDEDEMULATOR",
-            "embedded-emulator-secret",
-            None,
-            None,
-            "embedded-emulator",
-        );
-        (Some(handle.endpoint_url()), Some(credentials), Some(handle))
-    } else {
-        (args.iam_endpoint_url.clone(), None, None)
-    };
     let metrics = Arc::new(Metrics::new());
-    let sdk = AwsIam::sdk_client(endpoint.as_deref(), args.region.as_deref(), credentials).await;
-    let sdk = fence_iam(&sdk, fence.clone());
-    let iam = Arc::new(AwsIam::new(
-        sdk,
-        IamLimits {
-            rate_per_second: args.iam_rate_limit,
-            burst: args.iam_burst,
-            ..IamLimits::default()
-        },
-        metrics.clone(),
-    ));
+    let (iam, _emulator) = start_iam(&args, fence.clone(), metrics.clone()).await?;
 
     let shutdown = CancellationToken::new();
     tokio::spawn({
@@ -344,19 +308,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let http = tokio::spawn(serve_http(listener, ready.clone(), metrics.clone()));
 
     let identity = args.identity.clone().unwrap_or_else(hostname);
-    let config = reconcile::Config {
-        shard_selector: args.shard_selector.clone(),
-        policy: args.policy,
-        resync: args.resync_interval,
-        watch_namespaces: args.watch_namespace.clone(),
-        concurrency: args.concurrency,
-        instance: Some(identity.clone()),
-        namespace_writes: governor::Quota::per_minute(args.namespace_iam_writes_per_minute)
-            .allow_burst(args.namespace_iam_write_burst),
-        leading: None,
-        shutdown_grace: args.shutdown_grace,
-        rollout_restart: args.rollout_restart,
-    };
+    let config = reconcile_config(&args, &identity);
     ready.store(true, Ordering::SeqCst);
     let outcome = if args.leader_elect {
         let lease = LeaseConfig {
@@ -388,6 +340,75 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     };
     http.abort();
     outcome
+}
+
+/// `--test-clock-offset`: only with `SSC_ALLOW_TEST_CLOCK_OFFSET=yes` as well.
+fn apply_test_clock_offset(args: &RunArgs) -> Result<(), RunError> {
+    if let Some(offset) = args.test_clock_offset {
+        // A wrong clock is only ever wanted by the chaos suite: refuse it unless asked twice.
+        if std::env::var("SSC_ALLOW_TEST_CLOCK_OFFSET").as_deref() != Ok("yes") {
+            return Err(RunError::TestClockOffsetRefused);
+        }
+        crate::clock::set_offset(offset);
+        warn!(%offset, "test-only clock offset in effect: this process's wall clock is shifted");
+    }
+    Ok(())
+}
+
+/// The IAM client, fenced and rate-limited, against AWS, `--iam-endpoint-url` or the embedded
+/// emulator (returned too: it serves until dropped).
+async fn start_iam(
+    args: &RunArgs,
+    fence: WriteFence,
+    metrics: Arc<Metrics>,
+) -> Result<(Arc<AwsIam>, Option<iam_emulator::EmulatorHandle>), RunError> {
+    let (endpoint, credentials, emulator) = if args.embedded_emulator {
+        let handle = Emulator::start(EmulatorConfig {
+            users: args.emulator_users.clone(),
+            ..EmulatorConfig::default()
+        })
+        .await
+        .map_err(RunError::Emulator)?;
+        info!(endpoint = %handle.endpoint_url(), users = ?args.emulator_users, "embedded IAM emulator started (dev mode: no AWS account is used)");
+        let credentials = aws_credential_types::Credentials::new(
+            "AKIDEMBEDDEDEMULATOR",
+            "embedded-emulator-secret",
+            None,
+            None,
+            "embedded-emulator",
+        );
+        (Some(handle.endpoint_url()), Some(credentials), Some(handle))
+    } else {
+        (args.iam_endpoint_url.clone(), None, None)
+    };
+    let sdk = AwsIam::sdk_client(endpoint.as_deref(), args.region.as_deref(), credentials).await;
+    let sdk = fence_iam(&sdk, fence);
+    let iam = Arc::new(AwsIam::new(
+        sdk,
+        IamLimits {
+            rate_per_second: args.iam_rate_limit,
+            burst: args.iam_burst,
+            ..IamLimits::default()
+        },
+        metrics,
+    ));
+    Ok((iam, emulator))
+}
+
+fn reconcile_config(args: &RunArgs, identity: &str) -> reconcile::Config {
+    reconcile::Config {
+        shard_selector: args.shard_selector.clone(),
+        policy: args.policy,
+        resync: args.resync_interval,
+        watch_namespaces: args.watch_namespace.clone(),
+        concurrency: args.concurrency,
+        instance: Some(identity.to_string()),
+        namespace_writes: governor::Quota::per_minute(args.namespace_iam_writes_per_minute)
+            .allow_burst(args.namespace_iam_write_burst),
+        leading: None,
+        shutdown_grace: args.shutdown_grace,
+        rollout_restart: args.rollout_restart,
+    }
 }
 
 /// What a replica needs to take part in leader election.

@@ -606,33 +606,13 @@ fn decide_with_credential(
 
     let rotation = rotation_trigger(observed, credential);
     let recreate = rotation.as_ref().is_some_and(|(_, recreate)| *recreate);
-    let expired = credential.status == CredentialStatus::Expired
-        || credential
-            .expiration_date
-            .is_some_and(|e| e <= observed.now);
-    if expired && !recreate {
-        // Never "fixed" by setting it Active: an expired key stays expired.
-        return report(
-            Reason::Expired,
-            format!(
-                "API key {} expired at {}; set spec.rotation.beforeExpiry to renew keys automatically, or delete the credential to get a new one",
-                credential.id,
-                credential
-                    .expiration_date
-                    .map(|e| e.to_string())
-                    .unwrap_or_else(|| "an unknown time".into())
-            ),
-        );
+    if let Some(message) = expiry(observed, credential)
+        && !recreate
+    {
+        return report(Reason::Expired, message);
     }
 
-    let secret_holds_it = match &observed.secret {
-        SecretObservation::Owned {
-            credential_id: Some(secret_id),
-            intact: true,
-            ..
-        } => secret_id == &credential.id,
-        _ => false,
-    };
+    let secret_holds_it = secret_holds(observed, credential);
     let movable = observed.old_secret_credential.as_deref() == Some(credential.id.as_str());
     // Workloads follow the credential the Secret holds before anything else happens, the
     // retirement of the one they may still use included.
@@ -660,32 +640,7 @@ fn decide_with_credential(
     }
 
     if let Some((cause, recreate)) = rotation {
-        if !recreate {
-            return Decision::Reset {
-                credential: credential.clone(),
-                cause,
-            };
-        }
-        if let Some(retiring) = &status.retiring_credential_id {
-            return report(
-                Reason::Available,
-                format!("rotation waits until the previous credential {retiring} retires"),
-            );
-        }
-        if slots_used >= CREDENTIALS_PER_USER_PER_SERVICE {
-            return report(
-                Reason::LimitExceeded,
-                format!(
-                    "rotation by Recreate needs a free slot: {}",
-                    limit_message(observed, credentials)
-                ),
-            );
-        }
-        return Decision::Recreate {
-            old: credential.clone(),
-            cause,
-            existing: credentials.iter().map(|c| c.id.clone()).collect(),
-        };
+        return decide_rotation(observed, credential, credentials, cause, recreate);
     }
 
     if credential.status.as_str() != observed.spec.status.as_str() {
@@ -712,6 +667,80 @@ fn decide_with_credential(
         _ => String::new(),
     };
     report(Reason::Available, message)
+}
+
+/// Why an API key no longer works, when it expired. Never "fixed" by setting it Active: an
+/// expired key stays expired.
+fn expiry(observed: &Observed<'_>, credential: &CredentialMetadata) -> Option<String> {
+    let expired = credential.status == CredentialStatus::Expired
+        || credential
+            .expiration_date
+            .is_some_and(|e| e <= observed.now);
+    expired.then(|| {
+        format!(
+            "API key {} expired at {}; set spec.rotation.beforeExpiry to renew keys automatically, or delete the credential to get a new one",
+            credential.id,
+            credential
+                .expiration_date
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "an unknown time".into())
+        )
+    })
+}
+
+/// Whether our Secret under the current name holds `credential`, intact.
+pub fn secret_holds(observed: &Observed<'_>, credential: &CredentialMetadata) -> bool {
+    matches!(
+        &observed.secret,
+        SecretObservation::Owned {
+            credential_id: Some(secret_id),
+            intact: true,
+            ..
+        } if *secret_id == credential.id
+    )
+}
+
+/// A rotation is due for `credential`: a Reset, or a Recreate once the previous credential has
+/// retired and a slot is free.
+fn decide_rotation(
+    observed: &Observed<'_>,
+    credential: &CredentialMetadata,
+    credentials: &[CredentialMetadata],
+    cause: ResetCause,
+    recreate: bool,
+) -> Decision {
+    let report = |reason, message: String| Decision::Report {
+        reason,
+        message,
+        credential: Some(credential.clone()),
+        slots_used: Some(credentials.len()),
+    };
+    if !recreate {
+        return Decision::Reset {
+            credential: credential.clone(),
+            cause,
+        };
+    }
+    if let Some(retiring) = &observed.status.retiring_credential_id {
+        return report(
+            Reason::Available,
+            format!("rotation waits until the previous credential {retiring} retires"),
+        );
+    }
+    if credentials.len() >= CREDENTIALS_PER_USER_PER_SERVICE {
+        return report(
+            Reason::LimitExceeded,
+            format!(
+                "rotation by Recreate needs a free slot: {}",
+                limit_message(observed, credentials)
+            ),
+        );
+    }
+    Decision::Recreate {
+        old: credential.clone(),
+        cause,
+        existing: credentials.iter().map(|c| c.id.clone()).collect(),
+    }
 }
 
 /// What `status.workloadsRestartedFor` records for a Secret written before the issued-at

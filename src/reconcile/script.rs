@@ -14,8 +14,7 @@ use crate::api::{DesiredStatus, ServiceSpecificCredentialStatus};
 use crate::iam::{CredentialMetadata, CredentialStatus};
 use crate::reconcile::conditions::Reason;
 use crate::reconcile::plan::{
-    Decision, Observed, ResetCause, RotationTrigger, SecretObservation, WorkloadRestart,
-    intent_settled,
+    Decision, Observed, ResetCause, RotationTrigger, WorkloadRestart, intent_settled,
 };
 
 /// Everything one pass does after observing.
@@ -743,14 +742,7 @@ fn rewrite_secret(
     observed: &Observed<'_>,
     credential: &CredentialMetadata,
 ) -> Reason {
-    let in_current = matches!(
-        &observed.secret,
-        SecretObservation::Owned {
-            credential_id: Some(id),
-            intact: true,
-            ..
-        } if *id == credential.id
-    );
+    let in_current = crate::reconcile::plan::secret_holds(observed, credential);
     steps.push(Step::WriteSecret(SecretWrite {
         material: SecretMaterial::Copy {
             from: if in_current {
