@@ -1029,6 +1029,7 @@ fn name_credential(status: &mut ServiceSpecificCredentialStatus, c: &CredentialM
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reconcile::plan::SecretObservation;
     use crate::reconcile::plan::tests::{Case, NOW, at, cred};
 
     fn steps(case: &Case) -> Vec<Step> {
