@@ -954,7 +954,7 @@ pub(crate) mod tests {
         Timestamp::from_second(secs).unwrap()
     }
 
-    fn spec() -> ServiceSpecificCredentialSpec {
+    pub(crate) fn spec() -> ServiceSpecificCredentialSpec {
         ServiceSpecificCredentialSpec {
             user_name: "sofia".into(),
             service_name: ServiceName::CodeCommit,

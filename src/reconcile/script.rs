@@ -423,6 +423,25 @@ fn create_call(observed: &Observed<'_>) -> IamCall {
     }
 }
 
+/// The IAM Delete of credential `id`, told by `event` (reason, text) once done.
+fn deletion(
+    observed: &Observed<'_>,
+    id: &str,
+    event: (&'static str, String),
+    if_gone: IfGone,
+    if_failed: IfFailed,
+) -> Step {
+    Step::Iam(IamStep {
+        call: IamCall::Delete {
+            user: observed.spec.user_name.clone(),
+            id: id.to_string(),
+        },
+        announce: Some(PlannedEvent::normal(event.0, "DeleteCredential", event.1)),
+        if_gone,
+        if_failed,
+    })
+}
+
 /// The user's slots once a Create succeeded: the ones listed plus the new one.
 fn slots_after_create(observed: &Observed<'_>) -> Option<i32> {
     match &observed.credentials {
@@ -764,19 +783,14 @@ fn rewrite_secret(
 }
 
 fn retire(steps: &mut Steps, observed: &Observed<'_>, id: String) -> Reason {
-    steps.push(Step::Iam(IamStep {
-        call: IamCall::Delete {
-            user: observed.spec.user_name.clone(),
-            id: id.clone(),
-        },
-        announce: Some(PlannedEvent::normal(
-            "CredentialRetired",
-            "DeleteCredential",
-            format!("deleted the previous IAM credential {id} after its grace period"),
-        )),
-        if_gone: IfGone::Done,
-        if_failed: IfFailed::Report,
-    }));
+    let told = format!("deleted the previous IAM credential {id} after its grace period");
+    steps.push(deletion(
+        observed,
+        &id,
+        ("CredentialRetired", told),
+        IfGone::Done,
+        IfFailed::Report,
+    ));
     steps.status(write(
         vec![StatusEdit::Retired],
         Reason::Available,
@@ -864,19 +878,14 @@ pub fn for_cleanup(observed: &Observed<'_>, retain: Option<String>, delete: Vec<
         steps.push(Step::ProveCurrent);
     }
     for id in delete {
-        steps.push(Step::Iam(IamStep {
-            call: IamCall::Delete {
-                user: observed.spec.user_name.clone(),
-                id: id.clone(),
-            },
-            announce: Some(PlannedEvent::normal(
-                "CredentialDeleted",
-                "DeleteCredential",
-                format!("deleted IAM credential {id}"),
-            )),
-            if_gone: IfGone::DoneQuietly,
-            if_failed: IfFailed::FailDeleting,
-        }));
+        let told = format!("deleted IAM credential {id}");
+        steps.push(deletion(
+            observed,
+            &id,
+            ("CredentialDeleted", told),
+            IfGone::DoneQuietly,
+            IfFailed::FailDeleting,
+        ));
     }
     let mut script = steps.finish(observed, Reason::Deleting);
     script.wake_at = None;

@@ -11,10 +11,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube_standin::ApiServer;
 
 use super::{Outcome, act};
-use crate::api::{
-    DeletionPolicy, DesiredStatus, SecretSpec, ServiceName, ServiceSpecificCredential,
-    ServiceSpecificCredentialSpec, ServiceSpecificCredentialStatus,
-};
+use crate::api::{ServiceSpecificCredential, ServiceSpecificCredentialStatus};
 use crate::clock::Clock;
 use crate::iam::{
     CredentialMetadata, CredentialStatus, Iam, IamError, IssuedCredential, SecretValue,
@@ -180,17 +177,7 @@ impl Fixture {
 
     /// Creates resource `web` with `status`, as the operator would have written it.
     async fn resource(&self, status: ServiceSpecificCredentialStatus) -> ServiceSpecificCredential {
-        let spec = ServiceSpecificCredentialSpec {
-            user_name: USER.into(),
-            service_name: ServiceName::CodeCommit,
-            status: DesiredStatus::Active,
-            credential_age_days: None,
-            secret: SecretSpec::default(),
-            rotation: None,
-            deletion_policy: DeletionPolicy::Delete,
-            adopt: None,
-            rollout_restart: Vec::new(),
-        };
+        let spec = crate::reconcile::plan::tests::spec();
         self.resources
             .create(
                 &PostParams::default(),
@@ -225,6 +212,26 @@ impl Fixture {
         act(&self.ctx, snapshot, script).await
     }
 
+    /// Runs the steps of a Create while the user holds `existing`.
+    async fn create(&self, snapshot: &Snapshot, existing: &[&str]) -> Result<Outcome, Error> {
+        let existing = existing.iter().map(|id| id.to_string()).collect();
+        self.act(
+            snapshot,
+            Decision::Create {
+                replaces: None,
+                existing,
+            },
+        )
+        .await
+    }
+
+    /// Asserts the calls made to IAM and to Kubernetes ([`Fixture::kube_calls`]), in order.
+    #[track_caller]
+    fn assert_calls(&self, iam: &[&str], kube: &[&str]) {
+        assert_eq!(self.iam.calls(), iam, "IAM calls");
+        assert_eq!(self.kube_calls(), kube, "Kubernetes requests");
+    }
+
     /// The requests sent to Kubernetes, as "verb resource[/subresource][ (dry run)]".
     fn kube_calls(&self) -> Vec<String> {
         self.server
@@ -242,6 +249,15 @@ impl Fixture {
                 call
             })
             .collect()
+    }
+
+    async fn ready(&self) -> crate::api::Condition {
+        let status = self.status().await;
+        status
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == "Ready")
+            .expect("a Ready condition")
     }
 
     async fn status(&self) -> ServiceSpecificCredentialStatus {
@@ -290,21 +306,14 @@ async fn a_create_records_its_intent_then_the_credential_then_writes_the_secret(
     let resource = f.resource(ServiceSpecificCredentialStatus::default()).await;
     let snapshot = f.observe(&resource).await;
     let outcome = f
-        .act(
-            &snapshot,
-            Decision::Create {
-                replaces: None,
-                existing: vec!["ACCAOLD".into()],
-            },
-        )
+        .create(&snapshot, &["ACCAOLD"])
         .await
         .expect("the pass succeeds");
 
     assert_eq!(outcome.reason, Reason::Available);
-    assert_eq!(f.iam.calls(), ["Create sofia codecommit.amazonaws.com"]);
-    assert_eq!(
-        f.kube_calls(),
-        [
+    f.assert_calls(
+        &["Create sofia codecommit.amazonaws.com"],
+        &[
             "create secrets (dry run)",
             "patch servicespecificcredentials/status", // the intent, Ready Creating
             "create events",                           // Ready: Creating
@@ -313,7 +322,7 @@ async fn a_create_records_its_intent_then_the_credential_then_writes_the_secret(
             "patch servicespecificcredentials/status", // Ready: Available
             "create events",                           // Ready: Available
             "create events",                           // CredentialCreated
-        ]
+        ],
     );
     let status = f.status().await;
     assert_eq!(status.credential_id.as_deref(), Some("ACCANEW1"));
@@ -344,13 +353,7 @@ async fn a_create_that_may_have_happened_keeps_the_intent_stamped_by_the_injecte
         message: "timed out".into(),
     });
     let outcome = f
-        .act(
-            &snapshot,
-            Decision::Create {
-                replaces: None,
-                existing: Vec::new(),
-            },
-        )
+        .create(&snapshot, &[])
         .await
         .expect("a reported failure is not an error of the pass");
 
@@ -383,13 +386,7 @@ async fn a_create_refused_for_the_quota_lists_again_and_drops_the_intent() {
         message: "two already".into(),
     });
     let outcome = f
-        .act(
-            &snapshot,
-            Decision::Create {
-                replaces: None,
-                existing: vec!["ACCA1".into(), "ACCA2".into()],
-            },
-        )
+        .create(&snapshot, &["ACCA1", "ACCA2"])
         .await
         .expect("reported");
 
@@ -446,8 +443,7 @@ async fn a_decision_on_a_stale_copy_is_refused_before_any_iam_write() {
         Err(Error::Kube(kube::Error::Api(e))) => assert_eq!(e.code, 409),
         other => panic!("expected 409 Conflict, got {other:?}"),
     }
-    assert_eq!(f.kube_calls(), ["patch servicespecificcredentials/status"]);
-    assert!(f.iam.calls().is_empty(), "{:?}", f.iam.calls());
+    f.assert_calls(&[], &["patch servicespecificcredentials/status"]);
 }
 
 #[tokio::test]
@@ -467,13 +463,12 @@ async fn a_reset_of_a_vanished_credential_ends_the_pass_without_a_write() {
         .expect("the pass ends quietly");
 
     assert_eq!(outcome.reason, Reason::Creating);
-    assert_eq!(f.iam.calls(), ["Reset sofia ACCA1"]);
-    assert_eq!(
-        f.kube_calls(),
-        [
+    f.assert_calls(
+        &["Reset sofia ACCA1"],
+        &[
             "patch servicespecificcredentials/status", // the freshness check
             "create secrets (dry run)",
-        ]
+        ],
     );
 }
 
@@ -493,21 +488,15 @@ async fn a_failed_delete_on_deletion_reports_deleting_and_fails_the_pass() {
         matches!(result, Err(Error::Iam(IamError::Throttled { .. }))),
         "{result:?}"
     );
-    assert_eq!(f.iam.calls(), ["Delete sofia ACCA1"]);
-    assert_eq!(
-        f.kube_calls(),
-        [
+    f.assert_calls(
+        &["Delete sofia ACCA1"],
+        &[
             "patch servicespecificcredentials/status", // the freshness check
             "patch servicespecificcredentials/status", // Ready: Deleting
             "create events",
-        ]
+        ],
     );
-    let status = f.status().await;
-    let ready = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
+    let ready = f.ready().await;
     assert_eq!(ready.reason, "Deleting");
     assert!(
         ready.message.starts_with("deleting IAM credential ACCA1: "),
