@@ -93,7 +93,7 @@ impl Error {
 
 /// `base · 2^attempt`, at most `cap`, then spread by ±20 % (`jitter` in `[0, 1)`) so that
 /// resources failing together do not retry in lockstep.
-pub fn exponential(base: Duration, cap: Duration, attempt: u32, jitter: f64) -> Duration {
+pub(crate) fn exponential(base: Duration, cap: Duration, attempt: u32, jitter: f64) -> Duration {
     base.saturating_mul(1u32 << attempt.min(20))
         .min(cap)
         .mul_f64(0.8 + 0.4 * jitter.clamp(0.0, 1.0))

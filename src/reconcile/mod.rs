@@ -2,14 +2,14 @@
 //! Secrets they own. Each pass observes ([`observe`]), plans ([`plan`] decides, [`script`] lists
 //! the steps; both pure) and acts ([`act`] carries the steps out).
 
-pub mod act;
+mod act;
 pub mod conditions;
-pub mod events;
-pub mod failure;
-pub mod observe;
-pub mod plan;
-pub mod schedule;
-pub mod script;
+mod events;
+mod failure;
+mod observe;
+mod plan;
+mod schedule;
+mod script;
 mod tracked;
 
 use std::collections::HashMap;

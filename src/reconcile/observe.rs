@@ -18,7 +18,7 @@ use crate::secret;
 use crate::tenancy;
 
 /// Owned observations; [`Snapshot::observed`] borrows them as a [`plan::Observed`].
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub resource: ServiceSpecificCredential,
     pub status: crate::api::ServiceSpecificCredentialStatus,
     pub validity: Result<(), crate::api::InvalidSpec>,
@@ -44,7 +44,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn observed(&self) -> Observed<'_> {
+    pub(crate) fn observed(&self) -> Observed<'_> {
         Observed {
             spec: &self.resource.spec,
             status: &self.status,
@@ -80,7 +80,7 @@ impl Snapshot {
 }
 
 /// Observes everything but IAM.
-pub async fn observe_kubernetes(
+pub(crate) async fn observe_kubernetes(
     ctx: &Context,
     resource: &ServiceSpecificCredential,
 ) -> Result<Snapshot, Error> {
@@ -240,7 +240,10 @@ fn needs_claims(resource: &ServiceSpecificCredential, listed: usize) -> bool {
 /// With shards: adds the credential ids held by resources of every shard to the snapshot's
 /// claims, read from the API server without the shard selector (this replica's cache holds
 /// only its shard). Paged; needed only before an adoption or an orphan's deletion.
-pub async fn claims_across_shards(ctx: &Context, snapshot: &mut Snapshot) -> Result<(), Error> {
+pub(crate) async fn claims_across_shards(
+    ctx: &Context,
+    snapshot: &mut Snapshot,
+) -> Result<(), Error> {
     let uid = snapshot.resource.uid();
     for scope in super::scopes(&ctx.config.watch_namespaces) {
         let api: Api<ServiceSpecificCredential> = match scope {
@@ -272,7 +275,7 @@ pub async fn claims_across_shards(ctx: &Context, snapshot: &mut Snapshot) -> Res
 
 /// How current the IAM observation must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Freshness {
+pub(crate) enum Freshness {
     /// A service snapshot up to one resync old will do, where `plan::snapshot_may_serve`.
     Recent,
     /// A List of the user, or its answer of the last few seconds kept exact for this process's
@@ -285,7 +288,7 @@ pub enum Freshness {
 ///
 /// Also reads the claims: called with the (user, service) lock held, so every id another
 /// reconcile of this process recorded before is known (see `tracked::Tracked`).
-pub async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot, freshness: Freshness) {
+pub(crate) async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot, freshness: Freshness) {
     let observed = snapshot.observed();
     let recent = freshness == Freshness::Recent && plan::snapshot_may_serve(&observed);
     let priority = if plan::is_routine_check(&observed) {

@@ -22,7 +22,6 @@ use crate::api::{
 };
 use crate::iam::{CredentialMetadata, CredentialStatus, IamError};
 use crate::reconcile::conditions::{Reason, reason_for};
-pub use crate::reconcile::schedule::next_rotation_at;
 use crate::reconcile::schedule::{interval_due, renewal_due};
 use crate::reconcile::script::{self, Script};
 use crate::secret::RenderError;
@@ -30,16 +29,16 @@ use crate::tenancy::NotPermitted;
 
 /// Clock skew tolerated between the operator and IAM when matching an orphan to
 /// `createRequestedAt`.
-pub const ADOPTION_SKEW: Duration = Duration::from_secs(5);
+pub(crate) const ADOPTION_SKEW: Duration = Duration::from_secs(5);
 /// Reported while the watch caches that tell who holds which credential are still filling.
 const WAITING_FOR_CACHES: &str = "waiting for the caches of all watched namespaces before adopting";
 /// How long after `createRequestedAt` the Create it announced can have taken effect: the Create
 /// call's own timeout, with room to spare. A credential made later is not that Create's.
-pub const ADOPTION_WINDOW: Duration = Duration::from_secs(60);
+pub(crate) const ADOPTION_WINDOW: Duration = Duration::from_secs(60);
 
 /// The Secret as observed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SecretObservation {
+pub(crate) enum SecretObservation {
     /// No Secret of that name.
     Missing,
     /// A Secret of that name that this resource does not control.
@@ -55,7 +54,7 @@ pub enum SecretObservation {
 
 /// Everything the decision needs.
 #[derive(Clone, Debug)]
-pub struct Observed<'a> {
+pub(crate) struct Observed<'a> {
     pub spec: &'a ServiceSpecificCredentialSpec,
     pub status: &'a ServiceSpecificCredentialStatus,
     /// `metadata.generation`: which spec this is.
@@ -100,7 +99,7 @@ pub struct Observed<'a> {
 
 /// Why a Reset is done.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ResetCause {
+pub(crate) enum ResetCause {
     /// An orphan of an interrupted create is adopted.
     Adopt,
     /// `spec.adopt` asked to take over this existing credential.
@@ -115,7 +114,7 @@ pub enum ResetCause {
 
 /// What asked for a rotation.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RotationTrigger {
+pub(crate) enum RotationTrigger {
     /// `rotation.interval` elapsed, or an API key's `beforeExpiry` came.
     Schedule,
     /// A new value of the rotate annotation (recorded as handled once done).
@@ -124,7 +123,7 @@ pub enum RotationTrigger {
 
 /// The one next step.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// No IAM write: report this reason (and the credential if there is one).
     Report {
         reason: Reason,
@@ -173,7 +172,7 @@ pub enum Decision {
 
 /// What a [`Decision::FollowCredential`] does to the workloads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WorkloadRestart {
+pub(crate) enum WorkloadRestart {
     /// Restart each of them.
     Restart,
     /// Nothing: this is the first credential they were started with (or the list is new).
@@ -186,7 +185,7 @@ impl Decision {
     /// Whether the snapshot must be proven current before this is carried out: a write decided
     /// from a stale cached copy must not happen. Create and Recreate are proven by their
     /// intent-marker status write instead.
-    pub fn needs_freshness_check(&self) -> bool {
+    pub(crate) fn needs_freshness_check(&self) -> bool {
         matches!(
             self,
             Decision::Reset { .. }
@@ -199,7 +198,7 @@ impl Decision {
     /// Whether this was decided on what a service snapshot may not show yet, so that it must
     /// be decided again from a List of the user: a credential gone that may only be newer than
     /// the snapshot, an orphan to adopt, a quota found full.
-    pub fn needs_exact_listing(&self) -> bool {
+    pub(crate) fn needs_exact_listing(&self) -> bool {
         matches!(
             self,
             Decision::Create {
@@ -217,22 +216,10 @@ impl Decision {
         )
     }
 
-    /// Whether this is an IAM write: what a namespace's share of the IAM budget counts.
-    pub fn writes_iam(&self) -> bool {
-        matches!(
-            self,
-            Decision::Create { .. }
-                | Decision::Recreate { .. }
-                | Decision::Reset { .. }
-                | Decision::UpdateStatus { .. }
-                | Decision::Retire { .. }
-        )
-    }
-
     /// Whether this writes the Secret. Such a write is first tried as a server-side dry run: a
     /// Secret the API server rejects must not cost an IAM write (whose one-time secret would then
     /// be discarded), nor the live Secret.
-    pub fn writes_secret(&self) -> bool {
+    pub(crate) fn writes_secret(&self) -> bool {
         matches!(
             self,
             Decision::Create { .. }
@@ -245,7 +232,7 @@ impl Decision {
 
 /// What a pass does next, decided on what it observed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Plan {
+pub(crate) enum Plan {
     /// `decision` was made on a service snapshot and rests on what it may not show yet
     /// ([`Decision::needs_exact_listing`]): list the user, then plan again.
     ListExactly(Decision),
@@ -256,7 +243,7 @@ pub enum Plan {
 }
 
 /// The plan of a pass for a resource that is not being deleted.
-pub fn plan(observed: &Observed<'_>) -> Plan {
+pub(crate) fn plan(observed: &Observed<'_>) -> Plan {
     let decision = decide(observed);
     if observed.listed_from_snapshot && decision.needs_exact_listing() {
         return Plan::ListExactly(decision);
@@ -274,7 +261,7 @@ pub fn plan(observed: &Observed<'_>) -> Plan {
 
 /// The plan of a pass for a resource being deleted; an IAM failure to list (other than a user
 /// that no longer exists) fails the pass.
-pub fn plan_cleanup(observed: &Observed<'_>) -> Result<Plan, IamError> {
+pub(crate) fn plan_cleanup(observed: &Observed<'_>) -> Result<Plan, IamError> {
     let credentials = match &observed.credentials {
         Some(Ok(list)) => Some(list.as_slice()),
         Some(Err(IamError::UserNotFound { .. })) | None => None,
@@ -297,7 +284,7 @@ pub fn plan_cleanup(observed: &Observed<'_>) -> Result<Plan, IamError> {
 }
 
 /// Checks that need no IAM call. `Some` stops the reconcile before IAM is asked anything.
-pub fn gate(observed: &Observed<'_>) -> Option<Decision> {
+pub(crate) fn gate(observed: &Observed<'_>) -> Option<Decision> {
     let report = |reason, message: String| Decision::Report {
         reason,
         message,
@@ -328,7 +315,7 @@ pub fn gate(observed: &Observed<'_>) -> Option<Decision> {
 /// orphan (`createRequestedAt`), for `spec.adopt`, or after a spec change of a resource holding a
 /// credential (the user changed what it wants: that is decided on IAM's answer of now). What a
 /// snapshot may miss is confirmed anyway before it is acted on (`needs_exact_listing`).
-pub fn snapshot_may_serve(observed: &Observed<'_>) -> bool {
+pub(crate) fn snapshot_may_serve(observed: &Observed<'_>) -> bool {
     observed.status.create_requested_at.is_none()
         && observed.spec.adopt.is_none()
         && (observed.status.credential_id.is_none()
@@ -337,7 +324,7 @@ pub fn snapshot_may_serve(observed: &Observed<'_>) -> bool {
 
 /// Whether this pass is a routine check: a resource that holds its credential, Ready at its
 /// current spec, with no rotation asked for. Nobody waits for it, so its IAM calls go last.
-pub fn is_routine_check(observed: &Observed<'_>) -> bool {
+pub(crate) fn is_routine_check(observed: &Observed<'_>) -> bool {
     observed.status.credential_id.is_some()
         && observed.status.observed_generation == observed.generation
         && observed
@@ -351,16 +338,16 @@ pub fn is_routine_check(observed: &Observed<'_>) -> bool {
 }
 
 /// Whether `id` is one this resource's status records (held or retiring).
-pub fn recorded(observed: &Observed<'_>, id: &str) -> bool {
+pub(crate) fn recorded(observed: &Observed<'_>, id: &str) -> bool {
     owned_id(observed) == Some(id) || observed.status.retiring_credential_id.as_deref() == Some(id)
 }
 
 /// The credential id this resource holds: what the operator recorded in its status, nothing else.
-pub fn owned_id<'a>(observed: &'a Observed<'_>) -> Option<&'a str> {
+pub(crate) fn owned_id<'a>(observed: &'a Observed<'_>) -> Option<&'a str> {
     observed.status.credential_id.as_deref()
 }
 
-pub fn decide(observed: &Observed<'_>) -> Decision {
+pub(crate) fn decide(observed: &Observed<'_>) -> Decision {
     if let Some(stop) = gate(observed) {
         return stop;
     }
@@ -480,10 +467,10 @@ fn decide_requested_adoption(
 
 /// With shards: how old an orphan must be before it is adopted or deleted, so that a credential
 /// another shard has just created is recorded in its resource's status (and so claimed) first.
-pub const SHARD_ORPHAN_SETTLE: Duration = Duration::from_secs(15);
+pub(crate) const SHARD_ORPHAN_SETTLE: Duration = Duration::from_secs(15);
 
 /// With shards: how long to wait before taking over `orphan`, created at `created`.
-pub fn orphan_settling(created: Timestamp, now: Timestamp) -> Option<Duration> {
+pub(crate) fn orphan_settling(created: Timestamp, now: Timestamp) -> Option<Duration> {
     let settled = created
         .checked_add(jiff::SignedDuration::try_from(SHARD_ORPHAN_SETTLE).unwrap_or_default())
         .unwrap_or(created);
@@ -496,7 +483,7 @@ pub fn orphan_settling(created: Timestamp, now: Timestamp) -> Option<Duration> {
 /// resource's status still announces one ([`ADOPTION_WINDOW`]) waits for that window to pass,
 /// since the shard that announced it may still be making it (a relabel moves a resource between
 /// shards at any time).
-pub fn shard_wait(observed: &Observed<'_>, decision: &Decision) -> Option<Duration> {
+pub(crate) fn shard_wait(observed: &Observed<'_>, decision: &Decision) -> Option<Duration> {
     match decision {
         Decision::Reset { credential, cause }
             if matches!(cause, ResetCause::Adopt | ResetCause::AdoptRotation { .. })
@@ -520,7 +507,7 @@ pub fn shard_wait(observed: &Observed<'_>, decision: &Decision) -> Option<Durati
 /// the ids recorded with the intent, created inside the intent's window (`createRequestedAt`
 /// minus the clock skew, plus [`ADOPTION_WINDOW`]), held by no other resource, and not in
 /// `exclude`. None without the intent marker. Adopt only when there is exactly one.
-pub fn adoption_candidates<'a>(
+pub(crate) fn adoption_candidates<'a>(
     observed: &'a Observed<'_>,
     credentials: &'a [CredentialMetadata],
     exclude: &[&str],
@@ -550,7 +537,7 @@ pub fn adoption_candidates<'a>(
 /// (recovered from our Secret after a crash, or named in status): no other credential created
 /// since the marker is waiting to be adopted. A marker left behind would later let the resource
 /// adopt a credential someone else created.
-pub fn intent_settled(observed: &Observed<'_>, held: &CredentialMetadata) -> bool {
+pub(crate) fn intent_settled(observed: &Observed<'_>, held: &CredentialMetadata) -> bool {
     let Some(Ok(credentials)) = &observed.credentials else {
         return false;
     };
@@ -562,7 +549,7 @@ pub fn intent_settled(observed: &Observed<'_>, held: &CredentialMetadata) -> boo
 /// The LimitExceeded message. It names the ids holding the slots that a tenant of this
 /// namespace may know about (held here, or by no resource at all), counts the ones held by
 /// resources of other namespaces without naming them, and never holds a secret.
-pub fn limit_message(observed: &Observed<'_>, credentials: &[CredentialMetadata]) -> String {
+pub(crate) fn limit_message(observed: &Observed<'_>, credentials: &[CredentialMetadata]) -> String {
     let (elsewhere, visible): (Vec<&CredentialMetadata>, Vec<&CredentialMetadata>) =
         credentials.iter().partition(|c| {
             !observed.claims_complete
@@ -689,7 +676,7 @@ fn expiry(observed: &Observed<'_>, credential: &CredentialMetadata) -> Option<St
 }
 
 /// Whether our Secret under the current name holds `credential`, intact.
-pub fn secret_holds(observed: &Observed<'_>, credential: &CredentialMetadata) -> bool {
+pub(crate) fn secret_holds(observed: &Observed<'_>, credential: &CredentialMetadata) -> bool {
     matches!(
         &observed.secret,
         SecretObservation::Owned {
@@ -745,7 +732,7 @@ fn decide_rotation(
 
 /// What `status.workloadsRestartedFor` records for a Secret written before the issued-at
 /// existed: the next credential is then a new one for the workloads.
-pub const ISSUED_BEFORE_RECORDED: &str = "unknown";
+pub(crate) const ISSUED_BEFORE_RECORDED: &str = "unknown";
 
 /// Whether the `rolloutRestart` workloads must follow the credential the Secret holds. Only a
 /// time in the operator's own format is ever written into a workload (and the digest covers it:
@@ -866,7 +853,7 @@ fn renew_at(observed: &Observed<'_>, credential: &CredentialMetadata) -> Option<
 /// The next moment something becomes due without any change in Kubernetes: the retirement of a
 /// previous credential, an interval rotation, an API key's renewal before expiry, or its expiry.
 /// The reconcile loop looks again then, rather than at the next resync.
-pub fn wake_at(observed: &Observed<'_>) -> Option<Timestamp> {
+pub(crate) fn wake_at(observed: &Observed<'_>) -> Option<Timestamp> {
     let mut times = Vec::new();
     if let Some(after) = &observed.status.retire_after {
         times.push(after.0);
@@ -886,7 +873,7 @@ pub fn wake_at(observed: &Observed<'_>) -> Option<Timestamp> {
 
 /// What deletion does with the IAM credentials.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Cleanup {
+pub(crate) struct Cleanup {
     /// Delete these (ours, a retiring one, or an unclaimed orphan of an interrupted create).
     pub delete: Vec<String>,
     /// deletionPolicy Retain: leave this one in IAM.
@@ -900,7 +887,7 @@ pub struct Cleanup {
 /// Ids the operator recorded in status are deleted whatever tenancy says now (they are this
 /// resource's own). Anything else — the orphan of an interrupted create — only when tenancy
 /// allows the user and the orphan is provably this resource's.
-pub fn decide_cleanup(
+pub(crate) fn decide_cleanup(
     observed: &Observed<'_>,
     credentials: Option<&[CredentialMetadata]>,
 ) -> Cleanup {
@@ -935,7 +922,7 @@ pub fn decide_cleanup(
 
 /// Whether cleanup needs an IAM List (only to find the orphan of an interrupted create, which
 /// tenancy must allow).
-pub fn cleanup_needs_list(observed: &Observed<'_>) -> bool {
+pub(crate) fn cleanup_needs_list(observed: &Observed<'_>) -> bool {
     observed.spec.deletion_policy == DeletionPolicy::Delete
         && owned_id(observed).is_none()
         && observed.status.create_requested_at.is_some()
@@ -945,6 +932,7 @@ pub fn cleanup_needs_list(observed: &Observed<'_>) -> bool {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::reconcile::schedule::next_rotation_at;
     use crate::api::{RotationSpec, RotationStrategy, SecretSpec, ServiceName};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 

@@ -39,7 +39,7 @@ pub(crate) fn renewal_due(
 /// When the next scheduled rotation of the credential `status` records is due
 /// (`status.nextRotationTime`): the rotation interval or an API key's renewal before expiry,
 /// whichever comes first. Computed from the status itself, so every status write carries it.
-pub fn next_rotation_at(
+pub(crate) fn next_rotation_at(
     spec: &ServiceSpecificCredentialSpec,
     status: &ServiceSpecificCredentialStatus,
 ) -> Option<Timestamp> {

@@ -19,7 +19,7 @@ use crate::reconcile::plan::{
 
 /// Everything one pass does after observing.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Script {
+pub(crate) struct Script {
     pub steps: Vec<Step>,
     /// The Ready reason the pass ends with when every step succeeds.
     pub outcome: Reason,
@@ -32,7 +32,7 @@ pub struct Script {
 
 /// One thing a pass does. `act` runs them in order and stops at the first that fails.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Proves the observed resource current: a no-op status patch conditioned on its
     /// resourceVersion (409 Conflict from a stale cached copy). Skipped once a conditioned
     /// status write of this pass succeeded, which proved it already.
@@ -69,7 +69,7 @@ pub enum Step {
 /// one), with Ready set to `reason` and `message`. Sent as a merge patch conditioned on the
 /// resourceVersion; nothing is sent when the status would not change.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StatusWrite {
+pub(crate) struct StatusWrite {
     pub edits: Vec<StatusEdit>,
     pub reason: Reason,
     pub message: String,
@@ -81,7 +81,7 @@ pub struct StatusWrite {
 
 /// One change to the status.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StatusEdit {
+pub(crate) enum StatusEdit {
     /// Names this credential (id, login, alias, IAM status, dates).
     Credential(CredentialMetadata),
     /// Names the credential this pass's IAM call issued.
@@ -118,7 +118,7 @@ pub enum StatusEdit {
 
 /// An IAM call and what its failures mean.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IamStep {
+pub(crate) struct IamStep {
     pub call: IamCall,
     /// Published right after the call succeeds.
     pub announce: Option<PlannedEvent>,
@@ -127,7 +127,7 @@ pub struct IamStep {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum IamCall {
+pub(crate) enum IamCall {
     Create {
         user: String,
         service: String,
@@ -150,7 +150,7 @@ pub enum IamCall {
 
 /// What an answer of "no such credential" (CredentialNotFound) means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IfGone {
+pub(crate) enum IfGone {
     /// A failure like any other ([`IfFailed`]).
     Failed,
     /// The pass ends with this reason and writes nothing: the next pass observes again.
@@ -163,7 +163,7 @@ pub enum IfGone {
 
 /// What any other failure of the call does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IfFailed {
+pub(crate) enum IfFailed {
     /// Reports the error as Ready (its reason and text) and ends the pass.
     Report,
     /// A failed Create: reported, and the intent marker is cleared when IAM answered a definite
@@ -176,7 +176,7 @@ pub enum IfFailed {
 
 /// The Secret write of a pass.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SecretWrite {
+pub(crate) struct SecretWrite {
     pub material: SecretMaterial,
     /// Written (with Ready `Creating`) when the Secret write fails, before the pass fails: a
     /// Reset killed the secret the Secret still holds.
@@ -184,7 +184,7 @@ pub struct SecretWrite {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SecretMaterial {
+pub(crate) enum SecretMaterial {
     /// The secret this pass's IAM call issued, issued at `issued_at`.
     Issued { issued_at: String },
     /// Copied, with its issue time, from our Secret that holds credential `id`. When that Secret
@@ -194,7 +194,7 @@ pub enum SecretMaterial {
 
 /// Which of our Secrets holds the material to copy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SecretSource {
+pub(crate) enum SecretSource {
     /// The one under the current name.
     Current,
     /// The one under the name status records.
@@ -203,7 +203,7 @@ pub enum SecretSource {
 
 /// An Event a pass publishes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlannedEvent {
+pub(crate) struct PlannedEvent {
     pub warning: bool,
     pub reason: &'static str,
     pub action: &'static str,
@@ -212,7 +212,7 @@ pub struct PlannedEvent {
 
 /// An Event's text; never secret material.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Note {
+pub(crate) enum Note {
     Text(String),
     /// "created IAM credential NEW (LOGIN) and wrote Secret `secret`".
     Created {
@@ -227,7 +227,7 @@ pub enum Note {
 
 impl Note {
     /// The text, naming `issued` (the credential this pass's IAM call issued) where it says so.
-    pub fn text(&self, issued: Option<&CredentialMetadata>) -> String {
+    pub(crate) fn text(&self, issued: Option<&CredentialMetadata>) -> String {
         let id = issued.map_or("?", |c| c.id.as_str());
         match self {
             Note::Text(text) => text.clone(),
@@ -262,7 +262,7 @@ impl PlannedEvent {
 }
 
 /// The Event of a status write that changes the Ready reason from `previous`; none otherwise.
-pub fn ready_transition(
+pub(crate) fn ready_transition(
     previous: Option<&str>,
     reason: Reason,
     message: &str,
@@ -284,7 +284,7 @@ pub fn ready_transition(
 }
 
 /// What a Reset for `cause` tells (`credential` is the one reset, `secret` the Secret's name).
-pub fn reset_event(cause: &ResetCause, credential: &str, secret: &str) -> PlannedEvent {
+pub(crate) fn reset_event(cause: &ResetCause, credential: &str, secret: &str) -> PlannedEvent {
     let action = "ResetCredential";
     match cause {
         ResetCause::Adopt => PlannedEvent::normal(
@@ -325,7 +325,7 @@ pub fn reset_event(cause: &ResetCause, credential: &str, secret: &str) -> Planne
 
 /// Whether a Reset for `cause` takes over a credential status does not name yet: status then
 /// names it before its secret goes anywhere.
-pub fn reset_adopts(cause: &ResetCause) -> bool {
+pub(crate) fn reset_adopts(cause: &ResetCause) -> bool {
     matches!(
         cause,
         ResetCause::Adopt | ResetCause::AdoptRequested | ResetCause::AdoptRotation { .. }
@@ -468,7 +468,7 @@ fn attempt_condition(observed: &Observed<'_>, reason: Reason, message: String) -
 }
 
 /// The steps that carry `decision` out.
-pub fn for_decision(observed: &Observed<'_>, decision: Decision) -> Script {
+pub(crate) fn for_decision(observed: &Observed<'_>, decision: Decision) -> Script {
     let mut steps = Steps::new(observed);
     if decision.needs_freshness_check() {
         steps.push(Step::ProveCurrent);
@@ -859,7 +859,11 @@ fn follow_credential(
 /// The steps of a deletion: the Secrets of a retained credential released, then each credential
 /// [`crate::reconcile::plan::decide_cleanup`] names deleted (the observation proven current
 /// first: deleting what a stale copy names could leak the credential a newer status holds).
-pub fn for_cleanup(observed: &Observed<'_>, retain: Option<String>, delete: Vec<String>) -> Script {
+pub(crate) fn for_cleanup(
+    observed: &Observed<'_>,
+    retain: Option<String>,
+    delete: Vec<String>,
+) -> Script {
     let mut steps = Steps::new(observed);
     if let Some(id) = retain {
         steps.push(Step::ReleaseSecrets {
@@ -895,7 +899,7 @@ pub fn for_cleanup(observed: &Observed<'_>, retain: Option<String>, delete: Vec<
 /// What the API server's refusal of the Secret's dry run (`code`, `reason`, `message`) means:
 /// the Ready reason and message to report, or `None` when it is no verdict on the Secret (the
 /// pass fails and is retried).
-pub fn secret_refusal(
+pub(crate) fn secret_refusal(
     code: u16,
     reason: &str,
     message: &str,
@@ -916,7 +920,7 @@ pub fn secret_refusal(
 
 /// What a refused restart of workload `what` means.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RestartRefusal {
+pub(crate) enum RestartRefusal {
     /// Missing, or refused as invalid: skipped for good, with why (told once recorded).
     Skip(String),
     /// The operator may not patch it (RBAC not granted yet): told at once, and the pass fails
@@ -926,7 +930,7 @@ pub enum RestartRefusal {
     Fail,
 }
 
-pub fn restart_refusal(what: &str, code: u16, message: &str) -> RestartRefusal {
+pub(crate) fn restart_refusal(what: &str, code: u16, message: &str) -> RestartRefusal {
     match code {
         400 | 404 | 422 => RestartRefusal::Skip(message.to_string()),
         403 => RestartRefusal::Forbidden(PlannedEvent::warning(
@@ -941,7 +945,7 @@ pub fn restart_refusal(what: &str, code: u16, message: &str) -> RestartRefusal {
 }
 
 /// The Events telling what a restart for the credential issued at `issued_at` did.
-pub fn restart_events(
+pub(crate) fn restart_events(
     restarted: &[String],
     skipped: &[(String, String)],
     issued_at: &str,
@@ -971,7 +975,7 @@ pub fn restart_events(
 
 /// Applies `edit` to `status`; `issued` is the credential this pass's IAM call issued (if any),
 /// `now` the time of the write.
-pub fn apply_edit(
+pub(crate) fn apply_edit(
     status: &mut ServiceSpecificCredentialStatus,
     edit: &StatusEdit,
     issued: Option<&CredentialMetadata>,

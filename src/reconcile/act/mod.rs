@@ -26,12 +26,16 @@ use crate::secret;
 
 /// What a pass ended with: the reason now reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub reason: Reason,
 }
 
 /// Runs `script`'s steps in order; the first that fails or ends the pass stops it.
-pub async fn act(ctx: &Context, snapshot: &Snapshot, script: Script) -> Result<Outcome, Error> {
+pub(crate) async fn act(
+    ctx: &Context,
+    snapshot: &Snapshot,
+    script: Script,
+) -> Result<Outcome, Error> {
     let mut run = Run::new(ctx, snapshot);
     for step in &script.steps {
         if let Flow::End(reason) = run.step(step).await? {
@@ -482,7 +486,7 @@ fn ready_reason(status: &ServiceSpecificCredentialStatus) -> Option<String> {
 
 /// `{"status": new}` plus explicit nulls for fields `new` no longer has (a JSON merge patch
 /// only removes what it sets to null).
-pub fn status_merge_patch(
+fn status_merge_patch(
     old: &ServiceSpecificCredentialStatus,
     new: &ServiceSpecificCredentialStatus,
 ) -> serde_json::Value {
