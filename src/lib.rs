@@ -1,11 +1,11 @@
 //! ssc-operator: a Kubernetes operator for AWS IAM service-specific credentials, and an IAM emulator.
 //!
-//! Data flows one way: watch event → observe (Kubernetes + IAM) → decide (pure, [`reconcile::plan`])
-//! → act (IAM, Secret, status) → Events and metrics.
+//! Data flows one way: watch event → observe (Kubernetes + IAM) → plan (pure: the decision and its steps)
+//! → act (IAM, Secret, status, Events, carrying the steps out) → metrics.
 
 pub mod api;
 pub mod cli;
-pub mod clock;
+mod clock;
 pub mod demo;
 pub mod fence;
 pub mod iam;
@@ -14,7 +14,7 @@ pub mod metrics;
 pub mod operator;
 pub mod reconcile;
 pub mod secret;
-pub mod selector;
-pub mod telemetry;
+mod selector;
+mod telemetry;
 pub mod template;
 pub mod tenancy;

@@ -3,7 +3,7 @@
 //! (kube-core builds selectors but does not parse them.)
 
 /// `Ok` when `selector` is a valid, non-empty label selector.
-pub fn check(selector: &str) -> Result<(), String> {
+pub(crate) fn check(selector: &str) -> Result<(), String> {
     if selector.trim().is_empty() {
         return Err("empty (it would select every resource)".into());
     }

@@ -25,7 +25,7 @@ pub enum LogFormat {
 
 /// Installs the global subscriber. `RUST_LOG` wins over `level` when set. Calling it twice is
 /// harmless (the second call does nothing).
-pub fn init(format: LogFormat, level: &str) {
+pub(crate) fn init(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("info"));

@@ -932,8 +932,8 @@ pub(crate) fn cleanup_needs_list(observed: &Observed<'_>) -> bool {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::reconcile::schedule::next_rotation_at;
     use crate::api::{RotationSpec, RotationStrategy, SecretSpec, ServiceName};
+    use crate::reconcile::schedule::next_rotation_at;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     pub(crate) const NOW: i64 = 1_800_000_000;
