@@ -528,7 +528,9 @@ impl ServiceSpecificCredentialSpec {
                 ));
             }
             if let (Some(before), Some(days)) = (&rotation.before_expiry, self.credential_age_days)
-                && parse_duration(before).map_err(InvalidSpec)?.as_secs()
+                && parse_duration(before)
+                    .map_err(|e| InvalidSpec(e.to_string()))?
+                    .as_secs()
                     >= u64::try_from(days).unwrap_or(0) * 86_400
             {
                 return Err(InvalidSpec(format!(
@@ -605,8 +607,19 @@ impl ServiceSpecificCredentialSpec {
 #[error("{0}")]
 pub struct InvalidSpec(pub String);
 
+/// A duration that [`parse_duration`] refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidDuration {
+    #[error("invalid duration {0:?}: too long")]
+    TooLong(String),
+    #[error("invalid duration {value:?}: {reason}")]
+    Unparsable { value: String, reason: String },
+    #[error("invalid duration {0:?}: must not be negative")]
+    Negative(String),
+}
+
 /// Parses a Go-style duration (`720h`, `1h30m`, `10m`) as Kubernetes does.
-pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
+pub fn parse_duration(value: &str) -> Result<std::time::Duration, InvalidDuration> {
     // kube-core's parser panics on overflowing values ("99999999999999999999h"); none of ours
     // needs more than a few digits.
     if value.len() > 32
@@ -614,13 +627,19 @@ pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
             .split(|c: char| !c.is_ascii_digit())
             .any(|d| d.len() > 9)
     {
-        return Err(format!("invalid duration {value:?}: too long"));
+        return Err(InvalidDuration::TooLong(value.to_string()));
     }
-    let parsed: kube::core::Duration = value
-        .parse()
-        .map_err(|e| format!("invalid duration {value:?}: {e}"))?;
+    let parsed: kube::core::Duration =
+        value
+            .parse()
+            .map_err(
+                |e: kube::core::duration::ParseError| InvalidDuration::Unparsable {
+                    value: value.to_string(),
+                    reason: e.to_string(),
+                },
+            )?;
     if parsed.is_negative() {
-        return Err(format!("invalid duration {value:?}: must not be negative"));
+        return Err(InvalidDuration::Negative(value.to_string()));
     }
     Ok(parsed.into())
 }

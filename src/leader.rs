@@ -35,9 +35,36 @@ pub struct LeaseConfig {
 
 impl LeaseConfig {
     /// Checks the timing relations (see [`check_timing`]).
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), TimingError> {
         check_timing(self.lease_duration, self.renew_deadline, self.retry_period)
     }
+}
+
+/// Leader-election timings that cannot work together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimingError {
+    #[error(
+        "the lease duration ({lease_duration:?}) must be longer than the renew deadline ({renew_deadline:?})"
+    )]
+    LeaseNotLongerThanDeadline {
+        lease_duration: Duration,
+        renew_deadline: Duration,
+    },
+    #[error(
+        "the renew deadline ({renew_deadline:?}) must be longer than 1.2 × the retry period ({retry_period:?})"
+    )]
+    DeadlineTooCloseToRetry {
+        renew_deadline: Duration,
+        retry_period: Duration,
+    },
+    #[error(
+        "the renew deadline ({renew_deadline:?}) plus the retry period ({retry_period:?}) must be shorter than the lease duration ({lease_duration:?}), or a stuck leader could still lead when others take over"
+    )]
+    StuckLeaderOutlivesLease {
+        lease_duration: Duration,
+        renew_deadline: Duration,
+        retry_period: Duration,
+    },
 }
 
 /// Checks client-go's relations (lease duration > renew deadline > 1.2 × retry period), and that
@@ -47,21 +74,25 @@ pub fn check_timing(
     lease_duration: Duration,
     renew_deadline: Duration,
     retry_period: Duration,
-) -> Result<(), String> {
+) -> Result<(), TimingError> {
     if lease_duration <= renew_deadline {
-        return Err(format!(
-            "the lease duration ({lease_duration:?}) must be longer than the renew deadline ({renew_deadline:?})"
-        ));
+        return Err(TimingError::LeaseNotLongerThanDeadline {
+            lease_duration,
+            renew_deadline,
+        });
     }
     if renew_deadline <= retry_period.mul_f64(1.2) {
-        return Err(format!(
-            "the renew deadline ({renew_deadline:?}) must be longer than 1.2 × the retry period ({retry_period:?})"
-        ));
+        return Err(TimingError::DeadlineTooCloseToRetry {
+            renew_deadline,
+            retry_period,
+        });
     }
     if renew_deadline + retry_period >= lease_duration {
-        return Err(format!(
-            "the renew deadline ({renew_deadline:?}) plus the retry period ({retry_period:?}) must be shorter than the lease duration ({lease_duration:?}), or a stuck leader could still lead when others take over"
-        ));
+        return Err(TimingError::StuckLeaderOutlivesLease {
+            lease_duration,
+            renew_deadline,
+            retry_period,
+        });
     }
     Ok(())
 }
@@ -373,19 +404,26 @@ mod tests {
         assert!(config("a").check().is_ok());
         let mut c = config("a");
         c.renew_deadline = c.lease_duration;
-        assert!(
-            c.check()
-                .unwrap_err()
-                .contains("longer than the renew deadline")
-        );
+        assert!(matches!(
+            c.check(),
+            Err(TimingError::LeaseNotLongerThanDeadline { .. })
+        ));
         let mut c = config("a");
         c.retry_period = Duration::from_secs(9);
-        assert!(c.check().unwrap_err().contains("retry period"));
+        assert!(matches!(
+            c.check(),
+            Err(TimingError::DeadlineTooCloseToRetry { .. })
+        ));
         let mut c = config("a");
         c.renew_deadline = Duration::from_millis(13_500);
+        let refused = c.check().unwrap_err();
+        assert!(matches!(
+            refused,
+            TimingError::StuckLeaderOutlivesLease { .. }
+        ));
         assert!(
-            c.check()
-                .unwrap_err()
+            refused
+                .to_string()
                 .contains("shorter than the lease duration")
         );
     }

@@ -173,7 +173,7 @@ pub enum RunError {
     #[error(
         "leader election: {0} (--lease-duration, --leader-renew-deadline, --leader-retry-period)"
     )]
-    LeaderTiming(String),
+    LeaderTiming(leader::TimingError),
     #[error(
         "--test-clock-offset is for the chaos suite only; it needs SSC_ALLOW_TEST_CLOCK_OFFSET=yes"
     )]
@@ -252,7 +252,7 @@ fn parse_label_selector(value: &str) -> Result<String, String> {
         .map_err(|e| format!("{value:?} is not a label selector: {e}"))
 }
 
-fn parse_duration(value: &str) -> Result<Duration, String> {
+fn parse_duration(value: &str) -> Result<Duration, crate::api::InvalidDuration> {
     crate::api::parse_duration(value)
 }
 
@@ -262,8 +262,9 @@ fn parse_signed_duration(value: &str) -> Result<jiff::SignedDuration, String> {
         Some(rest) => (true, rest),
         None => (false, value),
     };
-    let magnitude = jiff::SignedDuration::try_from(parse_duration(magnitude)?)
-        .map_err(|e| format!("{value:?}: {e}"))?;
+    let magnitude = parse_duration(magnitude).map_err(|e| e.to_string())?;
+    let magnitude =
+        jiff::SignedDuration::try_from(magnitude).map_err(|e| format!("{value:?}: {e}"))?;
     Ok(if negative { -magnitude } else { magnitude })
 }
 

@@ -329,26 +329,23 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
     } else {
         None
     };
-    let mut plan = plan::plan(&snapshot.observed());
-    if let plan::Plan::ListExactly(decision) = &plan {
-        tracing::debug!(
-            ?decision,
-            "decided from a service snapshot; listing the user to confirm"
-        );
-        observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Exact).await;
-        plan = plan::plan(&snapshot.observed());
-    }
+    let plan = match plan::plan(&snapshot.observed()) {
+        Ok(plan) => plan,
+        Err(plan::NeedsExactListing(decision)) => {
+            tracing::debug!(
+                ?decision,
+                "decided from a service snapshot; listing the user to confirm"
+            );
+            observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Exact).await;
+            plan::plan_listed_exactly(&snapshot.observed())
+        }
+    };
     let script = match plan {
         plan::Plan::Act(script) => script,
         plan::Plan::Wait { after, why } => {
             // With shards, the claims of every shard were read (`observe_iam`).
             info!(retry_in = ?after, "waiting: {why}");
             return Ok((Action::requeue(after), current_reason(resource)));
-        }
-        plan::Plan::ListExactly(decision) => {
-            // Not asked twice: the listing above was exact.
-            warn!(?decision, "still no exact listing; looking again shortly");
-            return Ok((Action::requeue(STALE_COPY_RETRY), current_reason(resource)));
         }
     };
     tracing::debug!(steps = ?script.steps, "planned");
@@ -405,9 +402,6 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
         plan::Plan::Wait { after, why } => {
             info!(retry_in = ?after, "waiting: {why}");
             return Ok((Action::requeue(after), Reason::Deleting));
-        }
-        plan::Plan::ListExactly(_) => {
-            return Ok((Action::requeue(STALE_COPY_RETRY), Reason::Deleting));
         }
     };
     act::act(ctx, &snapshot, script).await?;

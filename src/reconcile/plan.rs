@@ -233,21 +233,33 @@ impl Decision {
 /// What a pass does next, decided on what it observed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Plan {
-    /// `decision` was made on a service snapshot and rests on what it may not show yet
-    /// ([`Decision::needs_exact_listing`]): list the user, then plan again.
-    ListExactly(Decision),
     /// Nothing now: look again after `after`.
     Wait { after: Duration, why: &'static str },
     /// Carry these steps out.
     Act(Script),
 }
 
+/// A decision made on a service snapshot that rests on what the snapshot may not show yet
+/// ([`Decision::needs_exact_listing`]): list the user, then [`plan_listed_exactly`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NeedsExactListing(pub(crate) Box<Decision>);
+
 /// The plan of a pass for a resource that is not being deleted.
-pub(crate) fn plan(observed: &Observed<'_>) -> Plan {
+pub(crate) fn plan(observed: &Observed<'_>) -> Result<Plan, NeedsExactListing> {
     let decision = decide(observed);
     if observed.listed_from_snapshot && decision.needs_exact_listing() {
-        return Plan::ListExactly(decision);
+        return Err(NeedsExactListing(Box::new(decision)));
     }
+    Ok(plan_decided(observed, decision))
+}
+
+/// The plan once the user was listed exactly (it is not sent back for another listing).
+pub(crate) fn plan_listed_exactly(observed: &Observed<'_>) -> Plan {
+    plan_decided(observed, decide(observed))
+}
+
+/// The plan for `decision`: a wait (with shards), or its steps.
+fn plan_decided(observed: &Observed<'_>, decision: Decision) -> Plan {
     if observed.sharded
         && let Some(after) = shard_wait(observed, &decision)
     {

@@ -98,13 +98,13 @@ pub(crate) enum StatusEdit {
     /// Drops the intent's time only: it has nothing left to protect (`plan::intent_settled`).
     SettleIntent,
     SlotsUsed(Option<i32>),
-    /// `old` retires `grace` after the time of the write, which is also the rotation's time.
+    /// `old` retires `grace` after the IAM call of this pass answered, the rotation's time.
     StartRetirement {
         old: String,
         grace: Duration,
         handled_request: Option<String>,
     },
-    /// A rotation by Reset, done at the time of the write.
+    /// A rotation by Reset, done when the IAM call of this pass answered.
     Rotated {
         handled_request: Option<String>,
     },
@@ -361,6 +361,9 @@ impl Steps {
         self.push(Step::Publish(event))
     }
 
+    /// The Event is decided here, not when the write runs: every write a pass makes that the
+    /// plan does not foresee (a refusal, a failure) ends it, so the reason each planned write
+    /// follows is known now.
     fn status(&mut self, write: StatusWrite) -> &mut Self {
         let event = ready_transition(self.ready.as_deref(), write.reason, &write.message);
         self.ready = Some(write.reason.as_str().to_string());
@@ -973,13 +976,23 @@ pub(crate) fn restart_events(
     events
 }
 
-/// Applies `edit` to `status`; `issued` is the credential this pass's IAM call issued (if any),
-/// `now` the time of the write.
+/// The times a status edit is stamped with.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EditTimes {
+    /// Of the write: an intent must not look older than it is (that would widen the adoption
+    /// window backwards).
+    pub(crate) write: Timestamp,
+    /// When this pass's IAM Create or Reset answered (else the write's): a rotation happened then,
+    /// whatever Secret writes came between.
+    pub(crate) answered: Timestamp,
+}
+
+/// Applies `edit` to `status`; `issued` is the credential this pass's IAM call issued (if any).
 pub(crate) fn apply_edit(
     status: &mut ServiceSpecificCredentialStatus,
     edit: &StatusEdit,
     issued: Option<&CredentialMetadata>,
-    now: Timestamp,
+    times: EditTimes,
 ) {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     match edit {
@@ -991,7 +1004,7 @@ pub(crate) fn apply_edit(
         }
         StatusEdit::ForgetCredential => status.credential_id = None,
         StatusEdit::RecordIntent { existing } => {
-            status.create_requested_at = Some(Time(now));
+            status.create_requested_at = Some(Time(times.write));
             status.credentials_before_create = existing.clone();
         }
         StatusEdit::ClearIntent => {
@@ -1006,15 +1019,16 @@ pub(crate) fn apply_edit(
             handled_request,
         } => {
             let grace = jiff::SignedDuration::try_from(*grace).unwrap_or_default();
+            let at = times.answered;
             status.retiring_credential_id = Some(old.clone());
-            status.retire_after = Some(Time(now.checked_add(grace).unwrap_or(now)));
-            status.last_rotation_time = Some(Time(now));
+            status.retire_after = Some(Time(at.checked_add(grace).unwrap_or(at)));
+            status.last_rotation_time = Some(Time(at));
             if let Some(request) = handled_request {
                 status.handled_rotate_request = Some(request.clone());
             }
         }
         StatusEdit::Rotated { handled_request } => {
-            status.last_rotation_time = Some(Time(now));
+            status.last_rotation_time = Some(Time(times.answered));
             if let Some(request) = handled_request {
                 status.handled_rotate_request = Some(request.clone());
             }
@@ -1153,6 +1167,41 @@ mod tests {
             recorded.edits.contains(&StatusEdit::IssuedCredential),
             "{adopt:?}"
         );
+    }
+
+    #[test]
+    fn an_intent_is_stamped_at_its_write_and_a_rotation_when_iam_answered() {
+        let times = EditTimes {
+            write: at(NOW + 7),
+            answered: at(NOW),
+        };
+        let mut status = ServiceSpecificCredentialStatus::default();
+        for edit in [
+            StatusEdit::RecordIntent {
+                existing: vec!["ACCA1".into()],
+            },
+            StatusEdit::Rotated {
+                handled_request: Some("1".into()),
+            },
+        ] {
+            apply_edit(&mut status, &edit, None, times);
+        }
+        assert_eq!(
+            status.create_requested_at.as_ref().map(|t| t.0),
+            Some(at(NOW + 7))
+        );
+        assert_eq!(
+            status.last_rotation_time.as_ref().map(|t| t.0),
+            Some(at(NOW))
+        );
+        assert_eq!(status.handled_rotate_request.as_deref(), Some("1"));
+        let retiring = StatusEdit::StartRetirement {
+            old: "ACCA0".into(),
+            grace: Duration::from_secs(60),
+            handled_request: None,
+        };
+        apply_edit(&mut status, &retiring, None, times);
+        assert_eq!(status.retire_after.map(|t| t.0), Some(at(NOW + 60)));
     }
 
     #[test]

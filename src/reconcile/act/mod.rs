@@ -14,7 +14,7 @@ use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
 use crate::api::{ServiceSpecificCredential, ServiceSpecificCredentialStatus};
-use crate::iam::{IamError, IssuedCredential};
+use crate::iam::{CredentialMetadata, IamError, IssuedCredential};
 use crate::reconcile::conditions::{Reason, ready_condition, reason_for};
 use crate::reconcile::observe::Snapshot;
 use crate::reconcile::script::{
@@ -23,6 +23,7 @@ use crate::reconcile::script::{
 };
 use crate::reconcile::{Context, Error, FIELD_MANAGER, plan, schedule};
 use crate::secret;
+use jiff::Timestamp;
 
 /// What a pass ended with: the reason now reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,8 +61,8 @@ struct Run<'a> {
     /// The status last written (at first, the observed one): the base of the next write.
     written: ServiceSpecificCredentialStatus,
     fence: Fence,
-    /// What this pass's IAM Create or Reset issued.
-    issued: Option<IssuedCredential>,
+    /// What this pass's IAM Create or Reset issued, and when it answered.
+    issued: Option<(IssuedCredential, Timestamp)>,
     restarts: workloads::RestartReport,
 }
 
@@ -133,9 +134,7 @@ impl<'a> Run<'a> {
         } else {
             EventType::Normal
         };
-        let note = event
-            .note
-            .text(self.issued.as_ref().map(|issued| &issued.metadata));
+        let note = event.note.text(self.issued_metadata());
         publish(
             self.ctx,
             &self.snapshot.resource,
@@ -147,13 +146,20 @@ impl<'a> Run<'a> {
         .await;
     }
 
+    fn issued_metadata(&self) -> Option<&CredentialMetadata> {
+        self.issued.as_ref().map(|(issued, _)| &issued.metadata)
+    }
+
     /// The status a write leaves: `edits` over the last one written, at the time of the write.
     fn edited(&self, edits: &[StatusEdit]) -> ServiceSpecificCredentialStatus {
-        let now = self.ctx.clock.now();
-        let issued = self.issued.as_ref().map(|issued| &issued.metadata);
+        let write = self.ctx.clock.now();
+        let times = script::EditTimes {
+            write,
+            answered: self.issued.as_ref().map_or(write, |(_, at)| *at),
+        };
         let mut status = self.written.clone();
         for edit in edits {
-            script::apply_edit(&mut status, edit, issued, now);
+            script::apply_edit(&mut status, edit, self.issued_metadata(), times);
         }
         status
     }
@@ -170,7 +176,8 @@ impl<'a> Run<'a> {
     }
 
     /// A status write the plan could not foresee (a refusal, a failure): `edits` with Ready
-    /// `reason`, and the Event of a changed Ready reason, as every planned write has.
+    /// `reason`, and the Event of a changed Ready reason, as every planned write has. Such a
+    /// write ends the pass (`script::Steps::status` relies on it).
     async fn report(
         &mut self,
         reason: Reason,
@@ -209,7 +216,9 @@ impl<'a> Run<'a> {
         };
         match result {
             Ok(issued) => {
-                self.issued = issued.or(self.issued.take());
+                if let Some(issued) = issued {
+                    self.issued = Some((issued, self.ctx.clock.now()));
+                }
                 if let Some(event) = &step.announce {
                     self.publish(event).await;
                 }
@@ -299,7 +308,7 @@ impl<'a> Run<'a> {
         let (ctx, snapshot) = (self.ctx, self.snapshot);
         let written = match &write.material {
             SecretMaterial::Issued { issued_at } => {
-                let Some(issued) = &self.issued else {
+                let Some((issued, _)) = &self.issued else {
                     return Ok(Flow::End(Reason::Creating));
                 };
                 let metadata = &issued.metadata;

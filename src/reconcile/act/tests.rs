@@ -243,7 +243,7 @@ impl Fixture {
                     call.push('/');
                     call.push_str(sub);
                 }
-                if r.query.get("dryRun").is_some() {
+                if r.query.contains_key("dryRun") {
                     call.push_str(" (dry run)");
                 }
                 call
