@@ -268,58 +268,9 @@ impl Emulator {
     /// Loads state, seeds users, binds `config.listen` and serves in the background until the handle is shut
     /// down or dropped.
     pub async fn start(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
-        parse_account_id(&config.account_id)
-            .map_err(|e| EmulatorError::Config(format!("account id {e}")))?;
-        config.faults.validate().map_err(EmulatorError::Config)?;
-        if config.max_body_bytes == 0 {
-            return Err(EmulatorError::Config(
-                "max body bytes must be positive".into(),
-            ));
-        }
-        if let Some(name) = config
-            .disabled_services
-            .iter()
-            .find(|name| catalog::kind_of(name).is_none())
-        {
-            let known: Vec<&str> = catalog::SERVICES.iter().map(|(n, _)| *n).collect();
-            return Err(EmulatorError::Config(format!(
-                "cannot disable {name:?}: not a supported service (supported: {})",
-                known.join(", ")
-            )));
-        }
-        let persister = config.state_file.as_ref().map(Persister::new);
-        let state = match &persister {
-            Some(p) => p.load(&config.account_id)?,
-            None => None,
-        }
-        .unwrap_or_else(|| State::new(&config.account_id));
-        let service = Service::new(
-            Store::new(state, persister),
-            Arc::new(Clock::default()),
-            ServiceConfig {
-                account_id: config.account_id.clone(),
-                unsupported_service_code: config.unsupported_service_code,
-                disabled_services: config.disabled_services.clone(),
-                deny_all_users_listing: config.deny_all_users_listing,
-            },
-        );
-        let key_users = config.access_keys.iter().filter_map(|k| k.user.clone());
-        // An empty seed name is skipped, as an empty SSC_EMULATOR_USERS item is (the operator's
-        // --emulator-user reads that variable too).
-        let seed_users: Vec<String> = config
-            .users
-            .iter()
-            .filter(|u| !u.is_empty())
-            .cloned()
-            .collect();
-        for name in seed_users.iter().cloned().chain(key_users) {
-            service
-                .ensure_user(&name)
-                .map_err(|e| EmulatorError::SeedUser {
-                    name: name.clone(),
-                    message: e.message,
-                })?;
-        }
+        validate_config(&config)?;
+        let service = load_service(&config)?;
+        let seed_users = seed_users(&service, &config)?;
         let shared = Arc::new(server::Shared {
             caller_user: config
                 .caller_user
@@ -344,17 +295,7 @@ impl Emulator {
                 source,
             })?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = server::router(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "emulator server stopped with an error");
-            }
-        });
+        let task = spawn_server(listener, server::router(Arc::clone(&shared)), rx);
         tracing::info!(
             %addr,
             sigv4 = !config.access_keys.is_empty(),
@@ -368,6 +309,91 @@ impl Emulator {
             task: Some(task),
         })
     }
+}
+
+/// Refuses a configuration the emulator cannot run: a bad account id or fault settings, a zero
+/// body limit, an unknown disabled service.
+fn validate_config(config: &EmulatorConfig) -> Result<(), EmulatorError> {
+    parse_account_id(&config.account_id)
+        .map_err(|e| EmulatorError::Config(format!("account id {e}")))?;
+    config.faults.validate().map_err(EmulatorError::Config)?;
+    if config.max_body_bytes == 0 {
+        return Err(EmulatorError::Config(
+            "max body bytes must be positive".into(),
+        ));
+    }
+    if let Some(name) = config
+        .disabled_services
+        .iter()
+        .find(|name| catalog::kind_of(name).is_none())
+    {
+        let known: Vec<&str> = catalog::SERVICES.iter().map(|(n, _)| *n).collect();
+        return Err(EmulatorError::Config(format!(
+            "cannot disable {name:?}: not a supported service (supported: {})",
+            known.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// The IAM service on the state loaded from `config.state_file` (a new account without one).
+fn load_service(config: &EmulatorConfig) -> Result<Service, EmulatorError> {
+    let persister = config.state_file.as_ref().map(Persister::new);
+    let state = match &persister {
+        Some(p) => p.load(&config.account_id)?,
+        None => None,
+    }
+    .unwrap_or_else(|| State::new(&config.account_id));
+    Ok(Service::new(
+        Store::new(state, persister),
+        Arc::new(Clock::default()),
+        ServiceConfig {
+            account_id: config.account_id.clone(),
+            unsupported_service_code: config.unsupported_service_code,
+            disabled_services: config.disabled_services.clone(),
+            deny_all_users_listing: config.deny_all_users_listing,
+        },
+    ))
+}
+
+/// Creates the seed users and the users of the access keys; returns the seed users.
+fn seed_users(service: &Service, config: &EmulatorConfig) -> Result<Vec<String>, EmulatorError> {
+    let key_users = config.access_keys.iter().filter_map(|k| k.user.clone());
+    // An empty seed name is skipped, as an empty SSC_EMULATOR_USERS item is (the operator's
+    // --emulator-user reads that variable too).
+    let seed_users: Vec<String> = config
+        .users
+        .iter()
+        .filter(|u| !u.is_empty())
+        .cloned()
+        .collect();
+    for name in seed_users.iter().cloned().chain(key_users) {
+        service
+            .ensure_user(&name)
+            .map_err(|e| EmulatorError::SeedUser {
+                name: name.clone(),
+                message: e.message,
+            })?;
+    }
+    Ok(seed_users)
+}
+
+/// Serves `app` on `listener` until `shutdown` fires (or its sender is dropped).
+fn spawn_server(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    shutdown: tokio::sync::oneshot::Receiver<()>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = shutdown.await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "emulator server stopped with an error");
+        }
+    })
 }
 
 /// A running emulator. Dropping it stops the server.

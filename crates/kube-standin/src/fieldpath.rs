@@ -440,108 +440,124 @@ fn cmp(
     if lhs.is_none() && rhs.is_none() {
         return;
     }
-    let mut in_leaf = false;
-    let lmap = lhs.and_then(Value::as_object);
-    let rmap = rhs.and_then(Value::as_object);
-    let larr = lhs.and_then(Value::as_array);
-    let rarr = rhs.and_then(Value::as_array);
     let kind_mismatch = matches!((lhs, rhs), (Some(l), Some(r)) if !l.is_null() && !r.is_null()
         && (l.is_object() != r.is_object() || l.is_array() != r.is_array()));
     if kind_mismatch {
         leaf(lhs, rhs, path, c);
         return;
     }
-    match schema {
-        Smd::Scalar => {
-            leaf(lhs, rhs, path, c);
-            in_leaf = true;
-        }
-        Smd::Deduced if lmap.is_none() && rmap.is_none() => {
-            leaf(lhs, rhs, path, c);
-            in_leaf = true;
-        }
-        Smd::Struct { atomic: true, .. } => {
-            leaf(lhs, rhs, path, c);
-            in_leaf = true;
-        }
-        Smd::Struct { .. } | Smd::Deduced => {
-            let lempty = lmap.is_none_or(Map::is_empty);
-            let rempty = rmap.is_none_or(Map::is_empty);
-            if lempty && rempty {
-                leaf(lhs, rhs, path, c);
-                in_leaf = true;
-            } else {
-                let mut keys: BTreeSet<&String> = BTreeSet::new();
-                if let Some(m) = lmap {
-                    keys.extend(m.keys());
-                }
-                if let Some(m) = rmap {
-                    keys.extend(m.keys());
-                }
-                for k in keys {
-                    let Some(child) = schema.child(k) else {
-                        continue;
-                    };
-                    path.push(Pe::Field(k.clone()));
-                    cmp(
-                        lmap.and_then(|m| m.get(k)),
-                        rmap.and_then(|m| m.get(k)),
-                        child,
-                        path,
-                        c,
-                        false,
-                    );
-                    path.pop();
-                }
-            }
-        }
-        Smd::List {
-            kind: SmdList::Atomic,
-            ..
-        } => {
-            leaf(lhs, rhs, path, c);
-            in_leaf = true;
-        }
-        Smd::List { elem, kind } => {
-            let lempty = larr.is_none_or(Vec::is_empty);
-            let rempty = rarr.is_none_or(Vec::is_empty);
-            if lempty && rempty {
-                leaf(lhs, rhs, path, c);
-                in_leaf = true;
-            } else {
-                let index = |a: Option<&Vec<Value>>| -> Vec<(Pe, Value)> {
-                    a.map(|a| {
-                        a.iter()
-                            .enumerate()
-                            .map(|(i, v)| (list_item_pe(kind, v, i), v.clone()))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-                };
-                let litems = index(larr);
-                let ritems = index(rarr);
-                let mut pes: Vec<Pe> = Vec::new();
-                for (pe, _) in litems.iter().chain(ritems.iter()) {
-                    if !pes.contains(pe) {
-                        pes.push(pe.clone());
-                    }
-                }
-                for pe in pes {
-                    let l = litems.iter().find(|(p, _)| *p == pe).map(|(_, v)| v);
-                    let r = ritems.iter().find(|(p, _)| *p == pe).map(|(_, v)| v);
-                    path.push(pe);
-                    cmp(l, r, elem, path, c, false);
-                    path.pop();
-                }
-            }
-        }
-    }
+    let in_leaf = cmp_node(lhs, rhs, schema, path, c);
     if !in_leaf && !root_skip && !path.is_empty() {
         if lhs.is_none() {
             c.added.insert(path);
         } else if rhs.is_none() {
             c.removed.insert(path);
         }
+    }
+}
+
+/// Compares one node as its schema says: as a leaf (atomic, scalar or empty on both sides;
+/// returns true) or by its fields or items (returns false).
+fn cmp_node(
+    lhs: Option<&Value>,
+    rhs: Option<&Value>,
+    schema: &Smd,
+    path: &mut Path,
+    c: &mut Comparison,
+) -> bool {
+    let lmap = lhs.and_then(Value::as_object);
+    let rmap = rhs.and_then(Value::as_object);
+    let larr = lhs.and_then(Value::as_array);
+    let rarr = rhs.and_then(Value::as_array);
+    let as_leaf = match schema {
+        Smd::Scalar
+        | Smd::Struct { atomic: true, .. }
+        | Smd::List {
+            kind: SmdList::Atomic,
+            ..
+        } => true,
+        Smd::Deduced if lmap.is_none() && rmap.is_none() => true,
+        Smd::Struct { .. } | Smd::Deduced => {
+            lmap.is_none_or(Map::is_empty) && rmap.is_none_or(Map::is_empty)
+        }
+        Smd::List { .. } => larr.is_none_or(Vec::is_empty) && rarr.is_none_or(Vec::is_empty),
+    };
+    if as_leaf {
+        leaf(lhs, rhs, path, c);
+        return true;
+    }
+    match schema {
+        Smd::List { elem, kind } => cmp_items(larr, rarr, elem, kind, path, c),
+        _ => cmp_fields(lmap, rmap, schema, path, c),
+    }
+    false
+}
+
+/// Compares a map's or struct's fields, the union of both sides' keys (those the schema has).
+fn cmp_fields(
+    lmap: Option<&Map<String, Value>>,
+    rmap: Option<&Map<String, Value>>,
+    schema: &Smd,
+    path: &mut Path,
+    c: &mut Comparison,
+) {
+    let mut keys: BTreeSet<&String> = BTreeSet::new();
+    if let Some(m) = lmap {
+        keys.extend(m.keys());
+    }
+    if let Some(m) = rmap {
+        keys.extend(m.keys());
+    }
+    for k in keys {
+        let Some(child) = schema.child(k) else {
+            continue;
+        };
+        path.push(Pe::Field(k.clone()));
+        cmp(
+            lmap.and_then(|m| m.get(k)),
+            rmap.and_then(|m| m.get(k)),
+            child,
+            path,
+            c,
+            false,
+        );
+        path.pop();
+    }
+}
+
+/// Compares a list's items by their path elements (index, value or keys, as the list type
+/// says), in order of first appearance, left side first.
+fn cmp_items(
+    larr: Option<&Vec<Value>>,
+    rarr: Option<&Vec<Value>>,
+    elem: &Smd,
+    kind: &SmdList,
+    path: &mut Path,
+    c: &mut Comparison,
+) {
+    let index = |a: Option<&Vec<Value>>| -> Vec<(Pe, Value)> {
+        a.map(|a| {
+            a.iter()
+                .enumerate()
+                .map(|(i, v)| (list_item_pe(kind, v, i), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    let litems = index(larr);
+    let ritems = index(rarr);
+    let mut pes: Vec<Pe> = Vec::new();
+    for (pe, _) in litems.iter().chain(ritems.iter()) {
+        if !pes.contains(pe) {
+            pes.push(pe.clone());
+        }
+    }
+    for pe in pes {
+        let l = litems.iter().find(|(p, _)| *p == pe).map(|(_, v)| v);
+        let r = ritems.iter().find(|(p, _)| *p == pe).map(|(_, v)| v);
+        path.push(pe);
+        cmp(l, r, elem, path, c, false);
+        path.pop();
     }
 }
 

@@ -189,6 +189,9 @@ fn collect_dependents(
     changed
 }
 
+/// Objects being deleted with the `orphan` or `foregroundDeletion` finalizer: orphaning takes
+/// the owner's references out of its dependents; foreground deletion waits while a dependent
+/// blocks it. Then the finalizer goes.
 fn process_owner_finalizers(
     sh: &Shared,
     st: &mut Store,
@@ -208,91 +211,95 @@ fn process_owner_finalizers(
         let uid = meta_str(obj, "uid").to_string();
         let dependents: Vec<&(ResKey, ObjKey, Arc<Value>)> = all
             .iter()
-            .filter(|(_, _, d)| {
-                d.get("metadata")
-                    .and_then(|m| m.get("ownerReferences"))
-                    .and_then(Value::as_array)
-                    .is_some_and(|rs| {
-                        rs.iter()
-                            .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid.as_str()))
-                    })
-            })
+            .filter(|(_, _, d)| refs_to(d, &uid).next().is_some())
             .collect();
         let Some(def) = def_for(sh, res) else {
             continue;
         };
         if orphan {
             for (dres, _, dep) in &dependents {
-                let Some(ddef) = def_for(sh, dres) else {
-                    continue;
-                };
-                let Some(cur) = st.get(
-                    dres,
-                    &(
-                        meta_str(dep, "namespace").to_string(),
-                        meta_str(dep, "name").to_string(),
-                    ),
-                ) else {
-                    continue;
-                };
-                let mut new = (*cur).clone();
-                let kept: Vec<Value> = cur["metadata"]["ownerReferences"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()))
-                            .cloned()
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if kept.is_empty() {
-                    if let Some(m) = new["metadata"].as_object_mut() {
-                        m.remove("ownerReferences");
-                    }
-                } else {
-                    new["metadata"]["ownerReferences"] = json!(kept);
-                }
-                if do_update(st, &ddef, None, &cur, new, Mf::Update, &ctx(sh)).is_ok() {
-                    changed = true;
-                }
+                changed |= orphan_dependent(sh, st, dres, dep, &uid);
             }
-        } else {
-            let blocking = dependents.iter().any(|(_, _, d)| {
-                d.get("metadata")
-                    .and_then(|m| m.get("ownerReferences"))
-                    .and_then(Value::as_array)
-                    .is_some_and(|rs| {
-                        rs.iter().any(|r| {
-                            r.get("uid").and_then(Value::as_str) == Some(uid.as_str())
-                                && r.get("blockOwnerDeletion").and_then(Value::as_bool)
-                                    == Some(true)
-                        })
-                    })
-            });
-            if blocking {
-                continue;
-            }
-        }
-        let Some(cur) = st.get(res, key) else {
+        } else if dependents.iter().any(|(_, _, d)| {
+            refs_to(d, &uid)
+                .any(|r| r.get("blockOwnerDeletion").and_then(Value::as_bool) == Some(true))
+        }) {
             continue;
-        };
-        let remaining: Vec<String> = finalizers(&cur)
-            .into_iter()
-            .filter(|f| f != "orphan" && f != "foregroundDeletion")
-            .collect();
-        let mut new = (*cur).clone();
-        if remaining.is_empty() {
-            if let Some(m) = new["metadata"].as_object_mut() {
-                m.remove("finalizers");
-            }
-        } else {
-            new["metadata"]["finalizers"] = json!(remaining);
         }
-        if do_update(st, &def, None, &cur, new, Mf::Update, &ctx(sh)).is_ok() {
-            changed = true;
-        }
+        changed |= remove_owner_finalizers(sh, st, &def, res, key);
     }
     changed
+}
+
+/// The owner references of `d` to the owner with `uid`.
+fn refs_to<'a>(d: &'a Value, uid: &'a str) -> impl Iterator<Item = &'a Value> {
+    d.get("metadata")
+        .and_then(|m| m.get("ownerReferences"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(move |r| r.get("uid").and_then(Value::as_str) == Some(uid))
+}
+
+/// Takes the references to the owner with `uid` out of the stored dependent; true if updated.
+fn orphan_dependent(sh: &Shared, st: &mut Store, dres: &ResKey, dep: &Value, uid: &str) -> bool {
+    let Some(ddef) = def_for(sh, dres) else {
+        return false;
+    };
+    let Some(cur) = st.get(
+        dres,
+        &(
+            meta_str(dep, "namespace").to_string(),
+            meta_str(dep, "name").to_string(),
+        ),
+    ) else {
+        return false;
+    };
+    let mut new = (*cur).clone();
+    let kept: Vec<Value> = cur["metadata"]["ownerReferences"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    if kept.is_empty() {
+        if let Some(m) = new["metadata"].as_object_mut() {
+            m.remove("ownerReferences");
+        }
+    } else {
+        new["metadata"]["ownerReferences"] = json!(kept);
+    }
+    do_update(st, &ddef, None, &cur, new, Mf::Update, &ctx(sh)).is_ok()
+}
+
+/// Takes `orphan` and `foregroundDeletion` out of the stored object's finalizers; true if
+/// updated.
+fn remove_owner_finalizers(
+    sh: &Shared,
+    st: &mut Store,
+    def: &ResourceDef,
+    res: &ResKey,
+    key: &ObjKey,
+) -> bool {
+    let Some(cur) = st.get(res, key) else {
+        return false;
+    };
+    let remaining: Vec<String> = finalizers(&cur)
+        .into_iter()
+        .filter(|f| f != "orphan" && f != "foregroundDeletion")
+        .collect();
+    let mut new = (*cur).clone();
+    if remaining.is_empty() {
+        if let Some(m) = new["metadata"].as_object_mut() {
+            m.remove("finalizers");
+        }
+    } else {
+        new["metadata"]["finalizers"] = json!(remaining);
+    }
+    do_update(st, def, None, &cur, new, Mf::Update, &ctx(sh)).is_ok()
 }
 
 fn namespaces(sh: &Shared, st: &mut Store, all: &[(ResKey, ObjKey, Arc<Value>)]) -> bool {

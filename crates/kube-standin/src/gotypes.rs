@@ -490,77 +490,11 @@ pub(crate) fn encode_raw(v: &Value) -> String {
 
 pub(crate) fn write(out: &mut String, v: &Value, ty: &Ty) {
     match (ty, v) {
-        (Ty::Struct(s), Value::Object(m)) => {
-            out.push('{');
-            let mut first = true;
-            for field in s.fields {
-                if let Some(fv) = m.get(field.json) {
-                    if !first {
-                        out.push(',');
-                    }
-                    first = false;
-                    write_str(out, field.json);
-                    out.push(':');
-                    write(out, fv, &field.ty);
-                }
-            }
-            for (k, fv) in m {
-                if s.field(k).is_none() {
-                    if !first {
-                        out.push(',');
-                    }
-                    first = false;
-                    write_str(out, k);
-                    out.push(':');
-                    write(out, fv, &Ty::Raw);
-                }
-            }
-            out.push('}');
-        }
-        (Ty::Map(elem), Value::Object(m)) => {
-            out.push('{');
-            for (i, (k, fv)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_str(out, k);
-                out.push(':');
-                write(out, fv, elem);
-            }
-            out.push('}');
-        }
-        (Ty::List(elem, _), Value::Array(a)) => {
-            out.push('[');
-            for (i, item) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write(out, item, elem);
-            }
-            out.push(']');
-        }
-        (_, Value::Object(m)) => {
-            out.push('{');
-            for (i, (k, fv)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_str(out, k);
-                out.push(':');
-                write(out, fv, &Ty::Raw);
-            }
-            out.push('}');
-        }
-        (_, Value::Array(a)) => {
-            out.push('[');
-            for (i, item) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write(out, item, &Ty::Raw);
-            }
-            out.push(']');
-        }
+        (Ty::Struct(s), Value::Object(m)) => write_struct(out, s, m),
+        (Ty::Map(elem), Value::Object(m)) => write_map(out, m, elem),
+        (Ty::List(elem, _), Value::Array(a)) => write_list(out, a, elem),
+        (_, Value::Object(m)) => write_map(out, m, &Ty::Raw),
+        (_, Value::Array(a)) => write_list(out, a, &Ty::Raw),
         (_, Value::String(s)) => write_str(out, s),
         (_, Value::Null) => out.push_str("null"),
         (_, Value::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
@@ -573,6 +507,61 @@ pub(crate) fn write(out: &mut String, v: &Value, ty: &Ty) {
             }
         }
     }
+}
+
+/// A struct: its known fields in Go's order, then any others (as raw JSON) in key order.
+fn write_struct(out: &mut String, s: &GoStruct, m: &Map<String, Value>) {
+    out.push('{');
+    let mut first = true;
+    for field in s.fields {
+        if let Some(fv) = m.get(field.json) {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            write_str(out, field.json);
+            out.push(':');
+            write(out, fv, &field.ty);
+        }
+    }
+    for (k, fv) in m {
+        if s.field(k).is_none() {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            write_str(out, k);
+            out.push(':');
+            write(out, fv, &Ty::Raw);
+        }
+    }
+    out.push('}');
+}
+
+/// A map in key order, its values of type `elem`.
+fn write_map(out: &mut String, m: &Map<String, Value>, elem: &Ty) {
+    out.push('{');
+    for (i, (k, fv)) in m.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_str(out, k);
+        out.push(':');
+        write(out, fv, elem);
+    }
+    out.push('}');
+}
+
+/// A list, its items of type `elem`.
+fn write_list(out: &mut String, a: &[Value], elem: &Ty) {
+    out.push('[');
+    for (i, item) in a.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write(out, item, elem);
+    }
+    out.push(']');
 }
 
 /// Go `encoding/json` string escaping (HTML-safe: `<`, `>`, `&` are escaped).
@@ -695,102 +684,12 @@ pub(crate) fn normalize(
         return Ok(None);
     }
     let out = match ty {
-        Ty::Str => match v {
-            Value::String(s) => Value::String(s.clone()),
-            Value::Null => Value::String(String::new()),
-            other => return Err(type_err(other, ty, owner, path)),
-        },
-        Ty::Int32 | Ty::Int64 => match v {
-            Value::Number(n) => {
-                let i = n.as_i64().ok_or_else(|| type_err(v, ty, owner, path))?;
-                if matches!(ty, Ty::Int32) && (i < i32::MIN as i64 || i > i32::MAX as i64) {
-                    return Err(type_err(v, ty, owner, path));
-                }
-                Value::from(i)
-            }
-            Value::Null => Value::from(0),
-            other => return Err(type_err(other, ty, owner, path)),
-        },
-        Ty::Bool => match v {
-            Value::Bool(b) => Value::Bool(*b),
-            Value::Null => Value::Bool(false),
-            other => return Err(type_err(other, ty, owner, path)),
-        },
-        Ty::Time => match v {
-            Value::String(s) => match parse_time(s) {
-                Some(t) => Value::String(format_time(t)),
-                None => {
-                    return Err(format!(
-                        "parsing time {} as \"2006-01-02T15:04:05Z07:00\": cannot parse {} as \"2006\"",
-                        super::status::go_quote(s),
-                        super::status::go_quote(s)
-                    ));
-                }
-            },
-            Value::Null => Value::Null,
-            other => return Err(type_err(other, ty, owner, path)),
-        },
-        Ty::MicroTime => match v {
-            Value::String(s) => match parse_micro_time(s) {
-                Some(t) => Value::String(format_micro_time(t)),
-                None => {
-                    return Err(format!(
-                        "parsing time {} as \"2006-01-02T15:04:05.000000Z07:00\": cannot parse {} as \"2006-01-02T15:04:05.000000Z07:00\"",
-                        super::status::go_quote(s),
-                        super::status::go_quote(s)
-                    ));
-                }
-            },
-            Value::Null => Value::Null,
-            other => return Err(type_err(other, ty, owner, path)),
-        },
-        Ty::Bytes => match v {
-            Value::String(s) => {
-                use base64::Engine;
-                let cleaned: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
-                match base64::engine::general_purpose::STANDARD.decode(cleaned.as_bytes()) {
-                    Ok(bytes) => {
-                        Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
-                    }
-                    Err(e) => {
-                        return Err(format!(
-                            "illegal base64 data at input byte {}",
-                            base64_err_offset(&e)
-                        ));
-                    }
-                }
-            }
-            Value::Null => Value::Null,
-            other => return Err(type_err(other, ty, owner, path)),
-        },
+        Ty::Str | Ty::Int32 | Ty::Int64 | Ty::Bool => normalize_scalar(v, ty, owner, path)?,
+        Ty::Time | Ty::MicroTime => normalize_time(v, ty, owner, path)?,
+        Ty::Bytes => normalize_bytes(v, ty, owner, path)?,
         Ty::Raw => v.clone(),
         Ty::Struct(s) => match v {
-            Value::Object(m) => {
-                let mut out = Map::new();
-                for field in s.fields {
-                    let child_path = format!("{path}.{}", field.json);
-                    match m.get(field.json) {
-                        Some(fv) => {
-                            if let Some(nv) =
-                                normalize(fv, &field.ty, field.omit, s.short, &child_path, d)?
-                            {
-                                out.insert(field.json.to_string(), nv);
-                            }
-                        }
-                        None => {
-                            if field.omit == Omit::Never {
-                                out.insert(field.json.to_string(), zero_value(&field.ty));
-                            }
-                        }
-                    }
-                }
-                for k in m.keys() {
-                    if s.field(k).is_none() {
-                        d.unknown.push(format!("{path}.{k}"));
-                    }
-                }
-                Value::Object(out)
-            }
+            Value::Object(m) => normalize_struct(m, s, path, d)?,
             Value::Null => {
                 if omit == Omit::Nil {
                     return Ok(None);
@@ -800,28 +699,12 @@ pub(crate) fn normalize(
             other => return Err(type_err(other, ty, owner, path)),
         },
         Ty::Map(elem) => match v {
-            Value::Object(m) => {
-                let mut out = Map::new();
-                for (k, ev) in m {
-                    let nv =
-                        normalize(ev, elem, Omit::Never, owner, path, d)?.unwrap_or(Value::Null);
-                    out.insert(k.clone(), nv);
-                }
-                Value::Object(out)
-            }
+            Value::Object(m) => normalize_map(m, elem, owner, path, d)?,
             Value::Null => Value::Null,
             other => return Err(type_err(other, ty, owner, path)),
         },
         Ty::List(elem, _) => match v {
-            Value::Array(a) => {
-                let mut out = Vec::with_capacity(a.len());
-                for ev in a {
-                    out.push(
-                        normalize(ev, elem, Omit::Never, owner, path, d)?.unwrap_or(Value::Null),
-                    );
-                }
-                Value::Array(out)
-            }
+            Value::Array(a) => normalize_list(a, elem, owner, path, d)?,
             Value::Null => Value::Null,
             other => return Err(type_err(other, ty, owner, path)),
         },
@@ -832,6 +715,140 @@ pub(crate) fn normalize(
         Omit::Zero => is_zero(&out, ty),
     };
     Ok(if omitted { None } else { Some(out) })
+}
+
+/// A string, integer (in range for an int32) or bool; null is the zero value.
+fn normalize_scalar(v: &Value, ty: &Ty, owner: &str, path: &str) -> Result<Value, String> {
+    Ok(match (ty, v) {
+        (Ty::Str, Value::String(s)) => Value::String(s.clone()),
+        (Ty::Str, Value::Null) => Value::String(String::new()),
+        (Ty::Int32 | Ty::Int64, Value::Number(n)) => {
+            let i = n.as_i64().ok_or_else(|| type_err(v, ty, owner, path))?;
+            if matches!(ty, Ty::Int32) && (i < i32::MIN as i64 || i > i32::MAX as i64) {
+                return Err(type_err(v, ty, owner, path));
+            }
+            Value::from(i)
+        }
+        (Ty::Int32 | Ty::Int64, Value::Null) => Value::from(0),
+        (Ty::Bool, Value::Bool(b)) => Value::Bool(*b),
+        (Ty::Bool, Value::Null) => Value::Bool(false),
+        (_, other) => return Err(type_err(other, ty, owner, path)),
+    })
+}
+
+/// A `metav1.Time` or `metav1.MicroTime`, re-formatted (seconds or microseconds, UTC).
+fn normalize_time(v: &Value, ty: &Ty, owner: &str, path: &str) -> Result<Value, String> {
+    let micro = matches!(ty, Ty::MicroTime);
+    match v {
+        Value::String(s) => {
+            let formatted = if micro {
+                parse_micro_time(s).map(format_micro_time)
+            } else {
+                parse_time(s).map(format_time)
+            };
+            formatted
+                .map(Value::String)
+                .ok_or_else(|| time_parse_error(s, micro))
+        }
+        Value::Null => Ok(Value::Null),
+        other => Err(type_err(other, ty, owner, path)),
+    }
+}
+
+/// Go's `time.Parse` error for a time (`micro`: a MicroTime) that is not RFC 3339.
+fn time_parse_error(s: &str, micro: bool) -> String {
+    let q = super::status::go_quote(s);
+    if micro {
+        format!(
+            "parsing time {q} as \"2006-01-02T15:04:05.000000Z07:00\": cannot parse {q} as \"2006-01-02T15:04:05.000000Z07:00\""
+        )
+    } else {
+        format!("parsing time {q} as \"2006-01-02T15:04:05Z07:00\": cannot parse {q} as \"2006\"")
+    }
+}
+
+/// A `[]byte`: base64 (line breaks ignored), re-encoded with padding.
+fn normalize_bytes(v: &Value, ty: &Ty, owner: &str, path: &str) -> Result<Value, String> {
+    use base64::Engine;
+    match v {
+        Value::String(s) => {
+            let cleaned: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+            match base64::engine::general_purpose::STANDARD.decode(cleaned.as_bytes()) {
+                Ok(bytes) => Ok(Value::String(
+                    base64::engine::general_purpose::STANDARD.encode(bytes),
+                )),
+                Err(e) => Err(format!(
+                    "illegal base64 data at input byte {}",
+                    base64_err_offset(&e)
+                )),
+            }
+        }
+        Value::Null => Ok(Value::Null),
+        other => Err(type_err(other, ty, owner, path)),
+    }
+}
+
+/// A struct's known fields in Go's order (zero values for absent non-omitempty ones); the
+/// unknown ones are reported in `d`.
+fn normalize_struct(
+    m: &Map<String, Value>,
+    s: &GoStruct,
+    path: &str,
+    d: &mut Decoded,
+) -> Result<Value, String> {
+    let mut out = Map::new();
+    for field in s.fields {
+        let child_path = format!("{path}.{}", field.json);
+        match m.get(field.json) {
+            Some(fv) => {
+                if let Some(nv) = normalize(fv, &field.ty, field.omit, s.short, &child_path, d)? {
+                    out.insert(field.json.to_string(), nv);
+                }
+            }
+            None => {
+                if field.omit == Omit::Never {
+                    out.insert(field.json.to_string(), zero_value(&field.ty));
+                }
+            }
+        }
+    }
+    for k in m.keys() {
+        if s.field(k).is_none() {
+            d.unknown.push(format!("{path}.{k}"));
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+/// A map's values, each normalised as `elem` (a left-out one is null).
+fn normalize_map(
+    m: &Map<String, Value>,
+    elem: &Ty,
+    owner: &str,
+    path: &str,
+    d: &mut Decoded,
+) -> Result<Value, String> {
+    let mut out = Map::new();
+    for (k, ev) in m {
+        let nv = normalize(ev, elem, Omit::Never, owner, path, d)?.unwrap_or(Value::Null);
+        out.insert(k.clone(), nv);
+    }
+    Ok(Value::Object(out))
+}
+
+/// A list's items, each normalised as `elem` (a left-out one is null).
+fn normalize_list(
+    a: &[Value],
+    elem: &Ty,
+    owner: &str,
+    path: &str,
+    d: &mut Decoded,
+) -> Result<Value, String> {
+    let mut out = Vec::with_capacity(a.len());
+    for ev in a {
+        out.push(normalize(ev, elem, Omit::Never, owner, path, d)?.unwrap_or(Value::Null));
+    }
+    Ok(Value::Array(out))
 }
 
 fn base64_err_offset(e: &base64::DecodeError) -> usize {

@@ -316,6 +316,25 @@ fn take_fault(sh: &Shared, rec: &RecordedRequest, body: &[u8]) -> Option<(u16, D
     Some(fault)
 }
 
+/// What serving reads of a request besides its route and body.
+struct Incoming<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: &'a Query,
+    headers: &'a HeaderMap,
+    user_agent: Option<&'a str>,
+    content_type: Option<&'a str>,
+}
+
+/// A request for a resource: the route's resource, namespace, name and subresource.
+#[derive(Clone, Copy)]
+struct ResourceTarget<'a> {
+    def: &'a Arc<ResourceDef>,
+    ns: Option<&'a str>,
+    name: Option<&'a str>,
+    sub: Option<&'a str>,
+}
+
 pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let method = parts.method.as_str().to_string();
@@ -326,70 +345,26 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
     let content_type = header(&headers, "content-type");
     let route = route(&sh, &path);
     let watch = is_true(query.get("watch"));
-    let mut rec = RecordedRequest {
-        method: method.clone(),
-        path: path.clone(),
-        query: query.clone(),
-        verb: String::new(),
-        api_group: String::new(),
-        resource: String::new(),
-        subresource: None,
-        namespace: None,
-        name: None,
-        content_type: content_type.clone(),
-        accept: header(&headers, "accept"),
-        user_agent: user_agent.clone(),
-        status: 0,
-        user: auth::authenticate(&sh.tokens, &headers)
-            .map(|u| u.name)
-            .unwrap_or_default(),
-        received: std::time::Instant::now(),
-        answered: std::time::Instant::now(),
-        lease_body: None,
-    };
-    let verb = match &route {
-        Route::Resource { def, ns, name, sub } => {
-            rec.api_group = def.group.clone();
-            rec.resource = def.plural.clone();
-            rec.subresource = sub.clone();
-            rec.namespace = ns.clone();
-            rec.name = name.clone();
-            verb_of(&method, name.is_some(), sub.is_some(), watch)
-        }
-        _ => Some(match method.as_str() {
-            "GET" | "HEAD" => "get",
-            "POST" => "post",
-            "PUT" => "put",
-            "PATCH" => "patch",
-            "DELETE" => "delete",
-            _ => "get",
-        }),
-    };
+    let mut rec = new_record(&sh, &method, &path, &query, &headers);
+    if let Route::Resource { def, ns, name, sub } = &route {
+        rec.api_group = def.group.clone();
+        rec.resource = def.plural.clone();
+        rec.subresource = sub.clone();
+        rec.namespace = ns.clone();
+        rec.name = name.clone();
+    }
+    let verb = route_verb(&route, &method, watch);
     rec.verb = verb.unwrap_or("").to_string();
-    let body = if rec.resource == "leases" && method != "GET" {
-        let bytes = axum::body::to_bytes(body, 1 << 20)
-            .await
-            .unwrap_or_default();
-        rec.lease_body = Some(String::from_utf8_lossy(&bytes).into_owned());
-        Body::from(bytes)
-    } else {
-        body
+    let body = record_lease_body(&mut rec, &method, body).await;
+    let incoming = Incoming {
+        method: &method,
+        path: &path,
+        query: &query,
+        headers: &headers,
+        user_agent: user_agent.as_deref(),
+        content_type: content_type.as_deref(),
     };
-
-    let resp = serve(
-        &sh,
-        &route,
-        verb,
-        &method,
-        &path,
-        &query,
-        &headers,
-        body,
-        user_agent.as_deref(),
-        content_type.as_deref(),
-        &rec,
-    )
-    .await;
+    let resp = serve(&sh, &route, verb, &incoming, body, &rec).await;
     rec.status = resp.status().as_u16();
     rec.answered = std::time::Instant::now();
     if sh.record_requests {
@@ -398,27 +373,116 @@ pub(crate) async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Respo
     resp
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn serve(
-    sh: &Arc<Shared>,
-    route: &Route,
-    verb: Option<&str>,
+/// The record of a request as it arrives (verb, resource and answer filled in later).
+fn new_record(
+    sh: &Shared,
     method: &str,
     path: &str,
     query: &Query,
     headers: &HeaderMap,
+) -> RecordedRequest {
+    RecordedRequest {
+        method: method.to_string(),
+        path: path.to_string(),
+        query: query.clone(),
+        verb: String::new(),
+        api_group: String::new(),
+        resource: String::new(),
+        subresource: None,
+        namespace: None,
+        name: None,
+        content_type: header(headers, "content-type"),
+        accept: header(headers, "accept"),
+        user_agent: header(headers, "user-agent"),
+        status: 0,
+        user: auth::authenticate(&sh.tokens, headers)
+            .map(|u| u.name)
+            .unwrap_or_default(),
+        received: std::time::Instant::now(),
+        answered: std::time::Instant::now(),
+        lease_body: None,
+    }
+}
+
+/// The request's verb: a resource's from method, name, subresource and `watch` (None where
+/// the resource has no such verb); elsewhere the method's.
+fn route_verb(route: &Route, method: &str, watch: bool) -> Option<&'static str> {
+    match route {
+        Route::Resource { name, sub, .. } => verb_of(method, name.is_some(), sub.is_some(), watch),
+        _ => Some(match method {
+            "GET" | "HEAD" => "get",
+            "POST" => "post",
+            "PUT" => "put",
+            "PATCH" => "patch",
+            "DELETE" => "delete",
+            _ => "get",
+        }),
+    }
+}
+
+/// Records the body of a write to a Lease (read up to 1 MiB) and hands it on.
+async fn record_lease_body(rec: &mut RecordedRequest, method: &str, body: Body) -> Body {
+    if rec.resource == "leases" && method != "GET" {
+        let bytes = axum::body::to_bytes(body, 1 << 20)
+            .await
+            .unwrap_or_default();
+        rec.lease_body = Some(String::from_utf8_lossy(&bytes).into_owned());
+        Body::from(bytes)
+    } else {
+        body
+    }
+}
+
+/// Authentication, impersonation and authorization, then the body, injected faults and the
+/// route's answer.
+async fn serve(
+    sh: &Arc<Shared>,
+    route: &Route,
+    verb: Option<&str>,
+    req: &Incoming<'_>,
     body: Body,
-    user_agent: Option<&str>,
-    content_type: Option<&str>,
     rec: &RecordedRequest,
 ) -> Response {
-    // Authentication, impersonation, authorization.
-    let user = match auth::authenticate(&sh.tokens, headers)
-        .and_then(|u| auth::impersonate(&sh.tokens, u, headers))
-    {
+    let user = match authorized_user(sh, route, verb, req) {
         Ok(u) => u,
         Err(e) => return error_response(&e),
     };
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => return error_response(&ApiError::too_large()),
+    };
+    if let Some((status, stall)) = take_fault(sh, rec, &body) {
+        tokio::time::sleep(stall).await;
+        if status != 0 {
+            return error_response(&ApiError::injected(status));
+        }
+    }
+    serve_route(sh, route, verb, &user, req, body).await
+}
+
+/// The authenticated (and possibly impersonated) user, if allowed the request.
+fn authorized_user(
+    sh: &Shared,
+    route: &Route,
+    verb: Option<&str>,
+    req: &Incoming<'_>,
+) -> Result<auth::User, ApiError> {
+    let user = auth::authenticate(&sh.tokens, req.headers)
+        .and_then(|u| auth::impersonate(&sh.tokens, u, req.headers))?;
+    let attrs = attributes(route, verb, req.method, req.path);
+    if !auth::authorize(&user, &attrs) {
+        return Err(auth::forbidden(&user, &attrs));
+    }
+    Ok(user)
+}
+
+/// The authorization attributes of a request (without a verb: the method's).
+fn attributes<'a>(
+    route: &'a Route,
+    verb: Option<&'a str>,
+    method: &'a str,
+    path: &'a str,
+) -> Attributes<'a> {
     let (group, resource, sub, ns, name, is_res) = match route {
         Route::Resource { def, ns, name, sub } => (
             def.group.as_str(),
@@ -430,7 +494,7 @@ async fn serve(
         ),
         _ => ("", "", "", "", "", false),
     };
-    let attrs = Attributes {
+    Attributes {
         verb: verb.unwrap_or(match method {
             "POST" => "create",
             "PUT" => "update",
@@ -445,25 +509,25 @@ async fn serve(
         subresource: sub,
         namespace: ns,
         name,
-    };
-    if !auth::authorize(&user, &attrs) {
-        return error_response(&auth::forbidden(&user, &attrs));
     }
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => return error_response(&ApiError::too_large()),
-    };
-    if let Some((status, stall)) = take_fault(sh, rec, &body) {
-        tokio::time::sleep(stall).await;
-        if status != 0 {
-            return error_response(&ApiError::injected(status));
-        }
-    }
+}
+
+/// The answer of an authorized request: discovery, health, or a resource verb.
+async fn serve_route(
+    sh: &Arc<Shared>,
+    route: &Route,
+    verb: Option<&str>,
+    user: &auth::User,
+    req: &Incoming<'_>,
+    body: Bytes,
+) -> Response {
     match route {
         Route::Version => json_response(200, discovery::version(), &[]),
         Route::OpenApiV2 => openapi_v2(),
         Route::Health => text_response(200, "ok"),
-        Route::ApiVersions => json_response(200, discovery::api_versions(&sh_addr(headers)), &[]),
+        Route::ApiVersions => {
+            json_response(200, discovery::api_versions(&sh_addr(req.headers)), &[])
+        }
         Route::Groups => json_response(200, discovery::groups(sh), &[]),
         Route::Group(g) => match discovery::group(sh, g) {
             Some(b) => json_response(200, b, &[]),
@@ -481,22 +545,13 @@ async fn serve(
             if def.namespaced && ns.is_none() && verb != "list" && verb != "watch" {
                 return error_response(&ApiError::method_not_allowed());
             }
-            match serve_resource(
-                sh,
-                &user,
+            let res = ResourceTarget {
                 def,
-                ns.as_deref(),
-                name.as_deref(),
-                sub.as_deref(),
-                verb,
-                query,
-                headers,
-                body,
-                user_agent,
-                content_type,
-            )
-            .await
-            {
+                ns: ns.as_deref(),
+                name: name.as_deref(),
+                sub: sub.as_deref(),
+            };
+            match serve_resource(sh, user, res, verb, req, body).await {
                 Ok(resp) => resp,
                 Err(e) => error_response(&e),
             }
@@ -508,127 +563,41 @@ fn sh_addr(headers: &HeaderMap) -> String {
     header(headers, "host").unwrap_or_else(|| "127.0.0.1:6443".into())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A resource verb, its answer converted to what the client accepts.
 async fn serve_resource(
     sh: &Arc<Shared>,
     user: &auth::User,
-    def: &Arc<ResourceDef>,
-    ns: Option<&str>,
-    name: Option<&str>,
-    sub: Option<&str>,
+    res: ResourceTarget<'_>,
     verb: &str,
-    query: &Query,
-    headers: &HeaderMap,
+    req: &Incoming<'_>,
     body: Bytes,
-    user_agent: Option<&str>,
-    content_type: Option<&str>,
 ) -> Result<Response, ApiError> {
+    let ResourceTarget { def, ns, name, sub } = res;
+    let query = req.query;
     // Tables: get and list of the given CRDs (the only kinds with printer columns) only.
     let allow_table = !def.printer_columns.is_empty() && matches!(verb, "get" | "list");
-    let target = negotiate(headers, allow_table)?;
-    let manager = query
-        .get("fieldManager")
-        .cloned()
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| {
-            user_agent
-                .map(|ua| ua.split('/').next().unwrap_or("").to_string())
-                .unwrap_or_default()
-        });
-    let manager: String = manager.chars().take(128).collect();
-    let write_ctx = || -> Result<WriteCtx, ApiError> {
-        let kind = match verb {
-            "create" => "CreateOptions",
-            "update" => "UpdateOptions",
-            _ => "PatchOptions",
-        };
-        // Validate{Create,Update,Patch}Options: fieldManager, then dryRun
-        let mut errs = Vec::new();
-        if let Some(fm) = query.get("fieldManager") {
-            if fm.len() > 128 {
-                errs.push(FieldError::too_long("fieldManager", 128));
-            }
-            for (i, c) in fm.char_indices() {
-                if c.is_control() {
-                    errs.push(FieldError::invalid(
-                        "fieldManager",
-                        BadValue::Str(fm.clone()),
-                        &format!("invalid character U+{:04X} (at position {i})", c as u32),
-                    ));
-                }
-            }
-        }
-        let dry_run = handlers::dry_run(query, &mut errs);
-        if !errs.is_empty() {
-            return Err(ApiError::invalid("meta.k8s.io", kind, "", &errs));
-        }
-        Ok(WriteCtx {
-            user: Some(user.clone()),
-            manager: manager.clone(),
-            dry_run,
-            fv: handlers::field_validation(query)?,
-            now: sh.now(),
-        })
-    };
+    let target = negotiate(req.headers, allow_table)?;
+    let manager = field_manager(query, req.user_agent);
+    let write_ctx = || validated_write_ctx(sh, user, verb, query, &manager);
     let name_s = name.unwrap_or("");
     let reply = match verb {
-        "get" => {
-            if target == Target::PartialList {
-                return Err(not_acceptable_conversion(def, true));
-            }
-            let mut r = handlers::get(sh, def, ns, name_s, target == Target::Partial)?;
-            if target == Target::Table {
-                r.body = table::convert(def, &r.body, false, query, sh.now())?;
-            }
-            r
-        }
-        "list" => {
-            if target == Target::Partial {
-                return Err(not_acceptable_conversion(def, false));
-            }
-            let mut r = handlers::list(sh, def, ns, query, target == Target::PartialList).await?;
-            if target == Target::Table {
-                r.body = table::convert(def, &r.body, true, query, sh.now())?;
-            }
-            r
-        }
-        "watch" => {
-            let rx = watch::watch(
-                sh.clone(),
-                def.clone(),
-                ns.map(str::to_string),
-                query.clone(),
-                target != Target::Object,
-            )
-            .await?;
-            let stream = futures::stream::unfold(rx, |mut rx| async move {
-                rx.recv()
-                    .await
-                    .map(|b| (Ok::<Bytes, std::convert::Infallible>(b), rx))
-            });
-            let mut resp = Response::new(Body::from_stream(stream));
-            resp.headers_mut()
-                .insert("content-type", HeaderValue::from_static("application/json"));
-            resp.headers_mut().insert(
-                "cache-control",
-                HeaderValue::from_static("no-cache, private"),
-            );
-            return Ok(resp);
-        }
+        "get" => serve_get(sh, res, query, target)?,
+        "list" => serve_list(sh, res, query, target).await?,
+        "watch" => return serve_watch(sh, res, query, target).await,
         // Writes happen first; the answer is converted afterwards (and a failed conversion
         // answers 406 although the write was made, as kube-apiserver does).
         "create" => {
-            check_json_content_type(content_type)?;
+            check_json_content_type(req.content_type)?;
             let r = handlers::create(sh, def, ns, &body, &write_ctx()?)?;
             transform_write_reply(def, target, r)?
         }
         "update" => {
-            check_json_content_type(content_type)?;
+            check_json_content_type(req.content_type)?;
             let r = handlers::update(sh, def, ns, name_s, sub, &body, &write_ctx()?)?;
             transform_write_reply(def, target, r)?
         }
         "patch" => {
-            let ct = content_type.unwrap_or("");
+            let ct = req.content_type.unwrap_or("");
             let r = handlers::patch(sh, def, ns, name_s, sub, &body, ct, query, &write_ctx()?)?;
             transform_write_reply(def, target, r)?
         }
@@ -640,19 +609,135 @@ async fn serve_resource(
             if target == Target::Partial {
                 return Err(not_acceptable_conversion(def, false));
             }
-            handlers::delete_collection(
-                sh,
-                def,
-                ns,
-                &body,
-                query,
-                sh.now(),
-                target == Target::PartialList,
-            )?
+            let partial = target == Target::PartialList;
+            handlers::delete_collection(sh, def, ns, &body, query, sh.now(), partial)?
         }
         _ => return Err(ApiError::method_not_allowed()),
     };
     Ok(reply_response(reply))
+}
+
+/// The field manager of a write: `fieldManager`, else the User-Agent's program name; at most
+/// 128 characters.
+fn field_manager(query: &Query, user_agent: Option<&str>) -> String {
+    let manager = query
+        .get("fieldManager")
+        .cloned()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| {
+            user_agent
+                .map(|ua| ua.split('/').next().unwrap_or("").to_string())
+                .unwrap_or_default()
+        });
+    manager.chars().take(128).collect()
+}
+
+/// The context of a write, after Validate{Create,Update,Patch}Options: fieldManager, then
+/// dryRun, then fieldValidation.
+fn validated_write_ctx(
+    sh: &Shared,
+    user: &auth::User,
+    verb: &str,
+    query: &Query,
+    manager: &str,
+) -> Result<WriteCtx, ApiError> {
+    let kind = match verb {
+        "create" => "CreateOptions",
+        "update" => "UpdateOptions",
+        _ => "PatchOptions",
+    };
+    let mut errs = Vec::new();
+    if let Some(fm) = query.get("fieldManager") {
+        if fm.len() > 128 {
+            errs.push(FieldError::too_long("fieldManager", 128));
+        }
+        for (i, c) in fm.char_indices() {
+            if c.is_control() {
+                errs.push(FieldError::invalid(
+                    "fieldManager",
+                    BadValue::Str(fm.clone()),
+                    &format!("invalid character U+{:04X} (at position {i})", c as u32),
+                ));
+            }
+        }
+    }
+    let dry_run = handlers::dry_run(query, &mut errs);
+    if !errs.is_empty() {
+        return Err(ApiError::invalid("meta.k8s.io", kind, "", &errs));
+    }
+    Ok(WriteCtx {
+        user: Some(user.clone()),
+        manager: manager.to_string(),
+        dry_run,
+        fv: handlers::field_validation(query)?,
+        now: sh.now(),
+    })
+}
+
+/// GET of one object, as an object, its metadata or a Table.
+fn serve_get(
+    sh: &Shared,
+    res: ResourceTarget<'_>,
+    query: &Query,
+    target: Target,
+) -> Result<Reply, ApiError> {
+    if target == Target::PartialList {
+        return Err(not_acceptable_conversion(res.def, true));
+    }
+    let name = res.name.unwrap_or("");
+    let mut r = handlers::get(sh, res.def, res.ns, name, target == Target::Partial)?;
+    if target == Target::Table {
+        r.body = table::convert(res.def, &r.body, false, query, sh.now())?;
+    }
+    Ok(r)
+}
+
+/// LIST, as a list, a metadata list or a Table.
+async fn serve_list(
+    sh: &Shared,
+    res: ResourceTarget<'_>,
+    query: &Query,
+    target: Target,
+) -> Result<Reply, ApiError> {
+    if target == Target::Partial {
+        return Err(not_acceptable_conversion(res.def, false));
+    }
+    let meta_only = target == Target::PartialList;
+    let mut r = handlers::list(sh, res.def, res.ns, query, meta_only).await?;
+    if target == Target::Table {
+        r.body = table::convert(res.def, &r.body, true, query, sh.now())?;
+    }
+    Ok(r)
+}
+
+/// WATCH: the event lines as a streamed body.
+async fn serve_watch(
+    sh: &Arc<Shared>,
+    res: ResourceTarget<'_>,
+    query: &Query,
+    target: Target,
+) -> Result<Response, ApiError> {
+    let rx = watch::watch(
+        sh.clone(),
+        res.def.clone(),
+        res.ns.map(str::to_string),
+        query.clone(),
+        target != Target::Object,
+    )
+    .await?;
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<Bytes, std::convert::Infallible>(b), rx))
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        "cache-control",
+        HeaderValue::from_static("no-cache, private"),
+    );
+    Ok(resp)
 }
 
 fn check_json_content_type(ct: Option<&str>) -> Result<(), ApiError> {

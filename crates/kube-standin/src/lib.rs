@@ -352,42 +352,13 @@ impl ApiServer {
             true => Some(tls::generate().map_err(std::io::Error::other)?),
             false => None,
         };
-        let mut defs: Vec<Arc<resources::ResourceDef>> =
-            resources::builtins().into_iter().map(Arc::new).collect();
-        for crd in workloads::crds() {
-            // Built-in kinds for kubectl: no `Table` answers (see the Known differences).
-            defs.extend(resources::from_crd(crd).into_iter().map(|mut d| {
-                d.printer_columns.clear();
-                Arc::new(d)
-            }));
-        }
-        for crd in &config.crds {
-            defs.extend(resources::from_crd(crd).into_iter().map(Arc::new));
-        }
-        let (rev_tx, _) = tokio::sync::watch::channel(0u64);
+        let shared = new_shared(&config);
         let admin_token = config
             .tokens
             .iter()
             .find(|t| t.rules.is_none())
             .map(|t| t.token.clone())
             .unwrap_or_else(|| ADMIN_TOKEN.to_string());
-        let shared = Arc::new(Shared {
-            store: Mutex::new(store::Store::new(config.watch_history)),
-            rev_tx,
-            resources: defs,
-            tokens: config.tokens.clone(),
-            gc: config.gc,
-            gc_delay: config.gc_delay,
-            bookmark_interval: config.bookmark_interval,
-            owner_references_permission_enforcement: config.owner_references_permission_enforcement,
-            watch_lag: config.watch_lag,
-            requests: Mutex::new(Vec::new()),
-            record_requests: config.record_requests,
-            faults: Mutex::new(Vec::new()),
-            frozen_time: Mutex::new(None),
-            shutdown: CancellationToken::new(),
-            watch_reset: Mutex::new(CancellationToken::new()),
-        });
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             create_namespace_internal(&shared, ns, &[]);
         }
@@ -398,34 +369,8 @@ impl ApiServer {
         let app = axum::Router::new()
             .fallback(http::handle)
             .with_state(shared.clone());
-        let cancel = shared.shutdown.clone();
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
-        let server = match tls {
-            None => tokio::spawn(async move {
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(cancel.cancelled_owned())
-                    .await;
-            }),
-            Some(tls) => {
-                let handle = axum_server::Handle::new();
-                tokio::spawn({
-                    let handle = handle.clone();
-                    async move {
-                        cancel.cancelled().await;
-                        handle.graceful_shutdown(Some(Duration::from_secs(1)));
-                    }
-                });
-                let listener = listener.into_std()?;
-                let server = axum_server::from_tcp_rustls(
-                    listener,
-                    axum_server::tls_rustls::RustlsConfig::from_config(tls.server),
-                )?
-                .handle(handle);
-                tokio::spawn(async move {
-                    let _ = server.serve(app.into_make_service()).await;
-                })
-            }
-        };
+        let server = spawn_server(listener, app, tls, shared.shutdown.clone())?;
         let gc = tokio::spawn(gc::run(shared.clone()));
         Ok(ApiServer {
             inner: Arc::new(Inner {
@@ -633,6 +578,80 @@ impl ApiServer {
 pub const NAMESPACE_HOLD_FINALIZER: &str = "stand-in.test/hold";
 
 /// The server's own writes (no user, no field manager entry of a client).
+/// The kinds served: the built-ins, the workload CRDs kubectl knows, then `config.crds`.
+fn resource_defs(config: &ApiServerConfig) -> Vec<Arc<resources::ResourceDef>> {
+    let mut defs: Vec<Arc<resources::ResourceDef>> =
+        resources::builtins().into_iter().map(Arc::new).collect();
+    for crd in workloads::crds() {
+        // Built-in kinds for kubectl: no `Table` answers (see the Known differences).
+        defs.extend(resources::from_crd(crd).into_iter().map(|mut d| {
+            d.printer_columns.clear();
+            Arc::new(d)
+        }));
+    }
+    for crd in &config.crds {
+        defs.extend(resources::from_crd(crd).into_iter().map(Arc::new));
+    }
+    defs
+}
+
+/// The state of a new stand-in, with an empty store.
+fn new_shared(config: &ApiServerConfig) -> Arc<Shared> {
+    let defs = resource_defs(config);
+    let (rev_tx, _) = tokio::sync::watch::channel(0u64);
+    Arc::new(Shared {
+        store: Mutex::new(store::Store::new(config.watch_history)),
+        rev_tx,
+        resources: defs,
+        tokens: config.tokens.clone(),
+        gc: config.gc,
+        gc_delay: config.gc_delay,
+        bookmark_interval: config.bookmark_interval,
+        owner_references_permission_enforcement: config.owner_references_permission_enforcement,
+        watch_lag: config.watch_lag,
+        requests: Mutex::new(Vec::new()),
+        record_requests: config.record_requests,
+        faults: Mutex::new(Vec::new()),
+        frozen_time: Mutex::new(None),
+        shutdown: CancellationToken::new(),
+        watch_reset: Mutex::new(CancellationToken::new()),
+    })
+}
+
+/// Serves `app` on `listener` (over TLS when given) until `cancel`, then shuts down
+/// gracefully (TLS connections get a second).
+fn spawn_server(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Option<tls::Tls>,
+    cancel: CancellationToken,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let Some(tls) = tls else {
+        return Ok(tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(cancel.cancelled_owned())
+                .await;
+        }));
+    };
+    let handle = axum_server::Handle::new();
+    tokio::spawn({
+        let handle = handle.clone();
+        async move {
+            cancel.cancelled().await;
+            handle.graceful_shutdown(Some(Duration::from_secs(1)));
+        }
+    });
+    let listener = listener.into_std()?;
+    let server = axum_server::from_tcp_rustls(
+        listener,
+        axum_server::tls_rustls::RustlsConfig::from_config(tls.server),
+    )?
+    .handle(handle);
+    Ok(tokio::spawn(async move {
+        let _ = server.serve(app.into_make_service()).await;
+    }))
+}
+
 fn internal_ctx(sh: &Shared) -> WriteCtx {
     WriteCtx {
         user: None,

@@ -161,101 +161,100 @@ pub(crate) fn json_patch(doc: &Value, patch: &Value) -> Result<Value, PatchError
         let o = op.as_object().ok_or_else(|| {
             PatchError::Bad("json: cannot unmarshal into jsonpatch.Operation".to_string())
         })?;
-        let kind = o.get("op").and_then(Value::as_str).unwrap_or("");
-        let path = o.get("path").and_then(Value::as_str);
-        let value = o.get("value");
-        match kind {
-            "add" => {
-                let tokens = parse_pointer(
-                    path.ok_or_else(|| PatchError::Apply("add operation missing path".into()))?,
-                )?;
-                let v =
-                    value.ok_or_else(|| PatchError::Apply("add operation missing value".into()))?;
-                add(&mut doc, &tokens, v.clone())?;
-            }
-            "remove" => {
-                let tokens =
-                    parse_pointer(path.ok_or_else(|| {
-                        PatchError::Apply("remove operation missing path".into())
-                    })?)?;
-                remove(&mut doc, &tokens)?;
-            }
-            "replace" => {
-                let tokens =
-                    parse_pointer(path.ok_or_else(|| {
-                        PatchError::Apply("replace operation missing path".into())
-                    })?)?;
-                let v = value
-                    .ok_or_else(|| PatchError::Apply("replace operation missing value".into()))?;
-                if tokens.is_empty() {
-                    doc = v.clone();
-                    continue;
-                }
-                let target = get_mut(&mut doc, &tokens).ok_or_else(|| {
-                    PatchError::Apply("replace operation does not apply: doc is missing key".into())
-                })?;
-                *target = v.clone();
-            }
-            "move" => {
-                let from = parse_pointer(
-                    o.get("from")
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| PatchError::Apply("move missing from".into()))?,
-                )?;
-                let tokens = parse_pointer(
-                    path.ok_or_else(|| PatchError::Apply("move operation missing path".into()))?,
-                )?;
-                let v = remove(&mut doc, &from)?;
-                add(&mut doc, &tokens, v)?;
-            }
-            "copy" => {
-                let from = parse_pointer(
-                    o.get("from")
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| PatchError::Apply("copy missing from".into()))?,
-                )?;
-                let tokens = parse_pointer(
-                    path.ok_or_else(|| PatchError::Apply("copy operation missing path".into()))?,
-                )?;
-                let v = get(&doc, &from)
-                    .cloned()
-                    .ok_or_else(|| PatchError::Apply("copy from missing".into()))?;
-                add(&mut doc, &tokens, v)?;
-            }
-            "test" => {
-                let tokens = parse_pointer(
-                    path.ok_or_else(|| PatchError::Apply("test operation missing path".into()))?,
-                )?;
-                let expected = value.cloned().unwrap_or(Value::Null);
-                if tokens.is_empty() {
-                    if doc != expected {
-                        return Err(PatchError::Apply("testing value failed".into()));
-                    }
-                    continue;
-                }
-                let (_, parent) = tokens.split_last().expect("non-empty");
-                if get(&doc, parent).is_none() {
-                    return Err(PatchError::Apply(format!(
-                        "test operation does not apply: is missing path: {}",
-                        path.unwrap_or("")
-                    )));
-                }
-                let actual = get(&doc, &tokens);
-                let ok = match actual {
-                    None | Some(Value::Null) => expected.is_null(),
-                    Some(a) => *a == expected,
-                };
-                if !ok {
-                    return Err(PatchError::Apply(format!(
-                        "testing value {} failed",
-                        path.unwrap_or("")
-                    )));
-                }
-            }
-            other => return Err(PatchError::Apply(format!("Unexpected kind: {other}"))),
-        }
+        apply_op(&mut doc, o)?;
     }
     Ok(doc)
+}
+
+/// The parsed pointer `p` of an operation; `missing` is the error when it has none.
+fn op_pointer(p: Option<&str>, missing: &str) -> Result<Vec<String>, PatchError> {
+    parse_pointer(p.ok_or_else(|| PatchError::Apply(missing.into()))?)
+}
+
+/// One operation of a JSON patch.
+fn apply_op(doc: &mut Value, o: &Map<String, Value>) -> Result<(), PatchError> {
+    let kind = o.get("op").and_then(Value::as_str).unwrap_or("");
+    let path = o.get("path").and_then(Value::as_str);
+    let value = o.get("value");
+    let from = o.get("from").and_then(Value::as_str);
+    match kind {
+        "add" => {
+            let tokens = op_pointer(path, "add operation missing path")?;
+            let v = value.ok_or_else(|| PatchError::Apply("add operation missing value".into()))?;
+            add(doc, &tokens, v.clone())
+        }
+        "remove" => {
+            let tokens = op_pointer(path, "remove operation missing path")?;
+            remove(doc, &tokens)?;
+            Ok(())
+        }
+        "replace" => {
+            let tokens = op_pointer(path, "replace operation missing path")?;
+            let v =
+                value.ok_or_else(|| PatchError::Apply("replace operation missing value".into()))?;
+            replace(doc, &tokens, v)
+        }
+        "move" => {
+            let from = op_pointer(from, "move missing from")?;
+            let tokens = op_pointer(path, "move operation missing path")?;
+            let v = remove(doc, &from)?;
+            add(doc, &tokens, v)
+        }
+        "copy" => {
+            let from = op_pointer(from, "copy missing from")?;
+            let tokens = op_pointer(path, "copy operation missing path")?;
+            let v = get(doc, &from)
+                .cloned()
+                .ok_or_else(|| PatchError::Apply("copy from missing".into()))?;
+            add(doc, &tokens, v)
+        }
+        "test" => {
+            let tokens = op_pointer(path, "test operation missing path")?;
+            test(doc, &tokens, path.unwrap_or(""), value)
+        }
+        other => Err(PatchError::Apply(format!("Unexpected kind: {other}"))),
+    }
+}
+
+fn replace(doc: &mut Value, tokens: &[String], v: &Value) -> Result<(), PatchError> {
+    if tokens.is_empty() {
+        *doc = v.clone();
+        return Ok(());
+    }
+    let target = get_mut(doc, tokens).ok_or_else(|| {
+        PatchError::Apply("replace operation does not apply: doc is missing key".into())
+    })?;
+    *target = v.clone();
+    Ok(())
+}
+
+/// The `test` operation (`path` as written, for the errors): an absent value equals null.
+fn test(
+    doc: &Value,
+    tokens: &[String],
+    path: &str,
+    value: Option<&Value>,
+) -> Result<(), PatchError> {
+    let expected = value.cloned().unwrap_or(Value::Null);
+    let Some((_, parent)) = tokens.split_last() else {
+        if *doc != expected {
+            return Err(PatchError::Apply("testing value failed".into()));
+        }
+        return Ok(());
+    };
+    if get(doc, parent).is_none() {
+        return Err(PatchError::Apply(format!(
+            "test operation does not apply: is missing path: {path}"
+        )));
+    }
+    let ok = match get(doc, tokens) {
+        None | Some(Value::Null) => expected.is_null(),
+        Some(a) => *a == expected,
+    };
+    if !ok {
+        return Err(PatchError::Apply(format!("testing value {path} failed")));
+    }
+    Ok(())
 }
 
 /// Strategic merge patch for the built-in kinds served here: a merge patch where

@@ -228,6 +228,20 @@ impl ResourceDef {
             )));
         };
         let mut m = m.clone();
+        self.decode_api_version(&mut m)?;
+        self.decode_kind(&mut m)?;
+        let body = Value::Object(m);
+        let mut unknown = Vec::new();
+        let obj = match &self.imp {
+            KindImpl::Custom(schema) => self.decode_custom(schema, body, &mut unknown)?,
+            _ => self.decode_builtin(&body, &mut unknown)?,
+        };
+        let warnings = unknown_field_warnings(fv, unknown)?;
+        Ok((obj, warnings))
+    }
+
+    /// `apiVersion`: defaulted when unset, null or empty; otherwise it must be this one.
+    fn decode_api_version(&self, m: &mut Map<String, Value>) -> Result<(), ApiError> {
         let api_version = self.api_version();
         match m.get("apiVersion") {
             None | Some(Value::Null) => {
@@ -249,6 +263,12 @@ impl ResourceDef {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// `kind`: defaulted when unset, null or empty; otherwise it must be this one (a custom
+    /// resource's may be any string here: its validation reports a wrong one).
+    fn decode_kind(&self, m: &mut Map<String, Value>) -> Result<(), ApiError> {
         match m.get("kind") {
             None | Some(Value::Null) => {
                 m.insert("kind".into(), json!(self.kind));
@@ -270,64 +290,45 @@ impl ResourceDef {
                 )));
             }
         }
-        let body = Value::Object(m);
-        let mut unknown = Vec::new();
-        let obj = match &self.imp {
-            KindImpl::Custom(schema) => {
-                let mut obj = body;
-                let meta_in = obj.get("metadata").cloned().unwrap_or(Value::Null);
-                let mut d = Decoded::default();
-                let meta = gotypes::normalize(
-                    &meta_in,
-                    &Ty::Struct(&gotypes::OBJECT_META),
-                    gotypes::Omit::Never,
-                    "ObjectMeta",
-                    ".metadata",
-                    &mut d,
-                )
-                .map_err(|e| self.cannot_handle(&e))?
-                .unwrap_or_else(|| json!({}));
-                unknown.extend(
-                    d.unknown
-                        .into_iter()
-                        .map(|u| u.trim_start_matches('.').to_string()),
-                );
-                obj.as_object_mut()
-                    .expect("object")
-                    .insert("metadata".into(), meta);
-                schema.prune_and_default(&mut obj, &mut unknown);
-                obj
-            }
-            _ => {
-                let s = self.go_struct().expect("built-in");
-                let mut d = Decoded::default();
-                let mut obj = gotypes::normalize_object(&body, s, &mut d)
-                    .map_err(|e| self.cannot_handle(&e))?;
-                unknown.extend(
-                    d.unknown
-                        .into_iter()
-                        .map(|u| u.trim_start_matches('.').to_string()),
-                );
-                self.default_builtin(&mut obj);
-                obj
-            }
-        };
-        if fv == FieldValidation::Strict && !unknown.is_empty() {
-            let list: Vec<String> = unknown
-                .iter()
-                .map(|u| format!("unknown field {}", go_quote(u)))
-                .collect();
-            return Err(ApiError::bad_request(&format!(
-                "strict decoding error: {}",
-                list.join(", ")
-            )));
-        }
-        let warnings = if fv == FieldValidation::Warn {
-            unknown
-        } else {
-            Vec::new()
-        };
-        Ok((obj, warnings))
+        Ok(())
+    }
+
+    /// A custom resource: typed ObjectMeta, then the schema's pruning and defaulting.
+    fn decode_custom(
+        &self,
+        schema: &CrdSchema,
+        mut obj: Value,
+        unknown: &mut Vec<String>,
+    ) -> Result<Value, ApiError> {
+        let meta_in = obj.get("metadata").cloned().unwrap_or(Value::Null);
+        let mut d = Decoded::default();
+        let meta = gotypes::normalize(
+            &meta_in,
+            &Ty::Struct(&gotypes::OBJECT_META),
+            gotypes::Omit::Never,
+            "ObjectMeta",
+            ".metadata",
+            &mut d,
+        )
+        .map_err(|e| self.cannot_handle(&e))?
+        .unwrap_or_else(|| json!({}));
+        unknown.extend(unknown_paths(d));
+        obj.as_object_mut()
+            .expect("object")
+            .insert("metadata".into(), meta);
+        schema.prune_and_default(&mut obj, unknown);
+        Ok(obj)
+    }
+
+    /// A built-in kind: typed normalisation, then its defaulting.
+    fn decode_builtin(&self, body: &Value, unknown: &mut Vec<String>) -> Result<Value, ApiError> {
+        let s = self.go_struct().expect("built-in");
+        let mut d = Decoded::default();
+        let mut obj =
+            gotypes::normalize_object(body, s, &mut d).map_err(|e| self.cannot_handle(&e))?;
+        unknown.extend(unknown_paths(d));
+        self.default_builtin(&mut obj);
+        Ok(obj)
     }
 
     fn default_builtin(&self, obj: &mut Value) {
@@ -415,84 +416,41 @@ impl ResourceDef {
     /// `PrepareForUpdate` of the main resource or the status subresource.
     pub(crate) fn prepare_update(&self, sub: Option<&str>, new: &mut Value, old: &Value) {
         match (sub, &self.imp) {
-            (Some("status"), _) => {
-                // Everything but .status comes from the stored object (managedFields excepted).
-                let status = new.get("status").cloned();
-                let managed = new
-                    .get("metadata")
-                    .and_then(|m| m.get("managedFields"))
-                    .cloned();
-                let mut out = old.clone();
-                if let Some(m) = out.as_object_mut() {
-                    match status {
-                        Some(s) => {
-                            m.insert("status".into(), s);
-                        }
-                        None => {
-                            m.remove("status");
-                        }
-                    }
-                    if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
-                        match managed {
-                            Some(mf) => meta.insert("managedFields".into(), mf),
-                            None => meta.remove("managedFields"),
-                        };
-                    }
-                }
-                *new = out;
-            }
-            (_, KindImpl::Custom(_)) => {
-                if self.status_subresource {
-                    let m = new.as_object_mut().expect("object");
-                    match old.get("status") {
-                        Some(s) => {
-                            m.insert("status".into(), s.clone());
-                        }
-                        None => {
-                            m.remove("status");
-                        }
-                    }
-                }
-                let strip = |v: &Value| {
-                    let mut v = v.clone();
-                    if let Some(m) = v.as_object_mut() {
-                        m.remove("metadata");
-                    }
-                    v
-                };
-                if strip(new) != strip(old) {
-                    let g = old
-                        .get("metadata")
-                        .and_then(|m| m.get("generation"))
-                        .and_then(Value::as_i64)
-                        .unwrap_or(0);
-                    new["metadata"]["generation"] = json!(g + 1);
-                }
-            }
-            (sub, KindImpl::Namespace) => {
-                // status is owned by the namespace controller; spec.finalizers changes only
-                // through /finalize
-                match old.get("status") {
-                    Some(s) => new["status"] = s.clone(),
-                    None => {
-                        if let Some(m) = new.as_object_mut() {
-                            m.remove("status");
-                        }
-                    }
-                }
-                if sub.is_none() {
-                    let fins = old.get("spec").and_then(|s| s.get("finalizers")).cloned();
-                    if !new.get("spec").is_some_and(Value::is_object) {
-                        new["spec"] = json!({});
-                    }
-                    let spec = new["spec"].as_object_mut().expect("spec object");
-                    match fins {
-                        Some(f) => spec.insert("finalizers".into(), f),
-                        None => spec.remove("finalizers"),
-                    };
-                }
-            }
+            (Some("status"), _) => prepare_status_update(new, old),
+            (_, KindImpl::Custom(_)) => self.prepare_custom_update(new, old),
+            (sub, KindImpl::Namespace) => prepare_namespace_update(sub, new, old),
             _ => {}
+        }
+    }
+
+    /// A custom resource's main resource: the stored status stays (with a status
+    /// subresource), the generation goes up when anything but metadata changed.
+    fn prepare_custom_update(&self, new: &mut Value, old: &Value) {
+        if self.status_subresource {
+            let m = new.as_object_mut().expect("object");
+            match old.get("status") {
+                Some(s) => {
+                    m.insert("status".into(), s.clone());
+                }
+                None => {
+                    m.remove("status");
+                }
+            }
+        }
+        let strip = |v: &Value| {
+            let mut v = v.clone();
+            if let Some(m) = v.as_object_mut() {
+                m.remove("metadata");
+            }
+            v
+        };
+        if strip(new) != strip(old) {
+            let g = old
+                .get("metadata")
+                .and_then(|m| m.get("generation"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            new["metadata"]["generation"] = json!(g + 1);
         }
     }
 
@@ -524,59 +482,63 @@ impl ResourceDef {
                 errs.extend(validate_lease_spec(obj));
                 errs
             }
-            KindImpl::EventV1 => {
-                let mut errs = legacy_validate_event(obj);
-                errs.extend(meta::validate_object_meta(&meta, true, self.name_fn()));
-                errs.extend(validate_event_series(obj));
-                if obj.get("eventTime").is_none_or(Value::is_null) {
-                    errs.push(FieldError::required("eventTime", ""));
-                }
-                let t = obj.get("type").and_then(Value::as_str).unwrap_or("");
-                if t != "Normal" && t != "Warning" {
-                    errs.push(FieldError::invalid(
-                        "type",
-                        BadValue::Str(String::new()),
-                        &format!("has invalid value: {t}"),
-                    ));
-                }
-                for (field, key) in [
-                    ("deprecatedFirstTimestamp", "deprecatedFirstTimestamp"),
-                    ("deprecatedLastTimestamp", "deprecatedLastTimestamp"),
-                ] {
-                    if obj.get(key).is_some_and(|v| !v.is_null()) {
-                        errs.push(FieldError::invalid(
-                            field,
-                            BadValue::Str(String::new()),
-                            "needs to be unset",
-                        ));
-                    }
-                }
-                if obj
-                    .get("deprecatedCount")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0)
-                    != 0
-                {
-                    errs.push(FieldError::invalid(
-                        "deprecatedCount",
-                        BadValue::Str(String::new()),
-                        "needs to be unset",
-                    ));
-                }
-                if obj
-                    .get("deprecatedSource")
-                    .and_then(Value::as_object)
-                    .is_some_and(|s| !s.is_empty())
-                {
-                    errs.push(FieldError::invalid(
-                        "deprecatedSource",
-                        BadValue::Str(String::new()),
-                        "needs to be unset",
-                    ));
-                }
-                errs
+            KindImpl::EventV1 => self.validate_event_create(obj, &meta),
+        }
+    }
+
+    /// `Validate` (create) of an events.k8s.io/v1 Event: the core/v1 checks, then v1's own
+    /// (eventTime, type, series, the deprecated fields unset).
+    fn validate_event_create(&self, obj: &Value, meta: &Value) -> Vec<FieldError> {
+        let mut errs = legacy_validate_event(obj);
+        errs.extend(meta::validate_object_meta(meta, true, self.name_fn()));
+        errs.extend(validate_event_series(obj));
+        if obj.get("eventTime").is_none_or(Value::is_null) {
+            errs.push(FieldError::required("eventTime", ""));
+        }
+        let t = obj.get("type").and_then(Value::as_str).unwrap_or("");
+        if t != "Normal" && t != "Warning" {
+            errs.push(FieldError::invalid(
+                "type",
+                BadValue::Str(String::new()),
+                &format!("has invalid value: {t}"),
+            ));
+        }
+        for (field, key) in [
+            ("deprecatedFirstTimestamp", "deprecatedFirstTimestamp"),
+            ("deprecatedLastTimestamp", "deprecatedLastTimestamp"),
+        ] {
+            if obj.get(key).is_some_and(|v| !v.is_null()) {
+                errs.push(FieldError::invalid(
+                    field,
+                    BadValue::Str(String::new()),
+                    "needs to be unset",
+                ));
             }
         }
+        if obj
+            .get("deprecatedCount")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            != 0
+        {
+            errs.push(FieldError::invalid(
+                "deprecatedCount",
+                BadValue::Str(String::new()),
+                "needs to be unset",
+            ));
+        }
+        if obj
+            .get("deprecatedSource")
+            .and_then(Value::as_object)
+            .is_some_and(|s| !s.is_empty())
+        {
+            errs.push(FieldError::invalid(
+                "deprecatedSource",
+                BadValue::Str(String::new()),
+                "needs to be unset",
+            ));
+        }
+        errs
     }
 
     /// Strategy `ValidateUpdate` (the common metadata update checks are added by the caller).
@@ -720,63 +682,149 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-fn validate_secret_body(obj: &Value) -> Vec<FieldError> {
-    use base64::Engine;
-    let mut errs = Vec::new();
-    let data = obj.get("data").and_then(Value::as_object);
-    let mut total = 0usize;
-    if let Some(d) = data {
-        for (k, v) in d {
-            let field = format!("data[{k}]");
-            if k.len() > 253 {
-                errs.push(FieldError::invalid(
-                    &field,
-                    BadValue::Str(k.clone()),
-                    "must be no more than 253 characters",
-                ));
+/// The unknown fields a decoding dropped, without the leading dot.
+fn unknown_paths(d: Decoded) -> impl Iterator<Item = String> {
+    d.unknown
+        .into_iter()
+        .map(|u| u.trim_start_matches('.').to_string())
+}
+
+/// The `fieldValidation` of unknown fields: Strict refuses them, Warn returns them as
+/// warnings, Ignore drops them.
+fn unknown_field_warnings(
+    fv: FieldValidation,
+    unknown: Vec<String>,
+) -> Result<Vec<String>, ApiError> {
+    if fv == FieldValidation::Strict && !unknown.is_empty() {
+        let list: Vec<String> = unknown
+            .iter()
+            .map(|u| format!("unknown field {}", go_quote(u)))
+            .collect();
+        return Err(ApiError::bad_request(&format!(
+            "strict decoding error: {}",
+            list.join(", ")
+        )));
+    }
+    Ok(if fv == FieldValidation::Warn {
+        unknown
+    } else {
+        Vec::new()
+    })
+}
+
+/// The status subresource: everything but .status comes from the stored object
+/// (managedFields excepted).
+fn prepare_status_update(new: &mut Value, old: &Value) {
+    let status = new.get("status").cloned();
+    let managed = new
+        .get("metadata")
+        .and_then(|m| m.get("managedFields"))
+        .cloned();
+    let mut out = old.clone();
+    if let Some(m) = out.as_object_mut() {
+        match status {
+            Some(s) => {
+                m.insert("status".into(), s);
             }
-            let key_ok = !k.is_empty()
-                && k.bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'));
-            if !key_ok {
-                errs.push(FieldError::invalid(
-                    &field,
-                    BadValue::Str(k.clone()),
-                    &meta::regex_error(
-                        "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
-                        "[-._a-zA-Z0-9]+",
-                        &["key.name", "KEY_NAME", "key-name"],
-                    ),
-                ));
+            None => {
+                m.remove("status");
             }
-            if k == "." {
-                errs.push(FieldError::invalid(
-                    &field,
-                    BadValue::Str(k.clone()),
-                    "must not be '.'",
-                ));
-            } else if k == ".." {
-                errs.push(FieldError::invalid(
-                    &field,
-                    BadValue::Str(k.clone()),
-                    "must not be '..'",
-                ));
-            } else if k.starts_with("..") {
-                errs.push(FieldError::invalid(
-                    &field,
-                    BadValue::Str(k.clone()),
-                    "must not start with '..'",
-                ));
-            }
-            total += v
-                .as_str()
-                .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
-                .map_or(0, |b| b.len());
+        }
+        if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
+            match managed {
+                Some(mf) => meta.insert("managedFields".into(), mf),
+                None => meta.remove("managedFields"),
+            };
         }
     }
-    if total > 1024 * 1024 {
+    *new = out;
+}
+
+/// A namespace: status is owned by the namespace controller; spec.finalizers changes only
+/// through /finalize.
+fn prepare_namespace_update(sub: Option<&str>, new: &mut Value, old: &Value) {
+    match old.get("status") {
+        Some(s) => new["status"] = s.clone(),
+        None => {
+            if let Some(m) = new.as_object_mut() {
+                m.remove("status");
+            }
+        }
+    }
+    if sub.is_none() {
+        let fins = old.get("spec").and_then(|s| s.get("finalizers")).cloned();
+        if !new.get("spec").is_some_and(Value::is_object) {
+            new["spec"] = json!({});
+        }
+        let spec = new["spec"].as_object_mut().expect("spec object");
+        match fins {
+            Some(f) => spec.insert("finalizers".into(), f),
+            None => spec.remove("finalizers"),
+        };
+    }
+}
+
+fn validate_secret_body(obj: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let data = obj.get("data").and_then(Value::as_object);
+    if let Some(d) = data {
+        for k in d.keys() {
+            validate_secret_key(k, &mut errs);
+        }
+    }
+    if secret_data_size(data) > 1024 * 1024 {
         errs.push(FieldError::too_long("data", 1024 * 1024));
     }
+    validate_secret_type(obj, data, &mut errs);
+    errs
+}
+
+/// A key of a Secret's `data`: a config key (at most 253 characters of `[-._a-zA-Z0-9]`, not
+/// `.`, `..` nor starting with `..`).
+fn validate_secret_key(k: &str, errs: &mut Vec<FieldError>) {
+    let field = format!("data[{k}]");
+    let invalid = |msg: &str| FieldError::invalid(&field, BadValue::Str(k.to_string()), msg);
+    if k.len() > 253 {
+        errs.push(invalid("must be no more than 253 characters"));
+    }
+    let key_ok = !k.is_empty()
+        && k.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'));
+    if !key_ok {
+        errs.push(invalid(&meta::regex_error(
+            "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+            "[-._a-zA-Z0-9]+",
+            &["key.name", "KEY_NAME", "key-name"],
+        )));
+    }
+    if k == "." {
+        errs.push(invalid("must not be '.'"));
+    } else if k == ".." {
+        errs.push(invalid("must not be '..'"));
+    } else if k.starts_with("..") {
+        errs.push(invalid("must not start with '..'"));
+    }
+}
+
+/// The decoded size of a Secret's data (values that are not base64 count 0).
+fn secret_data_size(data: Option<&Map<String, Value>>) -> usize {
+    use base64::Engine;
+    data.into_iter()
+        .flat_map(Map::values)
+        .map(|v| {
+            v.as_str()
+                .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                .map_or(0, |b| b.len())
+        })
+        .sum()
+}
+
+/// The keys (or annotation) each Secret type requires.
+fn validate_secret_type(
+    obj: &Value,
+    data: Option<&Map<String, Value>>,
+    errs: &mut Vec<FieldError>,
+) {
     let has = |k: &str| data.is_some_and(|d| d.contains_key(k));
     let nonempty = |k: &str| {
         data.and_then(|d| d.get(k))
@@ -821,7 +869,6 @@ fn validate_secret_body(obj: &Value) -> Vec<FieldError> {
         }
         _ => {}
     }
-    errs
 }
 
 fn validate_namespace_finalizers(obj: &Value) -> Vec<FieldError> {
@@ -881,7 +928,6 @@ fn validate_lease_spec(obj: &Value) -> Vec<FieldError> {
 
 fn legacy_validate_event(ev: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    let s = |k: &str| ev.get(k).and_then(Value::as_str).unwrap_or("").to_string();
     let ns = ev
         .get("metadata")
         .and_then(|m| m.get("namespace"))
@@ -894,81 +940,16 @@ fn legacy_validate_event(ev: &Value) -> Vec<FieldError> {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    if ev.get("eventTime").is_none_or(Value::is_null) {
-        if involved_ns.is_empty() {
-            if !ns.is_empty() && ns != "default" {
-                errs.push(FieldError::invalid(
-                    "involvedObject.namespace",
-                    BadValue::Str(involved_ns.clone()),
-                    "does not match event.namespace",
-                ));
-            }
-        } else if ns != involved_ns {
-            errs.push(FieldError::invalid(
-                "involvedObject.namespace",
-                BadValue::Str(involved_ns.clone()),
-                "does not match event.namespace",
-            ));
-        }
-    } else {
-        if involved_ns.is_empty() && ns != "default" && ns != "kube-system" {
-            errs.push(FieldError::invalid(
-                "involvedObject.namespace",
-                BadValue::Str(involved_ns.clone()),
-                "does not match event.namespace",
-            ));
-        }
-        let rc = s("reportingController");
-        if rc.is_empty() {
-            errs.push(FieldError::required("reportingController", ""));
-        }
-        for msg in meta::is_qualified_name(&rc) {
-            errs.push(FieldError::invalid(
-                "reportingController",
-                BadValue::Str(rc.clone()),
-                &msg,
-            ));
-        }
-        let ri = s("reportingInstance");
-        if ri.is_empty() {
-            errs.push(FieldError::required("reportingInstance", ""));
-        }
-        if ri.len() > 128 {
-            errs.push(FieldError::invalid(
-                "reportingInstance",
-                BadValue::Str(String::new()),
-                "can have at most 128 characters",
-            ));
-        }
-        let action = s("action");
-        if action.is_empty() {
-            errs.push(FieldError::required("action", ""));
-        }
-        if action.len() > 128 {
-            errs.push(FieldError::invalid(
-                "action",
-                BadValue::Str(String::new()),
-                "can have at most 128 characters",
-            ));
-        }
-        let reason = s("reason");
-        if reason.is_empty() {
-            errs.push(FieldError::required("reason", ""));
-        }
-        if reason.len() > 128 {
-            errs.push(FieldError::invalid(
-                "reason",
-                BadValue::Str(String::new()),
-                "can have at most 128 characters",
-            ));
-        }
-        if s("note").len() > 1024 {
-            errs.push(FieldError::invalid(
-                "message",
-                BadValue::Str(String::new()),
-                "can have at most 1024 characters",
-            ));
-        }
+    let legacy = ev.get("eventTime").is_none_or(Value::is_null);
+    if !involved_namespace_ok(&ns, &involved_ns, legacy) {
+        errs.push(FieldError::invalid(
+            "involvedObject.namespace",
+            BadValue::Str(involved_ns.clone()),
+            "does not match event.namespace",
+        ));
+    }
+    if !legacy {
+        validate_event_reporting(ev, &mut errs);
     }
     for msg in meta::is_dns1123_subdomain(&ns) {
         errs.push(FieldError::invalid(
@@ -978,6 +959,58 @@ fn legacy_validate_event(ev: &Value) -> Vec<FieldError> {
         ));
     }
     errs
+}
+
+/// Whether the involved object's namespace fits the event's: for a `legacy` event (no
+/// eventTime) the same one (an empty one only in "" or "default"); for a new one any, but an
+/// empty one only in "default" or "kube-system".
+fn involved_namespace_ok(ns: &str, involved_ns: &str, legacy: bool) -> bool {
+    if !legacy {
+        return !involved_ns.is_empty() || ns == "default" || ns == "kube-system";
+    }
+    if involved_ns.is_empty() {
+        ns.is_empty() || ns == "default"
+    } else {
+        ns == involved_ns
+    }
+}
+
+/// A new-style event's reporting fields: reportingController (a qualified name),
+/// reportingInstance, action and reason required and at most 128 characters, the note at
+/// most 1024.
+fn validate_event_reporting(ev: &Value, errs: &mut Vec<FieldError>) {
+    let s = |k: &str| ev.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let rc = s("reportingController");
+    if rc.is_empty() {
+        errs.push(FieldError::required("reportingController", ""));
+    }
+    for msg in meta::is_qualified_name(&rc) {
+        errs.push(FieldError::invalid(
+            "reportingController",
+            BadValue::Str(rc.clone()),
+            &msg,
+        ));
+    }
+    for field in ["reportingInstance", "action", "reason"] {
+        let v = s(field);
+        if v.is_empty() {
+            errs.push(FieldError::required(field, ""));
+        }
+        if v.len() > 128 {
+            errs.push(FieldError::invalid(
+                field,
+                BadValue::Str(String::new()),
+                "can have at most 128 characters",
+            ));
+        }
+    }
+    if s("note").len() > 1024 {
+        errs.push(FieldError::invalid(
+            "message",
+            BadValue::Str(String::new()),
+            "can have at most 1024 characters",
+        ));
+    }
 }
 
 fn validate_event_series(ev: &Value) -> Vec<FieldError> {

@@ -229,240 +229,151 @@ impl CrdSchema {
             .clone()
     }
 
+    /// Validates one value against its schema node, reporting in kube-openapi's order: the type,
+    /// the bounds of strings, numbers and arrays, `enum`, then an object's bounds and properties.
     fn validate_node(&self, v: &Value, s: &Value, path: &str, errs: &mut Vec<FieldError>) {
         let display = if path.is_empty() { "." } else { path };
-        let field = path;
-        if v.is_null() {
-            if flag(s, "nullable") || s.get("type").is_none() {
-                return;
-            }
-            let t = schema_type(s);
-            errs.push(FieldError::type_invalid(
-                field,
-                BadValue::Str("null".into()),
-                &format!("{display} in body must be of type {t}: \"null\""),
-            ));
-            return;
-        }
-        let t = schema_type(s);
-        let int_or_string = flag(s, "x-kubernetes-int-or-string");
-        let actual = match v {
-            Value::Object(_) => "object",
-            Value::Array(_) => "array",
-            Value::String(_) => "string",
-            Value::Bool(_) => "boolean",
-            Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-            Value::Number(_) => "number",
-            Value::Null => "null",
-        };
-        let type_ok = if int_or_string {
-            matches!(actual, "integer" | "string")
-        } else {
-            match t {
-                "" => true,
-                "number" => matches!(actual, "integer" | "number"),
-                other => other == actual,
-            }
-        };
-        if !type_ok {
-            let expected = if int_or_string { "integer,string" } else { t };
-            errs.push(FieldError::type_invalid(
-                field,
-                BadValue::Str(actual.into()),
-                &format!("{display} in body must be of type {expected}: \"{actual}\""),
-            ));
+        if !check_type(v, s, path, display, errs) {
             return;
         }
         match v {
-            Value::String(sv) => {
-                let len = sv.chars().count() as i64;
-                if let Some(max) = s.get("maxLength").and_then(Value::as_i64)
-                    && len > max
-                {
-                    errs.push(FieldError::too_long_max_length(field, max));
-                }
-                if let Some(min) = s.get("minLength").and_then(Value::as_i64)
-                    && len < min
-                {
-                    errs.push(FieldError::invalid(
-                        field,
-                        BadValue::Str(sv.clone()),
-                        &format!("{display} in body should be at least {min} chars long"),
-                    ));
-                }
-                if let Some(p) = s.get("pattern").and_then(Value::as_str) {
-                    let ok = self.regex(p).is_some_and(|re| re.is_match(sv));
-                    if !ok {
-                        errs.push(FieldError::invalid(
-                            field,
-                            BadValue::Str(sv.clone()),
-                            &format!("{display} in body should match '{p}'"),
-                        ));
-                    }
-                }
-                if let Some(f) = s.get("format").and_then(Value::as_str)
-                    && !format_ok(f, sv)
-                {
-                    errs.push(FieldError::type_invalid(
-                        field,
-                        BadValue::Str(sv.clone()),
-                        &format!(
-                            "{display} in body must be of type {f}: {}",
-                            super::status::go_quote(sv)
-                        ),
-                    ));
-                }
-            }
-            Value::Number(n) => {
-                let f = n.as_f64().unwrap_or(0.0);
-                let bad = BadValue::from_json(v);
-                let fmt = |x: &Value| match x.as_i64() {
-                    Some(i) => i.to_string(),
-                    None => super::status::go_float(x.as_f64().unwrap_or(0.0)),
-                };
-                if let Some(m) = s.get("multipleOf").and_then(Value::as_f64)
-                    && m != 0.0
-                    && (f / m).fract() != 0.0
-                {
-                    errs.push(FieldError::invalid(
-                        field,
-                        bad.clone(),
-                        &format!(
-                            "{display} in body should be a multiple of {}",
-                            fmt(&s["multipleOf"])
-                        ),
-                    ));
-                }
-                if let Some(max) = s.get("maximum").and_then(Value::as_f64) {
-                    let excl = flag(s, "exclusiveMaximum");
-                    if f > max || (excl && f == max) {
-                        let word = if excl {
-                            "less than"
-                        } else {
-                            "less than or equal to"
-                        };
-                        errs.push(FieldError::invalid(
-                            field,
-                            bad.clone(),
-                            &format!("{display} in body should be {word} {}", fmt(&s["maximum"])),
-                        ));
-                    }
-                }
-                if let Some(min) = s.get("minimum").and_then(Value::as_f64) {
-                    let excl = flag(s, "exclusiveMinimum");
-                    if f < min || (excl && f == min) {
-                        let word = if excl {
-                            "greater than"
-                        } else {
-                            "greater than or equal to"
-                        };
-                        errs.push(FieldError::invalid(
-                            field,
-                            bad,
-                            &format!("{display} in body should be {word} {}", fmt(&s["minimum"])),
-                        ));
-                    }
-                }
-            }
-            Value::Array(a) => {
-                if let Some(max) = s.get("maxItems").and_then(Value::as_i64)
-                    && a.len() as i64 > max
-                {
-                    errs.push(FieldError::too_many(field, a.len() as i64, max));
-                }
-                if let Some(min) = s.get("minItems").and_then(Value::as_i64)
-                    && (a.len() as i64) < min
-                {
-                    errs.push(FieldError::invalid(
-                        field,
-                        BadValue::Raw("[]interface {}{...}".into()),
-                        &format!("{display} in body should have at least {min} items"),
-                    ));
-                }
-                if flag(s, "uniqueItems") {
-                    for (i, item) in a.iter().enumerate() {
-                        if a[..i].contains(item) {
-                            errs.push(FieldError::new(
-                                ErrType::Duplicate,
-                                &format!("{field}[{i}]"),
-                                BadValue::from_json(item),
-                                "",
-                            ));
-                        }
-                    }
-                }
-                if let Some(items) = s.get("items") {
-                    for (i, item) in a.iter().enumerate() {
-                        self.validate_node(item, items, &format!("{field}[{i}]"), errs);
-                    }
-                }
-                self.validate_list_type(a, s, field, errs);
-            }
+            Value::String(sv) => self.validate_string(sv, s, path, display, errs),
+            Value::Number(_) => validate_number(v, s, path, display, errs),
+            Value::Array(a) => self.validate_array(a, s, path, display, errs),
             _ => {}
         }
-        if let Some(Value::Array(allowed)) = s.get("enum")
-            && !allowed.contains(v)
+        validate_enum(v, s, path, errs);
+        if let Value::Object(m) = v {
+            self.validate_object(m, s, path, display, errs);
+        }
+    }
+
+    /// `maxLength`, `minLength`, `pattern` and `format`.
+    fn validate_string(
+        &self,
+        sv: &str,
+        s: &Value,
+        field: &str,
+        display: &str,
+        errs: &mut Vec<FieldError>,
+    ) {
+        let len = sv.chars().count() as i64;
+        if let Some(max) = s.get("maxLength").and_then(Value::as_i64)
+            && len > max
         {
-            let vals: Vec<String> = allowed
-                .iter()
-                .map(|a| match a {
-                    Value::String(s) => s.clone(),
-                    other => serde_json::to_string(other).unwrap_or_default(),
-                })
-                .collect();
-            errs.push(FieldError::not_supported(
+            errs.push(FieldError::too_long_max_length(field, max));
+        }
+        if let Some(min) = s.get("minLength").and_then(Value::as_i64)
+            && len < min
+        {
+            errs.push(FieldError::invalid(
                 field,
-                BadValue::from_json(v),
-                &vals,
+                BadValue::Str(sv.to_string()),
+                &format!("{display} in body should be at least {min} chars long"),
             ));
         }
-        if let Value::Object(m) = v {
-            if let Some(max) = s.get("maxProperties").and_then(Value::as_i64)
-                && m.len() as i64 > max
-            {
-                errs.push(FieldError::too_many(field, m.len() as i64, max));
-            }
-            if let Some(min) = s.get("minProperties").and_then(Value::as_i64)
-                && (m.len() as i64) < min
-            {
+        if let Some(p) = s.get("pattern").and_then(Value::as_str) {
+            let ok = self.regex(p).is_some_and(|re| re.is_match(sv));
+            if !ok {
                 errs.push(FieldError::invalid(
                     field,
-                    BadValue::Raw("map[string]interface {}{...}".into()),
-                    &format!("{display} in body should have at least {min} properties"),
+                    BadValue::Str(sv.to_string()),
+                    &format!("{display} in body should match '{p}'"),
                 ));
             }
-            if let Some(Value::Array(req)) = s.get("required") {
-                for r in req.iter().filter_map(Value::as_str) {
-                    if !m.contains_key(r) {
-                        errs.push(FieldError::required(&join(path, r), ""));
-                    }
+        }
+        if let Some(f) = s.get("format").and_then(Value::as_str)
+            && !format_ok(f, sv)
+        {
+            errs.push(FieldError::type_invalid(
+                field,
+                BadValue::Str(sv.to_string()),
+                &format!(
+                    "{display} in body must be of type {f}: {}",
+                    super::status::go_quote(sv)
+                ),
+            ));
+        }
+    }
+
+    /// `maxItems`, `minItems`, `uniqueItems`, the items themselves and `x-kubernetes-list-type`.
+    fn validate_array(
+        &self,
+        a: &[Value],
+        s: &Value,
+        field: &str,
+        display: &str,
+        errs: &mut Vec<FieldError>,
+    ) {
+        if let Some(max) = s.get("maxItems").and_then(Value::as_i64)
+            && a.len() as i64 > max
+        {
+            errs.push(FieldError::too_many(field, a.len() as i64, max));
+        }
+        if let Some(min) = s.get("minItems").and_then(Value::as_i64)
+            && (a.len() as i64) < min
+        {
+            errs.push(FieldError::invalid(
+                field,
+                BadValue::Raw("[]interface {}{...}".into()),
+                &format!("{display} in body should have at least {min} items"),
+            ));
+        }
+        if flag(s, "uniqueItems") {
+            push_duplicates(a, field, errs);
+        }
+        if let Some(items) = s.get("items") {
+            for (i, item) in a.iter().enumerate() {
+                self.validate_node(item, items, &format!("{field}[{i}]"), errs);
+            }
+        }
+        self.validate_list_type(a, s, field, errs);
+    }
+
+    /// `maxProperties`, `minProperties`, `required`, then each property against its schema
+    /// (`properties`, else an object `additionalProperties`).
+    fn validate_object(
+        &self,
+        m: &serde_json::Map<String, Value>,
+        s: &Value,
+        path: &str,
+        display: &str,
+        errs: &mut Vec<FieldError>,
+    ) {
+        if let Some(max) = s.get("maxProperties").and_then(Value::as_i64)
+            && m.len() as i64 > max
+        {
+            errs.push(FieldError::too_many(path, m.len() as i64, max));
+        }
+        if let Some(min) = s.get("minProperties").and_then(Value::as_i64)
+            && (m.len() as i64) < min
+        {
+            errs.push(FieldError::invalid(
+                path,
+                BadValue::Raw("map[string]interface {}{...}".into()),
+                &format!("{display} in body should have at least {min} properties"),
+            ));
+        }
+        if let Some(Value::Array(req)) = s.get("required") {
+            for r in req.iter().filter_map(Value::as_str) {
+                if !m.contains_key(r) {
+                    errs.push(FieldError::required(&join(path, r), ""));
                 }
             }
-            let props = s.get("properties").and_then(Value::as_object);
-            for (k, cv) in m {
-                if let Some(ps) = props.and_then(|p| p.get(k)) {
-                    self.validate_node(cv, ps, &join(path, k), errs);
-                } else if let Some(ap) = s.get("additionalProperties").filter(|a| a.is_object()) {
-                    self.validate_node(cv, ap, &join(path, k), errs);
-                }
+        }
+        let props = s.get("properties").and_then(Value::as_object);
+        for (k, cv) in m {
+            if let Some(ps) = props.and_then(|p| p.get(k)) {
+                self.validate_node(cv, ps, &join(path, k), errs);
+            } else if let Some(ap) = s.get("additionalProperties").filter(|a| a.is_object()) {
+                self.validate_node(cv, ap, &join(path, k), errs);
             }
         }
     }
 
     fn validate_list_type(&self, a: &[Value], s: &Value, field: &str, errs: &mut Vec<FieldError>) {
         match s.get("x-kubernetes-list-type").and_then(Value::as_str) {
-            Some("set") => {
-                for (i, item) in a.iter().enumerate() {
-                    if a[..i].contains(item) {
-                        errs.push(FieldError::new(
-                            ErrType::Duplicate,
-                            &format!("{field}[{i}]"),
-                            BadValue::from_json(item),
-                            "",
-                        ));
-                    }
-                }
-            }
+            Some("set") => push_duplicates(a, field, errs),
             Some("map") => {
                 let keys: Vec<&str> = s
                     .get("x-kubernetes-list-map-keys")
@@ -498,6 +409,159 @@ impl CrdSchema {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// Whether validation goes on below this node. A null stops it, reported unless the node is
+/// `nullable` or untyped; so does a value of the wrong type, which is reported.
+fn check_type(
+    v: &Value,
+    s: &Value,
+    field: &str,
+    display: &str,
+    errs: &mut Vec<FieldError>,
+) -> bool {
+    let t = schema_type(s);
+    if v.is_null() {
+        if flag(s, "nullable") || s.get("type").is_none() {
+            return false;
+        }
+        errs.push(FieldError::type_invalid(
+            field,
+            BadValue::Str("null".into()),
+            &format!("{display} in body must be of type {t}: \"null\""),
+        ));
+        return false;
+    }
+    let int_or_string = flag(s, "x-kubernetes-int-or-string");
+    let actual = json_type(v);
+    let type_ok = if int_or_string {
+        matches!(actual, "integer" | "string")
+    } else {
+        match t {
+            "" => true,
+            "number" => matches!(actual, "integer" | "number"),
+            other => other == actual,
+        }
+    };
+    if !type_ok {
+        let expected = if int_or_string { "integer,string" } else { t };
+        errs.push(FieldError::type_invalid(
+            field,
+            BadValue::Str(actual.into()),
+            &format!("{display} in body must be of type {expected}: \"{actual}\""),
+        ));
+    }
+    type_ok
+}
+
+/// The OpenAPI type name of a JSON value (a whole number is an `integer`).
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Object(_) => "object",
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::Null => "null",
+    }
+}
+
+/// `multipleOf`, `maximum` and `minimum` (with their `exclusive` flags).
+fn validate_number(v: &Value, s: &Value, field: &str, display: &str, errs: &mut Vec<FieldError>) {
+    let f = v.as_f64().unwrap_or(0.0);
+    let bad = BadValue::from_json(v);
+    if let Some(m) = s.get("multipleOf").and_then(Value::as_f64)
+        && m != 0.0
+        && (f / m).fract() != 0.0
+    {
+        errs.push(FieldError::invalid(
+            field,
+            bad.clone(),
+            &format!(
+                "{display} in body should be a multiple of {}",
+                schema_number(&s["multipleOf"])
+            ),
+        ));
+    }
+    if let Some(max) = s.get("maximum").and_then(Value::as_f64) {
+        let excl = flag(s, "exclusiveMaximum");
+        if f > max || (excl && f == max) {
+            let word = if excl {
+                "less than"
+            } else {
+                "less than or equal to"
+            };
+            errs.push(FieldError::invalid(
+                field,
+                bad.clone(),
+                &format!(
+                    "{display} in body should be {word} {}",
+                    schema_number(&s["maximum"])
+                ),
+            ));
+        }
+    }
+    if let Some(min) = s.get("minimum").and_then(Value::as_f64) {
+        let excl = flag(s, "exclusiveMinimum");
+        if f < min || (excl && f == min) {
+            let word = if excl {
+                "greater than"
+            } else {
+                "greater than or equal to"
+            };
+            errs.push(FieldError::invalid(
+                field,
+                bad,
+                &format!(
+                    "{display} in body should be {word} {}",
+                    schema_number(&s["minimum"])
+                ),
+            ));
+        }
+    }
+}
+
+/// A schema's numeric bound as Go prints it: an integer as such, else a Go float.
+fn schema_number(x: &Value) -> String {
+    match x.as_i64() {
+        Some(i) => i.to_string(),
+        None => super::status::go_float(x.as_f64().unwrap_or(0.0)),
+    }
+}
+
+/// `enum`: the value must be one of the listed ones.
+fn validate_enum(v: &Value, s: &Value, field: &str, errs: &mut Vec<FieldError>) {
+    if let Some(Value::Array(allowed)) = s.get("enum")
+        && !allowed.contains(v)
+    {
+        let vals: Vec<String> = allowed
+            .iter()
+            .map(|a| match a {
+                Value::String(s) => s.clone(),
+                other => serde_json::to_string(other).unwrap_or_default(),
+            })
+            .collect();
+        errs.push(FieldError::not_supported(
+            field,
+            BadValue::from_json(v),
+            &vals,
+        ));
+    }
+}
+
+/// A Duplicate error for each item equal to an earlier one.
+fn push_duplicates(a: &[Value], field: &str, errs: &mut Vec<FieldError>) {
+    for (i, item) in a.iter().enumerate() {
+        if a[..i].contains(item) {
+            errs.push(FieldError::new(
+                ErrType::Duplicate,
+                &format!("{field}[{i}]"),
+                BadValue::from_json(item),
+                "",
+            ));
         }
     }
 }

@@ -89,6 +89,77 @@ fn parse_set(rest: &str) -> Result<Vec<String>, String> {
     Ok(vals)
 }
 
+/// The trimmed key before byte `i` and value after the `op_len`-byte operator there, both
+/// checked.
+fn key_value(part: &str, i: usize, op_len: usize) -> Result<(&str, &str), String> {
+    let (k, v) = (part[..i].trim(), part[i + op_len..].trim());
+    check_key(k)?;
+    check_value(v)?;
+    Ok((k, v))
+}
+
+/// The trimmed key, checked.
+fn checked_key(k: &str) -> Result<&str, String> {
+    let k = k.trim();
+    check_key(k)?;
+    Ok(k)
+}
+
+/// The integer operand of `gt` and `lt`.
+fn int_value(v: &str) -> Result<i64, String> {
+    v.trim().parse().map_err(|_| {
+        "unable to parse requirement: for 'gt', 'lt' operators, the value must be an integer"
+            .to_string()
+    })
+}
+
+/// One requirement: `!k`, `k!=v`, `k==v`, `k=v`, `k notin (..)`, `k in (..)`, `k>n`, `k<n`
+/// or `k`, tried in that order.
+fn parse_requirement(part: &str) -> Result<Req, String> {
+    let req = |key: &str, op: Op| Req {
+        key: key.into(),
+        op,
+    };
+    if let Some(key) = part.strip_prefix('!') {
+        return Ok(req(checked_key(key)?, Op::NotExists));
+    }
+    if let Some(i) = part.find("!=") {
+        let (k, v) = key_value(part, i, 2)?;
+        return Ok(req(k, Op::NotEq(v.into())));
+    }
+    if let Some(i) = part.find("==") {
+        let (k, v) = key_value(part, i, 2)?;
+        return Ok(req(k, Op::Eq(v.into())));
+    }
+    if let Some(i) = part.find('=') {
+        let (k, v) = key_value(part, i, 1)?;
+        return Ok(req(k, Op::Eq(v.into())));
+    }
+    if let Some(i) = part.find(" notin ").or_else(|| part.find(" notin(")) {
+        let k = checked_key(&part[..i])?;
+        return Ok(req(k, Op::NotIn(parse_set(&part[i + 6..])?)));
+    }
+    if let Some(i) = part.find(" in ").or_else(|| part.find(" in(")) {
+        let k = checked_key(&part[..i])?;
+        return Ok(req(k, Op::In(parse_set(&part[i + 3..])?)));
+    }
+    if let Some(i) = part.find('>') {
+        let k = checked_key(&part[..i])?;
+        return Ok(req(k, Op::Gt(int_value(&part[i + 1..])?)));
+    }
+    if let Some(i) = part.find('<') {
+        let k = checked_key(&part[..i])?;
+        return Ok(req(k, Op::Lt(int_value(&part[i + 1..])?)));
+    }
+    if part.contains(' ') {
+        return Err(format!(
+            "unable to parse requirement: found '{part}', expected: ',' or 'end of string'"
+        ));
+    }
+    check_key(part)?;
+    Ok(req(part, Op::Exists))
+}
+
 impl LabelSelector {
     pub(crate) fn parse(s: &str) -> Result<LabelSelector, String> {
         let mut reqs = Vec::new();
@@ -100,80 +171,7 @@ impl LabelSelector {
             if part.is_empty() {
                 return Err("found '', expected: identifier".to_string());
             }
-            let req = if let Some(key) = part.strip_prefix('!') {
-                let key = key.trim();
-                check_key(key)?;
-                Req {
-                    key: key.into(),
-                    op: Op::NotExists,
-                }
-            } else if let Some(i) = part.find("!=") {
-                let (k, v) = (part[..i].trim(), part[i + 2..].trim());
-                check_key(k)?;
-                check_value(v)?;
-                Req {
-                    key: k.into(),
-                    op: Op::NotEq(v.into()),
-                }
-            } else if let Some(i) = part.find("==") {
-                let (k, v) = (part[..i].trim(), part[i + 2..].trim());
-                check_key(k)?;
-                check_value(v)?;
-                Req {
-                    key: k.into(),
-                    op: Op::Eq(v.into()),
-                }
-            } else if let Some(i) = part.find('=') {
-                let (k, v) = (part[..i].trim(), part[i + 1..].trim());
-                check_key(k)?;
-                check_value(v)?;
-                Req {
-                    key: k.into(),
-                    op: Op::Eq(v.into()),
-                }
-            } else if let Some(i) = part.find(" notin ").or_else(|| part.find(" notin(")) {
-                let k = part[..i].trim();
-                check_key(k)?;
-                Req {
-                    key: k.into(),
-                    op: Op::NotIn(parse_set(&part[i + 6..])?),
-                }
-            } else if let Some(i) = part.find(" in ").or_else(|| part.find(" in(")) {
-                let k = part[..i].trim();
-                check_key(k)?;
-                Req {
-                    key: k.into(),
-                    op: Op::In(parse_set(&part[i + 3..])?),
-                }
-            } else if let Some(i) = part.find('>') {
-                let k = part[..i].trim();
-                check_key(k)?;
-                let n = part[i + 1..].trim().parse().map_err(|_| "unable to parse requirement: for 'gt', 'lt' operators, the value must be an integer".to_string())?;
-                Req {
-                    key: k.into(),
-                    op: Op::Gt(n),
-                }
-            } else if let Some(i) = part.find('<') {
-                let k = part[..i].trim();
-                check_key(k)?;
-                let n = part[i + 1..].trim().parse().map_err(|_| "unable to parse requirement: for 'gt', 'lt' operators, the value must be an integer".to_string())?;
-                Req {
-                    key: k.into(),
-                    op: Op::Lt(n),
-                }
-            } else {
-                if part.contains(' ') {
-                    return Err(format!(
-                        "unable to parse requirement: found '{part}', expected: ',' or 'end of string'"
-                    ));
-                }
-                check_key(part)?;
-                Req {
-                    key: part.into(),
-                    op: Op::Exists,
-                }
-            };
-            reqs.push(req);
+            reqs.push(parse_requirement(part)?);
         }
         Ok(LabelSelector { reqs })
     }

@@ -767,89 +767,105 @@ fn step<'a>(input: Vec<&'a Value>, node: &'a Node) -> Result<Vec<&'a Value>, Fai
             }
             Ok(out)
         }
-        Node::Array(params) => {
-            let mut out = Vec::new();
-            for v in input {
-                if v.is_null() {
-                    continue;
-                }
-                let Value::Array(a) = v else {
-                    return Err(Fail);
-                };
-                let len = a.len() as i64;
-                let mut p = *params;
-                if !p[0].known {
-                    p[0].value = 0;
-                }
-                if p[0].value < 0 {
-                    p[0].value += len;
-                }
-                if !p[1].known {
-                    p[1].value = len;
-                }
-                if p[1].value < 0 || (p[1].value == 0 && p[1].derived) {
-                    p[1].value += len;
-                }
-                if p[1].value == p[0].value {
-                    // zero elements asked for: client-go returns what it has so far
-                    return Ok(out);
-                }
-                if p[0].value >= len || p[0].value < 0 {
-                    return Err(Fail);
-                }
-                if p[1].value > len || p[1].value < 0 || p[0].value > p[1].value {
-                    return Err(Fail);
-                }
-                let stride = if p[2].known {
-                    if p[2].value <= 0 {
-                        return Err(Fail);
-                    }
-                    p[2].value as usize
-                } else {
-                    1
-                };
-                out.extend(
-                    a[p[0].value as usize..p[1].value as usize]
-                        .iter()
-                        .step_by(stride),
-                );
-            }
-            Ok(out)
+        Node::Array(params) => step_array(input, params),
+        Node::Filter { left, op, right } => step_filter(input, left, op, right),
+    }
+}
+
+/// `[start:end:step]` of each array (nulls skipped, anything else fails).
+fn step_array<'a>(input: Vec<&'a Value>, params: &[Param; 3]) -> Result<Vec<&'a Value>, Fail> {
+    let mut out = Vec::new();
+    for v in input {
+        if v.is_null() {
+            continue;
         }
-        Node::Filter { left, op, right } => {
-            let mut out = Vec::new();
-            for v in input {
-                let Value::Array(a) = v else {
-                    return Err(Fail);
-                };
-                for el in a {
-                    let lefts = eval(vec![el], left);
-                    if op == "exists" {
-                        if lefts.is_ok_and(|l| !l.is_empty()) {
-                            out.push(el);
-                        }
-                        continue;
-                    }
-                    let lefts = lefts?;
-                    let l = match lefts.as_slice() {
-                        [] => continue,
-                        [l] => *l,
-                        _ => return Err(Fail),
-                    };
-                    let rights = eval(vec![el], right)?;
-                    let r = match rights.as_slice() {
-                        [] => continue,
-                        [r] => *r,
-                        _ => return Err(Fail),
-                    };
-                    if compare(op, l, r)? {
-                        out.push(el);
-                    }
+        let Value::Array(a) = v else {
+            return Err(Fail);
+        };
+        let Some((start, end, stride)) = slice_bounds(params, a.len() as i64)? else {
+            // zero elements asked for: client-go returns what it has so far
+            return Ok(out);
+        };
+        out.extend(a[start..end].iter().step_by(stride));
+    }
+    Ok(out)
+}
+
+/// The start, end and stride of a slice of an array of `len` items as client-go resolves
+/// them (negative indexes count from the end); None when it asks for zero elements.
+fn slice_bounds(params: &[Param; 3], len: i64) -> Result<Option<(usize, usize, usize)>, Fail> {
+    let mut p = *params;
+    if !p[0].known {
+        p[0].value = 0;
+    }
+    if p[0].value < 0 {
+        p[0].value += len;
+    }
+    if !p[1].known {
+        p[1].value = len;
+    }
+    if p[1].value < 0 || (p[1].value == 0 && p[1].derived) {
+        p[1].value += len;
+    }
+    if p[1].value == p[0].value {
+        return Ok(None);
+    }
+    if p[0].value >= len || p[0].value < 0 {
+        return Err(Fail);
+    }
+    if p[1].value > len || p[1].value < 0 || p[0].value > p[1].value {
+        return Err(Fail);
+    }
+    let stride = if p[2].known {
+        if p[2].value <= 0 {
+            return Err(Fail);
+        }
+        p[2].value as usize
+    } else {
+        1
+    };
+    Ok(Some((p[0].value as usize, p[1].value as usize, stride)))
+}
+
+/// `[?(left op right)]`: the items of each array for which the comparison holds (`exists`:
+/// for which `left` has a result).
+fn step_filter<'a>(
+    input: Vec<&'a Value>,
+    left: &'a [Node],
+    op: &str,
+    right: &'a [Node],
+) -> Result<Vec<&'a Value>, Fail> {
+    let mut out = Vec::new();
+    for v in input {
+        let Value::Array(a) = v else {
+            return Err(Fail);
+        };
+        for el in a {
+            let lefts = eval(vec![el], left);
+            if op == "exists" {
+                if lefts.is_ok_and(|l| !l.is_empty()) {
+                    out.push(el);
                 }
+                continue;
             }
-            Ok(out)
+            let lefts = lefts?;
+            let l = match lefts.as_slice() {
+                [] => continue,
+                [l] => *l,
+                _ => return Err(Fail),
+            };
+            let rights = eval(vec![el], right)?;
+            let r = match rights.as_slice() {
+                [] => continue,
+                [r] => *r,
+                _ => return Err(Fail),
+            };
+            if compare(op, l, r)? {
+                out.push(el);
+            }
         }
     }
+    Ok(out)
 }
 
 /// A value as text/template compares it (`basicKind`).

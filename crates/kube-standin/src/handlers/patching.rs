@@ -16,28 +16,9 @@ pub(crate) fn patch(
     q: &Query,
     ctx: &WriteCtx,
 ) -> Result<Reply, ApiError> {
-    let ct = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if !def.patch_types().contains(&ct.as_str()) {
-        return Err(ApiError::unsupported_media_type(def.patch_types()));
-    }
+    let ct = patch_type(def, content_type)?;
     if ct == APPLY {
-        let manager = q.get("fieldManager").cloned().unwrap_or_default();
-        if manager.is_empty() {
-            return Err(ApiError::invalid(
-                "meta.k8s.io",
-                "PatchOptions",
-                "",
-                &[FieldError::required(
-                    "fieldManager",
-                    "is required for apply patch",
-                )],
-            ));
-        }
+        let manager = apply_manager(q)?;
         let force = q.get("force").map(String::as_str) == Some("true");
         let ctx = WriteCtx {
             manager,
@@ -45,49 +26,17 @@ pub(crate) fn patch(
         };
         return apply_patch(sh, def, ns, name, sub, body, force, &ctx);
     } else if q.contains_key("force") {
-        return Err(ApiError::invalid(
-            "meta.k8s.io",
-            "PatchOptions",
-            "",
-            &[FieldError::forbidden(
-                "force",
-                "may not be specified for non-apply patch",
-            )],
-        ));
+        return Err(patch_options_invalid(FieldError::forbidden(
+            "force",
+            "may not be specified for non-apply patch",
+        )));
     }
     let mut st = sh.store();
     let key = obj_key(def, ns, name);
     let Some(existing) = st.get(&res_key(def), &key) else {
         return Err(ApiError::not_found(&def.gr(), name));
     };
-    let patched = match ct.as_str() {
-        "application/merge-patch+json" => {
-            let p: Value = serde_json::from_slice(body)
-                .map_err(|_| ApiError::bad_request("Invalid JSON Patch"))?;
-            if !p.is_object() {
-                return Err(ApiError::bad_request("Invalid JSON Patch"));
-            }
-            patch::merge_patch(&existing, &p)
-        }
-        "application/json-patch+json" => {
-            let p: Value =
-                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(&e.to_string()))?;
-            match patch::json_patch(&existing, &p) {
-                Ok(v) => v,
-                Err(PatchError::Bad(m)) => return Err(ApiError::bad_request(&m)),
-                Err(PatchError::Apply(_)) => return Err(ApiError::invalid_generic()),
-            }
-        }
-        _ => {
-            let p: Value =
-                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(&e.to_string()))?;
-            match patch::strategic_merge_patch(&existing, &p) {
-                Ok(v) => v,
-                Err(PatchError::Bad(m)) => return Err(ApiError::bad_request(&m)),
-                Err(PatchError::Apply(_)) => return Err(ApiError::invalid_generic()),
-            }
-        }
-    };
+    let patched = patched(&ct, &existing, body)?;
     let (mut obj, warnings) = def.decode(&patched, ctx.fv)?;
     let obj_name = meta_str(&obj, "name").to_string();
     if obj_name != name {
@@ -109,6 +58,70 @@ pub(crate) fn patch(
     })
 }
 
+/// The patch type from the Content-Type (its media type, lowercased); 415 unless the kind
+/// takes it.
+fn patch_type(def: &ResourceDef, content_type: &str) -> Result<String, ApiError> {
+    let ct = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !def.patch_types().contains(&ct.as_str()) {
+        return Err(ApiError::unsupported_media_type(def.patch_types()));
+    }
+    Ok(ct)
+}
+
+fn patch_options_invalid(err: FieldError) -> ApiError {
+    ApiError::invalid("meta.k8s.io", "PatchOptions", "", &[err])
+}
+
+/// `fieldManager`, which an apply patch requires.
+fn apply_manager(q: &Query) -> Result<String, ApiError> {
+    let manager = q.get("fieldManager").cloned().unwrap_or_default();
+    if manager.is_empty() {
+        return Err(patch_options_invalid(FieldError::required(
+            "fieldManager",
+            "is required for apply patch",
+        )));
+    }
+    Ok(manager)
+}
+
+/// `existing` with a merge, JSON or (any other type) strategic merge patch applied.
+fn patched(ct: &str, existing: &Value, body: &[u8]) -> Result<Value, ApiError> {
+    match ct {
+        "application/merge-patch+json" => {
+            let p: Value = serde_json::from_slice(body)
+                .map_err(|_| ApiError::bad_request("Invalid JSON Patch"))?;
+            if !p.is_object() {
+                return Err(ApiError::bad_request("Invalid JSON Patch"));
+            }
+            Ok(patch::merge_patch(existing, &p))
+        }
+        "application/json-patch+json" => {
+            let p: Value =
+                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(&e.to_string()))?;
+            patch_result(patch::json_patch(existing, &p))
+        }
+        _ => {
+            let p: Value =
+                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(&e.to_string()))?;
+            patch_result(patch::strategic_merge_patch(existing, &p))
+        }
+    }
+}
+
+/// A malformed patch is a 400, one that does not apply a 422.
+fn patch_result(r: Result<Value, PatchError>) -> Result<Value, ApiError> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(PatchError::Bad(m)) => Err(ApiError::bad_request(&m)),
+        Err(PatchError::Apply(_)) => Err(ApiError::invalid_generic()),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn apply_patch(
     sh: &Shared,
@@ -122,41 +135,7 @@ fn apply_patch(
 ) -> Result<Reply, ApiError> {
     let config: Value = serde_yaml::from_slice(body)
         .map_err(|e| ApiError::bad_request(&format!("error decoding YAML: {e}")))?;
-    let Value::Object(cm) = &config else {
-        return Err(ApiError::bad_request("invalid object type: /, Kind="));
-    };
-    let av = cm.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let kind = cm.get("kind").and_then(Value::as_str).unwrap_or("");
-    if av.is_empty() || kind.is_empty() {
-        let (g, v) = av.rsplit_once('/').unwrap_or(("", av));
-        return Err(ApiError::bad_request(&format!(
-            "invalid object type: {g}/{v}, Kind={kind}"
-        )));
-    }
-    if av != def.api_version() || kind != def.kind {
-        return Err(ApiError::bad_request(&format!(
-            "the API version in the data ({av}) does not match the expected API version ({})",
-            def.api_version()
-        )));
-    }
-    let cfg_name = meta_str(&config, "name");
-    if !cfg_name.is_empty() && cfg_name != name {
-        return Err(name_mismatch(cfg_name, name));
-    }
-    let cfg_ns = meta_str(&config, "namespace");
-    if def.namespaced && !cfg_ns.is_empty() && Some(cfg_ns) != ns {
-        return Err(namespace_mismatch());
-    }
-    // The applied configuration must fit the schema.
-    let (_, unknown) = def.decode(&config, FieldValidation::Warn)?;
-    if let Some(u) = unknown.first() {
-        return Err(ApiError::bad_request(&format!(
-            "failed to create typed patch object ({}/{name}; {}, Kind={}): .{u}: field not declared in schema",
-            ns.unwrap_or(""),
-            def.api_version(),
-            def.kind
-        )));
-    }
+    check_apply_config(def, ns, name, &config)?;
     let now = gotypes::format_time(ctx.now);
     let ignored = def.reset_fields(sub);
     let api_version = def.api_version();
@@ -207,4 +186,49 @@ fn apply_patch(
     drop(st);
     sh.notify();
     Ok(Reply::new(code, encode_object(def, &out, false)))
+}
+
+/// An applied configuration must be an object of this kind and version, for this name and
+/// namespace (where it gives them), and fit the schema.
+fn check_apply_config(
+    def: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    config: &Value,
+) -> Result<(), ApiError> {
+    let Value::Object(cm) = config else {
+        return Err(ApiError::bad_request("invalid object type: /, Kind="));
+    };
+    let av = cm.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = cm.get("kind").and_then(Value::as_str).unwrap_or("");
+    if av.is_empty() || kind.is_empty() {
+        let (g, v) = av.rsplit_once('/').unwrap_or(("", av));
+        return Err(ApiError::bad_request(&format!(
+            "invalid object type: {g}/{v}, Kind={kind}"
+        )));
+    }
+    if av != def.api_version() || kind != def.kind {
+        return Err(ApiError::bad_request(&format!(
+            "the API version in the data ({av}) does not match the expected API version ({})",
+            def.api_version()
+        )));
+    }
+    let cfg_name = meta_str(config, "name");
+    if !cfg_name.is_empty() && cfg_name != name {
+        return Err(name_mismatch(cfg_name, name));
+    }
+    let cfg_ns = meta_str(config, "namespace");
+    if def.namespaced && !cfg_ns.is_empty() && Some(cfg_ns) != ns {
+        return Err(namespace_mismatch());
+    }
+    let (_, unknown) = def.decode(config, FieldValidation::Warn)?;
+    if let Some(u) = unknown.first() {
+        return Err(ApiError::bad_request(&format!(
+            "failed to create typed patch object ({}/{name}; {}, Kind={}): .{u}: field not declared in schema",
+            ns.unwrap_or(""),
+            def.api_version(),
+            def.kind
+        )));
+    }
+    Ok(())
 }

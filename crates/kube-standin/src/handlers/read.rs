@@ -120,6 +120,33 @@ pub(crate) async fn list(
     let rv_param = q.get("resourceVersion").cloned().unwrap_or_default();
     let rv_match = q.get("resourceVersionMatch").cloned().unwrap_or_default();
     let cont = q.get("continue").cloned().unwrap_or_default();
+    validate_list_options(q, &rv_param, &rv_match, &cont)?;
+    let limit = parse_limit(q)?;
+    let from = list_from(sh, &cont, &rv_param, &rv_match, limit).await?;
+    let list_ns = if def.namespaced { ns } else { None };
+    let (rv, items) = read_items(sh, def, list_ns, &from.at, !cont.is_empty())?;
+    let candidates: Vec<(String, Arc<Value>)> = items
+        .into_iter()
+        .map(|(k, v)| (item_key(def, list_ns, &k), v))
+        .filter(|(k, _)| from.start.is_empty() || *k >= from.start)
+        .filter(|(_, v)| matches(v, &ls, &fs))
+        .collect();
+    let page_limit = if from.paging { limit } else { 0 };
+    let unfiltered = ls.is_empty() && fs.is_empty();
+    let page = paginate(candidates, rv, page_limit, unfiltered);
+    Ok(Reply::new(
+        200,
+        encode_list(def, rv, &page.cont, page.remaining, &page.items, meta_only),
+    ))
+}
+
+/// ListOptions validation of `resourceVersionMatch` and `sendInitialEvents`.
+fn validate_list_options(
+    q: &Query,
+    rv_param: &str,
+    rv_match: &str,
+    cont: &str,
+) -> Result<(), ApiError> {
     let mut errs = Vec::new();
     if !rv_match.is_empty() {
         if rv_param.is_empty() {
@@ -137,7 +164,7 @@ pub(crate) async fn list(
         if rv_match != "Exact" && rv_match != "NotOlderThan" {
             errs.push(FieldError::not_supported(
                 "resourceVersionMatch",
-                BadValue::Str(rv_match.clone()),
+                BadValue::Str(rv_match.to_string()),
                 &["Exact".into(), "NotOlderThan".into(), String::new()],
             ));
         }
@@ -157,95 +184,133 @@ pub(crate) async fn list(
     if !errs.is_empty() {
         return Err(list_options_invalid(&errs));
     }
-    let limit: i64 = match q.get("limit") {
+    Ok(())
+}
+
+/// `limit`: unset or empty is 0 (no limit).
+fn parse_limit(q: &Query) -> Result<i64, ApiError> {
+    Ok(match q.get("limit") {
         Some(l) if !l.is_empty() => l
             .parse()
             .map_err(|_| ApiError::bad_request(&format!("invalid limit: {l}")))?,
         _ => 0,
+    })
+}
+
+/// Which revision a list reads.
+enum At {
+    Current,
+    Exact(u64),
+}
+
+/// Where a list reads.
+struct ListFrom {
+    at: At,
+    /// Whether `limit` applies (not with resourceVersion "0": the watch cache serves it whole).
+    paging: bool,
+    /// The key the page starts at, from a continue token ("" from the start).
+    start: String,
+}
+
+/// The revision a list reads and whether it is paged, from `continue`, `resourceVersion` and
+/// `resourceVersionMatch`; waits until the store has reached a given resourceVersion.
+async fn list_from(
+    sh: &Shared,
+    cont: &str,
+    rv_param: &str,
+    rv_match: &str,
+    limit: i64,
+) -> Result<ListFrom, ApiError> {
+    let from = |at, paging| ListFrom {
+        at,
+        paging,
+        start: String::new(),
     };
-    // Which revision to read, whether paging applies.
-    enum At {
-        Current,
-        Exact(u64),
-    }
-    let mut start = String::new();
-    let (at, paging) = if !cont.is_empty() {
+    if !cont.is_empty() {
         if !rv_param.is_empty() && rv_param != "0" {
             return Err(ApiError::bad_request(
                 "specifying resource version is not allowed when using continue",
             ));
         }
-        let tok = decode_continue(&cont)?;
-        start = tok.start;
-        (At::Exact(tok.rv as u64), true)
-    } else if rv_param.is_empty() {
-        (At::Current, true)
-    } else if rv_param == "0" {
-        (At::Current, false)
-    } else {
-        let rv = parse_rv(&rv_param)?;
-        match rv_match.as_str() {
-            "Exact" => {
-                wait_for_rv(sh, rv).await?;
-                (At::Exact(rv), true)
-            }
-            "NotOlderThan" => {
-                wait_for_rv(sh, rv).await?;
-                (At::Current, true)
-            }
-            _ if limit > 0 => {
-                wait_for_rv(sh, rv).await?;
-                (At::Exact(rv), true)
-            }
-            _ => {
-                wait_for_rv(sh, rv).await?;
-                (At::Current, false)
-            }
-        }
-    };
+        let tok = decode_continue(cont)?;
+        return Ok(ListFrom {
+            at: At::Exact(tok.rv as u64),
+            paging: true,
+            start: tok.start,
+        });
+    }
+    if rv_param.is_empty() {
+        return Ok(from(At::Current, true));
+    }
+    if rv_param == "0" {
+        return Ok(from(At::Current, false));
+    }
+    let rv = parse_rv(rv_param)?;
+    wait_for_rv(sh, rv).await?;
+    Ok(match rv_match {
+        "Exact" => from(At::Exact(rv), true),
+        "NotOlderThan" => from(At::Current, true),
+        _ if limit > 0 => from(At::Exact(rv), true),
+        _ => from(At::Current, false),
+    })
+}
+
+/// Stored objects by key, in key order.
+type Items = Vec<(ObjKey, Arc<Value>)>;
+
+/// The objects at `at` and the resourceVersion of the list; 410 when that revision is no longer
+/// in the history (worded for a continue token when `continuing`).
+fn read_items(
+    sh: &Shared,
+    def: &ResourceDef,
+    list_ns: Option<&str>,
+    at: &At,
+    continuing: bool,
+) -> Result<(u64, Items), ApiError> {
     let st = sh.store();
-    let list_ns = if def.namespaced { ns } else { None };
-    let (rv, items) = match at {
-        At::Current => (st.rev, st.list(&res_key(def), list_ns)),
+    match *at {
+        At::Current => Ok((st.rev, st.list(&res_key(def), list_ns))),
         At::Exact(rv) => match st.snapshot(&res_key(def), list_ns, rv) {
-            Some(items) => (rv, items),
-            None if !cont.is_empty() => {
-                return Err(ApiError::expired(
-                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
-                ));
-            }
-            None => {
-                return Err(ApiError::expired(
-                    "The resourceVersion for the provided list is too old.",
-                ));
-            }
+            Some(items) => Ok((rv, items)),
+            None if continuing => Err(ApiError::expired(
+                "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+            )),
+            None => Err(ApiError::expired(
+                "The resourceVersion for the provided list is too old.",
+            )),
         },
-    };
-    drop(st);
-    let candidates: Vec<(String, Arc<Value>)> = items
-        .into_iter()
-        .map(|(k, v)| (item_key(def, list_ns, &k), v))
-        .filter(|(k, _)| start.is_empty() || *k >= start)
-        .filter(|(_, v)| matches(v, &ls, &fs))
-        .collect();
-    let (page, cont_out, remaining) = if paging && limit > 0 && candidates.len() as i64 > limit {
-        let page: Vec<Arc<Value>> = candidates[..limit as usize]
+    }
+}
+
+/// One page of a list.
+struct Page {
+    items: Vec<Arc<Value>>,
+    /// The continue token ("" on the last page).
+    cont: String,
+    /// `remainingItemCount`: known only when no selector filtered the list.
+    remaining: Option<i64>,
+}
+
+/// The first `limit` candidates (all of them when `limit` is 0) and the token for the rest.
+fn paginate(candidates: Vec<(String, Arc<Value>)>, rv: u64, limit: i64, unfiltered: bool) -> Page {
+    if limit > 0 && candidates.len() as i64 > limit {
+        let items: Vec<Arc<Value>> = candidates[..limit as usize]
             .iter()
             .map(|(_, v)| v.clone())
             .collect();
         let last = &candidates[limit as usize - 1].0;
-        let token = encode_continue(rv, &format!("{last}\u{0}"));
-        let remaining = (ls.is_empty() && fs.is_empty()).then_some(candidates.len() as i64 - limit);
-        (page, token, remaining)
+        let cont = encode_continue(rv, &format!("{last}\u{0}"));
+        let remaining = unfiltered.then_some(candidates.len() as i64 - limit);
+        Page {
+            items,
+            cont,
+            remaining,
+        }
     } else {
-        (
-            candidates.into_iter().map(|(_, v)| v).collect(),
-            String::new(),
-            None,
-        )
-    };
-    Ok(Reply::new(
-        200,
-        encode_list(def, rv, &cont_out, remaining, &page, meta_only),
-    ))
+        Page {
+            items: candidates.into_iter().map(|(_, v)| v).collect(),
+            cont: String::new(),
+            remaining: None,
+        }
+    }
 }
