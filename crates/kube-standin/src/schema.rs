@@ -305,20 +305,12 @@ impl CrdSchema {
         display: &str,
         errs: &mut Vec<FieldError>,
     ) {
-        if let Some(max) = s.get("maxItems").and_then(Value::as_i64)
-            && a.len() as i64 > max
-        {
-            errs.push(FieldError::too_many(field, a.len() as i64, max));
-        }
-        if let Some(min) = s.get("minItems").and_then(Value::as_i64)
-            && (a.len() as i64) < min
-        {
-            errs.push(FieldError::invalid(
-                field,
-                BadValue::Raw("[]interface {}{...}".into()),
-                &format!("{display} in body should have at least {min} items"),
-            ));
-        }
+        let bounds = CountBounds {
+            keys: ("maxItems", "minItems"),
+            noun: "items",
+            shown_as: "[]interface {}{...}",
+        };
+        bounds.check(a.len(), s, field, display, errs);
         if flag(s, "uniqueItems") {
             push_duplicates(a, field, errs);
         }
@@ -340,20 +332,12 @@ impl CrdSchema {
         display: &str,
         errs: &mut Vec<FieldError>,
     ) {
-        if let Some(max) = s.get("maxProperties").and_then(Value::as_i64)
-            && m.len() as i64 > max
-        {
-            errs.push(FieldError::too_many(path, m.len() as i64, max));
-        }
-        if let Some(min) = s.get("minProperties").and_then(Value::as_i64)
-            && (m.len() as i64) < min
-        {
-            errs.push(FieldError::invalid(
-                path,
-                BadValue::Raw("map[string]interface {}{...}".into()),
-                &format!("{display} in body should have at least {min} properties"),
-            ));
-        }
+        let bounds = CountBounds {
+            keys: ("maxProperties", "minProperties"),
+            noun: "properties",
+            shown_as: "map[string]interface {}{...}",
+        };
+        bounds.check(m.len(), s, path, display, errs);
         if let Some(Value::Array(req)) = s.get("required") {
             for r in req.iter().filter_map(Value::as_str) {
                 if !m.contains_key(r) {
@@ -725,5 +709,41 @@ pub(crate) fn smd_from_schema(s: &Value) -> Smd {
         }
         "" if flag(s, "x-kubernetes-preserve-unknown-fields") => Smd::Deduced,
         _ => Smd::Scalar,
+    }
+}
+
+/// The `max…`/`min…` bounds on how many items or properties a value has.
+struct CountBounds {
+    /// The schema keys of the upper and lower bound.
+    keys: (&'static str, &'static str),
+    noun: &'static str,
+    /// How kube-apiserver shows the value in the error (Go's `%#v` of its type).
+    shown_as: &'static str,
+}
+
+impl CountBounds {
+    fn check(
+        &self,
+        count: usize,
+        s: &Value,
+        path: &str,
+        display: &str,
+        errs: &mut Vec<FieldError>,
+    ) {
+        let count = count as i64;
+        if let Some(max) = s.get(self.keys.0).and_then(Value::as_i64)
+            && count > max
+        {
+            errs.push(FieldError::too_many(path, count, max));
+        }
+        if let Some(min) = s.get(self.keys.1).and_then(Value::as_i64)
+            && count < min
+        {
+            errs.push(FieldError::invalid(
+                path,
+                BadValue::Raw(self.shown_as.into()),
+                &format!("{display} in body should have at least {min} {}", self.noun),
+            ));
+        }
     }
 }
