@@ -505,3 +505,121 @@ async fn a_failed_delete_on_deletion_reports_deleting_and_fails_the_pass() {
     );
     assert_eq!(f.iam.credentials().len(), 1, "nothing deleted");
 }
+
+impl Fixture {
+    /// Resource `web` after a Create carried out: it holds ACCANEW0 and Secret `web` has it.
+    async fn created(&self) -> ServiceSpecificCredential {
+        let resource = self
+            .resource(ServiceSpecificCredentialStatus::default())
+            .await;
+        let snapshot = self.observe(&resource).await;
+        self.create(&snapshot, &[]).await.expect("the Create");
+        self.resources.get("web").await.expect("read the resource")
+    }
+
+    async fn secret(&self, name: &str) -> Option<Secret> {
+        Api::<Secret>::namespaced(self.server.client(), NAMESPACE)
+            .get_opt(name)
+            .await
+            .expect("read the Secret")
+    }
+
+    async fn edit(&self, patch: serde_json::Value) -> ServiceSpecificCredential {
+        self.resources
+            .patch("web", &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .expect("edit the resource")
+    }
+}
+
+#[tokio::test]
+async fn a_recreate_records_the_new_credential_and_the_retiring_one_before_the_secret() {
+    let f = Fixture::start(MemoryIam::holding(&[])).await;
+    f.created().await;
+    let resource = f
+        .edit(serde_json::json!({"metadata": {"annotations": {
+            crate::api::ROTATE_ANNOTATION: "2026-12-01"
+        }}}))
+        .await;
+    let snapshot = f.observe(&resource).await;
+    let old = f.iam.credentials().remove(0);
+    let outcome = f
+        .act(
+            &snapshot,
+            Decision::Recreate {
+                old: old.clone(),
+                cause: ResetCause::Rotate(crate::reconcile::plan::RotationTrigger::Requested(
+                    "2026-12-01".into(),
+                )),
+                existing: vec![old.id.clone()],
+            },
+        )
+        .await
+        .expect("the rotation");
+
+    assert_eq!(outcome.reason, Reason::Available);
+    f.assert_calls(
+        &[
+            "Create sofia codecommit.amazonaws.com",
+            "Create sofia codecommit.amazonaws.com",
+        ],
+        &[
+            "update secrets (dry run)",
+            "patch servicespecificcredentials/status", // the intent, Ready Rotating
+            "create events",                           // Ready: Rotating
+            "patch servicespecificcredentials/status", // names ACCANEW1, ACCANEW0 retiring
+            "update secrets",
+            "patch servicespecificcredentials/status", // Ready: Available
+            "create events",                           // Ready: Available
+            "create events",                           // CredentialRotated
+        ],
+    );
+    let status = f.status().await;
+    assert_eq!(status.credential_id.as_deref(), Some("ACCANEW1"));
+    assert_eq!(status.retiring_credential_id.as_deref(), Some("ACCANEW0"));
+    assert_eq!(status.retire_after.map(|t| t.0), Some(at(NOW + 600)));
+    assert_eq!(status.last_rotation_time.map(|t| t.0), Some(at(NOW)));
+    assert_eq!(status.handled_rotate_request.as_deref(), Some("2026-12-01"));
+    assert_eq!(status.create_requested_at, None);
+    let events = f.events().await;
+    let (reason, note) = events.last().expect("Events");
+    assert_eq!(reason, "CredentialRotated");
+    assert_eq!(
+        note,
+        "created IAM credential ACCANEW1 to replace ACCANEW0 (Recreate); ACCANEW0 stays valid for 600s"
+    );
+}
+
+#[tokio::test]
+async fn a_renamed_secret_is_copied_from_the_old_one_without_an_iam_call() {
+    let f = Fixture::start(MemoryIam::holding(&[])).await;
+    f.created().await;
+    let resource = f
+        .edit(serde_json::json!({"spec": {"secret": {"name": "web-git"}}}))
+        .await;
+    let snapshot = f.observe(&resource).await;
+    let held = f.iam.credentials().remove(0);
+    let outcome = f
+        .act(&snapshot, Decision::RewriteSecret { credential: held })
+        .await
+        .expect("the copy");
+
+    assert_eq!(outcome.reason, Reason::Available);
+    f.assert_calls(
+        &["Create sofia codecommit.amazonaws.com"], // the earlier Create only
+        &[
+            "patch servicespecificcredentials/status", // the freshness check
+            "create secrets (dry run)",
+            "create secrets",
+            "delete secrets",
+            "patch servicespecificcredentials/status",
+        ],
+    );
+    assert!(f.secret("web").await.is_none(), "the old name is gone");
+    let copied = f.secret("web-git").await.expect("the new name");
+    assert_eq!(
+        copied.data.expect("data")["password"].0,
+        PASSWORD.as_bytes()
+    );
+    assert_eq!(f.status().await.secret_name.as_deref(), Some("web-git"));
+}
