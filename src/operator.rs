@@ -364,20 +364,33 @@ async fn start_iam(
     metrics: Arc<Metrics>,
 ) -> Result<(Arc<AwsIam>, Option<iam_emulator::EmulatorHandle>), RunError> {
     let (endpoint, credentials, emulator) = if args.embedded_emulator {
+        // A key made for this process alone, and no admin API: the emulator listens on loopback,
+        // where every local user can reach it, and answers only this operator.
+        let key = iam_emulator::AccessKey {
+            access_key_id: format!("AKIA{:016X}", rand::random::<u64>()),
+            secret_access_key: format!(
+                "{:032x}{:08x}",
+                rand::random::<u128>(),
+                rand::random::<u32>()
+            ),
+            user: None,
+        };
+        let credentials = aws_credential_types::Credentials::new(
+            key.access_key_id.clone(),
+            key.secret_access_key.clone(),
+            None,
+            None,
+            "embedded-emulator",
+        );
         let handle = Emulator::start(EmulatorConfig {
             users: args.emulator_users.clone(),
+            access_keys: vec![key],
+            admin_api: false,
             ..EmulatorConfig::default()
         })
         .await
         .map_err(RunError::Emulator)?;
         info!(endpoint = %handle.endpoint_url(), users = ?args.emulator_users, "embedded IAM emulator started (dev mode: no AWS account is used)");
-        let credentials = aws_credential_types::Credentials::new(
-            "AKIDEMBEDDEDEMULATOR",
-            "embedded-emulator-secret",
-            None,
-            None,
-            "embedded-emulator",
-        );
         (Some(handle.endpoint_url()), Some(credentials), Some(handle))
     } else {
         (args.iam_endpoint_url.clone(), None, None)

@@ -130,57 +130,13 @@ async fn dev_mode_reconciles_logs_json_and_stops_on_sigterm() {
     h.kube.create_namespace("ssc-system", &[]).await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = kubeconfig_for(dir.path(), &h.kube.url(), &h.kube.admin_token());
-    let port = free_port();
-    let mut child = Command::new(BIN)
-        .args([
-            "run",
-            "--embedded-emulator",
-            "--emulator-user",
-            "alice",
-            "--policy",
-            "permissive",
-            "--http-addr",
-            &format!("127.0.0.1:{port}"),
-            "--lease-duration",
-            "5s",
-        ])
-        .env("KUBECONFIG", &kubeconfig)
-        .env_remove("RUST_LOG")
-        .env("POD_NAME", "dev-replica")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let reader = {
-        let lines = lines.clone();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(line);
-            }
-        })
-    };
-
+    let DevMode {
+        mut child,
+        port,
+        lines,
+        reader,
+    } = DevMode::start(&kubeconfig).await;
     let http = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        let ready = http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            .map(|r| r.status() == 200)
-            .unwrap_or(false);
-        if ready {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "never ready: {:?}",
-            lines.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     assert_eq!(
         http.get(format!("http://127.0.0.1:{port}/healthz"))
             .send()
@@ -255,4 +211,144 @@ async fn dev_mode_reconciles_logs_json_and_stops_on_sigterm() {
             .all(|id| id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit())),
         "{reconcile_ids:?}"
     );
+}
+
+/// `run --embedded-emulator` (dev mode) as its own process, its stderr collected line by line.
+struct DevMode {
+    child: std::process::Child,
+    port: u16,
+    lines: Arc<Mutex<Vec<String>>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl DevMode {
+    /// Starts it against the cluster of `kubeconfig` and waits until it is ready.
+    async fn start(kubeconfig: &std::path::Path) -> DevMode {
+        let port = free_port();
+        let mut child = Command::new(BIN)
+            .args([
+                "run",
+                "--embedded-emulator",
+                "--emulator-user",
+                "alice",
+                "--policy",
+                "permissive",
+                "--http-addr",
+                &format!("127.0.0.1:{port}"),
+                "--lease-duration",
+                "5s",
+            ])
+            .env("KUBECONFIG", kubeconfig)
+            .env_remove("RUST_LOG")
+            .env("POD_NAME", "dev-replica")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let reader = {
+            let lines = lines.clone();
+            let stderr = child.stderr.take().unwrap();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line);
+                }
+            })
+        };
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            let ready = http
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await
+                .map(|r| r.status() == 200)
+                .unwrap_or(false);
+            if ready {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "never ready: {:?}",
+                lines.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        DevMode {
+            child,
+            port,
+            lines,
+            reader,
+        }
+    }
+
+    /// The embedded emulator's URL, from its start-up log line.
+    fn emulator_endpoint(&self) -> String {
+        let lines = self.lines.lock().unwrap();
+        lines
+            .iter()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .find_map(|line| line["endpoint"].as_str().map(str::to_string))
+            .unwrap_or_else(|| panic!("no emulator endpoint logged: {lines:?}"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_emulator_answers_only_the_operator() {
+    let mut h = Harness::start_with(Options {
+        policy: PolicyMode::Permissive,
+        ..Options::default()
+    })
+    .await;
+    h.stop_operator().await;
+    h.kube.create_namespace("ssc-system", &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = kubeconfig_for(dir.path(), &h.kube.url(), &h.kube.admin_token());
+    let mut dev = DevMode::start(&kubeconfig).await;
+    let endpoint = dev.emulator_endpoint();
+    h.apply(json!({
+        "metadata": {"name": "alice-git", "namespace": NS},
+        "spec": {"userName": "alice", "serviceName": "codecommit.amazonaws.com"}
+    }))
+    .await;
+    h.wait_ready("alice-git").await;
+
+    // Anyone else on the machine: an unsigned IAM request, and one signed with a key of their own
+    // (the fixed key dev mode once used included), are refused; so is the admin API.
+    let http = reqwest::Client::new();
+    let unsigned = http
+        .post(&endpoint)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("Action=ListServiceSpecificCredentials&Version=2010-05-08&UserName=alice")
+        .send()
+        .await
+        .unwrap();
+    let status = unsigned.status();
+    let body = unsigned.text().await.unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("<Code>"), "an AWS error: {body}");
+    let forged = ssc_operator::iam::AwsIam::sdk_client(
+        Some(&endpoint),
+        None,
+        Some(aws_credential_types::Credentials::new(
+            "AKIDEMBEDDEDEMULATOR",
+            "embedded-emulator-secret",
+            None,
+            None,
+            "someone-else",
+        )),
+    )
+    .await;
+    let refused = forged
+        .list_service_specific_credentials()
+        .user_name("alice")
+        .send()
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    for admin in ["/_emulator/faults", "/_emulator/clock"] {
+        let answer = http.get(format!("{endpoint}{admin}")).send().await.unwrap();
+        assert_eq!(answer.status(), 404, "{admin}");
+    }
+    let status = sigterm_and_wait(&mut dev.child);
+    assert!(status.success(), "exit {status:?}");
 }

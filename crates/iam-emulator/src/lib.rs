@@ -196,6 +196,9 @@ pub struct EmulatorConfig {
     pub deny_all_users_listing: bool,
     /// Keep a journal of every request (who signed it, when); off for a long-running emulator.
     pub journal: bool,
+    /// Serve the `/_emulator/*` admin endpoints (faults, clock, credential check); unauthenticated,
+    /// so off where other local users must not reach them (the operator's embedded emulator).
+    pub admin_api: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -213,6 +216,7 @@ impl Default for EmulatorConfig {
             disabled_services: Vec::new(),
             deny_all_users_listing: false,
             journal: false,
+            admin_api: true,
         }
     }
 }
@@ -241,6 +245,7 @@ impl From<EmulatorArgs> for EmulatorConfig {
                 .collect(),
             deny_all_users_listing: a.deny_all_users_listing,
             journal: false,
+            admin_api: true,
         }
     }
 }
@@ -295,7 +300,11 @@ impl Emulator {
                 source,
             })?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = spawn_server(listener, server::router(Arc::clone(&shared)), rx);
+        let task = spawn_server(
+            listener,
+            server::router(Arc::clone(&shared), config.admin_api),
+            rx,
+        );
         tracing::info!(
             %addr,
             sigv4 = !config.access_keys.is_empty(),

@@ -57,19 +57,24 @@ fn access_key_id(headers: &HeaderMap) -> String {
         .to_string()
 }
 
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+/// The IAM endpoint on `/` and `/healthz`; with `admin`, the `/_emulator/*` endpoints too.
+pub(crate) fn router(shared: Arc<Shared>, admin: bool) -> Router {
+    let router = Router::new()
         .route("/", any(iam))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/_emulator/faults", get(get_faults).put(put_faults))
-        .route(
-            "/_emulator/faults/inject",
-            post(inject).delete(clear_injections),
-        )
-        .route("/_emulator/clock", get(get_clock).post(advance_clock))
-        .route("/_emulator/check", post(check_credential))
-        .fallback(not_found)
-        .with_state(shared)
+        .route("/healthz", get(|| async { "ok" }));
+    let router = if admin {
+        router
+            .route("/_emulator/faults", get(get_faults).put(put_faults))
+            .route(
+                "/_emulator/faults/inject",
+                post(inject).delete(clear_injections),
+            )
+            .route("/_emulator/clock", get(get_clock).post(advance_clock))
+            .route("/_emulator/check", post(check_credential))
+    } else {
+        router
+    };
+    router.fallback(not_found).with_state(shared)
 }
 
 fn xml_response(status: u16, body: Vec<u8>, request_id: &str) -> Response {
