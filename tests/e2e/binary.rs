@@ -121,15 +121,7 @@ async fn run_without_the_crd_says_how_to_install_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_mode_reconciles_logs_json_and_stops_on_sigterm() {
-    let mut h = Harness::start_with(Options {
-        policy: PolicyMode::Permissive,
-        ..Options::default()
-    })
-    .await;
-    h.stop_operator().await;
-    h.kube.create_namespace("ssc-system", &[]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = kubeconfig_for(dir.path(), &h.kube.url(), &h.kube.admin_token());
+    let (h, _dir, kubeconfig) = cluster_without_operator().await;
     let DevMode {
         mut child,
         port,
@@ -211,6 +203,21 @@ async fn dev_mode_reconciles_logs_json_and_stops_on_sigterm() {
             .all(|id| id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit())),
         "{reconcile_ids:?}"
     );
+}
+
+/// The stand-in with the CRD and no operator running, and a kubeconfig for it (in the returned
+/// directory, which must outlive the test).
+async fn cluster_without_operator() -> (Harness, tempfile::TempDir, std::path::PathBuf) {
+    let mut h = Harness::start_with(Options {
+        policy: PolicyMode::Permissive,
+        ..Options::default()
+    })
+    .await;
+    h.stop_operator().await;
+    h.kube.create_namespace("ssc-system", &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = kubeconfig_for(dir.path(), &h.kube.url(), &h.kube.admin_token());
+    (h, dir, kubeconfig)
 }
 
 /// `run --embedded-emulator` (dev mode) as its own process, its stderr collected line by line.
@@ -295,15 +302,7 @@ impl DevMode {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_emulator_answers_only_the_operator() {
-    let mut h = Harness::start_with(Options {
-        policy: PolicyMode::Permissive,
-        ..Options::default()
-    })
-    .await;
-    h.stop_operator().await;
-    h.kube.create_namespace("ssc-system", &[]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = kubeconfig_for(dir.path(), &h.kube.url(), &h.kube.admin_token());
+    let (h, _dir, kubeconfig) = cluster_without_operator().await;
     let mut dev = DevMode::start(&kubeconfig).await;
     let endpoint = dev.emulator_endpoint();
     h.apply(json!({
