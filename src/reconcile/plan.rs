@@ -1842,6 +1842,44 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn workloads_listed_in_the_same_edit_as_a_rotate_request_follow_that_rotation() {
+        let mut c = Case::holding("ACCA1");
+        c.rollout_restart = true;
+        c.spec.rollout_restart = vec![crate::api::WorkloadRef {
+            kind: crate::api::WorkloadKind::Deployment,
+            name: "web".into(),
+        }];
+        c.rotate = Some("1");
+        c.issued_at = Some("2026-12-01T10:00:00.000Z");
+        // First the credential they run with now is recorded...
+        assert!(matches!(
+            c.decide(),
+            Decision::FollowCredential {
+                restart: WorkloadRestart::FirstCredential,
+                ..
+            }
+        ));
+        c.status.workloads_restarted_for = Some("2026-12-01T10:00:00.000Z".into());
+        // ...then the rotation, and the workloads follow the new one.
+        assert!(matches!(
+            c.decide(),
+            Decision::Reset {
+                cause: ResetCause::Rotate(RotationTrigger::Requested(_)),
+                ..
+            }
+        ));
+        c.status.handled_rotate_request = Some("1".into());
+        c.issued_at = Some("2026-12-01T10:00:05.000Z");
+        assert!(matches!(
+            c.decide(),
+            Decision::FollowCredential {
+                restart: WorkloadRestart::Restart,
+                ..
+            }
+        ));
+    }
+
+    #[test]
     fn workloads_follow_each_new_credential_but_not_the_first() {
         let mut c = Case::holding("ACCA1");
         c.spec.rollout_restart = vec![crate::api::WorkloadRef {
