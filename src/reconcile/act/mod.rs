@@ -8,6 +8,7 @@ mod secrets;
 mod tests;
 mod workloads;
 
+use jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
@@ -23,7 +24,6 @@ use crate::reconcile::script::{
 };
 use crate::reconcile::{Context, Error, FIELD_MANAGER, plan, schedule};
 use crate::secret;
-use jiff::Timestamp;
 
 /// What a pass ended with: the reason now reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +101,7 @@ impl<'a> Run<'a> {
                 }
             }
             Step::WriteStatus(write) => self.write(write).await?,
-            Step::Iam(call) => return self.iam(call).await,
+            Step::Iam(iam) => return self.iam(iam).await,
             Step::WriteSecret(write) => return self.write_secret(write).await,
             Step::DeleteOldSecret => secrets::delete_old_secret(ctx, snapshot).await?,
             Step::ReleaseSecrets { credential_id } => {
