@@ -445,7 +445,14 @@ impl ServiceSpecificCredential {
     pub fn ready_condition(&self) -> Option<&Condition> {
         self.status
             .as_ref()
-            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+            .and_then(ServiceSpecificCredentialStatus::ready)
+    }
+}
+
+impl ServiceSpecificCredentialStatus {
+    /// The Ready condition, if any.
+    pub fn ready(&self) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == "Ready")
     }
 }
 

@@ -339,11 +339,7 @@ pub(crate) fn snapshot_may_serve(observed: &Observed<'_>) -> bool {
 pub(crate) fn is_routine_check(observed: &Observed<'_>) -> bool {
     observed.status.credential_id.is_some()
         && observed.status.observed_generation == observed.generation
-        && observed
-            .status
-            .conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
+        && observed.status.ready().is_some_and(|c| c.status == "True")
         && observed.rotate_request.is_none_or(|request| {
             observed.status.handled_rotate_request.as_deref() == Some(request)
         })

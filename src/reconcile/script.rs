@@ -343,12 +343,7 @@ impl Steps {
     fn new(observed: &Observed<'_>) -> Self {
         Steps {
             steps: Vec::new(),
-            ready: observed
-                .status
-                .conditions
-                .iter()
-                .find(|c| c.type_ == "Ready")
-                .map(|c| c.reason.clone()),
+            ready: observed.status.ready().map(|c| c.reason.clone()),
         }
     }
 
@@ -458,9 +453,7 @@ fn slots_after_create(observed: &Observed<'_>) -> Option<i32> {
 fn attempt_condition(observed: &Observed<'_>, reason: Reason, message: String) -> (Reason, String) {
     observed
         .status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Ready")
+        .ready()
         .filter(|c| c.status == "False")
         .and_then(|c| {
             Reason::from_name(&c.reason)

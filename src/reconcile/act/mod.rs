@@ -184,8 +184,8 @@ impl<'a> Run<'a> {
         message: String,
         edits: &[StatusEdit],
     ) -> Result<(), Error> {
-        let previous = ready_reason(&self.written);
-        let event = script::ready_transition(previous.as_deref(), reason, &message);
+        let previous = self.written.ready().map(|c| c.reason.as_str());
+        let event = script::ready_transition(previous, reason, &message);
         let status = self.edited(edits);
         self.write_status(status, reason, &message).await?;
         if let Some(event) = event {
@@ -345,17 +345,8 @@ impl<'a> Run<'a> {
         };
         if let Err(error) = written {
             if let Some(fallback) = &write.if_failed {
-                let status = self.edited(&fallback.edits);
-                let event = script::ready_transition(
-                    ready_reason(&self.written).as_deref(),
-                    fallback.reason,
-                    &fallback.message,
-                );
-                self.write_status(status, fallback.reason, &fallback.message)
+                self.report(fallback.reason, fallback.message.clone(), &fallback.edits)
                     .await?;
-                if let Some(event) = event {
-                    self.publish(&event).await;
-                }
             }
             return Err(error);
         }
@@ -374,7 +365,7 @@ impl<'a> Run<'a> {
     ) -> Result<(), Error> {
         let resource = &self.snapshot.resource;
         let old = &self.written;
-        let previous = old.conditions.iter().find(|c| c.type_ == "Ready");
+        let previous = old.ready();
         let generation = resource.meta().generation;
         let condition = ready_condition(
             previous,
@@ -482,15 +473,6 @@ impl<'a> Run<'a> {
         self.fence.confirmed = true;
         Ok(())
     }
-}
-
-/// The reason of `status`'s Ready condition.
-fn ready_reason(status: &ServiceSpecificCredentialStatus) -> Option<String> {
-    status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Ready")
-        .map(|c| c.reason.clone())
 }
 
 /// `{"status": new}` plus explicit nulls for fields `new` no longer has (a JSON merge patch

@@ -253,11 +253,7 @@ impl Fixture {
 
     async fn ready(&self) -> crate::api::Condition {
         let status = self.status().await;
-        status
-            .conditions
-            .into_iter()
-            .find(|c| c.type_ == "Ready")
-            .expect("a Ready condition")
+        status.ready().cloned().expect("a Ready condition")
     }
 
     async fn status(&self) -> ServiceSpecificCredentialStatus {
@@ -284,11 +280,7 @@ impl Fixture {
     }
 
     fn ready_reason(status: &ServiceSpecificCredentialStatus) -> &str {
-        status
-            .conditions
-            .iter()
-            .find(|c| c.type_ == "Ready")
-            .map_or("", |c| c.reason.as_str())
+        status.ready().map_or("", |c| c.reason.as_str())
     }
 }
 
