@@ -25,7 +25,7 @@ use iam_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, CustomResourceExt, ResourceExt};
+use kube::{Client, ResourceExt};
 use kube_standin::{ApiServer, ApiServerConfig};
 use serde_json::json;
 use ssc_operator::api::ServiceSpecificCredential;
@@ -82,7 +82,7 @@ async fn target() -> Target {
     // kube-controller-manager works from its informers. At 10,000 resources a scan per write
     // would make the stand-in, not the operator, what is measured.
     let kube = ApiServer::start_with(ApiServerConfig {
-        crds: vec![ServiceSpecificCredential::crd()],
+        crds: ssc_operator::api::all_crds(),
         gc_delay: Duration::from_secs(2),
         ..ApiServerConfig::default()
     })

@@ -651,10 +651,25 @@ pub fn parse_duration(value: &str) -> Result<std::time::Duration, InvalidDuratio
     Ok(parsed.into())
 }
 
-/// The CRD as YAML, exactly what `ssc-operator crd` prints and `crds/` holds.
+/// The CRD as YAML, exactly what `crds/servicespecificcredentials.iam.ssc-operator.dev.yaml` holds.
 pub fn crd_yaml() -> String {
     let crd = ServiceSpecificCredential::crd();
     serde_yaml::to_string(&crd).expect("a CRD always serializes to YAML")
+}
+
+/// Every CRD the operator needs: the resource and the operator's own record of what it minted.
+pub fn all_crds()
+-> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
+{
+    vec![
+        ServiceSpecificCredential::crd(),
+        crate::record::CredentialRecord::crd(),
+    ]
+}
+
+/// What `ssc-operator crd` prints: every CRD, as YAML documents (each file of `crds/` holds one).
+pub fn all_crds_yaml() -> String {
+    [crd_yaml(), crate::record::crd_yaml()].join("---\n")
 }
 
 #[cfg(test)]
@@ -820,6 +835,25 @@ mod tests {
         assert!(
             committed == generated,
             "{path} is stale: run `cargo run -- crd > {path}` (or SSC_UPDATE_CRDS=1 cargo test --lib)"
+        );
+    }
+
+    /// `crds/` holds the record's CRD too.
+    #[test]
+    fn committed_record_crd_is_current() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/crds/",
+            "credentialrecords.iam.ssc-operator.dev.yaml"
+        );
+        let generated = crate::record::crd_yaml();
+        if std::env::var_os("SSC_UPDATE_CRDS").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{path} is stale: SSC_UPDATE_CRDS=1 cargo test --lib, then deploy/sync-crds.sh"
         );
     }
 

@@ -8,10 +8,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use kube::CustomResourceExt;
 use kube_standin::{ApiServer, ApiServerConfig, TokenUser};
 
-use crate::api::ServiceSpecificCredential;
 use crate::operator::RunArgs;
 
 /// Flags of `ssc-operator demo`.
@@ -74,7 +72,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
     // A fresh token per run: other local users cannot guess their way in.
     let token = format!("{:032x}", rand::random::<u128>());
     let server = ApiServer::try_start_with(ApiServerConfig {
-        crds: vec![ServiceSpecificCredential::crd()],
+        crds: crate::api::all_crds(),
         tokens: vec![TokenUser::admin(&token)],
         record_requests: false,
         port: args.port,

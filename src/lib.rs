@@ -13,6 +13,7 @@ pub mod leader;
 pub mod metrics;
 pub mod operator;
 pub mod reconcile;
+pub mod record;
 pub mod secret;
 mod selector;
 mod telemetry;

@@ -70,7 +70,7 @@ async fn main() -> std::process::ExitCode {
             .await
             .map_err(anyhow::Error::from),
         Command::Crd => {
-            print!("{}", ssc_operator::api::crd_yaml());
+            print!("{}", ssc_operator::api::all_crds_yaml());
             Ok(())
         }
         Command::Status(target) => ssc_operator::cli::status(target)

@@ -48,6 +48,11 @@ struct ReasonLabels {
     reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SweptLabels {
+    cause: String,
+}
+
 /// All metrics of the operator.
 pub struct Metrics {
     registry: Registry,
@@ -58,6 +63,8 @@ pub struct Metrics {
     rate_limiter_wait: Histogram,
     resources: Family<ReasonLabels, Gauge>,
     leader: Gauge,
+    swept: Family<SweptLabels, Counter>,
+    unclaimed: Gauge,
     credentials: credentials::CredentialCollector,
     reasons: Mutex<HashMap<ObjectRef<ServiceSpecificCredential>, Reason>>,
 }
@@ -116,6 +123,18 @@ impl Metrics {
             "1 while this replica holds the leader Lease",
             leader.clone(),
         );
+        let swept = Family::<SweptLabels, Counter>::default();
+        registry.register(
+            "swept_credentials",
+            "IAM credentials the sweep deleted by cause: orphaned (their resource went without cleanup), released (Retain: record dropped, credential kept) or late_create (made by a Create whose answer never came)",
+            swept.clone(),
+        );
+        let unclaimed = Gauge::default();
+        registry.register(
+            "unclaimed_credentials",
+            "Credentials of managed users that appeared while a Create's outcome was unknown and that nobody holds, which the sweep cannot prove to be the operator's (left untouched)",
+            unclaimed.clone(),
+        );
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -140,6 +159,8 @@ impl Metrics {
             rate_limiter_wait,
             resources,
             leader,
+            swept,
+            unclaimed,
             reasons: Mutex::new(HashMap::new()),
         }
     }
@@ -205,6 +226,18 @@ impl ReconcileObserver for Metrics {
 
     fn watch(&self, caches: Vec<Store<ServiceSpecificCredential>>) {
         self.credentials.watch(caches);
+    }
+
+    fn swept(&self, cause: &'static str) {
+        self.swept
+            .get_or_create(&SweptLabels {
+                cause: cause.into(),
+            })
+            .inc();
+    }
+
+    fn unclaimed(&self, count: usize) {
+        self.unclaimed.set(count as i64);
     }
 
     fn forget(&self, resource: &ObjectRef<ServiceSpecificCredential>) {

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use kube::CustomResourceExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -134,6 +133,19 @@ pub struct RunArgs {
     #[arg(long, env = "SSC_ROLLOUT_RESTART", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub rollout_restart: bool,
 
+    /// What a namespace losing the right to a user (its allowed-users annotation no longer
+    /// matches) does to the credentials its resources hold: `deactivate` sets them Inactive in
+    /// IAM (a restored right sets them Active again, same password), `delete` deletes them,
+    /// `keep` leaves them usable.
+    #[arg(long, env = "SSC_REVOCATION", value_enum, default_value_t = reconcile::Revocation::Deactivate)]
+    pub revocation: reconcile::Revocation,
+
+    /// How long a resource must be gone (deleted without the operator's cleanup, e.g. its
+    /// finalizer removed) before the credentials the operator's record names for it are
+    /// deleted from IAM (Retain: released, not deleted).
+    #[arg(long, env = "SSC_ORPHAN_GRACE", default_value = "5m", value_parser = parse_duration)]
+    pub orphan_grace: Duration,
+
     /// Name of the leader-election Lease.
     #[arg(long, env = "SSC_LEASE_NAME", default_value = "ssc-operator")]
     pub lease_name: String,
@@ -191,7 +203,7 @@ pub enum RunError {
     #[error("the Kubernetes API server did not answer within 10s; {CLUSTER_HINT}")]
     NoAnswer,
     #[error(
-        "the ServiceSpecificCredential CRD is not installed: run `ssc-operator crd | kubectl apply -f -` (or `kubectl apply -f crds/`)"
+        "the CRDs (ServiceSpecificCredential, CredentialRecord) are not both installed: run `ssc-operator crd | kubectl apply -f -` (or `kubectl apply -f crds/`)"
     )]
     CrdMissing,
     #[error("installing the CRD")]
@@ -422,6 +434,17 @@ fn reconcile_config(args: &RunArgs, identity: &str) -> reconcile::Config {
         leading: None,
         shutdown_grace: args.shutdown_grace,
         rollout_restart: args.rollout_restart,
+        sweep: reconcile::SweepConfig {
+            // At least once a minute, a resync and a grace period.
+            interval: args
+                .resync_interval
+                .min(Duration::from_secs(60))
+                .min(args.orphan_grace)
+                .max(Duration::from_secs(1)),
+            orphan_grace: args.orphan_grace,
+            ..reconcile::SweepConfig::default()
+        },
+        revocation: args.revocation,
     }
 }
 
@@ -611,8 +634,9 @@ async fn connect_kubernetes(
     }
 }
 
-/// Checks the kind is served (a LIST with limit 1, which the operator's RBAC allows anyway);
-/// in dev mode installs the CRD when it is missing.
+/// Checks both kinds are served (a LIST with limit 1, which the operator's RBAC allows anyway):
+/// the resources and the operator's own records. In dev mode installs the CRDs when one is
+/// missing.
 async fn ensure_crd(
     client: &kube::Client,
     install: bool,
@@ -624,36 +648,44 @@ async fn ensure_crd(
             Some(ns) => kube::Api::<ServiceSpecificCredential>::namespaced(client.clone(), ns),
             None => kube::Api::<ServiceSpecificCredential>::all(client.clone()),
         };
-        api.list(&kube::api::ListParams::default().limit(1)).await
+        let limit = kube::api::ListParams::default().limit(1);
+        api.list(&limit).await?;
+        kube::Api::<crate::record::CredentialRecord>::all(client.clone())
+            .list(&limit)
+            .await
+            .map(|_| ())
     };
     match served().await {
-        Ok(_) => return Ok(()),
+        Ok(()) => return Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 && install => {}
         Err(kube::Error::Api(e)) if e.code == 404 => return Err(RunError::CrdMissing),
         // Anything else (e.g. RBAC) shows up again, with context, in the watch errors.
         Err(e) => {
-            warn!(error = %e, "could not check that the CRD is served");
+            warn!(error = %e, "could not check that the CRDs are served");
             return Ok(());
         }
     }
-    let crd = ServiceSpecificCredential::crd();
-    let name = crd.metadata.name.clone().unwrap_or_default();
-    info!(%name, "installing the CRD (dev mode)");
-    kube::Api::<CustomResourceDefinition>::all(client.clone())
-        .patch(
-            &name,
-            &kube::api::PatchParams::apply(reconcile::FIELD_MANAGER).force(),
-            &kube::api::Patch::Apply(&crd),
-        )
-        .await
-        .map_err(RunError::CrdInstall)?;
+    let mut names = Vec::new();
+    for crd in crate::api::all_crds() {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        info!(%name, "installing the CRD (dev mode)");
+        kube::Api::<CustomResourceDefinition>::all(client.clone())
+            .patch(
+                &name,
+                &kube::api::PatchParams::apply(reconcile::FIELD_MANAGER).force(),
+                &kube::api::Patch::Apply(&crd),
+            )
+            .await
+            .map_err(RunError::CrdInstall)?;
+        names.push(name);
+    }
     for _ in 0..50 {
         if served().await.is_ok() {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Err(RunError::CrdNotServed(name))
+    Err(RunError::CrdNotServed(names.join(", ")))
 }
 
 /// Serves `/metrics`, `/healthz` and `/readyz` until aborted.

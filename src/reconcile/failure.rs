@@ -78,7 +78,11 @@ impl Error {
                 Category::Reported(Reason::SecretConflict)
             }
             Error::Kube(kube::Error::Api(status)) if status.code == 409 => Category::Conflict,
-            Error::Kube(_) | Error::NoNamespace => Category::Kubernetes,
+            Error::Kube(_)
+            | Error::NoNamespace
+            | Error::NoEpoch
+            | Error::RecordOfAnother(_)
+            | Error::RecordConflict(_) => Category::Kubernetes,
             Error::Iam(error) => Category::Reported(reason_for(error)),
             Error::Render(_) => Category::Render,
             Error::NotLeader => Category::NotLeader,

@@ -10,6 +10,7 @@ mod observe;
 mod plan;
 mod schedule;
 mod script;
+mod sweep;
 mod tracked;
 
 use std::collections::HashMap;
@@ -50,6 +51,12 @@ pub enum Error {
     NoNamespace,
     #[error("this replica lost the leader Lease; the reconcile stopped before its next write")]
     NotLeader,
+    #[error("the API server gave the epoch record no creationTimestamp")]
+    NoEpoch,
+    #[error("the record {0} belongs to another resource")]
+    RecordOfAnother(String),
+    #[error("the record {0} kept changing while it was written")]
+    RecordConflict(String),
 }
 
 /// Settings of the reconcile loop.
@@ -82,6 +89,46 @@ pub struct Config {
     /// Restart the `rolloutRestart` workloads of a resource after a new credential
     /// (`--rollout-restart`; needs patch on apps workloads).
     pub rollout_restart: bool,
+    /// The sweep of the operator's records: credentials whose resource is gone, Creates whose
+    /// answer never came.
+    pub sweep: SweepConfig,
+    /// What a namespace losing the right to a user does to the credentials its resources hold.
+    pub revocation: Revocation,
+}
+
+/// When the sweep runs and what it waits for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepConfig {
+    /// How often the records are swept.
+    pub interval: Duration,
+    /// How long a record's resource must have been gone before its credentials are deleted
+    /// (`--orphan-grace`): time for a backup restore or a move to bring it back.
+    pub orphan_grace: Duration,
+    /// How old a credential nobody holds must be before the sweep decides about it: a Create
+    /// answered a moment ago is recorded within this (it covers the IAM call's own timeout).
+    pub settle: Duration,
+}
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        SweepConfig {
+            interval: Duration::from_secs(60),
+            orphan_grace: Duration::from_secs(300),
+            settle: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `--revocation`: what happens to a credential whose namespace lost the right to its user.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Revocation {
+    /// Set it Inactive in IAM; a restored right makes it Active again, same password.
+    #[default]
+    Deactivate,
+    /// Delete it; a restored right gets a new credential.
+    Delete,
+    /// Leave it as it is (the resource still reports NotPermitted).
+    Keep,
 }
 
 /// The default [`Config::namespace_writes`]: 3 per second, 100 at once. Below the default
@@ -105,6 +152,8 @@ impl Default for Config {
             rollout_restart: false,
             leading: None,
             shutdown_grace: Duration::from_secs(20),
+            sweep: SweepConfig::default(),
+            revocation: Revocation::default(),
         }
     }
 }
@@ -123,6 +172,10 @@ pub trait ReconcileObserver: Send + Sync {
     fn forget(&self, _resource: &ObjectRef<ServiceSpecificCredential>) {}
     /// Forgets every resource not in `live` (gone without a cleanup pass).
     fn retain(&self, _live: &std::collections::HashSet<ObjectRef<ServiceSpecificCredential>>) {}
+    /// The sweep deleted (or released) one credential; `cause` says why.
+    fn swept(&self, _cause: &'static str) {}
+    /// Credentials the last sweep found unclaimed and could not prove to be the operator's.
+    fn unclaimed(&self, _count: usize) {}
 }
 
 struct NoopReconcileObserver;
@@ -157,6 +210,8 @@ pub struct Context {
     /// Each namespace's share of IAM writes (see [`Config::namespace_writes`]).
     namespace_writes: governor::DefaultKeyedRateLimiter<String>,
     observer: Arc<dyn ReconcileObserver>,
+    /// When the operator started keeping records (the epoch record's creation), read once.
+    epoch: tokio::sync::OnceCell<jiff::Timestamp>,
 }
 
 /// Reconcile passes between two prunes of the per-resource state.
@@ -191,7 +246,17 @@ impl Context {
             passes: std::sync::atomic::AtomicU64::new(0),
             iam_locks: Mutex::new(HashMap::new()),
             observer: observer.unwrap_or_else(|| Arc::new(NoopReconcileObserver)),
+            epoch: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// When the operator started keeping records: the epoch record's creation, made by the
+    /// first operator that keeps records (every later one reads it).
+    async fn epoch(&self) -> Result<jiff::Timestamp, Error> {
+        self.epoch
+            .get_or_try_init(|| observe::read_or_make_epoch(&self.client))
+            .await
+            .copied()
     }
 
     fn attempt(&self, uid: &str, reason: Reason) -> u32 {
@@ -322,13 +387,19 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
     let mut snapshot = observe::observe_kubernetes(ctx, resource).await?;
     // List → decide → Create/adopt → status, one pass at a time per (user, service): no two
     // resources of this process decide on the same listing.
-    let _held = if plan::gate(&snapshot.observed()).is_none() {
+    let observed = snapshot.observed();
+    let lists_iam = plan::gate(&observed).is_none()
+        || plan::revocation_needs_list(&observed)
+        || snapshot.migrating;
+    drop(observed);
+    let _held = if lists_iam {
         let held = ctx.iam_pass(resource).await;
         observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Recent).await;
         Some(held)
     } else {
         None
     };
+    snapshot.settle_ownership();
     let plan = match plan::plan(&snapshot.observed()) {
         Ok(plan) => plan,
         Err(plan::NeedsExactListing(decision)) => {
@@ -337,6 +408,7 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
                 "decided from a service snapshot; listing the user to confirm"
             );
             observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Exact).await;
+            snapshot.settle_ownership();
             plan::plan_listed_exactly(&snapshot.observed())
         }
     };
@@ -394,9 +466,10 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
     let mut snapshot = observe::observe_kubernetes(ctx, resource).await?;
     // Held through the deletes: an orphan is only this resource's if no other pass is recording it.
     let _held = ctx.iam_pass(resource).await;
-    if plan::cleanup_needs_list(&snapshot.observed()) {
+    if plan::cleanup_needs_list(&snapshot.observed()) || snapshot.migrating {
         observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Exact).await;
     }
+    snapshot.settle_ownership();
     let script = match plan::plan_cleanup(&snapshot.observed())? {
         plan::Plan::Act(script) => script,
         plan::Plan::Wait { after, why } => {
@@ -405,6 +478,8 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
         }
     };
     act::act(ctx, &snapshot, script).await?;
+    // Done: the credentials are deleted or released, and the record with them.
+    act::forget_record(ctx, &snapshot).await?;
     if let Some(uid) = resource.uid() {
         ctx.tracked.forget(&uid);
     }
@@ -491,6 +566,7 @@ pub async fn run(
     let stores = controllers.iter().map(Controller::store).collect();
     let ctx = Arc::new(Context::new(client, iam, config, stores, observer));
     ctx.observer.watch(ctx.stores.clone());
+    let sweeper = tokio::spawn(sweep::run(ctx.clone()));
     let runs = controllers.into_iter().map(|controller| {
         controller
             .run(
@@ -521,6 +597,7 @@ pub async fn run(
             tokio::time::sleep(grace).await;
         } => warn!(?grace, "reconciles under way did not finish within the shutdown grace; stopped them"),
     }
+    sweeper.abort();
     ctx.observer.watch(Vec::new());
 }
 

@@ -1,7 +1,7 @@
 //! Reads the state a decision needs: the Namespace (tenancy), the Secret, the other resources'
 //! claims and — only when the gates pass — the user's credentials in IAM.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -14,6 +14,7 @@ use crate::api::{ALLOWED_USERS_ANNOTATION, ROTATE_ANNOTATION, ServiceSpecificCre
 use crate::iam::{CredentialMetadata, IamError, Listing, Priority, SecretValue};
 use crate::reconcile::plan::{self, Observed, SecretObservation};
 use crate::reconcile::{Context, Error};
+use crate::record::{self, CredentialRecord, Holding};
 use crate::secret;
 use crate::tenancy;
 
@@ -39,11 +40,35 @@ pub(crate) struct Snapshot {
     pub rollout_restart_enabled: bool,
     /// `--shard-selector` is set.
     pub sharded: bool,
+    /// `--revocation`.
+    pub revocation: crate::reconcile::Revocation,
     pub secret_name: String,
     pub now: Timestamp,
+    /// The operator's record of what this resource holds, as read (absent before the first
+    /// write that records anything).
+    pub record: Option<CredentialRecord>,
+    /// The status the object carries, which a tenant may have written: `status` is it with the
+    /// ownership fields the record says.
+    pub raw_status: crate::api::ServiceSpecificCredentialStatus,
+    /// No record, and the resource predates the records: what its status says it holds is
+    /// taken into the record once IAM confirms it ([`Snapshot::settle_ownership`]).
+    pub migrating: bool,
 }
 
 impl Snapshot {
+    /// Ends a migration: the ids status names that IAM lists for the user and service (none
+    /// when IAM was not asked) become the resource's.
+    pub(crate) fn settle_ownership(&mut self) {
+        if !self.migrating {
+            return;
+        }
+        let listed: Option<Vec<&str>> = match &self.credentials {
+            Some(Ok(list)) => Some(list.iter().map(|c| c.id.as_str()).collect()),
+            _ => None,
+        };
+        record::migrate(&self.raw_status, listed.as_deref()).apply_to(&mut self.status);
+    }
+
     pub(crate) fn observed(&self) -> Observed<'_> {
         Observed {
             spec: &self.resource.spec,
@@ -74,6 +99,7 @@ impl Snapshot {
             old_secret: self.old_secret.is_some(),
             listed_from_snapshot: self.listed_from_snapshot,
             sharded: self.sharded,
+            revocation: self.revocation,
             now: self.now,
         }
     }
@@ -139,7 +165,25 @@ pub(crate) async fn observe_kubernetes(
         }
     };
 
-    let status = resource.status.clone().unwrap_or_default();
+    let raw_status = resource.status.clone().unwrap_or_default();
+    let record = Api::<CredentialRecord>::all(ctx.client.clone())
+        .get_opt(&record::record_name(&uid))
+        .await?;
+    let mut status = raw_status.clone();
+    let migrating = match &record {
+        Some(record) => {
+            record.spec.holding.apply_to(&mut status);
+            false
+        }
+        None => {
+            let created = resource.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            let predates = record::predates_records(created, Some(ctx.epoch().await?));
+            if !predates {
+                Holding::default().apply_to(&mut status);
+            }
+            predates
+        }
+    };
     let (old_secret, old_secret_credential) = match status.secret_name.as_deref() {
         Some(old) if old != secret_name => match secrets.get_opt(old).await? {
             Some(s) if secret::is_owned_by(&s, &uid) => {
@@ -168,50 +212,77 @@ pub(crate) async fn observe_kubernetes(
         namespace,
         rollout_restart_enabled: ctx.config.rollout_restart,
         sharded: ctx.config.shard_selector.is_some(),
+        revocation: ctx.config.revocation,
         secret_name,
         now: ctx.clock.now(),
+        record,
+        raw_status,
+        migrating,
     })
+}
+
+/// The epoch record's creation time; the first operator that keeps records makes it.
+pub(crate) async fn read_or_make_epoch(client: &kube::Client) -> Result<Timestamp, Error> {
+    let api = Api::<CredentialRecord>::all(client.clone());
+    let epoch = CredentialRecord::new(record::EPOCH_RECORD, Default::default());
+    let made = match api.create(&Default::default(), &epoch).await {
+        Ok(made) => made,
+        Err(kube::Error::Api(e)) if e.code == 409 => api.get(record::EPOCH_RECORD).await?,
+        Err(e) => return Err(e.into()),
+    };
+    made.metadata
+        .creation_timestamp
+        .map(|t| t.0)
+        .ok_or(Error::NoEpoch)
 }
 
 /// How long a reconcile waits for the watch caches to sync before it reads claims from them.
 const CACHE_SYNC_WAIT: Duration = Duration::from_secs(5);
 
-/// Which of `ids` other resources hold (id → their namespace), from every controller's cache
-/// and this process's own records, and whether all caches had synced (after a start or a leader
-/// change they fill up while reconciles already run). A scan of the caches: only done when a
-/// decision may depend on it (see [`needs_claims`]).
+/// Which of `ids` other resources hold (id → their namespace), and whether that is known
+/// completely. Who holds what is what the operator's records say (never a status a tenant may
+/// have written), plus — for resources that predate the records and have none yet — what their
+/// status says, from every controller's cache (after a start or a leader change they fill up
+/// while reconciles already run), plus the ids this process recorded a moment ago. Only read
+/// when a decision may depend on it (see [`needs_claims`]).
 async fn claims(
     ctx: &Context,
     resource: &ServiceSpecificCredential,
     ids: &[&str],
 ) -> (HashMap<String, String>, bool) {
+    let uid = resource.uid().unwrap_or_default();
+    let mut claimed: HashMap<String, String> = HashMap::new();
+    let Ok(records) = super::sweep::list_records(ctx).await else {
+        return (claimed, false);
+    };
+    let recorded: HashSet<&str> = records
+        .iter()
+        .filter_map(|r| r.spec.owner.as_ref())
+        .map(|o| o.uid.as_str())
+        .collect();
+    for record in &records {
+        let Some(owner) = record.spec.owner.as_ref().filter(|o| o.uid != uid) else {
+            continue;
+        };
+        for id in record.spec.holding.ids().filter(|id| ids.contains(id)) {
+            claimed.insert(id.to_string(), owner.namespace.clone());
+        }
+    }
     let synced = tokio::time::timeout(
         CACHE_SYNC_WAIT,
         futures::future::join_all(ctx.stores.iter().map(|s| s.wait_until_ready())),
     )
     .await
     .is_ok_and(|all| all.iter().all(Result::is_ok));
-    let uid = resource.uid().unwrap_or_default();
-    let mut claimed: HashMap<String, String> = HashMap::new();
+    let epoch = ctx.epoch().await.ok();
     for store in &ctx.stores {
         for other in store.state() {
-            if other.uid() == resource.uid() {
+            if other.uid() == resource.uid() || !unrecorded_and_predating(&other, &recorded, epoch)
+            {
                 continue;
             }
-            let held = other
-                .status
-                .as_ref()
-                .map(|s| {
-                    [
-                        s.credential_id.as_deref(),
-                        s.retiring_credential_id.as_deref(),
-                    ]
-                })
-                .into_iter()
-                .flatten()
-                .flatten();
-            for id in held.filter(|id| ids.contains(id)) {
-                claimed.insert(id.to_string(), other.namespace().unwrap_or_default());
+            for id in status_ids(&other).filter(|id| ids.contains(&id.as_str())) {
+                claimed.insert(id, other.namespace().unwrap_or_default());
             }
         }
     }
@@ -222,6 +293,27 @@ async fn claims(
         }
     }
     (claimed, synced)
+}
+
+/// A resource whose status alone may say what it holds: no record yet, and made before the
+/// records were kept.
+fn unrecorded_and_predating(
+    resource: &ServiceSpecificCredential,
+    recorded: &HashSet<&str>,
+    epoch: Option<Timestamp>,
+) -> bool {
+    let uid = resource.uid().unwrap_or_default();
+    let created = resource.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    !recorded.contains(uid.as_str()) && record::predates_records(created, epoch)
+}
+
+/// The credential ids a resource's status names.
+fn status_ids(resource: &ServiceSpecificCredential) -> impl Iterator<Item = String> + '_ {
+    resource.status.as_ref().into_iter().flat_map(|s| {
+        [s.credential_id.clone(), s.retiring_credential_id.clone()]
+            .into_iter()
+            .flatten()
+    })
 }
 
 /// Whether a decision may depend on who else holds the listed credentials: adoption (an
@@ -237,14 +329,22 @@ fn needs_claims(resource: &ServiceSpecificCredential, listed: usize) -> bool {
         || (listed >= crate::api::CREDENTIALS_PER_USER_PER_SERVICE && !holds_one)
 }
 
-/// With shards: adds the credential ids held by resources of every shard to the snapshot's
-/// claims, read from the API server without the shard selector (this replica's cache holds
-/// only its shard). Paged; needed only before an adoption or an orphan's deletion.
+/// With shards: adds the credential ids held by unrecorded resources that predate the records
+/// in every shard (the records themselves cover every shard; this replica's cache holds only
+/// its own), read from the API server without the shard selector. Paged; needed only before
+/// an adoption or an orphan's deletion.
 pub(crate) async fn claims_across_shards(
     ctx: &Context,
     snapshot: &mut Snapshot,
 ) -> Result<(), Error> {
     let uid = snapshot.resource.uid();
+    let records = super::sweep::list_records(ctx).await?;
+    let recorded: HashSet<&str> = records
+        .iter()
+        .filter_map(|r| r.spec.owner.as_ref())
+        .map(|o| o.uid.as_str())
+        .collect();
+    let epoch = Some(ctx.epoch().await?);
     for scope in super::scopes(&ctx.config.watch_namespaces) {
         let api: Api<ServiceSpecificCredential> = match scope {
             Some(ns) => Api::namespaced(ctx.client.clone(), ns),
@@ -254,13 +354,11 @@ pub(crate) async fn claims_across_shards(
         loop {
             let page = api.list(&params).await?;
             for other in page.items.iter().filter(|o| o.uid() != uid) {
+                if !unrecorded_and_predating(other, &recorded, epoch) {
+                    continue;
+                }
                 let ns = other.namespace().unwrap_or_default();
-                let held = other.status.as_ref().into_iter().flat_map(|s| {
-                    [s.credential_id.clone(), s.retiring_credential_id.clone()]
-                        .into_iter()
-                        .flatten()
-                });
-                for id in held {
+                for id in status_ids(other) {
                     snapshot.claimed_elsewhere.entry(id).or_insert(ns.clone());
                 }
             }

@@ -21,6 +21,7 @@ use crate::api::{
     ServiceSpecificCredentialSpec, ServiceSpecificCredentialStatus,
 };
 use crate::iam::{CredentialMetadata, CredentialStatus, IamError};
+use crate::reconcile::Revocation;
 use crate::reconcile::conditions::{Reason, reason_for};
 use crate::reconcile::schedule::{interval_due, renewal_due};
 use crate::reconcile::script::{self, Script};
@@ -94,6 +95,8 @@ pub(crate) struct Observed<'a> {
     pub listed_from_snapshot: bool,
     /// Whether replicas split the resources into shards (`--shard-selector`).
     pub sharded: bool,
+    /// What losing the right to the user does to the credentials held (`--revocation`).
+    pub revocation: Revocation,
     pub now: Timestamp,
 }
 
@@ -159,6 +162,13 @@ pub(crate) enum Decision {
     },
     /// Delete the previous credential: its grace period is over.
     Retire { id: String },
+    /// The namespace lost the right to the user (`refusal` says why): make this credential it
+    /// holds Inactive, or delete it (`delete`).
+    Revoke {
+        credential: CredentialMetadata,
+        delete: bool,
+        refusal: String,
+    },
     /// The Secret holds a credential issued at `issued_at` that the `rolloutRestart` workloads
     /// have not been restarted for: do as `restart` says, then record `issued_at` in status
     /// (Ready stays Available).
@@ -192,6 +202,7 @@ impl Decision {
                 | Decision::UpdateStatus { .. }
                 | Decision::RewriteSecret { .. }
                 | Decision::Retire { .. }
+                | Decision::Revoke { .. }
         )
     }
 
@@ -357,7 +368,7 @@ pub(crate) fn owned_id<'a>(observed: &'a Observed<'_>) -> Option<&'a str> {
 
 pub(crate) fn decide(observed: &Observed<'_>) -> Decision {
     if let Some(stop) = gate(observed) {
-        return stop;
+        return revocation(observed).unwrap_or(stop);
     }
     let credentials = match &observed.credentials {
         Some(Ok(list)) => list,
@@ -928,6 +939,58 @@ pub(crate) fn decide_cleanup(
     cleanup
 }
 
+/// Whether the pass must list the user although the gate stops it: the namespace may not use
+/// the user, and the resource holds credentials to revoke.
+pub(crate) fn revocation_needs_list(observed: &Observed<'_>) -> bool {
+    observed.permission.is_err()
+        && observed.validity.is_ok()
+        && observed.revocation != Revocation::Keep
+        && (observed.status.credential_id.is_some()
+            || observed.status.retiring_credential_id.is_some())
+}
+
+/// For a resource whose namespace may not use its user: the credential it holds to revoke
+/// next, or the NotPermitted report that says they are revoked. `None` when there is nothing to
+/// revoke (or IAM was not asked).
+fn revocation(observed: &Observed<'_>) -> Option<Decision> {
+    let refusal = observed.permission.as_ref().err()?.to_string();
+    if !revocation_needs_list(observed) {
+        return None;
+    }
+    let Some(Ok(listed)) = &observed.credentials else {
+        return None;
+    };
+    let held: Vec<&CredentialMetadata> = [
+        &observed.status.credential_id,
+        &observed.status.retiring_credential_id,
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|id| listed.iter().find(|c| &c.id == id))
+    .collect();
+    let delete = observed.revocation == Revocation::Delete;
+    if let Some(credential) = held
+        .iter()
+        .find(|c| delete || c.status == CredentialStatus::Active)
+    {
+        return Some(Decision::Revoke {
+            credential: (*credential).clone(),
+            delete,
+            refusal,
+        });
+    }
+    let inactive: Vec<&str> = held.iter().map(|c| c.id.as_str()).collect();
+    (!inactive.is_empty()).then(|| Decision::Report {
+        reason: Reason::NotPermitted,
+        message: format!(
+            "{refusal}; IAM credential {} is Inactive until the namespace may use the user again",
+            inactive.join(", ")
+        ),
+        credential: None,
+        slots_used: None,
+    })
+}
+
 /// Whether cleanup needs an IAM List (only to find the orphan of an interrupted create, which
 /// tenancy must allow).
 pub(crate) fn cleanup_needs_list(observed: &Observed<'_>) -> bool {
@@ -1055,6 +1118,7 @@ pub(crate) mod tests {
                 old_secret: self.old_secret_credential.is_some(),
                 listed_from_snapshot: false,
                 sharded: false,
+                revocation: Revocation::default(),
                 now: at(NOW),
             }
         }

@@ -495,6 +495,11 @@ pub(crate) fn for_decision(observed: &Observed<'_>, decision: Decision) -> Scrip
         } => update_status(&mut steps, observed, &credential, desired),
         Decision::RewriteSecret { credential } => rewrite_secret(&mut steps, observed, &credential),
         Decision::Retire { id } => retire(&mut steps, observed, id),
+        Decision::Revoke {
+            credential,
+            delete,
+            refusal,
+        } => revoke(&mut steps, observed, &credential, delete, refusal),
         Decision::FollowCredential {
             credential,
             slots_used,
@@ -793,6 +798,67 @@ fn retire(steps: &mut Steps, observed: &Observed<'_>, id: String) -> Reason {
         String::new(),
     ));
     Reason::Available
+}
+
+/// The namespace lost the right to the user: the credential is made Inactive (or deleted), and
+/// the resource reports NotPermitted saying so.
+fn revoke(
+    steps: &mut Steps,
+    observed: &Observed<'_>,
+    credential: &CredentialMetadata,
+    delete: bool,
+    refusal: String,
+) -> Reason {
+    let id = &credential.id;
+    let retiring = observed.status.retiring_credential_id.as_ref() == Some(id);
+    let (call, done, edits) = if delete {
+        let edits = if retiring {
+            vec![StatusEdit::Retired]
+        } else {
+            vec![StatusEdit::ForgetCredential]
+        };
+        let call = IamCall::Delete {
+            user: observed.spec.user_name.clone(),
+            id: id.clone(),
+        };
+        (call, "deleted", edits)
+    } else {
+        let mut updated = credential.clone();
+        updated.status = CredentialStatus::Inactive;
+        let edits = if retiring {
+            Vec::new()
+        } else {
+            vec![StatusEdit::Credential(updated)]
+        };
+        let call = IamCall::SetStatus {
+            user: observed.spec.user_name.clone(),
+            id: id.clone(),
+            active: false,
+        };
+        (call, "made Inactive", edits)
+    };
+    steps.push(Step::Iam(IamStep {
+        call,
+        announce: Some(PlannedEvent::warning(
+            "CredentialRevoked",
+            "RevokeCredential",
+            format!(
+                "the namespace may no longer use IAM user {}: credential {id} {done}",
+                observed.spec.user_name
+            ),
+        )),
+        if_gone: IfGone::Done,
+        if_failed: IfFailed::Report,
+    }));
+    let message = if delete {
+        format!("{refusal}; IAM credential {id} was deleted")
+    } else {
+        format!(
+            "{refusal}; IAM credential {id} is Inactive until the namespace may use the user again"
+        )
+    };
+    steps.status(record(edits, Reason::NotPermitted, message));
+    Reason::NotPermitted
 }
 
 /// Workloads follow the credential the Secret holds; `issued_at` is then recorded. Told once it

@@ -34,13 +34,16 @@ pub(crate) struct Figures {
     pub restarts: usize,
     pub kube_writes: usize,
     pub iam_writes: usize,
+    /// Resources deleted without their finalizer, and credentials the sweep then deleted.
+    pub orphaned: usize,
+    pub swept: usize,
 }
 
 impl fmt::Display for Figures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} resources ({} created, {} deleted, {} rotations during the run); survived {} SIGKILLs, {} SIGTERMs, {} restarts after losing the Lease, {} SIGSTOPs of the leader, {} clock skews, {} Lease stalls, {} IAM fault bursts, {} failed API requests, {} dropped watch rounds; {} Lease handovers; {} Kubernetes and {} IAM writes by the replicas audited",
+            "{} resources ({} created, {} deleted, {} rotations during the run); survived {} SIGKILLs, {} SIGTERMs, {} restarts after losing the Lease, {} SIGSTOPs of the leader, {} clock skews, {} Lease stalls, {} IAM fault bursts, {} failed API requests, {} dropped watch rounds; {} Lease handovers; {} Kubernetes and {} IAM writes by the replicas audited; {} resources deleted without their finalizer, {} credentials swept",
             self.resources,
             self.creates,
             self.deletes,
@@ -56,7 +59,9 @@ impl fmt::Display for Figures {
             self.dropped_watches,
             self.handovers,
             self.kube_writes,
-            self.iam_writes
+            self.iam_writes,
+            self.orphaned,
+            self.swept
         )
     }
 }

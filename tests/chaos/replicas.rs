@@ -101,6 +101,9 @@ impl Replicas {
             "3s".into(),
             "--resync-interval".into(),
             "20s".into(),
+            // Resources deleted without their finalizer are swept within the run.
+            "--orphan-grace".into(),
+            "2s".into(),
             "--log-level".into(),
             "info,ssc_operator=debug,iam_emulator=debug".into(),
         ];

@@ -74,6 +74,12 @@ impl fmt::Display for Step {
             Step::DropWatches => write!(f, "drop every watch"),
             Step::Rotate(r) => write!(f, "rotate resource {r}"),
             Step::Create(r) => write!(f, "create resource {r}"),
+            Step::Delete(r) if orphans(*r) => {
+                write!(
+                    f,
+                    "delete resource {r} without its finalizer (no cleanup: swept)"
+                )
+            }
             Step::Delete(r) => write!(f, "delete resource {r}"),
         }
     }
@@ -175,6 +181,12 @@ pub(crate) fn generate(seed: u64, steps: usize, workload: &Workload) -> Vec<Step
         plan.push(step);
     }
     plan
+}
+
+/// Whether deleting resource `r` removes its finalizer first, as a tenant can: no cleanup
+/// runs, and the sweep must find what it held.
+pub(crate) fn orphans(r: usize) -> bool {
+    r % 2 == 1
 }
 
 #[cfg(test)]

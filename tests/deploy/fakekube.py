@@ -49,7 +49,8 @@ RESOURCES: dict[str, tuple[str, list[tuple[str, str, bool]]]] = {
     "apiextensions.k8s.io": ("v1", [("customresourcedefinitions", "CustomResourceDefinition", False)]),
     "monitoring.coreos.com": ("v1", [("servicemonitors", "ServiceMonitor", True),
                                      ("prometheusrules", "PrometheusRule", True)]),
-    "iam.ssc-operator.dev": ("v1alpha1", [("servicespecificcredentials", "ServiceSpecificCredential", True)]),
+    "iam.ssc-operator.dev": ("v1alpha1", [("servicespecificcredentials", "ServiceSpecificCredential", True),
+                                          ("credentialrecords", "CredentialRecord", False)]),
 }
 
 

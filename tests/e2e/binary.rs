@@ -112,7 +112,7 @@ async fn run_without_the_crd_says_how_to_install_it() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("CRD is not installed"), "{stderr}");
+    assert!(stderr.contains("are not both installed"), "{stderr}");
     assert!(
         stderr.contains("ssc-operator crd | kubectl apply -f -"),
         "{stderr}"

@@ -9,6 +9,7 @@ use ssc_test_harness as harness;
 mod hostile;
 mod iam_client;
 mod operations;
+mod record;
 mod scale;
 mod sharding;
 
@@ -666,17 +667,17 @@ async fn throttling_backs_off_and_recovers() {
     assert_eq!(h.iam_credentials("sofia", CODECOMMIT).await.len(), 1);
 }
 
-/// The crash window the order of writes leaves: after Create, before status names the id.
+/// The crash window the order of writes leaves: after Create, before the operator's record
+/// names the id (the record is written before status, so status does not name it either).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_between_create_and_recording_the_id_adopts_instead_of_duplicating() {
     let mut h = Harness::start().await;
-    // Every status write naming the credential fails: the first operator dies with the password
+    // Every record write naming the credential fails: the first operator dies with the password
     // only in its memory.
     h.kube.fail_next(
         RequestMatcher::any()
-            .verb("patch")
-            .resource("servicespecificcredentials")
-            .subresource("status")
+            .verb("update")
+            .resource("credentialrecords")
             .body_contains("credentialId"),
         500,
         usize::MAX,
@@ -727,6 +728,59 @@ async fn crash_between_create_and_recording_the_id_adopts_instead_of_duplicating
         .await;
     assert!(status(&r).credentials_before_create.is_empty());
     h.assert_no_secret_leaks().await;
+}
+
+/// The crash windows the record adds: after the record names the new credential and before
+/// status does (the password reached no Secret: one Reset, one credential), and after the
+/// record announces the Create and before status does (no Create was sent yet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_between_the_record_and_status_loses_nothing_and_leaves_one_credential() {
+    for (window, fails) in [
+        ("the credential recorded", "credentialId"),
+        ("the intent recorded", "createRequestedAt"),
+    ] {
+        let mut h = Harness::start().await;
+        h.kube.fail_next(
+            RequestMatcher::any()
+                .verb("patch")
+                .resource("servicespecificcredentials")
+                .subresource("status")
+                .body_contains(fails),
+            500,
+            usize::MAX,
+        );
+        h.apply(codecommit("between", "sofia")).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let failed = h
+                .kube
+                .requests()
+                .iter()
+                .any(|r| r.resource == "servicespecificcredentials" && r.status == 500);
+            if failed {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{window}: no failed write"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        h.kill_operator().await;
+        h.kube.clear_faults();
+        h.start_operator().await;
+        let r = h.wait_ready("between").await;
+        let creds = h.iam_credentials("sofia", CODECOMMIT).await;
+        assert_eq!(creds.len(), 1, "{window}: {creds:?}");
+        assert_eq!(
+            status(&r).credential_id.as_deref(),
+            Some(creds[0].service_specific_credential_id()),
+            "{window}"
+        );
+        let secret = h.secret("between").await.unwrap();
+        assert!(h.secret_works(&secret, CODECOMMIT).await, "{window}");
+        h.assert_no_secret_leaks().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1150,7 +1204,9 @@ async fn watch_namespaces_scope_the_operator() {
             // GET of the Namespace object itself is authorized inside that namespace.
             let own_namespace = r.resource == "namespaces"
                 && r.name.as_deref().is_some_and(|n| n == NS || n == "team-b");
-            !(scoped || own_namespace)
+            // The operator's own records are cluster-scoped, whatever it watches.
+            let records = r.resource == "credentialrecords";
+            !(scoped || own_namespace || records)
         })
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();

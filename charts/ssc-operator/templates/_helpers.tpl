@@ -134,14 +134,17 @@ imagePullSecrets:
 {{/*
 RBAC rules of the operator. Least privilege: exactly the requests the operator makes.
 - servicespecificcredentials get/list/watch, patch (finalizer); /status patch.
-- secrets get/list/watch/create/update/patch/delete. The operator lists and
+- secrets get/list/watch/create/update/delete. The operator lists and
   watches only Secrets labelled app.kubernetes.io/managed-by=ssc-operator, but
   RBAC cannot restrict by label: scope it with watchNamespaces.
 - namespaces get: the iam.ssc-operator.dev/allowed-users tenancy annotation.
 - events.k8s.io events create (each Event is new: no series are patched).
-With watchNamespaces, all of it is a Role in each of them: the API server
-authorizes GET /api/v1/namespaces/NAME with namespace=NAME, so a RoleBinding in
-NAME covers reading that Namespace object (limited further by resourceNames).
+- credentialrecords get/list/create/update/delete ("ssc-operator.recordRules").
+With watchNamespaces, all of it but the records is a Role in each of them: the
+API server authorizes GET /api/v1/namespaces/NAME with namespace=NAME, so a
+RoleBinding in NAME covers reading that Namespace object (limited further by
+resourceNames). The records are cluster-scoped, which no Role can grant: they
+get a ClusterRole of their own (RELEASE-records) in that mode.
 Call with a dict: "namespace" (empty for the ClusterRole).
 */}}
 {{- define "ssc-operator.rules" -}}
@@ -163,6 +166,25 @@ Call with a dict: "namespace" (empty for the ClusterRole).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create"]
+{{- if not .namespace }}
+{{ include "ssc-operator.recordRules" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The operator's own record of every IAM credential it minted (kind CredentialRecord,
+one per resource, named by its uid, plus the marker ssc-operator-epoch): which
+credential a resource holds is what the record says, not its status (which anyone
+who may write the resource's /status could change). Cluster-scoped, so that
+nothing bound in a namespace reaches it (a tenant's wildcard Role, the built-in
+admin); the aggregated view/edit roles leave it out. The operator reads one by
+name, lists them (paged) for its sweep and writes them; no watch, no patch. It
+makes these requests cluster-scoped with watchNamespaces too.
+*/}}
+{{- define "ssc-operator.recordRules" -}}
+- apiGroups: ["iam.ssc-operator.dev"]
+  resources: ["credentialrecords"]
+  verbs: ["get", "list", "create", "update", "delete"]
 {{- end }}
 
 {{/*

@@ -70,6 +70,9 @@ pub enum FaultKind {
     Throttle,
     /// A 5xx: 503 is `ServiceUnavailable`, any other `InternalFailure`.
     ServerError(u16),
+    /// A network that holds the request and delivers it this much later, after the client gave
+    /// up on it: the client never gets an answer, and IAM carries the request out anyway.
+    DeliverLate(Duration),
 }
 
 /// Fails the next `count` requests for `action` (or for any action when `None`).
@@ -89,6 +92,9 @@ struct InjectedWire {
     kind: KindWire,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     status: Option<u16>,
+    /// `deliverLate`: how long the request is held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delay_ms: Option<u64>,
     #[serde(default = "one")]
     count: u32,
 }
@@ -98,6 +104,7 @@ struct InjectedWire {
 enum KindWire {
     Throttle,
     ServerError,
+    DeliverLate,
 }
 
 fn one() -> u32 {
@@ -106,14 +113,20 @@ fn one() -> u32 {
 
 impl Serialize for InjectedFault {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (kind, status) = match self.kind {
-            FaultKind::Throttle => (KindWire::Throttle, None),
-            FaultKind::ServerError(code) => (KindWire::ServerError, Some(code)),
+        let (kind, status, delay_ms) = match self.kind {
+            FaultKind::Throttle => (KindWire::Throttle, None, None),
+            FaultKind::ServerError(code) => (KindWire::ServerError, Some(code), None),
+            FaultKind::DeliverLate(delay) => (
+                KindWire::DeliverLate,
+                None,
+                Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
+            ),
         };
         InjectedWire {
             action: self.action.clone(),
             kind,
             status,
+            delay_ms,
             count: self.count,
         }
         .serialize(s)
@@ -132,6 +145,12 @@ impl<'de> Deserialize<'de> for InjectedFault {
                 }
                 FaultKind::ServerError(code)
             }
+            KindWire::DeliverLate => {
+                let ms = w
+                    .delay_ms
+                    .ok_or_else(|| serde::de::Error::custom("deliverLate needs delayMs"))?;
+                FaultKind::DeliverLate(Duration::from_millis(ms.min(3_600_000)))
+            }
         };
         Ok(Self {
             action: w.action,
@@ -142,10 +161,12 @@ impl<'de> Deserialize<'de> for InjectedFault {
 }
 
 impl FaultKind {
-    pub fn to_error(self) -> ApiError {
+    /// The error this fault answers with (`None`: no answer at all).
+    pub fn to_error(self) -> Option<ApiError> {
         match self {
-            FaultKind::Throttle => ApiError::throttling(),
-            FaultKind::ServerError(code) => ApiError::server_error(code),
+            FaultKind::Throttle => Some(ApiError::throttling()),
+            FaultKind::ServerError(code) => Some(ApiError::server_error(code)),
+            FaultKind::DeliverLate(_) => None,
         }
     }
 }
@@ -169,6 +190,8 @@ pub struct FaultState {
 pub struct Decision {
     pub delay: Duration,
     pub error: Option<ApiError>,
+    /// Carry the request out this much later and never answer it.
+    pub deliver_late: Option<Duration>,
 }
 
 impl Faults {
@@ -225,9 +248,14 @@ impl Faults {
             if st.pending[i].count == 0 {
                 st.pending.remove(i);
             }
+            let deliver_late = match kind {
+                FaultKind::DeliverLate(after) => Some(after),
+                _ => None,
+            };
             return Decision {
                 delay,
-                error: Some(kind.to_error()),
+                error: kind.to_error(),
+                deliver_late,
             };
         }
         let error = if !applies {
@@ -239,7 +267,11 @@ impl Faults {
         } else {
             None
         };
-        Decision { delay, error }
+        Decision {
+            delay,
+            error,
+            deliver_late: None,
+        }
     }
 }
 
@@ -290,7 +322,8 @@ mod tests {
             d,
             Decision {
                 delay: Duration::ZERO,
-                error: None
+                error: None,
+                deliver_late: None,
             }
         );
         assert!(

@@ -226,6 +226,18 @@ async fn handle_iam(
     if let Some(e) = decision.error {
         return Err(e);
     }
+    if let Some(after) = decision.deliver_late {
+        // The request arrives `after` from now, whatever became of the connection it came on.
+        let worker = Arc::clone(shared);
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                worker.service.call(action, &params, caller.as_deref())
+            })
+            .await;
+        });
+        return std::future::pending().await;
+    }
 
     let worker = Arc::clone(shared);
     let output = tokio::task::spawn_blocking(move || {

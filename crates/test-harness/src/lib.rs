@@ -11,8 +11,8 @@ use base64::Engine;
 use iam_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
+use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::{Client, CustomResourceExt};
 use serde_json::json;
 use ssc_operator::api::ServiceSpecificCredential;
 use ssc_operator::iam::{AwsIam, IamError, IamLimits, IamObserver};
@@ -25,6 +25,7 @@ use kube_standin::{ADMIN_TOKEN, ApiServer, ApiServerConfig, RecordedRequest, Tok
 
 pub const NS: &str = "team-a";
 pub const TENANT_TOKEN: &str = "tenant-of-team-a";
+pub const WILDCARD_TENANT_TOKEN: &str = "wildcard-tenant-of-team-a";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Everything the operator logs in this test process, at debug level, to prove no secret leaks.
@@ -92,6 +93,11 @@ pub struct Options {
     pub record_requests: bool,
     /// `--rollout-restart`.
     pub rollout_restart: bool,
+    /// The sweep of orphaned records and unanswered Creates: how often, and how long a record's
+    /// resource must be gone before its credentials are deleted.
+    pub sweep: reconcile::SweepConfig,
+    /// What losing the right to a user does to the credentials held (`--revocation`).
+    pub revocation: reconcile::Revocation,
 }
 
 impl Default for Options {
@@ -114,6 +120,8 @@ impl Default for Options {
             deny_all_users_listing: false,
             record_requests: true,
             rollout_restart: false,
+            sweep: reconcile::SweepConfig::default(),
+            revocation: reconcile::Revocation::default(),
         }
     }
 }
@@ -147,9 +155,9 @@ impl Harness {
     pub async fn start_with(options: Options) -> Harness {
         init_logs();
         let kube = ApiServer::start_with(ApiServerConfig {
-            crds: vec![ServiceSpecificCredential::crd()],
+            crds: ssc_operator::api::all_crds(),
             watch_lag: options.watch_lag,
-            tokens: [TokenUser::admin(ADMIN_TOKEN), tenant()]
+            tokens: [TokenUser::admin(ADMIN_TOKEN), tenant(), wildcard_tenant()]
                 .into_iter()
                 .chain(options.extra_tokens.iter().cloned())
                 .collect(),
@@ -214,6 +222,8 @@ impl Harness {
             leading: None,
             shutdown_grace: self.options.shutdown_grace,
             rollout_restart: self.options.rollout_restart,
+            sweep: self.options.sweep.clone(),
+            revocation: self.options.revocation,
         };
         let (tx, rx) = oneshot::channel::<()>();
         let client = self.operator_client();
@@ -256,6 +266,12 @@ impl Harness {
     /// no rights anywhere else, as a namespace's developers have.
     pub fn tenant_client(&self) -> Client {
         self.kube.client_with_token(TENANT_TOKEN)
+    }
+
+    /// A tenant of [`NS`] bound to a namespace-wildcard Role (`*` groups, resources and verbs),
+    /// as many platforms bind a team: that includes `servicespecificcredentials/status`.
+    pub fn wildcard_tenant_client(&self) -> Client {
+        self.kube.client_with_token(WILDCARD_TENANT_TOKEN)
     }
 
     /// The client the operator uses: identified by its User-Agent in the recorded requests.
@@ -647,6 +663,21 @@ fn tenant() -> TokenUser {
             rule("iam.ssc-operator.dev", &["servicespecificcredentials"]),
             rule("", &["secrets"]),
         ],
+    )
+}
+
+/// A namespace-wildcard Role in [`NS`].
+fn wildcard_tenant() -> TokenUser {
+    TokenUser::with_role_in(
+        WILDCARD_TENANT_TOKEN,
+        "wildcard-tenant",
+        NS,
+        vec![k8s_openapi::api::rbac::v1::PolicyRule {
+            api_groups: Some(vec!["*".into()]),
+            resources: Some(vec!["*".into()]),
+            verbs: vec!["*".into()],
+            ..Default::default()
+        }],
     )
 }
 

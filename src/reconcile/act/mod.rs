@@ -3,6 +3,7 @@
 //! [`crate::reconcile::plan`] and [`crate::reconcile::script`]. What only the calls can tell
 //! (the credential an IAM call issued, an error, the time of a write) is filled in here.
 
+mod record;
 mod secrets;
 #[cfg(test)]
 mod tests;
@@ -25,6 +26,8 @@ use crate::reconcile::script::{
 use crate::reconcile::{Context, Error, FIELD_MANAGER, plan, schedule};
 use crate::secret;
 
+pub(crate) use record::forget as forget_record;
+
 /// What a pass ended with: the reason now reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Outcome {
@@ -38,6 +41,12 @@ pub(crate) async fn act(
     script: Script,
 ) -> Result<Outcome, Error> {
     let mut run = Run::new(ctx, snapshot);
+    if snapshot.migrating {
+        // Taken into the record once, whatever this pass writes to status.
+        run.record
+            .keep(ctx, snapshot, &snapshot.status, ctx.clock.now())
+            .await?;
+    }
     for step in &script.steps {
         if let Flow::End(reason) = run.step(step).await? {
             return Ok(Outcome { reason });
@@ -58,8 +67,14 @@ enum Flow {
 struct Run<'a> {
     ctx: &'a Context,
     snapshot: &'a Snapshot,
-    /// The status last written (at first, the observed one): the base of the next write.
+    /// The status last written (at first, the observed one with the ownership the record
+    /// says): the base of the next write.
     written: ServiceSpecificCredentialStatus,
+    /// What the object's status holds (at first, what was observed, which a tenant may have
+    /// written): a write sends what differs from it.
+    live: ServiceSpecificCredentialStatus,
+    /// The operator's record of this resource as last read or written.
+    record: record::Keeper,
     fence: Fence,
     /// What this pass's IAM Create or Reset issued, and when it answered.
     issued: Option<(IssuedCredential, Timestamp)>,
@@ -81,6 +96,8 @@ impl<'a> Run<'a> {
             ctx,
             snapshot,
             written: snapshot.status.clone(),
+            live: snapshot.raw_status.clone(),
+            record: record::Keeper::new(snapshot),
             fence: Fence {
                 resource_version: snapshot.resource.resource_version(),
                 confirmed: false,
@@ -214,6 +231,11 @@ impl<'a> Run<'a> {
                 None
             }),
         };
+        if matches!(step.call, IamCall::Create { .. })
+            && result.as_ref().map_or_else(IamError::is_definite, |_| true)
+        {
+            self.record.create_answered();
+        }
         match result {
             Ok(issued) => {
                 if let Some(issued) = issued {
@@ -364,8 +386,7 @@ impl<'a> Run<'a> {
         message: &str,
     ) -> Result<(), Error> {
         let resource = &self.snapshot.resource;
-        let old = &self.written;
-        let previous = old.ready();
+        let previous = self.written.ready();
         let generation = resource.meta().generation;
         let condition = ready_condition(
             previous,
@@ -379,10 +400,15 @@ impl<'a> Run<'a> {
         new.observed_generation = generation;
         new.next_rotation_time = schedule::next_rotation_at(&resource.spec, &new)
             .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time);
-        if new != *old {
-            self.fenced_status_patch(status_merge_patch(old, &new))
+        // The record first: it never knows less than status says.
+        self.record
+            .keep(self.ctx, self.snapshot, &new, self.ctx.clock.now())
+            .await?;
+        if new != self.live {
+            self.fenced_status_patch(status_merge_patch(&self.live, &new))
                 .await?;
         }
+        self.live = new.clone();
         self.written = new;
         Ok(())
     }
@@ -489,6 +515,17 @@ fn status_merge_patch(
         }
     }
     serde_json::json!({ "status": new })
+}
+
+/// A Warning Event on `resource` from outside a pass (the sweep).
+pub(crate) async fn publish_warning(
+    ctx: &Context,
+    resource: &ServiceSpecificCredential,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    publish(ctx, resource, EventType::Warning, reason, action, note).await;
 }
 
 /// Publishes an Event; a failure is logged, never fatal. Notes never hold secret material.

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
-use kube::CustomResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube_standin::ApiServer;
 
@@ -158,7 +157,7 @@ struct Fixture {
 
 impl Fixture {
     async fn start(iam: Arc<MemoryIam>) -> Fixture {
-        let server = ApiServer::start(vec![ServiceSpecificCredential::crd()]).await;
+        let server = ApiServer::start(crate::api::all_crds()).await;
         server.create_namespace(NAMESPACE, &[]).await;
         let config = Config {
             policy: PolicyMode::Permissive,
@@ -166,6 +165,8 @@ impl Fixture {
         };
         let mut ctx = Context::new(server.client(), iam.clone(), config, Vec::new(), None);
         ctx.clock = Clock::from_fn(|| at(NOW));
+        // Resources made from here on are the records' to say what they hold.
+        ctx.epoch().await.expect("the epoch record");
         let resources = Api::namespaced(server.client(), NAMESPACE);
         Fixture {
             server,
@@ -175,16 +176,40 @@ impl Fixture {
         }
     }
 
-    /// Creates resource `web` with `status`, as the operator would have written it.
+    /// Creates resource `web` with `status`, and its record, as the operator would have
+    /// written them.
     async fn resource(&self, status: ServiceSpecificCredentialStatus) -> ServiceSpecificCredential {
         let spec = crate::reconcile::plan::tests::spec();
-        self.resources
+        let created = self
+            .resources
             .create(
                 &PostParams::default(),
-                &ServiceSpecificCredential::new("web", spec),
+                &ServiceSpecificCredential::new("web", spec.clone()),
             )
             .await
             .expect("create the resource");
+        let holding = crate::record::Holding::of(&status);
+        if !holding.is_empty() {
+            let uid = created.metadata.uid.clone().unwrap_or_default();
+            let record = crate::record::CredentialRecord::new(
+                &crate::record::record_name(&uid),
+                crate::record::CredentialRecordSpec {
+                    owner: Some(crate::record::Owner {
+                        namespace: NAMESPACE.into(),
+                        name: "web".into(),
+                        uid,
+                    }),
+                    user_name: spec.user_name.clone(),
+                    service_name: spec.service_name.as_str().into(),
+                    holding,
+                    ..Default::default()
+                },
+            );
+            Api::<crate::record::CredentialRecord>::all(self.server.client())
+                .create(&PostParams::default(), &record)
+                .await
+                .expect("create its record");
+        }
         self.resources
             .patch_status(
                 "web",
@@ -307,8 +332,10 @@ async fn a_create_records_its_intent_then_the_credential_then_writes_the_secret(
         &["Create sofia codecommit.amazonaws.com"],
         &[
             "create secrets (dry run)",
+            "create credentialrecords", // the intent, recorded first
             "patch servicespecificcredentials/status", // the intent, Ready Creating
-            "create events",                           // Ready: Creating
+            "create events",            // Ready: Creating
+            "update credentialrecords", // records ACCANEW1 first
             "patch servicespecificcredentials/status", // names ACCANEW1
             "create secrets",
             "patch servicespecificcredentials/status", // Ready: Available
@@ -354,6 +381,7 @@ async fn a_create_that_may_have_happened_keeps_the_intent_stamped_by_the_injecte
         f.kube_calls(),
         [
             "create secrets (dry run)",
+            "create credentialrecords",
             "patch servicespecificcredentials/status",
             "create events",
             "patch servicespecificcredentials/status",
@@ -557,8 +585,10 @@ async fn a_recreate_records_the_new_credential_and_the_retiring_one_before_the_s
         ],
         &[
             "update secrets (dry run)",
+            "update credentialrecords", // the intent, recorded first
             "patch servicespecificcredentials/status", // the intent, Ready Rotating
-            "create events",                           // Ready: Rotating
+            "create events",            // Ready: Rotating
+            "update credentialrecords", // ACCANEW1, ACCANEW0 retiring
             "patch servicespecificcredentials/status", // names ACCANEW1, ACCANEW0 retiring
             "update secrets",
             "patch servicespecificcredentials/status", // Ready: Available

@@ -1,0 +1,158 @@
+//! Keeps the operator's record of a resource ahead of its status: every status write that
+//! changes what the resource holds is preceded by the record write that says the same.
+
+use jiff::Timestamp;
+use kube::api::{Api, PostParams};
+use kube::{Resource, ResourceExt};
+use tracing::info;
+
+use crate::api::ServiceSpecificCredentialStatus;
+use crate::reconcile::observe::Snapshot;
+use crate::reconcile::{Context, Error};
+use crate::record::{
+    self, CredentialRecord, CredentialRecordSpec, Holding, Owner, unanswered_create,
+};
+
+/// The record of one resource during a pass.
+pub(super) struct Keeper {
+    /// As last read or written; `None` before the first write.
+    current: Option<CredentialRecord>,
+    /// What the resource was known to hold before this pass, when no record says it.
+    observed: Holding,
+    /// The resource predates the records: its record is written even when it holds nothing.
+    migrating: bool,
+    /// This pass's Create got an answer (a credential or a definite refusal).
+    create_answered: bool,
+}
+
+impl Keeper {
+    pub(super) fn new(snapshot: &Snapshot) -> Self {
+        Keeper {
+            current: snapshot.record.clone(),
+            observed: Holding::of(&snapshot.status),
+            migrating: snapshot.migrating,
+            create_answered: false,
+        }
+    }
+
+    pub(super) fn create_answered(&mut self) {
+        self.create_answered = true;
+    }
+
+    /// The record as it must be for a resource whose status is `status`: `None` when it
+    /// already is.
+    fn desired(
+        &self,
+        ctx: &Context,
+        snapshot: &Snapshot,
+        status: &ServiceSpecificCredentialStatus,
+        now: Timestamp,
+    ) -> Option<CredentialRecordSpec> {
+        let holding = Holding::of(status);
+        let before = self
+            .current
+            .as_ref()
+            .map_or(&self.observed, |r| &r.spec.holding);
+        let resource = &snapshot.resource;
+        let mut spec = self
+            .current
+            .as_ref()
+            .map(|r| r.spec.clone())
+            .unwrap_or_default();
+        spec.unknown_creates
+            .extend(unanswered_create(before, &holding, self.create_answered));
+        spec.unknown_creates = record::unknown_creates_open(&spec.unknown_creates, now);
+        spec.holding = holding;
+        spec.owner = Some(Owner {
+            namespace: snapshot.namespace.clone(),
+            name: resource.name_any(),
+            uid: resource.uid().unwrap_or_default(),
+        });
+        spec.user_name = resource.spec.user_name.clone();
+        spec.service_name = resource.spec.service_name.as_str().to_string();
+        spec.deletion_policy = resource.spec.deletion_policy;
+        spec.shard = ctx.config.shard_selector.clone();
+        match &self.current {
+            Some(current) if current.spec == spec => None,
+            None if spec.holding.is_empty()
+                && spec.unknown_creates.is_empty()
+                && !self.migrating =>
+            {
+                None
+            }
+            _ => Some(spec),
+        }
+    }
+
+    /// Writes the record for `status` if it does not say the same yet.
+    pub(super) async fn keep(
+        &mut self,
+        ctx: &Context,
+        snapshot: &Snapshot,
+        status: &ServiceSpecificCredentialStatus,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let api = Api::<CredentialRecord>::all(ctx.client.clone());
+        let uid = snapshot.resource.uid().unwrap_or_default();
+        let name = record::record_name(&uid);
+        for _ in 0..3 {
+            let Some(spec) = self.desired(ctx, snapshot, status, now) else {
+                return Ok(());
+            };
+            let written = match &self.current {
+                Some(current) => {
+                    let mut next = current.clone();
+                    next.spec = spec;
+                    api.replace(&name, &PostParams::default(), &next).await
+                }
+                None => {
+                    let mut next = CredentialRecord::new(&name, spec);
+                    next.meta_mut().labels = Some(
+                        [(
+                            crate::secret::MANAGED_BY_LABEL.to_string(),
+                            crate::secret::MANAGED_BY_VALUE.to_string(),
+                        )]
+                        .into(),
+                    );
+                    api.create(&PostParams::default(), &next).await
+                }
+            };
+            match written {
+                Ok(written) => {
+                    self.current = Some(written);
+                    self.migrating = false;
+                    return Ok(());
+                }
+                // Another pass (an earlier leader's, or this process's before a restart) wrote
+                // it meanwhile: read it again and write over it.
+                Err(kube::Error::Api(e)) if e.code == 409 => {
+                    let fresh = api.get_opt(&name).await?;
+                    if let Some(fresh) = &fresh
+                        && fresh.spec.owner.as_ref().is_some_and(|o| o.uid != uid)
+                    {
+                        return Err(Error::RecordOfAnother(name));
+                    }
+                    info!("the record moved on meanwhile; writing it again");
+                    self.current = fresh;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::RecordConflict(name))
+    }
+}
+
+/// Deletes the record of a resource whose cleanup is done: what it held is deleted (or, with
+/// Retain, released to whoever keeps it).
+pub(crate) async fn forget(ctx: &Context, snapshot: &Snapshot) -> Result<(), Error> {
+    let uid = snapshot.resource.uid().unwrap_or_default();
+    let api = Api::<CredentialRecord>::all(ctx.client.clone());
+    match api
+        .delete(&record::record_name(&uid), &Default::default())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,445 @@
+//! The sweep: what the operator's records name that no resource will ever clean up.
+//!
+//! - A record whose resource is gone (matched by uid) — its finalizer removed, deleted while no
+//!   replica ran — has its credentials deleted after `--orphan-grace` (with `Retain`, released:
+//!   the record goes, the credential stays), then the record itself.
+//! - A Create whose answer never came may still be carried out by IAM for
+//!   [`record::UNKNOWN_CREATE_WINDOW`]. A credential of that user and service made in that window
+//!   that no record holds is settled: deleted when there are no more of them than unanswered
+//!   Creates (nobody else can have its password: IAM showed it only to a request whose answer
+//!   was lost) and the owning namespace may still use the user; otherwise reported as unclaimed
+//!   and never touched (a person's credential made at that moment looks the same).
+//!
+//! Runs only where this replica leads, over the records its shard wrote.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams, PostParams};
+use tracing::{info, warn};
+
+use crate::api::{ALLOWED_USERS_ANNOTATION, DeletionPolicy, ServiceSpecificCredential};
+use crate::iam::{CredentialMetadata, IamError};
+use crate::reconcile::plan::ADOPTION_SKEW;
+use crate::reconcile::{Context, Error};
+use crate::record::{self, CredentialRecord, Owner, UnknownCreate};
+use crate::tenancy;
+
+/// What the sweep remembers between rounds (lost on a restart or a leader change, which only
+/// delays it).
+#[derive(Default)]
+pub(crate) struct SweepState {
+    /// Record name → when its resource was first found gone.
+    missing_since: HashMap<String, Instant>,
+    /// Credential id → when it was first found unexplained.
+    unexplained_since: HashMap<String, Instant>,
+}
+
+/// What to do about the credentials of one (user, service) that unanswered Creates may have made.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Settlement {
+    /// Nothing unexplained.
+    Nothing,
+    /// Delete these: no more than the unanswered Creates, so they can only be theirs.
+    Remove(Vec<String>),
+    /// More than the unanswered Creates explain: someone else made some. Leave them, say so.
+    Unclaimed(Vec<String>),
+}
+
+/// The credentials `listed` for one (user, service) that none of `held` is and that one of
+/// `unknown` (the open unanswered Creates of that user and service) may have made.
+pub(crate) fn unexplained<'a>(
+    listed: &'a [CredentialMetadata],
+    held: &[&str],
+    unknown: &[UnknownCreate],
+) -> Vec<&'a CredentialMetadata> {
+    let skew = jiff::SignedDuration::try_from(ADOPTION_SKEW).unwrap_or_default();
+    let window = jiff::SignedDuration::try_from(record::UNKNOWN_CREATE_WINDOW).unwrap_or_default();
+    listed
+        .iter()
+        .filter(|c| !held.contains(&c.id.as_str()))
+        .filter(|c| {
+            unknown.iter().any(|u| {
+                let from = u
+                    .requested_at
+                    .0
+                    .checked_sub(skew)
+                    .unwrap_or(u.requested_at.0);
+                let until = u
+                    .requested_at
+                    .0
+                    .checked_add(window)
+                    .unwrap_or(u.requested_at.0);
+                !u.credentials_before.contains(&c.id)
+                    && c.create_date >= from
+                    && c.create_date <= until
+            })
+        })
+        .collect()
+}
+
+/// The settlement of `unexplained` credentials against `unknown_creates` unanswered Creates.
+pub(crate) fn settle(unexplained: &[&CredentialMetadata], unknown_creates: usize) -> Settlement {
+    let ids: Vec<String> = unexplained.iter().map(|c| c.id.clone()).collect();
+    if ids.is_empty() {
+        Settlement::Nothing
+    } else if ids.len() <= unknown_creates {
+        Settlement::Remove(ids)
+    } else {
+        Settlement::Unclaimed(ids)
+    }
+}
+
+/// Sweeps every `config.sweep.interval` while this replica leads, until the process stops.
+pub(crate) async fn run(ctx: Arc<Context>) {
+    let mut state = SweepState::default();
+    let mut tick = tokio::time::interval(ctx.config.sweep.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Some(leading) = &ctx.config.leading
+            && !*leading.borrow()
+        {
+            state = SweepState::default();
+            continue;
+        }
+        if let Err(error) = sweep_once(&ctx, &mut state).await {
+            warn!(%error, "sweeping the records failed; trying again at the next round");
+        }
+    }
+}
+
+/// One round over every record.
+async fn sweep_once(ctx: &Context, state: &mut SweepState) -> Result<(), Error> {
+    let records = list_records(ctx).await?;
+    let mine: Vec<&CredentialRecord> = records
+        .iter()
+        .filter(|r| r.spec.shard == ctx.config.shard_selector)
+        .filter(|r| {
+            r.spec.owner.as_ref().is_some_and(|o| {
+                ctx.config.watch_namespaces.is_empty()
+                    || ctx.config.watch_namespaces.contains(&o.namespace)
+            })
+        })
+        .collect();
+    settle_unknown_creates(ctx, state, &records, &mine).await?;
+    let names: Vec<String> = mine.iter().map(|r| r.name_any()).collect();
+    state.missing_since.retain(|name, _| names.contains(name));
+    for record in mine {
+        sweep_if_orphaned(ctx, state, record).await?;
+    }
+    Ok(())
+}
+
+/// Every record (paged).
+pub(crate) async fn list_records(ctx: &Context) -> Result<Vec<CredentialRecord>, Error> {
+    let api = Api::<CredentialRecord>::all(ctx.client.clone());
+    let mut params = ListParams::default().limit(500);
+    let mut all = Vec::new();
+    loop {
+        let page = api.list(&params).await?;
+        all.extend(page.items);
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => return Ok(all),
+        }
+    }
+}
+
+/// Whether the resource `owner` names still exists (the same object: its uid).
+async fn owner_exists(ctx: &Context, owner: &Owner) -> Result<bool, Error> {
+    let cached = ctx
+        .stores
+        .iter()
+        .flat_map(|s| s.state())
+        .any(|r| r.uid().as_deref() == Some(owner.uid.as_str()));
+    if cached {
+        return Ok(true);
+    }
+    let found = Api::<ServiceSpecificCredential>::namespaced(ctx.client.clone(), &owner.namespace)
+        .get_opt(&owner.name)
+        .await?;
+    Ok(found.is_some_and(|r| r.uid().as_deref() == Some(owner.uid.as_str())))
+}
+
+/// Deletes (or releases) what `record` names once its resource has been gone for the grace
+/// period, then the record.
+async fn sweep_if_orphaned(
+    ctx: &Context,
+    state: &mut SweepState,
+    record: &CredentialRecord,
+) -> Result<(), Error> {
+    let Some(owner) = &record.spec.owner else {
+        return Ok(());
+    };
+    let name = record.name_any();
+    if owner_exists(ctx, owner).await? {
+        state.missing_since.remove(&name);
+        return Ok(());
+    }
+    let since = *state
+        .missing_since
+        .entry(name.clone())
+        .or_insert_with(Instant::now);
+    if since.elapsed() < ctx.config.sweep.orphan_grace {
+        return Ok(());
+    }
+    let spec = &record.spec;
+    for id in spec.holding.ids() {
+        if spec.deletion_policy == DeletionPolicy::Retain {
+            info!(credential_id = %id, user = %spec.user_name, namespace = %owner.namespace,
+                resource = %owner.name,
+                "released a credential whose resource is gone (deletionPolicy Retain): kept in IAM");
+            ctx.observer.swept("released");
+            continue;
+        }
+        match ctx.iam.delete(&spec.user_name, id).await {
+            Ok(()) | Err(IamError::CredentialNotFound { .. } | IamError::UserNotFound { .. }) => {
+                info!(credential_id = %id, user = %spec.user_name, namespace = %owner.namespace,
+                    resource = %owner.name, "swept a credential whose resource went without cleanup");
+                ctx.observer.swept("orphaned");
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    let api = Api::<CredentialRecord>::all(ctx.client.clone());
+    let precondition = kube::api::DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            uid: record.uid(),
+            resource_version: record.resource_version(),
+        }),
+        ..Default::default()
+    };
+    match api.delete(&name, &precondition).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+        Err(e) => return Err(e.into()),
+    }
+    state.missing_since.remove(&name);
+    Ok(())
+}
+
+/// Settles the credentials the unanswered Creates of this shard's records may have made.
+async fn settle_unknown_creates(
+    ctx: &Context,
+    state: &mut SweepState,
+    all: &[CredentialRecord],
+    mine: &[&CredentialRecord],
+) -> Result<(), Error> {
+    let now = ctx.clock.now();
+    let mut groups: BTreeMap<(String, String), Vec<&CredentialRecord>> = BTreeMap::new();
+    for record in mine {
+        if !record::unknown_creates_open(&record.spec.unknown_creates, now).is_empty() {
+            groups.entry(user_service(record)).or_default().push(record);
+        }
+    }
+    let mut unclaimed = 0;
+    let mut seen_unexplained = Vec::new();
+    for ((user, service), records) in groups {
+        let same: Vec<&CredentialRecord> = all
+            .iter()
+            .filter(|r| user_service(r) == (user.clone(), service.clone()))
+            .collect();
+        // A Create under way now may make exactly such a credential: look again next round.
+        if same
+            .iter()
+            .any(|r| r.spec.holding.create_requested_at.is_some())
+        {
+            continue;
+        }
+        let held: Vec<&str> = all.iter().flat_map(|r| r.spec.holding.ids()).collect();
+        let unknown: Vec<UnknownCreate> = records
+            .iter()
+            .flat_map(|r| record::unknown_creates_open(&r.spec.unknown_creates, now))
+            .collect();
+        let listed = ctx.iam.list(&records[0].spec.user_name, &service).await?;
+        let found = unexplained(&listed, &held, &unknown);
+        for c in &found {
+            seen_unexplained.push(c.id.clone());
+            state
+                .unexplained_since
+                .entry(c.id.clone())
+                .or_insert_with(Instant::now);
+        }
+        // Decided only on what stayed unexplained for a while: a Create answered a moment ago
+        // is recorded within that.
+        if found
+            .iter()
+            .any(|c| state.unexplained_since[&c.id].elapsed() < ctx.config.sweep.settle)
+        {
+            continue;
+        }
+        match settle(&found, unknown.len()) {
+            Settlement::Nothing => {}
+            Settlement::Remove(ids) if may_manage(ctx, &records, &user).await? => {
+                for id in &ids {
+                    match ctx.iam.delete(&records[0].spec.user_name, id).await {
+                        Ok(()) | Err(IamError::CredentialNotFound { .. }) => {
+                            info!(credential_id = %id, user = %records[0].spec.user_name, %service,
+                                "removed a credential made by a Create whose answer never came (nobody holds its password)");
+                            ctx.observer.swept("late_create");
+                        }
+                        Err(error) => return Err(error.into()),
+                    }
+                }
+                // As many unanswered Creates are settled as credentials were removed, oldest first.
+                let mut settled = ids.len();
+                for record in &records {
+                    settled = close_unknown_creates(ctx, record, settled).await?;
+                }
+            }
+            Settlement::Remove(ids) | Settlement::Unclaimed(ids) => {
+                unclaimed += ids.len();
+                warn!(credential_ids = %ids.join(", "), user = %records[0].spec.user_name, %service,
+                    "credentials appeared while a Create's outcome was unknown and nobody holds them; they may be someone else's and are left alone");
+                for record in &records {
+                    tell_unclaimed(ctx, record, &ids).await;
+                }
+            }
+        }
+    }
+    state
+        .unexplained_since
+        .retain(|id, _| seen_unexplained.contains(id));
+    ctx.observer.unclaimed(unclaimed);
+    Ok(())
+}
+
+fn user_service(record: &CredentialRecord) -> (String, String) {
+    (
+        record.spec.user_name.to_lowercase(),
+        record.spec.service_name.clone(),
+    )
+}
+
+/// Whether every owning namespace may still use `user` (tenancy, read now).
+async fn may_manage(
+    ctx: &Context,
+    records: &[&CredentialRecord],
+    user: &str,
+) -> Result<bool, Error> {
+    for record in records {
+        let Some(owner) = &record.spec.owner else {
+            return Ok(false);
+        };
+        let ns = Api::<Namespace>::all(ctx.client.clone())
+            .get_opt(&owner.namespace)
+            .await?;
+        let annotation = ns
+            .as_ref()
+            .and_then(|n| n.annotations().get(ALLOWED_USERS_ANNOTATION).cloned());
+        if tenancy::check_user(
+            ctx.config.policy,
+            &owner.namespace,
+            annotation.as_deref(),
+            user,
+        )
+        .is_err()
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Drops up to `settled` of a record's unanswered Creates (oldest first) once what they made
+/// was removed; returns how many are left to drop from other records.
+async fn close_unknown_creates(
+    ctx: &Context,
+    record: &CredentialRecord,
+    settled: usize,
+) -> Result<usize, Error> {
+    let mut next = record.clone();
+    next.spec.unknown_creates.sort_by_key(|c| c.requested_at.0);
+    let dropped = settled.min(next.spec.unknown_creates.len());
+    if dropped == 0 {
+        return Ok(settled);
+    }
+    next.spec.unknown_creates.drain(..dropped);
+    match Api::<CredentialRecord>::all(ctx.client.clone())
+        .replace(&record.name_any(), &PostParams::default(), &next)
+        .await
+    {
+        Ok(_) => Ok(settled - dropped),
+        // Moved on meanwhile (a pass recorded something): the next round looks again, and finds
+        // nothing unexplained for what was removed.
+        Err(kube::Error::Api(e)) if e.code == 409 || e.code == 404 => Ok(settled - dropped),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A Warning Event on the record's resource, when it still exists.
+async fn tell_unclaimed(ctx: &Context, record: &CredentialRecord, ids: &[String]) {
+    let Some(owner) = &record.spec.owner else {
+        return;
+    };
+    let Ok(Some(resource)) =
+        Api::<ServiceSpecificCredential>::namespaced(ctx.client.clone(), &owner.namespace)
+            .get_opt(&owner.name)
+            .await
+    else {
+        return;
+    };
+    let note = format!(
+        "IAM credentials {} of user {} appeared while a Create's outcome was unknown and nobody holds them; they may be someone else's, so they are left alone: delete them by hand if they are not",
+        ids.join(", "),
+        record.spec.user_name
+    );
+    super::act::publish_warning(ctx, &resource, "UnclaimedCredential", "SweepRecords", note).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iam::CredentialStatus;
+    use jiff::Timestamp;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn cred(id: &str, created: i64) -> CredentialMetadata {
+        CredentialMetadata {
+            create_date: Timestamp::from_second(created).unwrap(),
+            ..crate::reconcile::plan::tests::cred(id, created)
+        }
+    }
+
+    fn unknown(at: i64, before: &[&str]) -> UnknownCreate {
+        UnknownCreate {
+            requested_at: Time(Timestamp::from_second(at).unwrap()),
+            credentials_before: before.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn only_credentials_nobody_holds_made_in_the_window_are_unexplained() {
+        let listed = [
+            cred("HELD", 1_000),
+            cred("BEFORE", 1_001),
+            cred("EARLY", 900),
+            cred("LATE", 1_090),
+            cred("TOO_LATE", 1_000 + 20 * 60 + 1),
+        ];
+        let found = unexplained(&listed, &["HELD"], &[unknown(1_000, &["BEFORE"])]);
+        let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["LATE"]);
+        assert_eq!(listed[0].status, CredentialStatus::Active);
+    }
+
+    #[test]
+    fn no_more_than_the_unanswered_creates_are_removed_and_more_are_left_alone() {
+        let late = [cred("A", 1), cred("B", 2)];
+        let refs: Vec<&CredentialMetadata> = late.iter().collect();
+        assert_eq!(settle(&[], 1), Settlement::Nothing);
+        assert_eq!(settle(&refs[..1], 1), Settlement::Remove(vec!["A".into()]));
+        assert_eq!(
+            settle(&refs, 2),
+            Settlement::Remove(vec!["A".into(), "B".into()])
+        );
+        assert_eq!(
+            settle(&refs, 1),
+            Settlement::Unclaimed(vec!["A".into(), "B".into()])
+        );
+    }
+}

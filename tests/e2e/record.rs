@@ -1,0 +1,346 @@
+//! The operator's own record: what a tenant can write — status under a namespace-wildcard Role,
+//! finalizers, annotations — never decides which credential a resource owns; credentials whose
+//! resource is gone are swept; a Create delivered after the operator gave up on it is settled;
+//! revoking a namespace's right to a user revokes its credentials.
+
+use std::time::Duration;
+
+use iam_emulator::{FaultKind, InjectedFault};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::json;
+use ssc_operator::api::{ALLOWED_USERS_ANNOTATION, ServiceSpecificCredential};
+
+use crate::harness::{Harness, NS, Options, login_and_secret, status};
+
+const CODECOMMIT: &str = "codecommit.amazonaws.com";
+const OTHER_NS: &str = "team-b";
+
+fn codecommit_in(ns: &str, name: &str, user: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "iam.ssc-operator.dev/v1alpha1",
+        "kind": "ServiceSpecificCredential",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"userName": user, "serviceName": CODECOMMIT}
+    })
+}
+
+/// The wildcard tenant's view of its namespace's resources.
+fn wildcard(h: &Harness) -> Api<ServiceSpecificCredential> {
+    Api::namespaced(h.wildcard_tenant_client(), NS)
+}
+
+async fn wildcard_apply(h: &Harness, name: &str, user: &str) -> ServiceSpecificCredential {
+    wildcard(h)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(codecommit_in(NS, name, user)).unwrap(),
+        )
+        .await
+        .expect("the tenant creates the resource")
+}
+
+/// What a namespace-wildcard Role allows: any status, through the status subresource.
+async fn forge_status(h: &Harness, name: &str, status: serde_json::Value) {
+    wildcard(h)
+        .patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": status })),
+        )
+        .await
+        .expect("a wildcard Role may write status");
+}
+
+/// A credential made outside the operator: (id, login, password).
+async fn create_by_hand(h: &Harness, user: &str) -> (String, String, String) {
+    let out = h
+        .iam_sdk
+        .create_service_specific_credential()
+        .user_name(user)
+        .service_name(CODECOMMIT)
+        .send()
+        .await
+        .unwrap();
+    let c = out.service_specific_credential().unwrap();
+    (
+        c.service_specific_credential_id().to_string(),
+        c.service_user_name().to_string(),
+        c.service_password().to_string(),
+    )
+}
+
+async fn iam_ids(h: &Harness, user: &str) -> Vec<String> {
+    h.iam_credentials(user, CODECOMMIT)
+        .await
+        .iter()
+        .map(|c| c.service_specific_credential_id().to_string())
+        .collect()
+}
+
+/// Waits up to `secs` for `done`; whether it came.
+async fn eventually<F: std::future::Future<Output = bool>>(
+    secs: u64,
+    mut done: impl FnMut() -> F,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < deadline {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+/// Finding 1: a resource for a user the namespace may not use, its status pointed at another
+/// user's credentials, then deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_status_cannot_make_cleanup_delete_another_users_credential() {
+    let h = Harness::start_with(Options {
+        allowed_users: Some("sofia"),
+        ..Options::default()
+    })
+    .await;
+    let (victim, login, password) = create_by_hand(&h, "developer").await;
+    let (retiring_victim, _, _) = create_by_hand(&h, "developer").await;
+    wildcard_apply(&h, "steal", "developer").await;
+    h.wait_for_reason("steal", "NotPermitted").await;
+    forge_status(
+        &h,
+        "steal",
+        json!({"credentialId": victim, "retiringCredentialId": retiring_victim,
+               "retireAfter": "2020-01-01T00:00:00Z"}),
+    )
+    .await;
+    wildcard(&h)
+        .delete("steal", &Default::default())
+        .await
+        .unwrap();
+    h.wait_gone("steal").await;
+    let left = iam_ids(&h, "developer").await;
+    assert!(
+        left.contains(&victim) && left.contains(&retiring_victim),
+        "the victim's credentials were deleted: {left:?} left of {victim}, {retiring_victim}"
+    );
+    assert_eq!(
+        h.check(CODECOMMIT, &login, &password).await["valid"],
+        json!(true)
+    );
+    assert_eq!(h.iam_call_count("DeleteServiceSpecificCredential"), 0);
+}
+
+/// The same class on a resource the namespace may use: its status pointed at the credential
+/// another namespace holds for the same user, then a rotation asked for and the resource
+/// deleted. The operator must neither Reset the other credential (its new password would land
+/// in the tenant's Secret) nor delete it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_status_cannot_rotate_or_delete_another_namespaces_credential() {
+    let h = Harness::start().await;
+    h.kube
+        .create_namespace(OTHER_NS, &[(ALLOWED_USERS_ANNOTATION, "*")])
+        .await;
+    Api::<ServiceSpecificCredential>::namespaced(h.client(), OTHER_NS)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(codecommit_in(OTHER_NS, "theirs", "sofia")).unwrap(),
+        )
+        .await
+        .unwrap();
+    let theirs = h
+        .wait_for_in(OTHER_NS, "theirs", "Ready", |r| {
+            r.ready_condition().is_some_and(|c| c.status == "True")
+        })
+        .await;
+    let their_id = status(&theirs).credential_id.unwrap();
+    let their_secret = Api::<k8s_openapi::api::core::v1::Secret>::namespaced(h.client(), OTHER_NS)
+        .get("theirs")
+        .await
+        .unwrap();
+    let (their_login, their_password) = login_and_secret(&their_secret);
+
+    wildcard_apply(&h, "mine", "sofia").await;
+    let mine = h.wait_ready("mine").await;
+    let my_id = status(&mine).credential_id.unwrap();
+    forge_status(&h, "mine", json!({"credentialId": their_id})).await;
+    wildcard(&h)
+        .patch(
+            "mine",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"annotations": {"iam.ssc-operator.dev/rotate": "1"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    h.wait_for("mine", "the rotation handled", |r| {
+        status(r).handled_rotate_request.as_deref() == Some("1")
+            && r.ready_condition().is_some_and(|c| c.status == "True")
+    })
+    .await;
+    assert_eq!(
+        h.check(CODECOMMIT, &their_login, &their_password).await["valid"],
+        json!(true),
+        "the other namespace's password was reset"
+    );
+    let mine = h.get("mine").await.unwrap();
+    assert_eq!(
+        status(&mine).credential_id.as_deref(),
+        Some(my_id.as_str()),
+        "status says what the record says again"
+    );
+    wildcard(&h)
+        .delete("mine", &Default::default())
+        .await
+        .unwrap();
+    h.wait_gone("mine").await;
+    let left = iam_ids(&h, "sofia").await;
+    assert_eq!(
+        left,
+        vec![their_id],
+        "only the tenant's own credential is deleted"
+    );
+}
+
+/// Finding 3: the finalizer removed while no replica ran, the resource deleted: its credential
+/// is swept when the operator comes back. Run as the tenant whose Role is like the aggregated
+/// `edit` (resources and Secrets, no status).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_whose_resource_went_without_cleanup_is_swept() {
+    let mut h = Harness::start_with(Options {
+        sweep: ssc_operator::reconcile::SweepConfig {
+            interval: Duration::from_millis(500),
+            orphan_grace: Duration::from_secs(1),
+            ..Default::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    h.apply(codecommit_in(NS, "kept", "sofia")).await;
+    h.wait_ready("kept").await;
+    h.apply(codecommit_in(NS, "gone", "sofia")).await;
+    let gone = h.wait_ready("gone").await;
+    let gone_id = status(&gone).credential_id.unwrap();
+    assert!(h.stop_operator().await);
+    let tenant = Api::<ServiceSpecificCredential>::namespaced(h.tenant_client(), NS);
+    tenant
+        .patch(
+            "gone",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+    tenant.delete("gone", &Default::default()).await.unwrap();
+    h.wait_gone("gone").await;
+    assert!(iam_ids(&h, "sofia").await.contains(&gone_id));
+    h.start_operator().await;
+    let swept = eventually(30, || async {
+        !iam_ids(&h, "sofia").await.contains(&gone_id)
+    })
+    .await;
+    let left = iam_ids(&h, "sofia").await;
+    assert!(
+        swept,
+        "the credential of the vanished resource lives on: {left:?}"
+    );
+    let kept = h.get("kept").await.unwrap();
+    assert_eq!(left, vec![status(&kept).credential_id.unwrap()], "{left:?}");
+    assert!(kept.ready_condition().is_some_and(|c| c.status == "True"));
+}
+
+/// Finding 4: a network holds the Create for longer than the operator waits for it and
+/// delivers it late. IAM's clock runs 90 s ahead of the operator's here, so the credential's
+/// CreateDate falls outside the adoption window (60 s after the intent), as a Create held for
+/// 90 s would: the operator recovers with a second Create. The credential IAM made late, which
+/// nobody holds and whose password nobody has, is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_delivered_after_the_operator_gave_up_is_removed() {
+    let h = Harness::start_with(Options {
+        sweep: ssc_operator::reconcile::SweepConfig {
+            interval: Duration::from_millis(500),
+            settle: Duration::from_secs(1),
+            ..Default::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    h.emulator.inject(InjectedFault {
+        action: Some("CreateServiceSpecificCredential".into()),
+        kind: FaultKind::DeliverLate(Duration::from_secs(15)),
+        count: 1,
+    });
+    h.emulator.advance_clock(Duration::from_secs(90));
+    h.apply(codecommit_in(NS, "late", "sofia")).await;
+    // The held Create is carried out 15 s after it was sent; the operator gives up on it after
+    // 30 s and creates again.
+    let appeared = eventually(60, || async { iam_ids(&h, "sofia").await.len() == 2 }).await;
+    assert!(appeared, "the late Create never arrived");
+    let r = h.wait_ready("late").await;
+    let held = status(&r).credential_id.unwrap();
+    let settled = eventually(30, || async {
+        iam_ids(&h, "sofia").await == vec![held.clone()]
+    })
+    .await;
+    let left = iam_ids(&h, "sofia").await;
+    assert!(
+        settled,
+        "the late Create's credential is left: {left:?} (held: {held})"
+    );
+    let secret = h.secret("late").await.unwrap();
+    assert!(h.secret_works(&secret, CODECOMMIT).await);
+}
+
+/// Finding 2: removing the user from the namespace's allowance makes the credential Inactive
+/// within one resync; restoring it makes it Active again with the same password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_namespaces_right_deactivates_and_restoring_it_reactivates() {
+    let h = Harness::start_with(Options {
+        allowed_users: Some("sofia"),
+        resync: Duration::from_secs(2),
+        ..Options::default()
+    })
+    .await;
+    h.apply(codecommit_in(NS, "revoked", "sofia")).await;
+    h.wait_ready("revoked").await;
+    let secret = h.secret("revoked").await.unwrap();
+    assert!(h.secret_works(&secret, CODECOMMIT).await);
+    let set_allowed = |users: &'static str| {
+        let client = h.client();
+        async move {
+            Api::<Namespace>::all(client)
+                .patch(
+                    NS,
+                    &PatchParams::default(),
+                    &Patch::Merge(
+                        json!({"metadata": {"annotations": {ALLOWED_USERS_ANNOTATION: users}}}),
+                    ),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    set_allowed("anika").await;
+    h.wait_for_reason("revoked", "NotPermitted").await;
+    let revoked = eventually(10, || async { !h.secret_works(&secret, CODECOMMIT).await }).await;
+    assert!(
+        revoked,
+        "the password still logs in after the right was revoked"
+    );
+    let listed = h.iam_credentials("sofia", CODECOMMIT).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status().as_str(), "Inactive");
+    let r = h.get("revoked").await.unwrap();
+    let message = r.ready_condition().unwrap().message.clone();
+    assert!(message.contains("Inactive"), "{message}");
+
+    set_allowed("sofia").await;
+    h.wait_ready("revoked").await;
+    let back = eventually(10, || async { h.secret_works(&secret, CODECOMMIT).await }).await;
+    assert!(
+        back,
+        "the password does not work again after the right was restored"
+    );
+    assert_eq!(h.iam_call_count("ResetServiceSpecificCredential"), 0);
+    h.assert_no_secret_leaks().await;
+}
