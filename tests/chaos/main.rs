@@ -76,6 +76,7 @@ async fn replicas_survive_the_schedule_and_never_write_together() {
     // delete as orphans (a rotation under way may add one more that status did not show yet,
     // of the same user: checked by user below).
     let mut orphaned: Vec<String> = Vec::new();
+    let mut orphan_users: Vec<String> = Vec::new();
     let mut figures = audit::Figures::default();
     for (i, step) in plan.iter().enumerate() {
         // As a Deployment's pods do, a replica that exited (it lost the Lease) comes back.
@@ -185,17 +186,29 @@ async fn replicas_survive_the_schedule_and_never_write_together() {
                 live.push(*r);
                 figures.creates += 1;
             }
+            Step::Orphan(r) => {
+                let name = workload.name(*r);
+                if let Some(resource) = h.get(&name).await {
+                    let st = status(&resource);
+                    orphaned.extend(st.credential_id.iter().cloned());
+                    orphaned.extend(st.retiring_credential_id.iter().cloned());
+                }
+                // While no replica runs (frozen for a moment, as in a rollout or a crash loop):
+                // no cleanup can run, the sweep must delete what it held.
+                for n in 0..replicas::COUNT {
+                    replicas.stop(n);
+                }
+                h.delete(&name).await;
+                remove_finalizer(&h, &name).await;
+                replicas.cont_all();
+                live.retain(|x| x != r);
+                rotations.remove(r);
+                deleted.push(*r);
+                orphan_users.push(workload.user(*r));
+                figures.orphaned += 1;
+            }
             Step::Delete(r) => {
                 let name = workload.name(*r);
-                if schedule::orphans(*r) {
-                    if let Some(resource) = h.get(&name).await {
-                        let st = status(&resource);
-                        orphaned.extend(st.credential_id.iter().cloned());
-                        orphaned.extend(st.retiring_credential_id.iter().cloned());
-                    }
-                    remove_finalizer(&h, &name).await;
-                    figures.orphaned += 1;
-                }
                 h.delete(&name).await;
                 live.retain(|x| x != r);
                 rotations.remove(r);
@@ -217,11 +230,6 @@ async fn replicas_survive_the_schedule_and_never_write_together() {
     let logs = replicas.stop_all();
     let swept = swept_ids(&logs);
     figures.swept = swept.len();
-    let orphan_users: Vec<String> = deleted
-        .iter()
-        .filter(|r| schedule::orphans(**r))
-        .map(|r| workload.user(*r))
-        .collect();
     let stray: Vec<&(String, String)> = swept
         .iter()
         .filter(|(id, user)| !orphaned.contains(id) && !orphan_users.contains(user))
