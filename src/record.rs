@@ -119,13 +119,14 @@ pub struct UnknownCreate {
 }
 
 impl Holding {
-    /// The ownership fields of `status`.
+    /// The ownership fields of `status`, times in whole seconds as the API server stores them
+    /// (a time kept in memory with its fraction would never equal the one read back).
     pub fn of(status: &ServiceSpecificCredentialStatus) -> Holding {
         Holding {
             credential_id: status.credential_id.clone(),
             retiring_credential_id: status.retiring_credential_id.clone(),
-            retire_after: status.retire_after.clone(),
-            create_requested_at: status.create_requested_at.clone(),
+            retire_after: status.retire_after.as_ref().map(whole_seconds),
+            create_requested_at: status.create_requested_at.as_ref().map(whole_seconds),
             credentials_before_create: status.credentials_before_create.clone(),
         }
     }
@@ -156,15 +157,26 @@ impl Holding {
     }
 }
 
+/// `time` as the API server stores it: RFC 3339 in whole seconds.
+pub fn whole_seconds(time: &Time) -> Time {
+    Time(Timestamp::from_second(time.0.as_second()).unwrap_or(time.0))
+}
+
 /// The Create `before` announced that `after` forgets without its answer having come: replaced
 /// by a new intent, or dropped, while no credential came into the resource's hands. `answered`
-/// says whether this pass's Create got an answer (a credential, or a definite refusal).
+/// says whether this pass's Create got an answer (a credential, or a definite refusal);
+/// `announced` is the intent status is known to have carried: only an intent that reached
+/// status was followed by a Create (the status write is what proves the pass current).
 pub fn unanswered_create(
     before: &Holding,
     after: &Holding,
     answered: bool,
+    announced: Option<&Time>,
 ) -> Option<UnknownCreate> {
     let requested_at = before.create_requested_at.clone()?;
+    if announced.map(whole_seconds).as_ref() != Some(&requested_at) {
+        return None;
+    }
     let forgotten = after.create_requested_at.as_ref() != Some(&requested_at);
     let credential_came =
         after.credential_id.is_some() && after.credential_id != before.credential_id;
@@ -175,16 +187,27 @@ pub fn unanswered_create(
 }
 
 /// The ownership a resource created before the epoch carried in status, taken into the record
-/// once: only the ids IAM lists for its user and service (`listed`; none when IAM was not asked),
-/// and the intent (which only ever narrows what adoption may take).
-pub fn migrate(status: &ServiceSpecificCredentialStatus, listed: Option<&[&str]>) -> Holding {
-    let listed = listed.unwrap_or_default();
-    let keep = |id: &Option<String>| id.clone().filter(|id| listed.contains(&id.as_str()));
-    let mut holding = Holding::of(status);
-    holding.credential_id = keep(&status.credential_id);
-    holding.retiring_credential_id = keep(&status.retiring_credential_id);
-    if holding.retiring_credential_id.is_none() {
-        holding.retire_after = None;
+/// once, with the guard `spec.adopt` has: only ids IAM lists for its user and service
+/// (`listed`, an exact List), that no other resource holds (`claimed`), for a user the
+/// namespace may use (else nothing). No intent: a Create interrupted at the very upgrade is
+/// not adopted (its credential shows as unclaimed), and a forged one opens no window.
+pub fn migrate(
+    status: &ServiceSpecificCredentialStatus,
+    listed: &[&str],
+    claimed: &dyn Fn(&str) -> bool,
+    permitted: bool,
+) -> Holding {
+    let keep = |id: &Option<String>| {
+        id.clone()
+            .filter(|id| permitted && listed.contains(&id.as_str()) && !claimed(id))
+    };
+    let mut holding = Holding {
+        credential_id: keep(&status.credential_id),
+        retiring_credential_id: keep(&status.retiring_credential_id),
+        ..Holding::default()
+    };
+    if holding.retiring_credential_id.is_some() {
+        holding.retire_after = status.retire_after.as_ref().map(whole_seconds);
     }
     holding
 }
@@ -212,6 +235,40 @@ pub fn unknown_creates_open(creates: &[UnknownCreate], now: Timestamp) -> Vec<Un
         })
         .cloned()
         .collect()
+}
+
+/// What is left of a record once what it held is deleted or released: `None` when nothing
+/// (the record can go), else the record holding nothing, with every Create that may still take
+/// effect (an unanswered intent becomes one) for the sweep to settle.
+pub fn released(spec: &CredentialRecordSpec, now: Timestamp) -> Option<CredentialRecordSpec> {
+    let mut open = unknown_creates_open(&spec.unknown_creates, now);
+    if let Some(requested_at) = &spec.holding.create_requested_at {
+        open.push(UnknownCreate {
+            requested_at: requested_at.clone(),
+            credentials_before: spec.holding.credentials_before_create.clone(),
+        });
+        open = unknown_creates_open(&open, now);
+    }
+    (!open.is_empty()).then(|| CredentialRecordSpec {
+        holding: Holding::default(),
+        unknown_creates: open,
+        ..spec.clone()
+    })
+}
+
+/// Which of what `holding` names the sweep deletes when its resource went without cleanup,
+/// and which it releases (kept in IAM): with Retain the current credential is kept, as
+/// deletion would have kept it; a retiring one is deleted either way.
+pub fn orphaned(holding: &Holding, policy: DeletionPolicy) -> (Vec<String>, Vec<String>) {
+    let mut delete: Vec<String> = holding.retiring_credential_id.iter().cloned().collect();
+    let mut release = Vec::new();
+    if let Some(id) = &holding.credential_id {
+        match policy {
+            DeletionPolicy::Delete => delete.insert(0, id.clone()),
+            DeletionPolicy::Retain => release.push(id.clone()),
+        }
+    }
+    (delete, release)
 }
 
 /// The record's CRD as YAML, exactly what `crds/credentialrecords.iam.ssc-operator.dev.yaml` holds.
@@ -243,7 +300,13 @@ mod tests {
 
     #[test]
     fn an_intent_replaced_before_its_answer_came_is_an_unknown_create() {
-        let unknown = unanswered_create(&intent(100, &["A"]), &intent(200, &["A"]), false);
+        let announced = Some(t(100));
+        let unknown = unanswered_create(
+            &intent(100, &["A"]),
+            &intent(200, &["A"]),
+            false,
+            announced.as_ref(),
+        );
         assert_eq!(
             unknown,
             Some(UnknownCreate {
@@ -254,42 +317,83 @@ mod tests {
     }
 
     #[test]
+    fn an_intent_that_never_reached_status_was_never_followed_by_a_create() {
+        let other = Some(t(50));
+        for announced in [None, other.as_ref()] {
+            let unknown = unanswered_create(&intent(100, &[]), &intent(200, &[]), false, announced);
+            assert_eq!(unknown, None);
+        }
+    }
+
+    #[test]
+    fn times_compare_in_whole_seconds() {
+        let precise =
+            Time(Timestamp::from_second(100).unwrap() + jiff::SignedDuration::from_millis(250));
+        let status = ServiceSpecificCredentialStatus {
+            create_requested_at: Some(precise.clone()),
+            ..Default::default()
+        };
+        assert_eq!(Holding::of(&status), intent(100, &[]));
+        let unknown =
+            unanswered_create(&intent(100, &[]), &intent(100, &[]), false, Some(&precise));
+        assert_eq!(
+            unknown, None,
+            "the same intent, read back without its fraction"
+        );
+    }
+
+    #[test]
     fn an_answered_or_adopted_intent_is_not() {
         let held = Holding {
             credential_id: Some("B".into()),
             ..Holding::default()
         };
-        assert_eq!(unanswered_create(&intent(100, &[]), &held, true), None);
+        let announced = Some(t(100));
+        let a = announced.as_ref();
+        assert_eq!(unanswered_create(&intent(100, &[]), &held, true, a), None);
         // Adopted after a crash: a credential came into the resource's hands.
-        assert_eq!(unanswered_create(&intent(100, &[]), &held, false), None);
+        assert_eq!(unanswered_create(&intent(100, &[]), &held, false, a), None);
         // Kept as it is.
+        let same = unanswered_create(&intent(100, &[]), &intent(100, &[]), false, a);
+        assert_eq!(same, None);
+        // No intent at all.
         assert_eq!(
-            unanswered_create(&intent(100, &[]), &intent(100, &[]), false),
+            unanswered_create(&held, &Holding::default(), false, a),
             None
         );
-        // No intent at all.
-        assert_eq!(unanswered_create(&held, &Holding::default(), false), None);
     }
 
     #[test]
     fn an_intent_dropped_without_an_answer_is_an_unknown_create() {
-        let unknown = unanswered_create(&intent(100, &[]), &Holding::default(), false);
+        let announced = Some(t(100));
+        let unknown = unanswered_create(
+            &intent(100, &[]),
+            &Holding::default(),
+            false,
+            announced.as_ref(),
+        );
         assert!(unknown.is_some());
     }
 
     #[test]
-    fn migration_keeps_only_what_iam_lists() {
+    fn migration_keeps_only_listed_unclaimed_ids_of_a_permitted_user() {
         let status = ServiceSpecificCredentialStatus {
             credential_id: Some("MINE".into()),
             retiring_credential_id: Some("FORGED".into()),
             retire_after: Some(t(5)),
+            create_requested_at: Some(t(4)),
             ..Default::default()
         };
-        let migrated = migrate(&status, Some(&["MINE", "OTHER"]));
+        let unclaimed = |_: &str| false;
+        let migrated = migrate(&status, &["MINE", "OTHER"], &unclaimed, true);
         assert_eq!(migrated.credential_id.as_deref(), Some("MINE"));
         assert_eq!(migrated.retiring_credential_id, None);
         assert_eq!(migrated.retire_after, None);
-        assert!(migrate(&status, None).credential_id.is_none());
+        assert_eq!(migrated.create_requested_at, None, "no intent is migrated");
+        let held_elsewhere = |id: &str| id == "MINE";
+        assert!(migrate(&status, &["MINE"], &held_elsewhere, true).is_empty());
+        assert!(migrate(&status, &["MINE"], &unclaimed, false).is_empty());
+        assert!(migrate(&status, &[], &unclaimed, true).is_empty());
     }
 
     #[test]
@@ -299,6 +403,45 @@ mod tests {
         assert!(!predates_records(at(20), at(20)));
         assert!(!predates_records(at(30), at(20)));
         assert!(!predates_records(at(10), None));
+    }
+
+    #[test]
+    fn a_released_record_keeps_only_creates_that_may_still_take_effect() {
+        let now = Timestamp::from_second(2_000).unwrap();
+        let held = CredentialRecordSpec {
+            holding: Holding {
+                credential_id: Some("A".into()),
+                ..Holding::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(released(&held, now), None);
+        let pending = CredentialRecordSpec {
+            holding: intent(1_900, &["A"]),
+            ..held.clone()
+        };
+        let tombstone = released(&pending, now).expect("kept for the sweep");
+        assert!(tombstone.holding.is_empty());
+        assert_eq!(tombstone.unknown_creates[0].requested_at, t(1_900));
+        let later = Timestamp::from_second(1_900 + 20 * 60).unwrap();
+        assert_eq!(released(&pending, later), None, "the window closed");
+    }
+
+    #[test]
+    fn an_orphan_under_retain_keeps_its_credential_but_not_the_retiring_one() {
+        let holding = Holding {
+            credential_id: Some("NEW".into()),
+            retiring_credential_id: Some("OLD".into()),
+            ..Holding::default()
+        };
+        assert_eq!(
+            orphaned(&holding, DeletionPolicy::Retain),
+            (vec!["OLD".to_string()], vec!["NEW".to_string()])
+        );
+        assert_eq!(
+            orphaned(&holding, DeletionPolicy::Delete),
+            (vec!["NEW".to_string(), "OLD".to_string()], vec![])
+        );
     }
 
     #[test]

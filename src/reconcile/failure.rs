@@ -81,6 +81,7 @@ impl Error {
             Error::Kube(_)
             | Error::NoNamespace
             | Error::NoEpoch
+            | Error::EpochLost
             | Error::RecordOfAnother(_)
             | Error::RecordConflict(_) => Category::Kubernetes,
             Error::Iam(error) => Category::Reported(reason_for(error)),

@@ -53,6 +53,10 @@ pub enum Error {
     NotLeader,
     #[error("the API server gave the epoch record no creationTimestamp")]
     NoEpoch,
+    #[error(
+        "the CredentialRecord ssc-operator-epoch was deleted while records of resources exist; restore it (its creationTimestamp must predate every record) or delete all records"
+    )]
+    EpochLost,
     #[error("the record {0} belongs to another resource")]
     RecordOfAnother(String),
     #[error("the record {0} kept changing while it was written")]
@@ -102,7 +106,8 @@ pub struct SweepConfig {
     /// How often the records are swept.
     pub interval: Duration,
     /// How long a record's resource must have been gone before its credentials are deleted
-    /// (`--orphan-grace`): time for a backup restore or a move to bring it back.
+    /// (`--orphan-grace`): a resource is matched by uid, so this is for a slow cleanup to finish
+    /// first, not for a restore (a restored resource is a new object).
     pub orphan_grace: Duration,
     /// How old a credential nobody holds must be before the sweep decides about it: a Create
     /// answered a moment ago is recorded within this (it covers the IAM call's own timeout).
@@ -394,12 +399,24 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
     drop(observed);
     let _held = if lists_iam {
         let held = ctx.iam_pass(resource).await;
-        observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Recent).await;
+        // What status says is taken into the record only on IAM's answer of now.
+        let freshness = if snapshot.migrating {
+            observe::Freshness::Exact
+        } else {
+            observe::Freshness::Recent
+        };
+        observe::observe_iam(ctx, &mut snapshot, freshness).await;
         Some(held)
     } else {
         None
     };
-    snapshot.settle_ownership();
+    if !snapshot.settle_ownership() {
+        info!(
+            retry_in = ?MIGRATION_RETRY,
+            "waiting for an exact IAM listing and complete claims before taking the status of a resource older than the records into its record"
+        );
+        return Ok((Action::requeue(MIGRATION_RETRY), current_reason(resource)));
+    }
     let plan = match plan::plan(&snapshot.observed()) {
         Ok(plan) => plan,
         Err(plan::NeedsExactListing(decision)) => {
@@ -408,7 +425,6 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
                 "decided from a service snapshot; listing the user to confirm"
             );
             observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Exact).await;
-            snapshot.settle_ownership();
             plan::plan_listed_exactly(&snapshot.observed())
         }
     };
@@ -451,6 +467,10 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
     Ok((action, outcome.reason))
 }
 
+/// How soon a resource older than the records is looked at again when its status could not be
+/// taken into its record yet (IAM or the claims could not be read).
+const MIGRATION_RETRY: Duration = Duration::from_secs(10);
+
 /// How soon a pass that saw a copy trailing our own write looks again.
 const STALE_COPY_RETRY: Duration = Duration::from_millis(200);
 
@@ -466,10 +486,9 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
     let mut snapshot = observe::observe_kubernetes(ctx, resource).await?;
     // Held through the deletes: an orphan is only this resource's if no other pass is recording it.
     let _held = ctx.iam_pass(resource).await;
-    if plan::cleanup_needs_list(&snapshot.observed()) || snapshot.migrating {
+    if plan::cleanup_needs_list(&snapshot.observed()) {
         observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Exact).await;
     }
-    snapshot.settle_ownership();
     let script = match plan::plan_cleanup(&snapshot.observed())? {
         plan::Plan::Act(script) => script,
         plan::Plan::Wait { after, why } => {

@@ -56,17 +56,24 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
-    /// Ends a migration: the ids status names that IAM lists for the user and service (none
-    /// when IAM was not asked) become the resource's.
-    pub(crate) fn settle_ownership(&mut self) {
+    /// Ends a migration once IAM was listed exactly and the claims are complete: the ids status
+    /// names that pass [`record::migrate`]'s guard become the resource's. `false` when that
+    /// cannot be decided yet (nothing is then taken, nor written).
+    pub(crate) fn settle_ownership(&mut self) -> bool {
         if !self.migrating {
-            return;
+            return true;
         }
-        let listed: Option<Vec<&str>> = match &self.credentials {
-            Some(Ok(list)) => Some(list.iter().map(|c| c.id.as_str()).collect()),
-            _ => None,
+        let (Some(Ok(list)), true) = (&self.credentials, self.claims_complete) else {
+            return false;
         };
-        record::migrate(&self.raw_status, listed.as_deref()).apply_to(&mut self.status);
+        if self.listed_from_snapshot {
+            return false;
+        }
+        let listed: Vec<&str> = list.iter().map(|c| c.id.as_str()).collect();
+        let claimed = |id: &str| self.claimed_elsewhere.contains_key(id);
+        let holding = record::migrate(&self.raw_status, &listed, &claimed, self.permission.is_ok());
+        holding.apply_to(&mut self.status);
+        true
     }
 
     pub(crate) fn observed(&self) -> Observed<'_> {
@@ -176,11 +183,12 @@ pub(crate) async fn observe_kubernetes(
             false
         }
         None => {
+            // Never on deletion: a cleanup that ran once (and dropped the record) must not
+            // take what status says a second time.
             let created = resource.metadata.creation_timestamp.as_ref().map(|t| t.0);
-            let predates = record::predates_records(created, Some(ctx.epoch().await?));
-            if !predates {
-                Holding::default().apply_to(&mut status);
-            }
+            let predates = resource.metadata.deletion_timestamp.is_none()
+                && record::predates_records(created, Some(ctx.epoch().await?));
+            Holding::default().apply_to(&mut status);
             predates
         }
     };
@@ -221,9 +229,24 @@ pub(crate) async fn observe_kubernetes(
     })
 }
 
-/// The epoch record's creation time; the first operator that keeps records makes it.
+/// The epoch record's creation time; the first operator that keeps records makes it. Never
+/// made again while records of resources exist: a new epoch would make every resource older
+/// than it, and what their status says would be taken again.
 pub(crate) async fn read_or_make_epoch(client: &kube::Client) -> Result<Timestamp, Error> {
     let api = Api::<CredentialRecord>::all(client.clone());
+    if let Some(epoch) = api.get_opt(record::EPOCH_RECORD).await? {
+        return epoch
+            .metadata
+            .creation_timestamp
+            .map(|t| t.0)
+            .ok_or(Error::NoEpoch);
+    }
+    let kept = api
+        .list(&kube::api::ListParams::default().limit(500))
+        .await?;
+    if kept.items.iter().any(|r| r.spec.owner.is_some()) {
+        return Err(Error::EpochLost);
+    }
     let epoch = CredentialRecord::new(record::EPOCH_RECORD, Default::default());
     let made = match api.create(&Default::default(), &epoch).await {
         Ok(made) => made,
@@ -274,7 +297,10 @@ async fn claims(
     )
     .await
     .is_ok_and(|all| all.iter().all(Result::is_ok));
-    let epoch = ctx.epoch().await.ok();
+    let Ok(epoch) = ctx.epoch().await else {
+        return (claimed, false);
+    };
+    let epoch = Some(epoch);
     for store in &ctx.stores {
         for other in store.state() {
             if other.uid() == resource.uid() || !unrecorded_and_predating(&other, &recorded, epoch)
@@ -320,13 +346,14 @@ fn status_ids(resource: &ServiceSpecificCredential) -> impl Iterator<Item = Stri
 /// interrupted Create's marker, `spec.adopt`), deletion, or a full quota for a resource that
 /// needs a slot (its message names the holders a tenant may know). Not for the routine check
 /// of a resource that holds its credential, whatever the quota: that would be a scan per check.
-fn needs_claims(resource: &ServiceSpecificCredential, listed: usize) -> bool {
-    let status = resource.status.as_ref();
-    let holds_one = status.is_some_and(|s| s.credential_id.is_some());
-    status.is_some_and(|s| s.create_requested_at.is_some())
+fn needs_claims(snapshot: &Snapshot, listed: usize) -> bool {
+    let (resource, status) = (&snapshot.resource, &snapshot.status);
+    snapshot.migrating
+        || status.create_requested_at.is_some()
         || resource.spec.adopt.is_some()
         || resource.metadata.deletion_timestamp.is_some()
-        || (listed >= crate::api::CREDENTIALS_PER_USER_PER_SERVICE && !holds_one)
+        || (listed >= crate::api::CREDENTIALS_PER_USER_PER_SERVICE
+            && status.credential_id.is_none())
 }
 
 /// With shards: adds the credential ids held by unrecorded resources that predate the records
@@ -409,7 +436,7 @@ pub(crate) async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot, freshnes
         .unwrap_or_default();
     // Without the scan, no claim is known: a decision that would need one waits (reported as
     // waiting for the caches) instead of taking a credential someone else holds.
-    let needed = needs_claims(&snapshot.resource, ids.len());
+    let needed = needs_claims(snapshot, ids.len());
     (snapshot.claimed_elsewhere, snapshot.claims_complete) = if needed {
         claims(ctx, &snapshot.resource, &ids).await
     } else {

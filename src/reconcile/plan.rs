@@ -367,8 +367,11 @@ pub(crate) fn owned_id<'a>(observed: &'a Observed<'_>) -> Option<&'a str> {
 }
 
 pub(crate) fn decide(observed: &Observed<'_>) -> Decision {
+    if let Some(revoke) = revocation(observed) {
+        return revoke;
+    }
     if let Some(stop) = gate(observed) {
-        return revocation(observed).unwrap_or(stop);
+        return stop;
     }
     let credentials = match &observed.credentials {
         Some(Ok(list)) => list,
@@ -942,8 +945,9 @@ pub(crate) fn decide_cleanup(
 /// Whether the pass must list the user although the gate stops it: the namespace may not use
 /// the user, and the resource holds credentials to revoke.
 pub(crate) fn revocation_needs_list(observed: &Observed<'_>) -> bool {
+    // Whatever else the spec gets wrong: an invalid spec must not keep a revoked credential
+    // alive (userName and serviceName are all a List needs, and they are immutable).
     observed.permission.is_err()
-        && observed.validity.is_ok()
         && observed.revocation != Revocation::Keep
         && (observed.status.credential_id.is_some()
             || observed.status.retiring_credential_id.is_some())
@@ -1063,6 +1067,7 @@ pub(crate) mod tests {
         pub(crate) claims_complete: bool,
         pub(crate) issued_at: Option<&'static str>,
         pub(crate) rollout_restart: bool,
+        pub(crate) revocation: Revocation,
     }
 
     impl Case {
@@ -1082,6 +1087,7 @@ pub(crate) mod tests {
                 claims_complete: true,
                 issued_at: None,
                 rollout_restart: false,
+                revocation: Revocation::default(),
             }
         }
 
@@ -1118,7 +1124,7 @@ pub(crate) mod tests {
                 old_secret: self.old_secret_credential.is_some(),
                 listed_from_snapshot: false,
                 sharded: false,
-                revocation: Revocation::default(),
+                revocation: self.revocation,
                 now: at(NOW),
             }
         }
@@ -1229,6 +1235,78 @@ pub(crate) mod tests {
                 existing: vec![]
             }
         );
+    }
+
+    fn revoked(mut c: Case) -> Case {
+        c.permission = Err(NotPermitted::NoUserAllowed {
+            namespace: "team-a".into(),
+        });
+        c
+    }
+
+    #[test]
+    fn a_lost_right_makes_the_held_credential_inactive() {
+        let c = revoked(Case::holding("ACCAHELD"));
+        assert!(revocation_needs_list(&c.observed()));
+        match c.decide() {
+            Decision::Revoke {
+                credential, delete, ..
+            } => {
+                assert_eq!(credential.id, "ACCAHELD");
+                assert!(!delete);
+            }
+            other => panic!("{other:?}"),
+        }
+        let script = script::for_decision(&c.observed(), c.decide());
+        assert_eq!(script.outcome, Reason::NotPermitted);
+        assert!(script.writes_iam);
+    }
+
+    #[test]
+    fn a_revoked_credential_already_inactive_is_reported_not_touched() {
+        let mut c = revoked(Case::holding("ACCAHELD"));
+        c.credentials = Some(Ok(vec![CredentialMetadata {
+            status: CredentialStatus::Inactive,
+            ..cred("ACCAHELD", NOW - 100)
+        }]));
+        match c.decide() {
+            Decision::Report {
+                reason: Reason::NotPermitted,
+                message,
+                ..
+            } => assert!(message.contains("ACCAHELD is Inactive"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn revocation_by_policy_deletes_or_keeps() {
+        let mut c = revoked(Case::holding("ACCAHELD"));
+        c.revocation = Revocation::Delete;
+        assert!(matches!(c.decide(), Decision::Revoke { delete: true, .. }));
+        c.revocation = Revocation::Keep;
+        assert!(!revocation_needs_list(&c.observed()));
+        assert_eq!(reason(&c.decide()), Reason::NotPermitted);
+        assert!(matches!(c.decide(), Decision::Report { .. }));
+    }
+
+    #[test]
+    fn an_invalid_spec_does_not_keep_a_revoked_credential_alive() {
+        let mut c = revoked(Case::holding("ACCAHELD"));
+        c.validity = Err(InvalidSpec("reserved key".into()));
+        assert!(revocation_needs_list(&c.observed()));
+        assert!(matches!(c.decide(), Decision::Revoke { .. }));
+    }
+
+    #[test]
+    fn nothing_held_nothing_revoked() {
+        let c = revoked(Case::new());
+        assert!(!revocation_needs_list(&c.observed()));
+        assert!(matches!(c.decide(), Decision::Report { .. }));
+        // A credential of the user the resource does not hold is never touched.
+        let mut c = revoked(Case::new());
+        c.credentials = Some(Ok(vec![cred("ACCAOTHER", NOW - 100)]));
+        assert!(matches!(c.decide(), Decision::Report { .. }));
     }
 
     #[test]

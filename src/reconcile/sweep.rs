@@ -21,7 +21,7 @@ use kube::ResourceExt;
 use kube::api::{Api, ListParams, PostParams};
 use tracing::{info, warn};
 
-use crate::api::{ALLOWED_USERS_ANNOTATION, DeletionPolicy, ServiceSpecificCredential};
+use crate::api::{ALLOWED_USERS_ANNOTATION, ServiceSpecificCredential};
 use crate::iam::{CredentialMetadata, IamError};
 use crate::reconcile::plan::ADOPTION_SKEW;
 use crate::reconcile::{Context, Error};
@@ -106,6 +106,11 @@ pub(crate) async fn run(ctx: Arc<Context>) {
             state = SweepState::default();
             continue;
         }
+        // The leader makes the epoch record at start, before tenants' resources can be
+        // reconciled, if no earlier operator did.
+        if let Err(error) = ctx.epoch().await {
+            warn!(%error, "could not read or make the epoch record");
+        }
         if let Err(error) = sweep_once(&ctx, &mut state).await {
             warn!(%error, "sweeping the records failed; trying again at the next round");
         }
@@ -125,11 +130,14 @@ async fn sweep_once(ctx: &Context, state: &mut SweepState) -> Result<(), Error> 
             })
         })
         .collect();
-    settle_unknown_creates(ctx, state, &records, &mine).await?;
+    settle_unknown_creates(ctx, state, &records, &mine).await;
     let names: Vec<String> = mine.iter().map(|r| r.name_any()).collect();
     state.missing_since.retain(|name, _| names.contains(name));
+    // One record that cannot be swept now holds up none of the others.
     for record in mine {
-        sweep_if_orphaned(ctx, state, record).await?;
+        if let Err(error) = sweep_if_orphaned(ctx, state, record).await {
+            warn!(%error, record = %record.name_any(), "could not sweep a record; trying again at the next round");
+        }
     }
     Ok(())
 }
@@ -166,7 +174,7 @@ async fn owner_exists(ctx: &Context, owner: &Owner) -> Result<bool, Error> {
 }
 
 /// Deletes (or releases) what `record` names once its resource has been gone for the grace
-/// period, then the record.
+/// period, then the record (or keeps it, holding nothing, while a Create may still take effect).
 async fn sweep_if_orphaned(
     ctx: &Context,
     state: &mut SweepState,
@@ -187,15 +195,21 @@ async fn sweep_if_orphaned(
     if since.elapsed() < ctx.config.sweep.orphan_grace {
         return Ok(());
     }
+    // Acted on as it is now, not as the round's list showed it.
+    let api = Api::<CredentialRecord>::all(ctx.client.clone());
+    let Some(record) = api.get_opt(&name).await? else {
+        state.missing_since.remove(&name);
+        return Ok(());
+    };
     let spec = &record.spec;
-    for id in spec.holding.ids() {
-        if spec.deletion_policy == DeletionPolicy::Retain {
-            info!(credential_id = %id, user = %spec.user_name, namespace = %owner.namespace,
-                resource = %owner.name,
-                "released a credential whose resource is gone (deletionPolicy Retain): kept in IAM");
-            ctx.observer.swept("released");
-            continue;
-        }
+    let (delete, release) = record::orphaned(&spec.holding, spec.deletion_policy);
+    for id in &release {
+        info!(credential_id = %id, user = %spec.user_name, namespace = %owner.namespace,
+            resource = %owner.name,
+            "released a credential whose resource is gone (deletionPolicy Retain): kept in IAM");
+        ctx.observer.swept("released");
+    }
+    for id in &delete {
         match ctx.iam.delete(&spec.user_name, id).await {
             Ok(()) | Err(IamError::CredentialNotFound { .. } | IamError::UserNotFound { .. }) => {
                 info!(credential_id = %id, user = %spec.user_name, namespace = %owner.namespace,
@@ -205,20 +219,30 @@ async fn sweep_if_orphaned(
             Err(error) => return Err(error.into()),
         }
     }
-    let api = Api::<CredentialRecord>::all(ctx.client.clone());
-    let precondition = kube::api::DeleteParams {
-        preconditions: Some(kube::api::Preconditions {
-            uid: record.uid(),
-            resource_version: record.resource_version(),
-        }),
-        ..Default::default()
-    };
-    match api.delete(&name, &precondition).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
-        Err(e) => return Err(e.into()),
+    match record::released(spec, ctx.clock.now()) {
+        Some(tombstone) => {
+            if tombstone != *spec {
+                let mut next = record.clone();
+                next.spec = tombstone;
+                api.replace(&name, &PostParams::default(), &next).await?;
+            }
+        }
+        None => {
+            let precondition = kube::api::DeleteParams {
+                preconditions: Some(kube::api::Preconditions {
+                    uid: record.uid(),
+                    resource_version: record.resource_version(),
+                }),
+                ..Default::default()
+            };
+            match api.delete(&name, &precondition).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+                Err(e) => return Err(e.into()),
+            }
+            state.missing_since.remove(&name);
+        }
     }
-    state.missing_since.remove(&name);
     Ok(())
 }
 
@@ -228,7 +252,7 @@ async fn settle_unknown_creates(
     state: &mut SweepState,
     all: &[CredentialRecord],
     mine: &[&CredentialRecord],
-) -> Result<(), Error> {
+) {
     let now = ctx.clock.now();
     let mut groups: BTreeMap<(String, String), Vec<&CredentialRecord>> = BTreeMap::new();
     for record in mine {
@@ -255,7 +279,14 @@ async fn settle_unknown_creates(
             .iter()
             .flat_map(|r| record::unknown_creates_open(&r.spec.unknown_creates, now))
             .collect();
-        let listed = ctx.iam.list(&records[0].spec.user_name, &service).await?;
+        let listed = match ctx.iam.list(&records[0].spec.user_name, &service).await {
+            Ok(listed) => listed,
+            Err(error) => {
+                warn!(%error, user = %records[0].spec.user_name, %service,
+                    "could not list the credentials unanswered Creates may have made");
+                continue;
+            }
+        };
         let found = unexplained(&listed, &held, &unknown);
         for c in &found {
             seen_unexplained.push(c.id.clone());
@@ -274,21 +305,10 @@ async fn settle_unknown_creates(
         }
         match settle(&found, unknown.len()) {
             Settlement::Nothing => {}
-            Settlement::Remove(ids) if may_manage(ctx, &records, &user).await? => {
-                for id in &ids {
-                    match ctx.iam.delete(&records[0].spec.user_name, id).await {
-                        Ok(()) | Err(IamError::CredentialNotFound { .. }) => {
-                            info!(credential_id = %id, user = %records[0].spec.user_name, %service,
-                                "removed a credential made by a Create whose answer never came (nobody holds its password)");
-                            ctx.observer.swept("late_create");
-                        }
-                        Err(error) => return Err(error.into()),
-                    }
-                }
-                // As many unanswered Creates are settled as credentials were removed, oldest first.
-                let mut settled = ids.len();
-                for record in &records {
-                    settled = close_unknown_creates(ctx, record, settled).await?;
+            Settlement::Remove(ids) if may_manage(ctx, &records, &user).await.unwrap_or(false) => {
+                if let Err(error) = remove_late(ctx, &records, &service, &found, &unknown).await {
+                    warn!(%error, credential_ids = %ids.join(", "),
+                        "could not remove what unanswered Creates made; trying again at the next round");
                 }
             }
             Settlement::Remove(ids) | Settlement::Unclaimed(ids) => {
@@ -305,7 +325,62 @@ async fn settle_unknown_creates(
         .unexplained_since
         .retain(|id, _| seen_unexplained.contains(id));
     ctx.observer.unclaimed(unclaimed);
+}
+
+/// Deletes `found` (credentials only unanswered Creates can have made) and drops from the
+/// records the Creates that made them.
+async fn remove_late(
+    ctx: &Context,
+    records: &[&CredentialRecord],
+    service: &str,
+    found: &[&CredentialMetadata],
+    unknown: &[UnknownCreate],
+) -> Result<(), Error> {
+    let user = &records[0].spec.user_name;
+    for credential in found {
+        let id = &credential.id;
+        match ctx.iam.delete(user, id).await {
+            Ok(()) | Err(IamError::CredentialNotFound { .. }) => {
+                info!(credential_id = %id, %user, %service,
+                    "removed a credential made by a Create whose answer never came (nobody holds its password)");
+                ctx.observer.swept("late_create");
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    let settled = matched_creates(found, unknown);
+    for record in records {
+        close_unknown_creates(ctx, record, &settled).await?;
+    }
     Ok(())
+}
+
+/// The unanswered Creates that made `found`: for each credential, oldest first, the latest
+/// Create not yet matched that was announced before it was made.
+pub(crate) fn matched_creates(
+    found: &[&CredentialMetadata],
+    unknown: &[UnknownCreate],
+) -> Vec<UnknownCreate> {
+    let skew = jiff::SignedDuration::try_from(ADOPTION_SKEW).unwrap_or_default();
+    let mut credentials: Vec<&&CredentialMetadata> = found.iter().collect();
+    credentials.sort_by_key(|c| c.create_date);
+    let mut left: Vec<&UnknownCreate> = unknown.iter().collect();
+    left.sort_by_key(|u| u.requested_at.0);
+    let mut matched = Vec::new();
+    for credential in credentials {
+        let made_by = left.iter().rposition(|u| {
+            u.requested_at
+                .0
+                .checked_sub(skew)
+                .unwrap_or(u.requested_at.0)
+                <= credential.create_date
+                && !u.credentials_before.contains(&credential.id)
+        });
+        if let Some(i) = made_by {
+            matched.push(left.remove(i).clone());
+        }
+    }
+    matched
 }
 
 fn user_service(record: &CredentialRecord) -> (String, String) {
@@ -345,28 +420,25 @@ async fn may_manage(
     Ok(true)
 }
 
-/// Drops up to `settled` of a record's unanswered Creates (oldest first) once what they made
-/// was removed; returns how many are left to drop from other records.
+/// Drops the `settled` unanswered Creates from `record` (those it holds).
 async fn close_unknown_creates(
     ctx: &Context,
     record: &CredentialRecord,
-    settled: usize,
-) -> Result<usize, Error> {
+    settled: &[UnknownCreate],
+) -> Result<(), Error> {
     let mut next = record.clone();
-    next.spec.unknown_creates.sort_by_key(|c| c.requested_at.0);
-    let dropped = settled.min(next.spec.unknown_creates.len());
-    if dropped == 0 {
-        return Ok(settled);
+    next.spec.unknown_creates.retain(|c| !settled.contains(c));
+    if next.spec.unknown_creates.len() == record.spec.unknown_creates.len() {
+        return Ok(());
     }
-    next.spec.unknown_creates.drain(..dropped);
     match Api::<CredentialRecord>::all(ctx.client.clone())
         .replace(&record.name_any(), &PostParams::default(), &next)
         .await
     {
-        Ok(_) => Ok(settled - dropped),
-        // Moved on meanwhile (a pass recorded something): the next round looks again, and finds
-        // nothing unexplained for what was removed.
-        Err(kube::Error::Api(e)) if e.code == 409 || e.code == 404 => Ok(settled - dropped),
+        Ok(_) => Ok(()),
+        // Moved on meanwhile: the next round looks again, and finds nothing unexplained for
+        // what was removed.
+        Err(kube::Error::Api(e)) if e.code == 409 || e.code == 404 => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
@@ -425,6 +497,21 @@ mod tests {
         let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["LATE"]);
         assert_eq!(listed[0].status, CredentialStatus::Active);
+    }
+
+    #[test]
+    fn each_removed_credential_settles_the_create_announced_last_before_it() {
+        let found = [cred("LATE", 1_090)];
+        let refs: Vec<&CredentialMetadata> = found.iter().collect();
+        let creates = [
+            unknown(1_000, &[]),
+            unknown(1_080, &[]),
+            unknown(1_100, &[]),
+        ];
+        assert_eq!(matched_creates(&refs, &creates), vec![unknown(1_080, &[])]);
+        // A Create whose ids before already held it cannot have made it.
+        let creates = [unknown(1_000, &[]), unknown(1_080, &["LATE"])];
+        assert_eq!(matched_creates(&refs, &creates), vec![unknown(1_000, &[])]);
     }
 
     #[test]

@@ -344,3 +344,61 @@ async fn revoking_a_namespaces_right_deactivates_and_restoring_it_reactivates() 
     assert_eq!(h.iam_call_count("ResetServiceSpecificCredential"), 0);
     h.assert_no_secret_leaks().await;
 }
+
+/// An upgrade from a version without records: the ids status names are taken into the record
+/// once, only where IAM lists them for the user and no other resource holds them; nothing is
+/// created or reset for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_older_than_the_records_is_taken_into_its_record_once() {
+    let mut h = Harness::start().await;
+    h.apply(codecommit_in(NS, "old", "sofia")).await;
+    let old = h.wait_ready("old").await;
+    let held = status(&old).credential_id.unwrap();
+    let (by_hand, _, _) = create_by_hand(&h, "developer").await;
+    wildcard_apply(&h, "forger", "anika").await;
+    h.wait_ready("forger").await;
+    assert!(h.stop_operator().await);
+    // As a version without records left them: none.
+    let records = Api::<ssc_operator::record::CredentialRecord>::all(h.client());
+    for r in records.list(&Default::default()).await.unwrap() {
+        records
+            .delete(&r.metadata.name.unwrap(), &Default::default())
+            .await
+            .unwrap();
+    }
+    // Before the upgrade, the tenant wrote another user's credential into its status.
+    forge_status(&h, "forger", json!({"credentialId": by_hand})).await;
+    let resets = h.iam_call_count("ResetServiceSpecificCredential");
+    h.start_operator().await;
+    let uid = old.metadata.uid.clone().unwrap();
+    let recorded = eventually(20, || async {
+        records
+            .get_opt(&uid)
+            .await
+            .unwrap()
+            .is_some_and(|r| r.spec.holding.credential_id.as_deref() == Some(held.as_str()))
+    })
+    .await;
+    assert!(
+        recorded,
+        "the held credential was not taken into the record"
+    );
+    let old = h.wait_ready("old").await;
+    assert_eq!(status(&old).credential_id.as_deref(), Some(held.as_str()));
+    let forger = h
+        .wait_for("forger", "its own credential again", |r| {
+            status(r)
+                .credential_id
+                .as_deref()
+                .is_some_and(|id| id != by_hand)
+                && r.ready_condition().is_some_and(|c| c.status == "True")
+        })
+        .await;
+    assert_eq!(forger.spec.user_name, "anika");
+    assert_eq!(
+        h.iam_call_count("ResetServiceSpecificCredential"),
+        resets,
+        "nothing was reset: the by-hand credential is another user's, never taken"
+    );
+    assert!(iam_ids(&h, "developer").await.contains(&by_hand));
+}

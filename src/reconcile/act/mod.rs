@@ -408,6 +408,7 @@ impl<'a> Run<'a> {
             self.fenced_status_patch(status_merge_patch(&self.live, &new))
                 .await?;
         }
+        self.record.status_written(&new);
         self.live = new.clone();
         self.written = new;
         Ok(())

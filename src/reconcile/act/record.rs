@@ -23,7 +23,13 @@ pub(super) struct Keeper {
     migrating: bool,
     /// This pass's Create got an answer (a credential or a definite refusal).
     create_answered: bool,
+    /// The intent status is known to carry: only such an intent was followed by a Create.
+    announced: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
 }
+
+/// At most this many unanswered Creates are kept per record: IAM holds at most two credentials
+/// of a user for a service, so more cannot all have made one that still exists.
+const MAX_UNKNOWN_CREATES: usize = 2;
 
 impl Keeper {
     pub(super) fn new(snapshot: &Snapshot) -> Self {
@@ -32,11 +38,17 @@ impl Keeper {
             observed: Holding::of(&snapshot.status),
             migrating: snapshot.migrating,
             create_answered: false,
+            announced: snapshot.raw_status.create_requested_at.clone(),
         }
     }
 
     pub(super) fn create_answered(&mut self) {
         self.create_answered = true;
+    }
+
+    /// Status now carries `status` (written, or found to be so already).
+    pub(super) fn status_written(&mut self, status: &ServiceSpecificCredentialStatus) {
+        self.announced = status.create_requested_at.clone();
     }
 
     /// The record as it must be for a resource whose status is `status`: `None` when it
@@ -59,9 +71,19 @@ impl Keeper {
             .as_ref()
             .map(|r| r.spec.clone())
             .unwrap_or_default();
-        spec.unknown_creates
-            .extend(unanswered_create(before, &holding, self.create_answered));
+        spec.unknown_creates.extend(unanswered_create(
+            before,
+            &holding,
+            self.create_answered,
+            self.announced.as_ref(),
+        ));
         spec.unknown_creates = record::unknown_creates_open(&spec.unknown_creates, now);
+        spec.unknown_creates.sort_by_key(|c| c.requested_at.0);
+        let excess = spec
+            .unknown_creates
+            .len()
+            .saturating_sub(MAX_UNKNOWN_CREATES);
+        spec.unknown_creates.drain(..excess);
         spec.holding = holding;
         spec.owner = Some(Owner {
             namespace: snapshot.namespace.clone(),
@@ -142,17 +164,28 @@ impl Keeper {
     }
 }
 
-/// Deletes the record of a resource whose cleanup is done: what it held is deleted (or, with
-/// Retain, released to whoever keeps it).
+/// Drops what the record of a resource whose cleanup is done holds (deleted, or with Retain
+/// released to whoever keeps it). The record itself goes too, unless a Create may still take
+/// effect (an intent not answered, or unanswered Creates inside their window): then it stays,
+/// holding nothing, for the sweep to settle and delete.
 pub(crate) async fn forget(ctx: &Context, snapshot: &Snapshot) -> Result<(), Error> {
     let uid = snapshot.resource.uid().unwrap_or_default();
     let api = Api::<CredentialRecord>::all(ctx.client.clone());
-    match api
-        .delete(&record::record_name(&uid), &Default::default())
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(e.into()),
+    let name = record::record_name(&uid);
+    let Some(current) = api.get_opt(&name).await? else {
+        return Ok(());
+    };
+    match record::released(&current.spec, ctx.clock.now()) {
+        Some(tombstone) => {
+            let mut next = current.clone();
+            next.spec = tombstone;
+            api.replace(&name, &PostParams::default(), &next).await?;
+        }
+        None => match api.delete(&name, &Default::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        },
     }
+    Ok(())
 }
