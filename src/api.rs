@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 /// The finalizer that makes deletion wait for the IAM credential to be deleted (or retained).
 pub const FINALIZER: &str = "iam.ssc-operator.dev/cleanup";
-/// Annotation on the resource: a new value asks for one on-demand rotation.
+/// Annotation on the resource: a new value asks for one on-demand rotation. A value longer than
+/// 256 bytes is read (and recorded as handled) as `sha256:<hex>` of it.
 pub const ROTATE_ANNOTATION: &str = "iam.ssc-operator.dev/rotate";
 /// Annotation on a Namespace: comma-separated globs of IAM user names its resources may use.
 pub const ALLOWED_USERS_ANNOTATION: &str = "iam.ssc-operator.dev/allowed-users";

@@ -13,6 +13,36 @@ pub(crate) fn check(selector: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The label keys a selector that passed [`check`] reads, once each.
+pub(crate) fn keys(selector: &str) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for requirement in split_requirements(selector).unwrap_or_default() {
+        let key = requirement_key(requirement.trim()).to_string();
+        if !key.is_empty() && !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+/// The key of one requirement, read as [`check_requirement`] reads it.
+fn requirement_key(requirement: &str) -> &str {
+    if let Some(key) = requirement.strip_prefix('!') {
+        return key.trim();
+    }
+    for operator in ["!=", "==", "="] {
+        if let Some((key, _)) = requirement.split_once(operator) {
+            return key.trim();
+        }
+    }
+    for operator in ["notin", "in"] {
+        if let Some((key, _)) = set_requirement(requirement, operator) {
+            return key;
+        }
+    }
+    requirement
+}
+
 /// Splits on the commas that are not inside a `( … )` value set.
 fn split_requirements(selector: &str) -> Result<Vec<&str>, String> {
     let mut parts = Vec::new();
@@ -139,7 +169,25 @@ fn is_label_token(token: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::check;
+    use super::{check, keys};
+
+    #[test]
+    fn keys_are_read_from_every_kind_of_requirement() {
+        for (selector, expected) in [
+            ("ssc-operator.dev/shard=a", vec!["ssc-operator.dev/shard"]),
+            ("shard==a", vec!["shard"]),
+            ("shard != b", vec!["shard"]),
+            ("shard", vec!["shard"]),
+            ("!shard", vec!["shard"]),
+            ("shard in (a, b)", vec!["shard"]),
+            ("shard notin (c),tier=gold", vec!["shard", "tier"]),
+            ("shard in(a,b),shard!=c", vec!["shard"]),
+            ("shard\tin (a)", vec!["shard"]),
+            ("team=", vec!["team"]),
+        ] {
+            assert_eq!(keys(selector), expected, "{selector}");
+        }
+    }
 
     #[test]
     fn selectors_kube_apiserver_accepts_pass() {

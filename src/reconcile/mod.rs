@@ -3,6 +3,7 @@
 //! the steps; both pure) and acts ([`act`] carries the steps out).
 
 mod act;
+mod cache;
 pub mod conditions;
 mod events;
 mod failure;
@@ -548,6 +549,12 @@ pub async fn run(
     // One controller per watched namespace (their watches need only namespaced RBAC), or one
     // for the whole cluster; they share the IAM client, its rate limiter and the backoff state.
     let shutdown = shutdown.shared();
+    // The labels the shard selector reads: kept in the cache with the resource.
+    let label_keys: Vec<String> = config
+        .shard_selector
+        .as_deref()
+        .map(crate::selector::keys)
+        .unwrap_or_default();
     let controllers: Vec<_> = scopes(&config.watch_namespaces)
         .into_iter()
         .map(|namespace| {
@@ -558,20 +565,22 @@ pub async fn run(
                 ),
                 None => (Api::all(client.clone()), Api::all(client.clone())),
             };
-            // Secrets: metadata only and just ours (kube-runtime's `owns` uses a metadata
-            // watch and keeps no cache); a reconcile GETs the one it needs.
+            // Secrets: metadata only and just ours; kube-runtime's `owns` maps each to its
+            // owners' references and keeps no cache of them (so a tenant's annotations on a
+            // labelled Secret are never held); a reconcile GETs the one it needs.
             let secret_watch = watcher::Config::default()
                 .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"));
             let mut resource_watch = watcher::Config::default();
             if let Some(selector) = &config.shard_selector {
                 resource_watch = resource_watch.labels(selector);
             }
-            // The cache keeps what reconciles read; managedFields (often the larger part of a
-            // small object) are dropped before it.
+            // The cache keeps only what reconciles read (see `cache`): tenants' annotations,
+            // labels and managedFields are dropped before it.
             let (reader, writer) = reflector::store();
+            let label_keys = label_keys.clone();
             let resources = watcher(resources, resource_watch)
                 .default_backoff()
-                .modify(|resource| resource.managed_fields_mut().clear())
+                .modify(move |resource| cache::trim_for_cache(resource, &label_keys))
                 .reflect(writer)
                 .applied_objects();
             Controller::for_stream(resources, reader)

@@ -769,3 +769,60 @@ async fn a_reset_whose_secret_write_fails_is_not_ready() {
             .await
     );
 }
+
+/// What a tenant piles into a resource's metadata (annotations, labels, kubectl's copy of the last
+/// applied manifest) is not what the operator holds: its cache keeps the metadata it reads (the
+/// rotate annotation, the finalizer) and drops the rest, and it still works from that copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_bulk_in_a_resources_metadata_is_not_cached() {
+    let h = Harness::start().await;
+    let mut manifest = codecommit_in(NS, "bulky", "sofia");
+    let bulk = "x".repeat(200 * 1024);
+    manifest["metadata"]["annotations"] = json!({
+        "tenant.example/bulk": bulk,
+        "kubectl.kubernetes.io/last-applied-configuration": "{\"kind\":\"ServiceSpecificCredential\"}",
+        "iam.ssc-operator.dev/not-read": "y".repeat(1024),
+    });
+    manifest["metadata"]["labels"] = json!({"team": "a"});
+    h.apply(manifest).await;
+    h.wait_ready("bulky").await;
+    h.request_rotation("bulky", "now").await;
+    let rotated = h
+        .wait_for("bulky", "the rotate request handled", |r| {
+            r.status
+                .as_ref()
+                .and_then(|s| s.handled_rotate_request.as_deref())
+                == Some("now")
+        })
+        .await;
+    assert!(rotated.annotations().contains_key("tenant.example/bulk"));
+
+    // The cache catches up with the last status write.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let cached = loop {
+        let cached = h.cached("bulky").expect("bulky is cached");
+        if cached.resource_version() == rotated.resource_version()
+            || tokio::time::Instant::now() > deadline
+        {
+            break cached;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let held = serde_json::to_vec(cached.as_ref()).unwrap().len();
+    println!(
+        "cached copy of bulky: {held} bytes as JSON; annotations {:?}; labels {:?}",
+        cached.annotations().keys().collect::<Vec<_>>(),
+        cached.labels()
+    );
+    assert_eq!(
+        cached.annotations().keys().collect::<Vec<_>>(),
+        [ssc_operator::api::ROTATE_ANNOTATION],
+        "only the annotation the operator reads"
+    );
+    assert!(cached.labels().is_empty(), "{:?}", cached.labels());
+    assert!(cached.metadata.managed_fields.is_none());
+    assert_eq!(cached.finalizers(), [ssc_operator::api::FINALIZER]);
+    assert_eq!(cached.spec, rotated.spec);
+    assert_eq!(cached.status, rotated.status);
+    assert!(held < 8 * 1024, "the cache holds {held} bytes of bulky");
+}

@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::reflector::{ObjectRef, Store};
 use serde_json::json;
 use ssc_operator::api::ServiceSpecificCredential;
 use ssc_operator::iam::{AwsIam, IamError, IamLimits, IamObserver};
@@ -136,12 +137,33 @@ impl IamObserver for IamCalls {
     }
 }
 
+/// The running controllers' watch caches, as the operator hands them to its metrics: what the
+/// operator holds of each resource.
+#[derive(Default)]
+pub struct Caches(Mutex<Vec<Store<ServiceSpecificCredential>>>);
+
+impl reconcile::ReconcileObserver for Caches {
+    fn reconciled(
+        &self,
+        _: &ObjectRef<ServiceSpecificCredential>,
+        _: Result<reconcile::conditions::Reason, &reconcile::Error>,
+        _: Duration,
+    ) {
+    }
+
+    fn watch(&self, caches: Vec<Store<ServiceSpecificCredential>>) {
+        *self.0.lock().unwrap() = caches;
+    }
+}
+
 pub struct Harness {
     pub kube: ApiServer,
     pub emulator: EmulatorHandle,
     pub iam_sdk: aws_sdk_iam::Client,
     /// Every IAM call the operator made, across restarts.
     pub iam_calls: Arc<IamCalls>,
+    /// The running operator's watch caches.
+    caches: Arc<Caches>,
     options: Options,
     operator: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     http: reqwest::Client,
@@ -188,6 +210,7 @@ impl Harness {
             emulator,
             iam_sdk,
             iam_calls: Arc::default(),
+            caches: Arc::default(),
             options,
             operator: None,
             http: reqwest::Client::new(),
@@ -227,8 +250,9 @@ impl Harness {
         };
         let (tx, rx) = oneshot::channel::<()>();
         let client = self.operator_client();
+        let caches: Arc<dyn reconcile::ReconcileObserver> = self.caches.clone();
         let task = tokio::spawn(async move {
-            reconcile::run(client, iam, config, None, async move {
+            reconcile::run(client, iam, config, Some(caches), async move {
                 let _ = rx.await;
             })
             .await;
@@ -390,6 +414,17 @@ impl Harness {
 
     pub async fn get(&self, name: &str) -> Option<ServiceSpecificCredential> {
         self.resources().get_opt(name).await.expect("get")
+    }
+
+    /// The running operator's cached copy of `name` in [`NS`] (what a reconcile is handed).
+    pub fn cached(&self, name: &str) -> Option<Arc<ServiceSpecificCredential>> {
+        let key = ObjectRef::new(name).within(NS);
+        self.caches
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .find_map(|store| store.get(&key))
     }
 
     /// Waits until the resource satisfies `done`; panics with its last state otherwise.
