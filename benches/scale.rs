@@ -14,6 +14,12 @@
 //! - `SSC_BENCH_KUBECONFIG` and `SSC_BENCH_IAM_ENDPOINT` — a real cluster (with the CRD
 //!   installed) and IAM endpoint (e.g. the chart's emulator, port-forwarded) instead of the
 //!   stand-in and the in-process emulator; Kubernetes requests are then not counted.
+//! - `SSC_BENCH_BIN` — the operator binary to run (default: this tree's), e.g. an earlier build
+//!   to compare against
+//! - `SSC_BENCH_SCENARIO=tenant-bulk` — instead of the scale run: what tenants' bulk in metadata
+//!   costs the operator. `SSC_BENCH_BULK_N` resources (default 40) and as many Secrets carrying
+//!   the operator's label; then `SSC_BENCH_BULK_KIB` (default 250) of annotations on each
+//!   resource, then on each Secret; the operator's RSS growth per MiB of annotations after each.
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::{Child, Command, Stdio};
@@ -33,6 +39,11 @@ use ssc_operator::api::ServiceSpecificCredential;
 const NS: &str = "ssc-bench";
 const SERVICES: [&str; 2] = ["codecommit.amazonaws.com", "cassandra.amazonaws.com"];
 const BIN: &str = env!("CARGO_BIN_EXE_ssc-operator");
+
+/// The operator binary: `SSC_BENCH_BIN`, or this tree's.
+fn bin() -> String {
+    std::env::var("SSC_BENCH_BIN").unwrap_or_else(|_| BIN.to_string())
+}
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -140,10 +151,10 @@ impl Operator {
         let mut command = match wrap.split_first() {
             Some((program, args)) => {
                 let mut command = Command::new(program);
-                command.args(args).arg(BIN);
+                command.args(args).arg(bin());
                 command
             }
-            None => Command::new(BIN),
+            None => Command::new(bin()),
         };
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command
@@ -576,12 +587,123 @@ async fn scenario(n: usize, iam_rate: u32, resync_secs: u64) {
     drop(operator);
 }
 
+/// `SSC_BENCH_SCENARIO=tenant-bulk`: RSS growth of the operator per MiB of annotations tenants
+/// put on its resources and on Secrets carrying its label (issue 17, finding 5).
+async fn tenant_bulk(n: usize, kib: usize) {
+    let target = target().await;
+    let namespaces: Api<Namespace> = Api::all(target.client.clone());
+    let _ = namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap(),
+        )
+        .await;
+    let users: Vec<String> = (0..n).map(|i| format!("bulk-user-{i}")).collect();
+    create_users(&target.iam_endpoint, &users).await;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    watch(&target.client, seen.clone());
+    // A resync longer than the run: what is measured is what the operator holds, not a pass.
+    let operator = Operator::start(&target, 10_000, 3600);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    println!(
+        "\ntenant bulk: {n} resources and {n} Secrets labelled {}={}, {kib} KiB of annotations on each (binary {})",
+        ssc_operator::secret::MANAGED_BY_LABEL,
+        ssc_operator::secret::MANAGED_BY_VALUE,
+        bin()
+    );
+    println!("  operator idle: RSS {:.1} MiB", operator.rss_mib());
+
+    let resources: Api<ServiceSpecificCredential> = Api::namespaced(target.client.clone(), NS);
+    let secrets: Api<Secret> = Api::namespaced(target.client.clone(), NS);
+    for (i, user) in users.iter().enumerate() {
+        let r: ServiceSpecificCredential = serde_json::from_value(json!({
+            "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "ServiceSpecificCredential",
+            "metadata": {"name": format!("bulk-{i}"), "namespace": NS},
+            "spec": {"userName": user, "serviceName": SERVICES[0]}
+        }))
+        .unwrap();
+        resources.create(&PostParams::default(), &r).await.unwrap();
+        let s: Secret = serde_json::from_value(json!({
+            "metadata": {"name": format!("tenant-{i}"), "namespace": NS, "labels": {
+                ssc_operator::secret::MANAGED_BY_LABEL: ssc_operator::secret::MANAGED_BY_VALUE
+            }},
+            "stringData": {"note": "a tenant's own Secret, carrying the operator's label"}
+        }))
+        .unwrap();
+        secrets.create(&PostParams::default(), &s).await.unwrap();
+    }
+    wait_until(
+        "Ready",
+        Duration::from_secs(300),
+        || seen.lock().unwrap().ready.len(),
+        n,
+    )
+    .await;
+    let settle = Duration::from_secs(10);
+    tokio::time::sleep(settle).await;
+    let (_, heap) = operator.rss_split_mib();
+    let baseline = (operator.rss_mib(), heap);
+    println!(
+        "  {n} Ready, {n} labelled Secrets, no bulk: RSS {:.1} MiB ({:.1} heap)",
+        baseline.0, baseline.1
+    );
+
+    let bulk = "x".repeat(kib * 1024);
+    let patch = json!({"metadata": {"annotations": {"tenant.example/bulk": bulk}}});
+    let mib = (n * kib) as f64 / 1024.0;
+    let mut before = baseline;
+    for (what, api_name) in [("resources", "bulk"), ("Secrets", "tenant")] {
+        for i in 0..n {
+            let name = format!("{api_name}-{i}");
+            if what == "resources" {
+                resources
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .unwrap();
+            } else {
+                secrets
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .unwrap();
+            }
+        }
+        tokio::time::sleep(settle).await;
+        let (_, heap) = operator.rss_split_mib();
+        let now = (operator.rss_mib(), heap);
+        println!(
+            "  + {mib:.1} MiB of annotations on the {what}: RSS {:.1} MiB ({:.1} heap), {:+.2} MiB = {:.3} MiB per MiB ({:+.2} MiB heap)",
+            now.0,
+            now.1,
+            now.0 - before.0,
+            (now.0 - before.0) / mib,
+            now.1 - before.1
+        );
+        before = now;
+    }
+    println!(
+        "  in all: {:.1} MiB of annotations, RSS {:.1} -> {:.1} MiB = {:.3} MiB per MiB; peak RSS {:.1} MiB",
+        2.0 * mib,
+        baseline.0,
+        before.0,
+        (before.0 - baseline.0) / (2.0 * mib),
+        operator.peak_rss_mib()
+    );
+    drop(operator);
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
+    if std::env::var("SSC_BENCH_SCENARIO").as_deref() == Ok("tenant-bulk") {
+        runtime.block_on(tenant_bulk(
+            env_or("SSC_BENCH_BULK_N", 40),
+            env_or("SSC_BENCH_BULK_KIB", 250),
+        ));
+        return;
+    }
     let counts: String = env_or("SSC_BENCH_N", "1000".to_string());
     let rate = env_or("SSC_BENCH_IAM_RATE", 10_000u32);
     let resync = env_or("SSC_BENCH_RESYNC_SECS", 20u64);
