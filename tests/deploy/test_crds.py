@@ -1,6 +1,7 @@
-"""The generated CRD (crds/, from `ssc-operator crd`) and its copies in the chart
-(files/crds/, rendered by templates/crds.yaml) and in deploy/ must be identical;
-deploy/sync-crds.sh makes them so. The chart renders each copy's spec verbatim."""
+"""The generated CRDs (crds/, from `ssc-operator crd`: the ServiceSpecificCredential and the
+operator's own CredentialRecord) and their copies in the chart (files/crds/, rendered by
+templates/crds.yaml) and in deploy/ must be identical; deploy/sync-crds.sh makes them so. The
+chart renders each copy's spec verbatim."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ CRDS = ROOT / "crds"
 CHART_CRDS = "charts/ssc-operator/files/crds"
 COPIES = {CHART_CRDS: CHART / "files" / "crds", "deploy/crds": DEPLOY / "crds"}
 KEEP = "helm.sh/resource-policy"
+SSC_CRD = "servicespecificcredentials.iam.ssc-operator.dev"
+RECORD_CRD = "credentialrecords.iam.ssc-operator.dev"
 
 
 def generated() -> list:
@@ -50,7 +53,7 @@ def test_deploy_kustomization_lists_every_crd():
 def test_crd_is_what_rbac_and_the_health_check_expect():
     files = generated()
     crds = [yaml.safe_load(f.read_text()) for f in files]
-    [crd] = [c for c in crds if c["metadata"]["name"] == "servicespecificcredentials.iam.ssc-operator.dev"]
+    [crd] = [c for c in crds if c["metadata"]["name"] == SSC_CRD]
     spec = crd["spec"]
     assert spec["group"] == "iam.ssc-operator.dev"
     assert spec["scope"] == "Namespaced"
@@ -63,6 +66,25 @@ def test_crd_is_what_rbac_and_the_health_check_expect():
     status = v1alpha1["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
     assert "observedGeneration" in status and "conditions" in status
     assert "observedGeneration" in status["conditions"]["items"]["properties"]
+
+
+def test_record_crd_is_what_rbac_expects():
+    """The operator's records: cluster-scoped (no namespaced Role can reach them, and the RBAC
+    grants them through a ClusterRole only), in the operator's group, plural credentialrecords."""
+    files = generated()
+    crds = {c["metadata"]["name"]: c for c in (yaml.safe_load(f.read_text()) for f in files)}
+    assert set(crds) == {SSC_CRD, RECORD_CRD}, "crds/ holds exactly the two CRDs of `ssc-operator crd`"
+    spec = crds[RECORD_CRD]["spec"]
+    assert spec["group"] == "iam.ssc-operator.dev"
+    assert spec["scope"] == "Cluster"
+    assert spec["names"]["plural"] == "credentialrecords"
+    assert spec["names"]["kind"] == "CredentialRecord"
+    assert spec["names"]["shortNames"] == ["sscrecord"]
+    [v1alpha1] = [v for v in spec["versions"] if v["name"] == "v1alpha1"]
+    assert v1alpha1["served"] and v1alpha1["storage"]
+    # No subresources: the operator writes the whole object (PUT), RBAC grants no .../status.
+    assert not v1alpha1.get("subresources")
+    assert "spec" in v1alpha1["schema"]["openAPIV3Schema"]["properties"]
 
 
 def test_sync_script_copies_and_is_idempotent(tmp_path):
@@ -111,7 +133,9 @@ def chart_default():
 def test_chart_renders_each_crd_verbatim_with_the_keep_annotation(chart_default):
     files = generated()
     rendered = {c["metadata"]["name"]: c for c in chart_default.kind("CustomResourceDefinition")}
-    assert [c["metadata"]["name"] for c in chart_default.crds_applied] == sorted(rendered)
+    assert sorted(rendered) == sorted(yaml.safe_load(f.read_text())["metadata"]["name"] for f in files)
+    # Helm creates the objects of one kind concurrently: the order it applies them in varies.
+    assert sorted(c["metadata"]["name"] for c in chart_default.crds_applied) == sorted(rendered)
     for f in files:
         text = f.read_text()
         canonical = yaml.safe_load(text)
@@ -128,8 +152,10 @@ def test_chart_renders_each_crd_verbatim_with_the_keep_annotation(chart_default)
 
 
 def test_crds_keep_false_drops_the_annotation():
-    [crd] = helm.render({"crds": {"keep": False}}).kind("CustomResourceDefinition")
-    assert KEEP not in crd["metadata"].get("annotations", {})
+    crds = helm.render({"crds": {"keep": False}}).kind("CustomResourceDefinition")
+    assert sorted(c["metadata"]["name"] for c in crds) == [RECORD_CRD, SSC_CRD]
+    for crd in crds:
+        assert KEEP not in crd["metadata"].get("annotations", {})
 
 
 def test_crds_disabled_renders_no_crd():
@@ -142,7 +168,7 @@ def test_chart_refuses_a_crd_file_it_cannot_render_verbatim(tmp_path):
     """A copy whose metadata has more than the name (the template would drop it) fails the install."""
     chart = tmp_path / "ssc-operator"
     shutil.copytree(CHART, chart)
-    [f] = sorted((chart / "files" / "crds").glob("*.yaml"))
+    f = sorted((chart / "files" / "crds").glob("*.yaml"))[0]
     text = f.read_text()
     f.write_text(text.replace("\nspec:\n", "\n  labels: {a: b}\nspec:\n", 1))
     with pytest.raises(helm.sdk().InstallError) as err:

@@ -38,7 +38,7 @@ def fullname(release: str) -> str:
 def expected_args(v: dict, release: str, namespace: str) -> list[str]:
     """The chart's contract with `ssc-operator run` (the agreed flags)."""
     name = fullname(release)
-    args = ["run", f"--policy={v['policy']}"]
+    args = ["run", f"--policy={v['policy']}", f"--revocation={v['revocation']}"]
     if v["watchNamespaces"]:
         args.append(f"--watch-namespace={','.join(v['watchNamespaces'])}")
     if v["emulator"]["enabled"]:
@@ -59,6 +59,7 @@ def expected_args(v: dict, release: str, namespace: str) -> list[str]:
         args.append(f"--shard-selector={v['shardSelector']}")
     args += [
         f"--resync-interval={v['resyncInterval']}",
+        f"--orphan-grace={v['orphanGrace']}",
         f"--concurrency={v['concurrency']}",
         f"--http-addr=0.0.0.0:{v['metrics']['port']}",
         f"--log-format={v['logFormat']}",
@@ -114,6 +115,8 @@ CASES = {
     "network-policy-emulator": {"networkPolicy": {"enabled": True}, "emulator": {"enabled": True}},
     "single-replica": {"leaderElection": {"enabled": False}, "replicaCount": 1},
     "permissive": {"policy": "permissive"},
+    "revocation-delete": {"revocation": "delete", "orphanGrace": "1h30m"},
+    "revocation-keep": {"revocation": "keep", "orphanGrace": "30s", "watchNamespaces": ["team-a"]},
     "shard": {"shardSelector": "ssc-operator.dev/shard in (a, b)"},
     "shard-a": {"shardSelector": "ssc-operator.dev/shard=a"},
     "shard-b": {"shardSelector": "ssc-operator.dev/shard=b"},
@@ -312,6 +315,18 @@ def test_render(case, renders):
         assert not restart
     assert not [rule for o in r.objects for rule in o.get("rules", [])
                 if "apps" in rule["apiGroups"] and not o["metadata"]["name"].endswith("-rollout-restart")]
+    # The operator's records (cluster-scoped): in its ClusterRole, or with watchNamespaces (Roles
+    # cannot grant them) in a ClusterRole of their own; never in a Role or an aggregated role.
+    granting = sorted((o["kind"], o["metadata"]["name"]) for o in r.objects if o["kind"] in ("Role", "ClusterRole")
+                      and any("credentialrecords" in rule.get("resources", []) for rule in o.get("rules", [])))
+    records = sorted((o["kind"], o["metadata"]["name"]) for o in r.objects if o["metadata"]["name"] == f"{name}-records")
+    if not v["rbac"]["create"]:
+        assert not granting and not records
+    elif v["watchNamespaces"]:
+        assert granting == [("ClusterRole", f"{name}-records")]
+        assert records == [("ClusterRole", f"{name}-records"), ("ClusterRoleBinding", f"{name}-records")]
+    else:
+        assert granting == [("ClusterRole", name)] and not records
 
     # Metrics Service, ServiceMonitor, PDB.
     svcs = [s for s in r.kind("Service") if s["metadata"]["name"] == f"{name}-metrics"]
@@ -351,9 +366,10 @@ def test_render(case, renders):
     else:
         assert not pdbs
 
-    # The chart installs its CRD from templates/crds.yaml, unless crds.enabled is false.
-    crds = [c["metadata"]["name"] for c in r.crds_applied]
-    assert crds == (["servicespecificcredentials.iam.ssc-operator.dev"] if v["crds"]["enabled"] else [])
+    # The chart installs its CRDs from templates/crds.yaml, unless crds.enabled is false.
+    crds = sorted(c["metadata"]["name"] for c in r.crds_applied)
+    assert crds == (["credentialrecords.iam.ssc-operator.dev", "servicespecificcredentials.iam.ssc-operator.dev"]
+                    if v["crds"]["enabled"] else [])
     for crd in r.kind("CustomResourceDefinition"):
         keep = crd["metadata"].get("annotations", {}).get("helm.sh/resource-policy")
         assert keep == ("keep" if v["crds"]["keep"] else None)
@@ -502,6 +518,10 @@ BAD = {
     "log-format": ({"logFormat": "yaml"}, "/logFormat"),
     "log-level": ({"logLevel": "verbose"}, "/logLevel"),
     "duration": ({"resyncInterval": "ten minutes"}, "/resyncInterval"),
+    "revocation": ({"revocation": "revoke"}, "/revocation"),
+    "revocation-bool": ({"revocation": False}, "/revocation"),
+    "orphan-grace": ({"orphanGrace": "five minutes"}, "/orphanGrace"),
+    "orphan-grace-number": ({"orphanGrace": 300}, "/orphanGrace"),
     "lease-duration": ({"leaderElection": {"leaseDuration": 15}}, "/leaderElection/leaseDuration"),
     "rate-limit-zero": ({"iam": {"rateLimit": 0}}, "/iam/rateLimit"),
     "rate-limit-fraction": ({"iam": {"rateLimit": 2.5}}, "/iam/rateLimit"),

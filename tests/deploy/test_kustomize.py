@@ -46,6 +46,7 @@ def test_base_objects(base):
     kinds = sorted((o["kind"], o["metadata"]["name"]) for o in base)
     assert kinds == sorted([
         ("CustomResourceDefinition", "servicespecificcredentials.iam.ssc-operator.dev"),
+        ("CustomResourceDefinition", "credentialrecords.iam.ssc-operator.dev"),
         ("Namespace", NS),
         ("ServiceAccount", "ssc-operator"),
         ("ClusterRole", "ssc-operator"),
@@ -80,6 +81,7 @@ def test_operator_deployment(base):
     assert env["SSC_HTTP_ADDR"] == "0.0.0.0:8080"
     assert env["SSC_LOG_FORMAT"] == "json"
     assert env["SSC_IAM_RATE_LIMIT"] == "5" and env["SSC_IAM_BURST"] == "10"
+    assert env["SSC_REVOCATION"] == "deactivate" and env["SSC_ORPHAN_GRACE"] == "5m"
     assert "SSC_IAM_ENDPOINT_URL" not in env and "AWS_ACCESS_KEY_ID" not in env
     # Rolling updates never drop below the current replica count.
     assert d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
@@ -197,9 +199,10 @@ def test_kubectl_apply_f_crds_and_deploy(base):
         created = _created(kube)
         objs = kube.created_objects()
     assert created == sorted((o["kind"], o["metadata"]["name"]) for o in base)
-    # Namespace and CRD first, so the namespaced objects and later CRs have somewhere to go.
-    assert objs[0]["kind"] == "CustomResourceDefinition"
-    assert objs[1]["kind"] == "Namespace"
+    # The CRDs and the Namespace first, so the namespaced objects and later CRs have somewhere to go.
+    crds = len(by_kind(base, "CustomResourceDefinition"))
+    assert crds == 2
+    assert [o["kind"] for o in objs[:crds + 1]] == ["CustomResourceDefinition"] * crds + ["Namespace"]
 
 
 @pytest.mark.parametrize("overlay", ["deploy/", "deploy/emulator", "deploy/emulator-persistent",

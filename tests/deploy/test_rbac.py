@@ -14,6 +14,9 @@ from rbac import (
 
 SA_NS, SA = "ssc-system", "ssc-operator"
 SSC = "/apis/iam.ssc-operator.dev/v1alpha1"
+# The operator's CredentialRecords: cluster-scoped, named by the resource's uid (and one
+# marker, ssc-operator-epoch).
+RECORDS = SSC + "/credentialrecords"
 LEASES = "/apis/coordination.k8s.io/v1/namespaces"
 MANAGED = "labelSelector=app.kubernetes.io%2Fmanaged-by%3Dssc-operator"
 
@@ -42,6 +45,18 @@ MANAGED = "labelSelector=app.kubernetes.io%2Fmanaged-by%3Dssc-operator"
      Request("watch", "iam.ssc-operator.dev", "servicespecificcredentials", "", "", "")),
     ("GET", "/apis/coordination.k8s.io/v1/watch/namespaces/n/leases/l",
      Request("watch", "coordination.k8s.io", "leases", "", "n", "l")),
+    # A cluster-scoped custom resource: no namespace, whatever the operator's own scope.
+    ("GET", RECORDS + "/0b1c-uid", Request("get", "iam.ssc-operator.dev", "credentialrecords", "", "", "0b1c-uid")),
+    ("GET", RECORDS + "?limit=500", Request("list", "iam.ssc-operator.dev", "credentialrecords", "", "", "")),
+    ("GET", RECORDS + "?limit=500&continue=eyJ2IjoxfQ%3D%3D",
+     Request("list", "iam.ssc-operator.dev", "credentialrecords", "", "", "")),
+    ("GET", RECORDS + "?watch=true", Request("watch", "iam.ssc-operator.dev", "credentialrecords", "", "", "")),
+    ("POST", RECORDS, Request("create", "iam.ssc-operator.dev", "credentialrecords", "", "", "")),
+    ("PUT", RECORDS + "/ssc-operator-epoch",
+     Request("update", "iam.ssc-operator.dev", "credentialrecords", "", "", "ssc-operator-epoch")),
+    ("PATCH", RECORDS + "/u", Request("patch", "iam.ssc-operator.dev", "credentialrecords", "", "", "u")),
+    ("DELETE", RECORDS + "/u", Request("delete", "iam.ssc-operator.dev", "credentialrecords", "", "", "u")),
+    ("DELETE", RECORDS, Request("deletecollection", "iam.ssc-operator.dev", "credentialrecords", "", "", "")),
 ])
 def test_request_attributes(method, path, expected):
     assert request_attributes(method, path) == expected
@@ -184,6 +199,13 @@ EXPECTED_RULES = {
     ("", "secrets", ()): {"get", "list", "watch", "create", "update", "delete"},
     ("events.k8s.io", "events", ()): {"create"},
 }
+# The operator's records: cluster-scoped, so only a ClusterRole grants them (the main one, or with
+# watchNamespaces one of their own). No watch, no patch.
+RECORD_RULES = {
+    ("iam.ssc-operator.dev", "credentialrecords", ()): {"get", "list", "create", "update", "delete"},
+}
+# The operator's ClusterRole (cluster-wide installs).
+EXPECTED_CLUSTER_RULES = EXPECTED_RULES | RECORD_RULES | {("", "namespaces", ()): {"get"}}
 EXPECTED_LEASE_RULES = {
     ("coordination.k8s.io", "leases", ()): {"create"},
     ("coordination.k8s.io", "leases", ("ssc-operator",)): {"get", "update"},
@@ -232,7 +254,7 @@ def test_deploy_rules_are_exactly_the_operators_requests():
     roles = _cluster_namespaced(objects)
     assert len(roles["ClusterRole"]) == 1 and len(roles["Role"]) == 1
     assert set(_aggregated(objects)) == {"ssc-operator-view", "ssc-operator-edit"}
-    assert _flatten(roles["ClusterRole"][0]["rules"]) == EXPECTED_RULES | {("", "namespaces", ()): {"get"}}
+    assert _flatten(roles["ClusterRole"][0]["rules"]) == EXPECTED_CLUSTER_RULES
     lease_role = roles["Role"][0]
     assert lease_role["metadata"]["namespace"] == SA_NS
     assert _flatten(lease_role["rules"]) == EXPECTED_LEASE_RULES
@@ -256,15 +278,27 @@ def chart_single():
 def test_chart_rules_default(chart_default):
     roles = _cluster_namespaced(chart_default)
     assert len(roles["ClusterRole"]) == 1 and len(roles["ClusterRoleBinding"]) == 1
-    assert _flatten(roles["ClusterRole"][0]["rules"]) == EXPECTED_RULES | {("", "namespaces", ()): {"get"}}
+    assert _flatten(roles["ClusterRole"][0]["rules"]) == EXPECTED_CLUSTER_RULES
     [lease_role] = roles["Role"]
     assert lease_role["metadata"]["namespace"] == SA_NS
     assert _flatten(lease_role["rules"]) == EXPECTED_LEASE_RULES
 
 
+def _records_cluster_role(roles):
+    """With watchNamespaces: the one cluster-wide grant, the cluster-scoped records only."""
+    [role] = roles["ClusterRole"]
+    [binding] = roles["ClusterRoleBinding"]
+    assert role["metadata"]["name"] == "ssc-operator-records"
+    assert _flatten(role["rules"]) == RECORD_RULES
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                  "name": "ssc-operator-records"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": SA, "namespace": SA_NS}]
+
+
 def test_chart_rules_watch_namespace(chart_watch_ns):
     roles = _cluster_namespaced(chart_watch_ns)
-    assert not roles["ClusterRole"] and not roles["ClusterRoleBinding"], "no cluster-wide grant with watchNamespaces"
+    # No cluster-wide grant with watchNamespaces but the records (cluster-scoped: no Role can grant them).
+    _records_cluster_role(roles)
     # The user-facing aggregated roles stay (bound to nobody: they only add to view/edit/admin).
     assert set(_aggregated(chart_watch_ns)) == {"ssc-operator-view", "ssc-operator-edit"}
     by_ns = {r["metadata"]["namespace"]: r for r in roles["Role"]}
@@ -297,6 +331,31 @@ def operator_requests(watch_ns: str | None, tenant: str = "team-a"):
     yield "GET", f"{LEASES}/{SA_NS}/leases/ssc-operator"
     yield "POST", f"{LEASES}/{SA_NS}/leases"
     yield "PUT", f"{LEASES}/{SA_NS}/leases/ssc-operator"
+    # The records: always cluster-scoped, also with --watch-namespace. (The sweep's other requests,
+    # a resource by namespace/name, its namespace, Events, are among those above.)
+    yield from record_requests()
+
+
+def record_requests():
+    """What the operator does with its CredentialRecords: get by name, list (paged), create,
+    update (PUT), delete; the epoch marker the same way."""
+    yield "GET", f"{RECORDS}/0b1c2d3e-uid"
+    yield "GET", f"{RECORDS}/ssc-operator-epoch"
+    yield "GET", f"{RECORDS}?limit=500"
+    yield "GET", f"{RECORDS}?limit=500&continue=eyJ2IjoxfQ%3D%3D"
+    yield "POST", RECORDS
+    yield "PUT", f"{RECORDS}/0b1c2d3e-uid"
+    yield "DELETE", f"{RECORDS}/0b1c2d3e-uid"
+
+
+def record_forbidden():
+    """Beyond what the operator does with its records: watch, patch, deletecollection, a status
+    subresource (the kind has none)."""
+    yield "GET", f"{RECORDS}?watch=true"
+    yield "GET", "/apis/iam.ssc-operator.dev/v1alpha1/watch/credentialrecords/x"
+    yield "PATCH", f"{RECORDS}/0b1c2d3e-uid"
+    yield "DELETE", RECORDS
+    yield "PUT", f"{RECORDS}/0b1c2d3e-uid/status"
 
 
 def forbidden_requests(watch_ns: str | None, tenant: str = "team-a"):
@@ -319,6 +378,7 @@ def forbidden_requests(watch_ns: str | None, tenant: str = "team-a"):
     yield "POST", f"{LEASES}/{tenant}/leases"
     yield "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
     yield "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+    yield from record_forbidden()
     if watch_ns:
         yield "GET", "/api/v1/secrets?" + MANAGED
         yield "GET", f"{SSC}/servicespecificcredentials?watch=true"
@@ -424,7 +484,7 @@ def test_rollout_restart_rbac(source, chart_rollout):
     assert _flatten(role["rules"]) == ROLLOUT_RULES
     # The only apps rule anywhere; the operator's main ClusterRole is unchanged.
     assert _apps_rules(objects) == role["rules"]
-    assert _flatten(roles["ssc-operator"]["rules"]) == EXPECTED_RULES | {("", "namespaces", ()): {"get"}}
+    assert _flatten(roles["ssc-operator"]["rules"]) == EXPECTED_CLUSTER_RULES
     [binding] = [o for o in _rbac_objects(objects) if o["kind"] == "ClusterRoleBinding"
                  and o["roleRef"]["name"] == "ssc-operator-rollout-restart"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": SA, "namespace": SA_NS}]
@@ -433,7 +493,7 @@ def test_rollout_restart_rbac(source, chart_rollout):
 
 def test_rollout_restart_rbac_with_watch_namespaces(chart_rollout_watch_ns):
     roles = _cluster_namespaced(chart_rollout_watch_ns)
-    assert not roles["ClusterRole"] and not roles["ClusterRoleBinding"]
+    _records_cluster_role(roles)
     rollout = {r["metadata"]["namespace"]: r for r in roles["Role"] if r["metadata"]["name"].endswith("-rollout-restart")}
     assert set(rollout) == {"team-a", "team-b"}
     for role in rollout.values():
@@ -525,3 +585,104 @@ def test_without_aggregated_roles_namespace_editors_get_nothing():
     assert not [r for r in [*ssc_reads("team-a"), *ssc_writes("team-a")] if allowed(rules, *_attrs(*r))]
     # The operator's own RBAC does not depend on it.
     _check(objects, None)
+
+
+# ---------------------------------------------------------------- the operator's records: nobody else's
+
+def _record_anything():
+    """Every request on the records: what the operator does and everything beyond it."""
+    yield from record_requests()
+    yield from record_forbidden()
+
+
+def _grants_records(rule: dict) -> bool:
+    return any(rule_allows(rule, verb, "iam.ssc-operator.dev", "credentialrecords", "", "x")
+               for verb in ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"))
+
+
+@pytest.mark.parametrize("source", ["deploy", "chart", "chart-watch-namespaces"])
+def test_no_aggregated_role_grants_the_records(source, chart_default, chart_watch_ns):
+    """The records are the operator's proof of what it minted: view, edit and admin (which tenants
+    get in their namespaces, and some users cluster-wide) must never include them."""
+    objects = {"deploy": lambda: kustomize(DEPLOY), "chart": lambda: chart_default,
+               "chart-watch-namespaces": lambda: chart_watch_ns}[source]()
+    for name, role in _aggregated(objects).items():
+        assert not [r for r in role["rules"] if _grants_records(r)], f"{name} grants credentialrecords"
+    # Not even through aggregation, bound cluster-wide (a ClusterRoleBinding to the built-in admin).
+    aggregated = aggregate(list(objects) + BUILTIN_AGGREGATED)
+    builtin = {o["metadata"]["name"]: o for o in aggregated if o["metadata"]["name"] in ("view", "edit", "admin")}
+    assert _flatten(builtin["admin"]["rules"]), "admin aggregates the chart's edit role"
+    for name, role in builtin.items():
+        assert not [r for r in role["rules"] if _grants_records(r)], f"built-in {name} reaches credentialrecords"
+    bound = aggregated + [{
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": f"all-{n}"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": n},
+        "subjects": [{"kind": "User", "name": "auditor", "apiGroup": "rbac.authorization.k8s.io"}]}
+        for n in ("view", "edit", "admin")]
+    rules = user_rules(bound, "auditor")
+    assert allowed(rules, *_attrs("GET", f"{SSC}/servicespecificcredentials")), "the admin binding works"
+    assert not [r for r in _record_anything() if allowed(rules, *_attrs(*r))]
+    # Nor do the users bound in a namespace (edit, view, admin through a group).
+    users = _with_namespace_users(objects)
+    for user, groups in (("alice", ()), ("bob", ()), ("carol", ("team-a-admins",)), ("dave", ())):
+        rules = user_rules(users, user, groups)
+        assert not [r for r in _record_anything() if allowed(rules, *_attrs(*r))], user
+
+
+def _wildcard_tenant(objects, namespace: str = "team-a"):
+    """A tenant with everything in its own namespace: a Role apiGroups/resources/verbs "*" (and
+    the same as a ClusterRole bound there by a RoleBinding, as `admin`-like grants are)."""
+    star = [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
+    rbac = "rbac.authorization.k8s.io"
+    return list(objects) + [
+        {"apiVersion": f"{rbac}/v1", "kind": "Role", "metadata": {"name": "everything", "namespace": namespace},
+         "rules": star},
+        {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding", "metadata": {"name": "mallory", "namespace": namespace},
+         "roleRef": {"apiGroup": rbac, "kind": "Role", "name": "everything"},
+         "subjects": [{"kind": "User", "name": "mallory", "apiGroup": rbac}]},
+        {"apiVersion": f"{rbac}/v1", "kind": "ClusterRole", "metadata": {"name": "star"}, "rules": star},
+        {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding", "metadata": {"name": "mallory-star", "namespace": namespace},
+         "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "star"},
+         "subjects": [{"kind": "User", "name": "mallory", "apiGroup": rbac}]},
+    ]
+
+
+@pytest.mark.parametrize("source", ["deploy", "chart", "chart-watch-namespaces"])
+def test_a_namespace_wildcard_role_cannot_reach_the_records(source, chart_default, chart_watch_ns):
+    """A RoleBinding never grants a cluster-scoped kind: a tenant with * in its namespace may write
+    its resources' status (so status is no proof), but cannot read or write the records."""
+    objects = {"deploy": lambda: kustomize(DEPLOY), "chart": lambda: chart_default,
+               "chart-watch-namespaces": lambda: chart_watch_ns}[source]()
+    rules = user_rules(_wildcard_tenant(objects), "mallory")
+    # The wildcard works in its namespace: the resources, their status, Secrets.
+    for m, p in [*ssc_writes("team-a"), *ssc_status_writes("team-a"), ("GET", "/api/v1/namespaces/team-a/secrets")]:
+        assert allowed(rules, *_attrs(m, p)), (m, p)
+    reached = [r for r in _record_anything() if allowed(rules, *_attrs(*r))]
+    assert not reached, f"a namespace's wildcard Role reaches the records: {reached}"
+    # The evaluator does see a cluster-wide grant of the same rules (so the check above can fail).
+    crb = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "m"},
+           "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "star"},
+           "subjects": [{"kind": "User", "name": "mallory", "apiGroup": "rbac.authorization.k8s.io"}]}
+    rules = user_rules(_wildcard_tenant(objects) + [crb], "mallory")
+    assert all(allowed(rules, *_attrs(*r)) for r in _record_anything())
+
+
+def test_only_the_operator_is_bound_to_the_records():
+    """In every shipped variant, the subjects of any binding that grants the records are the
+    operator's ServiceAccount and nobody else."""
+    variants = {"deploy": kustomize(DEPLOY), "deploy-rollout-restart": kustomize(DEPLOY / "rollout-restart"),
+                "deploy-emulator": kustomize(DEPLOY / "emulator"), "chart": helm.render().objects,
+                "chart-watch-namespaces": helm.render({"watchNamespaces": ["team-a"]}).objects}
+    for name, objects in variants.items():
+        roles = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o.get("rules") or []
+                 for o in _rbac_objects(objects) if o["kind"] in ("Role", "ClusterRole")}
+        granting = [o for o in _rbac_objects(objects) if "roleRef" in o and any(
+            _grants_records(r) for r in roles.get(
+                (o["roleRef"]["kind"], o["metadata"].get("namespace", "") if o["roleRef"]["kind"] == "Role" else "",
+                 o["roleRef"]["name"]), []))]
+        assert granting, f"{name}: nothing grants the operator its records"
+        for b in granting:
+            assert b["kind"] == "ClusterRoleBinding", f"{name}: {b['metadata']['name']} (a RoleBinding grants nothing)"
+            assert b["subjects"] == [{"kind": "ServiceAccount", "name": SA, "namespace": SA_NS}], (name, b)
+        # No namespaced Role carries a (useless, misleading) records rule.
+        assert not [k for k, rules in roles.items() if k[0] == "Role" and any(_grants_records(r) for r in rules)]

@@ -10,6 +10,10 @@ Requests to the `apps` group (rollout restarts of the workloads a resource names
 --rollout-restart, Helm rolloutRestart.enabled, deploy/rollout-restart) are checked against the
 RBAC with that option on, and must not be allowed without it; every other request against the
 default RBAC. The recordings are per test, so a test without rollout restarts simply has none.
+
+The operator's own records (CredentialRecord, cluster-scoped: /apis/iam.ssc-operator.dev/v1alpha1/
+credentialrecords[/NAME], no /namespaces/NS) are requests without a namespace, also from an operator
+run with --watch-namespace: only a ClusterRole grants them.
 """
 
 from __future__ import annotations
@@ -125,8 +129,25 @@ def test_recordings_cover_every_kind_of_call(attributes):
         ("delete", "secrets", ""), ("list", "secrets", ""), ("watch", "secrets", ""),
         ("get", "namespaces", ""), ("create", "events", ""),
         ("get", "leases", ""), ("create", "leases", ""), ("update", "leases", ""),
+        ("get", "credentialrecords", ""), ("list", "credentialrecords", ""), ("create", "credentialrecords", ""),
+        ("update", "credentialrecords", ""), ("delete", "credentialrecords", ""),
     ]:
         assert expected in kinds, f"no recorded {expected}; recorded: {sorted(kinds)}"
+
+
+RECORDS = ("iam.ssc-operator.dev", "credentialrecords")
+
+
+def test_records_are_cluster_scoped_and_never_watched_or_patched(attributes):
+    """Every request on the records names no namespace (the kind is cluster-scoped), is one of
+    get, list, create, update, delete, and lists are paged (limit)."""
+    records = [(raw, a) for raw, a in attributes if (a.group, a.resource) == RECORDS]
+    assert records, "no recorded request on credentialrecords"
+    for raw, a in records:
+        assert "/namespaces/" not in urlsplit(raw["path"]).path and a.namespace == "", f"namespaced: {raw}"
+        assert a.verb in ("get", "list", "create", "update", "delete") and not a.subresource, f"unexpected: {raw}"
+        if a.verb == "list":
+            assert parse_qs(urlsplit(raw["path"]).query).get("limit"), f"unpaged list: {raw}"
 
 
 def test_secrets_are_only_listed_and_watched_by_label(requests, attributes):
@@ -181,8 +202,9 @@ def test_default_rbac_allows_no_recorded_restart(source, restarts):
 
 def test_chart_with_watch_namespaces_allows_what_the_scoped_operator_did():
     """The e2e run with `--watch-namespace team-a,team-b` against the chart rendered for those
-    namespaces: Roles only, so any cluster-wide or other-namespace request would be denied. (That
-    run covers a few calls, so unused rules are checked by the cluster-wide tests above.)"""
+    namespaces: Roles only, so any cluster-wide or other-namespace request would be denied, but
+    for the cluster-scoped records (the ClusterRole RELEASE-records). (That run covers a few calls,
+    so unused rules are checked by the cluster-wide tests above.)"""
     files = sorted(RECORDINGS.glob("scoped-*.jsonl")) if RECORDINGS.is_dir() else []
     if not files:
         pytest.fail(f"no scoped recordings in {RECORDINGS}: run `cargo test --test e2e` first")
@@ -202,3 +224,9 @@ def test_chart_with_watch_namespaces_allows_what_the_scoped_operator_did():
                 denied.append(f"{r['method']} {r['path']}")
         assert not denied, f"{namespaces}: requests the chart's Roles do not allow:\n" + "\n".join(denied[:20])
         assert any("/namespaces/team-b/" in r["path"] for r in recorded)
+        # Its only cluster-wide requests are on the records.
+        cluster_wide = [f"{r['method']} {r['path']}" for r in recorded
+                        if urlsplit(r["path"]).path.startswith(("/api/", "/apis/"))
+                        and not (a := request_attributes(r["method"], r["path"])).namespace
+                        and (a.group, a.resource) != RECORDS]
+        assert not cluster_wide, f"{namespaces}: cluster-wide requests of a scoped operator: {cluster_wide[:10]}"
