@@ -405,15 +405,19 @@ async fn create_users(iam_endpoint: &str, users: &[String]) {
         .await;
 }
 
-async fn scenario(n: usize, iam_rate: u32, resync_secs: u64) {
-    let target = target().await;
-    let namespaces: Api<Namespace> = Api::all(target.client.clone());
-    let _ = namespaces
+/// The benchmark's namespace (already there on a reused cluster).
+async fn make_namespace(client: &Client) {
+    let _ = Api::<Namespace>::all(client.clone())
         .create(
             &PostParams::default(),
             &serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap(),
         )
         .await;
+}
+
+async fn scenario(n: usize, iam_rate: u32, resync_secs: u64) {
+    let target = target().await;
+    make_namespace(&target.client).await;
     let users: Vec<String> = (0..n.div_ceil(SERVICES.len()))
         .map(|i| format!("bench-user-{i}"))
         .collect();
@@ -591,13 +595,7 @@ async fn scenario(n: usize, iam_rate: u32, resync_secs: u64) {
 /// put on its resources and on Secrets carrying its label (issue 17, finding 5).
 async fn tenant_bulk(n: usize, kib: usize) {
     let target = target().await;
-    let namespaces: Api<Namespace> = Api::all(target.client.clone());
-    let _ = namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap(),
-        )
-        .await;
+    make_namespace(&target.client).await;
     let users: Vec<String> = (0..n).map(|i| format!("bulk-user-{i}")).collect();
     create_users(&target.iam_endpoint, &users).await;
     let seen = Arc::new(Mutex::new(Seen::default()));

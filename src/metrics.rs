@@ -288,8 +288,12 @@ mod tests {
             Duration::from_millis(3),
         );
         m.set_leader(true);
+        m.swept("orphaned");
+        m.unclaimed(2);
         let text = m.encode();
         for needle in [
+            "ssc_operator_swept_credentials_total{cause=\"orphaned\"} 1",
+            "ssc_operator_unclaimed_credentials 2",
             "ssc_operator_reconciles_total{result=\"Available\"} 1",
             "ssc_operator_reconciles_total{result=\"error\"} 1",
             "ssc_operator_reconcile_errors_total{category=\"NotLeader\"} 1",

@@ -213,7 +213,9 @@ pub fn migrate(
 }
 
 /// Whether a resource created at `created` predates the records (`epoch`: the epoch record's
-/// creation), so that its status may carry ownership no record holds yet.
+/// creation), so that its status may carry ownership no record holds yet. Both are whole
+/// seconds: one made in the epoch's own second counts as new (trusted for nothing its status
+/// says), as resources made right after a fresh install are.
 pub fn predates_records(created: Option<Timestamp>, epoch: Option<Timestamp>) -> bool {
     match (created, epoch) {
         (Some(created), Some(epoch)) => created < epoch,

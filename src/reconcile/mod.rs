@@ -7,6 +7,7 @@ mod cache;
 pub mod conditions;
 mod events;
 mod failure;
+mod memo;
 mod observe;
 mod plan;
 mod schedule;
@@ -218,6 +219,8 @@ pub struct Context {
     observer: Arc<dyn ReconcileObserver>,
     /// When the operator started keeping records (the epoch record's creation), read once.
     epoch: tokio::sync::OnceCell<jiff::Timestamp>,
+    /// The records this process read or wrote while it leads.
+    pub(crate) records: memo::RecordMemo,
 }
 
 /// Reconcile passes between two prunes of the per-resource state.
@@ -253,6 +256,7 @@ impl Context {
             iam_locks: Mutex::new(HashMap::new()),
             observer: observer.unwrap_or_else(|| Arc::new(NoopReconcileObserver)),
             epoch: tokio::sync::OnceCell::new(),
+            records: memo::RecordMemo::default(),
         }
     }
 
@@ -285,8 +289,9 @@ impl Context {
         }
         let live: Vec<Arc<ServiceSpecificCredential>> =
             self.stores.iter().flat_map(|store| store.state()).collect();
-        self.tracked
-            .retain_live(&live.iter().filter_map(|r| r.uid()).collect());
+        let uids: std::collections::HashSet<String> = live.iter().filter_map(|r| r.uid()).collect();
+        self.records.retain(&uids);
+        self.tracked.retain_live(&uids);
         self.observer.retain(
             &live
                 .iter()
@@ -595,6 +600,15 @@ pub async fn run(
     let ctx = Arc::new(Context::new(client, iam, config, stores, observer));
     ctx.observer.watch(ctx.stores.clone());
     let sweeper = tokio::spawn(sweep::run(ctx.clone()));
+    // Another replica may have written records while this one did not lead.
+    let forgetter = ctx.config.leading.clone().map(|mut leading| {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            while leading.changed().await.is_ok() {
+                ctx.records.clear();
+            }
+        })
+    });
     let runs = controllers.into_iter().map(|controller| {
         controller
             .run(
@@ -626,6 +640,9 @@ pub async fn run(
         } => warn!(?grace, "reconciles under way did not finish within the shutdown grace; stopped them"),
     }
     sweeper.abort();
+    if let Some(forgetter) = forgetter {
+        forgetter.abort();
+    }
     ctx.observer.watch(Vec::new());
 }
 

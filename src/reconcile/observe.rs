@@ -63,13 +63,14 @@ impl Snapshot {
         if !self.migrating {
             return true;
         }
-        let (Some(Ok(list)), true) = (&self.credentials, self.claims_complete) else {
-            return false;
+        let listed: Vec<&str> = match &self.credentials {
+            // A user IAM does not have holds nothing.
+            Some(Err(IamError::UserNotFound { .. })) => Vec::new(),
+            Some(Ok(list)) if self.claims_complete && !self.listed_from_snapshot => {
+                list.iter().map(|c| c.id.as_str()).collect()
+            }
+            _ => return false,
         };
-        if self.listed_from_snapshot {
-            return false;
-        }
-        let listed: Vec<&str> = list.iter().map(|c| c.id.as_str()).collect();
         let claimed = |id: &str| self.claimed_elsewhere.contains_key(id);
         let holding = record::migrate(&self.raw_status, &listed, &claimed, self.permission.is_ok());
         holding.apply_to(&mut self.status);
@@ -173,9 +174,19 @@ pub(crate) async fn observe_kubernetes(
     };
 
     let raw_status = resource.status.clone().unwrap_or_default();
-    let record = Api::<CredentialRecord>::all(ctx.client.clone())
-        .get_opt(&record::record_name(&uid))
-        .await?;
+    let name = record::record_name(&uid);
+    let record = match ctx.records.get(&name) {
+        Some(known) => Some(known),
+        None => {
+            let read = Api::<CredentialRecord>::all(ctx.client.clone())
+                .get_opt(&name)
+                .await?;
+            if let Some(read) = &read {
+                ctx.records.put(&name, read);
+            }
+            read
+        }
+    };
     let mut status = raw_status.clone();
     let migrating = match &record {
         Some(record) => {

@@ -197,6 +197,7 @@ async fn sweep_if_orphaned(
     }
     // Acted on as it is now, not as the round's list showed it.
     let api = Api::<CredentialRecord>::all(ctx.client.clone());
+    ctx.records.forget(&name);
     let Some(record) = api.get_opt(&name).await? else {
         state.missing_since.remove(&name);
         return Ok(());
@@ -224,7 +225,10 @@ async fn sweep_if_orphaned(
             if tombstone != *spec {
                 let mut next = record.clone();
                 next.spec = tombstone;
-                api.replace(&name, &PostParams::default(), &next).await?;
+                let written = api.replace(&name, &PostParams::default(), &next).await;
+                // A pass may have read it meanwhile: what it remembered is old now.
+                ctx.records.forget(&name);
+                written?;
             }
         }
         None => {
@@ -426,15 +430,18 @@ async fn close_unknown_creates(
     record: &CredentialRecord,
     settled: &[UnknownCreate],
 ) -> Result<(), Error> {
+    ctx.records.forget(&record.name_any());
     let mut next = record.clone();
     next.spec.unknown_creates.retain(|c| !settled.contains(c));
     if next.spec.unknown_creates.len() == record.spec.unknown_creates.len() {
         return Ok(());
     }
-    match Api::<CredentialRecord>::all(ctx.client.clone())
+    let written = Api::<CredentialRecord>::all(ctx.client.clone())
         .replace(&record.name_any(), &PostParams::default(), &next)
-        .await
-    {
+        .await;
+    // A pass may have read it meanwhile: what it remembered is old now.
+    ctx.records.forget(&record.name_any());
+    match written {
         Ok(_) => Ok(()),
         // Moved on meanwhile: the next round looks again, and finds nothing unexplained for
         // what was removed.

@@ -28,6 +28,8 @@ METRICS: dict[str, set[str]] = {
     **{f"ssc_operator_iam_rate_limiter_wait_seconds{s}": labels for s, labels in _HISTOGRAM.items()},
     "ssc_operator_resources": {"reason"},
     "ssc_operator_leader": set(),
+    "ssc_operator_swept_credentials_total": {"cause"},
+    "ssc_operator_unclaimed_credentials": set(),
     "ssc_operator_credential_ready": {"namespace", "name"},
     "ssc_operator_credential_expiration_timestamp_seconds": {"namespace", "name"},
     "ssc_operator_credential_next_rotation_timestamp_seconds": {"namespace", "name"},
@@ -43,7 +45,8 @@ METRICS: dict[str, set[str]] = {
 # Labels Prometheus adds to every series scraped through a ServiceMonitor.
 TARGET_LABELS = {"job", "instance", "namespace", "pod", "service", "container", "endpoint"}
 
-ALERTS = {"SSCCredentialExpiringSoon", "SSCCredentialNotReady", "SSCIAMThrottled", "SSCNoLeader"}
+ALERTS = {"SSCCredentialExpiringSoon", "SSCCredentialNotReady", "SSCIAMThrottled", "SSCNoLeader",
+          "SSCUnclaimedCredentials"}
 PER_CREDENTIAL = {"SSCCredentialExpiringSoon", "SSCCredentialNotReady"}
 
 
@@ -180,6 +183,9 @@ def test_alert_semantics(default_rules):
     assert isinstance(top, promql_parser.Call) and str(top).startswith("absent("), leader["expr"]
     assert "== 1" in leader["expr"] and leader["for"] == "5m"
     assert leader["labels"]["severity"] == "critical"
+    unclaimed = default_rules["SSCUnclaimedCredentials"]
+    assert unclaimed["expr"].endswith("> 0") and unclaimed["for"] == "30m"
+    assert unclaimed["labels"]["severity"] == "warning"
 
 
 def test_alert_values_are_followed():
@@ -199,7 +205,8 @@ def test_alert_values_are_followed():
 
 
 def test_every_alert_disabled_renders_no_rule():
-    off = {a: {"enabled": False} for a in ("credentialExpiringSoon", "credentialNotReady", "iamThrottled", "noLeader")}
+    off = {a: {"enabled": False} for a in ("credentialExpiringSoon", "credentialNotReady", "iamThrottled", "noLeader",
+                                          "unclaimedCredentials")}
     assert not helm.render({"metrics": {"prometheusRule": {"enabled": True, "alerts": off}}}).kind("PrometheusRule")
 
 

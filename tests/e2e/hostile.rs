@@ -51,7 +51,7 @@ async fn credential_of_another_namespace(h: &Harness) -> String {
 }
 
 /// A credential made outside the operator (by a person, another tool or another tenant).
-async fn create_by_hand(h: &Harness, user: &str) -> (String, String, String) {
+pub(crate) async fn create_by_hand(h: &Harness, user: &str) -> (String, String, String) {
     let out = h
         .iam_sdk
         .create_service_specific_credential()

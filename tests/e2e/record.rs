@@ -12,6 +12,7 @@ use serde_json::json;
 use ssc_operator::api::{ALLOWED_USERS_ANNOTATION, ServiceSpecificCredential};
 
 use crate::harness::{Harness, NS, Options, login_and_secret, status};
+use crate::hostile::create_by_hand;
 
 const CODECOMMIT: &str = "codecommit.amazonaws.com";
 const OTHER_NS: &str = "team-b";
@@ -50,24 +51,6 @@ async fn forge_status(h: &Harness, name: &str, status: serde_json::Value) {
         )
         .await
         .expect("a wildcard Role may write status");
-}
-
-/// A credential made outside the operator: (id, login, password).
-async fn create_by_hand(h: &Harness, user: &str) -> (String, String, String) {
-    let out = h
-        .iam_sdk
-        .create_service_specific_credential()
-        .user_name(user)
-        .service_name(CODECOMMIT)
-        .send()
-        .await
-        .unwrap();
-    let c = out.service_specific_credential().unwrap();
-    (
-        c.service_specific_credential_id().to_string(),
-        c.service_user_name().to_string(),
-        c.service_password().to_string(),
-    )
 }
 
 async fn iam_ids(h: &Harness, user: &str) -> Vec<String> {
@@ -369,6 +352,8 @@ async fn a_resource_older_than_the_records_is_taken_into_its_record_once() {
     // Before the upgrade, the tenant wrote another user's credential into its status.
     forge_status(&h, "forger", json!({"credentialId": by_hand})).await;
     let resets = h.iam_call_count("ResetServiceSpecificCredential");
+    // The upgrade comes later than the resources (creation times are whole seconds).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     h.start_operator().await;
     let uid = old.metadata.uid.clone().unwrap();
     let recorded = eventually(20, || async {

@@ -141,6 +141,7 @@ impl Keeper {
             };
             match written {
                 Ok(written) => {
+                    ctx.records.put(&name, &written);
                     self.current = Some(written);
                     self.migrating = false;
                     return Ok(());
@@ -148,6 +149,7 @@ impl Keeper {
                 // Another pass (an earlier leader's, or this process's before a restart) wrote
                 // it meanwhile: read it again and write over it.
                 Err(kube::Error::Api(e)) if e.code == 409 => {
+                    ctx.records.forget(&name);
                     let fresh = api.get_opt(&name).await?;
                     if let Some(fresh) = &fresh
                         && fresh.spec.owner.as_ref().is_some_and(|o| o.uid != uid)
@@ -172,6 +174,7 @@ pub(crate) async fn forget(ctx: &Context, snapshot: &Snapshot) -> Result<(), Err
     let uid = snapshot.resource.uid().unwrap_or_default();
     let api = Api::<CredentialRecord>::all(ctx.client.clone());
     let name = record::record_name(&uid);
+    ctx.records.forget(&name);
     let Some(current) = api.get_opt(&name).await? else {
         return Ok(());
     };

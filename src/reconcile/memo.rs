@@ -1,0 +1,65 @@
+//! The records this process read or wrote, so that a pass does not GET its resource's record
+//! each time. Only the operator writes records, and while this replica leads only this process
+//! does: the memo is emptied whenever leadership changes hands (another replica may have written
+//! meanwhile), and every write of this process — passes and the sweep — updates or drops its
+//! entry.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use crate::record::CredentialRecord;
+
+#[derive(Default)]
+pub(crate) struct RecordMemo(Mutex<HashMap<String, CredentialRecord>>);
+
+impl RecordMemo {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, CredentialRecord>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The record of this name as this process last read or wrote it.
+    pub(crate) fn get(&self, name: &str) -> Option<CredentialRecord> {
+        self.map().get(name).cloned()
+    }
+
+    /// `record` as read or written now.
+    pub(crate) fn put(&self, name: &str, record: &CredentialRecord) {
+        self.map().insert(name.to_string(), record.clone());
+    }
+
+    /// Not known any more: deleted, or changed by a write whose result was not kept.
+    pub(crate) fn forget(&self, name: &str) {
+        self.map().remove(name);
+    }
+
+    /// Forgets everything (leadership changed hands).
+    pub(crate) fn clear(&self) {
+        self.map().clear();
+    }
+
+    /// Keeps the records of these resource uids only.
+    pub(crate) fn retain(&self, live: &HashSet<String>) {
+        self.map().retain(|name, _| live.contains(name));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembers_what_was_put_until_forgotten_or_cleared() {
+        let memo = RecordMemo::default();
+        let record = CredentialRecord::new("uid-1", Default::default());
+        memo.put("uid-1", &record);
+        assert_eq!(memo.get("uid-1"), Some(record.clone()));
+        memo.forget("uid-1");
+        assert_eq!(memo.get("uid-1"), None);
+        memo.put("uid-1", &record);
+        memo.put("uid-2", &record);
+        memo.retain(&["uid-2".to_string()].into());
+        assert_eq!(memo.get("uid-1"), None);
+        memo.clear();
+        assert_eq!(memo.get("uid-2"), None);
+    }
+}
