@@ -22,9 +22,14 @@ impl RecordMemo {
         self.map().get(name).cloned()
     }
 
-    /// `record` as read or written now.
+    /// `record` as read or written now: what a pass reads of it (its spec, and the name, uid
+    /// and resourceVersion a write needs), not managedFields and the rest of its metadata.
     pub(crate) fn put(&self, name: &str, record: &CredentialRecord) {
-        self.map().insert(name.to_string(), record.clone());
+        let mut kept = CredentialRecord::new(name, record.spec.clone());
+        kept.metadata.uid = record.metadata.uid.clone();
+        kept.metadata.resource_version = record.metadata.resource_version.clone();
+        kept.metadata.labels = record.metadata.labels.clone();
+        self.map().insert(name.to_string(), kept);
     }
 
     /// Not known any more: deleted, or changed by a write whose result was not kept.
@@ -50,9 +55,15 @@ mod tests {
     #[test]
     fn remembers_what_was_put_until_forgotten_or_cleared() {
         let memo = RecordMemo::default();
-        let record = CredentialRecord::new("uid-1", Default::default());
+        let mut record = CredentialRecord::new("uid-1", Default::default());
+        record.metadata.resource_version = Some("7".into());
         memo.put("uid-1", &record);
         assert_eq!(memo.get("uid-1"), Some(record.clone()));
+        record.metadata.managed_fields = Some(vec![Default::default()]);
+        memo.put("uid-1", &record);
+        let kept = memo.get("uid-1").unwrap();
+        assert_eq!(kept.metadata.managed_fields, None, "managedFields are not kept");
+        assert_eq!(kept.metadata.resource_version.as_deref(), Some("7"));
         memo.forget("uid-1");
         assert_eq!(memo.get("uid-1"), None);
         memo.put("uid-1", &record);
