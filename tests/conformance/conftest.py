@@ -170,7 +170,8 @@ class Emulator:
 
     # Fault settings over HTTP (crates/iam-emulator/src/faults.rs):
     #   GET/PUT /_emulator/faults {"throttleRate":0.0,"serverErrorRate":0.0,"latencyMs":0,"actions":null}
-    #   POST /_emulator/faults/inject {"action":"CreateUser"|null,"kind":"throttle"|"serverError","status":503,"count":N}
+    #   POST /_emulator/faults/inject {"action":"CreateUser"|null,"kind":"throttle"|"serverError"|"deliverLate",
+    #                                  "status":503,"delayMs":N,"count":N}
     FAULT_FIELDS = ("throttleRate", "serverErrorRate", "latencyMs", "actions")
 
     def get_faults(self) -> dict:

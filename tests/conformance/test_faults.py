@@ -3,9 +3,12 @@ see them, and their default retries riding them out (iam-api.md §5, §6.4, §6.
 
 import time
 
+import boto3
+import botocore.exceptions
 import pytest
+from botocore.config import Config
 
-from conftest import aws, expect_error, iam_client
+from conftest import DUMMY_KEY, DUMMY_SECRET, REGION, aws, expect_error, iam_client
 
 CC = "codecommit.amazonaws.com"
 CREATE = "CreateServiceSpecificCredential"
@@ -201,3 +204,40 @@ def test_bad_fault_settings_rejected(emu_f):
     status, _h, _b = emu_f.http("PUT", "/_emulator/faults", {"throttleRate": 1.5})
     assert status in (400, 422), status
     assert emu_f.get_faults()["throttleRate"] == 0.0
+
+
+def test_a_create_delivered_late_is_carried_out_after_the_client_gave_up(emu_f):
+    """deliverLate: a network holds the request and delivers it later; the client never hears back,
+    IAM carries it out anyway (what the operator's unknown-Create window is for)."""
+    client = iam_client(emu_f)
+    user = _user(client)
+    emu_f.admin("POST", "/_emulator/faults/inject",
+                {"action": CREATE, "kind": "deliverLate", "delayMs": 1500})
+    impatient = boto3_client_with_read_timeout(emu_f, 0.5)
+    with pytest.raises(botocore.exceptions.ReadTimeoutError):
+        impatient.create_service_specific_credential(UserName=user, ServiceName=CC)
+    assert client.list_service_specific_credentials(UserName=user)["ServiceSpecificCredentials"] == []
+    deadline = time.monotonic() + 10
+    while not client.list_service_specific_credentials(UserName=user)["ServiceSpecificCredentials"]:
+        assert time.monotonic() < deadline, "the held Create was never carried out"
+        time.sleep(0.2)
+    # Used up: the next Create is answered at once.
+    client.create_service_specific_credential(UserName=user, ServiceName=CC)
+
+
+@pytest.mark.parametrize("body", [
+    {"kind": "deliverLate"},                       # no delayMs
+    {"kind": "deliverLate", "delayMs": -1},
+    {"kind": "deliverLate", "delayMs": "soon"},
+])
+def test_a_malformed_deliver_late_injection_is_refused(emu_f, body):
+    status, _h, _data = emu_f.http("POST", "/_emulator/faults/inject", body)
+    assert status == 400, (body, status)
+
+
+def boto3_client_with_read_timeout(e, seconds):
+    """An IAM client that gives up after `seconds` without an answer, and does not retry."""
+    session = boto3.session.Session(aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_SECRET,
+                                    region_name=REGION)
+    return session.client("iam", endpoint_url=e.url, config=Config(
+        connect_timeout=5, read_timeout=seconds, retries={"total_max_attempts": 1, "mode": "standard"}))
