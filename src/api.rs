@@ -265,16 +265,21 @@ pub struct SecretTemplate {
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub type_: Option<String>,
-    /// Labels added to the Secret, besides the operator's own.
+    /// Labels added to the Secret, besides the operator's own (at most 32).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 32, "additionalProperties" = {"type": "string", "maxLength": 63}))]
     pub labels: BTreeMap<String, String>,
-    /// Annotations added to the Secret (for example Reloader's), besides the operator's own.
+    /// Annotations added to the Secret (for example Reloader's), besides the operator's own (at
+    /// most 32, each value at most 4 KiB).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 32, "additionalProperties" = {"type": "string", "maxLength": 4096}))]
     pub annotations: BTreeMap<String, String>,
     /// Extra keys, each rendered from a template. Keys are Secret keys (`[-._a-zA-Z0-9]+`) other
     /// than the ones the operator writes. (Checked by the operator, not by CEL: a rule over every map
-    /// key has an unbounded estimated cost and would make the apiserver refuse the CRD.)
+    /// key has an unbounded estimated cost and would make the apiserver refuse the CRD.) At most
+    /// 32 keys, each template at most 8 KiB.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 32, "additionalProperties" = {"type": "string", "maxLength": 8192}))]
     pub data: BTreeMap<String, String>,
 }
 
