@@ -62,7 +62,10 @@ mod tests {
         record.metadata.managed_fields = Some(vec![Default::default()]);
         memo.put("uid-1", &record);
         let kept = memo.get("uid-1").unwrap();
-        assert_eq!(kept.metadata.managed_fields, None, "managedFields are not kept");
+        assert_eq!(
+            kept.metadata.managed_fields, None,
+            "managedFields are not kept"
+        );
         assert_eq!(kept.metadata.resource_version.as_deref(), Some("7"));
         memo.forget("uid-1");
         assert_eq!(memo.get("uid-1"), None);
