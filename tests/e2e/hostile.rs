@@ -672,17 +672,25 @@ async fn retain_keeps_the_secret_holding_the_credential_during_a_rename() {
 /// A Secret template whose labels or annotations the API server refuses (here: annotations over
 /// its 256 KiB limit) is found by the dry run, before any IAM call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oversized_secret_metadata_is_invalid_spec_before_any_iam_call() {
+async fn oversized_secret_metadata_is_refused_by_the_schema_before_any_iam_call() {
     let h = Harness::start().await;
-    h.apply(json!({
+    let manifest: ssc_operator::api::ServiceSpecificCredential = serde_json::from_value(json!({
+        "apiVersion": "iam.ssc-operator.dev/v1alpha1",
+        "kind": "ServiceSpecificCredential",
         "metadata": {"name": "huge", "namespace": NS},
         "spec": {"userName": "sofia", "serviceName": CODECOMMIT,
                  "secret": {"template": {"annotations": {"big": "x".repeat(300 * 1024)}}}}
     }))
-    .await;
-    let r = h.wait_for_reason("huge", "InvalidSpec").await;
-    let message = &r.ready_condition().unwrap().message;
-    println!("{}", &message[..message.len().min(300)]);
+    .unwrap();
+    let err = tenant_resources(&h)
+        .create(&PostParams::default(), &manifest)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("spec.secret.template.annotations.big: Too long"),
+        "{err}"
+    );
     assert_eq!(h.iam_call_count("CreateServiceSpecificCredential"), 0);
 }
 

@@ -227,10 +227,21 @@ async fn handle_iam(
         return Err(e);
     }
     if let Some(after) = decision.deliver_late {
-        // The request arrives `after` from now, whatever became of the connection it came on.
+        // The request arrives `after` from now, whatever became of the connection it came on;
+        // as IAM does, a signature older than 15 minutes by then is refused (not carried out).
+        let signed_at = parts
+            .headers
+            .get("x-amz-date")
+            .and_then(|v| v.to_str().ok())
+            .and_then(sigv4::parse_amz_date);
+        let verifies = !shared.keys.is_empty();
         let worker = Arc::clone(shared);
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
+            if verifies && signed_at.is_none_or(|at| wall_now() - at > sigv4::MAX_SKEW_SECS) {
+                tracing::info!("a request held past its signature's 15 minutes is refused");
+                return;
+            }
             let _ = tokio::task::spawn_blocking(move || {
                 worker.service.call(action, &params, caller.as_deref())
             })

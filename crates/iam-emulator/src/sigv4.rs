@@ -159,7 +159,7 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, SigV4Error> {
 }
 
 /// `YYYYMMDDTHHMMSSZ` to Unix seconds.
-fn parse_amz_date(s: &str) -> Option<i64> {
+pub(crate) fn parse_amz_date(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
         return None;
