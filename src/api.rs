@@ -891,6 +891,10 @@ mod tests {
         let mut missing = Vec::new();
         walk(&schema["properties"]["spec"], ".spec", &mut missing);
         walk(&schema["properties"]["status"], ".status", &mut missing);
+        // The operator's record too (`kubectl explain credentialrecord`).
+        let record = serde_json::to_value(crate::record::CredentialRecord::crd()).unwrap();
+        let schema = &record["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+        walk(&schema["properties"]["spec"], "record.spec", &mut missing);
         assert!(
             missing.is_empty(),
             "fields without a description: {missing:?}"

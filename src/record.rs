@@ -82,8 +82,11 @@ pub struct CredentialRecordSpec {
 /// The owning resource.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct Owner {
+    /// The resource's namespace.
     pub namespace: String,
+    /// The resource's name.
     pub name: String,
+    /// The resource's uid: a resource of the same name made later is another owner.
     pub uid: String,
 }
 
@@ -97,6 +100,7 @@ pub struct Holding {
     /// Recreate rotation: the previous credential, deleted after `retireAfter`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retiring_credential_id: Option<String>,
+    /// When the retiring credential is deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retire_after: Option<Time>,
     /// A Create announced and not yet answered.
