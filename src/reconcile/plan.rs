@@ -983,12 +983,16 @@ fn revocation(observed: &Observed<'_>) -> Option<Decision> {
             refusal,
         });
     }
-    let inactive: Vec<&str> = held.iter().map(|c| c.id.as_str()).collect();
-    (!inactive.is_empty()).then(|| Decision::Report {
+    // None is Active any more: each as IAM reports it (Inactive, or an API key Expired).
+    let revoked: Vec<String> = held
+        .iter()
+        .map(|c| format!("{} is {}", c.id, c.status.as_str()))
+        .collect();
+    (!revoked.is_empty()).then(|| Decision::Report {
         reason: Reason::NotPermitted,
         message: format!(
-            "{refusal}; IAM credential {} is Inactive until the namespace may use the user again",
-            inactive.join(", ")
+            "{refusal}; IAM credential {} until the namespace may use the user again",
+            revoked.join(", ")
         ),
         credential: None,
         slots_used: None,
