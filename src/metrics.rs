@@ -64,7 +64,7 @@ pub struct Metrics {
     resources: Family<ReasonLabels, Gauge>,
     leader: Gauge,
     swept: Family<SweptLabels, Counter>,
-    unclaimed: Gauge,
+    unclaimed: Counter,
     credentials: credentials::CredentialCollector,
     reasons: Mutex<HashMap<ObjectRef<ServiceSpecificCredential>, Reason>>,
 }
@@ -129,10 +129,10 @@ impl Metrics {
             "IAM credentials the sweep deleted by cause: orphaned (their resource went without cleanup), released (Retain: record dropped, credential kept) or late_create (made by a Create whose answer never came)",
             swept.clone(),
         );
-        let unclaimed = Gauge::default();
+        let unclaimed = Counter::default();
         registry.register(
             "unclaimed_credentials",
-            "Credentials of managed users that appeared while a Create's outcome was unknown and that nobody holds, which the sweep cannot prove to be the operator's (left untouched)",
+            "Credentials of managed users found while a Create's outcome was unknown that nobody holds and the sweep cannot prove to be the operator's (left untouched), each counted once",
             unclaimed.clone(),
         );
         let build_info = Family::<BuildLabels, Gauge>::default();
@@ -237,7 +237,7 @@ impl ReconcileObserver for Metrics {
     }
 
     fn unclaimed(&self, count: usize) {
-        self.unclaimed.set(count as i64);
+        self.unclaimed.inc_by(count as u64);
     }
 
     fn forget(&self, resource: &ObjectRef<ServiceSpecificCredential>) {
@@ -293,7 +293,7 @@ mod tests {
         let text = m.encode();
         for needle in [
             "ssc_operator_swept_credentials_total{cause=\"orphaned\"} 1",
-            "ssc_operator_unclaimed_credentials 2",
+            "ssc_operator_unclaimed_credentials_total 2",
             "ssc_operator_reconciles_total{result=\"Available\"} 1",
             "ssc_operator_reconciles_total{result=\"error\"} 1",
             "ssc_operator_reconcile_errors_total{category=\"NotLeader\"} 1",

@@ -181,7 +181,7 @@ pub trait ReconcileObserver: Send + Sync {
     fn retain(&self, _live: &std::collections::HashSet<ObjectRef<ServiceSpecificCredential>>) {}
     /// The sweep deleted (or released) one credential; `cause` says why.
     fn swept(&self, _cause: &'static str) {}
-    /// Credentials the last sweep found unclaimed and could not prove to be the operator's.
+    /// The sweep found this many more unclaimed credentials it cannot prove to be the operator's.
     fn unclaimed(&self, _count: usize) {}
 }
 

@@ -12,7 +12,7 @@
 //!
 //! Runs only where this replica leads, over the records its shard wrote.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,6 +36,8 @@ pub(crate) struct SweepState {
     missing_since: HashMap<String, Instant>,
     /// Credential id → when it was first found unexplained.
     unexplained_since: HashMap<String, Instant>,
+    /// Unclaimed credential ids already reported (an Event and the counter once each).
+    told: HashSet<String>,
 }
 
 /// What to do about the credentials of one (user, service) that unanswered Creates may have made.
@@ -264,7 +266,6 @@ async fn settle_unknown_creates(
             groups.entry(user_service(record)).or_default().push(record);
         }
     }
-    let mut unclaimed = 0;
     let mut seen_unexplained = Vec::new();
     for ((user, service), records) in groups {
         let same: Vec<&CredentialRecord> = all
@@ -316,11 +317,18 @@ async fn settle_unknown_creates(
                 }
             }
             Settlement::Remove(ids) | Settlement::Unclaimed(ids) => {
-                unclaimed += ids.len();
-                warn!(credential_ids = %ids.join(", "), user = %records[0].spec.user_name, %service,
+                let new: Vec<String> = ids
+                    .into_iter()
+                    .filter(|id| state.told.insert(id.clone()))
+                    .collect();
+                if new.is_empty() {
+                    continue;
+                }
+                ctx.observer.unclaimed(new.len());
+                warn!(credential_ids = %new.join(", "), user = %records[0].spec.user_name, %service,
                     "credentials appeared while a Create's outcome was unknown and nobody holds them; they may be someone else's and are left alone");
                 for record in &records {
-                    tell_unclaimed(ctx, record, &ids).await;
+                    tell_unclaimed(ctx, record, &new).await;
                 }
             }
         }
@@ -328,7 +336,7 @@ async fn settle_unknown_creates(
     state
         .unexplained_since
         .retain(|id, _| seen_unexplained.contains(id));
-    ctx.observer.unclaimed(unclaimed);
+    state.told.retain(|id| seen_unexplained.contains(id));
 }
 
 /// Deletes `found` (credentials only unanswered Creates can have made) and drops from the
