@@ -245,12 +245,15 @@ pub(crate) async fn observe_kubernetes(
 /// than it, and what their status says would be taken again.
 pub(crate) async fn read_or_make_epoch(client: &kube::Client) -> Result<Timestamp, Error> {
     let api = Api::<CredentialRecord>::all(client.clone());
-    if let Some(epoch) = api.get_opt(record::EPOCH_RECORD).await? {
-        return epoch
+    let created = |epoch: CredentialRecord| {
+        epoch
             .metadata
             .creation_timestamp
             .map(|t| t.0)
-            .ok_or(Error::NoEpoch);
+            .ok_or(Error::NoEpoch)
+    };
+    if let Some(epoch) = api.get_opt(record::EPOCH_RECORD).await? {
+        return created(epoch);
     }
     let kept = api
         .list(&kube::api::ListParams::default().limit(500))
@@ -264,10 +267,7 @@ pub(crate) async fn read_or_make_epoch(client: &kube::Client) -> Result<Timestam
         Err(kube::Error::Api(e)) if e.code == 409 => api.get(record::EPOCH_RECORD).await?,
         Err(e) => return Err(e.into()),
     };
-    made.metadata
-        .creation_timestamp
-        .map(|t| t.0)
-        .ok_or(Error::NoEpoch)
+    created(made)
 }
 
 /// How long a reconcile waits for the watch caches to sync before it reads claims from them.
@@ -282,19 +282,13 @@ const CACHE_SYNC_WAIT: Duration = Duration::from_secs(5);
 async fn claims(
     ctx: &Context,
     resource: &ServiceSpecificCredential,
+    records: &[CredentialRecord],
     ids: &[&str],
 ) -> (HashMap<String, String>, bool) {
     let uid = resource.uid().unwrap_or_default();
     let mut claimed: HashMap<String, String> = HashMap::new();
-    let Ok(records) = super::sweep::list_records(ctx).await else {
-        return (claimed, false);
-    };
-    let recorded: HashSet<&str> = records
-        .iter()
-        .filter_map(|r| r.spec.owner.as_ref())
-        .map(|o| o.uid.as_str())
-        .collect();
-    for record in &records {
+    let recorded = recorded_owners(records);
+    for record in records {
         let Some(owner) = record.spec.owner.as_ref().filter(|o| o.uid != uid) else {
             continue;
         };
@@ -330,6 +324,15 @@ async fn claims(
         }
     }
     (claimed, synced)
+}
+
+/// The uids of the resources that have a record.
+fn recorded_owners(records: &[CredentialRecord]) -> HashSet<&str> {
+    records
+        .iter()
+        .filter_map(|r| r.spec.owner.as_ref())
+        .map(|o| o.uid.as_str())
+        .collect()
 }
 
 /// A resource whose status alone may say what it holds: no record yet, and made before the
@@ -374,14 +377,10 @@ fn needs_claims(snapshot: &Snapshot, listed: usize) -> bool {
 pub(crate) async fn claims_across_shards(
     ctx: &Context,
     snapshot: &mut Snapshot,
+    records: &[CredentialRecord],
 ) -> Result<(), Error> {
     let uid = snapshot.resource.uid();
-    let records = super::sweep::list_records(ctx).await?;
-    let recorded: HashSet<&str> = records
-        .iter()
-        .filter_map(|r| r.spec.owner.as_ref())
-        .map(|o| o.uid.as_str())
-        .collect();
+    let recorded = recorded_owners(records);
     let epoch = Some(ctx.epoch().await?);
     for scope in super::scopes(&ctx.config.watch_namespaces) {
         let api: Api<ServiceSpecificCredential> = match scope {
@@ -447,16 +446,23 @@ pub(crate) async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot, freshnes
         .unwrap_or_default();
     // Without the scan, no claim is known: a decision that would need one waits (reported as
     // waiting for the caches) instead of taking a credential someone else holds.
-    let needed = needs_claims(snapshot, ids.len());
-    (snapshot.claimed_elsewhere, snapshot.claims_complete) = if needed {
-        claims(ctx, &snapshot.resource, &ids).await
+    // Who holds what is what the records say (one LIST, for every shard): read only when a
+    // decision depends on it.
+    let records = if needs_claims(snapshot, ids.len()) {
+        super::sweep::list_records(ctx).await.ok()
     } else {
-        (HashMap::new(), false)
+        None
     };
-    // Another shard's resources are not in this cache: with shards, who holds what is read
-    // from all of them whenever it matters.
-    if needed && ctx.config.shard_selector.is_some() {
-        match claims_across_shards(ctx, snapshot).await {
+    (snapshot.claimed_elsewhere, snapshot.claims_complete) = match &records {
+        Some(records) => claims(ctx, &snapshot.resource, records, &ids).await,
+        None => (HashMap::new(), false),
+    };
+    // Another shard's resources are not in this cache: with shards, the status of those that
+    // predate the records is read from all of them whenever it matters.
+    if let Some(records) = records.as_deref()
+        && ctx.config.shard_selector.is_some()
+    {
+        match claims_across_shards(ctx, snapshot, records).await {
             Ok(()) => {}
             Err(error) => {
                 warn!(%error, "could not read the claims of other shards");
