@@ -289,6 +289,145 @@ async fn compare_with_moto() {
     ours.shutdown().await;
 }
 
+/// The policy the enforcing run evaluates on every call: README's "Scoping what the operator may mint" policy, plus
+/// GetUser, under a boundary and a guardrail (three documents, six statements, conditions on Create).
+const MINT_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
+ {"Sid":"Passwords","Effect":"Allow","Action":"iam:CreateServiceSpecificCredential","Resource":"arn:aws:iam::123456789012:user/*",
+  "Condition":{"StringEquals":{"iam:ServiceSpecificCredentialServiceName":["codecommit.amazonaws.com"]}}},
+ {"Sid":"ApiKeysOfAtMost90Days","Effect":"Allow","Action":"iam:CreateServiceSpecificCredential","Resource":"arn:aws:iam::123456789012:user/*",
+  "Condition":{"StringEquals":{"iam:ServiceSpecificCredentialServiceName":["bedrock.amazonaws.com"]},"NumericLessThanEquals":{"iam:ServiceSpecificCredentialAgeDays":"90"}}},
+ {"Sid":"ManageWhatExists","Effect":"Allow","Action":["iam:GetUser","iam:ListServiceSpecificCredentials","iam:ResetServiceSpecificCredential",
+  "iam:UpdateServiceSpecificCredential","iam:DeleteServiceSpecificCredential"],"Resource":"arn:aws:iam::123456789012:user/*"}]}"#;
+const BOUNDARY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:*ServiceSpecificCredential*","iam:GetUser"],"Resource":"*"}]}"#;
+const GUARDRAIL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},
+ {"Effect":"Deny","Action":"iam:CreateServiceSpecificCredential","Resource":"*","Condition":{"NumericGreaterThan":{"iam:ServiceSpecificCredentialAgeDays":"365"}}}]}"#;
+
+/// GetUser (8 concurrent) and CreateServiceSpecificCredential (sequential) as a user with [`MINT_POLICY`], SigV4
+/// verified, with enforcement on or off; returns (GetUser ops/s, Create ops/s).
+async fn policy_load(enforce: bool) -> (f64, f64) {
+    let users: Vec<String> = (0..500).map(|i| format!("load{i}")).collect();
+    let emulator = Emulator::start(EmulatorConfig {
+        users: users.clone(),
+        access_keys: vec![
+            "AKIDBENCHROOT:root-secret:root".parse().unwrap(),
+            "AKIDBENCH:bench:operator".parse().unwrap(),
+        ],
+        enforce: if enforce {
+            iam_emulator::Enforce::All
+        } else {
+            iam_emulator::Enforce::Off
+        },
+        guardrails: [("123456789012".to_string(), GUARDRAIL.to_string())].into(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator");
+    let endpoint = emulator.endpoint_url();
+    let root = ssc_operator::iam::AwsIam::sdk_client(
+        Some(&endpoint),
+        Some("us-east-1"),
+        Some(aws_credential_types::Credentials::new(
+            "AKIDBENCHROOT",
+            "root-secret",
+            None,
+            None,
+            "bench",
+        )),
+    )
+    .await;
+    root.put_user_policy()
+        .user_name("operator")
+        .policy_name("mint")
+        .policy_document(MINT_POLICY)
+        .send()
+        .await
+        .unwrap();
+    let boundary = root
+        .create_policy()
+        .policy_name("boundary")
+        .policy_document(BOUNDARY)
+        .send()
+        .await
+        .unwrap();
+    root.put_user_permissions_boundary()
+        .user_name("operator")
+        .permissions_boundary(boundary.policy().unwrap().arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let iam = client(&endpoint).await;
+    let label = if enforce {
+        "enforce on "
+    } else {
+        "enforce off"
+    };
+    let users = Arc::new(users);
+    let wall = Instant::now();
+    let tasks: Vec<_> = (0..8)
+        .map(|worker| {
+            let (iam, users) = (iam.clone(), users.clone());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                for user in users.iter().cycle().skip(worker).step_by(8).take(250) {
+                    let t = Instant::now();
+                    iam.get_user().user_name(user).send().await.unwrap();
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    let wall = wall.elapsed();
+    let get_ops = lat.len() as f64 / wall.as_secs_f64();
+    report(&format!("{label} GetUser (8 conc.)"), lat, wall);
+    let mut lat = Vec::new();
+    let wall = Instant::now();
+    for user in users.iter() {
+        let t = Instant::now();
+        iam.create_service_specific_credential()
+            .user_name(user)
+            .service_name("bedrock.amazonaws.com")
+            .credential_age_days(30)
+            .send()
+            .await
+            .unwrap();
+        lat.push(t.elapsed());
+    }
+    let wall = wall.elapsed();
+    let create_ops = lat.len() as f64 / wall.as_secs_f64();
+    report(&format!("{label} Create (seq)"), lat, wall);
+    emulator.shutdown().await;
+    (get_ops, create_ops)
+}
+
+/// What `--enforce` costs: the same signed load with evaluation off and on, twice each, interleaved.
+async fn enforcement_cost() {
+    println!(
+        "\n--enforce (a user with a policy, a boundary and an account guardrail; SigV4 verified in both):"
+    );
+    let mut off = (0.0f64, 0.0f64);
+    let mut on = (0.0f64, 0.0f64);
+    for _ in 0..2 {
+        let o = policy_load(false).await;
+        let e = policy_load(true).await;
+        off = (off.0.max(o.0), off.1.max(o.1));
+        on = (on.0.max(e.0), on.1.max(e.1));
+    }
+    println!(
+        "--enforce costs {:.1} % of GetUser throughput ({:.0} -> {:.0} ops/s) and {:.1} % of Create ({:.0} -> {:.0} ops/s); best of two runs each",
+        (1.0 - on.0 / off.0) * 100.0,
+        off.0,
+        on.0,
+        (1.0 - on.1 / off.1) * 100.0,
+        off.1,
+        on.1
+    );
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -296,5 +435,6 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(run());
+    runtime.block_on(enforcement_cost());
     runtime.block_on(compare_with_moto());
 }

@@ -386,6 +386,7 @@ async fn start_iam(
                 rand::random::<u32>()
             ),
             user: None,
+            account: None,
         };
         let credentials = aws_credential_types::Credentials::new(
             key.access_key_id.clone(),

@@ -386,16 +386,19 @@ async fn other_api_key_services_use_their_prefixes() {
 async fn credential_age_days_rules() {
     let h = start(&["dev"]).await;
     let iam = sdk(&h);
-    let e = iam
+    // AWS accepts an age for CodeCommit passwords and dates their expiry (stackd's probes against live AWS,
+    // 2026-09; shared iam-api.md §14), though the API reference speaks of API keys only.
+    let made = iam
         .create_service_specific_credential()
         .user_name("dev")
         .service_name(CC)
         .credential_age_days(30)
         .send()
         .await
-        .unwrap_err();
-    assert_eq!(wire(&e).0, "InvalidInput");
-    assert_eq!(status(&e), 400);
+        .expect("an age on a CodeCommit password is accepted");
+    let c = made.service_specific_credential().unwrap();
+    let (created, expires) = (c.create_date().secs(), c.expiration_date().unwrap().secs());
+    assert_eq!(expires - created, 30 * 86_400);
     for days in [0, 36_601] {
         let e = iam
             .create_service_specific_credential()

@@ -122,6 +122,8 @@ mod tests {
                 create_date: 0,
                 permissions_boundary: None,
                 tags: vec![],
+                inline_policies: Default::default(),
+                attached_policies: Vec::new(),
             },
         );
         s.credentials.insert(

@@ -15,6 +15,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod accounts;
+pub mod authz;
 pub mod catalog;
 pub mod check;
 pub mod clock;
@@ -22,13 +24,17 @@ pub mod error;
 pub mod faults;
 pub mod ids;
 pub mod persist;
+pub mod policy;
+pub mod principal;
 pub mod protocol;
 mod server;
 pub mod service;
 pub mod sigv4;
 pub mod store;
+pub mod sts;
 pub mod validate;
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -78,12 +84,50 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "PATH", env = "SSC_EMULATOR_STATE_FILE")]
     pub state_file: Option<PathBuf>,
 
-    /// Access key to verify SigV4 against, as AKID:SECRET[:USER] (repeatable; env var comma-separated). When
-    /// any is given every IAM request must be signed with one of them (any region); USER is the caller for
-    /// requests without UserName and is created at start if missing.
+    /// Another account the emulator holds besides --account-id (repeatable; env var comma-separated): its own
+    /// users, roles, policies and credentials, reached with its keys or by assuming its roles.
+    #[arg(
+        long = "account",
+        value_name = "ACCOUNT_ID",
+        env = "SSC_EMULATOR_ACCOUNTS",
+        value_delimiter = ',',
+        value_parser = parse_account_id
+    )]
+    pub accounts: Vec<String>,
+
+    /// Authorize every request with IAM's policy evaluation (identity policies, permissions boundaries,
+    /// guardrails, trust policies), in every account. Needs --access-key (a root key bootstraps an account).
+    #[arg(long, env = "SSC_EMULATOR_ENFORCE")]
+    pub enforce: bool,
+
+    /// Authorize requests in this account only (repeatable; env var comma-separated); see --enforce.
+    #[arg(
+        long = "enforce-account",
+        value_name = "ACCOUNT_ID",
+        env = "SSC_EMULATOR_ENFORCE_ACCOUNTS",
+        value_delimiter = ',',
+        value_parser = parse_account_id
+    )]
+    pub enforce_accounts: Vec<String>,
+
+    /// An SCP-like policy applied to every principal of an account, root included, as [ACCOUNT=]FILE
+    /// (repeatable; default account: --account-id). As with SCPs, it must allow an action (attach an
+    /// `"Action": "*"` Allow statement beside its Deny statements) and its explicit Deny always wins.
+    #[arg(
+        long = "guardrail",
+        value_name = "[ACCOUNT=]FILE",
+        env = "SSC_EMULATOR_GUARDRAILS",
+        value_delimiter = ','
+    )]
+    pub guardrails: Vec<String>,
+
+    /// Access key to verify SigV4 against, as AKID:SECRET[:USER[:ACCOUNT]] (repeatable; env var
+    /// comma-separated). When any is given every request must be signed with one of them, with a key made by
+    /// CreateAccessKey, or with role-session credentials (any region); USER is the caller for requests without
+    /// UserName and is created at start if missing; USER `root` is the account's root user.
     #[arg(
         long = "access-key",
-        value_name = "AKID:SECRET[:USER]",
+        value_name = "AKID:SECRET[:USER[:ACCOUNT]]",
         env = "SSC_EMULATOR_ACCESS_KEYS",
         value_delimiter = ','
     )]
@@ -199,6 +243,32 @@ pub struct EmulatorConfig {
     /// Serve the `/_emulator/*` admin endpoints (faults, clock, credential check); unauthenticated,
     /// so off where other local users must not reach them (the operator's embedded emulator).
     pub admin_api: bool,
+    /// Accounts besides `account_id` (see `--account`).
+    pub extra_accounts: Vec<String>,
+    /// Accounts whose requests are authorized by policy evaluation (see `--enforce`, `--enforce-account`).
+    pub enforce: Enforce,
+    /// Guardrail documents by account (see `--guardrail`).
+    pub guardrails: BTreeMap<String, String>,
+}
+
+/// Which accounts authorize requests by policy evaluation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Enforce {
+    /// None: every signed request may do anything (the default, as before).
+    #[default]
+    Off,
+    All,
+    Accounts(Vec<String>),
+}
+
+impl Enforce {
+    pub fn covers(&self, account: &str) -> bool {
+        match self {
+            Enforce::Off => false,
+            Enforce::All => true,
+            Enforce::Accounts(a) => a.iter().any(|x| x == account),
+        }
+    }
 }
 
 impl Default for EmulatorConfig {
@@ -217,13 +287,38 @@ impl Default for EmulatorConfig {
             deny_all_users_listing: false,
             journal: false,
             admin_api: true,
+            extra_accounts: Vec::new(),
+            enforce: Enforce::Off,
+            guardrails: BTreeMap::new(),
         }
     }
 }
 
-impl From<EmulatorArgs> for EmulatorConfig {
-    fn from(a: EmulatorArgs) -> Self {
-        Self {
+impl TryFrom<EmulatorArgs> for EmulatorConfig {
+    type Error = EmulatorError;
+
+    fn try_from(a: EmulatorArgs) -> Result<Self, EmulatorError> {
+        let mut guardrails = BTreeMap::new();
+        for g in a.guardrails.iter().filter(|g| !g.is_empty()) {
+            let (account, file) = match g.split_once('=') {
+                Some((acct, file)) => (acct.to_string(), file),
+                None => (a.account_id.clone(), g.as_str()),
+            };
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| EmulatorError::Config(format!("cannot read guardrail {file}: {e}")))?;
+            guardrails.insert(account, text);
+        }
+        let enforce = if a.enforce {
+            Enforce::All
+        } else if a.enforce_accounts.is_empty() {
+            Enforce::Off
+        } else {
+            Enforce::Accounts(a.enforce_accounts.clone())
+        };
+        Ok(Self {
+            extra_accounts: a.accounts.clone(),
+            enforce,
+            guardrails,
             listen: a.listen,
             account_id: a.account_id,
             users: a.users.into_iter().filter(|u| !u.is_empty()).collect(),
@@ -246,7 +341,7 @@ impl From<EmulatorArgs> for EmulatorConfig {
             deny_all_users_listing: a.deny_all_users_listing,
             journal: false,
             admin_api: true,
-        }
+        })
     }
 }
 
@@ -274,16 +369,15 @@ impl Emulator {
     /// down or dropped.
     pub async fn start(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
         validate_config(&config)?;
-        let service = load_service(&config)?;
-        let seed_users = seed_users(&service, &config)?;
+        let accounts = load_accounts(&config)?;
+        let seed_users = seed_users(&accounts, &config)?;
         let shared = Arc::new(server::Shared {
             caller_user: config
                 .caller_user
                 .clone()
                 .or_else(|| seed_users.first().cloned()),
-            service,
+            accounts,
             faults: faults::Faults::new(config.faults.clone()),
-            keys: config.access_keys.clone(),
             max_body_bytes: config.max_body_bytes,
             journal: config.journal.then(Default::default),
         });
@@ -308,6 +402,8 @@ impl Emulator {
         tracing::info!(
             %addr,
             sigv4 = !config.access_keys.is_empty(),
+            accounts = 1 + config.extra_accounts.len(),
+            enforce = ?config.enforce,
             disabled_services = ?config.disabled_services,
             "IAM emulator listening"
         );
@@ -326,6 +422,45 @@ fn validate_config(config: &EmulatorConfig) -> Result<(), EmulatorError> {
     parse_account_id(&config.account_id)
         .map_err(|e| EmulatorError::Config(format!("account id {e}")))?;
     config.faults.validate().map_err(EmulatorError::Config)?;
+    let known = |a: &str| a == config.account_id || config.extra_accounts.iter().any(|x| x == a);
+    for a in &config.extra_accounts {
+        parse_account_id(a).map_err(|e| EmulatorError::Config(format!("account id {a:?} {e}")))?;
+    }
+    if config.enforce != Enforce::Off && config.access_keys.is_empty() {
+        return Err(EmulatorError::Config(
+            "--enforce needs --access-key: enforcement authorizes signed callers (give a root key, AKID:SECRET:root, to bootstrap an account)".into(),
+        ));
+    }
+    if let Enforce::Accounts(list) = &config.enforce
+        && let Some(a) = list.iter().find(|a| !known(a))
+    {
+        return Err(EmulatorError::Config(format!(
+            "cannot enforce in unknown account {a} (add it with --account)"
+        )));
+    }
+    if let Some(k) = config
+        .access_keys
+        .iter()
+        .find(|k| k.account.as_deref().is_some_and(|a| !known(a)))
+    {
+        return Err(EmulatorError::Config(format!(
+            "access key {} names unknown account {} (add it with --account)",
+            k.access_key_id,
+            k.account.as_deref().unwrap_or_default()
+        )));
+    }
+    for (account, text) in &config.guardrails {
+        if !known(account) {
+            return Err(EmulatorError::Config(format!(
+                "guardrail for unknown account {account} (add it with --account)"
+            )));
+        }
+        policy::parse(text, policy::DocumentKind::Identity).map_err(|e| {
+            EmulatorError::Config(format!(
+                "guardrail of account {account} is not a valid policy: {e}"
+            ))
+        })?;
+    }
     if config.max_body_bytes == 0 {
         return Err(EmulatorError::Config(
             "max body bytes must be positive".into(),
@@ -345,29 +480,66 @@ fn validate_config(config: &EmulatorConfig) -> Result<(), EmulatorError> {
     Ok(())
 }
 
-/// The IAM service on the state loaded from `config.state_file` (a new account without one).
-fn load_service(config: &EmulatorConfig) -> Result<Service, EmulatorError> {
-    let persister = config.state_file.as_ref().map(Persister::new);
-    let state = match &persister {
-        Some(p) => p.load(&config.account_id)?,
-        None => None,
+/// The state file of `account`: `--state-file` itself for the primary account, `FILE.ACCOUNT` for the others.
+fn state_path(config: &EmulatorConfig, account: &str) -> Option<PathBuf> {
+    config.state_file.as_ref().map(|p| {
+        if account == config.account_id {
+            p.clone()
+        } else {
+            let mut name = p.as_os_str().to_owned();
+            name.push(format!(".{account}"));
+            PathBuf::from(name)
+        }
+    })
+}
+
+/// The accounts, each on the state loaded from its state file (a new account without one), sharing one clock.
+fn load_accounts(config: &EmulatorConfig) -> Result<accounts::Accounts, EmulatorError> {
+    let clock = Arc::new(Clock::default());
+    let mut by_id = BTreeMap::new();
+    for id in std::iter::once(&config.account_id).chain(&config.extra_accounts) {
+        let persister = state_path(config, id).map(Persister::new);
+        let state = match &persister {
+            Some(p) => p.load(id)?,
+            None => None,
+        }
+        .unwrap_or_else(|| State::new(id));
+        let service = Service::new(
+            Store::new(state, persister),
+            Arc::clone(&clock),
+            ServiceConfig {
+                account_id: id.clone(),
+                unsupported_service_code: config.unsupported_service_code,
+                disabled_services: config.disabled_services.clone(),
+                deny_all_users_listing: config.deny_all_users_listing,
+            },
+        );
+        let guardrail = config
+            .guardrails
+            .get(id)
+            .and_then(|text| policy::parse(text, policy::DocumentKind::Identity).ok());
+        by_id.insert(
+            id.clone(),
+            accounts::Account {
+                service,
+                enforce: config.enforce.covers(id),
+                guardrail,
+            },
+        );
     }
-    .unwrap_or_else(|| State::new(&config.account_id));
-    Ok(Service::new(
-        Store::new(state, persister),
-        Arc::new(Clock::default()),
-        ServiceConfig {
-            account_id: config.account_id.clone(),
-            unsupported_service_code: config.unsupported_service_code,
-            disabled_services: config.disabled_services.clone(),
-            deny_all_users_listing: config.deny_all_users_listing,
-        },
+    Ok(accounts::Accounts::new(
+        config.account_id.clone(),
+        by_id,
+        config.access_keys.clone(),
     ))
 }
 
-/// Creates the seed users and the users of the access keys; returns the seed users.
-fn seed_users(service: &Service, config: &EmulatorConfig) -> Result<Vec<String>, EmulatorError> {
-    let key_users = config.access_keys.iter().filter_map(|k| k.user.clone());
+/// Creates the seed users (primary account) and the users of the access keys (in their accounts); returns the
+/// seed users.
+fn seed_users(
+    accounts: &accounts::Accounts,
+    config: &EmulatorConfig,
+) -> Result<Vec<String>, EmulatorError> {
     // An empty seed name is skipped, as an empty SSC_EMULATOR_USERS item is (the operator's
     // --emulator-user reads that variable too).
     let seed_users: Vec<String> = config
@@ -376,7 +548,23 @@ fn seed_users(service: &Service, config: &EmulatorConfig) -> Result<Vec<String>,
         .filter(|u| !u.is_empty())
         .cloned()
         .collect();
-    for name in seed_users.iter().cloned().chain(key_users) {
+    let key_users = config
+        .access_keys
+        .iter()
+        .filter(|k| !k.is_root())
+        .filter_map(|k| {
+            Some((
+                k.account
+                    .clone()
+                    .unwrap_or_else(|| config.account_id.clone()),
+                k.user.clone()?,
+            ))
+        });
+    let seeds = seed_users
+        .iter()
+        .map(|u| (config.account_id.clone(), u.clone()));
+    for (account, name) in seeds.chain(key_users) {
+        let service = &accounts.get(&account).expect("validated account").service;
         service
             .ensure_user(&name)
             .map_err(|e| EmulatorError::SeedUser {
@@ -453,7 +641,7 @@ impl EmulatorHandle {
 
     /// Moves the emulator's clock forward (expiry of API keys); SigV4 skew checks keep using the wall clock.
     pub fn advance_clock(&self, by: Duration) {
-        self.shared.service.clock.advance(by);
+        self.shared.service().clock.advance(by);
     }
 
     /// The requests served so far (empty unless [`EmulatorConfig::journal`] is on).
@@ -467,7 +655,7 @@ impl EmulatorHandle {
 
     /// The emulator's current time, in Unix seconds.
     pub fn now(&self) -> i64 {
-        self.shared.service.clock.now()
+        self.shared.service().clock.now()
     }
 
     /// Stops accepting requests, lets in-flight ones finish (up to 5 s), and waits for the server to stop.
@@ -507,7 +695,7 @@ fn init_tracing(format: LogFormat) {
 /// `ssc-operator emulator`: serves until SIGINT/SIGTERM.
 pub async fn run(args: EmulatorArgs) -> Result<(), EmulatorError> {
     init_tracing(args.log_format);
-    let handle = Emulator::start(args.into()).await?;
+    let handle = Emulator::start(args.try_into()?).await?;
     tracing::info!(endpoint = %handle.endpoint_url(), "IAM emulator ready");
     shutdown_signal().await;
     tracing::info!("shutting down");

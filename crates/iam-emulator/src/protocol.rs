@@ -213,8 +213,13 @@ impl Xml {
 
     /// Opens the root element with IAM's namespace.
     pub fn root(&mut self, name: &str) -> &mut Self {
+        self.root_in(name, XMLNS)
+    }
+
+    /// Opens the root element with the namespace `ns`.
+    pub fn root_in(&mut self, name: &str, ns: &str) -> &mut Self {
         let mut start = BytesStart::new(name);
-        start.push_attribute(("xmlns", XMLNS));
+        start.push_attribute(("xmlns", ns));
         self.event(Event::Start(start));
         self
     }
@@ -335,6 +340,57 @@ pub enum Output {
     },
     /// Update, Delete, DeleteUser: only `ResponseMetadata`.
     Empty,
+    /// Answers that are plain nested fields (roles, policies, access keys, STS), inside the result element.
+    Tree(Vec<Node>),
+}
+
+/// One element of an [`Output::Tree`].
+#[derive(Clone, PartialEq, Eq)]
+pub enum Node {
+    Leaf(&'static str, String),
+    /// A secret (access key secret, session token): written as a leaf, never shown by `Debug`.
+    Secret(&'static str, String),
+    /// An element of elements; with none, `<name/>` (an empty list).
+    Branch(&'static str, Vec<Node>),
+}
+
+impl Node {
+    pub fn leaf(name: &'static str, value: impl Into<String>) -> Self {
+        Node::Leaf(name, value.into())
+    }
+
+    /// `Some` values as a leaf, `None` as nothing (for `extend`/`flatten`).
+    pub fn opt(name: &'static str, value: Option<impl Into<String>>) -> Option<Self> {
+        value.map(|v| Node::Leaf(name, v.into()))
+    }
+
+    fn write(&self, x: &mut Xml) {
+        match self {
+            Node::Leaf(name, v) | Node::Secret(name, v) => {
+                x.leaf(name, v);
+            }
+            Node::Branch(name, children) if children.is_empty() => {
+                x.empty(name);
+            }
+            Node::Branch(name, children) => {
+                x.open(name);
+                for c in children {
+                    c.write(x);
+                }
+                x.close(name);
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Node::Leaf(name, v) => write!(f, "{name}={v:?}"),
+            Node::Secret(name, _) => write!(f, "{name}=<redacted>"),
+            Node::Branch(name, children) => f.debug_tuple(name).field(children).finish(),
+        }
+    }
 }
 
 /// The success document: `<{action}Response><{action}Result>…</…Result><ResponseMetadata>…`.
@@ -343,12 +399,29 @@ pub fn success_xml(
     output: &Output,
     request_id: &str,
 ) -> Result<Vec<u8>, std::io::Error> {
+    success_xml_in(XMLNS, action, output, request_id)
+}
+
+/// [`success_xml`] in the namespace `ns` (STS answers in its own).
+pub fn success_xml_in(
+    ns: &str,
+    action: &str,
+    output: &Output,
+    request_id: &str,
+) -> Result<Vec<u8>, std::io::Error> {
     let response = format!("{action}Response");
     let result = format!("{action}Result");
     let mut x = Xml::new();
-    x.root(&response);
+    x.root_in(&response, ns);
     match output {
         Output::Empty => {}
+        Output::Tree(nodes) => {
+            x.open(&result);
+            for n in nodes {
+                n.write(&mut x);
+            }
+            x.close(&result);
+        }
         Output::User(u) => {
             x.open(&result);
             write_user(&mut x, "User", u, true);

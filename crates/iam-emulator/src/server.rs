@@ -15,19 +15,24 @@ use axum::routing::{any, get, post};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::accounts::{Accounts, check_token};
+use super::authz::{self, Caller};
 use super::check::{CheckRequest, check};
 use super::clock::{iso8601, wall_now};
 use super::error::ApiError;
 use super::faults::{FaultConfig, Faults, InjectedFault};
-use super::protocol::{API_VERSION, decode_form, error_xml, media_type, success_xml};
+use super::principal::Principal;
+use super::protocol::{
+    API_VERSION, Output, Params, decode_form, error_xml, media_type, success_xml_in,
+};
 use super::service::{Action, Service};
-use super::sigv4::{self, AccessKey, SignedRequest};
+use super::sigv4::{self, SignedRequest};
+use super::sts::{self, STS_VERSION, STS_XMLNS, StsAction};
 
 /// Everything the handlers share.
 pub(crate) struct Shared {
-    pub service: Service,
+    pub accounts: Accounts,
     pub faults: Faults,
-    pub keys: Vec<AccessKey>,
     /// The caller for requests without `UserName` when the key names no user (or SigV4 is off).
     pub caller_user: Option<String>,
     pub max_body_bytes: usize,
@@ -172,20 +177,7 @@ async fn handle_iam(
     let body = read_body(body, &parts.headers, shared.max_body_bytes).await?;
     let query = parts.uri.query().unwrap_or("");
 
-    let mut caller = shared.caller_user.clone();
-    if !shared.keys.is_empty() {
-        let signed = SignedRequest {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query,
-            headers: &parts.headers,
-            body: &body,
-        };
-        let key = sigv4::verify(&signed, &shared.keys, wall_now())?;
-        if key.user.is_some() {
-            caller = key.user.clone();
-        }
-    }
+    let caller = authenticate(shared, &parts, query, &body)?;
 
     let mut params = decode_form(query.as_bytes())?;
     if !body.is_empty() {
@@ -209,17 +201,27 @@ async fn handle_iam(
     };
     log.action = action_name.clone();
     let version = params.get("Version");
-    let action = match (Action::parse(&action_name), version) {
-        (Some(a), Some(API_VERSION)) => a,
-        _ => return Err(ApiError::invalid_action(&action_name, version)),
-    };
+    let api = match version {
+        Some(API_VERSION) => Action::parse(&action_name).map(Api::Iam),
+        Some(STS_VERSION) => StsAction::parse(&action_name).map(Api::Sts),
+        _ => None,
+    }
+    .ok_or_else(|| ApiError::invalid_action(&action_name, version))?;
+    if let (Some(scope), Some(signed)) = (api.scope(), caller.signed_service.as_deref())
+        && scope != signed
+    {
+        return Err(sigv4::SigV4Error::Scope(format!(
+            "Credential should be scoped to correct service: '{scope}'. "
+        ))
+        .into());
+    }
     log.user = params
         .get("UserName")
         .map(str::to_string)
-        .or_else(|| caller.clone())
+        .or_else(|| caller.caller.principal.user_name().map(str::to_string))
         .unwrap_or_default();
 
-    let decision = shared.faults.decide(action.name(), rand::random::<f64>);
+    let decision = shared.faults.decide(api.name(), rand::random::<f64>);
     if decision.delay > Duration::ZERO {
         tokio::time::sleep(decision.delay).await;
     }
@@ -234,7 +236,7 @@ async fn handle_iam(
             .get("x-amz-date")
             .and_then(|v| v.to_str().ok())
             .and_then(sigv4::parse_amz_date);
-        let verifies = !shared.keys.is_empty();
+        let verifies = shared.accounts.verifies_signatures();
         let worker = Arc::clone(shared);
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
@@ -242,21 +244,146 @@ async fn handle_iam(
                 tracing::info!("a request held past its signature's 15 minutes is refused");
                 return;
             }
-            let _ = tokio::task::spawn_blocking(move || {
-                worker.service.call(action, &params, caller.as_deref())
-            })
-            .await;
+            let _ = tokio::task::spawn_blocking(move || worker.serve(api, &params, &caller.caller))
+                .await;
         });
         return std::future::pending().await;
     }
 
     let worker = Arc::clone(shared);
-    let output = tokio::task::spawn_blocking(move || {
-        worker.service.call(action, &params, caller.as_deref())
+    let output = tokio::task::spawn_blocking(move || worker.serve(api, &params, &caller.caller))
+        .await
+        .map_err(|_| ApiError::internal(500))??;
+    let ns = match api {
+        Api::Iam(_) => super::protocol::XMLNS,
+        Api::Sts(_) => STS_XMLNS,
+    };
+    success_xml_in(ns, api.name(), &output, rid).map_err(|_| ApiError::internal(500))
+}
+
+/// The two APIs the listener answers.
+#[derive(Debug, Clone, Copy)]
+enum Api {
+    Iam(Action),
+    Sts(StsAction),
+}
+
+impl Api {
+    fn name(self) -> &'static str {
+        match self {
+            Api::Iam(a) => a.name(),
+            Api::Sts(a) => a.name(),
+        }
+    }
+
+    /// The SigV4 service the request must be scoped to.
+    fn scope(self) -> Option<&'static str> {
+        Some(match self {
+            Api::Iam(_) => "iam",
+            Api::Sts(_) => "sts",
+        })
+    }
+}
+
+/// The caller and the service its signature was scoped to.
+struct Authenticated {
+    caller: Caller,
+    signed_service: Option<String>,
+}
+
+/// Who signed the request (SigV4 with the session token when keys are configured); without keys, the
+/// `--caller-user` of the primary account.
+fn authenticate(
+    shared: &Shared,
+    parts: &axum::http::request::Parts,
+    query: &str,
+    body: &[u8],
+) -> Result<Authenticated, ApiError> {
+    let accounts = &shared.accounts;
+    if !accounts.verifies_signatures() {
+        let account = accounts.primary_id().to_string();
+        let principal = match &shared.caller_user {
+            Some(name) => Principal::User {
+                account,
+                name: name.clone(),
+            },
+            None => Principal::Anonymous { account },
+        };
+        return Ok(Authenticated {
+            caller: Caller {
+                principal,
+                region: None,
+            },
+            signed_service: None,
+        });
+    }
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query,
+        headers: &parts.headers,
+        body,
+    };
+    let akid = access_key_id(&parts.headers);
+    let owner = accounts.key_owner(&akid);
+    let token = parts
+        .headers
+        .get("x-amz-security-token")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    if let Some(owner) = &owner {
+        check_token(
+            owner,
+            token.as_deref(),
+            accounts.primary().service.clock.now(),
+        )?;
+    }
+    let verified = sigv4::verify_with(
+        &signed,
+        |_| owner.as_ref().map(|o| o.secret.clone()),
+        wall_now(),
+    )?;
+    let mut principal = owner
+        .map(|o| o.principal)
+        .ok_or(sigv4::SigV4Error::UnknownKey)?;
+    // A key that names no user (`AKID:SECRET`) calls as the `--caller-user`, as before accounts existed.
+    if let (Principal::Anonymous { account }, Some(name)) = (&principal, &shared.caller_user) {
+        principal = Principal::User {
+            account: account.clone(),
+            name: name.clone(),
+        };
+    }
+    Ok(Authenticated {
+        caller: Caller {
+            principal,
+            region: Some(verified.region),
+        },
+        signed_service: Some(verified.service),
     })
-    .await
-    .map_err(|_| ApiError::internal(500))??;
-    success_xml(action.name(), &output, rid).map_err(|_| ApiError::internal(500))
+}
+
+impl Shared {
+    /// Authorizes and carries out one request in the caller's account (blocking: it may fsync).
+    fn serve(&self, api: Api, params: &Params, caller: &Caller) -> Result<Output, ApiError> {
+        let now = self.accounts.primary().service.clock.now();
+        match api {
+            Api::Sts(action) => sts::call(&self.accounts, caller, action, params, now),
+            Api::Iam(action) => {
+                let account = self
+                    .accounts
+                    .get(caller.principal.account())
+                    .ok_or_else(|| ApiError::internal(500))?;
+                authz::authorize(account, caller, action, params, now)?;
+                account
+                    .service
+                    .call(action, params, caller.principal.user_name())
+            }
+        }
+    }
+
+    /// The primary account's IAM service (clock, admin endpoints).
+    pub(crate) fn service(&self) -> &Service {
+        &self.accounts.primary().service
+    }
 }
 
 /// JSON error for the admin endpoints.
@@ -304,7 +431,7 @@ async fn clear_injections(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 fn clock_json(shared: &Shared) -> Response {
-    let clock = &shared.service.clock;
+    let clock = &shared.service().clock;
     axum::Json(json!({ "now": iso8601(clock.now()), "offsetSeconds": clock.offset() }))
         .into_response()
 }
@@ -325,7 +452,7 @@ async fn advance_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> Respon
         Err(e) => return bad_request(e),
     };
     shared
-        .service
+        .service()
         .clock
         .advance(Duration::from_secs(req.advance_seconds));
     tracing::info!(advance_seconds = req.advance_seconds, "clock advanced");
@@ -337,8 +464,8 @@ async fn check_credential(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
         Ok(r) => r,
         Err(e) => return bad_request(e),
     };
-    let now = shared.service.clock.now();
-    let verdict = shared.service.store.read(|s| check(s, now, &req));
+    let now = shared.service().clock.now();
+    let verdict = shared.service().store.read(|s| check(s, now, &req));
     tracing::info!(
         service = req.service_name.as_deref().unwrap_or(""),
         valid = verdict.valid,

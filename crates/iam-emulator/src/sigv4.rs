@@ -15,13 +15,22 @@ use super::ids::digest_eq;
 /// Allowed difference between the request's `X-Amz-Date` and the wall clock.
 pub const MAX_SKEW_SECS: i64 = 15 * 60;
 
-/// One configured access key: `AKID:SECRET[:USER]`.
+/// One configured access key: `AKID:SECRET[:USER[:ACCOUNT]]`; USER `root` is the account's root user.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AccessKey {
     pub access_key_id: String,
     pub secret_access_key: String,
-    /// The IAM user this key belongs to: the caller for requests without `UserName`.
+    /// The IAM user this key belongs to: the caller for requests without `UserName`. `root`: the root user.
     pub user: Option<String>,
+    /// The account of the user (default: the emulator's `--account-id`).
+    pub account: Option<String>,
+}
+
+impl AccessKey {
+    /// The key acts as its account's root user (allowed everything but what a guardrail denies).
+    pub fn is_root(&self) -> bool {
+        self.user.as_deref() == Some("root")
+    }
 }
 
 impl std::fmt::Debug for AccessKey {
@@ -30,6 +39,7 @@ impl std::fmt::Debug for AccessKey {
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"<redacted>")
             .field("user", &self.user)
+            .field("account", &self.account)
             .finish()
     }
 }
@@ -38,17 +48,26 @@ impl std::str::FromStr for AccessKey {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut parts = s.splitn(3, ':');
+        let mut parts = s.splitn(4, ':');
         let id = parts.next().unwrap_or_default();
         let secret = parts.next().unwrap_or_default();
         let user = parts.next().filter(|u| !u.is_empty()).map(str::to_string);
+        let account = parts.next().map(str::to_string);
         if id.is_empty() || secret.is_empty() {
-            return Err("expected AKID:SECRET[:USER]".into());
+            return Err("expected AKID:SECRET[:USER[:ACCOUNT]]".into());
+        }
+        if let Some(a) = &account
+            && !(a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(format!(
+                "account {a:?} of access key {id} must be 12 digits"
+            ));
         }
         Ok(Self {
             access_key_id: id.into(),
             secret_access_key: secret.into(),
             user,
+            account,
         })
     }
 }
@@ -327,6 +346,28 @@ pub fn verify<'k>(
     keys: &'k [AccessKey],
     now: i64,
 ) -> Result<&'k AccessKey, SigV4Error> {
+    let find = |id: &str| keys.iter().find(|k| k.access_key_id == id);
+    let verified = verify_with(req, |id| find(id).map(|k| k.secret_access_key.clone()), now)?;
+    find(&verified.access_key_id).ok_or(SigV4Error::UnknownKey)
+}
+
+/// What a verified signature tells about the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub access_key_id: String,
+    /// The region of the credential scope (`aws:RequestedRegion`).
+    pub region: String,
+    /// `iam` or `sts`: the caller checks it against the action.
+    pub service: String,
+}
+
+/// Verifies the request's signature with the secret `secret_of` gives for its access key id. The scope's
+/// service may be `iam` or `sts` (one listener serves both); the caller checks it matches the action.
+pub fn verify_with(
+    req: &SignedRequest<'_>,
+    secret_of: impl FnOnce(&str) -> Option<String>,
+    now: i64,
+) -> Result<Verified, SigV4Error> {
     let query_signed = req
         .query
         .split('&')
@@ -352,11 +393,8 @@ pub fn verify<'k>(
                 .into(),
         ));
     };
-    let key = keys
-        .iter()
-        .find(|k| k.access_key_id == auth.access_key_id)
-        .ok_or(SigV4Error::UnknownKey)?;
-    if auth.service != "iam" {
+    let secret = secret_of(auth.access_key_id).ok_or(SigV4Error::UnknownKey)?;
+    if auth.service != "iam" && auth.service != "sts" {
         return Err(SigV4Error::Scope(
             "Credential should be scoped to correct service: 'iam'. ".into(),
         ));
@@ -396,14 +434,18 @@ pub fn verify<'k>(
     let expected = signature(
         req,
         &auth.signed_headers,
-        &key.secret_access_key,
+        &secret,
         &amz_date,
         auth.date,
         auth.region,
         auth.service,
     )?;
     if digest_eq(&expected, &auth.signature.to_ascii_lowercase()) {
-        Ok(key)
+        Ok(Verified {
+            access_key_id: auth.access_key_id.to_string(),
+            region: auth.region.to_string(),
+            service: auth.service.to_string(),
+        })
     } else {
         Err(SigV4Error::Mismatch)
     }
@@ -445,9 +487,12 @@ mod tests {
 
     #[test]
     fn access_key_parsing() {
-        let k: AccessKey = "AKID:se:cret:alice".parse().unwrap();
+        let k: AccessKey = "AKID:se:alice:210987654321".parse().unwrap();
         assert_eq!(k.secret_access_key, "se");
-        assert_eq!(k.user.as_deref(), Some("cret:alice"));
+        assert_eq!(k.user.as_deref(), Some("alice"));
+        assert_eq!(k.account.as_deref(), Some("210987654321"));
+        assert!("AKID:se:alice:not-an-account".parse::<AccessKey>().is_err());
+        assert!("AKID:se:root".parse::<AccessKey>().unwrap().is_root());
         let k: AccessKey = "AKID:secret".parse().unwrap();
         assert_eq!(k.user, None);
         assert!("AKID".parse::<AccessKey>().is_err());

@@ -28,6 +28,12 @@ pub struct User {
     pub permissions_boundary: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
+    /// Inline policies by name (`PutUserPolicy`), as the caller sent them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inline_policies: BTreeMap<String, String>,
+    /// ARNs of the managed policies attached (`AttachUserPolicy`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attached_policies: Vec<String>,
 }
 
 /// The status IAM stores; `Expired` is derived from the expiration date and never stored.
@@ -85,6 +91,74 @@ pub struct State {
     /// Keyed by credential id.
     pub credentials: BTreeMap<String, Credential>,
     pub next_seq: u64,
+    /// Keyed by lower-cased role name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, Role>,
+    /// Customer managed policies (`CreatePolicy`), keyed by ARN.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub managed_policies: BTreeMap<String, ManagedPolicy>,
+    /// Access keys made with `CreateAccessKey`, keyed by access key id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub access_keys: BTreeMap<String, StoredAccessKey>,
+}
+
+/// An IAM role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Role {
+    pub name: String,
+    pub id: String,
+    pub path: String,
+    pub create_date: i64,
+    /// The trust policy as the caller sent it.
+    pub trust_policy: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Seconds; 3600 unless set at creation.
+    pub max_session_duration: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inline_policies: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attached_policies: Vec<String>,
+}
+
+/// A customer managed policy (one version: `v1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedPolicy {
+    pub name: String,
+    pub id: String,
+    pub path: String,
+    pub create_date: i64,
+    pub document: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// An access key of an IAM user. The secret is kept: SigV4 verification needs it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredAccessKey {
+    pub id: String,
+    pub user_key: String,
+    pub secret: String,
+    pub create_date: i64,
+    pub active: bool,
+}
+
+impl std::fmt::Debug for StoredAccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredAccessKey")
+            .field("id", &self.id)
+            .field("user_key", &self.user_key)
+            .field("secret", &"<redacted>")
+            .field("active", &self.active)
+            .finish()
+    }
 }
 
 impl State {
@@ -95,6 +169,9 @@ impl State {
             users: BTreeMap::new(),
             credentials: BTreeMap::new(),
             next_seq: 1,
+            roles: BTreeMap::new(),
+            managed_policies: BTreeMap::new(),
+            access_keys: BTreeMap::new(),
         }
     }
 
@@ -104,6 +181,20 @@ impl State {
 
     pub fn user(&self, name: &str) -> Option<&User> {
         self.users.get(&Self::user_key(name))
+    }
+
+    pub fn role(&self, name: &str) -> Option<&Role> {
+        self.roles.get(&Self::user_key(name))
+    }
+
+    /// `arn:aws:iam::ACCOUNT:user/PATH/NAME`.
+    pub fn user_arn(&self, u: &User) -> String {
+        format!("arn:aws:iam::{}:user{}{}", self.account_id, u.path, u.name)
+    }
+
+    /// `arn:aws:iam::ACCOUNT:role/PATH/NAME`.
+    pub fn role_arn(&self, r: &Role) -> String {
+        format!("arn:aws:iam::{}:role{}{}", self.account_id, r.path, r.name)
     }
 
     /// The user's credentials, optionally for one service, in creation order.

@@ -7,6 +7,9 @@
 use super::error::ApiError;
 use super::protocol::Params;
 
+pub mod identity;
+pub mod sts;
+
 /// The model patterns the emulator enforces, hand-written (no regex engine needed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pattern {
@@ -24,6 +27,8 @@ pub enum Pattern {
     TagKey,
     /// `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`
     TagValue,
+    /// `[\u0009\u000A\u000D\u0020-\u00FF]+`
+    PolicyDocument,
 }
 
 impl Pattern {
@@ -36,6 +41,7 @@ impl Pattern {
             Pattern::Marker => r"[\u0020-\u00FF]+",
             Pattern::TagKey => r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+",
             Pattern::TagValue => r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*",
+            Pattern::PolicyDocument => r"[\u0009\u000A\u000D\u0020-\u00FF]+",
         }
     }
 
@@ -62,6 +68,11 @@ impl Pattern {
             }
             Pattern::TagKey => !s.is_empty() && s.chars().all(tag),
             Pattern::TagValue => s.chars().all(tag),
+            Pattern::PolicyDocument => {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{FF}'))
+            }
         }
     }
 }
@@ -275,9 +286,36 @@ pub fn create_user(p: &Params) -> Result<CreateUserInput, ApiError> {
             pattern: None,
         },
     );
-    let entries = p.member_list("Tags");
+    let tags = tag_list(&mut c, p, "Tags", "tags");
+    c.finish()?;
+    let user_name = user_name.unwrap_or_default();
+    if let Some(b) = &permissions_boundary
+        && !b.starts_with("arn:")
+    {
+        return Err(ApiError::invalid_input(format!("ARN {b} is not valid.")));
+    }
+    unique_tag_keys(&tags)?;
+    Ok(CreateUserInput {
+        user_name,
+        path: path.unwrap_or_else(|| "/".into()),
+        permissions_boundary,
+        tags,
+    })
+}
+
+/// A `Tags.member.N.Key/Value` list (at most 50; key 1-128, value 0-256 characters). Violations go to `c`.
+fn tag_list(
+    c: &mut Checker<'_>,
+    p: &Params,
+    param: &str,
+    member_name: &str,
+) -> Vec<(String, String)> {
+    let entries = p.member_list(param);
     if entries.len() > 50 {
-        c.violation("tags", "Member must have length less than or equal to 50");
+        c.violation(
+            member_name,
+            "Member must have length less than or equal to 50",
+        );
     }
     let mut tags = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
@@ -287,7 +325,7 @@ pub fn create_user(p: &Params) -> Result<CreateUserInput, ApiError> {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         };
-        let member = |f: &str| format!("tags.{}.member.{f}", i + 1);
+        let member = |f: &str| format!("{member_name}.{}.member.{f}", i + 1);
         let key = field("Key");
         let value = field("Value");
         match &key {
@@ -320,25 +358,19 @@ pub fn create_user(p: &Params) -> Result<CreateUserInput, ApiError> {
             tags.push((k, v));
         }
     }
-    c.finish()?;
-    let user_name = user_name.unwrap_or_default();
-    if let Some(b) = &permissions_boundary
-        && !b.starts_with("arn:")
-    {
-        return Err(ApiError::invalid_input(format!("ARN {b} is not valid.")));
-    }
+    tags
+}
+
+/// IAM's error for a tag list that repeats a key (keys compare case-insensitively).
+fn unique_tag_keys(tags: &[(String, String)]) -> Result<(), ApiError> {
     let mut seen = std::collections::HashSet::new();
-    if !tags.iter().all(|(k, _)| seen.insert(k.to_lowercase())) {
-        return Err(ApiError::invalid_input(
+    if tags.iter().all(|(k, _)| seen.insert(k.to_lowercase())) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_input(
             "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
-        ));
+        ))
     }
-    Ok(CreateUserInput {
-        user_name,
-        path: path.unwrap_or_else(|| "/".into()),
-        permissions_boundary,
-        tags,
-    })
 }
 
 /// `GetUser`: the user name is optional (the caller is the default).

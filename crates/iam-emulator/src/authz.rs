@@ -1,0 +1,339 @@
+//! Authorization of IAM requests under `--enforce`: what a request is (action, resource ARN, condition keys),
+//! whose policies apply, and IAM's `AccessDenied` when they do not allow it.
+//!
+//! Building the request context is pure (state in, context out); [`decide`] gathers the principal's policies.
+
+use std::collections::BTreeMap;
+
+use crate::accounts::Account;
+use crate::clock::iso8601;
+use crate::error::ApiError;
+use crate::policy::{
+    self, Decision, DocumentKind, PolicyDocument, PolicySet, PrincipalRef, RequestContext,
+};
+use crate::principal::{Principal, merged_tags};
+use crate::protocol::Params;
+use crate::service::Action;
+use crate::service::identity::managed_document;
+use crate::store::State;
+
+/// Condition keys of a request: lower-cased names, each with one or more values.
+pub type Keys = BTreeMap<String, Vec<String>>;
+
+fn put(keys: &mut Keys, name: &str, value: impl Into<String>) {
+    keys.entry(name.to_ascii_lowercase())
+        .or_default()
+        .push(value.into());
+}
+
+/// Who is calling, as the request reached the emulator.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    /// The SigV4 scope's region (`aws:RequestedRegion`); `None` when SigV4 is off.
+    pub region: Option<String>,
+}
+
+/// The path of a user or role the principal is, for its ARN in messages and `aws:PrincipalArn`.
+fn principal_path(s: &State, p: &Principal) -> String {
+    match p {
+        Principal::User { name, .. } => s.user(name).map_or_else(|| "/".into(), |u| u.path.clone()),
+        _ => "/".into(),
+    }
+}
+
+/// The global condition keys of the caller (`aws:Principal*`, `aws:userid`, `aws:username`, `aws:SourceIdentity`,
+/// `aws:RequestedRegion`, time, transport).
+pub fn principal_keys(s: &State, caller: &Caller, now: i64) -> Keys {
+    let mut k = Keys::new();
+    let p = &caller.principal;
+    let path = principal_path(s, p);
+    put(&mut k, "aws:PrincipalArn", p.principal_arn(&path));
+    put(&mut k, "aws:PrincipalAccount", p.account());
+    put(&mut k, "aws:PrincipalType", p.principal_type());
+    put(&mut k, "aws:CurrentTime", iso8601(now));
+    put(&mut k, "aws:EpochTime", now.to_string());
+    put(&mut k, "aws:SecureTransport", "false");
+    if let Some(r) = &caller.region {
+        put(&mut k, "aws:RequestedRegion", r);
+    }
+    let tags: Vec<(String, String)> = match p {
+        Principal::User { name, .. } => {
+            if let Some(u) = s.user(name) {
+                put(&mut k, "aws:userid", &u.id);
+                put(&mut k, "aws:username", &u.name);
+                u.tags.clone()
+            } else {
+                Vec::new()
+            }
+        }
+        Principal::AssumedRole(session) => {
+            put(
+                &mut k,
+                "aws:userid",
+                format!("{}:{}", session.role_id, session.session_name),
+            );
+            if let Some(si) = &session.source_identity {
+                put(&mut k, "aws:SourceIdentity", si);
+            }
+            let role_tags = s
+                .role(&session.role_name)
+                .map(|r| r.tags.clone())
+                .unwrap_or_default();
+            merged_tags(&role_tags, &session.tags)
+        }
+        Principal::Root { account } => {
+            put(&mut k, "aws:userid", account);
+            Vec::new()
+        }
+        Principal::Anonymous { .. } => Vec::new(),
+    };
+    for (key, value) in tags {
+        put(&mut k, &format!("aws:PrincipalTag/{key}"), value);
+    }
+    k
+}
+
+/// The resource and action-specific keys of an IAM request: resource ARN (the target user or role with its path,
+/// a path for lists, a policy ARN), `aws:ResourceTag/*`, `aws:RequestTag/*`, `aws:TagKeys`, and for
+/// `CreateServiceSpecificCredential` the two `iam:ServiceSpecificCredential*` keys.
+pub fn request_of(
+    s: &State,
+    action: Action,
+    p: &Params,
+    caller_user: Option<&str>,
+) -> (String, Keys) {
+    let account = &s.account_id;
+    let mut keys = Keys::new();
+    let user_resource = |name: &str, keys: &mut Keys| {
+        let (path, canonical) = match s.user(name) {
+            Some(u) => {
+                for (k, v) in &u.tags {
+                    put(keys, &format!("aws:ResourceTag/{k}"), v);
+                }
+                (u.path.clone(), u.name.clone())
+            }
+            None => (p.get("Path").unwrap_or("/").to_string(), name.to_string()),
+        };
+        format!("arn:aws:iam::{account}:user{path}{canonical}")
+    };
+    let role_resource = |name: &str, keys: &mut Keys| {
+        let (path, canonical) = match s.role(name) {
+            Some(r) => {
+                for (k, v) in &r.tags {
+                    put(keys, &format!("aws:ResourceTag/{k}"), v);
+                }
+                (r.path.clone(), r.name.clone())
+            }
+            None => (p.get("Path").unwrap_or("/").to_string(), name.to_string()),
+        };
+        format!("arn:aws:iam::{account}:role{path}{canonical}")
+    };
+    for tag in p.member_list("Tags") {
+        let field = |f: &str| tag.iter().find(|(k, _)| k == f).map(|(_, v)| v.clone());
+        if let Some(key) = field("Key") {
+            put(
+                &mut keys,
+                &format!("aws:RequestTag/{key}"),
+                field("Value").unwrap_or_default(),
+            );
+            put(&mut keys, "aws:TagKeys", key);
+        }
+    }
+    for entry in p.member_list("TagKeys") {
+        for (_, key) in entry {
+            put(&mut keys, "aws:TagKeys", key);
+        }
+    }
+    if let Some(b) = p.get("PermissionsBoundary") {
+        put(&mut keys, "iam:PermissionsBoundary", b);
+    }
+    if let Some(arn) = p.get("PolicyArn") {
+        put(&mut keys, "iam:PolicyARN", arn);
+    }
+    use Action as A;
+    let resource = match action {
+        A::ListUsers => format!(
+            "arn:aws:iam::{account}:user{}",
+            p.get("PathPrefix").unwrap_or("/")
+        ),
+        A::ListRoles => format!(
+            "arn:aws:iam::{account}:role{}",
+            p.get("PathPrefix").unwrap_or("/")
+        ),
+        A::CreatePolicy => format!(
+            "arn:aws:iam::{account}:policy{}{}",
+            p.get("Path").unwrap_or("/"),
+            p.get("PolicyName").unwrap_or_default()
+        ),
+        A::GetPolicy | A::DeletePolicy => p.get("PolicyArn").unwrap_or_default().to_string(),
+        A::CreateRole
+        | A::GetRole
+        | A::DeleteRole
+        | A::PutRolePolicy
+        | A::GetRolePolicy
+        | A::DeleteRolePolicy
+        | A::ListRolePolicies
+        | A::AttachRolePolicy
+        | A::DetachRolePolicy
+        | A::PutRolePermissionsBoundary
+        | A::DeleteRolePermissionsBoundary
+        | A::TagRole
+        | A::UntagRole => role_resource(p.get("RoleName").unwrap_or_default(), &mut keys),
+        A::ListServiceSpecificCredentials
+            if p.get("AllUsers")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")) =>
+        {
+            format!("arn:aws:iam::{account}:user/*")
+        }
+        _ => {
+            let name = p.get("UserName").or(caller_user).unwrap_or_default();
+            user_resource(name, &mut keys)
+        }
+    };
+    if action == A::CreateServiceSpecificCredential {
+        if let Some(service) = p.get("ServiceName") {
+            put(
+                &mut keys,
+                "iam:ServiceSpecificCredentialServiceName",
+                service,
+            );
+        }
+        if let Some(days) = p.get("CredentialAgeDays") {
+            put(
+                &mut keys,
+                "iam:ServiceSpecificCredentialAgeDays",
+                days.trim(),
+            );
+        }
+    }
+    (resource, keys)
+}
+
+/// The identity policies and boundary of a principal, as documents.
+fn documents_of(s: &State, p: &Principal) -> (Vec<PolicyDocument>, Option<PolicyDocument>) {
+    let (inline, attached, boundary) = match p {
+        Principal::User { name, .. } => match s.user(name) {
+            Some(u) => (
+                &u.inline_policies,
+                &u.attached_policies,
+                &u.permissions_boundary,
+            ),
+            None => return (Vec::new(), None),
+        },
+        Principal::AssumedRole(session) => match s.role(&session.role_name) {
+            Some(r) => (
+                &r.inline_policies,
+                &r.attached_policies,
+                &r.permissions_boundary,
+            ),
+            None => return (Vec::new(), None),
+        },
+        Principal::Root { .. } | Principal::Anonymous { .. } => return (Vec::new(), None),
+    };
+    let parse = |text: &str| policy::parse(text, DocumentKind::Identity).ok();
+    let identity = inline
+        .values()
+        .filter_map(|d| parse(d))
+        .chain(
+            attached
+                .iter()
+                .filter_map(|arn| managed_document(s, arn))
+                .filter_map(|d| parse(&d)),
+        )
+        .collect();
+    let boundary = boundary
+        .as_deref()
+        .and_then(|arn| managed_document(s, arn))
+        .and_then(|d| parse(&d));
+    (identity, boundary)
+}
+
+/// IAM's evaluation for `action` on `resource` by the account's own principal `caller`.
+pub fn decide(
+    account: &Account,
+    s: &State,
+    caller: &Caller,
+    action: &str,
+    resource: &str,
+    keys: Keys,
+) -> Decision {
+    let (identity, boundary) = documents_of(s, &caller.principal);
+    let set = PolicySet {
+        identity: identity.iter().collect(),
+        boundary: boundary.as_ref(),
+        guardrail: account.guardrail.as_ref(),
+        root: matches!(caller.principal, Principal::Root { .. }),
+    };
+    let path = principal_path(s, &caller.principal);
+    let ctx = RequestContext {
+        action: action.to_string(),
+        resource: resource.to_string(),
+        principal: Some(PrincipalRef {
+            arns: vec![
+                caller.principal.arn(&path),
+                caller.principal.principal_arn(&path),
+            ],
+            account: caller.principal.account().to_string(),
+        }),
+        keys,
+    };
+    policy::decide(&set, &ctx)
+}
+
+/// How IAM names a resource in `AccessDenied`: one user as `user NAME` (as live IAM answers, iam-api.md §18),
+/// anything else by its ARN.
+pub fn resource_text(resource: &str) -> String {
+    let user = resource
+        .strip_prefix("arn:aws:iam::")
+        .and_then(|r| r.split_once(":user/"))
+        .map(|(_, path_and_name)| path_and_name.rsplit('/').next().unwrap_or_default());
+    match user {
+        Some(name) if !name.is_empty() && !name.contains('*') => format!("user {name}"),
+        _ => resource.to_string(),
+    }
+}
+
+/// `403 AccessDenied` in IAM's words: who, what, on which resource, and which kind of policy refused.
+pub fn access_denied(
+    s: &State,
+    caller: &Caller,
+    action: &str,
+    resource: &str,
+    decision: Decision,
+) -> ApiError {
+    let who = caller.principal.arn(&principal_path(s, &caller.principal));
+    ApiError::new(
+        403,
+        "AccessDenied",
+        format!(
+            "User: {who} is not authorized to perform: {action} on resource: {} {}",
+            resource_text(resource),
+            decision.message_suffix(action)
+        ),
+    )
+}
+
+/// Authorizes an IAM request in the caller's account: `Ok` unless the account enforces and the policies refuse.
+pub fn authorize(
+    account: &Account,
+    caller: &Caller,
+    action: Action,
+    p: &Params,
+    now: i64,
+) -> Result<(), ApiError> {
+    if !account.enforce {
+        return Ok(());
+    }
+    account.service.store.read(|s| {
+        let (resource, mut keys) = request_of(s, action, p, caller.principal.user_name());
+        for (k, v) in principal_keys(s, caller, now) {
+            keys.entry(k).or_default().extend(v);
+        }
+        let iam_action = format!("iam:{}", action.name());
+        match decide(account, s, caller, &iam_action, &resource, keys) {
+            Decision::Allow => Ok(()),
+            denied => Err(access_denied(s, caller, &iam_action, &resource, denied)),
+        }
+    })
+}

@@ -1,0 +1,330 @@
+//! STS on the IAM listener: `AssumeRole` (trust policy, external id, session tags, source identity, duration and
+//! role-chaining limits) and `GetCallerIdentity`. Session credentials are kept by [`Accounts`].
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::accounts::{Account, Accounts};
+use crate::authz::{self, Caller, Keys, principal_keys};
+use crate::clock::iso8601;
+use crate::error::ApiError;
+use crate::policy::{
+    self, Decision, DocumentKind, PolicyType, PrincipalRef, RequestContext, TrustMatch,
+};
+use crate::principal::{Principal, Session};
+use crate::protocol::{Node, Output, Params};
+use crate::service::keys::{access_key_id, secret_access_key};
+use crate::store::Role;
+use crate::validate::sts::{self as v, AssumeRoleInput};
+
+/// STS's one API version.
+pub const STS_VERSION: &str = "2011-06-15";
+/// STS's XML namespace.
+pub const STS_XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+/// Role chaining caps a session at one hour.
+pub const CHAINED_MAX_SECONDS: i64 = 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StsAction {
+    AssumeRole,
+    GetCallerIdentity,
+}
+
+impl StsAction {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "AssumeRole" => Some(Self::AssumeRole),
+            "GetCallerIdentity" => Some(Self::GetCallerIdentity),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AssumeRole => "AssumeRole",
+            Self::GetCallerIdentity => "GetCallerIdentity",
+        }
+    }
+}
+
+pub fn call(
+    accounts: &Accounts,
+    caller: &Caller,
+    action: StsAction,
+    p: &Params,
+    now: i64,
+) -> Result<Output, ApiError> {
+    match action {
+        StsAction::GetCallerIdentity => Ok(caller_identity(accounts, caller)),
+        StsAction::AssumeRole => assume_role(accounts, caller, p, now),
+    }
+}
+
+fn caller_identity(accounts: &Accounts, caller: &Caller) -> Output {
+    let p = &caller.principal;
+    let account = p.account().to_string();
+    let (arn, user_id) = match p {
+        Principal::User { name, .. } => accounts
+            .get(&account)
+            .and_then(|a| {
+                a.service
+                    .store
+                    .read(|s| s.user(name).map(|u| (s.user_arn(u), u.id.clone())))
+            })
+            .unwrap_or_else(|| (p.arn("/"), String::new())),
+        Principal::AssumedRole(s) => (p.arn("/"), format!("{}:{}", s.role_id, s.session_name)),
+        Principal::Root { .. } | Principal::Anonymous { .. } => (p.arn("/"), account.clone()),
+    };
+    Output::Tree(vec![
+        Node::leaf("Arn", arn),
+        Node::leaf("UserId", user_id),
+        Node::leaf("Account", account),
+    ])
+}
+
+/// `arn:aws:iam::ACCOUNT:role/PATH/NAME` → (account, path, name).
+fn parse_role_arn(arn: &str) -> Option<(String, String, String)> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (account, resource) = rest.split_once(':')?;
+    let role = resource.strip_prefix("role")?;
+    if !role.starts_with('/') {
+        return None;
+    }
+    let slash = role.rfind('/')?;
+    let (path, name) = (&role[..=slash], &role[slash + 1..]);
+    (account.len() == 12 && !name.is_empty())
+        .then(|| (account.to_string(), path.to_string(), name.to_string()))
+}
+
+fn not_authorized(who: &str, action: &str, resource: &str) -> ApiError {
+    ApiError::new(
+        403,
+        "AccessDenied",
+        format!("User: {who} is not authorized to perform: {action} on resource: {resource}"),
+    )
+}
+
+/// The keys the trust policy sees: the caller's (from its own account), and the request's `sts:*` and tags.
+fn trust_keys(accounts: &Accounts, caller: &Caller, input: &AssumeRoleInput, now: i64) -> Keys {
+    let mut keys = accounts
+        .get(caller.principal.account())
+        .map(|a| a.service.store.read(|s| principal_keys(s, caller, now)))
+        .unwrap_or_default();
+    let mut put = |k: &str, v: &str| {
+        keys.entry(k.to_ascii_lowercase())
+            .or_default()
+            .push(v.to_string())
+    };
+    put("sts:RoleSessionName", &input.session_name);
+    if let Some(e) = &input.external_id {
+        put("sts:ExternalId", e);
+    }
+    if let Some(si) = &input.source_identity {
+        put("sts:SourceIdentity", si);
+    }
+    for (k, val) in &input.tags {
+        put(&format!("aws:RequestTag/{k}"), val);
+        put("aws:TagKeys", k);
+    }
+    keys
+}
+
+/// The actions one `AssumeRole` call needs allowed: `sts:AssumeRole`, plus `sts:TagSession` with session tags and
+/// `sts:SetSourceIdentity` with a source identity.
+fn actions_needed(input: &AssumeRoleInput) -> Vec<&'static str> {
+    let mut actions = vec!["sts:AssumeRole"];
+    if !input.tags.is_empty() {
+        actions.push("sts:TagSession");
+    }
+    if input.source_identity.is_some() {
+        actions.push("sts:SetSourceIdentity");
+    }
+    actions
+}
+
+fn assume_role(
+    accounts: &Accounts,
+    caller: &Caller,
+    p: &Params,
+    now: i64,
+) -> Result<Output, ApiError> {
+    let input = v::assume_role(p)?;
+    if input.session_policy {
+        return Err(ApiError::invalid_parameter_value(
+            "Session policies (Policy, PolicyArns) are not emulated; assume the role without them.",
+        ));
+    }
+    let who = caller.principal.arn("/");
+    let (role_account, role_path, role_name) = parse_role_arn(&input.role_arn)
+        .ok_or_else(|| ApiError::validation_message(format!("{} is invalid", input.role_arn)))?;
+    let denied = |action: &str| not_authorized(&who, action, &input.role_arn);
+    let target = accounts
+        .get(&role_account)
+        .ok_or_else(|| denied("sts:AssumeRole"))?;
+    let role: Role = target
+        .service
+        .store
+        .read(|s| s.role(&role_name).filter(|r| r.path == role_path).cloned())
+        .ok_or_else(|| denied("sts:AssumeRole"))?;
+    let chained = caller.principal.session().is_some();
+    let duration = input.duration.unwrap_or(3600);
+    if chained && duration > CHAINED_MAX_SECONDS {
+        return Err(ApiError::validation_message(
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+        ));
+    }
+    if duration > role.max_session_duration {
+        return Err(ApiError::validation_message(
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        ));
+    }
+    let cross_account = caller.principal.account() != role_account;
+    let keys = trust_keys(accounts, caller, &input, now);
+    // The role's side: its trust policy must allow each action (when its account enforces).
+    let mut identity_needed = cross_account;
+    if target.enforce {
+        let trust = policy::parse(&role.trust_policy, DocumentKind::Trust)
+            .map_err(|_| denied("sts:AssumeRole"))?;
+        for action in actions_needed(&input) {
+            let ctx = RequestContext {
+                action: action.to_string(),
+                resource: input.role_arn.clone(),
+                principal: Some(PrincipalRef {
+                    arns: vec![
+                        caller.principal.arn("/"),
+                        caller.principal.principal_arn("/"),
+                    ],
+                    account: caller.principal.account().to_string(),
+                }),
+                keys: keys.clone(),
+            };
+            match policy::trust_allows(&trust, &ctx) {
+                TrustMatch::AllowedByPrincipal => {}
+                TrustMatch::AllowedByAccount => identity_needed = true,
+                TrustMatch::Denied | TrustMatch::NotAllowed => return Err(denied(action)),
+            }
+        }
+    }
+    // The caller's side: explicit denies and the guardrail always; its identity policies must allow when the trust
+    // policy named only its account, or the role is in another account.
+    if let Some(home) = accounts.get(caller.principal.account()) {
+        caller_side(home, caller, &input, keys, identity_needed)?;
+    }
+    let inherited = caller
+        .principal
+        .session()
+        .and_then(|s| s.source_identity.clone());
+    let session = Session {
+        account: role_account.clone(),
+        role_name: role.name.clone(),
+        role_path: role.path.clone(),
+        role_id: role.id.clone(),
+        session_name: input.session_name.clone(),
+        secret: secret_access_key(),
+        token: session_token(),
+        expires: now.saturating_add(duration),
+        tags: input.tags.clone(),
+        source_identity: input.source_identity.clone().or(inherited),
+    };
+    let id = access_key_id("ASIA");
+    let principal = Principal::AssumedRole(Box::new(session.clone()));
+    let mut nodes = vec![
+        Node::Branch(
+            "Credentials",
+            vec![
+                Node::leaf("AccessKeyId", &id),
+                Node::Secret("SecretAccessKey", session.secret.clone()),
+                Node::Secret("SessionToken", session.token.clone()),
+                Node::leaf("Expiration", iso8601(session.expires)),
+            ],
+        ),
+        Node::Branch(
+            "AssumedRoleUser",
+            vec![
+                Node::leaf(
+                    "AssumedRoleId",
+                    format!("{}:{}", role.id, input.session_name),
+                ),
+                Node::leaf("Arn", principal.arn("/")),
+            ],
+        ),
+    ];
+    if !input.tags.is_empty() {
+        nodes.push(Node::leaf(
+            "PackedPolicySize",
+            packed_size(&input.tags).to_string(),
+        ));
+    }
+    nodes.extend(Node::opt("SourceIdentity", session.source_identity.clone()));
+    accounts.add_session(id, session, now)?;
+    Ok(Output::Tree(nodes))
+}
+
+/// The caller's account's verdict on each action of the call.
+fn caller_side(
+    home: &Account,
+    caller: &Caller,
+    input: &AssumeRoleInput,
+    keys: Keys,
+    identity_needed: bool,
+) -> Result<(), ApiError> {
+    if !home.enforce {
+        return Ok(());
+    }
+    home.service.store.read(|s| {
+        for action in actions_needed(input) {
+            let decision = authz::decide(home, s, caller, action, &input.role_arn, keys.clone());
+            let refused = match decision {
+                Decision::Allow => false,
+                Decision::ExplicitDeny(_) | Decision::ImplicitDeny(PolicyType::Guardrail) => true,
+                Decision::ImplicitDeny(_) => identity_needed,
+            };
+            if refused {
+                return Err(authz::access_denied(
+                    s,
+                    caller,
+                    action,
+                    &input.role_arn,
+                    decision,
+                ));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// STS's `PackedPolicySize`: the percentage of the packed session-tag limit the tags use.
+fn packed_size(tags: &[(String, String)]) -> usize {
+    let bytes: usize = tags.iter().map(|(k, v)| k.len() + v.len()).sum();
+    (bytes * 100).div_ceil(2048).max(1)
+}
+
+/// An opaque session token.
+fn session_token() -> String {
+    let mut bytes = [0u8; 96];
+    rand::fill(&mut bytes);
+    format!("FwoGZXIvYXdzE{}", STANDARD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_arns_split_into_account_path_and_name() {
+        assert_eq!(
+            parse_role_arn("arn:aws:iam::210987654321:role/tenants/minter"),
+            Some(("210987654321".into(), "/tenants/".into(), "minter".into()))
+        );
+        assert_eq!(
+            parse_role_arn("arn:aws:iam::210987654321:role/minter"),
+            Some(("210987654321".into(), "/".into(), "minter".into()))
+        );
+        assert_eq!(
+            parse_role_arn("arn:aws:iam::210987654321:user/minter"),
+            None
+        );
+        assert_eq!(parse_role_arn("arn:aws:iam::2109:role/minter"), None);
+        assert_eq!(parse_role_arn("arn:aws:iam::210987654321:role/"), None);
+    }
+}

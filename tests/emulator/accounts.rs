@@ -1,0 +1,335 @@
+//! Several accounts, `--enforce` and STS, driven by the real SDKs: aws-sdk-iam, aws-sdk-sts, and aws-config's
+//! own assume-role credential provider (what an operator with a per-tenant role uses), against the emulator.
+//!
+//! AWS rules these rest on (shared `iam-api.md` §15-§17):
+//! - "For cross-account access, … the trusting account's role trust policy and the trusted account's identity-based
+//!   policy must both allow the request" (IAM User Guide, Cross account policy evaluation logic).
+//! - `sts:ExternalId`: "the role's trust policy … Condition StringEquals sts:ExternalId"; an AssumeRole without
+//!   the matching id is denied (IAM User Guide, Access to AWS accounts owned by third parties).
+//! - Session credentials are refused after `Expiration` with `ExpiredToken` (STS API reference, AssumeRole).
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_iam::config::Credentials;
+use aws_sdk_iam::config::retry::RetryConfig;
+use aws_sdk_iam::error::ProvideErrorMetadata;
+use iam_emulator::{AccessKey, EmulatorConfig, EmulatorHandle, Enforce};
+
+use crate::support::*;
+
+const A: &str = "123456789012";
+const B: &str = "210987654321";
+const ROLE: &str = "arn:aws:iam::210987654321:role/tenants/minter";
+
+async fn two_accounts() -> EmulatorHandle {
+    start_with(EmulatorConfig {
+        extra_accounts: vec![B.into()],
+        enforce: Enforce::All,
+        access_keys: vec![
+            "AKROOTA0000000000001:root-a-secret:root"
+                .parse::<AccessKey>()
+                .unwrap(),
+            format!("AKROOTB0000000000001:root-b-secret:root:{B}")
+                .parse()
+                .unwrap(),
+            "AKOPS000000000000001:ops-secret:ops".parse().unwrap(),
+        ],
+        ..Default::default()
+    })
+    .await
+}
+
+fn iam(h: &EmulatorHandle, akid: &str, secret: &str) -> aws_sdk_iam::Client {
+    sdk_as(&h.endpoint_url(), akid, secret, RetryConfig::disabled())
+}
+
+async fn sdk_config(h: &EmulatorHandle, creds: Credentials) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(h.endpoint_url())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(SharedCredentialsProvider::new(creds))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await
+}
+
+/// B: user `team-a`, role `/tenants/minter` trusting A's `ops` with external id `tenant-a`, allowed the five
+/// actions on B's users. A: `ops` allowed to assume it.
+async fn set_up(h: &EmulatorHandle) {
+    let root_b = iam(h, "AKROOTB0000000000001", "root-b-secret");
+    root_b
+        .create_user()
+        .user_name("team-a")
+        .send()
+        .await
+        .unwrap();
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{A}:user/ops"}},"Action":"sts:AssumeRole","Condition":{{"StringEquals":{{"sts:ExternalId":"tenant-a"}}}}}}]}}"#
+    );
+    root_b
+        .create_role()
+        .role_name("minter")
+        .path("/tenants/")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    let mint = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["iam:CreateServiceSpecificCredential","iam:ListServiceSpecificCredentials","iam:ResetServiceSpecificCredential","iam:UpdateServiceSpecificCredential","iam:DeleteServiceSpecificCredential"],"Resource":"arn:aws:iam::{B}:user/*"}}]}}"#
+    );
+    root_b
+        .put_role_policy()
+        .role_name("minter")
+        .policy_name("mint")
+        .policy_document(mint)
+        .send()
+        .await
+        .unwrap();
+    let root_a = iam(h, "AKROOTA0000000000001", "root-a-secret");
+    root_a
+        .put_user_policy()
+        .user_name("ops")
+        .policy_name("assume")
+        .policy_document(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"{ROLE}"}}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn minter_client(h: &EmulatorHandle, external_id: Option<&str>) -> aws_sdk_iam::Client {
+    let base = sdk_config(
+        h,
+        Credentials::new("AKOPS000000000000001", "ops-secret", None, None, "ops"),
+    )
+    .await;
+    let mut provider = aws_config::sts::AssumeRoleProvider::builder(ROLE).session_name("team-a");
+    if let Some(id) = external_id {
+        provider = provider.external_id(id);
+    }
+    let provider = provider.configure(&base).build().await;
+    let conf = aws_sdk_iam::config::Builder::from(&base)
+        .credentials_provider(provider)
+        .build();
+    aws_sdk_iam::Client::from_conf(conf)
+}
+
+#[tokio::test]
+async fn the_sdk_assume_role_provider_mints_in_the_other_account() {
+    let h = two_accounts().await;
+    set_up(&h).await;
+    let minter = minter_client(&h, Some("tenant-a")).await;
+    let made = minter
+        .create_service_specific_credential()
+        .user_name("team-a")
+        .service_name("codecommit.amazonaws.com")
+        .send()
+        .await
+        .expect("the role session mints for B's user");
+    let c = made.service_specific_credential().unwrap();
+    assert_eq!(c.service_user_name(), "team-a-at-210987654321");
+    // The role allows the five actions only: GetUser is refused, in IAM's words, naming the session.
+    let e = minter
+        .get_user()
+        .user_name("team-a")
+        .send()
+        .await
+        .unwrap_err();
+    let (code, message) = wire(&e);
+    assert_eq!(code, "AccessDenied");
+    assert_eq!(
+        message,
+        "User: arn:aws:sts::210987654321:assumed-role/minter/team-a is not authorized to perform: iam:GetUser on resource: user team-a because no identity-based policy allows the iam:GetUser action"
+    );
+    // A's users are not B's.
+    let e = minter
+        .list_service_specific_credentials()
+        .user_name("ops")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(wire(&e).0, "NoSuchEntity");
+}
+
+#[tokio::test]
+async fn without_the_external_id_or_the_callers_own_permission_the_role_is_refused() {
+    let h = two_accounts().await;
+    set_up(&h).await;
+    let sts = |creds: Credentials| {
+        let h = &h;
+        async move { aws_sdk_sts::Client::new(&sdk_config(h, creds).await) }
+    };
+    let ops = sts(Credentials::new(
+        "AKOPS000000000000001",
+        "ops-secret",
+        None,
+        None,
+        "ops",
+    ))
+    .await;
+    let refused =
+        |e: &aws_sdk_sts::error::SdkError<aws_sdk_sts::operation::assume_role::AssumeRoleError>| {
+            (
+                e.code().unwrap_or_default().to_string(),
+                e.message().unwrap_or_default().to_string(),
+            )
+        };
+    for external_id in [None, Some("tenant-b")] {
+        let e = ops
+            .assume_role()
+            .role_arn(ROLE)
+            .role_session_name("team-a")
+            .set_external_id(external_id.map(str::to_string))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused(&e),
+            (
+                "AccessDenied".to_string(),
+                format!(
+                    "User: arn:aws:iam::{A}:user/ops is not authorized to perform: sts:AssumeRole on resource: {ROLE}"
+                )
+            ),
+            "external id {external_id:?}"
+        );
+    }
+    // Cross-account, the trust policy alone is not enough: A's own policy must allow the call too.
+    iam(&h, "AKROOTA0000000000001", "root-a-secret")
+        .delete_user_policy()
+        .user_name("ops")
+        .policy_name("assume")
+        .send()
+        .await
+        .unwrap();
+    let e = ops
+        .assume_role()
+        .role_arn(ROLE)
+        .role_session_name("team-a")
+        .external_id("tenant-a")
+        .send()
+        .await
+        .unwrap_err();
+    let (code, message) = refused(&e);
+    assert_eq!(code, "AccessDenied");
+    assert!(
+        message.ends_with("because no identity-based policy allows the sts:AssumeRole action"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn session_credentials_expire_and_a_tampered_token_is_refused() {
+    let h = two_accounts().await;
+    set_up(&h).await;
+    let ops = aws_sdk_sts::Client::new(
+        &sdk_config(
+            &h,
+            Credentials::new("AKOPS000000000000001", "ops-secret", None, None, "ops"),
+        )
+        .await,
+    );
+    let out = ops
+        .assume_role()
+        .role_arn(ROLE)
+        .role_session_name("team-a")
+        .external_id("tenant-a")
+        .duration_seconds(900)
+        .send()
+        .await
+        .unwrap();
+    let creds = out.credentials().unwrap();
+    assert!(creds.access_key_id().starts_with("ASIA"));
+    let user = out.assumed_role_user().unwrap();
+    assert_eq!(
+        user.arn(),
+        "arn:aws:sts::210987654321:assumed-role/minter/team-a"
+    );
+    assert!(
+        user.assumed_role_id().ends_with(":team-a") && user.assumed_role_id().starts_with("AROA")
+    );
+    let session = |token: &str| {
+        let h = &h;
+        let (id, secret, token) = (
+            creds.access_key_id().to_string(),
+            creds.secret_access_key().to_string(),
+            token.to_string(),
+        );
+        async move {
+            let conf = sdk_config(
+                h,
+                Credentials::new(id, secret, Some(token), None, "session"),
+            )
+            .await;
+            aws_sdk_sts::Client::new(&conf)
+        }
+    };
+    let me = session(creds.session_token())
+        .await
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.account(), Some(B));
+    assert_eq!(
+        me.arn(),
+        Some("arn:aws:sts::210987654321:assumed-role/minter/team-a")
+    );
+    let mut tampered = creds.session_token().to_string();
+    tampered.pop();
+    tampered.push('A');
+    let e = session(&tampered)
+        .await
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.message()),
+        (
+            Some("InvalidClientTokenId"),
+            Some("The security token included in the request is invalid.")
+        )
+    );
+    h.advance_clock(std::time::Duration::from_secs(901));
+    let e = session(creds.session_token())
+        .await
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.message()),
+        (
+            Some("ExpiredToken"),
+            Some("The security token included in the request is expired")
+        )
+    );
+    // Never a secret in the answer's error text.
+    assert!(!format!("{e:?}").contains(creds.secret_access_key()));
+}
+
+#[tokio::test]
+async fn enforcement_is_off_by_default_and_needs_keys_when_on() {
+    // Off: any signed caller may do anything, as before accounts existed.
+    let h = start_with(EmulatorConfig {
+        access_keys: vec!["AKOPS000000000000001:ops-secret:ops".parse().unwrap()],
+        ..Default::default()
+    })
+    .await;
+    let ops = iam(&h, "AKOPS000000000000001", "ops-secret");
+    ops.create_user().user_name("anyone").send().await.unwrap();
+    // On without a key to sign with: a configuration error, not an emulator that refuses everything.
+    let e = iam_emulator::Emulator::start(EmulatorConfig {
+        enforce: Enforce::All,
+        ..Default::default()
+    })
+    .await
+    .err()
+    .expect("refused");
+    assert!(
+        e.to_string().contains("--enforce needs --access-key"),
+        "{e}"
+    );
+}
