@@ -333,3 +333,109 @@ async fn enforcement_is_off_by_default_and_needs_keys_when_on() {
         "{e}"
     );
 }
+
+/// Everything the emulator's and its HTTP stack's tracing writes, at every level.
+fn captured_logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    use std::sync::{Mutex, OnceLock};
+    static BUFFER: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
+    static INIT: OnceLock<()> = OnceLock::new();
+    let buffer = BUFFER.get_or_init(Mutex::default);
+    INIT.get_or_init(|| {
+        #[derive(Clone)]
+        struct Sink;
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                captured_logs().lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter("iam_emulator=trace,axum=trace,hyper=trace,tower=trace")
+            .with_writer(|| Sink)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+    buffer
+}
+
+#[tokio::test]
+async fn no_access_key_secret_session_secret_or_token_reaches_the_logs() {
+    captured_logs();
+    let h = two_accounts().await;
+    set_up(&h).await;
+    let root_b = iam(&h, "AKROOTB0000000000001", "root-b-secret");
+    let key = root_b
+        .create_access_key()
+        .user_name("team-a")
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    let ops = aws_sdk_sts::Client::new(
+        &sdk_config(
+            &h,
+            Credentials::new("AKOPS000000000000001", "ops-secret", None, None, "ops"),
+        )
+        .await,
+    );
+    let out = ops
+        .assume_role()
+        .role_arn(ROLE)
+        .role_session_name("team-a")
+        .external_id("tenant-a")
+        .send()
+        .await
+        .unwrap();
+    let creds = out.credentials().unwrap();
+    // Use both, and fail with both (a wrong token, then a refused action), so that error paths log too.
+    let session = aws_sdk_sts::Client::new(
+        &sdk_config(
+            &h,
+            Credentials::new(
+                creds.access_key_id(),
+                creds.secret_access_key(),
+                Some(creds.session_token().to_string()),
+                None,
+                "session",
+            ),
+        )
+        .await,
+    );
+    session.get_caller_identity().send().await.unwrap();
+    let wrong = aws_sdk_sts::Client::new(
+        &sdk_config(
+            &h,
+            Credentials::new(
+                creds.access_key_id(),
+                creds.secret_access_key(),
+                Some(format!("{}x", creds.session_token())),
+                None,
+                "session",
+            ),
+        )
+        .await,
+    );
+    wrong.get_caller_identity().send().await.unwrap_err();
+    let as_team = iam(&h, key.access_key_id(), key.secret_access_key());
+    as_team.get_user().send().await.unwrap_err();
+    h.shutdown().await;
+    let logs = String::from_utf8_lossy(&captured_logs().lock().unwrap()).into_owned();
+    assert!(
+        logs.contains("iam request"),
+        "the capture works: {}",
+        &logs[..logs.len().min(400)]
+    );
+    for secret in [
+        key.secret_access_key(),
+        creds.secret_access_key(),
+        creds.session_token(),
+        &creds.session_token()[..24],
+        "root-b-secret",
+        "ops-secret",
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+}

@@ -83,8 +83,17 @@ fn boundary_node(arn: Option<&str>) -> Option<Node> {
     })
 }
 
-/// A role as `GetRole`/`CreateRole` (`full`) and `ListRoles` show it.
-pub fn role_node(s: &State, r: &Role, full: bool) -> Node {
+/// Which answer a role is written in: IAM leaves `Description` and `MaxSessionDuration` out of `CreateRole`'s,
+/// and the boundary and tags out of `ListRoles`' (iam-api.md §16.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleView {
+    Create,
+    Get,
+    List,
+}
+
+/// A role as `CreateRole`, `GetRole` and `ListRoles` show it.
+pub fn role_node(s: &State, r: &Role, view: RoleView) -> Node {
     let mut n = vec![
         Node::leaf("Path", &r.path),
         Node::leaf("RoleName", &r.name),
@@ -93,18 +102,27 @@ pub fn role_node(s: &State, r: &Role, full: bool) -> Node {
         Node::leaf("CreateDate", iso8601(r.create_date)),
         Node::leaf("AssumeRolePolicyDocument", url_encode(&r.trust_policy)),
     ];
-    n.extend(Node::opt("Description", r.description.as_deref()));
-    n.push(Node::leaf(
-        "MaxSessionDuration",
-        r.max_session_duration.to_string(),
-    ));
-    if full {
+    if view != RoleView::Create {
+        n.extend(Node::opt("Description", r.description.as_deref()));
+        n.push(Node::leaf(
+            "MaxSessionDuration",
+            r.max_session_duration.to_string(),
+        ));
+    }
+    if view != RoleView::List {
         n.extend(boundary_node(r.permissions_boundary.as_deref()));
         if !r.tags.is_empty() {
             n.push(tag_nodes(&r.tags));
         }
     }
-    Node::Branch(if full { "Role" } else { "member" }, n)
+    Node::Branch(
+        if view == RoleView::List {
+            "member"
+        } else {
+            "Role"
+        },
+        n,
+    )
 }
 
 fn policy_node(s: &State, p: &ManagedPolicy) -> Node {
@@ -204,7 +222,7 @@ impl Service {
                 inline_policies: Default::default(),
                 attached_policies: Vec::new(),
             };
-            let node = role_node(s, &role, true);
+            let node = role_node(s, &role, RoleView::Create);
             s.roles.insert(key, role);
             Ok(Output::Tree(vec![node]))
         })
@@ -214,7 +232,7 @@ impl Service {
         let name = v::owner_name(p, Owner::Role)?;
         self.store.read(|s| {
             let role = s.role(&name).ok_or_else(|| no_such_role(&name))?;
-            Ok(Output::Tree(vec![role_node(s, role, true)]))
+            Ok(Output::Tree(vec![role_node(s, role, RoleView::Get)]))
         })
     }
 
@@ -261,7 +279,7 @@ impl Service {
                 Node::Branch(
                     "Roles",
                     page.into_iter()
-                        .map(|(_, r)| role_node(s, r, false))
+                        .map(|(_, r)| role_node(s, r, RoleView::List))
                         .collect(),
                 ),
                 Node::leaf("IsTruncated", if next.is_some() { "true" } else { "false" }),
