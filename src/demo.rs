@@ -12,6 +12,20 @@ use kube_standin::{ApiServer, ApiServerConfig, TokenUser};
 
 use crate::operator::RunArgs;
 
+/// The IAM users the demo's emulator starts with: `alice` for the first resource, and every user the
+/// manifests under `examples/` name, so that `kubectl apply -R -f examples/` turns them all Ready (a test
+/// fails when an example names a user missing here).
+pub const DEMO_USERS: &[&str] = &[
+    "alice",
+    "argocd-repo-reader",
+    "chatbot-bedrock",
+    "codecommit-reader",
+    "orders-keyspaces",
+    "team-a-git",
+    "web-reloader",
+    "web-rollout",
+];
+
 /// Flags of `ssc-operator demo`.
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
@@ -22,12 +36,13 @@ pub struct DemoArgs {
     /// dir, so that no other local user can plant or swap it).
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
-    /// IAM users the emulator starts with (repeatable or comma-separated).
+    /// IAM users the emulator starts with (repeatable or comma-separated). Default: `alice` and the users
+    /// the manifests under `examples/` name.
     #[arg(
         long = "emulator-user",
         value_name = "NAME",
         value_delimiter = ',',
-        default_value = "alice"
+        default_values = DEMO_USERS
     )]
     pub emulator_users: Vec<String>,
     /// Address of /metrics, /healthz and /readyz.
@@ -99,14 +114,18 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
     writeln!(
         out,
         "ssc-operator demo: a local sandbox. An in-memory Kubernetes API server on {} (not a real\n\
-         cluster: nothing is kept after exit) with the ServiceSpecificCredential CRD, the IAM\n\
-         emulator with the IAM users {users} (no AWS account is used), and the operator.\n\n\
+         cluster: nothing is kept after exit; Deployments and RBAC objects are stored, never run or\n\
+         enforced) with the ServiceSpecificCredential CRD, the IAM emulator with the IAM users\n\
+         {users} (no AWS account is used), and the operator.\n\n\
          In another shell:\n\n  export KUBECONFIG={}\n  kubectl apply -f - <<'EOF'\n\
          apiVersion: iam.ssc-operator.dev/v1alpha1\nkind: ServiceSpecificCredential\n\
          metadata: {{ name: alice-git, namespace: default }}\n\
          spec: {{ userName: {}, serviceName: codecommit.amazonaws.com }}\nEOF\n\
          \x20 kubectl get ssc alice-git\n\
          \x20 kubectl get secret alice-git -o jsonpath='{{.data.password}}' | base64 -d\n\n\
+         Then every example of the repository (each resource turns Ready, each Secret holds its keys):\n\n\
+         \x20 kubectl apply -R -f examples/\n\
+         \x20 kubectl get ssc -A\n\n\
          Ctrl-C stops it.\n",
         server.url(),
         kubeconfig.display(),
@@ -177,4 +196,63 @@ fn write_kubeconfig(path: &Path, url: &str, ca_pem: &str, token: &str) -> Result
     file.persist(path)
         .map_err(|error| failed("writing", path)(error.error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `userName:` of a manifest under `examples/` (README snippets are not applied by `-R -f`).
+    fn example_users() -> Vec<String> {
+        fn walk(dir: &Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).expect("examples/ is readable") {
+                let path = entry.expect("an entry").path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path
+                    .extension()
+                    .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+                {
+                    let text = std::fs::read_to_string(&path).expect("a manifest");
+                    out.extend(text.lines().filter_map(|line| {
+                        let value = line.trim().strip_prefix("userName:")?.trim();
+                        Some(value.trim_matches(|c| c == '"' || c == '\'').to_string())
+                    }));
+                }
+            }
+        }
+        let mut users = Vec::new();
+        walk(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+            &mut users,
+        );
+        users.sort();
+        users.dedup();
+        users
+    }
+
+    #[test]
+    fn the_demo_has_every_user_the_examples_name() {
+        let users = example_users();
+        assert!(users.len() >= 7, "the walk finds the examples: {users:?}");
+        let missing: Vec<&String> = users
+            .iter()
+            .filter(|u| !DEMO_USERS.contains(&u.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "examples name users the demo lacks: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn the_demo_starts_with_those_users_by_default() {
+        #[derive(Parser)]
+        struct Demo {
+            #[command(flatten)]
+            args: DemoArgs,
+        }
+        let demo = Demo::try_parse_from(["demo"]).unwrap();
+        assert_eq!(demo.args.emulator_users, DEMO_USERS);
+    }
 }

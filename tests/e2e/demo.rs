@@ -173,3 +173,113 @@ fn demo_keeps_its_kubeconfig_in_a_new_private_directory_by_default() {
     assert_eq!(mode & 0o777, 0o700, "{mode:o}");
     assert!(path.is_file());
 }
+
+/// What a newcomer does after the first resource: `kubectl apply -R -f examples/` against the demo. Every
+/// resource turns Ready, every Secret holds its keys (the service's two, and each key of its template), the
+/// Deployments and the tenant example's RBAC objects are stored.
+#[test]
+fn a_newcomer_applies_every_example_to_the_demo_and_all_turn_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut child = Command::new(BIN)
+        .args([
+            "demo",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    while !banner.contains("Ctrl-C stops it.") {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "{banner}");
+        banner.push_str(&line);
+    }
+    assert!(banner.contains("kubectl apply -R -f examples/"), "{banner}");
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let (ok, said) = kubectl(&kubeconfig, &["apply", "-R", "-f", examples], None);
+    assert!(ok, "kubectl apply -R -f examples/ failed:\n{said}");
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let resources = loop {
+        let (ok, listed) = kubectl(&kubeconfig, &["get", "ssc", "-A", "-o", "json"], None);
+        assert!(ok, "{listed}");
+        let list: serde_json::Value = serde_json::from_str(&listed).unwrap();
+        let items = list["items"].as_array().unwrap().clone();
+        let not_ready: Vec<String> = items
+            .iter()
+            .filter(|r| {
+                !r["status"]["conditions"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+            })
+            .map(|r| {
+                format!(
+                    "{}/{}: {}",
+                    r["metadata"]["namespace"], r["metadata"]["name"], r["status"]["conditions"]
+                )
+            })
+            .collect();
+        if not_ready.is_empty() {
+            break items;
+        }
+        assert!(Instant::now() < deadline, "never Ready: {not_ready:#?}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(resources.len() >= 7, "{} resources", resources.len());
+    for r in &resources {
+        let namespace = r["metadata"]["namespace"].as_str().unwrap();
+        let secret = r["status"]["secretName"].as_str().unwrap();
+        let service = r["spec"]["serviceName"].as_str().unwrap();
+        let mut expected: Vec<String> =
+            if service.starts_with("codecommit") || service.starts_with("cassandra") {
+                vec!["username".into(), "password".into()]
+            } else {
+                vec!["alias".into(), "secret".into()]
+            };
+        if let Some(data) = r["spec"]["secret"]["template"]["data"].as_object() {
+            expected.extend(data.keys().cloned());
+        }
+        let (ok, got) = kubectl(
+            &kubeconfig,
+            &["-n", namespace, "get", "secret", secret, "-o", "json"],
+            None,
+        );
+        assert!(ok, "{namespace}/{secret}: {got}");
+        let got: serde_json::Value = serde_json::from_str(&got).unwrap();
+        for key in &expected {
+            let value = got["data"][key].as_str().unwrap_or_default();
+            assert!(!value.is_empty(), "{namespace}/{secret} lacks {key}");
+        }
+    }
+    // Stored, never run: the Deployments, and the tenant example's Role and RoleBinding.
+    let (ok, deployments) = kubectl(
+        &kubeconfig,
+        &["get", "deployments", "-A", "-o", "name"],
+        None,
+    );
+    assert!(ok && deployments.lines().count() >= 4, "{deployments}");
+    let (ok, rbac) = kubectl(
+        &kubeconfig,
+        &[
+            "-n",
+            "team-a-prod",
+            "get",
+            "roles,rolebindings",
+            "-o",
+            "name",
+        ],
+        None,
+    );
+    assert!(ok && rbac.lines().count() >= 2, "{rbac}");
+
+    let status = crate::binary::sigterm_and_wait(&mut child);
+    assert!(status.success(), "{status:?}");
+}
