@@ -368,3 +368,135 @@ def expect_error(client, fn, *, code: str, status: int, message: str | None = No
         assert type(ei.value) is ClientError, f"expected an unmodeled error, got {type(ei.value).__name__}"
     assert meta.get("RequestId"), "error response has no RequestId"
     return resp
+
+
+# -- enforcement, STS and several accounts (test_enforce.py, test_sts.py, test_policy_docs.py) ---------------
+# `--enforce` authorizes every signed request by IAM policy evaluation; a root key (`AKID:SECRET:root`)
+# bootstraps an account, and everything else is made through the real clients (iam-api.md §15-§19).
+
+ACCOUNT_B = "210987654321"
+ROOT_KEY, ROOT_SECRET = "AKIAROOTA0000EXAMPLE", "rootASecret/EXAMPLE+0000000000000000000000"
+ROOT_B_KEY, ROOT_B_SECRET = "AKIAROOTB0000EXAMPLE", "rootBSecret/EXAMPLE+0000000000000000000000"
+ROOT_ACCESS_KEY = f"{ROOT_KEY}:{ROOT_SECRET}:root"
+ROOT_B_ACCESS_KEY = f"{ROOT_B_KEY}:{ROOT_B_SECRET}:root:{ACCOUNT_B}"
+
+
+def start_enforcing(workdir: Path, *, access_keys=(ROOT_ACCESS_KEY,), extra=("--enforce",), guardrails=(),
+                    accounts=(), name: str = "enforce") -> Emulator:
+    """An emulator with SigV4 on, authorizing by policy (`extra` holds `--enforce` by default), no seed users."""
+    args: list[str] = [*extra]
+    for a in accounts:
+        args += ["--account", a]
+    for g in guardrails:
+        args += ["--guardrail", str(g)]
+    return start_emulator(workdir, users=(), access_keys=access_keys, extra=args, name=name)
+
+
+def _client_config(validate: bool = True) -> Config:
+    return Config(connect_timeout=5, read_timeout=30, parameter_validation=validate,
+                  retries={"total_max_attempts": 1, "mode": "standard"})
+
+
+def aws_client(e: Emulator, service: str, *, key: str, secret: str, token: str | None = None,
+               region: str = REGION, validate: bool = True):
+    """A boto3 client of `service` ("iam" or "sts") against the emulator, one attempt per call."""
+    session = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret,
+                                    aws_session_token=token, region_name=region)
+    return session.client(service, endpoint_url=e.url, config=_client_config(validate))
+
+
+def session_client(e: Emulator, service: str, creds: dict, **kw):
+    """A client signed with AssumeRole's `Credentials`."""
+    return aws_client(e, service, key=creds["AccessKeyId"], secret=creds["SecretAccessKey"],
+                      token=creds["SessionToken"], **kw)
+
+
+def aws_cli(e: Emulator, service: str, *args: str, key: str, secret: str, token: str | None = None,
+            region: str = REGION, timeout: float = 120) -> CliResult:
+    """Run `aws <service> <args>` against the emulator (like `aws`, for any service, with a session token)."""
+    cmd = [*AWS_CLI, "--endpoint-url", e.url, "--region", region, "--output", "json", service, *args]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_CONFIG_FILE": "/dev/null",
+                "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": ""})
+    if token:
+        env["AWS_SESSION_TOKEN"] = token
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    return CliResult(p.returncode, p.stdout, p.stderr)
+
+
+# The context phrase IAM appends to AccessDenied (iam-api.md §18; AWS "Troubleshoot access denied error
+# messages": "When the policy implicitly denies access, then AWS includes the phrase because no type policy
+# allows the action action").
+DENY_REASONS = {
+    "identity": "because no identity-based policy allows the {action} action",
+    "explicit-identity": "with an explicit deny in an identity-based policy",
+    "boundary": "because no permissions boundary allows the {action} action",
+    "explicit-boundary": "with an explicit deny in a permissions boundary",
+    "scp": "because no service control policy allows the {action} action",
+    "explicit-scp": "with an explicit deny in a service control policy",
+}
+
+
+def access_denied_message(who: str, action: str, resource: str, reason: str | None = None) -> str:
+    msg = f"User: {who} is not authorized to perform: {action} on resource: {resource}"
+    if reason is not None:
+        msg += " " + DENY_REASONS[reason].format(action=action)
+    return msg
+
+
+def expect_access_denied(fn, *, who: str | None = None, action: str | None = None, resource: str | None = None,
+                         reason: str | None = None) -> str:
+    """fn() must fail with 403 AccessDenied (Type Sender). With who/action/resource the message must be IAM's
+    `User: WHO is not authorized to perform: ACTION on resource: RESOURCE[ context]`; with reason too, exactly."""
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as ei:
+        fn()
+    resp = ei.value.response
+    err, status = resp.get("Error", {}), resp.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    assert (err.get("Code"), status) == ("AccessDenied", 403), f"expected 403 AccessDenied, got {status} {err!r}"
+    assert err.get("Type") == "Sender", err
+    msg = err.get("Message", "")
+    if who is not None and action is not None and resource is not None:
+        head = access_denied_message(who, action, resource)
+        if reason is None:
+            assert msg.startswith(head), f"message: expected to start with {head!r}, got {msg!r}"
+        else:
+            assert msg == access_denied_message(who, action, resource, reason), f"message: got {msg!r}"
+    return msg
+
+
+@dataclass
+class Actor:
+    """An IAM user made through the root client, with its own access key and clients."""
+    name: str
+    arn: str
+    key: str
+    secret: str
+    iam: Any
+    sts: Any
+
+
+def make_actor(e: Emulator, root_iam, name: str, *, policies: dict | None = None, managed=(), boundary=None,
+               tags: dict | None = None, path: str = "/", region: str = REGION) -> Actor:
+    """CreateUser NAME (path, tags), PutUserPolicy for each of `policies` {name: document}, AttachUserPolicy for
+    each ARN in `managed`, PutUserPermissionsBoundary `boundary`, CreateAccessKey; clients signed with that key."""
+    kw: dict[str, Any] = {"UserName": name, "Path": path}
+    if tags:
+        kw["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    user = root_iam.create_user(**kw)["User"]
+    for pname, doc in (policies or {}).items():
+        root_iam.put_user_policy(UserName=name, PolicyName=pname,
+                                 PolicyDocument=doc if isinstance(doc, str) else json.dumps(doc))
+    for arn in managed:
+        root_iam.attach_user_policy(UserName=name, PolicyArn=arn)
+    if boundary:
+        root_iam.put_user_permissions_boundary(UserName=name, PermissionsBoundary=boundary)
+    ak = root_iam.create_access_key(UserName=name)["AccessKey"]
+    return Actor(name, user["Arn"], ak["AccessKeyId"], ak["SecretAccessKey"],
+                 aws_client(e, "iam", key=ak["AccessKeyId"], secret=ak["SecretAccessKey"], region=region),
+                 aws_client(e, "sts", key=ak["AccessKeyId"], secret=ak["SecretAccessKey"], region=region))
+
+
+def policy_doc(*statements: dict) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})

@@ -119,6 +119,35 @@ impl Accounts {
         })
     }
 
+    /// IAM refuses a trust policy naming a user or role that does not exist: `MalformedPolicyDocument`
+    /// `Invalid principal in policy: "AWS":"ARN"` (iam-api.md §16.3). Checked for the accounts the emulator
+    /// holds; a principal of any other account is taken as it is.
+    pub fn check_trust_principals(&self, trust_policy: &str) -> Result<(), ApiError> {
+        let Ok(doc) = crate::policy::parse(trust_policy, crate::policy::DocumentKind::Trust) else {
+            return Ok(()); // the operation itself reports the malformed document
+        };
+        for arn in doc.named_principal_arns() {
+            let Some((account, kind, path, name)) = split_principal_arn(&arn) else {
+                continue;
+            };
+            let Some(held) = self.get(account) else {
+                continue;
+            };
+            let exists = held.service.store.read(|s| match kind {
+                "user" => s.user(name).is_some_and(|u| u.path == path),
+                _ => s.role(name).is_some_and(|r| r.path == path),
+            });
+            if !exists {
+                return Err(ApiError::new(
+                    400,
+                    "MalformedPolicyDocument",
+                    format!("Invalid principal in policy: \"AWS\":\"{arn}\""),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn lock_sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -139,6 +168,19 @@ impl Accounts {
         sessions.insert(id, session);
         Ok(())
     }
+}
+
+/// `arn:aws:iam::ACCOUNT:user/PATH/NAME` (or `role/`) → (account, `user`|`role`, path, name).
+fn split_principal_arn(arn: &str) -> Option<(&str, &str, &str, &str)> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (account, resource) = rest.split_once(':')?;
+    let (kind, path_and_name) = resource.split_once('/')?;
+    if kind != "user" && kind != "role" {
+        return None;
+    }
+    let slash = path_and_name.rfind('/').map_or(0, |i| i + 1);
+    let path = &resource[kind.len()..kind.len() + 1 + slash];
+    Some((account, kind, path, &path_and_name[slash..]))
 }
 
 /// Checks the session token a request carries against its key: session keys need theirs, unexpired; long-term
@@ -167,5 +209,27 @@ pub fn check_token(owner: &KeyOwner, presented: Option<&str>, now: i64) -> Resul
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn principal_arns_split_into_account_kind_path_and_name() {
+        assert_eq!(
+            split_principal_arn("arn:aws:iam::123456789012:user/division/alice"),
+            Some(("123456789012", "user", "/division/", "alice"))
+        );
+        assert_eq!(
+            split_principal_arn("arn:aws:iam::123456789012:role/minter"),
+            Some(("123456789012", "role", "/", "minter"))
+        );
+        assert_eq!(split_principal_arn("arn:aws:iam::123456789012:root"), None);
+        assert_eq!(
+            split_principal_arn("arn:aws:sts::123456789012:assumed-role/r/s"),
+            None
+        );
     }
 }

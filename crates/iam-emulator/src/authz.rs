@@ -17,6 +17,9 @@ use crate::service::Action;
 use crate::service::identity::managed_document;
 use crate::store::State;
 
+/// The region AWS evaluates IAM requests in (`aws:RequestedRegion`).
+pub const IAM_REGION: &str = "us-east-1";
+
 /// Condition keys of a request: lower-cased names, each with one or more values.
 pub type Keys = BTreeMap<String, Vec<String>>;
 
@@ -35,7 +38,7 @@ pub struct Caller {
 }
 
 /// The path of a user or role the principal is, for its ARN in messages and `aws:PrincipalArn`.
-fn principal_path(s: &State, p: &Principal) -> String {
+pub fn principal_path(s: &State, p: &Principal) -> String {
     match p {
         Principal::User { name, .. } => s.user(name).map_or_else(|| "/".into(), |u| u.path.clone()),
         _ => "/".into(),
@@ -191,6 +194,27 @@ pub fn request_of(
             user_resource(name, &mut keys)
         }
     };
+    // Reset, Update and Delete carry the service of the credential they act on (the Service Authorization
+    // Reference, and stackd's probes: iam-api.md §19.3); never an age.
+    if matches!(
+        action,
+        A::ResetServiceSpecificCredential
+            | A::UpdateServiceSpecificCredential
+            | A::DeleteServiceSpecificCredential
+    ) {
+        let owner = State::user_key(p.get("UserName").or(caller_user).unwrap_or_default());
+        if let Some(c) = p
+            .get("ServiceSpecificCredentialId")
+            .and_then(|id| s.credentials.get(id))
+            .filter(|c| c.user_key == owner)
+        {
+            put(
+                &mut keys,
+                "iam:ServiceSpecificCredentialServiceName",
+                &c.service_name,
+            );
+        }
+    }
     if action == A::CreateServiceSpecificCredential {
         if let Some(service) = p.get("ServiceName") {
             put(
@@ -330,6 +354,11 @@ pub fn authorize(
         for (k, v) in principal_keys(s, caller, now) {
             keys.entry(k).or_default().extend(v);
         }
+        // IAM is a global service whose endpoint is in us-east-1: AWS evaluates every IAM request there,
+        // whatever region the client signed for (iam-api.md §19.1).
+        if let Some(region) = keys.get_mut("aws:requestedregion") {
+            *region = vec![IAM_REGION.to_string()];
+        }
         let iam_action = format!("iam:{}", action.name());
         match decide(account, s, caller, &iam_action, &resource, keys) {
             Decision::Allow => Ok(()),
@@ -389,8 +418,23 @@ mod tests {
     }
 
     #[test]
-    fn only_create_carries_the_credential_keys_and_the_age_only_when_sent() {
-        let s = state();
+    fn the_age_only_on_create_and_when_sent_and_the_stored_service_on_reset_update_delete() {
+        use crate::store::{Credential, StoredStatus};
+        let mut s = state();
+        s.credentials.insert(
+            "ACCAEXAMPLE000000001".into(),
+            Credential {
+                id: "ACCAEXAMPLE000000001".into(),
+                user_key: "alice".into(),
+                service_name: "bedrock.amazonaws.com".into(),
+                slot: 0,
+                create_date: 0,
+                expiration_date: None,
+                status: StoredStatus::Active,
+                secret_sha256: String::new(),
+                seq: 1,
+            },
+        );
         let (_, keys) = request_of(
             &s,
             Action::CreateServiceSpecificCredential,
@@ -401,25 +445,45 @@ mod tests {
             None,
         );
         assert!(!keys.contains_key("iam:servicespecificcredentialagedays"));
-        for action in [
+        let (_, keys) = request_of(
+            &s,
             Action::ListServiceSpecificCredentials,
+            &params(&[
+                ("UserName", "alice"),
+                ("ServiceName", "codecommit.amazonaws.com"),
+            ]),
+            None,
+        );
+        assert!(
+            !keys
+                .keys()
+                .any(|k| k.starts_with("iam:servicespecificcredential"))
+        );
+        for action in [
             Action::ResetServiceSpecificCredential,
             Action::UpdateServiceSpecificCredential,
             Action::DeleteServiceSpecificCredential,
         ] {
-            let (_, keys) = request_of(
-                &s,
-                action,
-                &params(&[
-                    ("UserName", "alice"),
-                    ("ServiceName", "codecommit.amazonaws.com"),
-                ]),
-                None,
+            let on = |user: &str| {
+                request_of(
+                    &s,
+                    action,
+                    &params(&[
+                        ("UserName", user),
+                        ("ServiceSpecificCredentialId", "ACCAEXAMPLE000000001"),
+                    ]),
+                    None,
+                )
+                .1
+            };
+            // The stored credential's service, never an age; nothing for another user's id.
+            assert_eq!(
+                on("Alice")["iam:servicespecificcredentialservicename"],
+                ["bedrock.amazonaws.com"]
             );
+            assert!(!on("Alice").contains_key("iam:servicespecificcredentialagedays"));
             assert!(
-                !keys
-                    .keys()
-                    .any(|k| k.starts_with("iam:servicespecificcredential")),
+                !on("bob").contains_key("iam:servicespecificcredentialservicename"),
                 "{action:?}"
             );
         }

@@ -373,6 +373,11 @@ impl Shared {
                     .get(caller.principal.account())
                     .ok_or_else(|| ApiError::internal(500))?;
                 authz::authorize(account, caller, action, params, now)?;
+                if action == Action::CreateRole
+                    && let Some(trust) = params.get("AssumeRolePolicyDocument")
+                {
+                    self.accounts.check_trust_principals(trust)?;
+                }
                 account
                     .service
                     .call(action, params, caller.principal.user_name())

@@ -154,7 +154,23 @@ fn assume_role(
             "Session policies (Policy, PolicyArns) are not emulated; assume the role without them.",
         ));
     }
-    let who = caller.principal.arn("/");
+    let path = accounts.get(caller.principal.account()).map_or_else(
+        || "/".to_string(),
+        |a| {
+            a.service
+                .store
+                .read(|s| authz::principal_path(s, &caller.principal))
+        },
+    );
+    let who = caller.principal.arn(&path);
+    if matches!(caller.principal, Principal::Root { .. }) {
+        // "Roles may not be assumed by root accounts." (STS, 403 AccessDenied; iam-api.md §15.6)
+        return Err(ApiError::new(
+            403,
+            "AccessDenied",
+            "Roles may not be assumed by root accounts.",
+        ));
+    }
     let (role_account, role_path, role_name) = parse_role_arn(&input.role_arn)
         .ok_or_else(|| ApiError::validation_message(format!("{} is invalid", input.role_arn)))?;
     let denied = |action: &str| not_authorized(&who, action, &input.role_arn);
@@ -191,8 +207,8 @@ fn assume_role(
                 resource: input.role_arn.clone(),
                 principal: Some(PrincipalRef {
                     arns: vec![
-                        caller.principal.arn("/"),
-                        caller.principal.principal_arn("/"),
+                        caller.principal.arn(&path),
+                        caller.principal.principal_arn(&path),
                     ],
                     account: caller.principal.account().to_string(),
                 }),

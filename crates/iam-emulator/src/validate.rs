@@ -90,6 +90,8 @@ struct Checker<'a> {
     params: &'a Params,
     type_error: Option<ApiError>,
     violations: Vec<String>,
+    /// STS names the offending value in its messages (`Value '899' at 'durationSeconds' …`); IAM does not.
+    echo_values: bool,
 }
 
 /// Constraints on one string member.
@@ -131,13 +133,31 @@ impl<'a> Checker<'a> {
             params,
             type_error: None,
             violations: Vec::new(),
+            echo_values: false,
         }
+    }
+
+    /// A checker whose messages name the offending value, as STS's do.
+    fn echoing(mut self) -> Self {
+        self.echo_values = true;
+        self
     }
 
     fn violation(&mut self, member: &str, constraint: impl std::fmt::Display) {
         self.violations.push(format!(
             "Value at '{member}' failed to satisfy constraint: {constraint}"
         ));
+    }
+
+    /// A violation by `value`: named in the message when the API does so.
+    fn violation_of(&mut self, member: &str, value: &str, constraint: impl std::fmt::Display) {
+        if self.echo_values {
+            self.violations.push(format!(
+                "Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
+            ));
+        } else {
+            self.violation(member, constraint);
+        }
     }
 
     fn null(&mut self, member: &str) {
@@ -149,22 +169,25 @@ impl<'a> Checker<'a> {
     fn check_str(&mut self, member: &str, value: &str, c: &Str) {
         let len = value.chars().count();
         if len < c.min {
-            self.violation(
+            self.violation_of(
                 member,
+                value,
                 format!("Member must have length greater than or equal to {}", c.min),
             );
         }
         if len > c.max {
-            self.violation(
+            self.violation_of(
                 member,
+                value,
                 format!("Member must have length less than or equal to {}", c.max),
             );
         }
         if let Some(p) = c.pattern
             && !p.matches(value)
         {
-            self.violation(
+            self.violation_of(
                 member,
+                value,
                 format!(
                     "Member must satisfy regular expression pattern: {}",
                     p.regex()
@@ -203,14 +226,16 @@ impl<'a> Checker<'a> {
             Ok(n) => {
                 let n = i64::from(n);
                 if n < min {
-                    self.violation(
+                    self.violation_of(
                         member,
+                        raw,
                         format!("Member must have value greater than or equal to {min}"),
                     );
                 }
                 if n > max {
-                    self.violation(
+                    self.violation_of(
                         member,
+                        raw,
                         format!("Member must have value less than or equal to {max}"),
                     );
                 }

@@ -105,6 +105,16 @@ impl PolicyDocument {
     pub fn statements(&self) -> &[Statement] {
         &self.statements
     }
+
+    /// The IAM user and role ARNs the `Principal`/`NotPrincipal` elements name.
+    pub fn named_principal_arns(&self) -> Vec<String> {
+        self.statements
+            .iter()
+            .filter_map(|s| s.principal.as_ref())
+            .flat_map(|(spec, _)| spec.named_iam_arns())
+            .map(str::to_string)
+            .collect()
+    }
 }
 
 /// Parses and validates a policy document (JSON text) as IAM does for `kind`.

@@ -56,6 +56,22 @@ pub(crate) enum PrincipalHit {
 }
 
 impl PrincipalSpec {
+    /// The IAM user and role ARNs this element names (IAM refuses to store a trust policy naming one that does
+    /// not exist).
+    pub(crate) fn named_iam_arns(&self) -> impl Iterator<Item = &str> {
+        let entries = match self {
+            PrincipalSpec::Everyone => &[][..],
+            PrincipalSpec::Entries(entries) => entries.as_slice(),
+        };
+        entries.iter().filter_map(|e| match e {
+            Entry::Role { arn, .. } => Some(arn.as_str()),
+            Entry::Exact(arn) if arn.contains(":iam::") && arn.contains(":user/") => {
+                Some(arn.as_str())
+            }
+            _ => None,
+        })
+    }
+
     /// Parses `"*"` or a map of principal types to a string or non-empty array of strings.
     pub(crate) fn parse(element: &Value) -> Result<Self, PolicyError> {
         let map = match element {

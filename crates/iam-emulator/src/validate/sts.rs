@@ -29,7 +29,7 @@ fn external_id(s: &str) -> bool {
 }
 
 pub fn assume_role(p: &Params) -> Result<AssumeRoleInput, ApiError> {
-    let mut c = Checker::new(p);
+    let mut c = Checker::new(p).echoing();
     let duration = c.int("DurationSeconds", "durationSeconds", 900, 43_200);
     let role_arn = c.string(
         "RoleArn",
@@ -54,8 +54,9 @@ pub fn assume_role(p: &Params) -> Result<AssumeRoleInput, ApiError> {
     if let Some(n) = &session_name
         && !sts_name(n)
     {
-        c.violation(
+        c.violation_of(
             "roleSessionName",
+            n,
             "Member must satisfy regular expression pattern: [\\w+=,.@-]*",
         );
     }
@@ -72,8 +73,9 @@ pub fn assume_role(p: &Params) -> Result<AssumeRoleInput, ApiError> {
     if let Some(e) = &external
         && !external_id(e)
     {
-        c.violation(
+        c.violation_of(
             "externalId",
+            e,
             "Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]*",
         );
     }
@@ -90,8 +92,9 @@ pub fn assume_role(p: &Params) -> Result<AssumeRoleInput, ApiError> {
     if let Some(s) = &source_identity
         && !sts_name(s)
     {
-        c.violation(
+        c.violation_of(
             "sourceIdentity",
+            s,
             "Member must satisfy regular expression pattern: [\\w+=,.@-]*",
         );
     }
