@@ -3,8 +3,9 @@
 # helm-sdkpy), RBAC, the Argo CD health check, the CRD copies, docs, Dockerfile.
 # Idempotent: creates the repo-root .venv when missing, installs
 # tests/deploy/requirements.txt into it and helm-sdkpy into .venv/helm-sdkpy,
-# then runs pytest. Needs kubectl (for kustomize); no cluster, no Docker, no
-# cargo build. Extra arguments go to pytest.
+# extracts promtool into .venv/promtool unless one is on PATH, then runs
+# pytest. Needs kubectl (for kustomize); no cluster, no Docker, no cargo
+# build. Extra arguments go to pytest.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -34,6 +35,40 @@ if ! command -v kubectl >/dev/null 2>&1; then
   echo "tests/deploy: kubectl is required (kubectl kustomize, kubectl apply); install the kubectl package" >&2
   exit 1
 fi
+
+# promtool (Prometheus' `check rules` and `test rules`) for test_alert_rules.py: the one on PATH, else
+# the one from Debian's prometheus package, extracted into .venv/promtool. Not `apt-get install
+# prometheus`: its postinst adds a system user and starts the Prometheus daemon (invoke-rc.d, and
+# fails the install when that start fails), and it pulls a dozen JavaScript packages; promtool is a
+# single binary needing only libc. `apt-get download` fetches the .deb, verified against the signed
+# package lists, without installing anything; `apt-get update` only when the lists are missing or
+# stale (a 404). Nothing is started, nothing outside .venv is changed.
+PROMTOOL_DIR="$VENV/promtool"
+if command -v promtool >/dev/null 2>&1; then
+  PROMTOOL="$(command -v promtool)"
+else
+  PROMTOOL="$PROMTOOL_DIR/usr/bin/promtool"
+  if [ ! -x "$PROMTOOL" ]; then
+    deb_dir="$(mktemp -d)"
+    # As root, apt would download as _apt, which cannot write to the mktemp directory (and warns).
+    fetch_deb() { (cd "$deb_dir" && apt-get download -qq -o APT::Sandbox::User="$(id -un)" prometheus); }
+    if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1 ||
+       ! { fetch_deb || { apt-get update -qq && fetch_deb; }; }; then
+      rm -rf "$deb_dir"
+      echo "tests/deploy: promtool is required (tests/deploy/test_alert_rules.py) and could not be" \
+        "fetched from Debian's prometheus package (apt-get download prometheus); put promtool on PATH" >&2
+      exit 1
+    fi
+    rm -rf "$PROMTOOL_DIR" && mkdir -p "$PROMTOOL_DIR"
+    dpkg-deb --fsys-tarfile "$deb_dir"/prometheus_*.deb | tar -x -C "$PROMTOOL_DIR" ./usr/bin/promtool
+    rm -rf "$deb_dir"
+  fi
+  if ! "$PROMTOOL" --version >/dev/null 2>&1; then
+    echo "tests/deploy: $PROMTOOL does not run; delete $PROMTOOL_DIR or put promtool on PATH" >&2
+    exit 1
+  fi
+fi
+export PROMTOOL
 
 export HELM_SDKPY_DIR="$SDK"
 # Keep Helm's cache/config/data out of the user's home.
