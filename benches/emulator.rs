@@ -187,6 +187,33 @@ fn moto_server() -> Option<std::path::PathBuf> {
     Some(server)
 }
 
+/// 2,000 GetUser calls from 8 concurrent clients; their latencies and the wall time.
+async fn get_users_concurrently(
+    iam: &aws_sdk_iam::Client,
+    users: &Arc<Vec<String>>,
+) -> (Vec<Duration>, Duration) {
+    let wall = Instant::now();
+    let tasks: Vec<_> = (0..8)
+        .map(|worker| {
+            let (iam, users) = (iam.clone(), users.clone());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                for user in users.iter().cycle().skip(worker).step_by(8).take(250) {
+                    let t = Instant::now();
+                    iam.get_user().user_name(user).send().await.unwrap();
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    (lat, wall.elapsed())
+}
+
 /// CreateUser (sequential) and GetUser (sequential and 8 concurrent) against `endpoint`.
 async fn user_load(name: &str, endpoint: &str) -> f64 {
     let iam = client(endpoint).await;
@@ -208,26 +235,7 @@ async fn user_load(name: &str, endpoint: &str) -> f64 {
     }
     report(&format!("{name} GetUser (seq)"), lat, wall.elapsed());
     let users = Arc::new(users);
-    let wall = Instant::now();
-    let tasks: Vec<_> = (0..8)
-        .map(|worker| {
-            let (iam, users) = (iam.clone(), users.clone());
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                for user in users.iter().cycle().skip(worker).step_by(8).take(250) {
-                    let t = Instant::now();
-                    iam.get_user().user_name(user).send().await.unwrap();
-                    lat.push(t.elapsed());
-                }
-                lat
-            })
-        })
-        .collect();
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await.unwrap());
-    }
-    let wall = wall.elapsed();
+    let (lat, wall) = get_users_concurrently(&iam, &users).await;
     let ops = lat.len() as f64 / wall.as_secs_f64();
     report(&format!("{name} GetUser (8 conc.)"), lat, wall);
     let ssc = iam
@@ -362,26 +370,7 @@ async fn policy_load(enforce: bool) -> (f64, f64) {
         "enforce off"
     };
     let users = Arc::new(users);
-    let wall = Instant::now();
-    let tasks: Vec<_> = (0..8)
-        .map(|worker| {
-            let (iam, users) = (iam.clone(), users.clone());
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                for user in users.iter().cycle().skip(worker).step_by(8).take(250) {
-                    let t = Instant::now();
-                    iam.get_user().user_name(user).send().await.unwrap();
-                    lat.push(t.elapsed());
-                }
-                lat
-            })
-        })
-        .collect();
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await.unwrap());
-    }
-    let wall = wall.elapsed();
+    let (lat, wall) = get_users_concurrently(&iam, &users).await;
     let get_ops = lat.len() as f64 / wall.as_secs_f64();
     report(&format!("{label} GetUser (8 conc.)"), lat, wall);
     let mut lat = Vec::new();

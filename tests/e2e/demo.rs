@@ -35,6 +35,41 @@ fn kubectl(kubeconfig: &std::path::Path, args: &[&str], stdin: Option<&str>) -> 
     (out.status.success(), text)
 }
 
+/// `ssc-operator demo` writing its kubeconfig to `kubeconfig`, with `extra` flags; returns the process and
+/// its banner, which says how to use it and is printed once everything listens, and its stdout (kept open
+/// for as long as the process runs: it may print more).
+fn start_demo(
+    kubeconfig: &std::path::Path,
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    String,
+    BufReader<std::process::ChildStdout>,
+) {
+    let mut child = Command::new(BIN)
+        .args([
+            "demo",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .args(extra)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    while !banner.contains("Ctrl-C stops it.") {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "{banner}");
+        banner.push_str(&line);
+    }
+    (child, banner, stdout)
+}
+
 #[test]
 fn demo_serves_a_sandbox_kubectl_can_use_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -44,29 +79,7 @@ fn demo_serves_a_sandbox_kubectl_can_use_and_stops_on_sigterm() {
     std::fs::write(&victim, "precious").unwrap();
     std::fs::create_dir_all(kubeconfig.parent().unwrap()).unwrap();
     std::os::unix::fs::symlink(&victim, &kubeconfig).unwrap();
-    let mut child = Command::new(BIN)
-        .args([
-            "demo",
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-            "--http-addr",
-            "127.0.0.1:0",
-            "--emulator-user",
-            "alice,bob",
-        ])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // The banner says how to use it; it is printed once everything listens.
-    let mut banner = String::new();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    while !banner.contains("Ctrl-C stops it.") {
-        let mut line = String::new();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "{banner}");
-        banner.push_str(&line);
-    }
+    let (mut child, banner, _stdout) = start_demo(&kubeconfig, &["--emulator-user", "alice,bob"]);
     let export = format!("export KUBECONFIG={}", kubeconfig.display());
     assert!(banner.contains(&export), "{banner}");
     assert!(banner.contains("alice,bob"), "{banner}");
@@ -181,26 +194,7 @@ fn demo_keeps_its_kubeconfig_in_a_new_private_directory_by_default() {
 fn a_newcomer_applies_every_example_to_the_demo_and_all_turn_ready() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    let mut child = Command::new(BIN)
-        .args([
-            "demo",
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-            "--http-addr",
-            "127.0.0.1:0",
-        ])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    while !banner.contains("Ctrl-C stops it.") {
-        let mut line = String::new();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "{banner}");
-        banner.push_str(&line);
-    }
+    let (mut child, banner, _stdout) = start_demo(&kubeconfig, &[]);
     assert!(banner.contains("kubectl apply -R -f examples/"), "{banner}");
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
     let (ok, said) = kubectl(&kubeconfig, &["apply", "-R", "-f", examples], None);

@@ -53,6 +53,28 @@ async fn sdk_config(h: &EmulatorHandle, creds: Credentials) -> aws_config::SdkCo
         .await
 }
 
+/// An STS client signing as A's user `ops`.
+async fn sts_as_ops(h: &EmulatorHandle) -> aws_sdk_sts::Client {
+    let ops = Credentials::new("AKOPS000000000000001", "ops-secret", None, None, "ops");
+    aws_sdk_sts::Client::new(&sdk_config(h, ops).await)
+}
+
+/// An STS client signing with session credentials and `token` (the session's own, or another).
+async fn sts_session(
+    h: &EmulatorHandle,
+    creds: &aws_sdk_sts::types::Credentials,
+    token: &str,
+) -> aws_sdk_sts::Client {
+    let session = Credentials::new(
+        creds.access_key_id(),
+        creds.secret_access_key(),
+        Some(token.to_string()),
+        None,
+        "session",
+    );
+    aws_sdk_sts::Client::new(&sdk_config(h, session).await)
+}
+
 /// B: user `team-a`, role `/tenants/minter` trusting A's `ops` with external id `tenant-a`, allowed the five
 /// actions on B's users. A: `ops` allowed to assume it.
 async fn set_up(h: &EmulatorHandle) {
@@ -156,18 +178,7 @@ async fn the_sdk_assume_role_provider_mints_in_the_other_account() {
 async fn without_the_external_id_or_the_callers_own_permission_the_role_is_refused() {
     let h = two_accounts().await;
     set_up(&h).await;
-    let sts = |creds: Credentials| {
-        let h = &h;
-        async move { aws_sdk_sts::Client::new(&sdk_config(h, creds).await) }
-    };
-    let ops = sts(Credentials::new(
-        "AKOPS000000000000001",
-        "ops-secret",
-        None,
-        None,
-        "ops",
-    ))
-    .await;
+    let ops = sts_as_ops(&h).await;
     let refused =
         |e: &aws_sdk_sts::error::SdkError<aws_sdk_sts::operation::assume_role::AssumeRoleError>| {
             (
@@ -223,13 +234,7 @@ async fn without_the_external_id_or_the_callers_own_permission_the_role_is_refus
 async fn session_credentials_expire_and_a_tampered_token_is_refused() {
     let h = two_accounts().await;
     set_up(&h).await;
-    let ops = aws_sdk_sts::Client::new(
-        &sdk_config(
-            &h,
-            Credentials::new("AKOPS000000000000001", "ops-secret", None, None, "ops"),
-        )
-        .await,
-    );
+    let ops = sts_as_ops(&h).await;
     let out = ops
         .assume_role()
         .role_arn(ROLE)
@@ -249,23 +254,7 @@ async fn session_credentials_expire_and_a_tampered_token_is_refused() {
     assert!(
         user.assumed_role_id().ends_with(":team-a") && user.assumed_role_id().starts_with("AROA")
     );
-    let session = |token: &str| {
-        let h = &h;
-        let (id, secret, token) = (
-            creds.access_key_id().to_string(),
-            creds.secret_access_key().to_string(),
-            token.to_string(),
-        );
-        async move {
-            let conf = sdk_config(
-                h,
-                Credentials::new(id, secret, Some(token), None, "session"),
-            )
-            .await;
-            aws_sdk_sts::Client::new(&conf)
-        }
-    };
-    let me = session(creds.session_token())
+    let me = sts_session(&h, creds, creds.session_token())
         .await
         .get_caller_identity()
         .send()
@@ -279,7 +268,7 @@ async fn session_credentials_expire_and_a_tampered_token_is_refused() {
     let mut tampered = creds.session_token().to_string();
     tampered.pop();
     tampered.push('A');
-    let e = session(&tampered)
+    let e = sts_session(&h, creds, &tampered)
         .await
         .get_caller_identity()
         .send()
@@ -293,7 +282,7 @@ async fn session_credentials_expire_and_a_tampered_token_is_refused() {
         )
     );
     h.advance_clock(std::time::Duration::from_secs(901));
-    let e = session(creds.session_token())
+    let e = sts_session(&h, creds, creds.session_token())
         .await
         .get_caller_identity()
         .send()
@@ -374,13 +363,7 @@ async fn no_access_key_secret_session_secret_or_token_reaches_the_logs() {
         .await
         .unwrap();
     let key = key.access_key().unwrap();
-    let ops = aws_sdk_sts::Client::new(
-        &sdk_config(
-            &h,
-            Credentials::new("AKOPS000000000000001", "ops-secret", None, None, "ops"),
-        )
-        .await,
-    );
+    let ops = sts_as_ops(&h).await;
     let out = ops
         .assume_role()
         .role_arn(ROLE)
@@ -391,33 +374,9 @@ async fn no_access_key_secret_session_secret_or_token_reaches_the_logs() {
         .unwrap();
     let creds = out.credentials().unwrap();
     // Use both, and fail with both (a wrong token, then a refused action), so that error paths log too.
-    let session = aws_sdk_sts::Client::new(
-        &sdk_config(
-            &h,
-            Credentials::new(
-                creds.access_key_id(),
-                creds.secret_access_key(),
-                Some(creds.session_token().to_string()),
-                None,
-                "session",
-            ),
-        )
-        .await,
-    );
+    let session = sts_session(&h, creds, creds.session_token()).await;
     session.get_caller_identity().send().await.unwrap();
-    let wrong = aws_sdk_sts::Client::new(
-        &sdk_config(
-            &h,
-            Credentials::new(
-                creds.access_key_id(),
-                creds.secret_access_key(),
-                Some(format!("{}x", creds.session_token())),
-                None,
-                "session",
-            ),
-        )
-        .await,
-    );
+    let wrong = sts_session(&h, creds, &format!("{}x", creds.session_token())).await;
     wrong.get_caller_identity().send().await.unwrap_err();
     let as_team = iam(&h, key.access_key_id(), key.secret_access_key());
     as_team.get_user().send().await.unwrap_err();

@@ -120,6 +120,16 @@ impl ApiError {
         )
     }
 
+    /// `409 DeleteConflict` for a user or role that still has `what` (`delete policies`, `detach all
+    /// policies`, `delete access keys`).
+    pub fn must_first(what: &str) -> Self {
+        Self::new(
+            409,
+            "DeleteConflict",
+            format!("Cannot delete entity, must {what} first."),
+        )
+    }
+
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Self::new(400, "InvalidInput", message)
     }

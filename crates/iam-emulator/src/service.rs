@@ -338,26 +338,9 @@ impl Service {
                 return Err(ApiError::delete_conflict());
             }
             let user = &s.users[&key];
-            if !user.inline_policies.is_empty() {
-                return Err(ApiError::new(
-                    409,
-                    "DeleteConflict",
-                    "Cannot delete entity, must delete policies first.",
-                ));
-            }
-            if !user.attached_policies.is_empty() {
-                return Err(ApiError::new(
-                    409,
-                    "DeleteConflict",
-                    "Cannot delete entity, must detach all policies first.",
-                ));
-            }
+            identity::deletable(&user.inline_policies, &user.attached_policies)?;
             if s.access_keys.values().any(|k| k.user_key == key) {
-                return Err(ApiError::new(
-                    409,
-                    "DeleteConflict",
-                    "Cannot delete entity, must delete access keys first.",
-                ));
+                return Err(ApiError::must_first("delete access keys"));
             }
             s.users.remove(&key);
             Ok(Output::Empty)

@@ -241,20 +241,7 @@ impl Service {
         self.store.mutate(|s| {
             let key = State::user_key(&name);
             let role = s.roles.get(&key).ok_or_else(|| no_such_role(&name))?;
-            if !role.inline_policies.is_empty() {
-                return Err(ApiError::new(
-                    409,
-                    "DeleteConflict",
-                    "Cannot delete entity, must delete policies first.",
-                ));
-            }
-            if !role.attached_policies.is_empty() {
-                return Err(ApiError::new(
-                    409,
-                    "DeleteConflict",
-                    "Cannot delete entity, must detach all policies first.",
-                ));
-            }
+            deletable(&role.inline_policies, &role.attached_policies)?;
             s.roles.remove(&key);
             Ok(Output::Empty)
         })
@@ -552,6 +539,17 @@ impl Service {
             Ok(Output::Empty)
         })
     }
+}
+
+/// IAM refuses to delete a user or role that still has inline or attached policies.
+pub(super) fn deletable(inline: &Inline, attached: &[String]) -> Result<(), ApiError> {
+    if !inline.is_empty() {
+        return Err(ApiError::must_first("delete policies"));
+    }
+    if !attached.is_empty() {
+        return Err(ApiError::must_first("detach all policies"));
+    }
+    Ok(())
 }
 
 fn no_such_inline(owner: Owner, name: &str) -> ApiError {
