@@ -474,9 +474,11 @@ def test_bool_operator(world):
     no_mfa = world.actor(statements=[allow(FIVE), deny("*", condition={
         "BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}})])
     table(world, no_mfa.iam, {"list": False, "create": False})
-    # aws:SecureTransport: the emulator is served over plain HTTP, so "false" (iam-api.md §19.1 lists it as optional)
-    http = world.actor(statements=[allow(FIVE, condition={"Bool": {"aws:SecureTransport": "false"}})])
-    table(world, http.iam, {"list": True})
+    # aws:SecureTransport: AWS's endpoints are HTTPS only, so a policy written for them sees "true" here too
+    # (the emulator's plain HTTP is a test convenience): the usual "Deny when aws:SecureTransport is false"
+    # statement denies nothing, as on AWS.
+    tls = world.actor(statements=[allow(FIVE), deny("*", condition={"Bool": {"aws:SecureTransport": "false"}})])
+    table(world, tls.iam, {"list": True, "create": True})
 
 
 def test_arn_like_on_principal_arn(world):

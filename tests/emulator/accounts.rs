@@ -398,3 +398,197 @@ async fn no_access_key_secret_session_secret_or_token_reaches_the_logs() {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
 }
+
+/// One enforcing account: its root key, and a user `dev` with a key, `policy` inline and trusted by role `admin`
+/// (which allows everything).
+async fn one_account_with_dev(
+    policy: &str,
+) -> (EmulatorHandle, aws_sdk_iam::Client, aws_sdk_sts::Client) {
+    let h = start_with(EmulatorConfig {
+        enforce: Enforce::All,
+        access_keys: vec![
+            "AKROOTA0000000000001:root-a-secret:root".parse().unwrap(),
+            "AKDEV000000000000001:dev-secret:dev".parse().unwrap(),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let root = iam(&h, "AKROOTA0000000000001", "root-a-secret");
+    root.put_user_policy()
+        .user_name("dev")
+        .policy_name("p")
+        .policy_document(policy)
+        .send()
+        .await
+        .unwrap();
+    root.create_role()
+        .role_name("admin")
+        .assume_role_policy_document(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{A}:user/dev"}},"Action":["sts:AssumeRole","sts:SetSourceIdentity"]}}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    root.attach_role_policy()
+        .role_name("admin")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    let dev = Credentials::new("AKDEV000000000000001", "dev-secret", None, None, "dev");
+    let sts = aws_sdk_sts::Client::new(&sdk_config(&h, dev).await);
+    (h, root, sts)
+}
+
+#[tokio::test]
+async fn a_role_arn_in_another_case_meets_the_same_deny() {
+    let (_h, _root, dev) = one_account_with_dev(&format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}},{{"Effect":"Deny","Action":"sts:AssumeRole","Resource":"arn:aws:iam::{A}:role/admin"}}]}}"#
+    ))
+    .await;
+    for arn in [
+        format!("arn:aws:iam::{A}:role/admin"),
+        format!("arn:aws:iam::{A}:role/ADMIN"),
+    ] {
+        let e = dev
+            .assume_role()
+            .role_arn(&arn)
+            .role_session_name("sess")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("AccessDenied"), "{arn}");
+        assert!(
+            e.message().unwrap().contains("with an explicit deny"),
+            "{arn}: {e:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_callers_boundary_binds_assume_role_even_when_the_trust_policy_names_it() {
+    let (_h, root, dev) = one_account_with_dev(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
+    )
+    .await;
+    root.put_user_permissions_boundary()
+        .user_name("dev")
+        .permissions_boundary("arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    let e = dev
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{A}:role/admin"))
+        .role_session_name("sess")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("AccessDenied"));
+    assert!(
+        e.message()
+            .unwrap()
+            .ends_with("because no permissions boundary allows the sts:AssumeRole action"),
+        "{e:?}"
+    );
+    // A boundary that does not exist is refused where it is set, never taken as none.
+    let e = root
+        .create_user()
+        .user_name("x")
+        .permissions_boundary(format!("arn:aws:iam::{A}:policy/bnd/nope"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(wire(&e).0, "NoSuchEntity");
+}
+
+#[tokio::test]
+async fn a_session_dies_with_its_role_and_keeps_its_source_identity() {
+    let (h, root, dev) = one_account_with_dev(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","sts:SetSourceIdentity"],"Resource":"*"}]}"#,
+    )
+    .await;
+    let role = format!("arn:aws:iam::{A}:role/admin");
+    let out = dev
+        .assume_role()
+        .role_arn(&role)
+        .role_session_name("sess")
+        .source_identity("alice")
+        .send()
+        .await
+        .unwrap();
+    let creds = out.credentials().unwrap();
+    let session = sts_session(&h, creds, creds.session_token()).await;
+    // Chaining keeps the source identity: another one is refused.
+    let e = session
+        .assume_role()
+        .role_arn(&role)
+        .role_session_name("again")
+        .source_identity("bob")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("AccessDenied"), "{e:?}");
+    session.get_caller_identity().send().await.unwrap();
+    // Deleted and made again under the same name: the old session is not the new role's.
+    root.detach_role_policy()
+        .role_name("admin")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    root.delete_role().role_name("admin").send().await.unwrap();
+    root.create_role()
+        .role_name("admin")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let e = session.get_caller_identity().send().await.unwrap_err();
+    assert_eq!(e.code(), Some("InvalidClientTokenId"), "{e:?}");
+}
+
+#[tokio::test]
+async fn iam_resource_tags_are_seen_and_sts_errors_speak_sts() {
+    let (h, root, _dev) = one_account_with_dev(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"},{"Effect":"Deny","Action":"iam:PutUserPolicy","Resource":"*","Condition":{"StringEquals":{"iam:ResourceTag/protected":"true"}}}]}"#,
+    )
+    .await;
+    root.create_user()
+        .user_name("guarded")
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("protected")
+                .value("true")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let dev = iam(&h, "AKDEV000000000000001", "dev-secret");
+    let e = dev
+        .put_user_policy()
+        .user_name("guarded")
+        .policy_name("p")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(wire(&e).0, "AccessDenied");
+    // An STS error is an STS document.
+    let body = http()
+        .post(h.endpoint_url())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("Action=GetCallerIdentity&Version=2011-06-15")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains(r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">"#),
+        "{body}"
+    );
+}

@@ -12,8 +12,10 @@ use crate::principal::{Principal, Session};
 use crate::service::Service;
 use crate::sigv4::AccessKey;
 
-/// Role sessions kept at most (expired ones are dropped first); beyond it `AssumeRole` is refused.
-pub const MAX_SESSIONS: usize = 100_000;
+/// Role sessions kept at most: when full, expired ones are dropped, then the one that expires first (its
+/// credentials stop working early, as if it had been revoked), so memory stays bounded and no caller is locked
+/// out.
+pub const MAX_SESSIONS: usize = 10_000;
 
 /// One account.
 pub struct Account {
@@ -94,7 +96,16 @@ impl Accounts {
                 expires: None,
             });
         }
-        if let Some(s) = self.lock_sessions().get(id) {
+        if let Some(s) = self.lock_sessions().get(id).cloned() {
+            // A session outlives neither its role nor the role's re-creation under the same name.
+            let role_alive = self.get(&s.account).is_some_and(|a| {
+                a.service
+                    .store
+                    .read(|st| st.role(&s.role_name).is_some_and(|r| r.id == s.role_id))
+            });
+            if !role_alive {
+                return None;
+            }
             return Some(KeyOwner {
                 secret: s.secret.clone(),
                 principal: Principal::AssumedRole(Box::new(s.clone())),
@@ -152,21 +163,21 @@ impl Accounts {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Keeps a new session; drops expired ones first. Refused when [`MAX_SESSIONS`] live sessions exist.
-    pub fn add_session(&self, id: String, session: Session, now: i64) -> Result<(), ApiError> {
+    /// Keeps a new session, making room as [`MAX_SESSIONS`] says.
+    pub fn add_session(&self, id: String, session: Session, now: i64) {
         let mut sessions = self.lock_sessions();
         if sessions.len() >= MAX_SESSIONS {
             sessions.retain(|_, s| s.expires > now);
         }
-        if sessions.len() >= MAX_SESSIONS {
-            return Err(ApiError::new(
-                400,
-                "LimitExceeded",
-                format!("The emulator keeps at most {MAX_SESSIONS} live role sessions."),
-            ));
+        if sessions.len() >= MAX_SESSIONS
+            && let Some(first) = sessions
+                .iter()
+                .min_by_key(|(_, s)| s.expires)
+                .map(|(k, _)| k.clone())
+        {
+            sessions.remove(&first);
         }
         sessions.insert(id, session);
-        Ok(())
     }
 }
 

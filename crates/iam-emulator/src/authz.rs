@@ -20,6 +20,9 @@ use crate::store::State;
 /// The region AWS evaluates IAM requests in (`aws:RequestedRegion`).
 pub const IAM_REGION: &str = "us-east-1";
 
+/// Tags of a request put into its condition context at most (IAM accepts 50).
+const MAX_CONTEXT_TAGS: usize = 51;
+
 /// Condition keys of a request: lower-cased names, each with one or more values.
 pub type Keys = BTreeMap<String, Vec<String>>;
 
@@ -56,7 +59,8 @@ pub fn principal_keys(s: &State, caller: &Caller, now: i64) -> Keys {
     put(&mut k, "aws:PrincipalType", p.principal_type());
     put(&mut k, "aws:CurrentTime", iso8601(now));
     put(&mut k, "aws:EpochTime", now.to_string());
-    put(&mut k, "aws:SecureTransport", "false");
+    // AWS's endpoints are HTTPS only: a policy meant for them sees a secure transport here too.
+    put(&mut k, "aws:SecureTransport", "true");
     if let Some(r) = &caller.region {
         put(&mut k, "aws:RequestedRegion", r);
     }
@@ -71,6 +75,8 @@ pub fn principal_keys(s: &State, caller: &Caller, now: i64) -> Keys {
             }
         }
         Principal::AssumedRole(session) => {
+            // Present for temporary credentials only; no session here was made with MFA.
+            put(&mut k, "aws:MultiFactorAuthPresent", "false");
             put(
                 &mut k,
                 "aws:userid",
@@ -108,31 +114,49 @@ pub fn request_of(
 ) -> (String, Keys) {
     let account = &s.account_id;
     let mut keys = Keys::new();
+    // Only a Create names the path of what does not exist yet; for anything else a missing target is named
+    // with the root path, whatever `Path` the request carries (it must not choose the ARN policies see).
+    let new_path = |create: bool| {
+        if create {
+            p.get("Path").unwrap_or("/").to_string()
+        } else {
+            "/".to_string()
+        }
+    };
+    // A target's tags (`aws:ResourceTag/*`, and IAM's own `iam:ResourceTag/*`) and its current boundary
+    // (`iam:PermissionsBoundary`, unless the request names one).
+    let target_keys = |tags: &[(String, String)], boundary: &Option<String>, keys: &mut Keys| {
+        for (k, v) in tags {
+            put(keys, &format!("aws:ResourceTag/{k}"), v);
+            put(keys, &format!("iam:ResourceTag/{k}"), v);
+        }
+        if let (Some(b), None) = (boundary, p.get("PermissionsBoundary")) {
+            put(keys, "iam:PermissionsBoundary", b);
+        }
+    };
     let user_resource = |name: &str, keys: &mut Keys| {
         let (path, canonical) = match s.user(name) {
             Some(u) => {
-                for (k, v) in &u.tags {
-                    put(keys, &format!("aws:ResourceTag/{k}"), v);
-                }
+                target_keys(&u.tags, &u.permissions_boundary, keys);
                 (u.path.clone(), u.name.clone())
             }
-            None => (p.get("Path").unwrap_or("/").to_string(), name.to_string()),
+            None => (new_path(action == Action::CreateUser), name.to_string()),
         };
         format!("arn:aws:iam::{account}:user{path}{canonical}")
     };
     let role_resource = |name: &str, keys: &mut Keys| {
         let (path, canonical) = match s.role(name) {
             Some(r) => {
-                for (k, v) in &r.tags {
-                    put(keys, &format!("aws:ResourceTag/{k}"), v);
-                }
+                target_keys(&r.tags, &r.permissions_boundary, keys);
                 (r.path.clone(), r.name.clone())
             }
-            None => (p.get("Path").unwrap_or("/").to_string(), name.to_string()),
+            None => (new_path(action == Action::CreateRole), name.to_string()),
         };
         format!("arn:aws:iam::{account}:role{path}{canonical}")
     };
-    for tag in p.member_list("Tags") {
+    // At most one more than IAM accepts: a longer list is refused by validation anyway, and must not make
+    // the context (and every lookup in it) as large as the body.
+    for tag in p.member_list("Tags").into_iter().take(MAX_CONTEXT_TAGS) {
         let field = |f: &str| tag.iter().find(|(k, _)| k == f).map(|(_, v)| v.clone());
         if let Some(key) = field("Key") {
             put(
@@ -143,7 +167,7 @@ pub fn request_of(
             put(&mut keys, "aws:TagKeys", key);
         }
     }
-    for entry in p.member_list("TagKeys") {
+    for entry in p.member_list("TagKeys").into_iter().take(MAX_CONTEXT_TAGS) {
         for (_, key) in entry {
             put(&mut keys, "aws:TagKeys", key);
         }
@@ -234,6 +258,10 @@ pub fn request_of(
     (resource, keys)
 }
 
+/// A policy that allows no action (an unreadable boundary's stand-in).
+const ALLOWS_NOTHING: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+
 /// The identity policies and boundary of a principal, as documents.
 fn documents_of(s: &State, p: &Principal) -> (Vec<PolicyDocument>, Option<PolicyDocument>) {
     let (inline, attached, boundary) = match p {
@@ -266,10 +294,12 @@ fn documents_of(s: &State, p: &Principal) -> (Vec<PolicyDocument>, Option<Policy
                 .filter_map(|d| parse(&d)),
         )
         .collect();
-    let boundary = boundary
-        .as_deref()
-        .and_then(|arn| managed_document(s, arn))
-        .and_then(|d| parse(&d));
+    // A boundary that cannot be found or read allows nothing: it must never lift the limit it stands for.
+    let boundary = boundary.as_deref().map(|arn| {
+        managed_document(s, arn)
+            .and_then(|d| parse(&d))
+            .unwrap_or_else(|| parse(ALLOWS_NOTHING).expect("a valid policy"))
+    });
     (identity, boundary)
 }
 

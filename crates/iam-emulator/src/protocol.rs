@@ -271,8 +271,13 @@ pub const FALLBACK_ERROR: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Err
 
 /// The `ErrorResponse` document for an error.
 pub fn error_xml(err: &ApiError, request_id: &str) -> Vec<u8> {
+    error_xml_in(XMLNS, err, request_id)
+}
+
+/// [`error_xml`] in the namespace `ns` (STS answers in its own).
+pub fn error_xml_in(ns: &str, err: &ApiError, request_id: &str) -> Vec<u8> {
     let mut x = Xml::new();
-    x.root("ErrorResponse").open("Error");
+    x.root_in("ErrorResponse", ns).open("Error");
     x.leaf("Type", err.fault_type())
         .leaf("Code", &err.code)
         .leaf("Message", &err.message)

@@ -23,7 +23,7 @@ use super::error::ApiError;
 use super::faults::{FaultConfig, Faults, InjectedFault};
 use super::principal::Principal;
 use super::protocol::{
-    API_VERSION, Output, Params, decode_form, error_xml, media_type, success_xml_in,
+    API_VERSION, Output, Params, XMLNS, decode_form, error_xml_in, media_type, success_xml_in,
 };
 use super::service::{Action, Service};
 use super::sigv4::{self, SignedRequest};
@@ -94,7 +94,12 @@ fn xml_response(status: u16, body: Vec<u8>, request_id: &str) -> Response {
 }
 
 fn error_response(err: &ApiError, request_id: &str) -> Response {
-    let mut resp = xml_response(err.status, error_xml(err, request_id), request_id);
+    error_response_in(XMLNS, err, request_id)
+}
+
+/// An error document in the namespace of the API that answers (STS's for STS actions).
+fn error_response_in(ns: &str, err: &ApiError, request_id: &str) -> Response {
+    let mut resp = xml_response(err.status, error_xml_in(ns, err, request_id), request_id);
     if err.status == 405 {
         resp.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
@@ -111,10 +116,12 @@ async fn not_found(req: Request) -> Response {
     error_response(&ApiError::not_found(req.uri().path()), &rid)
 }
 
-/// What the request log line carries (never parameters, passwords or secrets).
+/// What the request log line carries (never parameters, passwords or secrets), and the namespace of the API
+/// that answers, once the request names it.
 struct LogFields {
     action: String,
     user: String,
+    xmlns: &'static str,
 }
 
 async fn iam(State(shared): State<Arc<Shared>>, req: Request) -> Response {
@@ -127,10 +134,11 @@ async fn iam(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let mut log = LogFields {
         action: String::new(),
         user: String::new(),
+        xmlns: XMLNS,
     };
     let resp = match handle_iam(&shared, req, &rid, &mut log).await {
         Ok(body) => xml_response(200, body, &rid),
-        Err(e) => error_response(&e, &rid),
+        Err(e) => error_response_in(log.xmlns, &e, &rid),
     };
     tracing::info!(
         request_id = %rid,
@@ -177,6 +185,12 @@ async fn handle_iam(
     let body = read_body(body, &parts.headers, shared.max_body_bytes).await?;
     let query = parts.uri.query().unwrap_or("");
 
+    // An STS request is answered in STS's namespace, its refused signatures included.
+    let names_sts =
+        |bytes: &[u8]| decode_form(bytes).is_ok_and(|p| p.get("Version") == Some(STS_VERSION));
+    if names_sts(query.as_bytes()) || names_sts(&body) {
+        log.xmlns = STS_XMLNS;
+    }
     let caller = authenticate(shared, &parts, query, &body)?;
 
     let mut params = decode_form(query.as_bytes())?;
@@ -207,6 +221,9 @@ async fn handle_iam(
         _ => None,
     }
     .ok_or_else(|| ApiError::invalid_action(&action_name, version))?;
+    if let Api::Sts(_) = api {
+        log.xmlns = STS_XMLNS;
+    }
     if let (Some(scope), Some(signed)) = (api.scope(), caller.signed_service.as_deref())
         && scope != signed
     {
@@ -254,11 +271,7 @@ async fn handle_iam(
     let output = tokio::task::spawn_blocking(move || worker.serve(api, &params, &caller.caller))
         .await
         .map_err(|_| ApiError::internal(500))??;
-    let ns = match api {
-        Api::Iam(_) => super::protocol::XMLNS,
-        Api::Sts(_) => STS_XMLNS,
-    };
-    success_xml_in(ns, api.name(), &output, rid).map_err(|_| ApiError::internal(500))
+    success_xml_in(log.xmlns, api.name(), &output, rid).map_err(|_| ApiError::internal(500))
 }
 
 /// The two APIs the listener answers.
@@ -345,8 +358,11 @@ fn authenticate(
     let mut principal = owner
         .map(|o| o.principal)
         .ok_or(sigv4::SigV4Error::UnknownKey)?;
-    // A key that names no user (`AKID:SECRET`) calls as the `--caller-user`, as before accounts existed.
-    if let (Principal::Anonymous { account }, Some(name)) = (&principal, &shared.caller_user) {
+    // A key of the first account that names no user (`AKID:SECRET`) calls as the `--caller-user`, as before
+    // accounts existed (that user lives in the first account only).
+    if let (Principal::Anonymous { account }, Some(name)) = (&principal, &shared.caller_user)
+        && account == accounts.primary_id()
+    {
         principal = Principal::User {
             account: account.clone(),
             name: name.clone(),

@@ -278,6 +278,11 @@ impl Service {
             if s.users.len() >= USERS_PER_ACCOUNT {
                 return Err(ApiError::quota("UsersPerAccount", USERS_PER_ACCOUNT));
             }
+            if let Some(b) = &input.permissions_boundary
+                && identity::managed_document(s, b).is_none()
+            {
+                return Err(identity::no_such_policy(b));
+            }
             let user = User {
                 name: input.user_name.clone(),
                 id: unique(

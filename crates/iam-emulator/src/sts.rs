@@ -154,6 +154,11 @@ fn assume_role(
             "Session policies (Policy, PolicyArns) are not emulated; assume the role without them.",
         ));
     }
+    if input.transitive_tags {
+        return Err(ApiError::invalid_parameter_value(
+            "Transitive session tags (TransitiveTagKeys) are not emulated; assume the role without them.",
+        ));
+    }
     let path = accounts.get(caller.principal.account()).map_or_else(
         || "/".to_string(),
         |a| {
@@ -182,20 +187,18 @@ fn assume_role(
         .store
         .read(|s| s.role(&role_name).filter(|r| r.path == role_path).cloned())
         .ok_or_else(|| denied("sts:AssumeRole"))?;
-    let chained = caller.principal.session().is_some();
-    let duration = input.duration.unwrap_or(3600);
-    if chained && duration > CHAINED_MAX_SECONDS {
-        return Err(ApiError::validation_message(
-            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
-        ));
-    }
-    if duration > role.max_session_duration {
-        return Err(ApiError::validation_message(
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-        ));
-    }
+    // Policies see the role's own ARN: a RoleArn spelled in another case names the same role (names are
+    // case-insensitive) and must meet the same Deny statements.
+    let role_arn = format!("arn:aws:iam::{role_account}:role{}{}", role.path, role.name);
     let cross_account = caller.principal.account() != role_account;
-    let keys = trust_keys(accounts, caller, &input, now);
+    let mut keys = trust_keys(accounts, caller, &input, now);
+    for (k, v) in &role.tags {
+        for prefix in ["aws:ResourceTag/", "iam:ResourceTag/"] {
+            keys.entry(format!("{prefix}{k}").to_ascii_lowercase())
+                .or_default()
+                .push(v.clone());
+        }
+    }
     // The role's side: its trust policy must allow each action (when its account enforces).
     let mut identity_needed = cross_account;
     if target.enforce {
@@ -204,7 +207,7 @@ fn assume_role(
         for action in actions_needed(&input) {
             let ctx = RequestContext {
                 action: action.to_string(),
-                resource: input.role_arn.clone(),
+                resource: role_arn.clone(),
                 principal: Some(PrincipalRef {
                     arns: vec![
                         caller.principal.arn(&path),
@@ -224,12 +227,31 @@ fn assume_role(
     // The caller's side: explicit denies and the guardrail always; its identity policies must allow when the trust
     // policy named only its account, or the role is in another account.
     if let Some(home) = accounts.get(caller.principal.account()) {
-        caller_side(home, caller, &input, keys, identity_needed)?;
+        caller_side(home, caller, &input, &role_arn, keys, identity_needed)?;
     }
+    // Durations only once the caller may assume the role: before, they would tell anyone whether it exists.
+    let chained = caller.principal.session().is_some();
+    let duration = input.duration.unwrap_or(3600);
+    if chained && duration > CHAINED_MAX_SECONDS {
+        return Err(ApiError::validation_message(
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+        ));
+    }
+    if duration > role.max_session_duration {
+        return Err(ApiError::validation_message(
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        ));
+    }
+    // "The value that is set cannot be changed during the role session": a chained session keeps it.
     let inherited = caller
         .principal
         .session()
         .and_then(|s| s.source_identity.clone());
+    if let (Some(kept), Some(asked)) = (&inherited, &input.source_identity)
+        && kept != asked
+    {
+        return Err(denied("sts:SetSourceIdentity"));
+    }
     let session = Session {
         account: role_account.clone(),
         role_name: role.name.clone(),
@@ -272,7 +294,7 @@ fn assume_role(
         ));
     }
     nodes.extend(Node::opt("SourceIdentity", session.source_identity.clone()));
-    accounts.add_session(id, session, now)?;
+    accounts.add_session(id, session, now);
     Ok(Output::Tree(nodes))
 }
 
@@ -281,6 +303,7 @@ fn caller_side(
     home: &Account,
     caller: &Caller,
     input: &AssumeRoleInput,
+    role_arn: &str,
     keys: Keys,
     identity_needed: bool,
 ) -> Result<(), ApiError> {
@@ -289,11 +312,14 @@ fn caller_side(
     }
     home.service.store.read(|s| {
         for action in actions_needed(input) {
-            let decision = authz::decide(home, s, caller, action, &input.role_arn, keys.clone());
+            let decision = authz::decide(home, s, caller, action, role_arn, keys.clone());
+            // A permissions boundary binds even when the trust policy names the caller: "If a permissions
+            // boundary is set for the user, then it must allow the sts:AssumeRole action."
             let refused = match decision {
                 Decision::Allow => false,
-                Decision::ExplicitDeny(_) | Decision::ImplicitDeny(PolicyType::Guardrail) => true,
-                Decision::ImplicitDeny(_) => identity_needed,
+                Decision::ExplicitDeny(_)
+                | Decision::ImplicitDeny(PolicyType::Guardrail | PolicyType::Boundary) => true,
+                Decision::ImplicitDeny(PolicyType::Identity) => identity_needed,
             };
             if refused {
                 return Err(authz::access_denied(

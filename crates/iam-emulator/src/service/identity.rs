@@ -12,6 +12,8 @@ use crate::validate::identity::{self as v, Owner};
 
 /// Roles per account (IAM's default quota).
 pub const ROLES_PER_ACCOUNT: usize = 1000;
+/// Customer managed policies per account (IAM's default quota).
+pub const POLICIES_PER_ACCOUNT: usize = 1500;
 /// Managed policies attached to one user or role.
 pub const ATTACHED_POLICIES_PER_PRINCIPAL: usize = 10;
 /// Tags on one user or role.
@@ -51,7 +53,7 @@ fn no_such_role(name: &str) -> ApiError {
     )
 }
 
-fn no_such_policy(arn: &str) -> ApiError {
+pub(super) fn no_such_policy(arn: &str) -> ApiError {
     ApiError::new(
         404,
         "NoSuchEntity",
@@ -115,6 +117,10 @@ pub fn role_node(s: &State, r: &Role, view: RoleView) -> Node {
             n.push(tag_nodes(&r.tags));
         }
     }
+    if view == RoleView::Get {
+        // Never used here: `<RoleLastUsed/>`, as IAM answers for a role not yet used.
+        n.push(Node::Branch("RoleLastUsed", Vec::new()));
+    }
     Node::Branch(
         if view == RoleView::List {
             "member"
@@ -173,6 +179,9 @@ pub fn aws_managed(arn: &str) -> Option<&'static str> {
         ),
         "arn:aws:iam::aws:policy/IAMFullAccess" => Some(
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:*","organizations:DescribeAccount","organizations:DescribeOrganization","organizations:DescribeOrganizationalUnit","organizations:DescribePolicy","organizations:ListChildren","organizations:ListParents","organizations:ListPoliciesForTarget","organizations:ListRoots","organizations:ListPolicies","organizations:ListTargetsForPolicy"],"Resource":"*"}]}"#,
+        ),
+        "arn:aws:iam::aws:policy/PowerUserAccess" => Some(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":["iam:*","organizations:*","account:*"],"Resource":"*"},{"Effect":"Allow","Action":["account:GetAccountInformation","account:GetPrimaryEmail","account:ListRegions","iam:CreateServiceLinkedRole","iam:DeleteServiceLinkedRole","iam:ListRoles","organizations:DescribeOrganization"],"Resource":"*"}]}"#,
         ),
         "arn:aws:iam::aws:policy/IAMReadOnlyAccess" => Some(
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GenerateCredentialReport","iam:GenerateServiceLastAccessedDetails","iam:Get*","iam:List*","iam:SimulateCustomPolicy","iam:SimulatePrincipalPolicy"],"Resource":"*"}]}"#,
@@ -372,7 +381,11 @@ impl Service {
                 "arn:aws:iam::{}:policy{}{}",
                 s.account_id, input.path, input.policy_name
             );
-            if s.managed_policies.contains_key(&arn) {
+            // Names are unique in the account whatever the path (and, as all IAM names, whatever the case).
+            if s.managed_policies
+                .values()
+                .any(|p| p.name.eq_ignore_ascii_case(&input.policy_name))
+            {
                 return Err(ApiError::new(
                     409,
                     "EntityAlreadyExists",
@@ -380,6 +393,12 @@ impl Service {
                         "A policy called {} already exists. Duplicate names are not allowed.",
                         input.policy_name
                     ),
+                ));
+            }
+            if s.managed_policies.len() >= POLICIES_PER_ACCOUNT {
+                return Err(ApiError::quota(
+                    "CustomerManagedPoliciesPerAccount",
+                    POLICIES_PER_ACCOUNT,
                 ));
             }
             let policy = ManagedPolicy {

@@ -107,7 +107,6 @@ impl Service {
                 })
                 .collect();
             Ok(Output::Tree(vec![
-                Node::leaf("UserName", &user.name),
                 Node::Branch("AccessKeyMetadata", members),
                 Node::leaf("IsTruncated", "false"),
             ]))

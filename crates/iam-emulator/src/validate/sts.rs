@@ -14,6 +14,8 @@ pub struct AssumeRoleInput {
     pub tags: Vec<(String, String)>,
     /// A session policy (`Policy` or `PolicyArns`) was passed.
     pub session_policy: bool,
+    /// `TransitiveTagKeys` were passed.
+    pub transitive_tags: bool,
 }
 
 /// `[\w+=,.@-]*` as STS writes it for session names and source identities.
@@ -110,5 +112,6 @@ pub fn assume_role(p: &Params) -> Result<AssumeRoleInput, ApiError> {
         source_identity,
         tags,
         session_policy,
+        transitive_tags: !p.member_list("TransitiveTagKeys").is_empty(),
     })
 }
