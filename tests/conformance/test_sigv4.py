@@ -100,8 +100,8 @@ def test_request_without_user_name_acts_on_key_user(signed):
         bob = iam_client(signed, key=BOB_KEY, secret=BOB_SECRET)
         assert bob.list_service_specific_credentials()["ServiceSpecificCredentials"] == []
         expect_error(bob, lambda: bob.delete_service_specific_credential(ServiceSpecificCredentialId=cid),
-                     code="NoSuchEntity", status=404, message=f"No such credential {cid} exists",
-                     exc="NoSuchEntityException")
+                     code="ValidationError", status=400,
+                     message=f"User bob does not have a service specific credential with id {cid}")
     finally:
         client.delete_service_specific_credential(ServiceSpecificCredentialId=cid)
     assert client.list_service_specific_credentials(UserName="alice")["ServiceSpecificCredentials"] == []

@@ -80,7 +80,7 @@ async fn aws_doc_example_developer_has_two_codecommit_credentials() {
     assert!(e.as_service_error().unwrap().is_limit_exceeded_exception());
     assert_eq!(
         wire(&e).1,
-        "Cannot exceed quota for ServiceSpecificCredentialsPerUser: 2"
+        "Cannot exceed quota for ContextSpecificCredentialsPerUserPerContext: 2"
     );
     assert_eq!(status(&e), 409);
 
@@ -576,9 +576,16 @@ async fn update_reset_delete_errors_in_aws_order() {
         assert!(e.as_service_error().unwrap().is_no_such_entity_exception());
         assert_eq!(wire(&e).1, "No such credential ACCA12345ABCDEXAMPLE exists");
     });
-    // A real id, but another user's.
+    // A real id, but another user's: live IAM answers 400 ValidationError naming the user asked (iam-api.md §14).
     each_op!("other", &id, |e| {
-        assert_eq!(wire(&e).1, format!("No such credential {id} exists"));
+        assert_eq!(
+            wire(&e),
+            (
+                "ValidationError".to_string(),
+                format!("User other does not have a service specific credential with id {id}")
+            )
+        );
+        assert_eq!(status(&e), 400);
     });
     each_op!("dev", "ACCA", |e| {
         assert!(
@@ -646,13 +653,14 @@ async fn list_defaults_filters_and_all_users() {
         .await
         .unwrap_err();
     assert_eq!(wire(&e).0, "InvalidInput");
-    let e = iam
+    // Without ServiceName, AllUsers lists every service, as live IAM answers (iam-api.md §14).
+    let every = iam
         .list_service_specific_credentials()
         .all_users(true)
         .send()
         .await
-        .unwrap_err();
-    assert_eq!(wire(&e).0, "InvalidInput");
+        .unwrap();
+    assert!(!every.service_specific_credentials().is_empty());
     let e = iam
         .list_service_specific_credentials()
         .user_name("ghost")

@@ -370,7 +370,10 @@ impl Service {
             let slot = s
                 .free_slot(&user_key, &input.service_name, PER_SERVICE_QUOTA)
                 .ok_or_else(|| {
-                    ApiError::quota("ServiceSpecificCredentialsPerUser", PER_SERVICE_QUOTA)
+                    ApiError::quota(
+                        "ContextSpecificCredentialsPerUserPerContext",
+                        PER_SERVICE_QUOTA,
+                    )
                 })?;
             let secret = new_secret(kind, &s.display_name(&user.name, slot));
             let credential = Credential {
@@ -460,9 +463,15 @@ impl Service {
             .user(user_name)
             .ok_or_else(|| ApiError::no_such_user(user_name))?;
         let key = State::user_key(&user.name);
+        // An id that exists under another user is a ValidationError naming the user asked, as live IAM
+        // answers (iam-api.md §14); an id that exists nowhere is NoSuchEntity.
         match s.credentials.get(id) {
             Some(c) if c.user_key == key => Ok(c.clone()),
-            _ => Err(ApiError::no_such_credential(id)),
+            Some(_) => Err(ApiError::validation_message(format!(
+                "User {} does not have a service specific credential with id {id}",
+                user.name
+            ))),
+            None => Err(ApiError::no_such_credential(id)),
         }
     }
 
@@ -700,7 +709,7 @@ mod tests {
         assert_eq!((e.status, e.code.as_ref()), (409, "LimitExceeded"));
         assert_eq!(
             e.message,
-            "Cannot exceed quota for ServiceSpecificCredentialsPerUser: 2"
+            "Cannot exceed quota for ContextSpecificCredentialsPerUserPerContext: 2"
         );
         // Freed slot 0 is reused.
         call(

@@ -494,14 +494,10 @@ pub fn list_credentials(p: &Params) -> Result<ListCredentialsInput, ApiError> {
     let service_name = p.get("ServiceName").map(str::to_string);
     let page = page(&mut c);
     c.finish()?;
+    // Live IAM's answers (iam-api.md §14); AllUsers without ServiceName lists every service.
     if all_users && user_name.is_some() {
         return Err(ApiError::invalid_input(
-            "AllUsers cannot be specified together with UserName.",
-        ));
-    }
-    if all_users && service_name.is_none() {
-        return Err(ApiError::invalid_input(
-            "ServiceName must be specified when AllUsers is true.",
+            "Cannot list credentials for all users if a username is given",
         ));
     }
     Ok(ListCredentialsInput {
@@ -565,7 +561,7 @@ pub fn update_credential(p: &Params) -> Result<UpdateCredentialInput, ApiError> 
     let status = status.unwrap_or(StatusInput::Active);
     if status == StatusInput::Expired {
         return Err(ApiError::invalid_input(
-            "The status of a service specific credential cannot be set to Expired.",
+            "Operation does not support status Expired",
         ));
     }
     Ok(UpdateCredentialInput {
@@ -668,9 +664,16 @@ mod tests {
     #[test]
     fn all_users_rules() {
         let e = list_credentials(&params(&[("AllUsers", "true"), ("UserName", "a")])).unwrap_err();
-        assert_eq!(e.code, "InvalidInput");
-        let e = list_credentials(&params(&[("AllUsers", "true")])).unwrap_err();
-        assert_eq!(e.code, "InvalidInput");
+        assert_eq!(
+            (e.code.as_ref(), e.message.as_str()),
+            (
+                "InvalidInput",
+                "Cannot list credentials for all users if a username is given"
+            )
+        );
+        // Every service, as live IAM answers (iam-api.md §14).
+        let all = list_credentials(&params(&[("AllUsers", "true")])).unwrap();
+        assert!(all.all_users && all.service_name.is_none());
         let ok = list_credentials(&params(&[("AllUsers", "false"), ("UserName", "a")])).unwrap();
         assert!(!ok.all_users);
         let e = list_credentials(&params(&[("MaxItems", "1001")])).unwrap_err();
