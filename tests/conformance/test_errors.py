@@ -162,6 +162,19 @@ def test_list_unknown_user(iam):
                  code="NoSuchEntity", status=404, message=no_user("nobody-here"), exc="NoSuchEntityException")
 
 
+def test_service_names_fold_case_and_bad_characters_are_refused(iam, user):
+    # live IAM, 2026-09 (iam-api.md §14): "CodeCommit.amazonaws.com" is accepted and answered in lower case;
+    # " CODECOMMIT.amazonaws.com " is 400 ValidationError "ServiceName must match [a-zA-Z0-9.-]*"
+    made = iam.create_service_specific_credential(UserName=user, ServiceName="CodeCommit.amazonaws.com")[
+        "ServiceSpecificCredential"]
+    assert made["ServiceName"] == CC
+    listed = iam.list_service_specific_credentials(UserName=user, ServiceName="CODECOMMIT.AMAZONAWS.COM")
+    assert [c["ServiceName"] for c in listed["ServiceSpecificCredentials"]] == [CC]
+    expect_error(iam, lambda: iam.create_service_specific_credential(UserName=user,
+                                                                     ServiceName=" CODECOMMIT.amazonaws.com "),
+                 code="ValidationError", status=400, message="ServiceName must match [a-zA-Z0-9.-]*")
+
+
 @pytest.mark.parametrize("service", UNKNOWN_SERVICES)
 def test_list_unknown_service(iam, user, service):
     expect_error(iam, lambda: iam.list_service_specific_credentials(UserName=user, ServiceName=service),

@@ -240,11 +240,12 @@ pub fn request_of(
         }
     }
     if action == A::CreateServiceSpecificCredential {
+        // The name IAM stores, whatever case was sent: a Deny on the lower-case name must meet every spelling.
         if let Some(service) = p.get("ServiceName") {
             put(
                 &mut keys,
                 "iam:ServiceSpecificCredentialServiceName",
-                service,
+                crate::catalog::canonical(service),
             );
         }
         if let Some(days) = p.get("CredentialAgeDays") {
@@ -445,6 +446,24 @@ mod tests {
         );
         assert_eq!(keys["iam:servicespecificcredentialagedays"], ["30"]);
         assert_eq!(resource_text(&resource), "user Alice");
+    }
+
+    #[test]
+    fn the_service_key_holds_the_name_iam_stores_whatever_case_was_sent() {
+        let s = state();
+        let (_, keys) = request_of(
+            &s,
+            Action::CreateServiceSpecificCredential,
+            &params(&[
+                ("UserName", "alice"),
+                ("ServiceName", "Bedrock.AmazonAWS.com"),
+            ]),
+            None,
+        );
+        assert_eq!(
+            keys["iam:servicespecificcredentialservicename"],
+            ["bedrock.amazonaws.com"]
+        );
     }
 
     #[test]

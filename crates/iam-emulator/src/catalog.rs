@@ -9,7 +9,7 @@ pub enum CredentialKind {
     ApiKey { prefix: &'static str },
 }
 
-/// Every supported `ServiceName`, matched exactly (AWS documents them in lower case; case folding is unverified).
+/// Every supported `ServiceName`, in the lower case IAM answers with (requests may use any case: [`canonical`]).
 pub const SERVICES: &[(&str, CredentialKind)] = &[
     ("codecommit.amazonaws.com", CredentialKind::Password),
     ("cassandra.amazonaws.com", CredentialKind::Password),
@@ -30,6 +30,22 @@ pub const SERVICES: &[(&str, CredentialKind)] = &[
         CredentialKind::ApiKey { prefix: "AEAA" },
     ),
 ];
+
+/// The name IAM stores and answers with for a requested `ServiceName`: a supported service in any case becomes
+/// its lower-case name, as live IAM does (iam-api.md §14); anything else stays as it was sent.
+pub fn canonical(service: &str) -> String {
+    SERVICES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(service))
+        .map_or_else(|| service.to_string(), |(name, _)| (*name).to_string())
+}
+
+/// IAM's check of a `ServiceName`'s characters, before anything else about it.
+pub fn well_formed(service: &str) -> bool {
+    service
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+}
 
 /// The kind of credential `service` issues, or `None` when it is not supported.
 pub fn kind_of(service: &str) -> Option<CredentialKind> {

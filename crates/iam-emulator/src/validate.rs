@@ -450,6 +450,17 @@ pub fn list_users(p: &Params) -> Result<ListUsersInput, ApiError> {
     Ok(ListUsersInput { path_prefix, page })
 }
 
+/// A `ServiceName` as IAM takes it: `[a-zA-Z0-9.-]*` or a ValidationError, then in the case IAM stores.
+fn service_name_of(raw: &str) -> Result<String, ApiError> {
+    if crate::catalog::well_formed(raw) {
+        Ok(crate::catalog::canonical(raw))
+    } else {
+        Err(ApiError::validation_message(
+            "ServiceName must match [a-zA-Z0-9.-]*",
+        ))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateCredentialInput {
     pub user_name: String,
@@ -474,7 +485,7 @@ pub fn create_credential(p: &Params) -> Result<CreateCredentialInput, ApiError> 
     c.finish()?;
     Ok(CreateCredentialInput {
         user_name: user_name.unwrap_or_default(),
-        service_name: service_name.unwrap_or_default(),
+        service_name: service_name_of(service_name.as_deref().unwrap_or_default())?,
         credential_age_days: age,
     })
 }
@@ -491,9 +502,9 @@ pub fn list_credentials(p: &Params) -> Result<ListCredentialsInput, ApiError> {
     let mut c = Checker::new(p);
     let all_users = c.boolean("AllUsers").unwrap_or(false);
     let user_name = c.optional("UserName", "userName", &USER_NAME);
-    let service_name = p.get("ServiceName").map(str::to_string);
     let page = page(&mut c);
     c.finish()?;
+    let service_name = p.get("ServiceName").map(service_name_of).transpose()?;
     // Live IAM's answers (iam-api.md §14); AllUsers without ServiceName lists every service.
     if all_users && user_name.is_some() {
         return Err(ApiError::invalid_input(
