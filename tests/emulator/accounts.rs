@@ -592,3 +592,42 @@ async fn iam_resource_tags_are_seen_and_sts_errors_speak_sts() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_trust_policy_trusts_the_user_it_named_not_a_new_one_of_the_same_name() {
+    // IAM binds a trust policy's principals to their unique ids when it is stored: a user deleted and made
+    // again under the same name is not trusted (IAM User Guide, "Principal": "If you delete … the ARN is
+    // replaced by the principal ID").
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
+    let (_h, root, dev) = one_account_with_dev(policy).await;
+    let role = format!("arn:aws:iam::{A}:role/admin");
+    dev.assume_role()
+        .role_arn(&role)
+        .role_session_name("before")
+        .send()
+        .await
+        .expect("the user the trust policy named");
+    root.delete_user_policy()
+        .user_name("dev")
+        .policy_name("p")
+        .send()
+        .await
+        .unwrap();
+    root.delete_user().user_name("dev").send().await.unwrap();
+    root.create_user().user_name("dev").send().await.unwrap();
+    root.put_user_policy()
+        .user_name("dev")
+        .policy_name("p")
+        .policy_document(policy)
+        .send()
+        .await
+        .unwrap();
+    let e = dev
+        .assume_role()
+        .role_arn(&role)
+        .role_session_name("after")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("AccessDenied"), "{e:?}");
+}

@@ -132,10 +132,16 @@ impl Accounts {
 
     /// IAM refuses a trust policy naming a user or role that does not exist: `MalformedPolicyDocument`
     /// `Invalid principal in policy: "AWS":"ARN"` (iam-api.md §16.3). Checked for the accounts the emulator
-    /// holds; a principal of any other account is taken as it is.
-    pub fn check_trust_principals(&self, trust_policy: &str) -> Result<(), ApiError> {
+    /// holds; a principal of any other account is taken as it is. Returns the unique ids of the principals
+    /// named: IAM binds a trust policy to them, so a user or role deleted and made again under the same name is
+    /// not the one it trusts.
+    pub fn trust_principal_ids(
+        &self,
+        trust_policy: &str,
+    ) -> Result<BTreeMap<String, String>, ApiError> {
+        let mut ids = BTreeMap::new();
         let Ok(doc) = crate::policy::parse(trust_policy, crate::policy::DocumentKind::Trust) else {
-            return Ok(()); // the operation itself reports the malformed document
+            return Ok(ids); // the operation itself reports the malformed document
         };
         for arn in doc.named_principal_arns() {
             let Some((account, kind, path, name)) = split_principal_arn(&arn) else {
@@ -144,19 +150,26 @@ impl Accounts {
             let Some(held) = self.get(account) else {
                 continue;
             };
-            let exists = held.service.store.read(|s| match kind {
-                "user" => s.user(name).is_some_and(|u| u.path == path),
-                _ => s.role(name).is_some_and(|r| r.path == path),
+            let id = held.service.store.read(|s| match kind {
+                "user" => s
+                    .user(name)
+                    .filter(|u| u.path == path)
+                    .map(|u| u.id.clone()),
+                _ => s
+                    .role(name)
+                    .filter(|r| r.path == path)
+                    .map(|r| r.id.clone()),
             });
-            if !exists {
+            let Some(id) = id else {
                 return Err(ApiError::new(
                     400,
                     "MalformedPolicyDocument",
                     format!("Invalid principal in policy: \"AWS\":\"{arn}\""),
                 ));
-            }
+            };
+            ids.insert(arn, id);
         }
-        Ok(())
+        Ok(ids)
     }
 
     fn lock_sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {

@@ -600,6 +600,7 @@ mod tests {
                 ],
                 inline_policies: Default::default(),
                 attached_policies: Vec::new(),
+                trusted_ids: Default::default(),
             },
         );
         let caller = Caller {

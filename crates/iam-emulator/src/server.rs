@@ -389,14 +389,19 @@ impl Shared {
                     .get(caller.principal.account())
                     .ok_or_else(|| ApiError::internal(500))?;
                 authz::authorize(account, caller, action, params, now)?;
-                if action == Action::CreateRole
-                    && let Some(trust) = params.get("AssumeRolePolicyDocument")
-                {
-                    self.accounts.check_trust_principals(trust)?;
-                }
-                account
+                let trusted = match (action, params.get("AssumeRolePolicyDocument")) {
+                    (Action::CreateRole, Some(trust)) => {
+                        Some(self.accounts.trust_principal_ids(trust)?)
+                    }
+                    _ => None,
+                };
+                let output = account
                     .service
-                    .call(action, params, caller.principal.user_name())
+                    .call(action, params, caller.principal.user_name())?;
+                if let (Some(ids), Some(name)) = (trusted, params.get("RoleName")) {
+                    account.service.bind_trust(name, ids)?;
+                }
+                Ok(output)
             }
         }
     }

@@ -124,6 +124,9 @@ pub struct Role {
     pub inline_policies: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attached_policies: Vec<String>,
+    /// The unique ids of the users and roles the trust policy names, by ARN, as they were when it was stored.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trusted_ids: BTreeMap<String, String>,
 }
 
 /// A customer managed policy (one version: `v1`).

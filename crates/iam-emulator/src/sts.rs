@@ -129,6 +129,34 @@ fn trust_keys(accounts: &Accounts, caller: &Caller, input: &AssumeRoleInput, now
     keys
 }
 
+/// The caller's ARNs a trust policy may name it by: its own and (for a session) its role's, less any the policy
+/// names for a principal with another unique id than the caller's (deleted and made again since the policy was
+/// stored: IAM binds trust policies to unique ids, so the new one is not trusted).
+fn trusted_arns(accounts: &Accounts, caller: &Caller, path: &str, role: &Role) -> Vec<String> {
+    let current_id = |arn: &str| -> Option<String> {
+        match &caller.principal {
+            Principal::User { account, name } => accounts
+                .get(account)
+                .and_then(|a| a.service.store.read(|s| s.user(name).map(|u| u.id.clone()))),
+            Principal::AssumedRole(session) if arn == caller.principal.principal_arn(path) => {
+                Some(session.role_id.clone())
+            }
+            _ => None,
+        }
+    };
+    [
+        caller.principal.arn(path),
+        caller.principal.principal_arn(path),
+    ]
+    .into_iter()
+    .filter(|arn| {
+        role.trusted_ids
+            .get(arn)
+            .is_none_or(|bound| current_id(arn).as_deref() == Some(bound.as_str()))
+    })
+    .collect()
+}
+
 /// The actions one `AssumeRole` call needs allowed: `sts:AssumeRole`, plus `sts:TagSession` with session tags and
 /// `sts:SetSourceIdentity` with a source identity.
 fn actions_needed(input: &AssumeRoleInput) -> Vec<&'static str> {
@@ -204,15 +232,13 @@ fn assume_role(
     if target.enforce {
         let trust = policy::parse(&role.trust_policy, DocumentKind::Trust)
             .map_err(|_| denied("sts:AssumeRole"))?;
+        let caller_arns = trusted_arns(accounts, caller, &path, &role);
         for action in actions_needed(&input) {
             let ctx = RequestContext {
                 action: action.to_string(),
                 resource: role_arn.clone(),
                 principal: Some(PrincipalRef {
-                    arns: vec![
-                        caller.principal.arn(&path),
-                        caller.principal.principal_arn(&path),
-                    ],
+                    arns: caller_arns.clone(),
                     account: caller.principal.account().to_string(),
                 }),
                 keys: keys.clone(),

@@ -75,10 +75,8 @@ fn applies(
     let hit = match &statement.principal {
         None => PrincipalHit::Named,
         Some((spec, false)) => spec.hit(ctx.principal.as_ref())?,
-        Some((spec, true)) => match spec.hit(ctx.principal.as_ref()) {
-            Some(_) => return None,
-            None => PrincipalHit::Account,
-        },
+        Some((spec, true)) if spec.spares(ctx.principal.as_ref()) => return None,
+        Some((_, true)) => PrincipalHit::Account,
     };
     if !list_matches(&statement.actions, |p| action_matches(p, &ctx.action)) {
         return None;

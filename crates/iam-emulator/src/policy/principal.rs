@@ -104,6 +104,32 @@ impl PrincipalSpec {
         Ok(Self::Entries(entries))
     }
 
+    /// Whether a `NotPrincipal` element spares `caller`. AWS: "When you use NotPrincipal with Deny, you must also
+    /// specify the account ARN of the not-denied principal", and a role session is spared only by its
+    /// assumed-role session ARN: so the element must list both the caller's account and the caller itself
+    /// (its user or session ARN; for the root user, the account alone).
+    pub(crate) fn spares(&self, caller: Option<&PrincipalRef>) -> bool {
+        let Self::Entries(entries) = self else {
+            return true;
+        };
+        let Some(caller) = caller else {
+            return false;
+        };
+        if entries.iter().any(|e| matches!(e, Entry::AnyAws)) {
+            return true;
+        }
+        let account = entries
+            .iter()
+            .any(|e| matches!(e, Entry::Account { .. }) && e.hit(caller).is_some());
+        let own_arn = caller.arns.first().map(String::as_str).unwrap_or_default();
+        let root = own_arn.ends_with(":root");
+        let itself = entries.iter().any(|e| match e {
+            Entry::Exact(id) | Entry::Service(id) | Entry::Federated(id) => id == own_arn,
+            _ => false,
+        });
+        account && (root || itself)
+    }
+
     /// How `caller` matches this element, if it does (the closest match when several entries do).
     pub(crate) fn hit(&self, caller: Option<&PrincipalRef>) -> Option<PrincipalHit> {
         match self {

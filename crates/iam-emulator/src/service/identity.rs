@@ -230,10 +230,26 @@ impl Service {
                 tags: input.tags.clone(),
                 inline_policies: Default::default(),
                 attached_policies: Vec::new(),
+                trusted_ids: Default::default(),
             };
             let node = role_node(s, &role, RoleView::Create);
             s.roles.insert(key, role);
             Ok(Output::Tree(vec![node]))
+        })
+    }
+
+    /// Records the unique ids of the principals the role's trust policy names (see
+    /// [`crate::accounts::Accounts::trust_principal_ids`]).
+    pub fn bind_trust(
+        &self,
+        role_name: &str,
+        ids: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
+        self.store.mutate(|s| {
+            if let Some(role) = s.roles.get_mut(&State::user_key(role_name)) {
+                role.trusted_ids = ids;
+            }
+            Ok(())
         })
     }
 

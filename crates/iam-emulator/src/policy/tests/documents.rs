@@ -479,3 +479,49 @@ fn quotas() {
         (6144, 2048, 10240)
     );
 }
+
+#[test]
+fn a_deny_with_not_principal_spares_only_a_caller_listed_with_its_account() {
+    // "When you use NotPrincipal with Deny, you must also specify the account ARN of the not-denied
+    // principal" … and for a role session its assumed-role session ARN (IAM User Guide, NotPrincipal).
+    let deny_all_but = |listed: &str| {
+        parse(
+            &format!(
+                r#"{{"Version":"2012-10-17","Statement":[
+                {{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{{"AWS":"123456789012"}}}},
+                {{"Effect":"Deny","Action":"sts:AssumeRole","NotPrincipal":{{"AWS":[{listed}]}}}}]}}"#
+            ),
+            DocumentKind::Trust,
+        )
+        .unwrap()
+    };
+    let session = "arn:aws:sts::123456789012:assumed-role/ops/s1";
+    let ctx = |arn: &str| RequestContext::new("sts:AssumeRole", "").with_principal(aws(arn));
+    let verdict = |listed: &str, caller: &str| trust_allows(&deny_all_but(listed), &ctx(caller));
+    // The user alone, without its account: still denied.
+    let alice = user("alice");
+    assert_eq!(
+        verdict(&format!(r#""{alice}""#), &alice),
+        TrustMatch::Denied
+    );
+    // With its account: spared.
+    assert_eq!(
+        verdict(
+            &format!(r#""{alice}","arn:aws:iam::123456789012:root""#),
+            &alice
+        ),
+        TrustMatch::AllowedByAccount
+    );
+    // A role's ARN does not spare its sessions; the session's own ARN (with the account) does.
+    assert_eq!(
+        verdict(
+            r#""arn:aws:iam::123456789012:role/ops/ops","123456789012""#,
+            session
+        ),
+        TrustMatch::Denied
+    );
+    assert_eq!(
+        verdict(&format!(r#""{session}","123456789012""#), session),
+        TrustMatch::AllowedByAccount
+    );
+}
