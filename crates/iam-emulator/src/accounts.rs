@@ -24,6 +24,8 @@ pub struct Account {
     pub enforce: bool,
     /// An SCP-like document applied to every principal of the account, root included.
     pub guardrail: Option<PolicyDocument>,
+    /// The account's policies, parsed once.
+    pub documents: crate::authz::DocumentCache,
 }
 
 /// The key a request was signed with, and who it makes the caller.

@@ -3,7 +3,8 @@
 //!
 //! Building the request context is pure (state in, context out); [`decide`] gathers the principal's policies.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use crate::accounts::Account;
 use crate::clock::iso8601;
@@ -259,12 +260,45 @@ pub fn request_of(
     (resource, keys)
 }
 
+/// Parsed policy documents by their text, so that a request does not parse its caller's policies again (a
+/// stored document may be 128 KiB of mostly white space). Bounded: emptied when its texts reach
+/// [`DocumentCache::CAPACITY_BYTES`].
+#[derive(Default)]
+pub struct DocumentCache {
+    parsed: Mutex<(HashMap<String, Arc<PolicyDocument>>, usize)>,
+}
+
+impl DocumentCache {
+    const CAPACITY_BYTES: usize = 16 << 20;
+
+    /// The identity-policy document `text`, parsed once; `None` when it is not one.
+    fn parsed(&self, text: &str) -> Option<Arc<PolicyDocument>> {
+        let mut guard = self.parsed.lock().unwrap_or_else(|p| p.into_inner());
+        let (parsed, bytes) = &mut *guard;
+        if let Some(doc) = parsed.get(text) {
+            return Some(Arc::clone(doc));
+        }
+        let doc = Arc::new(policy::parse(text, DocumentKind::Identity).ok()?);
+        if *bytes + text.len() > Self::CAPACITY_BYTES {
+            parsed.clear();
+            *bytes = 0;
+        }
+        *bytes += text.len();
+        parsed.insert(text.to_string(), Arc::clone(&doc));
+        Some(doc)
+    }
+}
+
 /// A policy that allows no action (an unreadable boundary's stand-in).
 const ALLOWS_NOTHING: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
 
 /// The identity policies and boundary of a principal, as documents.
-fn documents_of(s: &State, p: &Principal) -> (Vec<PolicyDocument>, Option<PolicyDocument>) {
+fn documents_of(
+    docs: &DocumentCache,
+    s: &State,
+    p: &Principal,
+) -> (Vec<Arc<PolicyDocument>>, Option<Arc<PolicyDocument>>) {
     let (inline, attached, boundary) = match p {
         Principal::User { name, .. } => match s.user(name) {
             Some(u) => (
@@ -284,7 +318,7 @@ fn documents_of(s: &State, p: &Principal) -> (Vec<PolicyDocument>, Option<Policy
         },
         Principal::Root { .. } | Principal::Anonymous { .. } => return (Vec::new(), None),
     };
-    let parse = |text: &str| policy::parse(text, DocumentKind::Identity).ok();
+    let parse = |text: &str| docs.parsed(text);
     let identity = inline
         .values()
         .filter_map(|d| parse(d))
@@ -313,10 +347,10 @@ pub fn decide(
     resource: &str,
     keys: Keys,
 ) -> Decision {
-    let (identity, boundary) = documents_of(s, &caller.principal);
+    let (identity, boundary) = documents_of(&account.documents, s, &caller.principal);
     let set = PolicySet {
-        identity: identity.iter().collect(),
-        boundary: boundary.as_ref(),
+        identity: identity.iter().map(|d| d.as_ref()).collect(),
+        boundary: boundary.as_deref(),
         guardrail: account.guardrail.as_ref(),
         root: matches!(caller.principal, Principal::Root { .. }),
     };
@@ -446,6 +480,22 @@ mod tests {
         );
         assert_eq!(keys["iam:servicespecificcredentialagedays"], ["30"]);
         assert_eq!(resource_text(&resource), "user Alice");
+    }
+
+    #[test]
+    fn a_policy_is_parsed_once_and_the_cache_stays_bounded() {
+        let cache = DocumentCache::default();
+        let text = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+        let first = cache.parsed(text).unwrap();
+        assert!(Arc::ptr_eq(&first, &cache.parsed(text).unwrap()));
+        assert!(cache.parsed("not a policy").is_none());
+        // Padded with white space to 128 KiB each, far more than the cache holds: it empties, never grows past it.
+        for i in 0..200 {
+            let padded = format!("{}{text}", " ".repeat(128 * 1024 + i));
+            cache.parsed(&padded).unwrap();
+        }
+        let held = cache.parsed.lock().unwrap().1;
+        assert!(held <= DocumentCache::CAPACITY_BYTES, "{held}");
     }
 
     #[test]

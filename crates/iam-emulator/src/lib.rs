@@ -524,6 +524,7 @@ fn load_accounts(config: &EmulatorConfig) -> Result<accounts::Accounts, Emulator
                 service,
                 enforce: config.enforce.covers(id),
                 guardrail,
+                documents: Default::default(),
             },
         );
     }
