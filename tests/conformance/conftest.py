@@ -498,5 +498,13 @@ def make_actor(e: Emulator, root_iam, name: str, *, policies: dict | None = None
                  aws_client(e, "sts", key=ak["AccessKeyId"], secret=ak["SecretAccessKey"], region=region))
 
 
+def statement(effect: str, actions, resource="*", condition=None, **extra) -> dict:
+    """One policy statement; `condition` only when given."""
+    st = {"Effect": effect, "Action": actions, "Resource": resource, **extra}
+    if condition:
+        st["Condition"] = condition
+    return st
+
+
 def policy_doc(*statements: dict) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})

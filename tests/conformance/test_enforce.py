@@ -15,7 +15,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import (ACCOUNT, ROOT_KEY, ROOT_SECRET, access_denied_message, aws_cli,
+from conftest import (statement, ACCOUNT, ROOT_KEY, ROOT_SECRET, access_denied_message, aws_cli,
                       aws_client, expect_access_denied, make_actor, policy_doc, start_enforcing)
 
 CC = "codecommit.amazonaws.com"
@@ -47,17 +47,11 @@ TARGETS = {
 
 
 def allow(actions, resource=USERS_ARN, condition=None, **extra) -> dict:
-    st = {"Effect": "Allow", "Action": actions, "Resource": resource, **extra}
-    if condition:
-        st["Condition"] = condition
-    return st
+    return statement("Allow", actions, resource, condition, **extra)
 
 
 def deny(actions, resource="*", condition=None) -> dict:
-    st = {"Effect": "Deny", "Action": actions, "Resource": resource}
-    if condition:
-        st["Condition"] = condition
-    return st
+    return statement("Deny", actions, resource, condition)
 
 
 class World:

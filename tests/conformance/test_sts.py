@@ -15,7 +15,7 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import (ACCOUNT, ACCOUNT_B, REGION, ROOT_ACCESS_KEY, ROOT_B_ACCESS_KEY, ROOT_B_KEY, ROOT_B_SECRET,
+from conftest import (statement, ACCOUNT, ACCOUNT_B, REGION, ROOT_ACCESS_KEY, ROOT_B_ACCESS_KEY, ROOT_B_KEY, ROOT_B_SECRET,
                       ROOT_KEY, ROOT_SECRET, aws_cli, aws_client, expect_access_denied, expect_error, make_actor,
                       policy_doc, session_client, start_enforcing)
 
@@ -72,10 +72,7 @@ def trust(principal, actions="sts:AssumeRole", condition=None) -> dict:
 
 
 def allow(actions, resource="*", condition=None) -> dict:
-    st = {"Effect": "Allow", "Action": actions, "Resource": resource}
-    if condition:
-        st["Condition"] = condition
-    return st
+    return statement("Allow", actions, resource, condition)
 
 
 def account_root(account=ACCOUNT) -> str:
