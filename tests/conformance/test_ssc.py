@@ -22,9 +22,9 @@ SECRET_FIELDS = {"ServicePassword", "ServiceCredentialSecret"}
 
 
 def check_password(pw: str) -> None:
-    assert len(pw) == 44, f"ServicePassword length {len(pw)}: {pw!r}"
-    assert pw.endswith("=")
-    assert len(base64.b64decode(pw, validate=True)) == 32
+    # 60 characters, as live IAM's (iam-api.md §14)
+    assert len(pw) == 60, f"ServicePassword length {len(pw)}: {pw!r}"
+    assert len(base64.b64decode(pw, validate=True)) == 45
 
 
 def check_password_credential(c: dict, user: str, service: str, slot: int = 0) -> None:

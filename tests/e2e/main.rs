@@ -66,7 +66,7 @@ async fn create_writes_the_secret_and_reports_status() {
     assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/basic-auth"));
     let d = data(&secret);
     assert_eq!(d["username"], "sofia-at-123456789012");
-    assert_eq!(d["password"].len(), 44);
+    assert_eq!(d["password"].len(), 60);
     assert_eq!(
         secret.labels()["app.kubernetes.io/managed-by"],
         "ssc-operator"

@@ -38,8 +38,8 @@ async fn aws_doc_example_developer_has_two_codecommit_credentials() {
     assert_eq!(first.service_user_name(), "developer-at-123456789012");
     assert_eq!(second.service_user_name(), "developer+1-at-123456789012");
     for c in [&first, &second] {
-        assert_eq!(c.service_password().len(), 44);
-        assert_eq!(STANDARD.decode(c.service_password()).unwrap().len(), 32);
+        assert_eq!(c.service_password().len(), 60);
+        assert_eq!(STANDARD.decode(c.service_password()).unwrap().len(), 45);
         assert_eq!(c.service_specific_credential_id().len(), 21);
         assert!(c.service_specific_credential_id().starts_with("ACCA"));
         assert_eq!(c.status(), &StatusType::Active);
@@ -456,7 +456,7 @@ async fn reset_issues_a_new_secret_and_keeps_status() {
         &StatusType::Inactive,
         "an Inactive credential stays Inactive"
     );
-    assert_eq!(reset.service_password().len(), 44);
+    assert_eq!(reset.service_password().len(), 60);
     assert_ne!(reset.service_password(), c.service_password());
     assert_eq!(reset.create_date(), c.create_date());
 

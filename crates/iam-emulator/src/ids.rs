@@ -48,9 +48,10 @@ fn base32(bytes: &[u8]) -> String {
     out
 }
 
-/// A CodeCommit/Keyspaces password: standard base64 of 32 random bytes (44 characters, ending in `=`).
+/// A CodeCommit/Keyspaces password: 60 characters, as live IAM's are (iam-api.md §14), here the standard
+/// base64 of 45 random bytes (their alphabet is unrecorded).
 pub fn password() -> String {
-    let mut bytes = [0u8; 32];
+    let mut bytes = [0u8; 45];
     rand::fill(&mut bytes);
     STANDARD.encode(bytes)
 }
@@ -108,11 +109,10 @@ mod tests {
     }
 
     #[test]
-    fn passwords_are_44_char_base64_of_32_bytes() {
+    fn passwords_are_60_char_base64_of_45_bytes() {
         let p = password();
-        assert_eq!(p.len(), 44);
-        assert!(p.ends_with('='));
-        assert_eq!(STANDARD.decode(&p).unwrap().len(), 32);
+        assert_eq!(p.len(), 60);
+        assert_eq!(STANDARD.decode(&p).unwrap().len(), 45);
     }
 
     #[test]
