@@ -123,7 +123,8 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
          spec: {{ userName: {}, serviceName: codecommit.amazonaws.com }}\nEOF\n\
          \x20 kubectl get ssc alice-git\n\
          \x20 kubectl get secret alice-git -o jsonpath='{{.data.password}}' | base64 -d\n\n\
-         Then every example of the repository (each resource turns Ready, each Secret holds its keys):\n\n\
+         Then, from the repository's root, every example (with the default users each resource turns\n\
+         Ready and each Secret holds its keys):\n\n\
          \x20 kubectl apply -R -f examples/\n\
          \x20 kubectl get ssc -A\n\n\
          Ctrl-C stops it.\n",
@@ -202,22 +203,23 @@ fn write_kubeconfig(path: &Path, url: &str, ca_pem: &str, token: &str) -> Result
 mod tests {
     use super::*;
 
-    /// Every `userName:` of a manifest under `examples/` (README snippets are not applied by `-R -f`).
+    /// The `spec.userName` of every ServiceSpecificCredential under `examples/` (README snippets are not
+    /// applied by `-R -f`, so they do not count).
     fn example_users() -> Vec<String> {
         fn walk(dir: &Path, out: &mut Vec<String>) {
             for entry in std::fs::read_dir(dir).expect("examples/ is readable") {
                 let path = entry.expect("an entry").path();
                 if path.is_dir() {
                     walk(&path, out);
-                } else if path
-                    .extension()
-                    .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-                {
+                } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
                     let text = std::fs::read_to_string(&path).expect("a manifest");
-                    out.extend(text.lines().filter_map(|line| {
-                        let value = line.trim().strip_prefix("userName:")?.trim();
-                        Some(value.trim_matches(|c| c == '"' || c == '\'').to_string())
-                    }));
+                    for doc in serde_yaml::Deserializer::from_str(&text) {
+                        let doc = <serde_yaml::Value as serde::Deserialize>::deserialize(doc)
+                            .expect("examples are YAML");
+                        if doc["kind"].as_str() == Some("ServiceSpecificCredential") {
+                            out.extend(doc["spec"]["userName"].as_str().map(str::to_string));
+                        }
+                    }
                 }
             }
         }

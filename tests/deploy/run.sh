@@ -42,30 +42,34 @@ fi
 # fails the install when that start fails), and it pulls a dozen JavaScript packages; promtool is a
 # single binary needing only libc. `apt-get download` fetches the .deb, verified against the signed
 # package lists, without installing anything; `apt-get update` only when the lists are missing or
-# stale (a 404). Nothing is started, nothing outside .venv is changed.
+# stale (a 404; that refreshes /var/lib/apt/lists). Nothing is started or installed outside .venv.
 PROMTOOL_DIR="$VENV/promtool"
-if command -v promtool >/dev/null 2>&1; then
+# The unit tests' expectations follow Prometheus 2.x (3.x made range selectors left-open, which moves
+# samples on a window's edge): a promtool on PATH is used only when it is 2.x.
+promtool_2() { "$1" --version 2>&1 | grep -qE 'promtool, version 2\.'; }
+PROMTOOL=""
+if command -v promtool >/dev/null 2>&1 && promtool_2 "$(command -v promtool)"; then
   PROMTOOL="$(command -v promtool)"
 else
-  PROMTOOL="$PROMTOOL_DIR/usr/bin/promtool"
-  if [ ! -x "$PROMTOOL" ]; then
+  if [ ! -x "$PROMTOOL_DIR/usr/bin/promtool" ]; then
     deb_dir="$(mktemp -d)"
     # As root, apt would download as _apt, which cannot write to the mktemp directory (and warns).
     fetch_deb() { (cd "$deb_dir" && apt-get download -qq -o APT::Sandbox::User="$(id -un)" prometheus); }
-    if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1 ||
-       ! { fetch_deb || { apt-get update -qq && fetch_deb; }; }; then
-      rm -rf "$deb_dir"
-      echo "tests/deploy: promtool is required (tests/deploy/test_alert_rules.py) and could not be" \
-        "fetched from Debian's prometheus package (apt-get download prometheus); put promtool on PATH" >&2
-      exit 1
+    if command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1 &&
+       { fetch_deb || { apt-get update -qq && fetch_deb; }; }; then
+      rm -rf "$PROMTOOL_DIR" && mkdir -p "$PROMTOOL_DIR"
+      dpkg-deb --fsys-tarfile "$deb_dir"/prometheus_*.deb | tar -x -C "$PROMTOOL_DIR" ./usr/bin/promtool
     fi
-    rm -rf "$PROMTOOL_DIR" && mkdir -p "$PROMTOOL_DIR"
-    dpkg-deb --fsys-tarfile "$deb_dir"/prometheus_*.deb | tar -x -C "$PROMTOOL_DIR" ./usr/bin/promtool
     rm -rf "$deb_dir"
   fi
-  if ! "$PROMTOOL" --version >/dev/null 2>&1; then
-    echo "tests/deploy: $PROMTOOL does not run; delete $PROMTOOL_DIR or put promtool on PATH" >&2
+  if [ -x "$PROMTOOL_DIR/usr/bin/promtool" ] && promtool_2 "$PROMTOOL_DIR/usr/bin/promtool"; then
+    PROMTOOL="$PROMTOOL_DIR/usr/bin/promtool"
+  elif [ -n "${CI:-}" ]; then
+    echo "tests/deploy: promtool 2.x is required (tests/deploy/test_alert_rules.py) and could not be" \
+      "fetched from Debian's prometheus package (apt-get download prometheus); put it on PATH" >&2
     exit 1
+  else
+    echo "tests/deploy: no promtool 2.x (and none could be fetched): the alert-rule tests are skipped" >&2
   fi
 fi
 export PROMTOOL

@@ -5,7 +5,7 @@ which it must not fire yet (just before its `for:`) and must fire, with the labe
 person reads exactly as Prometheus renders them. Then the unit tests are shown to fail when a rule
 changes (its threshold, its `for:`, its selector, its severity or text).
 
-promtool comes from tests/deploy/run.sh ($PROMTOOL: the one on PATH, else Debian's, extracted into
+promtool comes from tests/deploy/run.sh ($PROMTOOL: a 2.x on PATH, else Debian's, extracted into
 .venv/promtool). Without it these tests are skipped, except under CI, where they fail.
 
 The unit-test files name their rules `rule_files: [ssc-operator-rules.yaml]`, a path relative to the
@@ -49,7 +49,8 @@ def _ci() -> bool:
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = os.environ.get("PROMTOOL") or shutil.which("promtool")
+    # run.sh exports PROMTOOL (empty when it found no 2.x); without run.sh, the one on PATH.
+    path = os.environ["PROMTOOL"] if "PROMTOOL" in os.environ else shutil.which("promtool")
     if not path or not os.access(path, os.X_OK):
         message = "promtool is missing: run tests/deploy/run.sh (it fetches it) or put promtool on PATH"
         if _ci():

@@ -265,9 +265,10 @@ async fn session_credentials_expire_and_a_tampered_token_is_refused() {
         me.arn(),
         Some("arn:aws:sts::210987654321:assumed-role/minter/team-a")
     );
+    // The last character changed (to another one: a token may already end in `A`).
     let mut tampered = creds.session_token().to_string();
-    tampered.pop();
-    tampered.push('A');
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
     let refused = |token: String| {
         let h = &h;
         async move {

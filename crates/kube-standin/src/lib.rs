@@ -15,7 +15,11 @@
 //!
 //! Served (JSON only): the given CRDs (status subresource, structural-schema pruning/defaulting/
 //! validation, CEL rules via kube-cel), core/v1 `namespaces` (with `/status` and `/finalize`) and
-//! `secrets`, `events.k8s.io/v1` `events`, `coordination.k8s.io/v1` `leases`, discovery and
+//! `secrets`, `events.k8s.io/v1` `events`, `coordination.k8s.io/v1` `leases`, apps/v1
+//! Deployments, StatefulSets and DaemonSets and rbac.authorization.k8s.io/v1 Roles, RoleBindings,
+//! ClusterRoles and ClusterRoleBindings (stored and validated against k8s-openapi's schemas, never
+//! run or enforced: who may do what is the tokens' rules; no roleRef immutability, enum or
+//! escalation checks, no aggregation), discovery and
 //! `/version`. Verbs: get, list, watch, create, update (PUT), patch (merge, json, strategic for
 //! built-ins, server-side apply), delete, deletecollection. Namespaces `default`, `kube-system`,
 //! `kube-public` and `kube-node-lease` exist from the start. Also:

@@ -89,6 +89,19 @@ pub(crate) fn name_is_dns_subdomain(name: &str, prefix: bool) -> Vec<String> {
     }
 }
 
+/// `path.IsValidPathSegmentName` (RBAC object names, such as `system:aggregate-to-edit`); `prefix` is ignored,
+/// as `ValidateRBACName` ignores it.
+pub(crate) fn name_is_path_segment(name: &str, _prefix: bool) -> Vec<String> {
+    if let Some(bad) = [".", ".."].into_iter().find(|bad| name == *bad) {
+        return vec![format!("may not be '{bad}'")];
+    }
+    ["/", "%"]
+        .into_iter()
+        .filter(|bad| name.contains(bad))
+        .map(|bad| format!("may not contain '{bad}'"))
+        .collect()
+}
+
 /// `NameIsDNSLabel(name, prefix)` (namespace names).
 pub(crate) fn name_is_dns_label(name: &str, prefix: bool) -> Vec<String> {
     if prefix {

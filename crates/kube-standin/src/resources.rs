@@ -194,6 +194,7 @@ impl ResourceDef {
     fn name_fn(&self) -> NameFn {
         match self.imp {
             KindImpl::Namespace => meta::name_is_dns_label,
+            _ if self.group == "rbac.authorization.k8s.io" => meta::name_is_path_segment,
             _ => meta::name_is_dns_subdomain,
         }
     }

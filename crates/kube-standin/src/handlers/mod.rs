@@ -258,6 +258,11 @@ fn ensure_namespace(def: &ResourceDef, obj: &mut Value, ns: Option<&str>) -> Res
         return Ok(());
     }
     if req_ns.is_empty() {
+        // Cluster-scoped: kube-apiserver clears the namespace an object carries ("cluster-scoped, clear
+        // namespace"), as charts often set one on a ClusterRole.
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("namespace");
+        }
         return Ok(());
     }
     Err(namespace_mismatch())
