@@ -2,13 +2,23 @@
 //! uses to set up who may do what (`--enforce` then evaluates them).
 
 use super::{Output, Service, unique};
-use crate::clock::iso8601;
 use crate::error::ApiError;
 use crate::ids;
 use crate::policy::{self, DocumentKind};
 use crate::protocol::{Node, Params};
 use crate::store::{ManagedPolicy, Role, State};
 use crate::validate::identity::{self as v, Owner};
+
+mod parts;
+mod views;
+
+use parts::{
+    attached_mut, boundary_mut, inline_policies_mut, inline_policies_of, no_such_inline,
+    no_such_role, tags_mut,
+};
+pub(super) use parts::{deletable, no_such_policy};
+use views::policy_node;
+pub use views::{RoleView, aws_managed, managed_document, policy_arn, role_node, url_encode};
 
 /// Roles per account (IAM's default quota).
 pub const ROLES_PER_ACCOUNT: usize = 1000;
@@ -29,165 +39,6 @@ pub fn checked_document(text: &str, kind: DocumentKind) -> Result<(), ApiError> 
     policy::parse(text, kind)
         .map(|_| ())
         .map_err(|e| ApiError::new(400, "MalformedPolicyDocument", e.to_string()))
-}
-
-/// IAM's percent-encoding of a policy document in its answers (`%20` for spaces, as `urllib.parse.unquote` and
-/// the SDKs' decoders expect).
-pub fn url_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3);
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn no_such_role(name: &str) -> ApiError {
-    ApiError::new(
-        404,
-        "NoSuchEntity",
-        format!("The role with name {name} cannot be found."),
-    )
-}
-
-pub(super) fn no_such_policy(arn: &str) -> ApiError {
-    ApiError::new(
-        404,
-        "NoSuchEntity",
-        format!("Policy {arn} does not exist or is not attachable."),
-    )
-}
-
-/// Nodes of a tag list (`<Tags><member><Key/><Value/></member>…`).
-fn tag_nodes(tags: &[(String, String)]) -> Node {
-    Node::Branch(
-        "Tags",
-        tags.iter()
-            .map(|(k, v)| {
-                Node::Branch("member", vec![Node::leaf("Key", k), Node::leaf("Value", v)])
-            })
-            .collect(),
-    )
-}
-
-fn boundary_node(arn: Option<&str>) -> Option<Node> {
-    arn.map(|arn| {
-        Node::Branch(
-            "PermissionsBoundary",
-            vec![
-                Node::leaf("PermissionsBoundaryType", "Policy"),
-                Node::leaf("PermissionsBoundaryArn", arn),
-            ],
-        )
-    })
-}
-
-/// Which answer a role is written in: IAM leaves `Description` and `MaxSessionDuration` out of `CreateRole`'s,
-/// and the boundary and tags out of `ListRoles`' (iam-api.md §16.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleView {
-    Create,
-    Get,
-    List,
-}
-
-/// A role as `CreateRole`, `GetRole` and `ListRoles` show it.
-pub fn role_node(s: &State, r: &Role, view: RoleView) -> Node {
-    let mut n = vec![
-        Node::leaf("Path", &r.path),
-        Node::leaf("RoleName", &r.name),
-        Node::leaf("RoleId", &r.id),
-        Node::leaf("Arn", s.role_arn(r)),
-        Node::leaf("CreateDate", iso8601(r.create_date)),
-        Node::leaf("AssumeRolePolicyDocument", url_encode(&r.trust_policy)),
-    ];
-    if view != RoleView::Create {
-        n.extend(Node::opt("Description", r.description.as_deref()));
-        n.push(Node::leaf(
-            "MaxSessionDuration",
-            r.max_session_duration.to_string(),
-        ));
-    }
-    if view != RoleView::List {
-        n.extend(boundary_node(r.permissions_boundary.as_deref()));
-        if !r.tags.is_empty() {
-            n.push(tag_nodes(&r.tags));
-        }
-    }
-    if view == RoleView::Get {
-        // Never used here: `<RoleLastUsed/>`, as IAM answers for a role not yet used.
-        n.push(Node::Branch("RoleLastUsed", Vec::new()));
-    }
-    Node::Branch(
-        if view == RoleView::List {
-            "member"
-        } else {
-            "Role"
-        },
-        n,
-    )
-}
-
-fn policy_node(s: &State, p: &ManagedPolicy) -> Node {
-    let arn = policy_arn(s, p);
-    let attachments = s
-        .users
-        .values()
-        .filter(|u| u.attached_policies.contains(&arn))
-        .count()
-        + s.roles
-            .values()
-            .filter(|r| r.attached_policies.contains(&arn))
-            .count();
-    let mut n = vec![
-        Node::leaf("PolicyName", &p.name),
-        Node::leaf("DefaultVersionId", "v1"),
-        Node::leaf("PolicyId", &p.id),
-        Node::leaf("Path", &p.path),
-        Node::leaf("Arn", arn),
-        Node::leaf("AttachmentCount", attachments.to_string()),
-        Node::leaf("PermissionsBoundaryUsageCount", "0"),
-        Node::leaf("IsAttachable", "true"),
-    ];
-    n.extend(Node::opt("Description", p.description.as_deref()));
-    n.push(Node::leaf("CreateDate", iso8601(p.create_date)));
-    n.push(Node::leaf("UpdateDate", iso8601(p.create_date)));
-    Node::Branch("Policy", n)
-}
-
-pub fn policy_arn(s: &State, p: &ManagedPolicy) -> String {
-    format!("arn:aws:iam::{}:policy{}{}", s.account_id, p.path, p.name)
-}
-
-/// The document of a managed policy ARN: a customer managed policy of this account, or one of the AWS managed
-/// policies the emulator knows ([`aws_managed`]).
-pub fn managed_document(s: &State, arn: &str) -> Option<String> {
-    s.managed_policies
-        .get(arn)
-        .map(|p| p.document.clone())
-        .or_else(|| aws_managed(arn).map(str::to_string))
-}
-
-/// The AWS managed policies the emulator carries (the ones platform teams attach to operators and admins).
-pub fn aws_managed(arn: &str) -> Option<&'static str> {
-    match arn {
-        "arn:aws:iam::aws:policy/AdministratorAccess" => Some(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
-        ),
-        "arn:aws:iam::aws:policy/IAMFullAccess" => Some(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:*","organizations:DescribeAccount","organizations:DescribeOrganization","organizations:DescribeOrganizationalUnit","organizations:DescribePolicy","organizations:ListChildren","organizations:ListParents","organizations:ListPoliciesForTarget","organizations:ListRoots","organizations:ListPolicies","organizations:ListTargetsForPolicy"],"Resource":"*"}]}"#,
-        ),
-        "arn:aws:iam::aws:policy/PowerUserAccess" => Some(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":["iam:*","organizations:*","account:*"],"Resource":"*"},{"Effect":"Allow","Action":["account:GetAccountInformation","account:GetPrimaryEmail","account:ListRegions","iam:CreateServiceLinkedRole","iam:DeleteServiceLinkedRole","iam:ListRoles","organizations:DescribeOrganization"],"Resource":"*"}]}"#,
-        ),
-        "arn:aws:iam::aws:policy/IAMReadOnlyAccess" => Some(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GenerateCredentialReport","iam:GenerateServiceLastAccessedDetails","iam:Get*","iam:List*","iam:SimulateCustomPolicy","iam:SimulatePrincipalPolicy"],"Resource":"*"}]}"#,
-        ),
-        _ => None,
-    }
 }
 
 impl Service {
@@ -574,112 +425,4 @@ impl Service {
             Ok(Output::Empty)
         })
     }
-}
-
-/// IAM refuses to delete a user or role that still has inline or attached policies.
-pub(super) fn deletable(inline: &Inline, attached: &[String]) -> Result<(), ApiError> {
-    if !inline.is_empty() {
-        return Err(ApiError::must_first("delete policies"));
-    }
-    if !attached.is_empty() {
-        return Err(ApiError::must_first("detach all policies"));
-    }
-    Ok(())
-}
-
-fn no_such_inline(owner: Owner, name: &str) -> ApiError {
-    let kind = match owner {
-        Owner::User => "user",
-        Owner::Role => "role",
-    };
-    ApiError::new(
-        404,
-        "NoSuchEntity",
-        format!("The {kind} policy with name {name} cannot be found."),
-    )
-}
-
-type Inline = std::collections::BTreeMap<String, String>;
-
-fn inline_policies_of<'s>(
-    s: &'s State,
-    owner: Owner,
-    name: &str,
-) -> Result<(&'s str, &'s Inline), ApiError> {
-    match owner {
-        Owner::User => s
-            .user(name)
-            .map(|u| (u.name.as_str(), &u.inline_policies))
-            .ok_or_else(|| ApiError::no_such_user(name)),
-        Owner::Role => s
-            .role(name)
-            .map(|r| (r.name.as_str(), &r.inline_policies))
-            .ok_or_else(|| no_such_role(name)),
-    }
-}
-
-/// The parts of a user or role the operations change, found by name (404 in IAM's words when missing).
-struct Parts<'s> {
-    inline: &'s mut Inline,
-    attached: &'s mut Vec<String>,
-    boundary: &'s mut Option<String>,
-    tags: &'s mut Vec<(String, String)>,
-}
-
-fn parts_mut<'s>(s: &'s mut State, owner: Owner, name: &str) -> Result<Parts<'s>, ApiError> {
-    let key = State::user_key(name);
-    match owner {
-        Owner::User => s
-            .users
-            .get_mut(&key)
-            .map(|u| Parts {
-                inline: &mut u.inline_policies,
-                attached: &mut u.attached_policies,
-                boundary: &mut u.permissions_boundary,
-                tags: &mut u.tags,
-            })
-            .ok_or_else(|| ApiError::no_such_user(name)),
-        Owner::Role => s
-            .roles
-            .get_mut(&key)
-            .map(|r| Parts {
-                inline: &mut r.inline_policies,
-                attached: &mut r.attached_policies,
-                boundary: &mut r.permissions_boundary,
-                tags: &mut r.tags,
-            })
-            .ok_or_else(|| no_such_role(name)),
-    }
-}
-
-fn inline_policies_mut<'s>(
-    s: &'s mut State,
-    owner: Owner,
-    name: &str,
-) -> Result<&'s mut Inline, ApiError> {
-    parts_mut(s, owner, name).map(|p| p.inline)
-}
-
-fn attached_mut<'s>(
-    s: &'s mut State,
-    owner: Owner,
-    name: &str,
-) -> Result<&'s mut Vec<String>, ApiError> {
-    parts_mut(s, owner, name).map(|p| p.attached)
-}
-
-fn boundary_mut<'s>(
-    s: &'s mut State,
-    owner: Owner,
-    name: &str,
-) -> Result<&'s mut Option<String>, ApiError> {
-    parts_mut(s, owner, name).map(|p| p.boundary)
-}
-
-fn tags_mut<'s>(
-    s: &'s mut State,
-    owner: Owner,
-    name: &str,
-) -> Result<&'s mut Vec<(String, String)>, ApiError> {
-    parts_mut(s, owner, name).map(|p| p.tags)
 }
