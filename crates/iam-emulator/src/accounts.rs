@@ -146,7 +146,13 @@ impl Accounts {
             return Ok(ids); // the operation itself reports the malformed document
         };
         for arn in doc.named_principal_arns() {
-            let Some((account, kind, path, name)) = split_principal_arn(&arn) else {
+            let Some(crate::principal::IamArn {
+                account,
+                kind,
+                path,
+                name,
+            }) = crate::principal::split_iam_arn(&arn)
+            else {
                 continue;
             };
             let Some(held) = self.get(account) else {
@@ -196,19 +202,6 @@ impl Accounts {
     }
 }
 
-/// `arn:aws:iam::ACCOUNT:user/PATH/NAME` (or `role/`) → (account, `user`|`role`, path, name).
-fn split_principal_arn(arn: &str) -> Option<(&str, &str, &str, &str)> {
-    let rest = arn.strip_prefix("arn:aws:iam::")?;
-    let (account, resource) = rest.split_once(':')?;
-    let (kind, path_and_name) = resource.split_once('/')?;
-    if kind != "user" && kind != "role" {
-        return None;
-    }
-    let slash = path_and_name.rfind('/').map_or(0, |i| i + 1);
-    let path = &resource[kind.len()..kind.len() + 1 + slash];
-    Some((account, kind, path, &path_and_name[slash..]))
-}
-
 /// Checks the session token a request carries against its key: session keys need theirs, unexpired; long-term
 /// keys take none. IAM's codes: `InvalidClientTokenId` (403), `ExpiredToken` (403).
 pub fn check_token(owner: &KeyOwner, presented: Option<&str>, now: i64) -> Result<(), ApiError> {
@@ -235,27 +228,5 @@ pub fn check_token(owner: &KeyOwner, presented: Option<&str>, now: i64) -> Resul
             }
             Ok(())
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn principal_arns_split_into_account_kind_path_and_name() {
-        assert_eq!(
-            split_principal_arn("arn:aws:iam::123456789012:user/division/alice"),
-            Some(("123456789012", "user", "/division/", "alice"))
-        );
-        assert_eq!(
-            split_principal_arn("arn:aws:iam::123456789012:role/minter"),
-            Some(("123456789012", "role", "/", "minter"))
-        );
-        assert_eq!(split_principal_arn("arn:aws:iam::123456789012:root"), None);
-        assert_eq!(
-            split_principal_arn("arn:aws:sts::123456789012:assumed-role/r/s"),
-            None
-        );
     }
 }

@@ -48,6 +48,30 @@ fn base32(bytes: &[u8]) -> String {
     out
 }
 
+/// A 20-character access key id: `prefix` (`AKIA` long-term, `ASIA` session) and 16 base32 characters.
+pub fn access_key_id(prefix: &str) -> String {
+    let mut rnd = [0u8; 16];
+    rand::fill(&mut rnd);
+    let mut id = String::from(prefix);
+    id.extend(rnd.iter().map(|b| BASE32[(*b % 32) as usize] as char));
+    id
+}
+
+/// A 40-character secret access key.
+pub fn secret_access_key() -> String {
+    let mut s = password();
+    s.retain(|c| c != '=');
+    s.truncate(40);
+    s
+}
+
+/// An opaque STS session token.
+pub fn session_token() -> String {
+    let mut bytes = [0u8; 96];
+    rand::fill(&mut bytes);
+    format!("FwoGZXIvYXdzE{}", STANDARD.encode(bytes))
+}
+
 /// A CodeCommit/Keyspaces password: 60 characters, as live IAM's are (iam-api.md §14), here the standard
 /// base64 of 45 random bytes (their alphabet is unrecorded).
 pub fn password() -> String {

@@ -113,6 +113,36 @@ impl Principal {
     }
 }
 
+/// The parts of an IAM user or role ARN, `arn:aws:iam::ACCOUNT:user/PATH/NAME` (or `role/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IamArn<'a> {
+    pub account: &'a str,
+    /// `user` or `role`.
+    pub kind: &'a str,
+    /// `/` or `/a/b/`.
+    pub path: &'a str,
+    pub name: &'a str,
+}
+
+/// Splits a user or role ARN with a 12-digit account and a name; `None` for anything else.
+pub fn split_iam_arn(arn: &str) -> Option<IamArn<'_>> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (account, resource) = rest.split_once(':')?;
+    let (kind, path_and_name) = resource.split_once('/')?;
+    let slash = path_and_name.rfind('/').map_or(0, |i| i + 1);
+    let parts = IamArn {
+        account,
+        kind,
+        path: &resource[kind.len()..kind.len() + 1 + slash],
+        name: &path_and_name[slash..],
+    };
+    let well_formed = matches!(kind, "user" | "role")
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !parts.name.is_empty();
+    well_formed.then_some(parts)
+}
+
 /// Tags of the principal: `base` (the user's or role's) with `session` tags overriding keys they repeat.
 pub fn merged_tags(
     base: &[(String, String)],
@@ -167,6 +197,23 @@ mod tests {
         };
         assert_eq!(u.arn("/k8s/"), "arn:aws:iam::123456789012:user/k8s/ops");
         assert!(!format!("{s:?}").contains("secret"));
+    }
+
+    #[test]
+    fn iam_arns_split_into_account_kind_path_and_name() {
+        let parts = |arn| split_iam_arn(arn).map(|a| (a.account, a.kind, a.path, a.name));
+        assert_eq!(
+            parts("arn:aws:iam::123456789012:user/division/alice"),
+            Some(("123456789012", "user", "/division/", "alice"))
+        );
+        assert_eq!(
+            parts("arn:aws:iam::210987654321:role/minter"),
+            Some(("210987654321", "role", "/", "minter"))
+        );
+        assert_eq!(parts("arn:aws:iam::123456789012:root"), None);
+        assert_eq!(parts("arn:aws:sts::123456789012:assumed-role/r/s"), None);
+        assert_eq!(parts("arn:aws:iam::2109:role/minter"), None);
+        assert_eq!(parts("arn:aws:iam::210987654321:role/"), None);
     }
 
     #[test]

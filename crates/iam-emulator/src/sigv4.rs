@@ -209,7 +209,8 @@ fn amz_format(secs: i64) -> String {
 }
 
 /// RFC 3986 encoding as SigV4 wants it: everything but `A-Za-z0-9-_.~` (and `/` when `keep_slash`).
-fn uri_encode(input: &[u8], keep_slash: bool) -> String {
+/// RFC 3986 percent-encoding: everything but the unreserved characters (and `/` with `keep_slash`).
+pub(crate) fn uri_encode(input: &[u8], keep_slash: bool) -> String {
     let mut out = String::with_capacity(input.len());
     for &b in input {
         if b.is_ascii_alphanumeric()

@@ -1,19 +1,16 @@
 //! STS on the IAM listener: `AssumeRole` (trust policy, external id, session tags, source identity, duration and
 //! role-chaining limits) and `GetCallerIdentity`. Session credentials are kept by [`Accounts`].
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-
 use crate::accounts::{Account, Accounts};
 use crate::authz::{self, Caller, Keys, principal_keys};
 use crate::clock::iso8601;
 use crate::error::ApiError;
+use crate::ids::{access_key_id, secret_access_key, session_token};
 use crate::policy::{
     self, Decision, DocumentKind, PolicyType, PrincipalRef, RequestContext, TrustMatch,
 };
-use crate::principal::{Principal, Session};
+use crate::principal::{Principal, Session, split_iam_arn};
 use crate::protocol::{Node, Output, Params};
-use crate::service::keys::{access_key_id, secret_access_key};
 use crate::store::Role;
 use crate::validate::sts::{self as v, AssumeRoleInput};
 
@@ -80,20 +77,6 @@ fn caller_identity(accounts: &Accounts, caller: &Caller) -> Output {
         Node::leaf("UserId", user_id),
         Node::leaf("Account", account),
     ])
-}
-
-/// `arn:aws:iam::ACCOUNT:role/PATH/NAME` → (account, path, name).
-fn parse_role_arn(arn: &str) -> Option<(String, String, String)> {
-    let rest = arn.strip_prefix("arn:aws:iam::")?;
-    let (account, resource) = rest.split_once(':')?;
-    let role = resource.strip_prefix("role")?;
-    if !role.starts_with('/') {
-        return None;
-    }
-    let slash = role.rfind('/')?;
-    let (path, name) = (&role[..=slash], &role[slash + 1..]);
-    (account.len() == 12 && !name.is_empty())
-        .then(|| (account.to_string(), path.to_string(), name.to_string()))
 }
 
 fn not_authorized(who: &str, action: &str, resource: &str) -> ApiError {
@@ -204,7 +187,15 @@ fn assume_role(
             "Roles may not be assumed by root accounts.",
         ));
     }
-    let (role_account, role_path, role_name) = parse_role_arn(&input.role_arn)
+    let (role_account, role_path, role_name) = split_iam_arn(&input.role_arn)
+        .filter(|a| a.kind == "role")
+        .map(|a| {
+            (
+                a.account.to_string(),
+                a.path.to_string(),
+                a.name.to_string(),
+            )
+        })
         .ok_or_else(|| ApiError::validation_message(format!("{} is invalid", input.role_arn)))?;
     let denied = |action: &str| not_authorized(&who, action, &input.role_arn);
     let target = accounts
@@ -365,34 +356,4 @@ fn caller_side(
 fn packed_size(tags: &[(String, String)]) -> usize {
     let bytes: usize = tags.iter().map(|(k, v)| k.len() + v.len()).sum();
     (bytes * 100).div_ceil(2048).max(1)
-}
-
-/// An opaque session token.
-fn session_token() -> String {
-    let mut bytes = [0u8; 96];
-    rand::fill(&mut bytes);
-    format!("FwoGZXIvYXdzE{}", STANDARD.encode(bytes))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn role_arns_split_into_account_path_and_name() {
-        assert_eq!(
-            parse_role_arn("arn:aws:iam::210987654321:role/tenants/minter"),
-            Some(("210987654321".into(), "/tenants/".into(), "minter".into()))
-        );
-        assert_eq!(
-            parse_role_arn("arn:aws:iam::210987654321:role/minter"),
-            Some(("210987654321".into(), "/".into(), "minter".into()))
-        );
-        assert_eq!(
-            parse_role_arn("arn:aws:iam::210987654321:user/minter"),
-            None
-        );
-        assert_eq!(parse_role_arn("arn:aws:iam::2109:role/minter"), None);
-        assert_eq!(parse_role_arn("arn:aws:iam::210987654321:role/"), None);
-    }
 }

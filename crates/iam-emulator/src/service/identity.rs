@@ -12,11 +12,8 @@ use crate::validate::identity::{self as v, Owner};
 mod parts;
 mod views;
 
-use parts::{
-    attached_mut, boundary_mut, inline_policies_mut, inline_policies_of, no_such_inline,
-    no_such_role, tags_mut,
-};
 pub(super) use parts::{deletable, no_such_policy};
+use parts::{inline_policies_of, no_such_inline, no_such_role, parts_mut};
 use views::policy_node;
 pub use views::{RoleView, aws_managed, managed_document, policy_arn, role_node, url_encode};
 
@@ -164,7 +161,7 @@ impl Service {
                 Owner::User => (policy::USER_INLINE_MAX, "user"),
                 Owner::Role => (policy::ROLE_INLINE_MAX, "role"),
             };
-            let policies = inline_policies_mut(s, owner, &input.owner)?;
+            let policies = parts_mut(s, owner, &input.owner)?.inline;
             let others: usize = policies
                 .iter()
                 .filter(|(n, _)| **n != input.policy_name)
@@ -211,7 +208,8 @@ impl Service {
     ) -> Result<Output, ApiError> {
         let input = v::policy_ref(p, owner)?;
         self.store.mutate(|s| {
-            inline_policies_mut(s, owner, &input.owner)?
+            parts_mut(s, owner, &input.owner)?
+                .inline
                 .remove(&input.policy_name)
                 .ok_or_else(|| no_such_inline(owner, &input.policy_name))?;
             Ok(Output::Empty)
@@ -334,7 +332,7 @@ impl Service {
         let input = v::owner_arn(p, owner, "PolicyArn")?;
         self.store.mutate(|s| {
             let exists = managed_document(s, &input.arn).is_some();
-            let attached = attached_mut(s, owner, &input.owner)?;
+            let attached = parts_mut(s, owner, &input.owner)?.attached;
             if attach {
                 if !exists {
                     return Err(no_such_policy(&input.arn));
@@ -373,7 +371,7 @@ impl Service {
             if managed_document(s, &input.arn).is_none() {
                 return Err(no_such_policy(&input.arn));
             }
-            *boundary_mut(s, owner, &input.owner)? = Some(input.arn.clone());
+            *parts_mut(s, owner, &input.owner)?.boundary = Some(input.arn.clone());
             Ok(Output::Empty)
         })
     }
@@ -382,7 +380,7 @@ impl Service {
     pub(super) fn delete_boundary(&self, p: &Params, owner: Owner) -> Result<Output, ApiError> {
         let name = v::owner_name(p, owner)?;
         self.store.mutate(|s| {
-            *boundary_mut(s, owner, &name)? = None;
+            *parts_mut(s, owner, &name)?.boundary = None;
             Ok(Output::Empty)
         })
     }
@@ -391,7 +389,7 @@ impl Service {
     pub(super) fn tag(&self, p: &Params, owner: Owner) -> Result<Output, ApiError> {
         let input = v::tag(p, owner)?;
         self.store.mutate(|s| {
-            let tags = tags_mut(s, owner, &input.owner)?;
+            let tags = parts_mut(s, owner, &input.owner)?.tags;
             let mut merged = tags.clone();
             for (k, val) in &input.tags {
                 match merged
@@ -420,7 +418,8 @@ impl Service {
     pub(super) fn untag(&self, p: &Params, owner: Owner) -> Result<Output, ApiError> {
         let input = v::untag(p, owner)?;
         self.store.mutate(|s| {
-            tags_mut(s, owner, &input.owner)?
+            parts_mut(s, owner, &input.owner)?
+                .tags
                 .retain(|(k, _)| !input.keys.iter().any(|r| r.eq_ignore_ascii_case(k)));
             Ok(Output::Empty)
         })

@@ -4,31 +4,13 @@
 use super::{Output, Service, target_user, unique};
 use crate::clock::iso8601;
 use crate::error::ApiError;
-use crate::ids;
+use crate::ids::{access_key_id, secret_access_key};
 use crate::protocol::{Node, Params};
 use crate::store::{State, StoredAccessKey};
 use crate::validate::identity as v;
 
 /// IAM's quota of access keys per user.
 pub const ACCESS_KEYS_PER_USER: usize = 2;
-
-/// A 20-character access key id: `prefix` (`AKIA` long-term, `ASIA` session) and 16 base32 characters.
-pub fn access_key_id(prefix: &str) -> String {
-    const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut rnd = [0u8; 16];
-    rand::fill(&mut rnd);
-    let mut id = String::from(prefix);
-    id.extend(rnd.iter().map(|b| BASE32[(*b % 32) as usize] as char));
-    id
-}
-
-/// A 40-character secret access key.
-pub fn secret_access_key() -> String {
-    let mut s = ids::password();
-    s.retain(|c| c != '=');
-    s.truncate(40);
-    s
-}
 
 fn no_such_key(id: &str) -> ApiError {
     ApiError::new(

@@ -63,14 +63,18 @@ pub(super) fn inline_policies_of<'s>(
 }
 
 /// The parts of a user or role the operations change, found by name (404 in IAM's words when missing).
-struct Parts<'s> {
-    inline: &'s mut Inline,
-    attached: &'s mut Vec<String>,
-    boundary: &'s mut Option<String>,
-    tags: &'s mut Vec<(String, String)>,
+pub(super) struct Parts<'s> {
+    pub(super) inline: &'s mut Inline,
+    pub(super) attached: &'s mut Vec<String>,
+    pub(super) boundary: &'s mut Option<String>,
+    pub(super) tags: &'s mut Vec<(String, String)>,
 }
 
-fn parts_mut<'s>(s: &'s mut State, owner: Owner, name: &str) -> Result<Parts<'s>, ApiError> {
+pub(super) fn parts_mut<'s>(
+    s: &'s mut State,
+    owner: Owner,
+    name: &str,
+) -> Result<Parts<'s>, ApiError> {
     let key = State::user_key(name);
     match owner {
         Owner::User => s
@@ -94,36 +98,4 @@ fn parts_mut<'s>(s: &'s mut State, owner: Owner, name: &str) -> Result<Parts<'s>
             })
             .ok_or_else(|| no_such_role(name)),
     }
-}
-
-pub(super) fn inline_policies_mut<'s>(
-    s: &'s mut State,
-    owner: Owner,
-    name: &str,
-) -> Result<&'s mut Inline, ApiError> {
-    parts_mut(s, owner, name).map(|p| p.inline)
-}
-
-pub(super) fn attached_mut<'s>(
-    s: &'s mut State,
-    owner: Owner,
-    name: &str,
-) -> Result<&'s mut Vec<String>, ApiError> {
-    parts_mut(s, owner, name).map(|p| p.attached)
-}
-
-pub(super) fn boundary_mut<'s>(
-    s: &'s mut State,
-    owner: Owner,
-    name: &str,
-) -> Result<&'s mut Option<String>, ApiError> {
-    parts_mut(s, owner, name).map(|p| p.boundary)
-}
-
-pub(super) fn tags_mut<'s>(
-    s: &'s mut State,
-    owner: Owner,
-    name: &str,
-) -> Result<&'s mut Vec<(String, String)>, ApiError> {
-    parts_mut(s, owner, name).map(|p| p.tags)
 }

@@ -4,18 +4,10 @@ use crate::clock::iso8601;
 use crate::protocol::Node;
 use crate::store::{ManagedPolicy, Role, State};
 
-/// IAM's percent-encoding of a policy document in its answers (`%20` for spaces, as `urllib.parse.unquote` and
-/// the SDKs' decoders expect).
+/// IAM's percent-encoding of a policy document in its answers (RFC 3986: `%20` for spaces, as
+/// `urllib.parse.unquote` and the SDKs' decoders expect).
 pub fn url_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3);
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::sigv4::uri_encode(text.as_bytes(), false)
 }
 
 /// Nodes of a tag list (`<Tags><member><Key/><Value/></member>…`).
