@@ -92,6 +92,12 @@ pub struct ServiceSpecificCredentialSpec {
     /// Periodic rotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<RotationSpec>,
+    /// The IAMIdentity (an AWS role the platform team defined) to mint the credential through.
+    /// Default: the namespace's `iam.ssc-operator.dev/identity` annotation, else the operator's
+    /// own identity where its `--ambient-identity` allows the namespace. Changing it retires the
+    /// credential through the old identity and mints a new one through the new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_ref: Option<crate::identity::api::IdentityRef>,
     /// What happens to the IAM credential when this resource is deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
@@ -383,6 +389,10 @@ pub struct ServiceSpecificCredentialStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 32))]
     pub workloads_restarted_for: Option<String>,
+    /// The AWS identity the credential is minted through: an IAMIdentity (name, role, account)
+    /// or, with no name, the operator's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<crate::identity::IdentityBinding>,
     /// How many of the user's credential slots for this service are used (IAM allows 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slots_used: Option<i32>,
@@ -670,12 +680,18 @@ pub fn all_crds()
     vec![
         ServiceSpecificCredential::crd(),
         crate::record::CredentialRecord::crd(),
+        crate::identity::IAMIdentity::crd(),
     ]
 }
 
 /// What `ssc-operator crd` prints: every CRD, as YAML documents (each file of `crds/` holds one).
 pub fn all_crds_yaml() -> String {
-    [crd_yaml(), crate::record::crd_yaml()].join("---\n")
+    [
+        crd_yaml(),
+        crate::record::crd_yaml(),
+        crate::identity::api::crd_yaml(),
+    ]
+    .join("---\n")
 }
 
 #[cfg(test)]
@@ -690,6 +706,7 @@ mod tests {
             credential_age_days: None,
             secret: SecretSpec::default(),
             rotation: None,
+            identity_ref: None,
             deletion_policy: DeletionPolicy::Delete,
             adopt: None,
             rollout_restart: Vec::new(),
@@ -841,6 +858,25 @@ mod tests {
         assert!(
             committed == generated,
             "{path} is stale: run `cargo run -- crd > {path}` (or SSC_UPDATE_CRDS=1 cargo test --lib)"
+        );
+    }
+
+    /// `crds/` holds the IAMIdentity CRD too.
+    #[test]
+    fn committed_identity_crd_is_current() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/crds/",
+            "iamidentities.iam.ssc-operator.dev.yaml"
+        );
+        let generated = crate::identity::api::crd_yaml();
+        if std::env::var_os("SSC_UPDATE_CRDS").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{path} is stale: SSC_UPDATE_CRDS=1 cargo test --lib, then deploy/sync-crds.sh"
         );
     }
 

@@ -209,7 +209,7 @@ pub fn classify(
     }
 }
 
-fn classify_sdk<E>(
+pub(crate) fn classify_sdk<E>(
     error: SdkError<E, HttpResponse>,
     user: &str,
     service: Option<&str>,
@@ -218,6 +218,9 @@ fn classify_sdk<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    if let Some(session) = find_in_chain::<crate::identity::SessionError>(&error) {
+        return session.as_iam_error();
+    }
     if lacks_credentials(&error) {
         return IamError::AccessDenied {
             message: "the operator has no AWS credentials (none in its environment, profile, web identity token, container or instance metadata): give its ServiceAccount an IAM role (IRSA or EKS Pod Identity) or set AWS credentials".into(),
@@ -264,14 +267,21 @@ fn lacks_credentials(error: &(dyn std::error::Error + 'static)) -> bool {
 
 /// Whether an `E` is in the error's source chain.
 fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    find_in_chain::<E>(error).is_some()
+}
+
+/// The first `E` in the error's source chain.
+fn find_in_chain<'a, E: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
     let mut source = Some(error);
     while let Some(e) = source {
-        if e.downcast_ref::<E>().is_some() {
-            return true;
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
         }
         source = e.source();
     }
-    false
+    None
 }
 
 /// A user's credentials of a service, and whether a service snapshot (possibly as old as the
@@ -403,17 +413,37 @@ impl Drop for FetchGuard<'_> {
     }
 }
 
-/// The [`Iam`] implementation over aws-sdk-iam.
-pub struct AwsIam {
-    client: aws_sdk_iam::Client,
-    limiter: limiter::Limiter,
+/// What the [`Iam`] clients of one identity share, whatever namespace's session they sign with:
+/// the List cache and the service snapshots (one account's users, seen through one role).
+#[derive(Default)]
+pub(crate) struct IdentityCaches {
     list_cache: Mutex<HashMap<ListKey, (Instant, Vec<CredentialMetadata>)>>,
-    list_cache_ttl: Duration,
     snapshots: Mutex<snapshot::Snapshots>,
     /// One snapshot fetch at a time per service; the others wait for its result.
     snapshot_fetches: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Per service: until when IAM is not asked for its snapshot again (a fetch failed).
     snapshots_paused_until: Mutex<HashMap<String, (Instant, SnapshotPause)>>,
+}
+
+/// The client-side limit on one AWS account's IAM calls (IAM's limits are per account).
+#[derive(Clone)]
+pub struct AccountLimiter(Arc<limiter::Limiter>);
+
+impl AccountLimiter {
+    pub fn new(limits: &IamLimits) -> Self {
+        AccountLimiter(Arc::new(limiter::Limiter::new(
+            limits.rate_per_second,
+            limits.burst,
+        )))
+    }
+}
+
+/// The [`Iam`] implementation over aws-sdk-iam.
+pub struct AwsIam {
+    client: aws_sdk_iam::Client,
+    limiter: AccountLimiter,
+    caches: Arc<IdentityCaches>,
+    list_cache_ttl: Duration,
     observer: Arc<dyn IamObserver>,
 }
 
@@ -425,14 +455,38 @@ impl AwsIam {
     ) -> Self {
         AwsIam {
             client,
-            limiter: limiter::Limiter::new(limits.rate_per_second, limits.burst),
-            list_cache: Mutex::new(HashMap::new()),
+            limiter: AccountLimiter::new(&limits),
+            caches: Arc::default(),
             list_cache_ttl: limits.list_cache_ttl,
-            snapshots: Mutex::default(),
-            snapshot_fetches: Mutex::default(),
-            snapshots_paused_until: Mutex::default(),
             observer,
         }
+    }
+
+    /// Another client (another session) of the identity this one serves: the same caches,
+    /// limited with `limiter` (its account's).
+    pub(crate) fn sibling(
+        &self,
+        client: aws_sdk_iam::Client,
+        limiter: AccountLimiter,
+        caches: Arc<IdentityCaches>,
+    ) -> Self {
+        AwsIam {
+            client,
+            limiter,
+            caches,
+            list_cache_ttl: self.list_cache_ttl,
+            observer: self.observer.clone(),
+        }
+    }
+
+    /// The SDK client (its config carries the endpoint, timeouts and the write fence).
+    pub fn client(&self) -> &aws_sdk_iam::Client {
+        &self.client
+    }
+
+    /// The limiter this client's calls wait for.
+    pub fn limiter(&self) -> AccountLimiter {
+        self.limiter.clone()
     }
 
     /// Builds the SDK client from the standard AWS chain, with an optional endpoint override
@@ -442,6 +496,17 @@ impl AwsIam {
         region: Option<&str>,
         credentials: Option<aws_credential_types::Credentials>,
     ) -> aws_sdk_iam::Client {
+        Self::iam_client(&Self::sdk_config(endpoint_url, region, credentials).await)
+    }
+
+    /// The SDK settings every AWS client of the operator starts from: the standard AWS chain
+    /// (or `credentials`), an optional endpoint for every service (the emulator serves IAM and
+    /// STS on one), the region (IAM's us-east-1 when none is set) and deadlines.
+    pub async fn sdk_config(
+        endpoint_url: Option<&str>,
+        region: Option<&str>,
+        credentials: Option<aws_credential_types::Credentials>,
+    ) -> aws_config::SdkConfig {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(url) = endpoint_url {
             loader = loader.endpoint_url(url);
@@ -462,17 +527,24 @@ impl AwsIam {
                 .build(),
         );
         let config = loader.load().await;
-        let mut builder = aws_sdk_iam::config::Builder::from(&config);
-        if config.region().is_none() {
-            // IAM is global; its signing region is us-east-1.
-            builder = builder.region(aws_config::Region::new("us-east-1"));
+        if config.region().is_some() {
+            return config;
         }
-        aws_sdk_iam::Client::from_conf(builder.build())
+        // IAM is global; its signing region is us-east-1.
+        config
+            .into_builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .build()
+    }
+
+    /// An IAM client with `config`'s settings.
+    pub fn iam_client(config: &aws_config::SdkConfig) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(config).build())
     }
 
     /// Waits for the rate limiter: calls someone waits for before routine snapshot fetches.
     async fn admit(&self) -> Duration {
-        self.limiter.admit(Priority::Urgent).await
+        self.limiter.0.admit(Priority::Urgent).await
     }
 
     fn key(user: &str, service: &str) -> ListKey {
@@ -490,7 +562,7 @@ impl AwsIam {
     ) {
         self.snapshots().write_through(user, service, &change);
         let user = user.to_lowercase();
-        let mut cache = self.list_cache.lock().expect("list cache lock");
+        let mut cache = self.caches.list_cache.lock().expect("list cache lock");
         for ((u, s), (_, list)) in cache.iter_mut() {
             if *u == user && service.is_none_or(|service| service == s) {
                 change(list);
@@ -516,19 +588,24 @@ impl AwsIam {
     fn invalidate(&self, user: &str, unknown_outcome: bool) {
         self.snapshots().distrust(user, unknown_outcome);
         let user = user.to_lowercase();
-        self.list_cache
+        self.caches
+            .list_cache
             .lock()
             .expect("list cache lock")
             .retain(|(u, _), _| *u != user);
     }
 
     fn snapshots(&self) -> std::sync::MutexGuard<'_, snapshot::Snapshots> {
-        self.snapshots.lock().expect("snapshots lock")
+        self.caches.snapshots.lock().expect("snapshots lock")
     }
 
     /// Why snapshots of `service` are not fetched now, if a fetch failed lately.
     fn snapshot_pause(&self, service: &str) -> Option<SnapshotPause> {
-        let mut paused = self.snapshots_paused_until.lock().expect("paused lock");
+        let mut paused = self
+            .caches
+            .snapshots_paused_until
+            .lock()
+            .expect("paused lock");
         paused.retain(|_, (until, _)| Instant::now() < *until);
         paused.get(service).map(|(_, pause)| pause.clone())
     }
@@ -551,6 +628,7 @@ impl AwsIam {
         }
         let waiting_since = Instant::now();
         let fetch = self
+            .caches
             .snapshot_fetches
             .lock()
             .expect("fetch locks")
@@ -589,7 +667,8 @@ impl AwsIam {
                     ?retry_in,
                     "could not list the credentials of all users (AllUsers needs iam:ListServiceSpecificCredentials on user/*)"
                 );
-                self.snapshots_paused_until
+                self.caches
+                    .snapshots_paused_until
                     .lock()
                     .expect("paused lock")
                     .insert(
@@ -614,7 +693,7 @@ impl AwsIam {
         let mut all = Vec::new();
         let mut marker: Option<String> = None;
         for _ in 0..SNAPSHOT_MAX_PAGES {
-            let waited = self.limiter.admit(priority).await;
+            let waited = self.limiter.0.admit(priority).await;
             let result = self
                 .client
                 .list_service_specific_credentials()
@@ -756,7 +835,12 @@ impl Iam for AwsIam {
 
     async fn list(&self, user: &str, service: &str) -> Result<Vec<CredentialMetadata>, IamError> {
         let key = Self::key(user, service);
-        if let Some((at, cached)) = self.list_cache.lock().expect("list cache lock").get(&key)
+        if let Some((at, cached)) = self
+            .caches
+            .list_cache
+            .lock()
+            .expect("list cache lock")
+            .get(&key)
             && at.elapsed() < self.list_cache_ttl
         {
             return Ok(cached.clone());
@@ -784,7 +868,8 @@ impl Iam for AwsIam {
             }
         }
         self.snapshots().listed(service, user, &all);
-        self.list_cache
+        self.caches
+            .list_cache
             .lock()
             .expect("list cache lock")
             .insert(key, (Instant::now(), all.clone()));

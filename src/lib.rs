@@ -9,6 +9,7 @@ mod clock;
 pub mod demo;
 pub mod fence;
 pub mod iam;
+pub mod identity;
 pub mod leader;
 pub mod metrics;
 pub mod operator;

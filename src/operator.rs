@@ -13,6 +13,7 @@ use tracing::{info, warn};
 use crate::api::ServiceSpecificCredential;
 use crate::fence::{KubeRequestGuard, WriteFence, fence_iam};
 use crate::iam::{AwsIam, IamLimits};
+use crate::identity::{AwsDirectory, Directory};
 use crate::leader::{self, LeaseConfig};
 use crate::metrics::Metrics;
 use crate::reconcile;
@@ -140,6 +141,28 @@ pub struct RunArgs {
     #[arg(long, env = "SSC_REVOCATION", value_enum, default_value_t = reconcile::Revocation::Deactivate)]
     pub revocation: reconcile::Revocation,
 
+    /// Which namespaces may mint through the operator's own AWS identity when a resource names
+    /// no IAMIdentity and its namespace sets none: `all` (the default, so that an upgrade keeps
+    /// every resource working), `none` (each namespace needs an IAMIdentity: the choice for
+    /// multi-tenant clusters), or a namespace label selector (`ssc-operator.dev/ambient=true`).
+    #[arg(
+        long,
+        env = "SSC_AMBIENT_IDENTITY",
+        default_value = "all",
+        value_name = "all|none|SELECTOR"
+    )]
+    pub ambient_identity: crate::identity::AmbientPolicy,
+
+    /// `demo`: the embedded emulator also holds the second account, roles and users of
+    /// `examples/multi-account/`.
+    #[arg(skip)]
+    pub demo_identities: bool,
+
+    /// STS endpoint URL for assuming the IAMIdentities' roles. Default: --iam-endpoint-url when
+    /// set (the emulator serves both), else the AWS SDK's choice (it honours AWS_ENDPOINT_URL_STS).
+    #[arg(long, env = "SSC_STS_ENDPOINT_URL", value_name = "URL")]
+    pub sts_endpoint_url: Option<String>,
+
     /// How long a resource must be gone (deleted without the operator's cleanup, e.g. its
     /// finalizer removed) before the credentials the operator's record names for it are
     /// deleted from IAM (Retain: released, not deleted).
@@ -212,6 +235,8 @@ pub enum RunError {
     CrdNotServed(String),
     #[error("starting the embedded IAM emulator")]
     Emulator(#[source] iam_emulator::EmulatorError),
+    #[error("seeding the demo's accounts: {0}")]
+    DemoSeed(#[source] crate::iam::IamError),
     #[error("cannot listen on --http-addr {addr}")]
     Listen {
         addr: SocketAddr,
@@ -374,7 +399,7 @@ async fn start_iam(
     args: &RunArgs,
     fence: WriteFence,
     metrics: Arc<Metrics>,
-) -> Result<(Arc<AwsIam>, Option<iam_emulator::EmulatorHandle>), RunError> {
+) -> Result<(Arc<dyn Directory>, Option<iam_emulator::EmulatorHandle>), RunError> {
     let (endpoint, credentials, emulator) = if args.embedded_emulator {
         // A key made for this process alone, and no admin API: the emulator listens on loopback,
         // where every local user can reach it, and answers only this operator.
@@ -395,31 +420,65 @@ async fn start_iam(
             None,
             "embedded-emulator",
         );
+        // The demo's second account, with a root key of its own to seed it.
+        let tenant_root = args.demo_identities.then(|| iam_emulator::AccessKey {
+            access_key_id: format!("AKIA{:016X}", rand::random::<u64>()),
+            secret_access_key: format!("{:032x}", rand::random::<u128>()),
+            user: Some("root".into()),
+            account: Some(crate::demo::DEMO_TENANT_ACCOUNT.into()),
+        });
         let handle = Emulator::start(EmulatorConfig {
             users: args.emulator_users.clone(),
-            access_keys: vec![key],
+            access_keys: [Some(key), tenant_root.clone()]
+                .into_iter()
+                .flatten()
+                .collect(),
             admin_api: false,
+            extra_accounts: tenant_root
+                .iter()
+                .map(|_| crate::demo::DEMO_TENANT_ACCOUNT.to_string())
+                .collect(),
             ..EmulatorConfig::default()
         })
         .await
         .map_err(RunError::Emulator)?;
+        if let Some(root) = tenant_root {
+            let as_credentials = |id: &str, secret: &str| {
+                aws_credential_types::Credentials::new(id, secret, None, None, "demo")
+            };
+            let roots = [
+                ("123456789012".to_string(), credentials.clone()),
+                (
+                    crate::demo::DEMO_TENANT_ACCOUNT.to_string(),
+                    as_credentials(&root.access_key_id, &root.secret_access_key),
+                ),
+            ];
+            crate::demo::seed_identities(&handle.endpoint_url(), &roots)
+                .await
+                .map_err(RunError::DemoSeed)?;
+        }
         info!(endpoint = %handle.endpoint_url(), users = ?args.emulator_users, "embedded IAM emulator started (dev mode: no AWS account is used)");
         (Some(handle.endpoint_url()), Some(credentials), Some(handle))
     } else {
         (args.iam_endpoint_url.clone(), None, None)
     };
-    let sdk = AwsIam::sdk_client(endpoint.as_deref(), args.region.as_deref(), credentials).await;
-    let sdk = fence_iam(&sdk, fence);
-    let iam = Arc::new(AwsIam::new(
-        sdk,
-        IamLimits {
-            rate_per_second: args.iam_rate_limit,
-            burst: args.iam_burst,
-            ..IamLimits::default()
-        },
-        metrics,
-    ));
-    Ok((iam, emulator))
+    let sdk_config =
+        AwsIam::sdk_config(endpoint.as_deref(), args.region.as_deref(), credentials).await;
+    let sdk = fence_iam(&AwsIam::iam_client(&sdk_config), fence);
+    let limits = IamLimits {
+        rate_per_second: args.iam_rate_limit,
+        burst: args.iam_burst,
+        ..IamLimits::default()
+    };
+    let iam = Arc::new(AwsIam::new(sdk, limits.clone(), metrics.clone()));
+    let sts_endpoint = args.sts_endpoint_url.clone().or(endpoint);
+    let mut sts = aws_sdk_sts::config::Builder::from(&sdk_config);
+    if let Some(url) = sts_endpoint {
+        sts = sts.endpoint_url(url);
+    }
+    let sts = aws_sdk_sts::Client::from_conf(sts.build());
+    let directory = AwsDirectory::new(iam, sts, limits, metrics).await;
+    Ok((Arc::new(directory), emulator))
 }
 
 fn reconcile_config(args: &RunArgs, identity: &str) -> reconcile::Config {
@@ -446,6 +505,7 @@ fn reconcile_config(args: &RunArgs, identity: &str) -> reconcile::Config {
             ..reconcile::SweepConfig::default()
         },
         revocation: args.revocation,
+        ambient: args.ambient_identity.clone(),
     }
 }
 
@@ -462,7 +522,7 @@ pub struct Election {
 /// leadership ends the process with an error so that it restarts as a standby (as client-go does).
 pub async fn run_as_leader(
     client: kube::Client,
-    iam: Arc<dyn crate::iam::Iam>,
+    iam: Arc<dyn Directory>,
     config: reconcile::Config,
     metrics: Arc<Metrics>,
     election: Election,

@@ -70,6 +70,10 @@ pub struct CredentialRecordSpec {
     /// only they sweep it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    /// The AWS identity the credentials were minted through (unset: the operator's own): what
+    /// retires them, whatever identity the owner names later.
+    #[serde(default, skip_serializing_if = "is_ambient_unknown")]
+    pub identity: crate::identity::IdentityBinding,
     /// What the owner holds now.
     #[serde(default)]
     pub holding: Holding,
@@ -77,6 +81,10 @@ pub struct CredentialRecordSpec {
     /// network may still deliver them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unknown_creates: Vec<UnknownCreate>,
+}
+
+fn is_ambient_unknown(binding: &crate::identity::IdentityBinding) -> bool {
+    *binding == crate::identity::IdentityBinding::default()
 }
 
 /// The owning resource.

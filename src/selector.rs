@@ -25,6 +25,42 @@ pub(crate) fn keys(selector: &str) -> Vec<String> {
     keys
 }
 
+/// Parses a selector that [`check`] accepts into kube's [`Selector`], which matches labels.
+pub(crate) fn parse(selector: &str) -> Result<kube::core::Selector, String> {
+    use kube::core::Expression;
+    check(selector)?;
+    let mut expressions = Vec::new();
+    for requirement in split_requirements(selector)? {
+        let requirement = requirement.trim();
+        let set = |values: &str| -> std::collections::BTreeSet<String> {
+            values
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .split(',')
+                .map(|v| v.trim().to_string())
+                .collect()
+        };
+        let expression = if let Some(key) = requirement.strip_prefix('!') {
+            Expression::DoesNotExist(key.trim().into())
+        } else if let Some((key, value)) = requirement.split_once("!=") {
+            Expression::NotEqual(key.trim().into(), value.trim().into())
+        } else if let Some((key, value)) = requirement
+            .split_once("==")
+            .or_else(|| requirement.split_once('='))
+        {
+            Expression::Equal(key.trim().into(), value.trim().into())
+        } else if let Some((key, values)) = set_requirement(requirement, "notin") {
+            Expression::NotIn(key.into(), set(values))
+        } else if let Some((key, values)) = set_requirement(requirement, "in") {
+            Expression::In(key.into(), set(values))
+        } else {
+            Expression::Exists(requirement.into())
+        };
+        expressions.push(expression);
+    }
+    Ok(expressions.into_iter().collect())
+}
+
 /// The key of one requirement, read as [`check_requirement`] reads it.
 fn requirement_key(requirement: &str) -> &str {
     if let Some(key) = requirement.strip_prefix('!') {
@@ -169,7 +205,28 @@ fn is_label_token(token: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{check, keys};
+    use super::{check, keys, parse};
+
+    #[test]
+    fn parsed_selectors_match_labels_as_kube_apiserver_does() {
+        use kube::core::SelectorExt;
+        let labels: std::collections::BTreeMap<String, String> = [
+            ("team".to_string(), "a".to_string()),
+            ("tier".to_string(), "prod".to_string()),
+        ]
+        .into();
+        let matches = |s: &str| parse(s).unwrap().matches(&labels);
+        assert!(matches("team=a"));
+        assert!(matches("team==a,tier"));
+        assert!(matches("team in (a, b),!missing"));
+        assert!(matches("tier notin (dev)"));
+        assert!(!matches("team!=a"));
+        assert!(!matches("team=b"));
+        assert!(!matches("missing"));
+        assert!(!matches("team notin (a)"));
+        assert!(parse("").is_err());
+        assert!(parse("a in ()").is_err());
+    }
 
     #[test]
     fn keys_are_read_from_every_kind_of_requirement() {

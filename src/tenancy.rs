@@ -6,6 +6,7 @@
 //! case-insensitive, so matching is too: `Alice` is the same IAM user as `alice`.
 
 use crate::api::ALLOWED_USERS_ANNOTATION;
+use crate::identity::IDENTITY_ANNOTATION;
 
 /// `--policy`: whether the tenancy check runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -65,11 +66,26 @@ pub enum NotPermitted {
         namespace: String,
         allowed: String,
     },
+    #[error(
+        "namespace {namespace} may not use the operator's own AWS identity (--ambient-identity): name an IAMIdentity in spec.identityRef, or have the platform team set the namespace's {IDENTITY_ANNOTATION} annotation"
+    )]
+    NoIdentity { namespace: String },
+    #[error("IAMIdentity {identity} does not exist")]
+    IdentityNotFound { identity: String },
+    #[error("IAMIdentity {identity} does not allow namespace {namespace} (spec.allowedNamespaces)")]
+    IdentityNotAllowed { identity: String, namespace: String },
+    #[error(
+        "IAM user {user} is not among the users IAMIdentity {identity} allows (spec.allowedUsers)"
+    )]
+    UserNotAllowedByIdentity { user: String, identity: String },
+    #[error("IAMIdentity {identity} cannot be used: {why}")]
+    IdentityUnusable { identity: String, why: String },
 }
 
-/// Shell-style glob match (`*`, `?`, `[...]`). An invalid glob matches nothing.
-fn glob_matches(glob: &str, name: &str) -> bool {
-    glob::Pattern::new(glob).is_ok_and(|p| p.matches(name))
+/// Shell-style glob match (`*`, `?`, `[...]`), case-insensitive as IAM user names are. An
+/// invalid glob matches nothing.
+pub(crate) fn glob_matches(glob: &str, name: &str) -> bool {
+    glob::Pattern::new(&glob.trim().to_lowercase()).is_ok_and(|p| p.matches(&name.to_lowercase()))
 }
 
 #[cfg(test)]

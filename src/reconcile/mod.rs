@@ -30,7 +30,8 @@ use kube::{Client, ResourceExt};
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::api::{FINALIZER, ServiceSpecificCredential};
-use crate::iam::{Iam, IamError};
+use crate::iam::IamError;
+use crate::identity::Directory;
 use crate::reconcile::conditions::Reason;
 use crate::secret::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RenderError};
 use crate::tenancy::PolicyMode;
@@ -100,6 +101,8 @@ pub struct Config {
     pub sweep: SweepConfig,
     /// What a namespace losing the right to a user does to the credentials its resources hold.
     pub revocation: Revocation,
+    /// Which namespaces may use the operator's own AWS identity (`--ambient-identity`).
+    pub ambient: crate::identity::AmbientPolicy,
 }
 
 /// When the sweep runs and what it waits for.
@@ -161,6 +164,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(20),
             sweep: SweepConfig::default(),
             revocation: Revocation::default(),
+            ambient: crate::identity::AmbientPolicy::default(),
         }
     }
 }
@@ -202,7 +206,8 @@ pub struct Context {
     pub client: Client,
     /// Where passes read the time.
     pub clock: crate::clock::Clock,
-    pub iam: Arc<dyn Iam>,
+    /// The IAM client of each AWS identity.
+    pub directory: Arc<dyn Directory>,
     pub events: events::Publisher,
     pub config: Config,
     /// The controllers' caches of all watched resources (one per watched namespace, or one for
@@ -234,7 +239,7 @@ impl Context {
     /// the process's clock.
     pub fn new(
         client: Client,
-        iam: Arc<dyn Iam>,
+        directory: Arc<dyn Directory>,
         config: Config,
         stores: Vec<Store<ServiceSpecificCredential>>,
         observer: Option<Arc<dyn ReconcileObserver>>,
@@ -248,7 +253,7 @@ impl Context {
             namespace_writes: governor::RateLimiter::keyed(config.namespace_writes),
             client,
             clock: crate::clock::Clock::system(),
-            iam,
+            directory,
             stores,
             config,
             tracked: tracked::Tracked::default(),
@@ -396,6 +401,12 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
         return Ok((Action::requeue(STALE_COPY_RETRY), current_reason(resource)));
     }
     let mut snapshot = observe::observe_kubernetes(ctx, resource).await?;
+    if snapshot.moving {
+        // The credentials were minted through another identity than the one named now: they are
+        // retired through theirs before anything is minted through the new one.
+        let _held = ctx.iam_pass(resource).await;
+        return act::retire_for_move(ctx, &snapshot).await;
+    }
     // List → decide → Create/adopt → status, one pass at a time per (user, service): no two
     // resources of this process decide on the same listing.
     let observed = snapshot.observed();
@@ -546,7 +557,7 @@ fn error_policy(
 /// finish for up to `config.shutdown_grace`.
 pub async fn run(
     client: Client,
-    iam: Arc<dyn Iam>,
+    directory: Arc<dyn Directory>,
     config: Config,
     observer: Option<Arc<dyn ReconcileObserver>>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
@@ -597,7 +608,12 @@ pub async fn run(
         })
         .collect();
     let stores = controllers.iter().map(Controller::store).collect();
-    let ctx = Arc::new(Context::new(client, iam, config, stores, observer));
+    let identities = tokio::spawn(crate::identity::status::run(
+        client.clone(),
+        directory.clone(),
+        shutdown.clone(),
+    ));
+    let ctx = Arc::new(Context::new(client, directory, config, stores, observer));
     ctx.observer.watch(ctx.stores.clone());
     let sweeper = tokio::spawn(sweep::run(ctx.clone()));
     // Another replica may have written records while this one did not lead.
@@ -640,6 +656,7 @@ pub async fn run(
         } => warn!(?grace, "reconciles under way did not finish within the shutdown grace; stopped them"),
     }
     sweeper.abort();
+    identities.abort();
     if let Some(forgetter) = forgetter {
         forgetter.abort();
     }

@@ -1029,6 +1029,7 @@ pub(crate) mod tests {
             credential_age_days: None,
             secret: SecretSpec::default(),
             rotation: None,
+            identity_ref: None,
             deletion_policy: DeletionPolicy::Delete,
             adopt: None,
             rollout_restart: Vec::new(),

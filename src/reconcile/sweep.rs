@@ -212,8 +212,15 @@ async fn sweep_if_orphaned(
             "released a credential whose resource is gone (deletionPolicy Retain): kept in IAM");
         ctx.observer.swept("released");
     }
+    // Through the identity that minted them, acting for the namespace that asked.
+    let iam = if delete.is_empty() {
+        None
+    } else {
+        Some(super::observe::iam_of_binding(ctx, &spec.identity, &owner.namespace).await?)
+    };
     for id in &delete {
-        match ctx.iam.delete(&spec.user_name, id).await {
+        let Some(iam) = &iam else { break };
+        match iam.delete(&spec.user_name, id).await {
             Ok(()) | Err(IamError::CredentialNotFound { .. } | IamError::UserNotFound { .. }) => {
                 info!(credential_id = %id, user = %spec.user_name, namespace = %owner.namespace,
                     resource = %owner.name, "swept a credential whose resource went without cleanup");
@@ -260,17 +267,17 @@ async fn settle_unknown_creates(
     mine: &[&CredentialRecord],
 ) {
     let now = ctx.clock.now();
-    let mut groups: BTreeMap<(String, String), Vec<&CredentialRecord>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String, String), Vec<&CredentialRecord>> = BTreeMap::new();
     for record in mine {
         if !record::unknown_creates_open(&record.spec.unknown_creates, now).is_empty() {
             groups.entry(user_service(record)).or_default().push(record);
         }
     }
     let mut seen_unexplained = Vec::new();
-    for ((user, service), records) in groups {
+    for ((user, service, identity), records) in groups {
         let same: Vec<&CredentialRecord> = all
             .iter()
-            .filter(|r| user_service(r) == (user.clone(), service.clone()))
+            .filter(|r| user_service(r) == (user.clone(), service.clone(), identity.clone()))
             .collect();
         // A Create under way now may make exactly such a credential: look again next round.
         if same
@@ -284,7 +291,22 @@ async fn settle_unknown_creates(
             .iter()
             .flat_map(|r| record::unknown_creates_open(&r.spec.unknown_creates, now))
             .collect();
-        let listed = match ctx.iam.list(&records[0].spec.user_name, &service).await {
+        let namespace = records[0]
+            .spec
+            .owner
+            .as_ref()
+            .map(|o| o.namespace.clone())
+            .unwrap_or_default();
+        let iam = match super::observe::iam_of_binding(ctx, &records[0].spec.identity, &namespace)
+            .await
+        {
+            Ok(iam) => iam,
+            Err(error) => {
+                warn!(%error, "could not read the identity unanswered Creates were sent through");
+                continue;
+            }
+        };
+        let listed = match iam.list(&records[0].spec.user_name, &service).await {
             Ok(listed) => listed,
             Err(error) => {
                 warn!(%error, user = %records[0].spec.user_name, %service,
@@ -311,7 +333,9 @@ async fn settle_unknown_creates(
         match settle(&found, unknown.len()) {
             Settlement::Nothing => {}
             Settlement::Remove(ids) if may_manage(ctx, &records, &user).await.unwrap_or(false) => {
-                if let Err(error) = remove_late(ctx, &records, &service, &found, &unknown).await {
+                if let Err(error) =
+                    remove_late(ctx, iam.as_ref(), &records, &service, &found, &unknown).await
+                {
                     warn!(%error, credential_ids = %ids.join(", "),
                         "could not remove what unanswered Creates made; trying again at the next round");
                 }
@@ -343,6 +367,7 @@ async fn settle_unknown_creates(
 /// records the Creates that made them.
 async fn remove_late(
     ctx: &Context,
+    iam: &dyn crate::iam::Iam,
     records: &[&CredentialRecord],
     service: &str,
     found: &[&CredentialMetadata],
@@ -351,7 +376,7 @@ async fn remove_late(
     let user = &records[0].spec.user_name;
     for credential in found {
         let id = &credential.id;
-        match ctx.iam.delete(user, id).await {
+        match iam.delete(user, id).await {
             Ok(()) | Err(IamError::CredentialNotFound { .. }) => {
                 info!(credential_id = %id, %user, %service,
                     "removed a credential made by a Create whose answer never came (nobody holds its password)");
@@ -395,10 +420,17 @@ pub(crate) fn matched_creates(
     matched
 }
 
-fn user_service(record: &CredentialRecord) -> (String, String) {
+/// The user, service and identity (so account) of a record's credentials.
+fn user_service(record: &CredentialRecord) -> (String, String, String) {
+    let identity = &record.spec.identity;
     (
         record.spec.user_name.to_lowercase(),
         record.spec.service_name.clone(),
+        format!(
+            "{}|{}",
+            identity.name.as_deref().unwrap_or_default(),
+            identity.role_arn.as_deref().unwrap_or_default()
+        ),
     )
 }
 

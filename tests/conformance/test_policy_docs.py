@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import (ACCOUNT, REPO, ROOT_KEY, ROOT_SECRET, aws_client, expect_access_denied, expect_error, policy_doc, start_enforcing)
+from conftest import (ACCOUNT, ACCOUNT_B, REPO, ROOT_KEY, ROOT_SECRET, aws_client, expect_access_denied, expect_error, policy_doc, start_enforcing)
 from test_enforce import World, attempt
 
 CC = "codecommit.amazonaws.com"
@@ -94,17 +94,22 @@ def statements(doc: dict) -> list[dict]:
 
 def test_the_docs_have_the_policies_this_module_relies_on():
     ids = [b.id for b in policy_blocks()]
-    assert len(ids) >= 5, ids  # README: 2, install.md: 1 identity + 2 trust policies
+    assert len(ids) >= 9, ids  # README: 2 + 4 (least privilege), install.md: 1 identity + 2 trust policies
     assert any(b.file == "README.md" for b in policy_blocks())
     assert any(b.file == "docs/install.md" for b in policy_blocks())
 
 
+# The docs' placeholder accounts: 123456789012 (the operator's) and, in README's "Least privilege: an AWS identity per
+# tenant", 210987654321 (a tenant's; those policies run in two accounts in test_identity_policies.py).
+PLACEHOLDER_ACCOUNTS = (ACCOUNT, ACCOUNT_B)
+
+
 @pytest.mark.parametrize("block", policy_blocks(), ids=lambda b: b.id)
-def test_every_documented_policy_is_valid_json_for_account_123456789012(block):
+def test_every_documented_policy_is_valid_json_for_the_placeholder_accounts(block):
     doc = block.policy()
     assert doc.get("Version") == "2012-10-17", block.id
     for arn in re.findall(r"arn:aws:iam::(\d{12}):", block.text):
-        assert arn == ACCOUNT, f"{block.id}: account {arn}"
+        assert arn in PLACEHOLDER_ACCOUNTS, f"{block.id}: account {arn}"
 
 
 # -- the emulator ------------------------------------------------------------------------------------------------
@@ -127,6 +132,7 @@ def test_every_documented_policy_loads(world, block):
     # identity policies load as user policies; trust policies (pods.eks.amazonaws.com, OIDC) with CreateRole
     doc = block.policy()
     if is_trust(doc):
+        ensure_principals(world, doc)
         name = world.user_name("doc-role")
         world.root.create_role(RoleName=name, AssumeRolePolicyDocument=block.text)
         # botocore decodes the URL-encoded document (iam-api.md §16.2)
@@ -136,6 +142,28 @@ def test_every_documented_policy_loads(world, block):
         got = world.root.get_user_policy(UserName=a.name, PolicyName="p")["PolicyDocument"]
         assert got == json.loads(policy_doc(*statements(doc)))
         attempt(world, a.iam, "list")  # evaluates: allowed or AccessDenied, nothing else
+
+
+def ensure_principals(world, doc: dict) -> None:
+    """Makes the roles and users of this account that a trust policy names (IAM refuses a trust policy naming a
+    principal that does not exist: `Invalid principal in policy`), e.g. README's operator role `ssc-operator`."""
+    for st in statements(doc):
+        arns = (st.get("Principal") or {}).get("AWS", []) if isinstance(st.get("Principal"), dict) else []
+        for arn in [arns] if isinstance(arns, str) else arns:
+            m = re.fullmatch(rf"arn:aws:iam::{ACCOUNT}:(role|user)(/(?:.*/)?)([^/]+)", arn)
+            if m is None:
+                continue
+            kind, path, name = m.groups()
+            try:
+                if kind == "role":
+                    world.root.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=policy_doc(
+                        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                         "Action": "sts:AssumeRole"}))
+                else:
+                    world.root.create_user(UserName=name, Path=path)
+            except ClientError as ex:
+                if ex.response["Error"]["Code"] != "EntityAlreadyExists":
+                    raise
 
 
 def _table(w, client, expected: dict) -> None:

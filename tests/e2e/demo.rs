@@ -242,7 +242,7 @@ fn a_newcomer_applies_every_example_to_the_demo_and_all_turn_ready() {
     assert!(ok, "kubectl apply -R -f examples/ failed:\n{said}");
 
     let expected = example_documents("ServiceSpecificCredential");
-    assert_eq!(expected, 7, "the examples' credentials");
+    assert_eq!(expected, 9, "the examples' credentials");
     let ready = |r: &serde_json::Value| {
         r["status"]["conditions"].as_array().is_some_and(|c| {
             c.iter()
@@ -307,6 +307,37 @@ fn a_newcomer_applies_every_example_to_the_demo_and_all_turn_ready() {
                 );
             }
         }
+    }
+    // The multi-account example mints through its two identities, each in its own account, and
+    // both identities report the session the operator assumed.
+    for (namespace, identity, account) in [
+        ("payments", "payments", "123456789012"),
+        ("analytics", "analytics", "210987654321"),
+    ] {
+        let r = resources
+            .iter()
+            .find(|r| r["metadata"]["namespace"] == namespace)
+            .unwrap_or_else(|| panic!("no credential in {namespace}"));
+        assert_eq!(r["status"]["identity"]["name"], identity, "{r}");
+        assert_eq!(r["status"]["identity"]["accountId"], account, "{r}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let identities = kubectl_json(&kubeconfig, &["get", "iamidentities"])
+            .and_then(|l| l["items"].as_array().cloned())
+            .unwrap_or_default();
+        let assumed = identities
+            .iter()
+            .filter(|i| i["status"]["conditions"][0]["reason"] == "Assumed")
+            .count();
+        if assumed == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "identities never Ready: {identities:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
     }
     // Stored as written, never run: every Deployment, and the tenant example's Role and RoleBinding.
     let deployments = kubectl_json(&kubeconfig, &["get", "deployments", "-A"]).unwrap();

@@ -31,11 +31,12 @@ struct Replica {
 async fn start_replica(h: &Harness, identity: &str, lease_duration: Duration) -> Replica {
     let metrics = Arc::new(Metrics::new());
     let fence = WriteFence::closed();
-    let iam = Arc::new(AwsIam::new(
-        fence_iam(&crate::harness::sdk(&h.emulator).await, fence.clone()),
-        IamLimits::default(),
-        metrics.clone(),
-    ));
+    let iam: Arc<dyn ssc_operator::identity::Directory> =
+        Arc::new(ssc_operator::identity::Fixed(Arc::new(AwsIam::new(
+            fence_iam(&crate::harness::sdk(&h.emulator).await, fence.clone()),
+            IamLimits::default(),
+            metrics.clone(),
+        ))));
     let config = reconcile::Config {
         instance: Some(identity.to_string()),
         ..reconcile::Config::default()

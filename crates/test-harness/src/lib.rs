@@ -99,6 +99,10 @@ pub struct Options {
     pub sweep: reconcile::SweepConfig,
     /// What losing the right to a user does to the credentials held (`--revocation`).
     pub revocation: reconcile::Revocation,
+    /// `--ambient-identity`.
+    pub ambient: ssc_operator::identity::AmbientPolicy,
+    /// The operator's own AWS key (id, secret): the emulator's test key when unset.
+    pub operator_key: Option<(String, String)>,
 }
 
 impl Default for Options {
@@ -123,6 +127,8 @@ impl Default for Options {
             rollout_restart: false,
             sweep: reconcile::SweepConfig::default(),
             revocation: reconcile::Revocation::default(),
+            ambient: Default::default(),
+            operator_key: None,
         }
     }
 }
@@ -221,14 +227,21 @@ impl Harness {
 
     /// Starts the controller (a fresh process-equivalent: no state survives from a previous one).
     pub async fn start_operator(&mut self) {
-        let iam = Arc::new(AwsIam::new(
-            sdk(&self.emulator).await,
-            IamLimits {
-                list_cache_ttl: Duration::ZERO,
-                ..IamLimits::default()
-            },
+        let limits = IamLimits {
+            list_cache_ttl: Duration::ZERO,
+            ..IamLimits::default()
+        };
+        let config = sdk_config(&self.emulator, self.options.operator_key.clone()).await;
+        let ambient = Arc::new(AwsIam::new(
+            AwsIam::iam_client(&config),
+            limits.clone(),
             self.iam_calls.clone(),
         ));
+        let sts = aws_sdk_sts::Client::new(&config);
+        let iam: Arc<dyn ssc_operator::identity::Directory> = Arc::new(
+            ssc_operator::identity::AwsDirectory::new(ambient, sts, limits, self.iam_calls.clone())
+                .await,
+        );
         let config = reconcile::Config {
             policy: self.options.policy,
             resync: self.options.resync,
@@ -247,6 +260,7 @@ impl Harness {
             rollout_restart: self.options.rollout_restart,
             sweep: self.options.sweep.clone(),
             revocation: self.options.revocation,
+            ambient: self.options.ambient.clone(),
         };
         let (tx, rx) = oneshot::channel::<()>();
         let client = self.operator_client();
@@ -735,9 +749,17 @@ pub fn write_kubeconfig_in(path: &std::path::Path, url: &str, token: &str, names
 
 /// An aws-sdk-iam client for the emulator, with test credentials.
 pub async fn sdk(emulator: &EmulatorHandle) -> aws_sdk_iam::Client {
-    let credentials =
-        aws_credential_types::Credentials::new("AKIDTEST", "test-secret", None, None, "e2e");
-    AwsIam::sdk_client(
+    AwsIam::iam_client(&sdk_config(emulator, None).await)
+}
+
+/// The SDK settings of a client of the emulator: `key` (id, secret), else test credentials.
+pub async fn sdk_config(
+    emulator: &EmulatorHandle,
+    key: Option<(String, String)>,
+) -> aws_config::SdkConfig {
+    let (id, secret) = key.unwrap_or_else(|| ("AKIDTEST".into(), "test-secret".into()));
+    let credentials = aws_credential_types::Credentials::new(id, secret, None, None, "e2e");
+    AwsIam::sdk_config(
         Some(&emulator.endpoint_url()),
         Some("eu-west-1"),
         Some(credentials),

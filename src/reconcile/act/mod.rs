@@ -3,6 +3,7 @@
 //! [`crate::reconcile::plan`] and [`crate::reconcile::script`]. What only the calls can tell
 //! (the credential an IAM call issued, an error, the time of a write) is filled in here.
 
+mod moving;
 mod record;
 mod secrets;
 #[cfg(test)]
@@ -26,6 +27,7 @@ use crate::reconcile::script::{
 use crate::reconcile::{Context, Error, FIELD_MANAGER, plan, schedule};
 use crate::secret;
 
+pub(crate) use moving::retire_for_move;
 pub(crate) use record::forget as forget_record;
 
 /// What a pass ended with: the reason now reported.
@@ -212,7 +214,7 @@ impl<'a> Run<'a> {
     }
 
     async fn iam(&mut self, step: &IamStep) -> Result<Flow, Error> {
-        let iam = &self.ctx.iam;
+        let iam = &self.snapshot.iam;
         let result = match &step.call {
             IamCall::Create {
                 user,
@@ -309,7 +311,7 @@ impl<'a> Run<'a> {
     async fn report_limit(&mut self) -> Result<(), Error> {
         let spec = &self.snapshot.resource.spec;
         let list = self
-            .ctx
+            .snapshot
             .iam
             .list(&spec.user_name, spec.service_name.as_str())
             .await
@@ -398,6 +400,7 @@ impl<'a> Run<'a> {
         new.conditions.retain(|c| c.type_ != "Ready");
         new.conditions.insert(0, condition);
         new.observed_generation = generation;
+        new.identity = self.snapshot.acting.clone();
         new.next_rotation_time = schedule::next_rotation_at(&resource.spec, &new)
             .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time);
         // The record first: it never knows less than status says.

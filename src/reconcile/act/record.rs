@@ -93,6 +93,9 @@ impl Keeper {
         spec.user_name = resource.spec.user_name.clone();
         spec.service_name = resource.spec.service_name.as_str().to_string();
         spec.deletion_policy = resource.spec.deletion_policy;
+        if let Some(acting) = &snapshot.acting {
+            spec.identity = acting.clone();
+        }
         spec.shard = ctx.config.shard_selector.clone();
         match &self.current {
             Some(current) if current.spec == spec => None,
