@@ -125,6 +125,7 @@ pub fn render_status(
     );
     report.line("User:", resource.spec.user_name.clone());
     report.line("Service:", resource.spec.service_name.to_string());
+    report.line("Identity:", identity_line(resource, &status));
     report.ready(resource, &status);
     report.credential(&status);
     report.line("Secret:", secret_line(&resource.secret_name(), secret));
@@ -243,6 +244,24 @@ impl Report {
 }
 
 /// What the Secret holds, never its contents.
+/// The AWS identity the credential is minted through, as status reports it (what the spec asks
+/// for when nothing is reported yet).
+fn identity_line(
+    resource: &ServiceSpecificCredential,
+    status: &ServiceSpecificCredentialStatus,
+) -> String {
+    match &status.identity {
+        Some(identity) => {
+            let account = identity.account_id.as_deref().unwrap_or("unknown");
+            format!("{}, account {account}", identity.describe())
+        }
+        None => match &resource.spec.identity_ref {
+            Some(r) => format!("IAMIdentity {} (not used yet)", r.name),
+            None => "not reported yet".into(),
+        },
+    }
+}
+
 fn secret_line(secret_name: &str, secret: &SecretState) -> String {
     match secret {
         SecretState::Matches { issued_at } => format!(
@@ -467,7 +486,14 @@ mod tests {
 
     #[test]
     fn the_report_names_everything_a_user_asks_and_no_secret() {
-        let r = resource();
+        let mut r = resource();
+        if let Some(status) = r.status.as_mut() {
+            status.identity = Some(crate::identity::IdentityBinding {
+                name: Some("team-b".into()),
+                role_arn: Some("arn:aws:iam::210987654321:role/r".into()),
+                account_id: Some("210987654321".into()),
+            });
+        }
         let good = secret_of(&r, "ACCA1111111111111111", "pw-never-printed");
         let now: jiff::Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
         let event: Event = serde_json::from_value(serde_json::json!({
@@ -489,6 +515,7 @@ mod tests {
             "issued 2026-12-01T11:57:00.000Z",
             "CredentialCreated",
             "3m ago",
+            "Identity:       IAMIdentity team-b (arn:aws:iam::210987654321:role/r), account 210987654321",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }

@@ -17,6 +17,6 @@ pub mod reconcile;
 pub mod record;
 pub mod secret;
 mod selector;
-mod telemetry;
+pub mod telemetry;
 pub mod template;
 pub mod tenancy;

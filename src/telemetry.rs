@@ -23,12 +23,28 @@ pub enum LogFormat {
     Text,
 }
 
+/// Targets held at `info` whatever the level asked for: at `debug` the SDK's endpoint resolver
+/// prints the signing identity, access key id included (a session's too).
+pub const QUIETED_TARGETS: &[&str] = &["aws_smithy_runtime::client::orchestrator::endpoints=info"];
+
+/// `filter` with [`QUIETED_TARGETS`] held at `info`.
+pub fn quieted(mut filter: EnvFilter) -> EnvFilter {
+    for directive in QUIETED_TARGETS {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
 /// Installs the global subscriber. `RUST_LOG` wins over `level` when set. Calling it twice is
 /// harmless (the second call does nothing).
 pub(crate) fn init(format: LogFormat, level: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = quieted(
+        EnvFilter::try_from_default_env()
+            .or_else(|_| EnvFilter::try_new(level))
+            .unwrap_or_else(|_| EnvFilter::new("info")),
+    );
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
         LogFormat::Json => registry

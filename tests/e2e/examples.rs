@@ -23,22 +23,27 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use ssc_operator::api::{ROTATE_ANNOTATION, ServiceSpecificCredential};
+use ssc_operator::identity::IAMIdentity;
 
 use crate::harness::{Harness, Options, data, login_and_secret, status};
 use kube_standin::TokenUser;
 
 /// Every folder of `examples/`, each with its test below.
-const EXAMPLES: [&str; 6] = [
+const EXAMPLES: [&str; 7] = [
     "argocd-repository",
     "bedrock-api-key",
     "codecommit-git",
     "keyspaces-cassandra",
+    "multi-account",
     "recreate-with-reloader",
     "tenant-namespace",
 ];
 
 /// The IAM users the examples name; the emulator has them all.
-const USERS: [&str; 8] = [
+const USERS: [&str; 10] = [
+    // multi-account: one user in each of the demo's two accounts.
+    "payments-git",
+    "analytics-bedrock",
     "codecommit-reader",
     "argocd-repo-reader",
     "orders-keyspaces",
@@ -261,6 +266,10 @@ fn every_example_has_a_readme_manifests_and_a_check() {
                 namespaces.insert(m.name().to_string());
                 continue;
             }
+            if m.is(SSC_API_VERSION, "IAMIdentity") {
+                // Cluster-scoped.
+                continue;
+            }
             let ns = m.namespace().unwrap_or_else(|| {
                 panic!(
                     "{} names no namespace: `kubectl apply -f` would put it in the current one",
@@ -314,6 +323,11 @@ fn validate(m: &Manifest) {
             );
             resource.metadata.uid = Some("00000000-0000-0000-0000-000000000000".into());
             ssc_operator::secret::render_placeholder(&resource)
+                .unwrap_or_else(|e| panic!("{}: {e}", m.what()));
+        }
+        (SSC_API_VERSION, "IAMIdentity") => {
+            let identity: IAMIdentity = m.typed();
+            ssc_operator::identity::resolve::chain(m.name(), identity.spec, &|_| None)
                 .unwrap_or_else(|e| panic!("{}: {e}", m.what()));
         }
         (api_version, kind) => panic!(
@@ -1131,6 +1145,71 @@ fn restarted_at(deployment: &Deployment) -> Option<String> {
         .as_ref()?
         .get(RESTARTED_AT)
         .cloned()
+}
+
+/// Each namespace mints through its own identity, in its own account; the identities allow
+/// exactly their namespace. (`demo::a_newcomer_applies_every_example_to_the_demo_and_all_turn_ready`
+/// runs it against the demo's two accounts.)
+#[test]
+fn multi_account() {
+    use ssc_operator::identity::resolve::{AmbientPolicy, NamespaceFacts, Resolved, resolve};
+    let docs = manifests("multi-account");
+    let identities: BTreeMap<String, IAMIdentity> = docs
+        .iter()
+        .filter(|m| m.is(SSC_API_VERSION, "IAMIdentity"))
+        .map(|m| (m.name().to_string(), m.typed()))
+        .collect();
+    let namespaces: BTreeMap<String, Namespace> = docs
+        .iter()
+        .filter(|m| m.is_namespace())
+        .map(|m| (m.name().to_string(), m.typed()))
+        .collect();
+    let lookup = |name: &str| identities.get(name).map(|i| i.spec.clone());
+    let mut accounts = BTreeSet::new();
+    for m in docs.iter().filter(|m| m.is_credential()) {
+        let resource: ServiceSpecificCredential =
+            serde_json::from_value(m.doc.clone()).expect("a credential");
+        let ns = &namespaces[m.namespace().unwrap()];
+        let facts = NamespaceFacts {
+            name: m.namespace().unwrap(),
+            labels: ns.metadata.labels.as_ref(),
+            annotations: ns.metadata.annotations.as_ref(),
+        };
+        let requested = resource.spec.identity_ref.as_ref().map(|r| r.name.as_str());
+        let resolved = resolve(
+            requested,
+            &facts,
+            &resource.spec.user_name,
+            &AmbientPolicy::None,
+            &lookup,
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", m.what()));
+        let Resolved::Role(chain) = resolved else {
+            panic!("{}: the operator's own identity", m.what())
+        };
+        accounts.insert(chain.account().to_string());
+        // No other namespace of the example may use that identity.
+        for (other, other_ns) in namespaces.iter().filter(|(n, _)| *n != facts.name) {
+            let facts = NamespaceFacts {
+                name: other,
+                labels: other_ns.metadata.labels.as_ref(),
+                annotations: None,
+            };
+            assert!(
+                resolve(
+                    Some(chain.name()),
+                    &facts,
+                    &resource.spec.user_name,
+                    &AmbientPolicy::None,
+                    &lookup
+                )
+                .is_err(),
+                "IAMIdentity {} also serves {other}",
+                chain.name()
+            );
+        }
+    }
+    assert_eq!(accounts.len(), 2, "two accounts: {accounts:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

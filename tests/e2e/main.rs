@@ -8,6 +8,7 @@ mod examples;
 use ssc_test_harness as harness;
 mod hostile;
 mod iam_client;
+mod identities;
 mod operations;
 mod record;
 mod scale;
@@ -1204,8 +1205,9 @@ async fn watch_namespaces_scope_the_operator() {
             // GET of the Namespace object itself is authorized inside that namespace.
             let own_namespace = r.resource == "namespaces"
                 && r.name.as_deref().is_some_and(|n| n == NS || n == "team-b");
-            // The operator's own records are cluster-scoped, whatever it watches.
-            let records = r.resource == "credentialrecords";
+            // The operator's own records and the identities are cluster-scoped, whatever it
+            // watches.
+            let records = r.resource == "credentialrecords" || r.resource == "iamidentities";
             !(scoped || own_namespace || records)
         })
         .map(|r| format!("{} {}", r.method, r.path))

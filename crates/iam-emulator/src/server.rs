@@ -46,6 +46,9 @@ pub struct JournalEntry {
     pub action: String,
     /// The SigV4 access key id the request was signed with ("" when unsigned).
     pub access_key_id: String,
+    /// Who signed it: the principal's ARN (a user, an account's root, an assumed-role session),
+    /// "" when the request was refused before it was known.
+    pub caller: String,
     pub received: std::time::Instant,
     pub answered: std::time::Instant,
     pub status: u16,
@@ -121,6 +124,7 @@ async fn not_found(req: Request) -> Response {
 struct LogFields {
     action: String,
     user: String,
+    caller: String,
     xmlns: &'static str,
 }
 
@@ -134,6 +138,7 @@ async fn iam(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let mut log = LogFields {
         action: String::new(),
         user: String::new(),
+        caller: String::new(),
         xmlns: XMLNS,
     };
     let resp = match handle_iam(&shared, req, &rid, &mut log).await {
@@ -151,6 +156,7 @@ async fn iam(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         journal.lock().expect("journal lock").push(JournalEntry {
             action: log.action,
             access_key_id,
+            caller: log.caller,
             received,
             answered: std::time::Instant::now(),
             status: resp.status().as_u16(),
@@ -232,6 +238,7 @@ async fn handle_iam(
         ))
         .into());
     }
+    log.caller = caller.caller.principal.arn("/");
     log.user = params
         .get("UserName")
         .map(str::to_string)

@@ -57,9 +57,12 @@ fn init_logs() {
     INIT.get_or_init(|| {
         let subscriber = tracing_subscriber::fmt()
             // The emulator is its own crate (target `iam_emulator`): its lines are checked for leaks too.
-            .with_env_filter(
-                "ssc_operator=trace,iam_emulator=trace,kube=debug,aws_smithy_runtime=debug",
-            )
+            // Held as the operator holds them (`telemetry::QUIETED_TARGETS`).
+            .with_env_filter(ssc_operator::telemetry::quieted(
+                tracing_subscriber::EnvFilter::new(
+                    "ssc_operator=trace,iam_emulator=trace,kube=debug,aws_smithy_runtime=debug",
+                ),
+            ))
             .json()
             .with_writer(|| BufferWriter)
             .finish();
@@ -101,6 +104,13 @@ pub struct Options {
     pub revocation: reconcile::Revocation,
     /// `--ambient-identity`.
     pub ambient: ssc_operator::identity::AmbientPolicy,
+    /// More accounts in the emulator (`--account`).
+    pub emulator_accounts: Vec<&'static str>,
+    /// The emulator authorizes every request by policy (`--enforce`): SigV4 is then checked, the
+    /// harness's own key is the first account's root, and `access_keys` add others.
+    pub enforce: bool,
+    /// More access keys the emulator accepts.
+    pub access_keys: Vec<iam_emulator::AccessKey>,
     /// The operator's own AWS key (id, secret): the emulator's test key when unset.
     pub operator_key: Option<(String, String)>,
 }
@@ -129,6 +139,9 @@ impl Default for Options {
             revocation: reconcile::Revocation::default(),
             ambient: Default::default(),
             operator_key: None,
+            emulator_accounts: Vec::new(),
+            enforce: false,
+            access_keys: Vec::new(),
         }
     }
 }
@@ -206,6 +219,28 @@ impl Harness {
                 .collect(),
             journal: options.iam_journal,
             deny_all_users_listing: options.deny_all_users_listing,
+            extra_accounts: options
+                .emulator_accounts
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
+            enforce: if options.enforce {
+                iam_emulator::Enforce::All
+            } else {
+                iam_emulator::Enforce::Off
+            },
+            access_keys: if options.enforce || !options.access_keys.is_empty() {
+                std::iter::once(iam_emulator::AccessKey {
+                    access_key_id: "AKIDTEST".into(),
+                    secret_access_key: "test-secret".into(),
+                    user: Some("root".into()),
+                    account: None,
+                })
+                .chain(options.access_keys.iter().cloned())
+                .collect()
+            } else {
+                Vec::new()
+            },
             ..EmulatorConfig::default()
         })
         .await
