@@ -16,6 +16,9 @@
 //!   stand-in and the in-process emulator; Kubernetes requests are then not counted.
 //! - `SSC_BENCH_BIN` — the operator binary to run (default: this tree's), e.g. an earlier build
 //!   to compare against
+//! - `SSC_BENCH_IDENTITIES=K` — the resources mint through K IAMIdentities (roles alternately in
+//!   two accounts of the emulator, assumed from the operator's own user) instead of the
+//!   operator's own identity; AssumeRole calls are reported by account (stand-in only)
 //! - `SSC_BENCH_SCENARIO=tenant-bulk` — instead of the scale run: what tenants' bulk in metadata
 //!   costs the operator. `SSC_BENCH_BULK_N` resources (default 40) and as many Secrets carrying
 //!   the operator's label; then `SSC_BENCH_BULK_KIB` (default 250) of annotations on each
@@ -39,6 +42,30 @@ use ssc_operator::api::ServiceSpecificCredential;
 const NS: &str = "ssc-bench";
 const SERVICES: [&str; 2] = ["codecommit.amazonaws.com", "cassandra.amazonaws.com"];
 const BIN: &str = env!("CARGO_BIN_EXE_ssc-operator");
+/// With `SSC_BENCH_IDENTITIES`: the two accounts, the operator's own first.
+const ACCOUNTS: [&str; 2] = ["123456789012", "210987654321"];
+/// The setup keys: each account's root.
+const SETUP_KEYS: [(&str, &str); 2] = [("AKIDBENCHSETUP", "bench"), ("AKIDBENCHSETUPB", "bench")];
+
+/// `SSC_BENCH_IDENTITIES`: how many IAMIdentities the resources mint through (0: none).
+fn identities() -> usize {
+    env_or("SSC_BENCH_IDENTITIES", 0)
+}
+
+/// The IAMIdentity of the user with index `user` (users are spread evenly over them).
+fn identity_of(user: usize) -> Option<usize> {
+    let k = identities();
+    (k > 0).then(|| user % k)
+}
+
+/// The spec of a resource of user `user` for `service`, through the user's identity if any.
+fn spec_for(users: &[String], user: usize, service: &str) -> serde_json::Value {
+    let mut spec = json!({"userName": users[user], "serviceName": service});
+    if let Some(k) = identity_of(user) {
+        spec["identityRef"] = json!({"name": format!("bench-id-{k}")});
+    }
+    spec
+}
 
 /// The operator binary: `SSC_BENCH_BIN`, or this tree's.
 fn bin() -> String {
@@ -98,7 +125,29 @@ async fn target() -> Target {
         ..ApiServerConfig::default()
     })
     .await;
-    let iam = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    let iam = Emulator::start(if identities() > 0 {
+        // Signed requests, so that each session acts in its role's account.
+        let key = |id: &str, user: &str, account: &str| iam_emulator::AccessKey {
+            access_key_id: id.into(),
+            secret_access_key: "bench".into(),
+            user: Some(user.into()),
+            account: Some(account.into()),
+        };
+        EmulatorConfig {
+            users: vec!["ssc-operator".into()],
+            extra_accounts: vec![ACCOUNTS[1].into()],
+            access_keys: vec![
+                key("AKIDBENCHOPERATOR", "ssc-operator", ACCOUNTS[0]),
+                key(SETUP_KEYS[0].0, "root", ACCOUNTS[0]),
+                key(SETUP_KEYS[1].0, "root", ACCOUNTS[1]),
+            ],
+            ..EmulatorConfig::default()
+        }
+    } else {
+        EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(
         &kubeconfig,
@@ -382,27 +431,64 @@ async fn wait_until(what: &str, limit: Duration, done: impl Fn() -> usize, n: us
     }
 }
 
-async fn create_users(iam_endpoint: &str, users: &[String]) {
-    let sdk = ssc_operator::iam::AwsIam::sdk_client(
+/// An IAM client signed by the root of `ACCOUNTS[account]`.
+async fn setup_client(iam_endpoint: &str, account: usize) -> aws_sdk_iam::Client {
+    let (id, secret) = SETUP_KEYS[account];
+    ssc_operator::iam::AwsIam::sdk_client(
         Some(iam_endpoint),
         Some("us-east-1"),
         Some(aws_credential_types::Credentials::new(
-            "AKIDBENCHSETUP",
-            "bench",
-            None,
-            None,
-            "bench",
+            id, secret, None, None, "bench",
         )),
     )
-    .await;
-    futures::stream::iter(users)
-        .for_each_concurrent(16, |user| {
-            let sdk = sdk.clone();
+    .await
+}
+
+/// Makes the users, each in the account of its identity.
+async fn create_users(iam_endpoint: &str, users: &[String]) {
+    let sdks = [
+        setup_client(iam_endpoint, 0).await,
+        setup_client(iam_endpoint, 1).await,
+    ];
+    futures::stream::iter(users.iter().enumerate())
+        .for_each_concurrent(16, |(i, user)| {
+            let sdk = sdks[identity_of(i).unwrap_or(0) % 2].clone();
             async move {
                 let _ = sdk.create_user().user_name(user).send().await;
             }
         })
         .await;
+}
+
+/// With `SSC_BENCH_IDENTITIES`: K roles alternately in the two accounts, trusting the operator's
+/// user, and an IAMIdentity for each allowing the benchmark's namespace.
+async fn create_identities(target: &Target) {
+    let k = identities();
+    let sdks = [
+        setup_client(&target.iam_endpoint, 0).await,
+        setup_client(&target.iam_endpoint, 1).await,
+    ];
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{}:user/ssc-operator", ACCOUNTS[0])},
+        "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]}]});
+    for i in 0..k {
+        let _ = sdks[i % 2]
+            .create_role()
+            .role_name(format!("ssc-bench-{i}"))
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await;
+        let identity: ssc_operator::identity::IAMIdentity = serde_json::from_value(json!({
+            "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "IAMIdentity",
+            "metadata": {"name": format!("bench-id-{i}")},
+            "spec": {"roleArn": format!("arn:aws:iam::{}:role/ssc-bench-{i}", ACCOUNTS[i % 2]),
+                     "allowedNamespaces": {"names": [NS]}}
+        }))
+        .unwrap();
+        let _ = Api::<ssc_operator::identity::IAMIdentity>::all(target.client.clone())
+            .create(&PostParams::default(), &identity)
+            .await;
+    }
 }
 
 /// The benchmark's namespace (already there on a reused cluster).
@@ -422,15 +508,22 @@ async fn scenario(n: usize, iam_rate: u32, resync_secs: u64) {
         .map(|i| format!("bench-user-{i}"))
         .collect();
     create_users(&target.iam_endpoint, &users).await;
+    if identities() > 0 {
+        create_identities(&target).await;
+    }
     let seen = Arc::new(Mutex::new(Seen::default()));
     watch(&target.client, seen.clone());
     let operator = Operator::start(&target, iam_rate, resync_secs);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (file, anon) = operator.rss_split_mib();
     println!(
-        "\nscale n={n} ({} users x {} services), IAM limiter {iam_rate}/s, resync {resync_secs}s, concurrency 16",
+        "\nscale n={n} ({} users x {} services), IAM limiter {iam_rate}/s, resync {resync_secs}s, concurrency 16, {}",
         users.len(),
-        SERVICES.len()
+        SERVICES.len(),
+        match identities() {
+            0 => "the operator's own identity".to_string(),
+            k => format!("{k} IAMIdentities in 2 accounts (a limiter of {iam_rate}/s per account)"),
+        }
     );
     println!(
         "  operator idle: RSS {:.1} MiB ({file:.1} of it the binary's pages, {anon:.1} heap)",
@@ -444,13 +537,13 @@ async fn scenario(n: usize, iam_rate: u32, resync_secs: u64) {
     futures::stream::iter(0..n)
         .for_each_concurrent(16, |i| {
             let (api, applied) = (api.clone(), applied.clone());
-            let user = users[i / SERVICES.len()].clone();
+            let spec = spec_for(&users, i / SERVICES.len(), SERVICES[i % SERVICES.len()]);
             async move {
                 let name = format!("bench-{i}");
                 let r: ServiceSpecificCredential = serde_json::from_value(json!({
                     "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "ServiceSpecificCredential",
                     "metadata": {"name": name, "namespace": NS},
-                    "spec": {"userName": user, "serviceName": SERVICES[i % SERVICES.len()]}
+                    "spec": spec
                 }))
                 .unwrap();
                 applied.lock().unwrap().insert(name, Instant::now());
@@ -495,6 +588,13 @@ async fn scenario(n: usize, iam_rate: u32, resync_secs: u64) {
         total as f64 / n as f64,
         show(&calls)
     );
+    if identities() > 0 {
+        let assumed = calls.get("AssumeRole").copied().unwrap_or(0);
+        println!(
+            "  AssumeRole: {assumed} ({:.1} per identity; one session per identity and namespace, renewed once per sessionDuration, 1 h)",
+            assumed as f64 / identities() as f64
+        );
+    }
     let kube_converge = kube_requests(&target);
     println!("  Kubernetes requests: {}", show(&kube_converge));
     println!(
@@ -530,7 +630,7 @@ async fn scenario(n: usize, iam_rate: u32, resync_secs: u64) {
         let r: ServiceSpecificCredential = serde_json::from_value(json!({
             "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "ServiceSpecificCredential",
             "metadata": {"name": name, "namespace": NS},
-            "spec": {"userName": users[i % users.len()], "serviceName": "bedrock.amazonaws.com"}
+            "spec": spec_for(&users, i % users.len(), "bedrock.amazonaws.com")
         }))
         .unwrap();
         let at = Instant::now();

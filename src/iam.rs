@@ -333,7 +333,14 @@ pub trait Iam: Send + Sync {
 
 /// Observes every IAM call: for metrics (operation, outcome code, rate-limiter wait).
 pub trait IamObserver: Send + Sync {
-    fn call(&self, operation: &'static str, result: Result<(), &IamError>, waited: Duration);
+    /// One call in `account` (the AWS account id; "" while unknown).
+    fn call(
+        &self,
+        account: &str,
+        operation: &'static str,
+        result: Result<(), &IamError>,
+        waited: Duration,
+    );
 }
 
 /// How long one CreateServiceSpecificCredential may take (well inside
@@ -445,6 +452,8 @@ pub struct AwsIam {
     caches: Arc<IdentityCaches>,
     list_cache_ttl: Duration,
     observer: Arc<dyn IamObserver>,
+    /// The AWS account the calls go to, for metrics (set once known).
+    account: std::sync::OnceLock<String>,
 }
 
 impl AwsIam {
@@ -459,7 +468,13 @@ impl AwsIam {
             caches: Arc::default(),
             list_cache_ttl: limits.list_cache_ttl,
             observer,
+            account: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Names the AWS account this client's calls go to (metrics label them with it).
+    pub fn set_account(&self, account: &str) {
+        let _ = self.account.set(account.to_string());
     }
 
     /// Another client (another session) of the identity this one serves: the same caches,
@@ -476,6 +491,7 @@ impl AwsIam {
             caches,
             list_cache_ttl: self.list_cache_ttl,
             observer: self.observer.clone(),
+            account: std::sync::OnceLock::new(),
         }
     }
 
@@ -728,8 +744,12 @@ impl AwsIam {
     }
 
     fn record<T>(&self, operation: &'static str, result: &Result<T, IamError>, waited: Duration) {
-        self.observer
-            .call(operation, result.as_ref().map(|_| ()), waited);
+        self.observer.call(
+            self.account.get().map_or("", String::as_str),
+            operation,
+            result.as_ref().map(|_| ()),
+            waited,
+        );
     }
 }
 

@@ -34,6 +34,8 @@ struct CategoryLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct IamLabels {
+    /// The AWS account (bounded: the accounts of the IAMIdentities and the operator's own).
+    account: String,
     operation: String,
     code: String,
 }
@@ -102,7 +104,7 @@ impl Metrics {
         let iam_calls = Family::<IamLabels, Counter>::default();
         registry.register(
             "iam_calls",
-            "IAM API calls by operation and outcome code",
+            "IAM (and STS AssumeRole) calls by AWS account, operation and outcome code",
             iam_calls.clone(),
         );
         let rate_limiter_wait = Histogram::new(exponential_buckets(0.001, 2.0, 16));
@@ -254,13 +256,20 @@ impl ReconcileObserver for Metrics {
 }
 
 impl IamObserver for Metrics {
-    fn call(&self, operation: &'static str, result: Result<(), &IamError>, waited: Duration) {
+    fn call(
+        &self,
+        account: &str,
+        operation: &'static str,
+        result: Result<(), &IamError>,
+        waited: Duration,
+    ) {
         let code = match result {
             Ok(()) => "Success",
             Err(e) => e.code(),
         };
         self.iam_calls
             .get_or_create(&IamLabels {
+                account: account.into(),
                 operation: operation.into(),
                 code: code.into(),
             })
@@ -279,8 +288,14 @@ mod tests {
         let r = ObjectRef::<ServiceSpecificCredential>::new("a").within("ns");
         m.reconciled(&r, Ok(Reason::Available), Duration::from_millis(20));
         m.reconciled(&r, Err(&Error::NotLeader), Duration::from_millis(1));
-        m.call("CreateServiceSpecificCredential", Ok(()), Duration::ZERO);
         m.call(
+            "123456789012",
+            "CreateServiceSpecificCredential",
+            Ok(()),
+            Duration::ZERO,
+        );
+        m.call(
+            "210987654321",
             "ListServiceSpecificCredentials",
             Err(&IamError::Throttled {
                 message: "Rate exceeded".into(),
@@ -298,8 +313,8 @@ mod tests {
             "ssc_operator_reconciles_total{result=\"error\"} 1",
             "ssc_operator_reconcile_errors_total{category=\"NotLeader\"} 1",
             "ssc_operator_reconcile_duration_seconds_count 2",
-            "ssc_operator_iam_calls_total{operation=\"CreateServiceSpecificCredential\",code=\"Success\"} 1",
-            "ssc_operator_iam_calls_total{operation=\"ListServiceSpecificCredentials\",code=\"Throttled\"} 1",
+            "ssc_operator_iam_calls_total{account=\"123456789012\",operation=\"CreateServiceSpecificCredential\",code=\"Success\"} 1",
+            "ssc_operator_iam_calls_total{account=\"210987654321\",operation=\"ListServiceSpecificCredentials\",code=\"Throttled\"} 1",
             "ssc_operator_iam_rate_limiter_wait_seconds_count 2",
             "ssc_operator_resources{reason=\"Available\"} 1",
             "ssc_operator_resources{reason=\"LimitExceeded\"} 0",

@@ -23,9 +23,14 @@ pub enum LogFormat {
     Text,
 }
 
-/// Targets held at `info` whatever the level asked for: at `debug` the SDK's endpoint resolver
-/// prints the signing identity, access key id included (a session's too).
-pub const QUIETED_TARGETS: &[&str] = &["aws_smithy_runtime::client::orchestrator::endpoints=info"];
+/// Targets held at `info` whatever the level asked for: at `debug` and `trace` the SDK's
+/// orchestrator prints the signing identity (endpoint resolution, auth, its runtime components),
+/// access key ids included, a session's too.
+pub const QUIETED_TARGETS: &[&str] = &[
+    "aws_smithy_runtime::client::orchestrator=info",
+    "aws_smithy_runtime::client::identity=info",
+    "aws_config=info",
+];
 
 /// `filter` with [`QUIETED_TARGETS`] held at `info`.
 pub fn quieted(mut filter: EnvFilter) -> EnvFilter {

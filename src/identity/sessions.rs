@@ -154,8 +154,12 @@ impl AssumeRole {
                 "ssc-operator-session",
             ))
         });
-        self.observer
-            .call("AssumeRole", result.as_ref().map(|_| ()), started.elapsed());
+        self.observer.call(
+            super::api::account_of(&self.hop.role_arn).unwrap_or_default(),
+            "AssumeRole",
+            result.as_ref().map(|_| ()),
+            started.elapsed(),
+        );
         result.map_err(|error| {
             let error = SessionError {
                 identity: self.hop.identity.clone(),
@@ -247,6 +251,7 @@ impl AwsDirectory {
         };
         if let Some(account) = &ambient_account {
             info!(%account, "the operator's own AWS account");
+            ambient.set_account(account);
         }
         let mut state = DirectoryState::default();
         if let Some(account) = &ambient_account {
@@ -278,14 +283,22 @@ impl AwsDirectory {
             state
                 .sessions
                 .retain(|_, s| s.last_used.elapsed() < SESSION_IDLE);
+            let DirectoryState {
+                sessions, caches, ..
+            } = &mut *state;
+            caches.retain(|chain, _| sessions.keys().any(|(c, _)| c == chain));
         }
         let provider = self.provider(chain, namespace);
+        // A cache of its own: the SDK's shared one keeps 64 providers at most and drops any
+        // beyond, which would make every call of a busy operator assume its role again.
+        let cache = aws_config::identity::IdentityCache::lazy().build();
         let iam_client = aws_sdk_iam::Client::from_conf(
             self.ambient
                 .client()
                 .config()
                 .to_builder()
                 .credentials_provider(provider.clone())
+                .identity_cache(cache.clone())
                 .build(),
         );
         let sts = aws_sdk_sts::Client::from_conf(
@@ -293,6 +306,7 @@ impl AwsDirectory {
                 .config()
                 .to_builder()
                 .credentials_provider(provider)
+                .identity_cache(cache)
                 .build(),
         );
         let limiter = state
@@ -302,6 +316,7 @@ impl AwsDirectory {
             .clone();
         let caches = state.caches.entry(chain.clone()).or_default().clone();
         let iam = Arc::new(self.ambient.sibling(iam_client, limiter, caches));
+        iam.set_account(chain.account());
         state.sessions.insert(
             key,
             Session {
@@ -323,6 +338,7 @@ impl AwsDirectory {
                     sts.config()
                         .to_builder()
                         .credentials_provider(previous)
+                        .identity_cache(aws_config::identity::IdentityCache::lazy().build())
                         .build(),
                 );
             }

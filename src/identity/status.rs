@@ -8,7 +8,7 @@ use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
 use kube::{Client, ResourceExt};
 use tracing::{debug, warn};
 
@@ -157,12 +157,20 @@ pub async fn run(
 ) {
     let api = Api::<IAMIdentity>::all(client.clone());
     let ctx = Arc::new(Context { client, directory });
-    Controller::new(api, watcher::Config::default())
+    // Woken by spec changes only (and its own schedule): a status write, this replica's or
+    // another shard's, must not start another probe.
+    let (reader, writer) = reflector::store();
+    let identities = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation, Default::default());
+    Controller::for_stream(identities, reader)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(error) = result {
-                debug!(%error, "IAMIdentity controller event");
+                warn!(%error, "IAMIdentity controller");
             }
         })
         .await;

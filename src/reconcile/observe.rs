@@ -266,10 +266,12 @@ pub(crate) async fn observe_kubernetes(
         }
         // Held through another identity (or the resource may use none now): what is held is
         // retired, revoked or deleted through the identity that minted it.
+        // A move starts only for a resource that may mint through its new identity: one the
+        // namespace lost the right to is revoked (through the old one) instead.
         (Some(recorded), _) => (
             iam_of_binding(ctx, recorded, &namespace).await?,
             Some(recorded.clone()),
-            current.is_some(),
+            current.is_some() && permission.is_ok() && validity.is_ok(),
         ),
         (None, Ok(resolved)) => (
             ctx.directory.iam(resolved, &namespace),

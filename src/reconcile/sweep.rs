@@ -267,17 +267,24 @@ async fn settle_unknown_creates(
     mine: &[&CredentialRecord],
 ) {
     let now = ctx.clock.now();
+    let ambient = ctx.directory.account(&crate::identity::Resolved::Ambient);
     let mut groups: BTreeMap<(String, String, String), Vec<&CredentialRecord>> = BTreeMap::new();
     for record in mine {
         if !record::unknown_creates_open(&record.spec.unknown_creates, now).is_empty() {
-            groups.entry(user_service(record)).or_default().push(record);
+            groups
+                .entry(user_service(record, ambient.as_deref()))
+                .or_default()
+                .push(record);
         }
     }
     let mut seen_unexplained = Vec::new();
     for ((user, service, identity), records) in groups {
         let same: Vec<&CredentialRecord> = all
             .iter()
-            .filter(|r| user_service(r) == (user.clone(), service.clone(), identity.clone()))
+            .filter(|r| {
+                user_service(r, ambient.as_deref())
+                    == (user.clone(), service.clone(), identity.clone())
+            })
             .collect();
         // A Create under way now may make exactly such a credential: look again next round.
         if same
@@ -420,17 +427,19 @@ pub(crate) fn matched_creates(
     matched
 }
 
-/// The user, service and identity (so account) of a record's credentials.
-fn user_service(record: &CredentialRecord) -> (String, String, String) {
+/// The user, service and AWS account of a record's credentials (`ambient`: the operator's own
+/// account, where known): one IAM user is one user whichever identity reaches it.
+fn user_service(record: &CredentialRecord, ambient: Option<&str>) -> (String, String, String) {
     let identity = &record.spec.identity;
+    let account = identity
+        .account_id
+        .as_deref()
+        .or(identity.name.is_none().then_some(ambient).flatten())
+        .unwrap_or_default();
     (
         record.spec.user_name.to_lowercase(),
         record.spec.service_name.clone(),
-        format!(
-            "{}|{}",
-            identity.name.as_deref().unwrap_or_default(),
-            identity.role_arn.as_deref().unwrap_or_default()
-        ),
+        account.to_string(),
     )
 }
 

@@ -11,7 +11,7 @@ use ssc_operator::iam::{AwsIam, CredentialStatus, Iam, IamError, IamLimits, IamO
 struct Calls(Mutex<Vec<&'static str>>);
 
 impl IamObserver for Calls {
-    fn call(&self, operation: &'static str, _: Result<(), &IamError>, _: Duration) {
+    fn call(&self, _: &str, operation: &'static str, _: Result<(), &IamError>, _: Duration) {
         self.0.lock().unwrap().push(operation);
     }
 }

@@ -617,3 +617,88 @@ fn assert_no_session_material_in_logs() {
         "a session token in the logs"
     );
 }
+
+/// More namespaces than the SDK's shared credential cache holds (64): each session is still
+/// assumed once, however many calls it signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_namespace_session_is_assumed_once_past_the_sdks_shared_cache() {
+    const NAMESPACES: usize = 70;
+    let h = two_accounts("all").await;
+    let root_b = aws_sdk_iam::Client::new(
+        &harness::sdk_config(
+            &h.emulator,
+            Some((ROOT_B_KEY.0.into(), ROOT_B_KEY.1.into())),
+        )
+        .await,
+    );
+    root_b
+        .create_role()
+        .role_name("ssc-tenant-many")
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": OPERATOR_ARN},
+                 "Action": ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]}
+            ]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    root_b
+        .attach_role_policy()
+        .role_name("ssc-tenant-many")
+        .policy_arn("arn:aws:iam::aws:policy/IAMFullAccess")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<String> = (0..NAMESPACES).map(|i| format!("many-{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    identity_of(
+        &h,
+        "many",
+        "arn:aws:iam::210987654321:role/ssc-tenant-many",
+        "ext-many",
+        &refs,
+    )
+    .await;
+    for name in &names {
+        namespace(&h, name, &[("iam.ssc-operator.dev/identity", "many")]).await;
+        root_b.create_user().user_name(name).send().await.unwrap();
+        apply_in(&h, name, "git", name, json!({})).await;
+    }
+    for name in &names {
+        wait_reason(&h, name, "git", "Available").await;
+    }
+    // A second round of calls in every namespace: rotations sign with the same sessions.
+    for name in &names {
+        Api::<ServiceSpecificCredential>::namespaced(h.client(), name)
+            .patch(
+                "git",
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"metadata": {"annotations": {"iam.ssc-operator.dev/rotate": "1"}}}),
+                ),
+            )
+            .await
+            .unwrap();
+    }
+    for name in &names {
+        h.wait_for_in(name, "git", "rotated", |r| {
+            r.status
+                .as_ref()
+                .is_some_and(|s| s.handled_rotate_request.as_deref() == Some("1"))
+        })
+        .await;
+    }
+    let assumed = h
+        .emulator
+        .journal()
+        .iter()
+        .filter(|e| e.action == "AssumeRole" && e.caller == OPERATOR_ARN)
+        .count();
+    // One per namespace, one for the identity's status, a few for the other identity's.
+    assert!(
+        assumed <= NAMESPACES + 4,
+        "{assumed} AssumeRoles for {NAMESPACES} namespace sessions"
+    );
+}

@@ -60,7 +60,7 @@ fn init_logs() {
             // Held as the operator holds them (`telemetry::QUIETED_TARGETS`).
             .with_env_filter(ssc_operator::telemetry::quieted(
                 tracing_subscriber::EnvFilter::new(
-                    "ssc_operator=trace,iam_emulator=trace,kube=debug,aws_smithy_runtime=debug",
+                    "ssc_operator=trace,iam_emulator=trace,kube=debug,aws_smithy_runtime=trace,aws_config=trace",
                 ),
             ))
             .json()
@@ -151,7 +151,7 @@ impl Default for Options {
 pub struct IamCalls(Mutex<BTreeMap<&'static str, usize>>);
 
 impl IamObserver for IamCalls {
-    fn call(&self, operation: &'static str, _: Result<(), &IamError>, _: Duration) {
+    fn call(&self, _: &str, operation: &'static str, _: Result<(), &IamError>, _: Duration) {
         *self.0.lock().unwrap().entry(operation).or_default() += 1;
     }
 }

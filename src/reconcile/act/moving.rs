@@ -30,17 +30,32 @@ pub(crate) async fn retire_for_move(
     };
     let spec = &current.spec;
     let old = spec.identity.describe();
-    for id in spec.holding.ids() {
+    let new = snapshot.current_identity.clone().unwrap_or_default();
+    let mut next = current.clone();
+    if spec.identity.account_id.is_some() && spec.identity.account_id == new.account_id {
+        // The same account's users: what is held stays, managed through the new identity.
+        info!(from = %old, to = %new.describe(), "the resource's identity changed within its account; its credential is kept");
+        next.spec.identity = new;
+        write(ctx, &current, next).await?;
+        return Ok((
+            Action::requeue(Duration::from_millis(100)),
+            Reason::Creating,
+        ));
+    }
+    let (delete, release) = record::orphaned(&spec.holding, spec.deletion_policy);
+    for id in &release {
+        info!(credential = %id, from = %old, "released the credential minted through the old identity (deletionPolicy Retain): kept in IAM");
+    }
+    for id in &delete {
         match snapshot.iam.delete(&spec.user_name, id).await {
             Ok(()) => {
-                info!(credential = id, from = %old, "retired the credential through the identity that minted it")
+                info!(credential = %id, from = %old, "retired the credential through the identity that minted it")
             }
             Err(IamError::CredentialNotFound { .. } | IamError::UserNotFound { .. }) => {}
             Err(error) => return Err(error.into()),
         }
     }
     let now = ctx.clock.now();
-    let mut next = current.clone();
     match record::released(spec, now) {
         // Unanswered Creates of the old identity may still take effect: the record keeps its
         // identity (the sweep settles them through it) and holds nothing.
@@ -48,17 +63,11 @@ pub(crate) async fn retire_for_move(
         None => {
             next.spec.holding = Default::default();
             next.spec.unknown_creates.clear();
-            next.spec.identity = snapshot.current_identity.clone().unwrap_or_default();
+            next.spec.identity = new;
         }
     }
     let waiting = !next.spec.unknown_creates.is_empty();
-    if next != current {
-        let api = Api::<CredentialRecord>::all(ctx.client.clone());
-        let written = api
-            .replace(&current.name_any(), &PostParams::default(), &next)
-            .await?;
-        ctx.records.put(&current.name_any(), &written);
-    }
+    write(ctx, &current, next).await?;
     if waiting {
         info!(retry_in = ?MOVE_RETRY, from = %old, "waiting for Creates sent through the old identity to settle before minting through the new one");
         return Ok((Action::requeue(MOVE_RETRY), Reason::Creating));
@@ -67,4 +76,28 @@ pub(crate) async fn retire_for_move(
         Action::requeue(Duration::from_millis(100)),
         Reason::Creating,
     ))
+}
+
+/// Replaces the record with `next` (if it differs), on the version read: a conflict drops the
+/// remembered copy, so that the next pass reads it again.
+async fn write(
+    ctx: &Context,
+    current: &CredentialRecord,
+    next: CredentialRecord,
+) -> Result<(), Error> {
+    if next == *current {
+        return Ok(());
+    }
+    let name = current.name_any();
+    let api = Api::<CredentialRecord>::all(ctx.client.clone());
+    match api.replace(&name, &PostParams::default(), &next).await {
+        Ok(written) => {
+            ctx.records.put(&name, &written);
+            Ok(())
+        }
+        Err(error) => {
+            ctx.records.forget(&name);
+            Err(error.into())
+        }
+    }
 }
