@@ -50,7 +50,8 @@ RESOURCES: dict[str, tuple[str, list[tuple[str, str, bool]]]] = {
     "monitoring.coreos.com": ("v1", [("servicemonitors", "ServiceMonitor", True),
                                      ("prometheusrules", "PrometheusRule", True)]),
     "iam.ssc-operator.dev": ("v1alpha1", [("servicespecificcredentials", "ServiceSpecificCredential", True),
-                                          ("credentialrecords", "CredentialRecord", False)]),
+                                          ("credentialrecords", "CredentialRecord", False),
+                                          ("iamidentities", "IAMIdentity", False)]),
 }
 
 

@@ -17,8 +17,10 @@ UID = 65532
 # Kubernetes versions whose OpenAPI schemas (kubernetes-validate, strict: no
 # unknown fields) every object must satisfy: the chart's minimum and a current one.
 K8S_VERSIONS = ("1.25", "1.33")
-# Kinds without a schema in kubernetes-validate (CRD-defined elsewhere).
-NO_SCHEMA_KINDS = {"ServiceMonitor", "PrometheusRule"}
+# Kinds without a schema in kubernetes-validate (CRD-defined elsewhere). The project's own kinds
+# are checked against their generated CRDs instead (crd_schema, validate_against_crd).
+NO_SCHEMA_KINDS = {"ServiceMonitor", "PrometheusRule", "IAMIdentity", "ServiceSpecificCredential"}
+CRDS = ROOT / "crds"
 
 
 def kubectl() -> str:
@@ -135,3 +137,54 @@ def assert_operator_pod(deployment: dict, port: int = 8080, fixed_uid: bool = Tr
 
 def env_map(c: dict) -> dict:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
+
+
+def crd_schema(kind: str) -> dict:
+    """The openAPIV3Schema (v1alpha1) of the project's generated CRD (crds/) for `kind`; fails
+    with how to make it when crds/ has no CRD of that kind yet."""
+    for path in sorted(CRDS.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        if crd.get("spec", {}).get("names", {}).get("kind") == kind:
+            [version] = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
+            return version["schema"]["openAPIV3Schema"]
+    raise AssertionError(f"crds/ has no CRD of kind {kind}: generate crds/ with `ssc-operator crd` "
+                         "and run deploy/sync-crds.sh")
+
+
+def validate_against_crd(o: dict) -> None:
+    """An object of one of the project's kinds against its CRD's structural schema (types, enums,
+    patterns, bounds, required fields, unknown fields: a structural schema prunes them, so they are
+    refused here). CEL rules (x-kubernetes-validations) are the API server's and not checked."""
+    import jsonschema  # noqa: PLC0415
+
+    schema = _closed(crd_schema(o["kind"]))
+    body = {k: v for k, v in o.items() if k not in ("apiVersion", "kind", "metadata")}
+    try:
+        jsonschema.validate(body, schema)
+    except jsonschema.ValidationError as e:
+        path = ".".join(str(p) for p in e.absolute_path)
+        raise AssertionError(f"{o['kind']}/{o['metadata']['name']} invalid for its CRD: {path}: {e.message}") from None
+
+
+def _closed(schema):
+    """An OpenAPI v3 structural schema as JSON Schema: objects with `properties` and no
+    `additionalProperties` get additionalProperties: false (the API server prunes unknown fields,
+    which in a manifest is a mistake); `nullable` allows null."""
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    if "properties" in out:
+        out["properties"] = {k: _closed(v) for k, v in out["properties"].items()}
+    if isinstance(out.get("additionalProperties"), dict):
+        out["additionalProperties"] = _closed(out["additionalProperties"])
+    if "items" in out:
+        out["items"] = _closed(out["items"])
+    for key in ("allOf", "anyOf", "oneOf"):
+        if key in out:
+            out[key] = [_closed(s) for s in out[key]]
+    if "properties" in out and "additionalProperties" not in out \
+            and not out.get("x-kubernetes-preserve-unknown-fields"):
+        out["additionalProperties"] = False
+    if out.get("nullable") and "type" in out:
+        out["type"] = [out["type"], "null"]
+    return out

@@ -49,7 +49,7 @@ def flags_of(args: list[str]) -> set[str]:
 ALL_ON = {"emulator": {"enabled": True, "throttleRate": 0.1, "serverErrorRate": 0.1, "latencyMs": 5},
           "watchNamespaces": ["team-a", "team-b"], "iam": {"region": "eu-west-1"},
           "rolloutRestart": {"enabled": True}, "shardSelector": "ssc-operator.dev/shard=a",
-          "revocation": "delete", "orphanGrace": "10m"}
+          "revocation": "delete", "orphanGrace": "10m", "ambientIdentity": "ssc-operator.dev/ambient=true"}
 
 
 def test_chart_flags_exist():
@@ -63,7 +63,7 @@ def test_chart_flags_exist():
     assert flags_of(em["args"]) <= emu_flags, flags_of(em["args"]) - emu_flags
 
 
-@pytest.mark.parametrize("overlay", ["emulator", "rollout-restart"])
+@pytest.mark.parametrize("overlay", ["emulator", "rollout-restart", "multi-account"])
 def test_deploy_flags_and_env_exist(overlay):
     run_flags, run_env = clap_args(ROOT / "src" / "operator.rs", "RunArgs")
     emu_flags, emu_env = clap_args(ROOT / "crates" / "iam-emulator" / "src" / "lib.rs", "EmulatorArgs")
@@ -116,5 +116,5 @@ def test_every_run_flag_is_reachable_from_the_chart():
     assert not stale, f"NOT_IN_CHART lists flags the chart sets: {stale}"
     gone = sorted(set(NOT_IN_CHART) - set(flags))
     assert not gone, f"NOT_IN_CHART lists flags the binary no longer has: {gone}"
-    for flag in ("--revocation", "--orphan-grace"):
+    for flag in ("--revocation", "--orphan-grace", "--ambient-identity", "--sts-endpoint-url"):
         assert flag in listed and flag in reached, flag

@@ -5,6 +5,7 @@ chart renders each copy's spec verbatim."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -20,6 +21,8 @@ COPIES = {CHART_CRDS: CHART / "files" / "crds", "deploy/crds": DEPLOY / "crds"}
 KEEP = "helm.sh/resource-policy"
 SSC_CRD = "servicespecificcredentials.iam.ssc-operator.dev"
 RECORD_CRD = "credentialrecords.iam.ssc-operator.dev"
+IDENTITY_CRD = "iamidentities.iam.ssc-operator.dev"
+ALL_CRDS = {SSC_CRD, RECORD_CRD, IDENTITY_CRD}
 
 
 def generated() -> list:
@@ -73,7 +76,7 @@ def test_record_crd_is_what_rbac_expects():
     grants them through a ClusterRole only), in the operator's group, plural credentialrecords."""
     files = generated()
     crds = {c["metadata"]["name"]: c for c in (yaml.safe_load(f.read_text()) for f in files)}
-    assert set(crds) == {SSC_CRD, RECORD_CRD}, "crds/ holds exactly the two CRDs of `ssc-operator crd`"
+    assert set(crds) == ALL_CRDS, "crds/ holds exactly the three CRDs of `ssc-operator crd`"
     spec = crds[RECORD_CRD]["spec"]
     assert spec["group"] == "iam.ssc-operator.dev"
     assert spec["scope"] == "Cluster"
@@ -85,6 +88,35 @@ def test_record_crd_is_what_rbac_expects():
     # No subresources: the operator writes the whole object (PUT), RBAC grants no .../status.
     assert not v1alpha1.get("subresources")
     assert "spec" in v1alpha1["schema"]["openAPIV3Schema"]["properties"]
+
+
+def test_identity_crd_is_what_rbac_and_the_chart_expect():
+    """IAMIdentity: cluster-scoped (only a ClusterRole grants it, no tenant's Role reaches it), in the
+    operator's group, plural iamidentities (the RBAC rules), a status subresource (the operator writes
+    only that), short name sscid; the chart's `identities` render apiVersion iam.ssc-operator.dev/v1alpha1."""
+    files = generated()
+    crds = {c["metadata"]["name"]: c for c in (yaml.safe_load(f.read_text()) for f in files)}
+    assert IDENTITY_CRD in crds, f"crds/ has no {IDENTITY_CRD}: generate it with `ssc-operator crd`, " \
+        "then run deploy/sync-crds.sh"
+    spec = crds[IDENTITY_CRD]["spec"]
+    assert spec["group"] == "iam.ssc-operator.dev"
+    assert spec["scope"] == "Cluster"
+    assert spec["names"]["kind"] == "IAMIdentity"
+    assert spec["names"]["plural"] == "iamidentities" and spec["names"]["singular"] == "iamidentity"
+    assert "sscid" in spec["names"]["shortNames"]
+    [v1alpha1] = [v for v in spec["versions"] if v["name"] == "v1alpha1"]
+    assert v1alpha1["served"] and v1alpha1["storage"]
+    assert v1alpha1["subresources"]["status"] == {}
+    props = v1alpha1["schema"]["openAPIV3Schema"]["properties"]
+    for field in ("roleArn", "externalId", "sourceIdentityRef", "sessionDuration", "allowedNamespaces",
+                  "allowedUsers"):
+        assert field in props["spec"]["properties"], field
+    assert "roleArn" in props["spec"].get("required", [])
+    assert "conditions" in props["status"]["properties"]
+    # The chart's values schema takes exactly the spec's fields (plus the object's name).
+    values = json.loads((CHART / "values.schema.json").read_text())
+    item = values["properties"]["identities"]["items"]["properties"]
+    assert set(item) - {"name"} == set(props["spec"]["properties"])
 
 
 def test_sync_script_copies_and_is_idempotent(tmp_path):
@@ -153,7 +185,7 @@ def test_chart_renders_each_crd_verbatim_with_the_keep_annotation(chart_default)
 
 def test_crds_keep_false_drops_the_annotation():
     crds = helm.render({"crds": {"keep": False}}).kind("CustomResourceDefinition")
-    assert sorted(c["metadata"]["name"] for c in crds) == [RECORD_CRD, SSC_CRD]
+    assert sorted(c["metadata"]["name"] for c in crds) == sorted(ALL_CRDS)
     for crd in crds:
         assert KEEP not in crd["metadata"].get("annotations", {})
 

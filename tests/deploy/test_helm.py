@@ -13,13 +13,32 @@ import pytest
 import yaml
 
 import helm
-from manifests import CHART, DEPLOY, IMAGE, assert_hardened, assert_operator_pod, container, env_map, validate_schemas
+from manifests import (
+    CHART, DEPLOY, IMAGE, assert_hardened, assert_operator_pod, container, env_map, validate_against_crd,
+    validate_schemas,
+)
 
 DEFAULTS = yaml.safe_load((CHART / "values.yaml").read_text())
+# The CRDs the chart renders: one per file of files/crds/ (copies of crds/, see test_crds.py).
+CHART_CRD_NAMES = sorted(yaml.safe_load(p.read_text())["metadata"]["name"]
+                         for p in (CHART / "files" / "crds").glob("*.yaml"))
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 NS = "ssc-system"
 ARN = "arn:aws:iam::123456789012:role/ssc-operator"
 DIGEST = "sha256:" + "a" * 64
+# `identities`: every field of an IAMIdentity spec, and the least an item needs.
+IDENTITIES = [
+    {"name": "payments", "roleArn": "arn:aws:iam::123456789012:role/ssc-tenant-payments",
+     "allowedNamespaces": {"names": ["payments"]}, "allowedUsers": ["payments-*"]},
+    {"name": "analytics", "roleArn": "arn:aws:iam::210987654321:role/tenants/ssc-tenant-analytics",
+     "externalId": "ssc-analytics-7f3a", "sourceIdentityRef": {"name": "hub"}, "sessionDuration": "45m",
+     "allowedNamespaces": {"names": ["analytics", "analytics-dev"], "selector": {
+         "matchLabels": {"team": "analytics"},
+         "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod", "dev"]},
+                              {"key": "legacy", "operator": "DoesNotExist"}]}},
+     "allowedUsers": ["analytics-*", "bi-[0-9]?"]},
+    {"name": "hub", "roleArn": "arn:aws-us-gov:iam::111122223333:role/ssc-hub"},
+]
 
 
 def merged(values: dict) -> dict:
@@ -38,13 +57,20 @@ def fullname(release: str) -> str:
 def expected_args(v: dict, release: str, namespace: str) -> list[str]:
     """The chart's contract with `ssc-operator run` (the agreed flags)."""
     name = fullname(release)
-    args = ["run", f"--policy={v['policy']}", f"--revocation={v['revocation']}"]
+    args = ["run", f"--policy={v['policy']}", f"--revocation={v['revocation']}",
+            f"--ambient-identity={v['ambientIdentity']}"]
     if v["watchNamespaces"]:
         args.append(f"--watch-namespace={','.join(v['watchNamespaces'])}")
     if v["emulator"]["enabled"]:
-        args.append(f"--iam-endpoint-url=http://{name}-iam-emulator.{namespace}.svc:{v['emulator']['port']}")
-    elif v["iam"]["endpointUrl"]:
-        args.append(f"--iam-endpoint-url={v['iam']['endpointUrl']}")
+        # The emulator serves IAM and STS on one listener.
+        url = f"http://{name}-iam-emulator.{namespace}.svc:{v['emulator']['port']}"
+        args += [f"--iam-endpoint-url={url}", f"--sts-endpoint-url={url}"]
+    else:
+        if v["iam"]["endpointUrl"]:
+            args.append(f"--iam-endpoint-url={v['iam']['endpointUrl']}")
+        # Without stsEndpointUrl the operator uses --iam-endpoint-url for STS too (or the SDK's).
+        if v["stsEndpointUrl"]:
+            args.append(f"--sts-endpoint-url={v['stsEndpointUrl']}")
     if v["iam"]["region"]:
         args.append(f"--region={v['iam']['region']}")
     elif v["emulator"]["enabled"]:
@@ -163,6 +189,17 @@ CASES = {
                              "annotations": {"grafana_folder": "Operators"}}}},
     "monitoring-defaults": {"metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True},
                                         "grafanaDashboard": {"enabled": True}}},
+    # An AWS identity per tenant (IAMIdentity): --ambient-identity, --sts-endpoint-url, `identities`.
+    "ambient-none": {"ambientIdentity": "none"},
+    "ambient-selector": {"ambientIdentity": "ssc-operator.dev/ambient=true"},
+    "ambient-selector-set": {"ambientIdentity": "ssc-operator.dev/ambient in (platform, ops),!legacy",
+                             "watchNamespaces": ["platform", "ops"]},
+    "sts-endpoint": {"stsEndpointUrl": "https://vpce-0123456789abcdef0-abcdefgh.sts.eu-west-1.vpce.amazonaws.com",
+                     "iam": {"region": "eu-west-1"}},
+    "sts-from-iam-endpoint": {"iam": {"endpointUrl": "http://iam-emulator.test.svc:9600"}},
+    "identities": {"ambientIdentity": "none", "aws": {"irsaRoleArn": ARN}, "identities": IDENTITIES},
+    "identities-watch-namespaces": {"identities": IDENTITIES[:1], "watchNamespaces": ["payments"]},
+    "identities-emulator": {"emulator": {"enabled": True}, "identities": IDENTITIES[:1]},
 }
 # Cases rendered against a cluster with more API groups than plain Kubernetes.
 CLUSTERS = {"openshift-auto": helm.OPENSHIFT, "openshift-disabled": helm.OPENSHIFT,
@@ -234,7 +271,7 @@ def test_render(case, renders):
     for o in r.objects:
         labels = o["metadata"]["labels"]
         assert labels["app.kubernetes.io/instance"] == name and labels["app.kubernetes.io/managed-by"] == "Helm"
-        if o["kind"] in ("ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"):
+        if o["kind"] in ("ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "IAMIdentity"):
             assert "namespace" not in o["metadata"], o["metadata"]["name"]
         elif o["kind"] not in ("Role", "RoleBinding"):
             expected_ns = elsewhere.get((o["kind"], o["metadata"]["name"]), NS)
@@ -366,14 +403,31 @@ def test_render(case, renders):
     else:
         assert not pdbs
 
-    # The chart installs its CRDs from templates/crds.yaml, unless crds.enabled is false.
+    # The chart installs its CRDs from templates/crds.yaml (each of files/crds/: test_crds.py checks that
+    # those are the generated ones), unless crds.enabled is false.
     crds = sorted(c["metadata"]["name"] for c in r.crds_applied)
-    assert crds == (["credentialrecords.iam.ssc-operator.dev", "servicespecificcredentials.iam.ssc-operator.dev"]
-                    if v["crds"]["enabled"] else [])
+    assert crds == (CHART_CRD_NAMES if v["crds"]["enabled"] else [])
     for crd in r.kind("CustomResourceDefinition"):
         keep = crd["metadata"].get("annotations", {}).get("helm.sh/resource-policy")
         assert keep == ("keep" if v["crds"]["keep"] else None)
     assert "ssc-operator" in r.notes
+
+    # `identities`: one cluster-scoped IAMIdentity each, the item but its name as the spec.
+    identities = r.kind("IAMIdentity")
+    assert [(o["apiVersion"], o["metadata"]["name"]) for o in identities] == \
+        [("iam.ssc-operator.dev/v1alpha1", i["name"]) for i in v["identities"]]
+    for o, item in zip(identities, v["identities"]):
+        assert o["spec"] == {k: val for k, val in item.items() if k != "name"}
+        assert set(o["metadata"]) == {"name", "labels", "annotations"}
+        assert o["metadata"]["annotations"] == {"argocd.argoproj.io/sync-options": "SkipDryRunOnMissingResource=true"}
+    # Helm creates them (after the CRDs: it orders kinds it does not know last).
+    created = [o for o in r.created if o.get("kind") == "IAMIdentity"]
+    assert sorted(o["metadata"]["name"] for o in created) == sorted(i["name"] for i in v["identities"])
+    ambient = v["ambientIdentity"]
+    assert {"all": "ambientIdentity=all", "none": "ambientIdentity=none"}.get(ambient, ambient) in r.notes
+    if v["identities"]:
+        assert "kubectl get iamidentities" in r.notes
+    assert "iamidentities.iam.ssc-operator.dev" in r.notes or not (v["crds"]["enabled"] and v["crds"]["keep"])
 
 
 @pytest.mark.parametrize("case", ["emulator", "emulator-persistent", "emulator-existing-claim",
@@ -578,6 +632,54 @@ BAD |= {
 }
 
 
+def _identity(**fields) -> dict:
+    """One `identities` item: payments' with `fields` changed (None deletes one)."""
+    item = dict(IDENTITIES[0], **fields)
+    return {k: v for k, v in item.items() if v is not None}
+
+
+BAD |= {
+    "ambient-empty": ({"ambientIdentity": ""}, "/ambientIdentity"),
+    "ambient-bool": ({"ambientIdentity": False}, "/ambientIdentity"),
+    "ambient-injection": ({"ambientIdentity": "team=a; rm -rf /"}, "/ambientIdentity"),
+    "ambient-flag-injection": ({"ambientIdentity": "none\n- --policy=permissive"}, "/ambientIdentity"),
+    "sts-scheme": ({"stsEndpointUrl": "sts.amazonaws.com"}, "/stsEndpointUrl"),
+    "sts-space": ({"stsEndpointUrl": "https://sts.amazonaws.com --policy=permissive"}, "/stsEndpointUrl"),
+    "emulator-and-sts-endpoint": ({"emulator": {"enabled": True}, "stsEndpointUrl": "https://x"}, "/stsEndpointUrl"),
+    "identities-object": ({"identities": {"payments": IDENTITIES[0]}}, "/identities"),
+    "identity-no-name": ({"identities": [_identity(name=None)]}, "/identities/0"),
+    "identity-no-role": ({"identities": [_identity(roleArn=None)]}, "/identities/0"),
+    "identity-name": ({"identities": [_identity(name="Payments_Team")]}, "/identities/0/name"),
+    "identity-role-arn": ({"identities": [_identity(roleArn="arn:aws:iam::123456789012:user/payments")]},
+                          "/identities/0/roleArn"),
+    "identity-role-arn-account": ({"identities": [_identity(roleArn="arn:aws:iam::1234:role/x")]},
+                                  "/identities/0/roleArn"),
+    "identity-unknown-field": ({"identities": [_identity(namespaces=["payments"])]},
+                               "additional properties 'namespaces'"),
+    "identity-external-id": ({"identities": [_identity(externalId="x")]}, "/identities/0/externalId"),
+    "identity-external-id-chars": ({"identities": [_identity(externalId="a b")]}, "/identities/0/externalId"),
+    "identity-session-duration": ({"identities": [_identity(sessionDuration=3600)]}, "/identities/0/sessionDuration"),
+    "identity-session-duration-unit": ({"identities": [_identity(sessionDuration="1 hour")]},
+                                       "/identities/0/sessionDuration"),
+    "identity-source-ref": ({"identities": [_identity(sourceIdentityRef="hub")]}, "/identities/0/sourceIdentityRef"),
+    "identity-source-ref-empty": ({"identities": [_identity(sourceIdentityRef={})]},
+                                  "/identities/0/sourceIdentityRef"),
+    "identity-namespaces-list": ({"identities": [_identity(allowedNamespaces=["payments"])]},
+                                 "/identities/0/allowedNamespaces"),
+    "identity-namespace-name": ({"identities": [_identity(allowedNamespaces={"names": ["Payments"]})]},
+                                "/identities/0/allowedNamespaces/names/0"),
+    "identity-namespaces-unknown": ({"identities": [_identity(allowedNamespaces={"namespaces": ["payments"]})]},
+                                    "additional properties 'namespaces'"),
+    "identity-selector-operator": ({"identities": [_identity(allowedNamespaces={"selector": {"matchExpressions": [
+        {"key": "team", "operator": "Equals", "values": ["a"]}]}})]},
+        "/identities/0/allowedNamespaces/selector/matchExpressions/0/operator"),
+    "identity-selector-string": ({"identities": [_identity(allowedNamespaces={"selector": "team=a"})]},
+                                 "/identities/0/allowedNamespaces/selector"),
+    "identity-users-string": ({"identities": [_identity(allowedUsers="payments-*")]}, "/identities/0/allowedUsers"),
+    "identity-user-glob": ({"identities": [_identity(allowedUsers=["payments *"])]}, "/identities/0/allowedUsers/0"),
+}
+
+
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_lint_rejects_bad_values(case, tmp_path):
     result = helm.lint(chart_with_values(tmp_path, BAD[case][0]))
@@ -600,6 +702,10 @@ def test_bad_values_fail_the_schema(case):
     ({"serviceAccount": {"create": False}}, "serviceAccount.name is required"),
     ({"metrics": {"serviceMonitor": {"enabled": True}, "service": {"enabled": False}}},
      "metrics.serviceMonitor.enabled needs metrics.service.enabled"),
+    ({"identities": [IDENTITIES[0], _identity(roleArn="arn:aws:iam::210987654321:role/other")]},
+     'identities[1]: the name "payments" is used twice'),
+    ({"identities": [_identity(sourceIdentityRef={"name": "payments"})]},
+     'identities[0]: "payments" names itself in sourceIdentityRef'),
 ])
 def test_inconsistent_values_fail_with_a_message(values, message):
     with pytest.raises(helm.sdk().InstallError) as err:
@@ -609,3 +715,51 @@ def test_inconsistent_values_fail_with_a_message(values, message):
 
 def test_kube_version_floor():
     assert yaml.safe_load((CHART / "Chart.yaml").read_text())["kubeVersion"] == ">=1.25.0-0"
+
+
+# ---------------------------------------------------------------- IAMIdentity (`identities`)
+
+def test_rendered_identities_are_valid_for_their_crd(renders):
+    """Every IAMIdentity the chart renders passes the generated CRD's schema (crds/)."""
+    for case in ("identities", "identities-watch-namespaces"):
+        for o in renders(case).kind("IAMIdentity"):
+            validate_against_crd(o)
+
+
+def test_no_identities_by_default(renders):
+    r = renders("defaults")
+    assert DEFAULTS["identities"] == [] and not r.kind("IAMIdentity")
+    assert DEFAULTS["ambientIdentity"] == "all" and DEFAULTS["stsEndpointUrl"] == ""
+    args = container(r.one("Deployment", "ssc-operator")["spec"]["template"]["spec"], "manager")["args"]
+    # Upgrades change nothing: every namespace keeps the operator's own identity.
+    assert "--ambient-identity=all" in args
+    assert not [a for a in args if a.startswith("--sts-endpoint-url")]
+
+
+@pytest.mark.parametrize("case,expected", [
+    ("ambient-none", "--ambient-identity=none"),
+    ("ambient-selector", "--ambient-identity=ssc-operator.dev/ambient=true"),
+    ("ambient-selector-set", "--ambient-identity=ssc-operator.dev/ambient in (platform, ops),!legacy"),
+])
+def test_ambient_identity_is_one_argument(case, expected, renders):
+    """A selector with spaces, commas and parentheses stays one argument, unchanged."""
+    args = container(renders(case).one("Deployment", "ssc-operator")["spec"]["template"]["spec"], "manager")["args"]
+    assert [a for a in args if a.startswith("--ambient-identity")] == [expected]
+
+
+def test_identities_need_their_crd_served_first():
+    """Helm maps every object's kind before it creates any: against a cluster that does not serve
+    IAMIdentity yet (a first install, whose CRD is one of the release's own templates), a release
+    with `identities` fails before creating anything, as the chart README says; without them it
+    installs (and brings the CRD)."""
+    from fakekube import RESOURCES  # noqa: PLC0415
+
+    version, kinds = RESOURCES["iam.ssc-operator.dev"]
+    without = {"iam.ssc-operator.dev": (version, [k for k in kinds if k[1] != "IAMIdentity"])}
+    with pytest.raises(helm.sdk().InstallError) as err:
+        helm.render({"identities": IDENTITIES[:1]}, extra_groups=without)
+    assert 'no matches for kind "IAMIdentity"' in str(err.value), str(err.value)
+    assert "ensure CRDs are installed first" in str(err.value)
+    assert helm.render({}, extra_groups=without).crds_applied
+    readme = (CHART / "README.md").read_text()
+    assert "ensure CRDs are installed first" in readme and "--set-json 'identities=[]'" in readme

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -33,7 +34,18 @@ def persistent():
     return kustomize(DEPLOY / "emulator-persistent")
 
 
-@pytest.mark.parametrize("overlay", ["", "base", "crds", "emulator", "emulator-persistent", "rollout-restart"])
+OVERLAYS = ["emulator", "emulator-persistent", "rollout-restart", "multi-account"]
+# The CRDs deploy/crds holds: one per generated file of crds/ (test_crds.py checks the copies and the set).
+CRD_NAMES = sorted(yaml.safe_load(p.read_text())["metadata"]["name"] for p in (ROOT / "crds").glob("*.yaml"))
+
+
+def test_every_overlay_is_tested():
+    """Each directory of deploy/ with a kustomization.yaml is an overlay these tests build and apply."""
+    found = sorted(p.parent.name for p in DEPLOY.glob("*/kustomization.yaml"))
+    assert found == sorted(["base", "crds", *OVERLAYS]), found
+
+
+@pytest.mark.parametrize("overlay", ["", "base", "crds", *OVERLAYS])
 def test_builds_and_every_object_is_schema_valid(overlay):
     objects = kustomize(DEPLOY / overlay)
     assert objects
@@ -45,8 +57,7 @@ def test_builds_and_every_object_is_schema_valid(overlay):
 def test_base_objects(base):
     kinds = sorted((o["kind"], o["metadata"]["name"]) for o in base)
     assert kinds == sorted([
-        ("CustomResourceDefinition", "servicespecificcredentials.iam.ssc-operator.dev"),
-        ("CustomResourceDefinition", "credentialrecords.iam.ssc-operator.dev"),
+        *(("CustomResourceDefinition", name) for name in CRD_NAMES),
         ("Namespace", NS),
         ("ServiceAccount", "ssc-operator"),
         ("ClusterRole", "ssc-operator"),
@@ -181,6 +192,37 @@ def test_rollout_restart_overlay(base):
     assert {k: v for k, v in env.items() if k != "SSC_ROLLOUT_RESTART"} == base_env
 
 
+def test_multi_account_overlay(base):
+    """deploy/multi-account: deploy/ with --ambient-identity=none (a flag: a misspelling fails the
+    start) and the ServiceAccount annotated with an IRSA role to edit; nothing else changes."""
+    objects = kustomize(DEPLOY / "multi-account")
+    strip = lambda o: (o["kind"], o["metadata"]["name"])
+    assert sorted(map(strip, objects)) == sorted(map(strip, base))
+    d = one(objects, "Deployment", "ssc-operator")
+    c = assert_operator_pod(d)
+    assert c["args"] == ["run", "--ambient-identity=none"]
+    base_d = one(base, "Deployment", "ssc-operator")
+    base_c = container(base_d["spec"]["template"]["spec"], "manager")
+    assert c["env"] == base_c["env"], "settings stay environment variables as in deploy/"
+    # Otherwise the same Deployment as deploy/.
+    patched = {**c, "args": base_c["args"]}
+    assert patched == base_c
+    sa = one(objects, "ServiceAccount", "ssc-operator")
+    base_sa = one(base, "ServiceAccount", "ssc-operator")
+    assert "annotations" not in base_sa["metadata"]
+    arn = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert re.fullmatch(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+", arn), arn
+    assert {k: v for k, v in sa["metadata"].items() if k != "annotations"} == base_sa["metadata"]
+    for o in objects:
+        if o["kind"] not in ("Deployment", "ServiceAccount"):
+            assert o == one(base, o["kind"], o["metadata"]["name"]), o["metadata"]["name"]
+    # The patches say what to edit, and the overlay says where the IAMIdentities come from.
+    for name in ("operator-patch.yaml", "serviceaccount-patch.yaml"):
+        assert "# EDIT" in (DEPLOY / "multi-account" / name).read_text(), name
+    assert "examples/multi-account" in (DEPLOY / "multi-account" / "kustomization.yaml").read_text()
+    assert "deploy/multi-account" in (DEPLOY / "Kustomization").read_text()
+
+
 def _apply(kube: FakeKube, *args: str) -> subprocess.CompletedProcess:
     # Schemas are checked by validate_schemas; the stand-in serves no OpenAPI.
     return subprocess.run([kubectl(), "--kubeconfig", kube.kubeconfig, "apply", "--validate=false", *args],
@@ -201,12 +243,11 @@ def test_kubectl_apply_f_crds_and_deploy(base):
     assert created == sorted((o["kind"], o["metadata"]["name"]) for o in base)
     # The CRDs and the Namespace first, so the namespaced objects and later CRs have somewhere to go.
     crds = len(by_kind(base, "CustomResourceDefinition"))
-    assert crds == 2
+    assert crds == len(CRD_NAMES) >= 2
     assert [o["kind"] for o in objs[:crds + 1]] == ["CustomResourceDefinition"] * crds + ["Namespace"]
 
 
-@pytest.mark.parametrize("overlay", ["deploy/", "deploy/emulator", "deploy/emulator-persistent",
-                                     "deploy/rollout-restart"])
+@pytest.mark.parametrize("overlay", ["deploy/", *(f"deploy/{o}" for o in OVERLAYS)])
 def test_kubectl_apply_k(overlay):
     expected = sorted((o["kind"], o["metadata"]["name"]) for o in kustomize(ROOT / overlay))
     with FakeKube() as kube:

@@ -24,7 +24,7 @@ METRICS: dict[str, set[str]] = {
     "ssc_operator_reconciles_total": {"result"},
     "ssc_operator_reconcile_errors_total": {"category"},
     **{f"ssc_operator_reconcile_duration_seconds{s}": labels for s, labels in _HISTOGRAM.items()},
-    "ssc_operator_iam_calls_total": {"operation", "code"},
+    "ssc_operator_iam_calls_total": {"account", "operation", "code"},
     **{f"ssc_operator_iam_rate_limiter_wait_seconds{s}": labels for s, labels in _HISTOGRAM.items()},
     "ssc_operator_resources": {"reason"},
     "ssc_operator_leader": set(),

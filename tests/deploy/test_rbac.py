@@ -17,6 +17,8 @@ SSC = "/apis/iam.ssc-operator.dev/v1alpha1"
 # The operator's CredentialRecords: cluster-scoped, named by the resource's uid (and one
 # marker, ssc-operator-epoch).
 RECORDS = SSC + "/credentialrecords"
+# The IAMIdentities: cluster-scoped, the platform team's; the operator reads them and writes their status.
+IDENTITIES = SSC + "/iamidentities"
 LEASES = "/apis/coordination.k8s.io/v1/namespaces"
 MANAGED = "labelSelector=app.kubernetes.io%2Fmanaged-by%3Dssc-operator"
 
@@ -204,8 +206,14 @@ EXPECTED_RULES = {
 RECORD_RULES = {
     ("iam.ssc-operator.dev", "credentialrecords", ()): {"get", "list", "create", "update", "delete"},
 }
+# The IAMIdentities: cluster-scoped too (a ClusterRole of their own with watchNamespaces). Read and
+# watched; written through a merge patch of the status subresource only (as the resources' status).
+IDENTITY_RULES = {
+    ("iam.ssc-operator.dev", "iamidentities", ()): {"get", "list", "watch"},
+    ("iam.ssc-operator.dev", "iamidentities/status", ()): {"patch"},
+}
 # The operator's ClusterRole (cluster-wide installs).
-EXPECTED_CLUSTER_RULES = EXPECTED_RULES | RECORD_RULES | {("", "namespaces", ()): {"get"}}
+EXPECTED_CLUSTER_RULES = EXPECTED_RULES | RECORD_RULES | IDENTITY_RULES | {("", "namespaces", ()): {"get"}}
 EXPECTED_LEASE_RULES = {
     ("coordination.k8s.io", "leases", ()): {"create"},
     ("coordination.k8s.io", "leases", ("ssc-operator",)): {"get", "update"},
@@ -285,19 +293,24 @@ def test_chart_rules_default(chart_default):
 
 
 def _records_cluster_role(roles):
-    """With watchNamespaces: the one cluster-wide grant, the cluster-scoped records only."""
-    [role] = roles["ClusterRole"]
-    [binding] = roles["ClusterRoleBinding"]
-    assert role["metadata"]["name"] == "ssc-operator-records"
-    assert _flatten(role["rules"]) == RECORD_RULES
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                                  "name": "ssc-operator-records"}
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": SA, "namespace": SA_NS}]
+    """With watchNamespaces: the only cluster-wide grants, for the cluster-scoped kinds: the records
+    and the IAMIdentities, each a ClusterRole of its own."""
+    cluster_roles = {r["metadata"]["name"]: r for r in roles["ClusterRole"]}
+    assert set(cluster_roles) == {"ssc-operator-records", "ssc-operator-identities"}
+    assert _flatten(cluster_roles["ssc-operator-records"]["rules"]) == RECORD_RULES
+    assert _flatten(cluster_roles["ssc-operator-identities"]["rules"]) == IDENTITY_RULES
+    bindings = {b["roleRef"]["name"]: b for b in roles["ClusterRoleBinding"]}
+    assert set(bindings) == set(cluster_roles)
+    for name, binding in bindings.items():
+        assert binding["metadata"]["name"] == name
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name}
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": SA, "namespace": SA_NS}]
 
 
 def test_chart_rules_watch_namespace(chart_watch_ns):
     roles = _cluster_namespaced(chart_watch_ns)
-    # No cluster-wide grant with watchNamespaces but the records (cluster-scoped: no Role can grant them).
+    # No cluster-wide grant with watchNamespaces but the records and the identities (cluster-scoped: no
+    # Role can grant them).
     _records_cluster_role(roles)
     # The user-facing aggregated roles stay (bound to nobody: they only add to view/edit/admin).
     assert set(_aggregated(chart_watch_ns)) == {"ssc-operator-view", "ssc-operator-edit"}
@@ -334,6 +347,29 @@ def operator_requests(watch_ns: str | None, tenant: str = "team-a"):
     # The records: always cluster-scoped, also with --watch-namespace. (The sweep's other requests,
     # a resource by namespace/name, its namespace, Events, are among those above.)
     yield from record_requests()
+    # The IAMIdentities: cluster-scoped as well.
+    yield from identity_requests()
+
+
+def identity_requests():
+    """What the operator does with the IAMIdentities: list and watch them, read one, and report on it
+    through a merge patch of its status subresource."""
+    yield "GET", f"{IDENTITIES}?limit=500"
+    yield "GET", f"{IDENTITIES}?watch=true&resourceVersion=1"
+    yield "GET", f"{IDENTITIES}/analytics"
+    yield "PATCH", f"{IDENTITIES}/analytics/status"
+
+
+def identity_forbidden():
+    """Beyond that: creating, changing, deleting an IAMIdentity (the platform team's), whose roleArn,
+    allowedNamespaces and allowedUsers decide what a namespace may reach in AWS."""
+    yield "POST", IDENTITIES
+    yield "PUT", f"{IDENTITIES}/analytics"
+    yield "PATCH", f"{IDENTITIES}/analytics"
+    yield "DELETE", f"{IDENTITIES}/analytics"
+    yield "DELETE", IDENTITIES
+    # Its status is only ever patched (the recorded requests: tests/deploy/test_rbac_recorded.py).
+    yield "PUT", f"{IDENTITIES}/analytics/status"
 
 
 def record_requests():
@@ -379,6 +415,7 @@ def forbidden_requests(watch_ns: str | None, tenant: str = "team-a"):
     yield "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
     yield "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
     yield from record_forbidden()
+    yield from identity_forbidden()
     if watch_ns:
         yield "GET", "/api/v1/secrets?" + MANAGED
         yield "GET", f"{SSC}/servicespecificcredentials?watch=true"
@@ -440,6 +477,21 @@ def test_deploy_allows_the_operators_requests_and_nothing_else():
 
 def test_chart_allows_the_operators_requests_and_nothing_else(chart_default):
     _check(chart_default, None)
+
+
+@pytest.mark.parametrize("source", ["deploy-multi-account", "chart-identities", "chart-ambient-none"])
+def test_identity_settings_change_no_rbac(source):
+    """deploy/multi-account, and the chart with `identities` or ambientIdentity none, grant exactly
+    what deploy/ and the default chart do: the operator needs the same requests either way."""
+    objects = {"deploy-multi-account": lambda: kustomize(DEPLOY / "multi-account"),
+               "chart-identities": lambda: helm.render({"identities": [
+                   {"name": "analytics", "roleArn": "arn:aws:iam::210987654321:role/ssc-tenant-analytics",
+                    "allowedNamespaces": {"names": ["team-a"]}}]}).objects,
+               "chart-ambient-none": lambda: helm.render({"ambientIdentity": "none"}).objects}[source]()
+    _check(objects, None)
+    roles = _cluster_namespaced(_rbac_objects(objects))
+    [role] = roles["ClusterRole"]
+    assert _flatten(role["rules"]) == EXPECTED_CLUSTER_RULES
 
 
 def test_chart_watch_namespaces_allow_only_those_namespaces(chart_watch_ns):
@@ -667,11 +719,68 @@ def test_a_namespace_wildcard_role_cannot_reach_the_records(source, chart_defaul
     assert all(allowed(rules, *_attrs(*r)) for r in _record_anything())
 
 
+def _identity_anything():
+    yield from identity_requests()
+    yield from identity_forbidden()
+
+
+def _grants_identities(rule: dict) -> bool:
+    return any(rule_allows(rule, verb, "iam.ssc-operator.dev", "iamidentities", sub, "x")
+               for verb in ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
+               for sub in ("", "status"))
+
+
+@pytest.mark.parametrize("source", ["deploy", "chart", "chart-watch-namespaces"])
+def test_tenants_cannot_write_or_read_the_identities(source, chart_default, chart_watch_ns):
+    """An IAMIdentity decides which AWS role (and account) a namespace's credentials are minted with:
+    no aggregated role grants it, and a tenant with * in its own namespace (a Role, or a ClusterRole
+    bound there) can neither create nor change one, nor write its status."""
+    objects = {"deploy": lambda: kustomize(DEPLOY), "chart": lambda: chart_default,
+               "chart-watch-namespaces": lambda: chart_watch_ns}[source]()
+    for name, role in _aggregated(objects).items():
+        assert not [r for r in role["rules"] if _grants_identities(r)], f"{name} grants iamidentities"
+    aggregated = aggregate(list(objects) + BUILTIN_AGGREGATED)
+    for role in aggregated:
+        if role["metadata"]["name"] in ("view", "edit", "admin"):
+            assert not [r for r in role["rules"] if _grants_identities(r)], role["metadata"]["name"]
+    rules = user_rules(_wildcard_tenant(objects), "mallory")
+    reached = [r for r in _identity_anything() if allowed(rules, *_attrs(*r))]
+    assert not reached, f"a namespace's wildcard Role reaches the identities: {reached}"
+    users = _with_namespace_users(objects)
+    for user, groups in (("alice", ()), ("bob", ()), ("carol", ("team-a-admins",)), ("dave", ())):
+        rules = user_rules(users, user, groups)
+        assert not [r for r in _identity_anything() if allowed(rules, *_attrs(*r))], user
+
+
+def test_only_the_operator_is_bound_to_the_identities():
+    """Whatever grants the IAMIdentities in a shipped variant is a ClusterRoleBinding of the operator's
+    ServiceAccount, and it never lets the operator write an identity, only its status."""
+    variants = {"deploy": kustomize(DEPLOY), "deploy-multi-account": kustomize(DEPLOY / "multi-account"),
+                "chart": helm.render().objects,
+                "chart-watch-namespaces": helm.render({"watchNamespaces": ["team-a"]}).objects}
+    for name, objects in variants.items():
+        roles = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o.get("rules") or []
+                 for o in _rbac_objects(objects) if o["kind"] in ("Role", "ClusterRole")}
+        granting = [o for o in _rbac_objects(objects) if "roleRef" in o and any(
+            _grants_identities(r) for r in roles.get(
+                (o["roleRef"]["kind"], o["metadata"].get("namespace", "") if o["roleRef"]["kind"] == "Role" else "",
+                 o["roleRef"]["name"]), []))]
+        assert granting, f"{name}: nothing grants the operator the identities"
+        for b in granting:
+            assert b["kind"] == "ClusterRoleBinding", f"{name}: {b['metadata']['name']}"
+            assert b["subjects"] == [{"kind": "ServiceAccount", "name": SA, "namespace": SA_NS}], (name, b)
+        rules = effective_rules(objects, SA_NS, SA)
+        assert all(allowed(rules, *_attrs(*r)) for r in identity_requests()), name
+        assert not [r for r in identity_forbidden() if allowed(rules, *_attrs(*r))], name
+        assert not [k for k, rules_ in roles.items() if k[0] == "Role" and any(_grants_identities(r) for r in rules_)]
+
+
 def test_only_the_operator_is_bound_to_the_records():
     """In every shipped variant, the subjects of any binding that grants the records are the
     operator's ServiceAccount and nobody else."""
     variants = {"deploy": kustomize(DEPLOY), "deploy-rollout-restart": kustomize(DEPLOY / "rollout-restart"),
-                "deploy-emulator": kustomize(DEPLOY / "emulator"), "chart": helm.render().objects,
+                "deploy-emulator": kustomize(DEPLOY / "emulator"),
+                "deploy-multi-account": kustomize(DEPLOY / "multi-account"), "chart": helm.render().objects,
                 "chart-watch-namespaces": helm.render({"watchNamespaces": ["team-a"]}).objects}
     for name, objects in variants.items():
         roles = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o.get("rules") or []

@@ -13,7 +13,9 @@ default RBAC. The recordings are per test, so a test without rollout restarts si
 
 The operator's own records (CredentialRecord, cluster-scoped: /apis/iam.ssc-operator.dev/v1alpha1/
 credentialrecords[/NAME], no /namespaces/NS) are requests without a namespace, also from an operator
-run with --watch-namespace: only a ClusterRole grants them.
+run with --watch-namespace: only a ClusterRole grants them. So are the IAMIdentities
+(/apis/iam.ssc-operator.dev/v1alpha1/iamidentities[/NAME[/status]]): read, listed and watched, written
+through a patch of their status only.
 """
 
 from __future__ import annotations
@@ -131,11 +133,26 @@ def test_recordings_cover_every_kind_of_call(attributes):
         ("get", "leases", ""), ("create", "leases", ""), ("update", "leases", ""),
         ("get", "credentialrecords", ""), ("list", "credentialrecords", ""), ("create", "credentialrecords", ""),
         ("update", "credentialrecords", ""), ("delete", "credentialrecords", ""),
+        ("list", "iamidentities", ""), ("watch", "iamidentities", ""), ("patch", "iamidentities", "status"),
     ]:
         assert expected in kinds, f"no recorded {expected}; recorded: {sorted(kinds)}"
 
 
 RECORDS = ("iam.ssc-operator.dev", "credentialrecords")
+IDENTITIES = ("iam.ssc-operator.dev", "iamidentities")
+
+
+def test_identities_are_cluster_scoped_and_written_through_status_only(attributes):
+    """Every request on the IAMIdentities names no namespace (the kind is cluster-scoped), and the
+    operator never creates, changes or deletes one: it writes the status subresource only."""
+    identities = [(raw, a) for raw, a in attributes if (a.group, a.resource) == IDENTITIES]
+    assert identities, "no recorded request on iamidentities"
+    for raw, a in identities:
+        assert "/namespaces/" not in urlsplit(raw["path"]).path and a.namespace == "", f"namespaced: {raw}"
+        if a.subresource:
+            assert a.subresource == "status" and a.verb == "patch", f"unexpected: {raw}"
+        else:
+            assert a.verb in ("get", "list", "watch"), f"an IAMIdentity written by the operator: {raw}"
 
 
 def test_records_are_cluster_scoped_and_never_watched_or_patched(attributes):
@@ -203,7 +220,7 @@ def test_default_rbac_allows_no_recorded_restart(source, restarts):
 def test_chart_with_watch_namespaces_allows_what_the_scoped_operator_did():
     """The e2e run with `--watch-namespace team-a,team-b` against the chart rendered for those
     namespaces: Roles only, so any cluster-wide or other-namespace request would be denied, but
-    for the cluster-scoped records (the ClusterRole RELEASE-records). (That run covers a few calls,
+    for the cluster-scoped records and identities (the ClusterRoles RELEASE-records, RELEASE-identities). (That run covers a few calls,
     so unused rules are checked by the cluster-wide tests above.)"""
     files = sorted(RECORDINGS.glob("scoped-*.jsonl")) if RECORDINGS.is_dir() else []
     if not files:
@@ -224,9 +241,9 @@ def test_chart_with_watch_namespaces_allows_what_the_scoped_operator_did():
                 denied.append(f"{r['method']} {r['path']}")
         assert not denied, f"{namespaces}: requests the chart's Roles do not allow:\n" + "\n".join(denied[:20])
         assert any("/namespaces/team-b/" in r["path"] for r in recorded)
-        # Its only cluster-wide requests are on the records.
+        # Its only cluster-wide requests are on the cluster-scoped kinds: the records and the identities.
         cluster_wide = [f"{r['method']} {r['path']}" for r in recorded
                         if urlsplit(r["path"]).path.startswith(("/api/", "/apis/"))
                         and not (a := request_attributes(r["method"], r["path"])).namespace
-                        and (a.group, a.resource) != RECORDS]
+                        and (a.group, a.resource) not in (RECORDS, IDENTITIES)]
         assert not cluster_wide, f"{namespaces}: cluster-wide requests of a scoped operator: {cluster_wide[:10]}"

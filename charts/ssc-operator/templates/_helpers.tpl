@@ -118,6 +118,16 @@ imagePullSecrets:
 {{- end }}
 {{- end }}
 
+{{/* The STS endpoint passed to the operator: the emulator's (it serves STS on the IAM listener), the explicit
+one, or none (the SDK's regional endpoint, or --iam-endpoint-url when that is set: the operator's default). */}}
+{{- define "ssc-operator.stsEndpointUrl" -}}
+{{- if .Values.emulator.enabled }}
+{{- include "ssc-operator.iamEndpointUrl" . }}
+{{- else }}
+{{- .Values.stsEndpointUrl }}
+{{- end }}
+{{- end }}
+
 {{/* Combinations the schema cannot express; fail early with a clear message. */}}
 {{- define "ssc-operator.validate" -}}
 {{- if and (not .Values.leaderElection.enabled) (gt (int .Values.replicaCount) 1) }}
@@ -125,6 +135,19 @@ imagePullSecrets:
 {{- end }}
 {{- if and .Values.emulator.enabled .Values.iam.endpointUrl }}
 {{- fail "set either emulator.enabled or iam.endpointUrl, not both: with the emulator on, the operator is pointed at it" }}
+{{- end }}
+{{- if and .Values.emulator.enabled .Values.stsEndpointUrl }}
+{{- fail "set either emulator.enabled or stsEndpointUrl, not both: with the emulator on, the operator is pointed at it for STS too" }}
+{{- end }}
+{{- $identities := dict }}
+{{- range $i, $id := .Values.identities }}
+{{- if hasKey $identities $id.name }}
+{{- fail (printf "identities[%d]: the name %q is used twice (an IAMIdentity is cluster-scoped: one object per name)" $i $id.name) }}
+{{- end }}
+{{- $_ := set $identities $id.name true }}
+{{- if and $id.sourceIdentityRef (eq $id.sourceIdentityRef.name $id.name) }}
+{{- fail (printf "identities[%d]: %q names itself in sourceIdentityRef (a role chain needs another IAMIdentity)" $i $id.name) }}
+{{- end }}
 {{- end }}
 {{- if and .Values.emulator.enabled .Values.aws.credentialsSecret.name }}
 {{- fail "emulator.enabled gives the operator dummy AWS credentials; unset aws.credentialsSecret.name" }}
@@ -140,11 +163,14 @@ RBAC rules of the operator. Least privilege: exactly the requests the operator m
 - namespaces get: the iam.ssc-operator.dev/allowed-users tenancy annotation.
 - events.k8s.io events create (each Event is new: no series are patched).
 - credentialrecords get/list/create/update/delete ("ssc-operator.recordRules").
-With watchNamespaces, all of it but the records is a Role in each of them: the
-API server authorizes GET /api/v1/namespaces/NAME with namespace=NAME, so a
-RoleBinding in NAME covers reading that Namespace object (limited further by
-resourceNames). The records are cluster-scoped, which no Role can grant: they
-get a ClusterRole of their own (RELEASE-records) in that mode.
+- iamidentities get/list/watch, iamidentities/status patch
+  ("ssc-operator.identityRules").
+With watchNamespaces, all of it but the records and the identities is a Role in
+each of them: the API server authorizes GET /api/v1/namespaces/NAME with
+namespace=NAME, so a RoleBinding in NAME covers reading that Namespace object
+(limited further by resourceNames). The records and the identities are
+cluster-scoped, which no Role can grant: they get a ClusterRole each
+(RELEASE-records, RELEASE-identities) in that mode.
 Call with a dict: "namespace" (empty for the ClusterRole).
 */}}
 {{- define "ssc-operator.rules" -}}
@@ -168,6 +194,7 @@ Call with a dict: "namespace" (empty for the ClusterRole).
   verbs: ["create"]
 {{- if not .namespace }}
 {{ include "ssc-operator.recordRules" . }}
+{{ include "ssc-operator.identityRules" . }}
 {{- end }}
 {{- end }}
 
@@ -185,6 +212,24 @@ makes these requests cluster-scoped with watchNamespaces too.
 - apiGroups: ["iam.ssc-operator.dev"]
   resources: ["credentialrecords"]
   verbs: ["get", "list", "create", "update", "delete"]
+{{- end }}
+
+{{/*
+The IAMIdentities (cluster-scoped, written by the platform team): the AWS roles the
+operator assumes for the namespaces each allows. The operator watches them (a
+resource names one through spec.identityRef or its namespace's
+iam.ssc-operator.dev/identity annotation) and reports on each through its status
+subresource only (Ready, the account, the assumed role; a merge patch, no get or
+update of it): it never creates, changes or deletes one. Cluster-scoped, so a tenant's namespaced Role cannot create or
+edit one to reach another account; the aggregated view/edit roles leave them out.
+*/}}
+{{- define "ssc-operator.identityRules" -}}
+- apiGroups: ["iam.ssc-operator.dev"]
+  resources: ["iamidentities"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["iam.ssc-operator.dev"]
+  resources: ["iamidentities/status"]
+  verbs: ["patch"]
 {{- end }}
 
 {{/*
