@@ -70,9 +70,15 @@ pub enum NotPermitted {
         "namespace {namespace} may not use the operator's own AWS identity (--ambient-identity): name an IAMIdentity in spec.identityRef, or have the platform team set the namespace's {IDENTITY_ANNOTATION} annotation"
     )]
     NoIdentity { namespace: String },
-    #[error("IAMIdentity {identity} does not exist")]
-    IdentityNotFound { identity: String },
-    #[error("IAMIdentity {identity} does not allow namespace {namespace} (spec.allowedNamespaces)")]
+    // The same words whether the identity exists or not: a tenant learns nothing of the
+    // identities that are not its own.
+    #[error(
+        "IAMIdentity {identity} does not exist or does not allow namespace {namespace} (its spec.allowedNamespaces)"
+    )]
+    IdentityNotFound { identity: String, namespace: String },
+    #[error(
+        "IAMIdentity {identity} does not exist or does not allow namespace {namespace} (its spec.allowedNamespaces)"
+    )]
     IdentityNotAllowed { identity: String, namespace: String },
     #[error(
         "IAM user {user} is not among the users IAMIdentity {identity} allows (spec.allowedUsers)"

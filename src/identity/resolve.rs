@@ -137,6 +137,7 @@ pub fn resolve(
     };
     let spec = identities(name).ok_or_else(|| NotPermitted::IdentityNotFound {
         identity: name.into(),
+        namespace: namespace.name.into(),
     })?;
     if !namespace_allowed(&spec, namespace) {
         return Err(NotPermitted::IdentityNotAllowed {
