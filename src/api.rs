@@ -842,61 +842,34 @@ mod tests {
         assert!(parse_duration("1d").is_err());
     }
 
-    /// `crds/` must hold exactly what `ssc-operator crd` prints. `SSC_UPDATE_CRDS=1 cargo test` rewrites it.
+    /// `crds/` must hold exactly what `ssc-operator crd` prints, one file per CRD.
+    /// `SSC_UPDATE_CRDS=1 cargo test --lib` rewrites them; then run deploy/sync-crds.sh.
     #[test]
-    fn committed_crd_is_current() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/crds/",
-            "servicespecificcredentials.iam.ssc-operator.dev.yaml"
-        );
-        let generated = crd_yaml();
-        if std::env::var_os("SSC_UPDATE_CRDS").is_some() {
-            std::fs::write(path, &generated).unwrap();
+    fn committed_crds_are_current() {
+        for (file, generated) in [
+            (
+                "servicespecificcredentials.iam.ssc-operator.dev.yaml",
+                crd_yaml(),
+            ),
+            (
+                "credentialrecords.iam.ssc-operator.dev.yaml",
+                crate::record::crd_yaml(),
+            ),
+            (
+                "iamidentities.iam.ssc-operator.dev.yaml",
+                crate::identity::api::crd_yaml(),
+            ),
+        ] {
+            let path = format!("{}/crds/{file}", env!("CARGO_MANIFEST_DIR"));
+            if std::env::var_os("SSC_UPDATE_CRDS").is_some() {
+                std::fs::write(&path, &generated).unwrap();
+            }
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                committed == generated,
+                "{path} is stale: SSC_UPDATE_CRDS=1 cargo test --lib, then deploy/sync-crds.sh"
+            );
         }
-        let committed = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(
-            committed == generated,
-            "{path} is stale: run `cargo run -- crd > {path}` (or SSC_UPDATE_CRDS=1 cargo test --lib)"
-        );
-    }
-
-    /// `crds/` holds the IAMIdentity CRD too.
-    #[test]
-    fn committed_identity_crd_is_current() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/crds/",
-            "iamidentities.iam.ssc-operator.dev.yaml"
-        );
-        let generated = crate::identity::api::crd_yaml();
-        if std::env::var_os("SSC_UPDATE_CRDS").is_some() {
-            std::fs::write(path, &generated).unwrap();
-        }
-        let committed = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(
-            committed == generated,
-            "{path} is stale: SSC_UPDATE_CRDS=1 cargo test --lib, then deploy/sync-crds.sh"
-        );
-    }
-
-    /// `crds/` holds the record's CRD too.
-    #[test]
-    fn committed_record_crd_is_current() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/crds/",
-            "credentialrecords.iam.ssc-operator.dev.yaml"
-        );
-        let generated = crate::record::crd_yaml();
-        if std::env::var_os("SSC_UPDATE_CRDS").is_some() {
-            std::fs::write(path, &generated).unwrap();
-        }
-        let committed = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(
-            committed == generated,
-            "{path} is stale: SSC_UPDATE_CRDS=1 cargo test --lib, then deploy/sync-crds.sh"
-        );
     }
 
     #[test]

@@ -197,6 +197,12 @@ struct Session {
     last_used: Instant,
 }
 
+/// How long before its expiry a session is renewed (the next call that needs it assumes the
+/// role again): well above any clock skew between the operator and STS, so that no call is
+/// signed with a session STS already considers expired. The SDK's cache jitters it by up to
+/// half: renewal comes 2.5 to 5 minutes before expiry.
+pub const RENEW_BEFORE: Duration = Duration::from_secs(300);
+
 /// Sessions kept before unused ones are dropped.
 const SESSIONS_KEPT: usize = 1024;
 /// A session unused this long is dropped once more than [`SESSIONS_KEPT`] exist.
@@ -210,6 +216,7 @@ pub struct AwsDirectory {
     sts: aws_sdk_sts::Client,
     limits: crate::iam::IamLimits,
     observer: Arc<dyn IamObserver>,
+    renew_before: Duration,
     state: Mutex<DirectoryState>,
 }
 
@@ -263,8 +270,15 @@ impl AwsDirectory {
             sts,
             limits,
             observer,
+            renew_before: RENEW_BEFORE,
             state: Mutex::new(state),
         }
+    }
+
+    /// Renews sessions this long before they expire instead of [`RENEW_BEFORE`] (tests).
+    pub fn renewing_before(mut self, renew_before: Duration) -> Self {
+        self.renew_before = renew_before;
+        self
     }
 
     /// The session of `chain` for `namespace`, made on first use.
@@ -291,7 +305,9 @@ impl AwsDirectory {
         let provider = self.provider(chain, namespace);
         // A cache of its own: the SDK's shared one keeps 64 providers at most and drops any
         // beyond, which would make every call of a busy operator assume its role again.
-        let cache = aws_config::identity::IdentityCache::lazy().build();
+        let cache = aws_config::identity::IdentityCache::lazy()
+            .buffer_time(self.renew_before)
+            .build();
         let iam_client = aws_sdk_iam::Client::from_conf(
             self.ambient
                 .client()

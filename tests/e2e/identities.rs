@@ -32,7 +32,13 @@ fn key(id: &str, secret: &str, user: &str, account: Option<&str>) -> iam_emulato
 /// (the README's trust and by-tag permission policies), `team-b-git` (tagged for team-b) and
 /// `other-git` (tagged for team-c). Namespace team-b defaults to IAMIdentity team-b.
 async fn two_accounts(ambient: &str) -> Harness {
+    two_accounts_renewing(ambient, None).await
+}
+
+/// [`two_accounts`], the operator renewing sessions `renew_before` their expiry.
+async fn two_accounts_renewing(ambient: &str, renew_before: Option<Duration>) -> Harness {
     let h = Harness::start_with(Options {
+        session_renew_before: renew_before,
         users: vec!["ssc-operator", "sofia"],
         emulator_accounts: vec![B],
         enforce: true,
@@ -47,13 +53,7 @@ async fn two_accounts(ambient: &str) -> Harness {
     })
     .await;
     let root_a = aws_sdk_iam::Client::new(&harness::sdk_config(&h.emulator, None).await);
-    let root_b = aws_sdk_iam::Client::new(
-        &harness::sdk_config(
-            &h.emulator,
-            Some((ROOT_B_KEY.0.into(), ROOT_B_KEY.1.into())),
-        )
-        .await,
-    );
+    let root_b = root_b(&h).await;
     // The operator's own identity: assume the tenant roles, and mint in A for the ambient tests.
     root_a
         .put_user_policy()
@@ -121,6 +121,41 @@ async fn two_accounts(ambient: &str) -> Harness {
     namespace(&h, "team-b", &[("iam.ssc-operator.dev/identity", "team-b")]).await;
     identity(&h, "team-b", "ext-team-b", &["team-b"]).await;
     h
+}
+
+/// A role in B that the operator may assume for any namespace, with IAMFullAccess.
+async fn open_role(root_b: &aws_sdk_iam::Client, name: &str) {
+    root_b
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": OPERATOR_ARN},
+                 "Action": ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]}
+            ]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    root_b
+        .attach_role_policy()
+        .role_name(name)
+        .policy_arn("arn:aws:iam::aws:policy/IAMFullAccess")
+        .send()
+        .await
+        .unwrap();
+}
+
+/// An IAM client signed by account B's root.
+async fn root_b(h: &Harness) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(
+        &harness::sdk_config(
+            &h.emulator,
+            Some((ROOT_B_KEY.0.into(), ROOT_B_KEY.1.into())),
+        )
+        .await,
+    )
 }
 
 async fn namespace(h: &Harness, name: &str, annotations: &[(&str, &str)]) {
@@ -204,13 +239,7 @@ fn session_of(namespace: &str) -> String {
 
 /// Credentials of a user of account B, listed by B's root.
 async fn credentials_in_b(h: &Harness, user: &str) -> Vec<String> {
-    let root_b = aws_sdk_iam::Client::new(
-        &harness::sdk_config(
-            &h.emulator,
-            Some((ROOT_B_KEY.0.into(), ROOT_B_KEY.1.into())),
-        )
-        .await,
-    );
+    let root_b = root_b(h).await;
     root_b
         .list_service_specific_credentials()
         .user_name(user)
@@ -451,13 +480,7 @@ async fn a_resource_moved_to_another_identity_retires_its_credential_through_the
         "the operator's own"
     );
     // sofia lives in A; team-m's identity mints in B: a user of that name there.
-    let root_b = aws_sdk_iam::Client::new(
-        &harness::sdk_config(
-            &h.emulator,
-            Some((ROOT_B_KEY.0.into(), ROOT_B_KEY.1.into())),
-        )
-        .await,
-    );
+    let root_b = root_b(&h).await;
     root_b
         .create_user()
         .user_name("sofia")
@@ -471,26 +494,7 @@ async fn a_resource_moved_to_another_identity_retires_its_credential_through_the
         .send()
         .await
         .unwrap();
-    root_b
-        .create_role()
-        .role_name("ssc-tenant-team-m")
-        .assume_role_policy_document(
-            json!({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Principal": {"AWS": OPERATOR_ARN},
-                 "Action": ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]}
-            ]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
-    root_b
-        .attach_role_policy()
-        .role_name("ssc-tenant-team-m")
-        .policy_arn("arn:aws:iam::aws:policy/IAMFullAccess")
-        .send()
-        .await
-        .unwrap();
+    open_role(&root_b, "ssc-tenant-team-m").await;
     identity_of(
         &h,
         "team-m",
@@ -623,33 +627,8 @@ fn assert_no_session_material_in_logs() {
 async fn each_namespace_session_is_assumed_once_past_the_sdks_shared_cache() {
     const NAMESPACES: usize = 70;
     let h = two_accounts("all").await;
-    let root_b = aws_sdk_iam::Client::new(
-        &harness::sdk_config(
-            &h.emulator,
-            Some((ROOT_B_KEY.0.into(), ROOT_B_KEY.1.into())),
-        )
-        .await,
-    );
-    root_b
-        .create_role()
-        .role_name("ssc-tenant-many")
-        .assume_role_policy_document(
-            json!({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Principal": {"AWS": OPERATOR_ARN},
-                 "Action": ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]}
-            ]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
-    root_b
-        .attach_role_policy()
-        .role_name("ssc-tenant-many")
-        .policy_arn("arn:aws:iam::aws:policy/IAMFullAccess")
-        .send()
-        .await
-        .unwrap();
+    let root_b = root_b(&h).await;
+    open_role(&root_b, "ssc-tenant-many").await;
     let names: Vec<String> = (0..NAMESPACES).map(|i| format!("many-{i}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     identity_of(
@@ -700,4 +679,61 @@ async fn each_namespace_session_is_assumed_once_past_the_sdks_shared_cache() {
         assumed <= NAMESPACES + 4,
         "{assumed} AssumeRoles for {NAMESPACES} namespace sessions"
     );
+}
+
+/// Sessions are renewed ahead of their expiry: with 15-minute sessions and a renewal lead of
+/// 1,796 s (the SDK's cache jitters the lead by up to half of it, so a session is renewed at
+/// most 2 s after it is issued), a call 3 s later assumes the role again first, and no call is
+/// ever refused for an expired token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_is_renewed_before_it_expires_without_a_failed_call() {
+    let h = two_accounts_renewing("all", Some(Duration::from_secs(1796))).await;
+    Api::<IAMIdentity>::all(h.client())
+        .patch(
+            "team-b",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"sessionDuration": "15m"}})),
+        )
+        .await
+        .unwrap();
+    apply_in(&h, "team-b", "git", "team-b-git", json!({})).await;
+    wait_reason(&h, "team-b", "git", "Available").await;
+    let assumed = |h: &Harness| {
+        h.emulator
+            .journal()
+            .iter()
+            .filter(|e| e.action == "AssumeRole")
+            .count()
+    };
+    let before = assumed(&h);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    Api::<ServiceSpecificCredential>::namespaced(h.client(), "team-b")
+        .patch(
+            "git",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"annotations": {"iam.ssc-operator.dev/rotate": "1"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    h.wait_for_in("team-b", "git", "rotated", |r| {
+        r.status
+            .as_ref()
+            .is_some_and(|s| s.handled_rotate_request.as_deref() == Some("1"))
+            && r.ready_condition().is_some_and(|c| c.reason == "Available")
+    })
+    .await;
+    assert!(assumed(&h) > before, "the session was not renewed");
+    // The one refusal expected: the role may not list all users (the snapshot falls back to
+    // per-user Lists).
+    let refused: Vec<_> = h
+        .emulator
+        .journal()
+        .into_iter()
+        .filter(|e| e.status != 200)
+        .filter(|e| !(e.action == "ListServiceSpecificCredentials" && e.code == "AccessDenied"))
+        .map(|e| (e.action, e.caller, e.code))
+        .collect();
+    assert!(refused.is_empty(), "refused calls: {refused:#?}");
 }

@@ -31,12 +31,22 @@ struct Replica {
 async fn start_replica(h: &Harness, identity: &str, lease_duration: Duration) -> Replica {
     let metrics = Arc::new(Metrics::new());
     let fence = WriteFence::closed();
-    let iam: Arc<dyn ssc_operator::identity::Directory> =
-        Arc::new(ssc_operator::identity::Fixed(Arc::new(AwsIam::new(
-            fence_iam(&crate::harness::sdk(&h.emulator).await, fence.clone()),
+    // As `run` builds it: the operator's own client (fenced) and STS, which names its account.
+    let sdk_config = crate::harness::sdk_config(&h.emulator, None).await;
+    let ambient = Arc::new(AwsIam::new(
+        fence_iam(&AwsIam::iam_client(&sdk_config), fence.clone()),
+        IamLimits::default(),
+        metrics.clone(),
+    ));
+    let iam: Arc<dyn ssc_operator::identity::Directory> = Arc::new(
+        ssc_operator::identity::AwsDirectory::new(
+            ambient,
+            aws_sdk_sts::Client::new(&sdk_config),
             IamLimits::default(),
             metrics.clone(),
-        ))));
+        )
+        .await,
+    );
     let config = reconcile::Config {
         instance: Some(identity.to_string()),
         ..reconcile::Config::default()
@@ -254,9 +264,9 @@ async fn metrics_and_probes_are_served_without_secrets() {
     let needles = [
         "ssc_operator_reconciles_total{result=\"Available\"}",
         "ssc_operator_reconcile_duration_seconds_bucket",
-        "ssc_operator_iam_calls_total{operation=\"CreateServiceSpecificCredential\",code=\"Success\"} 1",
+        "ssc_operator_iam_calls_total{account=\"123456789012\",operation=\"CreateServiceSpecificCredential\",code=\"Success\"} 1",
         // A first Create is decided from the service snapshot: IAM's answer to it tells.
-        "ssc_operator_iam_calls_total{operation=\"CreateServiceSpecificCredential\",code=\"UserNotFound\"}",
+        "ssc_operator_iam_calls_total{account=\"123456789012\",operation=\"CreateServiceSpecificCredential\",code=\"UserNotFound\"}",
         "ssc_operator_iam_rate_limiter_wait_seconds_count",
         "ssc_operator_resources{reason=\"Available\"} 1",
         "ssc_operator_resources{reason=\"UserNotFound\"} 1",

@@ -49,6 +49,8 @@ pub struct JournalEntry {
     /// Who signed it: the principal's ARN (a user, an account's root, an assumed-role session),
     /// "" when the request was refused before it was known.
     pub caller: String,
+    /// The error's `<Code>` ("" on success).
+    pub code: String,
     pub received: std::time::Instant,
     pub answered: std::time::Instant,
     pub status: u16,
@@ -141,9 +143,13 @@ async fn iam(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         caller: String::new(),
         xmlns: XMLNS,
     };
+    let mut code = String::new();
     let resp = match handle_iam(&shared, req, &rid, &mut log).await {
         Ok(body) => xml_response(200, body, &rid),
-        Err(e) => error_response_in(log.xmlns, &e, &rid),
+        Err(e) => {
+            code = e.code.to_string();
+            error_response_in(log.xmlns, &e, &rid)
+        }
     };
     tracing::info!(
         request_id = %rid,
@@ -157,6 +163,7 @@ async fn iam(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             action: log.action,
             access_key_id,
             caller: log.caller,
+            code,
             received,
             answered: std::time::Instant::now(),
             status: resp.status().as_u16(),

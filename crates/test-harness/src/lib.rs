@@ -111,6 +111,8 @@ pub struct Options {
     pub enforce: bool,
     /// More access keys the emulator accepts.
     pub access_keys: Vec<iam_emulator::AccessKey>,
+    /// How long before their expiry the operator renews sessions (default: the operator's).
+    pub session_renew_before: Option<Duration>,
     /// The operator's own AWS key (id, secret): the emulator's test key when unset.
     pub operator_key: Option<(String, String)>,
 }
@@ -142,6 +144,7 @@ impl Default for Options {
             emulator_accounts: Vec::new(),
             enforce: false,
             access_keys: Vec::new(),
+            session_renew_before: None,
         }
     }
 }
@@ -273,10 +276,13 @@ impl Harness {
             self.iam_calls.clone(),
         ));
         let sts = aws_sdk_sts::Client::new(&config);
-        let iam: Arc<dyn ssc_operator::identity::Directory> = Arc::new(
+        let mut directory =
             ssc_operator::identity::AwsDirectory::new(ambient, sts, limits, self.iam_calls.clone())
-                .await,
-        );
+                .await;
+        if let Some(before) = self.options.session_renew_before {
+            directory = directory.renewing_before(before);
+        }
+        let iam: Arc<dyn ssc_operator::identity::Directory> = Arc::new(directory);
         let config = reconcile::Config {
             policy: self.options.policy,
             resync: self.options.resync,
