@@ -273,6 +273,17 @@ pub(crate) async fn observe_kubernetes(
             Some(recorded.clone()),
             current.is_some() && permission.is_ok() && validity.is_ok(),
         ),
+        // Older than the records: what its status says it holds was minted before identities,
+        // through the operator's own. It is taken into the record as such (and moved from there
+        // if the resource names another identity now).
+        (None, _) if migrating => {
+            let ambient = resolve::Resolved::Ambient;
+            (
+                ctx.directory.iam(&ambient, &namespace),
+                Some(IdentityBinding::of(&ambient, ctx.directory.account(&ambient))),
+                false,
+            )
+        }
         (None, Ok(resolved)) => (
             ctx.directory.iam(resolved, &namespace),
             current.clone(),
