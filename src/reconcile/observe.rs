@@ -280,7 +280,10 @@ pub(crate) async fn observe_kubernetes(
             let ambient = resolve::Resolved::Ambient;
             (
                 ctx.directory.iam(&ambient, &namespace),
-                Some(IdentityBinding::of(&ambient, ctx.directory.account(&ambient))),
+                Some(IdentityBinding::of(
+                    &ambient,
+                    ctx.directory.account(&ambient),
+                )),
                 false,
             )
         }

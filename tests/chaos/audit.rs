@@ -34,6 +34,8 @@ pub(crate) struct Figures {
     pub restarts: usize,
     pub kube_writes: usize,
     pub iam_writes: usize,
+    /// Of them, sent through a session of the second account's role.
+    pub session_writes: usize,
     /// Resources deleted without their finalizer, and credentials the sweep then deleted.
     pub orphaned: usize,
     pub swept: usize,
@@ -43,7 +45,7 @@ impl fmt::Display for Figures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} resources ({} created, {} deleted, {} rotations during the run); survived {} SIGKILLs, {} SIGTERMs, {} restarts after losing the Lease, {} SIGSTOPs of the leader, {} clock skews, {} Lease stalls, {} IAM fault bursts, {} failed API requests, {} dropped watch rounds; {} Lease handovers; {} Kubernetes and {} IAM writes by the replicas audited; {} resources deleted without their finalizer, {} credentials swept",
+            "{} resources ({} created, {} deleted, {} rotations during the run); survived {} SIGKILLs, {} SIGTERMs, {} restarts after losing the Lease, {} SIGSTOPs of the leader, {} clock skews, {} Lease stalls, {} IAM fault bursts, {} failed API requests, {} dropped watch rounds; {} Lease handovers; {} Kubernetes and {} IAM writes by the replicas audited ({} of them through the second account's role); {} resources deleted without their finalizer, {} credentials swept",
             self.resources,
             self.creates,
             self.deletes,
@@ -60,6 +62,7 @@ impl fmt::Display for Figures {
             self.handovers,
             self.kube_writes,
             self.iam_writes,
+            self.session_writes,
             self.orphaned,
             self.swept
         )
@@ -79,6 +82,7 @@ struct Tenure {
 pub(crate) struct Audit {
     pub kube_writes: usize,
     pub iam_writes: usize,
+    pub session_writes: usize,
     pub handovers: usize,
     pub result: Result<(), String>,
 }
@@ -252,11 +256,23 @@ pub(crate) fn writes(
             ));
         }
     }
+    // A session's calls are its assumer's: each AssumeRole names the key it issued.
+    let assumer: std::collections::HashMap<&str, &str> = journal
+        .iter()
+        .filter(|e| e.action == "AssumeRole" && !e.issued_key_id.is_empty())
+        .map(|e| (e.issued_key_id.as_str(), e.access_key_id.as_str()))
+        .collect();
+    // AssumeRole changes nothing IAM holds: it is a read of credentials, like the Lists.
     let iam: Vec<(&str, &JournalEntry)> = journal
         .iter()
         .filter(|e| !e.action.starts_with("List") && !e.action.starts_with("Get"))
+        .filter(|e| e.action != "AssumeRole")
         .filter_map(|e| {
-            let n = (0..replicas.len()).find(|n| access_key(*n) == e.access_key_id)?;
+            let signer = assumer
+                .get(e.access_key_id.as_str())
+                .copied()
+                .unwrap_or(&e.access_key_id);
+            let n = (0..replicas.len()).find(|n| access_key(*n) == signer)?;
             Some((replicas[n].as_str(), e))
         })
         .collect();
@@ -295,6 +311,10 @@ pub(crate) fn writes(
     Audit {
         kube_writes: kube.len(),
         iam_writes: iam.len(),
+        session_writes: iam
+            .iter()
+            .filter(|(_, e)| assumer.contains_key(e.access_key_id.as_str()))
+            .count(),
         handovers,
         result,
     }

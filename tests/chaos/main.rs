@@ -6,7 +6,9 @@
 //! `SSC_CHAOS_STEPS=N` (see README, Reliability). After the run it checks that every resource
 //! converged, every Secret's login is accepted, no resource holds more than its credentials, no
 //! credential is orphaned, and that every write any replica sent — to Kubernetes or to IAM — was
-//! sent while that replica, and no other, held the Lease.
+//! sent while that replica, and no other, held the Lease. Half the resources mint through an
+//! IAMIdentity in a second account (a role the replicas assume), half through the replicas' own
+//! identity.
 
 use ssc_test_harness as harness;
 
@@ -32,6 +34,10 @@ pub const LEASE_DURATION: Duration = Duration::from_secs(3);
 pub const RENEW_DEADLINE: Duration = Duration::from_secs(2);
 const STEP_GAP: Duration = Duration::from_millis(1200);
 const CONVERGE: Duration = Duration::from_secs(90);
+/// The second account and the IAMIdentity whose role is there.
+pub const SECOND_ACCOUNT: &str = "210987654321";
+pub const SECOND_IDENTITY: &str = "chaos-b";
+const ROOT_B_KEY: (&str, &str) = ("AKIDCHAOSROOTB", "chaos-root-b");
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -53,14 +59,29 @@ async fn replicas_survive_the_schedule_and_never_write_together() {
         println!("chaos: step {i:>3}: {step}");
     }
 
+    let mut users = workload.users();
+    users.push("ssc-operator");
     let mut h = Harness::start_with(Options {
-        users: workload.users(),
+        users,
         extra_tokens: replicas::tokens(),
         iam_journal: true,
+        // Signed requests, so that sessions act in their role's account; the replicas sign as
+        // the user ssc-operator of the first account.
+        emulator_accounts: vec![SECOND_ACCOUNT],
+        access_keys: replicas::access_keys()
+            .into_iter()
+            .chain([iam_emulator::AccessKey {
+                access_key_id: ROOT_B_KEY.0.into(),
+                secret_access_key: ROOT_B_KEY.1.into(),
+                user: Some("root".into()),
+                account: Some(SECOND_ACCOUNT.into()),
+            }])
+            .collect(),
         ..Options::default()
     })
     .await;
     h.stop_operator().await;
+    second_account(&h, &workload).await;
     h.kube.create_namespace(LEASE_NS, &[]).await;
     let dir = tempfile::tempdir().unwrap();
     let mut replicas = Replicas::start(&h, dir.path());
@@ -246,10 +267,13 @@ async fn replicas_survive_the_schedule_and_never_write_together() {
     let audit = audit::writes(&lease_requests, &journal, &replicas::identities());
     figures.kube_writes = audit.kube_writes;
     figures.iam_writes = audit.iam_writes;
+    figures.session_writes = audit.session_writes;
     figures.handovers = audit.handovers;
     println!("chaos: seed {seed}: {figures} in {:.0?}", started.elapsed());
     let exercised = if figures.handovers == 0 {
         Err("the run had no Lease handover: it tested nothing about failover".to_string())
+    } else if figures.session_writes == 0 {
+        Err("no IAM write went through the second account's role".to_string())
     } else {
         Ok(())
     };
@@ -270,6 +294,76 @@ async fn replicas_survive_the_schedule_and_never_write_together() {
     }
     println!("chaos: seed {seed}: converged; every write was sent inside its sender's tenure");
     h.assert_no_secret_leaks_in(&logs).await;
+}
+
+/// The second account: a role the replicas may assume, the IAMIdentity naming it (allowed in the
+/// workload's namespace), and the users of the resources that mint there.
+async fn second_account(h: &Harness, workload: &Workload) {
+    let root_b = root_b(h).await;
+    root_b
+        .create_role()
+        .role_name("ssc-chaos")
+        .assume_role_policy_document(
+            serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:user/ssc-operator"},
+                "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for r in (0..workload.count()).filter(|r| workload.in_second_account(*r)) {
+        root_b
+            .create_user()
+            .user_name(workload.user(r))
+            .send()
+            .await
+            .unwrap();
+    }
+    let identity: ssc_operator::identity::IAMIdentity = serde_json::from_value(serde_json::json!({
+        "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "IAMIdentity",
+        "metadata": {"name": SECOND_IDENTITY},
+        "spec": {"roleArn": format!("arn:aws:iam::{SECOND_ACCOUNT}:role/ssc-chaos"),
+                 "allowedNamespaces": {"names": [harness::NS]}}
+    }))
+    .unwrap();
+    Api::<ssc_operator::identity::IAMIdentity>::all(h.client())
+        .create(&Default::default(), &identity)
+        .await
+        .unwrap();
+}
+
+async fn root_b(h: &Harness) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(
+        &harness::sdk_config(
+            &h.emulator,
+            Some((ROOT_B_KEY.0.into(), ROOT_B_KEY.1.into())),
+        )
+        .await,
+    )
+}
+
+/// The credentials IAM holds for resource `r`'s user and service, in the account it mints in.
+async fn held_in_iam(h: &Harness, workload: &Workload, r: usize) -> Vec<String> {
+    let listed = if workload.in_second_account(r) {
+        root_b(h)
+            .await
+            .list_service_specific_credentials()
+            .user_name(workload.user(r))
+            .service_name(workload.service(r))
+            .send()
+            .await
+            .expect("list credentials in the second account")
+            .service_specific_credentials()
+            .to_vec()
+    } else {
+        h.iam_credentials(&workload.user(r), workload.service(r))
+            .await
+    };
+    listed
+        .iter()
+        .map(|c| c.service_specific_credential_id().to_string())
+        .collect()
 }
 
 /// What a tenant whose Role allows patching the resource can do: drop the finalizer.
@@ -387,12 +481,7 @@ async fn convergence_problem(
         if !h.secret_works(&secret, workload.service(*r)).await {
             return Some(format!("the login in {name}'s Secret is refused"));
         }
-        let held: Vec<String> = h
-            .iam_credentials(&workload.user(*r), workload.service(*r))
-            .await
-            .iter()
-            .map(|c| c.service_specific_credential_id().to_string())
-            .collect();
+        let held = held_in_iam(h, workload, *r).await;
         let mut owned: Vec<String> = st.credential_id.iter().cloned().collect();
         owned.extend(st.retiring_credential_id.iter().cloned());
         let mut sorted = held.clone();
@@ -409,9 +498,7 @@ async fn convergence_problem(
         if h.get(&name).await.is_some() {
             return Some(format!("deleted {name} is still there"));
         }
-        let held = h
-            .iam_credentials(&workload.user(*r), workload.service(*r))
-            .await;
+        let held = held_in_iam(h, workload, *r).await;
         if !held.is_empty() {
             return Some(format!(
                 "deleted {name} left {} credential(s) in IAM",

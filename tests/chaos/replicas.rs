@@ -30,6 +30,18 @@ pub(crate) fn access_key(n: usize) -> String {
     format!("AKIDCHAOSREPLICA{n}")
 }
 
+/// The replicas' keys, as the emulator knows them: the user ssc-operator of the first account.
+pub(crate) fn access_keys() -> Vec<iam_emulator::AccessKey> {
+    (0..COUNT)
+        .map(|n| iam_emulator::AccessKey {
+            access_key_id: access_key(n),
+            secret_access_key: "chaos-secret".into(),
+            user: Some("ssc-operator".into()),
+            account: None,
+        })
+        .collect()
+}
+
 fn token(n: usize) -> String {
     format!("chaos-token-{n}")
 }

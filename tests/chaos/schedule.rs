@@ -97,6 +97,10 @@ impl Workload {
         Workload { count }
     }
 
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
     /// Created before the schedule starts; the rest are created by it.
     pub(crate) fn initial(&self) -> Vec<usize> {
         (0..self.count / 2).collect()
@@ -121,15 +125,23 @@ impl Workload {
         [CODECOMMIT, CASSANDRA, BEDROCK][r % 3]
     }
 
+    /// Odd resources mint through the IAMIdentity of the second account, even ones through the
+    /// replicas' own identity.
+    pub(crate) fn in_second_account(&self, r: usize) -> bool {
+        r % 2 == 1
+    }
+
     pub(crate) fn manifest(&self, r: usize) -> serde_json::Value {
         let rotation = match r % 3 {
             0 => json!({"strategy": "Reset"}),
             _ => json!({"strategy": "Recreate", "gracePeriod": "5s"}),
         };
-        json!({
-            "metadata": {"name": self.name(r), "namespace": NS},
-            "spec": {"userName": self.user(r), "serviceName": self.service(r), "rotation": rotation}
-        })
+        let mut spec =
+            json!({"userName": self.user(r), "serviceName": self.service(r), "rotation": rotation});
+        if self.in_second_account(r) {
+            spec["identityRef"] = json!({"name": crate::SECOND_IDENTITY});
+        }
+        json!({"metadata": {"name": self.name(r), "namespace": NS}, "spec": spec})
     }
 }
 

@@ -51,6 +51,9 @@ pub struct JournalEntry {
     pub caller: String,
     /// The error's `<Code>` ("" on success).
     pub code: String,
+    /// AssumeRole: the access key id of the session it issued ("" otherwise), so that a
+    /// session's calls can be traced to whoever assumed it.
+    pub issued_key_id: String,
     pub received: std::time::Instant,
     pub answered: std::time::Instant,
     pub status: u16,
@@ -144,8 +147,14 @@ async fn iam(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         xmlns: XMLNS,
     };
     let mut code = String::new();
+    let mut issued_key_id = String::new();
     let resp = match handle_iam(&shared, req, &rid, &mut log).await {
-        Ok(body) => xml_response(200, body, &rid),
+        Ok(body) => {
+            if shared.journal.is_some() && log.action == "AssumeRole" {
+                issued_key_id = issued_key(&body);
+            }
+            xml_response(200, body, &rid)
+        }
         Err(e) => {
             code = e.code.to_string();
             error_response_in(log.xmlns, &e, &rid)
@@ -164,12 +173,23 @@ async fn iam(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             access_key_id,
             caller: log.caller,
             code,
+            issued_key_id,
             received,
             answered: std::time::Instant::now(),
             status: resp.status().as_u16(),
         });
     }
     resp
+}
+
+/// The `<AccessKeyId>` of an AssumeRole answer.
+fn issued_key(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .split("<AccessKeyId>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_default()
+        .to_string()
 }
 
 async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
@@ -505,7 +525,14 @@ async fn check_credential(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
         Err(e) => return bad_request(e),
     };
     let now = shared.service().clock.now();
-    let verdict = shared.service().store.read(|s| check(s, now, &req));
+    // Every account's credentials: the first that accepts the login answers, else the primary's
+    // verdict says why not.
+    let verdict = shared
+        .accounts
+        .iter()
+        .map(|(_, account)| account.service.store.read(|s| check(s, now, &req)))
+        .find(|v| v.valid)
+        .unwrap_or_else(|| shared.service().store.read(|s| check(s, now, &req)));
     tracing::info!(
         service = req.service_name.as_deref().unwrap_or(""),
         valid = verdict.valid,
