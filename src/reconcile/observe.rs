@@ -1,6 +1,10 @@
 //! Reads the state a decision needs: the Namespace (tenancy), the Secret, the other resources'
 //! claims and — only when the gates pass — the user's credentials in IAM.
 
+mod identity;
+
+pub(crate) use identity::iam_of_binding;
+
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -12,8 +16,7 @@ use tracing::warn;
 
 use crate::api::{ALLOWED_USERS_ANNOTATION, ROTATE_ANNOTATION, ServiceSpecificCredential};
 use crate::iam::{CredentialMetadata, IamError, Listing, Priority, SecretValue};
-use crate::identity::api::{IAMIdentity, IAMIdentitySpec, IDENTITY_ANNOTATION};
-use crate::identity::{IdentityBinding, resolve};
+use crate::identity::IdentityBinding;
 use crate::reconcile::plan::{self, Observed, SecretObservation};
 use crate::reconcile::{Context, Error};
 use crate::record::{self, CredentialRecord, Holding};
@@ -151,35 +154,7 @@ pub(crate) async fn observe_kubernetes(
             &resource.spec.user_name,
         )
     };
-    let facts = resolve::NamespaceFacts {
-        name: &namespace,
-        labels: ns.as_ref().and_then(|n| n.metadata.labels.as_ref()),
-        annotations: ns.as_ref().and_then(|n| n.metadata.annotations.as_ref()),
-    };
-    let requested = resource
-        .spec
-        .identity_ref
-        .as_ref()
-        .map(|r| r.name.clone())
-        .or_else(|| {
-            facts
-                .annotations
-                .and_then(|a| a.get(IDENTITY_ANNOTATION))
-                .map(|n| n.trim().to_string())
-                .filter(|n| !n.is_empty())
-        });
-    let known = match &requested {
-        Some(name) => read_identities(ctx, name).await?,
-        None => HashMap::new(),
-    };
-    let lookup = |name: &str| known.get(name).cloned().flatten();
-    let resolved = resolve::resolve(
-        requested.as_deref(),
-        &facts,
-        &resource.spec.user_name,
-        &ctx.config.ambient,
-        &lookup,
-    );
+    let resolved = identity::resolve_for(ctx, resource, &namespace, ns.as_ref()).await?;
     let permission =
         user_permission.and_then(|()| resolved.as_ref().map(|_| ()).map_err(Clone::clone));
     // Nothing of a resource the namespace may not use is rendered, not even with placeholders
@@ -246,58 +221,20 @@ pub(crate) async fn observe_kubernetes(
             predates
         }
     };
-    let current = resolved
-        .as_ref()
-        .ok()
-        .map(|r| IdentityBinding::of(r, ctx.directory.account(r)));
-    let recorded = record
-        .as_ref()
-        .filter(|r| !r.spec.holding.is_empty() || !r.spec.unknown_creates.is_empty())
-        .map(|r| r.spec.identity.clone());
-    let (iam, acting, moving) = match (&recorded, &resolved) {
-        (Some(recorded), Ok(resolved))
-            if current.as_ref().is_some_and(|c| c.same_identity(recorded)) =>
-        {
-            (
-                ctx.directory.iam(resolved, &namespace),
-                current.clone(),
-                false,
-            )
-        }
-        // Held through another identity (or the resource may use none now): what is held is
-        // retired, revoked or deleted through the identity that minted it.
-        // A move starts only for a resource that may mint through its new identity: one the
-        // namespace lost the right to is revoked (through the old one) instead.
-        (Some(recorded), _) => (
-            iam_of_binding(ctx, recorded, &namespace).await?,
-            Some(recorded.clone()),
-            current.is_some() && permission.is_ok() && validity.is_ok(),
-        ),
-        // Older than the records: what its status says it holds was minted before identities,
-        // through the operator's own. It is taken into the record as such (and moved from there
-        // if the resource names another identity now).
-        (None, _) if migrating => {
-            let ambient = resolve::Resolved::Ambient;
-            (
-                ctx.directory.iam(&ambient, &namespace),
-                Some(IdentityBinding::of(
-                    &ambient,
-                    ctx.directory.account(&ambient),
-                )),
-                false,
-            )
-        }
-        (None, Ok(resolved)) => (
-            ctx.directory.iam(resolved, &namespace),
-            current.clone(),
-            false,
-        ),
-        (None, Err(refused)) => (
-            crate::identity::binding::Unreachable::shared(refused.to_string()),
-            None,
-            false,
-        ),
-    };
+    let identity::Acting {
+        iam,
+        acting,
+        moving,
+        current,
+    } = identity::acting(
+        ctx,
+        record.as_ref(),
+        &resolved,
+        permission.is_ok() && validity.is_ok(),
+        migrating,
+        &namespace,
+    )
+    .await?;
     let (old_secret, old_secret_credential) = match status.secret_name.as_deref() {
         Some(old) if old != secret_name => match secrets.get_opt(old).await? {
             Some(s) if secret::is_owned_by(&s, &uid) => {
@@ -337,63 +274,6 @@ pub(crate) async fn observe_kubernetes(
         moving,
         current_identity: current,
     })
-}
-
-/// The IAMIdentity `name` and the sources its chain names, as the API server has them now
-/// (`None`: not found).
-pub(crate) async fn read_identities(
-    ctx: &Context,
-    name: &str,
-) -> Result<HashMap<String, Option<IAMIdentitySpec>>, Error> {
-    let api = Api::<IAMIdentity>::all(ctx.client.clone());
-    let mut known = HashMap::new();
-    let mut next = Some(name.to_string());
-    while let Some(current) = next.take() {
-        if known.contains_key(&current) || known.len() > resolve::MAX_CHAIN {
-            break;
-        }
-        let spec = api.get_opt(&current).await?.map(|i| i.spec);
-        next = spec
-            .as_ref()
-            .and_then(|s| s.source_identity_ref.as_ref())
-            .map(|r| r.name.clone());
-        known.insert(current, spec);
-    }
-    Ok(known)
-}
-
-/// The IAM client of the identity a record names, for the resource's namespace: its namespace
-/// rights are not asked again (the record proves the operator minted through it for this
-/// resource). An identity that is gone or names another role gets a client that refuses every
-/// call, so that nothing held is taken for done.
-pub(crate) async fn iam_of_binding(
-    ctx: &Context,
-    binding: &IdentityBinding,
-    namespace: &str,
-) -> Result<std::sync::Arc<dyn crate::iam::Iam>, Error> {
-    let Some(name) = &binding.name else {
-        return Ok(ctx.directory.iam(&resolve::Resolved::Ambient, namespace));
-    };
-    let known = read_identities(ctx, name).await?;
-    let unreachable = |why: String| {
-        Ok(crate::identity::binding::Unreachable::shared(format!(
-            "the credentials were minted through {}, which {why}: restore it to retire them",
-            binding.describe()
-        )))
-    };
-    let Some(spec) = known.get(name).cloned().flatten() else {
-        return unreachable("no longer exists".into());
-    };
-    if binding.role_arn.as_deref() != Some(spec.role_arn.as_str()) {
-        return unreachable(format!("now names role {}", spec.role_arn));
-    }
-    let lookup = |n: &str| known.get(n).cloned().flatten();
-    match resolve::chain(name, spec, &lookup) {
-        Ok(chain) => Ok(ctx
-            .directory
-            .iam(&resolve::Resolved::Role(chain), namespace)),
-        Err(why) => unreachable(format!("cannot be used ({why})")),
-    }
 }
 
 /// The epoch record's creation time; the first operator that keeps records makes it. Never
