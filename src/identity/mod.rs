@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod binding;
+pub mod read;
 pub mod resolve;
 pub mod sessions;
 pub mod status;

@@ -123,19 +123,8 @@ async fn probe(
     spec: IAMIdentitySpec,
     directory: &dyn Directory,
 ) -> Result<Result<CallerIdentity, Probe>, Error> {
-    let mut sources = std::collections::HashMap::new();
-    let mut next = spec.source_identity_ref.clone().map(|r| r.name);
-    while let Some(source) = next.take() {
-        if sources.contains_key(&source) || sources.len() >= resolve::MAX_CHAIN {
-            break;
-        }
-        let found = api.get_opt(&source).await?.map(|i| i.spec);
-        next = found
-            .as_ref()
-            .and_then(|s| s.source_identity_ref.clone())
-            .map(|r| r.name);
-        sources.insert(source, found);
-    }
+    let sources =
+        super::read::chain_specs(api, spec.source_identity_ref.clone().map(|r| r.name)).await?;
     let lookup = |n: &str| sources.get(n).cloned().flatten();
     let chain = match resolve::chain(name, spec, &lookup) {
         Ok(chain) => chain,

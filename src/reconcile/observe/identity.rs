@@ -131,27 +131,13 @@ pub(super) async fn acting(
     })
 }
 
-/// The IAMIdentity `name` and the sources its chain names, as the API server has them now
-/// (`None`: not found).
-pub(crate) async fn read_identities(
+/// The IAMIdentity `name` and the sources its chain names (`None`: not found).
+async fn read_identities(
     ctx: &Context,
     name: &str,
 ) -> Result<HashMap<String, Option<IAMIdentitySpec>>, Error> {
     let api = Api::<IAMIdentity>::all(ctx.client.clone());
-    let mut known = HashMap::new();
-    let mut next = Some(name.to_string());
-    while let Some(current) = next.take() {
-        if known.contains_key(&current) || known.len() > resolve::MAX_CHAIN {
-            break;
-        }
-        let spec = api.get_opt(&current).await?.map(|i| i.spec);
-        next = spec
-            .as_ref()
-            .and_then(|s| s.source_identity_ref.as_ref())
-            .map(|r| r.name.clone());
-        known.insert(current, spec);
-    }
-    Ok(known)
+    Ok(crate::identity::read::chain_specs(&api, Some(name.to_string())).await?)
 }
 
 /// The IAM client of the identity a record names, for the resource's namespace: its namespace
