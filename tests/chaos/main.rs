@@ -320,27 +320,16 @@ async fn second_account(h: &Harness, workload: &Workload) {
             .await
             .unwrap();
     }
-    let identity: ssc_operator::identity::IAMIdentity = serde_json::from_value(serde_json::json!({
-        "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "IAMIdentity",
-        "metadata": {"name": SECOND_IDENTITY},
-        "spec": {"roleArn": format!("arn:aws:iam::{SECOND_ACCOUNT}:role/ssc-chaos"),
-                 "allowedNamespaces": {"names": [harness::NS]}}
-    }))
-    .unwrap();
-    Api::<ssc_operator::identity::IAMIdentity>::all(h.client())
-        .create(&Default::default(), &identity)
-        .await
-        .unwrap();
+    h.create_identity(
+        SECOND_IDENTITY,
+        serde_json::json!({"roleArn": format!("arn:aws:iam::{SECOND_ACCOUNT}:role/ssc-chaos"),
+                           "allowedNamespaces": {"names": [harness::NS]}}),
+    )
+    .await;
 }
 
 async fn root_b(h: &Harness) -> aws_sdk_iam::Client {
-    aws_sdk_iam::Client::new(
-        &harness::sdk_config(
-            &h.emulator,
-            Some((ROOT_B_KEY.0.into(), ROOT_B_KEY.1.into())),
-        )
-        .await,
-    )
+    h.iam_client_as(ROOT_B_KEY).await
 }
 
 /// The credentials IAM holds for resource `r`'s user and service, in the account it mints in.

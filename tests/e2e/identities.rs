@@ -149,13 +149,7 @@ async fn open_role(root_b: &aws_sdk_iam::Client, name: &str) {
 
 /// An IAM client signed by account B's root.
 async fn root_b(h: &Harness) -> aws_sdk_iam::Client {
-    aws_sdk_iam::Client::new(
-        &harness::sdk_config(
-            &h.emulator,
-            Some((ROOT_B_KEY.0.into(), ROOT_B_KEY.1.into())),
-        )
-        .await,
-    )
+    h.iam_client_as(ROOT_B_KEY).await
 }
 
 async fn namespace(h: &Harness, name: &str, annotations: &[(&str, &str)]) {
@@ -180,17 +174,12 @@ async fn identity(h: &Harness, name: &str, external_id: &str, namespaces: &[&str
 }
 
 async fn identity_of(h: &Harness, name: &str, role: &str, external_id: &str, namespaces: &[&str]) {
-    let object: IAMIdentity = serde_json::from_value(json!({
-        "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "IAMIdentity",
-        "metadata": {"name": name},
-        "spec": {"roleArn": role, "externalId": external_id,
-                 "allowedNamespaces": {"names": namespaces}}
-    }))
-    .unwrap();
-    Api::<IAMIdentity>::all(h.client())
-        .create(&PostParams::default(), &object)
-        .await
-        .unwrap();
+    h.create_identity(
+        name,
+        json!({"roleArn": role, "externalId": external_id,
+               "allowedNamespaces": {"names": namespaces}}),
+    )
+    .await;
 }
 
 async fn apply_in(h: &Harness, namespace: &str, name: &str, user: &str, extra: serde_json::Value) {
@@ -649,16 +638,7 @@ async fn each_namespace_session_is_assumed_once_past_the_sdks_shared_cache() {
     }
     // A second round of calls in every namespace: rotations sign with the same sessions.
     for name in &names {
-        Api::<ServiceSpecificCredential>::namespaced(h.client(), name)
-            .patch(
-                "git",
-                &PatchParams::default(),
-                &Patch::Merge(
-                    json!({"metadata": {"annotations": {"iam.ssc-operator.dev/rotate": "1"}}}),
-                ),
-            )
-            .await
-            .unwrap();
+        h.request_rotation_in(name, "git", "1").await;
     }
     for name in &names {
         h.wait_for_in(name, "git", "rotated", |r| {
@@ -707,16 +687,7 @@ async fn a_session_is_renewed_before_it_expires_without_a_failed_call() {
     };
     let before = assumed(&h);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    Api::<ServiceSpecificCredential>::namespaced(h.client(), "team-b")
-        .patch(
-            "git",
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"metadata": {"annotations": {"iam.ssc-operator.dev/rotate": "1"}}}),
-            ),
-        )
-        .await
-        .unwrap();
+    h.request_rotation_in("team-b", "git", "1").await;
     h.wait_for_in("team-b", "git", "rotated", |r| {
         r.status
             .as_ref()

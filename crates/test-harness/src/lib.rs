@@ -452,12 +452,37 @@ impl Harness {
 
     /// Asks for a rotation of `name` with the rotate annotation set to `value`.
     pub async fn request_rotation(&self, name: &str, value: &str) {
+        self.request_rotation_in(NS, name, value).await
+    }
+
+    /// [`Harness::request_rotation`] in another namespace.
+    pub async fn request_rotation_in(&self, namespace: &str, name: &str, value: &str) {
         let patch =
             json!({"metadata": {"annotations": {ssc_operator::api::ROTATE_ANNOTATION: value}}});
-        self.resources()
+        Api::<ServiceSpecificCredential>::namespaced(self.client(), namespace)
             .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .expect("rotate annotation set");
+    }
+
+    /// Creates the IAMIdentity `name` with `spec` (as the platform team would).
+    pub async fn create_identity(&self, name: &str, spec: serde_json::Value) {
+        let identity: ssc_operator::identity::IAMIdentity = serde_json::from_value(json!({
+            "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "IAMIdentity",
+            "metadata": {"name": name}, "spec": spec
+        }))
+        .expect("an IAMIdentity");
+        Api::<ssc_operator::identity::IAMIdentity>::all(self.client())
+            .create(&PostParams::default(), &identity)
+            .await
+            .expect("IAMIdentity created");
+    }
+
+    /// An IAM client of the emulator signed with `key` (id, secret).
+    pub async fn iam_client_as(&self, key: (&str, &str)) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(
+            &sdk_config(&self.emulator, Some((key.0.into(), key.1.into()))).await,
+        )
     }
 
     pub async fn delete(&self, name: &str) {
