@@ -1,6 +1,15 @@
-"""`--state-file`: users, credentials, statuses and working passwords survive a SIGTERM restart."""
+"""`--state-file`: users, credentials, statuses and working passwords survive a SIGTERM restart and a SIGKILL; the
+file is a private SQLite database; an old JSON state file is migrated into one."""
+
+import json
+import shutil
+import sqlite3
+import stat
+from pathlib import Path
 
 from conftest import aws, iam_client
+
+FIXTURE = Path(__file__).resolve().parents[1] / "emulator" / "fixtures" / "state-v1.json"
 
 CC = "codecommit.amazonaws.com"
 KS = "cassandra.amazonaws.com"
@@ -114,3 +123,56 @@ def test_state_written_before_answering(emulator_factory, tmp_path):
     items = iam_client(e).list_service_specific_credentials(UserName="alice")["ServiceSpecificCredentials"]
     assert [i["ServiceSpecificCredentialId"] for i in items] == [c["ServiceSpecificCredentialId"]]
     assert e.check_password(KS, c["ServiceUserName"], c["ServicePassword"])["valid"] is True
+
+
+def _kill(e):
+    e.proc.kill()  # SIGKILL
+    e.proc.wait(10)
+    e.proc = None
+
+
+def test_state_file_is_a_private_sqlite_database(emulator_factory, tmp_path):
+    """Read with Python's own sqlite3 after a SIGKILL: whole, WAL, mode 0600, one row per entity, digests only."""
+    state = tmp_path / "state.db"
+    e = emulator_factory(users=("alice",), state_file=state)
+    c = iam_client(e).create_service_specific_credential(UserName="alice", ServiceName=CC)[
+        "ServiceSpecificCredential"]
+    _kill(e)
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    db = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        meta = dict(db.execute("SELECT key, value FROM meta"))
+        assert meta["format_version"] == "2" and meta["account_id"] == "123456789012"
+        users = dict(db.execute("SELECT key, value FROM users"))
+        assert list(users) == ["alice"]
+        creds = dict(db.execute("SELECT key, value FROM credentials"))
+        stored = json.loads(creds[c["ServiceSpecificCredentialId"]])
+        assert stored["userKey"] == "alice" and stored["status"] == "Active"
+    finally:
+        db.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("state.db*"))
+    assert c["ServicePassword"].encode() not in raw
+
+
+def test_old_json_state_file_is_migrated(emulator_factory, tmp_path):
+    """A format-1 JSON file under --state-file becomes a SQLite database with everything in it; the JSON is kept."""
+    state = tmp_path / "state.json"
+    shutil.copy(FIXTURE, state)
+    e = emulator_factory(users=(), state_file=state)
+    assert "migrated the JSON state file" in e.log_tail()
+    assert state.read_bytes().startswith(b"SQLite format 3\0")
+    backup = tmp_path / "state.json.v1.json.bak"
+    assert backup.read_bytes() == FIXTURE.read_bytes()
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    client = iam_client(e)
+    items = client.list_service_specific_credentials(UserName="dev")["ServiceSpecificCredentials"]
+    assert [(i["ServiceSpecificCredentialId"], i["Status"]) for i in items] == [
+        ("ACCAQAAAAAAAAAAAAAAC1", "Active"), ("ACCAQAAAAAAAAAAAAAAC2", "Inactive"), ("ACCAQAAAAAAAAAAAAAAC4", "Active")]
+    assert e.check_password(CC, "dev-at-123456789012", "fixture-codecommit-password-1")["valid"] is True
+    assert client.get_role(RoleName="Deployer")["Role"]["MaxSessionDuration"] == 7200
+    # A restart reads the database; nothing is migrated again.
+    assert e.stop() == 0
+    e.start()
+    assert [u["UserName"] for u in iam_client(e).list_users()["Users"]] == ["dev", "Ops"]

@@ -447,7 +447,7 @@ def test_emulator(case, renders):
     c = container(spec, "emulator")
     e = v["emulator"]
     args = ["emulator", f"--listen=0.0.0.0:{e['port']}", f"--account-id={e['accountId']}",
-            "--state-file=/var/lib/ssc-iam-emulator/state.json", f"--log-format={v['logFormat']}"]
+            "--state-file=/var/lib/ssc-iam-emulator/state.db", f"--log-format={v['logFormat']}"]
     args += [f"--user={u}" for u in e["users"]]
     if e["throttleRate"]:
         args.append(f"--throttle-rate={e['throttleRate']}")

@@ -163,7 +163,8 @@ def test_emulator_deployment(emulator):
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
     state = [a.split("=", 1)[1] for a in c["args"] if a.startswith("--state-file=")]
     mount = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}["state"]
-    assert state and state[0].startswith(mount + "/")
+    # The SQLite state file; a state.json left on the volume by an older release is migrated into it at start.
+    assert state == [mount + "/state.db"]
     vol = {v["name"]: v for v in spec["volumes"]}["state"]
     assert "emptyDir" in vol
 

@@ -52,10 +52,10 @@ fn command(vars: &[(String, String)], args: &[&str]) -> Command {
     cmd
 }
 
-/// A running emulator process; killed when dropped.
-struct Running {
-    child: Child,
-    endpoint: String,
+/// A running emulator process; killed (SIGKILL) when dropped.
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) endpoint: String,
 }
 
 impl Drop for Running {
@@ -66,7 +66,7 @@ impl Drop for Running {
 }
 
 /// Starts the process and waits for its "IAM emulator ready" line (stdout), which carries the endpoint.
-fn spawn(vars: &[(String, String)], args: &[&str]) -> Running {
+pub(crate) fn spawn(vars: &[(String, String)], args: &[&str]) -> Running {
     let mut child = command(vars, args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -13,6 +13,7 @@ mod credentials;
 mod disabled_services;
 mod faults;
 mod fuzz;
+mod migration;
 mod persistence;
 mod properties;
 mod raw_http;

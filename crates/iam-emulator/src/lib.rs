@@ -2,8 +2,9 @@
 //! credentials, as the AWS CLI, boto3 and aws-sdk-iam expect it. See `docs/emulator.md`.
 //!
 //! Modules, one job each: [`protocol`] (form decoding, XML), [`error`] (AWS error shapes), [`validate`]
-//! (model constraints), [`service`] (the operations), [`store`] + [`persist`] (state, state file), [`check`]
-//! (would a service accept this credential?), [`faults`], [`sigv4`], [`clock`], `server` (HTTP).
+//! (model constraints), [`service`] (the operations), [`store`] + [`tracked`] + [`persist`] (state, what a
+//! mutation changed, the SQLite state file), [`check`] (would a service accept this credential?), [`faults`],
+//! [`sigv4`], [`clock`], `server` (HTTP).
 //!
 //! In-process use:
 //! ```no_run
@@ -32,6 +33,7 @@ pub mod service;
 pub mod sigv4;
 pub mod store;
 pub mod sts;
+pub mod tracked;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -80,7 +82,8 @@ pub struct EmulatorArgs {
     )]
     pub users: Vec<String>,
 
-    /// Persist state to this JSON file (atomic writes after every change); loaded at start, missing = empty.
+    /// Persist state to this SQLite file (each change committed before it is answered); loaded at start, missing =
+    /// empty. An old JSON state file here is migrated in place (kept as PATH.v1.json.bak).
     #[arg(long, value_name = "PATH", env = "SSC_EMULATOR_STATE_FILE")]
     pub state_file: Option<PathBuf>,
 
@@ -493,17 +496,35 @@ fn state_path(config: &EmulatorConfig, account: &str) -> Option<PathBuf> {
     })
 }
 
+/// Where an install kept `account`'s state as JSON before its `--state-file` named a SQLite file: for a
+/// `--state-file` ending in `.db`, the same path ending in `.json` (and `FILE.ACCOUNT` for the other accounts).
+/// Read only when the state file itself does not exist (see [`Persister::open`]).
+fn legacy_state_path(config: &EmulatorConfig, account: &str) -> Option<PathBuf> {
+    let path = config.state_file.as_ref()?;
+    if path.extension()? != "db" {
+        return None;
+    }
+    let mut name = path.with_extension("json").into_os_string();
+    if account != config.account_id {
+        name.push(format!(".{account}"));
+    }
+    Some(PathBuf::from(name))
+}
+
 /// The accounts, each on the state loaded from its state file (a new account without one), sharing one clock.
 fn load_accounts(config: &EmulatorConfig) -> Result<accounts::Accounts, EmulatorError> {
     let clock = Arc::new(Clock::default());
     let mut by_id = BTreeMap::new();
     for id in std::iter::once(&config.account_id).chain(&config.extra_accounts) {
-        let persister = state_path(config, id).map(Persister::new);
-        let state = match &persister {
-            Some(p) => p.load(id)?,
-            None => None,
-        }
-        .unwrap_or_else(|| State::new(id));
+        let (persister, state) = match state_path(config, id) {
+            Some(path) => {
+                let legacy = legacy_state_path(config, id);
+                let (p, state) = Persister::open(path, id, legacy.as_deref())?;
+                (Some(p), state)
+            }
+            None => (None, None),
+        };
+        let state = state.unwrap_or_else(|| State::new(id));
         let service = Service::new(
             Store::new(state, persister),
             Arc::clone(&clock),

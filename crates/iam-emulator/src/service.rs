@@ -433,18 +433,19 @@ impl Service {
             {
                 return Err(self.unsupported(service));
             }
-            let mut matching: Vec<&Credential> = s
-                .credentials
-                .values()
-                .filter(|c| user_key.as_deref().is_none_or(|k| c.user_key == k))
-                .filter(|c| {
-                    input
-                        .service_name
-                        .as_deref()
-                        .is_none_or(|svc| c.service_name == svc)
-                })
-                .filter(|c| after.is_none_or(|a| c.seq > a))
-                .collect();
+            let service = input.service_name.as_deref();
+            let mut matching: Vec<&Credential> = match user_key.as_deref() {
+                Some(k) => s
+                    .credentials_of(k, service)
+                    .filter(|c| after.is_none_or(|a| c.seq > a))
+                    .collect(),
+                None => s
+                    .credentials
+                    .values()
+                    .filter(|c| service.is_none_or(|svc| c.service_name == svc))
+                    .filter(|c| after.is_none_or(|a| c.seq > a))
+                    .collect(),
+            };
             matching.sort_by_key(|c| c.seq);
             let (page, next) = paginate(matching.into_iter(), &input.page, |c| c.seq.to_string());
             Ok(Output::ListCredentials {
