@@ -23,6 +23,9 @@
 //!   costs the operator. `SSC_BENCH_BULK_N` resources (default 40) and as many Secrets carrying
 //!   the operator's label; then `SSC_BENCH_BULK_KIB` (default 250) of annotations on each
 //!   resource, then on each Secret; the operator's RSS growth per MiB of annotations after each.
+//! - `SSC_BENCH_SCENARIO=fairness` — instead of the scale run: shares between namespaces at the
+//!   IAM limit (`SSC_BENCH_IAM_RATE`, default 50/s), see `scale/fairness.rs`
+//! - `SSC_BENCH_CONCURRENCY` — the operator's `--concurrency` (default 16)
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::{Child, Command, Stdio};
@@ -38,6 +41,9 @@ use kube::{Client, ResourceExt};
 use kube_standin::{ApiServer, ApiServerConfig};
 use serde_json::json;
 use ssc_operator::api::ServiceSpecificCredential;
+
+#[path = "scale/fairness.rs"]
+mod fairness;
 
 const NS: &str = "ssc-bench";
 const SERVICES: [&str; 2] = ["codecommit.amazonaws.com", "cassandra.amazonaws.com"];
@@ -65,6 +71,11 @@ fn spec_for(users: &[String], user: usize, service: &str) -> serde_json::Value {
         spec["identityRef"] = json!({"name": format!("bench-id-{k}")});
     }
     spec
+}
+
+/// `SSC_BENCH_CONCURRENCY`: the operator's `--concurrency` (default 16).
+fn concurrency() -> u16 {
+    env_or("SSC_BENCH_CONCURRENCY", 16)
 }
 
 /// The operator binary: `SSC_BENCH_BIN`, or this tree's.
@@ -186,6 +197,11 @@ impl Drop for Operator {
 
 impl Operator {
     fn start(target: &Target, iam_rate: u32, resync_secs: u64) -> Operator {
+        Operator::start_in(target, iam_rate, resync_secs, &[NS])
+    }
+
+    /// The operator watching `namespaces`, with `SSC_BENCH_CONCURRENCY` seats (default 16).
+    fn start_in(target: &Target, iam_rate: u32, resync_secs: u64, namespaces: &[&str]) -> Operator {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -208,12 +224,11 @@ impl Operator {
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command
             .args(["run", "--policy", "permissive", "--leader-elect", "false"])
-            .args(["--watch-namespace", NS, "--concurrency", "16"])
+            .args(["--watch-namespace", &namespaces.join(",")])
+            .args(["--concurrency", &concurrency().to_string()])
             .args(["--iam-endpoint-url", &target.iam_endpoint])
             .args(["--iam-rate-limit", &iam_rate.to_string()])
             .args(["--iam-burst", &iam_rate.min(1000).to_string()])
-            .args(["--namespace-iam-writes-per-minute", "10000000"])
-            .args(["--namespace-iam-write-burst", "100000"])
             .args(["--resync-interval", &format!("{resync_secs}s")])
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
             .args(["--log-level", "warn"])
@@ -493,10 +508,14 @@ async fn create_identities(target: &Target) {
 
 /// The benchmark's namespace (already there on a reused cluster).
 async fn make_namespace(client: &Client) {
+    make_namespace_named(client, NS).await;
+}
+
+async fn make_namespace_named(client: &Client, name: &str) {
     let _ = Api::<Namespace>::all(client.clone())
         .create(
             &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap(),
+            &serde_json::from_value(json!({"metadata": {"name": name}})).unwrap(),
         )
         .await;
 }
@@ -517,9 +536,10 @@ async fn scenario(n: usize, iam_rate: u32, resync_secs: u64) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (file, anon) = operator.rss_split_mib();
     println!(
-        "\nscale n={n} ({} users x {} services), IAM limiter {iam_rate}/s, resync {resync_secs}s, concurrency 16, {}",
+        "\nscale n={n} ({} users x {} services), IAM limiter {iam_rate}/s, resync {resync_secs}s, concurrency {}, {}",
         users.len(),
         SERVICES.len(),
+        concurrency(),
         match identities() {
             0 => "the operator's own identity".to_string(),
             k => format!("{k} IAMIdentities in 2 accounts (a limiter of {iam_rate}/s per account)"),
@@ -596,7 +616,11 @@ async fn scenario(n: usize, iam_rate: u32, resync_secs: u64) {
         );
     }
     let kube_converge = kube_requests(&target);
-    println!("  Kubernetes requests: {}", show(&kube_converge));
+    println!(
+        "  Kubernetes requests: {} ({:.2} writes per new credential)",
+        show(&kube_converge),
+        writes(&kube_converge) as f64 / n as f64
+    );
     println!(
         "  operator: peak RSS {:.1} MiB (now {:.1}), CPU {:.1} s",
         operator.peak_rss_mib(),
@@ -795,12 +819,19 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    if std::env::var("SSC_BENCH_SCENARIO").as_deref() == Ok("tenant-bulk") {
-        runtime.block_on(tenant_bulk(
-            env_or("SSC_BENCH_BULK_N", 40),
-            env_or("SSC_BENCH_BULK_KIB", 250),
-        ));
-        return;
+    match std::env::var("SSC_BENCH_SCENARIO").as_deref() {
+        Ok("tenant-bulk") => {
+            runtime.block_on(tenant_bulk(
+                env_or("SSC_BENCH_BULK_N", 40),
+                env_or("SSC_BENCH_BULK_KIB", 250),
+            ));
+            return;
+        }
+        Ok("fairness") => {
+            runtime.block_on(fairness::run(env_or("SSC_BENCH_IAM_RATE", 50u32)));
+            return;
+        }
+        _ => {}
     }
     let counts: String = env_or("SSC_BENCH_N", "1000".to_string());
     let rate = env_or("SSC_BENCH_IAM_RATE", 10_000u32);

@@ -7,6 +7,7 @@ mod limiter;
 mod snapshot;
 
 pub use limiter::Priority;
+pub(crate) use limiter::{CallTag, tagged};
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;

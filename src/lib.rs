@@ -7,6 +7,7 @@ pub mod api;
 pub mod cli;
 mod clock;
 pub mod demo;
+mod fair;
 pub mod fence;
 pub mod iam;
 pub mod identity;

@@ -83,14 +83,14 @@ pub struct RunArgs {
     #[arg(long, env = "SSC_IAM_BURST", default_value_t = NonZeroU32::new(10).expect("non-zero"))]
     pub iam_burst: NonZeroU32,
 
-    /// IAM writes (Create, Reset, Update, Delete) per minute that one namespace may make: its
-    /// share of the account's IAM budget, so one tenant cannot spend all of it.
-    #[arg(long, env = "SSC_NAMESPACE_IAM_WRITES_PER_MINUTE", default_value_t = NonZeroU32::new(180).expect("non-zero"))]
-    pub namespace_iam_writes_per_minute: NonZeroU32,
+    /// No longer used: namespaces share the account's IAM budget fairly (see README, "Fairness").
+    /// Accepted so that an upgrade with the old flags set still starts; a warning says so.
+    #[arg(long, env = "SSC_NAMESPACE_IAM_WRITES_PER_MINUTE", hide = true)]
+    pub namespace_iam_writes_per_minute: Option<NonZeroU32>,
 
-    /// IAM writes one namespace may make at once, above that rate.
-    #[arg(long, env = "SSC_NAMESPACE_IAM_WRITE_BURST", default_value_t = NonZeroU32::new(100).expect("non-zero"))]
-    pub namespace_iam_write_burst: NonZeroU32,
+    /// No longer used (see `--namespace-iam-writes-per-minute`).
+    #[arg(long, env = "SSC_NAMESPACE_IAM_WRITE_BURST", hide = true)]
+    pub namespace_iam_write_burst: Option<NonZeroU32>,
 
     /// How often a Ready resource is checked for drift (Go duration): each resource picks a
     /// moment in the interval's last fifth, so that they do not all come at once, and is checked
@@ -104,7 +104,8 @@ pub struct RunArgs {
     #[arg(long, env = "SSC_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
 
-    /// Reconciles running at once.
+    /// Reconcile passes running at once: seats handed out fairly between namespaces (each
+    /// namespace's passes in turn, cleanup and repair first).
     #[arg(long, env = "SSC_CONCURRENCY", default_value_t = 4)]
     pub concurrency: u16,
 
@@ -482,6 +483,11 @@ async fn start_iam(
 }
 
 fn reconcile_config(args: &RunArgs, identity: &str) -> reconcile::Config {
+    if args.namespace_iam_writes_per_minute.is_some() || args.namespace_iam_write_burst.is_some() {
+        tracing::warn!(
+            "--namespace-iam-writes-per-minute and --namespace-iam-write-burst no longer have any effect: namespaces share the IAM budget fairly, and one alone may use all of it"
+        );
+    }
     reconcile::Config {
         shard_selector: args.shard_selector.clone(),
         policy: args.policy,
@@ -489,8 +495,6 @@ fn reconcile_config(args: &RunArgs, identity: &str) -> reconcile::Config {
         watch_namespaces: args.watch_namespace.clone(),
         concurrency: args.concurrency,
         instance: Some(identity.to_string()),
-        namespace_writes: governor::Quota::per_minute(args.namespace_iam_writes_per_minute)
-            .allow_burst(args.namespace_iam_write_burst),
         leading: None,
         shutdown_grace: args.shutdown_grace,
         rollout_restart: args.rollout_restart,

@@ -1,81 +1,144 @@
-//! The one client-side limit on IAM calls, with two classes: work someone waits for (creates,
-//! rotations, repairs, the Lists they decide on) goes first; routine snapshot fetches for drift
-//! checks take what that work leaves, but never wait longer than [`ROUTINE_MAX_WAIT`] for it (a
-//! fetch others queue behind must not starve while one namespace keeps the budget busy).
+//! The client-side limit on one AWS account's IAM calls: a token bucket at the rate IAM allows
+//! (governor), and the calls waiting for a token served in [`FairQueue`] order — the most
+//! urgent class first, namespaces in turn within a class, any call waiting past
+//! [`STARVATION_BOUND`] first. A namespace alone gets every token; namespaces that compete get
+//! equal shares.
+//!
+//! Which namespace and class a call is for is set by the reconcile pass around its work
+//! ([`tagged`]); a call outside any pass (the sweep, identity probes) counts as the operator's
+//! own, urgent.
 
+use std::future::Future;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
-/// Which class an IAM call belongs to.
+use crate::fair::{Class, FairQueue, Flow};
+
+/// Which class an IAM call belongs to, as its caller sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Priority {
-    /// Someone waits for it.
+    /// Someone waits for it: served as its pass's class.
     Urgent,
     /// A drift check: nobody waits for it.
     Routine,
 }
 
-/// How often a routine call looks again while urgent ones wait.
-const ROUTINE_POLL: Duration = Duration::from_millis(50);
-/// After this long behind urgent calls, a routine call queues with them.
-pub(super) const ROUTINE_MAX_WAIT: Duration = Duration::from_secs(2);
+/// A call waiting this long goes before any that waited less, whatever its class.
+pub(super) const STARVATION_BOUND: Duration = Duration::from_secs(2);
+/// How often a waiter that is not next looks again (who is next changes as waiters age).
+const RECHECK: Duration = Duration::from_millis(250);
+
+/// The namespace and class of the IAM calls a pass makes.
+#[derive(Clone, Debug)]
+pub(crate) struct CallTag {
+    pub(crate) flow: Flow,
+    pub(crate) class: Class,
+}
+
+tokio::task_local! {
+    static TAG: CallTag;
+}
+
+/// Runs `work` with its IAM calls counted to `tag`'s namespace and served as its class.
+pub(crate) async fn tagged<F: Future>(tag: CallTag, work: F) -> F::Output {
+    TAG.scope(tag, work).await
+}
+
+/// The tag of the calls of the task now running.
+fn current(priority: Priority) -> (Flow, Class) {
+    let (flow, class) = TAG
+        .try_with(|tag| (tag.flow.clone(), tag.class))
+        .unwrap_or_else(|_| (Flow::from(""), Class::Urgent));
+    match priority {
+        Priority::Routine => (flow, Class::Routine),
+        Priority::Urgent => (flow, class),
+    }
+}
 
 pub(super) struct Limiter {
-    limiter: DefaultDirectRateLimiter,
+    bucket: DefaultDirectRateLimiter,
     clock: DefaultClock,
-    urgent_waiting: AtomicUsize,
+    waiting: Mutex<FairQueue<u64>>,
+    next_ticket: AtomicU64,
+    /// Woken when a call takes its token: the next one may be another.
+    turn: Notify,
 }
 
 impl Limiter {
     pub(super) fn new(rate_per_second: NonZeroU32, burst: NonZeroU32) -> Self {
         Limiter {
-            limiter: RateLimiter::direct(Quota::per_second(rate_per_second).allow_burst(burst)),
+            bucket: RateLimiter::direct(Quota::per_second(rate_per_second).allow_burst(burst)),
             clock: DefaultClock::default(),
-            urgent_waiting: AtomicUsize::new(0),
+            waiting: Mutex::new(FairQueue::new(STARVATION_BOUND)),
+            next_ticket: AtomicU64::new(0),
+            turn: Notify::new(),
         }
     }
 
-    /// Waits for a permit; how long it waited.
+    fn queue(&self) -> std::sync::MutexGuard<'_, FairQueue<u64>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for a token in turn; how long it waited.
     pub(super) async fn admit(&self, priority: Priority) -> Duration {
         let started = Instant::now();
-        match priority {
-            Priority::Urgent => {
-                self.urgent_waiting.fetch_add(1, Ordering::SeqCst);
-                let _done = Decrement(&self.urgent_waiting);
-                self.limiter.until_ready().await;
-            }
-            Priority::Routine => loop {
-                if started.elapsed() >= ROUTINE_MAX_WAIT {
-                    self.limiter.until_ready().await;
-                    break;
-                }
-                if self.urgent_waiting.load(Ordering::SeqCst) > 0 {
-                    tokio::time::sleep(ROUTINE_POLL).await;
-                    continue;
-                }
-                match self.limiter.check() {
-                    Ok(()) => break,
-                    Err(not_until) => {
-                        let wait = not_until.wait_time_from(self.clock.now());
-                        tokio::time::sleep(wait.min(ROUTINE_POLL)).await;
+        let (flow, class) = current(priority);
+        let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+        self.queue().push(&flow, class, ticket, started);
+        let mut waiting = Waiting {
+            limiter: self,
+            ticket,
+            served: false,
+        };
+        loop {
+            let turn = self.turn.notified();
+            tokio::pin!(turn);
+            turn.as_mut().enable();
+            let wait = {
+                let mut queue = self.queue();
+                let now = Instant::now();
+                if queue.peek(now) == Some(&ticket) {
+                    match self.bucket.check() {
+                        Ok(()) => {
+                            queue.pop(now);
+                            waiting.served = true;
+                            drop(queue);
+                            self.turn.notify_waiters();
+                            return started.elapsed();
+                        }
+                        Err(not_until) => not_until.wait_time_from(self.clock.now()),
                     }
+                } else {
+                    RECHECK
                 }
-            },
+            };
+            tokio::select! {
+                () = &mut turn => {}
+                () = tokio::time::sleep(wait) => {}
+            }
         }
-        started.elapsed()
     }
 }
 
-/// Counts an urgent waiter out however its wait ends (a dropped reconcile included).
-struct Decrement<'a>(&'a AtomicUsize);
+/// A call that gives up waiting (its pass dropped) leaves the queue.
+struct Waiting<'a> {
+    limiter: &'a Limiter,
+    ticket: u64,
+    served: bool,
+}
 
-impl Drop for Decrement<'_> {
+impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        if !self.served && self.limiter.queue().remove(&self.ticket) {
+            self.limiter.turn.notify_waiters();
+        }
     }
 }
 
@@ -86,6 +149,13 @@ mod tests {
 
     fn per_second(n: u32) -> NonZeroU32 {
         NonZeroU32::new(n).expect("non-zero")
+    }
+
+    fn tag(namespace: &str, class: Class) -> CallTag {
+        CallTag {
+            flow: Flow::from(namespace),
+            class,
+        }
     }
 
     #[tokio::test]
@@ -135,18 +205,18 @@ mod tests {
             }
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let waited = tokio::time::timeout(ROUTINE_MAX_WAIT * 3, limiter.admit(Priority::Routine))
+        let waited = tokio::time::timeout(STARVATION_BOUND * 3, limiter.admit(Priority::Routine))
             .await
             .expect("the routine call is admitted despite steady urgent demand");
         assert!(
-            waited >= ROUTINE_MAX_WAIT,
+            waited >= STARVATION_BOUND,
             "it did wait behind them: {waited:?}"
         );
         busy.abort();
     }
 
     #[tokio::test]
-    async fn a_dropped_urgent_wait_does_not_hold_routine_calls_back() {
+    async fn a_dropped_wait_does_not_hold_others_back() {
         let limiter = Limiter::new(per_second(10), per_second(1));
         limiter.admit(Priority::Urgent).await;
         let _ =
@@ -155,5 +225,47 @@ mod tests {
             .await
             .expect("admitted once the rate allows");
         assert!(waited < Duration::from_secs(1));
+    }
+
+    /// Counts each namespace's tokens while `demand` calls per namespace wait at once.
+    async fn shares(limiter: Arc<Limiter>, demand: &[(&'static str, usize)]) -> Vec<usize> {
+        let served = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for (namespace, n) in demand {
+            for _ in 0..*n {
+                let (limiter, served) = (limiter.clone(), served.clone());
+                let namespace = *namespace;
+                tasks.push(tokio::spawn(tagged(
+                    tag(namespace, Class::Create),
+                    async move {
+                        limiter.admit(Priority::Urgent).await;
+                        served.lock().unwrap().push(namespace);
+                    },
+                )));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        for task in &tasks {
+            task.abort();
+        }
+        let served = served.lock().unwrap();
+        demand
+            .iter()
+            .map(|(namespace, _)| served.iter().filter(|s| *s == namespace).count())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn namespaces_that_compete_share_the_rate_and_one_alone_gets_all_of_it() {
+        let limiter = Arc::new(Limiter::new(per_second(40), per_second(1)));
+        let alone = shares(limiter, &[("noisy", 200)]).await;
+        assert!(alone[0] >= 40, "alone: {alone:?} in 1.1 s at 40/s");
+
+        let limiter = Arc::new(Limiter::new(per_second(40), per_second(1)));
+        let both = shares(limiter, &[("noisy", 200), ("quiet", 20)]).await;
+        assert!(
+            both[0].abs_diff(both[1]) <= 2,
+            "a quiet namespace with 20 calls waiting gets half: {both:?}"
+        );
     }
 }

@@ -78,6 +78,7 @@ impl Error {
                 Category::Reported(Reason::SecretConflict)
             }
             Error::Kube(kube::Error::Api(status)) if status.code == 409 => Category::Conflict,
+            Error::StaleCopy => Category::Conflict,
             Error::Kube(_)
             | Error::NoNamespace
             | Error::NoEpoch

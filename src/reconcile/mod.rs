@@ -4,12 +4,14 @@
 
 mod act;
 mod cache;
+mod class;
 pub mod conditions;
 mod events;
 mod failure;
 mod memo;
 mod observe;
 mod plan;
+mod repair;
 mod schedule;
 mod script;
 mod sweep;
@@ -30,7 +32,7 @@ use kube::{Client, ResourceExt};
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::api::{FINALIZER, ServiceSpecificCredential};
-use crate::iam::IamError;
+use crate::iam::{CallTag, IamError};
 use crate::identity::Directory;
 use crate::reconcile::conditions::Reason;
 use crate::secret::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RenderError};
@@ -52,6 +54,8 @@ pub enum Error {
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
     #[error("the resource has no namespace")]
     NoNamespace,
+    #[error("the cached copy of the resource is older than the API server's; deciding again")]
+    StaleCopy,
     #[error("this replica lost the leader Lease; the reconcile stopped before its next write")]
     NotLeader,
     #[error("the API server gave the epoch record no creationTimestamp")]
@@ -82,9 +86,6 @@ pub struct Config {
     pub concurrency: u16,
     /// The Event reporting instance (pod name).
     pub instance: Option<String>,
-    /// IAM writes (Create, Reset, Update, retirement Delete) one namespace may make: its share
-    /// of the account-wide IAM budget, so that no tenant can spend all of it.
-    pub namespace_writes: governor::Quota,
     /// Whether this replica leads (leader election); `None`: always. When it turns false,
     /// reconciles under way are dropped at once — before their next IAM or Kubernetes write —
     /// rather than finished: another replica may already be acting on the same resources. What
@@ -141,14 +142,6 @@ pub enum Revocation {
     Keep,
 }
 
-/// The default [`Config::namespace_writes`]: 3 per second, 100 at once. Below the default
-/// account-wide limiter (5 calls/s), above what bulk creates in one namespace reach under it
-/// (about 2 calls each).
-pub fn default_namespace_writes() -> governor::Quota {
-    governor::Quota::per_minute(std::num::NonZeroU32::new(180).expect("non-zero"))
-        .allow_burst(std::num::NonZeroU32::new(100).expect("non-zero"))
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -158,7 +151,6 @@ impl Default for Config {
             shard_selector: None,
             concurrency: 4,
             instance: None,
-            namespace_writes: default_namespace_writes(),
             rollout_restart: false,
             leading: None,
             shutdown_grace: Duration::from_secs(20),
@@ -219,8 +211,9 @@ pub struct Context {
     passes: std::sync::atomic::AtomicU64,
     /// One IAM pass (List → Create/adopt → status) at a time per (user, service).
     iam_locks: Mutex<HashMap<(String, String), IamLock>>,
-    /// Each namespace's share of IAM writes (see [`Config::namespace_writes`]).
-    namespace_writes: governor::DefaultKeyedRateLimiter<String>,
+    /// Seats for passes (`Config::concurrency`), handed out fairly between namespaces.
+    seats: Arc<crate::fair::Seats>,
+    flows: crate::fair::FlowNames,
     observer: Arc<dyn ReconcileObserver>,
     /// When the operator started keeping records (the epoch record's creation), read once.
     epoch: tokio::sync::OnceCell<jiff::Timestamp>,
@@ -250,7 +243,8 @@ impl Context {
                 FIELD_MANAGER,
                 config.instance.as_deref(),
             ),
-            namespace_writes: governor::RateLimiter::keyed(config.namespace_writes),
+            seats: crate::fair::Seats::new(usize::from(config.concurrency)),
+            flows: crate::fair::FlowNames::default(),
             client,
             clock: crate::clock::Clock::system(),
             directory,
@@ -305,21 +299,6 @@ impl Context {
         );
     }
 
-    /// Takes one IAM write from the namespace's share; `Some(wait)` when none is left yet.
-    fn namespace_budget_used_up(&self, namespace: &str) -> Option<Duration> {
-        use governor::clock::Clock;
-        if self.namespace_writes.len() > 4096 {
-            self.namespace_writes.retain_recent();
-        }
-        self.namespace_writes
-            .check_key(&namespace.to_string())
-            .err()
-            .map(|not_until| {
-                not_until.wait_time_from(governor::clock::DefaultClock::default().now())
-                    + Duration::from_millis(10)
-            })
-    }
-
     /// Waits for the lock serialising IAM passes of the resource's (user, service); IAM user
     /// names are case-insensitive. Held until the guard drops.
     async fn iam_pass(
@@ -359,6 +338,32 @@ async fn reconcile(
         tracing::trace!(?wait, "backing off");
         return Ok(Action::requeue(wait));
     }
+    let class = class::pass_class(&resource, ctx.clock.now());
+    let flow = ctx.flows.of(&namespace);
+    let _seat = match ctx.seats.admit(&flow, class).await {
+        crate::fair::Admission::Seated(seat) => seat,
+        crate::fair::Admission::Later(after) => {
+            tracing::trace!(
+                ?after,
+                "the namespace has enough passes waiting; coming back"
+            );
+            return Ok(Action::requeue(after));
+        }
+    };
+    // Boxed: a pass waiting for its seat holds only the few bytes above.
+    Box::pin(crate::iam::tagged(
+        CallTag { flow, class },
+        run_pass(resource, ctx, namespace),
+    ))
+    .await
+}
+
+/// One pass, once seated.
+async fn run_pass(
+    resource: Arc<ServiceSpecificCredential>,
+    ctx: Arc<Context>,
+    namespace: String,
+) -> Result<Action, Error> {
     let api = Api::<ServiceSpecificCredential>::namespaced(ctx.client.clone(), &namespace);
     let started = std::time::Instant::now();
     let oref = ObjectRef::from_obj(resource.as_ref());
@@ -454,17 +459,22 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
         }
     };
     tracing::debug!(steps = ?script.steps, "planned");
-    if script.writes_iam
-        && let Some(wait) = ctx.namespace_budget_used_up(&snapshot.namespace)
+    if script.repairs_secret
+        && let Some(wait) = ctx.tracked.repairs(&uid).wait_at(ctx.clock.now())
     {
-        info!(
-            retry_in = ?wait,
-            "the namespace's share of IAM writes is used up; waiting"
-        );
+        defer_repair(ctx, resource, wait).await;
         return Ok((Action::requeue(wait), current_reason(resource)));
     }
     let wake_at = script.wake_at;
-    let outcome = act::act(ctx, &snapshot, script).await?;
+    let repairs_secret = script.repairs_secret;
+    let tag = CallTag {
+        flow: ctx.flows.of(&snapshot.namespace),
+        class: script.class,
+    };
+    let outcome = crate::iam::tagged(tag, act::act(ctx, &snapshot, script)).await?;
+    if repairs_secret && outcome.reason.is_ready() {
+        ctx.tracked.note_repair(&uid, ctx.clock.now());
+    }
     let attempt = ctx.attempt(&uid, outcome.reason);
     let mut after = outcome
         .reason
@@ -482,6 +492,28 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
     }
     let action = after.map_or_else(Action::await_change, Action::requeue);
     Ok((action, outcome.reason))
+}
+
+/// A repair of the resource's Secret waits `wait` (see `repair`); the first pass that waits
+/// for each repair says so in an Event.
+async fn defer_repair(ctx: &Context, resource: &ServiceSpecificCredential, wait: Duration) {
+    let uid = resource.uid().unwrap_or_default();
+    info!(retry_in = ?wait, "the Secret keeps being removed or edited; the next repair waits");
+    if ctx.tracked.tell_repair_deferred(&uid) {
+        let repairs = ctx.tracked.repairs(&uid).count;
+        act::publish_warning(
+            ctx,
+            resource,
+            "RepairBackoff",
+            "ResetCredential",
+            format!(
+                "Secret {} keeps being removed or edited: repaired {repairs} times in a row, each with a new secret (an IAM write); the next repair waits {}s",
+                resource.secret_name(),
+                wait.as_secs().max(1)
+            ),
+        )
+        .await;
+    }
 }
 
 /// How soon a resource older than the records is looked at again when its status could not be
@@ -602,7 +634,9 @@ pub async fn run(
             Controller::for_stream(resources, reader)
                 .owns(secrets, secret_watch)
                 .with_config(
-                    kube::runtime::controller::Config::default().concurrency(config.concurrency),
+                    // Unbounded here: passes wait for their seat in `reconcile`, in fair
+                    // order (a bounded runner would serve them in the order they came due).
+                    kube::runtime::controller::Config::default().concurrency(0),
                 )
                 .graceful_shutdown_on(shutdown.clone())
         })

@@ -120,6 +120,10 @@ impl Snapshot {
             rollout_restart_enabled: self.rollout_restart_enabled,
             secret_name: &self.secret_name,
             old_secret: self.old_secret.is_some(),
+            secret_immutable: self
+                .secret
+                .as_ref()
+                .is_some_and(|s| s.immutable == Some(true)),
             listed_from_snapshot: self.listed_from_snapshot,
             sharded: self.sharded,
             revocation: self.revocation,

@@ -20,6 +20,7 @@ use crate::api::{
     CREDENTIALS_PER_USER_PER_SERVICE, DeletionPolicy, DesiredStatus, InvalidSpec, RotationStrategy,
     ServiceSpecificCredentialSpec, ServiceSpecificCredentialStatus,
 };
+use crate::fair::Class;
 use crate::iam::{CredentialMetadata, CredentialStatus, IamError};
 use crate::reconcile::Revocation;
 use crate::reconcile::conditions::{Reason, reason_for};
@@ -91,6 +92,8 @@ pub(crate) struct Observed<'a> {
     /// Whether our Secret under the name status records (spec.secret.name moved away from it)
     /// is there, to be deleted once the new one is written.
     pub old_secret: bool,
+    /// The Secret under the name is immutable: the API server refuses any write to it.
+    pub secret_immutable: bool,
     /// Whether `credentials` came from a service snapshot rather than a List of the user now.
     pub listed_from_snapshot: bool,
     /// Whether replicas split the resources into shards (`--shard-selector`).
@@ -195,6 +198,25 @@ impl Decision {
     /// Whether the snapshot must be proven current before this is carried out: a write decided
     /// from a stale cached copy must not happen. Create and Recreate are proven by their
     /// intent-marker status write instead.
+    /// How urgent its IAM calls are: what must go or come back first, then new credentials,
+    /// then rotations (see `crate::fair`).
+    pub(crate) fn class(&self) -> Class {
+        match self {
+            Decision::Create { .. }
+            | Decision::Reset {
+                cause:
+                    ResetCause::Adopt | ResetCause::AdoptRequested | ResetCause::AdoptRotation { .. },
+                ..
+            } => Class::Create,
+            Decision::Reset {
+                cause: ResetCause::Rotate(_),
+                ..
+            }
+            | Decision::Recreate { .. } => Class::Rotate,
+            _ => Class::Urgent,
+        }
+    }
+
     pub(crate) fn needs_freshness_check(&self) -> bool {
         matches!(
             self,
@@ -1127,6 +1149,7 @@ pub(crate) mod tests {
                 rollout_restart_enabled: self.rollout_restart,
                 secret_name: "git",
                 old_secret: self.old_secret_credential.is_some(),
+                secret_immutable: false,
                 listed_from_snapshot: false,
                 sharded: false,
                 revocation: self.revocation,
@@ -1264,7 +1287,12 @@ pub(crate) mod tests {
         }
         let script = script::for_decision(&c.observed(), c.decide());
         assert_eq!(script.outcome, Reason::NotPermitted);
-        assert!(script.writes_iam);
+        assert!(
+            script
+                .steps
+                .iter()
+                .any(|s| matches!(s, script::Step::Iam(_)))
+        );
     }
 
     #[test]

@@ -11,10 +11,12 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::api::{DesiredStatus, ServiceSpecificCredentialStatus};
+use crate::fair::Class;
 use crate::iam::{CredentialMetadata, CredentialStatus};
 use crate::reconcile::conditions::Reason;
 use crate::reconcile::plan::{
-    Decision, Observed, ResetCause, RotationTrigger, WorkloadRestart, intent_settled,
+    Decision, Observed, ResetCause, RotationTrigger, SecretObservation, WorkloadRestart,
+    intent_settled,
 };
 
 /// Everything one pass does after observing.
@@ -23,8 +25,11 @@ pub(crate) struct Script {
     pub steps: Vec<Step>,
     /// The Ready reason the pass ends with when every step succeeds.
     pub outcome: Reason,
-    /// Whether a step writes to IAM (what a namespace's share of the IAM budget counts).
-    pub writes_iam: bool,
+    /// How urgent its IAM calls are (the order they get their account's budget in).
+    pub class: Class,
+    /// Whether the pass repairs a Secret that went missing or was edited (a Reset its
+    /// resource's repair backoff counts).
+    pub repairs_secret: bool,
     /// When something becomes due without any change in Kubernetes (a retirement, a rotation, an
     /// expiry): the pass is repeated then at the latest.
     pub wake_at: Option<Timestamp>,
@@ -43,6 +48,11 @@ pub(crate) enum Step {
     /// Ready (with its Event when the reason changes) and the pass ends: nothing is asked of IAM.
     PreflightSecret,
     WriteStatus(StatusWrite),
+    /// Writes `edits` into the operator's record only (the base of the pass's next status write,
+    /// which shows them). The record is what crash safety rests on — an intent before the Create,
+    /// the id before the Secret — and the API server costs one write less per step than also
+    /// showing each in status.
+    WriteRecord(Vec<StatusEdit>),
     Iam(IamStep),
     WriteSecret(SecretWrite),
     /// Deletes our Secret under the name status records (spec.secret.name moved away from it).
@@ -253,7 +263,7 @@ impl PlannedEvent {
         }
     }
 
-    fn warning(reason: &'static str, action: &'static str, note: String) -> Self {
+    pub(crate) fn warning(reason: &'static str, action: &'static str, note: String) -> Self {
         PlannedEvent {
             warning: true,
             ..PlannedEvent::normal(reason, action, note)
@@ -261,13 +271,22 @@ impl PlannedEvent {
     }
 }
 
-/// The Event of a status write that changes the Ready reason from `previous`; none otherwise.
+/// The Event of a status write that changes the Ready reason from `previous` into a failure or
+/// out of one; none otherwise.
 pub(crate) fn ready_transition(
     previous: Option<&str>,
     reason: Reason,
     message: &str,
 ) -> Option<PlannedEvent> {
     if previous == Some(reason.as_str()) {
+        return None;
+    }
+    // Progress (Creating, Rotating, Available after either) is what status and the pass's own
+    // Event (CredentialCreated, CredentialRotated, …) tell: an Event of its own only repeats it.
+    let recovering = previous
+        .and_then(Reason::from_name)
+        .is_some_and(Reason::is_warning);
+    if !reason.is_warning() && !recovering {
         return None;
     }
     let note = if message.is_empty() {
@@ -369,12 +388,12 @@ impl Steps {
         self
     }
 
-    fn finish(self, observed: &Observed<'_>, outcome: Reason) -> Script {
-        let writes_iam = self.steps.iter().any(|s| matches!(s, Step::Iam(_)));
+    fn finish(self, observed: &Observed<'_>, outcome: Reason, class: Class) -> Script {
         Script {
             steps: self.steps,
             outcome,
-            writes_iam,
+            class,
+            repairs_secret: false,
             wake_at: crate::reconcile::plan::wake_at(observed),
         }
     }
@@ -448,28 +467,21 @@ fn slots_after_create(observed: &Observed<'_>) -> Option<i32> {
     }
 }
 
-/// The Ready reason and message while an IAM write is attempted: `reason` at first, but a
-/// failure being retried keeps its own (no flip back and forth, no Event per retry).
-fn attempt_condition(observed: &Observed<'_>, reason: Reason, message: String) -> (Reason, String) {
-    observed
-        .status
-        .ready()
-        .filter(|c| c.status == "False")
-        .and_then(|c| {
-            Reason::from_name(&c.reason)
-                .filter(|failing| *failing != Reason::Creating && !failing.is_ready())
-                .map(|failing| (failing, c.message.clone()))
-        })
-        .unwrap_or((reason, message))
-}
-
 /// The steps that carry `decision` out.
 pub(crate) fn for_decision(observed: &Observed<'_>, decision: Decision) -> Script {
+    let class = decision.class();
+    let repairs_secret = matches!(
+        decision,
+        Decision::Reset {
+            cause: ResetCause::SecretLost,
+            ..
+        }
+    );
     let mut steps = Steps::new(observed);
     if decision.needs_freshness_check() {
         steps.push(Step::ProveCurrent);
     }
-    if decision.writes_secret() {
+    if decision.writes_secret() && secret_may_be_refused(observed) {
         steps.push(Step::PreflightSecret);
     }
     let outcome = match decision {
@@ -514,32 +526,45 @@ pub(crate) fn for_decision(observed: &Observed<'_>, decision: Decision) -> Scrip
             restart,
         ),
     };
-    steps.finish(observed, outcome)
+    Script {
+        repairs_secret,
+        ..steps.finish(observed, outcome, class)
+    }
 }
 
-/// Intent → IAM Create → status names it → Secret → Ready (see `plan`'s crash safety).
+/// Whether the API server may refuse the Secret for its shape, so that a dry run must ask before
+/// IAM issues a secret that would have nowhere to go: a template (type, labels, annotations,
+/// rendered keys), a Secret of ours that differs from what is written now (its type cannot
+/// change) or that is immutable. The operator's plain Secret is refused only by what a dry run would not foresee for
+/// long either (a quota filled meanwhile, an admission policy); the next pass then repairs it,
+/// with backoff.
+fn secret_may_be_refused(observed: &Observed<'_>) -> bool {
+    let templated = observed.spec.secret.template.is_some();
+    let reshaped = matches!(
+        observed.secret,
+        SecretObservation::Owned {
+            up_to_date: false,
+            ..
+        }
+    );
+    templated || reshaped || observed.secret_immutable
+}
+
+/// Proven current → intent in the record → IAM Create → the record names it → Secret → status
+/// names it, Ready (see `plan`'s crash safety).
 fn create(
     steps: &mut Steps,
     observed: &Observed<'_>,
     replaces: Option<String>,
     existing: Vec<String>,
 ) -> Reason {
-    let spec = observed.spec;
     let mut intent = Vec::new();
     if replaces.is_some() {
         intent.push(StatusEdit::ForgetCredential);
     }
     intent.push(StatusEdit::RecordIntent { existing });
-    let (reason, message) = attempt_condition(
-        observed,
-        Reason::Creating,
-        format!(
-            "creating a credential for IAM user {} and {}",
-            spec.user_name, spec.service_name
-        ),
-    );
-    steps.status(write(intent, reason, message));
     steps.push(Step::ProveCurrent);
+    steps.push(Step::WriteRecord(intent));
     if let Some(old) = &replaces {
         steps.publish(PlannedEvent::warning(
             "CredentialRecreated",
@@ -562,7 +587,7 @@ fn create(
         StatusEdit::ClearIntent,
         StatusEdit::SlotsUsed(slots_after_create(observed)),
     ];
-    deliver_issued(steps, observed, recorded, None);
+    deliver_issued(steps, observed, recorded);
     steps.publish(PlannedEvent {
         warning: false,
         reason: "CredentialCreated",
@@ -574,21 +599,21 @@ fn create(
     Reason::Available
 }
 
-/// For a credential not yet in status (created or adopted): status names it first (Ready still
-/// `Creating`/`Rotating`), so it is this resource's before its secret goes anywhere; then the
-/// Secret and Ready.
-fn deliver_issued(
-    steps: &mut Steps,
-    observed: &Observed<'_>,
-    recorded: Vec<StatusEdit>,
-    reason: Option<Reason>,
-) {
-    let writing = format!("writing Secret {}", observed.secret_name);
-    steps.status(record(
-        recorded,
-        reason.unwrap_or(Reason::Creating),
-        writing,
-    ));
+/// For a credential not yet in status (created or adopted): the record names it first, so it
+/// is this resource's before its secret goes anywhere; then the Secret, and status names it.
+/// A rotation's record of what it handled (the request, the retirement) is no ownership the
+/// record keeps: status says it before the Secret too, or a crash in between would rotate
+/// again for the same request.
+fn deliver_issued(steps: &mut Steps, observed: &Observed<'_>, recorded: Vec<StatusEdit>) {
+    if recorded
+        .iter()
+        .any(|edit| matches!(edit, StatusEdit::StartRetirement { .. }))
+    {
+        let writing = format!("writing Secret {}", observed.secret_name);
+        steps.status(record(recorded, Reason::Rotating, writing));
+    } else {
+        steps.push(Step::WriteRecord(recorded));
+    }
     deliver(steps, observed, Vec::new(), None);
 }
 
@@ -623,12 +648,10 @@ fn recreate(
     old: &CredentialMetadata,
     existing: Vec<String>,
 ) -> Reason {
-    steps.status(write(
-        vec![StatusEdit::RecordIntent { existing }],
-        Reason::Rotating,
-        format!("creating a new credential to replace {}", old.id),
-    ));
     steps.push(Step::ProveCurrent);
+    steps.push(Step::WriteRecord(vec![StatusEdit::RecordIntent {
+        existing,
+    }]));
     steps.push(Step::Iam(IamStep {
         call: create_call(observed),
         announce: None,
@@ -649,7 +672,7 @@ fn recreate(
         },
         StatusEdit::SlotsUsed(slots_after_create(observed)),
     ];
-    deliver_issued(steps, observed, recorded, Some(Reason::Rotating));
+    deliver_issued(steps, observed, recorded);
     steps.publish(PlannedEvent {
         warning: false,
         reason: "CredentialRotated",
@@ -697,7 +720,7 @@ fn reset(
     if reset_adopts(cause) {
         let mut recorded = vec![StatusEdit::IssuedCredential];
         recorded.extend(adjust);
-        deliver_issued(steps, observed, recorded, None);
+        deliver_issued(steps, observed, recorded);
     } else {
         // The Reset killed the secret the Secret still holds: until the new one is there, the
         // resource is not Ready (the retry resets again; this secret reached no one).
@@ -953,7 +976,7 @@ pub(crate) fn for_cleanup(
             IfFailed::FailDeleting,
         ));
     }
-    let mut script = steps.finish(observed, Reason::Deleting);
+    let mut script = steps.finish(observed, Reason::Deleting, Class::Urgent);
     script.wake_at = None;
     script
 }
@@ -1133,13 +1156,23 @@ mod tests {
     }
 
     #[test]
-    fn a_create_names_its_credential_in_status_before_the_secret_and_tells_each_change_of_ready() {
+    fn a_create_records_its_credential_before_the_secret_and_tells_it_once() {
         let case = Case::new();
         let steps = steps(&case);
         let kinds: Vec<&str> = steps
             .iter()
             .map(|s| match s {
                 Step::PreflightSecret => "preflight",
+                Step::WriteRecord(edits) if edits.contains(&StatusEdit::IssuedCredential) => {
+                    "record names it"
+                }
+                Step::WriteRecord(edits)
+                    if edits
+                        .iter()
+                        .any(|e| matches!(e, StatusEdit::RecordIntent { .. })) =>
+                {
+                    "record intent"
+                }
                 Step::WriteStatus(w) if w.edits.contains(&StatusEdit::IssuedCredential) => {
                     "status names it"
                 }
@@ -1154,23 +1187,17 @@ mod tests {
         assert_eq!(
             kinds,
             [
-                "preflight",
-                "status",
-                "event",
                 "prove current",
+                "record intent",
                 "iam",
-                "status names it",
+                "record names it",
                 "secret",
                 "status names it",
-                "event",
                 "event"
             ]
         );
-        assert_eq!(
-            events(&steps),
-            ["Creating", "Available", "CredentialCreated"]
-        );
-        // A failure being retried keeps its reason while the next attempt is made: no Event.
+        assert_eq!(events(&steps), ["CredentialCreated"]);
+        // Leaving a failure is told too.
         let mut failing = Case::new();
         failing.status.conditions = vec![crate::api::Condition {
             type_: "Ready".into(),
@@ -1180,15 +1207,17 @@ mod tests {
             last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at(NOW)),
             observed_generation: Some(1),
         }];
-        let retry = self::steps(&failing);
         assert_eq!(
-            events(&retry),
-            ["Creating", "Available", "CredentialCreated"]
+            events(&self::steps(&failing)),
+            ["Available", "CredentialCreated"]
         );
-        let Step::WriteStatus(intent) = &retry[1] else {
-            panic!("{retry:?}")
-        };
-        assert_eq!(intent.reason, Reason::Throttled);
+        // A template may make the API server refuse the Secret: asked first, by a dry run.
+        let mut templated = Case::new();
+        templated.spec.secret.template = Some(Default::default());
+        assert_eq!(
+            self::steps(&templated).first(),
+            Some(&Step::PreflightSecret)
+        );
     }
 
     #[test]
@@ -1217,13 +1246,12 @@ mod tests {
             .iter()
             .rev()
             .find_map(|s| match s {
-                Step::WriteStatus(w) => Some(w),
+                Step::WriteRecord(edits) => Some(edits),
                 _ => None,
             })
-            .expect("a status write before the Secret");
-        assert!(recorded.records_iam_write, "{adopt:?}");
+            .expect("a record write before the Secret");
         assert!(
-            recorded.edits.contains(&StatusEdit::IssuedCredential),
+            recorded.contains(&StatusEdit::IssuedCredential),
             "{adopt:?}"
         );
     }

@@ -12,6 +12,7 @@ use kube::ResourceExt;
 
 use crate::api::{ROTATE_ANNOTATION, ServiceSpecificCredential};
 use crate::reconcile::failure::Category;
+use crate::reconcile::repair::Repairs;
 
 /// A backoff that holds whatever watch events arrive: the operator's own status writes (and any
 /// other change that is not the user's) do not bring the next attempt forward. A change of the
@@ -53,6 +54,8 @@ struct State {
     recorded_by_holder: HashMap<String, Vec<String>>,
     /// Per resource uid: the last versions our status writes replaced.
     superseded: HashMap<String, Vec<String>>,
+    /// Per resource uid: the repairs of its Secret (see `repair`).
+    repairs: HashMap<String, Repairs>,
 }
 
 /// Versions kept per resource in [`State::superseded`]: a pass writes status up to four times.
@@ -189,7 +192,27 @@ impl Tracked {
         state.failures.remove(uid);
         state.not_before.remove(uid);
         state.superseded.remove(uid);
+        state.repairs.remove(uid);
         state.forget_recorded(uid);
+    }
+
+    /// A repair of the resource's Secret was made at `now`.
+    pub(crate) fn note_repair(&self, uid: &str, now: jiff::Timestamp) {
+        let mut state = self.state();
+        let repairs = state.repairs.entry(uid.to_string()).or_default();
+        *repairs = repairs.after_one_at(now);
+    }
+
+    /// Whether the deferral of the resource's next repair is yet to be told (once per repair).
+    pub(crate) fn tell_repair_deferred(&self, uid: &str) -> bool {
+        let mut state = self.state();
+        let repairs = state.repairs.entry(uid.to_string()).or_default();
+        !std::mem::replace(&mut repairs.deferral_told, true)
+    }
+
+    /// The repairs of the resource's Secret so far.
+    pub(crate) fn repairs(&self, uid: &str) -> Repairs {
+        self.state().repairs.get(uid).copied().unwrap_or_default()
     }
 
     /// Forgets every resource whose uid is not in `live` (gone without a cleanup pass).
@@ -198,6 +221,7 @@ impl Tracked {
         state.failures.retain(|uid, _| live.contains(uid));
         state.not_before.retain(|uid, _| live.contains(uid));
         state.superseded.retain(|uid, _| live.contains(uid));
+        state.repairs.retain(|uid, _| live.contains(uid));
         state
             .recorded
             .retain(|_, (holder, _)| live.contains(holder));

@@ -89,6 +89,8 @@ NOT_IN_CHART = {
     "--leader-renew-deadline": "derived from leaderElection.leaseDuration",
     "--leader-retry-period": "derived from leaderElection.leaseDuration",
     "--test-clock-offset": "hidden, for the chaos tests only",
+    "--namespace-iam-writes-per-minute": "hidden, no effect: accepted so that old installs still start (fair sharing replaced the cap)",
+    "--namespace-iam-write-burst": "hidden, no effect: accepted so that old installs still start (fair sharing replaced the cap)",
 }
 
 

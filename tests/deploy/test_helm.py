@@ -78,8 +78,6 @@ def expected_args(v: dict, release: str, namespace: str) -> list[str]:
     args += [
         f"--iam-rate-limit={v['iam']['rateLimit']}",
         f"--iam-burst={v['iam']['burst']}",
-        f"--namespace-iam-writes-per-minute={v['iam']['namespaceWritesPerMinute']}",
-        f"--namespace-iam-write-burst={v['iam']['namespaceWriteBurst']}",
     ]
     if v["shardSelector"]:
         args.append(f"--shard-selector={v['shardSelector']}")
@@ -597,6 +595,10 @@ BAD = {
 
 BAD |= {
     "old-pull-secrets": ({"image": {"pullSecrets": ["regcred"]}}, "additional properties 'pullSecrets'"),
+    # The per-namespace cap on IAM writes is gone (fair sharing replaced it): its values fail the schema.
+    "old-namespace-writes": ({"iam": {"namespaceWritesPerMinute": 180}},
+                             "additional properties 'namespaceWritesPerMinute'"),
+    "old-namespace-burst": ({"iam": {"namespaceWriteBurst": 100}}, "additional properties 'namespaceWriteBurst'"),
     "pull-secret-object": ({"imagePullSecrets": [{"secret": "regcred"}]}, "/imagePullSecrets/0"),
     "pull-secret-empty": ({"imagePullSecrets": [""]}, "/imagePullSecrets/0"),
     "crds-unknown": ({"crds": {"install": True}}, "additional properties 'install'"),

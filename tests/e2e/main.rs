@@ -13,15 +13,18 @@ mod operations;
 mod record;
 mod scale;
 mod sharding;
+mod writes;
 
 use std::time::Duration;
 
 use harness::{Harness, NS, Options, data, login_and_secret, status};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::PostParams;
+use kube::api::{Api, PostParams};
 use kube_standin::RequestMatcher;
 use serde_json::json;
+use ssc_operator::api::ServiceSpecificCredential;
+use ssc_operator::record::CredentialRecord;
 use ssc_operator::tenancy::PolicyMode;
 
 const CODECOMMIT: &str = "codecommit.amazonaws.com";
@@ -693,11 +696,10 @@ async fn crash_between_create_and_recording_the_id_adopts_instead_of_duplicating
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let r = h.get("crashy").await.unwrap();
-    assert!(status(&r).create_requested_at.is_some());
-    assert!(
-        status(&r).credential_id.is_none(),
-        "the status write failed"
-    );
+    let holding = record_of(&h, &r).await.spec.holding;
+    assert!(holding.create_requested_at.is_some(), "the intent recorded");
+    assert!(holding.credential_id.is_none(), "the record write failed");
+    assert!(status(&r).credential_id.is_none(), "status never named it");
     assert!(
         h.secret("crashy").await.is_none(),
         "no Secret before status"
@@ -731,34 +733,48 @@ async fn crash_between_create_and_recording_the_id_adopts_instead_of_duplicating
     h.assert_no_secret_leaks().await;
 }
 
-/// The crash windows the record adds: after the record names the new credential and before
-/// status does (the password reached no Secret: one Reset, one credential), and after the
-/// record announces the Create and before status does (no Create was sent yet).
+/// The crash windows of the record: after the record announces the Create and before IAM takes
+/// it (an answer that never came: the Create is in doubt), and after the record names the new
+/// credential and its Secret is written but before status names it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_between_the_record_and_status_loses_nothing_and_leaves_one_credential() {
-    for (window, fails) in [
-        ("the credential recorded", "credentialId"),
-        ("the intent recorded", "createRequestedAt"),
-    ] {
-        let mut h = Harness::start().await;
-        h.kube.fail_next(
-            RequestMatcher::any()
-                .verb("patch")
-                .resource("servicespecificcredentials")
-                .subresource("status")
-                .body_contains(fails),
-            500,
-            usize::MAX,
-        );
+    for window in ["the intent recorded", "the credential recorded"] {
+        let mut h = Harness::start_with(Options {
+            iam_journal: true,
+            ..Options::default()
+        })
+        .await;
+        if window == "the intent recorded" {
+            h.emulator.inject(iam_emulator::InjectedFault {
+                action: Some("CreateServiceSpecificCredential".into()),
+                kind: iam_emulator::FaultKind::ServerError(500),
+                count: u32::MAX,
+            });
+        } else {
+            h.kube.fail_next(
+                RequestMatcher::any()
+                    .verb("patch")
+                    .resource("servicespecificcredentials")
+                    .subresource("status")
+                    .body_contains("credentialId"),
+                500,
+                usize::MAX,
+            );
+        }
         h.apply(codecommit("between", "sofia")).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            let failed = h
+            let kube_failed = h
                 .kube
                 .requests()
                 .iter()
                 .any(|r| r.resource == "servicespecificcredentials" && r.status == 500);
-            if failed {
+            let create_failed = h
+                .emulator
+                .journal()
+                .iter()
+                .any(|e| e.action == "CreateServiceSpecificCredential" && e.status == 500);
+            if kube_failed || create_failed {
                 break;
             }
             assert!(
@@ -769,6 +785,14 @@ async fn crash_between_the_record_and_status_loses_nothing_and_leaves_one_creden
         }
         h.kill_operator().await;
         h.kube.clear_faults();
+        reqwest::Client::new()
+            .delete(format!(
+                "{}/_emulator/faults/inject",
+                h.emulator.endpoint_url()
+            ))
+            .send()
+            .await
+            .expect("clear the injected faults");
         h.start_operator().await;
         let r = h.wait_ready("between").await;
         let creds = h.iam_credentials("sofia", CODECOMMIT).await;
@@ -782,6 +806,15 @@ async fn crash_between_the_record_and_status_loses_nothing_and_leaves_one_creden
         assert!(h.secret_works(&secret, CODECOMMIT).await, "{window}");
         h.assert_no_secret_leaks().await;
     }
+}
+
+/// The operator's record of `resource` (what ownership and crash recovery rest on).
+async fn record_of(h: &Harness, resource: &ServiceSpecificCredential) -> CredentialRecord {
+    let uid = resource.uid().expect("a uid");
+    Api::<CredentialRecord>::all(h.client())
+        .get(&ssc_operator::record::record_name(&uid))
+        .await
+        .expect("the record")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -830,7 +863,7 @@ async fn crash_between_secret_write_and_status_write_keeps_the_first_password() 
     let secret = h.wait_secret("halfway", |_| true).await;
     let r = h.get("halfway").await.unwrap();
     assert!(
-        status(&r).credential_id.is_some(),
+        record_of(&h, &r).await.spec.holding.credential_id.is_some(),
         "recorded before the Secret"
     );
     h.kill_operator().await;

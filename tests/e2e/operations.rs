@@ -311,11 +311,10 @@ async fn losing_the_lease_stops_in_flight_reconciles_before_their_next_write() {
     let lease_duration = Duration::from_secs(2);
     let a = start_replica(&h, "replica-a", lease_duration).await;
     wait_holder(&h, "replica-a", lease_duration * 3).await;
-    // The intent-marker write before the Create hangs for 3 s ...
+    // The record's intent write before the Create hangs for 3 s ...
     h.kube.stall_next(
         kube_standin::RequestMatcher::any()
-            .resource("servicespecificcredentials")
-            .subresource("status")
+            .resource("credentialrecords")
             .body_contains("createRequestedAt"),
         Duration::from_secs(3),
         1,

@@ -82,8 +82,6 @@ pub struct Options {
     pub watch_lag: Duration,
     /// `--watch-namespace`: empty watches the whole cluster.
     pub watch_namespaces: Vec<&'static str>,
-    /// IAM writes one namespace may make.
-    pub namespace_writes: governor::Quota,
     /// How long in-flight reconciles may take after a stop.
     pub shutdown_grace: Duration,
     /// More users of the stand-in (the chaos suite's replicas, each with its own token).
@@ -130,7 +128,6 @@ impl Default for Options {
                 .and_then(|v| v.parse().ok())
                 .map_or(Duration::ZERO, Duration::from_millis),
             watch_namespaces: Vec::new(),
-            namespace_writes: reconcile::default_namespace_writes(),
             shutdown_grace: Duration::from_secs(20),
             extra_tokens: Vec::new(),
             iam_journal: false,
@@ -295,7 +292,6 @@ impl Harness {
             shard_selector: None,
             concurrency: 4,
             instance: Some("test".into()),
-            namespace_writes: self.options.namespace_writes,
             leading: None,
             shutdown_grace: self.options.shutdown_grace,
             rollout_restart: self.options.rollout_restart,

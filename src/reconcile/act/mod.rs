@@ -120,6 +120,7 @@ impl<'a> Run<'a> {
                 }
             }
             Step::WriteStatus(write) => self.write(write).await?,
+            Step::WriteRecord(edits) => self.write_record(edits).await?,
             Step::Iam(iam) => return self.iam(iam).await,
             Step::WriteSecret(write) => return self.write_secret(write).await,
             Step::DeleteOldSecret => secrets::delete_old_secret(ctx, snapshot).await?,
@@ -192,6 +193,18 @@ impl<'a> Run<'a> {
             self.write_status(status, write.reason, &write.message)
                 .await
         }
+    }
+
+    /// The record takes `edits`; status shows them with the pass's next status write. The ids
+    /// they name are noted as this resource's first.
+    async fn write_record(&mut self, edits: &[StatusEdit]) -> Result<(), Error> {
+        let status = self.edited(edits);
+        self.note_recorded(&status);
+        self.record
+            .keep(self.ctx, self.snapshot, &status, self.ctx.clock.now())
+            .await?;
+        self.written = status;
+        Ok(())
     }
 
     /// A status write the plan could not foresee (a refusal, a failure): `edits` with Ready
@@ -299,7 +312,13 @@ impl<'a> Run<'a> {
                     _ => "?",
                 };
                 let message = format!("deleting IAM credential {id}: {error}");
-                self.report(Reason::Deleting, message, &[]).await?;
+                self.report(Reason::Deleting, message.clone(), &[]).await?;
+                self.publish(&PlannedEvent::warning(
+                    "DeleteFailed",
+                    "DeleteCredential",
+                    message,
+                ))
+                .await;
                 warn!(%error, "could not delete IAM credential; keeping the finalizer");
                 Err(Error::Iam(error))
             }
@@ -411,7 +430,6 @@ impl<'a> Run<'a> {
             self.fenced_status_patch(status_merge_patch(&self.live, &new))
                 .await?;
         }
-        self.record.status_written(&new);
         self.live = new.clone();
         self.written = new;
         Ok(())
@@ -460,14 +478,22 @@ impl<'a> Run<'a> {
         );
     }
 
-    /// Proves the snapshot current before an IAM write: a no-op status patch conditioned on its
-    /// resourceVersion (409 Conflict when the cache served a stale copy). Skipped when a
+    /// Proves the snapshot current before an IAM write: the API server's copy (a read, not a
+    /// write) has its resourceVersion, so the cache did not serve a stale one. Skipped when a
     /// conditioned status write of this pass already proved it.
     async fn ensure_current(&mut self) -> Result<(), Error> {
         if self.fence.confirmed {
             return Ok(());
         }
-        self.fenced_status_patch(serde_json::json!({})).await
+        let resource = &self.snapshot.resource;
+        let current = self.resources().get(&resource.name_any()).await?;
+        if current.uid() != resource.uid()
+            || current.resource_version() != self.fence.resource_version
+        {
+            return Err(Error::StaleCopy);
+        }
+        self.fence.confirmed = true;
+        Ok(())
     }
 
     fn resources(&self) -> Api<ServiceSpecificCredential> {

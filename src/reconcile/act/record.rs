@@ -23,7 +23,8 @@ pub(super) struct Keeper {
     migrating: bool,
     /// This pass's Create got an answer (a credential or a definite refusal).
     create_answered: bool,
-    /// The intent status is known to carry: only such an intent was followed by a Create.
+    /// The intent the record is known to carry: only such an intent was followed by a Create
+    /// (it is written after the pass proved itself current, right before the Create).
     announced: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
 }
 
@@ -38,17 +39,12 @@ impl Keeper {
             observed: Holding::of(&snapshot.status),
             migrating: snapshot.migrating,
             create_answered: false,
-            announced: snapshot.raw_status.create_requested_at.clone(),
+            announced: snapshot.status.create_requested_at.clone(),
         }
     }
 
     pub(super) fn create_answered(&mut self) {
         self.create_answered = true;
-    }
-
-    /// Status now carries `status` (written, or found to be so already).
-    pub(super) fn status_written(&mut self, status: &ServiceSpecificCredentialStatus) {
-        self.announced = status.create_requested_at.clone();
     }
 
     /// The record as it must be for a resource whose status is `status`: `None` when it
@@ -122,6 +118,7 @@ impl Keeper {
         let name = record::record_name(&uid);
         for _ in 0..3 {
             let Some(spec) = self.desired(ctx, snapshot, status, now) else {
+                self.announced = status.create_requested_at.clone();
                 return Ok(());
             };
             let written = match &self.current {
@@ -145,6 +142,7 @@ impl Keeper {
             match written {
                 Ok(written) => {
                     ctx.records.put(&name, &written);
+                    self.announced = status.create_requested_at.clone();
                     self.current = Some(written);
                     self.migrating = false;
                     return Ok(());

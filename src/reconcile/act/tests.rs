@@ -335,16 +335,12 @@ async fn a_create_records_its_intent_then_the_credential_then_writes_the_secret(
     f.assert_calls(
         &["Create sofia codecommit.amazonaws.com"],
         &[
-            "create secrets (dry run)",
-            "create credentialrecords", // the intent, recorded first
-            "patch servicespecificcredentials/status", // the intent, Ready Creating
-            "create events",            // Ready: Creating
-            "update credentialrecords", // records ACCANEW1 first
-            "patch servicespecificcredentials/status", // names ACCANEW1
-            "create secrets",
-            "patch servicespecificcredentials/status", // Ready: Available
-            "create events",                           // Ready: Available
-            "create events",                           // CredentialCreated
+            "get servicespecificcredentials", // the freshness check: a read
+            "create credentialrecords",       // the intent, recorded first
+            "update credentialrecords",       // records ACCANEW1 first
+            "create secrets",                 // no dry run: a plain Secret
+            "patch servicespecificcredentials/status", // names ACCANEW1, Ready: Available
+            "create events",                  // CredentialCreated
         ],
     );
     let status = f.status().await;
@@ -354,8 +350,8 @@ async fn a_create_records_its_intent_then_the_credential_then_writes_the_secret(
     assert_eq!(Fixture::ready_reason(&status), "Available");
     let events = f.events().await;
     let reasons: Vec<&str> = events.iter().map(|(r, _)| r.as_str()).collect();
-    assert_eq!(reasons, ["Creating", "Available", "CredentialCreated"]);
-    assert!(events[2].1.contains("ACCANEW1"), "{events:?}");
+    assert_eq!(reasons, ["CredentialCreated"]);
+    assert!(events[0].1.contains("ACCANEW1"), "{events:?}");
     let secret = Api::<Secret>::namespaced(f.server.client(), NAMESPACE)
         .get("web")
         .await
@@ -384,10 +380,8 @@ async fn a_create_that_may_have_happened_keeps_the_intent_stamped_by_the_injecte
     assert_eq!(
         f.kube_calls(),
         [
-            "create secrets (dry run)",
+            "get servicespecificcredentials",
             "create credentialrecords",
-            "patch servicespecificcredentials/status",
-            "create events",
             "patch servicespecificcredentials/status",
             "create events",
         ]
@@ -463,11 +457,8 @@ async fn a_decision_on_a_stale_copy_is_refused_before_any_iam_write() {
         )
         .await;
 
-    match result {
-        Err(Error::Kube(kube::Error::Api(e))) => assert_eq!(e.code, 409),
-        other => panic!("expected 409 Conflict, got {other:?}"),
-    }
-    f.assert_calls(&[], &["patch servicespecificcredentials/status"]);
+    assert!(matches!(result, Err(Error::StaleCopy)), "{result:?}");
+    f.assert_calls(&[], &["get servicespecificcredentials"]);
 }
 
 #[tokio::test]
@@ -489,10 +480,7 @@ async fn a_reset_of_a_vanished_credential_ends_the_pass_without_a_write() {
     assert_eq!(outcome.reason, Reason::Creating);
     f.assert_calls(
         &["Reset sofia ACCA1"],
-        &[
-            "patch servicespecificcredentials/status", // the freshness check
-            "create secrets (dry run)",
-        ],
+        &["get servicespecificcredentials"], // the freshness check
     );
 }
 
@@ -515,7 +503,7 @@ async fn a_failed_delete_on_deletion_reports_deleting_and_fails_the_pass() {
     f.assert_calls(
         &["Delete sofia ACCA1"],
         &[
-            "patch servicespecificcredentials/status", // the freshness check
+            "get servicespecificcredentials",          // the freshness check
             "patch servicespecificcredentials/status", // Ready: Deleting
             "create events",
         ],
@@ -588,15 +576,12 @@ async fn a_recreate_records_the_new_credential_and_the_retiring_one_before_the_s
             "Create sofia codecommit.amazonaws.com",
         ],
         &[
-            "update secrets (dry run)",
-            "update credentialrecords", // the intent, recorded first
-            "patch servicespecificcredentials/status", // the intent, Ready Rotating
-            "create events",            // Ready: Rotating
-            "update credentialrecords", // ACCANEW1, ACCANEW0 retiring
-            "patch servicespecificcredentials/status", // names ACCANEW1, ACCANEW0 retiring
+            "get servicespecificcredentials", // the freshness check: a read
+            "update credentialrecords",       // the intent, recorded first
+            "update credentialrecords",       // ACCANEW1, ACCANEW0 retiring
+            "patch servicespecificcredentials/status", // both, and the request handled
             "update secrets",
             "patch servicespecificcredentials/status", // Ready: Available
-            "create events",                           // Ready: Available
             "create events",                           // CredentialRotated
         ],
     );
@@ -634,8 +619,7 @@ async fn a_renamed_secret_is_copied_from_the_old_one_without_an_iam_call() {
     f.assert_calls(
         &["Create sofia codecommit.amazonaws.com"], // the earlier Create only
         &[
-            "patch servicespecificcredentials/status", // the freshness check
-            "create secrets (dry run)",
+            "get servicespecificcredentials", // the freshness check
             "create secrets",
             "delete secrets",
             "patch servicespecificcredentials/status",

@@ -1,0 +1,307 @@
+//! Reconcile passes running at once (`--concurrency` seats), handed out in [`FairQueue`] order.
+//!
+//! A pass asks for a seat before it reads or writes anything. A namespace with many passes
+//! waiting does not queue more than [`MAX_QUEUED_PER_FLOW`]: the rest are told when to come
+//! back (requeued, holding no memory but the controller's schedule entry), so a namespace that
+//! arrives later is queued beside it, not behind it. As kube-apiserver's API Priority and
+//! Fairness does with seats and queues, without rejecting anything.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::queue::{Class, FairQueue, Flow};
+
+/// Waiters one flow may have queued; more are told to come back later.
+pub(crate) const MAX_QUEUED_PER_FLOW: usize = 16;
+/// A waiter this old goes first, whatever its class.
+pub(crate) const STARVATION_BOUND: Duration = Duration::from_secs(10);
+/// The soonest and latest a pass told to come back is rescheduled.
+const COME_BACK_MIN: Duration = Duration::from_millis(50);
+const COME_BACK_MAX: Duration = Duration::from_secs(60);
+
+/// Seats for reconcile passes.
+pub(crate) struct Seats {
+    capacity: usize,
+    state: Mutex<State>,
+    /// Woken when a seat is handed to a waiter.
+    handed: Notify,
+}
+
+struct State {
+    in_use: usize,
+    queue: FairQueue<u64>,
+    next_ticket: u64,
+    /// Tickets handed a seat, not yet taken by their waiter.
+    granted: HashSet<u64>,
+    /// How long a pass held its seat, averaged (for telling waiters when to come back).
+    mean_hold: Duration,
+    /// Per flow: the times passes were told to come back at, those not yet past (each next
+    /// one comes after them, so that a namespace's backlog comes back spread over the time it
+    /// takes to serve, not all at once).
+    deferred: HashMap<Flow, VecDeque<Instant>>,
+}
+
+/// What a pass gets.
+pub(crate) enum Admission {
+    Seated(Seat),
+    /// Its namespace has enough passes waiting: come back after this long.
+    Later(Duration),
+}
+
+/// A seat; handed to the next waiter when dropped.
+pub(crate) struct Seat {
+    seats: Arc<Seats>,
+    since: Instant,
+}
+
+impl Seats {
+    pub(crate) fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Seats {
+            capacity: capacity.max(1),
+            state: Mutex::new(State {
+                in_use: 0,
+                queue: FairQueue::new(STARVATION_BOUND),
+                next_ticket: 0,
+                granted: HashSet::new(),
+                mean_hold: Duration::from_millis(100),
+                deferred: HashMap::new(),
+            }),
+            handed: Notify::new(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A seat for a pass of `flow` and `class`: at once when one is free and nobody waits,
+    /// else in turn; or, with its flow's queue full, when to come back.
+    pub(crate) async fn admit(self: &Arc<Self>, flow: &Flow, class: Class) -> Admission {
+        let ticket = {
+            let mut state = self.lock();
+            if state.in_use < self.capacity && state.queue.is_empty() {
+                state.in_use += 1;
+                return Admission::Seated(self.seat());
+            }
+            if state.queue.queued(flow) >= MAX_QUEUED_PER_FLOW {
+                let now = Instant::now();
+                let per_pass = pass_interval(state.queue.flows(), self.capacity, state.mean_hold);
+                if state.deferred.len() > 4096 {
+                    state
+                        .deferred
+                        .retain(|_, times| times.back().is_some_and(|t| *t > now));
+                }
+                let times = state.deferred.entry(flow.clone()).or_default();
+                while times.front().is_some_and(|t| *t <= now) {
+                    times.pop_front();
+                }
+                let ahead = (MAX_QUEUED_PER_FLOW + times.len() + 1) as u32;
+                let after = spread(per_pass * ahead);
+                times.push_back(now + after);
+                return Admission::Later(after);
+            }
+            let ticket = state.next_ticket;
+            state.next_ticket += 1;
+            state.queue.push(flow, class, ticket, Instant::now());
+            ticket
+        };
+        let mut waiting = Waiting {
+            seats: self,
+            ticket,
+            seated: false,
+        };
+        loop {
+            let handed = self.handed.notified();
+            tokio::pin!(handed);
+            handed.as_mut().enable();
+            if self.lock().granted.remove(&ticket) {
+                waiting.seated = true;
+                return Admission::Seated(self.seat());
+            }
+            // Also looked at now and then: a waiter past the starvation bound may be the next
+            // one without any seat changing hands.
+            let _ = tokio::time::timeout(STARVATION_BOUND, handed).await;
+        }
+    }
+
+    fn seat(self: &Arc<Self>) -> Seat {
+        Seat {
+            seats: self.clone(),
+            since: Instant::now(),
+        }
+    }
+
+    /// A seat comes free: the next waiter gets it, or it is free.
+    fn release(&self, held: Option<Duration>) {
+        let mut state = self.lock();
+        if let Some(held) = held {
+            // An exponential average over the last few dozen passes.
+            state.mean_hold = (state.mean_hold * 31 + held) / 32;
+        }
+        match state.queue.pop(Instant::now()) {
+            Some(next) => {
+                state.granted.insert(next);
+                drop(state);
+                self.handed.notify_waiters();
+            }
+            None => state.in_use = state.in_use.saturating_sub(1),
+        }
+    }
+
+    /// Seats held and passes waiting.
+    #[cfg(test)]
+    pub(crate) fn load(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.in_use, state.queue.len())
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.seats.release(Some(self.since.elapsed()));
+    }
+}
+
+/// A waiter that gives up (its pass dropped) leaves the queue, or passes on a seat it was
+/// handed but did not take.
+struct Waiting<'a> {
+    seats: &'a Arc<Seats>,
+    ticket: u64,
+    seated: bool,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.seated {
+            return;
+        }
+        let mut state = self.seats.lock();
+        if state.queue.remove(&self.ticket) {
+            return;
+        }
+        if state.granted.remove(&self.ticket) {
+            drop(state);
+            self.seats.release(None);
+        }
+    }
+}
+
+/// How often one flow gets a seat when `flows` flows share `capacity` seats that each take
+/// `mean_hold` a pass.
+fn pass_interval(flows: usize, capacity: usize, mean_hold: Duration) -> Duration {
+    mean_hold.mul_f64(flows.max(1) as f64 / capacity.max(1) as f64)
+}
+
+/// `after`, spread ±20 % (passes told together do not all come back together), within bounds.
+fn spread(after: Duration) -> Duration {
+    after
+        .mul_f64(0.8 + 0.4 * rand::random::<f64>())
+        .clamp(COME_BACK_MIN, COME_BACK_MAX)
+}
+
+/// A map of flow names kept small: one `Arc<str>` per namespace seen.
+#[derive(Default)]
+pub(crate) struct FlowNames(Mutex<HashMap<String, Flow>>);
+
+impl FlowNames {
+    pub(crate) fn of(&self, namespace: &str) -> Flow {
+        let mut names = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if names.len() > 4096 {
+            names.retain(|_, flow| Arc::strong_count(flow) > 1);
+        }
+        names
+            .entry(namespace.to_string())
+            .or_insert_with(|| Arc::from(namespace))
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(name: &str) -> Flow {
+        Arc::from(name)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn seats_are_handed_in_turn_between_namespaces() {
+        let seats = Seats::new(1);
+        let Admission::Seated(first) = seats.admit(&flow("noisy"), Class::Create).await else {
+            panic!("a free seat");
+        };
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for (name, n) in [("noisy", 4), ("quiet", 1)] {
+            for _ in 0..n {
+                let (seats, order) = (seats.clone(), order.clone());
+                tasks.push(tokio::spawn(async move {
+                    let Admission::Seated(_seat) = seats.admit(&flow(name), Class::Create).await
+                    else {
+                        panic!("queued");
+                    };
+                    order.lock().unwrap().push(name);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }));
+                tokio::task::yield_now().await;
+            }
+        }
+        drop(first);
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(
+            *order.lock().unwrap(),
+            ["noisy", "quiet", "noisy", "noisy", "noisy"]
+        );
+        assert_eq!(seats.load(), (0, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_queue_tells_when_to_come_back_and_a_dropped_waiter_passes_its_seat_on() {
+        let seats = Seats::new(1);
+        let Admission::Seated(held) = seats.admit(&flow("a"), Class::Create).await else {
+            panic!("a free seat");
+        };
+        let mut waiters = Vec::new();
+        for _ in 0..MAX_QUEUED_PER_FLOW {
+            let seats = seats.clone();
+            waiters.push(tokio::spawn(async move {
+                matches!(
+                    seats.admit(&flow("a"), Class::Create).await,
+                    Admission::Seated(_)
+                )
+            }));
+            tokio::task::yield_now().await;
+        }
+        let Admission::Later(after) = seats.admit(&flow("a"), Class::Create).await else {
+            panic!("the namespace's queue is full");
+        };
+        assert!(
+            after >= COME_BACK_MIN && after <= COME_BACK_MAX,
+            "{after:?}"
+        );
+        // Another namespace still queues.
+        let other = {
+            let seats = seats.clone();
+            tokio::spawn(async move {
+                matches!(
+                    seats.admit(&flow("b"), Class::Create).await,
+                    Admission::Seated(_)
+                )
+            })
+        };
+        tokio::task::yield_now().await;
+        waiters.remove(0).abort();
+        drop(held);
+        for waiter in waiters {
+            assert!(waiter.await.unwrap());
+        }
+        assert!(other.await.unwrap());
+        assert_eq!(seats.load(), (0, 0));
+    }
+}
