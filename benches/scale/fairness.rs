@@ -26,11 +26,22 @@ pub(super) async fn run(iam_rate: u32) {
         "\nfairness at the IAM limit: limiter {iam_rate}/s, concurrency {}",
         super::concurrency()
     );
-    alone(iam_rate).await;
-    equal_demand(iam_rate).await;
-    noisy_neighbour(iam_rate, true).await;
-    noisy_neighbour(iam_rate, false).await;
-    repair_churn(iam_rate).await;
+    // `SSC_BENCH_FAIRNESS`: which of them (default all), e.g. `alone` against an earlier binary.
+    let only = std::env::var("SSC_BENCH_FAIRNESS").unwrap_or_default();
+    let runs = |name: &str| only.is_empty() || only.split(',').any(|o| o.trim() == name);
+    if runs("alone") {
+        alone(iam_rate).await;
+    }
+    if runs("equal") {
+        equal_demand(iam_rate).await;
+    }
+    if runs("noisy") {
+        noisy_neighbour(iam_rate, true).await;
+        noisy_neighbour(iam_rate, false).await;
+    }
+    if runs("churn") {
+        repair_churn(iam_rate).await;
+    }
 }
 
 /// `count` resources in `namespace`, two services per user, applied 16 at a time; their names.
