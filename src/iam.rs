@@ -7,7 +7,7 @@ mod limiter;
 mod snapshot;
 
 pub use limiter::Priority;
-pub(crate) use limiter::{CallTag, tagged};
+pub(crate) use limiter::{CallTag, as_class, tagged};
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;

@@ -106,7 +106,7 @@ pub struct RunArgs {
 
     /// Reconcile passes running at once: seats handed out fairly between namespaces (each
     /// namespace's passes in turn, cleanup and repair first).
-    #[arg(long, env = "SSC_CONCURRENCY", default_value_t = 4)]
+    #[arg(long, env = "SSC_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
 
     /// Address of the HTTP server for /metrics, /healthz and /readyz.

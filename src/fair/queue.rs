@@ -1,6 +1,9 @@
-//! The order in which waiters are served, as a pure data structure: classes by priority, flows
-//! (namespaces) round-robin within a class, first come first served within a flow, and a bound
-//! past which a waiter of any class goes first, so that nothing starves.
+//! The order in which waiters are served, as a pure data structure. Namespaces (flows) take
+//! turns, whatever the class of their waiters: a tenant can make its own passes look urgent
+//! (they are told from what it may write), so class orders a namespace's own waiters only — most
+//! urgent first, first come first served within a class, and one past the starvation bound
+//! before the rest. The one order across namespaces: routine checks, which nobody waits for,
+//! go after every other namespace's waiters until they are past the bound themselves.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -13,7 +16,7 @@ use tokio::time::Instant;
 pub(crate) enum Class {
     /// Cleanup, revocation, repair: a credential that must go, or a Secret that must come back.
     Urgent,
-    /// A new credential someone waits for.
+    /// A new credential, or a change someone waits for.
     Create,
     /// A rotation, scheduled or asked for.
     Rotate,
@@ -34,36 +37,68 @@ impl Class {
 /// Who a waiter belongs to: fairness is between flows (the namespace).
 pub(crate) type Flow = Arc<str>;
 
-/// Waiters of one class: a queue per flow, and the flows with waiters in the order they are
-/// served next.
+/// One flow's waiters, a queue per class.
 #[derive(Debug)]
-struct ClassQueue<T> {
-    flows: HashMap<Flow, VecDeque<(T, Instant)>>,
-    ring: VecDeque<Flow>,
+struct FlowQueue<T> {
+    classes: [VecDeque<(T, Instant)>; 4],
 }
 
-impl<T> Default for ClassQueue<T> {
-    fn default() -> Self {
-        ClassQueue {
-            flows: HashMap::new(),
-            ring: VecDeque::new(),
+impl<T> FlowQueue<T> {
+    fn new() -> Self {
+        FlowQueue {
+            classes: Default::default(),
         }
+    }
+
+    fn len(&self) -> usize {
+        self.classes.iter().map(VecDeque::len).sum()
+    }
+
+    /// The class whose first waiter this flow serves next: one past the bound (the oldest)
+    /// before the rest, else the most urgent class's.
+    fn next(&self, now: Instant, bound: Duration) -> Option<usize> {
+        let fronts = || {
+            self.classes
+                .iter()
+                .enumerate()
+                .filter_map(|(class, waiting)| waiting.front().map(|(_, since)| (class, *since)))
+        };
+        fronts()
+            .filter(|(_, since)| now.saturating_duration_since(*since) >= bound)
+            .min_by_key(|(class, since)| (*since, *class))
+            .or_else(|| fronts().next())
+            .map(|(class, _)| class)
+    }
+
+    /// Whether someone waits for what this flow serves next: not a routine check, or one
+    /// past the bound.
+    fn pressing(&self, now: Instant, bound: Duration) -> bool {
+        self.next(now, bound).is_some_and(|class| {
+            class != Class::Routine.index()
+                || self.classes[class]
+                    .front()
+                    .is_some_and(|(_, since)| now.saturating_duration_since(*since) >= bound)
+        })
     }
 }
 
 /// The waiters, in the order they are served.
 #[derive(Debug)]
 pub(crate) struct FairQueue<T> {
-    classes: [ClassQueue<T>; 4],
-    /// A waiter this old is served before any younger one, whatever its class.
+    flows: HashMap<Flow, FlowQueue<T>>,
+    /// The flows with waiters, in turn.
+    ring: VecDeque<Flow>,
+    /// A waiter this old goes before its flow's younger ones, whatever its class; a routine one
+    /// this old takes its flow's turn like any other.
     starvation_bound: Duration,
     len: usize,
 }
 
-impl<T: PartialEq + Clone> FairQueue<T> {
+impl<T: PartialEq> FairQueue<T> {
     pub(crate) fn new(starvation_bound: Duration) -> Self {
         FairQueue {
-            classes: Default::default(),
+            flows: HashMap::new(),
+            ring: VecDeque::new(),
             starvation_bound,
             len: 0,
         }
@@ -80,52 +115,44 @@ impl<T: PartialEq + Clone> FairQueue<T> {
 
     /// Waiters of `flow` (every class).
     pub(crate) fn queued(&self, flow: &str) -> usize {
-        self.classes
-            .iter()
-            .filter_map(|c| c.flows.get(flow))
-            .map(VecDeque::len)
-            .sum()
+        self.flows.get(flow).map_or(0, FlowQueue::len)
     }
 
-    /// Flows with a waiter (every class).
+    /// Flows with a waiter.
     pub(crate) fn flows(&self) -> usize {
-        let mut flows: Vec<&Flow> = self.classes.iter().flat_map(|c| c.ring.iter()).collect();
-        flows.sort();
-        flows.dedup();
-        flows.len()
+        self.ring.len()
     }
 
-    /// `item` waits from `now` in `flow`'s queue of `class`. A flow that had no waiter in the
-    /// class is served after the flows that have.
+    /// `item` waits from `now` in `flow`'s queue of `class`. A flow that had no waiter takes
+    /// its turn after the flows that have.
     pub(crate) fn push(&mut self, flow: &Flow, class: Class, item: T, now: Instant) {
-        let queue = &mut self.classes[class.index()];
-        let waiting = queue.flows.entry(flow.clone()).or_default();
-        if waiting.is_empty() {
-            queue.ring.push_back(flow.clone());
-        }
-        waiting.push_back((item, now));
+        let waiting = self.flows.entry(flow.clone()).or_insert_with(|| {
+            self.ring.push_back(flow.clone());
+            FlowQueue::new()
+        });
+        waiting.classes[class.index()].push_back((item, now));
         self.len += 1;
     }
 
     /// The waiter served next at `now`.
     pub(crate) fn peek(&self, now: Instant) -> Option<&T> {
-        let (class, flow) = self.next(now)?;
-        self.classes[class].flows[&flow]
+        let (flow, class) = self.next(now)?;
+        self.flows[&flow].classes[class]
             .front()
             .map(|(item, _)| item)
     }
 
-    /// Takes the waiter served next at `now`; its flow goes to the back of its class's turn.
+    /// Takes the waiter served next at `now`; its flow's next turn is after every other's.
     pub(crate) fn pop(&mut self, now: Instant) -> Option<T> {
-        let (class, flow) = self.next(now)?;
-        let queue = &mut self.classes[class];
-        let waiting = queue.flows.get_mut(&flow)?;
-        let (item, _) = waiting.pop_front()?;
-        queue.ring.retain(|f| *f != flow);
-        if waiting.is_empty() {
-            queue.flows.remove(&flow);
+        let (flow, class) = self.next(now)?;
+        let waiting = self.flows.get_mut(&flow)?;
+        let (item, _) = waiting.classes[class].pop_front()?;
+        let emptied = waiting.len() == 0;
+        self.ring.retain(|f| *f != flow);
+        if emptied {
+            self.flows.remove(&flow);
         } else {
-            queue.ring.push_back(flow);
+            self.ring.push_back(flow);
         }
         self.len -= 1;
         Some(item)
@@ -133,46 +160,35 @@ impl<T: PartialEq + Clone> FairQueue<T> {
 
     /// Drops `item` (its waiter gave up); whether it was there.
     pub(crate) fn remove(&mut self, item: &T) -> bool {
-        for queue in &mut self.classes {
-            let found = queue.flows.iter_mut().find_map(|(flow, waiting)| {
-                let at = waiting.iter().position(|(i, _)| i == item)?;
-                waiting.remove(at);
-                Some((flow.clone(), waiting.is_empty()))
-            });
-            if let Some((flow, emptied)) = found {
-                if emptied {
-                    queue.flows.remove(&flow);
-                    queue.ring.retain(|f| *f != flow);
-                }
-                self.len -= 1;
-                return true;
-            }
+        let found = self.flows.iter_mut().find_map(|(flow, waiting)| {
+            waiting.classes.iter_mut().find_map(|queue| {
+                let at = queue.iter().position(|(i, _)| i == item)?;
+                queue.remove(at);
+                Some(flow.clone())
+            })
+        });
+        let Some(flow) = found else {
+            return false;
+        };
+        if self.flows.get(&flow).is_some_and(|w| w.len() == 0) {
+            self.flows.remove(&flow);
+            self.ring.retain(|f| *f != flow);
         }
-        false
+        self.len -= 1;
+        true
     }
 
-    /// (class index, flow) of the waiter served next: the one that waited longest once any has
-    /// waited past the bound; else the first flow in turn of the most urgent class.
-    fn next(&self, now: Instant) -> Option<(usize, Flow)> {
-        let starving = self
-            .classes
+    /// (flow, class index) of the waiter served next: the first flow in turn whose next waiter
+    /// someone waits for; only routine checks waiting, the first flow in turn.
+    fn next(&self, now: Instant) -> Option<(Flow, usize)> {
+        let bound = self.starvation_bound;
+        let flow = self
+            .ring
             .iter()
-            .enumerate()
-            .flat_map(|(class, queue)| {
-                queue.ring.iter().filter_map(move |flow| {
-                    let (_, since) = queue.flows.get(flow)?.front()?;
-                    Some((*since, class, flow))
-                })
-            })
-            .filter(|(since, _, _)| now.saturating_duration_since(*since) >= self.starvation_bound)
-            .min_by_key(|(since, class, _)| (*since, *class));
-        if let Some((_, class, flow)) = starving {
-            return Some((class, flow.clone()));
-        }
-        self.classes
-            .iter()
-            .enumerate()
-            .find_map(|(class, queue)| queue.ring.front().map(|flow| (class, flow.clone())))
+            .find(|flow| self.flows[*flow].pressing(now, bound))
+            .or_else(|| self.ring.front())?;
+        let class = self.flows[flow].next(now, bound)?;
+        Some((flow.clone(), class))
     }
 }
 

@@ -15,8 +15,9 @@ use tokio::time::Instant;
 
 use super::queue::{Class, FairQueue, Flow};
 
-/// Waiters one flow may have queued; more are told to come back later.
-pub(crate) const MAX_QUEUED_PER_FLOW: usize = 16;
+/// Waiters one flow may have queued; more are told to come back later (urgent ones queue
+/// anyway: a resource has at most one pass at a time, so they are bounded by the resources).
+pub(crate) const MAX_QUEUED_PER_FLOW: usize = 64;
 /// A waiter this old goes first, whatever its class.
 pub(crate) const STARVATION_BOUND: Duration = Duration::from_secs(10);
 /// The soonest and latest a pass told to come back is rescheduled.
@@ -87,7 +88,7 @@ impl Seats {
                 state.in_use += 1;
                 return Admission::Seated(self.seat());
             }
-            if state.queue.queued(flow) >= MAX_QUEUED_PER_FLOW {
+            if class != Class::Urgent && state.queue.queued(flow) >= MAX_QUEUED_PER_FLOW {
                 let now = Instant::now();
                 let per_pass = pass_interval(state.queue.flows(), self.capacity, state.mean_hold);
                 if state.deferred.len() > 4096 {
@@ -122,9 +123,8 @@ impl Seats {
                 waiting.seated = true;
                 return Admission::Seated(self.seat());
             }
-            // Also looked at now and then: a waiter past the starvation bound may be the next
-            // one without any seat changing hands.
-            let _ = tokio::time::timeout(STARVATION_BOUND, handed).await;
+            // Seats change hands only in `release`, which wakes the waiters.
+            handed.await;
         }
     }
 

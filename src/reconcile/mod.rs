@@ -331,7 +331,6 @@ async fn reconcile(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let namespace = resource.namespace().ok_or(Error::NoNamespace)?;
-    ctx.prune_departed();
     if let Some(wait) = ctx.tracked.waiting(&resource) {
         // Woken by something other than the user (our own status write, a resync): the backoff
         // holds.
@@ -350,6 +349,7 @@ async fn reconcile(
             return Ok(Action::requeue(after));
         }
     };
+    ctx.prune_departed();
     // Boxed: a pass waiting for its seat holds only the few bytes above.
     Box::pin(crate::iam::tagged(
         CallTag { flow, class },
@@ -459,22 +459,18 @@ async fn apply(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<Ap
         }
     };
     tracing::debug!(steps = ?script.steps, "planned");
-    if script.repairs_secret
-        && let Some(wait) = ctx.tracked.repairs(&uid).wait_at(ctx.clock.now())
-    {
-        defer_repair(ctx, resource, wait).await;
-        return Ok((Action::requeue(wait), current_reason(resource)));
-    }
-    let wake_at = script.wake_at;
-    let repairs_secret = script.repairs_secret;
-    let tag = CallTag {
-        flow: ctx.flows.of(&snapshot.namespace),
-        class: script.class,
-    };
-    let outcome = crate::iam::tagged(tag, act::act(ctx, &snapshot, script)).await?;
-    if repairs_secret && outcome.reason.is_ready() {
+    if script.repairs_secret {
+        if let Some(wait) = ctx.tracked.repairs(&uid).wait_at(ctx.clock.now()) {
+            defer_repair(ctx, resource, wait).await;
+            return Ok((Action::requeue(wait), current_reason(resource)));
+        }
+        // Counted when tried, not when done: a Secret the API server keeps refusing backs off too.
         ctx.tracked.note_repair(&uid, ctx.clock.now());
     }
+    let wake_at = script.wake_at;
+    let class = script.class;
+    let outcome = crate::iam::as_class(class, act::act(ctx, &snapshot, script)).await?;
+
     let attempt = ctx.attempt(&uid, outcome.reason);
     let mut after = outcome
         .reason

@@ -1,15 +1,16 @@
 //! The decision: given what was observed in Kubernetes and IAM, what to do next. Pure, no I/O.
 //!
 //! One reconcile carries out at most one IAM write; the status write it causes brings the next
-//! reconcile, which observes again. Crash safety follows from the order of writes in `act`:
-//! status `createRequestedAt` (with the ids that already exist) → IAM Create → status
-//! `credentialId` → Secret → status Ready. Whatever step a crash interrupts, the next observation
-//! finds either the id in status, or — the crash between Create and the status write — the one
-//! credential that is provably that Create's (see [`adoption_candidates`]), which is adopted with a
-//! Reset (its first password was lost with the crash).
+//! reconcile, which observes again. Crash safety follows from the order of writes in `act`: the
+//! record's `createRequestedAt` (with the ids that already exist) → IAM Create → the record's
+//! `credentialId` → Secret → status naming it, Ready. Whatever step a crash interrupts, the next
+//! observation finds either the id in the record, or — the crash between Create and the record
+//! write — the one credential that is provably that Create's (see [`adoption_candidates`]), which
+//! is adopted with a Reset (its first password was lost with the crash).
 //!
-//! Which credential a resource holds is only ever what the operator recorded in status: never
-//! what a Secret says, since anyone who can write Secrets in the namespace can write that.
+//! Which credential a resource holds is only ever what the operator recorded in its record
+//! (`crate::record`, which status is read through): never what a Secret or status says, since
+//! tenants can write those.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -195,14 +196,19 @@ pub(crate) enum WorkloadRestart {
 }
 
 impl Decision {
-    /// Whether the snapshot must be proven current before this is carried out: a write decided
-    /// from a stale cached copy must not happen. Create and Recreate are proven by their
-    /// intent-marker status write instead.
-    /// How urgent its IAM calls are: what must go or come back first, then new credentials,
-    /// then rotations (see `crate::fair`).
+    /// How urgent its IAM calls are, among its namespace's (see `crate::fair`): what must go or
+    /// come back first (revocation, retirement, a lost Secret), then what someone asked for (a
+    /// new credential, an adoption, a status change), then rotations.
     pub(crate) fn class(&self) -> Class {
         match self {
+            Decision::Revoke { .. }
+            | Decision::Retire { .. }
+            | Decision::Reset {
+                cause: ResetCause::SecretLost,
+                ..
+            } => Class::Urgent,
             Decision::Create { .. }
+            | Decision::UpdateStatus { .. }
             | Decision::Reset {
                 cause:
                     ResetCause::Adopt | ResetCause::AdoptRequested | ResetCause::AdoptRotation { .. },
@@ -213,10 +219,16 @@ impl Decision {
                 ..
             }
             | Decision::Recreate { .. } => Class::Rotate,
-            _ => Class::Urgent,
+            // No IAM write: the class only orders a List, if any.
+            Decision::Report { .. }
+            | Decision::RewriteSecret { .. }
+            | Decision::FollowCredential { .. } => Class::Create,
         }
     }
 
+    /// Whether the snapshot must be proven current before this is carried out: a write decided
+    /// from a stale cached copy must not happen. Create and Recreate prove it before they
+    /// record their intent.
     pub(crate) fn needs_freshness_check(&self) -> bool {
         matches!(
             self,

@@ -535,9 +535,10 @@ pub(crate) fn for_decision(observed: &Observed<'_>, decision: Decision) -> Scrip
 /// Whether the API server may refuse the Secret for its shape, so that a dry run must ask before
 /// IAM issues a secret that would have nowhere to go: a template (type, labels, annotations,
 /// rendered keys), a Secret of ours that differs from what is written now (its type cannot
-/// change) or that is immutable. The operator's plain Secret is refused only by what a dry run would not foresee for
-/// long either (a quota filled meanwhile, an admission policy); the next pass then repairs it,
-/// with backoff.
+/// change), or an immutable one. The operator's plain Secret skips the dry run (one write less
+/// per credential); what can still refuse it (a Secret quota, an admission policy) then shows
+/// as Ready=Creating naming the credential, and each retry is a repair, counted in the repair
+/// backoff, so the IAM writes it costs grow with the log of the time it lasts.
 fn secret_may_be_refused(observed: &Observed<'_>) -> bool {
     let templated = observed.spec.secret.template.is_some();
     let reshaped = matches!(
@@ -614,7 +615,17 @@ fn deliver_issued(steps: &mut Steps, observed: &Observed<'_>, recorded: Vec<Stat
     } else {
         steps.push(Step::WriteRecord(recorded));
     }
-    deliver(steps, observed, Vec::new(), None);
+    // The Secret refused (a quota, an admission policy): status says so, naming the credential
+    // the record holds; the next pass repairs it, with backoff.
+    let if_failed = write(
+        Vec::new(),
+        Reason::Creating,
+        format!(
+            "issued a new secret but could not write Secret {}; retrying",
+            observed.secret_name
+        ),
+    );
+    deliver(steps, observed, Vec::new(), Some(if_failed));
 }
 
 /// The Secret with the issued secret, then the status naming the credential, Ready.
@@ -1240,8 +1251,8 @@ mod tests {
         let adopt = steps(&orphan);
         let secret_at = adopt
             .iter()
-            .position(|s| matches!(s, Step::WriteSecret(w) if w.if_failed.is_none()))
-            .expect("a Secret write without fallback");
+            .position(|s| matches!(s, Step::WriteSecret(_)))
+            .expect("a Secret write");
         let recorded = adopt[..secret_at]
             .iter()
             .rev()

@@ -200,9 +200,19 @@ impl<'a> Run<'a> {
     async fn write_record(&mut self, edits: &[StatusEdit]) -> Result<(), Error> {
         let status = self.edited(edits);
         self.note_recorded(&status);
-        self.record
-            .keep(self.ctx, self.snapshot, &status, self.ctx.clock.now())
-            .await?;
+        let now = self.ctx.clock.now();
+        if edits
+            .iter()
+            .any(|edit| matches!(edit, StatusEdit::RecordIntent { .. }))
+        {
+            self.record
+                .announce(self.ctx, self.snapshot, &status, now)
+                .await?;
+        } else {
+            self.record
+                .keep(self.ctx, self.snapshot, &status, now)
+                .await?;
+        }
         self.written = status;
         Ok(())
     }

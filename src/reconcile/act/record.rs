@@ -105,13 +105,38 @@ impl Keeper {
         }
     }
 
-    /// Writes the record for `status` if it does not say the same yet.
+    /// Writes the record for `status` if it does not say the same yet. A write that records
+    /// what IAM did must land, over whatever another pass wrote meanwhile; one that only
+    /// announces (an intent, before the Create) gives way: someone else acted on the resource,
+    /// and the pass decides again ([`Error::StaleCopy`]).
     pub(super) async fn keep(
         &mut self,
         ctx: &Context,
         snapshot: &Snapshot,
         status: &ServiceSpecificCredentialStatus,
         now: Timestamp,
+    ) -> Result<(), Error> {
+        self.write(ctx, snapshot, status, now, true).await
+    }
+
+    /// [`Keeper::keep`] for a write that only announces (see there).
+    pub(super) async fn announce(
+        &mut self,
+        ctx: &Context,
+        snapshot: &Snapshot,
+        status: &ServiceSpecificCredentialStatus,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        self.write(ctx, snapshot, status, now, false).await
+    }
+
+    async fn write(
+        &mut self,
+        ctx: &Context,
+        snapshot: &Snapshot,
+        status: &ServiceSpecificCredentialStatus,
+        now: Timestamp,
+        must_land: bool,
     ) -> Result<(), Error> {
         let api = Api::<CredentialRecord>::all(ctx.client.clone());
         let uid = snapshot.resource.uid().unwrap_or_default();
@@ -151,6 +176,9 @@ impl Keeper {
                 // it meanwhile: read it again and write over it.
                 Err(kube::Error::Api(e)) if e.code == 409 => {
                     ctx.records.forget(&name);
+                    if !must_land {
+                        return Err(Error::StaleCopy);
+                    }
                     let fresh = api.get_opt(&name).await?;
                     if let Some(fresh) = &fresh
                         && fresh.spec.owner.as_ref().is_some_and(|o| o.uid != uid)
