@@ -165,8 +165,8 @@ proptest! {
         let now = Instant::now();
         let mut queue = FairQueue::new(BOUND);
         for d in 0..depth {
-            for f in 0..k {
-                queue.push(&flow(&f.to_string()), Class::ALL[classes[f]], (f, d), now);
+            for (f, class) in classes.iter().take(k).enumerate() {
+                queue.push(&flow(&f.to_string()), Class::ALL[*class], (f, d), now);
             }
         }
         let order: Vec<usize> = std::iter::from_fn(|| queue.pop(now).map(|(f, _)| f)).collect();
