@@ -26,6 +26,7 @@
 //! - `SSC_BENCH_SCENARIO=fairness` — instead of the scale run: shares between namespaces at the
 //!   IAM limit (`SSC_BENCH_IAM_RATE`, default 50/s), see `scale/fairness.rs`
 //! - `SSC_BENCH_CONCURRENCY` — the operator's `--concurrency` (default 16)
+//! - `SSC_BENCH_OPERATOR_ARGS` — more flags for the operator (e.g. an earlier binary's own)
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::{Child, Command, Stdio};
@@ -232,6 +233,12 @@ impl Operator {
             .args(["--resync-interval", &format!("{resync_secs}s")])
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
             .args(["--log-level", "warn"])
+            // `SSC_BENCH_OPERATOR_ARGS`: more flags, e.g. for an earlier binary's own.
+            .args(
+                std::env::var("SSC_BENCH_OPERATOR_ARGS")
+                    .unwrap_or_default()
+                    .split_whitespace(),
+            )
             .env("KUBECONFIG", &target.kubeconfig)
             .env("AWS_ACCESS_KEY_ID", "AKIDBENCHOPERATOR")
             .env("AWS_SECRET_ACCESS_KEY", "bench")

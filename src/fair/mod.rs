@@ -9,4 +9,4 @@ pub(crate) mod queue;
 pub(crate) mod seats;
 
 pub(crate) use queue::{Class, FairQueue, Flow};
-pub(crate) use seats::{Admission, FlowNames, Seats};
+pub(crate) use seats::{Admission, FlowNames, Seats, runner_window};

@@ -1,23 +1,31 @@
 //! Reconcile passes running at once (`--concurrency` seats), handed out in [`FairQueue`] order.
 //!
 //! A pass asks for a seat before it reads or writes anything. A namespace with many passes
-//! waiting does not queue more than [`MAX_QUEUED_PER_FLOW`]: the rest are told when to come
+//! waiting does not queue more than one per seat: the rest are told when to come
 //! back (requeued, holding no memory but the controller's schedule entry), so a namespace that
 //! arrives later is queued beside it, not behind it. As kube-apiserver's API Priority and
 //! Fairness does with seats and queues, without rejecting anything.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::queue::{Class, FairQueue, Flow};
 
-/// Waiters one flow may have queued; more are told to come back later (urgent ones queue
-/// anyway: a resource has at most one pass at a time, so they are bounded by the resources).
-pub(crate) const MAX_QUEUED_PER_FLOW: usize = 64;
+/// Waiters one flow may have queued, per seat; more are told to come back later (urgent ones
+/// queue anyway, bounded by the controller's window, [`runner_window`]).
+const QUEUED_PER_FLOW_PER_SEAT: usize = 1;
+
+/// Passes the controller runs at once for `seats` seats: those seated and those waiting for a
+/// seat. Wider than any one namespace's queue, so that a namespace arriving later finds room
+/// beside a busy one; bounded, so that 10,000 resources due at once wait in the controller's
+/// schedule (a few bytes each), not as passes.
+pub(crate) fn runner_window(seats: u16) -> u16 {
+    seats.saturating_mul(4)
+}
 /// A waiter this old goes first, whatever its class.
 pub(crate) const STARVATION_BOUND: Duration = Duration::from_secs(10);
 /// The soonest and latest a pass told to come back is rescheduled.
@@ -27,17 +35,17 @@ const COME_BACK_MAX: Duration = Duration::from_secs(60);
 /// Seats for reconcile passes.
 pub(crate) struct Seats {
     capacity: usize,
+    /// Waiters one flow may have queued.
+    max_queued: usize,
     state: Mutex<State>,
-    /// Woken when a seat is handed to a waiter.
-    handed: Notify,
 }
 
 struct State {
     in_use: usize,
     queue: FairQueue<u64>,
     next_ticket: u64,
-    /// Tickets handed a seat, not yet taken by their waiter.
-    granted: HashSet<u64>,
+    /// Per queued ticket: how its waiter is handed its seat.
+    handoffs: HashMap<u64, oneshot::Sender<()>>,
     /// How long a pass held its seat, averaged (for telling waiters when to come back).
     mean_hold: Duration,
     /// Per flow: the times passes were told to come back at, those not yet past (each next
@@ -61,17 +69,18 @@ pub(crate) struct Seat {
 
 impl Seats {
     pub(crate) fn new(capacity: usize) -> Arc<Self> {
+        let capacity = capacity.max(1);
         Arc::new(Seats {
-            capacity: capacity.max(1),
+            capacity,
+            max_queued: (capacity * QUEUED_PER_FLOW_PER_SEAT).max(4),
             state: Mutex::new(State {
                 in_use: 0,
                 queue: FairQueue::new(STARVATION_BOUND),
                 next_ticket: 0,
-                granted: HashSet::new(),
+                handoffs: HashMap::new(),
                 mean_hold: Duration::from_millis(100),
                 deferred: HashMap::new(),
             }),
-            handed: Notify::new(),
         })
     }
 
@@ -82,13 +91,13 @@ impl Seats {
     /// A seat for a pass of `flow` and `class`: at once when one is free and nobody waits,
     /// else in turn; or, with its flow's queue full, when to come back.
     pub(crate) async fn admit(self: &Arc<Self>, flow: &Flow, class: Class) -> Admission {
-        let ticket = {
+        let (ticket, handed) = {
             let mut state = self.lock();
             if state.in_use < self.capacity && state.queue.is_empty() {
                 state.in_use += 1;
                 return Admission::Seated(self.seat());
             }
-            if class != Class::Urgent && state.queue.queued(flow) >= MAX_QUEUED_PER_FLOW {
+            if class != Class::Urgent && state.queue.queued(flow) >= self.max_queued {
                 let now = Instant::now();
                 let per_pass = pass_interval(state.queue.flows(), self.capacity, state.mean_hold);
                 if state.deferred.len() > 4096 {
@@ -100,7 +109,7 @@ impl Seats {
                 while times.front().is_some_and(|t| *t <= now) {
                     times.pop_front();
                 }
-                let ahead = (MAX_QUEUED_PER_FLOW + times.len() + 1) as u32;
+                let ahead = (self.max_queued + times.len() + 1) as u32;
                 let after = spread(per_pass * ahead);
                 times.push_back(now + after);
                 return Admission::Later(after);
@@ -108,23 +117,23 @@ impl Seats {
             let ticket = state.next_ticket;
             state.next_ticket += 1;
             state.queue.push(flow, class, ticket, Instant::now());
-            ticket
+            let (handoff, handed) = oneshot::channel();
+            state.handoffs.insert(ticket, handoff);
+            (ticket, handed)
         };
         let mut waiting = Waiting {
             seats: self,
             ticket,
-            seated: false,
+            handed,
         };
-        loop {
-            let handed = self.handed.notified();
-            tokio::pin!(handed);
-            handed.as_mut().enable();
-            if self.lock().granted.remove(&ticket) {
-                waiting.seated = true;
-                return Admission::Seated(self.seat());
+        // Seats change hands only in `release`, which sends to the waiter it picks.
+        match (&mut waiting.handed).await {
+            Ok(()) => {
+                waiting.handed.close();
+                Admission::Seated(self.seat())
             }
-            // Seats change hands only in `release`, which wakes the waiters.
-            handed.await;
+            // Never: the sender is only dropped with the seat handed over or the ticket gone.
+            Err(_) => Admission::Later(COME_BACK_MIN),
         }
     }
 
@@ -142,14 +151,14 @@ impl Seats {
             // An exponential average over the last few dozen passes.
             state.mean_hold = (state.mean_hold * 31 + held) / 32;
         }
-        match state.queue.pop(Instant::now()) {
-            Some(next) => {
-                state.granted.insert(next);
-                drop(state);
-                self.handed.notify_waiters();
+        while let Some(next) = state.queue.pop(Instant::now()) {
+            if let Some(handoff) = state.handoffs.remove(&next)
+                && handoff.send(()).is_ok()
+            {
+                return;
             }
-            None => state.in_use = state.in_use.saturating_sub(1),
         }
+        state.in_use = state.in_use.saturating_sub(1);
     }
 
     /// Seats held and passes waiting.
@@ -171,20 +180,18 @@ impl Drop for Seat {
 struct Waiting<'a> {
     seats: &'a Arc<Seats>,
     ticket: u64,
-    seated: bool,
+    handed: oneshot::Receiver<()>,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        if self.seated {
-            return;
-        }
-        let mut state = self.seats.lock();
-        if state.queue.remove(&self.ticket) {
-            return;
-        }
-        if state.granted.remove(&self.ticket) {
-            drop(state);
+        let queued = {
+            let mut state = self.seats.lock();
+            state.handoffs.remove(&self.ticket);
+            state.queue.remove(&self.ticket)
+        };
+        // Handed a seat it never took (closed once taken, so then this is an error).
+        if !queued && self.handed.try_recv().is_ok() {
             self.seats.release(None);
         }
     }
@@ -268,7 +275,7 @@ mod tests {
             panic!("a free seat");
         };
         let mut waiters = Vec::new();
-        for _ in 0..MAX_QUEUED_PER_FLOW {
+        for _ in 0..seats.max_queued {
             let seats = seats.clone();
             waiters.push(tokio::spawn(async move {
                 matches!(

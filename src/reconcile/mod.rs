@@ -630,9 +630,10 @@ pub async fn run(
             Controller::for_stream(resources, reader)
                 .owns(secrets, secret_watch)
                 .with_config(
-                    // Unbounded here: passes wait for their seat in `reconcile`, in fair
-                    // order (a bounded runner would serve them in the order they came due).
-                    kube::runtime::controller::Config::default().concurrency(0),
+                    // Wider than the seats: passes wait for their seat in `reconcile`, in
+                    // fair order; a namespace's passes beyond its queue are told to come back.
+                    kube::runtime::controller::Config::default()
+                        .concurrency(crate::fair::runner_window(config.concurrency)),
                 )
                 .graceful_shutdown_on(shutdown.clone())
         })
