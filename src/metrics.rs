@@ -114,6 +114,13 @@ impl Metrics {
             rate_limiter_wait.clone(),
         );
         let resources = Family::<ReasonLabels, Gauge>::default();
+        // Every reason from the start, at 0: a series that appears only when first non-zero
+        // breaks rate() and absent() in alerts.
+        for reason in Reason::ALL {
+            drop(resources.get_or_create(&ReasonLabels {
+                reason: reason.as_str().into(),
+            }));
+        }
         registry.register(
             "resources",
             "ServiceSpecificCredentials by Ready reason",
@@ -179,14 +186,26 @@ impl Metrics {
         self.leader.set(i64::from(leader));
     }
 
-    fn refresh_resources(&self, reasons: &HashMap<ObjectRef<ServiceSpecificCredential>, Reason>) {
-        for reason in Reason::ALL {
-            let n = reasons.values().filter(|r| **r == reason).count();
-            self.resources
-                .get_or_create(&ReasonLabels {
-                    reason: reason.as_str().into(),
-                })
-                .set(n as i64);
+    /// The gauge of resources whose last pass ended in `reason`.
+    fn resources_with(&self, reason: Reason) -> Gauge {
+        self.resources
+            .get_or_create(&ReasonLabels {
+                reason: reason.as_str().into(),
+            })
+            .clone()
+    }
+
+    /// Moves a resource's count from the reason it had (if any) to the one it has (if any):
+    /// O(1) a pass, where recounting every resource each pass was O(N²) a resync.
+    fn count_moved(&self, from: Option<Reason>, to: Option<Reason>) {
+        if from == to {
+            return;
+        }
+        if let Some(from) = from {
+            self.resources_with(from).dec();
+        }
+        if let Some(to) = to {
+            self.resources_with(to).inc();
         }
     }
 }
@@ -217,12 +236,13 @@ impl ReconcileObserver for Metrics {
             .inc();
         if let Ok(reason) = outcome {
             let mut reasons = self.reasons.lock().expect("reasons lock");
-            if reason == Reason::Deleting {
-                reasons.remove(resource);
+            let before = if reason == Reason::Deleting {
+                reasons.remove(resource)
             } else {
-                reasons.insert(resource.clone(), reason);
-            }
-            self.refresh_resources(&reasons);
+                reasons.insert(resource.clone(), reason)
+            };
+            let after = (reason != Reason::Deleting).then_some(reason);
+            self.count_moved(before, after);
         }
     }
 
@@ -244,14 +264,19 @@ impl ReconcileObserver for Metrics {
 
     fn forget(&self, resource: &ObjectRef<ServiceSpecificCredential>) {
         let mut reasons = self.reasons.lock().expect("reasons lock");
-        reasons.remove(resource);
-        self.refresh_resources(&reasons);
+        let before = reasons.remove(resource);
+        self.count_moved(before, None);
     }
 
     fn retain(&self, live: &std::collections::HashSet<ObjectRef<ServiceSpecificCredential>>) {
         let mut reasons = self.reasons.lock().expect("reasons lock");
-        reasons.retain(|resource, _| live.contains(resource));
-        self.refresh_resources(&reasons);
+        reasons.retain(|resource, reason| {
+            let keep = live.contains(resource);
+            if !keep {
+                self.count_moved(Some(*reason), None);
+            }
+            keep
+        });
     }
 }
 
@@ -344,6 +369,41 @@ mod tests {
             m.encode()
                 .contains("ssc_operator_resources{reason=\"Available\"} 1")
         );
+    }
+
+    #[test]
+    fn a_resource_counts_under_the_reason_of_its_last_pass_only() {
+        let m = Metrics::new();
+        let count = |reason: &str| {
+            let needle = format!("ssc_operator_resources{{reason=\"{reason}\"}} ");
+            let text = m.encode();
+            let line = text.lines().find(|l| l.starts_with(&needle)).unwrap_or("");
+            line.trim_start_matches(&needle).to_string()
+        };
+        // Every reason is exported from the start.
+        assert_eq!(count("Available"), "0");
+        assert_eq!(count("UserNotFound"), "0");
+        let a = ObjectRef::new("a").within("team-a");
+        let b = ObjectRef::new("b").within("team-a");
+        m.reconciled(&a, Ok(Reason::Available), Duration::ZERO);
+        m.reconciled(&a, Ok(Reason::Available), Duration::ZERO);
+        m.reconciled(&b, Ok(Reason::Available), Duration::ZERO);
+        assert_eq!(count("Available"), "2");
+        m.reconciled(&a, Ok(Reason::UserNotFound), Duration::ZERO);
+        assert_eq!(
+            (count("Available"), count("UserNotFound")),
+            ("1".into(), "1".into())
+        );
+        m.reconciled(&a, Ok(Reason::Deleting), Duration::ZERO);
+        m.reconciled(&a, Ok(Reason::Deleting), Duration::ZERO);
+        assert_eq!(
+            (count("Available"), count("UserNotFound")),
+            ("1".into(), "0".into())
+        );
+        m.forget(&b);
+        m.forget(&b);
+        m.retain(&[a.clone()].into());
+        assert_eq!(count("Available"), "0");
     }
 
     #[test]

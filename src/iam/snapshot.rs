@@ -103,6 +103,8 @@ impl Snapshots {
                 .or_default()
                 .push(c);
         }
+        // Most users hold one credential of a service: a Vec grown by push keeps room for four.
+        by_user.values_mut().for_each(Vec::shrink_to_fit);
         let mut distrusted = self.fetching.remove(service).unwrap_or_default();
         self.recently_distrusted
             .retain(|_, at| at.elapsed() < DISTRUST_CARRY);

@@ -11,6 +11,7 @@ mod failure;
 mod memo;
 mod observe;
 mod plan;
+mod records;
 mod repair;
 mod schedule;
 mod script;
@@ -209,6 +210,8 @@ pub struct Context {
     pub(crate) tracked: tracked::Tracked,
     /// Reconcile passes so far (the tracked state is pruned every so many).
     passes: std::sync::atomic::AtomicU64,
+    /// The pass count at which the next prune is due.
+    prune_due: std::sync::atomic::AtomicU64,
     /// One IAM pass (List → Create/adopt → status) at a time per (user, service).
     iam_locks: Mutex<HashMap<(String, String), IamLock>>,
     /// Seats for passes (`Config::concurrency`), handed out fairly between namespaces.
@@ -221,7 +224,8 @@ pub struct Context {
     pub(crate) records: memo::RecordMemo,
 }
 
-/// Reconcile passes between two prunes of the per-resource state.
+/// Reconcile passes between two prunes of the per-resource state, at least; and at least as
+/// many as there are resources, so that a prune (O(resources)) costs O(1) a pass.
 const PRUNE_EVERY: u64 = 256;
 
 /// Held through one IAM pass of a (user, service).
@@ -252,6 +256,7 @@ impl Context {
             config,
             tracked: tracked::Tracked::default(),
             passes: std::sync::atomic::AtomicU64::new(0),
+            prune_due: std::sync::atomic::AtomicU64::new(PRUNE_EVERY),
             iam_locks: Mutex::new(HashMap::new()),
             observer: observer.unwrap_or_else(|| Arc::new(NoopReconcileObserver)),
             epoch: tokio::sync::OnceCell::new(),
@@ -277,13 +282,19 @@ impl Context {
         self.tracked.hold_off(resource, after);
     }
 
-    /// Every [`PRUNE_EVERY`] passes: drops what is kept about resources no watch cache holds
-    /// any more (deleted without a cleanup pass, e.g. their finalizer removed by hand).
+    /// Every [`PRUNE_EVERY`] passes, or every as many passes as there are resources if more:
+    /// drops what is kept about resources no watch cache holds any more (deleted without a
+    /// cleanup pass, e.g. their finalizer removed by hand).
     fn prune_departed(&self) {
-        let pass = self
-            .passes
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if pass % PRUNE_EVERY != PRUNE_EVERY - 1 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let pass = self.passes.fetch_add(1, Relaxed);
+        let due = self.prune_due.load(Relaxed);
+        if pass < due
+            || self
+                .prune_due
+                .compare_exchange(due, u64::MAX, Relaxed, Relaxed)
+                .is_err()
+        {
             return;
         }
         let live: Vec<Arc<ServiceSpecificCredential>> =
@@ -297,6 +308,8 @@ impl Context {
                 .map(|r| ObjectRef::from_obj(r.as_ref()))
                 .collect(),
         );
+        let every = PRUNE_EVERY.max(live.len() as u64);
+        self.prune_due.store(pass + every, Relaxed);
     }
 
     /// Waits for the lock serialising IAM passes of the resource's (user, service); IAM user

@@ -322,20 +322,14 @@ const CACHE_SYNC_WAIT: Duration = Duration::from_secs(5);
 async fn claims(
     ctx: &Context,
     resource: &ServiceSpecificCredential,
-    records: &[CredentialRecord],
+    recorded: RecordedClaims,
     ids: &[&str],
 ) -> (HashMap<String, String>, bool) {
     let uid = resource.uid().unwrap_or_default();
-    let mut claimed: HashMap<String, String> = HashMap::new();
-    let recorded = recorded_owners(records);
-    for record in records {
-        let Some(owner) = record.spec.owner.as_ref().filter(|o| o.uid != uid) else {
-            continue;
-        };
-        for id in record.spec.holding.ids().filter(|id| ids.contains(id)) {
-            claimed.insert(id.to_string(), owner.namespace.clone());
-        }
-    }
+    let RecordedClaims {
+        owners: recorded,
+        mut claimed,
+    } = recorded;
     let synced = tokio::time::timeout(
         CACHE_SYNC_WAIT,
         futures::future::join_all(ctx.stores.iter().map(|s| s.wait_until_ready())),
@@ -366,20 +360,47 @@ async fn claims(
     (claimed, synced)
 }
 
-/// The uids of the resources that have a record.
-fn recorded_owners(records: &[CredentialRecord]) -> HashSet<&str> {
-    records
-        .iter()
-        .filter_map(|r| r.spec.owner.as_ref())
-        .map(|o| o.uid.as_str())
-        .collect()
+/// What the records say, for one pass.
+#[derive(Default)]
+struct RecordedClaims {
+    /// The uids of the resources that have a record.
+    owners: HashSet<String>,
+    /// Of the ids asked about: id → the namespace of another resource whose record holds it.
+    claimed: HashMap<String, String>,
+}
+
+/// Reads every record, a page at a time, keeping only what [`RecordedClaims`] holds about
+/// `ids` for the resource `uid`.
+async fn read_recorded_claims(
+    ctx: &Context,
+    uid: &str,
+    ids: &[&str],
+) -> Result<RecordedClaims, Error> {
+    let mut recorded = RecordedClaims::default();
+    let mut pages = super::records::RecordPages::new(ctx);
+    while let Some(page) = pages.next().await? {
+        for record in page {
+            let Some(owner) = record.spec.owner else {
+                continue;
+            };
+            if owner.uid != uid {
+                for id in record.spec.holding.ids().filter(|id| ids.contains(id)) {
+                    recorded
+                        .claimed
+                        .insert(id.to_string(), owner.namespace.clone());
+                }
+            }
+            recorded.owners.insert(owner.uid);
+        }
+    }
+    Ok(recorded)
 }
 
 /// A resource whose status alone may say what it holds: no record yet, and made before the
 /// records were kept.
 fn unrecorded_and_predating(
     resource: &ServiceSpecificCredential,
-    recorded: &HashSet<&str>,
+    recorded: &HashSet<String>,
     epoch: Option<Timestamp>,
 ) -> bool {
     let uid = resource.uid().unwrap_or_default();
@@ -417,10 +438,9 @@ fn needs_claims(snapshot: &Snapshot, listed: usize) -> bool {
 pub(crate) async fn claims_across_shards(
     ctx: &Context,
     snapshot: &mut Snapshot,
-    records: &[CredentialRecord],
+    recorded: &HashSet<String>,
 ) -> Result<(), Error> {
     let uid = snapshot.resource.uid();
-    let recorded = recorded_owners(records);
     let epoch = Some(ctx.epoch().await?);
     for scope in super::scopes(&ctx.config.watch_namespaces) {
         let api: Api<ServiceSpecificCredential> = match scope {
@@ -431,7 +451,7 @@ pub(crate) async fn claims_across_shards(
         loop {
             let page = api.list(&params).await?;
             for other in page.items.iter().filter(|o| o.uid() != uid) {
-                if !unrecorded_and_predating(other, &recorded, epoch) {
+                if !unrecorded_and_predating(other, recorded, epoch) {
                     continue;
                 }
                 let ns = other.namespace().unwrap_or_default();
@@ -489,21 +509,24 @@ pub(crate) async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot, freshnes
     // waiting for the caches) instead of taking a credential someone else holds.
     // Who holds what is what the records say (one LIST, for every shard): read only when a
     // decision depends on it.
-    let records = if needs_claims(snapshot, ids.len()) {
-        super::sweep::list_records(ctx).await.ok()
+    let recorded = if needs_claims(snapshot, ids.len()) {
+        let uid = snapshot.resource.uid().unwrap_or_default();
+        read_recorded_claims(ctx, &uid, &ids).await.ok()
     } else {
         None
     };
-    (snapshot.claimed_elsewhere, snapshot.claims_complete) = match &records {
-        Some(records) => claims(ctx, &snapshot.resource, records, &ids).await,
+    // With shards, another shard's resources are not in this cache: the status of those that
+    // predate the records is read from all of them whenever it matters.
+    let owners = recorded
+        .as_ref()
+        .filter(|_| ctx.config.shard_selector.is_some())
+        .map(|recorded| recorded.owners.clone());
+    (snapshot.claimed_elsewhere, snapshot.claims_complete) = match recorded {
+        Some(recorded) => claims(ctx, &snapshot.resource, recorded, &ids).await,
         None => (HashMap::new(), false),
     };
-    // Another shard's resources are not in this cache: with shards, the status of those that
-    // predate the records is read from all of them whenever it matters.
-    if let Some(records) = records.as_deref()
-        && ctx.config.shard_selector.is_some()
-    {
-        match claims_across_shards(ctx, snapshot, records).await {
+    if let Some(owners) = owners {
+        match claims_across_shards(ctx, snapshot, &owners).await {
             Ok(()) => {}
             Err(error) => {
                 warn!(%error, "could not read the claims of other shards");

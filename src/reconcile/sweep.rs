@@ -18,12 +18,13 @@ use std::time::Instant;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, PostParams};
 use tracing::{info, warn};
 
 use crate::api::{ALLOWED_USERS_ANNOTATION, ServiceSpecificCredential};
 use crate::iam::{CredentialMetadata, IamError};
 use crate::reconcile::plan::ADOPTION_SKEW;
+use crate::reconcile::records::RecordPages;
 use crate::reconcile::{Context, Error};
 use crate::record::{self, CredentialRecord, Owner, UnknownCreate};
 use crate::tenancy;
@@ -121,52 +122,100 @@ pub(crate) async fn run(ctx: Arc<Context>) {
 
 /// One round over every record.
 async fn sweep_once(ctx: &Context, state: &mut SweepState) -> Result<(), Error> {
-    let records = list_records(ctx).await?;
-    let mine: Vec<&CredentialRecord> = records
+    // The resources the caches hold, read once a round (not once a record: that was O(N²)).
+    let cached: HashSet<String> = ctx
+        .stores
         .iter()
-        .filter(|r| r.spec.shard == ctx.config.shard_selector)
-        .filter(|r| {
-            r.spec.owner.as_ref().is_some_and(|o| {
-                ctx.config.watch_namespaces.is_empty()
-                    || ctx.config.watch_namespaces.contains(&o.namespace)
-            })
-        })
+        .flat_map(|s| s.state())
+        .filter_map(|r| r.uid())
         .collect();
-    settle_unknown_creates(ctx, state, &records, &mine).await;
-    let names: Vec<String> = mine.iter().map(|r| r.name_any()).collect();
-    state.missing_since.retain(|name, _| names.contains(name));
+    let ambient = ctx.directory.account(&crate::identity::Resolved::Ambient);
+    let mut round = Round::default();
+    let mut pages = RecordPages::new(ctx);
+    while let Some(page) = pages.next().await? {
+        for record in page {
+            round.take(ctx, &cached, ambient.as_deref(), record);
+        }
+    }
+    state
+        .missing_since
+        .retain(|name, _| round.missing.contains(name));
+    settle_unknown_creates(ctx, state, &round).await;
     // One record that cannot be swept now holds up none of the others.
-    for record in mine {
-        if let Err(error) = sweep_if_orphaned(ctx, state, record).await {
+    for record in &round.missing_owner {
+        if let Err(error) = sweep_if_orphaned(ctx, state, &cached, record).await {
             warn!(%error, record = %record.name_any(), "could not sweep a record; trying again at the next round");
         }
     }
     Ok(())
 }
 
-/// Every record (paged).
-pub(crate) async fn list_records(ctx: &Context) -> Result<Vec<CredentialRecord>, Error> {
-    let api = Api::<CredentialRecord>::all(ctx.client.clone());
-    let mut params = ListParams::default().limit(500);
-    let mut all = Vec::new();
-    loop {
-        let page = api.list(&params).await?;
-        all.extend(page.items);
-        match page.metadata.continue_ {
-            Some(token) if !token.is_empty() => params = params.continue_token(&token),
-            _ => return Ok(all),
+/// What one round keeps of the records, taken a page at a time: the records of this shard
+/// whose resource the caches do not hold, those with unanswered Creates, and of all records
+/// the ids they hold and the (user, service, account)s with a Create under way.
+#[derive(Default)]
+struct Round {
+    /// Records of this shard whose resource is not in the caches: gone, or too new for them.
+    missing_owner: Vec<CredentialRecord>,
+    /// Their names.
+    missing: HashSet<String>,
+    /// Records of this shard with unanswered Creates still open, by (user, service, account).
+    unknown_creates: BTreeMap<(String, String, String), Vec<CredentialRecord>>,
+    /// Every id any record holds.
+    held: HashSet<String>,
+    /// Every (user, service, account) with a Create announced and not yet answered.
+    creating: HashSet<(String, String, String)>,
+}
+
+impl Round {
+    fn take(
+        &mut self,
+        ctx: &Context,
+        cached: &HashSet<String>,
+        ambient: Option<&str>,
+        record: CredentialRecord,
+    ) {
+        self.held
+            .extend(record.spec.holding.ids().map(str::to_string));
+        if record.spec.holding.create_requested_at.is_some() {
+            self.creating.insert(user_service(&record, ambient));
+        }
+        let Some(owner) = &record.spec.owner else {
+            return;
+        };
+        let mine = record.spec.shard == ctx.config.shard_selector
+            && (ctx.config.watch_namespaces.is_empty()
+                || ctx.config.watch_namespaces.contains(&owner.namespace));
+        if !mine {
+            return;
+        }
+        let owner_cached = cached.contains(&owner.uid);
+        if !record::unknown_creates_open(&record.spec.unknown_creates, ctx.clock.now()).is_empty() {
+            let group = self
+                .unknown_creates
+                .entry(user_service(&record, ambient))
+                .or_default();
+            if owner_cached {
+                group.push(record);
+                return;
+            }
+            group.push(record.clone());
+        }
+        if !owner_cached {
+            self.missing.insert(record.name_any());
+            self.missing_owner.push(record);
         }
     }
 }
 
-/// Whether the resource `owner` names still exists (the same object: its uid).
-async fn owner_exists(ctx: &Context, owner: &Owner) -> Result<bool, Error> {
-    let cached = ctx
-        .stores
-        .iter()
-        .flat_map(|s| s.state())
-        .any(|r| r.uid().as_deref() == Some(owner.uid.as_str()));
-    if cached {
+/// Whether the resource `owner` names still exists (the same object: its uid): in the
+/// caches' uids `cached`, or else as the API server answers.
+async fn owner_exists(
+    ctx: &Context,
+    cached: &HashSet<String>,
+    owner: &Owner,
+) -> Result<bool, Error> {
+    if cached.contains(&owner.uid) {
         return Ok(true);
     }
     let found = Api::<ServiceSpecificCredential>::namespaced(ctx.client.clone(), &owner.namespace)
@@ -180,13 +229,14 @@ async fn owner_exists(ctx: &Context, owner: &Owner) -> Result<bool, Error> {
 async fn sweep_if_orphaned(
     ctx: &Context,
     state: &mut SweepState,
+    cached: &HashSet<String>,
     record: &CredentialRecord,
 ) -> Result<(), Error> {
     let Some(owner) = &record.spec.owner else {
         return Ok(());
     };
     let name = record.name_any();
-    if owner_exists(ctx, owner).await? {
+    if owner_exists(ctx, cached, owner).await? {
         state.missing_since.remove(&name);
         return Ok(());
     }
@@ -260,40 +310,21 @@ async fn sweep_if_orphaned(
 }
 
 /// Settles the credentials the unanswered Creates of this shard's records may have made.
-async fn settle_unknown_creates(
-    ctx: &Context,
-    state: &mut SweepState,
-    all: &[CredentialRecord],
-    mine: &[&CredentialRecord],
-) {
+async fn settle_unknown_creates(ctx: &Context, state: &mut SweepState, round: &Round) {
     let now = ctx.clock.now();
-    let ambient = ctx.directory.account(&crate::identity::Resolved::Ambient);
-    let mut groups: BTreeMap<(String, String, String), Vec<&CredentialRecord>> = BTreeMap::new();
-    for record in mine {
-        if !record::unknown_creates_open(&record.spec.unknown_creates, now).is_empty() {
-            groups
-                .entry(user_service(record, ambient.as_deref()))
-                .or_default()
-                .push(record);
-        }
-    }
+    let held: Vec<&str> = if round.unknown_creates.is_empty() {
+        Vec::new()
+    } else {
+        round.held.iter().map(String::as_str).collect()
+    };
     let mut seen_unexplained = Vec::new();
-    for ((user, service, identity), records) in groups {
-        let same: Vec<&CredentialRecord> = all
-            .iter()
-            .filter(|r| {
-                user_service(r, ambient.as_deref())
-                    == (user.clone(), service.clone(), identity.clone())
-            })
-            .collect();
+    for (key, records) in &round.unknown_creates {
         // A Create under way now may make exactly such a credential: look again next round.
-        if same
-            .iter()
-            .any(|r| r.spec.holding.create_requested_at.is_some())
-        {
+        if round.creating.contains(key) {
             continue;
         }
-        let held: Vec<&str> = all.iter().flat_map(|r| r.spec.holding.ids()).collect();
+        let (user, service, _account) = key;
+        let records: Vec<&CredentialRecord> = records.iter().collect();
         let unknown: Vec<UnknownCreate> = records
             .iter()
             .flat_map(|r| record::unknown_creates_open(&r.spec.unknown_creates, now))
@@ -313,7 +344,7 @@ async fn settle_unknown_creates(
                 continue;
             }
         };
-        let listed = match iam.list(&records[0].spec.user_name, &service).await {
+        let listed = match iam.list(&records[0].spec.user_name, service).await {
             Ok(listed) => listed,
             Err(error) => {
                 warn!(%error, user = %records[0].spec.user_name, %service,
@@ -339,9 +370,9 @@ async fn settle_unknown_creates(
         }
         match settle(&found, unknown.len()) {
             Settlement::Nothing => {}
-            Settlement::Remove(ids) if may_manage(ctx, &records, &user).await.unwrap_or(false) => {
+            Settlement::Remove(ids) if may_manage(ctx, &records, user).await.unwrap_or(false) => {
                 if let Err(error) =
-                    remove_late(ctx, iam.as_ref(), &records, &service, &found, &unknown).await
+                    remove_late(ctx, iam.as_ref(), &records, service, &found, &unknown).await
                 {
                     warn!(%error, credential_ids = %ids.join(", "),
                         "could not remove what unanswered Creates made; trying again at the next round");

@@ -1,0 +1,132 @@
+//! Reading every record, one page at a time.
+//!
+//! A reader of all records (the sweep, and a pass whose decision depends on who else holds a
+//! credential) folds each page into the little it needs and drops it: at 10,000 records, a list
+//! collected whole and parsed whole (managedFields as JSON trees) held 10–20 MiB per reader.
+
+use kube::api::{Api, ListParams};
+use kube::core::{ObjectList, Request};
+use serde::Deserialize;
+
+use crate::reconcile::{Context, Error};
+use crate::record::{CredentialRecord, CredentialRecordSpec};
+
+/// Records per page.
+const PAGE: u32 = 500;
+
+/// The pages of a list of every record.
+pub(crate) struct RecordPages {
+    client: kube::Client,
+    request: Request,
+    params: ListParams,
+    done: bool,
+}
+
+impl RecordPages {
+    pub(crate) fn new(ctx: &Context) -> Self {
+        let url = Api::<CredentialRecord>::all(ctx.client.clone())
+            .resource_url()
+            .to_string();
+        RecordPages {
+            client: ctx.client.clone(),
+            request: Request::new(url),
+            params: ListParams::default().limit(PAGE),
+            done: false,
+        }
+    }
+
+    /// The next page; `None` after the last.
+    pub(crate) async fn next(&mut self) -> Result<Option<Vec<CredentialRecord>>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut request = self
+            .request
+            .list(&self.params)
+            .map_err(kube::Error::BuildRequest)?;
+        request.extensions_mut().insert("list");
+        let page: ObjectList<ListedRecord> = self.client.request(request).await?;
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => {
+                self.params = self.params.clone().continue_token(&token);
+            }
+            _ => self.done = true,
+        }
+        Ok(Some(
+            page.items.into_iter().map(CredentialRecord::from).collect(),
+        ))
+    }
+}
+
+/// A record as a page parses it: the spec and the metadata a reader uses. Every other field
+/// (managedFields above all) is skipped by the parser, never allocated.
+#[derive(Deserialize, Clone)]
+struct ListedRecord {
+    metadata: ListedMetadata,
+    spec: CredentialRecordSpec,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct ListedMetadata {
+    name: Option<String>,
+    uid: Option<String>,
+    resource_version: Option<String>,
+    creation_timestamp: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+}
+
+impl From<ListedRecord> for CredentialRecord {
+    fn from(listed: ListedRecord) -> Self {
+        let ListedMetadata {
+            name,
+            uid,
+            resource_version,
+            creation_timestamp,
+        } = listed.metadata;
+        let mut record = CredentialRecord::new(&name.unwrap_or_default(), listed.spec);
+        record.metadata.uid = uid;
+        record.metadata.resource_version = resource_version;
+        record.metadata.creation_timestamp = creation_timestamp;
+        record
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listed_record_keeps_its_spec_and_identity_and_skips_managed_fields() {
+        let page: ObjectList<ListedRecord> = serde_json::from_value(serde_json::json!({
+            "apiVersion": "iam.ssc-operator.dev/v1alpha1",
+            "kind": "CredentialRecordList",
+            "metadata": {"resourceVersion": "9"},
+            "items": [{
+                "apiVersion": "iam.ssc-operator.dev/v1alpha1",
+                "kind": "CredentialRecord",
+                "metadata": {
+                    "name": "uid-1", "uid": "r-1", "resourceVersion": "8",
+                    "creationTimestamp": "2026-01-01T00:00:00Z",
+                    "managedFields": [{"manager": "ssc-operator", "fieldsV1": {"f:spec": {}}}],
+                    "labels": {"unexpected": "kept nowhere"}
+                },
+                "spec": {
+                    "owner": {"namespace": "team-a", "name": "web", "uid": "uid-1"},
+                    "userName": "alice",
+                    "serviceName": "codecommit.amazonaws.com",
+                    "holding": {"credentialId": "ACCA1"}
+                }
+            }]
+        }))
+        .expect("a page parses");
+        let record = CredentialRecord::from(page.items[0].clone());
+        assert_eq!(record.metadata.name.as_deref(), Some("uid-1"));
+        assert_eq!(record.metadata.uid.as_deref(), Some("r-1"));
+        assert_eq!(record.metadata.resource_version.as_deref(), Some("8"));
+        assert!(record.metadata.creation_timestamp.is_some());
+        assert_eq!(record.metadata.managed_fields, None);
+        assert_eq!(record.spec.user_name, "alice");
+        assert_eq!(record.spec.holding.ids().collect::<Vec<_>>(), ["ACCA1"]);
+        assert_eq!(record.spec.owner.map(|o| o.uid).as_deref(), Some("uid-1"));
+    }
+}
