@@ -12,7 +12,9 @@ pub(crate) use limiter::{CallTag, as_class, tagged};
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use async_trait::async_trait;
 use aws_sdk_iam::config::http::HttpResponse;

@@ -9,7 +9,9 @@
 //! here, so its user stays distrusted in the snapshots fetched within [`DISTRUST_CARRY`].
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::CredentialMetadata;
 

@@ -162,17 +162,19 @@ pub fn reason_for(error: &IamError) -> Reason {
 pub const MAX_MESSAGE_BYTES: usize = 32768;
 
 /// The message cut to [`MAX_MESSAGE_BYTES`] at a character boundary, marked as cut.
-fn bounded(mut message: String) -> String {
-    const MARK: &str = " […]";
-    if message.len() > MAX_MESSAGE_BYTES {
-        let mut end = MAX_MESSAGE_BYTES - MARK.len();
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-        message.push_str(MARK);
+fn bounded(message: String) -> String {
+    cut_to(message, MAX_MESSAGE_BYTES, " […]")
+}
+
+/// `text` if it fits in `max` bytes; else cut at a character boundary so that with `mark`
+/// appended it does.
+pub(crate) fn cut_to(mut text: String, max: usize, mark: &str) -> String {
+    if text.len() > max {
+        let end = text.floor_char_boundary(max.saturating_sub(mark.len()));
+        text.truncate(end);
+        text.push_str(mark);
     }
-    message
+    text
 }
 
 pub fn ready_condition(

@@ -88,17 +88,8 @@ fn event_name(object: &str, nanos: i128) -> String {
 }
 
 /// The API server refuses a note over 1 kB.
-fn bounded_note(mut note: String) -> String {
-    const MAX: usize = 1024;
-    if note.len() > MAX {
-        let mut end = MAX - 3;
-        while !note.is_char_boundary(end) {
-            end -= 1;
-        }
-        note.truncate(end);
-        note.push_str("...");
-    }
-    note
+fn bounded_note(note: String) -> String {
+    super::conditions::cut_to(note, 1024, "...")
 }
 
 #[cfg(test)]

@@ -292,7 +292,8 @@ impl Context {
         if pass < due
             || self
                 .prune_due
-                .compare_exchange(due, u64::MAX, Relaxed, Relaxed)
+                // Due again in PRUNE_EVERY passes should this prune not finish (a panic).
+                .compare_exchange(due, pass + PRUNE_EVERY, Relaxed, Relaxed)
                 .is_err()
         {
             return;

@@ -322,14 +322,12 @@ const CACHE_SYNC_WAIT: Duration = Duration::from_secs(5);
 async fn claims(
     ctx: &Context,
     resource: &ServiceSpecificCredential,
-    recorded: RecordedClaims,
+    recorded: &mut RecordedClaims,
     ids: &[&str],
 ) -> (HashMap<String, String>, bool) {
     let uid = resource.uid().unwrap_or_default();
-    let RecordedClaims {
-        owners: recorded,
-        mut claimed,
-    } = recorded;
+    let mut claimed = std::mem::take(&mut recorded.claimed);
+    let recorded = &recorded.owners;
     let synced = tokio::time::timeout(
         CACHE_SYNC_WAIT,
         futures::future::join_all(ctx.stores.iter().map(|s| s.wait_until_ready())),
@@ -342,8 +340,7 @@ async fn claims(
     let epoch = Some(epoch);
     for store in &ctx.stores {
         for other in store.state() {
-            if other.uid() == resource.uid() || !unrecorded_and_predating(&other, &recorded, epoch)
-            {
+            if other.uid() == resource.uid() || !unrecorded_and_predating(&other, recorded, epoch) {
                 continue;
             }
             for id in status_ids(&other).filter(|id| ids.contains(&id.as_str())) {
@@ -509,24 +506,20 @@ pub(crate) async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot, freshnes
     // waiting for the caches) instead of taking a credential someone else holds.
     // Who holds what is what the records say (one LIST, for every shard): read only when a
     // decision depends on it.
-    let recorded = if needs_claims(snapshot, ids.len()) {
+    let mut recorded = if needs_claims(snapshot, ids.len()) {
         let uid = snapshot.resource.uid().unwrap_or_default();
         read_recorded_claims(ctx, &uid, &ids).await.ok()
     } else {
         None
     };
-    // With shards, another shard's resources are not in this cache: the status of those that
-    // predate the records is read from all of them whenever it matters.
-    let owners = recorded
-        .as_ref()
-        .filter(|_| ctx.config.shard_selector.is_some())
-        .map(|recorded| recorded.owners.clone());
-    (snapshot.claimed_elsewhere, snapshot.claims_complete) = match recorded {
+    (snapshot.claimed_elsewhere, snapshot.claims_complete) = match &mut recorded {
         Some(recorded) => claims(ctx, &snapshot.resource, recorded, &ids).await,
         None => (HashMap::new(), false),
     };
-    if let Some(owners) = owners {
-        match claims_across_shards(ctx, snapshot, &owners).await {
+    // With shards, another shard's resources are not in this cache: the status of those that
+    // predate the records is read from all of them whenever it matters.
+    if let Some(recorded) = recorded.filter(|_| ctx.config.shard_selector.is_some()) {
+        match claims_across_shards(ctx, snapshot, &recorded.owners).await {
             Ok(()) => {}
             Err(error) => {
                 warn!(%error, "could not read the claims of other shards");

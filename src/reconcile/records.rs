@@ -4,6 +4,9 @@
 //! credential) folds each page into the little it needs and drops it: at 10,000 records, a list
 //! collected whole and parsed whole (managedFields as JSON trees) held 10–20 MiB per reader.
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{Api, ListParams};
 use kube::core::{ObjectList, Request};
 use serde::Deserialize;
@@ -58,8 +61,10 @@ impl RecordPages {
     }
 }
 
-/// A record as a page parses it: the spec and the metadata a reader uses. Every other field
-/// (managedFields above all) is skipped by the parser, never allocated.
+/// A record as a page parses it: the spec and the metadata a reader uses or a writer of the
+/// listed copy must carry over (the sweep replaces records it settled: labels, annotations,
+/// finalizers and owner references survive that). Every other field (managedFields above
+/// all) is skipped by the parser, never allocated.
 #[derive(Deserialize, Clone)]
 struct ListedRecord {
     metadata: ListedMetadata,
@@ -73,6 +78,10 @@ struct ListedMetadata {
     uid: Option<String>,
     resource_version: Option<String>,
     creation_timestamp: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    labels: Option<BTreeMap<String, String>>,
+    annotations: Option<BTreeMap<String, String>>,
+    finalizers: Option<Vec<String>>,
+    owner_references: Option<Vec<OwnerReference>>,
 }
 
 impl From<ListedRecord> for CredentialRecord {
@@ -82,11 +91,23 @@ impl From<ListedRecord> for CredentialRecord {
             uid,
             resource_version,
             creation_timestamp,
+            labels,
+            annotations,
+            finalizers,
+            owner_references,
         } = listed.metadata;
         let mut record = CredentialRecord::new(&name.unwrap_or_default(), listed.spec);
-        record.metadata.uid = uid;
-        record.metadata.resource_version = resource_version;
-        record.metadata.creation_timestamp = creation_timestamp;
+        record.metadata = ObjectMeta {
+            name: record.metadata.name,
+            uid,
+            resource_version,
+            creation_timestamp,
+            labels,
+            annotations,
+            finalizers,
+            owner_references,
+            ..ObjectMeta::default()
+        };
         record
     }
 }
@@ -96,7 +117,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_listed_record_keeps_its_spec_and_identity_and_skips_managed_fields() {
+    fn a_listed_record_keeps_its_spec_and_what_a_replace_carries_over_and_skips_managed_fields() {
         let page: ObjectList<ListedRecord> = serde_json::from_value(serde_json::json!({
             "apiVersion": "iam.ssc-operator.dev/v1alpha1",
             "kind": "CredentialRecordList",
@@ -108,7 +129,9 @@ mod tests {
                     "name": "uid-1", "uid": "r-1", "resourceVersion": "8",
                     "creationTimestamp": "2026-01-01T00:00:00Z",
                     "managedFields": [{"manager": "ssc-operator", "fieldsV1": {"f:spec": {}}}],
-                    "labels": {"unexpected": "kept nowhere"}
+                    "labels": {"app.kubernetes.io/managed-by": "ssc-operator"},
+                    "annotations": {"note": "an admin's"},
+                    "finalizers": ["example.com/backup"]
                 },
                 "spec": {
                     "owner": {"namespace": "team-a", "name": "web", "uid": "uid-1"},
@@ -125,6 +148,19 @@ mod tests {
         assert_eq!(record.metadata.resource_version.as_deref(), Some("8"));
         assert!(record.metadata.creation_timestamp.is_some());
         assert_eq!(record.metadata.managed_fields, None);
+        // The sweep replaces a settled record from its listed copy: nothing of this is lost.
+        assert_eq!(
+            record.metadata.labels,
+            Some([("app.kubernetes.io/managed-by".into(), "ssc-operator".into())].into())
+        );
+        assert_eq!(
+            record.metadata.annotations,
+            Some([("note".into(), "an admin's".into())].into())
+        );
+        assert_eq!(
+            record.metadata.finalizers,
+            Some(vec!["example.com/backup".to_string()])
+        );
         assert_eq!(record.spec.user_name, "alice");
         assert_eq!(record.spec.holding.ids().collect::<Vec<_>>(), ["ACCA1"]);
         assert_eq!(record.spec.owner.map(|o| o.uid).as_deref(), Some("uid-1"));

@@ -487,11 +487,7 @@ pub(crate) fn validate_object_meta_update(new: &Value, old: &Value) -> Vec<Field
 /// `names.SimpleNameGenerator`: prefix + 5 random characters from Kubernetes' alphabet.
 pub(crate) fn generate_name(prefix: &str) -> String {
     const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut cut = prefix.len().min(58);
-    while !prefix.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let prefix = &prefix[..cut];
+    let prefix = &prefix[..prefix.floor_char_boundary(58)];
     let bytes = uuid::Uuid::new_v4();
     let suffix: String = bytes.as_bytes()[..5]
         .iter()
