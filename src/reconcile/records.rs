@@ -86,26 +86,17 @@ struct ListedMetadata {
 
 impl From<ListedRecord> for CredentialRecord {
     fn from(listed: ListedRecord) -> Self {
-        let ListedMetadata {
-            name,
-            uid,
-            resource_version,
-            creation_timestamp,
-            labels,
-            annotations,
-            finalizers,
-            owner_references,
-        } = listed.metadata;
-        let mut record = CredentialRecord::new(&name.unwrap_or_default(), listed.spec);
+        let meta = listed.metadata;
+        let mut record = CredentialRecord::new(&meta.name.unwrap_or_default(), listed.spec);
         record.metadata = ObjectMeta {
             name: record.metadata.name,
-            uid,
-            resource_version,
-            creation_timestamp,
-            labels,
-            annotations,
-            finalizers,
-            owner_references,
+            uid: meta.uid,
+            resource_version: meta.resource_version,
+            creation_timestamp: meta.creation_timestamp,
+            labels: meta.labels,
+            annotations: meta.annotations,
+            finalizers: meta.finalizers,
+            owner_references: meta.owner_references,
             ..ObjectMeta::default()
         };
         record
