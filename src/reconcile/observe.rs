@@ -18,6 +18,7 @@ use crate::api::{ALLOWED_USERS_ANNOTATION, ROTATE_ANNOTATION, ServiceSpecificCre
 use crate::iam::{CredentialMetadata, IamError, Listing, Priority, SecretValue};
 use crate::identity::IdentityBinding;
 use crate::reconcile::plan::{self, Observed, SecretObservation};
+use crate::reconcile::records::ListedResource;
 use crate::reconcile::{Context, Error};
 use crate::record::{self, CredentialRecord, Holding};
 use crate::secret;
@@ -340,7 +341,11 @@ async fn claims(
     let epoch = Some(epoch);
     for store in &ctx.stores {
         for other in store.state() {
-            if other.uid() == resource.uid() || !unrecorded_and_predating(&other, recorded, epoch) {
+            let created = other.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            let other_uid = other.uid().unwrap_or_default();
+            if other.uid() == resource.uid()
+                || !unrecorded_and_predating(&other_uid, created, recorded, epoch)
+            {
                 continue;
             }
             for id in status_ids(&other).filter(|id| ids.contains(&id.as_str())) {
@@ -376,7 +381,7 @@ async fn read_recorded_claims(
     let mut recorded = RecordedClaims::default();
     let mut pages = super::records::RecordPages::new(ctx);
     while let Some(page) = pages.next().await? {
-        for record in page {
+        for record in page.into_iter().map(CredentialRecord::from) {
             let Some(owner) = record.spec.owner else {
                 continue;
             };
@@ -396,13 +401,12 @@ async fn read_recorded_claims(
 /// A resource whose status alone may say what it holds: no record yet, and made before the
 /// records were kept.
 fn unrecorded_and_predating(
-    resource: &ServiceSpecificCredential,
+    uid: &str,
+    created: Option<Timestamp>,
     recorded: &HashSet<String>,
     epoch: Option<Timestamp>,
 ) -> bool {
-    let uid = resource.uid().unwrap_or_default();
-    let created = resource.metadata.creation_timestamp.as_ref().map(|t| t.0);
-    !recorded.contains(uid.as_str()) && record::predates_records(created, epoch)
+    !recorded.contains(uid) && record::predates_records(created, epoch)
 }
 
 /// The credential ids a resource's status names.
@@ -444,26 +448,36 @@ pub(crate) async fn claims_across_shards(
             Some(ns) => Api::namespaced(ctx.client.clone(), ns),
             None => Api::all(ctx.client.clone()),
         };
-        let mut params = kube::api::ListParams::default().limit(500);
-        loop {
-            let page = api.list(&params).await?;
-            for other in page.items.iter().filter(|o| o.uid() != uid) {
-                if !unrecorded_and_predating(other, recorded, epoch) {
+        // A tenant may put up to the object size limit of annotations on each resource: the
+        // parser skips them, and a small page bounds the response held at once.
+        let mut pages = super::records::Pages::<ListedResource>::of(&api, SHARD_CLAIMS_PAGE);
+        while let Some(page) = pages.next().await? {
+            for other in page.iter().filter(|o| o.metadata.uid != uid) {
+                let created = other.metadata.creation_timestamp.as_ref().map(|t| t.0);
+                let other_uid = other.metadata.uid.as_deref().unwrap_or_default();
+                if !unrecorded_and_predating(other_uid, created, recorded, epoch) {
                     continue;
                 }
-                let ns = other.namespace().unwrap_or_default();
-                for id in status_ids(other) {
-                    snapshot.claimed_elsewhere.entry(id).or_insert(ns.clone());
+                let ns = other.metadata.namespace.clone().unwrap_or_default();
+                let ids = other
+                    .status
+                    .iter()
+                    .flat_map(|s| [&s.credential_id, &s.retiring_credential_id])
+                    .flatten();
+                for id in ids {
+                    snapshot
+                        .claimed_elsewhere
+                        .entry(id.clone())
+                        .or_insert(ns.clone());
                 }
-            }
-            match page.metadata.continue_ {
-                Some(token) if !token.is_empty() => params = params.continue_token(&token),
-                _ => break,
             }
         }
     }
     Ok(())
 }
+
+/// Resources per page when reading every shard's.
+const SHARD_CLAIMS_PAGE: u32 = 100;
 
 /// How current the IAM observation must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -134,7 +134,7 @@ async fn sweep_once(ctx: &Context, state: &mut SweepState) -> Result<(), Error> 
     let mut pages = RecordPages::new(ctx);
     while let Some(page) = pages.next().await? {
         for record in page {
-            round.take(ctx, &cached, ambient.as_deref(), record);
+            round.take(ctx, &cached, ambient.as_deref(), record.into());
         }
     }
     state
