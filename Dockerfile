@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1.7
 #
-# ssc-operator: one binary (run, emulator, demo, crd, status, rotate, completion).
+# ssc-operator: one binary (run, emulator, crd, status, rotate, completion). Built without the
+# default `demo` feature: the image does not carry the sandbox API server (kube-standin) that
+# `ssc-operator demo` runs, nor what only it needs.
 #
 #   docker build -t ghcr.io/ssc-operator/ssc-operator:0.1.0 .
 #   docker buildx build --platform linux/amd64,linux/arm64 -t ... --push .
@@ -33,7 +35,7 @@ COPY benches ./benches
 RUN --mount=type=cache,target=/usr/local/cargo/registry,id=cargo-registry \
     --mount=type=cache,target=/usr/local/cargo/git,id=cargo-git \
     --mount=type=cache,target=/src/target,id=ssc-target-${TARGETPLATFORM},sharing=locked \
-    cargo build --release --locked --bin ssc-operator \
+    cargo build --release --locked --no-default-features --bin ssc-operator \
  && install -D -m 0755 target/release/ssc-operator /out/ssc-operator \
  && /out/ssc-operator --version
 

@@ -6,7 +6,9 @@
 pub mod api;
 pub mod cli;
 mod clock;
+#[cfg(feature = "demo")]
 pub mod demo;
+pub mod demo_accounts;
 mod fair;
 pub mod fence;
 pub mod iam;

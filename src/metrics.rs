@@ -246,7 +246,7 @@ impl ReconcileObserver for Metrics {
         }
     }
 
-    fn watch(&self, caches: Vec<Store<ServiceSpecificCredential>>) {
+    fn watch(&self, caches: Vec<Store<crate::reconcile::CachedCredential>>) {
         self.credentials.watch(caches);
     }
 
@@ -427,7 +427,7 @@ mod tests {
             if let Some(at) = expires {
                 value["status"]["expirationDate"] = at.into();
             }
-            serde_json::from_value::<ServiceSpecificCredential>(value).unwrap()
+            serde_json::from_value::<crate::reconcile::CachedCredential>(value).unwrap()
         };
         writer.apply_watcher_event(&watcher::Event::Apply(resource(
             "bot",

@@ -426,7 +426,7 @@ async fn start_iam(
             access_key_id: format!("AKIA{:016X}", rand::random::<u64>()),
             secret_access_key: format!("{:032x}", rand::random::<u128>()),
             user: Some("root".into()),
-            account: Some(crate::demo::DEMO_TENANT_ACCOUNT.into()),
+            account: Some(crate::demo_accounts::DEMO_TENANT_ACCOUNT.into()),
         });
         let handle = Emulator::start(EmulatorConfig {
             users: args.emulator_users.clone(),
@@ -437,7 +437,7 @@ async fn start_iam(
             admin_api: false,
             extra_accounts: tenant_root
                 .iter()
-                .map(|_| crate::demo::DEMO_TENANT_ACCOUNT.to_string())
+                .map(|_| crate::demo_accounts::DEMO_TENANT_ACCOUNT.to_string())
                 .collect(),
             ..EmulatorConfig::default()
         })
@@ -450,11 +450,11 @@ async fn start_iam(
             let roots = [
                 ("123456789012".to_string(), credentials.clone()),
                 (
-                    crate::demo::DEMO_TENANT_ACCOUNT.to_string(),
+                    crate::demo_accounts::DEMO_TENANT_ACCOUNT.to_string(),
                     as_credentials(&root.access_key_id, &root.secret_access_key),
                 ),
             ];
-            crate::demo::seed_identities(&handle.endpoint_url(), &roots)
+            crate::demo_accounts::seed_identities(&handle.endpoint_url(), &roots)
                 .await
                 .map_err(RunError::DemoSeed)?;
         }

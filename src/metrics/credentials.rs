@@ -9,7 +9,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
 
-use crate::api::ServiceSpecificCredential;
+use crate::reconcile::CachedCredential;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResourceLabels {
@@ -20,11 +20,11 @@ struct ResourceLabels {
 /// The caches the gauges are read from (none while this replica does not lead).
 #[derive(Clone, Debug, Default)]
 pub(super) struct CredentialCollector {
-    caches: Arc<Mutex<Vec<Store<ServiceSpecificCredential>>>>,
+    caches: Arc<Mutex<Vec<Store<CachedCredential>>>>,
 }
 
 impl CredentialCollector {
-    pub(super) fn watch(&self, caches: Vec<Store<ServiceSpecificCredential>>) {
+    pub(super) fn watch(&self, caches: Vec<Store<CachedCredential>>) {
         *self.caches.lock().expect("caches lock") = caches;
     }
 }
@@ -40,8 +40,7 @@ struct Sample {
 /// Reads one gauge's value from a sample (`None`: no series for it).
 type ValueOf = fn(&Sample) -> Option<f64>;
 
-fn sample(resource: &ServiceSpecificCredential) -> Sample {
-    let status = resource.status.as_ref();
+fn sample(resource: &CachedCredential) -> Sample {
     let seconds = |t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| {
         t.map(|t| t.0.as_millisecond() as f64 / 1000.0)
     };
@@ -50,11 +49,9 @@ fn sample(resource: &ServiceSpecificCredential) -> Sample {
             namespace: resource.namespace().unwrap_or_default(),
             name: resource.name_any(),
         },
-        ready: resource
-            .ready_condition()
-            .is_some_and(|c| c.status == "True"),
-        expiration: seconds(status.and_then(|s| s.expiration_date.as_ref())),
-        next_rotation: seconds(status.and_then(|s| s.next_rotation_time.as_ref())),
+        ready: resource.is_ready(),
+        expiration: seconds(resource.expiration()),
+        next_rotation: seconds(resource.next_rotation()),
     }
 }
 

@@ -1,4 +1,4 @@
-//! What the watch cache keeps of a resource: only what the operator reads of it.
+//! What the watch cache keeps of a resource: only what the operator reads of it, held compactly.
 //!
 //! A resource's metadata is the tenant's to fill (up to 256 KiB of annotations, as many labels,
 //! kubectl's copy of the last applied manifest, managedFields), and the cache holds every
@@ -7,14 +7,193 @@
 //! resources' specs (bounded by the schema and the API server's object size limit), their
 //! statuses (the operator's own writes) and a few fixed-size fields.
 //!
-//! Reconciles are handed the cached copy: whatever a pass reads of a resource must be kept here.
-//! Its writes do not depend on the rest (status goes through merge patches of the status
+//! Spec and status are then held as compact JSON ([`CachedCredential`]): their Rust types are
+//! 800 bytes of mostly empty optional fields inline, their JSON with the defaults left out
+//! about 400. A reconcile is handed the cached copy and reads it back whole
+//! ([`CachedCredential::expand`]); whatever a pass reads of a resource must be kept here. Its
+//! writes do not depend on the rest (status goes through merge patches of the status
 //! subresource; the finalizer through JSON patches of `metadata.finalizers`, kept whole).
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::borrow::Cow;
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use kube::Resource;
+use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::api::{ROTATE_ANNOTATION, ServiceSpecificCredential};
+use crate::api::{
+    ROTATE_ANNOTATION, ServiceSpecificCredential, ServiceSpecificCredentialSpec,
+    ServiceSpecificCredentialStatus,
+};
+
+/// A resource as the watch cache holds it: the metadata the operator reads (trimmed by
+/// [`trim_for_cache`] before it is stored), spec and status as compact JSON, and decoded the few
+/// status fields that are read across all resources (claims, the per-credential gauges).
+#[derive(Clone, Debug)]
+pub struct CachedCredential {
+    /// Trimmed, and without the rotate annotation: a one-entry map costs a whole B-tree node
+    /// (half a KiB), so the request is kept on its own.
+    metadata: ObjectMeta,
+    rotate_request: Option<Box<str>>,
+    /// `{"spec":…,"status":…}` as the types serialize, fields at their defaults left out.
+    body: Box<str>,
+    /// `status.credentialId` and `status.retiringCredentialId`.
+    held: [Option<Box<str>>; 2],
+    ready: bool,
+    expiration: Option<Time>,
+    next_rotation: Option<Time>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    spec: &'a ServiceSpecificCredentialSpec,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: &'a Option<ServiceSpecificCredentialStatus>,
+}
+
+#[derive(Deserialize)]
+struct OwnedBody {
+    spec: ServiceSpecificCredentialSpec,
+    #[serde(default)]
+    status: Option<ServiceSpecificCredentialStatus>,
+}
+
+impl CachedCredential {
+    /// The resource whole, as a reconcile reads it.
+    pub fn expand(&self) -> Result<ServiceSpecificCredential, serde_json::Error> {
+        let OwnedBody { spec, status } = serde_json::from_str(&self.body)?;
+        let mut metadata = self.metadata.clone();
+        if let Some(request) = &self.rotate_request {
+            metadata
+                .annotations
+                .get_or_insert_default()
+                .insert(ROTATE_ANNOTATION.to_string(), request.to_string());
+        }
+        Ok(ServiceSpecificCredential {
+            metadata,
+            spec,
+            status,
+        })
+    }
+
+    /// Trims the metadata (see [`trim_for_cache`]) and keeps the rotate request apart from it.
+    pub(crate) fn trim(&mut self, label_keys: &[String]) {
+        trim_for_cache(&mut self.metadata, label_keys);
+        if let Some(mut annotations) = self.metadata.annotations.take() {
+            if let Some(request) = annotations.remove(ROTATE_ANNOTATION) {
+                self.rotate_request = Some(request.into_boxed_str());
+            }
+            self.metadata.annotations = Some(annotations).filter(|a| !a.is_empty());
+        }
+    }
+
+    /// The credential ids its status holds (the current one, a retiring one).
+    pub fn held_ids(&self) -> impl Iterator<Item = &str> {
+        self.held.iter().flatten().map(|id| &**id)
+    }
+
+    /// Whether its `Ready` condition is `True`.
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+
+    /// `status.expirationDate`.
+    pub fn expiration(&self) -> Option<&Time> {
+        self.expiration.as_ref()
+    }
+
+    /// `status.nextRotationTime`.
+    pub fn next_rotation(&self) -> Option<&Time> {
+        self.next_rotation.as_ref()
+    }
+}
+
+impl From<ServiceSpecificCredential> for CachedCredential {
+    fn from(resource: ServiceSpecificCredential) -> Self {
+        let status = resource.status.as_ref();
+        let id = |id: Option<&String>| id.map(|id| Box::from(id.as_str()));
+        let held = [
+            id(status.and_then(|s| s.credential_id.as_ref())),
+            id(status.and_then(|s| s.retiring_credential_id.as_ref())),
+        ];
+        let body = serde_json::to_string(&Body {
+            spec: &resource.spec,
+            status: &resource.status,
+        })
+        // Plain structs with string keys: serializing them cannot fail.
+        .unwrap_or_default();
+        CachedCredential {
+            rotate_request: None,
+            held,
+            ready: resource
+                .ready_condition()
+                .is_some_and(|c| c.status == "True"),
+            expiration: status.and_then(|s| s.expiration_date.clone()),
+            next_rotation: status.and_then(|s| s.next_rotation_time.clone()),
+            body: body.into_boxed_str(),
+            metadata: resource.metadata,
+        }
+    }
+}
+
+/// Read as the resource itself is, then made compact.
+impl<'de> Deserialize<'de> for CachedCredential {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ServiceSpecificCredential::deserialize(deserializer).map(CachedCredential::from)
+    }
+}
+
+/// A resource in either form, as the API server serves it or as the watch cache holds it: what a
+/// user changes to ask for a new attempt.
+pub(crate) trait RotateRequested: Resource {
+    /// The value of the rotate annotation.
+    fn rotate_request(&self) -> Option<&str>;
+}
+
+impl RotateRequested for ServiceSpecificCredential {
+    fn rotate_request(&self) -> Option<&str> {
+        self.metadata
+            .annotations
+            .as_ref()?
+            .get(ROTATE_ANNOTATION)
+            .map(String::as_str)
+    }
+}
+
+impl RotateRequested for CachedCredential {
+    fn rotate_request(&self) -> Option<&str> {
+        self.rotate_request.as_deref()
+    }
+}
+
+/// The same kind as [`ServiceSpecificCredential`]: a watch of it is a watch of those.
+impl Resource for CachedCredential {
+    type DynamicType = ();
+    type Scope = NamespaceResourceScope;
+
+    fn kind(dt: &()) -> Cow<'_, str> {
+        ServiceSpecificCredential::kind(dt)
+    }
+    fn group(dt: &()) -> Cow<'_, str> {
+        ServiceSpecificCredential::group(dt)
+    }
+    fn version(dt: &()) -> Cow<'_, str> {
+        ServiceSpecificCredential::version(dt)
+    }
+    fn api_version(dt: &()) -> Cow<'_, str> {
+        ServiceSpecificCredential::api_version(dt)
+    }
+    fn plural(dt: &()) -> Cow<'_, str> {
+        ServiceSpecificCredential::plural(dt)
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
 
 /// The annotations of a resource the operator reads.
 const READ_ANNOTATIONS: [&str; 1] = [ROTATE_ANNOTATION];
@@ -22,9 +201,9 @@ const READ_ANNOTATIONS: [&str; 1] = [ROTATE_ANNOTATION];
 /// The longest rotate request kept as written; a longer one is kept as its digest.
 pub(crate) const MAX_ROTATE_REQUEST_LEN: usize = 256;
 
-/// Trims `resource` to what the operator reads of it, before the watch cache stores it.
+/// Trims a resource's `metadata` to what the operator reads of it, before the watch cache stores it.
 ///
-/// Kept: `spec` and `status` whole; of the metadata name, namespace, uid, resourceVersion,
+/// Kept: name, namespace, uid, resourceVersion,
 /// generation, creationTimestamp, deletionTimestamp and finalizers (whole: kube-runtime's
 /// finalizer helper patches them by index), the rotate annotation, and the labels under
 /// `label_keys` (the shard selector's: the watch selected on them). Dropped: every other
@@ -33,7 +212,7 @@ pub(crate) const MAX_ROTATE_REQUEST_LEN: usize = 256;
 ///
 /// A rotate request longer than [`MAX_ROTATE_REQUEST_LEN`] is replaced by `sha256:<hex>` of it:
 /// a new value still asks for one rotation, and the status records the digest as handled.
-pub(crate) fn trim_for_cache(resource: &mut ServiceSpecificCredential, label_keys: &[String]) {
+pub(crate) fn trim_for_cache(metadata: &mut ObjectMeta, label_keys: &[String]) {
     let ObjectMeta {
         name,
         namespace,
@@ -46,7 +225,7 @@ pub(crate) fn trim_for_cache(resource: &mut ServiceSpecificCredential, label_key
         annotations,
         labels,
         ..
-    } = std::mem::take(&mut resource.metadata);
+    } = std::mem::take(metadata);
     let annotations = annotations
         .map(|annotations| {
             annotations
@@ -71,7 +250,7 @@ pub(crate) fn trim_for_cache(resource: &mut ServiceSpecificCredential, label_key
                 .collect::<std::collections::BTreeMap<_, _>>()
         })
         .filter(|kept| !kept.is_empty());
-    resource.metadata = ObjectMeta {
+    *metadata = ObjectMeta {
         name,
         namespace,
         uid,
@@ -145,7 +324,7 @@ mod tests {
     fn keeps_what_the_operator_reads() {
         let before = bulky();
         let mut r = before.clone();
-        trim_for_cache(&mut r, &["shard".into()]);
+        trim_for_cache(&mut r.metadata, &["shard".into()]);
         assert_eq!(r.spec, before.spec);
         assert_eq!(r.status, before.status);
         let (m, b) = (&r.metadata, &before.metadata);
@@ -178,7 +357,7 @@ mod tests {
     #[test]
     fn drops_the_tenants_bulk() {
         let mut r = bulky();
-        trim_for_cache(&mut r, &[]);
+        trim_for_cache(&mut r.metadata, &[]);
         assert!(r.labels().is_empty() && r.metadata.labels.is_none());
         assert_eq!(r.annotations().len(), 1);
         assert!(r.metadata.managed_fields.is_none());
@@ -197,7 +376,7 @@ mod tests {
         r.metadata.owner_references = None;
         r.metadata.generate_name = None;
         let before = r.clone();
-        trim_for_cache(&mut r, &["shard".into()]);
+        trim_for_cache(&mut r.metadata, &["shard".into()]);
         assert_eq!(r, before);
     }
 
@@ -207,7 +386,7 @@ mod tests {
         let long = "r".repeat(100 * 1024);
         r.annotations_mut()
             .insert(ROTATE_ANNOTATION.into(), long.clone());
-        trim_for_cache(&mut r, &[]);
+        trim_for_cache(&mut r.metadata, &[]);
         let kept = &r.annotations()[ROTATE_ANNOTATION];
         assert_eq!(kept.len(), "sha256:".len() + 64);
         assert!(kept.starts_with("sha256:"), "{kept}");
@@ -216,13 +395,13 @@ mod tests {
         again
             .annotations_mut()
             .insert(ROTATE_ANNOTATION.into(), long);
-        trim_for_cache(&mut again, &[]);
+        trim_for_cache(&mut again.metadata, &[]);
         assert_eq!(&again.annotations()[ROTATE_ANNOTATION], kept);
         let mut other = bulky();
         other
             .annotations_mut()
             .insert(ROTATE_ANNOTATION.into(), "s".repeat(100 * 1024));
-        trim_for_cache(&mut other, &[]);
+        trim_for_cache(&mut other.metadata, &[]);
         assert_ne!(&other.annotations()[ROTATE_ANNOTATION], kept);
         // At the limit a request is kept as written.
         let mut at_limit = bulky();
@@ -230,7 +409,81 @@ mod tests {
         at_limit
             .annotations_mut()
             .insert(ROTATE_ANNOTATION.into(), request.clone());
-        trim_for_cache(&mut at_limit, &[]);
+        trim_for_cache(&mut at_limit.metadata, &[]);
         assert_eq!(at_limit.annotations()[ROTATE_ANNOTATION], request);
+    }
+
+    #[test]
+    fn a_cached_resource_reads_back_as_it_was_and_holds_less() {
+        let mut r = bulky();
+        trim_for_cache(&mut r.metadata, &["shard".into()]);
+        r.status = Some(serde_json::from_value(json!({
+            "observedGeneration": 3,
+            "conditions": [{"type": "Ready", "status": "True", "reason": "Available",
+                "message": "the Secret holds a working credential", "observedGeneration": 3,
+                "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+            "credentialId": "ACCA1", "retiringCredentialId": "ACCA2",
+            "serviceUserName": "sofia-at-123456789012", "credentialStatus": "Active",
+            "expirationDate": "2026-02-01T00:00:00Z", "nextRotationTime": "2026-01-15T00:00:00Z",
+            "secretName": "web", "handledRotateRequest": "1", "slotsUsed": 2,
+        }))
+        .unwrap());
+        let cached = CachedCredential::from(r.clone());
+        assert_eq!(cached.expand().unwrap(), r);
+        assert_eq!(cached.held_ids().collect::<Vec<_>>(), ["ACCA1", "ACCA2"]);
+        assert!(cached.is_ready());
+        let status = r.status.as_ref().unwrap();
+        assert_eq!(cached.expiration(), status.expiration_date.as_ref());
+        assert_eq!(cached.next_rotation(), status.next_rotation_time.as_ref());
+        // What it saves: the types' inline size against the JSON of what is set.
+        let inline = std::mem::size_of::<ServiceSpecificCredentialSpec>()
+            + std::mem::size_of::<Option<ServiceSpecificCredentialStatus>>();
+        assert!(
+            cached.body.len() < inline,
+            "{} ≥ {inline}",
+            cached.body.len()
+        );
+    }
+
+    #[test]
+    fn a_cached_resource_keeps_the_rotate_request_apart_and_gives_it_back() {
+        let mut cached = CachedCredential::from(bulky());
+        cached.trim(&["shard".into()]);
+        assert!(cached.metadata.annotations.is_none());
+        assert_eq!(cached.rotate_request(), Some("2026-01-01T00:00:00Z"));
+        let mut trimmed = bulky();
+        trim_for_cache(&mut trimmed.metadata, &["shard".into()]);
+        let expanded = cached.expand().unwrap();
+        assert_eq!(expanded, trimmed);
+        assert_eq!(expanded.rotate_request(), cached.rotate_request());
+        // Without a request nothing is added.
+        let mut plain = bulky();
+        plain.metadata.annotations = None;
+        let mut cached = CachedCredential::from(plain.clone());
+        cached.trim(&[]);
+        assert_eq!(cached.rotate_request(), None);
+        assert_eq!(cached.expand().unwrap().metadata.annotations, None);
+    }
+
+    #[test]
+    fn a_cached_resource_is_read_from_a_watch_event_as_the_kind_itself() {
+        let before = bulky();
+        let cached: CachedCredential =
+            serde_json::from_value(serde_json::to_value(&before).unwrap()).unwrap();
+        assert_eq!(cached.expand().unwrap(), before);
+        assert_eq!(
+            CachedCredential::api_version(&()),
+            ServiceSpecificCredential::api_version(&())
+        );
+        assert_eq!(
+            CachedCredential::plural(&()),
+            ServiceSpecificCredential::plural(&())
+        );
+        assert_eq!(cached.held_ids().collect::<Vec<_>>(), ["ACCA1"]);
+        assert!(!cached.is_ready());
+        // Without a status.
+        let mut bare = before.clone();
+        bare.status = None;
+        assert_eq!(CachedCredential::from(bare.clone()).expand().unwrap(), bare);
     }
 }

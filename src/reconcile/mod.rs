@@ -38,6 +38,7 @@ use crate::identity::Directory;
 use crate::reconcile::conditions::Reason;
 use crate::secret::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RenderError};
 use crate::tenancy::PolicyMode;
+pub use cache::CachedCredential;
 
 /// The field manager and Event reporter name.
 pub const FIELD_MANAGER: &str = "ssc-operator";
@@ -55,6 +56,8 @@ pub enum Error {
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
     #[error("the resource has no namespace")]
     NoNamespace,
+    #[error("the watch cache's copy of the resource could not be read back: {0}")]
+    CachedCopy(#[source] serde_json::Error),
     #[error("the cached copy of the resource is older than the API server's; deciding again")]
     StaleCopy,
     #[error("this replica lost the leader Lease; the reconcile stopped before its next write")]
@@ -172,7 +175,7 @@ pub trait ReconcileObserver: Send + Sync {
     );
     /// The caches of the running controllers (read at each scrape), replacing earlier ones; none
     /// once they stop.
-    fn watch(&self, _caches: Vec<Store<ServiceSpecificCredential>>) {}
+    fn watch(&self, _caches: Vec<Store<CachedCredential>>) {}
     fn forget(&self, _resource: &ObjectRef<ServiceSpecificCredential>) {}
     /// Forgets every resource not in `live` (gone without a cleanup pass).
     fn retain(&self, _live: &std::collections::HashSet<ObjectRef<ServiceSpecificCredential>>) {}
@@ -205,7 +208,7 @@ pub struct Context {
     pub config: Config,
     /// The controllers' caches of all watched resources (one per watched namespace, or one for
     /// the cluster): which credential ids are claimed.
-    pub stores: Vec<Store<ServiceSpecificCredential>>,
+    pub stores: Vec<Store<CachedCredential>>,
     /// Per resource: failures, backoff, recorded ids.
     pub(crate) tracked: tracked::Tracked,
     /// Reconcile passes so far (the tracked state is pruned every so many).
@@ -238,7 +241,7 @@ impl Context {
         client: Client,
         directory: Arc<dyn Directory>,
         config: Config,
-        stores: Vec<Store<ServiceSpecificCredential>>,
+        stores: Vec<Store<CachedCredential>>,
         observer: Option<Arc<dyn ReconcileObserver>>,
     ) -> Self {
         Context {
@@ -278,7 +281,7 @@ impl Context {
             .attempt(uid, failure::Category::Reported(reason))
     }
 
-    fn hold_off(&self, resource: &ServiceSpecificCredential, after: Option<Duration>) {
+    fn hold_off(&self, resource: &impl cache::RotateRequested, after: Option<Duration>) {
         self.tracked.hold_off(resource, after);
     }
 
@@ -298,7 +301,7 @@ impl Context {
         {
             return;
         }
-        let live: Vec<Arc<ServiceSpecificCredential>> =
+        let live: Vec<Arc<CachedCredential>> =
             self.stores.iter().flat_map(|store| store.state()).collect();
         let uids: std::collections::HashSet<String> = live.iter().filter_map(|r| r.uid()).collect();
         self.records.retain(&uids);
@@ -306,7 +309,7 @@ impl Context {
         self.observer.retain(
             &live
                 .iter()
-                .map(|r| ObjectRef::from_obj(r.as_ref()))
+                .map(|r| ObjectRef::new(&r.name_any()).within(&r.namespace().unwrap_or_default()))
                 .collect(),
         );
         let every = PRUNE_EVERY.max(live.len() as u64);
@@ -340,17 +343,15 @@ fn jitter() -> f64 {
     rand::random::<f64>()
 }
 
-async fn reconcile(
-    resource: Arc<ServiceSpecificCredential>,
-    ctx: Arc<Context>,
-) -> Result<Action, Error> {
-    let namespace = resource.namespace().ok_or(Error::NoNamespace)?;
-    if let Some(wait) = ctx.tracked.waiting(&resource) {
+async fn reconcile(cached: Arc<CachedCredential>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = cached.namespace().ok_or(Error::NoNamespace)?;
+    if let Some(wait) = ctx.tracked.waiting(cached.as_ref()) {
         // Woken by something other than the user (our own status write, a resync): the backoff
         // holds.
         tracing::trace!(?wait, "backing off");
         return Ok(Action::requeue(wait));
     }
+    let resource = Arc::new(cached.expand().map_err(Error::CachedCopy)?);
     let class = class::pass_class(&resource, ctx.clock.now());
     let flow = ctx.flows.of(&namespace);
     let _seat = match ctx.seats.admit(&flow, class).await {
@@ -565,11 +566,7 @@ async fn cleanup(resource: &ServiceSpecificCredential, ctx: &Context) -> Result<
     Ok((Action::await_change(), Reason::Deleting))
 }
 
-fn error_policy(
-    resource: Arc<ServiceSpecificCredential>,
-    error: &Error,
-    ctx: Arc<Context>,
-) -> Action {
+fn error_policy(resource: Arc<CachedCredential>, error: &Error, ctx: Arc<Context>) -> Action {
     let uid = resource.uid().unwrap_or_default();
     let category = error.category();
     let attempt = ctx.tracked.attempt(&uid, category);
@@ -591,7 +588,7 @@ fn error_policy(
         _ => {}
     }
     warn!(error = %error, retry_in = ?after, "reconcile failed");
-    ctx.hold_off(&resource, Some(after));
+    ctx.hold_off(resource.as_ref(), Some(after));
     Action::requeue(after)
 }
 
@@ -618,7 +615,7 @@ pub async fn run(
         .map(|namespace| {
             let (resources, secrets) = match namespace {
                 Some(ns) => (
-                    Api::<ServiceSpecificCredential>::namespaced(client.clone(), ns),
+                    Api::<CachedCredential>::namespaced(client.clone(), ns),
                     Api::<Secret>::namespaced(client.clone(), ns),
                 ),
                 None => (Api::all(client.clone()), Api::all(client.clone())),
@@ -638,7 +635,7 @@ pub async fn run(
             let label_keys = label_keys.clone();
             let resources = watcher(resources, resource_watch)
                 .default_backoff()
-                .modify(move |resource| cache::trim_for_cache(resource, &label_keys))
+                .modify(move |resource| resource.trim(&label_keys))
                 .reflect(writer)
                 .applied_objects();
             Controller::for_stream(resources, reader)

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::ResourceExt;
 use kube::api::Api;
+use kube::{Resource, ResourceExt};
 use tracing::warn;
 
 use crate::api::{ALLOWED_USERS_ANNOTATION, ROTATE_ANNOTATION, ServiceSpecificCredential};
@@ -341,15 +341,15 @@ async fn claims(
     let epoch = Some(epoch);
     for store in &ctx.stores {
         for other in store.state() {
-            let created = other.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            let created = other.meta().creation_timestamp.as_ref().map(|t| t.0);
             let other_uid = other.uid().unwrap_or_default();
             if other.uid() == resource.uid()
                 || !unrecorded_and_predating(&other_uid, created, recorded, epoch)
             {
                 continue;
             }
-            for id in status_ids(&other).filter(|id| ids.contains(&id.as_str())) {
-                claimed.insert(id, other.namespace().unwrap_or_default());
+            for id in other.held_ids().filter(|id| ids.contains(id)) {
+                claimed.insert(id.to_string(), other.namespace().unwrap_or_default());
             }
         }
     }
@@ -407,15 +407,6 @@ fn unrecorded_and_predating(
     epoch: Option<Timestamp>,
 ) -> bool {
     !recorded.contains(uid) && record::predates_records(created, epoch)
-}
-
-/// The credential ids a resource's status names.
-fn status_ids(resource: &ServiceSpecificCredential) -> impl Iterator<Item = String> + '_ {
-    resource.status.as_ref().into_iter().flat_map(|s| {
-        [s.credential_id.clone(), s.retiring_credential_id.clone()]
-            .into_iter()
-            .flatten()
-    })
 }
 
 /// Whether a decision may depend on who else holds the listed credentials: adoption (an

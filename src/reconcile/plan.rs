@@ -25,7 +25,7 @@ use crate::fair::Class;
 use crate::iam::{CredentialMetadata, CredentialStatus, IamError};
 use crate::reconcile::Revocation;
 use crate::reconcile::conditions::{Reason, reason_for};
-use crate::reconcile::schedule::{interval_due, renewal_due};
+use crate::reconcile::schedule;
 use crate::reconcile::script::{self, Script};
 use crate::secret::RenderError;
 use crate::tenancy::NotPermitted;
@@ -885,46 +885,41 @@ fn rotation_trigger(
             recreate,
         ));
     }
-    if interval_due_at(observed, credential).is_some_and(|due| due <= observed.now) {
-        return Some((ResetCause::Rotate(RotationTrigger::Schedule), recreate));
+    let due = schedule::due(&schedule_facts(observed, Some(credential)));
+    match schedule::rotation_due(&due, observed.now)? {
+        schedule::Cause::Renewal => Some((ResetCause::Rotate(RotationTrigger::Schedule), true)),
+        _ => Some((ResetCause::Rotate(RotationTrigger::Schedule), recreate)),
     }
-    let renew_at = renew_at(observed, credential)?;
-    (renew_at <= observed.now).then_some((ResetCause::Rotate(RotationTrigger::Schedule), true))
 }
 
-/// When the rotation interval has passed since the last rotation (or the creation).
-fn interval_due_at(observed: &Observed<'_>, credential: &CredentialMetadata) -> Option<Timestamp> {
-    interval_due(
-        observed.spec,
-        observed.status.last_rotation_time.as_ref().map(|t| t.0),
-        credential.create_date,
-    )
+/// What the schedule reads of a pass's observation, `credential` the one held as IAM lists it.
+fn schedule_facts<'a>(
+    observed: &Observed<'a>,
+    credential: Option<&CredentialMetadata>,
+) -> schedule::Facts<'a> {
+    schedule::Facts {
+        spec: observed.spec,
+        last_rotation: observed.status.last_rotation_time.as_ref().map(|t| t.0),
+        retire_after: observed.status.retire_after.as_ref().map(|t| t.0),
+        held: credential.map(|c| schedule::Held {
+            created: c.create_date,
+            expires: c.expiration_date,
+        }),
+    }
 }
 
-/// When an API key with an expiry is renewed (`beforeExpiry` before it expires).
-fn renew_at(observed: &Observed<'_>, credential: &CredentialMetadata) -> Option<Timestamp> {
-    renewal_due(observed.spec, credential.expiration_date?)
-}
-
-/// The next moment something becomes due without any change in Kubernetes: the retirement of a
-/// previous credential, an interval rotation, an API key's renewal before expiry, or its expiry.
-/// The reconcile loop looks again then, rather than at the next resync.
+/// The next moment something becomes due without any change in Kubernetes (see
+/// [`schedule::due`]). The reconcile loop looks again then, rather than at the next resync.
 pub(crate) fn wake_at(observed: &Observed<'_>) -> Option<Timestamp> {
-    let mut times = Vec::new();
-    if let Some(after) = &observed.status.retire_after {
-        times.push(after.0);
-    }
     let id = owned_id(observed);
     let credential = match &observed.credentials {
         Some(Ok(list)) => list.iter().find(|c| Some(c.id.as_str()) == id),
         _ => None,
     };
-    if let Some(credential) = credential {
-        times.extend(interval_due_at(observed, credential));
-        times.extend(credential.expiration_date);
-        times.extend(renew_at(observed, credential));
-    }
-    times.into_iter().filter(|t| *t > observed.now).min()
+    schedule::next_wake(
+        &schedule::due(&schedule_facts(observed, credential)),
+        observed.now,
+    )
 }
 
 /// What deletion does with the IAM credentials.
@@ -1966,6 +1961,59 @@ pub(crate) mod tests {
         // Crash before Create: nothing to resume; the rotation is still due.
         c.credentials = Some(Ok(vec![cred("OLD", NOW - 1000)]));
         assert!(matches!(c.decide(), Decision::Recreate { .. }));
+    }
+
+    /// The rotation decision, the wake-up and `status.nextRotationTime` read one list
+    /// (`schedule::due`): over every combination of the schedule's inputs, each agrees with it.
+    #[test]
+    fn the_decision_the_wake_up_and_next_rotation_time_read_one_schedule() {
+        let options = |v: [Option<i64>; 3]| v;
+        for interval in [None, Some("10m"), Some("1h")] {
+            for before_expiry in [None, Some("15m")] {
+                for expires in options([None, Some(NOW + 600), Some(NOW + 7200)]) {
+                    for last_rotation in options([None, Some(NOW - 3000), Some(NOW - 30)]) {
+                        for retire_after in options([None, Some(NOW - 5), Some(NOW + 50)]) {
+                            let mut c = Case::holding("KEY");
+                            let mut key = cred("KEY", NOW - 900);
+                            key.expiration_date = expires.map(at);
+                            c.credentials = Some(Ok(vec![key.clone()]));
+                            c.spec.rotation = Some(RotationSpec {
+                                interval: interval.map(Into::into),
+                                strategy: RotationStrategy::Reset,
+                                grace_period: None,
+                                before_expiry: before_expiry.map(Into::into),
+                            });
+                            c.status.last_rotation_time = last_rotation.map(|t| Time(at(t)));
+                            c.status.retire_after = retire_after.map(|t| Time(at(t)));
+                            c.status.create_date = Some(Time(key.create_date));
+                            c.status.expiration_date = key.expiration_date.map(Time);
+                            let observed = c.observed();
+                            let due = schedule::due(&schedule_facts(&observed, Some(&key)));
+                            let case = format!(
+                                "{interval:?} {before_expiry:?} {expires:?} {last_rotation:?} {retire_after:?}: {due:?}"
+                            );
+                            assert_eq!(
+                                wake_at(&observed),
+                                due.iter().map(|d| d.at).filter(|t| *t > at(NOW)).min(),
+                                "{case}"
+                            );
+                            assert_eq!(
+                                next_rotation_at(&c.spec, &c.status),
+                                due.iter().filter(|d| d.cause.rotates()).map(|d| d.at).min(),
+                                "{case}"
+                            );
+                            let rotating_now =
+                                due.iter().any(|d| d.cause.rotates() && d.at <= at(NOW));
+                            assert_eq!(
+                                rotation_trigger(&observed, &key).is_some(),
+                                rotating_now,
+                                "{case}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use kube::ResourceExt;
 
-use crate::api::{ROTATE_ANNOTATION, ServiceSpecificCredential};
+use crate::reconcile::cache::RotateRequested;
 use crate::reconcile::failure::Category;
 use crate::reconcile::repair::Repairs;
 
@@ -34,11 +34,11 @@ struct Trigger {
 }
 
 impl Trigger {
-    fn of(resource: &ServiceSpecificCredential) -> Trigger {
+    fn of(resource: &impl RotateRequested) -> Trigger {
         Trigger {
-            generation: resource.metadata.generation,
-            rotate: resource.annotations().get(ROTATE_ANNOTATION).cloned(),
-            deleting: resource.metadata.deletion_timestamp.is_some(),
+            generation: resource.meta().generation,
+            rotate: resource.rotate_request().map(str::to_string),
+            deleting: resource.meta().deletion_timestamp.is_some(),
         }
     }
 }
@@ -109,7 +109,7 @@ impl Tracked {
     }
 
     /// How long `resource` must still wait, if its backoff holds.
-    pub(crate) fn waiting(&self, resource: &ServiceSpecificCredential) -> Option<Duration> {
+    pub(crate) fn waiting(&self, resource: &impl RotateRequested) -> Option<Duration> {
         let uid = resource.uid()?;
         let state = self.state();
         let entry = state.not_before.get(&uid)?;
@@ -119,7 +119,7 @@ impl Tracked {
     }
 
     /// Records when `resource` may be attempted again (`None`: whenever it changes).
-    pub(crate) fn hold_off(&self, resource: &ServiceSpecificCredential, after: Option<Duration>) {
+    pub(crate) fn hold_off(&self, resource: &impl RotateRequested, after: Option<Duration>) {
         let Some(uid) = resource.uid() else { return };
         let mut state = self.state();
         match after {
@@ -245,6 +245,7 @@ impl Tracked {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::{ROTATE_ANNOTATION, ServiceSpecificCredential};
     use crate::reconcile::conditions::Reason;
 
     fn resource(uid: &str, generation: i64) -> ServiceSpecificCredential {
@@ -285,6 +286,29 @@ mod tests {
         assert!(t.waiting(&resource("a", 2)).is_none(), "a spec change");
         t.hold_off(&r, None);
         assert!(t.waiting(&r).is_none());
+    }
+
+    #[test]
+    fn a_backoff_set_on_a_pass_s_copy_holds_for_the_cached_copy() {
+        use crate::reconcile::CachedCredential;
+        let cached = |r: &ServiceSpecificCredential| {
+            let mut c = CachedCredential::from(r.clone());
+            c.trim(&[]);
+            c
+        };
+        let t = Tracked::default();
+        let mut r = resource("a", 1);
+        r.annotations_mut()
+            .insert(ROTATE_ANNOTATION.into(), "1".into());
+        t.hold_off(&r, Some(Duration::from_secs(60)));
+        assert!(t.waiting(&cached(&r)).is_some());
+        let mut again = r.clone();
+        again
+            .annotations_mut()
+            .insert(ROTATE_ANNOTATION.into(), "2".into());
+        assert!(t.waiting(&cached(&again)).is_none(), "a new rotate request");
+        t.hold_off(&cached(&again), Some(Duration::from_secs(60)));
+        assert!(t.waiting(&again).is_some());
     }
 
     #[test]

@@ -78,3 +78,13 @@ def test_build_context_has_what_cargo_needs_and_nothing_else():
             if not re.search(r"^path\s*=", block, re.M):
                 assert folder in allowed, f"[[{kind}]] {block.strip()} needs {folder}/ in the build context"
 
+
+
+def test_the_image_leaves_the_sandbox_out():
+    # `demo` (the kube-standin sandbox API server and what only it needs) is a default feature
+    # for `cargo run -- demo`; the image's build turns it off.
+    runs = " ".join(rest for word, rest in instructions() if word == "RUN")
+    assert "--no-default-features" in runs
+    cargo = (ROOT / "Cargo.toml").read_text()
+    assert re.search(r'^default = \["demo"\]', cargo, re.M)
+    assert re.search(r'^kube-standin = \{[^}]*optional = true', cargo, re.M)

@@ -808,7 +808,7 @@ async fn tenant_bulk_in_a_resources_metadata_is_not_cached() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let held = serde_json::to_vec(cached.as_ref()).unwrap().len();
+    let held = serde_json::to_vec(&cached).unwrap().len();
     println!(
         "cached copy of bulky: {held} bytes as JSON; annotations {:?}; labels {:?}",
         cached.annotations().keys().collect::<Vec<_>>(),

@@ -159,7 +159,7 @@ impl IamObserver for IamCalls {
 /// The running controllers' watch caches, as the operator hands them to its metrics: what the
 /// operator holds of each resource.
 #[derive(Default)]
-pub struct Caches(Mutex<Vec<Store<ServiceSpecificCredential>>>);
+pub struct Caches(Mutex<Vec<Store<reconcile::CachedCredential>>>);
 
 impl reconcile::ReconcileObserver for Caches {
     fn reconciled(
@@ -170,7 +170,7 @@ impl reconcile::ReconcileObserver for Caches {
     ) {
     }
 
-    fn watch(&self, caches: Vec<Store<ServiceSpecificCredential>>) {
+    fn watch(&self, caches: Vec<Store<reconcile::CachedCredential>>) {
         *self.0.lock().unwrap() = caches;
     }
 }
@@ -492,15 +492,18 @@ impl Harness {
         self.resources().get_opt(name).await.expect("get")
     }
 
-    /// The running operator's cached copy of `name` in [`NS`] (what a reconcile is handed).
-    pub fn cached(&self, name: &str) -> Option<Arc<ServiceSpecificCredential>> {
+    /// The running operator's cached copy of `name` in [`NS`], read back whole as a reconcile
+    /// reads it.
+    pub fn cached(&self, name: &str) -> Option<ServiceSpecificCredential> {
         let key = ObjectRef::new(name).within(NS);
-        self.caches
+        let cached = self
+            .caches
             .0
             .lock()
             .unwrap()
             .iter()
-            .find_map(|store| store.get(&key))
+            .find_map(|store| store.get(&key))?;
+        Some(cached.expand().expect("the cached copy reads back"))
     }
 
     /// Waits until the resource satisfies `done`; panics with its last state otherwise.
