@@ -201,7 +201,11 @@ pub struct RunArgs {
 }
 
 /// How to point the operator at a cluster, for the errors that say it cannot reach one.
+#[cfg(feature = "demo")]
 const CLUSTER_HINT: &str = "point it at a cluster: set KUBECONFIG (or ~/.kube/config) to a cluster you can reach, e.g. `kind create cluster` or `k3d cluster create`, or run it in-cluster; or try `ssc-operator demo`, which needs none";
+/// A build without the sandbox has no `demo` to offer.
+#[cfg(not(feature = "demo"))]
+const CLUSTER_HINT: &str = "point it at a cluster: set KUBECONFIG (or ~/.kube/config) to a cluster you can reach, e.g. `kind create cluster` or `k3d cluster create`, or run it in-cluster";
 
 /// Why `ssc-operator run` stopped or could not start.
 #[derive(Debug, thiserror::Error)]

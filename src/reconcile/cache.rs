@@ -22,6 +22,7 @@ use kube::Resource;
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::class::ClassFacts;
 use crate::api::{
     ROTATE_ANNOTATION, ServiceSpecificCredential, ServiceSpecificCredentialSpec,
     ServiceSpecificCredentialStatus,
@@ -38,8 +39,10 @@ pub struct CachedCredential {
     rotate_request: Option<Box<str>>,
     /// `{"spec":…,"status":…}` as the types serialize, fields at their defaults left out.
     body: Box<str>,
-    /// `status.credentialId` and `status.retiringCredentialId`.
+    /// `status.credentialId` and `status.retiringCredentialId`, when they can be IAM ids.
     held: [Option<Box<str>>; 2],
+    /// What the pass's class is told from (see `class`).
+    class: ClassFacts,
     ready: bool,
     expiration: Option<Time>,
     next_rotation: Option<Time>,
@@ -93,6 +96,11 @@ impl CachedCredential {
         self.held.iter().flatten().map(|id| &**id)
     }
 
+    /// What its pass's class is told from.
+    pub(crate) fn class_facts(&self) -> &ClassFacts {
+        &self.class
+    }
+
     /// Whether its `Ready` condition is `True`.
     pub fn is_ready(&self) -> bool {
         self.ready
@@ -109,10 +117,27 @@ impl CachedCredential {
     }
 }
 
+/// The longest credential id IAM makes (`ServiceSpecificCredentialId`, 20 to 128 word
+/// characters): a longer value a tenant wrote into status can hold nothing, and is not kept
+/// twice.
+const MAX_CREDENTIAL_ID_LEN: usize = 128;
+
 impl From<ServiceSpecificCredential> for CachedCredential {
-    fn from(resource: ServiceSpecificCredential) -> Self {
+    fn from(mut resource: ServiceSpecificCredential) -> Self {
+        // As the cache will keep it (see `trim_for_cache`), for the class to compare.
+        if let Some(request) = resource
+            .metadata
+            .annotations
+            .as_mut()
+            .and_then(|a| a.get_mut(ROTATE_ANNOTATION))
+        {
+            *request = bounded_rotate_request(std::mem::take(request));
+        }
         let status = resource.status.as_ref();
-        let id = |id: Option<&String>| id.map(|id| Box::from(id.as_str()));
+        let id = |id: Option<&String>| {
+            id.filter(|id| id.len() <= MAX_CREDENTIAL_ID_LEN)
+                .map(|id| Box::from(id.as_str()))
+        };
         let held = [
             id(status.and_then(|s| s.credential_id.as_ref())),
             id(status.and_then(|s| s.retiring_credential_id.as_ref())),
@@ -121,11 +146,13 @@ impl From<ServiceSpecificCredential> for CachedCredential {
             spec: &resource.spec,
             status: &resource.status,
         })
-        // Plain structs with string keys: serializing them cannot fail.
+        // Plain structs with string keys: serializing them cannot fail (and a body that does
+        // not read back makes the pass read the resource from the API server).
         .unwrap_or_default();
         CachedCredential {
             rotate_request: None,
             held,
+            class: ClassFacts::of(&resource),
             ready: resource
                 .ready_condition()
                 .is_some_and(|c| c.status == "True"),
@@ -481,6 +508,12 @@ mod tests {
         );
         assert_eq!(cached.held_ids().collect::<Vec<_>>(), ["ACCA1"]);
         assert!(!cached.is_ready());
+        // A status id no IAM id can be is not held apart (it is still in the body).
+        let mut long = before.clone();
+        long.status.as_mut().unwrap().credential_id = Some("A".repeat(129));
+        let cached = CachedCredential::from(long.clone());
+        assert_eq!(cached.held_ids().count(), 0);
+        assert_eq!(cached.expand().unwrap(), long);
         // Without a status.
         let mut bare = before.clone();
         bare.status = None;

@@ -8,31 +8,52 @@ use kube::ResourceExt;
 use crate::api::{ROTATE_ANNOTATION, ServiceSpecificCredential};
 use crate::fair::Class;
 
-pub(crate) fn pass_class(resource: &ServiceSpecificCredential, now: Timestamp) -> Class {
-    if resource.metadata.deletion_timestamp.is_some() {
+/// What a pass's class is told from: read off the resource when it enters the watch cache, so
+/// that a pass waiting for its seat need not read the resource back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ClassFacts {
+    deleting: bool,
+    /// Ready for its current generation (`None`: no status yet).
+    settled: Option<bool>,
+    /// The rotate annotation asks for a rotation the status does not record as handled.
+    rotation_asked: bool,
+    /// `status.nextRotationTime`.
+    next_rotation: Option<Timestamp>,
+}
+
+impl ClassFacts {
+    pub(crate) fn of(resource: &ServiceSpecificCredential) -> ClassFacts {
+        let status = resource.status.as_ref();
+        ClassFacts {
+            deleting: resource.metadata.deletion_timestamp.is_some(),
+            settled: status.map(|status| {
+                status.ready().is_some_and(|c| c.status == "True")
+                    && status.observed_generation == resource.metadata.generation
+            }),
+            rotation_asked: resource
+                .annotations()
+                .get(ROTATE_ANNOTATION)
+                .is_some_and(|asked| {
+                    status.and_then(|s| s.handled_rotate_request.as_ref()) != Some(asked)
+                }),
+            next_rotation: status
+                .and_then(|s| s.next_rotation_time.as_ref())
+                .map(|t| t.0),
+        }
+    }
+}
+
+pub(crate) fn pass_class(facts: &ClassFacts, now: Timestamp) -> Class {
+    if facts.deleting {
         return Class::Urgent;
     }
-    let Some(status) = resource.status.as_ref() else {
-        return Class::Create;
-    };
-    let settled = status.ready().is_some_and(|c| c.status == "True")
-        && status.observed_generation == resource.metadata.generation;
-    if !settled {
+    match facts.settled {
         // New, changed or failing: someone waits for it.
-        return Class::Create;
-    }
-    let rotation_asked = resource
-        .annotations()
-        .get(ROTATE_ANNOTATION)
-        .is_some_and(|asked| status.handled_rotate_request.as_ref() != Some(asked));
-    let rotation_due = status
-        .next_rotation_time
-        .as_ref()
-        .is_some_and(|at| at.0 <= now);
-    if rotation_asked || rotation_due {
-        Class::Rotate
-    } else {
-        Class::Routine
+        None | Some(false) => Class::Create,
+        Some(true) if facts.rotation_asked || facts.next_rotation.is_some_and(|at| at <= now) => {
+            Class::Rotate
+        }
+        Some(true) => Class::Routine,
     }
 }
 
@@ -74,22 +95,28 @@ mod tests {
     fn deletion_first_then_new_work_then_rotations_then_checks() {
         let now: Timestamp = "2026-12-07T00:00:00Z".parse().unwrap();
         let deleting = resource(json!({"metadata": {"deletionTimestamp": "2026-12-06T00:00:00Z"}}));
-        assert_eq!(pass_class(&deleting, now), Class::Urgent);
-        assert_eq!(pass_class(&resource(json!({})), now), Class::Create);
+        assert_eq!(pass_class(&ClassFacts::of(&deleting), now), Class::Urgent);
+        assert_eq!(
+            pass_class(&ClassFacts::of(&resource(json!({}))), now),
+            Class::Create
+        );
         let mut changed = resource(ready());
         changed.metadata.generation = Some(2);
-        assert_eq!(pass_class(&changed, now), Class::Create);
+        assert_eq!(pass_class(&ClassFacts::of(&changed), now), Class::Create);
         let mut asked = resource(ready());
         asked
             .annotations_mut()
             .insert(ROTATE_ANNOTATION.into(), "1".into());
-        assert_eq!(pass_class(&asked, now), Class::Rotate);
+        assert_eq!(pass_class(&ClassFacts::of(&asked), now), Class::Rotate);
         let mut due = resource(ready());
         due.status.as_mut().unwrap().next_rotation_time =
             Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
                 "2026-12-06T00:00:00Z".parse().unwrap(),
             ));
-        assert_eq!(pass_class(&due, now), Class::Rotate);
-        assert_eq!(pass_class(&resource(ready()), now), Class::Routine);
+        assert_eq!(pass_class(&ClassFacts::of(&due), now), Class::Rotate);
+        assert_eq!(
+            pass_class(&ClassFacts::of(&resource(ready())), now),
+            Class::Routine
+        );
     }
 }

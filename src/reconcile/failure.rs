@@ -81,7 +81,6 @@ impl Error {
             Error::StaleCopy => Category::Conflict,
             Error::Kube(_)
             | Error::NoNamespace
-            | Error::CachedCopy(_)
             | Error::NoEpoch
             | Error::EpochLost
             | Error::RecordOfAnother(_)

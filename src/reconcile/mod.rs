@@ -56,8 +56,6 @@ pub enum Error {
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
     #[error("the resource has no namespace")]
     NoNamespace,
-    #[error("the watch cache's copy of the resource could not be read back: {0}")]
-    CachedCopy(#[source] serde_json::Error),
     #[error("the cached copy of the resource is older than the API server's; deciding again")]
     StaleCopy,
     #[error("this replica lost the leader Lease; the reconcile stopped before its next write")]
@@ -351,8 +349,7 @@ async fn reconcile(cached: Arc<CachedCredential>, ctx: Arc<Context>) -> Result<A
         tracing::trace!(?wait, "backing off");
         return Ok(Action::requeue(wait));
     }
-    let resource = Arc::new(cached.expand().map_err(Error::CachedCopy)?);
-    let class = class::pass_class(&resource, ctx.clock.now());
+    let class = class::pass_class(cached.class_facts(), ctx.clock.now());
     let flow = ctx.flows.of(&namespace);
     let _seat = match ctx.seats.admit(&flow, class).await {
         crate::fair::Admission::Seated(seat) => seat,
@@ -365,12 +362,33 @@ async fn reconcile(cached: Arc<CachedCredential>, ctx: Arc<Context>) -> Result<A
         }
     };
     ctx.prune_departed();
-    // Boxed: a pass waiting for its seat holds only the few bytes above.
-    Box::pin(crate::iam::tagged(
-        CallTag { flow, class },
-        run_pass(resource, ctx, namespace),
-    ))
+    // Boxed: a pass waiting for its seat holds only the few bytes above and the cache's copy.
+    Box::pin(async move {
+        let resource = Arc::new(read_back(&cached, &ctx, &namespace).await?);
+        crate::iam::tagged(CallTag { flow, class }, run_pass(resource, ctx, namespace)).await
+    })
     .await
+}
+
+/// The cached copy whole; should it not read back, the resource as the API server has it.
+async fn read_back(
+    cached: &CachedCredential,
+    ctx: &Context,
+    namespace: &str,
+) -> Result<ServiceSpecificCredential, Error> {
+    match cached.expand() {
+        Ok(resource) => Ok(resource),
+        Err(error) => {
+            // Where, not what: the message could quote a tenant's text.
+            warn!(
+                category = ?error.classify(),
+                column = error.column(),
+                "the cached copy did not read back; reading the resource from the API server"
+            );
+            let api = Api::<ServiceSpecificCredential>::namespaced(ctx.client.clone(), namespace);
+            Ok(api.get(&cached.name_any()).await?)
+        }
+    }
 }
 
 /// One pass, once seated.

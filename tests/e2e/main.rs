@@ -3,6 +3,7 @@
 
 mod binary;
 mod cli;
+#[cfg(feature = "demo")]
 mod demo;
 mod examples;
 use ssc_test_harness as harness;
