@@ -164,10 +164,41 @@ impl From<ServiceSpecificCredential> for CachedCredential {
     }
 }
 
-/// Read as the resource itself is, then made compact.
+/// Read as the resource itself is, then made compact. A resource whose spec or status the
+/// operator's types cannot read (a tenant may write what the API server's schema takes and
+/// they do not, e.g. a date past year 9999 minus a day) is kept by its metadata alone: one
+/// such object must not fail the list or watch page it is in, which would hide every other
+/// resource of the scope. Its pass then reads it from the API server and fails on its own.
 impl<'de> Deserialize<'de> for CachedCredential {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        ServiceSpecificCredential::deserialize(deserializer).map(CachedCredential::from)
+        let value = serde_json::Value::deserialize(deserializer)?;
+        if let Ok(resource) = ServiceSpecificCredential::deserialize(&value) {
+            return Ok(CachedCredential::from(resource));
+        }
+        #[derive(Deserialize)]
+        struct MetadataOnly {
+            #[serde(default)]
+            metadata: ObjectMeta,
+        }
+        let MetadataOnly { metadata } =
+            MetadataOnly::deserialize(value).map_err(serde::de::Error::custom)?;
+        Ok(CachedCredential::unreadable(metadata))
+    }
+}
+
+impl CachedCredential {
+    /// A resource kept by its metadata alone: it reads back as an error.
+    fn unreadable(metadata: ObjectMeta) -> CachedCredential {
+        CachedCredential {
+            class: ClassFacts::unread(metadata.deletion_timestamp.is_some()),
+            metadata,
+            rotate_request: None,
+            body: Box::from(""),
+            held: [None, None],
+            ready: false,
+            expiration: None,
+            next_rotation: None,
+        }
     }
 }
 
@@ -518,5 +549,35 @@ mod tests {
         let mut bare = before.clone();
         bare.status = None;
         assert_eq!(CachedCredential::from(bare.clone()).expand().unwrap(), bare);
+    }
+
+    /// A status a tenant wrote that the API server takes but the operator's types cannot read
+    /// (a date past jiff's range, 9999-12-30T22:00Z) must not fail the page it is listed in:
+    /// every other resource of the watch would go unseen at each re-list.
+    #[test]
+    fn an_unreadable_resource_does_not_fail_the_list_it_is_in() {
+        let good = serde_json::to_value(bulky()).unwrap();
+        let mut bad = good.clone();
+        bad["metadata"]["name"] = "forged".into();
+        bad["metadata"]["uid"] = "uid-2".into();
+        bad["status"]["expirationDate"] = "9999-12-31T00:00:00Z".into();
+        assert!(serde_json::from_value::<ServiceSpecificCredential>(bad.clone()).is_err());
+        let list: kube::core::ObjectList<CachedCredential> = serde_json::from_value(json!({
+            "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "ServiceSpecificCredentialList",
+            "metadata": {"resourceVersion": "7"},
+            "items": [good, bad],
+        }))
+        .expect("the list reads");
+        let [good, forged] = &list.items[..] else {
+            panic!("{} items", list.items.len())
+        };
+        assert_eq!(good.expand().unwrap(), bulky());
+        assert_eq!(forged.metadata.name.as_deref(), Some("forged"));
+        assert_eq!(forged.uid().as_deref(), Some("uid-2"));
+        assert!(
+            forged.expand().is_err(),
+            "a pass reads it from the API server"
+        );
+        assert_eq!(forged.held_ids().count(), 0);
     }
 }

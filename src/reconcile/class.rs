@@ -22,6 +22,16 @@ pub(crate) struct ClassFacts {
 }
 
 impl ClassFacts {
+    /// A resource whose spec and status could not be read: classed as new (or being deleted).
+    pub(crate) fn unread(deleting: bool) -> ClassFacts {
+        ClassFacts {
+            deleting,
+            settled: None,
+            rotation_asked: false,
+            next_rotation: None,
+        }
+    }
+
     pub(crate) fn of(resource: &ServiceSpecificCredential) -> ClassFacts {
         let status = resource.status.as_ref();
         ClassFacts {
