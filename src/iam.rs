@@ -106,7 +106,7 @@ pub struct IssuedCredential {
 
 /// IAM's answers, classified into what the reconcile loop acts on. Messages come from IAM's error
 /// metadata or the transport and never hold secret material.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
 pub enum IamError {
     #[error("IAM user {user:?} does not exist")]
     UserNotFound { user: String },
@@ -135,18 +135,9 @@ impl IamError {
         !matches!(self, IamError::Unavailable { .. })
     }
 
-    /// Short machine-readable code for metrics labels.
+    /// Short machine-readable code for metrics labels: the variant's name.
     pub fn code(&self) -> &'static str {
-        match self {
-            IamError::UserNotFound { .. } => "UserNotFound",
-            IamError::ServiceNotSupported { .. } => "ServiceNotSupported",
-            IamError::LimitExceeded { .. } => "LimitExceeded",
-            IamError::CredentialNotFound { .. } => "CredentialNotFound",
-            IamError::Throttled { .. } => "Throttled",
-            IamError::AccessDenied { .. } => "AccessDenied",
-            IamError::Rejected { .. } => "Rejected",
-            IamError::Unavailable { .. } => "Unavailable",
-        }
+        self.into()
     }
 }
 
@@ -1034,6 +1025,40 @@ mod tests {
             ),
             IamError::CredentialNotFound { .. }
         ));
+    }
+
+    #[test]
+    fn error_codes_are_the_metric_labels() {
+        let message = || "m".to_string();
+        let codes: Vec<&str> = [
+            IamError::UserNotFound { user: message() },
+            IamError::ServiceNotSupported { service: message() },
+            IamError::LimitExceeded { message: message() },
+            IamError::CredentialNotFound { id: message() },
+            IamError::Throttled { message: message() },
+            IamError::AccessDenied { message: message() },
+            IamError::Rejected {
+                code: message(),
+                message: message(),
+            },
+            IamError::Unavailable { message: message() },
+        ]
+        .iter()
+        .map(IamError::code)
+        .collect();
+        assert_eq!(
+            codes,
+            [
+                "UserNotFound",
+                "ServiceNotSupported",
+                "LimitExceeded",
+                "CredentialNotFound",
+                "Throttled",
+                "AccessDenied",
+                "Rejected",
+                "Unavailable",
+            ]
+        );
     }
 
     #[test]

@@ -116,7 +116,7 @@ impl Metrics {
         let resources = Family::<ReasonLabels, Gauge>::default();
         // Every reason from the start, at 0: a series that appears only when first non-zero
         // breaks rate() and absent() in alerts.
-        for reason in Reason::ALL {
+        for reason in Reason::all() {
             drop(resources.get_or_create(&ReasonLabels {
                 reason: reason.as_str().into(),
             }));

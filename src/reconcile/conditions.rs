@@ -10,9 +10,20 @@ use crate::iam::IamError;
 
 pub const READY: &str = "Ready";
 
-/// Why the resource is or is not Ready. The string form is the condition's `reason` and the
-/// Event reason.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Why the resource is or is not Ready. The string form (the variant's name) is the condition's
+/// `reason` and the Event reason.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+    strum::Display,
+)]
 pub enum Reason {
     /// The credential exists, has the desired status and the Secret holds it.
     Available,
@@ -42,48 +53,17 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 16] = [
-        Reason::Available,
-        Reason::Creating,
-        Reason::UserNotFound,
-        Reason::ServiceNotSupported,
-        Reason::LimitExceeded,
-        Reason::Throttled,
-        Reason::NotPermitted,
-        Reason::SecretConflict,
-        Reason::Expired,
-        Reason::InvalidSpec,
-        Reason::IamUnavailable,
-        Reason::AccessDenied,
-        Reason::IamRejected,
-        Reason::Rotating,
-        Reason::Deleting,
-        Reason::AdoptionAmbiguous,
-    ];
+    /// Every reason.
+    pub fn all() -> impl Iterator<Item = Reason> {
+        <Reason as strum::IntoEnumIterator>::iter()
+    }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Available => "Available",
-            Reason::Creating => "Creating",
-            Reason::UserNotFound => "UserNotFound",
-            Reason::ServiceNotSupported => "ServiceNotSupported",
-            Reason::LimitExceeded => "LimitExceeded",
-            Reason::Throttled => "Throttled",
-            Reason::NotPermitted => "NotPermitted",
-            Reason::SecretConflict => "SecretConflict",
-            Reason::Expired => "Expired",
-            Reason::InvalidSpec => "InvalidSpec",
-            Reason::IamUnavailable => "IamUnavailable",
-            Reason::AccessDenied => "AccessDenied",
-            Reason::IamRejected => "IamRejected",
-            Reason::Rotating => "Rotating",
-            Reason::Deleting => "Deleting",
-            Reason::AdoptionAmbiguous => "AdoptionAmbiguous",
-        }
+        self.into()
     }
 
     pub fn from_name(reason: &str) -> Option<Reason> {
-        Reason::ALL.into_iter().find(|r| r.as_str() == reason)
+        reason.parse().ok()
     }
 
     /// Whether Ready is True under this reason: the Secret holds a working credential.
@@ -132,12 +112,6 @@ impl Reason {
                 Some(backoff(30, 1800))
             }
         }
-    }
-}
-
-impl std::fmt::Display for Reason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -269,9 +243,46 @@ mod tests {
         }
     }
 
+    /// The names are an API (condition reasons, Event reasons, metric labels, the README's
+    /// list): a renamed variant must show here.
+    #[test]
+    fn reason_names_are_the_documented_ones() {
+        let names: Vec<&str> = Reason::all().map(Reason::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "Available",
+                "Creating",
+                "UserNotFound",
+                "ServiceNotSupported",
+                "LimitExceeded",
+                "Throttled",
+                "NotPermitted",
+                "SecretConflict",
+                "Expired",
+                "InvalidSpec",
+                "IamUnavailable",
+                "AccessDenied",
+                "IamRejected",
+                "Rotating",
+                "Deleting",
+                "AdoptionAmbiguous",
+            ]
+        );
+        let readme = include_str!("../../README.md");
+        for name in names {
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "{name} is not in README"
+            );
+        }
+        assert_eq!(Reason::IamRejected.to_string(), "IamRejected");
+        assert_eq!(Reason::from_name("NoSuchReason"), None);
+    }
+
     #[test]
     fn reasons_round_trip() {
-        for r in Reason::ALL {
+        for r in Reason::all() {
             assert_eq!(Reason::from_name(r.as_str()), Some(r));
         }
         assert!(Reason::LimitExceeded.is_warning());
