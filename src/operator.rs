@@ -286,8 +286,8 @@ fn parse_namespace(value: &str) -> Result<String, String> {
 }
 
 /// A label selector in Kubernetes' syntax (`k=v`, `k!=v`, `k`, `!k`, `k in (a,b)`,
-/// `k notin (a,b)`, comma-separated), checked here so that a typo fails the start instead of
-/// every watch request.
+/// `k notin (a,b)`, `k>n`, `k<n`, comma-separated), checked here as kube-apiserver parses it so
+/// that a typo fails the start with the API server's reason instead of every watch request.
 fn parse_label_selector(value: &str) -> Result<String, String> {
     crate::selector::check(value.trim())
         .map(|()| value.trim().to_string())

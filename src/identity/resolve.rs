@@ -33,7 +33,7 @@ pub enum AmbientPolicy {
     /// No namespace: every resource needs an IAMIdentity.
     None,
     /// Namespaces whose labels match.
-    Selector(Selector),
+    Selector(crate::selector::Selector),
 }
 
 impl std::str::FromStr for AmbientPolicy {
@@ -169,9 +169,12 @@ pub fn ambient_allowed(ambient: &AmbientPolicy, namespace: &NamespaceFacts<'_>) 
     match ambient {
         AmbientPolicy::All => true,
         AmbientPolicy::None => false,
-        AmbientPolicy::Selector(selector) => {
-            selector.matches(namespace.labels.unwrap_or(&BTreeMap::new()))
-        }
+        AmbientPolicy::Selector(selector) => selector.matches(|key| {
+            namespace
+                .labels
+                .and_then(|labels| labels.get(key))
+                .map(String::as_str)
+        }),
     }
 }
 

@@ -60,6 +60,18 @@ async fn list_selectors_paging_and_resource_versions() {
     assert_eq!(code, 400);
     let (code, _) = get(&s, &format!("{SSC}?labelSelector=%3D%3D")).await;
     assert_eq!(code, 400);
+    // As kube-apiserver's lexer: any whitespace separates, an empty set is refused.
+    let (code, v) = get(&s, &format!("{SSC}?labelSelector=team%09in%20(platform)")).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(names(&v), vec!["default/c"]);
+    let (code, v) = get(&s, &format!("{SSC}?labelSelector=team%20in%20()")).await;
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("values set can't be empty")),
+        "{v}"
+    );
     // cluster-wide list: sorted by namespace then name; continue keys are namespace/name
     let (_, all) = get(
         &s,
