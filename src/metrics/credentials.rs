@@ -41,9 +41,7 @@ struct Sample {
 type ValueOf = fn(&Sample) -> Option<f64>;
 
 fn sample(resource: &CachedCredential) -> Sample {
-    let seconds = |t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| {
-        t.map(|t| t.0.as_millisecond() as f64 / 1000.0)
-    };
+    let seconds = |t: Option<jiff::Timestamp>| t.map(|t| t.as_millisecond() as f64 / 1000.0);
     Sample {
         labels: ResourceLabels {
             namespace: resource.namespace().unwrap_or_default(),

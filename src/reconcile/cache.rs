@@ -16,8 +16,9 @@
 
 use std::borrow::Cow;
 
+use jiff::Timestamp;
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
@@ -44,8 +45,7 @@ pub struct CachedCredential {
     /// What the pass's class is told from (see `class`).
     class: ClassFacts,
     ready: bool,
-    expiration: Option<Time>,
-    next_rotation: Option<Time>,
+    expiration: Option<Timestamp>,
 }
 
 #[derive(Serialize)]
@@ -107,13 +107,13 @@ impl CachedCredential {
     }
 
     /// `status.expirationDate`.
-    pub fn expiration(&self) -> Option<&Time> {
-        self.expiration.as_ref()
+    pub fn expiration(&self) -> Option<Timestamp> {
+        self.expiration
     }
 
-    /// `status.nextRotationTime`.
-    pub fn next_rotation(&self) -> Option<&Time> {
-        self.next_rotation.as_ref()
+    /// `status.nextRotationTime` (kept once, with what the pass's class is told from).
+    pub fn next_rotation(&self) -> Option<Timestamp> {
+        self.class.next_rotation()
     }
 }
 
@@ -156,8 +156,7 @@ impl From<ServiceSpecificCredential> for CachedCredential {
             ready: resource
                 .ready_condition()
                 .is_some_and(|c| c.status == "True"),
-            expiration: status.and_then(|s| s.expiration_date.clone()),
-            next_rotation: status.and_then(|s| s.next_rotation_time.clone()),
+            expiration: status.and_then(|s| s.expiration_date.as_ref()).map(|t| t.0),
             body: body.into_boxed_str(),
             metadata: resource.metadata,
         }
@@ -197,7 +196,6 @@ impl CachedCredential {
             held: [None, None],
             ready: false,
             expiration: None,
-            next_rotation: None,
         }
     }
 }
@@ -491,8 +489,14 @@ mod tests {
         assert_eq!(cached.held_ids().collect::<Vec<_>>(), ["ACCA1", "ACCA2"]);
         assert!(cached.is_ready());
         let status = r.status.as_ref().unwrap();
-        assert_eq!(cached.expiration(), status.expiration_date.as_ref());
-        assert_eq!(cached.next_rotation(), status.next_rotation_time.as_ref());
+        assert_eq!(
+            cached.expiration(),
+            status.expiration_date.as_ref().map(|t| t.0)
+        );
+        assert_eq!(
+            cached.next_rotation(),
+            status.next_rotation_time.as_ref().map(|t| t.0)
+        );
         // What it saves: the types' inline size against the JSON of what is set.
         let inline = std::mem::size_of::<ServiceSpecificCredentialSpec>()
             + std::mem::size_of::<Option<ServiceSpecificCredentialStatus>>();

@@ -32,6 +32,11 @@ impl ClassFacts {
         }
     }
 
+    /// `status.nextRotationTime`.
+    pub(crate) fn next_rotation(&self) -> Option<Timestamp> {
+        self.next_rotation
+    }
+
     pub(crate) fn of(resource: &ServiceSpecificCredential) -> ClassFacts {
         let status = resource.status.as_ref();
         ClassFacts {
