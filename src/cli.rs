@@ -12,6 +12,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 
 use crate::api::{ROTATE_ANNOTATION, ServiceSpecificCredential, ServiceSpecificCredentialStatus};
+use crate::reconcile::CachedCredential;
 use crate::secret;
 
 /// Which resource a command is about.
@@ -43,6 +44,10 @@ pub enum CliError {
     Connect(String),
     #[error("servicespecificcredential {namespace}/{name} not found")]
     NotFound { namespace: String, name: String },
+    #[error(
+        "the spec of servicespecificcredential {namespace}/{name} does not read as this version reads it"
+    )]
+    UnreadableSpec { namespace: String, name: String },
     #[error("{0}")]
     Kube(#[from] kube::Error),
     #[error(
@@ -324,13 +329,19 @@ async fn get_resource(
     namespace: &str,
     name: &str,
 ) -> Result<ServiceSpecificCredential, CliError> {
-    Api::<ServiceSpecificCredential>::namespaced(client.clone(), namespace)
+    // Read as the operator's cache reads it: a status a tenant made unreadable is left out (the
+    // operator writes it anew).
+    let cached = Api::<CachedCredential>::namespaced(client.clone(), namespace)
         .get_opt(name)
         .await?
         .ok_or_else(|| CliError::NotFound {
             namespace: namespace.into(),
             name: name.into(),
-        })
+        })?;
+    cached.expand().map_err(|_| CliError::UnreadableSpec {
+        namespace: namespace.into(),
+        name: name.into(),
+    })
 }
 
 /// `ssc-operator status NAME`: conditions, credential, schedule, quota, whether the Secret
@@ -375,7 +386,7 @@ pub async fn status(target: Target) -> Result<String, CliError> {
 pub async fn rotate(args: RotateArgs) -> Result<String, CliError> {
     let (client, namespace) = connect(&args.target).await?;
     let name = &args.target.name;
-    let resources = Api::<ServiceSpecificCredential>::namespaced(client.clone(), &namespace);
+    let resources = Api::<CachedCredential>::namespaced(client.clone(), &namespace);
     let before = get_resource(&client, &namespace, name).await?;
     let request = jiff::Timestamp::now().to_string();
     let patch = serde_json::json!({"metadata": {"annotations": {ROTATE_ANNOTATION: request}}});

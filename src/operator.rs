@@ -703,7 +703,7 @@ async fn connect_kubernetes(
     }
 }
 
-/// Checks both kinds are served (a LIST with limit 1, which the operator's RBAC allows anyway):
+/// Checks both kinds are served (a LIST of metadata with limit 1, which the operator's RBAC allows):
 /// the resources and the operator's own records. In dev mode installs the CRDs when one is
 /// missing.
 async fn ensure_crd(
@@ -717,10 +717,11 @@ async fn ensure_crd(
             Some(ns) => kube::Api::<ServiceSpecificCredential>::namespaced(client.clone(), ns),
             None => kube::Api::<ServiceSpecificCredential>::all(client.clone()),
         };
+        // Metadata only: a tenant may have written a status the types do not read.
         let limit = kube::api::ListParams::default().limit(1);
-        api.list(&limit).await?;
+        api.list_metadata(&limit).await?;
         kube::Api::<crate::record::CredentialRecord>::all(client.clone())
-            .list(&limit)
+            .list_metadata(&limit)
             .await
             .map(|_| ())
     };

@@ -163,25 +163,60 @@ impl From<ServiceSpecificCredential> for CachedCredential {
     }
 }
 
-/// Read as the resource itself is, then made compact. A resource whose spec or status the
-/// operator's types cannot read (a tenant may write what the API server's schema takes and
-/// they do not, e.g. a date past year 9999 minus a day) is kept by its metadata alone: one
-/// such object must not fail the list or watch page it is in, which would hide every other
-/// resource of the scope. Its pass then reads it from the API server and fails on its own.
+/// Read as the resource itself is (see [`read_resource`]), then made compact. A resource whose
+/// spec the operator's types cannot read is kept by its metadata alone: one such object must not
+/// fail the list or watch page it is in, which would hide every other resource of the scope. Its
+/// pass then reads it from the API server and fails on its own.
 impl<'de> Deserialize<'de> for CachedCredential {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(deserializer)?;
-        if let Ok(resource) = ServiceSpecificCredential::deserialize(&value) {
-            return Ok(CachedCredential::from(resource));
-        }
+        let unread = match read_resource(value) {
+            Ok(resource) => return Ok(CachedCredential::from(resource)),
+            Err(unread) => unread,
+        };
         #[derive(Deserialize)]
         struct MetadataOnly {
             #[serde(default)]
             metadata: ObjectMeta,
         }
         let MetadataOnly { metadata } =
-            MetadataOnly::deserialize(value).map_err(serde::de::Error::custom)?;
+            MetadataOnly::deserialize(unread).map_err(serde::de::Error::custom)?;
         Ok(CachedCredential::unreadable(metadata))
+    }
+}
+
+/// Serialized whole, as the resource: only for kube's helpers that name the type of a patch's
+/// answer (the finalizer's JSON patches), which never serialize it.
+impl Serialize for CachedCredential {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.expand()
+            .map_err(serde::ser::Error::custom)?
+            .serialize(serializer)
+    }
+}
+
+/// A resource as the API server serves it, read so that what a tenant can write does not stop
+/// the operator: a status its types cannot read (a wildcard Role writes status: a date past
+/// year 9999, a count past `i32`) is dropped, and the pass decides from the spec and the
+/// operator's record, then writes status anew (every field it does not set, nulled). When the
+/// rest does not read either, it is given back (without status).
+pub(crate) fn read_resource(
+    mut value: serde_json::Value,
+) -> Result<ServiceSpecificCredential, serde_json::Value> {
+    if let Ok(resource) = ServiceSpecificCredential::deserialize(&value) {
+        return Ok(resource);
+    }
+    let status = value.as_object_mut().and_then(|o| o.remove("status"));
+    match ServiceSpecificCredential::deserialize(&value) {
+        Ok(resource) if status.is_some() => {
+            tracing::warn!(
+                namespace = resource.metadata.namespace.as_deref().unwrap_or_default(),
+                name = resource.metadata.name.as_deref().unwrap_or_default(),
+                "the resource's status does not read as the operator writes it; deciding without it, from the spec and the operator's record"
+            );
+            Ok(resource)
+        }
+        _ => Err(value),
     }
 }
 
@@ -561,27 +596,40 @@ mod tests {
     #[test]
     fn an_unreadable_resource_does_not_fail_the_list_it_is_in() {
         let good = serde_json::to_value(bulky()).unwrap();
-        let mut bad = good.clone();
-        bad["metadata"]["name"] = "forged".into();
-        bad["metadata"]["uid"] = "uid-2".into();
-        bad["status"]["expirationDate"] = "9999-12-31T00:00:00Z".into();
-        assert!(serde_json::from_value::<ServiceSpecificCredential>(bad.clone()).is_err());
+        let mut bad_status = good.clone();
+        bad_status["metadata"]["name"] = "forged-status".into();
+        bad_status["metadata"]["uid"] = "uid-2".into();
+        bad_status["status"]["expirationDate"] = "9999-12-31T00:00:00Z".into();
+        assert!(serde_json::from_value::<ServiceSpecificCredential>(bad_status.clone()).is_err());
+        let mut bad_spec = good.clone();
+        bad_spec["metadata"]["name"] = "forged-spec".into();
+        bad_spec["metadata"]["uid"] = "uid-3".into();
+        bad_spec["spec"]["userName"] = json!(5);
         let list: kube::core::ObjectList<CachedCredential> = serde_json::from_value(json!({
             "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "ServiceSpecificCredentialList",
             "metadata": {"resourceVersion": "7"},
-            "items": [good, bad],
+            "items": [good, bad_status, bad_spec],
         }))
         .expect("the list reads");
-        let [good, forged] = &list.items[..] else {
+        let [good, forged_status, forged_spec] = &list.items[..] else {
             panic!("{} items", list.items.len())
         };
         assert_eq!(good.expand().unwrap(), bulky());
-        assert_eq!(forged.metadata.name.as_deref(), Some("forged"));
-        assert_eq!(forged.uid().as_deref(), Some("uid-2"));
+
+        // Status the types cannot read: dropped, the rest kept.
+        let read = forged_status.expand().expect("read without status");
+        assert_eq!(read.metadata.name.as_deref(), Some("forged-status"));
+        assert_eq!(read.spec, bulky().spec);
+        assert_eq!(read.status, None);
+        assert_eq!(forged_status.held_ids().count(), 0);
+
+        // A spec the types cannot read: the metadata alone.
+        assert_eq!(forged_spec.metadata.name.as_deref(), Some("forged-spec"));
+        assert_eq!(forged_spec.uid().as_deref(), Some("uid-3"));
         assert!(
-            forged.expand().is_err(),
+            forged_spec.expand().is_err(),
             "a pass reads it from the API server"
         );
-        assert_eq!(forged.held_ids().count(), 0);
+        assert_eq!(forged_spec.held_ids().count(), 0);
     }
 }

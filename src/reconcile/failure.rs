@@ -81,6 +81,7 @@ impl Error {
             Error::StaleCopy => Category::Conflict,
             Error::Kube(_)
             | Error::NoNamespace
+            | Error::UnreadableSpec
             | Error::NoEpoch
             | Error::EpochLost
             | Error::RecordOfAnother(_)

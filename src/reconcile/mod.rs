@@ -56,6 +56,8 @@ pub enum Error {
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
     #[error("the resource has no namespace")]
     NoNamespace,
+    #[error("the resource's spec does not read as this version of the operator reads it")]
+    UnreadableSpec,
     #[error("the cached copy of the resource is older than the API server's; deciding again")]
     StaleCopy,
     #[error("this replica lost the leader Lease; the reconcile stopped before its next write")]
@@ -364,20 +366,25 @@ async fn reconcile(cached: Arc<CachedCredential>, ctx: Arc<Context>) -> Result<A
     ctx.prune_departed();
     // Boxed: a pass waiting for its seat holds only the few bytes above and the cache's copy.
     Box::pin(async move {
-        let resource = Arc::new(read_back(&cached, &ctx, &namespace).await?);
-        crate::iam::tagged(CallTag { flow, class }, run_pass(resource, ctx, namespace)).await
+        let (resource, cached) = read_back(cached, &ctx, &namespace).await?;
+        crate::iam::tagged(
+            CallTag { flow, class },
+            run_pass(Arc::new(resource), cached, ctx, namespace),
+        )
+        .await
     })
     .await
 }
 
-/// The cached copy whole; should it not read back, the resource as the API server has it.
+/// The cached copy whole; should it not read back, the resource as the API server has it (read
+/// as the cache reads it: a status the types cannot read dropped), and a copy made of that.
 async fn read_back(
-    cached: &CachedCredential,
+    cached: Arc<CachedCredential>,
     ctx: &Context,
     namespace: &str,
-) -> Result<ServiceSpecificCredential, Error> {
+) -> Result<(ServiceSpecificCredential, Arc<CachedCredential>), Error> {
     match cached.expand() {
-        Ok(resource) => Ok(resource),
+        Ok(resource) => Ok((resource, cached)),
         Err(error) => {
             // Where, not what: the message could quote a tenant's text.
             warn!(
@@ -385,28 +392,43 @@ async fn read_back(
                 column = error.column(),
                 "the cached copy did not read back; reading the resource from the API server"
             );
-            let api = Api::<ServiceSpecificCredential>::namespaced(ctx.client.clone(), namespace);
-            Ok(api.get(&cached.name_any()).await?)
+            let kind = kube::api::ApiResource::erase::<ServiceSpecificCredential>(&());
+            let untyped = Api::<kube::api::DynamicObject>::namespaced_with(
+                ctx.client.clone(),
+                namespace,
+                &kind,
+            )
+            .get(&cached.name_any())
+            .await?;
+            let resource = serde_json::to_value(untyped)
+                .ok()
+                .and_then(|value| cache::read_resource(value).ok())
+                .ok_or(Error::UnreadableSpec)?;
+            let copy = Arc::new(CachedCredential::from(resource.clone()));
+            Ok((resource, copy))
         }
     }
 }
 
-/// One pass, once seated.
+/// One pass, once seated. The finalizer is kept through the cache's type, whose reading of the
+/// API server's answers drops a status a tenant made unreadable.
 async fn run_pass(
     resource: Arc<ServiceSpecificCredential>,
+    cached: Arc<CachedCredential>,
     ctx: Arc<Context>,
     namespace: String,
 ) -> Result<Action, Error> {
-    let api = Api::<ServiceSpecificCredential>::namespaced(ctx.client.clone(), &namespace);
+    let api = Api::<CachedCredential>::namespaced(ctx.client.clone(), &namespace);
     let started = std::time::Instant::now();
     let oref = ObjectRef::from_obj(resource.as_ref());
     let reported = Mutex::new(None);
-    let result = finalizer(&api, FINALIZER, resource, |event| async {
+    let (pass_resource, pass_ctx, pass_reported) = (&resource, &ctx, &reported);
+    let result = finalizer(&api, FINALIZER, cached, |event| async move {
         let (action, reason) = match event {
-            FinalizerEvent::Apply(resource) => apply(&resource, &ctx).await?,
-            FinalizerEvent::Cleanup(resource) => cleanup(&resource, &ctx).await?,
+            FinalizerEvent::Apply(_) => apply(pass_resource, pass_ctx).await?,
+            FinalizerEvent::Cleanup(_) => cleanup(pass_resource, pass_ctx).await?,
         };
-        *reported.lock().expect("reason lock") = Some(reason);
+        *pass_reported.lock().expect("reason lock") = Some(reason);
         Ok(action)
     })
     .await

@@ -25,7 +25,7 @@ use crate::api::{ALLOWED_USERS_ANNOTATION, ServiceSpecificCredential};
 use crate::iam::{CredentialMetadata, IamError};
 use crate::reconcile::plan::ADOPTION_SKEW;
 use crate::reconcile::records::RecordPages;
-use crate::reconcile::{Context, Error};
+use crate::reconcile::{CachedCredential, Context, Error};
 use crate::record::{self, CredentialRecord, Owner, UnknownCreate};
 use crate::tenancy;
 
@@ -218,8 +218,9 @@ async fn owner_exists(
     if cached.contains(&owner.uid) {
         return Ok(true);
     }
+    // Its metadata alone: a tenant may have written a status the types do not read.
     let found = Api::<ServiceSpecificCredential>::namespaced(ctx.client.clone(), &owner.namespace)
-        .get_opt(&owner.name)
+        .get_metadata_opt(&owner.name)
         .await?;
     Ok(found.is_some_and(|r| r.uid().as_deref() == Some(owner.uid.as_str())))
 }
@@ -535,8 +536,9 @@ async fn tell_unclaimed(ctx: &Context, record: &CredentialRecord, ids: &[String]
     let Some(owner) = &record.spec.owner else {
         return;
     };
+    // Read as the cache reads it: a tenant may have written a status the types do not read.
     let Ok(Some(resource)) =
-        Api::<ServiceSpecificCredential>::namespaced(ctx.client.clone(), &owner.namespace)
+        Api::<CachedCredential>::namespaced(ctx.client.clone(), &owner.namespace)
             .get_opt(&owner.name)
             .await
     else {

@@ -351,3 +351,55 @@ async fn the_embedded_emulator_answers_only_the_operator() {
     let status = sigterm_and_wait(&mut dev.child);
     assert!(status.success(), "exit {status:?}");
 }
+
+/// A resource whose status a tenant made unreadable to the operator's types (a wildcard Role
+/// writes status) does not stop the operator from starting: its start-up checks read no status,
+/// and the resource itself is reconciled, its status written anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_status_does_not_stop_the_operator_starting() {
+    let (h, _dir, kubeconfig) = cluster_without_operator().await;
+    h.apply(json!({
+        "metadata": {"name": "alice-git", "namespace": NS},
+        "spec": {"userName": "alice", "serviceName": "codecommit.amazonaws.com"}
+    }))
+    .await;
+    let resource =
+        kube::api::ApiResource::erase::<ssc_operator::api::ServiceSpecificCredential>(&());
+    let untyped = Api::<kube::api::DynamicObject>::namespaced_with(h.client(), NS, &resource);
+    untyped
+        .patch_status(
+            "alice-git",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"status": {"expirationDate": "9999-12-31T00:00:00Z"}})),
+        )
+        .await
+        .unwrap();
+    let mut dev = DevMode::start(&kubeconfig).await;
+    let started = Instant::now();
+    loop {
+        let status = &untyped.get("alice-git").await.unwrap().data["status"];
+        let ready = status["conditions"].as_array().is_some_and(|conditions| {
+            conditions
+                .iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        });
+        if ready && status["expirationDate"].is_null() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "status never rewritten: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    h.wait_ready("alice-git").await;
+    let status = sigterm_and_wait(&mut dev.child);
+    assert!(status.success(), "exit {status:?}");
+    dev.reader.join().unwrap();
+    let lines = dev.lines.lock().unwrap();
+    let warned: Vec<_> = lines
+        .iter()
+        .filter(|line| line.contains("could not check"))
+        .collect();
+    assert!(warned.is_empty(), "{warned:?}");
+}

@@ -97,6 +97,19 @@ async fn status_and_rotate_work_from_the_binary_and_as_a_kubectl_plugin() {
     );
     assert!(report.contains("EDITED"), "{report}");
     assert!(!report.contains("typed-by-hand"), "{report}");
+    // A status the operator's types cannot read (a wildcard Role writes status) does not stop
+    // the report: the rest of the resource is shown.
+    let kind = kube::api::ApiResource::erase::<ssc_operator::api::ServiceSpecificCredential>(&());
+    kube::Api::<kube::api::DynamicObject>::namespaced_with(h.client(), NS, &kind)
+        .patch_status(
+            "cli-git",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"expirationDate": "9999-12-31T00:00:00Z"}})),
+        )
+        .await
+        .unwrap();
+    let report = stdout(&run(Path::new(BIN), &["status", "cli-git"], &admin, dir.path()).await);
+    assert!(report.contains("team-a/cli-git"), "{report}");
     h.start_operator().await;
     h.wait_secret("cli-git", |s| {
         let (_, now) = login_and_secret(s);

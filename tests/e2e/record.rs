@@ -387,3 +387,89 @@ async fn a_resource_older_than_the_records_is_taken_into_its_record_once() {
     );
     assert!(iam_ids(&h, "developer").await.contains(&by_hand));
 }
+
+/// The wildcard tenant's view through untyped objects, which read whatever status holds.
+fn wildcard_untyped(h: &Harness) -> Api<kube::api::DynamicObject> {
+    let resource = kube::api::ApiResource::erase::<ServiceSpecificCredential>(&());
+    Api::namespaced_with(h.wildcard_tenant_client(), NS, &resource)
+}
+
+/// What a wildcard Role may write into status but the operator's types cannot read: a date
+/// the schema's `date-time` takes and jiff does not (past 9999-12-30T22:00Z).
+async fn forge_unreadable_status(h: &Harness, name: &str) {
+    wildcard_untyped(h)
+        .patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {
+                "expirationDate": "9999-12-31T00:00:00Z",
+                "lastRotationTime": "9999-12-31T23:59:59Z"
+            }})),
+        )
+        .await
+        .expect("a wildcard Role may write status");
+}
+
+/// A status the operator cannot read is no shield: the pass decides from the spec and the
+/// operator's record, revokes what the namespace may no longer use, writes status anew, and
+/// cleans up on deletion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_status_shields_nothing_from_revocation_or_cleanup() {
+    let h = Harness::start_with(Options {
+        allowed_users: Some("sofia"),
+        resync: Duration::from_secs(2),
+        ..Options::default()
+    })
+    .await;
+    wildcard_apply(&h, "shield", "sofia").await;
+    h.wait_ready("shield").await;
+    let secret = h.secret("shield").await.unwrap();
+    assert!(h.secret_works(&secret, CODECOMMIT).await);
+    forge_unreadable_status(&h, "shield").await;
+    Api::<Namespace>::all(h.client())
+        .patch(
+            NS,
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"annotations": {ALLOWED_USERS_ANNOTATION: "anika"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let revoked = eventually(15, || async { !h.secret_works(&secret, CODECOMMIT).await }).await;
+    assert!(
+        revoked,
+        "the password still logs in after the right was revoked behind an unreadable status"
+    );
+    // Status is the operator's again: readable, and saying why.
+    let rewritten = eventually(10, || async {
+        let status = &wildcard_untyped(&h).get("shield").await.unwrap().data["status"];
+        status["expirationDate"].is_null()
+            && status["lastRotationTime"].is_null()
+            && status["conditions"].as_array().is_some_and(|conditions| {
+                conditions
+                    .iter()
+                    .any(|c| c["type"] == "Ready" && c["reason"] == "NotPermitted")
+            })
+    })
+    .await;
+    let status = &wildcard_untyped(&h).get("shield").await.unwrap().data["status"];
+    assert!(rewritten, "status was not rewritten: {status}");
+
+    forge_unreadable_status(&h, "shield").await;
+    wildcard_untyped(&h)
+        .delete("shield", &Default::default())
+        .await
+        .expect("delete accepted");
+    let gone = eventually(15, || async {
+        wildcard_untyped(&h)
+            .get_opt("shield")
+            .await
+            .unwrap()
+            .is_none()
+    })
+    .await;
+    assert!(gone, "the resource was never let go");
+    assert_eq!(iam_ids(&h, "sofia").await, Vec::<String>::new());
+    h.assert_no_secret_leaks().await;
+}

@@ -437,8 +437,7 @@ impl<'a> Run<'a> {
             .keep(self.ctx, self.snapshot, &new, self.ctx.clock.now())
             .await?;
         if new != self.live {
-            self.fenced_status_patch(status_merge_patch(&self.live, &new))
-                .await?;
+            self.fenced_status_patch(status_merge_patch(&new)).await?;
         }
         self.live = new.clone();
         self.written = new;
@@ -461,7 +460,8 @@ impl<'a> Run<'a> {
                 Err(Error::Kube(kube::Error::Api(e))) if e.code == 409 && attempt < 3 => {
                     attempt += 1;
                     let resource = &self.snapshot.resource;
-                    let current = self.resources().get(&resource.name_any()).await?;
+                    // Its metadata alone: what the fence compares, and no status a tenant wrote to read.
+                    let current = self.resources().get_metadata(&resource.name_any()).await?;
                     if current.uid() != resource.uid() {
                         return Err(Error::Kube(kube::Error::Api(e)));
                     }
@@ -496,7 +496,8 @@ impl<'a> Run<'a> {
             return Ok(());
         }
         let resource = &self.snapshot.resource;
-        let current = self.resources().get(&resource.name_any()).await?;
+        // Its metadata alone: what the fence compares, and no status a tenant wrote to read.
+        let current = self.resources().get_metadata(&resource.name_any()).await?;
         if current.uid() != resource.uid()
             || current.resource_version() != self.fence.resource_version
         {
@@ -541,26 +542,37 @@ impl<'a> Run<'a> {
     }
 }
 
-/// `{"status": new}` plus explicit nulls for fields `new` no longer has (a JSON merge patch
-/// only removes what it sets to null).
-fn status_merge_patch(
-    old: &ServiceSpecificCredentialStatus,
-    new: &ServiceSpecificCredentialStatus,
-) -> serde_json::Value {
-    let old = serde_json::to_value(old).unwrap_or_default();
+/// `{"status": new}` with an explicit null for every status field `new` leaves out (a JSON merge
+/// patch only removes what it sets to null). Every field, not only those the copy read held: a
+/// status the types could not read was dropped from the copy (see `cache::read_resource`), and
+/// this write is what replaces it.
+fn status_merge_patch(new: &ServiceSpecificCredentialStatus) -> serde_json::Value {
     let mut new = serde_json::to_value(new).unwrap_or_default();
-    if let (Some(old), Some(new)) = (old.as_object(), new.as_object_mut()) {
-        for key in old.keys() {
-            new.entry(key.clone()).or_insert(serde_json::Value::Null);
+    if let Some(new) = new.as_object_mut() {
+        for field in status_fields() {
+            new.entry(field.clone()).or_insert(serde_json::Value::Null);
         }
     }
     serde_json::json!({ "status": new })
 }
 
+/// The fields of status, as the CRD's schema names them.
+fn status_fields() -> &'static [String] {
+    static FIELDS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        let schema = schemars::schema_for!(ServiceSpecificCredentialStatus);
+        schema
+            .get("properties")
+            .and_then(serde_json::Value::as_object)
+            .map(|properties| properties.keys().cloned().collect())
+            .unwrap_or_default()
+    });
+    &FIELDS
+}
+
 /// A Warning Event on `resource` from outside a pass (the sweep).
 pub(crate) async fn publish_warning(
     ctx: &Context,
-    resource: &ServiceSpecificCredential,
+    resource: &impl Resource<DynamicType = ()>,
     reason: &str,
     action: &str,
     note: String,
@@ -571,7 +583,7 @@ pub(crate) async fn publish_warning(
 /// Publishes an Event; a failure is logged, never fatal. Notes never hold secret material.
 async fn publish(
     ctx: &Context,
-    resource: &ServiceSpecificCredential,
+    resource: &impl Resource<DynamicType = ()>,
     type_: EventType,
     reason: &str,
     action: &str,

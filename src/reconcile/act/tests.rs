@@ -633,3 +633,27 @@ async fn a_renamed_secret_is_copied_from_the_old_one_without_an_iam_call() {
     );
     assert_eq!(f.status().await.secret_name.as_deref(), Some("web-git"));
 }
+
+/// A status write replaces every field: what the operator does not set is nulled, whatever the
+/// copy it read held (a status that did not read was dropped from it).
+#[test]
+fn the_status_patch_nulls_every_field_it_does_not_set() {
+    let new = ServiceSpecificCredentialStatus {
+        credential_id: Some("ACCA1".into()),
+        ..Default::default()
+    };
+    let patch = super::status_merge_patch(&new);
+    let status = patch["status"].as_object().unwrap();
+    assert_eq!(status["credentialId"], "ACCA1");
+    for field in [
+        "expirationDate",
+        "lastRotationTime",
+        "createDate",
+        "slotsUsed",
+        "conditions",
+        "identity",
+        "observedGeneration",
+    ] {
+        assert_eq!(status.get(field), Some(&serde_json::Value::Null), "{field}");
+    }
+}
