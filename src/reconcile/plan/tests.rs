@@ -1,0 +1,1138 @@
+use super::*;
+use crate::api::{RotationSpec, RotationStrategy, SecretSpec, ServiceName};
+use crate::reconcile::schedule::next_rotation_at;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+pub(crate) const NOW: i64 = 1_800_000_000;
+
+pub(crate) fn at(secs: i64) -> Timestamp {
+    Timestamp::from_second(secs).unwrap()
+}
+
+pub(crate) fn spec() -> ServiceSpecificCredentialSpec {
+    ServiceSpecificCredentialSpec {
+        user_name: "sofia".into(),
+        service_name: ServiceName::CodeCommit,
+        status: DesiredStatus::Active,
+        credential_age_days: None,
+        secret: SecretSpec::default(),
+        rotation: None,
+        identity_ref: None,
+        deletion_policy: DeletionPolicy::Delete,
+        adopt: None,
+        rollout_restart: Vec::new(),
+    }
+}
+
+pub(crate) fn cred(id: &str, created: i64) -> CredentialMetadata {
+    CredentialMetadata {
+        id: id.into(),
+        user_name: "sofia".into(),
+        service_name: "codecommit.amazonaws.com".into(),
+        service_user_name: Some("sofia-at-123456789012".into()),
+        alias: None,
+        status: CredentialStatus::Active,
+        create_date: at(created),
+        expiration_date: None,
+    }
+}
+
+fn owned(id: &str) -> SecretObservation {
+    SecretObservation::Owned {
+        credential_id: Some(id.into()),
+        intact: true,
+        up_to_date: true,
+    }
+}
+
+pub(crate) struct Case {
+    pub(crate) spec: ServiceSpecificCredentialSpec,
+    pub(crate) status: ServiceSpecificCredentialStatus,
+    pub(crate) generation: Option<i64>,
+    pub(crate) rotate: Option<&'static str>,
+    pub(crate) validity: Result<(), InvalidSpec>,
+    pub(crate) permission: Result<(), NotPermitted>,
+    pub(crate) template: Result<(), RenderError>,
+    pub(crate) secret: SecretObservation,
+    pub(crate) old_secret_credential: Option<String>,
+    pub(crate) credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
+    pub(crate) claimed: HashMap<String, String>,
+    pub(crate) claims_complete: bool,
+    pub(crate) issued_at: Option<&'static str>,
+    pub(crate) rollout_restart: bool,
+    pub(crate) revocation: Revocation,
+}
+
+impl Case {
+    pub(crate) fn new() -> Self {
+        Case {
+            spec: spec(),
+            status: ServiceSpecificCredentialStatus::default(),
+            generation: Some(1),
+            rotate: None,
+            validity: Ok(()),
+            permission: Ok(()),
+            template: Ok(()),
+            secret: SecretObservation::Missing,
+            old_secret_credential: None,
+            credentials: Some(Ok(vec![])),
+            claimed: HashMap::new(),
+            claims_complete: true,
+            issued_at: None,
+            rollout_restart: false,
+            revocation: Revocation::default(),
+        }
+    }
+
+    pub(crate) fn holding(id: &str) -> Self {
+        let mut c = Case::new();
+        c.status.credential_id = Some(id.into());
+        c.secret = owned(id);
+        c.credentials = Some(Ok(vec![cred(id, NOW - 100)]));
+        c
+    }
+
+    pub(crate) fn decide(&self) -> Decision {
+        decide(&self.observed())
+    }
+
+    pub(crate) fn observed(&self) -> Observed<'_> {
+        Observed {
+            spec: &self.spec,
+            status: &self.status,
+            generation: self.generation,
+            rotate_request: self.rotate,
+            validity: self.validity.clone(),
+            permission: self.permission.clone(),
+            secret: self.secret.clone(),
+            old_secret_credential: self.old_secret_credential.clone(),
+            template: self.template.clone(),
+            credentials: self.credentials.clone(),
+            claimed_elsewhere: &self.claimed,
+            claims_complete: self.claims_complete,
+            namespace: "team-a",
+            secret_issued_at: self.issued_at,
+            rollout_restart_enabled: self.rollout_restart,
+            secret_name: "git",
+            old_secret: self.old_secret_credential.is_some(),
+            secret_immutable: false,
+            listed_from_snapshot: false,
+            sharded: false,
+            revocation: self.revocation,
+            now: at(NOW),
+        }
+    }
+}
+
+fn reason(d: &Decision) -> Reason {
+    match d {
+        Decision::Report { reason, .. } => *reason,
+        other => panic!("expected a report, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_snapshot_serves_routine_checks_and_first_creates_only() {
+    let mut c = Case::holding("ACCA1");
+    c.status.observed_generation = Some(1);
+    assert!(snapshot_may_serve(&c.observed()), "a routine check");
+    assert!(
+        snapshot_may_serve(&Case::new().observed()),
+        "a first Create"
+    );
+    c.generation = Some(2);
+    assert!(!snapshot_may_serve(&c.observed()), "a spec change");
+    let mut c = Case::new();
+    c.status.create_requested_at = Some(Time(at(NOW - 10)));
+    assert!(!snapshot_may_serve(&c.observed()), "an interrupted Create");
+    let mut c = Case::new();
+    c.spec.adopt = Some(crate::api::AdoptSpec {
+        credential_id: "ACCA1".into(),
+    });
+    assert!(!snapshot_may_serve(&c.observed()), "spec.adopt");
+}
+
+#[test]
+fn only_checks_of_a_ready_resource_nobody_changed_are_routine() {
+    let mut c = Case::holding("ACCA1");
+    c.status.observed_generation = Some(1);
+    assert!(!is_routine_check(&c.observed()), "not Ready yet");
+    c.status.conditions = vec![crate::reconcile::conditions::ready_condition(
+        None,
+        Reason::Available,
+        String::new(),
+        Some(1),
+        at(NOW),
+    )];
+    assert!(is_routine_check(&c.observed()));
+    c.rotate = Some("now");
+    assert!(!is_routine_check(&c.observed()), "a rotation asked for");
+    c.status.handled_rotate_request = Some("now".into());
+    assert!(is_routine_check(&c.observed()), "handled already");
+    c.generation = Some(2);
+    assert!(!is_routine_check(&c.observed()), "a spec change");
+    assert!(!is_routine_check(&Case::new().observed()), "a first Create");
+}
+
+#[test]
+fn with_shards_a_create_waits_out_a_create_another_shard_announced() {
+    let mut c = Case::new();
+    c.status.create_requested_at = Some(Time(at(NOW - 20)));
+    let create = c.decide();
+    assert!(matches!(create, Decision::Create { .. }), "{create:?}");
+    assert_eq!(
+        shard_wait(&c.observed(), &create),
+        Some(Duration::from_secs(45))
+    );
+    c.status.create_requested_at = Some(Time(at(NOW - 70)));
+    assert_eq!(shard_wait(&c.observed(), &c.decide()), None);
+    assert_eq!(
+        shard_wait(&Case::new().observed(), &Case::new().decide()),
+        None
+    );
+}
+
+#[test]
+fn with_shards_an_orphan_settles_before_it_is_taken() {
+    assert_eq!(
+        orphan_settling(at(NOW - 5), at(NOW)),
+        Some(Duration::from_secs(10))
+    );
+    assert_eq!(orphan_settling(at(NOW - 15), at(NOW)), None);
+    assert_eq!(orphan_settling(at(NOW - 60), at(NOW)), None);
+}
+
+#[test]
+fn decisions_on_what_a_snapshot_may_miss_are_confirmed() {
+    let mut gone = Case::holding("ACCA1");
+    gone.credentials = Some(Ok(vec![]));
+    assert!(gone.decide().needs_exact_listing(), "a credential gone");
+    let mut full = Case::new();
+    full.credentials = Some(Ok(vec![cred("ACCA1", NOW - 100), cred("ACCA2", NOW - 90)]));
+    assert!(full.decide().needs_exact_listing(), "the quota full");
+    assert!(
+        !Case::new().decide().needs_exact_listing(),
+        "a first Create"
+    );
+    assert!(
+        !Case::holding("ACCA1").decide().needs_exact_listing(),
+        "nothing to do"
+    );
+}
+
+#[test]
+fn fresh_resource_creates() {
+    assert_eq!(
+        Case::new().decide(),
+        Decision::Create {
+            replaces: None,
+            existing: vec![]
+        }
+    );
+}
+
+fn revoked(mut c: Case) -> Case {
+    c.permission = Err(NotPermitted::NoUserAllowed {
+        namespace: "team-a".into(),
+    });
+    c
+}
+
+#[test]
+fn a_lost_right_makes_the_held_credential_inactive() {
+    let c = revoked(Case::holding("ACCAHELD"));
+    assert!(revocation_needs_list(&c.observed()));
+    match c.decide() {
+        Decision::Revoke {
+            credential, delete, ..
+        } => {
+            assert_eq!(credential.id, "ACCAHELD");
+            assert!(!delete);
+        }
+        other => panic!("{other:?}"),
+    }
+    let script = script::for_decision(&c.observed(), c.decide());
+    assert_eq!(script.outcome, Reason::NotPermitted);
+    assert!(
+        script
+            .steps
+            .iter()
+            .any(|s| matches!(s, script::Step::Iam(_)))
+    );
+}
+
+#[test]
+fn a_revoked_credential_already_inactive_is_reported_not_touched() {
+    let mut c = revoked(Case::holding("ACCAHELD"));
+    c.credentials = Some(Ok(vec![CredentialMetadata {
+        status: CredentialStatus::Inactive,
+        ..cred("ACCAHELD", NOW - 100)
+    }]));
+    match c.decide() {
+        Decision::Report {
+            reason: Reason::NotPermitted,
+            message,
+            ..
+        } => assert!(message.contains("ACCAHELD is Inactive"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn revocation_by_policy_deletes_or_keeps() {
+    let mut c = revoked(Case::holding("ACCAHELD"));
+    c.revocation = Revocation::Delete;
+    assert!(matches!(c.decide(), Decision::Revoke { delete: true, .. }));
+    c.revocation = Revocation::Keep;
+    assert!(!revocation_needs_list(&c.observed()));
+    assert_eq!(reason(&c.decide()), Reason::NotPermitted);
+    assert!(matches!(c.decide(), Decision::Report { .. }));
+}
+
+#[test]
+fn an_invalid_spec_does_not_keep_a_revoked_credential_alive() {
+    let mut c = revoked(Case::holding("ACCAHELD"));
+    c.validity = Err(InvalidSpec("reserved key".into()));
+    assert!(revocation_needs_list(&c.observed()));
+    assert!(matches!(c.decide(), Decision::Revoke { .. }));
+}
+
+#[test]
+fn nothing_held_nothing_revoked() {
+    let c = revoked(Case::new());
+    assert!(!revocation_needs_list(&c.observed()));
+    assert!(matches!(c.decide(), Decision::Report { .. }));
+    // A credential of the user the resource does not hold is never touched.
+    let mut c = revoked(Case::new());
+    c.credentials = Some(Ok(vec![cred("ACCAOTHER", NOW - 100)]));
+    assert!(matches!(c.decide(), Decision::Report { .. }));
+}
+
+#[test]
+fn gates_stop_before_iam_in_order() {
+    let mut c = Case::new();
+    c.credentials = None;
+    c.validity = Err(InvalidSpec("bad".into()));
+    c.permission = Err(NotPermitted::NoUserAllowed {
+        namespace: "team-a".into(),
+    });
+    c.secret = SecretObservation::Foreign;
+    assert_eq!(reason(&c.decide()), Reason::InvalidSpec);
+    assert!(gate(&c.observed()).is_some());
+    c.validity = Ok(());
+    c.template = Err(RenderError::NoUid);
+    // Tenancy comes before the template.
+    assert_eq!(reason(&c.decide()), Reason::NotPermitted);
+    c.permission = Ok(());
+    assert_eq!(reason(&c.decide()), Reason::InvalidSpec);
+    c.template = Ok(());
+    assert_eq!(reason(&c.decide()), Reason::SecretConflict);
+    c.secret = SecretObservation::Missing;
+    assert!(gate(&c.observed()).is_none());
+}
+
+#[test]
+fn secret_conflict_never_touches_iam_even_with_a_credential() {
+    let mut c = Case::holding("ACCA1");
+    c.secret = SecretObservation::Foreign;
+    assert_eq!(reason(&c.decide()), Reason::SecretConflict);
+}
+
+#[test]
+fn iam_errors_are_reported_typed() {
+    for (error, expected) in [
+        (
+            IamError::UserNotFound {
+                user: "sofia".into(),
+            },
+            Reason::UserNotFound,
+        ),
+        (
+            IamError::ServiceNotSupported {
+                service: "x".into(),
+            },
+            Reason::ServiceNotSupported,
+        ),
+        (
+            IamError::Throttled {
+                message: "Rate exceeded".into(),
+            },
+            Reason::Throttled,
+        ),
+        (
+            IamError::Unavailable {
+                message: "down".into(),
+            },
+            Reason::IamUnavailable,
+        ),
+        (
+            IamError::AccessDenied {
+                message: "no".into(),
+            },
+            Reason::AccessDenied,
+        ),
+    ] {
+        let mut c = Case::new();
+        c.credentials = Some(Err(error));
+        assert_eq!(reason(&c.decide()), expected);
+    }
+}
+
+#[test]
+fn full_quota_reports_limit_exceeded_with_the_ids() {
+    let mut c = Case::new();
+    c.credentials = Some(Ok(vec![cred("ACCA1", NOW - 10), cred("ACCA2", NOW - 5)]));
+    match c.decide() {
+        Decision::Report {
+            reason,
+            message,
+            slots_used,
+            ..
+        } => {
+            assert_eq!(reason, Reason::LimitExceeded);
+            assert!(
+                message.contains("ACCA1") && message.contains("ACCA2"),
+                "{message}"
+            );
+            assert_eq!(slots_used, Some(2));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Held by a resource of another namespace: counted, never named.
+    c.claimed.insert("ACCA2".into(), "team-b".into());
+    match c.decide() {
+        Decision::Report { message, .. } => {
+            assert!(!message.contains("ACCA2"), "{message}");
+            assert!(
+                message.contains("ACCA1")
+                    && message.contains("1 held in other namespaces or not yet known"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // One slot held by someone else: we still create, recording that it existed.
+    c.credentials = Some(Ok(vec![cred("ACCA1", NOW - 10)]));
+    assert_eq!(
+        c.decide(),
+        Decision::Create {
+            replaces: None,
+            existing: vec!["ACCA1".into()]
+        }
+    );
+}
+
+#[test]
+fn orphan_of_interrupted_create_is_adopted_not_duplicated() {
+    let mut c = Case::new();
+    c.status.create_requested_at = Some(Time(at(NOW - 60)));
+    c.credentials = Some(Ok(vec![cred("OLD", NOW - 3600), cred("ORPHAN", NOW - 59)]));
+    assert_eq!(
+        c.decide(),
+        Decision::Reset {
+            credential: cred("ORPHAN", NOW - 59),
+            cause: ResetCause::Adopt
+        }
+    );
+    // Claimed by another resource: not ours.
+    c.claimed.insert("ORPHAN".into(), "team-b".into());
+    assert!(matches!(
+        c.decide(),
+        Decision::Report {
+            reason: Reason::LimitExceeded,
+            ..
+        }
+    ));
+    // Older than the request (minus skew): not ours.
+    let mut c = Case::new();
+    c.status.create_requested_at = Some(Time(at(NOW - 60)));
+    c.credentials = Some(Ok(vec![cred("OLD", NOW - 120)]));
+    assert_eq!(
+        c.decide(),
+        Decision::Create {
+            replaces: None,
+            existing: vec!["OLD".into()]
+        }
+    );
+    // Within the skew: ours.
+    c.credentials = Some(Ok(vec![cred("SKEW", NOW - 63)]));
+    assert!(matches!(
+        c.decide(),
+        Decision::Reset {
+            cause: ResetCause::Adopt,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn without_request_marker_nothing_is_adopted() {
+    let mut c = Case::new();
+    c.credentials = Some(Ok(vec![cred("HUMAN", NOW - 1)]));
+    assert_eq!(
+        c.decide(),
+        Decision::Create {
+            replaces: None,
+            existing: vec!["HUMAN".into()]
+        }
+    );
+}
+
+#[test]
+fn only_a_provable_orphan_is_adopted() {
+    let mut c = Case::new();
+    c.status.create_requested_at = Some(Time(at(NOW - 60)));
+    // Listed just before the Create: whoever made it, not that Create.
+    c.status.credentials_before_create = vec!["HUMAN".into()];
+    c.credentials = Some(Ok(vec![cred("HUMAN", NOW - 59)]));
+    assert_eq!(
+        c.decide(),
+        Decision::Create {
+            replaces: None,
+            existing: vec!["HUMAN".into()]
+        }
+    );
+    // Made after the window the Create could have taken effect in.
+    c.status.create_requested_at = Some(Time(at(NOW - 600)));
+    c.credentials = Some(Ok(vec![cred("LATE", NOW - 100)]));
+    assert!(matches!(c.decide(), Decision::Create { .. }));
+    // Two candidates: which one is ours cannot be proven; nothing is touched.
+    c.status.create_requested_at = Some(Time(at(NOW - 60)));
+    c.status.credentials_before_create = vec![];
+    c.credentials = Some(Ok(vec![cred("A", NOW - 59), cred("B", NOW - 58)]));
+    match c.decide() {
+        Decision::Report {
+            reason, message, ..
+        } => {
+            assert_eq!(reason, Reason::AdoptionAmbiguous);
+            assert!(message.contains('A') && message.contains('B'), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // One candidate, but the caches that say who holds what are not complete yet: wait.
+    c.credentials = Some(Ok(vec![cred("A", NOW - 59)]));
+    c.claims_complete = false;
+    assert_eq!(reason(&c.decide()), Reason::Creating);
+    c.claims_complete = true;
+    assert!(matches!(
+        c.decide(),
+        Decision::Reset {
+            cause: ResetCause::Adopt,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_secret_naming_an_id_never_makes_it_the_resources() {
+    // Anyone who can write Secrets in the namespace can write the annotation.
+    let mut c = Case::new();
+    c.secret = owned("VICTIM");
+    c.credentials = Some(Ok(vec![cred("VICTIM", NOW - 59)]));
+    assert_eq!(owned_id(&c.observed()), None);
+    assert!(matches!(c.decide(), Decision::Create { .. }));
+    assert_eq!(decide_cleanup(&c.observed(), None), Cleanup::default());
+}
+
+#[test]
+fn the_intent_marker_settles_once_nothing_waits_for_adoption() {
+    let mut c = Case::holding("ACCA9");
+    c.status.create_requested_at = Some(Time(at(NOW - 60)));
+    c.credentials = Some(Ok(vec![cred("ACCA9", NOW - 59)]));
+    assert!(intent_settled(&c.observed(), &cred("ACCA9", NOW - 59)));
+    c.credentials = Some(Ok(vec![cred("ACCA9", NOW - 59), cred("ACCA8", NOW - 58)]));
+    assert!(!intent_settled(&c.observed(), &cred("ACCA9", NOW - 59)));
+    // A credential older than the marker is not waiting for anything.
+    c.credentials = Some(Ok(vec![cred("ACCA9", NOW - 59), cred("OLD", NOW - 3600)]));
+    assert!(intent_settled(&c.observed(), &cred("ACCA9", NOW - 59)));
+    // Without a listing nothing is known.
+    c.credentials = None;
+    assert!(!intent_settled(&c.observed(), &cred("ACCA9", NOW - 59)));
+}
+
+#[test]
+fn spec_adopt_takes_over_an_unclaimed_credential_only() {
+    let mut c = Case::new();
+    c.spec.adopt = Some(crate::api::AdoptSpec {
+        credential_id: "KEPT".into(),
+    });
+    c.credentials = Some(Ok(vec![cred("KEPT", NOW - 9999)]));
+    assert_eq!(
+        c.decide(),
+        Decision::Reset {
+            credential: cred("KEPT", NOW - 9999),
+            cause: ResetCause::AdoptRequested
+        }
+    );
+    c.claimed.insert("KEPT".into(), "team-a".into());
+    assert_eq!(reason(&c.decide()), Reason::InvalidSpec);
+    c.claimed.clear();
+    c.credentials = Some(Ok(vec![]));
+    assert_eq!(reason(&c.decide()), Reason::InvalidSpec);
+}
+
+#[test]
+fn healthy_credential_is_available() {
+    let c = Case::holding("ACCA1");
+    match c.decide() {
+        Decision::Report {
+            reason, credential, ..
+        } => {
+            assert_eq!(reason, Reason::Available);
+            assert_eq!(credential.unwrap().id, "ACCA1");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn credential_deleted_out_of_band_is_recreated() {
+    let mut c = Case::holding("ACCA1");
+    c.credentials = Some(Ok(vec![]));
+    assert_eq!(
+        c.decide(),
+        Decision::Create {
+            replaces: Some("ACCA1".into()),
+            existing: vec![]
+        }
+    );
+}
+
+#[test]
+fn lost_or_edited_secret_resets() {
+    for secret in [
+        SecretObservation::Missing,
+        SecretObservation::Owned {
+            credential_id: Some("ACCA1".into()),
+            intact: false,
+            up_to_date: false,
+        },
+        SecretObservation::Owned {
+            credential_id: Some("OTHER".into()),
+            intact: true,
+            up_to_date: true,
+        },
+    ] {
+        let mut c = Case::holding("ACCA1");
+        c.secret = secret;
+        assert!(
+            matches!(
+                c.decide(),
+                Decision::Reset {
+                    cause: ResetCause::SecretLost,
+                    ..
+                }
+            ),
+            "{:?}",
+            c.secret
+        );
+    }
+}
+
+#[test]
+fn template_change_rewrites_without_reset() {
+    let mut c = Case::holding("ACCA1");
+    c.secret = SecretObservation::Owned {
+        credential_id: Some("ACCA1".into()),
+        intact: true,
+        up_to_date: false,
+    };
+    assert!(matches!(c.decide(), Decision::RewriteSecret { .. }));
+}
+
+#[test]
+fn renamed_secret_moves_without_reset() {
+    let mut c = Case::holding("ACCA1");
+    c.secret = SecretObservation::Missing;
+    c.old_secret_credential = Some("ACCA1".into());
+    assert!(matches!(c.decide(), Decision::RewriteSecret { .. }));
+}
+
+#[test]
+fn status_drift_is_set_back() {
+    let mut c = Case::holding("ACCA1");
+    let mut inactive = cred("ACCA1", NOW - 100);
+    inactive.status = CredentialStatus::Inactive;
+    c.credentials = Some(Ok(vec![inactive.clone()]));
+    assert_eq!(
+        c.decide(),
+        Decision::UpdateStatus {
+            credential: inactive,
+            desired: DesiredStatus::Active
+        }
+    );
+    let mut c = Case::holding("ACCA1");
+    c.spec.status = DesiredStatus::Inactive;
+    assert!(matches!(
+        c.decide(),
+        Decision::UpdateStatus {
+            desired: DesiredStatus::Inactive,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn expired_is_reported_never_reactivated() {
+    let mut c = Case::holding("ACCA1");
+    c.spec.service_name = ServiceName::Bedrock;
+    let mut expired = cred("ACCA1", NOW - 100);
+    expired.status = CredentialStatus::Expired;
+    c.credentials = Some(Ok(vec![expired]));
+    assert_eq!(reason(&c.decide()), Reason::Expired);
+    // Past its date even if IAM still says Active.
+    let mut late = cred("ACCA1", NOW - 100);
+    late.expiration_date = Some(at(NOW - 1));
+    c.credentials = Some(Ok(vec![late]));
+    assert_eq!(reason(&c.decide()), Reason::Expired);
+    // Missing Secret does not bring a reset of an expired key either.
+    c.secret = SecretObservation::Missing;
+    assert_eq!(reason(&c.decide()), Reason::Expired);
+}
+
+#[test]
+fn rotate_annotation_resets_once_per_value() {
+    let mut c = Case::holding("ACCA1");
+    c.rotate = Some("1732280000");
+    assert_eq!(
+        c.decide(),
+        Decision::Reset {
+            credential: cred("ACCA1", NOW - 100),
+            cause: ResetCause::Rotate(RotationTrigger::Requested("1732280000".into()))
+        }
+    );
+    c.status.handled_rotate_request = Some("1732280000".into());
+    assert_eq!(reason(&c.decide()), Reason::Available);
+}
+
+#[test]
+fn next_rotation_is_the_earlier_of_interval_and_renewal() {
+    let mut c = Case::holding("ACCA1");
+    c.status.credential_id = Some("ACCA1".into());
+    c.status.create_date = Some(Time(at(NOW - 100)));
+    assert_eq!(next_rotation_at(&c.spec, &c.status), None, "no schedule");
+    c.spec.rotation = Some(RotationSpec {
+        interval: Some("1h".into()),
+        strategy: RotationStrategy::Reset,
+        grace_period: None,
+        before_expiry: Some("10m".into()),
+    });
+    assert_eq!(
+        next_rotation_at(&c.spec, &c.status),
+        Some(at(NOW - 100 + 3600))
+    );
+    c.status.last_rotation_time = Some(Time(at(NOW - 60)));
+    assert_eq!(
+        next_rotation_at(&c.spec, &c.status),
+        Some(at(NOW - 60 + 3600))
+    );
+    c.status.expiration_date = Some(Time(at(NOW + 1200)));
+    assert_eq!(
+        next_rotation_at(&c.spec, &c.status),
+        Some(at(NOW + 600)),
+        "renewal before expiry comes first"
+    );
+    c.status.credential_id = None;
+    assert_eq!(next_rotation_at(&c.spec, &c.status), None, "nothing held");
+}
+
+#[test]
+fn interval_rotation_when_due() {
+    let mut c = Case::holding("ACCA1");
+    c.spec.rotation = Some(RotationSpec {
+        interval: Some("1h".into()),
+        strategy: RotationStrategy::Reset,
+        grace_period: None,
+        before_expiry: None,
+    });
+    assert_eq!(reason(&c.decide()), Reason::Available, "created 100s ago");
+    c.credentials = Some(Ok(vec![cred("ACCA1", NOW - 3601)]));
+    assert!(matches!(
+        c.decide(),
+        Decision::Reset {
+            cause: ResetCause::Rotate(RotationTrigger::Schedule),
+            ..
+        }
+    ));
+    c.status.last_rotation_time = Some(Time(at(NOW - 60)));
+    assert_eq!(
+        reason(&c.decide()),
+        Reason::Available,
+        "rotated a minute ago"
+    );
+}
+
+#[test]
+fn cleanup_follows_deletion_policy() {
+    let c = Case::holding("ACCA1");
+    assert_eq!(
+        decide_cleanup(&c.observed(), None),
+        Cleanup {
+            delete: vec!["ACCA1".into()],
+            retain: None
+        }
+    );
+    let mut c = Case::holding("ACCA1");
+    c.spec.deletion_policy = DeletionPolicy::Retain;
+    assert_eq!(
+        decide_cleanup(&c.observed(), None),
+        Cleanup {
+            delete: vec![],
+            retain: Some("ACCA1".into())
+        }
+    );
+    let c = Case::new();
+    assert!(!cleanup_needs_list(&c.observed()));
+    assert_eq!(decide_cleanup(&c.observed(), None), Cleanup::default());
+}
+
+#[test]
+fn cleanup_deletes_a_retiring_credential_under_both_policies() {
+    let mut c = Case::holding("NEW");
+    c.status.retiring_credential_id = Some("OLD".into());
+    assert_eq!(
+        decide_cleanup(&c.observed(), None).delete,
+        vec!["NEW", "OLD"]
+    );
+    c.spec.deletion_policy = DeletionPolicy::Retain;
+    let cleanup = decide_cleanup(&c.observed(), None);
+    assert_eq!(
+        (cleanup.delete, cleanup.retain),
+        (vec!["OLD".to_string()], Some("NEW".to_string()))
+    );
+}
+
+#[test]
+fn cleanup_touches_nothing_unrecorded_that_tenancy_forbids() {
+    let mut c = Case::holding("MINE");
+    c.permission = Err(NotPermitted::NoUserAllowed {
+        namespace: "team-a".into(),
+    });
+    // Recorded in status by the operator: still this resource's to delete.
+    assert_eq!(decide_cleanup(&c.observed(), None).delete, vec!["MINE"]);
+    let mut c = Case::new();
+    c.permission = Err(NotPermitted::NoUserAllowed {
+        namespace: "team-a".into(),
+    });
+    c.status.create_requested_at = Some(Time(at(NOW - 60)));
+    assert!(!cleanup_needs_list(&c.observed()));
+    let list = vec![cred("ORPHAN", NOW - 30)];
+    assert!(decide_cleanup(&c.observed(), Some(&list)).delete.is_empty());
+}
+
+#[test]
+fn cleanup_deletes_the_orphan_of_an_interrupted_create() {
+    let mut c = Case::new();
+    c.status.create_requested_at = Some(Time(at(NOW - 60)));
+    assert!(cleanup_needs_list(&c.observed()));
+    let list = vec![cred("OLD", NOW - 3600), cred("ORPHAN", NOW - 30)];
+    assert_eq!(
+        decide_cleanup(&c.observed(), Some(&list)).delete,
+        vec!["ORPHAN"]
+    );
+}
+
+fn recreate(c: &mut Case) {
+    c.spec.rotation = Some(RotationSpec {
+        interval: None,
+        strategy: RotationStrategy::Recreate,
+        grace_period: None,
+        before_expiry: None,
+    });
+}
+
+#[test]
+fn recreate_rotation_creates_in_the_free_slot() {
+    let mut c = Case::holding("ACCA1");
+    recreate(&mut c);
+    c.rotate = Some("1");
+    assert_eq!(
+        c.decide(),
+        Decision::Recreate {
+            old: cred("ACCA1", NOW - 100),
+            cause: ResetCause::Rotate(RotationTrigger::Requested("1".into())),
+            existing: vec!["ACCA1".into()]
+        }
+    );
+    // Both slots taken: blocked, visibly, and nothing is reset.
+    c.credentials = Some(Ok(vec![cred("ACCA1", NOW - 100), cred("OTHER", NOW - 50)]));
+    match c.decide() {
+        Decision::Report {
+            reason, message, ..
+        } => {
+            assert_eq!(reason, Reason::LimitExceeded);
+            assert!(
+                message.contains("needs a free slot") && message.contains("OTHER"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn retiring_credential_is_deleted_after_its_grace_period_only() {
+    let mut c = Case::holding("NEW");
+    c.credentials = Some(Ok(vec![cred("NEW", NOW - 10), cred("OLD", NOW - 1000)]));
+    c.status.retiring_credential_id = Some("OLD".into());
+    c.status.retire_after = Some(Time(at(NOW + 60)));
+    match c.decide() {
+        Decision::Report {
+            reason, message, ..
+        } => {
+            assert_eq!(reason, Reason::Available);
+            assert!(message.contains("OLD"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A new rotation request waits for the retirement.
+    recreate(&mut c);
+    c.rotate = Some("2");
+    assert!(matches!(
+        c.decide(),
+        Decision::Report {
+            reason: Reason::Available,
+            ..
+        }
+    ));
+    c.status.retire_after = Some(Time(at(NOW)));
+    assert_eq!(c.decide(), Decision::Retire { id: "OLD".into() });
+}
+
+#[test]
+fn interrupted_recreate_resumes_without_a_third_credential() {
+    // Crash between the Create and the status write naming the new credential: its secret
+    // is lost; adopt it (whatever the Secret says).
+    let mut c = Case::holding("OLD");
+    recreate(&mut c);
+    c.rotate = Some("1");
+    c.status.create_requested_at = Some(Time(at(NOW - 30)));
+    c.status.credentials_before_create = vec!["OLD".into()];
+    c.credentials = Some(Ok(vec![cred("OLD", NOW - 1000), cred("NEW", NOW - 29)]));
+    c.secret = owned("NEW");
+    assert_eq!(
+        c.decide(),
+        Decision::Reset {
+            credential: cred("NEW", NOW - 29),
+            cause: ResetCause::AdoptRotation { old: "OLD".into() }
+        }
+    );
+    // Crash before Create: nothing to resume; the rotation is still due.
+    c.credentials = Some(Ok(vec![cred("OLD", NOW - 1000)]));
+    assert!(matches!(c.decide(), Decision::Recreate { .. }));
+}
+
+/// The rotation decision, the wake-up and `status.nextRotationTime` read one list
+/// (`schedule::due`): over every combination of the schedule's inputs, each agrees with it.
+#[test]
+fn the_decision_the_wake_up_and_next_rotation_time_read_one_schedule() {
+    let options = |v: [Option<i64>; 3]| v;
+    for interval in [None, Some("10m"), Some("1h")] {
+        for before_expiry in [None, Some("15m")] {
+            for expires in options([None, Some(NOW + 600), Some(NOW + 7200)]) {
+                for last_rotation in options([None, Some(NOW - 3000), Some(NOW - 30)]) {
+                    for retire_after in options([None, Some(NOW - 5), Some(NOW + 50)]) {
+                        let mut c = Case::holding("KEY");
+                        let mut key = cred("KEY", NOW - 900);
+                        key.expiration_date = expires.map(at);
+                        c.credentials = Some(Ok(vec![key.clone()]));
+                        c.spec.rotation = Some(RotationSpec {
+                            interval: interval.map(Into::into),
+                            strategy: RotationStrategy::Reset,
+                            grace_period: None,
+                            before_expiry: before_expiry.map(Into::into),
+                        });
+                        c.status.last_rotation_time = last_rotation.map(|t| Time(at(t)));
+                        c.status.retire_after = retire_after.map(|t| Time(at(t)));
+                        c.status.create_date = Some(Time(key.create_date));
+                        c.status.expiration_date = key.expiration_date.map(Time);
+                        let observed = c.observed();
+                        let due = schedule::due(&schedule_facts(&observed, Some(&key)));
+                        let case = format!(
+                            "{interval:?} {before_expiry:?} {expires:?} {last_rotation:?} {retire_after:?}: {due:?}"
+                        );
+                        assert_eq!(
+                            wake_at(&observed),
+                            due.iter().map(|d| d.at).filter(|t| *t > at(NOW)).min(),
+                            "{case}"
+                        );
+                        assert_eq!(
+                            next_rotation_at(&c.spec, &c.status),
+                            due.iter().filter(|d| d.cause.rotates()).map(|d| d.at).min(),
+                            "{case}"
+                        );
+                        let rotating_now = due.iter().any(|d| d.cause.rotates() && d.at <= at(NOW));
+                        assert_eq!(
+                            rotation_trigger(&observed, &key).is_some(),
+                            rotating_now,
+                            "{case}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn wakes_up_for_what_becomes_due() {
+    let mut c = Case::holding("KEY");
+    assert_eq!(wake_at(&c.observed()), None);
+    let mut key = cred("KEY", NOW - 100);
+    key.expiration_date = Some(at(NOW + 1000));
+    c.credentials = Some(Ok(vec![key]));
+    assert_eq!(wake_at(&c.observed()), Some(at(NOW + 1000)));
+    c.spec.rotation = Some(RotationSpec {
+        interval: Some("10m".into()),
+        strategy: RotationStrategy::Reset,
+        grace_period: None,
+        before_expiry: Some("900s".into()),
+    });
+    assert_eq!(
+        wake_at(&c.observed()),
+        Some(at(NOW + 100)),
+        "renewal before expiry"
+    );
+    c.status.retire_after = Some(Time(at(NOW + 50)));
+    assert_eq!(wake_at(&c.observed()), Some(at(NOW + 50)));
+    c.status.retire_after = Some(Time(at(NOW - 5)));
+    assert_eq!(
+        wake_at(&c.observed()),
+        Some(at(NOW + 100)),
+        "past times are not waited for"
+    );
+}
+
+#[test]
+fn api_keys_renew_before_expiry_by_recreating() {
+    let mut c = Case::holding("KEY");
+    c.spec.service_name = ServiceName::Bedrock;
+    c.spec.rotation = Some(RotationSpec {
+        interval: None,
+        strategy: RotationStrategy::Reset,
+        grace_period: None,
+        before_expiry: Some("72h".into()),
+    });
+    let mut key = cred("KEY", NOW - 1000);
+    key.expiration_date = Some(at(NOW + 73 * 3600));
+    c.credentials = Some(Ok(vec![key.clone()]));
+    assert_eq!(reason(&c.decide()), Reason::Available);
+    key.expiration_date = Some(at(NOW + 71 * 3600));
+    c.credentials = Some(Ok(vec![key.clone()]));
+    assert!(
+        matches!(c.decide(), Decision::Recreate { .. }),
+        "Reset would not extend the expiry"
+    );
+    // Already expired (the operator was down): renewed too, not "fixed".
+    key.status = CredentialStatus::Expired;
+    key.expiration_date = Some(at(NOW - 1));
+    c.credentials = Some(Ok(vec![key]));
+    assert!(matches!(c.decide(), Decision::Recreate { .. }));
+}
+
+#[test]
+fn workloads_listed_in_the_same_edit_as_a_rotate_request_follow_that_rotation() {
+    let mut c = Case::holding("ACCA1");
+    c.rollout_restart = true;
+    c.spec.rollout_restart = vec![crate::api::WorkloadRef {
+        kind: crate::api::WorkloadKind::Deployment,
+        name: "web".into(),
+    }];
+    c.rotate = Some("1");
+    c.issued_at = Some("2026-12-01T10:00:00.000Z");
+    // First the credential they run with now is recorded...
+    assert!(matches!(
+        c.decide(),
+        Decision::FollowCredential {
+            restart: WorkloadRestart::FirstCredential,
+            ..
+        }
+    ));
+    c.status.workloads_restarted_for = Some("2026-12-01T10:00:00.000Z".into());
+    // ...then the rotation, and the workloads follow the new one.
+    assert!(matches!(
+        c.decide(),
+        Decision::Reset {
+            cause: ResetCause::Rotate(RotationTrigger::Requested(_)),
+            ..
+        }
+    ));
+    c.status.handled_rotate_request = Some("1".into());
+    c.issued_at = Some("2026-12-01T10:00:05.000Z");
+    assert!(matches!(
+        c.decide(),
+        Decision::FollowCredential {
+            restart: WorkloadRestart::Restart,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn workloads_follow_each_new_credential_but_not_the_first() {
+    let mut c = Case::holding("ACCA1");
+    c.spec.rollout_restart = vec![crate::api::WorkloadRef {
+        kind: crate::api::WorkloadKind::Deployment,
+        name: "web".into(),
+    }];
+    // The first credential the workloads see: recorded, not restarted.
+    c.issued_at = Some("2026-12-01T10:00:00.000Z");
+    let follow = |c: &Case| match c.decide() {
+        Decision::FollowCredential {
+            issued_at, restart, ..
+        } => Some((issued_at, restart)),
+        _ => None,
+    };
+    assert_eq!(
+        follow(&c),
+        Some((
+            "2026-12-01T10:00:00.000Z".into(),
+            WorkloadRestart::FirstCredential
+        ))
+    );
+    c.status.workloads_restarted_for = Some("2026-12-01T10:00:00.000Z".into());
+    assert_eq!(reason(&c.decide()), Reason::Available, "already followed");
+    // A new credential: restarted where enabled, a warning where not.
+    c.issued_at = Some("2026-12-01T11:00:00.000Z");
+    assert_eq!(follow(&c).unwrap().1, WorkloadRestart::Disabled);
+    c.rollout_restart = true;
+    assert_eq!(follow(&c).unwrap().1, WorkloadRestart::Restart);
+    // What the namespace wrote into the annotation is never copied into a workload (the
+    // digest makes such a Secret one to repair; this is the second line of defence).
+    for forged in [
+        "not a time; rm -rf /",
+        "2026-12-01T11:00:00Z[a=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]",
+        "2026-12-01T11:00:00+00:00",
+    ] {
+        c.issued_at = Some(forged);
+        assert_eq!(reason(&c.decide()), Reason::Available, "{forged}");
+    }
+    // A Recreate's old credential retires only after the workloads followed the new one.
+    c.issued_at = Some("2026-12-01T13:00:00.000Z");
+    c.status.retiring_credential_id = Some("ACCA0".into());
+    c.status.retire_after = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at(
+        NOW - 1,
+    )));
+    assert_eq!(follow(&c).unwrap().1, WorkloadRestart::Restart);
+    c.status.workloads_restarted_for = Some("2026-12-01T13:00:00.000Z".into());
+    assert!(matches!(c.decide(), Decision::Retire { .. }));
+    c.status.retiring_credential_id = None;
+    // A Secret from before issued-at: recorded as unknown, so the next one restarts.
+    c.status.workloads_restarted_for = None;
+    c.issued_at = None;
+    assert_eq!(
+        follow(&c),
+        Some((
+            ISSUED_BEFORE_RECORDED.into(),
+            WorkloadRestart::FirstCredential
+        ))
+    );
+    c.status.workloads_restarted_for = Some(ISSUED_BEFORE_RECORDED.into());
+    assert_eq!(reason(&c.decide()), Reason::Available);
+    c.issued_at = Some("2026-12-01T14:00:00.000Z");
+    assert_eq!(follow(&c).unwrap().1, WorkloadRestart::Restart);
+    // Without workloads to restart, nothing happens.
+    c.issued_at = Some("2026-12-01T12:00:00.000Z");
+    c.spec.rollout_restart.clear();
+    assert_eq!(reason(&c.decide()), Reason::Available);
+}

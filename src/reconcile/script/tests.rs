@@ -1,0 +1,208 @@
+use super::*;
+use crate::reconcile::plan::SecretObservation;
+use crate::reconcile::plan::tests::{Case, NOW, at, cred};
+
+fn steps(case: &Case) -> Vec<Step> {
+    for_decision(&case.observed(), case.decide()).steps
+}
+
+fn events(steps: &[Step]) -> Vec<&'static str> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Publish(e) => Some(e.reason),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_create_records_its_credential_before_the_secret_and_tells_it_once() {
+    let case = Case::new();
+    let steps = steps(&case);
+    let kinds: Vec<&str> = steps
+        .iter()
+        .map(|s| match s {
+            Step::PreflightSecret => "preflight",
+            Step::WriteRecord(edits) if edits.contains(&StatusEdit::IssuedCredential) => {
+                "record names it"
+            }
+            Step::WriteRecord(edits)
+                if edits
+                    .iter()
+                    .any(|e| matches!(e, StatusEdit::RecordIntent { .. })) =>
+            {
+                "record intent"
+            }
+            Step::WriteStatus(w) if w.edits.contains(&StatusEdit::IssuedCredential) => {
+                "status names it"
+            }
+            Step::WriteStatus(_) => "status",
+            Step::ProveCurrent => "prove current",
+            Step::Iam(_) => "iam",
+            Step::WriteSecret(_) => "secret",
+            Step::Publish(_) => "event",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "prove current",
+            "record intent",
+            "iam",
+            "record names it",
+            "secret",
+            "status names it",
+            "event"
+        ]
+    );
+    assert_eq!(events(&steps), ["CredentialCreated"]);
+    // Leaving a failure is told too.
+    let mut failing = Case::new();
+    failing.status.conditions = vec![crate::api::Condition {
+        type_: "Ready".into(),
+        status: "False".into(),
+        reason: "Throttled".into(),
+        message: "slow down".into(),
+        last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at(NOW)),
+        observed_generation: Some(1),
+    }];
+    assert_eq!(
+        events(&self::steps(&failing)),
+        ["Available", "CredentialCreated"]
+    );
+    // A template may make the API server refuse the Secret: asked first, by a dry run.
+    let mut templated = Case::new();
+    templated.spec.secret.template = Some(Default::default());
+    assert_eq!(
+        self::steps(&templated).first(),
+        Some(&Step::PreflightSecret)
+    );
+}
+
+#[test]
+fn only_a_reset_of_the_held_credential_reports_a_failed_secret_write() {
+    let mut lost = Case::holding("ACCA1");
+    lost.secret = SecretObservation::Missing;
+    let fallback = steps(&lost).into_iter().find_map(|s| match s {
+        Step::WriteSecret(w) => Some(w.if_failed),
+        _ => None,
+    });
+    let fallback = fallback.expect("a Secret write").expect("a fallback");
+    assert_eq!(fallback.reason, Reason::Creating);
+    assert!(fallback.message.contains("ACCA1"), "{}", fallback.message);
+    // An adoption records the credential first, so nothing it held is lost.
+    let mut orphan = Case::new();
+    orphan.status.create_requested_at = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        at(NOW - 10),
+    ));
+    orphan.credentials = Some(Ok(vec![cred("ACCA9", NOW - 8)]));
+    let adopt = steps(&orphan);
+    let secret_at = adopt
+        .iter()
+        .position(|s| matches!(s, Step::WriteSecret(_)))
+        .expect("a Secret write");
+    let recorded = adopt[..secret_at]
+        .iter()
+        .rev()
+        .find_map(|s| match s {
+            Step::WriteRecord(edits) => Some(edits),
+            _ => None,
+        })
+        .expect("a record write before the Secret");
+    assert!(
+        recorded.contains(&StatusEdit::IssuedCredential),
+        "{adopt:?}"
+    );
+}
+
+#[test]
+fn an_intent_is_stamped_at_its_write_and_a_rotation_when_iam_answered() {
+    let times = EditTimes {
+        write: at(NOW + 7),
+        answered: at(NOW),
+    };
+    let mut status = ServiceSpecificCredentialStatus::default();
+    for edit in [
+        StatusEdit::RecordIntent {
+            existing: vec!["ACCA1".into()],
+        },
+        StatusEdit::Rotated {
+            handled_request: Some("1".into()),
+        },
+    ] {
+        apply_edit(&mut status, &edit, None, times);
+    }
+    assert_eq!(
+        status.create_requested_at.as_ref().map(|t| t.0),
+        Some(at(NOW + 7))
+    );
+    assert_eq!(
+        status.last_rotation_time.as_ref().map(|t| t.0),
+        Some(at(NOW))
+    );
+    assert_eq!(status.handled_rotate_request.as_deref(), Some("1"));
+    let retiring = StatusEdit::StartRetirement {
+        old: "ACCA0".into(),
+        grace: Duration::from_secs(60),
+        handled_request: None,
+    };
+    apply_edit(&mut status, &retiring, None, times);
+    assert_eq!(status.retire_after.map(|t| t.0), Some(at(NOW + 60)));
+}
+
+#[test]
+fn the_api_servers_answers_mean_what_they_say() {
+    assert_eq!(
+        secret_refusal(409, "AlreadyExists", "exists", "git").map(|r| r.0),
+        Some(Reason::SecretConflict)
+    );
+    assert_eq!(
+        secret_refusal(422, "Invalid", "bad label", "git"),
+        Some((
+            Reason::InvalidSpec,
+            "the API server rejects the Secret this resource would write: bad label".into()
+        ))
+    );
+    assert_eq!(secret_refusal(409, "Conflict", "changed", "git"), None);
+    assert_eq!(secret_refusal(500, "InternalError", "down", "git"), None);
+    assert_eq!(
+        restart_refusal("Deployment/web", 404, "not found"),
+        RestartRefusal::Skip("not found".into())
+    );
+    assert!(matches!(
+        restart_refusal("Deployment/web", 403, "forbidden"),
+        RestartRefusal::Forbidden(PlannedEvent { warning: true, .. })
+    ));
+    assert_eq!(
+        restart_refusal("Deployment/web", 503, "down"),
+        RestartRefusal::Fail
+    );
+}
+
+#[test]
+fn a_reset_tells_why_and_adoptions_are_recorded_first() {
+    let event = reset_event(&ResetCause::SecretLost, "ACCA1", "git");
+    assert!(event.warning);
+    assert_eq!(event.reason, "SecretRepaired");
+    let note = event.note.text(None);
+    assert!(note.contains("Secret git") && note.contains("ACCA1"));
+    let rotated = reset_event(
+        &ResetCause::Rotate(RotationTrigger::Schedule),
+        "ACCA1",
+        "git",
+    );
+    assert_eq!(
+        (rotated.warning, rotated.reason),
+        (false, "CredentialRotated")
+    );
+    assert!(reset_adopts(&ResetCause::AdoptRequested));
+    assert!(reset_adopts(&ResetCause::AdoptRotation {
+        old: "ACCA0".into()
+    }));
+    assert!(!reset_adopts(&ResetCause::SecretLost));
+    assert!(!reset_adopts(&ResetCause::Rotate(
+        RotationTrigger::Requested("1".into())
+    )));
+}

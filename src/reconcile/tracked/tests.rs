@@ -1,0 +1,110 @@
+use super::*;
+use crate::api::{ROTATE_ANNOTATION, ServiceSpecificCredential};
+use crate::reconcile::conditions::Reason;
+
+fn resource(uid: &str, generation: i64) -> ServiceSpecificCredential {
+    let mut r: ServiceSpecificCredential = serde_json::from_value(serde_json::json!({
+        "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "ServiceSpecificCredential",
+        "metadata": {"name": "r", "namespace": "team-a", "uid": uid, "generation": generation},
+        "spec": {"userName": "sofia", "serviceName": "codecommit.amazonaws.com"}
+    }))
+    .unwrap();
+    r.metadata.generation = Some(generation);
+    r
+}
+
+#[test]
+fn attempts_count_per_reason_and_reset_on_ready() {
+    let t = Tracked::default();
+    let reported = Category::Reported;
+    assert_eq!(t.attempt("a", reported(Reason::IamUnavailable)), 0);
+    assert_eq!(t.attempt("a", reported(Reason::IamUnavailable)), 1);
+    assert_eq!(t.attempt("a", reported(Reason::Throttled)), 0);
+    assert_eq!(t.attempt("a", reported(Reason::Available)), 0);
+    assert_eq!(t.attempt("a", reported(Reason::Throttled)), 0);
+    assert_eq!(t.attempt("a", Category::Kubernetes), 0);
+    assert_eq!(t.attempt("a", Category::Kubernetes), 1);
+}
+
+#[test]
+fn backoff_holds_until_the_user_changes_the_resource() {
+    let t = Tracked::default();
+    let r = resource("a", 1);
+    t.hold_off(&r, Some(Duration::from_secs(60)));
+    assert!(t.waiting(&r).is_some());
+    let mut annotated = r.clone();
+    annotated
+        .annotations_mut()
+        .insert(ROTATE_ANNOTATION.into(), "1".into());
+    assert!(t.waiting(&annotated).is_none(), "a rotate request");
+    assert!(t.waiting(&resource("a", 2)).is_none(), "a spec change");
+    t.hold_off(&r, None);
+    assert!(t.waiting(&r).is_none());
+}
+
+#[test]
+fn a_backoff_set_on_a_pass_s_copy_holds_for_the_cached_copy() {
+    use crate::reconcile::CachedCredential;
+    let cached = |r: &ServiceSpecificCredential| {
+        let mut c = CachedCredential::from(r.clone());
+        c.trim(&[]);
+        c
+    };
+    let t = Tracked::default();
+    let mut r = resource("a", 1);
+    r.annotations_mut()
+        .insert(ROTATE_ANNOTATION.into(), "1".into());
+    t.hold_off(&r, Some(Duration::from_secs(60)));
+    assert!(t.waiting(&cached(&r)).is_some());
+    let mut again = r.clone();
+    again
+        .annotations_mut()
+        .insert(ROTATE_ANNOTATION.into(), "2".into());
+    assert!(t.waiting(&cached(&again)).is_none(), "a new rotate request");
+    t.hold_off(&cached(&again), Some(Duration::from_secs(60)));
+    assert!(t.waiting(&again).is_some());
+}
+
+#[test]
+fn state_of_departed_resources_is_pruned() {
+    let t = Tracked::default();
+    for uid in ["kept", "gone"] {
+        t.attempt(uid, Category::Reported(Reason::IamUnavailable));
+        t.hold_off(&resource(uid, 1), Some(Duration::from_secs(60)));
+        t.note_recorded(uid, "team-a", [&format!("ACCA-{uid}")]);
+    }
+    assert_eq!(t.len(), 2);
+    t.retain_live(&["kept".to_string()].into());
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        t.recorded_elsewhere("ACCA-kept", "other").as_deref(),
+        Some("team-a")
+    );
+    assert_eq!(t.recorded_elsewhere("ACCA-gone", "other"), None);
+    assert_eq!(t.recorded_elsewhere("ACCA-kept", "kept"), None, "its own");
+    t.note_recorded("kept", "team-a", [&"ACCA-new".to_string()]);
+    assert_eq!(t.recorded_elsewhere("ACCA-kept", "other"), None, "replaced");
+    t.forget("kept");
+    assert_eq!(t.len(), 0);
+}
+
+#[test]
+fn a_copy_of_a_version_we_replaced_trails_our_write() {
+    let t = Tracked::default();
+    assert!(!t.trails_own_write("a", Some("10")), "nothing written yet");
+    for version in 10..20 {
+        t.note_superseded("a", version.to_string());
+    }
+    assert!(t.trails_own_write("a", Some("19")));
+    assert!(t.trails_own_write("a", Some("12")));
+    assert!(
+        !t.trails_own_write("a", Some("11")),
+        "only the last few are kept"
+    );
+    assert!(
+        !t.trails_own_write("a", Some("20")),
+        "the version our write made"
+    );
+    assert!(!t.trails_own_write("b", Some("19")));
+    assert!(!t.trails_own_write("a", None));
+}
