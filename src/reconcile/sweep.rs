@@ -544,6 +544,10 @@ async fn tell_unclaimed(ctx: &Context, record: &CredentialRecord, ids: &[String]
     else {
         return;
     };
+    // A resource made since under the same name is not the record's.
+    if resource.uid().as_deref() != Some(owner.uid.as_str()) {
+        return;
+    }
     let note = format!(
         "IAM credentials {} of user {} appeared while a Create's outcome was unknown and nobody holds them; they may be someone else's, so they are left alone: delete them by hand if they are not",
         ids.join(", "),

@@ -16,7 +16,7 @@ use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
-use crate::api::{ServiceSpecificCredential, ServiceSpecificCredentialStatus};
+use crate::api::ServiceSpecificCredentialStatus;
 use crate::iam::{CredentialMetadata, IamError, IssuedCredential};
 use crate::reconcile::conditions::{Reason, ready_condition, reason_for};
 use crate::reconcile::observe::Snapshot;
@@ -507,7 +507,9 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn resources(&self) -> Api<ServiceSpecificCredential> {
+    /// Read through the cache's type: a write's answer that carries a status the types do not
+    /// read (a field this write leaves to the server) still tells its resourceVersion.
+    fn resources(&self) -> Api<super::CachedCredential> {
         Api::namespaced(self.ctx.client.clone(), &self.snapshot.namespace)
     }
 
@@ -549,24 +551,36 @@ impl<'a> Run<'a> {
 fn status_merge_patch(new: &ServiceSpecificCredentialStatus) -> serde_json::Value {
     let mut new = serde_json::to_value(new).unwrap_or_default();
     if let Some(new) = new.as_object_mut() {
-        for field in status_fields() {
-            new.entry(field.clone()).or_insert(serde_json::Value::Null);
+        null_absent(new, &STATUS_FIELDS);
+        // The one object inside status: merged key by key, so its absent keys are nulled too.
+        if let Some(identity) = new.get_mut("identity").and_then(|i| i.as_object_mut()) {
+            null_absent(identity, &IDENTITY_FIELDS);
         }
     }
     serde_json::json!({ "status": new })
 }
 
-/// The fields of status, as the CRD's schema names them.
-fn status_fields() -> &'static [String] {
-    static FIELDS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-        let schema = schemars::schema_for!(ServiceSpecificCredentialStatus);
-        schema
-            .get("properties")
-            .and_then(serde_json::Value::as_object)
-            .map(|properties| properties.keys().cloned().collect())
-            .unwrap_or_default()
-    });
-    &FIELDS
+fn null_absent(object: &mut serde_json::Map<String, serde_json::Value>, fields: &[String]) {
+    for field in fields {
+        object
+            .entry(field.clone())
+            .or_insert(serde_json::Value::Null);
+    }
+}
+
+/// The fields of status, and of its identity, as the CRD's schema names them.
+static STATUS_FIELDS: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(fields_of::<ServiceSpecificCredentialStatus>);
+static IDENTITY_FIELDS: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(fields_of::<crate::identity::IdentityBinding>);
+
+fn fields_of<T: schemars::JsonSchema>() -> Vec<String> {
+    schemars::SchemaGenerator::default()
+        .into_root_schema_for::<T>()
+        .get("properties")
+        .and_then(serde_json::Value::as_object)
+        .map(|properties| properties.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// A Warning Event on `resource` from outside a pass (the sweep).

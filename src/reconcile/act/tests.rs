@@ -640,18 +640,25 @@ async fn a_renamed_secret_is_copied_from_the_old_one_without_an_iam_call() {
 fn the_status_patch_nulls_every_field_it_does_not_set() {
     let new = ServiceSpecificCredentialStatus {
         credential_id: Some("ACCA1".into()),
+        identity: Some(crate::identity::IdentityBinding {
+            account_id: Some("123456789012".into()),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let patch = super::status_merge_patch(&new);
     let status = patch["status"].as_object().unwrap();
     assert_eq!(status["credentialId"], "ACCA1");
+    assert_eq!(
+        status["identity"],
+        serde_json::json!({"accountId": "123456789012", "name": null, "roleArn": null})
+    );
     for field in [
         "expirationDate",
         "lastRotationTime",
         "createDate",
         "slotsUsed",
         "conditions",
-        "identity",
         "observedGeneration",
     ] {
         assert_eq!(status.get(field), Some(&serde_json::Value::Null), "{field}");
