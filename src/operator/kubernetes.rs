@@ -1,0 +1,130 @@
+//! The Kubernetes client: its timeouts and user agent, the connection check, and the
+//! CRD check at start (installing them in dev mode).
+
+use super::*;
+
+/// The User-Agent of the operator's Kubernetes requests (audit logs, RBAC debugging).
+pub const USER_AGENT: &str = concat!("ssc-operator/", env!("CARGO_PKG_VERSION"));
+
+/// How long any Kubernetes request but a watch may wait for its answer.
+pub const KUBE_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long connecting to the API server may take.
+pub const KUBE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A Kubernetes client from `config` that identifies itself as the operator, bounds its
+/// requests (connect, and answers to all but watches), and sends writes only while `fence` is
+/// open.
+pub fn kube_client(
+    mut config: kube::Config,
+    fence: WriteFence,
+) -> Result<kube::Client, kube::Error> {
+    config.headers.push((
+        axum::http::header::USER_AGENT,
+        axum::http::HeaderValue::from_static(USER_AGENT),
+    ));
+    config.connect_timeout = Some(KUBE_CONNECT_TIMEOUT);
+    // kube's retry layer would sit below the fence and resend a write after the fence closed;
+    // failed requests are retried by the reconcile loop instead, each through the fence.
+    config.default_retry = false;
+    let guard = KubeRequestGuard {
+        fence,
+        timeout: KUBE_REQUEST_TIMEOUT,
+    };
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&guard)
+        .build())
+}
+
+/// The operator's client (fenced by `fence`) and an unfenced one for the election (which must
+/// renew while the fence is closed) and the dev-mode CRD install (before any election).
+pub(super) async fn connect_kubernetes(
+    fence: WriteFence,
+    kubeconfig: Option<&std::path::Path>,
+) -> Result<(kube::Client, kube::Client), RunError> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path).map_err(|e| {
+                RunError::KubeconfigUnreadable {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                }
+            })?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| RunError::Kubeconfig {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| RunError::NoKubeconfig(e.to_string()))?,
+    };
+    let build =
+        |fence| kube_client(config.clone(), fence).map_err(|e| RunError::KubeClient(e.to_string()));
+    let client = build(fence)?;
+    let election = build(WriteFence::always_open())?;
+    match tokio::time::timeout(Duration::from_secs(10), client.apiserver_version()).await {
+        Ok(Ok(version)) => {
+            info!(version = %version.git_version, "connected to Kubernetes");
+            Ok((client, election))
+        }
+        Ok(Err(e)) => Err(RunError::Unreachable(e)),
+        Err(_) => Err(RunError::NoAnswer),
+    }
+}
+
+/// Checks both kinds are served (a LIST of metadata with limit 1, which the operator's RBAC allows):
+/// the resources and the operator's own records. In dev mode installs the CRDs when one is
+/// missing.
+pub(super) async fn ensure_crd(
+    client: &kube::Client,
+    install: bool,
+    namespace: Option<&str>,
+) -> Result<(), RunError> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let served = || async {
+        let api = match namespace {
+            Some(ns) => kube::Api::<ServiceSpecificCredential>::namespaced(client.clone(), ns),
+            None => kube::Api::<ServiceSpecificCredential>::all(client.clone()),
+        };
+        // Metadata only: a tenant may have written a status the types do not read.
+        let limit = kube::api::ListParams::default().limit(1);
+        api.list_metadata(&limit).await?;
+        kube::Api::<crate::record::CredentialRecord>::all(client.clone())
+            .list_metadata(&limit)
+            .await
+            .map(|_| ())
+    };
+    match served().await {
+        Ok(()) => return Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 && install => {}
+        Err(kube::Error::Api(e)) if e.code == 404 => return Err(RunError::CrdMissing),
+        // Anything else (e.g. RBAC) shows up again, with context, in the watch errors.
+        Err(e) => {
+            warn!(error = %e, "could not check that the CRDs are served");
+            return Ok(());
+        }
+    }
+    let mut names = Vec::new();
+    for crd in crate::api::all_crds() {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        info!(%name, "installing the CRD (dev mode)");
+        kube::Api::<CustomResourceDefinition>::all(client.clone())
+            .patch(
+                &name,
+                &kube::api::PatchParams::apply(reconcile::FIELD_MANAGER).force(),
+                &kube::api::Patch::Apply(&crd),
+            )
+            .await
+            .map_err(RunError::CrdInstall)?;
+        names.push(name);
+    }
+    for _ in 0..50 {
+        if served().await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(RunError::CrdNotServed(names.join(", ")))
+}
