@@ -646,7 +646,7 @@ fn the_status_patch_nulls_every_field_it_does_not_set() {
         }),
         ..Default::default()
     };
-    let patch = super::status_merge_patch(&new);
+    let patch = super::status::status_merge_patch(&new);
     let status = patch["status"].as_object().unwrap();
     assert_eq!(status["credentialId"], "ACCA1");
     assert_eq!(
