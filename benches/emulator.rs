@@ -29,7 +29,7 @@ fn report(name: &str, mut latencies: Vec<Duration>, wall: Duration) {
 }
 
 async fn client(endpoint: &str) -> aws_sdk_iam::Client {
-    ssc_operator::iam::AwsIam::sdk_client(
+    ssc_operator::AwsIam::sdk_client(
         Some(endpoint),
         Some("us-east-1"),
         Some(aws_credential_types::Credentials::new(
@@ -331,7 +331,7 @@ async fn policy_load(enforce: bool) -> (f64, f64) {
     .await
     .expect("emulator");
     let endpoint = emulator.endpoint_url();
-    let root = ssc_operator::iam::AwsIam::sdk_client(
+    let root = ssc_operator::AwsIam::sdk_client(
         Some(&endpoint),
         Some("us-east-1"),
         Some(aws_credential_types::Credentials::new(

@@ -41,7 +41,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use kube_standin::{ApiServer, ApiServerConfig};
 use serde_json::json;
-use ssc_operator::api::ServiceSpecificCredential;
+use ssc_operator::ServiceSpecificCredential;
 
 #[path = "scale/fairness.rs"]
 mod fairness;
@@ -132,7 +132,7 @@ async fn target() -> Target {
     // kube-controller-manager works from its informers. At 10,000 resources a scan per write
     // would make the stand-in, not the operator, what is measured.
     let kube = ApiServer::start_with(ApiServerConfig {
-        crds: ssc_operator::api::all_crds(),
+        crds: ssc_operator::all_crds(),
         gc_delay: Duration::from_secs(2),
         ..ApiServerConfig::default()
     })
@@ -456,7 +456,7 @@ async fn wait_until(what: &str, limit: Duration, done: impl Fn() -> usize, n: us
 /// An IAM client signed by the root of `ACCOUNTS[account]`.
 async fn setup_client(iam_endpoint: &str, account: usize) -> aws_sdk_iam::Client {
     let (id, secret) = SETUP_KEYS[account];
-    ssc_operator::iam::AwsIam::sdk_client(
+    ssc_operator::AwsIam::sdk_client(
         Some(iam_endpoint),
         Some("us-east-1"),
         Some(aws_credential_types::Credentials::new(
@@ -500,14 +500,14 @@ async fn create_identities(target: &Target) {
             .assume_role_policy_document(trust.to_string())
             .send()
             .await;
-        let identity: ssc_operator::identity::IAMIdentity = serde_json::from_value(json!({
+        let identity: ssc_operator::IAMIdentity = serde_json::from_value(json!({
             "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "IAMIdentity",
             "metadata": {"name": format!("bench-id-{i}")},
             "spec": {"roleArn": format!("arn:aws:iam::{}:role/ssc-bench-{i}", ACCOUNTS[i % 2]),
                      "allowedNamespaces": {"names": [NS]}}
         }))
         .unwrap();
-        let _ = Api::<ssc_operator::identity::IAMIdentity>::all(target.client.clone())
+        let _ = Api::<ssc_operator::IAMIdentity>::all(target.client.clone())
             .create(&PostParams::default(), &identity)
             .await;
     }
@@ -736,8 +736,8 @@ async fn tenant_bulk(n: usize, kib: usize) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     println!(
         "\ntenant bulk: {n} resources and {n} Secrets labelled {}={}, {kib} KiB of annotations on each (binary {})",
-        ssc_operator::secret::MANAGED_BY_LABEL,
-        ssc_operator::secret::MANAGED_BY_VALUE,
+        ssc_operator::MANAGED_BY_LABEL,
+        ssc_operator::MANAGED_BY_VALUE,
         bin()
     );
     println!("  operator idle: RSS {:.1} MiB", operator.rss_mib());
@@ -754,7 +754,7 @@ async fn tenant_bulk(n: usize, kib: usize) {
         resources.create(&PostParams::default(), &r).await.unwrap();
         let s: Secret = serde_json::from_value(json!({
             "metadata": {"name": format!("tenant-{i}"), "namespace": NS, "labels": {
-                ssc_operator::secret::MANAGED_BY_LABEL: ssc_operator::secret::MANAGED_BY_VALUE
+                ssc_operator::MANAGED_BY_LABEL: ssc_operator::MANAGED_BY_VALUE
             }},
             "stringData": {"note": "a tenant's own Secret, carrying the operator's label"}
         }))

@@ -20,7 +20,7 @@ mod status;
 mod validation;
 pub use crds::*;
 pub use status::*;
-pub use validation::*;
+pub(crate) use validation::*;
 
 /// The finalizer that makes deletion wait for the IAM credential to be deleted (or retained).
 pub const FINALIZER: &str = "iam.ssc-operator.dev/cleanup";
@@ -30,10 +30,10 @@ pub const ROTATE_ANNOTATION: &str = "iam.ssc-operator.dev/rotate";
 /// Annotation on a Namespace: comma-separated globs of IAM user names its resources may use.
 pub const ALLOWED_USERS_ANNOTATION: &str = "iam.ssc-operator.dev/allowed-users";
 /// The only quota IAM has for these credentials: per user, per service.
-pub const CREDENTIALS_PER_USER_PER_SERVICE: usize = 2;
+pub(crate) const CREDENTIALS_PER_USER_PER_SERVICE: usize = 2;
 
 /// Secret keys the operator writes itself; templates cannot replace them.
-pub const RESERVED_SECRET_KEYS: [&str; 4] = ["username", "password", "alias", "secret"];
+pub(crate) const RESERVED_SECRET_KEYS: [&str; 4] = ["username", "password", "alias", "secret"];
 
 /// Services whose credentials are a user name and password.
 const PASSWORD_SERVICES: [&str; 2] = ["codecommit.amazonaws.com", "cassandra.amazonaws.com"];

@@ -62,7 +62,7 @@ pub enum CliError {
 
 /// What the Secret holds compared with the resource's status.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretState {
+pub(crate) enum SecretState {
     /// Ours, its keys match their digest and it holds the credential status names.
     Matches {
         issued_at: Option<String>,
@@ -81,7 +81,10 @@ pub enum SecretState {
 }
 
 /// Compares `secret` with what `resource`'s status says it should hold.
-pub fn secret_state(resource: &ServiceSpecificCredential, secret: Option<&Secret>) -> SecretState {
+pub(crate) fn secret_state(
+    resource: &ServiceSpecificCredential,
+    secret: Option<&Secret>,
+) -> SecretState {
     let Some(secret) = secret else {
         return SecretState::Missing;
     };
@@ -109,7 +112,7 @@ pub fn secret_state(resource: &ServiceSpecificCredential, secret: Option<&Secret
 }
 
 /// The report `status` prints.
-pub fn render_status(
+pub(crate) fn render_status(
     resource: &ServiceSpecificCredential,
     secret: &SecretState,
     events: &[Event],

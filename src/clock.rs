@@ -24,20 +24,21 @@ pub(crate) fn now() -> Timestamp {
 /// Where a reconcile pass reads the time: [`now`] in the operator, a clock the test sets in
 /// tests of `act`.
 #[derive(Clone)]
-pub struct Clock(std::sync::Arc<dyn Fn() -> Timestamp + Send + Sync>);
+pub(crate) struct Clock(std::sync::Arc<dyn Fn() -> Timestamp + Send + Sync>);
 
 impl Clock {
     /// This process's wall clock ([`now`]).
-    pub fn system() -> Self {
+    pub(crate) fn system() -> Self {
         Clock(std::sync::Arc::new(now))
     }
 
     /// A clock that reads whatever `read` says.
-    pub fn from_fn(read: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
+    #[cfg(test)]
+    pub(crate) fn from_fn(read: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
         Clock(std::sync::Arc::new(read))
     }
 
-    pub fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         (self.0)()
     }
 }

@@ -5,7 +5,8 @@
 /// The IAM users the demo's emulator starts with: `alice` for the first resource, and every user the
 /// manifests under `examples/` name, so that `kubectl apply -R -f examples/` turns them all Ready (a test
 /// fails when an example names a user missing here).
-pub const DEMO_USERS: &[&str] = &[
+#[cfg(feature = "demo")]
+pub(crate) const DEMO_USERS: &[&str] = &[
     "alice",
     "argocd-repo-reader",
     "chatbot-bedrock",
@@ -18,11 +19,11 @@ pub const DEMO_USERS: &[&str] = &[
 ];
 
 /// The second AWS account of the demo's emulator, as `examples/multi-account/` names it.
-pub const DEMO_TENANT_ACCOUNT: &str = "210987654321";
+pub(crate) const DEMO_TENANT_ACCOUNT: &str = "210987654321";
 /// The users of that account (the examples' `analytics` namespace mints for them).
-pub const DEMO_TENANT_USERS: &[&str] = &["analytics-bedrock"];
+pub(crate) const DEMO_TENANT_USERS: &[&str] = &["analytics-bedrock"];
 /// The roles `examples/multi-account/` names: (account, role name, ExternalId its trust wants).
-pub const DEMO_ROLES: &[(&str, &str, Option<&str>)] = &[
+pub(crate) const DEMO_ROLES: &[(&str, &str, Option<&str>)] = &[
     ("123456789012", "ssc-tenant-payments", None),
     (
         DEMO_TENANT_ACCOUNT,

@@ -27,7 +27,7 @@ pub struct NotLeading;
 /// A Kubernetes request that got no answer in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the Kubernetes API server did not answer within {0:?}")]
-pub struct RequestTimedOut(pub Duration);
+pub(crate) struct RequestTimedOut(pub Duration);
 
 /// Shared between the election (which moves the deadline) and the clients (which check it).
 #[derive(Clone, Debug)]
@@ -113,7 +113,7 @@ fn is_iam_read(operation: &str) -> bool {
 
 /// Refuses IAM writes when the fence is closed, right before each attempt is transmitted.
 #[derive(Debug)]
-pub struct IamWriteFence(pub WriteFence);
+pub(crate) struct IamWriteFence(pub WriteFence);
 
 impl Intercept for IamWriteFence {
     fn name(&self) -> &'static str {
@@ -152,7 +152,7 @@ pub fn fence_iam(client: &aws_sdk_iam::Client, fence: WriteFence) -> aws_sdk_iam
 /// a hung GET or PATCH would wait for minutes). It must sit below no retrying layer: the kube
 /// client it wraps has kube's retries off, or a retry would resend a write the fence let through.
 #[derive(Clone, Debug)]
-pub struct KubeRequestGuard {
+pub(crate) struct KubeRequestGuard {
     pub fence: WriteFence,
     pub timeout: Duration,
 }
@@ -169,7 +169,7 @@ impl<S> tower::Layer<S> for KubeRequestGuard {
 }
 
 #[derive(Clone, Debug)]
-pub struct GuardedService<S> {
+pub(crate) struct GuardedService<S> {
     inner: S,
     guard: KubeRequestGuard,
 }

@@ -6,7 +6,7 @@
 mod limiter;
 mod snapshot;
 
-pub use limiter::Priority;
+pub(crate) use limiter::Priority;
 pub(crate) use limiter::{CallTag, as_class, tagged};
 
 use std::collections::HashMap;
@@ -92,11 +92,11 @@ pub trait IamObserver: Send + Sync {
 
 /// How long one CreateServiceSpecificCredential may take (well inside
 /// `plan::ADOPTION_WINDOW`).
-pub const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connecting to the IAM endpoint (the SDK's own default).
-pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 /// One attempt of any IAM call.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Any IAM call, retries included.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 

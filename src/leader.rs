@@ -70,7 +70,7 @@ pub enum TimingError {
 /// Checks client-go's relations (lease duration > renew deadline > 1.2 × retry period), and that
 /// a leader notices a missed deadline before its Lease can expire for others: renew deadline +
 /// retry period < lease duration (the loop looks once per retry period).
-pub fn check_timing(
+pub(crate) fn check_timing(
     lease_duration: Duration,
     renew_deadline: Duration,
     retry_period: Duration,
@@ -100,14 +100,14 @@ pub fn check_timing(
 /// What this replica has seen of the Lease: the last record read, and when — on this replica's
 /// monotonic clock — it first saw that record.
 #[derive(Clone, Debug, Default)]
-pub struct Observation {
+pub(crate) struct Observation {
     record: Option<LeaseSpec>,
     seen_at: Option<std::time::Instant>,
 }
 
 impl Observation {
     /// Notes the record read at `now`; returns for how long it has been unchanged.
-    pub fn see(&mut self, record: Option<&LeaseSpec>, now: std::time::Instant) -> Duration {
+    pub(crate) fn see(&mut self, record: Option<&LeaseSpec>, now: std::time::Instant) -> Duration {
         if self.seen_at.is_none() || self.record.as_ref() != record {
             self.record = record.cloned();
             self.seen_at = Some(now);
@@ -119,7 +119,7 @@ impl Observation {
 
 /// What to do with the Lease as observed.
 #[derive(Clone, Debug, PartialEq)]
-pub enum LeaseAction {
+pub(crate) enum LeaseAction {
     /// No Lease yet: create it holding it.
     Create(LeaseSpec),
     /// Write this spec (renew ours, or take over an expired one) at the observed resourceVersion.
@@ -130,7 +130,7 @@ pub enum LeaseAction {
 
 /// Pure decision over the observed Lease, which has been unchanged for `unchanged_for` on this
 /// replica's clock. `now` is only written into our own record.
-pub fn decide(
+pub(crate) fn decide(
     current: Option<&LeaseSpec>,
     unchanged_for: Duration,
     config: &LeaseConfig,
@@ -167,7 +167,7 @@ pub fn decide(
 /// keeps `fence` open exactly while this replica may write: until the start of its last
 /// successful renewal plus the renew deadline. When stopped while leading, closes the fence and
 /// releases the Lease so a standby takes over at once.
-pub fn spawn(
+pub(crate) fn spawn(
     client: kube::Client,
     config: LeaseConfig,
     fence: WriteFence,

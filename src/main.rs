@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the controller.
-    Run(Box<ssc_operator::operator::RunArgs>),
+    Run(Box<ssc_operator::commands::RunArgs>),
     /// Run the IAM emulator (IAM Query protocol) for dev/test clusters and tests.
     Emulator(Box<iam_emulator::EmulatorArgs>),
     /// Try it with nothing installed: a local sandbox Kubernetes API (in memory, 127.0.0.1 only,
@@ -30,14 +30,14 @@ enum Command {
     /// kubectl. Never a production API server. (Only in builds with the default `demo`
     /// feature: the image leaves it out.)
     #[cfg(feature = "demo")]
-    Demo(ssc_operator::demo::DemoArgs),
+    Demo(ssc_operator::commands::DemoArgs),
     /// Print the CustomResourceDefinition YAML.
     Crd,
     /// Show a ServiceSpecificCredential: Ready, credential, expiry, next rotation, quota, whether
     /// its Secret matches its digest, and its Events.
-    Status(ssc_operator::cli::Target),
+    Status(ssc_operator::commands::Target),
     /// Ask for a rotation now (sets the rotate annotation) and wait until the operator did it.
-    Rotate(ssc_operator::cli::RotateArgs),
+    Rotate(ssc_operator::commands::RotateArgs),
     /// Print a shell completion script (e.g. `source <(ssc-operator completion bash)`).
     Completion {
         #[arg(value_enum)]
@@ -69,23 +69,23 @@ fn command_line() -> (Cli, String) {
 async fn main() -> std::process::ExitCode {
     let (cli, invoked) = command_line();
     let result = match cli.command {
-        Command::Run(args) => ssc_operator::operator::run(*args)
+        Command::Run(args) => ssc_operator::commands::run(*args)
             .await
             .map_err(anyhow::Error::from),
         Command::Emulator(args) => iam_emulator::run(*args).await.map_err(anyhow::Error::from),
         #[cfg(feature = "demo")]
-        Command::Demo(args) => ssc_operator::demo::run(args)
+        Command::Demo(args) => ssc_operator::commands::demo(args)
             .await
             .map_err(anyhow::Error::from),
         Command::Crd => {
-            print!("{}", ssc_operator::api::all_crds_yaml());
+            print!("{}", ssc_operator::all_crds_yaml());
             Ok(())
         }
-        Command::Status(target) => ssc_operator::cli::status(target)
+        Command::Status(target) => ssc_operator::commands::status(target)
             .await
             .map(|report| print!("{report}"))
             .map_err(anyhow::Error::from),
-        Command::Rotate(args) => ssc_operator::cli::rotate(args)
+        Command::Rotate(args) => ssc_operator::commands::rotate(args)
             .await
             .map(|report| print!("{report}"))
             .map_err(anyhow::Error::from),

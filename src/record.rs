@@ -25,13 +25,13 @@ use crate::api::{DeletionPolicy, ServiceSpecificCredentialStatus};
 /// The record that marks when the operator started keeping records: resources created before it
 /// may carry ownership in status only, which is taken into a record once (see [`migrate`]).
 /// Its `creationTimestamp` is set by the API server, so no tenant can move it.
-pub const EPOCH_RECORD: &str = "ssc-operator-epoch";
+pub(crate) const EPOCH_RECORD: &str = "ssc-operator-epoch";
 
 /// How long a Create whose outcome the operator never learned can still take effect in IAM.
 /// A SigV4-signed request is refused once its `X-Amz-Date` is more than 15 minutes from IAM's
 /// clock ("Signature expired"), however long a network held it; 5 more minutes cover the skew
 /// between the operator's clock and IAM's.
-pub const UNKNOWN_CREATE_WINDOW: Duration = Duration::from_secs(20 * 60);
+pub(crate) const UNKNOWN_CREATE_WINDOW: Duration = Duration::from_secs(20 * 60);
 
 /// What the operator minted (or adopted) for one `ServiceSpecificCredential`, and for whom.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -170,7 +170,7 @@ impl Holding {
 }
 
 /// `time` as the API server stores it: RFC 3339 in whole seconds.
-pub fn whole_seconds(time: &Time) -> Time {
+pub(crate) fn whole_seconds(time: &Time) -> Time {
     Time(Timestamp::from_second(time.0.as_second()).unwrap_or(time.0))
 }
 
@@ -179,7 +179,7 @@ pub fn whole_seconds(time: &Time) -> Time {
 /// says whether this pass's Create got an answer (a credential, or a definite refusal);
 /// `announced` is the intent status is known to have carried: only an intent that reached
 /// status was followed by a Create (the status write is what proves the pass current).
-pub fn unanswered_create(
+pub(crate) fn unanswered_create(
     before: &Holding,
     after: &Holding,
     answered: bool,
@@ -203,7 +203,7 @@ pub fn unanswered_create(
 /// (`listed`, an exact List), that no other resource holds (`claimed`), for a user the
 /// namespace may use (else nothing). No intent: a Create interrupted at the very upgrade is
 /// not adopted (its credential shows as unclaimed), and a forged one opens no window.
-pub fn migrate(
+pub(crate) fn migrate(
     status: &ServiceSpecificCredentialStatus,
     listed: &[&str],
     claimed: &dyn Fn(&str) -> bool,
@@ -228,7 +228,7 @@ pub fn migrate(
 /// creation), so that its status may carry ownership no record holds yet. Both are whole
 /// seconds: one made in the epoch's own second counts as new (trusted for nothing its status
 /// says), as resources made right after a fresh install are.
-pub fn predates_records(created: Option<Timestamp>, epoch: Option<Timestamp>) -> bool {
+pub(crate) fn predates_records(created: Option<Timestamp>, epoch: Option<Timestamp>) -> bool {
     match (created, epoch) {
         (Some(created), Some(epoch)) => created < epoch,
         // Without an epoch record nothing is trusted from status.
@@ -237,7 +237,10 @@ pub fn predates_records(created: Option<Timestamp>, epoch: Option<Timestamp>) ->
 }
 
 /// The unknown Creates still inside their window at `now`.
-pub fn unknown_creates_open(creates: &[UnknownCreate], now: Timestamp) -> Vec<UnknownCreate> {
+pub(crate) fn unknown_creates_open(
+    creates: &[UnknownCreate],
+    now: Timestamp,
+) -> Vec<UnknownCreate> {
     creates
         .iter()
         .filter(|c| {
@@ -254,7 +257,10 @@ pub fn unknown_creates_open(creates: &[UnknownCreate], now: Timestamp) -> Vec<Un
 /// What is left of a record once what it held is deleted or released: `None` when nothing
 /// (the record can go), else the record holding nothing, with every Create that may still take
 /// effect (an unanswered intent becomes one) for the sweep to settle.
-pub fn released(spec: &CredentialRecordSpec, now: Timestamp) -> Option<CredentialRecordSpec> {
+pub(crate) fn released(
+    spec: &CredentialRecordSpec,
+    now: Timestamp,
+) -> Option<CredentialRecordSpec> {
     let mut open = unknown_creates_open(&spec.unknown_creates, now);
     if let Some(requested_at) = &spec.holding.create_requested_at {
         open.push(UnknownCreate {
@@ -273,7 +279,7 @@ pub fn released(spec: &CredentialRecordSpec, now: Timestamp) -> Option<Credentia
 /// Which of what `holding` names the sweep deletes when its resource went without cleanup,
 /// and which it releases (kept in IAM): with Retain the current credential is kept, as
 /// deletion would have kept it; a retiring one is deleted either way.
-pub fn orphaned(holding: &Holding, policy: DeletionPolicy) -> (Vec<String>, Vec<String>) {
+pub(crate) fn orphaned(holding: &Holding, policy: DeletionPolicy) -> (Vec<String>, Vec<String>) {
     let mut delete: Vec<String> = holding.retiring_credential_id.iter().cloned().collect();
     let mut release = Vec::new();
     if let Some(id) = &holding.credential_id {
@@ -286,7 +292,7 @@ pub fn orphaned(holding: &Holding, policy: DeletionPolicy) -> (Vec<String>, Vec<
 }
 
 /// The record's CRD as YAML, exactly what `crds/credentialrecords.iam.ssc-operator.dev.yaml` holds.
-pub fn crd_yaml() -> String {
+pub(crate) fn crd_yaml() -> String {
     use kube::CustomResourceExt;
     serde_yaml::to_string(&CredentialRecord::crd()).expect("a CRD always serializes to YAML")
 }

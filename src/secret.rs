@@ -16,19 +16,19 @@ use crate::iam::SecretValue;
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY_VALUE: &str = "ssc-operator";
 /// Annotation naming the owning resource (`namespace/name`).
-pub const OWNER_ANNOTATION: &str = "iam.ssc-operator.dev/owner";
+pub(crate) const OWNER_ANNOTATION: &str = "iam.ssc-operator.dev/owner";
 /// Annotation naming the IAM credential id the Secret holds.
-pub const CREDENTIAL_ID_ANNOTATION: &str = "iam.ssc-operator.dev/credential-id";
+pub(crate) const CREDENTIAL_ID_ANNOTATION: &str = "iam.ssc-operator.dev/credential-id";
 /// Annotation on a Secret released by `deletionPolicy: Retain`: the resource it came from.
-pub const RETAINED_FROM_ANNOTATION: &str = "iam.ssc-operator.dev/retained-from";
+pub(crate) const RETAINED_FROM_ANNOTATION: &str = "iam.ssc-operator.dev/retained-from";
 /// Annotation with a SHA-256 over id, login, secret and issued-at: tells whether someone edited
 /// the keys (or the issued-at, which workloads are restarted on). The secret is 256 bits of
 /// randomness, so the digest reveals nothing about it.
-pub const DIGEST_ANNOTATION: &str = "iam.ssc-operator.dev/credential-digest";
+pub(crate) const DIGEST_ANNOTATION: &str = "iam.ssc-operator.dev/credential-digest";
 /// Annotation with the time (RFC 3339, UTC, milliseconds) IAM issued the material the Secret holds:
 /// it changes with every new credential or password, never on a re-render of the same one, so
 /// consumers and tools can tell a rotation happened.
-pub const ISSUED_AT_ANNOTATION: &str = "iam.ssc-operator.dev/issued-at";
+pub(crate) const ISSUED_AT_ANNOTATION: &str = "iam.ssc-operator.dev/issued-at";
 
 /// The credential material a Secret is rendered from.
 pub struct Material<'a> {
@@ -52,7 +52,7 @@ pub enum RenderError {
 }
 
 /// The two keys the operator always writes, by credential kind.
-pub fn credential_keys(kind: CredentialKind) -> (&'static str, &'static str) {
+pub(crate) fn credential_keys(kind: CredentialKind) -> (&'static str, &'static str) {
     match kind {
         CredentialKind::Password => ("username", "password"),
         CredentialKind::ApiKey => ("alias", "secret"),
@@ -60,7 +60,7 @@ pub fn credential_keys(kind: CredentialKind) -> (&'static str, &'static str) {
 }
 
 /// The Secret type when the template does not set one.
-pub fn default_type(kind: CredentialKind) -> &'static str {
+pub(crate) fn default_type(kind: CredentialKind) -> &'static str {
     match kind {
         CredentialKind::Password => "kubernetes.io/basic-auth",
         CredentialKind::ApiKey => "Opaque",
@@ -69,7 +69,7 @@ pub fn default_type(kind: CredentialKind) -> &'static str {
 
 /// Digest stored in [`DIGEST_ANNOTATION`]. Secrets written before the issued-at existed have
 /// none, and their digest covers the other three parts only.
-pub fn digest(
+pub(crate) fn digest(
     credential_id: &str,
     login: &str,
     secret: &SecretValue,
@@ -87,7 +87,7 @@ pub fn digest(
 }
 
 /// Whether `secret` is controlled by the resource with this uid.
-pub fn is_owned_by(secret: &Secret, uid: &str) -> bool {
+pub(crate) fn is_owned_by(secret: &Secret, uid: &str) -> bool {
     secret
         .owner_references()
         .iter()
@@ -95,7 +95,10 @@ pub fn is_owned_by(secret: &Secret, uid: &str) -> bool {
 }
 
 /// Reads the credential back out of a Secret we own, if its keys are intact (the digest matches).
-pub fn read_back(secret: &Secret, kind: CredentialKind) -> Option<(String, String, SecretValue)> {
+pub(crate) fn read_back(
+    secret: &Secret,
+    kind: CredentialKind,
+) -> Option<(String, String, SecretValue)> {
     let (login_key, secret_key) = credential_keys(kind);
     let annotations = secret.metadata.annotations.as_ref()?;
     let id = annotations.get(CREDENTIAL_ID_ANNOTATION)?;
@@ -107,7 +110,7 @@ pub fn read_back(secret: &Secret, kind: CredentialKind) -> Option<(String, Strin
 }
 
 /// The [`ISSUED_AT_ANNOTATION`] of a Secret, if it has one.
-pub fn issued_at(secret: &Secret) -> Option<&str> {
+pub(crate) fn issued_at(secret: &Secret) -> Option<&str> {
     secret
         .metadata
         .annotations
@@ -117,12 +120,12 @@ pub fn issued_at(secret: &Secret) -> Option<&str> {
 }
 
 /// The [`ISSUED_AT_ANNOTATION`] value for material issued at `at`.
-pub fn format_issued_at(at: jiff::Timestamp) -> String {
+pub(crate) fn format_issued_at(at: jiff::Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// Whether `value` is exactly what [`format_issued_at`] writes (and so bounded and a time).
-pub fn is_issued_at(value: &str) -> bool {
+pub(crate) fn is_issued_at(value: &str) -> bool {
     value.len() <= 24
         && value
             .parse::<jiff::Timestamp>()
@@ -130,7 +133,7 @@ pub fn is_issued_at(value: &str) -> bool {
 }
 
 /// `namespace/name` of the resource, as the owner and retained-from annotations name it.
-pub fn owner_of(resource: &ServiceSpecificCredential) -> String {
+pub(crate) fn owner_of(resource: &ServiceSpecificCredential) -> String {
     format!(
         "{}/{}",
         resource.namespace().unwrap_or_default(),
@@ -241,7 +244,7 @@ pub fn render(
 
 /// Whether `existing` already has everything `desired` sets (data, type, our labels and
 /// annotations). Extra labels or annotations others added are left alone.
-pub fn is_up_to_date(existing: &Secret, desired: &Secret) -> bool {
+pub(crate) fn is_up_to_date(existing: &Secret, desired: &Secret) -> bool {
     let contains_all = |have: &Option<BTreeMap<String, String>>,
                         want: &Option<BTreeMap<String, String>>| {
         want.iter()
@@ -273,18 +276,6 @@ fn variables<'a>(
         ("serviceName", resource.spec.service_name.as_str()),
     ]
     .into()
-}
-
-/// The variable names templates of this kind may use.
-pub fn variable_names(kind: CredentialKind) -> [&'static str; 5] {
-    let (login_key, secret_key) = credential_keys(kind);
-    [
-        login_key,
-        secret_key,
-        "credentialId",
-        "userName",
-        "serviceName",
-    ]
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ pub enum LogFormat {
 /// Targets held at `info` whatever the level asked for: at `debug` and `trace` the SDK's
 /// orchestrator prints the signing identity (endpoint resolution, auth, its runtime components),
 /// access key ids included, a session's too.
-pub const QUIETED_TARGETS: &[&str] = &[
+pub(crate) const QUIETED_TARGETS: &[&str] = &[
     "aws_smithy_runtime::client::orchestrator=info",
     "aws_smithy_runtime::client::identity=info",
     "aws_config=info",

@@ -24,18 +24,18 @@ use minijinja::syntax::SyntaxConfig;
 use minijinja::value::ValueKind;
 
 /// Templated keys per resource.
-pub const MAX_TEMPLATE_KEYS: usize = 32;
+pub(crate) const MAX_TEMPLATE_KEYS: usize = 32;
 /// Bytes of template source per key.
-pub const MAX_TEMPLATE_SOURCE: usize = 8 * 1024;
+pub(crate) const MAX_TEMPLATE_SOURCE: usize = 8 * 1024;
 /// Bytes one key may render to (and any value a filter may produce on the way).
 pub const MAX_RENDERED_VALUE: usize = 64 * 1024;
 /// Bytes all templated keys together may render to; a Secret must stay under 1 MiB.
-pub const MAX_RENDERED_TOTAL: usize = 512 * 1024;
+pub(crate) const MAX_RENDERED_TOTAL: usize = 512 * 1024;
 /// Instruction budget of one key: a template is a few filters, not a program.
 const FUEL: u64 = 20_000;
 
 /// Filters a template may use. All are ours, so each can refuse an oversized result.
-pub const FILTERS: [&str; 7] = [
+pub(crate) const FILTERS: [&str; 7] = [
     "base64",
     "urlencode",
     "lower",
@@ -51,7 +51,7 @@ const SECRET_VARIABLES: [&str; 2] = ["password", "secret"];
 /// Why a template cannot be used. The text never holds a value: only kinds, names written in
 /// the template itself, and positions.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TemplateError {
+pub(crate) enum TemplateError {
     #[error("not allowed in Secret templates: {what} (line {line})")]
     NotAllowed { what: String, line: usize },
     #[error("unknown variable `{name}` (line {line}); known: {known}")]
@@ -71,10 +71,10 @@ pub enum TemplateError {
 }
 
 /// The values a template sees, by name.
-pub type Variables<'a> = BTreeMap<&'static str, &'a str>;
+pub(crate) type Variables<'a> = BTreeMap<&'static str, &'a str>;
 
 /// Checks a template against the allowlist without running it. `known` are the variable names.
-pub fn check(source: &str, known: &[&str]) -> Result<(), TemplateError> {
+pub(crate) fn check(source: &str, known: &[&str]) -> Result<(), TemplateError> {
     if source.len() > MAX_TEMPLATE_SOURCE {
         return Err(TemplateError::SourceTooLong);
     }
@@ -92,7 +92,11 @@ pub fn check(source: &str, known: &[&str]) -> Result<(), TemplateError> {
 
 /// Renders a checked template with `vars`, within the limits. `budget` is what the Secret's other
 /// templated keys have left of [`MAX_RENDERED_TOTAL`].
-pub fn render(source: &str, vars: &Variables<'_>, budget: usize) -> Result<String, TemplateError> {
+pub(crate) fn render(
+    source: &str,
+    vars: &Variables<'_>,
+    budget: usize,
+) -> Result<String, TemplateError> {
     let known: Vec<&str> = vars.keys().copied().collect();
     check(source, &known)?;
     let mut env = minijinja::Environment::empty();

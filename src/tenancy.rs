@@ -20,7 +20,7 @@ pub enum PolicyMode {
 
 /// Decides whether `user` may be used from a namespace whose allowed-users annotation is
 /// `annotation`. The error is a message for the `NotPermitted` condition.
-pub fn check_user(
+pub(crate) fn check_user(
     mode: PolicyMode,
     namespace: &str,
     annotation: Option<&str>,

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
-use ssc_operator::api::ServiceSpecificCredential;
+use ssc_operator::ServiceSpecificCredential;
 
 use super::{
     Operator, SERVICES, Target, create_users, make_namespace_named, percentile, show, target,

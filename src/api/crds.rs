@@ -3,7 +3,7 @@
 use super::*;
 
 /// The CRD as YAML, exactly what `crds/servicespecificcredentials.iam.ssc-operator.dev.yaml` holds.
-pub fn crd_yaml() -> String {
+pub(crate) fn crd_yaml() -> String {
     let crd = ServiceSpecificCredential::crd();
     serde_yaml::to_string(&crd).expect("a CRD always serializes to YAML")
 }

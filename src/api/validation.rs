@@ -4,15 +4,15 @@
 use super::*;
 
 /// The most workloads one resource may restart.
-pub const MAX_ROLLOUT_RESTARTS: usize = 16;
+pub(crate) const MAX_ROLLOUT_RESTARTS: usize = 16;
 
 /// The shortest rotation interval (and renewal lead time) accepted: shorter ones only churn.
-pub const MIN_ROTATION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) const MIN_ROTATION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 /// The shortest grace period of a Recreate rotation.
-pub const MIN_GRACE_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const MIN_GRACE_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How long the previous credential stays valid after a Recreate rotation, by default.
-pub const DEFAULT_GRACE_PERIOD: std::time::Duration = std::time::Duration::from_secs(600);
+pub(crate) const DEFAULT_GRACE_PERIOD: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl RotationSpec {
     /// The grace period of a Recreate rotation.
@@ -209,7 +209,7 @@ pub struct InvalidSpec(pub String);
 
 /// A duration that [`parse_duration`] refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidDuration {
+pub(crate) enum InvalidDuration {
     #[error("invalid duration {0:?}: too long")]
     TooLong(String),
     #[error("invalid duration {value:?}: {reason}")]
@@ -219,7 +219,7 @@ pub enum InvalidDuration {
 }
 
 /// Parses a Go-style duration (`720h`, `1h30m`, `10m`) as Kubernetes does.
-pub fn parse_duration(value: &str) -> Result<std::time::Duration, InvalidDuration> {
+pub(crate) fn parse_duration(value: &str) -> Result<std::time::Duration, InvalidDuration> {
     // kube-core's parser panics on overflowing values ("99999999999999999999h"); none of ours
     // needs more than a few digits.
     if value.len() > 32

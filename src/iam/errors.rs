@@ -45,7 +45,7 @@ impl IamError {
 /// IAM answers several different conditions with `NoSuchEntity`; the message tells them apart
 /// (recorded AWS answers: "The user with name X cannot be found.", "No such service X is supported
 /// for Service Specific Credentials", "No such credential X exists").
-pub fn classify(
+pub(crate) fn classify(
     code: Option<&str>,
     message: Option<&str>,
     http_status: Option<u16>,

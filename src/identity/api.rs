@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::Condition;
 
 /// The annotation on a Namespace naming the identity its resources use when they name none.
-pub const IDENTITY_ANNOTATION: &str = "iam.ssc-operator.dev/identity";
+pub(crate) const IDENTITY_ANNOTATION: &str = "iam.ssc-operator.dev/identity";
 
 /// An AWS IAM role that ServiceSpecificCredentials of the allowed namespaces mint through.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -123,13 +123,13 @@ impl IAMIdentitySpec {
 }
 
 /// The account of an IAM ARN: `arn:PARTITION:iam::ACCOUNT:...`.
-pub fn account_of(arn: &str) -> Option<&str> {
+pub(crate) fn account_of(arn: &str) -> Option<&str> {
     let account = arn.split(':').nth(4)?;
     (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
 /// The CRD as YAML, exactly what `crds/iamidentities.iam.ssc-operator.dev.yaml` holds.
-pub fn crd_yaml() -> String {
+pub(crate) fn crd_yaml() -> String {
     use kube::CustomResourceExt;
     serde_yaml::to_string(&IAMIdentity::crd()).expect("a CRD always serializes to YAML")
 }

@@ -60,7 +60,7 @@ impl IdentityBinding {
 
 /// The client of an identity that cannot be used now (its IAMIdentity is gone or changed):
 /// every call fails as not carried out, so nothing is taken for deleted or done.
-pub struct Unreachable(pub String);
+pub(crate) struct Unreachable(pub String);
 
 impl Unreachable {
     fn error<T>(&self) -> Result<T, IamError> {
@@ -69,7 +69,7 @@ impl Unreachable {
         })
     }
 
-    pub fn shared(why: String) -> Arc<dyn Iam> {
+    pub(crate) fn shared(why: String) -> Arc<dyn Iam> {
         Arc::new(Unreachable(why))
     }
 }

@@ -4,14 +4,14 @@
 //! resource uses (or the operator's own), [`sessions`] assumes their roles and hands out IAM
 //! clients signed with those sessions, and [`status`] reports on each identity.
 
-pub mod api;
-pub mod binding;
-pub mod read;
-pub mod resolve;
-pub mod sessions;
-pub mod status;
+pub(crate) mod api;
+pub(crate) mod binding;
+pub(crate) mod read;
+pub(crate) mod resolve;
+pub(crate) mod sessions;
+pub(crate) mod status;
 
-pub use api::{IAMIdentity, IAMIdentitySpec, IDENTITY_ANNOTATION};
-pub use binding::IdentityBinding;
-pub use resolve::{AmbientPolicy, Chain, Resolved};
-pub use sessions::{AwsDirectory, Directory, Fixed, SessionError};
+pub(crate) use api::{IAMIdentity, IDENTITY_ANNOTATION};
+pub(crate) use binding::IdentityBinding;
+pub(crate) use resolve::{AmbientPolicy, Resolved};
+pub(crate) use sessions::{AwsDirectory, Directory, SessionError};

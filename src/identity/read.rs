@@ -10,7 +10,7 @@ use super::resolve::MAX_CHAIN;
 /// The IAMIdentity `first` and the sources its chain names, following `sourceIdentityRef` until
 /// a loop, a missing one, or [`MAX_CHAIN`] read (all [`super::resolve::chain`] looks at).
 /// `None`: not found.
-pub async fn chain_specs(
+pub(crate) async fn chain_specs(
     api: &Api<IAMIdentity>,
     first: Option<String>,
 ) -> Result<HashMap<String, Option<IAMIdentitySpec>>, kube::Error> {

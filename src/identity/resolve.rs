@@ -15,14 +15,14 @@ use super::api::{IAMIdentitySpec, IDENTITY_ANNOTATION};
 use crate::tenancy::NotPermitted;
 
 /// The longest role chain followed (the identity itself included).
-pub const MAX_CHAIN: usize = 4;
+pub(crate) const MAX_CHAIN: usize = 4;
 /// A session's length when the identity does not say.
-pub const DEFAULT_SESSION: Duration = Duration::from_secs(3600);
+pub(crate) const DEFAULT_SESSION: Duration = Duration::from_secs(3600);
 /// The bounds STS puts on a session's length.
-pub const SESSION_RANGE: (Duration, Duration) =
+pub(crate) const SESSION_RANGE: (Duration, Duration) =
     (Duration::from_secs(900), Duration::from_secs(12 * 3600));
 /// A chained session lasts at most an hour (STS refuses longer).
-pub const CHAINED_SESSION_MAX: Duration = Duration::from_secs(3600);
+pub(crate) const CHAINED_SESSION_MAX: Duration = Duration::from_secs(3600);
 
 /// `--ambient-identity`: which namespaces may use the operator's own AWS identity.
 #[derive(Clone, Debug, Default)]
@@ -165,7 +165,7 @@ pub fn resolve(
 }
 
 /// Whether `--ambient-identity` lets the namespace use the operator's own identity.
-pub fn ambient_allowed(ambient: &AmbientPolicy, namespace: &NamespaceFacts<'_>) -> bool {
+pub(crate) fn ambient_allowed(ambient: &AmbientPolicy, namespace: &NamespaceFacts<'_>) -> bool {
     match ambient {
         AmbientPolicy::All => true,
         AmbientPolicy::None => false,
@@ -179,7 +179,7 @@ pub fn ambient_allowed(ambient: &AmbientPolicy, namespace: &NamespaceFacts<'_>) 
 }
 
 /// Whether the identity lists the namespace by name or selects it by its labels.
-pub fn namespace_allowed(spec: &IAMIdentitySpec, namespace: &NamespaceFacts<'_>) -> bool {
+pub(crate) fn namespace_allowed(spec: &IAMIdentitySpec, namespace: &NamespaceFacts<'_>) -> bool {
     let Some(allowed) = &spec.allowed_namespaces else {
         return false;
     };
@@ -241,7 +241,7 @@ fn hop(name: &str, spec: &IAMIdentitySpec) -> Result<Hop, String> {
 }
 
 /// `sessionDuration`, within STS's bounds.
-pub fn session_length(value: Option<&str>) -> Result<Duration, String> {
+pub(crate) fn session_length(value: Option<&str>) -> Result<Duration, String> {
     let Some(value) = value else {
         return Ok(DEFAULT_SESSION);
     };

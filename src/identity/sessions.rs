@@ -24,11 +24,11 @@ use super::resolve::{Chain, Hop, Resolved};
 use crate::iam::{AccountLimiter, AwsIam, Iam, IamError, IamObserver, IdentityCaches};
 
 /// The SourceIdentity every session carries: CloudTrail and trust policies see the operator.
-pub const SOURCE_IDENTITY: &str = "ssc-operator";
+pub(crate) const SOURCE_IDENTITY: &str = "ssc-operator";
 /// The session tag naming the namespace the session acts for.
-pub const NAMESPACE_TAG: &str = "ssc-namespace";
+pub(crate) const NAMESPACE_TAG: &str = "ssc-namespace";
 /// The session tag naming the IAMIdentity.
-pub const NAME_TAG: &str = "ssc-name";
+pub(crate) const NAME_TAG: &str = "ssc-name";
 
 /// Hands out the IAM client a resource's identity signs with.
 #[async_trait]
@@ -49,8 +49,10 @@ pub struct CallerIdentity {
 }
 
 /// One client for every identity: for tests that do not exercise identities.
-pub struct Fixed(pub Arc<dyn Iam>);
+#[cfg(test)]
+pub(crate) struct Fixed(pub Arc<dyn Iam>);
 
+#[cfg(test)]
 #[async_trait]
 impl Directory for Fixed {
     fn iam(&self, _: &Resolved, _: &str) -> Arc<dyn Iam> {
@@ -76,7 +78,7 @@ impl Directory for Fixed {
 /// principals, never credentials).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("assuming {role_arn} for IAMIdentity {identity} failed: {error}")]
-pub struct SessionError {
+pub(crate) struct SessionError {
     pub identity: String,
     pub role_arn: String,
     pub error: IamError,
@@ -201,7 +203,7 @@ struct Session {
 /// role again): well above any clock skew between the operator and STS, so that no call is
 /// signed with a session STS already considers expired. The SDK's cache jitters it by up to
 /// half: renewal comes 2.5 to 5 minutes before expiry.
-pub const RENEW_BEFORE: Duration = Duration::from_secs(300);
+pub(crate) const RENEW_BEFORE: Duration = Duration::from_secs(300);
 
 /// Sessions kept before unused ones are dropped.
 const SESSIONS_KEPT: usize = 1024;

@@ -25,7 +25,7 @@ const RETRY: Duration = Duration::from_secs(60);
 
 /// Errors of the status pass.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error("Kubernetes API request failed: {0}")]
     Kube(#[from] kube::Error),
 }
@@ -36,7 +36,7 @@ struct Context {
 }
 
 /// What the probe found, as the status says it.
-pub fn status_of(
+pub(crate) fn status_of(
     generation: Option<i64>,
     previous: Option<&IAMIdentityStatus>,
     outcome: &Result<CallerIdentity, Probe>,
@@ -79,7 +79,7 @@ pub fn status_of(
 
 /// Why an identity could not be assumed.
 #[derive(Debug, Clone)]
-pub enum Probe {
+pub(crate) enum Probe {
     /// Its spec or chain is unusable (no AWS call made).
     Unusable(String),
     /// STS (or the transport) refused.
@@ -139,7 +139,7 @@ fn error_policy(_: Arc<IAMIdentity>, error: &Error, _: Arc<Context>) -> Action {
 }
 
 /// Keeps every IAMIdentity's status until `shutdown` resolves.
-pub async fn run(
+pub(crate) async fn run(
     client: Client,
     directory: Arc<dyn Directory>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,

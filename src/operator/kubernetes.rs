@@ -4,12 +4,12 @@
 use super::*;
 
 /// The User-Agent of the operator's Kubernetes requests (audit logs, RBAC debugging).
-pub const USER_AGENT: &str = concat!("ssc-operator/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("ssc-operator/", env!("CARGO_PKG_VERSION"));
 
 /// How long any Kubernetes request but a watch may wait for its answer.
-pub const KUBE_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const KUBE_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long connecting to the API server may take.
-pub const KUBE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const KUBE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A Kubernetes client from `config` that identifies itself as the operator, bounds its
 /// requests (connect, and answers to all but watches), and sends writes only while `fence` is

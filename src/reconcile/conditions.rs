@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use crate::api::Condition;
 use crate::iam::IamError;
 
-pub const READY: &str = "Ready";
+pub(crate) const READY: &str = "Ready";
 
 /// Why the resource is or is not Ready. The string form (the variant's name) is the condition's
 /// `reason` and the Event reason.
@@ -133,7 +133,7 @@ pub fn reason_for(error: &IamError) -> Reason {
 /// The Ready condition for `reason`, keeping `lastTransitionTime` from `previous` unless the
 /// status or the reason really changed.
 /// metav1.Condition's limit on `message` (the schema refuses a status write with a longer one).
-pub const MAX_MESSAGE_BYTES: usize = 32768;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 32768;
 
 /// The message cut to [`MAX_MESSAGE_BYTES`] at a character boundary, marked as cut.
 fn bounded(message: String) -> String {
@@ -151,7 +151,7 @@ pub(crate) fn cut_to(mut text: String, max: usize, mark: &str) -> String {
     text
 }
 
-pub fn ready_condition(
+pub(crate) fn ready_condition(
     previous: Option<&Condition>,
     reason: Reason,
     message: String,

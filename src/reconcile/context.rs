@@ -36,7 +36,7 @@ impl ReconcileObserver for NoopReconcileObserver {
 }
 
 /// Shared state of all reconciles.
-pub struct Context {
+pub(crate) struct Context {
     pub client: Client,
     /// Where passes read the time.
     pub clock: crate::clock::Clock,
@@ -75,7 +75,7 @@ pub(super) type IamLock = Arc<tokio::sync::Mutex<()>>;
 impl Context {
     /// The state shared by the reconciles of the controllers whose caches are `stores`, reading
     /// the process's clock.
-    pub fn new(
+    pub(crate) fn new(
         client: Client,
         directory: Arc<dyn Directory>,
         config: Config,

@@ -14,14 +14,14 @@ use kube::runtime::events::EventType;
 
 /// Who publishes: the controller name and this replica.
 #[derive(Clone)]
-pub struct Publisher {
+pub(crate) struct Publisher {
     client: kube::Client,
     controller: String,
     instance: String,
 }
 
 impl Publisher {
-    pub fn new(client: kube::Client, controller: &str, instance: Option<&str>) -> Self {
+    pub(crate) fn new(client: kube::Client, controller: &str, instance: Option<&str>) -> Self {
         Publisher {
             client,
             controller: controller.to_string(),
@@ -30,7 +30,7 @@ impl Publisher {
     }
 
     /// Creates one Event regarding `regarding`, in its namespace.
-    pub async fn publish(
+    pub(crate) async fn publish(
         &self,
         regarding: &ObjectReference,
         type_: EventType,

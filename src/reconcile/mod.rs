@@ -5,7 +5,7 @@
 mod act;
 mod cache;
 mod class;
-pub mod conditions;
+pub(crate) mod conditions;
 mod events;
 mod failure;
 mod memo;
@@ -48,7 +48,7 @@ pub use context::*;
 use pass::*;
 
 /// The field manager and Event reporter name.
-pub const FIELD_MANAGER: &str = "ssc-operator";
+pub(crate) const FIELD_MANAGER: &str = "ssc-operator";
 
 /// Errors of one reconcile pass. None carries secret material.
 #[derive(Debug, thiserror::Error)]

@@ -67,7 +67,7 @@ async fn project_crd_is_served_strictly() {
 #[tokio::test]
 async fn project_crd_rules_are_installable_and_reject_bad_manifests() {
     use kube::CustomResourceExt;
-    let crd = ssc_operator::api::ServiceSpecificCredential::crd();
+    let crd = ssc_operator::ServiceSpecificCredential::crd();
     let schema = serde_json::to_value(
         crd.spec.versions[0]
             .schema

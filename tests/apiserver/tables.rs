@@ -10,7 +10,7 @@ const KUBECTL_TABLE_ACCEPT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io
 #[tokio::test]
 async fn custom_resource_tables_for_kubectl_get() {
     use kube::CustomResourceExt;
-    let s = ApiServer::start(vec![ssc_operator::api::ServiceSpecificCredential::crd()]).await;
+    let s = ApiServer::start(vec![ssc_operator::ServiceSpecificCredential::crd()]).await;
     s.set_time(Some(at("2026-11-22T14:00:00Z")));
     let (code, v) = post(&s, SSC, alice()).await;
     assert_eq!(code, 201, "{v}");

@@ -1,5 +1,5 @@
 """The flags and environment variables the manifests pass exist in the binary's
-CLI (src/operator.rs, crates/iam-emulator/src/lib.rs), read from its clap definitions
+CLI (src/operator/args.rs, crates/iam-emulator/src/lib.rs), read from its clap definitions
 without building it; and every flag of `ssc-operator run` is set by some chart value
 or deliberately left to extraArgs (NOT_IN_CHART). Skipped when those sources are not
 there."""
@@ -53,7 +53,7 @@ ALL_ON = {"emulator": {"enabled": True, "throttleRate": 0.1, "serverErrorRate": 
 
 
 def test_chart_flags_exist():
-    run_flags, _ = clap_args(ROOT / "src" / "operator.rs", "RunArgs")
+    run_flags, _ = clap_args(ROOT / "src" / "operator" / "args.rs", "RunArgs")
     emu_flags, _ = clap_args(ROOT / "crates" / "iam-emulator" / "src" / "lib.rs", "EmulatorArgs")
     r = helm.render(ALL_ON)
     op = container(r.one("Deployment", "ssc-operator")["spec"]["template"]["spec"], "manager")
@@ -65,7 +65,7 @@ def test_chart_flags_exist():
 
 @pytest.mark.parametrize("overlay", ["emulator", "rollout-restart", "multi-account"])
 def test_deploy_flags_and_env_exist(overlay):
-    run_flags, run_env = clap_args(ROOT / "src" / "operator.rs", "RunArgs")
+    run_flags, run_env = clap_args(ROOT / "src" / "operator" / "args.rs", "RunArgs")
     emu_flags, emu_env = clap_args(ROOT / "crates" / "iam-emulator" / "src" / "lib.rs", "EmulatorArgs")
     objects = kustomize(DEPLOY / overlay)
     for name, cname, flags, envs in (("ssc-operator", "manager", run_flags, run_env),
@@ -106,7 +106,7 @@ def help_flags() -> set[str]:
 def test_every_run_flag_is_reachable_from_the_chart():
     """A flag the binary gains fails this test until the chart sets it from a value (values.yaml,
     values.schema.json, templates/deployment.yaml, the READMEs) or NOT_IN_CHART says why not."""
-    flags = clap_flags(ROOT / "src" / "operator.rs", "RunArgs")
+    flags = clap_flags(ROOT / "src" / "operator" / "args.rs", "RunArgs")
     # --help is the binary's own word (it may be older than src/: then it only adds nothing).
     listed = set(flags) | help_flags()
     op = container(helm.render(ALL_ON).one("Deployment", "ssc-operator")["spec"]["template"]["spec"], "manager")

@@ -12,7 +12,7 @@ use kube::Api;
 use serde_json::json;
 
 use crate::harness::{Harness, NS, Options, data};
-use ssc_operator::tenancy::PolicyMode;
+use ssc_operator::PolicyMode;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ssc-operator");
 
@@ -326,7 +326,7 @@ async fn the_embedded_emulator_answers_only_the_operator() {
     let body = unsigned.text().await.unwrap();
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("<Code>"), "an AWS error: {body}");
-    let forged = ssc_operator::iam::AwsIam::sdk_client(
+    let forged = ssc_operator::AwsIam::sdk_client(
         Some(&endpoint),
         None,
         Some(aws_credential_types::Credentials::new(
@@ -363,8 +363,7 @@ async fn an_unreadable_status_does_not_stop_the_operator_starting() {
         "spec": {"userName": "alice", "serviceName": "codecommit.amazonaws.com"}
     }))
     .await;
-    let resource =
-        kube::api::ApiResource::erase::<ssc_operator::api::ServiceSpecificCredential>(&());
+    let resource = kube::api::ApiResource::erase::<ssc_operator::ServiceSpecificCredential>(&());
     let untyped = Api::<kube::api::DynamicObject>::namespaced_with(h.client(), NS, &resource);
     untyped
         .patch_status(

@@ -22,8 +22,8 @@ use kube::{Client, ResourceExt};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use ssc_operator::api::{ROTATE_ANNOTATION, ServiceSpecificCredential};
-use ssc_operator::identity::IAMIdentity;
+use ssc_operator::IAMIdentity;
+use ssc_operator::{ROTATE_ANNOTATION, ServiceSpecificCredential};
 
 use crate::harness::{Harness, Options, data, login_and_secret, status};
 use kube_standin::TokenUser;
@@ -322,12 +322,12 @@ fn validate(m: &Manifest) {
                 resource.spec.user_name
             );
             resource.metadata.uid = Some("00000000-0000-0000-0000-000000000000".into());
-            ssc_operator::secret::render_placeholder(&resource)
+            ssc_operator::render_placeholder(&resource)
                 .unwrap_or_else(|e| panic!("{}: {e}", m.what()));
         }
         (SSC_API_VERSION, "IAMIdentity") => {
             let identity: IAMIdentity = m.typed();
-            ssc_operator::identity::resolve::chain(m.name(), identity.spec, &|_| None)
+            ssc_operator::identity_chain(m.name(), identity.spec, &|_| None)
                 .unwrap_or_else(|e| panic!("{}: {e}", m.what()));
         }
         (api_version, kind) => panic!(
@@ -1152,7 +1152,7 @@ fn restarted_at(deployment: &Deployment) -> Option<String> {
 /// runs it against the demo's two accounts.)
 #[test]
 fn multi_account() {
-    use ssc_operator::identity::resolve::{AmbientPolicy, NamespaceFacts, Resolved, resolve};
+    use ssc_operator::{AmbientPolicy, NamespaceFacts, Resolved, resolve_identity as resolve};
     let docs = manifests("multi-account");
     let identities: BTreeMap<String, IAMIdentity> = docs
         .iter()

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
-use ssc_operator::api::ALLOWED_USERS_ANNOTATION;
+use ssc_operator::ALLOWED_USERS_ANNOTATION;
 
 use crate::harness::{Harness, NS, Options, login_and_secret, status};
 use kube_standin::RequestMatcher;
@@ -28,7 +28,7 @@ async fn apply_in(h: &Harness, ns: &str, manifest: serde_json::Value) {
     let mut manifest = manifest;
     manifest["apiVersion"] = json!("iam.ssc-operator.dev/v1alpha1");
     manifest["kind"] = json!("ServiceSpecificCredential");
-    let resource: ssc_operator::api::ServiceSpecificCredential =
+    let resource: ssc_operator::ServiceSpecificCredential =
         serde_json::from_value(manifest).unwrap();
     Api::namespaced(h.client(), ns)
         .create(&PostParams::default(), &resource)
@@ -96,7 +96,7 @@ async fn forge_secret(h: &Harness, name: &str, owner_uid: &str, id: &str) {
 }
 
 /// The tenant's view of its namespace's resources.
-fn tenant_resources(h: &Harness) -> Api<ssc_operator::api::ServiceSpecificCredential> {
+fn tenant_resources(h: &Harness) -> Api<ssc_operator::ServiceSpecificCredential> {
     Api::namespaced(h.tenant_client(), NS)
 }
 
@@ -104,7 +104,7 @@ fn tenant_resources(h: &Harness) -> Api<ssc_operator::api::ServiceSpecificCreden
 async fn tenant_apply(
     h: &Harness,
     manifest: serde_json::Value,
-) -> ssc_operator::api::ServiceSpecificCredential {
+) -> ssc_operator::ServiceSpecificCredential {
     let mut manifest = manifest;
     manifest["apiVersion"] = json!("iam.ssc-operator.dev/v1alpha1");
     manifest["kind"] = json!("ServiceSpecificCredential");
@@ -267,7 +267,7 @@ async fn two_resources_racing_for_one_slot_never_share_it() {
     let (_, login, password) = create_by_hand(&h, "sofia").await;
     h.apply(codecommit_in(NS, "first", "sofia")).await;
     h.apply(codecommit_in(NS, "second", "sofia")).await;
-    let settled = |r: &ssc_operator::api::ServiceSpecificCredential| {
+    let settled = |r: &ssc_operator::ServiceSpecificCredential| {
         r.ready_condition()
             .is_some_and(|c| c.reason == "Available" || c.reason == "LimitExceeded")
     };
@@ -436,8 +436,7 @@ async fn a_rotation_interval_under_a_minute_is_rejected_by_the_schema() {
         m["apiVersion"] = json!("iam.ssc-operator.dev/v1alpha1");
         m["kind"] = json!("ServiceSpecificCredential");
         m["spec"]["rotation"] = rotation.clone();
-        let resource: ssc_operator::api::ServiceSpecificCredential =
-            serde_json::from_value(m).unwrap();
+        let resource: ssc_operator::ServiceSpecificCredential = serde_json::from_value(m).unwrap();
         let err = h
             .resources()
             .create(&PostParams::default(), &resource)
@@ -666,7 +665,7 @@ async fn retain_keeps_the_secret_holding_the_credential_during_a_rename() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_secret_metadata_is_refused_by_the_schema_before_any_iam_call() {
     let h = Harness::start().await;
-    let manifest: ssc_operator::api::ServiceSpecificCredential = serde_json::from_value(json!({
+    let manifest: ssc_operator::ServiceSpecificCredential = serde_json::from_value(json!({
         "apiVersion": "iam.ssc-operator.dev/v1alpha1",
         "kind": "ServiceSpecificCredential",
         "metadata": {"name": "huge", "namespace": NS},
@@ -704,7 +703,7 @@ async fn a_terminating_namespace_costs_no_create_or_reset() {
         .await;
     }
     h.kube.terminate_namespace(ns).await;
-    let api = Api::<ssc_operator::api::ServiceSpecificCredential>::namespaced(h.client(), ns);
+    let api = Api::<ssc_operator::ServiceSpecificCredential>::namespaced(h.client(), ns);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !api
         .list(&Default::default())
@@ -816,12 +815,12 @@ async fn tenant_bulk_in_a_resources_metadata_is_not_cached() {
     );
     assert_eq!(
         cached.annotations().keys().collect::<Vec<_>>(),
-        [ssc_operator::api::ROTATE_ANNOTATION],
+        [ssc_operator::ROTATE_ANNOTATION],
         "only the annotation the operator reads"
     );
     assert!(cached.labels().is_empty(), "{:?}", cached.labels());
     assert!(cached.metadata.managed_fields.is_none());
-    assert_eq!(cached.finalizers(), [ssc_operator::api::FINALIZER]);
+    assert_eq!(cached.finalizers(), [ssc_operator::FINALIZER]);
     assert_eq!(cached.spec, rotated.spec);
     assert_eq!(cached.status, rotated.status);
     assert!(held < 8 * 1024, "the cache holds {held} bytes of bulky");

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use iam_emulator::{Emulator, EmulatorConfig};
-use ssc_operator::iam::{AwsIam, CredentialStatus, Iam, IamError, IamLimits, IamObserver};
+use ssc_operator::{AwsIam, CredentialStatus, Iam, IamError, IamLimits, IamObserver};
 
 #[derive(Default)]
 struct Calls(Mutex<Vec<&'static str>>);
@@ -156,8 +156,8 @@ async fn missing_aws_credentials_are_reported_as_such() {
     println!("{error}");
     assert!(error.to_string().contains("no AWS credentials"), "{error}");
     assert_eq!(
-        ssc_operator::reconcile::conditions::reason_for(&error),
-        ssc_operator::reconcile::conditions::Reason::AccessDenied
+        ssc_operator::controller::reason_for(&error),
+        ssc_operator::controller::Reason::AccessDenied
     );
 }
 
@@ -178,7 +178,7 @@ async fn a_hanging_iam_call_times_out() {
     println!("a List against an IAM that hangs failed after {took:?}: {error}");
     assert!(matches!(error, IamError::Unavailable { .. }), "{error}");
     assert!(
-        took <= ssc_operator::iam::OPERATION_TIMEOUT + Duration::from_secs(2),
+        took <= ssc_operator::OPERATION_TIMEOUT + Duration::from_secs(2),
         "{took:?}"
     );
 }

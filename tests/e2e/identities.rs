@@ -7,8 +7,8 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
-use ssc_operator::api::ServiceSpecificCredential;
-use ssc_operator::identity::IAMIdentity;
+use ssc_operator::IAMIdentity;
+use ssc_operator::ServiceSpecificCredential;
 
 use crate::harness::{self, Harness, NS, Options, status};
 

@@ -24,9 +24,9 @@ use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 use kube_standin::RequestMatcher;
 use serde_json::json;
-use ssc_operator::api::ServiceSpecificCredential;
-use ssc_operator::record::CredentialRecord;
-use ssc_operator::tenancy::PolicyMode;
+use ssc_operator::CredentialRecord;
+use ssc_operator::PolicyMode;
+use ssc_operator::ServiceSpecificCredential;
 
 const CODECOMMIT: &str = "codecommit.amazonaws.com";
 const BEDROCK: &str = "bedrock.amazonaws.com";
@@ -64,7 +64,7 @@ async fn create_writes_the_secret_and_reports_status() {
     );
     assert!(
         r.finalizers()
-            .contains(&ssc_operator::api::FINALIZER.to_string())
+            .contains(&ssc_operator::FINALIZER.to_string())
     );
 
     let secret = h.secret("sofia-git").await.expect("Secret written");
@@ -340,7 +340,7 @@ async fn unknown_user_reports_user_not_found() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_service_is_rejected_by_the_schema() {
     let h = Harness::start().await;
-    let bad: ssc_operator::api::ServiceSpecificCredential = serde_json::from_value(json!({
+    let bad: ssc_operator::ServiceSpecificCredential = serde_json::from_value(json!({
         "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "ServiceSpecificCredential",
         "metadata": {"name": "bad", "namespace": NS},
         "spec": {"userName": "sofia", "serviceName": "codecommit.amazonaws.com"}
@@ -351,7 +351,7 @@ async fn unknown_service_is_rejected_by_the_schema() {
     let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
         h.client(),
         NS,
-        &kube::api::ApiResource::erase::<ssc_operator::api::ServiceSpecificCredential>(&()),
+        &kube::api::ApiResource::erase::<ssc_operator::ServiceSpecificCredential>(&()),
     );
     let obj: kube::api::DynamicObject = serde_json::from_value(raw).unwrap();
     let err = api.create(&PostParams::default(), &obj).await.unwrap_err();
@@ -813,7 +813,7 @@ async fn crash_between_the_record_and_status_loses_nothing_and_leaves_one_creden
 async fn record_of(h: &Harness, resource: &ServiceSpecificCredential) -> CredentialRecord {
     let uid = resource.uid().expect("a uid");
     Api::<CredentialRecord>::all(h.client())
-        .get(&ssc_operator::record::record_name(&uid))
+        .get(&ssc_operator::record_name(&uid))
         .await
         .expect("the record")
 }
@@ -1187,12 +1187,11 @@ async fn watch_namespaces_scope_the_operator() {
         ..Options::default()
     })
     .await;
-    let allow_all = [(ssc_operator::api::ALLOWED_USERS_ANNOTATION, "*")];
+    let allow_all = [(ssc_operator::ALLOWED_USERS_ANNOTATION, "*")];
     h.kube.create_namespace("team-b", &allow_all).await;
     h.kube.create_namespace("team-c", &allow_all).await;
-    let in_namespace = |ns: &str| {
-        kube::Api::<ssc_operator::api::ServiceSpecificCredential>::namespaced(h.client(), ns)
-    };
+    let in_namespace =
+        |ns: &str| kube::Api::<ssc_operator::ServiceSpecificCredential>::namespaced(h.client(), ns);
     for (ns, name, user) in [
         (NS, "a", "sofia"),
         ("team-b", "b", "developer"),

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use serde_json::json;
-use ssc_operator::fence::{WriteFence, fence_iam};
-use ssc_operator::iam::{AwsIam, IamLimits};
-use ssc_operator::leader::LeaseConfig;
-use ssc_operator::metrics::Metrics;
-use ssc_operator::operator::{Election, run_as_leader, serve_http};
-use ssc_operator::reconcile;
+use ssc_operator::LeaseConfig;
+use ssc_operator::Metrics;
+use ssc_operator::controller;
+use ssc_operator::{AwsIam, IamLimits};
+use ssc_operator::{Election, run_as_leader, serve_http};
+use ssc_operator::{WriteFence, fence_iam};
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::{Harness, NS, Options, status};
@@ -22,7 +22,7 @@ const LEASE_NS: &str = "ssc-system";
 
 struct Replica {
     shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), ssc_operator::operator::RunError>>,
+    task: tokio::task::JoinHandle<Result<(), ssc_operator::commands::RunError>>,
     metrics: Arc<Metrics>,
 }
 
@@ -38,8 +38,8 @@ async fn start_replica(h: &Harness, identity: &str, lease_duration: Duration) ->
         IamLimits::default(),
         metrics.clone(),
     ));
-    let iam: Arc<dyn ssc_operator::identity::Directory> = Arc::new(
-        ssc_operator::identity::AwsDirectory::new(
+    let iam: Arc<dyn ssc_operator::Directory> = Arc::new(
+        ssc_operator::AwsDirectory::new(
             ambient,
             aws_sdk_sts::Client::new(&sdk_config),
             IamLimits::default(),
@@ -47,9 +47,9 @@ async fn start_replica(h: &Harness, identity: &str, lease_duration: Duration) ->
         )
         .await,
     );
-    let config = reconcile::Config {
+    let config = controller::Config {
         instance: Some(identity.to_string()),
-        ..reconcile::Config::default()
+        ..controller::Config::default()
     };
     let lease = LeaseConfig {
         name: "ssc-operator".into(),

@@ -9,7 +9,7 @@ use iam_emulator::{FaultKind, InjectedFault};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
-use ssc_operator::api::{ALLOWED_USERS_ANNOTATION, ServiceSpecificCredential};
+use ssc_operator::{ALLOWED_USERS_ANNOTATION, ServiceSpecificCredential};
 
 use crate::harness::{Harness, NS, Options, login_and_secret, status};
 use crate::hostile::create_by_hand;
@@ -191,7 +191,7 @@ async fn a_forged_status_cannot_rotate_or_delete_another_namespaces_credential()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_credential_whose_resource_went_without_cleanup_is_swept() {
     let mut h = Harness::start_with(Options {
-        sweep: ssc_operator::reconcile::SweepConfig {
+        sweep: ssc_operator::controller::SweepConfig {
             interval: Duration::from_millis(500),
             orphan_grace: Duration::from_secs(1),
             ..Default::default()
@@ -240,7 +240,7 @@ async fn a_credential_whose_resource_went_without_cleanup_is_swept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_delivered_after_the_operator_gave_up_is_removed() {
     let h = Harness::start_with(Options {
-        sweep: ssc_operator::reconcile::SweepConfig {
+        sweep: ssc_operator::controller::SweepConfig {
             interval: Duration::from_millis(500),
             settle: Duration::from_secs(1),
             ..Default::default()
@@ -342,7 +342,7 @@ async fn a_resource_older_than_the_records_is_taken_into_its_record_once() {
     h.wait_ready("forger").await;
     assert!(h.stop_operator().await);
     // As a version without records left them: none.
-    let records = Api::<ssc_operator::record::CredentialRecord>::all(h.client());
+    let records = Api::<ssc_operator::CredentialRecord>::all(h.client());
     for r in records.list(&Default::default()).await.unwrap() {
         records
             .delete(&r.metadata.name.unwrap(), &Default::default())

@@ -165,7 +165,7 @@ async fn an_orphan_search_never_takes_a_credential_another_shard_holds() {
     // status names the intent, IAM holds one credential it cannot tell apart from its own.
     h.apply(resource("a-interrupted", "anika", Some("unowned")))
         .await;
-    Api::<ssc_operator::api::ServiceSpecificCredential>::namespaced(h.client(), NS)
+    Api::<ssc_operator::ServiceSpecificCredential>::namespaced(h.client(), NS)
         .patch_status(
             "a-interrupted",
             &PatchParams::default(),

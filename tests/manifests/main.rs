@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use kube::CustomResourceExt;
 use kube_standin::ApiServer;
 use serde_json::{Value, json};
-use ssc_operator::api::ServiceSpecificCredential;
+use ssc_operator::ServiceSpecificCredential;
 
 const NS: &str = "team-a";
 

@@ -5,9 +5,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ssc_operator::api::{CredentialKind, SecretTemplate, ServiceSpecificCredential};
-use ssc_operator::iam::SecretValue;
-use ssc_operator::secret;
+use ssc_operator::SecretValue;
+use ssc_operator::{CredentialKind, SecretTemplate, ServiceSpecificCredential};
+use ssc_operator::{SecretMaterial, render_secret};
 
 struct Counting;
 
@@ -89,9 +89,9 @@ fn hostile_templates_stay_within_a_bounded_allocation() {
         let r = resource(&template);
         let mut outcome = None;
         let peak = peak_during(|| {
-            outcome = Some(secret::render(
+            outcome = Some(render_secret(
                 &r,
-                &secret::Material {
+                &SecretMaterial {
                     kind: CredentialKind::Password,
                     credential_id: "ACCAQFODXMPL4YFHP7DZE",
                     login: "sofia-at-123456789012",
@@ -112,7 +112,7 @@ fn hostile_templates_stay_within_a_bounded_allocation() {
         let rendered = outcome
             .as_ref()
             .map_or(0, |s| s.data.as_ref().unwrap()["k"].0.len());
-        if peak > LIMIT || rendered > ssc_operator::template::MAX_RENDERED_VALUE {
+        if peak > LIMIT || rendered > ssc_operator::MAX_RENDERED_VALUE {
             failures.push(what);
         }
     }

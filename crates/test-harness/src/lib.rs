@@ -15,10 +15,10 @@ use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use serde_json::json;
-use ssc_operator::api::ServiceSpecificCredential;
-use ssc_operator::iam::{AwsIam, IamError, IamLimits, IamObserver};
-use ssc_operator::reconcile;
-use ssc_operator::tenancy::PolicyMode;
+use ssc_operator::PolicyMode;
+use ssc_operator::ServiceSpecificCredential;
+use ssc_operator::controller;
+use ssc_operator::{AwsIam, IamError, IamLimits, IamObserver};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -58,7 +58,7 @@ fn init_logs() {
         let subscriber = tracing_subscriber::fmt()
             // The emulator is its own crate (target `iam_emulator`): its lines are checked for leaks too.
             // Held as the operator holds them (`telemetry::QUIETED_TARGETS`).
-            .with_env_filter(ssc_operator::telemetry::quieted(
+            .with_env_filter(ssc_operator::quieted(
                 tracing_subscriber::EnvFilter::new(
                     "ssc_operator=trace,iam_emulator=trace,kube=debug,aws_smithy_runtime=trace,aws_config=trace",
                 ),
@@ -97,11 +97,11 @@ pub struct Options {
     pub rollout_restart: bool,
     /// The sweep of orphaned records and unanswered Creates: how often, and how long a record's
     /// resource must be gone before its credentials are deleted.
-    pub sweep: reconcile::SweepConfig,
+    pub sweep: controller::SweepConfig,
     /// What losing the right to a user does to the credentials held (`--revocation`).
-    pub revocation: reconcile::Revocation,
+    pub revocation: controller::Revocation,
     /// `--ambient-identity`.
-    pub ambient: ssc_operator::identity::AmbientPolicy,
+    pub ambient: ssc_operator::AmbientPolicy,
     /// More accounts in the emulator (`--account`).
     pub emulator_accounts: Vec<&'static str>,
     /// The emulator authorizes every request by policy (`--enforce`): SigV4 is then checked, the
@@ -134,8 +134,8 @@ impl Default for Options {
             deny_all_users_listing: false,
             record_requests: true,
             rollout_restart: false,
-            sweep: reconcile::SweepConfig::default(),
-            revocation: reconcile::Revocation::default(),
+            sweep: controller::SweepConfig::default(),
+            revocation: controller::Revocation::default(),
             ambient: Default::default(),
             operator_key: None,
             emulator_accounts: Vec::new(),
@@ -159,18 +159,18 @@ impl IamObserver for IamCalls {
 /// The running controllers' watch caches, as the operator hands them to its metrics: what the
 /// operator holds of each resource.
 #[derive(Default)]
-pub struct Caches(Mutex<Vec<Store<reconcile::CachedCredential>>>);
+pub struct Caches(Mutex<Vec<Store<controller::CachedCredential>>>);
 
-impl reconcile::ReconcileObserver for Caches {
+impl controller::ReconcileObserver for Caches {
     fn reconciled(
         &self,
         _: &ObjectRef<ServiceSpecificCredential>,
-        _: Result<reconcile::conditions::Reason, &reconcile::Error>,
+        _: Result<controller::Reason, &controller::Error>,
         _: Duration,
     ) {
     }
 
-    fn watch(&self, caches: Vec<Store<reconcile::CachedCredential>>) {
+    fn watch(&self, caches: Vec<Store<controller::CachedCredential>>) {
         *self.0.lock().unwrap() = caches;
     }
 }
@@ -196,7 +196,7 @@ impl Harness {
     pub async fn start_with(options: Options) -> Harness {
         init_logs();
         let kube = ApiServer::start_with(ApiServerConfig {
-            crds: ssc_operator::api::all_crds(),
+            crds: ssc_operator::all_crds(),
             watch_lag: options.watch_lag,
             tokens: [TokenUser::admin(ADMIN_TOKEN), tenant(), wildcard_tenant()]
                 .into_iter()
@@ -207,7 +207,7 @@ impl Harness {
         .await;
         let annotations: Vec<(&str, &str)> = options
             .allowed_users
-            .map(|a| vec![(ssc_operator::api::ALLOWED_USERS_ANNOTATION, a)])
+            .map(|a| vec![(ssc_operator::ALLOWED_USERS_ANNOTATION, a)])
             .unwrap_or_default();
         kube.create_namespace(NS, &annotations).await;
         let emulator = Emulator::start(EmulatorConfig {
@@ -274,13 +274,12 @@ impl Harness {
         ));
         let sts = aws_sdk_sts::Client::new(&config);
         let mut directory =
-            ssc_operator::identity::AwsDirectory::new(ambient, sts, limits, self.iam_calls.clone())
-                .await;
+            ssc_operator::AwsDirectory::new(ambient, sts, limits, self.iam_calls.clone()).await;
         if let Some(before) = self.options.session_renew_before {
             directory = directory.renewing_before(before);
         }
-        let iam: Arc<dyn ssc_operator::identity::Directory> = Arc::new(directory);
-        let config = reconcile::Config {
+        let iam: Arc<dyn ssc_operator::Directory> = Arc::new(directory);
+        let config = controller::Config {
             policy: self.options.policy,
             resync: self.options.resync,
             watch_namespaces: self
@@ -301,9 +300,9 @@ impl Harness {
         };
         let (tx, rx) = oneshot::channel::<()>();
         let client = self.operator_client();
-        let caches: Arc<dyn reconcile::ReconcileObserver> = self.caches.clone();
+        let caches: Arc<dyn controller::ReconcileObserver> = self.caches.clone();
         let task = tokio::spawn(async move {
-            reconcile::run(client, iam, config, Some(caches), async move {
+            controller::run(client, iam, config, Some(caches), async move {
                 let _ = rx.await;
             })
             .await;
@@ -351,17 +350,17 @@ impl Harness {
 
     /// The client the operator uses: identified by its User-Agent in the recorded requests.
     pub fn operator_client(&self) -> Client {
-        self.operator_client_fenced(ssc_operator::fence::WriteFence::always_open())
+        self.operator_client_fenced(ssc_operator::WriteFence::always_open())
     }
 
     /// [`Harness::operator_client`] that writes only while `fence` is open (a replica's).
-    pub fn operator_client_fenced(&self, fence: ssc_operator::fence::WriteFence) -> Client {
+    pub fn operator_client_fenced(&self, fence: ssc_operator::WriteFence) -> Client {
         let mut config = kube::Config::new(self.kube.url().parse().expect("url"));
         config.headers.push((
             http::header::AUTHORIZATION,
             http::HeaderValue::from_str(&format!("Bearer {}", self.kube.admin_token())).unwrap(),
         ));
-        ssc_operator::operator::kube_client(config, fence).expect("operator client")
+        ssc_operator::kube_client(config, fence).expect("operator client")
     }
 
     /// Appends every request the operator made to `target/operator-requests/`, for the RBAC
@@ -453,8 +452,7 @@ impl Harness {
 
     /// [`Harness::request_rotation`] in another namespace.
     pub async fn request_rotation_in(&self, namespace: &str, name: &str, value: &str) {
-        let patch =
-            json!({"metadata": {"annotations": {ssc_operator::api::ROTATE_ANNOTATION: value}}});
+        let patch = json!({"metadata": {"annotations": {ssc_operator::ROTATE_ANNOTATION: value}}});
         Api::<ServiceSpecificCredential>::namespaced(self.client(), namespace)
             .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
@@ -463,12 +461,12 @@ impl Harness {
 
     /// Creates the IAMIdentity `name` with `spec` (as the platform team would).
     pub async fn create_identity(&self, name: &str, spec: serde_json::Value) {
-        let identity: ssc_operator::identity::IAMIdentity = serde_json::from_value(json!({
+        let identity: ssc_operator::IAMIdentity = serde_json::from_value(json!({
             "apiVersion": "iam.ssc-operator.dev/v1alpha1", "kind": "IAMIdentity",
             "metadata": {"name": name}, "spec": spec
         }))
         .expect("an IAMIdentity");
-        Api::<ssc_operator::identity::IAMIdentity>::all(self.client())
+        Api::<ssc_operator::IAMIdentity>::all(self.client())
             .create(&PostParams::default(), &identity)
             .await
             .expect("IAMIdentity created");
@@ -675,9 +673,9 @@ impl Harness {
 
     /// Asks the emulator whether this login + secret works, as CodeCommit or Bedrock would.
     pub async fn check(&self, service: &str, login: &str, secret: &str) -> serde_json::Value {
-        let body = if ssc_operator::api::ServiceName::ALL
+        let body = if ssc_operator::ServiceName::ALL
             .iter()
-            .any(|s| s.as_str() == service && s.kind() == ssc_operator::api::CredentialKind::ApiKey)
+            .any(|s| s.as_str() == service && s.kind() == ssc_operator::CredentialKind::ApiKey)
         {
             json!({"serviceName": service, "secret": secret})
         } else {
@@ -854,6 +852,6 @@ pub fn login_and_secret(secret: &Secret) -> (String, String) {
     }
 }
 
-pub fn status(r: &ServiceSpecificCredential) -> ssc_operator::api::ServiceSpecificCredentialStatus {
+pub fn status(r: &ServiceSpecificCredential) -> ssc_operator::ServiceSpecificCredentialStatus {
     r.status.clone().unwrap_or_default()
 }

@@ -163,7 +163,7 @@ impl Fixture {
             policy: PolicyMode::Permissive,
             ..Config::default()
         };
-        let directory = Arc::new(crate::identity::Fixed(iam.clone()));
+        let directory = Arc::new(crate::identity::sessions::Fixed(iam.clone()));
         let mut ctx = Context::new(server.client(), directory, config, Vec::new(), None);
         ctx.clock = Clock::from_fn(|| at(NOW));
         // Resources made from here on are the records' to say what they hold.
