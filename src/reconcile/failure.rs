@@ -70,17 +70,21 @@ impl Category {
 impl Error {
     /// The category a failed pass is counted and backed off under.
     pub fn category(&self) -> Category {
+        if let Some(source) = self.kube_source() {
+            return match source {
+                // Someone else's Secret took the name between our read and our write.
+                kube::Error::Api(status)
+                    if status.code == 409 && status.reason == "AlreadyExists" =>
+                {
+                    Category::Reported(Reason::SecretConflict)
+                }
+                kube::Error::Api(status) if status.code == 409 => Category::Conflict,
+                _ => Category::Kubernetes,
+            };
+        }
         match self {
-            // Someone else's Secret took the name between our read and our write.
-            Error::Kube(kube::Error::Api(status))
-                if status.code == 409 && status.reason == "AlreadyExists" =>
-            {
-                Category::Reported(Reason::SecretConflict)
-            }
-            Error::Kube(kube::Error::Api(status)) if status.code == 409 => Category::Conflict,
             Error::StaleCopy => Category::Conflict,
-            Error::Kube(_)
-            | Error::NoNamespace
+            Error::NoNamespace
             | Error::UnreadableSpec
             | Error::NoEpoch
             | Error::EpochLost
@@ -94,6 +98,27 @@ impl Error {
                 | kube::runtime::finalizer::Error::CleanupFailed(inner) => inner.category(),
                 _ => Category::Kubernetes,
             },
+            // Each request kind carries its source, told above.
+            _ => Category::Kubernetes,
+        }
+    }
+
+    /// The Kubernetes API's error, for the request kinds that carry one.
+    pub(crate) fn kube_source(&self) -> Option<&kube::Error> {
+        match self {
+            Error::ReadResource { source }
+            | Error::WriteStatus { source }
+            | Error::ReadNamespace { source }
+            | Error::ReadSecret { source }
+            | Error::WriteSecret { source }
+            | Error::DeleteSecret { source }
+            | Error::ReadRecord { source }
+            | Error::WriteRecord { source }
+            | Error::DeleteRecord { source }
+            | Error::List { source }
+            | Error::ReadIdentities { source }
+            | Error::RestartWorkload { source } => Some(source),
+            _ => None,
         }
     }
 }
@@ -123,21 +148,90 @@ mod tests {
         );
     }
 
+    fn api_error(code: u16, reason: &str) -> kube::Error {
+        kube::Error::Api(Box::new(kube::core::Status {
+            code,
+            reason: reason.into(),
+            message: "the API server's message".into(),
+            ..kube::core::Status::default()
+        }))
+    }
+
+    type RequestKind = fn(kube::Error) -> Error;
+
+    /// Every request kind, each with its own words, and the category its source tells.
+    const REQUEST_KINDS: [(RequestKind, &str); 12] = [
+        (
+            |source| Error::ReadResource { source },
+            "reading the resource failed",
+        ),
+        (
+            |source| Error::WriteStatus { source },
+            "writing the resource's status failed",
+        ),
+        (
+            |source| Error::ReadNamespace { source },
+            "reading the namespace failed",
+        ),
+        (
+            |source| Error::ReadSecret { source },
+            "reading the Secret failed",
+        ),
+        (
+            |source| Error::WriteSecret { source },
+            "writing the Secret failed",
+        ),
+        (
+            |source| Error::DeleteSecret { source },
+            "deleting a Secret failed",
+        ),
+        (
+            |source| Error::ReadRecord { source },
+            "reading the operator's record failed",
+        ),
+        (
+            |source| Error::WriteRecord { source },
+            "writing the operator's record failed",
+        ),
+        (
+            |source| Error::DeleteRecord { source },
+            "deleting the operator's record failed",
+        ),
+        (|source| Error::List { source }, "listing failed"),
+        (
+            |source| Error::ReadIdentities { source },
+            "reading the IAMIdentities failed",
+        ),
+        (
+            |source| Error::RestartWorkload { source },
+            "restarting a workload failed",
+        ),
+    ];
+
     #[test]
     fn failures_are_categorised_apart_from_reasons() {
-        let api = |code: u16, reason: &str| {
-            Error::Kube(kube::Error::Api(Box::new(kube::core::Status {
-                code,
-                reason: reason.into(),
-                ..kube::core::Status::default()
-            })))
-        };
-        assert_eq!(api(409, "Conflict").category(), Category::Conflict);
-        assert_eq!(
-            api(409, "AlreadyExists").category(),
-            Category::Reported(Reason::SecretConflict)
-        );
-        assert_eq!(api(500, "InternalError").category(), Category::Kubernetes);
+        for (kind, words) in REQUEST_KINDS {
+            let error = kind(api_error(500, "InternalError"));
+            assert!(
+                error.to_string().starts_with(words),
+                "{error} does not say which request failed"
+            );
+            assert!(
+                error.to_string().contains("the API server's message"),
+                "{error}"
+            );
+            assert_eq!(error.category(), Category::Kubernetes, "{words}");
+            // A Kubernetes failure is not counted as a run of `Creating`s.
+            assert_ne!(error.category(), Category::Reported(Reason::Creating));
+            assert_eq!(
+                kind(api_error(409, "Conflict")).category(),
+                Category::Conflict
+            );
+            assert_eq!(
+                kind(api_error(409, "AlreadyExists")).category(),
+                Category::Reported(Reason::SecretConflict)
+            );
+        }
         assert_eq!(
             Error::Iam(crate::iam::IamError::Throttled {
                 message: "Rate exceeded".into()
@@ -145,11 +239,7 @@ mod tests {
             .category(),
             Category::Reported(Reason::Throttled)
         );
-        // A Kubernetes failure is not counted as a run of `Creating`s.
-        assert_ne!(
-            api(500, "InternalError").category(),
-            Category::Reported(Reason::Creating)
-        );
+        assert_eq!(Error::StaleCopy.category(), Category::Conflict);
         assert_eq!(Category::Kubernetes.as_str(), "KubernetesError");
     }
 }

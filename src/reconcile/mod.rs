@@ -53,8 +53,30 @@ pub(crate) const FIELD_MANAGER: &str = "ssc-operator";
 /// Errors of one reconcile pass. None carries secret material.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("Kubernetes API request failed: {0}")]
-    Kube(#[from] kube::Error),
+    #[error("reading the resource failed: {source}")]
+    ReadResource { source: kube::Error },
+    #[error("writing the resource's status failed: {source}")]
+    WriteStatus { source: kube::Error },
+    #[error("reading the namespace failed: {source}")]
+    ReadNamespace { source: kube::Error },
+    #[error("reading the Secret failed: {source}")]
+    ReadSecret { source: kube::Error },
+    #[error("writing the Secret failed: {source}")]
+    WriteSecret { source: kube::Error },
+    #[error("deleting a Secret failed: {source}")]
+    DeleteSecret { source: kube::Error },
+    #[error("reading the operator's record failed: {source}")]
+    ReadRecord { source: kube::Error },
+    #[error("writing the operator's record failed: {source}")]
+    WriteRecord { source: kube::Error },
+    #[error("deleting the operator's record failed: {source}")]
+    DeleteRecord { source: kube::Error },
+    #[error("listing failed: {source}")]
+    List { source: kube::Error },
+    #[error("reading the IAMIdentities failed: {source}")]
+    ReadIdentities { source: kube::Error },
+    #[error("restarting a workload failed: {source}")]
+    RestartWorkload { source: kube::Error },
     #[error("IAM request failed: {0}")]
     Iam(#[from] IamError),
     #[error("rendering the Secret failed: {0}")]

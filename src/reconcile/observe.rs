@@ -148,7 +148,8 @@ pub(crate) async fn observe_kubernetes(
     let validity = resource.spec.validate();
     let ns = Api::<Namespace>::all(ctx.client.clone())
         .get_opt(&namespace)
-        .await?;
+        .await
+        .map_err(|source| Error::ReadNamespace { source })?;
     let user_permission = if ctx.config.policy == tenancy::PolicyMode::Permissive {
         Ok(())
     } else {
@@ -175,7 +176,10 @@ pub(crate) async fn observe_kubernetes(
 
     let secrets = Api::<Secret>::namespaced(ctx.client.clone(), &namespace);
     let secret_name = resource.secret_name();
-    let secret = secrets.get_opt(&secret_name).await?;
+    let secret = secrets
+        .get_opt(&secret_name)
+        .await
+        .map_err(|source| Error::ReadSecret { source })?;
     let secret_observation = match &secret {
         None => SecretObservation::Missing,
         Some(s) if !secret::is_owned_by(s, &uid) => SecretObservation::Foreign,
@@ -206,7 +210,8 @@ pub(crate) async fn observe_kubernetes(
         None => {
             let read = Api::<CredentialRecord>::all(ctx.client.clone())
                 .get_opt(&name)
-                .await?;
+                .await
+                .map_err(|source| Error::ReadRecord { source })?;
             if let Some(read) = &read {
                 ctx.records.put(&name, read);
             }
@@ -244,7 +249,11 @@ pub(crate) async fn observe_kubernetes(
     )
     .await?;
     let (old_secret, old_secret_credential) = match status.secret_name.as_deref() {
-        Some(old) if old != secret_name => match secrets.get_opt(old).await? {
+        Some(old) if old != secret_name => match secrets
+            .get_opt(old)
+            .await
+            .map_err(|source| Error::ReadSecret { source })?
+        {
             Some(s) if secret::is_owned_by(&s, &uid) => {
                 let intact = secret::read_back(&s, kind).map(|(id, _, _)| id);
                 (Some(s), intact)
@@ -296,20 +305,28 @@ pub(crate) async fn read_or_make_epoch(client: &kube::Client) -> Result<Timestam
             .map(|t| t.0)
             .ok_or(Error::NoEpoch)
     };
-    if let Some(epoch) = api.get_opt(record::EPOCH_RECORD).await? {
+    if let Some(epoch) = api
+        .get_opt(record::EPOCH_RECORD)
+        .await
+        .map_err(|source| Error::ReadRecord { source })?
+    {
         return created(epoch);
     }
     let kept = api
         .list(&kube::api::ListParams::default().limit(500))
-        .await?;
+        .await
+        .map_err(|source| Error::List { source })?;
     if kept.items.iter().any(|r| r.spec.owner.is_some()) {
         return Err(Error::EpochLost);
     }
     let epoch = CredentialRecord::new(record::EPOCH_RECORD, Default::default());
     let made = match api.create(&Default::default(), &epoch).await {
         Ok(made) => made,
-        Err(kube::Error::Api(e)) if e.code == 409 => api.get(record::EPOCH_RECORD).await?,
-        Err(e) => return Err(e.into()),
+        Err(kube::Error::Api(e)) if e.code == 409 => api
+            .get(record::EPOCH_RECORD)
+            .await
+            .map_err(|source| Error::ReadRecord { source })?,
+        Err(e) => return Err(Error::WriteRecord { source: e }),
     };
     created(made)
 }

@@ -62,7 +62,8 @@ pub(super) async fn read_back(
                 &kind,
             )
             .get(&cached.name_any())
-            .await?;
+            .await
+            .map_err(|source| Error::ReadResource { source })?;
             let resource = serde_json::to_value(untyped)
                 .ok()
                 .and_then(|value| cache::read_resource(value).ok())

@@ -54,12 +54,15 @@ impl<T: serde::de::DeserializeOwned + Clone> Pages<T> {
         if self.done {
             return Ok(None);
         }
-        let mut request = self
-            .request
-            .list(&self.params)
-            .map_err(kube::Error::BuildRequest)?;
+        let mut request = self.request.list(&self.params).map_err(|e| Error::List {
+            source: kube::Error::BuildRequest(e),
+        })?;
         request.extensions_mut().insert("list");
-        let page: ObjectList<T> = self.client.request(request).await?;
+        let page: ObjectList<T> = self
+            .client
+            .request(request)
+            .await
+            .map_err(|source| Error::List { source })?;
         match page.metadata.continue_ {
             Some(token) if !token.is_empty() => {
                 self.params = self.params.clone().continue_token(&token);

@@ -224,7 +224,8 @@ async fn owner_exists(
     // Its metadata alone: a tenant may have written a status the types do not read.
     let found = Api::<ServiceSpecificCredential>::namespaced(ctx.client.clone(), &owner.namespace)
         .get_metadata_opt(&owner.name)
-        .await?;
+        .await
+        .map_err(|source| Error::ReadResource { source })?;
     Ok(found.is_some_and(|r| r.uid().as_deref() == Some(owner.uid.as_str())))
 }
 
@@ -254,7 +255,11 @@ async fn sweep_if_orphaned(
     // Acted on as it is now, not as the round's list showed it.
     let api = Api::<CredentialRecord>::all(ctx.client.clone());
     ctx.records.forget(&name);
-    let Some(record) = api.get_opt(&name).await? else {
+    let Some(record) = api
+        .get_opt(&name)
+        .await
+        .map_err(|source| Error::ReadRecord { source })?
+    else {
         state.missing_since.remove(&name);
         return Ok(());
     };
@@ -291,7 +296,7 @@ async fn sweep_if_orphaned(
                 let written = api.replace(&name, &PostParams::default(), &next).await;
                 // A pass may have read it meanwhile: what it remembered is old now.
                 ctx.records.forget(&name);
-                written?;
+                written.map_err(|source| Error::WriteRecord { source })?;
             }
         }
         None => {
@@ -305,7 +310,7 @@ async fn sweep_if_orphaned(
             match api.delete(&name, &precondition).await {
                 Ok(_) => {}
                 Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(Error::DeleteRecord { source: e }),
             }
             state.missing_since.remove(&name);
         }

@@ -97,7 +97,7 @@ async fn write(
         }
         Err(error) => {
             ctx.records.forget(&name);
-            Err(error.into())
+            Err(Error::WriteRecord { source: error })
         }
     }
 }

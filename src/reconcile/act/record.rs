@@ -179,7 +179,10 @@ impl Keeper {
                     if !must_land {
                         return Err(Error::StaleCopy);
                     }
-                    let fresh = api.get_opt(&name).await?;
+                    let fresh = api
+                        .get_opt(&name)
+                        .await
+                        .map_err(|source| Error::ReadRecord { source })?;
                     if let Some(fresh) = &fresh
                         && fresh.spec.owner.as_ref().is_some_and(|o| o.uid != uid)
                     {
@@ -188,7 +191,7 @@ impl Keeper {
                     info!("the record moved on meanwhile; writing it again");
                     self.current = fresh;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(Error::WriteRecord { source: e }),
             }
         }
         Err(Error::RecordConflict(name))
@@ -204,19 +207,25 @@ pub(crate) async fn forget(ctx: &Context, snapshot: &Snapshot) -> Result<(), Err
     let api = Api::<CredentialRecord>::all(ctx.client.clone());
     let name = record::record_name(&uid);
     ctx.records.forget(&name);
-    let Some(current) = api.get_opt(&name).await? else {
+    let Some(current) = api
+        .get_opt(&name)
+        .await
+        .map_err(|source| Error::ReadRecord { source })?
+    else {
         return Ok(());
     };
     match record::released(&current.spec, ctx.clock.now()) {
         Some(tombstone) => {
             let mut next = current.clone();
             next.spec = tombstone;
-            api.replace(&name, &PostParams::default(), &next).await?;
+            api.replace(&name, &PostParams::default(), &next)
+                .await
+                .map_err(|source| Error::WriteRecord { source })?;
         }
         None => match api.delete(&name, &Default::default()).await {
             Ok(_) => {}
             Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(Error::DeleteRecord { source: e }),
         },
     }
     Ok(())

@@ -69,14 +69,18 @@ async fn send_secret(
                 }
             }
             desired.metadata.resource_version = existing.resource_version();
-            api.replace(&desired.name_any(), &pp, &desired).await?;
+            api.replace(&desired.name_any(), &pp, &desired)
+                .await
+                .map_err(|source| Error::WriteSecret { source })?;
         }
         Some(_) if dry_run => {
             desired.metadata.generate_name = desired.metadata.name.take().map(|n| {
                 let base: String = n.chars().take(57).collect();
                 format!("{base}-")
             });
-            api.create(&pp, &desired).await?;
+            api.create(&pp, &desired)
+                .await
+                .map_err(|source| Error::WriteSecret { source })?;
         }
         Some(existing) => {
             api.delete(
@@ -89,11 +93,16 @@ async fn send_secret(
                     ..DeleteParams::default()
                 },
             )
-            .await?;
-            api.create(&pp, &desired).await?;
+            .await
+            .map_err(|source| Error::DeleteSecret { source })?;
+            api.create(&pp, &desired)
+                .await
+                .map_err(|source| Error::WriteSecret { source })?;
         }
         None => {
-            api.create(&pp, &desired).await?;
+            api.create(&pp, &desired)
+                .await
+                .map_err(|source| Error::WriteSecret { source })?;
         }
     }
     Ok(())
@@ -159,7 +168,7 @@ async fn release_secret(
             Ok(())
         }
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(Error::WriteSecret { source: e }),
     }
 }
 
@@ -174,7 +183,7 @@ pub(super) async fn delete_old_secret(ctx: &Context, snapshot: &Snapshot) -> Res
     {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(Error::DeleteSecret { source: e }),
     }
 }
 
@@ -190,10 +199,14 @@ pub(super) async fn preflight_secret(
     let desired = secret::render_placeholder(resource)?;
     match send_secret(ctx, snapshot, desired, true).await {
         Ok(()) => Ok(None),
-        Err(Error::Kube(kube::Error::Api(e))) => {
+        Err(Error::WriteSecret {
+            source: kube::Error::Api(e),
+        }) => {
             match script::secret_refusal(e.code, &e.reason, &e.message, &resource.secret_name()) {
                 Some(refusal) => Ok(Some(refusal)),
-                None => Err(Error::Kube(kube::Error::Api(e))),
+                None => Err(Error::WriteSecret {
+                    source: kube::Error::Api(e),
+                }),
             }
         }
         Err(other) => Err(other),

@@ -55,13 +55,21 @@ impl Run<'_> {
         let mut attempt = 0;
         loop {
             match self.write_status(new.clone(), reason, message).await {
-                Err(Error::Kube(kube::Error::Api(e))) if e.code == 409 && attempt < 3 => {
+                Err(Error::WriteStatus {
+                    source: kube::Error::Api(e),
+                }) if e.code == 409 && attempt < 3 => {
                     attempt += 1;
                     let resource = &self.snapshot.resource;
                     // Its metadata alone: what the fence compares, and no status a tenant wrote to read.
-                    let current = self.resources().get_metadata(&resource.name_any()).await?;
+                    let current = self
+                        .resources()
+                        .get_metadata(&resource.name_any())
+                        .await
+                        .map_err(|source| Error::ReadResource { source })?;
                     if current.uid() != resource.uid() {
-                        return Err(Error::Kube(kube::Error::Api(e)));
+                        return Err(Error::WriteStatus {
+                            source: kube::Error::Api(e),
+                        });
                     }
                     self.fence.resource_version = current.resource_version();
                     info!(
@@ -95,7 +103,11 @@ impl Run<'_> {
         }
         let resource = &self.snapshot.resource;
         // Its metadata alone: what the fence compares, and no status a tenant wrote to read.
-        let current = self.resources().get_metadata(&resource.name_any()).await?;
+        let current = self
+            .resources()
+            .get_metadata(&resource.name_any())
+            .await
+            .map_err(|source| Error::ReadResource { source })?;
         if current.uid() != resource.uid()
             || current.resource_version() != self.fence.resource_version
         {
@@ -132,7 +144,8 @@ impl Run<'_> {
                 },
                 &Patch::Merge(&patch),
             )
-            .await?;
+            .await
+            .map_err(|source| Error::WriteStatus { source })?;
         // A patch that changed nothing leaves the version as it was: that one is still current.
         if let (Some(uid), Some(replaced)) = (resource.uid(), version)
             && written.resource_version().as_ref() != Some(&replaced)

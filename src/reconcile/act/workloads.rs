@@ -68,7 +68,7 @@ pub(super) async fn restart_workloads(
             Err(kube::Error::Api(answer)) => answer,
             Err(error) => {
                 return Err(RestartFailed {
-                    error: error.into(),
+                    error: Error::RestartWorkload { source: error },
                     tell: None,
                 });
             }
@@ -77,13 +77,17 @@ pub(super) async fn restart_workloads(
             RestartRefusal::Skip(why) => report.skipped.push((what, why)),
             RestartRefusal::Forbidden(event) => {
                 return Err(RestartFailed {
-                    error: kube::Error::Api(answer).into(),
+                    error: Error::RestartWorkload {
+                        source: kube::Error::Api(answer),
+                    },
                     tell: Some(event),
                 });
             }
             RestartRefusal::Fail => {
                 return Err(RestartFailed {
-                    error: kube::Error::Api(answer).into(),
+                    error: Error::RestartWorkload {
+                        source: kube::Error::Api(answer),
+                    },
                     tell: None,
                 });
             }

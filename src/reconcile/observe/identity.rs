@@ -137,7 +137,9 @@ async fn read_identities(
     name: &str,
 ) -> Result<HashMap<String, Option<IAMIdentitySpec>>, Error> {
     let api = Api::<IAMIdentity>::all(ctx.client.clone());
-    Ok(crate::identity::read::chain_specs(&api, Some(name.to_string())).await?)
+    crate::identity::read::chain_specs(&api, Some(name.to_string()))
+        .await
+        .map_err(|source| Error::ReadIdentities { source })
 }
 
 /// The IAM client of the identity a record names, for the resource's namespace: its namespace

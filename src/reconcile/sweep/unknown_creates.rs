@@ -187,7 +187,8 @@ pub(super) async fn may_manage(
         };
         let ns = Api::<Namespace>::all(ctx.client.clone())
             .get_opt(&owner.namespace)
-            .await?;
+            .await
+            .map_err(|source| Error::ReadNamespace { source })?;
         let annotation = ns
             .as_ref()
             .and_then(|n| n.annotations().get(ALLOWED_USERS_ANNOTATION).cloned());
@@ -227,6 +228,6 @@ pub(super) async fn close_unknown_creates(
         // Moved on meanwhile: the next round looks again, and finds nothing unexplained for
         // what was removed.
         Err(kube::Error::Api(e)) if e.code == 409 || e.code == 404 => Ok(()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(Error::WriteRecord { source: e }),
     }
 }
