@@ -14,8 +14,8 @@ use kube::api::Api;
 use kube::{Resource, ResourceExt};
 use tracing::warn;
 
-use crate::api::{ALLOWED_USERS_ANNOTATION, ROTATE_ANNOTATION, ServiceSpecificCredential};
-use crate::iam::{CredentialMetadata, IamError, Listing, Priority, SecretValue};
+use crate::api::{ALLOWED_USERS_ANNOTATION, ServiceSpecificCredential};
+use crate::iam::{IamError, Listing, Priority, SecretValue};
 use crate::identity::IdentityBinding;
 use crate::reconcile::plan::{self, Observed, SecretObservation};
 use crate::reconcile::records::ListedResource;
@@ -27,37 +27,19 @@ use crate::tenancy;
 mod claims;
 pub(crate) use claims::*;
 
-/// Owned observations; [`Snapshot::observed`] borrows them as a [`plan::Observed`].
+/// One pass's observations: what the decision reads ([`Observed`]), and beside it what only
+/// `act` uses.
 pub(crate) struct Snapshot {
-    pub resource: ServiceSpecificCredential,
-    pub status: crate::api::ServiceSpecificCredentialStatus,
-    pub validity: Result<(), crate::api::InvalidSpec>,
-    pub permission: Result<(), crate::tenancy::NotPermitted>,
-    pub template: Result<(), secret::RenderError>,
+    pub observed: Observed,
+    /// The Secret under the name the resource writes, as read.
     pub secret: Option<Secret>,
-    pub secret_observation: SecretObservation,
     /// Our Secret under the name status records, when spec.secret.name moved away from it.
     pub old_secret: Option<Secret>,
-    pub old_secret_credential: Option<String>,
-    pub credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
-    /// Whether `credentials` came from a service snapshot rather than a List of the user now.
-    pub listed_from_snapshot: bool,
-    pub claimed_elsewhere: HashMap<String, String>,
-    pub claims_complete: bool,
-    pub namespace: String,
-    /// `--rollout-restart`.
-    pub rollout_restart_enabled: bool,
-    /// `--shard-selector` is set.
-    pub sharded: bool,
-    /// `--revocation`.
-    pub revocation: crate::reconcile::Revocation,
-    pub secret_name: String,
-    pub now: Timestamp,
     /// The operator's record of what this resource holds, as read (absent before the first
     /// write that records anything).
     pub record: Option<CredentialRecord>,
-    /// The status the object carries, which a tenant may have written: `status` is it with the
-    /// ownership fields the record says.
+    /// The status the object carries, which a tenant may have written: `observed.status` is it
+    /// with the ownership fields the record says.
     pub raw_status: crate::api::ServiceSpecificCredentialStatus,
     /// No record, and the resource predates the records: what its status says it holds is
     /// taken into the record once IAM confirms it ([`Snapshot::settle_ownership`]).
@@ -82,57 +64,24 @@ impl Snapshot {
         if !self.migrating {
             return true;
         }
-        let listed: Vec<&str> = match &self.credentials {
+        let observed = &mut self.observed;
+        let listed: Vec<&str> = match &observed.credentials {
             // A user IAM does not have holds nothing.
             Some(Err(IamError::UserNotFound { .. })) => Vec::new(),
-            Some(Ok(list)) if self.claims_complete && !self.listed_from_snapshot => {
+            Some(Ok(list)) if observed.claims_complete && !observed.listed_from_snapshot => {
                 list.iter().map(|c| c.id.as_str()).collect()
             }
             _ => return false,
         };
-        let claimed = |id: &str| self.claimed_elsewhere.contains_key(id);
-        let holding = record::migrate(&self.raw_status, &listed, &claimed, self.permission.is_ok());
-        holding.apply_to(&mut self.status);
+        let claimed = |id: &str| observed.claimed_elsewhere.contains_key(id);
+        let holding = record::migrate(
+            &self.raw_status,
+            &listed,
+            &claimed,
+            observed.permission.is_ok(),
+        );
+        holding.apply_to(&mut observed.status);
         true
-    }
-
-    pub(crate) fn observed(&self) -> Observed<'_> {
-        Observed {
-            spec: &self.resource.spec,
-            status: &self.status,
-            generation: self.resource.metadata.generation,
-            rotate_request: self
-                .resource
-                .annotations()
-                .get(ROTATE_ANNOTATION)
-                .map(String::as_str),
-            validity: self.validity.clone(),
-            permission: self.permission.clone(),
-            secret: self.secret_observation.clone(),
-            old_secret_credential: self.old_secret_credential.clone(),
-            template: self.template.clone(),
-            credentials: self.credentials.clone(),
-            claimed_elsewhere: &self.claimed_elsewhere,
-            claims_complete: self.claims_complete,
-            namespace: &self.namespace,
-            secret_issued_at: match &self.secret_observation {
-                SecretObservation::Owned { intact: true, .. } => {
-                    self.secret.as_ref().and_then(secret::issued_at)
-                }
-                _ => None,
-            },
-            rollout_restart_enabled: self.rollout_restart_enabled,
-            secret_name: &self.secret_name,
-            old_secret: self.old_secret.is_some(),
-            secret_immutable: self
-                .secret
-                .as_ref()
-                .is_some_and(|s| s.immutable == Some(true)),
-            listed_from_snapshot: self.listed_from_snapshot,
-            sharded: self.sharded,
-            revocation: self.revocation,
-            now: self.now,
-        }
     }
 }
 
@@ -263,26 +212,38 @@ pub(crate) async fn observe_kubernetes(
         _ => (None, None),
     };
 
+    let secret_issued_at = match &secret_observation {
+        SecretObservation::Owned { intact: true, .. } => secret
+            .as_ref()
+            .and_then(secret::issued_at)
+            .map(str::to_string),
+        _ => None,
+    };
     Ok(Snapshot {
-        resource: resource.clone(),
-        status,
-        validity,
-        permission,
-        template,
+        observed: Observed {
+            resource: resource.clone(),
+            status,
+            validity,
+            permission,
+            template,
+            secret: secret_observation,
+            secret_issued_at,
+            secret_immutable: secret.as_ref().is_some_and(|s| s.immutable == Some(true)),
+            old_secret: old_secret.is_some(),
+            old_secret_credential,
+            credentials: None,
+            listed_from_snapshot: false,
+            claimed_elsewhere: HashMap::new(),
+            claims_complete: false,
+            namespace,
+            rollout_restart_enabled: ctx.config.rollout_restart,
+            sharded: ctx.config.shard_selector.is_some(),
+            revocation: ctx.config.revocation,
+            secret_name,
+            now: ctx.clock.now(),
+        },
         secret,
-        secret_observation,
         old_secret,
-        old_secret_credential,
-        credentials: None,
-        listed_from_snapshot: false,
-        claimed_elsewhere: HashMap::new(),
-        claims_complete: false,
-        namespace,
-        rollout_restart_enabled: ctx.config.rollout_restart,
-        sharded: ctx.config.shard_selector.is_some(),
-        revocation: ctx.config.revocation,
-        secret_name,
-        now: ctx.clock.now(),
         record,
         raw_status,
         migrating,
@@ -347,14 +308,14 @@ pub(crate) enum Freshness {
 /// Also reads the claims: called with the (user, service) lock held, so every id another
 /// reconcile of this process recorded before is known (see `tracked::Tracked`).
 pub(crate) async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot, freshness: Freshness) {
-    let observed = snapshot.observed();
-    let recent = freshness == Freshness::Recent && plan::snapshot_may_serve(&observed);
-    let priority = if plan::is_routine_check(&observed) {
+    let observed = &snapshot.observed;
+    let recent = freshness == Freshness::Recent && plan::snapshot_may_serve(observed);
+    let priority = if plan::is_routine_check(observed) {
         Priority::Routine
     } else {
         Priority::Urgent
     };
-    let spec = &snapshot.resource.spec;
+    let spec = &snapshot.observed.resource.spec;
     let (user, service) = (&spec.user_name, spec.service_name.as_str());
     let listed = if recent {
         snapshot
@@ -373,13 +334,16 @@ pub(crate) async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot, freshnes
     // Who holds what is what the records say (one LIST, for every shard): read only when a
     // decision depends on it.
     let mut recorded = if needs_claims(snapshot, ids.len()) {
-        let uid = snapshot.resource.uid().unwrap_or_default();
+        let uid = snapshot.observed.resource.uid().unwrap_or_default();
         read_recorded_claims(ctx, &uid, &ids).await.ok()
     } else {
         None
     };
-    (snapshot.claimed_elsewhere, snapshot.claims_complete) = match &mut recorded {
-        Some(recorded) => claims(ctx, &snapshot.resource, recorded, &ids).await,
+    (
+        snapshot.observed.claimed_elsewhere,
+        snapshot.observed.claims_complete,
+    ) = match &mut recorded {
+        Some(recorded) => claims(ctx, &snapshot.observed.resource, recorded, &ids).await,
         None => (HashMap::new(), false),
     };
     // With shards, another shard's resources are not in this cache: the status of those that
@@ -389,12 +353,12 @@ pub(crate) async fn observe_iam(ctx: &Context, snapshot: &mut Snapshot, freshnes
             Ok(()) => {}
             Err(error) => {
                 warn!(%error, "could not read the claims of other shards");
-                snapshot.claims_complete = false;
+                snapshot.observed.claims_complete = false;
             }
         }
     }
-    snapshot.listed_from_snapshot = listed.as_ref().is_ok_and(|l| l.from_snapshot);
-    snapshot.credentials = Some(listed.map(|l| l.credentials));
+    snapshot.observed.listed_from_snapshot = listed.as_ref().is_ok_and(|l| l.from_snapshot);
+    snapshot.observed.credentials = Some(listed.map(|l| l.credentials));
 }
 
 /// Renders the template with placeholder material: syntax errors and unknown variables show up

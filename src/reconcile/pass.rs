@@ -136,11 +136,9 @@ pub(super) async fn apply(
     }
     // List → decide → Create/adopt → status, one pass at a time per (user, service): no two
     // resources of this process decide on the same listing.
-    let observed = snapshot.observed();
-    let lists_iam = plan::gate(&observed).is_none()
-        || plan::revocation_needs_list(&observed)
+    let lists_iam = plan::gate(&snapshot.observed).is_none()
+        || plan::revocation_needs_list(&snapshot.observed)
         || snapshot.migrating;
-    drop(observed);
     let _held = if lists_iam {
         let held = ctx.iam_pass(resource).await;
         // What status says is taken into the record only on IAM's answer of now.
@@ -161,7 +159,7 @@ pub(super) async fn apply(
         );
         return Ok((Action::requeue(MIGRATION_RETRY), current_reason(resource)));
     }
-    let plan = match plan::plan(&snapshot.observed()) {
+    let plan = match plan::plan(&snapshot.observed) {
         Ok(plan) => plan,
         Err(plan::NeedsExactListing(decision)) => {
             tracing::debug!(
@@ -169,7 +167,7 @@ pub(super) async fn apply(
                 "decided from a service snapshot; listing the user to confirm"
             );
             observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Exact).await;
-            plan::plan_listed_exactly(&snapshot.observed())
+            plan::plan_listed_exactly(&snapshot.observed)
         }
     };
     let script = match plan {
@@ -260,10 +258,10 @@ pub(super) async fn cleanup(
     let mut snapshot = observe::observe_kubernetes(ctx, resource).await?;
     // Held through the deletes: an orphan is only this resource's if no other pass is recording it.
     let _held = ctx.iam_pass(resource).await;
-    if plan::cleanup_needs_list(&snapshot.observed()) {
+    if plan::cleanup_needs_list(&snapshot.observed) {
         observe::observe_iam(ctx, &mut snapshot, observe::Freshness::Exact).await;
     }
-    let script = match plan::plan_cleanup(&snapshot.observed())? {
+    let script = match plan::plan_cleanup(&snapshot.observed)? {
         plan::Plan::Act(script) => script,
         plan::Plan::Wait { after, why } => {
             info!(retry_in = ?after, "waiting: {why}");

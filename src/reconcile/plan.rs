@@ -34,10 +34,12 @@ mod adoption;
 mod cleanup;
 mod decision;
 mod holding;
+mod observed;
 pub(crate) use adoption::*;
 pub(crate) use cleanup::*;
 pub(crate) use decision::*;
 pub(crate) use holding::*;
+pub(crate) use observed::Observed;
 
 /// Clock skew tolerated between the operator and IAM when matching an orphan to
 /// `createRequestedAt`.
@@ -64,55 +66,6 @@ pub(crate) enum SecretObservation {
     },
 }
 
-/// Everything the decision needs.
-#[derive(Clone, Debug)]
-pub(crate) struct Observed<'a> {
-    pub spec: &'a ServiceSpecificCredentialSpec,
-    pub status: &'a ServiceSpecificCredentialStatus,
-    /// `metadata.generation`: which spec this is.
-    pub generation: Option<i64>,
-    /// Value of the rotate annotation, if any.
-    pub rotate_request: Option<&'a str>,
-    /// `Err(message)` when the spec is invalid beyond what the schema checks.
-    pub validity: Result<(), InvalidSpec>,
-    /// `Err(message)` when tenancy forbids this user here.
-    pub permission: Result<(), NotPermitted>,
-    pub secret: SecretObservation,
-    /// Present when the Secret lives under another name than status says (spec.secret.name
-    /// changed) and the old one is ours and intact: the credential id it holds, which can be moved
-    /// without a Reset when it is the one status records.
-    pub old_secret_credential: Option<String>,
-    /// Why the template cannot render, if it cannot.
-    pub template: Result<(), RenderError>,
-    /// The user's credentials for this service; `None` when IAM was not asked (a gate failed).
-    pub credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
-    /// Credential ids held by other resources, with the namespace of the holder.
-    pub claimed_elsewhere: &'a HashMap<String, String>,
-    /// Whether every watched cache had synced when the claims were read: until then an id
-    /// missing from `claimed_elsewhere` may still be held by a resource not yet seen.
-    pub claims_complete: bool,
-    /// This resource's namespace.
-    pub namespace: &'a str,
-    /// The `issued-at` annotation of our intact Secret, when it has one.
-    pub secret_issued_at: Option<&'a str>,
-    /// Whether this installation may restart workloads (`--rollout-restart`).
-    pub rollout_restart_enabled: bool,
-    /// The name of the Secret the resource writes.
-    pub secret_name: &'a str,
-    /// Whether our Secret under the name status records (spec.secret.name moved away from it)
-    /// is there, to be deleted once the new one is written.
-    pub old_secret: bool,
-    /// The Secret under the name is immutable: the API server refuses any write to it.
-    pub secret_immutable: bool,
-    /// Whether `credentials` came from a service snapshot rather than a List of the user now.
-    pub listed_from_snapshot: bool,
-    /// Whether replicas split the resources into shards (`--shard-selector`).
-    pub sharded: bool,
-    /// What losing the right to the user does to the credentials held (`--revocation`).
-    pub revocation: Revocation,
-    pub now: Timestamp,
-}
-
 /// What a pass does next, decided on what it observed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Plan {
@@ -128,7 +81,7 @@ pub(crate) enum Plan {
 pub(crate) struct NeedsExactListing(pub(crate) Box<Decision>);
 
 /// The plan of a pass for a resource that is not being deleted.
-pub(crate) fn plan(observed: &Observed<'_>) -> Result<Plan, NeedsExactListing> {
+pub(crate) fn plan(observed: &Observed) -> Result<Plan, NeedsExactListing> {
     let decision = decide(observed);
     if observed.listed_from_snapshot && decision.needs_exact_listing() {
         return Err(NeedsExactListing(Box::new(decision)));
@@ -137,12 +90,12 @@ pub(crate) fn plan(observed: &Observed<'_>) -> Result<Plan, NeedsExactListing> {
 }
 
 /// The plan once the user was listed exactly (it is not sent back for another listing).
-pub(crate) fn plan_listed_exactly(observed: &Observed<'_>) -> Plan {
+pub(crate) fn plan_listed_exactly(observed: &Observed) -> Plan {
     plan_decided(observed, decide(observed))
 }
 
 /// The plan for `decision`: a wait (with shards), or its steps.
-fn plan_decided(observed: &Observed<'_>, decision: Decision) -> Plan {
+fn plan_decided(observed: &Observed, decision: Decision) -> Plan {
     if observed.sharded
         && let Some(after) = shard_wait(observed, &decision)
     {
@@ -156,7 +109,7 @@ fn plan_decided(observed: &Observed<'_>, decision: Decision) -> Plan {
 
 /// The plan of a pass for a resource being deleted; an IAM failure to list (other than a user
 /// that no longer exists) fails the pass.
-pub(crate) fn plan_cleanup(observed: &Observed<'_>) -> Result<Plan, IamError> {
+pub(crate) fn plan_cleanup(observed: &Observed) -> Result<Plan, IamError> {
     let credentials = match &observed.credentials {
         Some(Ok(list)) => Some(list.as_slice()),
         Some(Err(IamError::UserNotFound { .. })) | None => None,
@@ -179,7 +132,7 @@ pub(crate) fn plan_cleanup(observed: &Observed<'_>) -> Result<Plan, IamError> {
 }
 
 /// Checks that need no IAM call. `Some` stops the reconcile before IAM is asked anything.
-pub(crate) fn gate(observed: &Observed<'_>) -> Option<Decision> {
+pub(crate) fn gate(observed: &Observed) -> Option<Decision> {
     let report = |reason, message: String| Decision::Report {
         reason,
         message,
@@ -210,35 +163,35 @@ pub(crate) fn gate(observed: &Observed<'_>) -> Option<Decision> {
 /// orphan (`createRequestedAt`), for `spec.adopt`, or after a spec change of a resource holding a
 /// credential (the user changed what it wants: that is decided on IAM's answer of now). What a
 /// snapshot may miss is confirmed anyway before it is acted on (`needs_exact_listing`).
-pub(crate) fn snapshot_may_serve(observed: &Observed<'_>) -> bool {
+pub(crate) fn snapshot_may_serve(observed: &Observed) -> bool {
     observed.status.create_requested_at.is_none()
-        && observed.spec.adopt.is_none()
+        && observed.spec().adopt.is_none()
         && (observed.status.credential_id.is_none()
-            || observed.status.observed_generation == observed.generation)
+            || observed.status.observed_generation == observed.generation())
 }
 
 /// Whether this pass is a routine check: a resource that holds its credential, Ready at its
 /// current spec, with no rotation asked for. Nobody waits for it, so its IAM calls go last.
-pub(crate) fn is_routine_check(observed: &Observed<'_>) -> bool {
+pub(crate) fn is_routine_check(observed: &Observed) -> bool {
     observed.status.credential_id.is_some()
-        && observed.status.observed_generation == observed.generation
+        && observed.status.observed_generation == observed.generation()
         && observed.status.ready().is_some_and(|c| c.status == "True")
-        && observed.rotate_request.is_none_or(|request| {
+        && observed.rotate_request().is_none_or(|request| {
             observed.status.handled_rotate_request.as_deref() == Some(request)
         })
 }
 
 /// Whether `id` is one this resource's status records (held or retiring).
-pub(crate) fn recorded(observed: &Observed<'_>, id: &str) -> bool {
+pub(crate) fn recorded(observed: &Observed, id: &str) -> bool {
     owned_id(observed) == Some(id) || observed.status.retiring_credential_id.as_deref() == Some(id)
 }
 
 /// The credential id this resource holds: what the operator recorded in its status, nothing else.
-pub(crate) fn owned_id<'a>(observed: &'a Observed<'_>) -> Option<&'a str> {
+pub(crate) fn owned_id(observed: &Observed) -> Option<&str> {
     observed.status.credential_id.as_deref()
 }
 
-pub(crate) fn decide(observed: &Observed<'_>) -> Decision {
+pub(crate) fn decide(observed: &Observed) -> Decision {
     if let Some(revoke) = revocation(observed) {
         return revoke;
     }
@@ -276,7 +229,7 @@ pub(crate) fn decide(observed: &Observed<'_>) -> Decision {
 }
 
 fn decide_without_credential(
-    observed: &Observed<'_>,
+    observed: &Observed,
     credentials: &[CredentialMetadata],
     vanished: Option<String>,
 ) -> Decision {
@@ -286,7 +239,7 @@ fn decide_without_credential(
         credential: None,
         slots_used: Some(credentials.len()),
     };
-    if let Some(adopt) = &observed.spec.adopt
+    if let Some(adopt) = &observed.spec().adopt
         && vanished.is_none()
     {
         return decide_requested_adoption(observed, credentials, &adopt.credential_id);
@@ -325,7 +278,7 @@ fn decide_without_credential(
 
 /// `spec.adopt`: take over the named credential, if it exists and nobody else holds it.
 fn decide_requested_adoption(
-    observed: &Observed<'_>,
+    observed: &Observed,
     credentials: &[CredentialMetadata],
     id: &str,
 ) -> Decision {
@@ -340,7 +293,8 @@ fn decide_requested_adoption(
             Reason::InvalidSpec,
             format!(
                 "spec.adopt.credentialId: IAM user {} has no credential {id} for {}",
-                observed.spec.user_name, observed.spec.service_name
+                observed.spec().user_name,
+                observed.spec().service_name
             ),
         );
     };

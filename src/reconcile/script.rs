@@ -40,7 +40,7 @@ struct Steps {
 }
 
 impl Steps {
-    fn new(observed: &Observed<'_>) -> Self {
+    fn new(observed: &Observed) -> Self {
         Steps {
             steps: Vec::new(),
             ready: observed.status.ready().map(|c| c.reason.clone()),
@@ -69,7 +69,7 @@ impl Steps {
         self
     }
 
-    fn finish(self, observed: &Observed<'_>, outcome: Reason, class: Class) -> Script {
+    fn finish(self, observed: &Observed, outcome: Reason, class: Class) -> Script {
         Script {
             steps: self.steps,
             outcome,
@@ -97,7 +97,7 @@ fn record(edits: Vec<StatusEdit>, reason: Reason, message: String) -> StatusWrit
 }
 
 /// The edits that name `held` (a credential IAM reported) and drop an intent marker it settles.
-fn naming(observed: &Observed<'_>, held: &CredentialMetadata) -> Vec<StatusEdit> {
+fn naming(observed: &Observed, held: &CredentialMetadata) -> Vec<StatusEdit> {
     let mut edits = vec![StatusEdit::Credential(held.clone())];
     if observed.status.create_requested_at.is_some() && intent_settled(observed, held) {
         edits.push(StatusEdit::SettleIntent);
@@ -105,25 +105,25 @@ fn naming(observed: &Observed<'_>, held: &CredentialMetadata) -> Vec<StatusEdit>
     edits
 }
 
-fn grace_period(observed: &Observed<'_>) -> Duration {
+fn grace_period(observed: &Observed) -> Duration {
     observed
-        .spec
+        .spec()
         .rotation
         .as_ref()
         .map_or(crate::api::DEFAULT_GRACE_PERIOD, |r| r.grace())
 }
 
-fn create_call(observed: &Observed<'_>) -> IamCall {
+fn create_call(observed: &Observed) -> IamCall {
     IamCall::Create {
-        user: observed.spec.user_name.clone(),
-        service: observed.spec.service_name.as_str().to_string(),
-        age_days: observed.spec.credential_age_days,
+        user: observed.spec().user_name.clone(),
+        service: observed.spec().service_name.as_str().to_string(),
+        age_days: observed.spec().credential_age_days,
     }
 }
 
 /// The IAM Delete of credential `id`, told by `event` (reason, text) once done.
 fn deletion(
-    observed: &Observed<'_>,
+    observed: &Observed,
     id: &str,
     event: (&'static str, String),
     if_gone: IfGone,
@@ -131,7 +131,7 @@ fn deletion(
 ) -> Step {
     Step::Iam(IamStep {
         call: IamCall::Delete {
-            user: observed.spec.user_name.clone(),
+            user: observed.spec().user_name.clone(),
             id: id.to_string(),
         },
         announce: Some(PlannedEvent::normal(event.0, "DeleteCredential", event.1)),
@@ -141,7 +141,7 @@ fn deletion(
 }
 
 /// The user's slots once a Create succeeded: the ones listed plus the new one.
-fn slots_after_create(observed: &Observed<'_>) -> Option<i32> {
+fn slots_after_create(observed: &Observed) -> Option<i32> {
     match &observed.credentials {
         Some(Ok(list)) => Some(list.len() as i32 + 1),
         _ => None,
@@ -149,7 +149,7 @@ fn slots_after_create(observed: &Observed<'_>) -> Option<i32> {
 }
 
 /// The steps that carry `decision` out.
-pub(crate) fn for_decision(observed: &Observed<'_>, decision: Decision) -> Script {
+pub(crate) fn for_decision(observed: &Observed, decision: Decision) -> Script {
     let class = decision.class();
     let repairs_secret = matches!(
         decision,
@@ -220,8 +220,8 @@ pub(crate) fn for_decision(observed: &Observed<'_>, decision: Decision) -> Scrip
 /// per credential); what can still refuse it (a Secret quota, an admission policy) then shows
 /// as Ready=Creating naming the credential, and each retry is a repair, counted in the repair
 /// backoff, so the IAM writes it costs grow with the log of the time it lasts.
-fn secret_may_be_refused(observed: &Observed<'_>) -> bool {
-    let templated = observed.spec.secret.template.is_some();
+fn secret_may_be_refused(observed: &Observed) -> bool {
+    let templated = observed.spec().secret.template.is_some();
     let reshaped = matches!(
         observed.secret,
         SecretObservation::Owned {

@@ -47,7 +47,7 @@ pub(crate) async fn act(
     if snapshot.migrating {
         // Taken into the record once, whatever this pass writes to status.
         run.record
-            .keep(ctx, snapshot, &snapshot.status, ctx.clock.now())
+            .keep(ctx, snapshot, &snapshot.observed.status, ctx.clock.now())
             .await?;
     }
     for step in &script.steps {
@@ -98,11 +98,11 @@ impl<'a> Run<'a> {
         Run {
             ctx,
             snapshot,
-            written: snapshot.status.clone(),
+            written: snapshot.observed.status.clone(),
             live: snapshot.raw_status.clone(),
             record: record::Keeper::new(snapshot),
             fence: Fence {
-                resource_version: snapshot.resource.resource_version(),
+                resource_version: snapshot.observed.resource.resource_version(),
                 confirmed: false,
             },
             issued: None,
@@ -158,7 +158,7 @@ impl<'a> Run<'a> {
         let note = event.note.text(self.issued_metadata());
         publish(
             self.ctx,
-            &self.snapshot.resource,
+            &self.snapshot.observed.resource,
             type_,
             event.reason,
             event.action,
@@ -339,7 +339,7 @@ impl<'a> Run<'a> {
     /// Create answered LimitExceeded: nothing was created, and the marker must not outlive this
     /// attempt. The user is listed again to say who holds the slots.
     async fn report_limit(&mut self) -> Result<(), Error> {
-        let spec = &self.snapshot.resource.spec;
+        let spec = &self.snapshot.observed.resource.spec;
         let list = self
             .snapshot
             .iam
@@ -348,7 +348,7 @@ impl<'a> Run<'a> {
             .unwrap_or_default();
         // The claims were read for the listing this pass planned on, not this one: an id not
         // looked up is not named.
-        let mut observed = self.snapshot.observed();
+        let mut observed = self.snapshot.observed.clone();
         observed.claims_complete = false;
         let message = plan::limit_message(&observed, &list);
         let edits = [
@@ -382,8 +382,8 @@ impl<'a> Run<'a> {
                     SecretSource::Current => snapshot.secret.as_ref(),
                     SecretSource::Old => snapshot.old_secret.as_ref(),
                 };
-                let uid = snapshot.resource.uid().unwrap_or_default();
-                let kind = snapshot.resource.spec.service_name.kind();
+                let uid = snapshot.observed.resource.uid().unwrap_or_default();
+                let kind = snapshot.observed.resource.spec.service_name.kind();
                 let copy = source
                     .filter(|s| secret::is_owned_by(s, &uid))
                     .and_then(|s| {

@@ -36,10 +36,10 @@ impl Keeper {
     pub(super) fn new(snapshot: &Snapshot) -> Self {
         Keeper {
             current: snapshot.record.clone(),
-            observed: Holding::of(&snapshot.status),
+            observed: Holding::of(&snapshot.observed.status),
             migrating: snapshot.migrating,
             create_answered: false,
-            announced: snapshot.status.create_requested_at.clone(),
+            announced: snapshot.observed.status.create_requested_at.clone(),
         }
     }
 
@@ -61,7 +61,7 @@ impl Keeper {
             .current
             .as_ref()
             .map_or(&self.observed, |r| &r.spec.holding);
-        let resource = &snapshot.resource;
+        let resource = &snapshot.observed.resource;
         let mut spec = self
             .current
             .as_ref()
@@ -82,7 +82,7 @@ impl Keeper {
         spec.unknown_creates.drain(..excess);
         spec.holding = holding;
         spec.owner = Some(Owner {
-            namespace: snapshot.namespace.clone(),
+            namespace: snapshot.observed.namespace.clone(),
             name: resource.name_any(),
             uid: resource.uid().unwrap_or_default(),
         });
@@ -139,7 +139,7 @@ impl Keeper {
         must_land: bool,
     ) -> Result<(), Error> {
         let api = Api::<CredentialRecord>::all(ctx.client.clone());
-        let uid = snapshot.resource.uid().unwrap_or_default();
+        let uid = snapshot.observed.resource.uid().unwrap_or_default();
         let name = record::record_name(&uid);
         for _ in 0..3 {
             let Some(spec) = self.desired(ctx, snapshot, status, now) else {
@@ -203,7 +203,7 @@ impl Keeper {
 /// effect (an intent not answered, or unanswered Creates inside their window): then it stays,
 /// holding nothing, for the sweep to settle and delete.
 pub(crate) async fn forget(ctx: &Context, snapshot: &Snapshot) -> Result<(), Error> {
-    let uid = snapshot.resource.uid().unwrap_or_default();
+    let uid = snapshot.observed.resource.uid().unwrap_or_default();
     let api = Api::<CredentialRecord>::all(ctx.client.clone());
     let name = record::record_name(&uid);
     ctx.records.forget(&name);

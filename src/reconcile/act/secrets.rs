@@ -24,7 +24,7 @@ pub(super) async fn write_secret(
     value: &SecretValue,
     issued_at: Option<&str>,
 ) -> Result<(), Error> {
-    let resource = &snapshot.resource;
+    let resource = &snapshot.observed.resource;
     let desired = secret::render(
         resource,
         &secret::Material {
@@ -50,7 +50,7 @@ async fn send_secret(
     let api = secrets(ctx, snapshot);
     let pp = post_params(dry_run);
     // Only a Secret we own is ever replaced; a foreign one stopped us at the gate.
-    let existing = match &snapshot.secret_observation {
+    let existing = match &snapshot.observed.secret {
         plan::SecretObservation::Owned { .. } => snapshot.secret.as_ref(),
         _ => None,
     };
@@ -110,7 +110,7 @@ async fn send_secret(
 
 /// The Secrets of the resource's namespace.
 fn secrets(ctx: &Context, snapshot: &Snapshot) -> Api<Secret> {
-    Api::namespaced(ctx.client.clone(), &snapshot.namespace)
+    Api::namespaced(ctx.client.clone(), &snapshot.observed.namespace)
 }
 
 fn post_params(dry_run: bool) -> PostParams {
@@ -129,7 +129,7 @@ pub(super) async fn release_secrets(
     snapshot: &Snapshot,
     id: &str,
 ) -> Result<(), Error> {
-    let current = match &snapshot.secret_observation {
+    let current = match &snapshot.observed.secret {
         plan::SecretObservation::Owned { .. } => snapshot.secret.as_ref(),
         _ => None,
     };
@@ -145,7 +145,7 @@ async fn release_secret(
     secret: &Secret,
     id: &str,
 ) -> Result<(), Error> {
-    let resource = &snapshot.resource;
+    let resource = &snapshot.observed.resource;
     let uid = resource.uid().unwrap_or_default();
     let mut released = secret.clone();
     released.metadata.managed_fields = None;
@@ -195,7 +195,7 @@ pub(super) async fn preflight_secret(
     ctx: &Context,
     snapshot: &Snapshot,
 ) -> Result<Option<(Reason, String)>, Error> {
-    let resource = &snapshot.resource;
+    let resource = &snapshot.observed.resource;
     let desired = secret::render_placeholder(resource)?;
     match send_secret(ctx, snapshot, desired, true).await {
         Ok(()) => Ok(None),

@@ -14,7 +14,7 @@ impl Run<'_> {
         reason: Reason,
         message: &str,
     ) -> Result<(), Error> {
-        let resource = &self.snapshot.resource;
+        let resource = &self.snapshot.observed.resource;
         let previous = self.written.ready();
         let generation = resource.meta().generation;
         let condition = ready_condition(
@@ -59,7 +59,7 @@ impl Run<'_> {
                     source: kube::Error::Api(e),
                 }) if e.code == 409 && attempt < 3 => {
                     attempt += 1;
-                    let resource = &self.snapshot.resource;
+                    let resource = &self.snapshot.observed.resource;
                     // Its metadata alone: what the fence compares, and no status a tenant wrote to read.
                     let current = self
                         .resources()
@@ -86,8 +86,8 @@ impl Run<'_> {
     /// so no other reconcile of this process can take them for unclaimed while caches catch up.
     pub(super) fn note_recorded(&self, status: &ServiceSpecificCredentialStatus) {
         self.ctx.tracked.note_recorded(
-            &self.snapshot.resource.uid().unwrap_or_default(),
-            &self.snapshot.namespace,
+            &self.snapshot.observed.resource.uid().unwrap_or_default(),
+            &self.snapshot.observed.namespace,
             [&status.credential_id, &status.retiring_credential_id]
                 .into_iter()
                 .flatten(),
@@ -101,7 +101,7 @@ impl Run<'_> {
         if self.fence.confirmed {
             return Ok(());
         }
-        let resource = &self.snapshot.resource;
+        let resource = &self.snapshot.observed.resource;
         // Its metadata alone: what the fence compares, and no status a tenant wrote to read.
         let current = self
             .resources()
@@ -120,7 +120,7 @@ impl Run<'_> {
     /// Read through the cache's type: a write's answer that carries a status the types do not
     /// read (a field this write leaves to the server) still tells its resourceVersion.
     pub(super) fn resources(&self) -> Api<crate::reconcile::CachedCredential> {
-        Api::namespaced(self.ctx.client.clone(), &self.snapshot.namespace)
+        Api::namespaced(self.ctx.client.clone(), &self.snapshot.observed.namespace)
     }
 
     /// Sends `patch` to the status subresource with the fence's resourceVersion, and moves the
@@ -129,7 +129,7 @@ impl Run<'_> {
         &mut self,
         mut patch: serde_json::Value,
     ) -> Result<(), Error> {
-        let resource = &self.snapshot.resource;
+        let resource = &self.snapshot.observed.resource;
         let version = self.fence.resource_version.clone();
         if let Some(version) = &version {
             patch["metadata"] = serde_json::json!({ "resourceVersion": version });

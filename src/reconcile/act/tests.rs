@@ -226,8 +226,8 @@ impl Fixture {
         let mut snapshot = observe_kubernetes(&self.ctx, resource)
             .await
             .expect("observe");
-        snapshot.credentials = Some(Ok(self.iam.credentials()));
-        snapshot.claims_complete = true;
+        snapshot.observed.credentials = Some(Ok(self.iam.credentials()));
+        snapshot.observed.claims_complete = true;
         // Made in the epoch record's second, the resource would count as older than the records
         // (whole seconds); these tests are of resources the records always knew.
         snapshot.migrating = false;
@@ -236,7 +236,7 @@ impl Fixture {
 
     /// Runs the steps of `decision` on `snapshot`, recording only what they send.
     async fn act(&self, snapshot: &Snapshot, decision: Decision) -> Result<Outcome, Error> {
-        let script = script::for_decision(&snapshot.observed(), decision);
+        let script = script::for_decision(&snapshot.observed, decision);
         self.server.clear_requests();
         act(&self.ctx, snapshot, script).await
     }
@@ -492,7 +492,7 @@ async fn a_failed_delete_on_deletion_reports_deleting_and_fails_the_pass() {
     f.iam.fail_next_write(IamError::Throttled {
         message: "slow down".into(),
     });
-    let script = script::for_cleanup(&snapshot.observed(), None, vec!["ACCA1".into()]);
+    let script = script::for_cleanup(&snapshot.observed, None, vec!["ACCA1".into()]);
     f.server.clear_requests();
     let result = act(&f.ctx, &snapshot, script).await;
 

@@ -37,7 +37,7 @@ pub(super) async fn restart_workloads(
     snapshot: &Snapshot,
     issued_at: &str,
 ) -> Result<RestartReport, RestartFailed> {
-    let resource = &snapshot.resource;
+    let resource = &snapshot.observed.resource;
     let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {
         RESTARTED_AT_ANNOTATION: issued_at
     }}}}});
@@ -48,7 +48,7 @@ pub(super) async fn restart_workloads(
     let mut report = RestartReport::default();
     for workload in &resource.spec.rollout_restart {
         let client = ctx.client.clone();
-        let ns = snapshot.namespace.as_str();
+        let ns = snapshot.observed.namespace.as_str();
         let name = workload.name.as_str();
         // apps/v1, plural the lowercased kind + "s": deployments, statefulsets, daemonsets.
         let kind = kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(

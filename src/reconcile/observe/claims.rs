@@ -106,7 +106,7 @@ pub(super) fn unrecorded_and_predating(
 /// needs a slot (its message names the holders a tenant may know). Not for the routine check
 /// of a resource that holds its credential, whatever the quota: that would be a scan per check.
 pub(super) fn needs_claims(snapshot: &Snapshot, listed: usize) -> bool {
-    let (resource, status) = (&snapshot.resource, &snapshot.status);
+    let (resource, status) = (&snapshot.observed.resource, &snapshot.observed.status);
     snapshot.migrating
         || status.create_requested_at.is_some()
         || resource.spec.adopt.is_some()
@@ -124,7 +124,7 @@ pub(crate) async fn claims_across_shards(
     snapshot: &mut Snapshot,
     recorded: &HashSet<String>,
 ) -> Result<(), Error> {
-    let uid = snapshot.resource.uid();
+    let uid = snapshot.observed.resource.uid();
     let epoch = Some(ctx.epoch().await?);
     for scope in crate::reconcile::scopes(&ctx.config.watch_namespaces) {
         let api: Api<ServiceSpecificCredential> = match scope {
@@ -150,6 +150,7 @@ pub(crate) async fn claims_across_shards(
                     .flatten();
                 for id in ids {
                     snapshot
+                        .observed
                         .claimed_elsewhere
                         .entry(id.clone())
                         .or_insert(ns.clone());

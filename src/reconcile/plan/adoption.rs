@@ -21,7 +21,7 @@ pub(crate) fn orphan_settling(created: Timestamp, now: Timestamp) -> Option<Dura
 /// resource's status still announces one ([`ADOPTION_WINDOW`]) waits for that window to pass,
 /// since the shard that announced it may still be making it (a relabel moves a resource between
 /// shards at any time).
-pub(crate) fn shard_wait(observed: &Observed<'_>, decision: &Decision) -> Option<Duration> {
+pub(crate) fn shard_wait(observed: &Observed, decision: &Decision) -> Option<Duration> {
     match decision {
         Decision::Reset { credential, cause }
             if matches!(cause, ResetCause::Adopt | ResetCause::AdoptRotation { .. })
@@ -46,7 +46,7 @@ pub(crate) fn shard_wait(observed: &Observed<'_>, decision: &Decision) -> Option
 /// minus the clock skew, plus [`ADOPTION_WINDOW`]), held by no other resource, and not in
 /// `exclude`. None without the intent marker. Adopt only when there is exactly one.
 pub(crate) fn adoption_candidates<'a>(
-    observed: &'a Observed<'_>,
+    observed: &'a Observed,
     credentials: &'a [CredentialMetadata],
     exclude: &[&str],
 ) -> Vec<&'a CredentialMetadata> {
@@ -75,7 +75,7 @@ pub(crate) fn adoption_candidates<'a>(
 /// (recovered from our Secret after a crash, or named in status): no other credential created
 /// since the marker is waiting to be adopted. A marker left behind would later let the resource
 /// adopt a credential someone else created.
-pub(crate) fn intent_settled(observed: &Observed<'_>, held: &CredentialMetadata) -> bool {
+pub(crate) fn intent_settled(observed: &Observed, held: &CredentialMetadata) -> bool {
     let Some(Ok(credentials)) = &observed.credentials else {
         return false;
     };
@@ -87,14 +87,14 @@ pub(crate) fn intent_settled(observed: &Observed<'_>, held: &CredentialMetadata)
 /// The LimitExceeded message. It names the ids holding the slots that a tenant of this
 /// namespace may know about (held here, or by no resource at all), counts the ones held by
 /// resources of other namespaces without naming them, and never holds a secret.
-pub(crate) fn limit_message(observed: &Observed<'_>, credentials: &[CredentialMetadata]) -> String {
+pub(crate) fn limit_message(observed: &Observed, credentials: &[CredentialMetadata]) -> String {
     let (elsewhere, visible): (Vec<&CredentialMetadata>, Vec<&CredentialMetadata>) =
         credentials.iter().partition(|c| {
             !observed.claims_complete
                 || observed
                     .claimed_elsewhere
                     .get(&c.id)
-                    .is_some_and(|ns| ns != observed.namespace)
+                    .is_some_and(|ns| *ns != observed.namespace)
         });
     let mut held: Vec<String> = visible.iter().map(|c| c.id.clone()).collect();
     if !elsewhere.is_empty() {
@@ -105,9 +105,9 @@ pub(crate) fn limit_message(observed: &Observed<'_>, credentials: &[CredentialMe
     }
     format!(
         "IAM user {} already holds {} credentials for {} ({}), the most IAM allows; delete one of them or use another IAM user",
-        observed.spec.user_name,
+        observed.spec().user_name,
         credentials.len(),
-        observed.spec.service_name,
+        observed.spec().service_name,
         held.join(", ")
     )
 }

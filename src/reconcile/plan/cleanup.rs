@@ -20,7 +20,7 @@ pub(crate) struct Cleanup {
 /// resource's own). Anything else — the orphan of an interrupted create — only when tenancy
 /// allows the user and the orphan is provably this resource's.
 pub(crate) fn decide_cleanup(
-    observed: &Observed<'_>,
+    observed: &Observed,
     credentials: Option<&[CredentialMetadata]>,
 ) -> Cleanup {
     let id = owned_id(observed).map(str::to_string);
@@ -33,7 +33,7 @@ pub(crate) fn decide_cleanup(
             .collect(),
         retain: None,
     };
-    if observed.spec.deletion_policy == DeletionPolicy::Retain {
+    if observed.spec().deletion_policy == DeletionPolicy::Retain {
         cleanup.retain = id;
         return cleanup;
     }
@@ -54,7 +54,7 @@ pub(crate) fn decide_cleanup(
 
 /// Whether the pass must list the user although the gate stops it: the namespace may not use
 /// the user, and the resource holds credentials to revoke.
-pub(crate) fn revocation_needs_list(observed: &Observed<'_>) -> bool {
+pub(crate) fn revocation_needs_list(observed: &Observed) -> bool {
     // Whatever else the spec gets wrong: an invalid spec must not keep a revoked credential
     // alive (userName and serviceName are all a List needs, and they are immutable).
     observed.permission.is_err()
@@ -66,7 +66,7 @@ pub(crate) fn revocation_needs_list(observed: &Observed<'_>) -> bool {
 /// For a resource whose namespace may not use its user: the credential it holds to revoke
 /// next, or the NotPermitted report that says they are revoked. `None` when there is nothing to
 /// revoke (or IAM was not asked).
-pub(super) fn revocation(observed: &Observed<'_>) -> Option<Decision> {
+pub(super) fn revocation(observed: &Observed) -> Option<Decision> {
     let refusal = observed.permission.as_ref().err()?.to_string();
     if !revocation_needs_list(observed) {
         return None;
@@ -111,8 +111,8 @@ pub(super) fn revocation(observed: &Observed<'_>) -> Option<Decision> {
 
 /// Whether cleanup needs an IAM List (only to find the orphan of an interrupted create, which
 /// tenancy must allow).
-pub(crate) fn cleanup_needs_list(observed: &Observed<'_>) -> bool {
-    observed.spec.deletion_policy == DeletionPolicy::Delete
+pub(crate) fn cleanup_needs_list(observed: &Observed) -> bool {
+    observed.spec().deletion_policy == DeletionPolicy::Delete
         && owned_id(observed).is_none()
         && observed.status.create_requested_at.is_some()
         && observed.permission.is_ok()

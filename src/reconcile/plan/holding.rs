@@ -4,7 +4,7 @@
 use super::*;
 
 pub(super) fn decide_with_credential(
-    observed: &Observed<'_>,
+    observed: &Observed,
     credential: &CredentialMetadata,
     credentials: &[CredentialMetadata],
 ) -> Decision {
@@ -18,7 +18,7 @@ pub(super) fn decide_with_credential(
     if let Some(resume) = resume_interrupted_rotation(observed, credential, credentials) {
         return resume;
     }
-    let status = observed.status;
+    let status = &observed.status;
 
     let rotation = rotation_trigger(observed, credential);
     let recreate = rotation.as_ref().is_some_and(|(_, recreate)| *recreate);
@@ -59,10 +59,10 @@ pub(super) fn decide_with_credential(
         return decide_rotation(observed, credential, credentials, cause, recreate);
     }
 
-    if credential.status.as_str() != observed.spec.status.as_str() {
+    if credential.status.as_str() != observed.spec().status.as_str() {
         return Decision::UpdateStatus {
             credential: credential.clone(),
-            desired: observed.spec.status,
+            desired: observed.spec().status,
         };
     }
 
@@ -87,7 +87,7 @@ pub(super) fn decide_with_credential(
 
 /// Why an API key no longer works, when it expired. Never "fixed" by setting it Active: an
 /// expired key stays expired.
-pub(super) fn expiry(observed: &Observed<'_>, credential: &CredentialMetadata) -> Option<String> {
+pub(super) fn expiry(observed: &Observed, credential: &CredentialMetadata) -> Option<String> {
     let expired = credential.status == CredentialStatus::Expired
         || credential
             .expiration_date
@@ -105,7 +105,7 @@ pub(super) fn expiry(observed: &Observed<'_>, credential: &CredentialMetadata) -
 }
 
 /// Whether our Secret under the current name holds `credential`, intact.
-pub(crate) fn secret_holds(observed: &Observed<'_>, credential: &CredentialMetadata) -> bool {
+pub(crate) fn secret_holds(observed: &Observed, credential: &CredentialMetadata) -> bool {
     matches!(
         &observed.secret,
         SecretObservation::Owned {
@@ -119,7 +119,7 @@ pub(crate) fn secret_holds(observed: &Observed<'_>, credential: &CredentialMetad
 /// A rotation is due for `credential`: a Reset, or a Recreate once the previous credential has
 /// retired and a slot is free.
 pub(super) fn decide_rotation(
-    observed: &Observed<'_>,
+    observed: &Observed,
     credential: &CredentialMetadata,
     credentials: &[CredentialMetadata],
     cause: ResetCause,
@@ -167,15 +167,15 @@ pub(crate) const ISSUED_BEFORE_RECORDED: &str = "unknown";
 /// time in the operator's own format is ever written into a workload (and the digest covers it:
 /// an edited issued-at is a Secret to repair, not a restart).
 pub(super) fn follow_credential(
-    observed: &Observed<'_>,
+    observed: &Observed,
     credential: &CredentialMetadata,
     slots_used: usize,
 ) -> Option<Decision> {
-    if observed.spec.rollout_restart.is_empty() {
+    if observed.spec().rollout_restart.is_empty() {
         return None;
     }
     let recorded = observed.status.workloads_restarted_for.as_deref();
-    let issued_at = match observed.secret_issued_at {
+    let issued_at = match observed.secret_issued_at.as_deref() {
         Some(at) if crate::secret::is_issued_at(at) => at,
         Some(_) => return None,
         None if recorded.is_none() => ISSUED_BEFORE_RECORDED,
@@ -205,7 +205,7 @@ pub(super) fn follow_credential(
 /// the proof fails the ambiguity is reported and nothing is touched. Without a candidate the
 /// Create never happened.
 pub(super) fn resume_interrupted_rotation(
-    observed: &Observed<'_>,
+    observed: &Observed,
     current: &CredentialMetadata,
     credentials: &[CredentialMetadata],
 ) -> Option<Decision> {
@@ -245,12 +245,12 @@ pub(super) fn resume_interrupted_rotation(
 /// Whether a rotation is due, with its cause and whether it recreates (strategy Recreate, or an
 /// API key nearing its expiry, which a Reset would not extend).
 pub(super) fn rotation_trigger(
-    observed: &Observed<'_>,
+    observed: &Observed,
     credential: &CredentialMetadata,
 ) -> Option<(ResetCause, bool)> {
-    let rotation = observed.spec.rotation.as_ref();
+    let rotation = observed.spec().rotation.as_ref();
     let recreate = rotation.is_some_and(|r| r.strategy == RotationStrategy::Recreate);
-    if let Some(request) = observed.rotate_request
+    if let Some(request) = observed.rotate_request()
         && observed.status.handled_rotate_request.as_deref() != Some(request)
     {
         return Some((
@@ -267,11 +267,11 @@ pub(super) fn rotation_trigger(
 
 /// What the schedule reads of a pass's observation, `credential` the one held as IAM lists it.
 pub(super) fn schedule_facts<'a>(
-    observed: &Observed<'a>,
-    credential: Option<&CredentialMetadata>,
+    observed: &'a Observed,
+    credential: Option<&'a CredentialMetadata>,
 ) -> schedule::Facts<'a> {
     schedule::Facts {
-        spec: observed.spec,
+        spec: observed.spec(),
         last_rotation: observed.status.last_rotation_time.as_ref().map(|t| t.0),
         retire_after: observed.status.retire_after.as_ref().map(|t| t.0),
         held: credential.map(|c| schedule::Held {
@@ -283,7 +283,7 @@ pub(super) fn schedule_facts<'a>(
 
 /// The next moment something becomes due without any change in Kubernetes (see
 /// [`schedule::due`]). The reconcile loop looks again then, rather than at the next resync.
-pub(crate) fn wake_at(observed: &Observed<'_>) -> Option<Timestamp> {
+pub(crate) fn wake_at(observed: &Observed) -> Option<Timestamp> {
     let id = owned_id(observed);
     let credential = match &observed.credentials {
         Some(Ok(list)) => list.iter().find(|c| Some(c.id.as_str()) == id),

@@ -45,85 +45,6 @@ fn owned(id: &str) -> SecretObservation {
     }
 }
 
-pub(crate) struct Case {
-    pub(crate) spec: ServiceSpecificCredentialSpec,
-    pub(crate) status: ServiceSpecificCredentialStatus,
-    pub(crate) generation: Option<i64>,
-    pub(crate) rotate: Option<&'static str>,
-    pub(crate) validity: Result<(), InvalidSpec>,
-    pub(crate) permission: Result<(), NotPermitted>,
-    pub(crate) template: Result<(), RenderError>,
-    pub(crate) secret: SecretObservation,
-    pub(crate) old_secret_credential: Option<String>,
-    pub(crate) credentials: Option<Result<Vec<CredentialMetadata>, IamError>>,
-    pub(crate) claimed: HashMap<String, String>,
-    pub(crate) claims_complete: bool,
-    pub(crate) issued_at: Option<&'static str>,
-    pub(crate) rollout_restart: bool,
-    pub(crate) revocation: Revocation,
-}
-
-impl Case {
-    pub(crate) fn new() -> Self {
-        Case {
-            spec: spec(),
-            status: ServiceSpecificCredentialStatus::default(),
-            generation: Some(1),
-            rotate: None,
-            validity: Ok(()),
-            permission: Ok(()),
-            template: Ok(()),
-            secret: SecretObservation::Missing,
-            old_secret_credential: None,
-            credentials: Some(Ok(vec![])),
-            claimed: HashMap::new(),
-            claims_complete: true,
-            issued_at: None,
-            rollout_restart: false,
-            revocation: Revocation::default(),
-        }
-    }
-
-    pub(crate) fn holding(id: &str) -> Self {
-        let mut c = Case::new();
-        c.status.credential_id = Some(id.into());
-        c.secret = owned(id);
-        c.credentials = Some(Ok(vec![cred(id, NOW - 100)]));
-        c
-    }
-
-    pub(crate) fn decide(&self) -> Decision {
-        decide(&self.observed())
-    }
-
-    pub(crate) fn observed(&self) -> Observed<'_> {
-        Observed {
-            spec: &self.spec,
-            status: &self.status,
-            generation: self.generation,
-            rotate_request: self.rotate,
-            validity: self.validity.clone(),
-            permission: self.permission.clone(),
-            secret: self.secret.clone(),
-            old_secret_credential: self.old_secret_credential.clone(),
-            template: self.template.clone(),
-            credentials: self.credentials.clone(),
-            claimed_elsewhere: &self.claimed,
-            claims_complete: self.claims_complete,
-            namespace: "team-a",
-            secret_issued_at: self.issued_at,
-            rollout_restart_enabled: self.rollout_restart,
-            secret_name: "git",
-            old_secret: self.old_secret_credential.is_some(),
-            secret_immutable: false,
-            listed_from_snapshot: false,
-            sharded: false,
-            revocation: self.revocation,
-            now: at(NOW),
-        }
-    }
-}
-
 fn reason(d: &Decision) -> Reason {
     match d {
         Decision::Report { reason, .. } => *reason,
@@ -133,30 +54,27 @@ fn reason(d: &Decision) -> Reason {
 
 #[test]
 fn a_snapshot_serves_routine_checks_and_first_creates_only() {
-    let mut c = Case::holding("ACCA1");
+    let mut c = Observed::test().holding("ACCA1");
     c.status.observed_generation = Some(1);
-    assert!(snapshot_may_serve(&c.observed()), "a routine check");
-    assert!(
-        snapshot_may_serve(&Case::new().observed()),
-        "a first Create"
-    );
-    c.generation = Some(2);
-    assert!(!snapshot_may_serve(&c.observed()), "a spec change");
-    let mut c = Case::new();
+    assert!(snapshot_may_serve(&c), "a routine check");
+    assert!(snapshot_may_serve(&Observed::test()), "a first Create");
+    c = c.generation_at(2);
+    assert!(!snapshot_may_serve(&c), "a spec change");
+    let mut c = Observed::test();
     c.status.create_requested_at = Some(Time(at(NOW - 10)));
-    assert!(!snapshot_may_serve(&c.observed()), "an interrupted Create");
-    let mut c = Case::new();
-    c.spec.adopt = Some(crate::api::AdoptSpec {
+    assert!(!snapshot_may_serve(&c), "an interrupted Create");
+    let mut c = Observed::test();
+    c.resource.spec.adopt = Some(crate::api::AdoptSpec {
         credential_id: "ACCA1".into(),
     });
-    assert!(!snapshot_may_serve(&c.observed()), "spec.adopt");
+    assert!(!snapshot_may_serve(&c), "spec.adopt");
 }
 
 #[test]
 fn only_checks_of_a_ready_resource_nobody_changed_are_routine() {
-    let mut c = Case::holding("ACCA1");
+    let mut c = Observed::test().holding("ACCA1");
     c.status.observed_generation = Some(1);
-    assert!(!is_routine_check(&c.observed()), "not Ready yet");
+    assert!(!is_routine_check(&c), "not Ready yet");
     c.status.conditions = vec![crate::reconcile::conditions::ready_condition(
         None,
         Reason::Available,
@@ -164,30 +82,27 @@ fn only_checks_of_a_ready_resource_nobody_changed_are_routine() {
         Some(1),
         at(NOW),
     )];
-    assert!(is_routine_check(&c.observed()));
-    c.rotate = Some("now");
-    assert!(!is_routine_check(&c.observed()), "a rotation asked for");
+    assert!(is_routine_check(&c));
+    c = c.rotate("now");
+    assert!(!is_routine_check(&c), "a rotation asked for");
     c.status.handled_rotate_request = Some("now".into());
-    assert!(is_routine_check(&c.observed()), "handled already");
-    c.generation = Some(2);
-    assert!(!is_routine_check(&c.observed()), "a spec change");
-    assert!(!is_routine_check(&Case::new().observed()), "a first Create");
+    assert!(is_routine_check(&c), "handled already");
+    c = c.generation_at(2);
+    assert!(!is_routine_check(&c), "a spec change");
+    assert!(!is_routine_check(&Observed::test()), "a first Create");
 }
 
 #[test]
 fn with_shards_a_create_waits_out_a_create_another_shard_announced() {
-    let mut c = Case::new();
+    let mut c = Observed::test();
     c.status.create_requested_at = Some(Time(at(NOW - 20)));
     let create = c.decide();
     assert!(matches!(create, Decision::Create { .. }), "{create:?}");
-    assert_eq!(
-        shard_wait(&c.observed(), &create),
-        Some(Duration::from_secs(45))
-    );
+    assert_eq!(shard_wait(&c, &create), Some(Duration::from_secs(45)));
     c.status.create_requested_at = Some(Time(at(NOW - 70)));
-    assert_eq!(shard_wait(&c.observed(), &c.decide()), None);
+    assert_eq!(shard_wait(&c, &c.decide()), None);
     assert_eq!(
-        shard_wait(&Case::new().observed(), &Case::new().decide()),
+        shard_wait(&Observed::test(), &Observed::test().decide()),
         None
     );
 }
@@ -204,18 +119,21 @@ fn with_shards_an_orphan_settles_before_it_is_taken() {
 
 #[test]
 fn decisions_on_what_a_snapshot_may_miss_are_confirmed() {
-    let mut gone = Case::holding("ACCA1");
+    let mut gone = Observed::test().holding("ACCA1");
     gone.credentials = Some(Ok(vec![]));
     assert!(gone.decide().needs_exact_listing(), "a credential gone");
-    let mut full = Case::new();
+    let mut full = Observed::test();
     full.credentials = Some(Ok(vec![cred("ACCA1", NOW - 100), cred("ACCA2", NOW - 90)]));
     assert!(full.decide().needs_exact_listing(), "the quota full");
     assert!(
-        !Case::new().decide().needs_exact_listing(),
+        !Observed::test().decide().needs_exact_listing(),
         "a first Create"
     );
     assert!(
-        !Case::holding("ACCA1").decide().needs_exact_listing(),
+        !Observed::test()
+            .holding("ACCA1")
+            .decide()
+            .needs_exact_listing(),
         "nothing to do"
     );
 }
@@ -223,7 +141,7 @@ fn decisions_on_what_a_snapshot_may_miss_are_confirmed() {
 #[test]
 fn fresh_resource_creates() {
     assert_eq!(
-        Case::new().decide(),
+        Observed::test().decide(),
         Decision::Create {
             replaces: None,
             existing: vec![]
@@ -231,7 +149,7 @@ fn fresh_resource_creates() {
     );
 }
 
-fn revoked(mut c: Case) -> Case {
+fn revoked(mut c: Observed) -> Observed {
     c.permission = Err(NotPermitted::NoUserAllowed {
         namespace: "team-a".into(),
     });
@@ -240,8 +158,8 @@ fn revoked(mut c: Case) -> Case {
 
 #[test]
 fn a_lost_right_makes_the_held_credential_inactive() {
-    let c = revoked(Case::holding("ACCAHELD"));
-    assert!(revocation_needs_list(&c.observed()));
+    let c = revoked(Observed::test().holding("ACCAHELD"));
+    assert!(revocation_needs_list(&c));
     match c.decide() {
         Decision::Revoke {
             credential, delete, ..
@@ -251,7 +169,7 @@ fn a_lost_right_makes_the_held_credential_inactive() {
         }
         other => panic!("{other:?}"),
     }
-    let script = script::for_decision(&c.observed(), c.decide());
+    let script = script::for_decision(&c, c.decide());
     assert_eq!(script.outcome, Reason::NotPermitted);
     assert!(
         script
@@ -263,7 +181,7 @@ fn a_lost_right_makes_the_held_credential_inactive() {
 
 #[test]
 fn a_revoked_credential_already_inactive_is_reported_not_touched() {
-    let mut c = revoked(Case::holding("ACCAHELD"));
+    let mut c = revoked(Observed::test().holding("ACCAHELD"));
     c.credentials = Some(Ok(vec![CredentialMetadata {
         status: CredentialStatus::Inactive,
         ..cred("ACCAHELD", NOW - 100)
@@ -280,37 +198,37 @@ fn a_revoked_credential_already_inactive_is_reported_not_touched() {
 
 #[test]
 fn revocation_by_policy_deletes_or_keeps() {
-    let mut c = revoked(Case::holding("ACCAHELD"));
+    let mut c = revoked(Observed::test().holding("ACCAHELD"));
     c.revocation = Revocation::Delete;
     assert!(matches!(c.decide(), Decision::Revoke { delete: true, .. }));
     c.revocation = Revocation::Keep;
-    assert!(!revocation_needs_list(&c.observed()));
+    assert!(!revocation_needs_list(&c));
     assert_eq!(reason(&c.decide()), Reason::NotPermitted);
     assert!(matches!(c.decide(), Decision::Report { .. }));
 }
 
 #[test]
 fn an_invalid_spec_does_not_keep_a_revoked_credential_alive() {
-    let mut c = revoked(Case::holding("ACCAHELD"));
+    let mut c = revoked(Observed::test().holding("ACCAHELD"));
     c.validity = Err(InvalidSpec("reserved key".into()));
-    assert!(revocation_needs_list(&c.observed()));
+    assert!(revocation_needs_list(&c));
     assert!(matches!(c.decide(), Decision::Revoke { .. }));
 }
 
 #[test]
 fn nothing_held_nothing_revoked() {
-    let c = revoked(Case::new());
-    assert!(!revocation_needs_list(&c.observed()));
+    let c = revoked(Observed::test());
+    assert!(!revocation_needs_list(&c));
     assert!(matches!(c.decide(), Decision::Report { .. }));
     // A credential of the user the resource does not hold is never touched.
-    let mut c = revoked(Case::new());
+    let mut c = revoked(Observed::test());
     c.credentials = Some(Ok(vec![cred("ACCAOTHER", NOW - 100)]));
     assert!(matches!(c.decide(), Decision::Report { .. }));
 }
 
 #[test]
 fn gates_stop_before_iam_in_order() {
-    let mut c = Case::new();
+    let mut c = Observed::test();
     c.credentials = None;
     c.validity = Err(InvalidSpec("bad".into()));
     c.permission = Err(NotPermitted::NoUserAllowed {
@@ -318,7 +236,7 @@ fn gates_stop_before_iam_in_order() {
     });
     c.secret = SecretObservation::Foreign;
     assert_eq!(reason(&c.decide()), Reason::InvalidSpec);
-    assert!(gate(&c.observed()).is_some());
+    assert!(gate(&c).is_some());
     c.validity = Ok(());
     c.template = Err(RenderError::NoUid);
     // Tenancy comes before the template.
@@ -328,12 +246,12 @@ fn gates_stop_before_iam_in_order() {
     c.template = Ok(());
     assert_eq!(reason(&c.decide()), Reason::SecretConflict);
     c.secret = SecretObservation::Missing;
-    assert!(gate(&c.observed()).is_none());
+    assert!(gate(&c).is_none());
 }
 
 #[test]
 fn secret_conflict_never_touches_iam_even_with_a_credential() {
-    let mut c = Case::holding("ACCA1");
+    let mut c = Observed::test().holding("ACCA1");
     c.secret = SecretObservation::Foreign;
     assert_eq!(reason(&c.decide()), Reason::SecretConflict);
 }
@@ -372,7 +290,7 @@ fn iam_errors_are_reported_typed() {
             Reason::AccessDenied,
         ),
     ] {
-        let mut c = Case::new();
+        let mut c = Observed::test();
         c.credentials = Some(Err(error));
         assert_eq!(reason(&c.decide()), expected);
     }
@@ -380,7 +298,7 @@ fn iam_errors_are_reported_typed() {
 
 #[test]
 fn full_quota_reports_limit_exceeded_with_the_ids() {
-    let mut c = Case::new();
+    let mut c = Observed::test();
     c.credentials = Some(Ok(vec![cred("ACCA1", NOW - 10), cred("ACCA2", NOW - 5)]));
     match c.decide() {
         Decision::Report {
@@ -399,7 +317,7 @@ fn full_quota_reports_limit_exceeded_with_the_ids() {
         other => panic!("{other:?}"),
     }
     // Held by a resource of another namespace: counted, never named.
-    c.claimed.insert("ACCA2".into(), "team-b".into());
+    c.claimed_elsewhere.insert("ACCA2".into(), "team-b".into());
     match c.decide() {
         Decision::Report { message, .. } => {
             assert!(!message.contains("ACCA2"), "{message}");
@@ -424,7 +342,7 @@ fn full_quota_reports_limit_exceeded_with_the_ids() {
 
 #[test]
 fn orphan_of_interrupted_create_is_adopted_not_duplicated() {
-    let mut c = Case::new();
+    let mut c = Observed::test();
     c.status.create_requested_at = Some(Time(at(NOW - 60)));
     c.credentials = Some(Ok(vec![cred("OLD", NOW - 3600), cred("ORPHAN", NOW - 59)]));
     assert_eq!(
@@ -435,7 +353,7 @@ fn orphan_of_interrupted_create_is_adopted_not_duplicated() {
         }
     );
     // Claimed by another resource: not ours.
-    c.claimed.insert("ORPHAN".into(), "team-b".into());
+    c.claimed_elsewhere.insert("ORPHAN".into(), "team-b".into());
     assert!(matches!(
         c.decide(),
         Decision::Report {
@@ -444,7 +362,7 @@ fn orphan_of_interrupted_create_is_adopted_not_duplicated() {
         }
     ));
     // Older than the request (minus skew): not ours.
-    let mut c = Case::new();
+    let mut c = Observed::test();
     c.status.create_requested_at = Some(Time(at(NOW - 60)));
     c.credentials = Some(Ok(vec![cred("OLD", NOW - 120)]));
     assert_eq!(
@@ -467,7 +385,7 @@ fn orphan_of_interrupted_create_is_adopted_not_duplicated() {
 
 #[test]
 fn without_request_marker_nothing_is_adopted() {
-    let mut c = Case::new();
+    let mut c = Observed::test();
     c.credentials = Some(Ok(vec![cred("HUMAN", NOW - 1)]));
     assert_eq!(
         c.decide(),
@@ -480,7 +398,7 @@ fn without_request_marker_nothing_is_adopted() {
 
 #[test]
 fn only_a_provable_orphan_is_adopted() {
-    let mut c = Case::new();
+    let mut c = Observed::test();
     c.status.create_requested_at = Some(Time(at(NOW - 60)));
     // Listed just before the Create: whoever made it, not that Create.
     c.status.credentials_before_create = vec!["HUMAN".into()];
@@ -526,34 +444,34 @@ fn only_a_provable_orphan_is_adopted() {
 #[test]
 fn a_secret_naming_an_id_never_makes_it_the_resources() {
     // Anyone who can write Secrets in the namespace can write the annotation.
-    let mut c = Case::new();
+    let mut c = Observed::test();
     c.secret = owned("VICTIM");
     c.credentials = Some(Ok(vec![cred("VICTIM", NOW - 59)]));
-    assert_eq!(owned_id(&c.observed()), None);
+    assert_eq!(owned_id(&c), None);
     assert!(matches!(c.decide(), Decision::Create { .. }));
-    assert_eq!(decide_cleanup(&c.observed(), None), Cleanup::default());
+    assert_eq!(decide_cleanup(&c, None), Cleanup::default());
 }
 
 #[test]
 fn the_intent_marker_settles_once_nothing_waits_for_adoption() {
-    let mut c = Case::holding("ACCA9");
+    let mut c = Observed::test().holding("ACCA9");
     c.status.create_requested_at = Some(Time(at(NOW - 60)));
     c.credentials = Some(Ok(vec![cred("ACCA9", NOW - 59)]));
-    assert!(intent_settled(&c.observed(), &cred("ACCA9", NOW - 59)));
+    assert!(intent_settled(&c, &cred("ACCA9", NOW - 59)));
     c.credentials = Some(Ok(vec![cred("ACCA9", NOW - 59), cred("ACCA8", NOW - 58)]));
-    assert!(!intent_settled(&c.observed(), &cred("ACCA9", NOW - 59)));
+    assert!(!intent_settled(&c, &cred("ACCA9", NOW - 59)));
     // A credential older than the marker is not waiting for anything.
     c.credentials = Some(Ok(vec![cred("ACCA9", NOW - 59), cred("OLD", NOW - 3600)]));
-    assert!(intent_settled(&c.observed(), &cred("ACCA9", NOW - 59)));
+    assert!(intent_settled(&c, &cred("ACCA9", NOW - 59)));
     // Without a listing nothing is known.
     c.credentials = None;
-    assert!(!intent_settled(&c.observed(), &cred("ACCA9", NOW - 59)));
+    assert!(!intent_settled(&c, &cred("ACCA9", NOW - 59)));
 }
 
 #[test]
 fn spec_adopt_takes_over_an_unclaimed_credential_only() {
-    let mut c = Case::new();
-    c.spec.adopt = Some(crate::api::AdoptSpec {
+    let mut c = Observed::test();
+    c.resource.spec.adopt = Some(crate::api::AdoptSpec {
         credential_id: "KEPT".into(),
     });
     c.credentials = Some(Ok(vec![cred("KEPT", NOW - 9999)]));
@@ -564,16 +482,16 @@ fn spec_adopt_takes_over_an_unclaimed_credential_only() {
             cause: ResetCause::AdoptRequested
         }
     );
-    c.claimed.insert("KEPT".into(), "team-a".into());
+    c.claimed_elsewhere.insert("KEPT".into(), "team-a".into());
     assert_eq!(reason(&c.decide()), Reason::InvalidSpec);
-    c.claimed.clear();
+    c.claimed_elsewhere.clear();
     c.credentials = Some(Ok(vec![]));
     assert_eq!(reason(&c.decide()), Reason::InvalidSpec);
 }
 
 #[test]
 fn healthy_credential_is_available() {
-    let c = Case::holding("ACCA1");
+    let c = Observed::test().holding("ACCA1");
     match c.decide() {
         Decision::Report {
             reason, credential, ..
@@ -587,7 +505,7 @@ fn healthy_credential_is_available() {
 
 #[test]
 fn credential_deleted_out_of_band_is_recreated() {
-    let mut c = Case::holding("ACCA1");
+    let mut c = Observed::test().holding("ACCA1");
     c.credentials = Some(Ok(vec![]));
     assert_eq!(
         c.decide(),
@@ -613,7 +531,7 @@ fn lost_or_edited_secret_resets() {
             up_to_date: true,
         },
     ] {
-        let mut c = Case::holding("ACCA1");
+        let mut c = Observed::test().holding("ACCA1");
         c.secret = secret;
         assert!(
             matches!(
@@ -631,7 +549,7 @@ fn lost_or_edited_secret_resets() {
 
 #[test]
 fn template_change_rewrites_without_reset() {
-    let mut c = Case::holding("ACCA1");
+    let mut c = Observed::test().holding("ACCA1");
     c.secret = SecretObservation::Owned {
         credential_id: Some("ACCA1".into()),
         intact: true,
@@ -642,15 +560,15 @@ fn template_change_rewrites_without_reset() {
 
 #[test]
 fn renamed_secret_moves_without_reset() {
-    let mut c = Case::holding("ACCA1");
+    let mut c = Observed::test().holding("ACCA1");
     c.secret = SecretObservation::Missing;
-    c.old_secret_credential = Some("ACCA1".into());
+    c = c.old_secret_holding("ACCA1");
     assert!(matches!(c.decide(), Decision::RewriteSecret { .. }));
 }
 
 #[test]
 fn status_drift_is_set_back() {
-    let mut c = Case::holding("ACCA1");
+    let mut c = Observed::test().holding("ACCA1");
     let mut inactive = cred("ACCA1", NOW - 100);
     inactive.status = CredentialStatus::Inactive;
     c.credentials = Some(Ok(vec![inactive.clone()]));
@@ -661,8 +579,8 @@ fn status_drift_is_set_back() {
             desired: DesiredStatus::Active
         }
     );
-    let mut c = Case::holding("ACCA1");
-    c.spec.status = DesiredStatus::Inactive;
+    let mut c = Observed::test().holding("ACCA1");
+    c.resource.spec.status = DesiredStatus::Inactive;
     assert!(matches!(
         c.decide(),
         Decision::UpdateStatus {
@@ -674,8 +592,8 @@ fn status_drift_is_set_back() {
 
 #[test]
 fn expired_is_reported_never_reactivated() {
-    let mut c = Case::holding("ACCA1");
-    c.spec.service_name = ServiceName::Bedrock;
+    let mut c = Observed::test().holding("ACCA1");
+    c.resource.spec.service_name = ServiceName::Bedrock;
     let mut expired = cred("ACCA1", NOW - 100);
     expired.status = CredentialStatus::Expired;
     c.credentials = Some(Ok(vec![expired]));
@@ -692,8 +610,8 @@ fn expired_is_reported_never_reactivated() {
 
 #[test]
 fn rotate_annotation_resets_once_per_value() {
-    let mut c = Case::holding("ACCA1");
-    c.rotate = Some("1732280000");
+    let mut c = Observed::test().holding("ACCA1");
+    c = c.rotate("1732280000");
     assert_eq!(
         c.decide(),
         Decision::Reset {
@@ -707,39 +625,47 @@ fn rotate_annotation_resets_once_per_value() {
 
 #[test]
 fn next_rotation_is_the_earlier_of_interval_and_renewal() {
-    let mut c = Case::holding("ACCA1");
+    let mut c = Observed::test().holding("ACCA1");
     c.status.credential_id = Some("ACCA1".into());
     c.status.create_date = Some(Time(at(NOW - 100)));
-    assert_eq!(next_rotation_at(&c.spec, &c.status), None, "no schedule");
-    c.spec.rotation = Some(RotationSpec {
+    assert_eq!(
+        next_rotation_at(&c.resource.spec, &c.status),
+        None,
+        "no schedule"
+    );
+    c.resource.spec.rotation = Some(RotationSpec {
         interval: Some("1h".into()),
         strategy: RotationStrategy::Reset,
         grace_period: None,
         before_expiry: Some("10m".into()),
     });
     assert_eq!(
-        next_rotation_at(&c.spec, &c.status),
+        next_rotation_at(&c.resource.spec, &c.status),
         Some(at(NOW - 100 + 3600))
     );
     c.status.last_rotation_time = Some(Time(at(NOW - 60)));
     assert_eq!(
-        next_rotation_at(&c.spec, &c.status),
+        next_rotation_at(&c.resource.spec, &c.status),
         Some(at(NOW - 60 + 3600))
     );
     c.status.expiration_date = Some(Time(at(NOW + 1200)));
     assert_eq!(
-        next_rotation_at(&c.spec, &c.status),
+        next_rotation_at(&c.resource.spec, &c.status),
         Some(at(NOW + 600)),
         "renewal before expiry comes first"
     );
     c.status.credential_id = None;
-    assert_eq!(next_rotation_at(&c.spec, &c.status), None, "nothing held");
+    assert_eq!(
+        next_rotation_at(&c.resource.spec, &c.status),
+        None,
+        "nothing held"
+    );
 }
 
 #[test]
 fn interval_rotation_when_due() {
-    let mut c = Case::holding("ACCA1");
-    c.spec.rotation = Some(RotationSpec {
+    let mut c = Observed::test().holding("ACCA1");
+    c.resource.spec.rotation = Some(RotationSpec {
         interval: Some("1h".into()),
         strategy: RotationStrategy::Reset,
         grace_period: None,
@@ -764,38 +690,35 @@ fn interval_rotation_when_due() {
 
 #[test]
 fn cleanup_follows_deletion_policy() {
-    let c = Case::holding("ACCA1");
+    let c = Observed::test().holding("ACCA1");
     assert_eq!(
-        decide_cleanup(&c.observed(), None),
+        decide_cleanup(&c, None),
         Cleanup {
             delete: vec!["ACCA1".into()],
             retain: None
         }
     );
-    let mut c = Case::holding("ACCA1");
-    c.spec.deletion_policy = DeletionPolicy::Retain;
+    let mut c = Observed::test().holding("ACCA1");
+    c.resource.spec.deletion_policy = DeletionPolicy::Retain;
     assert_eq!(
-        decide_cleanup(&c.observed(), None),
+        decide_cleanup(&c, None),
         Cleanup {
             delete: vec![],
             retain: Some("ACCA1".into())
         }
     );
-    let c = Case::new();
-    assert!(!cleanup_needs_list(&c.observed()));
-    assert_eq!(decide_cleanup(&c.observed(), None), Cleanup::default());
+    let c = Observed::test();
+    assert!(!cleanup_needs_list(&c));
+    assert_eq!(decide_cleanup(&c, None), Cleanup::default());
 }
 
 #[test]
 fn cleanup_deletes_a_retiring_credential_under_both_policies() {
-    let mut c = Case::holding("NEW");
+    let mut c = Observed::test().holding("NEW");
     c.status.retiring_credential_id = Some("OLD".into());
-    assert_eq!(
-        decide_cleanup(&c.observed(), None).delete,
-        vec!["NEW", "OLD"]
-    );
-    c.spec.deletion_policy = DeletionPolicy::Retain;
-    let cleanup = decide_cleanup(&c.observed(), None);
+    assert_eq!(decide_cleanup(&c, None).delete, vec!["NEW", "OLD"]);
+    c.resource.spec.deletion_policy = DeletionPolicy::Retain;
+    let cleanup = decide_cleanup(&c, None);
     assert_eq!(
         (cleanup.delete, cleanup.retain),
         (vec!["OLD".to_string()], Some("NEW".to_string()))
@@ -804,36 +727,33 @@ fn cleanup_deletes_a_retiring_credential_under_both_policies() {
 
 #[test]
 fn cleanup_touches_nothing_unrecorded_that_tenancy_forbids() {
-    let mut c = Case::holding("MINE");
+    let mut c = Observed::test().holding("MINE");
     c.permission = Err(NotPermitted::NoUserAllowed {
         namespace: "team-a".into(),
     });
     // Recorded in status by the operator: still this resource's to delete.
-    assert_eq!(decide_cleanup(&c.observed(), None).delete, vec!["MINE"]);
-    let mut c = Case::new();
+    assert_eq!(decide_cleanup(&c, None).delete, vec!["MINE"]);
+    let mut c = Observed::test();
     c.permission = Err(NotPermitted::NoUserAllowed {
         namespace: "team-a".into(),
     });
     c.status.create_requested_at = Some(Time(at(NOW - 60)));
-    assert!(!cleanup_needs_list(&c.observed()));
+    assert!(!cleanup_needs_list(&c));
     let list = vec![cred("ORPHAN", NOW - 30)];
-    assert!(decide_cleanup(&c.observed(), Some(&list)).delete.is_empty());
+    assert!(decide_cleanup(&c, Some(&list)).delete.is_empty());
 }
 
 #[test]
 fn cleanup_deletes_the_orphan_of_an_interrupted_create() {
-    let mut c = Case::new();
+    let mut c = Observed::test();
     c.status.create_requested_at = Some(Time(at(NOW - 60)));
-    assert!(cleanup_needs_list(&c.observed()));
+    assert!(cleanup_needs_list(&c));
     let list = vec![cred("OLD", NOW - 3600), cred("ORPHAN", NOW - 30)];
-    assert_eq!(
-        decide_cleanup(&c.observed(), Some(&list)).delete,
-        vec!["ORPHAN"]
-    );
+    assert_eq!(decide_cleanup(&c, Some(&list)).delete, vec!["ORPHAN"]);
 }
 
-fn recreate(c: &mut Case) {
-    c.spec.rotation = Some(RotationSpec {
+fn recreate(c: &mut Observed) {
+    c.resource.spec.rotation = Some(RotationSpec {
         interval: None,
         strategy: RotationStrategy::Recreate,
         grace_period: None,
@@ -843,9 +763,9 @@ fn recreate(c: &mut Case) {
 
 #[test]
 fn recreate_rotation_creates_in_the_free_slot() {
-    let mut c = Case::holding("ACCA1");
+    let mut c = Observed::test().holding("ACCA1");
     recreate(&mut c);
-    c.rotate = Some("1");
+    c = c.rotate("1");
     assert_eq!(
         c.decide(),
         Decision::Recreate {
@@ -872,7 +792,7 @@ fn recreate_rotation_creates_in_the_free_slot() {
 
 #[test]
 fn retiring_credential_is_deleted_after_its_grace_period_only() {
-    let mut c = Case::holding("NEW");
+    let mut c = Observed::test().holding("NEW");
     c.credentials = Some(Ok(vec![cred("NEW", NOW - 10), cred("OLD", NOW - 1000)]));
     c.status.retiring_credential_id = Some("OLD".into());
     c.status.retire_after = Some(Time(at(NOW + 60)));
@@ -887,7 +807,7 @@ fn retiring_credential_is_deleted_after_its_grace_period_only() {
     }
     // A new rotation request waits for the retirement.
     recreate(&mut c);
-    c.rotate = Some("2");
+    c = c.rotate("2");
     assert!(matches!(
         c.decide(),
         Decision::Report {
@@ -903,9 +823,9 @@ fn retiring_credential_is_deleted_after_its_grace_period_only() {
 fn interrupted_recreate_resumes_without_a_third_credential() {
     // Crash between the Create and the status write naming the new credential: its secret
     // is lost; adopt it (whatever the Secret says).
-    let mut c = Case::holding("OLD");
+    let mut c = Observed::test().holding("OLD");
     recreate(&mut c);
-    c.rotate = Some("1");
+    c = c.rotate("1");
     c.status.create_requested_at = Some(Time(at(NOW - 30)));
     c.status.credentials_before_create = vec!["OLD".into()];
     c.credentials = Some(Ok(vec![cred("OLD", NOW - 1000), cred("NEW", NOW - 29)]));
@@ -932,11 +852,11 @@ fn the_decision_the_wake_up_and_next_rotation_time_read_one_schedule() {
             for expires in options([None, Some(NOW + 600), Some(NOW + 7200)]) {
                 for last_rotation in options([None, Some(NOW - 3000), Some(NOW - 30)]) {
                     for retire_after in options([None, Some(NOW - 5), Some(NOW + 50)]) {
-                        let mut c = Case::holding("KEY");
+                        let mut c = Observed::test().holding("KEY");
                         let mut key = cred("KEY", NOW - 900);
                         key.expiration_date = expires.map(at);
                         c.credentials = Some(Ok(vec![key.clone()]));
-                        c.spec.rotation = Some(RotationSpec {
+                        c.resource.spec.rotation = Some(RotationSpec {
                             interval: interval.map(Into::into),
                             strategy: RotationStrategy::Reset,
                             grace_period: None,
@@ -946,24 +866,24 @@ fn the_decision_the_wake_up_and_next_rotation_time_read_one_schedule() {
                         c.status.retire_after = retire_after.map(|t| Time(at(t)));
                         c.status.create_date = Some(Time(key.create_date));
                         c.status.expiration_date = key.expiration_date.map(Time);
-                        let observed = c.observed();
-                        let due = schedule::due(&schedule_facts(&observed, Some(&key)));
+                        let observed = &c;
+                        let due = schedule::due(&schedule_facts(observed, Some(&key)));
                         let case = format!(
                             "{interval:?} {before_expiry:?} {expires:?} {last_rotation:?} {retire_after:?}: {due:?}"
                         );
                         assert_eq!(
-                            wake_at(&observed),
+                            wake_at(observed),
                             due.iter().map(|d| d.at).filter(|t| *t > at(NOW)).min(),
                             "{case}"
                         );
                         assert_eq!(
-                            next_rotation_at(&c.spec, &c.status),
+                            next_rotation_at(&c.resource.spec, &c.status),
                             due.iter().filter(|d| d.cause.rotates()).map(|d| d.at).min(),
                             "{case}"
                         );
                         let rotating_now = due.iter().any(|d| d.cause.rotates() && d.at <= at(NOW));
                         assert_eq!(
-                            rotation_trigger(&observed, &key).is_some(),
+                            rotation_trigger(observed, &key).is_some(),
                             rotating_now,
                             "{case}"
                         );
@@ -976,28 +896,24 @@ fn the_decision_the_wake_up_and_next_rotation_time_read_one_schedule() {
 
 #[test]
 fn wakes_up_for_what_becomes_due() {
-    let mut c = Case::holding("KEY");
-    assert_eq!(wake_at(&c.observed()), None);
+    let mut c = Observed::test().holding("KEY");
+    assert_eq!(wake_at(&c), None);
     let mut key = cred("KEY", NOW - 100);
     key.expiration_date = Some(at(NOW + 1000));
     c.credentials = Some(Ok(vec![key]));
-    assert_eq!(wake_at(&c.observed()), Some(at(NOW + 1000)));
-    c.spec.rotation = Some(RotationSpec {
+    assert_eq!(wake_at(&c), Some(at(NOW + 1000)));
+    c.resource.spec.rotation = Some(RotationSpec {
         interval: Some("10m".into()),
         strategy: RotationStrategy::Reset,
         grace_period: None,
         before_expiry: Some("900s".into()),
     });
-    assert_eq!(
-        wake_at(&c.observed()),
-        Some(at(NOW + 100)),
-        "renewal before expiry"
-    );
+    assert_eq!(wake_at(&c), Some(at(NOW + 100)), "renewal before expiry");
     c.status.retire_after = Some(Time(at(NOW + 50)));
-    assert_eq!(wake_at(&c.observed()), Some(at(NOW + 50)));
+    assert_eq!(wake_at(&c), Some(at(NOW + 50)));
     c.status.retire_after = Some(Time(at(NOW - 5)));
     assert_eq!(
-        wake_at(&c.observed()),
+        wake_at(&c),
         Some(at(NOW + 100)),
         "past times are not waited for"
     );
@@ -1005,9 +921,9 @@ fn wakes_up_for_what_becomes_due() {
 
 #[test]
 fn api_keys_renew_before_expiry_by_recreating() {
-    let mut c = Case::holding("KEY");
-    c.spec.service_name = ServiceName::Bedrock;
-    c.spec.rotation = Some(RotationSpec {
+    let mut c = Observed::test().holding("KEY");
+    c.resource.spec.service_name = ServiceName::Bedrock;
+    c.resource.spec.rotation = Some(RotationSpec {
         interval: None,
         strategy: RotationStrategy::Reset,
         grace_period: None,
@@ -1032,14 +948,14 @@ fn api_keys_renew_before_expiry_by_recreating() {
 
 #[test]
 fn workloads_listed_in_the_same_edit_as_a_rotate_request_follow_that_rotation() {
-    let mut c = Case::holding("ACCA1");
-    c.rollout_restart = true;
-    c.spec.rollout_restart = vec![crate::api::WorkloadRef {
+    let mut c = Observed::test().holding("ACCA1");
+    c.rollout_restart_enabled = true;
+    c.resource.spec.rollout_restart = vec![crate::api::WorkloadRef {
         kind: crate::api::WorkloadKind::Deployment,
         name: "web".into(),
     }];
-    c.rotate = Some("1");
-    c.issued_at = Some("2026-12-01T10:00:00.000Z");
+    c = c.rotate("1");
+    c.secret_issued_at = Some("2026-12-01T10:00:00.000Z".into());
     // First the credential they run with now is recorded...
     assert!(matches!(
         c.decide(),
@@ -1058,7 +974,7 @@ fn workloads_listed_in_the_same_edit_as_a_rotate_request_follow_that_rotation() 
         }
     ));
     c.status.handled_rotate_request = Some("1".into());
-    c.issued_at = Some("2026-12-01T10:00:05.000Z");
+    c.secret_issued_at = Some("2026-12-01T10:00:05.000Z".into());
     assert!(matches!(
         c.decide(),
         Decision::FollowCredential {
@@ -1070,14 +986,14 @@ fn workloads_listed_in_the_same_edit_as_a_rotate_request_follow_that_rotation() 
 
 #[test]
 fn workloads_follow_each_new_credential_but_not_the_first() {
-    let mut c = Case::holding("ACCA1");
-    c.spec.rollout_restart = vec![crate::api::WorkloadRef {
+    let mut c = Observed::test().holding("ACCA1");
+    c.resource.spec.rollout_restart = vec![crate::api::WorkloadRef {
         kind: crate::api::WorkloadKind::Deployment,
         name: "web".into(),
     }];
     // The first credential the workloads see: recorded, not restarted.
-    c.issued_at = Some("2026-12-01T10:00:00.000Z");
-    let follow = |c: &Case| match c.decide() {
+    c.secret_issued_at = Some("2026-12-01T10:00:00.000Z".into());
+    let follow = |c: &Observed| match c.decide() {
         Decision::FollowCredential {
             issued_at, restart, ..
         } => Some((issued_at, restart)),
@@ -1093,9 +1009,9 @@ fn workloads_follow_each_new_credential_but_not_the_first() {
     c.status.workloads_restarted_for = Some("2026-12-01T10:00:00.000Z".into());
     assert_eq!(reason(&c.decide()), Reason::Available, "already followed");
     // A new credential: restarted where enabled, a warning where not.
-    c.issued_at = Some("2026-12-01T11:00:00.000Z");
+    c.secret_issued_at = Some("2026-12-01T11:00:00.000Z".into());
     assert_eq!(follow(&c).unwrap().1, WorkloadRestart::Disabled);
-    c.rollout_restart = true;
+    c.rollout_restart_enabled = true;
     assert_eq!(follow(&c).unwrap().1, WorkloadRestart::Restart);
     // What the namespace wrote into the annotation is never copied into a workload (the
     // digest makes such a Secret one to repair; this is the second line of defence).
@@ -1104,11 +1020,11 @@ fn workloads_follow_each_new_credential_but_not_the_first() {
         "2026-12-01T11:00:00Z[a=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]",
         "2026-12-01T11:00:00+00:00",
     ] {
-        c.issued_at = Some(forged);
+        c.secret_issued_at = Some(forged.into());
         assert_eq!(reason(&c.decide()), Reason::Available, "{forged}");
     }
     // A Recreate's old credential retires only after the workloads followed the new one.
-    c.issued_at = Some("2026-12-01T13:00:00.000Z");
+    c.secret_issued_at = Some("2026-12-01T13:00:00.000Z".into());
     c.status.retiring_credential_id = Some("ACCA0".into());
     c.status.retire_after = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at(
         NOW - 1,
@@ -1119,7 +1035,7 @@ fn workloads_follow_each_new_credential_but_not_the_first() {
     c.status.retiring_credential_id = None;
     // A Secret from before issued-at: recorded as unknown, so the next one restarts.
     c.status.workloads_restarted_for = None;
-    c.issued_at = None;
+    c.secret_issued_at = None;
     assert_eq!(
         follow(&c),
         Some((
@@ -1129,10 +1045,10 @@ fn workloads_follow_each_new_credential_but_not_the_first() {
     );
     c.status.workloads_restarted_for = Some(ISSUED_BEFORE_RECORDED.into());
     assert_eq!(reason(&c.decide()), Reason::Available);
-    c.issued_at = Some("2026-12-01T14:00:00.000Z");
+    c.secret_issued_at = Some("2026-12-01T14:00:00.000Z".into());
     assert_eq!(follow(&c).unwrap().1, WorkloadRestart::Restart);
     // Without workloads to restart, nothing happens.
-    c.issued_at = Some("2026-12-01T12:00:00.000Z");
-    c.spec.rollout_restart.clear();
+    c.secret_issued_at = Some("2026-12-01T12:00:00.000Z".into());
+    c.resource.spec.rollout_restart.clear();
     assert_eq!(reason(&c.decide()), Reason::Available);
 }

@@ -7,7 +7,7 @@ use super::*;
 /// names it, Ready (see `plan`'s crash safety).
 pub(super) fn create(
     steps: &mut Steps,
-    observed: &Observed<'_>,
+    observed: &Observed,
     replaces: Option<String>,
     existing: Vec<String>,
 ) -> Reason {
@@ -57,11 +57,7 @@ pub(super) fn create(
 /// A rotation's record of what it handled (the request, the retirement) is no ownership the
 /// record keeps: status says it before the Secret too, or a crash in between would rotate
 /// again for the same request.
-pub(super) fn deliver_issued(
-    steps: &mut Steps,
-    observed: &Observed<'_>,
-    recorded: Vec<StatusEdit>,
-) {
+pub(super) fn deliver_issued(steps: &mut Steps, observed: &Observed, recorded: Vec<StatusEdit>) {
     if recorded
         .iter()
         .any(|edit| matches!(edit, StatusEdit::StartRetirement { .. }))
@@ -87,7 +83,7 @@ pub(super) fn deliver_issued(
 /// The Secret with the issued secret, then the status naming the credential, Ready.
 pub(super) fn deliver(
     steps: &mut Steps,
-    observed: &Observed<'_>,
+    observed: &Observed,
     adjust: Vec<StatusEdit>,
     if_failed: Option<StatusWrite>,
 ) {
@@ -111,7 +107,7 @@ pub(super) fn deliver(
 /// `plan::resume_interrupted_rotation`).
 pub(super) fn recreate(
     steps: &mut Steps,
-    observed: &Observed<'_>,
+    observed: &Observed,
     old: &CredentialMetadata,
     existing: Vec<String>,
 ) -> Reason {
@@ -135,7 +131,7 @@ pub(super) fn recreate(
         StatusEdit::StartRetirement {
             old: old.id.clone(),
             grace,
-            handled_request: observed.rotate_request.map(str::to_string),
+            handled_request: observed.rotate_request().map(str::to_string),
         },
         StatusEdit::SlotsUsed(slots_after_create(observed)),
     ];
@@ -154,11 +150,11 @@ pub(super) fn recreate(
 
 pub(super) fn reset(
     steps: &mut Steps,
-    observed: &Observed<'_>,
+    observed: &Observed,
     credential: &CredentialMetadata,
     cause: &ResetCause,
 ) -> Reason {
-    let spec = observed.spec;
+    let spec = observed.spec();
     steps.push(Step::Iam(IamStep {
         call: IamCall::Reset {
             user: spec.user_name.clone(),
@@ -180,7 +176,7 @@ pub(super) fn reset(
         ResetCause::AdoptRotation { old } => adjust.push(StatusEdit::StartRetirement {
             old: old.clone(),
             grace: grace_period(observed),
-            handled_request: observed.rotate_request.map(str::to_string),
+            handled_request: observed.rotate_request().map(str::to_string),
         }),
         ResetCause::Adopt | ResetCause::AdoptRequested | ResetCause::SecretLost => {}
     }
@@ -204,6 +200,6 @@ pub(super) fn reset(
         });
         deliver(steps, observed, adjust, if_failed);
     }
-    steps.publish(reset_event(cause, &credential.id, observed.secret_name));
+    steps.publish(reset_event(cause, &credential.id, &observed.secret_name));
     Reason::Available
 }

@@ -1,9 +1,10 @@
 use super::*;
+use crate::reconcile::plan::Observed;
 use crate::reconcile::plan::SecretObservation;
-use crate::reconcile::plan::tests::{Case, NOW, at, cred};
+use crate::reconcile::plan::tests::{NOW, at, cred};
 
-fn steps(case: &Case) -> Vec<Step> {
-    for_decision(&case.observed(), case.decide()).steps
+fn steps(case: &Observed) -> Vec<Step> {
+    for_decision(case, case.decide()).steps
 }
 
 fn events(steps: &[Step]) -> Vec<&'static str> {
@@ -18,7 +19,7 @@ fn events(steps: &[Step]) -> Vec<&'static str> {
 
 #[test]
 fn a_create_records_its_credential_before_the_secret_and_tells_it_once() {
-    let case = Case::new();
+    let case = Observed::test();
     let steps = steps(&case);
     let kinds: Vec<&str> = steps
         .iter()
@@ -59,7 +60,7 @@ fn a_create_records_its_credential_before_the_secret_and_tells_it_once() {
     );
     assert_eq!(events(&steps), ["CredentialCreated"]);
     // Leaving a failure is told too.
-    let mut failing = Case::new();
+    let mut failing = Observed::test();
     failing.status.conditions = vec![crate::api::Condition {
         type_: "Ready".into(),
         status: "False".into(),
@@ -73,8 +74,8 @@ fn a_create_records_its_credential_before_the_secret_and_tells_it_once() {
         ["Available", "CredentialCreated"]
     );
     // A template may make the API server refuse the Secret: asked first, by a dry run.
-    let mut templated = Case::new();
-    templated.spec.secret.template = Some(Default::default());
+    let mut templated = Observed::test();
+    templated.resource.spec.secret.template = Some(Default::default());
     assert_eq!(
         self::steps(&templated).first(),
         Some(&Step::PreflightSecret)
@@ -83,7 +84,7 @@ fn a_create_records_its_credential_before_the_secret_and_tells_it_once() {
 
 #[test]
 fn only_a_reset_of_the_held_credential_reports_a_failed_secret_write() {
-    let mut lost = Case::holding("ACCA1");
+    let mut lost = Observed::test().holding("ACCA1");
     lost.secret = SecretObservation::Missing;
     let fallback = steps(&lost).into_iter().find_map(|s| match s {
         Step::WriteSecret(w) => Some(w.if_failed),
@@ -93,7 +94,7 @@ fn only_a_reset_of_the_held_credential_reports_a_failed_secret_write() {
     assert_eq!(fallback.reason, Reason::Creating);
     assert!(fallback.message.contains("ACCA1"), "{}", fallback.message);
     // An adoption records the credential first, so nothing it held is lost.
-    let mut orphan = Case::new();
+    let mut orphan = Observed::test();
     orphan.status.create_requested_at = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
         at(NOW - 10),
     ));

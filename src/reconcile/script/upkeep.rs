@@ -5,13 +5,13 @@ use super::*;
 
 pub(super) fn update_status(
     steps: &mut Steps,
-    observed: &Observed<'_>,
+    observed: &Observed,
     credential: &CredentialMetadata,
     desired: DesiredStatus,
 ) -> Reason {
     steps.push(Step::Iam(IamStep {
         call: IamCall::SetStatus {
-            user: observed.spec.user_name.clone(),
+            user: observed.spec().user_name.clone(),
             id: credential.id.clone(),
             active: desired == DesiredStatus::Active,
         },
@@ -44,7 +44,7 @@ pub(super) fn update_status(
 /// The Secret again from the credential it already holds (template or name changed).
 pub(super) fn rewrite_secret(
     steps: &mut Steps,
-    observed: &Observed<'_>,
+    observed: &Observed,
     credential: &CredentialMetadata,
 ) -> Reason {
     let in_current = crate::reconcile::plan::secret_holds(observed, credential);
@@ -68,7 +68,7 @@ pub(super) fn rewrite_secret(
     Reason::Available
 }
 
-pub(super) fn retire(steps: &mut Steps, observed: &Observed<'_>, id: String) -> Reason {
+pub(super) fn retire(steps: &mut Steps, observed: &Observed, id: String) -> Reason {
     let told = format!("deleted the previous IAM credential {id} after its grace period");
     steps.push(deletion(
         observed,
@@ -89,7 +89,7 @@ pub(super) fn retire(steps: &mut Steps, observed: &Observed<'_>, id: String) -> 
 /// the resource reports NotPermitted saying so.
 pub(super) fn revoke(
     steps: &mut Steps,
-    observed: &Observed<'_>,
+    observed: &Observed,
     credential: &CredentialMetadata,
     delete: bool,
     refusal: String,
@@ -103,7 +103,7 @@ pub(super) fn revoke(
             vec![StatusEdit::ForgetCredential]
         };
         let call = IamCall::Delete {
-            user: observed.spec.user_name.clone(),
+            user: observed.spec().user_name.clone(),
             id: id.clone(),
         };
         (call, "deleted", edits)
@@ -116,7 +116,7 @@ pub(super) fn revoke(
             vec![StatusEdit::Credential(updated)]
         };
         let call = IamCall::SetStatus {
-            user: observed.spec.user_name.clone(),
+            user: observed.spec().user_name.clone(),
             id: id.clone(),
             active: false,
         };
@@ -129,7 +129,7 @@ pub(super) fn revoke(
             "RevokeCredential",
             format!(
                 "the namespace may no longer use IAM user {}: credential {id} {done}",
-                observed.spec.user_name
+                observed.spec().user_name
             ),
         )),
         if_gone: IfGone::Done,
@@ -151,7 +151,7 @@ pub(super) fn revoke(
 /// but does not say so twice.
 pub(super) fn follow_credential(
     steps: &mut Steps,
-    observed: &Observed<'_>,
+    observed: &Observed,
     credential: &CredentialMetadata,
     slots_used: usize,
     issued_at: String,
@@ -207,7 +207,7 @@ pub(super) fn follow_credential(
 /// [`crate::reconcile::plan::decide_cleanup`] names deleted (the observation proven current
 /// first: deleting what a stale copy names could leak the credential a newer status holds).
 pub(crate) fn for_cleanup(
-    observed: &Observed<'_>,
+    observed: &Observed,
     retain: Option<String>,
     delete: Vec<String>,
 ) -> Script {
