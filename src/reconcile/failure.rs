@@ -107,6 +107,7 @@ impl Error {
     pub(crate) fn kube_source(&self) -> Option<&kube::Error> {
         match self {
             Error::ReadResource { source }
+            | Error::WriteResource { source }
             | Error::WriteStatus { source }
             | Error::ReadNamespace { source }
             | Error::ReadSecret { source }

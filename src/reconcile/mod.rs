@@ -55,6 +55,8 @@ pub(crate) const FIELD_MANAGER: &str = "ssc-operator";
 pub enum Error {
     #[error("reading the resource failed: {source}")]
     ReadResource { source: kube::Error },
+    #[error("writing the resource failed: {source}")]
+    WriteResource { source: kube::Error },
     #[error("writing the resource's status failed: {source}")]
     WriteStatus { source: kube::Error },
     #[error("reading the namespace failed: {source}")]

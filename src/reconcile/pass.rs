@@ -1,6 +1,9 @@
 //! One pass over a resource: its seat, the finalizer, apply or cleanup, and what a failure
 //! makes it wait.
 
+use kube::Resource;
+use kube::api::{Patch, PatchParams};
+
 use super::*;
 
 pub(super) async fn reconcile(
@@ -29,7 +32,10 @@ pub(super) async fn reconcile(
     ctx.prune_departed();
     // Boxed: a pass waiting for its seat holds only the few bytes above and the cache's copy.
     Box::pin(async move {
-        let (resource, cached) = read_back(cached, &ctx, &namespace).await?;
+        let (resource, cached) = match read_back(cached.clone(), &ctx, &namespace).await {
+            Err(Error::UnreadableSpec) => return unreadable_spec(&cached, &ctx, &namespace).await,
+            read => read?,
+        };
         crate::iam::tagged(
             CallTag { flow, class },
             run_pass(Arc::new(resource), cached, ctx, namespace),
@@ -72,6 +78,86 @@ pub(super) async fn read_back(
             Ok((resource, copy))
         }
     }
+}
+
+/// A spec this version cannot read: the CRD is newer than this replica (an upgrade rolling out,
+/// e.g. a rotation strategy it does not know). Nothing is decided on it and IAM is not called.
+/// Deleted, the finalizer is let go (its record's credentials are the sweep's once the resource
+/// is gone), unless the record retains credentials: releasing their Secret needs the spec, so
+/// that waits for a replica that reads it. Otherwise the resource reports InvalidSpec.
+async fn unreadable_spec(
+    cached: &CachedCredential,
+    ctx: &Context,
+    namespace: &str,
+) -> Result<Action, Error> {
+    let name = cached.name_any();
+    let api = Api::<CachedCredential>::namespaced(ctx.client.clone(), namespace);
+    let generation = cached.meta().generation;
+    if cached.meta().deletion_timestamp.is_some() {
+        let Some(index) = cached.finalizers().iter().position(|f| f == FINALIZER) else {
+            return Ok(Action::await_change());
+        };
+        let record = Api::<crate::record::CredentialRecord>::all(ctx.client.clone())
+            .get_opt(&crate::record::record_name(
+                &cached.uid().unwrap_or_default(),
+            ))
+            .await
+            .map_err(|source| Error::ReadRecord { source })?;
+        let retains = record.is_some_and(|r| {
+            r.spec.deletion_policy == crate::api::DeletionPolicy::Retain
+                && !r.spec.holding.is_empty()
+        });
+        if retains {
+            warn!(
+                "the spec does not read as this version reads it and the credentials are retained: deletion waits for a replica that reads it"
+            );
+            return Ok(Action::await_change());
+        }
+        let mut finalizers = cached.finalizers().to_vec();
+        finalizers.remove(index);
+        let patch = serde_json::json!({"metadata": {
+            "finalizers": finalizers,
+            "resourceVersion": cached.resource_version(),
+        }});
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|source| Error::WriteResource { source })?;
+        info!(
+            "the spec does not read as this version reads it: the finalizer is let go, and the sweep removes the record's credentials once the resource is gone"
+        );
+        return Ok(Action::await_change());
+    }
+    // Said once per generation: this write wakes the resource again, and must not again.
+    let kind = kube::api::ApiResource::erase::<ServiceSpecificCredential>(&());
+    let current =
+        Api::<kube::api::DynamicObject>::namespaced_with(ctx.client.clone(), namespace, &kind)
+            .get(&name)
+            .await
+            .map_err(|source| Error::ReadResource { source })?;
+    let previous = current.data["status"]["conditions"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["type"] == "Ready"))
+        .and_then(|c| serde_json::from_value::<crate::api::Condition>(c.clone()).ok());
+    if previous.as_ref().is_some_and(|c| {
+        c.reason == Reason::InvalidSpec.as_str() && c.observed_generation == generation
+    }) {
+        return Ok(Action::await_change());
+    }
+    let message = "the spec does not read as this version of the operator reads it (is the CRD newer than the operator?); nothing is done until it does".to_string();
+    let condition = conditions::ready_condition(
+        previous.as_ref(),
+        Reason::InvalidSpec,
+        message,
+        generation,
+        ctx.clock.now(),
+    );
+    let patch = serde_json::json!({"status": {
+        "conditions": [condition],
+        "observedGeneration": generation,
+    }});
+    act::patch_status(&api, &name, &patch).await?;
+    warn!("the spec does not read as this version reads it: reported as InvalidSpec");
+    Ok(Action::await_change())
 }
 
 /// One pass, once seated. The finalizer is kept through the cache's type, whose reading of the

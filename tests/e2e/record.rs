@@ -185,17 +185,22 @@ async fn a_forged_status_cannot_rotate_or_delete_another_namespaces_credential()
     );
 }
 
+/// A sweep every half second, with a second's grace for a resource gone.
+fn quick_sweep() -> ssc_operator::controller::SweepConfig {
+    ssc_operator::controller::SweepConfig {
+        interval: Duration::from_millis(500),
+        orphan_grace: Duration::from_secs(1),
+        ..Default::default()
+    }
+}
+
 /// Finding 3: the finalizer removed while no replica ran, the resource deleted: its credential
 /// is swept when the operator comes back. Run as the tenant whose Role is like the aggregated
 /// `edit` (resources and Secrets, no status).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_credential_whose_resource_went_without_cleanup_is_swept() {
     let mut h = Harness::start_with(Options {
-        sweep: ssc_operator::controller::SweepConfig {
-            interval: Duration::from_millis(500),
-            orphan_grace: Duration::from_secs(1),
-            ..Default::default()
-        },
+        sweep: quick_sweep(),
         ..Options::default()
     })
     .await;
@@ -472,4 +477,102 @@ async fn an_unreadable_status_shields_nothing_from_revocation_or_cleanup() {
     assert!(gone, "the resource was never let go");
     assert_eq!(iam_ids(&h, "sofia").await, Vec::<String>::new());
     h.assert_no_secret_leaks().await;
+}
+
+/// A newer CRD than this replica (as while an upgrade rolls out): a rotation strategy this
+/// version does not know. The schema lets such a spec through; the operator reports it as
+/// InvalidSpec with no AWS call, and deleting the resource is not held up: its record's
+/// credential is swept once the resource is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spec_this_version_cannot_read_is_invalid_and_does_not_hold_its_deletion() {
+    let mut crds = ssc_operator::all_crds();
+    for crd in crds
+        .iter_mut()
+        .filter(|c| c.spec.names.kind == "ServiceSpecificCredential")
+    {
+        let mut value = serde_json::to_value(&*crd).unwrap();
+        value
+            .pointer_mut(
+                "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/rotation/properties/strategy/enum",
+            )
+            .and_then(|e| e.as_array_mut())
+            .expect("the strategy enum")
+            .push(json!("BlueGreen"));
+        *crd = serde_json::from_value(value).unwrap();
+    }
+    let h = Harness::start_with(Options {
+        crds: Some(crds),
+        sweep: quick_sweep(),
+        ..Options::default()
+    })
+    .await;
+    h.apply(codecommit_in(NS, "newer", "sofia")).await;
+    let id = status(&h.wait_ready("newer").await).credential_id.unwrap();
+    let kind = kube::api::ApiResource::erase::<ServiceSpecificCredential>(&());
+    let untyped = Api::<kube::api::DynamicObject>::namespaced_with(h.client(), NS, &kind);
+    untyped
+        .patch(
+            "newer",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"rotation": {"strategy": "BlueGreen"}}})),
+        )
+        .await
+        .expect("the newer CRD takes it");
+    let writes = [
+        "CreateServiceSpecificCredential",
+        "ResetServiceSpecificCredential",
+        "DeleteServiceSpecificCredential",
+    ]
+    .map(|op| h.iam_call_count(op));
+    let reported = eventually(10, || async {
+        let status = &untyped.get("newer").await.unwrap().data["status"];
+        status["conditions"].as_array().is_some_and(|conditions| {
+            conditions.iter().any(|c| {
+                c["type"] == "Ready" && c["reason"] == "InvalidSpec" && c["observedGeneration"] == 2
+            })
+        })
+    })
+    .await;
+    let status = &untyped.get("newer").await.unwrap().data["status"];
+    assert!(reported, "not reported as InvalidSpec: {status}");
+    // Said once: the report's own write does not make another.
+    let version = untyped
+        .get("newer")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        untyped
+            .get("newer")
+            .await
+            .unwrap()
+            .metadata
+            .resource_version,
+        version,
+        "the InvalidSpec report keeps rewriting status"
+    );
+    assert_eq!(
+        [
+            "CreateServiceSpecificCredential",
+            "ResetServiceSpecificCredential",
+            "DeleteServiceSpecificCredential"
+        ]
+        .map(|op| h.iam_call_count(op)),
+        writes,
+        "an IAM write for a spec the operator cannot read"
+    );
+
+    untyped
+        .delete("newer", &Default::default())
+        .await
+        .expect("delete accepted");
+    let gone = eventually(15, || async {
+        untyped.get_opt("newer").await.unwrap().is_none()
+    })
+    .await;
+    assert!(gone, "the resource's deletion is held up");
+    let swept = eventually(30, || async { !iam_ids(&h, "sofia").await.contains(&id) }).await;
+    assert!(swept, "the record's credential {id} was never swept");
 }

@@ -11,6 +11,7 @@ use base64::Engine;
 use iam_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -113,6 +114,9 @@ pub struct Options {
     pub session_renew_before: Option<Duration>,
     /// The operator's own AWS key (id, secret): the emulator's test key when unset.
     pub operator_key: Option<(String, String)>,
+    /// The CRDs the stand-in serves, when not this version's (e.g. a newer CRD than the
+    /// operator, as during an upgrade).
+    pub crds: Option<Vec<CustomResourceDefinition>>,
 }
 
 impl Default for Options {
@@ -138,6 +142,7 @@ impl Default for Options {
             revocation: controller::Revocation::default(),
             ambient: Default::default(),
             operator_key: None,
+            crds: None,
             emulator_accounts: Vec::new(),
             enforce: false,
             access_keys: Vec::new(),
@@ -196,7 +201,7 @@ impl Harness {
     pub async fn start_with(options: Options) -> Harness {
         init_logs();
         let kube = ApiServer::start_with(ApiServerConfig {
-            crds: ssc_operator::all_crds(),
+            crds: options.crds.clone().unwrap_or_else(ssc_operator::all_crds),
             watch_lag: options.watch_lag,
             tokens: [TokenUser::admin(ADMIN_TOKEN), tenant(), wildcard_tenant()]
                 .into_iter()

@@ -30,6 +30,7 @@ use crate::secret;
 
 pub(crate) use moving::retire_for_move;
 pub(crate) use record::forget as forget_record;
+pub(crate) use status::patch_status;
 
 /// What a pass ended with: the reason now reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -134,18 +134,7 @@ impl Run<'_> {
         if let Some(version) = &version {
             patch["metadata"] = serde_json::json!({ "resourceVersion": version });
         }
-        let written = self
-            .resources()
-            .patch_status(
-                &resource.name_any(),
-                &PatchParams {
-                    field_manager: Some(FIELD_MANAGER.into()),
-                    ..PatchParams::default()
-                },
-                &Patch::Merge(&patch),
-            )
-            .await
-            .map_err(|source| Error::WriteStatus { source })?;
+        let written = patch_status(&self.resources(), &resource.name_any(), &patch).await?;
         // A patch that changed nothing leaves the version as it was: that one is still current.
         if let (Some(uid), Some(replaced)) = (resource.uid(), version)
             && written.resource_version().as_ref() != Some(&replaced)
@@ -195,4 +184,23 @@ fn fields_of<T: schemars::JsonSchema>() -> Vec<String> {
         .and_then(serde_json::Value::as_object)
         .map(|properties| properties.keys().cloned().collect())
         .unwrap_or_default()
+}
+
+/// Sends `patch` to the status subresource as the operator's field manager; the answer read
+/// through the cache's type (a status field it leaves to the server may not read).
+pub(crate) async fn patch_status(
+    api: &Api<crate::reconcile::CachedCredential>,
+    name: &str,
+    patch: &serde_json::Value,
+) -> Result<crate::reconcile::CachedCredential, Error> {
+    api.patch_status(
+        name,
+        &PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PatchParams::default()
+        },
+        &Patch::Merge(patch),
+    )
+    .await
+    .map_err(|source| Error::WriteStatus { source })
 }
