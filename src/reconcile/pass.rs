@@ -1,7 +1,6 @@
 //! One pass over a resource: its seat, the finalizer, apply or cleanup, and what a failure
 //! makes it wait.
 
-use kube::Resource;
 use kube::api::{Patch, PatchParams};
 
 use super::*;
@@ -82,9 +81,9 @@ pub(super) async fn read_back(
 
 /// A spec this version cannot read: the CRD is newer than this replica (an upgrade rolling out,
 /// e.g. a rotation strategy it does not know). Nothing is decided on it and IAM is not called.
-/// Deleted, the finalizer is let go (its record's credentials are the sweep's once the resource
-/// is gone), unless the record retains credentials: releasing their Secret needs the spec, so
-/// that waits for a replica that reads it. Otherwise the resource reports InvalidSpec.
+/// Deleted, the finalizer is let go (the record's credentials are the sweep's once the resource
+/// is gone) unless [`finalizer_may_go`] says otherwise. Otherwise the resource reports
+/// InvalidSpec, once per generation.
 async fn unreadable_spec(
     cached: &CachedCredential,
     ctx: &Context,
@@ -92,32 +91,48 @@ async fn unreadable_spec(
 ) -> Result<Action, Error> {
     let name = cached.name_any();
     let api = Api::<CachedCredential>::namespaced(ctx.client.clone(), namespace);
-    let generation = cached.meta().generation;
-    if cached.meta().deletion_timestamp.is_some() {
-        let Some(index) = cached.finalizers().iter().position(|f| f == FINALIZER) else {
+    // The server's copy, untyped: what of it this version can still read.
+    let kind = kube::api::ApiResource::erase::<ServiceSpecificCredential>(&());
+    let current =
+        Api::<kube::api::DynamicObject>::namespaced_with(ctx.client.clone(), namespace, &kind)
+            .get(&name)
+            .await
+            .map_err(|source| Error::ReadResource { source })?;
+    let generation = current.metadata.generation;
+    if current.metadata.deletion_timestamp.is_some() {
+        let finalizers = current.metadata.finalizers.clone().unwrap_or_default();
+        if !finalizers.iter().any(|f| f == FINALIZER) {
             return Ok(Action::await_change());
-        };
+        }
         let record = Api::<crate::record::CredentialRecord>::all(ctx.client.clone())
             .get_opt(&crate::record::record_name(
-                &cached.uid().unwrap_or_default(),
+                &current.metadata.uid.clone().unwrap_or_default(),
             ))
             .await
             .map_err(|source| Error::ReadRecord { source })?;
-        let retains = record.is_some_and(|r| {
-            r.spec.deletion_policy == crate::api::DeletionPolicy::Retain
-                && !r.spec.holding.is_empty()
-        });
-        if retains {
+        let status = &current.data["status"];
+        let facts = UnreadableFacts {
+            spec_retains: current.data["spec"]["deletionPolicy"] == "Retain",
+            record: record.as_ref().map(|r| {
+                (
+                    r.spec.deletion_policy == crate::api::DeletionPolicy::Retain,
+                    !r.spec.holding.is_empty(),
+                )
+            }),
+            status_names_credentials: ["credentialId", "retiringCredentialId"]
+                .iter()
+                .any(|field| status[field].is_string()),
+        };
+        if !finalizer_may_go(&facts) {
             warn!(
-                "the spec does not read as this version reads it and the credentials are retained: deletion waits for a replica that reads it"
+                "the spec does not read as this version reads it, and what it holds is retained or recorded in status only: deletion waits for a replica that reads it"
             );
             return Ok(Action::await_change());
         }
-        let mut finalizers = cached.finalizers().to_vec();
-        finalizers.remove(index);
+        let rest: Vec<&String> = finalizers.iter().filter(|f| *f != FINALIZER).collect();
         let patch = serde_json::json!({"metadata": {
-            "finalizers": finalizers,
-            "resourceVersion": cached.resource_version(),
+            "finalizers": rest,
+            "resourceVersion": current.metadata.resource_version,
         }});
         api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
@@ -128,12 +143,6 @@ async fn unreadable_spec(
         return Ok(Action::await_change());
     }
     // Said once per generation: this write wakes the resource again, and must not again.
-    let kind = kube::api::ApiResource::erase::<ServiceSpecificCredential>(&());
-    let current =
-        Api::<kube::api::DynamicObject>::namespaced_with(ctx.client.clone(), namespace, &kind)
-            .get(&name)
-            .await
-            .map_err(|source| Error::ReadResource { source })?;
     let previous = current.data["status"]["conditions"]
         .as_array()
         .and_then(|all| all.iter().find(|c| c["type"] == "Ready"))
@@ -151,13 +160,35 @@ async fn unreadable_spec(
         generation,
         ctx.clock.now(),
     );
-    let patch = serde_json::json!({"status": {
-        "conditions": [condition],
-        "observedGeneration": generation,
-    }});
+    // The condition names the generation it is about; status.observedGeneration stays at the
+    // last spec the operator decided on.
+    let patch = serde_json::json!({"status": {"conditions": [condition]}});
     act::patch_status(&api, &name, &patch).await?;
     warn!("the spec does not read as this version reads it: reported as InvalidSpec");
     Ok(Action::await_change())
+}
+
+/// What a deleted resource with an unreadable spec is let go on.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct UnreadableFacts {
+    /// The spec (read untyped) asks for Retain.
+    pub(super) spec_retains: bool,
+    /// The record: (its policy is Retain, it holds something).
+    pub(super) record: Option<(bool, bool)>,
+    /// Status names a credential id (a resource older than the records has its ownership
+    /// there until a replica that reads it takes it into a record).
+    pub(super) status_names_credentials: bool,
+}
+
+/// Whether the finalizer may go, leaving what the record holds to the sweep. Not while
+/// credentials are held and either the record or the spec says Retain (releasing their Secret
+/// needs the spec), nor without a record while status names credentials (the sweep works from
+/// records only).
+pub(super) fn finalizer_may_go(facts: &UnreadableFacts) -> bool {
+    match facts.record {
+        Some((record_retains, holds)) => !(holds && (record_retains || facts.spec_retains)),
+        None => !facts.status_names_credentials,
+    }
 }
 
 /// One pass, once seated. The finalizer is kept through the cache's type, whose reading of the
@@ -392,4 +423,28 @@ pub(super) fn error_policy(
     warn!(error = %error, retry_in = ?after, "reconcile failed");
     ctx.hold_off(resource.as_ref(), Some(after));
     Action::requeue(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{UnreadableFacts, finalizer_may_go};
+
+    #[test]
+    fn an_unreadable_spec_lets_the_finalizer_go_only_where_the_sweep_can_finish_the_job() {
+        let facts = |spec_retains, record, status_names_credentials| UnreadableFacts {
+            spec_retains,
+            record,
+            status_names_credentials,
+        };
+        // Delete, held: the sweep deletes what the record holds.
+        assert!(finalizer_may_go(&facts(false, Some((false, true)), true)));
+        // Retain in the record or in the spec, held: the Secret's release needs the spec.
+        assert!(!finalizer_may_go(&facts(false, Some((true, true)), true)));
+        assert!(!finalizer_may_go(&facts(true, Some((false, true)), true)));
+        // Nothing held: nothing to release.
+        assert!(finalizer_may_go(&facts(true, Some((true, false)), false)));
+        // No record: only what status names, which the sweep does not read.
+        assert!(!finalizer_may_go(&facts(false, None, true)));
+        assert!(finalizer_may_go(&facts(false, None, false)));
+    }
 }

@@ -508,6 +508,10 @@ async fn a_spec_this_version_cannot_read_is_invalid_and_does_not_hold_its_deleti
     .await;
     h.apply(codecommit_in(NS, "newer", "sofia")).await;
     let id = status(&h.wait_ready("newer").await).credential_id.unwrap();
+    h.apply(codecommit_in(NS, "retained", "anika")).await;
+    let retained_id = status(&h.wait_ready("retained").await)
+        .credential_id
+        .unwrap();
     let kind = kube::api::ApiResource::erase::<ServiceSpecificCredential>(&());
     let untyped = Api::<kube::api::DynamicObject>::namespaced_with(h.client(), NS, &kind);
     untyped
@@ -515,6 +519,18 @@ async fn a_spec_this_version_cannot_read_is_invalid_and_does_not_hold_its_deleti
             "newer",
             &PatchParams::default(),
             &Patch::Merge(json!({"spec": {"rotation": {"strategy": "BlueGreen"}}})),
+        )
+        .await
+        .expect("the newer CRD takes it");
+    // Retain asked for in the same edit that made the spec unreadable: the record still says
+    // Delete, the spec says Retain.
+    untyped
+        .patch(
+            "retained",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {
+                "deletionPolicy": "Retain", "rotation": {"strategy": "BlueGreen"}
+            }})),
         )
         .await
         .expect("the newer CRD takes it");
@@ -535,6 +551,10 @@ async fn a_spec_this_version_cannot_read_is_invalid_and_does_not_hold_its_deleti
     .await;
     let status = &untyped.get("newer").await.unwrap().data["status"];
     assert!(reported, "not reported as InvalidSpec: {status}");
+    assert_eq!(
+        status["observedGeneration"], 1,
+        "status claims a generation the operator never decided on"
+    );
     // Said once: the report's own write does not make another.
     let version = untyped
         .get("newer")
@@ -575,4 +595,19 @@ async fn a_spec_this_version_cannot_read_is_invalid_and_does_not_hold_its_deleti
     assert!(gone, "the resource's deletion is held up");
     let swept = eventually(30, || async { !iam_ids(&h, "sofia").await.contains(&id) }).await;
     assert!(swept, "the record's credential {id} was never swept");
+
+    // Retained: deletion waits for a replica that reads the spec (the Secret's release needs
+    // it), and the credential and its Secret stay.
+    untyped
+        .delete("retained", &Default::default())
+        .await
+        .expect("delete accepted");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let waiting = untyped.get_opt("retained").await.unwrap();
+    assert!(
+        waiting.is_some_and(|r| r.metadata.deletion_timestamp.is_some()),
+        "a retained credential's resource went before its Secret was released"
+    );
+    assert!(iam_ids(&h, "anika").await.contains(&retained_id));
+    assert!(h.secret("retained").await.is_some());
 }
