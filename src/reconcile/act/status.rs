@@ -59,14 +59,8 @@ impl Run<'_> {
                     source: kube::Error::Api(e),
                 }) if e.code == 409 && attempt < 3 => {
                     attempt += 1;
-                    let resource = &self.snapshot.observed.resource;
-                    // Its metadata alone: what the fence compares, and no status a tenant wrote to read.
-                    let current = self
-                        .resources()
-                        .get_metadata(&resource.name_any())
-                        .await
-                        .map_err(|source| Error::ReadResource { source })?;
-                    if current.uid() != resource.uid() {
+                    let current = self.server_metadata().await?;
+                    if current.uid() != self.snapshot.observed.resource.uid() {
                         return Err(Error::WriteStatus {
                             source: kube::Error::Api(e),
                         });
@@ -94,6 +88,17 @@ impl Run<'_> {
         );
     }
 
+    /// The resource's metadata as the API server has it: what the fence compares, and no
+    /// status a tenant wrote to read.
+    async fn server_metadata(
+        &self,
+    ) -> Result<kube::core::PartialObjectMeta<crate::reconcile::CachedCredential>, Error> {
+        self.resources()
+            .get_metadata(&self.snapshot.observed.resource.name_any())
+            .await
+            .map_err(|source| Error::ReadResource { source })
+    }
+
     /// Proves the snapshot current before an IAM write: the API server's copy (a read, not a
     /// write) has its resourceVersion, so the cache did not serve a stale one. Skipped when a
     /// conditioned status write of this pass already proved it.
@@ -101,14 +106,8 @@ impl Run<'_> {
         if self.fence.confirmed {
             return Ok(());
         }
-        let resource = &self.snapshot.observed.resource;
-        // Its metadata alone: what the fence compares, and no status a tenant wrote to read.
-        let current = self
-            .resources()
-            .get_metadata(&resource.name_any())
-            .await
-            .map_err(|source| Error::ReadResource { source })?;
-        if current.uid() != resource.uid()
+        let current = self.server_metadata().await?;
+        if current.uid() != self.snapshot.observed.resource.uid()
             || current.resource_version() != self.fence.resource_version
         {
             return Err(Error::StaleCopy);
