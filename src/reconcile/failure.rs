@@ -85,7 +85,6 @@ impl Error {
         match self {
             Error::StaleCopy => Category::Conflict,
             Error::NoNamespace
-            | Error::UnreadableSpec
             | Error::NoEpoch
             | Error::EpochLost
             | Error::RecordOfAnother(_)

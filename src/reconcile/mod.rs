@@ -87,8 +87,6 @@ pub enum Error {
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
     #[error("the resource has no namespace")]
     NoNamespace,
-    #[error("the resource's spec does not read as this version of the operator reads it")]
-    UnreadableSpec,
     #[error("the cached copy of the resource is older than the API server's; deciding again")]
     StaleCopy,
     #[error("this replica lost the leader Lease; the reconcile stopped before its next write")]

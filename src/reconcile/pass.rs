@@ -31,17 +31,27 @@ pub(super) async fn reconcile(
     ctx.prune_departed();
     // Boxed: a pass waiting for its seat holds only the few bytes above and the cache's copy.
     Box::pin(async move {
-        let (resource, cached) = match read_back(cached.clone(), &ctx, &namespace).await {
-            Err(Error::UnreadableSpec) => return unreadable_spec(&cached, &ctx, &namespace).await,
-            read => read?,
+        let (resource, cached) = match read_back(cached, &ctx, &namespace).await? {
+            ReadBack::Whole(resource, cached) => (resource, cached),
+            ReadBack::SpecUnreadable(current) => {
+                return unreadable_spec(*current, &ctx, &namespace).await;
+            }
         };
         crate::iam::tagged(
             CallTag { flow, class },
-            run_pass(Arc::new(resource), cached, ctx, namespace),
+            run_pass(resource, cached, ctx, namespace),
         )
         .await
     })
     .await
+}
+
+/// What a pass reads the resource as.
+pub(super) enum ReadBack {
+    /// Whole, with the cache's copy of it.
+    Whole(Arc<ServiceSpecificCredential>, Arc<CachedCredential>),
+    /// The API server's copy, whose spec this version cannot read (see [`unreadable_spec`]).
+    SpecUnreadable(Box<kube::api::DynamicObject>),
 }
 
 /// The cached copy whole; should it not read back, the resource as the API server has it (read
@@ -50,32 +60,32 @@ pub(super) async fn read_back(
     cached: Arc<CachedCredential>,
     ctx: &Context,
     namespace: &str,
-) -> Result<(ServiceSpecificCredential, Arc<CachedCredential>), Error> {
-    match cached.expand() {
-        Ok(resource) => Ok((resource, cached)),
-        Err(error) => {
-            // Where, not what: the message could quote a tenant's text.
-            warn!(
-                category = ?error.classify(),
-                column = error.column(),
-                "the cached copy did not read back; reading the resource from the API server"
-            );
-            let kind = kube::api::ApiResource::erase::<ServiceSpecificCredential>(&());
-            let untyped = Api::<kube::api::DynamicObject>::namespaced_with(
-                ctx.client.clone(),
-                namespace,
-                &kind,
-            )
+) -> Result<ReadBack, Error> {
+    let error = match cached.expand() {
+        Ok(resource) => return Ok(ReadBack::Whole(Arc::new(resource), cached)),
+        Err(error) => error,
+    };
+    // Where, not what: the message could quote a tenant's text.
+    warn!(
+        category = ?error.classify(),
+        column = error.column(),
+        "the cached copy did not read back; reading the resource from the API server"
+    );
+    let kind = kube::api::ApiResource::erase::<ServiceSpecificCredential>(&());
+    let untyped =
+        Api::<kube::api::DynamicObject>::namespaced_with(ctx.client.clone(), namespace, &kind)
             .get(&cached.name_any())
             .await
             .map_err(|source| Error::ReadResource { source })?;
-            let resource = serde_json::to_value(untyped)
-                .ok()
-                .and_then(|value| cache::read_resource(value).ok())
-                .ok_or(Error::UnreadableSpec)?;
+    match serde_json::to_value(&untyped)
+        .ok()
+        .and_then(|value| cache::read_resource(value).ok())
+    {
+        Some(resource) => {
             let copy = Arc::new(CachedCredential::from(resource.clone()));
-            Ok((resource, copy))
+            Ok(ReadBack::Whole(Arc::new(resource), copy))
         }
+        None => Ok(ReadBack::SpecUnreadable(Box::new(untyped))),
     }
 }
 
@@ -85,19 +95,13 @@ pub(super) async fn read_back(
 /// is gone) unless [`finalizer_may_go`] says otherwise. Otherwise the resource reports
 /// InvalidSpec, once per generation.
 async fn unreadable_spec(
-    cached: &CachedCredential,
+    current: kube::api::DynamicObject,
     ctx: &Context,
     namespace: &str,
 ) -> Result<Action, Error> {
-    let name = cached.name_any();
-    let api = Api::<CachedCredential>::namespaced(ctx.client.clone(), namespace);
     // The server's copy, untyped: what of it this version can still read.
-    let kind = kube::api::ApiResource::erase::<ServiceSpecificCredential>(&());
-    let current =
-        Api::<kube::api::DynamicObject>::namespaced_with(ctx.client.clone(), namespace, &kind)
-            .get(&name)
-            .await
-            .map_err(|source| Error::ReadResource { source })?;
+    let name = current.name_any();
+    let api = Api::<CachedCredential>::namespaced(ctx.client.clone(), namespace);
     let generation = current.metadata.generation;
     if current.metadata.deletion_timestamp.is_some() {
         let finalizers = current.metadata.finalizers.clone().unwrap_or_default();
