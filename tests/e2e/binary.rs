@@ -363,8 +363,7 @@ async fn an_unreadable_status_does_not_stop_the_operator_starting() {
         "spec": {"userName": "alice", "serviceName": "codecommit.amazonaws.com"}
     }))
     .await;
-    let resource = kube::api::ApiResource::erase::<ssc_operator::ServiceSpecificCredential>(&());
-    let untyped = Api::<kube::api::DynamicObject>::namespaced_with(h.client(), NS, &resource);
+    let untyped = h.untyped_resources(h.client());
     untyped
         .patch_status(
             "alice-git",

@@ -99,8 +99,7 @@ async fn status_and_rotate_work_from_the_binary_and_as_a_kubectl_plugin() {
     assert!(!report.contains("typed-by-hand"), "{report}");
     // A status the operator's types cannot read (a wildcard Role writes status) does not stop
     // the report: the rest of the resource is shown.
-    let kind = kube::api::ApiResource::erase::<ssc_operator::ServiceSpecificCredential>(&());
-    kube::Api::<kube::api::DynamicObject>::namespaced_with(h.client(), NS, &kind)
+    h.untyped_resources(h.client())
         .patch_status(
             "cli-git",
             &PatchParams::default(),

@@ -348,11 +348,7 @@ async fn unknown_service_is_rejected_by_the_schema() {
     .unwrap();
     let mut raw = serde_json::to_value(&bad).unwrap();
     raw["spec"]["serviceName"] = json!("lambda.amazonaws.com");
-    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
-        h.client(),
-        NS,
-        &kube::api::ApiResource::erase::<ssc_operator::ServiceSpecificCredential>(&()),
-    );
+    let api = h.untyped_resources(h.client());
     let obj: kube::api::DynamicObject = serde_json::from_value(raw).unwrap();
     let err = api.create(&PostParams::default(), &obj).await.unwrap_err();
     match err {

@@ -395,8 +395,7 @@ async fn a_resource_older_than_the_records_is_taken_into_its_record_once() {
 
 /// The wildcard tenant's view through untyped objects, which read whatever status holds.
 fn wildcard_untyped(h: &Harness) -> Api<kube::api::DynamicObject> {
-    let resource = kube::api::ApiResource::erase::<ServiceSpecificCredential>(&());
-    Api::namespaced_with(h.wildcard_tenant_client(), NS, &resource)
+    h.untyped_resources(h.wildcard_tenant_client())
 }
 
 /// What a wildcard Role may write into status but the operator's types cannot read: a date
@@ -512,8 +511,7 @@ async fn a_spec_this_version_cannot_read_is_invalid_and_does_not_hold_its_deleti
     let retained_id = status(&h.wait_ready("retained").await)
         .credential_id
         .unwrap();
-    let kind = kube::api::ApiResource::erase::<ServiceSpecificCredential>(&());
-    let untyped = Api::<kube::api::DynamicObject>::namespaced_with(h.client(), NS, &kind);
+    let untyped = h.untyped_resources(h.client());
     untyped
         .patch(
             "newer",

@@ -423,6 +423,13 @@ impl Harness {
             .collect()
     }
 
+    /// The resources in [`NS`] through `client`, untyped: they read whatever spec and status
+    /// hold, also what the operator's types cannot.
+    pub fn untyped_resources(&self, client: Client) -> Api<kube::api::DynamicObject> {
+        let kind = kube::api::ApiResource::erase::<ServiceSpecificCredential>(&());
+        Api::namespaced_with(client, NS, &kind)
+    }
+
     pub fn resources(&self) -> Api<ServiceSpecificCredential> {
         Api::namespaced(self.client(), NS)
     }
