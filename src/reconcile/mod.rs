@@ -161,23 +161,26 @@ pub async fn run(
         })
         .collect();
     let stores = controllers.iter().map(Controller::store).collect();
-    let identities = tokio::spawn(crate::identity::status::run(
+    // Tasks beside the controllers: they end with `run`, also when it is dropped mid-way (a
+    // JoinSet aborts its tasks on drop), as a process's threads end with it.
+    let mut background = tokio::task::JoinSet::new();
+    background.spawn(crate::identity::status::run(
         client.clone(),
         directory.clone(),
         shutdown.clone(),
     ));
     let ctx = Arc::new(Context::new(client, directory, config, stores, observer));
     ctx.observer.watch(ctx.stores.clone());
-    let sweeper = tokio::spawn(sweep::run(ctx.clone()));
+    background.spawn(sweep::run(ctx.clone()));
     // Another replica may have written records while this one did not lead.
-    let forgetter = ctx.config.leading.clone().map(|mut leading| {
+    if let Some(mut leading) = ctx.config.leading.clone() {
         let ctx = ctx.clone();
-        tokio::spawn(async move {
+        background.spawn(async move {
             while leading.changed().await.is_ok() {
                 ctx.records.clear();
             }
-        })
-    });
+        });
+    }
     let runs = controllers.into_iter().map(|controller| {
         controller
             .run(
@@ -208,11 +211,7 @@ pub async fn run(
             tokio::time::sleep(grace).await;
         } => warn!(?grace, "reconciles under way did not finish within the shutdown grace; stopped them"),
     }
-    sweeper.abort();
-    identities.abort();
-    if let Some(forgetter) = forgetter {
-        forgetter.abort();
-    }
+    background.abort_all();
     ctx.observer.watch(Vec::new());
 }
 

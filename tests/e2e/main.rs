@@ -1125,6 +1125,54 @@ async fn crash_during_recreate_rotation_leaves_one_credential_and_a_working_secr
     assert_eq!(remaining[0].service_specific_credential_id(), new_id);
 }
 
+/// The status write naming a Recreate's new credential fails once (an API server error) after
+/// the record took it: the record is ahead of status, which never said the request was handled,
+/// and the Secret still holds the old credential. The rotation completes all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recreate_whose_status_write_failed_completes_its_rotation() {
+    let h = Harness::start().await;
+    let mut m = codecommit("rot-lost", "sofia");
+    m["spec"]["rotation"] = json!({"strategy": "Recreate", "gracePeriod": "2s"});
+    h.apply(m).await;
+    let old_id = status(&h.wait_ready("rot-lost").await)
+        .credential_id
+        .unwrap();
+    h.kube.fail_next(
+        RequestMatcher::any()
+            .verb("patch")
+            .resource("servicespecificcredentials")
+            .subresource("status")
+            .name("rot-lost"),
+        500,
+        1,
+    );
+    h.request_rotation("rot-lost", "1").await;
+    let r = h
+        .wait_for("rot-lost", "rotation handled and delivered", |r| {
+            let st = status(r);
+            st.handled_rotate_request.as_deref() == Some("1")
+                && st.credential_id.as_deref().is_some_and(|id| id != old_id)
+                && r.ready_condition()
+                    .is_some_and(|c| c.status == "True" && c.message.is_empty())
+        })
+        .await;
+    let new_id = status(&r).credential_id.unwrap();
+    let secret = h
+        .wait_secret("rot-lost", |s| {
+            s.annotations().get("iam.ssc-operator.dev/credential-id") == Some(&new_id)
+        })
+        .await;
+    assert!(h.secret_works(&secret, CODECOMMIT).await);
+    wait_iam_count(&h, "sofia", CODECOMMIT, 1).await;
+    let remaining = h.iam_credentials("sofia", CODECOMMIT).await;
+    assert_eq!(remaining[0].service_specific_credential_id(), new_id);
+    assert_eq!(
+        h.iam_call_count("CreateServiceSpecificCredential"),
+        2,
+        "one Create for the rotation, no second one"
+    );
+}
+
 /// A lagging watch hands the controller stale copies of the resource right after its own writes.
 /// Acting on one must neither undo a newer status nor repeat an IAM mutation already done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,6 +35,20 @@ pub fn captured_logs() -> String {
     String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
 }
 
+/// The last captured log lines that name `name` (a failed wait prints them: the suite runs
+/// many tests in one process, so the whole buffer would bury them).
+fn logs_about(name: &str) -> String {
+    let quoted = format!("\"{name}\"");
+    let logs = captured_logs();
+    let lines: Vec<&str> = logs.lines().filter(|line| line.contains(&quoted)).collect();
+    let recent = &lines[lines.len().saturating_sub(120)..];
+    format!(
+        "operator log lines naming {name} (last {}):\n{}",
+        recent.len(),
+        recent.join("\n")
+    )
+}
+
 fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
     static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     BUFFER.get_or_init(|| Arc::new(Mutex::new(Vec::new())))
@@ -545,8 +559,9 @@ impl Harness {
             }
             if tokio::time::Instant::now() > deadline {
                 panic!(
-                    "timed out waiting for {name}: {what}; last state: {}",
-                    serde_json::to_string_pretty(&current).unwrap()
+                    "timed out waiting for {name}: {what}; last state: {}\n{}",
+                    serde_json::to_string_pretty(&current).unwrap(),
+                    logs_about(name)
                 );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -607,7 +622,9 @@ impl Harness {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "timed out waiting for Secret {name}"
+                "timed out waiting for Secret {name}; last state: {}\n{}",
+                serde_json::to_string_pretty(&self.secret(name).await.map(|s| s.metadata)).unwrap(),
+                logs_about(name)
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

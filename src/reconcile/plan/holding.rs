@@ -48,10 +48,19 @@ pub(super) fn decide_with_credential(
             id: retiring.clone(),
         };
     }
-    if !secret_holds_it && !movable && !recreate {
+    // The Secret does not hold the current credential. A Recreate due now would replace it
+    // outright, unless a retirement is under way: that one waits for the Secret to hold the
+    // current credential, so the rotation would wait forever (a Recreate cut off after the
+    // record named its credential, before status or the Secret did). The current one's secret
+    // reached no one: a Reset delivers it, and answers the rotation too.
+    let retiring = status.retiring_credential_id.is_some();
+    if !secret_holds_it && !movable && (!recreate || retiring) {
         return Decision::Reset {
             credential: credential.clone(),
-            cause: ResetCause::SecretLost,
+            cause: match rotation {
+                Some((cause, _)) => cause,
+                None => ResetCause::SecretLost,
+            },
         };
     }
 

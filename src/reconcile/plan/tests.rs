@@ -842,6 +842,41 @@ fn interrupted_recreate_resumes_without_a_third_credential() {
     assert!(matches!(c.decide(), Decision::Recreate { .. }));
 }
 
+/// A Recreate cut off after the record named the new credential and before status said so (or
+/// the Secret got it): the record holds NEW with OLD retiring, status never recorded the request
+/// as handled, the Secret still holds OLD. The retirement waits for the Secret to hold NEW, so
+/// waiting for the retirement before rotating waits forever: NEW's secret, which reached no
+/// one, is reset and delivered, and that answers the request.
+#[test]
+fn a_recreate_cut_off_before_its_secret_write_delivers_the_new_credential() {
+    let mut c = Observed::test().holding("NEW");
+    recreate(&mut c);
+    c = c.rotate("1");
+    c.credentials = Some(Ok(vec![cred("OLD", NOW - 1000), cred("NEW", NOW - 5)]));
+    c.status.retiring_credential_id = Some("OLD".into());
+    c.status.retire_after = Some(Time(at(NOW - 1)));
+    c.secret = owned("OLD");
+    assert_eq!(
+        c.decide(),
+        Decision::Reset {
+            credential: cred("NEW", NOW - 5),
+            cause: ResetCause::Rotate(RotationTrigger::Requested("1".into())),
+        }
+    );
+    // No request pending (its handling reached status): the Secret's repair, as before.
+    c.status.handled_rotate_request = Some("1".into());
+    assert_eq!(
+        c.decide(),
+        Decision::Reset {
+            credential: cred("NEW", NOW - 5),
+            cause: ResetCause::SecretLost,
+        }
+    );
+    // The Secret holds NEW: the retirement goes ahead, then a new request recreates.
+    c.secret = owned("NEW");
+    assert_eq!(c.decide(), Decision::Retire { id: "OLD".into() });
+}
+
 /// The rotation decision, the wake-up and `status.nextRotationTime` read one list
 /// (`schedule::due`): over every combination of the schedule's inputs, each agrees with it.
 #[test]
