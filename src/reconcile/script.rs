@@ -102,6 +102,13 @@ fn naming(observed: &Observed, held: &CredentialMetadata) -> Vec<StatusEdit> {
     if observed.status.create_requested_at.is_some() && intent_settled(observed, held) {
         edits.push(StatusEdit::SettleIntent);
     }
+    // The write that named the Secret may have failed after the Secret got the credential:
+    // status says it now, or a rename would find no Secret to move from.
+    if crate::reconcile::plan::secret_holds(observed, held)
+        && observed.status.secret_name.as_deref() != Some(observed.secret_name.as_str())
+    {
+        edits.push(StatusEdit::SecretName(observed.secret_name.to_string()));
+    }
     edits
 }
 

@@ -34,6 +34,20 @@ pub(crate) fn decide_cleanup(
         retain: None,
     };
     if observed.spec().deletion_policy == DeletionPolicy::Retain {
+        // The Secret is released with the credential kept. Mid-rotation it may still hold the
+        // retiring one (the Recreate's Secret write had not happened): that one is kept, and
+        // the current one, whose secret reached no one, goes.
+        if let Some(retiring) = &observed.status.retiring_credential_id
+            && matches!(&observed.secret, SecretObservation::Owned {
+                credential_id: Some(held),
+                intact: true,
+                ..
+            } if held == retiring)
+        {
+            cleanup.delete = id.into_iter().collect();
+            cleanup.retain = Some(retiring.clone());
+            return cleanup;
+        }
         cleanup.retain = id;
         return cleanup;
     }

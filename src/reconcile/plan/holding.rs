@@ -49,12 +49,13 @@ pub(super) fn decide_with_credential(
         };
     }
     // The Secret does not hold the current credential. A Recreate due now would replace it
-    // outright, unless a retirement is under way: that one waits for the Secret to hold the
-    // current credential, so the rotation would wait forever (a Recreate cut off after the
-    // record named its credential, before status or the Secret did). The current one's secret
-    // reached no one: a Reset delivers it, and answers the rotation too.
-    let retiring = status.retiring_credential_id.is_some();
-    if !secret_holds_it && !movable && (!recreate || retiring) {
+    // outright, unless it cannot run: a retirement under way waits for the Secret to hold the
+    // current credential (a Recreate cut off after the record named its credential, before
+    // status or the Secret did), and without a free slot it waits for one. The current one's
+    // secret reached no one: a Reset delivers it, and answers the rotation too.
+    let recreate_blocked = status.retiring_credential_id.is_some()
+        || credentials.len() >= CREDENTIALS_PER_USER_PER_SERVICE;
+    if !secret_holds_it && !movable && (!recreate || recreate_blocked) {
         return Decision::Reset {
             credential: credential.clone(),
             cause: match rotation {

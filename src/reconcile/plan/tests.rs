@@ -725,6 +725,29 @@ fn cleanup_deletes_a_retiring_credential_under_both_policies() {
     );
 }
 
+/// Deleted under Retain while a Recreate had not yet reached the Secret (it still holds OLD):
+/// the Secret released with the credential keeps working, so OLD is kept and NEW, whose secret
+/// reached no one, is deleted.
+#[test]
+fn retain_keeps_the_credential_the_secret_holds_mid_rotation() {
+    let mut c = Observed::test().holding("NEW");
+    c.status.retiring_credential_id = Some("OLD".into());
+    c.resource.spec.deletion_policy = DeletionPolicy::Retain;
+    c.secret = owned("OLD");
+    let cleanup = decide_cleanup(&c, None);
+    assert_eq!(
+        (cleanup.delete, cleanup.retain),
+        (vec!["NEW".to_string()], Some("OLD".to_string()))
+    );
+    // An edited Secret proves nothing: the current one is kept, as before.
+    c.secret = SecretObservation::Owned {
+        credential_id: Some("OLD".into()),
+        intact: false,
+        up_to_date: false,
+    };
+    assert_eq!(decide_cleanup(&c, None).retain.as_deref(), Some("NEW"));
+}
+
 #[test]
 fn cleanup_touches_nothing_unrecorded_that_tenancy_forbids() {
     let mut c = Observed::test().holding("MINE");
@@ -875,6 +898,28 @@ fn a_recreate_cut_off_before_its_secret_write_delivers_the_new_credential() {
     // The Secret holds NEW: the retirement goes ahead, then a new request recreates.
     c.secret = owned("NEW");
     assert_eq!(c.decide(), Decision::Retire { id: "OLD".into() });
+}
+
+/// The Secret lost (or never got: a Create cut off after its record write) the credential while
+/// a Recreate is due and both slots are taken: a Recreate cannot run, so waiting for one would
+/// never write the Secret. The credential is reset and delivered, answering the request.
+#[test]
+fn a_lost_secret_is_delivered_when_a_due_recreate_has_no_free_slot() {
+    let mut c = Observed::test().holding("NEW");
+    recreate(&mut c);
+    c = c.rotate("1");
+    c.credentials = Some(Ok(vec![cred("NEW", NOW - 5), cred("OTHER", NOW - 1000)]));
+    c.secret = SecretObservation::Missing;
+    assert_eq!(
+        c.decide(),
+        Decision::Reset {
+            credential: cred("NEW", NOW - 5),
+            cause: ResetCause::Rotate(RotationTrigger::Requested("1".into())),
+        }
+    );
+    // A free slot: the Recreate replaces it outright, as before.
+    c.credentials = Some(Ok(vec![cred("NEW", NOW - 5)]));
+    assert!(matches!(c.decide(), Decision::Recreate { .. }));
 }
 
 /// The rotation decision, the wake-up and `status.nextRotationTime` read one list

@@ -207,3 +207,31 @@ fn a_reset_tells_why_and_adoptions_are_recorded_first() {
         RotationTrigger::Requested("1".into())
     )));
 }
+
+/// A pass whose status write naming the Secret failed (after the Secret got the credential)
+/// leaves `status.secretName` behind; the next pass, finding the Secret holding it, says it.
+/// Otherwise a later rename finds no old Secret to move from, and resets the password in use.
+#[test]
+fn a_report_names_the_secret_that_holds_the_credential() {
+    let case = Observed::test().holding("ACCA1");
+    assert!(case.status.secret_name.is_none());
+    let names_secret = |steps: &[Step]| {
+        steps.iter().any(|s| {
+            matches!(s, Step::WriteStatus(w)
+                if w.edits.contains(&StatusEdit::SecretName("git".into())))
+        })
+    };
+    assert!(names_secret(&steps(&case)), "{:?}", steps(&case));
+    let mut lost = case.clone();
+    lost.secret = SecretObservation::Missing;
+    lost.status.secret_name = None;
+    let rewritten = steps(&lost);
+    assert!(
+        !rewritten
+            .iter()
+            .take_while(|s| !matches!(s, Step::WriteSecret(_)))
+            .any(|s| matches!(s, Step::WriteStatus(w)
+                if w.edits.contains(&StatusEdit::SecretName("git".into())))),
+        "no Secret holds it yet: not named before it is written"
+    );
+}
