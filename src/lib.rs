@@ -23,6 +23,7 @@ mod selector;
 mod telemetry;
 mod template;
 mod tenancy;
+mod uid;
 
 // What other crates use — the binary, the test harness, the tests and benches — and nothing
 // else: every other item is `pub(crate)`, so the compiler finds what is unused.

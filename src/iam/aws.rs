@@ -340,7 +340,7 @@ impl AwsIam {
             service,
             done: false,
         };
-        let mut all = Vec::new();
+        let mut all = snapshot::Fetched::default();
         let mut marker: Option<String> = None;
         for _ in 0..SNAPSHOT_MAX_PAGES {
             let waited = self.limiter.0.admit(priority).await;
@@ -356,7 +356,7 @@ impl AwsIam {
                 .map_err(|e| classify_sdk(e, "", Some(service), None));
             self.record("ListServiceSpecificCredentials", &result, waited);
             let page = result?;
-            all.extend(page.service_specific_credentials().iter().map(metadata));
+            all.add(page.service_specific_credentials().iter().map(metadata));
             marker = next_marker(&page);
             if marker.is_none() {
                 tracing::debug!(

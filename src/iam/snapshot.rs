@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::CredentialMetadata;
+use jiff::Timestamp;
+
+use super::{CredentialMetadata, CredentialStatus};
 
 /// How long after a write of unknown outcome its user is distrusted even in newer snapshots: a
 /// Create the client gave up on can still land (the adoption window, with room).
@@ -26,9 +28,93 @@ struct ServiceSnapshot {
     taken: Instant,
     /// When its fetch ended.
     completed: Instant,
-    by_user: HashMap<String, Vec<CredentialMetadata>>,
+    by_user: HashMap<Box<str>, UserCredentials>,
     /// Users this snapshot may not answer for (see the module doc).
     distrusted: HashSet<String>,
+}
+
+/// One user's credentials of a service as a snapshot keeps them: the user and service names
+/// once, not in each credential (a `CredentialMetadata` is 200 bytes and four allocations).
+#[derive(Debug, Default)]
+struct UserCredentials {
+    /// The user's name as IAM spells it, when that is not the lower-cased key.
+    spelt: Option<Box<str>>,
+    credentials: Box<[Kept]>,
+}
+
+#[derive(Debug)]
+struct Kept {
+    id: Box<str>,
+    service_user_name: Option<Box<str>>,
+    alias: Option<Box<str>>,
+    status: CredentialStatus,
+    create_date: Timestamp,
+    expiration_date: Option<Timestamp>,
+}
+
+impl UserCredentials {
+    fn of(key: &str, credentials: &[CredentialMetadata]) -> Self {
+        let spelt = credentials
+            .first()
+            .map(|c| c.user_name.as_str())
+            .filter(|name| *name != key)
+            .map(Box::from);
+        UserCredentials {
+            spelt,
+            credentials: credentials
+                .iter()
+                .map(|c| Kept {
+                    id: c.id.as_str().into(),
+                    service_user_name: c.service_user_name.as_deref().map(Box::from),
+                    alias: c.alias.as_deref().map(Box::from),
+                    status: c.status.clone(),
+                    create_date: c.create_date,
+                    expiration_date: c.expiration_date,
+                })
+                .collect(),
+        }
+    }
+
+    fn expand(&self, key: &str, service: &str) -> Vec<CredentialMetadata> {
+        let user_name = self.spelt.as_deref().unwrap_or(key);
+        self.credentials
+            .iter()
+            .map(|c| CredentialMetadata {
+                id: c.id.to_string(),
+                user_name: user_name.to_string(),
+                service_name: service.to_string(),
+                service_user_name: c.service_user_name.as_deref().map(str::to_string),
+                alias: c.alias.as_deref().map(str::to_string),
+                status: c.status.clone(),
+                create_date: c.create_date,
+                expiration_date: c.expiration_date,
+            })
+            .collect()
+    }
+}
+
+/// A snapshot being fetched, filled page by page (no second copy of every credential).
+#[derive(Default)]
+pub(super) struct Fetched {
+    by_user: HashMap<Box<str>, Vec<CredentialMetadata>>,
+    count: usize,
+}
+
+impl Fetched {
+    /// Adds a page, keeping per user only what a snapshot keeps.
+    pub(super) fn add(&mut self, page: impl Iterator<Item = CredentialMetadata>) {
+        for c in page {
+            self.count += 1;
+            self.by_user
+                .entry(c.user_name.to_lowercase().into())
+                .or_default()
+                .push(c);
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.count
+    }
 }
 
 /// The snapshots of all services, and the users written while one is being fetched.
@@ -77,7 +163,13 @@ impl Snapshots {
         if snapshot.distrusted.contains(&user) {
             return Answer::Distrusted;
         }
-        Answer::Listed(snapshot.by_user.get(&user).cloned().unwrap_or_default())
+        Answer::Listed(
+            snapshot
+                .by_user
+                .get(user.as_str())
+                .map(|kept| kept.expand(&user, service))
+                .unwrap_or_default(),
+        )
     }
 
     /// A fetch of `service` starts: writes from now on are remembered against it.
@@ -92,21 +184,15 @@ impl Snapshots {
 
     /// A fetch that started at `taken` returned `credentials`: the new snapshot. Users written
     /// while it ran are distrusted (a page may have been read before or after the write).
-    pub(super) fn fetched(
-        &mut self,
-        service: &str,
-        taken: Instant,
-        credentials: Vec<CredentialMetadata>,
-    ) {
-        let mut by_user: HashMap<String, Vec<CredentialMetadata>> = HashMap::new();
-        for c in credentials {
-            by_user
-                .entry(c.user_name.to_lowercase())
-                .or_default()
-                .push(c);
-        }
-        // Most users hold one credential of a service: a Vec grown by push keeps room for four.
-        by_user.values_mut().for_each(Vec::shrink_to_fit);
+    pub(super) fn fetched(&mut self, service: &str, taken: Instant, credentials: Fetched) {
+        let by_user = credentials
+            .by_user
+            .into_iter()
+            .map(|(user, listed)| {
+                let kept = UserCredentials::of(&user, &listed);
+                (user, kept)
+            })
+            .collect();
         let mut distrusted = self.fetching.remove(service).unwrap_or_default();
         self.recently_distrusted
             .retain(|_, at| at.elapsed() < DISTRUST_CARRY);
@@ -138,7 +224,8 @@ impl Snapshots {
             if !recent {
                 snapshot.distrusted.remove(&user);
             }
-            snapshot.by_user.insert(user, credentials.to_vec());
+            let kept = UserCredentials::of(&user, credentials);
+            snapshot.by_user.insert(user.into(), kept);
         }
     }
 
@@ -153,7 +240,10 @@ impl Snapshots {
         self.note_fetching(&user, service);
         for (name, snapshot) in &mut self.services {
             if service.is_none_or(|s| s == name) {
-                change(snapshot.by_user.entry(user.clone()).or_default());
+                let entry = snapshot.by_user.entry(user.as_str().into()).or_default();
+                let mut credentials = entry.expand(&user, name);
+                change(&mut credentials);
+                *entry = UserCredentials::of(&user, &credentials);
             }
         }
     }

@@ -141,7 +141,11 @@ impl Context {
         }
         let live: Vec<Arc<CachedCredential>> =
             self.stores.iter().flat_map(|store| store.state()).collect();
-        let uids: std::collections::HashSet<String> = live.iter().filter_map(|r| r.uid()).collect();
+        let uids: std::collections::HashSet<crate::uid::UidKey> = live
+            .iter()
+            .filter_map(|r| r.uid())
+            .map(|uid| crate::uid::UidKey::of(&uid))
+            .collect();
         self.records.retain(&uids);
         self.tracked.retain_live(&uids);
         self.observer.retain(

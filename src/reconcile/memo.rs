@@ -8,9 +8,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use crate::record::{CredentialRecord, CredentialRecordSpec};
+use crate::uid::UidKey;
 
 #[derive(Default)]
-pub(crate) struct RecordMemo(Mutex<HashMap<String, Box<[u8]>>>);
+pub(crate) struct RecordMemo(Mutex<HashMap<UidKey, Box<[u8]>>>);
 
 /// What is kept of a record: what a pass reads of it (its spec, and the uid and
 /// resourceVersion a write needs), as JSON. One allocation of about 300 bytes instead of a
@@ -25,7 +26,7 @@ struct Kept {
 }
 
 impl RecordMemo {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Box<[u8]>>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<UidKey, Box<[u8]>>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -33,7 +34,7 @@ impl RecordMemo {
     pub(crate) fn get(&self, name: &str) -> Option<CredentialRecord> {
         let kept: Kept = {
             let map = self.map();
-            serde_json::from_slice(map.get(name)?).ok()?
+            serde_json::from_slice(map.get(&UidKey::of(name))?).ok()?
         };
         let mut record = CredentialRecord::new(name, kept.spec);
         record.metadata.uid = kept.uid;
@@ -54,7 +55,7 @@ impl RecordMemo {
         match serde_json::to_vec(&kept) {
             Ok(bytes) => {
                 self.map()
-                    .insert(name.to_string(), bytes.into_boxed_slice());
+                    .insert(UidKey::of(name), bytes.into_boxed_slice());
             }
             // Not kept: the next pass reads the record from the API server.
             Err(_) => self.forget(name),
@@ -63,7 +64,7 @@ impl RecordMemo {
 
     /// Not known any more: deleted, or changed by a write whose result was not kept.
     pub(crate) fn forget(&self, name: &str) {
-        self.map().remove(name);
+        self.map().remove(&UidKey::of(name));
     }
 
     /// Forgets everything (leadership changed hands).
@@ -72,7 +73,7 @@ impl RecordMemo {
     }
 
     /// Keeps the records of these resource uids only.
-    pub(crate) fn retain(&self, live: &HashSet<String>) {
+    pub(crate) fn retain(&self, live: &HashSet<UidKey>) {
         self.map().retain(|name, _| live.contains(name));
     }
 }
@@ -100,7 +101,7 @@ mod tests {
         assert_eq!(memo.get("uid-1"), None);
         memo.put("uid-1", &record);
         memo.put("uid-2", &record);
-        memo.retain(&["uid-2".to_string()].into());
+        memo.retain(&[UidKey::of("uid-2")].into());
         assert_eq!(memo.get("uid-1"), None);
         memo.clear();
         assert_eq!(memo.get("uid-2"), None);

@@ -15,6 +15,7 @@ use kube::ResourceExt;
 use crate::reconcile::cache::RotateRequested;
 use crate::reconcile::failure::Category;
 use crate::reconcile::repair::Repairs;
+use crate::uid::UidKey;
 
 /// A backoff that holds whatever watch events arrive: the operator's own status writes (and any
 /// other change that is not the user's) do not bring the next attempt forward. A change of the
@@ -43,37 +44,76 @@ impl Trigger {
     }
 }
 
+/// What is kept of one resource; an entry with nothing in it is removed.
 #[derive(Default)]
-struct State {
-    /// Consecutive non-Ready outcomes per resource uid.
-    failures: HashMap<String, (Category, u32)>,
-    /// Per resource uid: no new attempt before this time unless the resource itself changed.
-    not_before: HashMap<String, NotBefore>,
-    /// Credential ids this process recorded in a resource's status: id → (resource uid,
-    /// namespace). Claims are read from watch caches that can trail our own writes; these cannot.
-    recorded: HashMap<String, (String, String)>,
-    /// The same by resource uid: the ids it holds (so that replacing them is not a scan).
-    recorded_by_holder: HashMap<String, Vec<String>>,
-    /// Per resource uid: the last versions our status writes replaced.
-    superseded: HashMap<String, Vec<String>>,
-    /// Per resource uid: the repairs of its Secret (see `repair`).
-    repairs: HashMap<String, Repairs>,
+struct PerResource {
+    /// Consecutive non-Ready outcomes.
+    failures: Option<(Category, u32)>,
+    /// No new attempt before this time unless the resource itself changed.
+    not_before: Option<Box<NotBefore>>,
+    /// The credential ids this process last recorded in its status, and its namespace.
+    recorded: Option<Recorded>,
+    /// The last versions our status writes replaced, until the cache shows a later one.
+    superseded: Vec<Box<str>>,
+    /// The repairs of its Secret (see `repair`).
+    repairs: Repairs,
 }
 
-/// Versions kept per resource in [`State::superseded`]: a pass writes status up to four times.
+struct Recorded {
+    namespace: Box<str>,
+    ids: Box<[Box<str>]>,
+}
+
+impl PerResource {
+    fn is_empty(&self) -> bool {
+        self.failures.is_none()
+            && self.not_before.is_none()
+            && self.recorded.is_none()
+            && self.superseded.is_empty()
+            && self.repairs == Repairs::default()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// Per resource uid.
+    resources: HashMap<UidKey, PerResource>,
+    /// Credential ids this process recorded in a resource's status → that resource's uid.
+    /// Claims are read from watch caches that can trail our own writes; these cannot. Kept
+    /// until the resource's cached copy shows the write (see [`Tracked::trails_own_write`]).
+    recorded: HashMap<Box<str>, UidKey>,
+}
+
+/// Versions kept per resource in [`PerResource::superseded`]: a pass writes status up to four
+/// times.
 const SUPERSEDED_KEPT: usize = 8;
 
 impl State {
-    fn forget_recorded(&mut self, uid: &str) {
-        for id in self.recorded_by_holder.remove(uid).unwrap_or_default() {
-            if self
-                .recorded
-                .get(&id)
-                .is_some_and(|(holder, _)| holder == uid)
-            {
-                self.recorded.remove(&id);
+    /// The entry of `uid`, made if there is none.
+    fn entry(&mut self, uid: &str) -> &mut PerResource {
+        self.resources.entry(UidKey::of(uid)).or_default()
+    }
+
+    /// Applies `change` to the entry of `uid` if there is one, and drops it if left empty.
+    fn change_existing(&mut self, uid: &UidKey, change: impl FnOnce(&mut PerResource)) {
+        if let Some(entry) = self.resources.get_mut(uid) {
+            change(entry);
+            if entry.is_empty() {
+                self.resources.remove(uid);
             }
         }
+    }
+
+    fn forget_recorded(&mut self, uid: &UidKey) {
+        let Some(recorded) = self.resources.get_mut(uid).and_then(|r| r.recorded.take()) else {
+            return;
+        };
+        for id in recorded.ids.iter() {
+            if self.recorded.get(id).is_some_and(|holder| holder == uid) {
+                self.recorded.remove(id);
+            }
+        }
+        self.change_existing(uid, |_| {});
     }
 }
 
@@ -93,26 +133,23 @@ impl Tracked {
     pub(crate) fn attempt(&self, uid: &str, category: Category) -> u32 {
         let mut state = self.state();
         if category.is_ready() {
-            state.failures.remove(uid);
+            state.change_existing(&UidKey::of(uid), |r| r.failures = None);
             return 0;
         }
-        let entry = state
-            .failures
-            .entry(uid.to_string())
-            .or_insert((category, 0));
-        if entry.0 == category {
-            entry.1 = entry.1.saturating_add(1);
+        let failures = state.entry(uid).failures.get_or_insert((category, 0));
+        if failures.0 == category {
+            failures.1 = failures.1.saturating_add(1);
         } else {
-            *entry = (category, 1);
+            *failures = (category, 1);
         }
-        entry.1 - 1
+        failures.1 - 1
     }
 
     /// How long `resource` must still wait, if its backoff holds.
     pub(crate) fn waiting(&self, resource: &impl RotateRequested) -> Option<Duration> {
-        let uid = resource.uid()?;
+        let uid = UidKey::of(&resource.uid()?);
         let state = self.state();
-        let entry = state.not_before.get(&uid)?;
+        let entry = state.resources.get(&uid)?.not_before.as_ref()?;
         (entry.trigger == Trigger::of(resource))
             .then(|| entry.until.checked_duration_since(Instant::now()))
             .flatten()
@@ -124,17 +161,12 @@ impl Tracked {
         let mut state = self.state();
         match after {
             Some(after) => {
-                state.not_before.insert(
-                    uid,
-                    NotBefore {
-                        until: Instant::now() + after,
-                        trigger: Trigger::of(resource),
-                    },
-                );
+                state.entry(&uid).not_before = Some(Box::new(NotBefore {
+                    until: Instant::now() + after,
+                    trigger: Trigger::of(resource),
+                }));
             }
-            None => {
-                state.not_before.remove(&uid);
-            }
+            None => state.change_existing(&UidKey::of(&uid), |r| r.not_before = None),
         }
     }
 
@@ -145,100 +177,103 @@ impl Tracked {
         namespace: &str,
         ids: impl IntoIterator<Item = &'a String>,
     ) {
+        let key = UidKey::of(uid);
         let mut state = self.state();
-        state.forget_recorded(uid);
-        let ids: Vec<String> = ids.into_iter().cloned().collect();
-        for id in &ids {
-            state
-                .recorded
-                .insert(id.clone(), (uid.to_string(), namespace.to_string()));
-        }
+        state.forget_recorded(&key);
+        let ids: Box<[Box<str>]> = ids.into_iter().map(|id| id.as_str().into()).collect();
         if !ids.is_empty() {
-            state.recorded_by_holder.insert(uid.to_string(), ids);
+            for id in ids.iter() {
+                state.recorded.insert(id.clone(), key.clone());
+            }
+            state.entry(uid).recorded = Some(Recorded {
+                namespace: namespace.into(),
+                ids,
+            });
         }
     }
 
     /// Who holds `id`, if this process recorded it for a resource other than `uid`: its
     /// namespace.
     pub(crate) fn recorded_elsewhere(&self, id: &str, uid: &str) -> Option<String> {
-        self.state()
-            .recorded
-            .get(id)
-            .filter(|(holder, _)| holder != uid)
-            .map(|(_, ns)| ns.clone())
+        let state = self.state();
+        let holder = state.recorded.get(id).filter(|h| **h != UidKey::of(uid))?;
+        let recorded = state.resources.get(holder)?.recorded.as_ref()?;
+        Some(recorded.namespace.to_string())
     }
 
     /// Remembers that a status write of ours replaced version `version` of the resource `uid`.
     pub(crate) fn note_superseded(&self, uid: &str, version: String) {
         let mut state = self.state();
-        let versions = state.superseded.entry(uid.to_string()).or_default();
+        let versions = &mut state.entry(uid).superseded;
         if versions.len() == SUPERSEDED_KEPT {
             versions.remove(0);
         }
-        versions.push(version);
+        versions.push(version.into());
     }
 
     /// Whether `version` of the resource `uid` is one a status write of ours already replaced:
     /// a cached copy that trails our own write. (Only equality: versions are opaque.)
+    ///
+    /// A copy that does not trail shows our writes: the watch delivers versions in order, so no
+    /// copy before it comes any more, and the caches' claims include what our writes recorded.
+    /// Both are forgotten then, and a resource at rest keeps nothing here.
     pub(crate) fn trails_own_write(&self, uid: &str, version: Option<&str>) -> bool {
         let Some(version) = version else { return false };
-        self.state()
-            .superseded
-            .get(uid)
-            .is_some_and(|versions| versions.iter().any(|v| v == version))
+        let uid = UidKey::of(uid);
+        let mut state = self.state();
+        let Some(entry) = state.resources.get(&uid) else {
+            return false;
+        };
+        if entry.superseded.iter().any(|v| **v == *version) {
+            return true;
+        }
+        state.change_existing(&uid, |r| r.superseded = Vec::new());
+        state.forget_recorded(&uid);
+        false
     }
 
     /// Forgets the resource `uid` (its cleanup is done).
     pub(crate) fn forget(&self, uid: &str) {
+        let uid = UidKey::of(uid);
         let mut state = self.state();
-        state.failures.remove(uid);
-        state.not_before.remove(uid);
-        state.superseded.remove(uid);
-        state.repairs.remove(uid);
-        state.forget_recorded(uid);
+        state.forget_recorded(&uid);
+        state.resources.remove(&uid);
     }
 
     /// A repair of the resource's Secret was made at `now`.
     pub(crate) fn note_repair(&self, uid: &str, now: jiff::Timestamp) {
         let mut state = self.state();
-        let repairs = state.repairs.entry(uid.to_string()).or_default();
+        let repairs = &mut state.entry(uid).repairs;
         *repairs = repairs.after_one_at(now);
     }
 
     /// Whether the deferral of the resource's next repair is yet to be told (once per repair).
     pub(crate) fn tell_repair_deferred(&self, uid: &str) -> bool {
         let mut state = self.state();
-        let repairs = state.repairs.entry(uid.to_string()).or_default();
+        let repairs = &mut state.entry(uid).repairs;
         !std::mem::replace(&mut repairs.deferral_told, true)
     }
 
     /// The repairs of the resource's Secret so far.
     pub(crate) fn repairs(&self, uid: &str) -> Repairs {
-        self.state().repairs.get(uid).copied().unwrap_or_default()
+        self.state()
+            .resources
+            .get(&UidKey::of(uid))
+            .map(|r| r.repairs)
+            .unwrap_or_default()
     }
 
     /// Forgets every resource whose uid is not in `live` (gone without a cleanup pass).
-    pub(crate) fn retain_live(&self, live: &HashSet<String>) {
+    pub(crate) fn retain_live(&self, live: &HashSet<UidKey>) {
         let mut state = self.state();
-        state.failures.retain(|uid, _| live.contains(uid));
-        state.not_before.retain(|uid, _| live.contains(uid));
-        state.superseded.retain(|uid, _| live.contains(uid));
-        state.repairs.retain(|uid, _| live.contains(uid));
-        state
-            .recorded
-            .retain(|_, (holder, _)| live.contains(holder));
-        state.recorded_by_holder.retain(|uid, _| live.contains(uid));
+        state.resources.retain(|uid, _| live.contains(uid));
+        state.recorded.retain(|_, holder| live.contains(holder));
     }
 
-    /// How many resources have state (for tests and metrics).
+    /// How many resources have state (for tests).
     #[cfg(test)]
     fn len(&self) -> usize {
-        let state = self.state();
-        let mut uids: HashSet<&String> = state.failures.keys().collect();
-        uids.extend(state.not_before.keys());
-        uids.extend(state.superseded.keys());
-        uids.extend(state.recorded.values().map(|(uid, _)| uid));
-        uids.len()
+        self.state().resources.len()
     }
 }
 

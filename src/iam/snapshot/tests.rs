@@ -27,7 +27,13 @@ fn ids(answer: Answer) -> Vec<String> {
 
 fn fetched(snapshots: &mut Snapshots, credentials: Vec<CredentialMetadata>) {
     snapshots.fetch_started(SERVICE);
-    snapshots.fetched(SERVICE, Instant::now(), credentials);
+    snapshots.fetched(SERVICE, Instant::now(), pages(credentials));
+}
+
+fn pages(credentials: Vec<CredentialMetadata>) -> Fetched {
+    let mut fetched = Fetched::default();
+    fetched.add(credentials.into_iter());
+    fetched
 }
 
 #[test]
@@ -85,7 +91,11 @@ fn a_caller_that_waited_for_a_fetch_takes_its_answer_however_long_it_took() {
     let mut s = Snapshots::default();
     let waiting_since = Instant::now();
     s.fetch_started(SERVICE);
-    s.fetched(SERVICE, Instant::now() - AGE * 2, vec![cred("A1", "sofia")]);
+    s.fetched(
+        SERVICE,
+        Instant::now() - AGE * 2,
+        pages(vec![cred("A1", "sofia")]),
+    );
     assert_eq!(
         s.answer(SERVICE, "sofia", AGE),
         Answer::Missing,
@@ -112,8 +122,29 @@ fn users_written_during_a_fetch_are_not_answered_from_it() {
     s.distrust("bot", false);
     // A per-user List during the fetch cannot vouch for what the fetch will bring.
     s.listed(SERVICE, "bot", &[]);
-    s.fetched(SERVICE, Instant::now(), vec![cred("A1", "sofia")]);
+    s.fetched(SERVICE, Instant::now(), pages(vec![cred("A1", "sofia")]));
     assert_eq!(s.answer(SERVICE, "sofia", AGE), Answer::Distrusted);
     assert_eq!(s.answer(SERVICE, "bot", AGE), Answer::Distrusted);
     assert_eq!(ids(s.answer(SERVICE, "anika", AGE)), Vec::<String>::new());
+}
+
+/// A snapshot keeps credentials compactly (the user and service names once per user): what it
+/// answers is what IAM listed, field for field.
+#[test]
+fn a_snapshot_answers_the_credentials_as_listed() {
+    let mut key = cred("K1", "Sofia");
+    key.service_user_name = None;
+    key.alias = Some("sofia+1-at-123456789012".into());
+    key.status = CredentialStatus::Other("Pending".into());
+    key.create_date = Timestamp::from_second(1_800_000_000).unwrap();
+    key.expiration_date = Some(Timestamp::from_second(1_900_000_000).unwrap());
+    let password = cred("P1", "Sofia");
+    let mut s = Snapshots::default();
+    fetched(&mut s, vec![key.clone(), password.clone()]);
+    assert_eq!(
+        s.answer(SERVICE, "sofia", AGE),
+        Answer::Listed(vec![key.clone(), password.clone()])
+    );
+    s.write_through("sofia", Some(SERVICE), |list| list.retain(|c| c.id != "P1"));
+    assert_eq!(s.answer(SERVICE, "SOFIA", AGE), Answer::Listed(vec![key]));
 }

@@ -1,6 +1,7 @@
 use super::*;
 use crate::api::{ROTATE_ANNOTATION, ServiceSpecificCredential};
 use crate::reconcile::conditions::Reason;
+use crate::uid::UidKey;
 
 fn resource(uid: &str, generation: i64) -> ServiceSpecificCredential {
     let mut r: ServiceSpecificCredential = serde_json::from_value(serde_json::json!({
@@ -74,7 +75,7 @@ fn state_of_departed_resources_is_pruned() {
         t.note_recorded(uid, "team-a", [&format!("ACCA-{uid}")]);
     }
     assert_eq!(t.len(), 2);
-    t.retain_live(&["kept".to_string()].into());
+    t.retain_live(&[UidKey::of("kept")].into());
     assert_eq!(t.len(), 1);
     assert_eq!(
         t.recorded_elsewhere("ACCA-kept", "other").as_deref(),
@@ -107,4 +108,32 @@ fn a_copy_of_a_version_we_replaced_trails_our_write() {
     );
     assert!(!t.trails_own_write("b", Some("19")));
     assert!(!t.trails_own_write("a", None));
+}
+
+/// Once the cache shows a version past our writes, nothing older comes from the watch and the
+/// caches' claims include our writes: a resource at rest keeps nothing.
+#[test]
+fn a_copy_past_our_writes_forgets_them_and_what_they_recorded() {
+    let t = Tracked::default();
+    t.note_recorded("a", "team-a", [&"ACCA1".to_string()]);
+    t.note_superseded("a", "10".into());
+    t.note_superseded("a", "11".into());
+    assert!(t.trails_own_write("a", Some("11")));
+    assert_eq!(
+        t.recorded_elsewhere("ACCA1", "b").as_deref(),
+        Some("team-a")
+    );
+    assert!(
+        !t.trails_own_write("a", Some("12")),
+        "the version our write made"
+    );
+    assert!(!t.trails_own_write("a", Some("11")), "forgotten");
+    assert_eq!(t.recorded_elsewhere("ACCA1", "b"), None);
+    assert_eq!(t.len(), 0, "nothing kept of a resource at rest");
+    // A backoff is kept through it.
+    t.note_superseded("a", "12".into());
+    t.hold_off(&resource("a", 1), Some(Duration::from_secs(60)));
+    assert!(!t.trails_own_write("a", Some("13")));
+    assert!(t.waiting(&resource("a", 1)).is_some());
+    assert_eq!(t.len(), 1);
 }
