@@ -239,7 +239,7 @@ impl ReconcileObserver for Metrics {
             let before = if reason == Reason::Deleting {
                 reasons.remove(resource)
             } else {
-                reasons.insert(resource.clone(), reason)
+                reasons.insert(reason_key(resource), reason)
             };
             let after = (reason != Reason::Deleting).then_some(reason);
             self.count_moved(before, after);
@@ -278,6 +278,16 @@ impl ReconcileObserver for Metrics {
             keep
         });
     }
+}
+
+/// The key of a resource's last reason: its name and namespace only (a reference made
+/// `from_obj` also carries the uid and resourceVersion, which the key's equality ignores).
+fn reason_key(
+    resource: &ObjectRef<ServiceSpecificCredential>,
+) -> ObjectRef<ServiceSpecificCredential> {
+    let mut key = ObjectRef::new(&resource.name);
+    key.namespace.clone_from(&resource.namespace);
+    key
 }
 
 impl IamObserver for Metrics {
