@@ -52,26 +52,24 @@ struct Kept {
     expiration_date: Option<Timestamp>,
 }
 
+impl Kept {
+    fn of(c: &CredentialMetadata) -> Kept {
+        Kept {
+            id: c.id.as_str().into(),
+            service_user_name: c.service_user_name.as_deref().map(Box::from),
+            alias: c.alias.as_deref().map(Box::from),
+            status: c.status.clone(),
+            create_date: c.create_date,
+            expiration_date: c.expiration_date,
+        }
+    }
+}
+
 impl UserCredentials {
     fn of(key: &str, credentials: &[CredentialMetadata]) -> Self {
-        let spelt = credentials
-            .first()
-            .map(|c| c.user_name.as_str())
-            .filter(|name| *name != key)
-            .map(Box::from);
         UserCredentials {
-            spelt,
-            credentials: credentials
-                .iter()
-                .map(|c| Kept {
-                    id: c.id.as_str().into(),
-                    service_user_name: c.service_user_name.as_deref().map(Box::from),
-                    alias: c.alias.as_deref().map(Box::from),
-                    status: c.status.clone(),
-                    create_date: c.create_date,
-                    expiration_date: c.expiration_date,
-                })
-                .collect(),
+            spelt: spelling(key, credentials.first()),
+            credentials: credentials.iter().map(Kept::of).collect(),
         }
     }
 
@@ -93,22 +91,36 @@ impl UserCredentials {
     }
 }
 
-/// A snapshot being fetched, filled page by page (no second copy of every credential).
+/// The user's name as `credential` spells it, when that is not the lower-cased `key`.
+fn spelling(key: &str, credential: Option<&CredentialMetadata>) -> Option<Box<str>> {
+    credential
+        .map(|c| c.user_name.as_str())
+        .filter(|name| *name != key)
+        .map(Box::from)
+}
+
+/// A snapshot being fetched, filled page by page as a snapshot keeps credentials (no second,
+/// full copy of every credential while the pages come).
 #[derive(Default)]
 pub(super) struct Fetched {
-    by_user: HashMap<Box<str>, Vec<CredentialMetadata>>,
+    by_user: HashMap<Box<str>, Filling>,
     count: usize,
 }
 
+/// One user's credentials as the pages bring them: the spelling, and the credentials so far.
+type Filling = (Option<Box<str>>, Vec<Kept>);
+
 impl Fetched {
-    /// Adds a page, keeping per user only what a snapshot keeps.
+    /// Adds a page.
     pub(super) fn add(&mut self, page: impl Iterator<Item = CredentialMetadata>) {
         for c in page {
             self.count += 1;
-            self.by_user
-                .entry(c.user_name.to_lowercase().into())
-                .or_default()
-                .push(c);
+            let key = c.user_name.to_lowercase();
+            let (spelt, kept) = self.by_user.entry(key.as_str().into()).or_default();
+            if kept.is_empty() {
+                *spelt = spelling(&key, Some(&c));
+            }
+            kept.push(Kept::of(&c));
         }
     }
 
@@ -188,9 +200,9 @@ impl Snapshots {
         let by_user = credentials
             .by_user
             .into_iter()
-            .map(|(user, listed)| {
-                let kept = UserCredentials::of(&user, &listed);
-                (user, kept)
+            .map(|(user, (spelt, kept))| {
+                let credentials = kept.into_boxed_slice();
+                (user, UserCredentials { spelt, credentials })
             })
             .collect();
         let mut distrusted = self.fetching.remove(service).unwrap_or_default();
