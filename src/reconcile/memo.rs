@@ -16,13 +16,31 @@ pub(crate) struct RecordMemo(Mutex<HashMap<UidKey, Box<[u8]>>>);
 /// What is kept of a record: what a pass reads of it (its spec, and the uid and
 /// resourceVersion a write needs), as JSON. One allocation of about 300 bytes instead of a
 /// `CredentialRecord`'s 900 bytes of mostly empty fields and a dozen small strings, 10,000
-/// times over; a pass parses it back in microseconds.
+/// times over; a pass parses it back in microseconds. What every record says alike is left out:
+/// the operator's own label, and the owner's uid (the record's name).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Kept {
+    #[serde(rename = "u")]
     uid: Option<String>,
+    #[serde(rename = "v")]
     resource_version: Option<String>,
+    /// Labels other than exactly the operator's own.
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
     labels: Option<BTreeMap<String, String>>,
+    /// The labels were exactly the operator's own.
+    #[serde(rename = "m", default, skip_serializing_if = "std::ops::Not::not")]
+    managed: bool,
+    #[serde(rename = "s")]
     spec: CredentialRecordSpec,
+}
+
+/// The labels the operator gives every record.
+fn managed_labels() -> BTreeMap<String, String> {
+    [(
+        crate::secret::MANAGED_BY_LABEL.to_string(),
+        crate::secret::MANAGED_BY_VALUE.to_string(),
+    )]
+    .into()
 }
 
 impl RecordMemo {
@@ -36,21 +54,35 @@ impl RecordMemo {
             let map = self.map();
             serde_json::from_slice(map.get(&UidKey::of(name))?).ok()?
         };
-        let mut record = CredentialRecord::new(name, kept.spec);
+        let mut spec = kept.spec;
+        if let Some(owner) = spec.owner.as_mut().filter(|o| o.uid.is_empty()) {
+            owner.uid = name.to_string();
+        }
+        let mut record = CredentialRecord::new(name, spec);
         record.metadata.uid = kept.uid;
         record.metadata.resource_version = kept.resource_version;
-        record.metadata.labels = kept.labels;
+        record.metadata.labels = if kept.managed {
+            Some(managed_labels())
+        } else {
+            kept.labels
+        };
         Some(record)
     }
 
     /// `record` as read or written now; managedFields and the rest of its metadata are not
     /// kept.
     pub(crate) fn put(&self, name: &str, record: &CredentialRecord) {
+        let managed = record.metadata.labels.as_ref() == Some(&managed_labels());
+        let mut spec = record.spec.clone();
+        if let Some(owner) = spec.owner.as_mut().filter(|o| o.uid == name) {
+            owner.uid = String::new();
+        }
         let kept = Kept {
             uid: record.metadata.uid.clone(),
             resource_version: record.metadata.resource_version.clone(),
-            labels: record.metadata.labels.clone(),
-            spec: record.spec.clone(),
+            labels: record.metadata.labels.clone().filter(|_| !managed),
+            managed,
+            spec,
         };
         match serde_json::to_vec(&kept) {
             Ok(bytes) => {
@@ -89,6 +121,21 @@ mod tests {
         record.metadata.resource_version = Some("7".into());
         memo.put("uid-1", &record);
         assert_eq!(memo.get("uid-1"), Some(record.clone()));
+        // What is left out comes back: the operator's label, the owner's uid (the name).
+        let mut full = record.clone();
+        full.metadata.labels = Some(managed_labels());
+        full.spec.owner = Some(crate::record::Owner {
+            namespace: "team-a".into(),
+            name: "git".into(),
+            uid: "uid-1".into(),
+        });
+        memo.put("uid-1", &full);
+        assert_eq!(memo.get("uid-1"), Some(full.clone()));
+        // A record of another owner's uid, or with other labels, is kept as it is.
+        full.spec.owner.as_mut().unwrap().uid = "uid-9".into();
+        full.metadata.labels = Some([("other".to_string(), "x".to_string())].into());
+        memo.put("uid-1", &full);
+        assert_eq!(memo.get("uid-1"), Some(full));
         record.metadata.managed_fields = Some(vec![Default::default()]);
         memo.put("uid-1", &record);
         let kept = memo.get("uid-1").unwrap();
