@@ -103,8 +103,10 @@ fn naming(observed: &Observed, held: &CredentialMetadata) -> Vec<StatusEdit> {
         edits.push(StatusEdit::SettleIntent);
     }
     // The write that named the Secret may have failed after the Secret got the credential:
-    // status says it now, or a rename would find no Secret to move from.
+    // status says it now, or a rename would find no Secret to move from. Not while our Secret
+    // under the name status gives is still there: status is how it is found to be deleted.
     if crate::reconcile::plan::secret_holds(observed, held)
+        && !observed.old_secret
         && observed.status.secret_name.as_deref() != Some(observed.secret_name.as_str())
     {
         edits.push(StatusEdit::SecretName(observed.secret_name.to_string()));

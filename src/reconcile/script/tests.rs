@@ -222,6 +222,12 @@ fn a_report_names_the_secret_that_holds_the_credential() {
         })
     };
     assert!(names_secret(&steps(&case)), "{:?}", steps(&case));
+    // Our Secret under the name status gives is still there (a move cut off before it was
+    // deleted): status keeps naming it, or nothing would find it again.
+    let mut moving = case.clone();
+    moving.status.secret_name = Some("old".into());
+    moving = moving.old_secret_holding("ACCA1");
+    assert!(!names_secret(&steps(&moving)), "{:?}", steps(&moving));
     let mut lost = case.clone();
     lost.secret = SecretObservation::Missing;
     lost.status.secret_name = None;
