@@ -62,6 +62,8 @@ struct PerResource {
 struct Recorded {
     namespace: Box<str>,
     ids: Box<[Box<str>]>,
+    /// The record write that holds them returned: the records list shows them.
+    landed: bool,
 }
 
 impl PerResource {
@@ -188,7 +190,21 @@ impl Tracked {
             state.entry(uid).recorded = Some(Recorded {
                 namespace: namespace.into(),
                 ids,
+                landed: false,
             });
+        }
+    }
+
+    /// The record write after the last [`Tracked::note_recorded`] of `uid` returned: its ids
+    /// are in the records list from now on.
+    pub(crate) fn note_landed(&self, uid: &str) {
+        let mut state = self.state();
+        if let Some(recorded) = state
+            .resources
+            .get_mut(&UidKey::of(uid))
+            .and_then(|r| r.recorded.as_mut())
+        {
+            recorded.landed = true;
         }
     }
 
@@ -215,8 +231,10 @@ impl Tracked {
     /// a cached copy that trails our own write. (Only equality: versions are opaque.)
     ///
     /// A copy that does not trail shows our writes: the watch delivers versions in order, so no
-    /// copy before it comes any more, and the caches' claims include what our writes recorded.
-    /// Both are forgotten then, and a resource at rest keeps nothing here.
+    /// copy before it comes any more; the versions are forgotten then. So are the recorded ids
+    /// once the record write that holds them returned (the records list, which claims read,
+    /// shows them); ids whose record write failed stay claimed here. A resource at rest keeps
+    /// nothing.
     pub(crate) fn trails_own_write(&self, uid: &str, version: Option<&str>) -> bool {
         let Some(version) = version else { return false };
         let uid = UidKey::of(uid);
@@ -227,8 +245,11 @@ impl Tracked {
         if entry.superseded.iter().any(|v| **v == *version) {
             return true;
         }
+        let landed = entry.recorded.as_ref().is_some_and(|r| r.landed);
         state.change_existing(&uid, |r| r.superseded = Vec::new());
-        state.forget_recorded(&uid);
+        if landed {
+            state.forget_recorded(&uid);
+        }
         false
     }
 

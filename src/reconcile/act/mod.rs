@@ -215,6 +215,7 @@ impl<'a> Run<'a> {
                 .keep(self.ctx, self.snapshot, &status, now)
                 .await?;
         }
+        self.note_landed();
         self.written = status;
         Ok(())
     }

@@ -34,6 +34,7 @@ impl Run<'_> {
         self.record
             .keep(self.ctx, self.snapshot, &new, self.ctx.clock.now())
             .await?;
+        self.note_landed();
         if new != self.live {
             self.fenced_status_patch(status_merge_patch(&new)).await?;
         }
@@ -74,6 +75,13 @@ impl Run<'_> {
                 other => return other,
             }
         }
+    }
+
+    /// The record now holds what was last noted (see [`Tracked::note_landed`]).
+    pub(super) fn note_landed(&self) {
+        self.ctx
+            .tracked
+            .note_landed(&self.snapshot.observed.resource.uid().unwrap_or_default());
     }
 
     /// Remembers the ids `status` names as this resource's, before the write that records them,

@@ -52,15 +52,17 @@ pub(super) fn decide_with_credential(
     // outright, unless it cannot run: a retirement under way waits for the Secret to hold the
     // current credential (a Recreate cut off after the record named its credential, before
     // status or the Secret did), and without a free slot it waits for one. The current one's
-    // secret reached no one: a Reset delivers it, and answers the rotation too.
+    // secret reached no one: a Reset delivers it, and answers a requested rotation too. A
+    // scheduled one stays a repair (an API key's renewal stays due after a Reset), so its
+    // backoff holds against a Secret deleted over and over.
     let recreate_blocked = status.retiring_credential_id.is_some()
         || credentials.len() >= CREDENTIALS_PER_USER_PER_SERVICE;
     if !secret_holds_it && !movable && (!recreate || recreate_blocked) {
         return Decision::Reset {
             credential: credential.clone(),
             cause: match rotation {
-                Some((cause, _)) => cause,
-                None => ResetCause::SecretLost,
+                Some((cause @ ResetCause::Rotate(RotationTrigger::Requested(_)), _)) => cause,
+                _ => ResetCause::SecretLost,
             },
         };
     }

@@ -739,7 +739,9 @@ fn retain_keeps_the_credential_the_secret_holds_mid_rotation() {
         (cleanup.delete, cleanup.retain),
         (vec!["NEW".to_string()], Some("OLD".to_string()))
     );
-    // An edited Secret proves nothing: the current one is kept, as before.
+    // A Secret whose credential keys no longer match its digest: the current one is kept, as
+    // before. (The digest is no signature: a tenant who forges one only chooses which of its own
+    // resource's two credentials survives.)
     c.secret = SecretObservation::Owned {
         credential_id: Some("OLD".into()),
         intact: false,
@@ -917,9 +919,32 @@ fn a_lost_secret_is_delivered_when_a_due_recreate_has_no_free_slot() {
             cause: ResetCause::Rotate(RotationTrigger::Requested("1".into())),
         }
     );
-    // A free slot: the Recreate replaces it outright, as before.
-    c.credentials = Some(Ok(vec![cred("NEW", NOW - 5)]));
-    assert!(matches!(c.decide(), Decision::Recreate { .. }));
+    // A scheduled rotation (an API key's renewal among them) stays a repair, with its backoff:
+    // a Reset does not make it less due.
+    c.resource.metadata.annotations = None;
+    c.resource.spec.rotation.as_mut().unwrap().interval = Some("1h".into());
+    c.status.last_rotation_time = Some(Time(at(NOW - 7200)));
+    c.credentials = Some(Ok(vec![cred("NEW", NOW - 7200), cred("OTHER", NOW - 1000)]));
+    assert_eq!(
+        c.decide(),
+        Decision::Reset {
+            credential: cred("NEW", NOW - 7200),
+            cause: ResetCause::SecretLost,
+        }
+    );
+    // A free slot: the Recreate (due by the schedule) replaces it outright, as before.
+    c.credentials = Some(Ok(vec![cred("NEW", NOW - 7200)]));
+    assert!(
+        matches!(
+            c.decide(),
+            Decision::Recreate {
+                cause: ResetCause::Rotate(RotationTrigger::Schedule),
+                ..
+            }
+        ),
+        "{:?}",
+        c.decide()
+    );
 }
 
 /// The rotation decision, the wake-up and `status.nextRotationTime` read one list

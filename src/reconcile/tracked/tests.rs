@@ -115,7 +115,15 @@ fn a_copy_of_a_version_we_replaced_trails_our_write() {
 #[test]
 fn a_copy_past_our_writes_forgets_them_and_what_they_recorded() {
     let t = Tracked::default();
+    // Noted before a record write that failed: still claimed after a copy past our writes.
+    t.note_recorded("a", "team-a", [&"ACCA0".to_string()]);
+    assert!(!t.trails_own_write("a", Some("9")));
+    assert_eq!(
+        t.recorded_elsewhere("ACCA0", "b").as_deref(),
+        Some("team-a")
+    );
     t.note_recorded("a", "team-a", [&"ACCA1".to_string()]);
+    t.note_landed("a");
     t.note_superseded("a", "10".into());
     t.note_superseded("a", "11".into());
     assert!(t.trails_own_write("a", Some("11")));
