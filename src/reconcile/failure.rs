@@ -160,10 +160,14 @@ mod tests {
     type RequestKind = fn(kube::Error) -> Error;
 
     /// Every request kind, each with its own words, and the category its source tells.
-    const REQUEST_KINDS: [(RequestKind, &str); 12] = [
+    const REQUEST_KINDS: [(RequestKind, &str); 13] = [
         (
             |source| Error::ReadResource { source },
             "reading the resource failed",
+        ),
+        (
+            |source| Error::WriteResource { source },
+            "writing the resource failed",
         ),
         (
             |source| Error::WriteStatus { source },

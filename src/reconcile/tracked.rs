@@ -82,7 +82,8 @@ struct State {
     resources: HashMap<UidKey, PerResource>,
     /// Credential ids this process recorded in a resource's status → that resource's uid.
     /// Claims are read from watch caches that can trail our own writes; these cannot. Kept
-    /// until the resource's cached copy shows the write (see [`Tracked::trails_own_write`]).
+    /// until a record write holding them returned and the resource's cached copy shows our
+    /// writes (see [`Tracked::trails_own_write`]).
     recorded: HashMap<Box<str>, UidKey>,
 }
 
@@ -195,16 +196,18 @@ impl Tracked {
         }
     }
 
-    /// The record write after the last [`Tracked::note_recorded`] of `uid` returned: its ids
-    /// are in the records list from now on.
-    pub(crate) fn note_landed(&self, uid: &str) {
+    /// A record write of the resource `uid` returned holding `held`: the ids last noted for it
+    /// that it holds are in the records list from now on. (A write that holds fewer, such as
+    /// one made from a status that never took them, vouches for nothing.)
+    pub(crate) fn note_landed<'a>(&self, uid: &str, held: impl IntoIterator<Item = &'a String>) {
+        let held: Vec<&str> = held.into_iter().map(String::as_str).collect();
         let mut state = self.state();
         if let Some(recorded) = state
             .resources
             .get_mut(&UidKey::of(uid))
             .and_then(|r| r.recorded.as_mut())
         {
-            recorded.landed = true;
+            recorded.landed = recorded.ids.iter().all(|id| held.contains(&&**id));
         }
     }
 

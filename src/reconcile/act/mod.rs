@@ -215,7 +215,7 @@ impl<'a> Run<'a> {
                 .keep(self.ctx, self.snapshot, &status, now)
                 .await?;
         }
-        self.note_landed();
+        self.note_landed(&status);
         self.written = status;
         Ok(())
     }

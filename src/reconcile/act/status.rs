@@ -34,7 +34,7 @@ impl Run<'_> {
         self.record
             .keep(self.ctx, self.snapshot, &new, self.ctx.clock.now())
             .await?;
-        self.note_landed();
+        self.note_landed(&new);
         if new != self.live {
             self.fenced_status_patch(status_merge_patch(&new)).await?;
         }
@@ -77,11 +77,12 @@ impl Run<'_> {
         }
     }
 
-    /// The record now holds what was last noted (see [`Tracked::note_landed`]).
-    pub(super) fn note_landed(&self) {
-        self.ctx
-            .tracked
-            .note_landed(&self.snapshot.observed.resource.uid().unwrap_or_default());
+    /// The record write of `status` returned (see [`Tracked::note_landed`]).
+    pub(super) fn note_landed(&self, status: &ServiceSpecificCredentialStatus) {
+        self.ctx.tracked.note_landed(
+            &self.snapshot.observed.resource.uid().unwrap_or_default(),
+            held_ids(status),
+        );
     }
 
     /// Remembers the ids `status` names as this resource's, before the write that records them,
@@ -90,9 +91,7 @@ impl Run<'_> {
         self.ctx.tracked.note_recorded(
             &self.snapshot.observed.resource.uid().unwrap_or_default(),
             &self.snapshot.observed.namespace,
-            [&status.credential_id, &status.retiring_credential_id]
-                .into_iter()
-                .flatten(),
+            held_ids(status),
         );
     }
 
@@ -152,6 +151,13 @@ impl Run<'_> {
         self.fence.confirmed = true;
         Ok(())
     }
+}
+
+/// The credential ids `status` names (the current one, a retiring one): what its record holds.
+fn held_ids(status: &ServiceSpecificCredentialStatus) -> impl Iterator<Item = &String> {
+    [&status.credential_id, &status.retiring_credential_id]
+        .into_iter()
+        .flatten()
 }
 
 /// `{"status": new}` with an explicit null for every status field `new` leaves out (a JSON merge

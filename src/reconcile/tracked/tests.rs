@@ -122,8 +122,16 @@ fn a_copy_past_our_writes_forgets_them_and_what_they_recorded() {
         t.recorded_elsewhere("ACCA0", "b").as_deref(),
         Some("team-a")
     );
+    // A later record write that does not hold it (made from a status that never took it)
+    // vouches for nothing.
+    t.note_landed("a", [&"OTHER".to_string()]);
+    assert!(!t.trails_own_write("a", Some("9")));
+    assert_eq!(
+        t.recorded_elsewhere("ACCA0", "b").as_deref(),
+        Some("team-a")
+    );
     t.note_recorded("a", "team-a", [&"ACCA1".to_string()]);
-    t.note_landed("a");
+    t.note_landed("a", [&"ACCA1".to_string()]);
     t.note_superseded("a", "10".into());
     t.note_superseded("a", "11".into());
     assert!(t.trails_own_write("a", Some("11")));
