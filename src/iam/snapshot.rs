@@ -39,7 +39,8 @@ struct ServiceSnapshot {
 struct UserCredentials {
     /// The user's name as IAM spells it, when that is not the lower-cased key.
     spelt: Option<Box<str>>,
-    credentials: Box<[Kept]>,
+    /// At its exact capacity.
+    credentials: Vec<Kept>,
 }
 
 #[derive(Debug)]
@@ -100,15 +101,12 @@ fn spelling(key: &str, credential: Option<&CredentialMetadata>) -> Option<Box<st
 }
 
 /// A snapshot being fetched, filled page by page as a snapshot keeps credentials (no second,
-/// full copy of every credential while the pages come).
+/// full copy of every credential while the pages come, and no second table at the end).
 #[derive(Default)]
 pub(super) struct Fetched {
-    by_user: HashMap<Box<str>, Filling>,
+    by_user: HashMap<Box<str>, UserCredentials>,
     count: usize,
 }
-
-/// One user's credentials as the pages bring them: the spelling, and the credentials so far.
-type Filling = (Option<Box<str>>, Vec<Kept>);
 
 impl Fetched {
     /// Adds a page.
@@ -116,11 +114,13 @@ impl Fetched {
         for c in page {
             self.count += 1;
             let key = c.user_name.to_lowercase();
-            let (spelt, kept) = self.by_user.entry(key.as_str().into()).or_default();
-            if kept.is_empty() {
-                *spelt = spelling(&key, Some(&c));
+            let user = self.by_user.entry(key.as_str().into()).or_default();
+            if user.credentials.is_empty() {
+                user.spelt = spelling(&key, Some(&c));
             }
-            kept.push(Kept::of(&c));
+            // IAM allows two per user and service: grown one at a time, not by four.
+            user.credentials.reserve_exact(1);
+            user.credentials.push(Kept::of(&c));
         }
     }
 
@@ -197,14 +197,8 @@ impl Snapshots {
     /// A fetch that started at `taken` returned `credentials`: the new snapshot. Users written
     /// while it ran are distrusted (a page may have been read before or after the write).
     pub(super) fn fetched(&mut self, service: &str, taken: Instant, credentials: Fetched) {
-        let by_user = credentials
-            .by_user
-            .into_iter()
-            .map(|(user, (spelt, kept))| {
-                let credentials = kept.into_boxed_slice();
-                (user, UserCredentials { spelt, credentials })
-            })
-            .collect();
+        // Kept as filled: shrinking the table would copy it.
+        let by_user = credentials.by_user;
         let mut distrusted = self.fetching.remove(service).unwrap_or_default();
         self.recently_distrusted
             .retain(|_, at| at.elapsed() < DISTRUST_CARRY);

@@ -30,9 +30,79 @@ pub fn kube_client(
         fence,
         timeout: KUBE_REQUEST_TIMEOUT,
     };
-    Ok(kube::client::ClientBuilder::try_from(config)?
-        .with_layer(&guard)
-        .build())
+    Ok(client_builder(config)?.with_layer(&guard).build())
+}
+
+/// The most a connection to the API server keeps as its read buffer. hyper's default (about
+/// 400 KiB) is what every pooled connection keeps once one answer (a list page) grew it: 5 MiB
+/// of the operator's memory at 10,000 resources (BENCHMARKS.md). Bodies are read in pieces
+/// of up to this size, so it bounds nothing but the buffer.
+pub(crate) const KUBE_READ_BUFFER_MAX: usize = 32 * 1024;
+
+/// How long an idle pooled connection (and its buffers) is kept.
+const KUBE_POOL_IDLE: Duration = Duration::from_secs(90);
+
+/// The client's service stack, as kube's own builder boxes it.
+type KubeService = tower::util::BoxService<
+    axum::http::Request<kube::client::Body>,
+    axum::http::Response<Box<kube::client::DynBody>>,
+    tower::BoxError,
+>;
+
+/// kube's default client stack (`ClientBuilder::try_from(Config)` with this crate's features:
+/// rustls, no proxy support, no gzip, no retries: see [`kube_client`]) built by hand, for what
+/// kube does not expose: the hyper client's read buffer bound and its idle-pool timer.
+fn client_builder(
+    config: kube::Config,
+) -> Result<kube::client::ClientBuilder<KubeService>, kube::Error> {
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use kube::client::ConfigExt;
+    use tower::ServiceExt;
+
+    if let Some(proxy_url) = &config.proxy_url {
+        // As kube answers a proxy whose feature is not built in.
+        return Err(kube::Error::ProxyProtocolDisabled {
+            proxy_url: Box::new(proxy_url.clone()),
+            protocol_feature: "kube/http-proxy",
+        });
+    }
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // As kube does: only when none is installed (an error means one was, meanwhile).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    let mut connector =
+        hyper_timeout::TimeoutConnector::new(config.rustls_https_connector_with_connector(http)?);
+    connector.set_connect_timeout(config.connect_timeout);
+    connector.set_read_timeout(config.read_timeout);
+    connector.set_write_timeout(config.write_timeout);
+    connector.set_reset_reader_on_write(config.reset_reader_on_write);
+    let client: hyper_util::client::legacy::Client<_, kube::client::Body> =
+        hyper_util::client::legacy::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .http1_max_buf_size(KUBE_READ_BUFFER_MAX)
+            .pool_timer(hyper_util::rt::TokioTimer::new())
+            .pool_idle_timeout(KUBE_POOL_IDLE)
+            .build(connector);
+    let service = tower::ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(config.auth_layer()?)
+        .layer(config.extra_headers_layer()?)
+        .map_err(tower::BoxError::from)
+        .service(client)
+        .map_response(|response| {
+            response.map(|body| {
+                Box::new(http_body_util::BodyExt::map_err(
+                    body,
+                    tower::BoxError::from,
+                )) as Box<kube::client::DynBody>
+            })
+        })
+        .boxed();
+    Ok(kube::client::ClientBuilder::new(
+        service,
+        config.default_namespace,
+    ))
 }
 
 /// The operator's client (fenced by `fence`) and an unfenced one for the election (which must
@@ -128,3 +198,6 @@ pub(super) async fn ensure_crd(
     }
     Err(RunError::CrdNotServed(names.join(", ")))
 }
+
+#[cfg(test)]
+mod tests;
