@@ -24,6 +24,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::class::ClassFacts;
+use super::packed::{Dictionary, Packed};
 use crate::api::{
     ROTATE_ANNOTATION, ServiceSpecificCredential, ServiceSpecificCredentialSpec,
     ServiceSpecificCredentialStatus,
@@ -38,8 +39,9 @@ pub struct CachedCredential {
     /// (half a KiB), so the request is kept on its own.
     metadata: ObjectMeta,
     rotate_request: Option<Box<str>>,
-    /// `{"spec":…,"status":…}` as the types serialize, fields at their defaults left out.
-    body: Box<str>,
+    /// `{"spec":…,"status":…}` as the types serialize, fields at their defaults left out,
+    /// packed against [`BODY_DICTIONARY`].
+    body: Packed,
     /// `status.credentialId` and `status.retiringCredentialId`, when they can be IAM ids.
     held: [Option<Box<str>>; 2],
     /// What the pass's class is told from (see `class`).
@@ -47,6 +49,11 @@ pub struct CachedCredential {
     ready: bool,
     expiration: Option<Timestamp>,
 }
+
+/// What cached bodies say alike: keys, and the values most resources have (see `packed`).
+const BODY_DICTIONARY: Dictionary = Dictionary(
+    br#"{"spec":{"userName":"","serviceName":"bedrock.amazonaws.com","status":"Inactive","credentialAgeDays":90,"secret":{"name":"","template":{"type":"Opaque","labels":{},"annotations":{},"data":{}}},"rotation":{"interval":"720h","strategy":"Reset","gracePeriod":"1h","beforeExpiry":"24h"},"identityRef":{"name":""},"deletionPolicy":"Retain","adopt":{"credentialId":""},"rolloutRestart":[{"kind":"Deployment","name":""}]},"status":{"observedGeneration":1,"conditions":[{"type":"Ready","status":"False","reason":"","message":"","lastTransitionTime":"2026-01-01T00:00:00Z","observedGeneration":1}],"credentialId":"ACCA","serviceUserName":"-at-","serviceCredentialAlias":"","credentialStatus":"Expired","createDate":"2026-01-01T00:00:00Z","expirationDate":"2026-01-01T00:00:00Z","secretName":"","lastRotationTime":"2026-01-01T00:00:00Z","nextRotationTime":"2026-01-01T00:00:00Z","handledRotateRequest":"","retiringCredentialId":"ACCA","retireAfter":"2026-01-01T00:00:00Z","slotsUsed":1,"identity":""}}{"spec":{"userName":"","serviceName":"codecommit.amazonaws.com","status":"Active","secret":{},"deletionPolicy":"Delete"},"status":{"observedGeneration":1,"conditions":[{"type":"Ready","status":"True","reason":"Available","message":"the Secret holds a working credential","lastTransitionTime":"2026-01-01T00:00:00Z","observedGeneration":1}],"credentialId":"ACCA","serviceUserName":"-at-","credentialStatus":"Active","createDate":"2026-01-01T00:00:00Z","secretName":"","slotsUsed":1}}"#,
+);
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -65,7 +72,11 @@ struct OwnedBody {
 impl CachedCredential {
     /// The resource whole, as a reconcile reads it.
     pub fn expand(&self) -> Result<ServiceSpecificCredential, serde_json::Error> {
-        let OwnedBody { spec, status } = serde_json::from_str(&self.body)?;
+        let body = self
+            .body
+            .unpack(&BODY_DICTIONARY)
+            .map_err(|e| serde_json::Error::io(std::io::Error::other(e)))?;
+        let OwnedBody { spec, status } = serde_json::from_slice(&body)?;
         let mut metadata = self.metadata.clone();
         if let Some(request) = &self.rotate_request {
             metadata
@@ -142,7 +153,7 @@ impl From<ServiceSpecificCredential> for CachedCredential {
             id(status.and_then(|s| s.credential_id.as_ref())),
             id(status.and_then(|s| s.retiring_credential_id.as_ref())),
         ];
-        let body = serde_json::to_string(&Body {
+        let body = serde_json::to_vec(&Body {
             spec: &resource.spec,
             status: &resource.status,
         })
@@ -157,7 +168,7 @@ impl From<ServiceSpecificCredential> for CachedCredential {
                 .ready_condition()
                 .is_some_and(|c| c.status == "True"),
             expiration: status.and_then(|s| s.expiration_date.as_ref()).map(|t| t.0),
-            body: body.into_boxed_str(),
+            body: Packed::pack(&body, &BODY_DICTIONARY),
             metadata: resource.metadata,
         }
     }
@@ -227,7 +238,7 @@ impl CachedCredential {
             class: ClassFacts::unread(metadata.deletion_timestamp.is_some()),
             metadata,
             rotate_request: None,
-            body: Box::from(""),
+            body: Packed::default(),
             held: [None, None],
             ready: false,
             expiration: None,

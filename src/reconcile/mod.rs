@@ -10,6 +10,7 @@ mod events;
 mod failure;
 mod memo;
 mod observe;
+mod packed;
 mod plan;
 mod records;
 mod repair;

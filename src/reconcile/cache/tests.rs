@@ -266,3 +266,38 @@ fn an_unreadable_resource_does_not_fail_the_list_it_is_in() {
     );
     assert_eq!(forged_spec.held_ids().count(), 0);
 }
+
+/// The dictionary says what bodies say alike: a typical resource's spec and status are kept in
+/// under a third of their JSON (a dictionary left behind by the types would show here).
+#[test]
+fn a_typical_resource_is_kept_in_under_a_third_of_its_json() {
+    let r: ServiceSpecificCredential = serde_json::from_value(json!({
+        "apiVersion": "iam.ssc-operator.dev/v1alpha1",
+        "kind": "ServiceSpecificCredential",
+        "metadata": {"name": "cred-00017", "namespace": "team-a", "uid": "uid-1"},
+        "spec": {"userName": "user-00017", "serviceName": "codecommit.amazonaws.com"},
+        "status": {
+            "observedGeneration": 1,
+            "conditions": [{"type": "Ready", "status": "True", "reason": "Available",
+                "message": "the Secret holds a working credential", "observedGeneration": 1,
+                "lastTransitionTime": "2026-12-07T23:41:12Z"}],
+            "credentialId": "ACCAQWERTYUIOPASDFGH1",
+            "serviceUserName": "user-00017-at-123456789012", "credentialStatus": "Active",
+            "createDate": "2026-12-07T23:41:11Z", "secretName": "cred-00017", "slotsUsed": 1,
+        }
+    }))
+    .unwrap();
+    let json = serde_json::to_vec(&Body {
+        spec: &r.spec,
+        status: &r.status,
+    })
+    .unwrap()
+    .len();
+    let cached = CachedCredential::from(r.clone());
+    assert_eq!(cached.expand().unwrap(), r);
+    assert!(
+        cached.body.len() * 3 < json,
+        "{} of {json}",
+        cached.body.len()
+    );
+}
