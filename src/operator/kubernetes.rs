@@ -51,7 +51,9 @@ type KubeService = tower::util::BoxService<
 
 /// kube's default client stack (`ClientBuilder::try_from(Config)` with this crate's features:
 /// rustls, no proxy support, no gzip, no retries: see [`kube_client`]) built by hand, for what
-/// kube does not expose: the hyper client's read buffer bound and its idle-pool timer.
+/// kube does not expose: the hyper client's read buffer bound and its idle-pool timer. Left out:
+/// kube's per-request trace spans (debug level) and the client's `valid_until` (when an exec
+/// plugin's client certificate expires, which the operator does not read).
 fn client_builder(
     config: kube::Config,
 ) -> Result<kube::client::ClientBuilder<KubeService>, kube::Error> {

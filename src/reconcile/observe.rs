@@ -212,13 +212,14 @@ pub(crate) async fn observe_kubernetes(
         _ => (None, None),
     };
 
-    let secret_issued_at = match &secret_observation {
-        SecretObservation::Owned { intact: true, .. } => secret
-            .as_ref()
-            .and_then(secret::issued_at)
-            .map(str::to_string),
+    let intact_secret = match &secret_observation {
+        SecretObservation::Owned { intact: true, .. } => secret.as_ref(),
         _ => None,
     };
+    let secret_issued_at = intact_secret
+        .and_then(secret::issued_at)
+        .map(str::to_string);
+    let secret_answers = intact_secret.and_then(secret::answers).map(str::to_string);
     Ok(Snapshot {
         observed: Observed {
             resource: resource.clone(),
@@ -228,6 +229,7 @@ pub(crate) async fn observe_kubernetes(
             template,
             secret: secret_observation,
             secret_issued_at,
+            secret_answers,
             secret_immutable: secret.as_ref().is_some_and(|s| s.immutable == Some(true)),
             old_secret: old_secret.is_some(),
             old_secret_credential,
@@ -387,6 +389,7 @@ fn rendered_matches(
         login,
         secret: value,
         issued_at: secret::issued_at(existing),
+        answers: secret::answers(existing),
     };
     secret::render(resource, &material)
         .is_ok_and(|desired| secret::is_up_to_date(existing, &desired))

@@ -1294,3 +1294,42 @@ async fn watch_namespaces_scope_the_operator() {
         "requests outside the watched namespaces: {outside:?}"
     );
 }
+
+/// A requested Reset whose status write failed (a partition after the Secret write): the Secret
+/// already holds the new password, and the next pass records the request as handled rather than
+/// resetting again, which would kill the password workloads just got from the Secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_rotation_whose_status_write_failed_is_not_done_twice() {
+    let h = Harness::start().await;
+    h.apply(codecommit("reset-lost", "sofia")).await;
+    h.wait_ready("reset-lost").await;
+    let before = h.secret("reset-lost").await.unwrap();
+    h.kube.fail_next(
+        RequestMatcher::any()
+            .verb("patch")
+            .resource("servicespecificcredentials")
+            .subresource("status")
+            .name("reset-lost"),
+        500,
+        1,
+    );
+    h.request_rotation("reset-lost", "1").await;
+    let r = h
+        .wait_for("reset-lost", "rotation handled", |r| {
+            status(r).handled_rotate_request.as_deref() == Some("1")
+                && r.ready_condition()
+                    .is_some_and(|c| c.status == "True" && c.message.is_empty())
+        })
+        .await;
+    // Long enough for any second pass to have reset again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        h.iam_call_count("ResetServiceSpecificCredential"),
+        1,
+        "one Reset for one request"
+    );
+    let after = h.secret("reset-lost").await.unwrap();
+    assert_ne!(data(&after)["password"], data(&before)["password"]);
+    assert!(h.secret_works(&after, CODECOMMIT).await);
+    assert!(status(&r).last_rotation_time.is_some());
+}

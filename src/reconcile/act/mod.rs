@@ -363,7 +363,7 @@ impl<'a> Run<'a> {
     async fn write_secret(&mut self, write: &SecretWrite) -> Result<Flow, Error> {
         let (ctx, snapshot) = (self.ctx, self.snapshot);
         let written = match &write.material {
-            SecretMaterial::Issued { issued_at } => {
+            SecretMaterial::Issued { issued_at, answers } => {
                 let Some((issued, _)) = &self.issued else {
                     return Ok(Flow::End(Reason::Creating));
                 };
@@ -376,6 +376,7 @@ impl<'a> Run<'a> {
                     login,
                     &issued.secret,
                     Some(issued_at),
+                    answers.as_deref(),
                 )
                 .await
             }
@@ -396,7 +397,9 @@ impl<'a> Run<'a> {
                     // Nothing intact to copy from: the next observation resets.
                     return Ok(Flow::End(Reason::Creating));
                 };
-                secrets::write_secret(ctx, snapshot, id, &login, &value, issued_at).await
+                // A copy answers what the Secret it is copied from answered.
+                let answers = source.and_then(secret::answers);
+                secrets::write_secret(ctx, snapshot, id, &login, &value, issued_at, answers).await
             }
         };
         if let Err(error) = written {

@@ -264,6 +264,7 @@ pub(super) fn rotation_trigger(
     let recreate = rotation.is_some_and(|r| r.strategy == RotationStrategy::Recreate);
     if let Some(request) = observed.rotate_request()
         && observed.status.handled_rotate_request.as_deref() != Some(request)
+        && answered_by_secret(observed).is_none()
     {
         return Some((
             ResetCause::Rotate(RotationTrigger::Requested(request.to_string())),
@@ -275,6 +276,26 @@ pub(super) fn rotation_trigger(
         schedule::Cause::Renewal => Some((ResetCause::Rotate(RotationTrigger::Schedule), true)),
         _ => Some((ResetCause::Rotate(RotationTrigger::Schedule), recreate)),
     }
+}
+
+/// The rotate request status has not recorded as handled but our intact Secret, holding the
+/// credential status names, says a Reset answered: that Reset's status write was lost (a
+/// partition, a crash). Recorded now, not answered again: a second Reset would kill the password
+/// the workloads just got.
+pub(crate) fn answered_by_secret(observed: &Observed) -> Option<&str> {
+    let request = observed.rotate_request()?;
+    let holds_current = matches!(
+        &observed.secret,
+        SecretObservation::Owned {
+            credential_id: Some(id),
+            intact: true,
+            ..
+        } if Some(id.as_str()) == owned_id(observed)
+    );
+    (holds_current
+        && observed.status.handled_rotate_request.as_deref() != Some(request)
+        && observed.secret_answers.as_deref() == Some(request))
+    .then_some(request)
 }
 
 /// What the schedule reads of a pass's observation, `credential` the one held as IAM lists it.

@@ -35,6 +35,8 @@ pub(crate) struct Observed {
     pub namespace: String,
     /// The `issued-at` annotation of our intact Secret, when it has one.
     pub secret_issued_at: Option<String>,
+    /// The rotate request our intact Secret says a Reset answered (`answers-rotate-request`).
+    pub secret_answers: Option<String>,
     /// Whether this installation may restart workloads (`--rollout-restart`).
     pub rollout_restart_enabled: bool,
     /// The name of the Secret the resource writes.
@@ -96,6 +98,7 @@ impl Observed {
             claims_complete: true,
             namespace: "team-a".into(),
             secret_issued_at: None,
+            secret_answers: None,
             rollout_restart_enabled: false,
             secret_name: "git".into(),
             old_secret: false,

@@ -66,6 +66,12 @@ pub(crate) fn apply_edit(
         }
         StatusEdit::SecretName(name) => status.secret_name = Some(name.clone()),
         StatusEdit::WorkloadsRestartedFor(at) => status.workloads_restarted_for = Some(at.clone()),
+        StatusEdit::Answered { request, at } => {
+            status.handled_rotate_request = Some(request.clone());
+            if let Some(at) = at {
+                status.last_rotation_time = Some(Time(*at));
+            }
+        }
     }
 }
 

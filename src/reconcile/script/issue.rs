@@ -77,19 +77,22 @@ pub(super) fn deliver_issued(steps: &mut Steps, observed: &Observed, recorded: V
             observed.secret_name
         ),
     );
-    deliver(steps, observed, Vec::new(), Some(if_failed));
+    deliver(steps, observed, Vec::new(), Some(if_failed), None);
 }
 
-/// The Secret with the issued secret, then the status naming the credential, Ready.
+/// The Secret with the issued secret (saying which rotate request, if any, it `answers`), then
+/// the status naming the credential, Ready.
 pub(super) fn deliver(
     steps: &mut Steps,
     observed: &Observed,
     adjust: Vec<StatusEdit>,
     if_failed: Option<StatusWrite>,
+    answers: Option<String>,
 ) {
     steps.push(Step::WriteSecret(SecretWrite {
         material: SecretMaterial::Issued {
             issued_at: crate::secret::format_issued_at(observed.now),
+            answers,
         },
         if_failed,
     }));
@@ -198,7 +201,11 @@ pub(super) fn reset(
                 ),
             )
         });
-        deliver(steps, observed, adjust, if_failed);
+        let answers = match cause {
+            ResetCause::Rotate(RotationTrigger::Requested(request)) => Some(request.clone()),
+            _ => None,
+        };
+        deliver(steps, observed, adjust, if_failed, answers);
     }
     steps.publish(reset_event(cause, &credential.id, &observed.secret_name));
     Reason::Available

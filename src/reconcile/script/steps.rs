@@ -108,6 +108,12 @@ pub(crate) enum StatusEdit {
     Retired,
     SecretName(String),
     WorkloadsRestartedFor(String),
+    /// The rotate request our Secret says a Reset answered, at the time it issued the password:
+    /// status records it now (its status write was lost).
+    Answered {
+        request: String,
+        at: Option<Timestamp>,
+    },
 }
 
 /// An IAM call and what its failures mean.
@@ -179,8 +185,12 @@ pub(crate) struct SecretWrite {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum SecretMaterial {
-    /// The secret this pass's IAM call issued, issued at `issued_at`.
-    Issued { issued_at: String },
+    /// The secret this pass's IAM call issued, issued at `issued_at`; by a Reset that answers the
+    /// rotate request `answers`.
+    Issued {
+        issued_at: String,
+        answers: Option<String>,
+    },
     /// Copied, with its issue time, from our Secret that holds credential `id`. When that Secret
     /// turns out not to hold it, the pass ends as `Creating` and the next one observes again.
     Copy { from: SecretSource, id: String },

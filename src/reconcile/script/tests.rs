@@ -229,3 +229,75 @@ fn a_report_names_the_secret_that_holds_the_credential() {
     moving = moving.old_secret_holding("ACCA1");
     assert!(!names_secret(&steps(&moving)), "{:?}", steps(&moving));
 }
+
+/// A requested Reset rotation writes the Secret saying which request it answers, before status
+/// records the request as handled.
+#[test]
+fn a_requested_reset_writes_the_request_it_answers_into_the_secret() {
+    let case = Observed::test().holding("ACCA1").rotate("1");
+    let answers: Vec<_> = steps(&case)
+        .into_iter()
+        .filter_map(|s| match s {
+            Step::WriteSecret(SecretWrite {
+                material: SecretMaterial::Issued { answers, .. },
+                ..
+            }) => Some(answers),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers, [Some("1".to_string())]);
+}
+
+/// That Reset's status write was lost (a partition, a crash): the Secret holds the reset
+/// password and answers request "1", status never recorded it. The request is recorded as
+/// handled (at the time the Secret says the password was issued), not answered again: a second
+/// Reset would kill the password the workloads just got.
+#[test]
+fn a_reset_whose_status_write_was_lost_is_recorded_not_repeated() {
+    let mut case = Observed::test().holding("ACCA1").rotate("1");
+    case.secret_answers = Some("1".into());
+    case.secret_issued_at = Some("2026-12-01T10:00:00.000Z".into());
+    let planned = steps(&case);
+    assert!(
+        !planned
+            .iter()
+            .any(|s| matches!(s, Step::Iam(_) | Step::WriteSecret(_))),
+        "{planned:?}"
+    );
+    let answered = planned.iter().find_map(|s| match s {
+        Step::WriteStatus(w) => w
+            .edits
+            .iter()
+            .find(|e| matches!(e, StatusEdit::Answered { .. })),
+        _ => None,
+    });
+    assert_eq!(
+        answered,
+        Some(&StatusEdit::Answered {
+            request: "1".into(),
+            at: Some("2026-12-01T10:00:00Z".parse().unwrap()),
+        })
+    );
+    // A newer request is a new rotation.
+    let case = case.rotate("2");
+    assert!(
+        steps(&case).iter().any(|s| matches!(s, Step::Iam(_))),
+        "a new request resets"
+    );
+    // The Secret answers the request but holds another credential than status names (or is not
+    // intact): not an answer.
+    let mut other = Observed::test().holding("ACCA1").rotate("1");
+    other.secret_answers = Some("1".into());
+    other.secret = SecretObservation::Owned {
+        credential_id: Some("ACCA9".into()),
+        intact: true,
+        up_to_date: true,
+    };
+    assert_eq!(crate::reconcile::plan::answered_by_secret(&other), None);
+    other.secret = SecretObservation::Owned {
+        credential_id: Some("ACCA1".into()),
+        intact: false,
+        up_to_date: true,
+    };
+    assert_eq!(crate::reconcile::plan::answered_by_secret(&other), None);
+}
