@@ -25,13 +25,6 @@ pub(crate) const RETAINED_FROM_ANNOTATION: &str = "iam.ssc-operator.dev/retained
 /// the keys (or the issued-at, which workloads are restarted on). The secret is 256 bits of
 /// randomness, so the digest reveals nothing about it.
 pub(crate) const DIGEST_ANNOTATION: &str = "iam.ssc-operator.dev/credential-digest";
-/// Annotation with the rotate request (the resource's rotate annotation) whose Reset issued the
-/// password the Secret holds. Written with the password, before status records the request as
-/// handled: when that status write is lost, the next pass finds the request answered here and
-/// records it instead of resetting again (which would kill the password workloads just got).
-/// Not covered by the digest: a later write keeps others' annotations, and whoever can write
-/// the Secret can read the password it protects anyway.
-pub(crate) const ANSWERS_ANNOTATION: &str = "iam.ssc-operator.dev/answers-rotate-request";
 /// Annotation with the time (RFC 3339, UTC, milliseconds) IAM issued the material the Secret holds:
 /// it changes with every new credential or password, never on a re-render of the same one, so
 /// consumers and tools can tell a rotation happened.
@@ -47,8 +40,6 @@ pub struct Material<'a> {
     /// When IAM issued it ([`ISSUED_AT_ANNOTATION`]); unknown for Secrets written before the
     /// annotation existed.
     pub issued_at: Option<&'a str>,
-    /// The rotate request a Reset issued it for ([`ANSWERS_ANNOTATION`]).
-    pub answers: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -128,16 +119,6 @@ pub(crate) fn issued_at(secret: &Secret) -> Option<&str> {
         .map(String::as_str)
 }
 
-/// The [`ANSWERS_ANNOTATION`] of a Secret, if it has one.
-pub(crate) fn answers(secret: &Secret) -> Option<&str> {
-    secret
-        .metadata
-        .annotations
-        .as_ref()?
-        .get(ANSWERS_ANNOTATION)
-        .map(String::as_str)
-}
-
 /// The [`ISSUED_AT_ANNOTATION`] value for material issued at `at`.
 pub(crate) fn format_issued_at(at: jiff::Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
@@ -176,7 +157,6 @@ pub fn render_placeholder(resource: &ServiceSpecificCredential) -> Result<Secret
             login: &login,
             secret: &placeholder,
             issued_at: None,
-            answers: None,
         },
     )
 }
@@ -231,9 +211,6 @@ pub fn render(
     );
     if let Some(issued_at) = material.issued_at {
         annotations.insert(ISSUED_AT_ANNOTATION.into(), issued_at.to_string());
-    }
-    if let Some(request) = material.answers {
-        annotations.insert(ANSWERS_ANNOTATION.into(), request.to_string());
     }
 
     Ok(Secret {

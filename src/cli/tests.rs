@@ -30,7 +30,6 @@ fn secret_of(r: &ServiceSpecificCredential, id: &str, password: &str) -> Secret 
             login: "sofia-at-123456789012",
             secret: &SecretValue::new(password),
             issued_at: Some("2026-12-01T11:57:00.000Z"),
-            answers: None,
         },
     )
     .unwrap()

@@ -17,6 +17,7 @@ use tracing::warn;
 use crate::api::{ALLOWED_USERS_ANNOTATION, ServiceSpecificCredential};
 use crate::iam::{IamError, Listing, Priority, SecretValue};
 use crate::identity::IdentityBinding;
+use crate::reconcile::cache::RotateRequested;
 use crate::reconcile::plan::{self, Observed, SecretObservation};
 use crate::reconcile::records::ListedResource;
 use crate::reconcile::{Context, Error};
@@ -212,14 +213,18 @@ pub(crate) async fn observe_kubernetes(
         _ => (None, None),
     };
 
-    let intact_secret = match &secret_observation {
-        SecretObservation::Owned { intact: true, .. } => secret.as_ref(),
+    let secret_issued_at = match &secret_observation {
+        SecretObservation::Owned { intact: true, .. } => secret
+            .as_ref()
+            .and_then(secret::issued_at)
+            .map(str::to_string),
         _ => None,
     };
-    let secret_issued_at = intact_secret
-        .and_then(secret::issued_at)
-        .map(str::to_string);
-    let secret_answers = intact_secret.and_then(secret::answers).map(str::to_string);
+    let answered = ctx.tracked.answered(
+        &uid,
+        status.handled_rotate_request.as_deref(),
+        resource.rotate_request(),
+    );
     Ok(Snapshot {
         observed: Observed {
             resource: resource.clone(),
@@ -229,7 +234,7 @@ pub(crate) async fn observe_kubernetes(
             template,
             secret: secret_observation,
             secret_issued_at,
-            secret_answers,
+            answered,
             secret_immutable: secret.as_ref().is_some_and(|s| s.immutable == Some(true)),
             old_secret: old_secret.is_some(),
             old_secret_credential,
@@ -389,7 +394,6 @@ fn rendered_matches(
         login,
         secret: value,
         issued_at: secret::issued_at(existing),
-        answers: secret::answers(existing),
     };
     secret::render(resource, &material)
         .is_ok_and(|desired| secret::is_up_to_date(existing, &desired))

@@ -39,7 +39,7 @@ pub(crate) use adoption::*;
 pub(crate) use cleanup::*;
 pub(crate) use decision::*;
 pub(crate) use holding::*;
-pub(crate) use observed::Observed;
+pub(crate) use observed::{Answered, Observed};
 
 /// Clock skew tolerated between the operator and IAM when matching an orphan to
 /// `createRequestedAt`.

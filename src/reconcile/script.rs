@@ -185,13 +185,10 @@ pub(crate) fn for_decision(observed: &Observed, decision: Decision) -> Script {
             if let Some(n) = slots_used {
                 edits.push(StatusEdit::SlotsUsed(Some(n as i32)));
             }
-            if let Some(request) = crate::reconcile::plan::answered_by_secret(observed) {
+            if let Some(answered) = crate::reconcile::plan::answered_unrecorded(observed) {
                 edits.push(StatusEdit::Answered {
-                    request: request.to_string(),
-                    at: observed
-                        .secret_issued_at
-                        .as_deref()
-                        .and_then(|at| at.parse().ok()),
+                    request: answered.request.clone(),
+                    at: answered.at,
                 });
             }
             steps.status(write(edits, reason, message));

@@ -14,6 +14,7 @@ use kube::ResourceExt;
 
 use crate::reconcile::cache::RotateRequested;
 use crate::reconcile::failure::Category;
+use crate::reconcile::plan::Answered;
 use crate::reconcile::repair::Repairs;
 use crate::uid::UidKey;
 
@@ -57,6 +58,9 @@ struct PerResource {
     superseded: Vec<Box<str>>,
     /// The repairs of its Secret (see `repair`).
     repairs: Repairs,
+    /// A rotate request this process answered (a Reset, delivered to the Secret) that status
+    /// may not show yet.
+    answered: Option<Box<Answered>>,
 }
 
 struct Recorded {
@@ -73,6 +77,7 @@ impl PerResource {
             && self.recorded.is_none()
             && self.superseded.is_empty()
             && self.repairs == Repairs::default()
+            && self.answered.is_none()
     }
 }
 
@@ -265,6 +270,30 @@ impl Tracked {
     }
 
     /// A repair of the resource's Secret was made at `now`.
+    /// This process answered a rotate request of `uid`: a Reset's password is in its Secret.
+    pub(crate) fn note_answered(&self, uid: &str, answered: Answered) {
+        self.state().entry(uid).answered = Some(Box::new(answered));
+    }
+
+    /// The rotate request this process last answered for `uid`, while status may not show it:
+    /// forgotten once `handled` (what status records) is it, or the resource asks for another.
+    pub(crate) fn answered(
+        &self,
+        uid: &str,
+        handled: Option<&str>,
+        requested: Option<&str>,
+    ) -> Option<Answered> {
+        let uid = UidKey::of(uid);
+        let mut state = self.state();
+        let answered = state.resources.get(&uid)?.answered.as_deref()?;
+        let request = Some(answered.request.as_str());
+        if request != handled && request == requested {
+            return Some(answered.clone());
+        }
+        state.change_existing(&uid, |r| r.answered = None);
+        None
+    }
+
     pub(crate) fn note_repair(&self, uid: &str, now: jiff::Timestamp) {
         let mut state = self.state();
         let repairs = &mut state.entry(uid).repairs;

@@ -23,7 +23,6 @@ fn password_material(secret: &SecretValue) -> Material<'_> {
         login: "sofia-at-123456789012",
         secret,
         issued_at: Some("2026-12-01T18:30:00.000Z"),
-        answers: None,
     }
 }
 
@@ -70,7 +69,6 @@ fn api_key_secret_uses_alias_and_secret_and_opaque() {
         login: "bot-at-123456789012",
         secret: &value,
         issued_at: None,
-        answers: None,
     };
     let s = render(&resource(ServiceName::Bedrock, None), &m).unwrap();
     assert_eq!(s.type_.as_deref(), Some("Opaque"));
@@ -248,29 +246,4 @@ fn up_to_date_ignores_foreign_labels_but_not_data() {
         .unwrap()
         .insert("extra".into(), ByteString(b"x".to_vec()));
     assert!(!is_up_to_date(&existing, &desired));
-}
-
-/// A Secret a requested Reset writes says which request it answers, outside the digest: the
-/// credential reads back intact with it, and with it added or changed by anyone later.
-#[test]
-fn a_secret_says_which_rotate_request_it_answers_outside_the_digest() {
-    let value = SecretValue::new(PASSWORD);
-    let mut material = password_material(&value);
-    material.answers = Some("1");
-    let mut s = render(&resource(ServiceName::CodeCommit, None), &material).unwrap();
-    assert_eq!(answers(&s), Some("1"));
-    assert!(read_back(&s, CredentialKind::Password).is_some());
-    s.metadata
-        .annotations
-        .as_mut()
-        .unwrap()
-        .insert(ANSWERS_ANNOTATION.into(), "2".into());
-    assert_eq!(answers(&s), Some("2"));
-    assert!(read_back(&s, CredentialKind::Password).is_some());
-    let plain = render(
-        &resource(ServiceName::CodeCommit, None),
-        &password_material(&value),
-    )
-    .unwrap();
-    assert_eq!(answers(&plain), None);
 }

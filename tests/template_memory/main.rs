@@ -97,7 +97,6 @@ fn hostile_templates_stay_within_a_bounded_allocation() {
                     login: "sofia-at-123456789012",
                     secret: &value,
                     issued_at: None,
-                    answers: None,
                 },
             ));
         });

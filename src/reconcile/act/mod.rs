@@ -369,16 +369,27 @@ impl<'a> Run<'a> {
                 };
                 let metadata = &issued.metadata;
                 let login = metadata.login();
-                secrets::write_secret(
+                let written = secrets::write_secret(
                     ctx,
                     snapshot,
                     &metadata.id,
                     login,
                     &issued.secret,
                     Some(issued_at),
-                    answers.as_deref(),
                 )
-                .await
+                .await;
+                if let (Ok(()), Some(request)) = (&written, answers) {
+                    // Until status records it: its write may still be lost.
+                    ctx.tracked.note_answered(
+                        &snapshot.observed.resource.uid().unwrap_or_default(),
+                        plan::Answered {
+                            request: request.clone(),
+                            credential_id: metadata.id.clone(),
+                            at: issued_at.parse().unwrap_or(snapshot.observed.now),
+                        },
+                    );
+                }
+                written
             }
             SecretMaterial::Copy { from, id } => {
                 let source = match from {
@@ -397,9 +408,7 @@ impl<'a> Run<'a> {
                     // Nothing intact to copy from: the next observation resets.
                     return Ok(Flow::End(Reason::Creating));
                 };
-                // A copy answers what the Secret it is copied from answered.
-                let answers = source.and_then(secret::answers);
-                secrets::write_secret(ctx, snapshot, id, &login, &value, issued_at, answers).await
+                secrets::write_secret(ctx, snapshot, id, &login, &value, issued_at).await
             }
         };
         if let Err(error) = written {

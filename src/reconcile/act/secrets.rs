@@ -23,7 +23,6 @@ pub(super) async fn write_secret(
     login: &str,
     value: &SecretValue,
     issued_at: Option<&str>,
-    answers: Option<&str>,
 ) -> Result<(), Error> {
     let resource = &snapshot.observed.resource;
     let desired = secret::render(
@@ -34,7 +33,6 @@ pub(super) async fn write_secret(
             login,
             secret: value,
             issued_at,
-            answers,
         },
     )?;
     send_secret(ctx, snapshot, desired, false).await

@@ -260,11 +260,14 @@ pub(super) fn rotation_trigger(
     observed: &Observed,
     credential: &CredentialMetadata,
 ) -> Option<(ResetCause, bool)> {
+    if answered_unrecorded(observed).is_some() {
+        // Nothing is due before status shows that rotation (a schedule reads its time there).
+        return None;
+    }
     let rotation = observed.spec().rotation.as_ref();
     let recreate = rotation.is_some_and(|r| r.strategy == RotationStrategy::Recreate);
     if let Some(request) = observed.rotate_request()
         && observed.status.handled_rotate_request.as_deref() != Some(request)
-        && answered_by_secret(observed).is_none()
     {
         return Some((
             ResetCause::Rotate(RotationTrigger::Requested(request.to_string())),
@@ -278,24 +281,17 @@ pub(super) fn rotation_trigger(
     }
 }
 
-/// The rotate request status has not recorded as handled but our intact Secret, holding the
-/// credential status names, says a Reset answered: that Reset's status write was lost (a
-/// partition, a crash). Recorded now, not answered again: a second Reset would kill the password
-/// the workloads just got.
-pub(crate) fn answered_by_secret(observed: &Observed) -> Option<&str> {
-    let request = observed.rotate_request()?;
-    let holds_current = matches!(
-        &observed.secret,
-        SecretObservation::Owned {
-            credential_id: Some(id),
-            intact: true,
-            ..
-        } if Some(id.as_str()) == owned_id(observed)
-    );
-    (holds_current
-        && observed.status.handled_rotate_request.as_deref() != Some(request)
-        && observed.secret_answers.as_deref() == Some(request))
-    .then_some(request)
+/// A rotate request this process answered with a Reset of the credential status names, whose
+/// password reached the Secret, while status does not record it as handled: that status write
+/// was lost (a partition, an error). Recorded now, not answered again: a second Reset would kill
+/// the password the workloads just got. (Kept in memory only, not in anything a tenant can
+/// write: after a restart such a request is answered a second time.)
+pub(crate) fn answered_unrecorded(observed: &Observed) -> Option<&Answered> {
+    let answered = observed.answered.as_ref()?;
+    (observed.rotate_request() == Some(answered.request.as_str())
+        && observed.status.handled_rotate_request.as_deref() != Some(answered.request.as_str())
+        && owned_id(observed) == Some(answered.credential_id.as_str()))
+    .then_some(answered)
 }
 
 /// What the schedule reads of a pass's observation, `credential` the one held as IAM lists it.

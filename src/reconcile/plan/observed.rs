@@ -35,8 +35,9 @@ pub(crate) struct Observed {
     pub namespace: String,
     /// The `issued-at` annotation of our intact Secret, when it has one.
     pub secret_issued_at: Option<String>,
-    /// The rotate request our intact Secret says a Reset answered (`answers-rotate-request`).
-    pub secret_answers: Option<String>,
+    /// A rotate request this process answered (a Reset delivered to the Secret) that status
+    /// did not show when observed: the status write after it was lost.
+    pub answered: Option<Answered>,
     /// Whether this installation may restart workloads (`--rollout-restart`).
     pub rollout_restart_enabled: bool,
     /// The name of the Secret the resource writes.
@@ -53,6 +54,15 @@ pub(crate) struct Observed {
     /// What losing the right to the user does to the credentials held (`--revocation`).
     pub revocation: Revocation,
     pub now: Timestamp,
+}
+
+/// A rotate request answered by a Reset of `credential_id` whose new password reached the Secret
+/// at `at`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Answered {
+    pub request: String,
+    pub credential_id: String,
+    pub at: Timestamp,
 }
 
 impl Observed {
@@ -98,7 +108,7 @@ impl Observed {
             claims_complete: true,
             namespace: "team-a".into(),
             secret_issued_at: None,
-            secret_answers: None,
+            answered: None,
             rollout_restart_enabled: false,
             secret_name: "git".into(),
             old_secret: false,

@@ -68,9 +68,7 @@ pub(crate) fn apply_edit(
         StatusEdit::WorkloadsRestartedFor(at) => status.workloads_restarted_for = Some(at.clone()),
         StatusEdit::Answered { request, at } => {
             status.handled_rotate_request = Some(request.clone());
-            if let Some(at) = at {
-                status.last_rotation_time = Some(Time(*at));
-            }
+            status.last_rotation_time = Some(Time(*at));
         }
     }
 }

@@ -108,11 +108,11 @@ pub(crate) enum StatusEdit {
     Retired,
     SecretName(String),
     WorkloadsRestartedFor(String),
-    /// The rotate request our Secret says a Reset answered, at the time it issued the password:
-    /// status records it now (its status write was lost).
+    /// A rotate request this process answered with a Reset at `at`: status records it now (its
+    /// status write was lost).
     Answered {
         request: String,
-        at: Option<Timestamp>,
+        at: Timestamp,
     },
 }
 

@@ -248,15 +248,28 @@ fn a_requested_reset_writes_the_request_it_answers_into_the_secret() {
     assert_eq!(answers, [Some("1".to_string())]);
 }
 
-/// That Reset's status write was lost (a partition, a crash): the Secret holds the reset
-/// password and answers request "1", status never recorded it. The request is recorded as
-/// handled (at the time the Secret says the password was issued), not answered again: a second
-/// Reset would kill the password the workloads just got.
+/// That Reset's status write was lost (a partition, an error): this process answered request
+/// "1" with a Reset of ACCA1 whose password reached the Secret, status never recorded it. The
+/// request is recorded as handled (at the time of that Reset), not answered again, and no
+/// scheduled rotation runs on the stale time status still has: a second Reset would kill the
+/// password the workloads just got.
 #[test]
 fn a_reset_whose_status_write_was_lost_is_recorded_not_repeated() {
+    use crate::reconcile::plan::{Answered, answered_unrecorded};
     let mut case = Observed::test().holding("ACCA1").rotate("1");
-    case.secret_answers = Some("1".into());
-    case.secret_issued_at = Some("2026-12-01T10:00:00.000Z".into());
+    // A scheduled rotation is due too (the Reset kept the credential's create date).
+    case.credentials = Some(Ok(vec![cred("ACCA1", NOW - 10_000)]));
+    case.resource.spec.rotation =
+        Some(serde_json::from_value(serde_json::json!({"interval": "1h"})).unwrap());
+    case.status.last_rotation_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        at(NOW - 7200),
+    ));
+    let answered = Answered {
+        request: "1".into(),
+        credential_id: "ACCA1".into(),
+        at: at(NOW - 5),
+    };
+    case.answered = Some(answered.clone());
     let planned = steps(&case);
     assert!(
         !planned
@@ -264,7 +277,7 @@ fn a_reset_whose_status_write_was_lost_is_recorded_not_repeated() {
             .any(|s| matches!(s, Step::Iam(_) | Step::WriteSecret(_))),
         "{planned:?}"
     );
-    let answered = planned.iter().find_map(|s| match s {
+    let recorded = planned.iter().find_map(|s| match s {
         Step::WriteStatus(w) => w
             .edits
             .iter()
@@ -272,32 +285,23 @@ fn a_reset_whose_status_write_was_lost_is_recorded_not_repeated() {
         _ => None,
     });
     assert_eq!(
-        answered,
+        recorded,
         Some(&StatusEdit::Answered {
             request: "1".into(),
-            at: Some("2026-12-01T10:00:00Z".parse().unwrap()),
+            at: at(NOW - 5),
         })
     );
     // A newer request is a new rotation.
-    let case = case.rotate("2");
-    assert!(
-        steps(&case).iter().any(|s| matches!(s, Step::Iam(_))),
-        "a new request resets"
-    );
-    // The Secret answers the request but holds another credential than status names (or is not
-    // intact): not an answer.
-    let mut other = Observed::test().holding("ACCA1").rotate("1");
-    other.secret_answers = Some("1".into());
-    other.secret = SecretObservation::Owned {
-        credential_id: Some("ACCA9".into()),
-        intact: true,
-        up_to_date: true,
-    };
-    assert_eq!(crate::reconcile::plan::answered_by_secret(&other), None);
-    other.secret = SecretObservation::Owned {
-        credential_id: Some("ACCA1".into()),
-        intact: false,
-        up_to_date: true,
-    };
-    assert_eq!(crate::reconcile::plan::answered_by_secret(&other), None);
+    let newer = case.clone().rotate("2");
+    assert!(steps(&newer).iter().any(|s| matches!(s, Step::Iam(_))));
+    // Answered for another credential than status names, or already recorded: not this case.
+    let mut other = case.clone();
+    other.answered = Some(Answered {
+        credential_id: "ACCA9".into(),
+        ..answered.clone()
+    });
+    assert_eq!(answered_unrecorded(&other), None);
+    let mut recorded = case.clone();
+    recorded.status.handled_rotate_request = Some("1".into());
+    assert_eq!(answered_unrecorded(&recorded), None);
 }

@@ -1,6 +1,7 @@
 use super::*;
 use crate::api::{ROTATE_ANNOTATION, ServiceSpecificCredential};
 use crate::reconcile::conditions::Reason;
+use crate::reconcile::plan::Answered;
 use crate::uid::UidKey;
 
 fn resource(uid: &str, generation: i64) -> ServiceSpecificCredential {
@@ -152,4 +153,32 @@ fn a_copy_past_our_writes_forgets_them_and_what_they_recorded() {
     assert!(!t.trails_own_write("a", Some("13")));
     assert!(t.waiting(&resource("a", 1)).is_some());
     assert_eq!(t.len(), 1);
+}
+
+/// A request this process answered is kept until status shows it handled or another request
+/// replaces it, and survives the forgetting of our superseded writes (its status write failed).
+#[test]
+fn an_answered_request_is_kept_until_status_shows_it_or_another_is_asked() {
+    let t = Tracked::default();
+    let answered = Answered {
+        request: "1".into(),
+        credential_id: "ACCA1".into(),
+        at: "2026-12-01T10:00:00Z".parse().unwrap(),
+    };
+    t.note_answered("a", answered.clone());
+    t.trails_own_write("a", Some("13"));
+    assert_eq!(t.answered("a", None, Some("1")), Some(answered.clone()));
+    assert_eq!(
+        t.answered("a", Some("0"), Some("1")),
+        Some(answered.clone())
+    );
+    assert_eq!(t.answered("b", None, Some("1")), None);
+    // Status shows it: forgotten, and the entry with it.
+    assert_eq!(t.answered("a", Some("1"), Some("1")), None);
+    assert_eq!(t.answered("a", None, Some("1")), None);
+    assert_eq!(t.len(), 0);
+    // Another request asked: forgotten.
+    t.note_answered("a", answered.clone());
+    assert_eq!(t.answered("a", None, Some("2")), None);
+    assert_eq!(t.answered("a", None, Some("1")), None);
 }
