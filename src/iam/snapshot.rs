@@ -118,8 +118,12 @@ impl Fetched {
             if user.credentials.is_empty() {
                 user.spelt = spelling(&key, Some(&c));
             }
-            // IAM allows two per user and service: grown one at a time, not by four.
-            user.credentials.reserve_exact(1);
+            // IAM allows two per user and service: room for one, then two, not four (and
+            // doubling past that, should an endpoint list more).
+            if user.credentials.len() == user.credentials.capacity() {
+                user.credentials
+                    .reserve_exact(user.credentials.len().max(1));
+            }
             user.credentials.push(Kept::of(&c));
         }
     }

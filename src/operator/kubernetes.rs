@@ -52,8 +52,9 @@ type KubeService = tower::util::BoxService<
 /// kube's default client stack (`ClientBuilder::try_from(Config)` with this crate's features:
 /// rustls, no proxy support, no gzip, no retries: see [`kube_client`]) built by hand, for what
 /// kube does not expose: the hyper client's read buffer bound and its idle-pool timer. Left out:
-/// kube's per-request trace spans (debug level) and the client's `valid_until` (when an exec
-/// plugin's client certificate expires, which the operator does not read).
+/// kube's per-request trace layer (debug spans, and an error line for every 5xx answer, which the
+/// reconcile loop reports itself with the resource it concerns) and the client's `valid_until`
+/// (when an exec plugin's client certificate expires, which the operator does not read).
 fn client_builder(
     config: kube::Config,
 ) -> Result<kube::client::ClientBuilder<KubeService>, kube::Error> {
@@ -63,9 +64,17 @@ fn client_builder(
 
     if let Some(proxy_url) = &config.proxy_url {
         // As kube answers a proxy whose feature is not built in.
-        return Err(kube::Error::ProxyProtocolDisabled {
-            proxy_url: Box::new(proxy_url.clone()),
-            protocol_feature: "kube/http-proxy",
+        let proxy = Box::new(proxy_url.clone());
+        return Err(match proxy_url.scheme_str() {
+            Some("socks5") => kube::Error::ProxyProtocolDisabled {
+                proxy_url: proxy,
+                protocol_feature: "kube/socks5",
+            },
+            Some("http" | "https") => kube::Error::ProxyProtocolDisabled {
+                proxy_url: proxy,
+                protocol_feature: "kube/http-proxy",
+            },
+            _ => kube::Error::ProxyProtocolUnsupported { proxy_url: proxy },
         });
     }
     if rustls::crypto::CryptoProvider::get_default().is_none() {
