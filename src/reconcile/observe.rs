@@ -220,11 +220,9 @@ pub(crate) async fn observe_kubernetes(
             .map(str::to_string),
         _ => None,
     };
-    let answered = ctx.tracked.answered(
-        &uid,
-        status.handled_rotate_request.as_deref(),
-        resource.rotate_request(),
-    );
+    let answered = ctx
+        .tracked
+        .answered(&uid, &status, resource.rotate_request());
     Ok(Snapshot {
         observed: Observed {
             resource: resource.clone(),

@@ -37,6 +37,9 @@ pub(crate) use upkeep::*;
 struct Steps {
     steps: Vec<Step>,
     ready: Option<String>,
+    /// A rotate request answered but not recorded (see `plan::answered_unrecorded`): the first
+    /// status write records it, whatever else the pass does.
+    answered: Option<StatusEdit>,
 }
 
 impl Steps {
@@ -44,6 +47,12 @@ impl Steps {
         Steps {
             steps: Vec::new(),
             ready: observed.status.ready().map(|c| c.reason.clone()),
+            answered: crate::reconcile::plan::answered_unrecorded(observed).map(|a| {
+                StatusEdit::Answered {
+                    request: a.request.clone(),
+                    at: a.at,
+                }
+            }),
         }
     }
 
@@ -59,7 +68,8 @@ impl Steps {
     /// The Event is decided here, not when the write runs: every write a pass makes that the
     /// plan does not foresee (a refusal, a failure) ends it, so the reason each planned write
     /// follows is known now.
-    fn status(&mut self, write: StatusWrite) -> &mut Self {
+    fn status(&mut self, mut write: StatusWrite) -> &mut Self {
+        write.edits.extend(self.answered.take());
         let event = ready_transition(self.ready.as_deref(), write.reason, &write.message);
         self.ready = Some(write.reason.as_str().to_string());
         self.push(Step::WriteStatus(write));
@@ -184,12 +194,6 @@ pub(crate) fn for_decision(observed: &Observed, decision: Decision) -> Script {
             let mut edits = credential.map_or_else(Vec::new, |c| naming(observed, &c));
             if let Some(n) = slots_used {
                 edits.push(StatusEdit::SlotsUsed(Some(n as i32)));
-            }
-            if let Some(answered) = crate::reconcile::plan::answered_unrecorded(observed) {
-                edits.push(StatusEdit::Answered {
-                    request: answered.request.clone(),
-                    at: answered.at,
-                });
             }
             steps.status(write(edits, reason, message));
             reason

@@ -269,31 +269,36 @@ impl Tracked {
         state.resources.remove(&uid);
     }
 
-    /// A repair of the resource's Secret was made at `now`.
-    /// This process answered a rotate request of `uid`: a Reset's password is in its Secret.
+    /// This process answered a rotate request of `uid` with a Reset, whose password is being
+    /// written to the Secret (noted before the write: its answer may be lost though it landed).
     pub(crate) fn note_answered(&self, uid: &str, answered: Answered) {
         self.state().entry(uid).answered = Some(Box::new(answered));
     }
 
     /// The rotate request this process last answered for `uid`, while status may not show it:
-    /// forgotten once `handled` (what status records) is it, or the resource asks for another.
+    /// forgotten once status shows it handled, the resource asks for another, or status names
+    /// another credential.
     pub(crate) fn answered(
         &self,
         uid: &str,
-        handled: Option<&str>,
+        status: &crate::api::ServiceSpecificCredentialStatus,
         requested: Option<&str>,
     ) -> Option<Answered> {
         let uid = UidKey::of(uid);
         let mut state = self.state();
         let answered = state.resources.get(&uid)?.answered.as_deref()?;
         let request = Some(answered.request.as_str());
-        if request != handled && request == requested {
+        if request != status.handled_rotate_request.as_deref()
+            && request == requested
+            && status.credential_id.as_deref() == Some(answered.credential_id.as_str())
+        {
             return Some(answered.clone());
         }
         state.change_existing(&uid, |r| r.answered = None);
         None
     }
 
+    /// A repair of the resource's Secret was made at `now`.
     pub(crate) fn note_repair(&self, uid: &str, now: jiff::Timestamp) {
         let mut state = self.state();
         let repairs = &mut state.entry(uid).repairs;

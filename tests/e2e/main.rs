@@ -1328,6 +1328,26 @@ async fn a_reset_rotation_whose_status_write_failed_is_not_done_twice() {
         1,
         "one Reset for one request"
     );
+    // The fault hit the status write that followed the Reset's Secret write.
+    let requests = h.kube.requests();
+    let failed = requests
+        .iter()
+        .position(|r| r.subresource.as_deref() == Some("status") && r.status == 500)
+        .expect("the status write failed");
+    let asked = requests[..failed]
+        .iter()
+        .rposition(|r| {
+            r.resource == "servicespecificcredentials"
+                && r.subresource.is_none()
+                && r.verb == "patch"
+        })
+        .expect("the rotation was asked before");
+    assert!(
+        requests[asked..failed]
+            .iter()
+            .any(|r| r.resource == "secrets" && r.verb == "update" && r.status == 200),
+        "no Secret write between the request and the failed status write"
+    );
     let after = h.secret("reset-lost").await.unwrap();
     assert_ne!(data(&after)["password"], data(&before)["password"]);
     assert!(h.secret_works(&after, CODECOMMIT).await);

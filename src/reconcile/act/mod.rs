@@ -369,7 +369,20 @@ impl<'a> Run<'a> {
                 };
                 let metadata = &issued.metadata;
                 let login = metadata.login();
-                let written = secrets::write_secret(
+                if let (Some(request), Some((_, at))) = (answers, &self.issued) {
+                    // Before the write, whose answer may be lost though it landed; it counts once
+                    // the Secret shows this `issued_at` (see `plan::answered_unrecorded`).
+                    ctx.tracked.note_answered(
+                        &snapshot.observed.resource.uid().unwrap_or_default(),
+                        plan::Answered {
+                            request: request.clone(),
+                            credential_id: metadata.id.clone(),
+                            issued_at: issued_at.clone(),
+                            at: *at,
+                        },
+                    );
+                }
+                secrets::write_secret(
                     ctx,
                     snapshot,
                     &metadata.id,
@@ -377,19 +390,7 @@ impl<'a> Run<'a> {
                     &issued.secret,
                     Some(issued_at),
                 )
-                .await;
-                if let (Ok(()), Some(request)) = (&written, answers) {
-                    // Until status records it: its write may still be lost.
-                    ctx.tracked.note_answered(
-                        &snapshot.observed.resource.uid().unwrap_or_default(),
-                        plan::Answered {
-                            request: request.clone(),
-                            credential_id: metadata.id.clone(),
-                            at: issued_at.parse().unwrap_or(snapshot.observed.now),
-                        },
-                    );
-                }
-                written
+                .await
             }
             SecretMaterial::Copy { from, id } => {
                 let source = match from {

@@ -260,14 +260,11 @@ pub(super) fn rotation_trigger(
     observed: &Observed,
     credential: &CredentialMetadata,
 ) -> Option<(ResetCause, bool)> {
-    if answered_unrecorded(observed).is_some() {
-        // Nothing is due before status shows that rotation (a schedule reads its time there).
-        return None;
-    }
     let rotation = observed.spec().rotation.as_ref();
     let recreate = rotation.is_some_and(|r| r.strategy == RotationStrategy::Recreate);
     if let Some(request) = observed.rotate_request()
         && observed.status.handled_rotate_request.as_deref() != Some(request)
+        && answered_unrecorded(observed).is_none()
     {
         return Some((
             ResetCause::Rotate(RotationTrigger::Requested(request.to_string())),
@@ -282,15 +279,18 @@ pub(super) fn rotation_trigger(
 }
 
 /// A rotate request this process answered with a Reset of the credential status names, whose
-/// password reached the Secret, while status does not record it as handled: that status write
-/// was lost (a partition, an error). Recorded now, not answered again: a second Reset would kill
-/// the password the workloads just got. (Kept in memory only, not in anything a tenant can
-/// write: after a restart such a request is answered a second time.)
+/// password our intact Secret holds (its issued-at is that Reset's), while status does not record
+/// it as handled: the status write after it was lost (a partition, an error; or the answer to
+/// the Secret write, though it landed). Recorded with the next status write, not answered again:
+/// a second Reset would kill the password the workloads just got. Kept in the process's memory
+/// only, nothing a tenant can write: after a restart or a change of leader such a request is
+/// answered a second time.
 pub(crate) fn answered_unrecorded(observed: &Observed) -> Option<&Answered> {
     let answered = observed.answered.as_ref()?;
     (observed.rotate_request() == Some(answered.request.as_str())
         && observed.status.handled_rotate_request.as_deref() != Some(answered.request.as_str())
-        && owned_id(observed) == Some(answered.credential_id.as_str()))
+        && owned_id(observed) == Some(answered.credential_id.as_str())
+        && observed.secret_issued_at.as_deref() == Some(answered.issued_at.as_str()))
     .then_some(answered)
 }
 
@@ -301,7 +301,13 @@ pub(super) fn schedule_facts<'a>(
 ) -> schedule::Facts<'a> {
     schedule::Facts {
         spec: observed.spec(),
-        last_rotation: observed.status.last_rotation_time.as_ref().map(|t| t.0),
+        // A rotation status does not show yet counts (it would be due again at once).
+        last_rotation: observed
+            .status
+            .last_rotation_time
+            .as_ref()
+            .map(|t| t.0)
+            .max(answered_unrecorded(observed).map(|a| a.at)),
         retire_after: observed.status.retire_after.as_ref().map(|t| t.0),
         held: credential.map(|c| schedule::Held {
             created: c.create_date,

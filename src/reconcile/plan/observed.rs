@@ -35,8 +35,8 @@ pub(crate) struct Observed {
     pub namespace: String,
     /// The `issued-at` annotation of our intact Secret, when it has one.
     pub secret_issued_at: Option<String>,
-    /// A rotate request this process answered (a Reset delivered to the Secret) that status
-    /// did not show when observed: the status write after it was lost.
+    /// A rotate request this process answered with a Reset, that status did not show when
+    /// observed (see [`super::answered_unrecorded`]).
     pub answered: Option<Answered>,
     /// Whether this installation may restart workloads (`--rollout-restart`).
     pub rollout_restart_enabled: bool,
@@ -56,12 +56,13 @@ pub(crate) struct Observed {
     pub now: Timestamp,
 }
 
-/// A rotate request answered by a Reset of `credential_id` whose new password reached the Secret
-/// at `at`.
+/// A rotate request answered by a Reset of `credential_id` at `at`, its password written to the
+/// Secret as issued at `issued_at`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Answered {
     pub request: String,
     pub credential_id: String,
+    pub issued_at: String,
     pub at: Timestamp,
 }
 

@@ -230,46 +230,45 @@ fn a_report_names_the_secret_that_holds_the_credential() {
     assert!(!names_secret(&steps(&moving)), "{:?}", steps(&moving));
 }
 
-/// A requested Reset rotation writes the Secret saying which request it answers, before status
-/// records the request as handled.
-#[test]
-fn a_requested_reset_writes_the_request_it_answers_into_the_secret() {
-    let case = Observed::test().holding("ACCA1").rotate("1");
-    let answers: Vec<_> = steps(&case)
-        .into_iter()
-        .filter_map(|s| match s {
-            Step::WriteSecret(SecretWrite {
-                material: SecretMaterial::Issued { answers, .. },
-                ..
-            }) => Some(answers),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(answers, [Some("1".to_string())]);
-}
-
-/// That Reset's status write was lost (a partition, an error): this process answered request
-/// "1" with a Reset of ACCA1 whose password reached the Secret, status never recorded it. The
-/// request is recorded as handled (at the time of that Reset), not answered again, and no
-/// scheduled rotation runs on the stale time status still has: a second Reset would kill the
-/// password the workloads just got.
+/// That Reset's status write was lost (a partition, an error, or only the answer to the Secret
+/// write): this process answered request "1" with a Reset of ACCA1 whose password the Secret
+/// holds (its issued-at is that Reset's), status never recorded it. The request is recorded as
+/// handled (at the time of that Reset) by the next status write, whatever the pass does, and is
+/// not answered again; the schedule counts that rotation: a second Reset would kill the password
+/// the workloads just got.
 #[test]
 fn a_reset_whose_status_write_was_lost_is_recorded_not_repeated() {
     use crate::reconcile::plan::{Answered, answered_unrecorded};
     let mut case = Observed::test().holding("ACCA1").rotate("1");
-    // A scheduled rotation is due too (the Reset kept the credential's create date).
+    // A scheduled rotation would be due by what status says (the Reset kept the create date).
     case.credentials = Some(Ok(vec![cred("ACCA1", NOW - 10_000)]));
     case.resource.spec.rotation =
         Some(serde_json::from_value(serde_json::json!({"interval": "1h"})).unwrap());
     case.status.last_rotation_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
         at(NOW - 7200),
     ));
+    case.secret_issued_at = Some("2026-12-01T10:00:00.000Z".into());
     let answered = Answered {
         request: "1".into(),
         credential_id: "ACCA1".into(),
+        issued_at: "2026-12-01T10:00:00.000Z".into(),
         at: at(NOW - 5),
     };
     case.answered = Some(answered.clone());
+    let recorded_in = |steps: &[Step]| {
+        steps.iter().find_map(|s| match s {
+            Step::WriteStatus(w) => w
+                .edits
+                .iter()
+                .find(|e| matches!(e, StatusEdit::Answered { .. }))
+                .cloned(),
+            _ => None,
+        })
+    };
+    let expected = Some(StatusEdit::Answered {
+        request: "1".into(),
+        at: at(NOW - 5),
+    });
     let planned = steps(&case);
     assert!(
         !planned
@@ -277,24 +276,27 @@ fn a_reset_whose_status_write_was_lost_is_recorded_not_repeated() {
             .any(|s| matches!(s, Step::Iam(_) | Step::WriteSecret(_))),
         "{planned:?}"
     );
-    let recorded = planned.iter().find_map(|s| match s {
-        Step::WriteStatus(w) => w
-            .edits
-            .iter()
-            .find(|e| matches!(e, StatusEdit::Answered { .. })),
-        _ => None,
-    });
-    assert_eq!(
-        recorded,
-        Some(&StatusEdit::Answered {
-            request: "1".into(),
-            at: at(NOW - 5),
-        })
-    );
+    assert_eq!(recorded_in(&planned), expected);
+    // Another decision first (the Secret to re-render): its status write records it.
+    let mut rewrite = case.clone();
+    rewrite.secret = SecretObservation::Owned {
+        credential_id: Some("ACCA1".into()),
+        intact: true,
+        up_to_date: false,
+    };
+    let planned = steps(&rewrite);
+    assert!(!planned.iter().any(|s| matches!(s, Step::Iam(_))));
+    assert_eq!(recorded_in(&planned), expected);
     // A newer request is a new rotation.
     let newer = case.clone().rotate("2");
     assert!(steps(&newer).iter().any(|s| matches!(s, Step::Iam(_))));
-    // Answered for another credential than status names, or already recorded: not this case.
+    // The Secret does not hold that Reset's password (its write never landed, or the Secret was
+    // replaced since), the Reset was of another credential than status names, or status shows
+    // it already: not this case.
+    let mut unwritten = case.clone();
+    unwritten.secret_issued_at = Some("2026-12-01T09:00:00.000Z".into());
+    assert_eq!(answered_unrecorded(&unwritten), None);
+    assert!(steps(&unwritten).iter().any(|s| matches!(s, Step::Iam(_))));
     let mut other = case.clone();
     other.answered = Some(Answered {
         credential_id: "ACCA9".into(),
@@ -304,4 +306,35 @@ fn a_reset_whose_status_write_was_lost_is_recorded_not_repeated() {
     let mut recorded = case.clone();
     recorded.status.handled_rotate_request = Some("1".into());
     assert_eq!(answered_unrecorded(&recorded), None);
+}
+
+/// The rotate request each issued secret's Secret write answers.
+fn answers(case: &Observed) -> Vec<Option<String>> {
+    steps(case)
+        .into_iter()
+        .filter_map(|s| match s {
+            Step::WriteSecret(SecretWrite {
+                material: SecretMaterial::Issued { answers, .. },
+                ..
+            }) => Some(answers),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A requested Reset answers its request (noted before its Secret write, recorded in status
+/// after it); a scheduled one, or a repair, answers none.
+#[test]
+fn only_a_requested_reset_answers_a_request() {
+    let requested = Observed::test().holding("ACCA1").rotate("1");
+    assert_eq!(answers(&requested), [Some("1".to_string())]);
+    let mut scheduled = Observed::test().holding("ACCA1");
+    scheduled.credentials = Some(Ok(vec![cred("ACCA1", NOW - 10_000)]));
+    scheduled.resource.spec.rotation =
+        Some(serde_json::from_value(serde_json::json!({"interval": "1h"})).unwrap());
+    let mut lost = Observed::test().holding("ACCA1");
+    lost.secret = SecretObservation::Missing;
+    for case in [scheduled, lost] {
+        assert_eq!(answers(&case), [None]);
+    }
 }

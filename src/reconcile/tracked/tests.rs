@@ -155,30 +155,46 @@ fn a_copy_past_our_writes_forgets_them_and_what_they_recorded() {
     assert_eq!(t.len(), 1);
 }
 
-/// A request this process answered is kept until status shows it handled or another request
-/// replaces it, and survives the forgetting of our superseded writes (its status write failed).
+/// A request this process answered is kept until status shows it handled, another request is
+/// asked or status names another credential, and survives the forgetting of our superseded
+/// writes (its status write failed).
 #[test]
 fn an_answered_request_is_kept_until_status_shows_it_or_another_is_asked() {
+    use crate::api::ServiceSpecificCredentialStatus as Status;
     let t = Tracked::default();
     let answered = Answered {
         request: "1".into(),
         credential_id: "ACCA1".into(),
+        issued_at: "2026-12-01T10:00:00.000Z".into(),
         at: "2026-12-01T10:00:00Z".parse().unwrap(),
+    };
+    let status = |handled: Option<&str>, id: &str| Status {
+        handled_rotate_request: handled.map(str::to_string),
+        credential_id: Some(id.into()),
+        ..Status::default()
     };
     t.note_answered("a", answered.clone());
     t.trails_own_write("a", Some("13"));
-    assert_eq!(t.answered("a", None, Some("1")), Some(answered.clone()));
+    let lagging = status(None, "ACCA1");
+    assert_eq!(t.answered("a", &lagging, Some("1")), Some(answered.clone()));
     assert_eq!(
-        t.answered("a", Some("0"), Some("1")),
+        t.answered("a", &status(Some("0"), "ACCA1"), Some("1")),
         Some(answered.clone())
     );
-    assert_eq!(t.answered("b", None, Some("1")), None);
+    assert_eq!(t.answered("b", &lagging, Some("1")), None);
     // Status shows it: forgotten, and the entry with it.
-    assert_eq!(t.answered("a", Some("1"), Some("1")), None);
-    assert_eq!(t.answered("a", None, Some("1")), None);
+    assert_eq!(
+        t.answered("a", &status(Some("1"), "ACCA1"), Some("1")),
+        None
+    );
+    assert_eq!(t.answered("a", &lagging, Some("1")), None);
     assert_eq!(t.len(), 0);
-    // Another request asked: forgotten.
+    // Another request asked, or another credential held: forgotten.
     t.note_answered("a", answered.clone());
-    assert_eq!(t.answered("a", None, Some("2")), None);
-    assert_eq!(t.answered("a", None, Some("1")), None);
+    assert_eq!(t.answered("a", &lagging, Some("2")), None);
+    assert_eq!(t.answered("a", &lagging, Some("1")), None);
+    t.note_answered("a", answered.clone());
+    assert_eq!(t.answered("a", &status(None, "ACCA2"), Some("1")), None);
+    assert_eq!(t.answered("a", &lagging, Some("1")), None);
+    assert_eq!(t.len(), 0);
 }
