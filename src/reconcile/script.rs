@@ -69,7 +69,10 @@ impl Steps {
     /// plan does not foresee (a refusal, a failure) ends it, so the reason each planned write
     /// follows is known now.
     fn status(&mut self, mut write: StatusWrite) -> &mut Self {
-        write.edits.extend(self.answered.take());
+        if let Some(answered) = self.answered.take() {
+            // First: what the pass itself does (a renewal's rotation time) comes after it.
+            write.edits.insert(0, answered);
+        }
         let event = ready_transition(self.ready.as_deref(), write.reason, &write.message);
         self.ready = Some(write.reason.as_str().to_string());
         self.push(Step::WriteStatus(write));
