@@ -287,11 +287,7 @@ impl Tracked {
         let uid = UidKey::of(uid);
         let mut state = self.state();
         let answered = state.resources.get(&uid)?.answered.as_deref()?;
-        let request = Some(answered.request.as_str());
-        if request != status.handled_rotate_request.as_deref()
-            && request == requested
-            && status.credential_id.as_deref() == Some(answered.credential_id.as_str())
-        {
+        if answered.unrecorded_in(status, requested) {
             return Some(answered.clone());
         }
         state.change_existing(&uid, |r| r.answered = None);

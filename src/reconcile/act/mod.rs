@@ -364,12 +364,12 @@ impl<'a> Run<'a> {
         let (ctx, snapshot) = (self.ctx, self.snapshot);
         let written = match &write.material {
             SecretMaterial::Issued { issued_at, answers } => {
-                let Some((issued, _)) = &self.issued else {
+                let Some((issued, at)) = &self.issued else {
                     return Ok(Flow::End(Reason::Creating));
                 };
                 let metadata = &issued.metadata;
                 let login = metadata.login();
-                if let (Some(request), Some((_, at))) = (answers, &self.issued) {
+                if let Some(request) = answers {
                     // Before the write, whose answer may be lost though it landed; it counts once
                     // the Secret shows this `issued_at` (see `plan::answered_unrecorded`).
                     ctx.tracked.note_answered(

@@ -287,9 +287,7 @@ pub(super) fn rotation_trigger(
 /// answered a second time.
 pub(crate) fn answered_unrecorded(observed: &Observed) -> Option<&Answered> {
     let answered = observed.answered.as_ref()?;
-    (observed.rotate_request() == Some(answered.request.as_str())
-        && observed.status.handled_rotate_request.as_deref() != Some(answered.request.as_str())
-        && owned_id(observed) == Some(answered.credential_id.as_str())
+    (answered.unrecorded_in(&observed.status, observed.rotate_request())
         && observed.secret_issued_at.as_deref() == Some(answered.issued_at.as_str()))
     .then_some(answered)
 }

@@ -66,6 +66,21 @@ pub(crate) struct Answered {
     pub at: Timestamp,
 }
 
+impl Answered {
+    /// Whether status does not show it yet: the resource still asks for its request, status
+    /// has not recorded it as handled and names its credential.
+    pub(crate) fn unrecorded_in(
+        &self,
+        status: &ServiceSpecificCredentialStatus,
+        requested: Option<&str>,
+    ) -> bool {
+        let request = Some(self.request.as_str());
+        requested == request
+            && status.handled_rotate_request.as_deref() != request
+            && status.credential_id.as_deref() == Some(self.credential_id.as_str())
+    }
+}
+
 impl Observed {
     pub(crate) fn spec(&self) -> &ServiceSpecificCredentialSpec {
         &self.resource.spec

@@ -80,8 +80,8 @@ pub(super) fn deliver_issued(steps: &mut Steps, observed: &Observed, recorded: V
     deliver(steps, observed, Vec::new(), Some(if_failed), None);
 }
 
-/// The Secret with the issued secret (saying which rotate request, if any, it `answers`), then
-/// the status naming the credential, Ready.
+/// The Secret with the issued secret (the rotate request it `answers`, if any, noted by `act`
+/// for a pass after a lost status write), then the status naming the credential, Ready.
 pub(super) fn deliver(
     steps: &mut Steps,
     observed: &Observed,
